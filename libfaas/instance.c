@@ -1,0 +1,327 @@
+/*
+ * instance.c - the per-function instance pool: the lifecycle of libfaas(7).
+ *
+ *   no idle instance, live < max_concurrency  -> a slot is reserved, the caller creates an
+ *                                                instance (LOAD if needed + INIT: cold)
+ *   idle instance                             -> reused, most recently used first (warm)
+ *   live == max_concurrency                   -> FAAS_ETHROTTLED
+ *   idle longer than keep_alive_ms            -> SHUTDOWN by the maintenance timer, down to
+ *                                                min_warm; the last user of a module
+ *                                                unloads it
+ *
+ * It owns instances and the function's maintenance timer; it calls the loader for code and
+ * never runs a handler.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ffi.h"
+
+/* ---- INIT failure reports: faas_fail(NULL, ...) during a faas_init hook ----------------- */
+
+static _Thread_local char *init_report;        /* where faas_fail(NULL) writes, or NULL */
+#define INIT_REPORT_MAX 512
+
+void faas__init_report(const char *msg)
+{
+    if (init_report != NULL)
+        snprintf(init_report, INIT_REPORT_MAX, "%s", msg);
+}
+
+/* ---- creating and destroying instances ------------------------------------------------ */
+
+static void destroy(faas_function *fn, faas__instance *inst)
+{
+    if (inst->shutdown != NULL)
+        inst->shutdown(inst->state);
+    faas__arena_free(&inst->arena);
+    if (fn->mod != NULL)
+        faas__module_release(fn->mod);
+    free(inst);
+}
+
+static void destroy_list(faas_function *fn, faas__instance *list)
+{
+    while (list != NULL) {
+        faas__instance *next = list->next;
+        destroy(fn, list);
+        list = next;
+    }
+}
+
+int faas__instance_create(faas_function *fn, faas__instance **out, char *err, size_t errlen)
+{
+    int rc = FAAS_OK;
+    faas_init_fn init = NULL;
+    bool have_module = false;
+    faas__instance *inst = calloc(1, sizeof *inst);
+    if (inst == NULL) {
+        snprintf(err, errlen, "out of memory creating an instance of %s", fn->name->name);
+        rc = FAAS_ENOMEM;
+        goto fail;
+    }
+    faas__arena_init(&inst->arena, (size_t)fn->cfg.memory_mb << 20);
+
+    if (fn->mod != NULL) {
+        rc = faas__module_acquire(fn->mod, err, errlen);
+        if (rc != FAAS_OK)
+            goto fail;
+        have_module = true;
+    }
+    switch (fn->kind) {
+    case FAAS__HOST:
+        inst->handler = fn->handler;
+        inst->shutdown = fn->shutdown;
+        init = fn->init;
+        break;
+    case FAAS__MODULE:
+        inst->handler = (faas_handler)faas__module_sym(fn->mod, fn->symbol, err, errlen);
+        if (inst->handler == NULL) {
+            rc = FAAS_ELOAD;
+            goto fail;
+        }
+        /* Both hooks are optional: absence is not an error. */
+        init = (faas_init_fn)faas__module_sym(fn->mod, "faas_init", NULL, 0);
+        inst->shutdown = (faas_shutdown_fn)faas__module_sym(fn->mod, "faas_shutdown", NULL, 0);
+        break;
+    case FAAS__FFI:
+        rc = faas__ffi_instance(fn, inst, err, errlen);
+        if (rc != FAAS_OK)
+            goto fail;
+        break;
+    }
+
+    if (init != NULL) {
+        char report[INIT_REPORT_MAX] = "";
+        char *outer = init_report;      /* an INIT may invoke another function's INIT */
+        init_report = report;
+        int irc = init(&inst->state, fn->name->name);
+        init_report = outer;
+        if (irc != 0) {
+            if (report[0] != '\0')
+                snprintf(err, errlen, "%s", report);
+            else
+                snprintf(err, errlen, "faas_init(\"%s\") returned %d", fn->name->name, irc);
+            inst->shutdown = NULL;      /* a failed INIT leaves nothing to shut down */
+            rc = FAAS_EINIT;
+            goto fail;
+        }
+    }
+    *out = inst;
+    return FAAS_OK;
+
+fail:
+    if (have_module)
+        faas__module_release(fn->mod);
+    if (inst != NULL) {
+        faas__arena_free(&inst->arena);
+        free(inst);
+    }
+    *out = NULL;
+    return rc;
+}
+
+/* ---- slots ---------------------------------------------------------------------------- */
+
+/* Requires fn->lock. */
+static inline void signal_if_quiet(faas_function *fn)
+{
+    if (fn->live == fn->idle)
+        pthread_cond_broadcast(&fn->quiet);
+}
+
+/* Requires fn->lock. Arm the maintenance timer for due_ns unless it is already armed. */
+static void arm_maint(faas_function *fn, uint64_t due_ns)
+{
+    if (fn->maint_armed)
+        return;
+    if (faas__timer_arm(fn->rt, &fn->maint, due_ns) == FAAS_OK)
+        fn->maint_armed = true;
+    /* On ENOMEM the idle instance stays until the next call re-arms: nothing is lost. */
+}
+
+int faas__slot_take(faas_function *fn, faas__slot *slot)
+{
+    pthread_mutex_lock(&fn->lock);
+    if (fn->dead) {
+        pthread_mutex_unlock(&fn->lock);
+        return FAAS_ENOTFOUND;
+    }
+    faas__instance *inst = fn->idle_head;
+    if (inst != NULL) {
+        fn->idle_head = inst->next;
+        if (fn->idle_head != NULL)
+            fn->idle_head->prev = NULL;
+        else
+            fn->idle_tail = NULL;
+        fn->idle--;
+        pthread_mutex_unlock(&fn->lock);
+        slot->inst = inst;
+        return FAAS_OK;
+    }
+    if (fn->cfg.max_concurrency != 0 && fn->live >= fn->cfg.max_concurrency) {
+        pthread_mutex_unlock(&fn->lock);
+        return FAAS_ETHROTTLED;
+    }
+    fn->live++;
+    pthread_mutex_unlock(&fn->lock);
+    slot->inst = NULL;
+    return FAAS_OK;
+}
+
+void faas__slot_cancel(faas_function *fn)
+{
+    pthread_mutex_lock(&fn->lock);
+    fn->live--;
+    signal_if_quiet(fn);
+    pthread_mutex_unlock(&fn->lock);
+}
+
+void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint64_t now)
+{
+    pthread_mutex_lock(&fn->lock);
+    if (retire || fn->dead ||
+        (fn->cfg.keep_alive_ms == 0 && fn->live > fn->cfg.min_warm)) {
+        /* It stays counted live while it shuts down, so that unregistration waits for
+         * the shutdown hook and the module release, which use fn. */
+        pthread_mutex_unlock(&fn->lock);
+        destroy(fn, inst);
+        faas__slot_cancel(fn);
+        return;
+    }
+    inst->idle_since_ns = now;
+    inst->prev = NULL;
+    inst->next = fn->idle_head;
+    if (fn->idle_head != NULL)
+        fn->idle_head->prev = inst;
+    else
+        fn->idle_tail = inst;
+    fn->idle_head = inst;
+    fn->idle++;
+    signal_if_quiet(fn);
+    arm_maint(fn, now + (uint64_t)fn->cfg.keep_alive_ms * 1000000u);
+    pthread_mutex_unlock(&fn->lock);
+}
+
+/* ---- maintenance: keep-alive reaping and min_warm top-up ------------------------------ */
+
+/* Create n instances for slots already reserved and give them to the idle list. Returns
+ * the first failure (its message in faas_last_error()). */
+static int fill(faas_function *fn, unsigned n)
+{
+    int rc = FAAS_OK;
+    char err[512];
+    unsigned i;
+    for (i = 0; i < n; i++) {
+        faas__instance *inst;
+        rc = faas__instance_create(fn, &inst, err, sizeof err);
+        if (rc != FAAS_OK) {
+            faas__fail(rc, "%s", err);
+            break;
+        }
+        faas__slot_give(fn, inst, false, faas__now(fn->rt));
+    }
+    for (; i < n; i++)                  /* reservations never used */
+        faas__slot_cancel(fn);
+    return rc;
+}
+
+static void maint_fire(faas__timer *t, int cancelled)
+{
+    faas_function *fn = faas__container_of(t, faas_function, maint);
+    if (cancelled)
+        return;                         /* the runtime is being freed: pool_close follows */
+    faas__instance *victims = NULL;
+    unsigned deficit = 0;
+    uint64_t now = faas__now(fn->rt);
+    uint64_t keep = (uint64_t)fn->cfg.keep_alive_ms * 1000000u;
+
+    pthread_mutex_lock(&fn->lock);
+    fn->maint_armed = false;
+    if (fn->dead) {
+        pthread_mutex_unlock(&fn->lock);
+        return;
+    }
+    /* The oldest idle instances are at the tail. */
+    while (fn->live > fn->cfg.min_warm && fn->idle_tail != NULL &&
+           now - fn->idle_tail->idle_since_ns >= keep) {
+        faas__instance *inst = fn->idle_tail;
+        fn->idle_tail = inst->prev;
+        if (fn->idle_tail != NULL)
+            fn->idle_tail->next = NULL;
+        else
+            fn->idle_head = NULL;
+        fn->idle--;
+        fn->live--;
+        inst->next = victims;
+        victims = inst;
+    }
+    if (fn->live < fn->cfg.min_warm) {
+        deficit = fn->cfg.min_warm - fn->live;
+        fn->live += deficit;
+    }
+    if (fn->idle_tail != NULL && fn->live > fn->cfg.min_warm)
+        arm_maint(fn, fn->idle_tail->idle_since_ns + keep);
+    signal_if_quiet(fn);
+    pthread_mutex_unlock(&fn->lock);
+
+    destroy_list(fn, victims);
+    if (deficit > 0 && fill(fn, deficit) != FAAS_OK) {
+        char line[600];
+        snprintf(line, sizeof line, "ERROR min_warm of %s: %s", fn->name->name,
+                 faas_last_error());
+        faas__log_line(fn->rt, line);
+    }
+}
+
+void faas__pool_init(faas_function *fn)
+{
+    faas__timer_init(&fn->maint, maint_fire);
+}
+
+void faas__pool_start(faas_function *fn)
+{
+    if (fn->cfg.min_warm == 0)
+        return;
+    pthread_mutex_lock(&fn->lock);
+    arm_maint(fn, faas__now(fn->rt));
+    pthread_mutex_unlock(&fn->lock);
+}
+
+unsigned faas__pool_reserve(faas_function *fn, unsigned n)
+{
+    pthread_mutex_lock(&fn->lock);
+    unsigned deficit = 0;
+    if (!fn->dead) {
+        if (fn->cfg.max_concurrency != 0 && n > fn->cfg.max_concurrency)
+            n = fn->cfg.max_concurrency;
+        deficit = n > fn->live ? n - fn->live : 0;
+        fn->live += deficit;
+    }
+    pthread_mutex_unlock(&fn->lock);
+    return deficit;
+}
+
+int faas__pool_fill(faas_function *fn, unsigned n)
+{
+    return fill(fn, n);
+}
+
+void faas__pool_close(faas_function *fn)
+{
+    pthread_mutex_lock(&fn->lock);
+    fn->dead = true;
+    while (fn->live != fn->idle)
+        pthread_cond_wait(&fn->quiet, &fn->lock);
+    faas__instance *list = fn->idle_head;
+    fn->idle_head = fn->idle_tail = NULL;
+    fn->live -= fn->idle;
+    fn->idle = 0;
+    pthread_mutex_unlock(&fn->lock);
+    /* No callback can arm it again: it checks dead under the lock. */
+    faas__timer_disarm(fn->rt, &fn->maint);
+    destroy_list(fn, list);
+}

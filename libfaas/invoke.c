@@ -1,0 +1,669 @@
+/*
+ * invoke.c - the synchronous path: one call of one function on the caller's thread, with
+ * the full instance, deadline, arena and accounting semantics; the faas_ctx API a handler
+ * uses; responses and records. It takes slots from the pool and never manages instances
+ * itself; the scheduler reaches it through faas__call().
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+/* The call this thread is running (a handler may invoke another function: a chain). */
+static _Thread_local faas_ctx *tls_current;
+
+bool faas__in_call_of(const faas_function *fn)
+{
+    for (const faas_ctx *c = tls_current; c != NULL; c = c->outer)
+        if (c->fn == fn)
+            return true;
+    return false;
+}
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+void faas__format_time(int64_t wall_ns, char out[25])
+{
+    time_t s = (time_t)(wall_ns / 1000000000);
+    int ms = (int)((wall_ns % 1000000000) / 1000000);
+    if (ms < 0) {
+        ms += 1000;
+        s -= 1;
+    }
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(out, 25, "%Y-%m-%dT%H:%M:%S", &tm);   /* 19 chars to year 9999 */
+    snprintf(out + n, 25 - n, ".%03dZ", ms);
+}
+
+/* A malloc'd "type\0message\0" block: error_type points at its start, error_message
+ * after the first NUL, and faas_response_free() frees it through error_type. */
+static char *error_block(const char *type, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t tl = strlen(type), ml = strlen(msg);
+    char *b = malloc(tl + ml + 2);
+    if (b != NULL) {
+        memcpy(b, type, tl + 1);
+        memcpy(b + tl + 1, msg, ml + 1);
+    }
+    return b;
+}
+
+static char *error_blockf(const char *type, const char *fmt, ...) FAAS_PRINTF(2, 3);
+static char *error_blockf(const char *type, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *b = error_block(type, fmt, ap);
+    va_end(ap);
+    return b;
+}
+
+/* A JSON string for arbitrary bytes: invalid UTF-8 is replaced, never an error. */
+static json_t *json_text(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j != NULL)
+        return j;
+    char *copy = strdup(s);
+    if (copy == NULL)
+        return NULL;
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+/* Lambda's error body, {"errorMessage":..., "errorType":...}, malloc'd. */
+static char *error_json(const char *type, const char *message, size_t *len)
+{
+    json_t *o = json_object();
+    char *s = NULL;
+    if (o != NULL) {
+        json_object_set_new(o, "errorMessage", json_text(message));
+        json_object_set_new(o, "errorType", json_text(type));
+        s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+    }
+    if (s == NULL) {
+        static const char fallback[] =
+            "{\"errorMessage\":\"out of memory\",\"errorType\":\"Runtime.OutOfMemory\"}";
+        s = strdup(fallback);
+    }
+    *len = s ? strlen(s) : 0;
+    return s;
+}
+
+/* The service-error type names: Lambda's where it has one. */
+static const char *service_type(int status)
+{
+    switch (status) {
+    case FAAS_ENOTFOUND:  return "ResourceNotFoundException";
+    case FAAS_ETHROTTLED: return "TooManyRequestsException";
+    case FAAS_EBUSY:      return "TooManyRequestsException";
+    case FAAS_ETOOLARGE:  return "RequestEntityTooLargeException";
+    case FAAS_EINVAL:     return "InvalidParameterValueException";
+    case FAAS_EBUDGET:    return "BudgetExceededException";
+    case FAAS_ENOTSUP:    return "UnsupportedOperationException";
+    default:              return "ServiceException";
+    }
+}
+
+static void record_base(faas_record *r, faas_function *fn, const char *request_id,
+                        int status, int attempt)
+{
+    memset(r, 0, sizeof *r);
+    memcpy(r->request_id, request_id, 37);
+    if (fn != NULL) {
+        atomic_fetch_add_explicit(&fn->name->refs, 1, memory_order_relaxed);
+        r->function = fn->name->name;
+        r->tag = fn->name->tag;
+        r->memory_mb = fn->cfg.memory_mb;
+    }
+    r->status = status;
+    r->attempt = attempt;
+}
+
+int faas__response_service_error(faas_response *res, int status, const char *request_id,
+                                 faas_function *fn, const char *fmt, ...)
+{
+    char rid[37];
+    if (request_id == NULL) {
+        faas__request_id(rid);
+        request_id = rid;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *block = error_block(service_type(status), fmt, ap);
+    va_end(ap);
+    res->status = status;
+    res->data = faas__empty;
+    res->len = 0;
+    res->error_type = block;
+    res->error_message = block ? block + strlen(block) + 1 : NULL;
+    res->log_tail = faas__empty;
+    record_base(&res->record, fn, request_id, status, 1);
+    faas__fail(status, "%s", res->error_message ? res->error_message : faas_strerror(status));
+    return status;
+}
+
+void faas_response_free(faas_response *res)
+{
+    if (res == NULL)
+        return;
+    if (res->data != NULL && res->data != (void *)faas__empty)
+        free(res->data);
+    free((char *)res->error_type);
+    if (res->log_tail != NULL && res->log_tail != faas__empty)
+        free((char *)res->log_tail);
+    if (res->record.function != NULL)
+        faas__name_unref(faas__container_of(res->record.function, faas__name, name));
+    memset(res, 0, sizeof *res);
+}
+
+int faas_record_format(const faas_record *r, char *buf, size_t size)
+{
+    if (r == NULL || (buf == NULL && size > 0))
+        return faas__fail(FAAS_EINVAL, "faas_record_format: NULL argument");
+    uint64_t used_mb = (r->max_memory_bytes + (1u << 20) - 1) >> 20;
+    if (used_mb == 0)
+        used_mb = 1;
+    char init[48] = "";
+    if (r->cold)
+        snprintf(init, sizeof init, "Init Duration: %.2f ms\t", (double)r->init_ns / 1e6);
+    return snprintf(buf, size,
+                    "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %u ms\t"
+                    "Memory Size: %u MB\tMax Memory Used: %llu MB\t%s",
+                    r->request_id, (double)r->duration_ns / 1e6, r->billed_ms, r->memory_mb,
+                    (unsigned long long)used_mb, init);
+}
+
+/* ---- the call's log -------------------------------------------------------------------- */
+
+/* Append line (with its newline) to the call's log, keeping at least the last 4 KB. */
+static void log_append(faas_ctx *ctx, const char *line, size_t n)
+{
+    if (n > FAAS__LOG_TAIL) {
+        line += n - FAAS__LOG_TAIL;
+        n = FAAS__LOG_TAIL;
+    }
+    if (ctx->log_len + n > 2 * FAAS__LOG_TAIL) {
+        size_t keep = FAAS__LOG_TAIL - n;
+        if (keep > ctx->log_len)
+            keep = ctx->log_len;
+        memmove(ctx->log, ctx->log + ctx->log_len - keep, keep);
+        ctx->log_len = keep;
+    }
+    if (ctx->log == NULL) {
+        ctx->log = malloc(2 * FAAS__LOG_TAIL + 1);
+        if (ctx->log == NULL)
+            return;
+        ctx->log_cap = 2 * FAAS__LOG_TAIL;
+    }
+    memcpy(ctx->log + ctx->log_len, line, n);
+    ctx->log_len += n;
+    ctx->log[ctx->log_len] = '\0';
+}
+
+/* The response's log_tail: the last 4 KB, from a line start when one is near. */
+static const char *log_tail(faas_ctx *ctx)
+{
+    if (ctx->log == NULL)
+        return faas__empty;
+    char *start = ctx->log;
+    if (ctx->log_len > FAAS__LOG_TAIL) {
+        start = ctx->log + ctx->log_len - FAAS__LOG_TAIL;
+        memmove(ctx->log, start, FAAS__LOG_TAIL + 1);
+        ctx->log_len = FAAS__LOG_TAIL;
+    }
+    char *tail = ctx->log;
+    ctx->log = NULL;
+    return tail;
+}
+
+static void log_linef(faas_ctx *ctx, bool to_sink, const char *fmt, ...) FAAS_PRINTF(3, 4);
+static void log_linef(faas_ctx *ctx, bool to_sink, const char *fmt, ...)
+{
+    char buf[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof buf - 2)
+        n = (int)sizeof buf - 2;
+    if (to_sink)
+        faas__log_line(ctx->rt, buf);
+    buf[n] = '\n';
+    log_append(ctx, buf, (size_t)n + 1);
+}
+
+/* ---- the handler's API ----------------------------------------------------------------- */
+
+int faas_reply(faas_ctx *ctx, const void *data, size_t len)
+{
+    if (ctx == NULL || (data == NULL && len > 0))
+        return faas__fail(FAAS_EINVAL, "faas_reply: NULL argument");
+    size_t limit = ctx->rt->opts.max_payload_sync;
+    if (len > limit) {
+        ctx->too_large = true;
+        return faas__fail(FAAS_ETOOLARGE,
+                          "faas_reply: %zu bytes is more than the response limit of %zu",
+                          len, limit);
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return faas__fail(FAAS_ENOMEM, "faas_reply: out of memory for %zu bytes", len);
+    if (len > 0)
+        memcpy(copy, data, len);
+    copy[len] = '\0';
+    free(ctx->reply);
+    ctx->reply = copy;
+    ctx->reply_len = len;
+    return FAAS_OK;
+}
+
+int faas_fail(faas_ctx *ctx, const char *error_type, const char *fmt, ...)
+{
+    if (error_type == NULL || error_type[0] == '\0')
+        error_type = "HandlerError";
+    va_list ap;
+    va_start(ap, fmt);
+    if (ctx == NULL) {
+        /* From a faas_init hook: the message of the INIT failure. */
+        char msg[512];
+        vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
+        faas__init_report(msg);
+    } else {
+        char *block = error_block(error_type, fmt ? fmt : "", ap);
+        if (block != NULL) {
+            free(ctx->err);
+            ctx->err = block;
+        }
+        ctx->failed = true;
+    }
+    va_end(ap);
+    return FAAS_EHANDLER;
+}
+
+void *faas_ctx_alloc(faas_ctx *ctx, size_t n)
+{
+    if (ctx == NULL)
+        return NULL;
+    int over;
+    void *p = faas__arena_alloc(&ctx->inst->arena, n, &over);
+    if (p == NULL && !ctx->oom) {
+        ctx->oom = true;
+        free(ctx->err);
+        ctx->err = error_blockf("Runtime.OutOfMemory",
+                                "faas_ctx_alloc(%zu): %s (%zu bytes in use, limit %u MB)", n,
+                                over ? "past the function's memory limit"
+                                     : "the system is out of memory",
+                                ctx->inst->arena.used, ctx->fn->cfg.memory_mb);
+    }
+    return p;
+}
+
+int64_t faas_ctx_remaining_ms(const faas_ctx *ctx)
+{
+    if (ctx == NULL)
+        return 0;
+    uint64_t now = faas__now(ctx->rt);
+    if (now >= ctx->deadline_ns)
+        return -(int64_t)((now - ctx->deadline_ns) / 1000000u);
+    return (int64_t)((ctx->deadline_ns - now) / 1000000u);
+}
+
+void faas_ctx_log(faas_ctx *ctx, const char *fmt, ...)
+{
+    if (ctx == NULL || fmt == NULL)
+        return;
+    char stack[1024];
+    char *line = stack;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(stack, sizeof stack, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof stack) {
+        line = malloc((size_t)n + 2);
+        if (line == NULL)
+            return;
+        va_start(ap, fmt);
+        vsnprintf(line, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    if (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    faas__log_line(ctx->rt, line);
+    line[n] = '\n';                /* n < sizeof stack, or line has n + 2 bytes */
+    log_append(ctx, line, (size_t)n + 1);
+    if (line != stack)
+        free(line);
+}
+
+void *faas_ctx_state(const faas_ctx *ctx)
+{
+    return ctx ? ctx->inst->state : NULL;
+}
+
+const char *faas_ctx_request_id(const faas_ctx *ctx)
+{
+    return ctx ? ctx->request_id : NULL;
+}
+
+const char *faas_ctx_function(const faas_ctx *ctx)
+{
+    return ctx ? ctx->fn->name->name : NULL;
+}
+
+/* ---- accounting ----------------------------------------------------------------------- */
+
+/* Price the record and count it (a throttled call is only counted). */
+static void charge(faas_function *fn, faas_record *r)
+{
+    if (r->status == FAAS_ETHROTTLED) {
+        atomic_fetch_add_explicit(&fn->counters.throttles, 1, memory_order_relaxed);
+        return;
+    }
+    const faas__price *p = fn->rt->price;
+    uint64_t billable = p->cpu_basis ? r->cpu_ns : r->duration_ns;
+    if (r->cold && p->bill_init)
+        billable += r->init_ns;
+    r->billed_ms = faas__billed_ms(p, billable);
+    r->cost_picousd = faas__cost_pusd(p, fn->mem_price, r->billed_ms);
+
+    faas__counters *c = &fn->counters;
+    atomic_fetch_add_explicit(&c->invocations, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->cost_pusd, r->cost_picousd, memory_order_relaxed);
+    if (r->status != FAAS_OK) {
+        atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
+        if (r->status == FAAS_ETIMEOUT)
+            atomic_fetch_add_explicit(&c->timeouts, 1, memory_order_relaxed);
+    }
+    if (r->cold)
+        atomic_fetch_add_explicit(&c->cold_starts, 1, memory_order_relaxed);
+    if (r->attempt > 1)
+        atomic_fetch_add_explicit(&c->retries, 1, memory_order_relaxed);
+    if (r->status != FAAS_ELOAD && r->status != FAAS_EINIT)   /* a handler ran */
+        faas__hist_record(&fn->hist, r->duration_ns);
+}
+
+void faas__emit(faas_runtime *rt, const faas_record *r, bool handler_ran)
+{
+    faas__hook *h = atomic_load_explicit(&rt->hook, memory_order_acquire);
+    if (h != NULL)
+        h->fn(r, h->arg);
+    if (rt->opts.log != NULL && handler_ran) {
+        char line[256];
+        snprintf(line, sizeof line, "END RequestId: %s", r->request_id);
+        faas__log_line(rt, line);
+        faas_record_format(r, line, sizeof line);
+        faas__log_line(rt, line);
+    }
+}
+
+/* ---- one call ------------------------------------------------------------------------- */
+
+int faas__throttled(faas_function *fn, const char *request_id, int attempt,
+                    faas_response *res)
+{
+    faas__response_service_error(res, FAAS_ETHROTTLED, request_id, fn,
+                                 "Rate exceeded: %s is at its concurrency limit of %u",
+                                 fn->name->name, fn->cfg.max_concurrency);
+    res->record.attempt = attempt;
+    charge(fn, &res->record);
+    return FAAS_ETHROTTLED;
+}
+
+/* Fill a function-error response from the ctx's error block. Takes the block. */
+static void function_error(faas_response *res, faas_ctx *ctx)
+{
+    const char *type = ctx->err ? ctx->err : "HandlerError";
+    const char *msg = ctx->err ? ctx->err + strlen(ctx->err) + 1 : "";
+    res->data = error_json(type, msg, &res->len);
+    if (res->data == NULL) {
+        res->data = faas__empty;
+        res->len = 0;
+    }
+    res->error_type = ctx->err;
+    res->error_message = ctx->err ? msg : NULL;
+    ctx->err = NULL;
+    faas__fail(res->status, "%s: %s", type, msg);
+}
+
+/* Run a call whose slot is taken (slot->inst NULL: create the instance first). */
+static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
+               int attempt, const char *request_id, faas_response *res)
+{
+    faas_runtime *rt = fn->rt;
+    faas_ctx ctx;
+    ctx.rt = rt;
+    ctx.fn = fn;
+    ctx.inst = slot->inst;
+    ctx.reply = NULL;
+    ctx.reply_len = 0;
+    ctx.err = NULL;
+    ctx.failed = ctx.oom = ctx.too_large = false;
+    ctx.log = NULL;
+    ctx.log_len = ctx.log_cap = 0;
+    if (request_id != NULL)
+        memcpy(ctx.request_id, request_id, 37);
+    else
+        faas__request_id(ctx.request_id);
+
+    faas_record *r = &res->record;
+    uint64_t init_ns = 0;
+    int cold = 0;
+    uint64_t start;
+    if (ctx.inst == NULL) {
+        char err[768];
+        cold = 1;
+        uint64_t t0 = faas__now(rt);
+        int rc = faas__instance_create(fn, &ctx.inst, err, sizeof err);
+        start = faas__now(rt);
+        init_ns = start - t0;
+        if (rc != FAAS_OK) {
+            /* No instance: the call fails as Lambda's does, with Runtime.*Error. */
+            if (rt->opts.log != NULL) {
+                char line[96];
+                snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST",
+                         ctx.request_id);
+                faas__log_line(rt, line);
+            }
+            ctx.err = error_blockf(rc == FAAS_EINIT ? "Runtime.InitError"
+                                   : rc == FAAS_ELOAD ? "Runtime.LoadError"
+                                                      : "Runtime.Unknown",
+                                   "%s", err);
+            char when[25];
+            faas__format_time(faas__wall(rt), when);
+            log_linef(&ctx, true, "%s %s ERROR %s: %s", when, ctx.request_id,
+                      ctx.err ? ctx.err : "Runtime.Unknown", err);
+            res->status = rc;
+            function_error(res, &ctx);
+            res->log_tail = log_tail(&ctx);
+            record_base(r, fn, ctx.request_id, rc, attempt);
+            r->cold = 1;
+            r->init_ns = init_ns;
+            charge(fn, r);
+            faas__slot_cancel(fn);          /* fn may go away from here on */
+            faas__emit(rt, r, true);
+            return rc;
+        }
+    } else {
+        start = faas__now(rt);
+    }
+
+    if (rt->opts.log != NULL) {
+        char line[96];
+        snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", ctx.request_id);
+        faas__log_line(rt, line);
+    }
+    bool cpu = rt->opts.cpu_time != 0;
+    uint64_t cpu0 = cpu ? faas__thread_cpu_ns() : 0;
+    ctx.start_ns = start;
+    ctx.deadline_ns = start + (uint64_t)fn->cfg.timeout_ms * 1000000u;
+    ctx.outer = tls_current;
+    tls_current = &ctx;
+
+    int hrc = ctx.inst->handler(&ctx, payload, len);
+
+    tls_current = ctx.outer;
+    uint64_t end = faas__now(rt);
+    uint64_t cpu_ns = cpu ? faas__thread_cpu_ns() - cpu0 : 0;
+
+    int status;
+    if (end > ctx.deadline_ns) {
+        status = FAAS_ETIMEOUT;
+        free(ctx.err);
+        ctx.err = error_blockf("Sandbox.Timedout", "Task timed out after %u.%02u seconds",
+                               fn->cfg.timeout_ms / 1000, fn->cfg.timeout_ms % 1000 / 10);
+    } else if (ctx.oom) {
+        status = FAAS_EMEMORY;
+    } else if (ctx.failed || hrc != 0 || ctx.too_large) {
+        status = FAAS_EHANDLER;
+        if (!ctx.failed) {
+            free(ctx.err);
+            ctx.err = ctx.too_large
+                ? error_blockf("Function.ResponseSizeTooLarge",
+                               "Response payload size exceeded maximum allowed payload "
+                               "size (%zu bytes).", rt->opts.max_payload_sync)
+                : error_blockf("HandlerError", "handler returned %d", hrc);
+        }
+    } else {
+        status = FAAS_OK;
+    }
+
+    uint64_t max_mem = ctx.inst->arena.used;
+    if (max_mem != 0)
+        faas__arena_reset(&ctx.inst->arena);
+    ctx.inst->calls++;
+
+    res->status = status;
+    if (status == FAAS_OK) {
+        if (ctx.reply != NULL) {
+            res->data = ctx.reply;
+            res->len = ctx.reply_len;
+        } else {
+            res->data = faas__empty;
+            res->len = 0;
+        }
+        res->error_type = res->error_message = NULL;
+    } else {
+        free(ctx.reply);
+        if (status == FAAS_ETIMEOUT || status == FAAS_EMEMORY) {
+            char when[25];
+            faas__format_time(faas__wall(rt), when);
+            log_linef(&ctx, true, "%s %s %s", when, ctx.request_id,
+                      ctx.err ? ctx.err + strlen(ctx.err) + 1 : "failed");
+        }
+        function_error(res, &ctx);
+    }
+    res->log_tail = log_tail(&ctx);
+
+    memcpy(r->request_id, ctx.request_id, 37);
+    atomic_fetch_add_explicit(&fn->name->refs, 1, memory_order_relaxed);
+    r->function = fn->name->name;
+    r->tag = fn->name->tag;
+    r->status = status;
+    r->cold = cold;
+    r->attempt = attempt;
+    r->init_ns = init_ns;
+    r->duration_ns = end - start;
+    r->cpu_ns = cpu_ns;
+    r->memory_mb = fn->cfg.memory_mb;
+    r->max_memory_bytes = max_mem;
+    charge(fn, r);
+    /* The instance goes back last (retired after a timeout or an out-of-memory, as Lambda
+     * resets its environment): from then on fn may be unregistered under us. */
+    faas__slot_give(fn, ctx.inst, status == FAAS_ETIMEOUT || status == FAAS_EMEMORY, end);
+    faas__emit(rt, r, true);
+    return status;
+}
+
+int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
+               const char *request_id, faas_response *res)
+{
+    faas__slot slot;
+    int rc = faas__slot_take(fn, &slot);
+    if (rc == FAAS_ETHROTTLED) {
+        faas__throttled(fn, request_id, attempt, res);
+        faas__emit(fn->rt, &res->record, false);
+        return rc;
+    }
+    if (rc != FAAS_OK)      /* unregistered meanwhile: fn must not be touched any more */
+        return faas__response_service_error(res, rc, request_id, NULL,
+                                            "Function not found: it was unregistered");
+    return run(fn, &slot, payload, len, attempt, request_id, res);
+}
+
+/* Checks shared by both sync entry points; fills res and returns non-zero on failure. */
+static int precheck(faas_runtime *rt, const void *payload, size_t len, faas_response *res)
+{
+    if (payload == NULL && len > 0)
+        return faas__response_service_error(res, FAAS_EINVAL, NULL, NULL,
+                                            "payload is NULL with length %zu", len);
+    if (len > rt->opts.max_payload_sync)
+        return faas__response_service_error(
+            res, FAAS_ETOOLARGE, NULL, NULL,
+            "Request must be smaller than %zu bytes for the InvokeFunction operation",
+            rt->opts.max_payload_sync + 1);
+    if (atomic_load_explicit(&rt->closing, memory_order_relaxed))
+        return faas__response_service_error(res, FAAS_ESHUTDOWN, NULL, NULL,
+                                            "the runtime is shutting down");
+    return FAAS_OK;
+}
+
+int faas_invoke(faas_runtime *rt, const char *name, const void *payload, size_t len,
+                faas_response *res)
+{
+    faas_response discard;
+    faas_response *out = res ? res : &discard;
+    int rc;
+    if (rt == NULL) {
+        rc = faas__response_service_error(out, FAAS_EINVAL, NULL, NULL, "runtime is NULL");
+    } else if ((rc = precheck(rt, payload, len, out)) == FAAS_OK) {
+        faas_function *fn;
+        faas__slot slot;
+        rc = faas__lookup_slot(rt, name, &fn, &slot, out);
+        if (rc == FAAS_OK)
+            rc = run(fn, &slot, payload, len, 1, NULL, out);
+        else if (rc == FAAS_ETHROTTLED)
+            faas__emit(rt, &out->record, false);     /* out was filled under the lock */
+        else if (rc == FAAS_EINVAL)
+            rc = faas__response_service_error(out, rc, NULL, NULL,
+                                              "invalid function name \"%.80s\": 1-64 "
+                                              "characters of [A-Za-z0-9_-]",
+                                              name ? name : "(null)");
+        else
+            rc = faas__response_service_error(out, rc, NULL, NULL, "Function not found: %.80s",
+                                              name);
+    }
+    if (res == NULL)
+        faas_response_free(&discard);
+    return rc;
+}
+
+int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_response *res)
+{
+    faas_response discard;
+    faas_response *out = res ? res : &discard;
+    int rc;
+    if (fn == NULL)
+        rc = faas__response_service_error(out, FAAS_EINVAL, NULL, NULL, "function is NULL");
+    else if ((rc = precheck(fn->rt, payload, len, out)) == FAAS_OK)
+        rc = faas__call(fn, payload, len, 1, NULL, out);
+    if (res == NULL)
+        faas_response_free(&discard);
+    return rc;
+}

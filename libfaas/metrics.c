@@ -1,0 +1,165 @@
+/*
+ * metrics.c - counters, the latency histogram and faas_stats_get(). It reads functions
+ * through the registry lock and never touches instances beyond their counts.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static inline unsigned bucket_of(uint64_t v)
+{
+    if (v < FAAS__HIST_LINEAR)
+        return (unsigned)v;
+    if (v >> (FAAS__HIST_TOPBIT + 1))
+        v = (UINT64_C(1) << (FAAS__HIST_TOPBIT + 1)) - 1;
+    unsigned e = 63u - (unsigned)__builtin_clzll(v);     /* 7 .. TOPBIT */
+    unsigned shift = e - 6u;
+    unsigned mant = (unsigned)(v >> shift);             /* 64 .. 127 */
+    return FAAS__HIST_LINEAR + (e - 7u) * FAAS__HIST_SUB + (mant - FAAS__HIST_SUB);
+}
+
+/* The bucket's lowest value and its width. */
+static void bucket_range(unsigned b, uint64_t *low, uint64_t *width)
+{
+    if (b < FAAS__HIST_LINEAR) {
+        *low = b;
+        *width = 1;
+        return;
+    }
+    unsigned e = (b - FAAS__HIST_LINEAR) / FAAS__HIST_SUB + 7u;
+    unsigned mant = (b - FAAS__HIST_LINEAR) % FAAS__HIST_SUB + FAAS__HIST_SUB;
+    unsigned shift = e - 6u;
+    *low = (uint64_t)mant << shift;
+    *width = UINT64_C(1) << shift;
+}
+
+void faas__hist_record(faas__hist *h, uint64_t ns)
+{
+    atomic_uint_fast64_t *b = atomic_load_explicit(&h->buckets, memory_order_acquire);
+    if (b == NULL) {
+        atomic_uint_fast64_t *fresh = calloc(FAAS__HIST_BUCKETS, sizeof *fresh);
+        if (fresh == NULL)
+            return;                         /* a sample lost to OOM, never a crash */
+        atomic_uint_fast64_t *expected = NULL;
+        if (atomic_compare_exchange_strong_explicit(&h->buckets, &expected, fresh,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            b = fresh;
+        } else {
+            free(fresh);
+            b = expected;
+        }
+    }
+    atomic_fetch_add_explicit(&b[bucket_of(ns)], 1, memory_order_relaxed);
+    uint64_t m = atomic_load_explicit(&h->max_ns, memory_order_relaxed);
+    while (ns > m && !atomic_compare_exchange_weak_explicit(&h->max_ns, &m, ns,
+                                                            memory_order_relaxed,
+                                                            memory_order_relaxed))
+        ;
+}
+
+void faas__hist_free(faas__hist *h)
+{
+    free(atomic_load_explicit(&h->buckets, memory_order_relaxed));
+    atomic_store_explicit(&h->buckets, NULL, memory_order_relaxed);
+}
+
+void faas__hist_add_to(const faas__hist *h, faas__hist_snap *snap)
+{
+    atomic_uint_fast64_t *b =
+        atomic_load_explicit(&((faas__hist *)h)->buckets, memory_order_acquire);
+    if (b == NULL)
+        return;
+    for (unsigned i = 0; i < FAAS__HIST_BUCKETS; i++) {
+        uint64_t c = atomic_load_explicit(&b[i], memory_order_relaxed);
+        snap->buckets[i] += c;
+        snap->count += c;
+    }
+    uint64_t m = atomic_load_explicit(&((faas__hist *)h)->max_ns, memory_order_relaxed);
+    if (m > snap->max_ns)
+        snap->max_ns = m;
+}
+
+double faas__hist_quantile(const faas__hist_snap *snap, double q)
+{
+    if (snap->count == 0)
+        return 0.0;
+    if (q <= 0.0)
+        q = 1e-12;
+    if (q > 1.0)
+        q = 1.0;
+    /* The rank of the q-quantile among count sorted samples, 1-based (nearest rank). */
+    double want = q * (double)snap->count;
+    uint64_t rank = (uint64_t)want;
+    if ((double)rank < want)
+        rank++;
+    if (rank == 0)
+        rank = 1;
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < FAAS__HIST_BUCKETS; i++) {
+        seen += snap->buckets[i];
+        if (seen >= rank) {
+            uint64_t low, width;
+            bucket_range(i, &low, &width);
+            double mid = (double)low + (double)(width - 1) / 2.0;
+            /* Never report more than the largest sample seen. */
+            return mid > (double)snap->max_ns ? (double)snap->max_ns : mid;
+        }
+    }
+    return (double)snap->max_ns;
+}
+
+/* ---- faas_stats_get ----------------------------------------------------------------- */
+
+static void add_function(faas_function *fn, faas_stats *st, faas__hist_snap *snap)
+{
+    const faas__counters *c = &fn->counters;
+    st->invocations  += atomic_load_explicit(&c->invocations, memory_order_relaxed);
+    st->errors       += atomic_load_explicit(&c->errors, memory_order_relaxed);
+    st->throttles    += atomic_load_explicit(&c->throttles, memory_order_relaxed);
+    st->cold_starts  += atomic_load_explicit(&c->cold_starts, memory_order_relaxed);
+    st->timeouts     += atomic_load_explicit(&c->timeouts, memory_order_relaxed);
+    st->retries      += atomic_load_explicit(&c->retries, memory_order_relaxed);
+    st->dead_letters += atomic_load_explicit(&c->dead_letters, memory_order_relaxed);
+    st->cost_picousd += atomic_load_explicit(&c->cost_pusd, memory_order_relaxed);
+    pthread_mutex_lock(&fn->lock);
+    st->instances_live += fn->live;
+    st->instances_busy += fn->live - fn->idle;
+    pthread_mutex_unlock(&fn->lock);
+    faas__hist_add_to(&fn->hist, snap);
+}
+
+int faas_stats_get(faas_runtime *rt, const char *name, faas_stats *out)
+{
+    if (rt == NULL || out == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_stats_get: NULL argument");
+    memset(out, 0, sizeof *out);
+    faas__hist_snap *snap = calloc(1, sizeof *snap);
+    if (snap == NULL)
+        return faas__fail(FAAS_ENOMEM, "faas_stats_get: out of memory");
+    int rc = FAAS_OK;
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    if (name != NULL) {
+        faas_function *fn = NULL;
+        HASH_FIND_STR(rt->fns, name, fn);
+        if (fn == NULL)
+            rc = faas__fail(FAAS_ENOTFOUND, "faas_stats_get: no function named \"%.64s\"",
+                            name);
+        else
+            add_function(fn, out, snap);
+    } else {
+        faas_function *fn, *tmp;
+        HASH_ITER(hh, rt->fns, fn, tmp)
+            add_function(fn, out, snap);
+    }
+    pthread_rwlock_unlock(&rt->reg_lock);
+    if (rc == FAAS_OK) {
+        out->p50_ms = faas__hist_quantile(snap, 0.50) / 1e6;
+        out->p90_ms = faas__hist_quantile(snap, 0.90) / 1e6;
+        out->p99_ms = faas__hist_quantile(snap, 0.99) / 1e6;
+        out->max_ms = (double)snap->max_ns / 1e6;
+    }
+    free(snap);
+    return rc;
+}

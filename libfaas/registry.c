@@ -1,0 +1,321 @@
+/*
+ * registry.c - the name -> function table (uthash under a rwlock): registration with
+ * validated names and configs, lookup, unregistration that waits for running calls.
+ * It creates and frees faas_function; the pool and the loader do the rest.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ffi.h"
+
+/* ---- name blocks ----------------------------------------------------------------------- */
+
+faas__name *faas__name_new(const char *name, const char *tag)
+{
+    size_t nl = strlen(name), tl = tag ? strlen(tag) : 0;
+    faas__name *n = malloc(sizeof *n + nl + 1 + (tag ? tl + 1 : 0));
+    if (n == NULL)
+        return NULL;
+    atomic_init(&n->refs, 1);
+    memcpy(n->name, name, nl + 1);
+    n->tag = NULL;
+    if (tag != NULL) {
+        n->tag = n->name + nl + 1;
+        memcpy(n->tag, tag, tl + 1);
+    }
+    return n;
+}
+
+void faas__name_unref(faas__name *n)
+{
+    if (n != NULL && atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) == 1)
+        free(n);
+}
+
+/* ---- configs ----------------------------------------------------------------------------- */
+
+void faas_config_init(faas_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->memory_mb = 128;
+    cfg->timeout_ms = 3000;
+    cfg->max_concurrency = 0;
+    cfg->min_warm = 0;
+    cfg->keep_alive_ms = 600000;
+    cfg->max_retries = 2;
+}
+
+#define MEMORY_MB_MAX (1u << 20)   /* 1 TB: the arena limit must fit a size_t shift */
+#define TAG_MAX 256
+
+static int check_config(const char *name, const faas_config *cfg)
+{
+    if (cfg->memory_mb == 0 || cfg->memory_mb > MEMORY_MB_MAX)
+        return faas__fail(FAAS_EINVAL, "%s: memory_mb must be 1 to %u, not %u", name,
+                          MEMORY_MB_MAX, cfg->memory_mb);
+    if (cfg->timeout_ms == 0)
+        return faas__fail(FAAS_EINVAL, "%s: timeout_ms must not be 0", name);
+    if (cfg->max_concurrency != 0 && cfg->min_warm > cfg->max_concurrency)
+        return faas__fail(FAAS_EINVAL, "%s: min_warm (%u) is more than max_concurrency (%u)",
+                          name, cfg->min_warm, cfg->max_concurrency);
+    if (cfg->dead_letter != NULL) {
+        if (!faas__valid_name(cfg->dead_letter, NULL))
+            return faas__fail(FAAS_EINVAL, "%s: dead_letter \"%.80s\" is not a valid name",
+                              name, cfg->dead_letter);
+        if (strcmp(cfg->dead_letter, name) == 0)
+            return faas__fail(FAAS_EINVAL, "%s: a function cannot be its own dead letter",
+                              name);
+    }
+    if (cfg->tag != NULL) {
+        size_t n = strlen(cfg->tag);
+        if (n == 0 || n > TAG_MAX)
+            return faas__fail(FAAS_EINVAL, "%s: tag must be 1 to %d bytes", name, TAG_MAX);
+        for (const char *p = cfg->tag; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                return faas__fail(FAAS_EINVAL, "%s: tag has a control character", name);
+    }
+    return FAAS_OK;
+}
+
+/* ---- creating and freeing functions ------------------------------------------------------ */
+
+static void fn_free(faas_function *fn)
+{
+    if (fn == NULL)
+        return;
+    if (fn->kind == FAAS__FFI)
+        faas__ffi_free(fn);
+    faas__module_put(fn->rt, fn->mod);
+    faas__hist_free(&fn->hist);
+    pthread_cond_destroy(&fn->quiet);
+    pthread_mutex_destroy(&fn->lock);
+    free(fn->dead_letter);
+    free(fn->symbol);
+    faas__name_unref(fn->name);
+    free(fn);
+}
+
+static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
+                  enum faas__kind kind, faas_function **out)
+{
+    *out = NULL;
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "register: runtime is NULL");
+    if (!faas__valid_name(name, NULL))
+        return faas__fail(FAAS_EINVAL,
+                          "register: invalid function name \"%.80s\": 1-64 characters of "
+                          "[A-Za-z0-9_-]", name ? name : "(null)");
+    faas_config defaults;
+    if (cfg == NULL) {
+        faas_config_init(&defaults);
+        cfg = &defaults;
+    }
+    int rc = check_config(name, cfg);
+    if (rc != FAAS_OK)
+        return rc;
+
+    faas_function *fn = calloc(1, sizeof *fn);
+    if (fn == NULL)
+        return faas__fail(FAAS_ENOMEM, "register %s: out of memory", name);
+    fn->rt = rt;
+    fn->kind = kind;
+    fn->cfg = *cfg;
+    fn->name = faas__name_new(name, cfg->tag);
+    fn->dead_letter = cfg->dead_letter ? strdup(cfg->dead_letter) : NULL;
+    pthread_mutex_init(&fn->lock, NULL);
+    pthread_cond_init(&fn->quiet, NULL);
+    faas__pool_init(fn);
+    if (fn->name == NULL || (cfg->dead_letter && fn->dead_letter == NULL)) {
+        fn_free(fn);
+        return faas__fail(FAAS_ENOMEM, "register %s: out of memory", name);
+    }
+    fn->cfg.dead_letter = fn->dead_letter;
+    fn->cfg.tag = fn->name->tag;
+    fn->mem_price = (uint64_t)cfg->memory_mb * rt->price->gbs_pusd;
+    *out = fn;
+    return FAAS_OK;
+}
+
+/* Publish fn under its name; on failure fn is freed. */
+static int fn_insert(faas_runtime *rt, faas_function *fn)
+{
+    int rc = FAAS_OK;
+    pthread_rwlock_wrlock(&rt->reg_lock);
+    faas_function *old = NULL;
+    const char *name = fn->name->name;
+    if (atomic_load(&rt->closing)) {
+        rc = faas__fail(FAAS_ESHUTDOWN, "register %s: the runtime is shutting down", name);
+    } else {
+        HASH_FIND_STR(rt->fns, name, old);
+        if (old != NULL)
+            rc = faas__fail(FAAS_EEXIST, "register %s: a function of that name exists", name);
+        else
+            HASH_ADD_KEYPTR(hh, rt->fns, name, strlen(name), fn);
+    }
+    pthread_rwlock_unlock(&rt->reg_lock);
+    if (rc != FAAS_OK) {
+        fn_free(fn);
+        return rc;
+    }
+    faas__pool_start(fn);
+    return FAAS_OK;
+}
+
+int faas_register(faas_runtime *rt, const char *name, faas_handler handler,
+                  const faas_config *cfg)
+{
+    if (handler == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_register: handler is NULL");
+    faas_function *fn;
+    int rc = fn_new(rt, name, cfg, FAAS__HOST, &fn);
+    if (rc != FAAS_OK)
+        return rc;
+    fn->handler = handler;
+    fn->init = cfg ? cfg->init : NULL;
+    fn->shutdown = cfg ? cfg->shutdown : NULL;
+    return fn_insert(rt, fn);
+}
+
+int faas_register_module(faas_runtime *rt, const char *name, const char *path,
+                         const char *symbol, const faas_config *cfg)
+{
+    if (path == NULL || path[0] == '\0' || symbol == NULL || symbol[0] == '\0')
+        return faas__fail(FAAS_EINVAL, "faas_register_module: path and symbol are required");
+    if (cfg != NULL && (cfg->init != NULL || cfg->shutdown != NULL))
+        return faas__fail(FAAS_EINVAL,
+                          "faas_register_module: init and shutdown come from the module's "
+                          "faas_init and faas_shutdown symbols, not the config");
+    faas_function *fn;
+    int rc = fn_new(rt, name, cfg, FAAS__MODULE, &fn);
+    if (rc != FAAS_OK)
+        return rc;
+    fn->symbol = strdup(symbol);
+    fn->mod = faas__module_get(rt, path);
+    if (fn->symbol == NULL || fn->mod == NULL) {
+        fn_free(fn);
+        return faas__fail(FAAS_ENOMEM, "faas_register_module %s: out of memory", name);
+    }
+    return fn_insert(rt, fn);
+}
+
+int faas__register_prepared(faas_runtime *rt, const char *name, const faas_config *cfg,
+                            const char *path, const char *symbol, void *ffi,
+                            faas_function **out)
+{
+    faas_function *fn;
+    int rc = fn_new(rt, name, cfg, FAAS__FFI, &fn);
+    if (rc != FAAS_OK)
+        return rc;
+    fn->ffi = ffi;
+    fn->symbol = strdup(symbol);
+    fn->mod = path ? faas__module_get(rt, path) : NULL;
+    if (fn->symbol == NULL || (path != NULL && fn->mod == NULL)) {
+        fn_free(fn);
+        return faas__fail(FAAS_ENOMEM, "faas_register_ffi %s: out of memory", name);
+    }
+    if (out != NULL)
+        *out = fn;
+    return fn_insert(rt, fn);
+}
+
+/* ---- lookup and unregistration -------------------------------------------------------- */
+
+faas_function *faas_lookup(faas_runtime *rt, const char *name)
+{
+    if (rt == NULL || !faas__valid_name(name, NULL)) {
+        faas__fail(FAAS_EINVAL, "faas_lookup: invalid name \"%.80s\"", name ? name : "(null)");
+        return NULL;
+    }
+    faas_function *fn = NULL;
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    HASH_FIND_STR(rt->fns, name, fn);
+    pthread_rwlock_unlock(&rt->reg_lock);
+    if (fn == NULL)
+        faas__fail(FAAS_ENOTFOUND, "Function not found: %s", name);
+    return fn;
+}
+
+int faas__lookup_slot(faas_runtime *rt, const char *name, faas_function **fnp,
+                      faas__slot *slot, faas_response *res)
+{
+    size_t len;
+    *fnp = NULL;
+    if (!faas__valid_name(name, &len))
+        return FAAS_EINVAL;
+    faas_function *fn = NULL;
+    int rc;
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    HASH_FIND(hh, rt->fns, name, len, fn);
+    if (fn == NULL) {
+        rc = FAAS_ENOTFOUND;
+    } else {
+        rc = faas__slot_take(fn, slot);
+        if (rc == FAAS_ETHROTTLED)
+            faas__throttled(fn, NULL, 1, res);
+    }
+    pthread_rwlock_unlock(&rt->reg_lock);
+    *fnp = fn;
+    return rc;
+}
+
+int faas_unregister(faas_runtime *rt, const char *name)
+{
+    if (rt == NULL || !faas__valid_name(name, NULL))
+        return faas__fail(FAAS_EINVAL, "faas_unregister: invalid name \"%.80s\"",
+                          name ? name : "(null)");
+    faas_function *fn = NULL;
+    pthread_rwlock_wrlock(&rt->reg_lock);
+    HASH_FIND_STR(rt->fns, name, fn);
+    if (fn != NULL && faas__in_call_of(fn)) {
+        pthread_rwlock_unlock(&rt->reg_lock);
+        return faas__fail(FAAS_EBUSY, "faas_unregister %s: called from inside a call of "
+                          "%s, which would wait for itself", name, name);
+    }
+    if (fn != NULL)
+        HASH_DEL(rt->fns, fn);
+    pthread_rwlock_unlock(&rt->reg_lock);
+    if (fn == NULL)
+        return faas__fail(FAAS_ENOTFOUND, "faas_unregister: Function not found: %s", name);
+    faas__pool_close(fn);           /* waits for running calls */
+    fn_free(fn);
+    return FAAS_OK;
+}
+
+void faas__registry_close(faas_runtime *rt)
+{
+    faas_function *fn, *tmp;
+    pthread_rwlock_wrlock(&rt->reg_lock);
+    faas_function *all = rt->fns;
+    rt->fns = NULL;
+    pthread_rwlock_unlock(&rt->reg_lock);
+    HASH_ITER(hh, all, fn, tmp) {
+        HASH_DEL(all, fn);
+        faas__pool_close(fn);
+        fn_free(fn);
+    }
+}
+
+int faas_warm(faas_runtime *rt, const char *name, unsigned instances)
+{
+    if (rt == NULL || !faas__valid_name(name, NULL))
+        return faas__fail(FAAS_EINVAL, "faas_warm: invalid name \"%.80s\"",
+                          name ? name : "(null)");
+    if (atomic_load(&rt->closing))
+        return faas__fail(FAAS_ESHUTDOWN, "faas_warm: the runtime is shutting down");
+    faas_function *fn = NULL;
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    HASH_FIND_STR(rt->fns, name, fn);
+    if (fn == NULL) {
+        pthread_rwlock_unlock(&rt->reg_lock);
+        return faas__fail(FAAS_ENOTFOUND, "faas_warm: Function not found: %s", name);
+    }
+    /* Reserved slots keep unregistration waiting, so fn stays valid once they are made;
+     * they are made before the registry lock is dropped. */
+    unsigned deficit = faas__pool_reserve(fn, instances);
+    pthread_rwlock_unlock(&rt->reg_lock);
+    return faas__pool_fill(fn, deficit);
+}
