@@ -1,0 +1,404 @@
+/* test_invoke.c - the synchronous path: replies, failures and which status wins, the
+ * response's ownership rules, payload limits, the call's log and the ctx API. */
+#include "util.h"
+
+#include <jansson.h>
+#include <regex.h>
+
+typedef struct fixture {
+    faas_runtime *rt;
+    fake_clock    clock;
+    capture       cap;
+} fixture;
+
+static fixture *F;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    capture_init(&f->cap);
+    faas_options o = manual_options(&f->clock);
+    o.log = capture_line;
+    o.log_arg = &f->cap;
+    o.max_payload_sync = 1000;
+    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
+        return -1;
+    faas_on_record(f->rt, capture_record, &f->cap);
+    F = f;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    faas_runtime_free(f->rt);
+    capture_free(&f->cap);
+    free(f);
+    return 0;
+}
+
+static int echo(faas_ctx *ctx, const void *payload, size_t len)
+{
+    return faas_reply(ctx, payload, len);
+}
+
+static int silent(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)ctx; (void)payload; (void)len;
+    return 0;
+}
+
+static int keyerror(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)payload; (void)len;
+    faas_reply(ctx, "\"partial\"", 9);              /* discarded by the failure */
+    return faas_fail(ctx, "KeyError", "'%s'", "action");
+}
+
+static int returns_seven(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)ctx; (void)payload; (void)len;
+    return 7;
+}
+
+static int untyped_fail(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)payload; (void)len;
+    faas_fail(ctx, NULL, "no type given");
+    return 0;                                        /* faas_fail decides, not the return */
+}
+
+static void replies_are_copied_and_terminated(void **state)
+{
+    fixture *f = *state;
+    ASSERT_OK(faas_register(f->rt, "echo", echo, NULL));
+    char payload[] = { 'a', '\0', 'b' };
+    faas_response res;
+    memset(&res, 0x5a, sizeof res);                  /* the caller need not zero it */
+    ASSERT_OK(faas_invoke(f->rt, "echo", payload, 3, &res));
+    assert_int_equal(res.status, FAAS_OK);
+    assert_int_equal(res.len, 3);
+    assert_memory_equal(res.data, payload, 3);
+    assert_int_equal(((char *)res.data)[3], '\0');
+    assert_null(res.error_type);
+    assert_null(res.error_message);
+    assert_string_equal(res.log_tail, "");
+    faas_response_free(&res);
+    faas_response_free(&res);                        /* twice is harmless */
+
+    ASSERT_OK(faas_register(f->rt, "silent", silent, NULL));
+    ASSERT_OK(faas_invoke(f->rt, "silent", NULL, 0, &res));
+    assert_non_null(res.data);
+    assert_int_equal(res.len, 0);
+    assert_string_equal(res.data, "");
+    faas_response_free(&res);
+
+    faas_response zero;
+    memset(&zero, 0, sizeof zero);
+    faas_response_free(&zero);                       /* a zeroed response is fine */
+    faas_response_free(NULL);
+    ASSERT_OK(faas_invoke(f->rt, "echo", "x", 1, NULL));   /* discarding the response */
+}
+
+static void handler_failure_is_lambda_shaped(void **state)
+{
+    fixture *f = *state;
+    ASSERT_OK(faas_register(f->rt, "ke", keyerror, NULL));
+    faas_response res;
+    assert_int_equal(faas_invoke(f->rt, "ke", "{}", 2, &res), FAAS_EHANDLER);
+    assert_int_equal(res.status, FAAS_EHANDLER);
+    assert_string_equal(res.error_type, "KeyError");
+    assert_string_equal(res.error_message, "'action'");
+    json_t *j = json_loadb(res.data, res.len, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_object_size(j), 2);
+    assert_string_equal(json_string_value(json_object_get(j, "errorType")), "KeyError");
+    assert_string_equal(json_string_value(json_object_get(j, "errorMessage")), "'action'");
+    json_decref(j);
+    assert_non_null(strstr(faas_last_error(), "KeyError"));
+    faas_response_free(&res);
+
+    ASSERT_OK(faas_register(f->rt, "seven", returns_seven, NULL));
+    assert_int_equal(faas_invoke(f->rt, "seven", NULL, 0, &res), FAAS_EHANDLER);
+    assert_string_equal(res.error_type, "HandlerError");
+    assert_string_equal(res.error_message, "handler returned 7");
+    faas_response_free(&res);
+
+    ASSERT_OK(faas_register(f->rt, "untyped", untyped_fail, NULL));
+    assert_int_equal(faas_invoke(f->rt, "untyped", NULL, 0, &res), FAAS_EHANDLER);
+    assert_string_equal(res.error_type, "HandlerError");
+    assert_string_equal(res.error_message, "no type given");
+    faas_response_free(&res);
+}
+
+static int bad_utf8(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)payload; (void)len;
+    return faas_fail(ctx, "Bad\"Type", "bytes \xff\xfe and a quote \" and a newline\n");
+}
+
+static void error_body_is_valid_json_for_any_bytes(void **state)
+{
+    fixture *f = *state;
+    ASSERT_OK(faas_register(f->rt, "u8", bad_utf8, NULL));
+    faas_response res;
+    assert_int_equal(faas_invoke(f->rt, "u8", NULL, 0, &res), FAAS_EHANDLER);
+    json_t *j = json_loadb(res.data, res.len, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "errorType")), "Bad\"Type");
+    assert_non_null(strstr(json_string_value(json_object_get(j, "errorMessage")), "quote \""));
+    json_decref(j);
+    faas_response_free(&res);
+}
+
+static void service_errors_have_empty_data(void **state)
+{
+    fixture *f = *state;
+    ASSERT_OK(faas_register(f->rt, "echo", echo, NULL));
+    size_t before = f->cap.nrec;
+    faas_response res;
+    assert_int_equal(faas_invoke(f->rt, "nobody", "x", 1, &res), FAAS_ENOTFOUND);
+    assert_string_equal(res.error_type, "ResourceNotFoundException");
+    assert_string_equal(res.error_message, "Function not found: nobody");
+    assert_int_equal(res.len, 0);
+    faas_response_free(&res);
+    assert_int_equal(f->cap.nrec, before);           /* an unknown name: no record */
+
+    char big[1001];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(faas_invoke(f->rt, "echo", big, 1001, &res), FAAS_ETOOLARGE);
+    assert_string_equal(res.error_type, "RequestEntityTooLargeException");
+    assert_string_equal(res.error_message,
+                        "Request must be smaller than 1001 bytes for the InvokeFunction "
+                        "operation");
+    assert_int_equal(res.len, 0);
+    faas_response_free(&res);
+    ASSERT_OK(faas_invoke(f->rt, "echo", big, 1000, &res));   /* the limit itself is fine */
+    faas_response_free(&res);
+
+    assert_int_equal(faas_invoke(f->rt, "echo", NULL, 5, &res), FAAS_EINVAL);
+    assert_int_equal(res.status, FAAS_EINVAL);
+    faas_response_free(&res);
+    assert_int_equal(faas_invoke(NULL, "echo", NULL, 0, &res), FAAS_EINVAL);
+    faas_response_free(&res);
+    assert_int_equal(f->cap.nrec, before + 1);       /* only the call that ran */
+}
+
+static int big_reply(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)payload; (void)len;
+    static char buf[1001];
+    int rc = faas_reply(ctx, buf, sizeof buf);
+    assert_int_equal(rc, FAAS_ETOOLARGE);
+    return 0;
+}
+
+static void oversized_reply_is_a_function_error(void **state)
+{
+    fixture *f = *state;
+    ASSERT_OK(faas_register(f->rt, "big", big_reply, NULL));
+    faas_response res;
+    assert_int_equal(faas_invoke(f->rt, "big", NULL, 0, &res), FAAS_EHANDLER);
+    assert_string_equal(res.error_type, "Function.ResponseSizeTooLarge");
+    faas_response_free(&res);
+}
+
+static int chatty(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)payload;
+    for (size_t i = 0; i < len; i++)
+        faas_ctx_log(ctx, "line %zu of %zu\n", i + 1, len);   /* trailing \n is not doubled */
+    return faas_reply(ctx, "ok", 2);
+}
+
+static void log_tail_keeps_the_last_4k(void **state)
+{
+    fixture *f = *state;
+    ASSERT_OK(faas_register(f->rt, "chatty", chatty, NULL));
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, "chatty", "abc", 3, &res));
+    assert_string_equal(res.log_tail, "line 1 of 3\nline 2 of 3\nline 3 of 3\n");
+    faas_response_free(&res);
+    char many[900];
+    memset(many, 'x', sizeof many);
+    ASSERT_OK(faas_invoke(f->rt, "chatty", many, sizeof many, &res));
+    size_t n = strlen(res.log_tail);
+    assert_true(n <= 4096);
+    assert_true(n > 4000);
+    const char *last = "line 900 of 900\n";
+    assert_string_equal(res.log_tail + n - strlen(last), last);
+    assert_null(strstr(res.log_tail, "line 1 of 900\n"));
+    faas_response_free(&res);
+}
+
+static int line_matches(const char *line, const char *pattern)
+{
+    regex_t re;
+    assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+    int ok = regexec(&re, line, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+static void log_sink_gets_awss_lines(void **state)
+{
+    fixture *f = *state;
+    ASSERT_OK(faas_register(f->rt, "chatty", chatty, NULL));
+    faas_response res;
+    size_t first = f->cap.n;
+    ASSERT_OK(faas_invoke(f->rt, "chatty", "a", 1, &res));
+    assert_int_equal(f->cap.n - first, 4);
+    char **l = f->cap.lines + first;
+    char want[128];
+    snprintf(want, sizeof want, "START RequestId: %s Version: $LATEST", res.record.request_id);
+    assert_string_equal(l[0], want);
+    assert_string_equal(l[1], "line 1 of 1");
+    snprintf(want, sizeof want, "END RequestId: %s", res.record.request_id);
+    assert_string_equal(l[2], want);
+    assert_true(line_matches(l[3],
+        "^REPORT RequestId: [0-9a-f-]{36}\tDuration: [0-9]+\\.[0-9]{2} ms\t"
+        "Billed Duration: [0-9]+ ms\tMemory Size: 128 MB\tMax Memory Used: [0-9]+ MB\t"
+        "Init Duration: [0-9]+\\.[0-9]{2} ms\t$"));
+    faas_response_free(&res);
+    first = f->cap.n;
+    ASSERT_OK(faas_invoke(f->rt, "chatty", "", 0, &res));       /* warm: no Init Duration */
+    assert_int_equal(f->cap.n - first, 3);
+    assert_true(line_matches(f->cap.lines[first + 2],
+        "^REPORT RequestId: [0-9a-f-]{36}\tDuration: 0\\.00 ms\tBilled Duration: 1 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 1 MB\t$"));
+    faas_response_free(&res);
+}
+
+static char seen_id[37], seen_fn[65];
+static int64_t seen_remaining[2];
+
+static int introspect(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)payload; (void)len;
+    snprintf(seen_id, sizeof seen_id, "%s", faas_ctx_request_id(ctx));
+    snprintf(seen_fn, sizeof seen_fn, "%s", faas_ctx_function(ctx));
+    seen_remaining[0] = faas_ctx_remaining_ms(ctx);
+    fake_advance(&F->clock, MS(1000));
+    seen_remaining[1] = faas_ctx_remaining_ms(ctx);
+    assert_null(faas_ctx_state(ctx));                /* no INIT hook, no state */
+    return 0;
+}
+
+static void ctx_api_reports_the_call(void **state)
+{
+    fixture *f = *state;
+    faas_config c;
+    faas_config_init(&c);
+    c.timeout_ms = 2500;
+    ASSERT_OK(faas_register(f->rt, "intro", introspect, &c));
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, "intro", NULL, 0, &res));
+    assert_string_equal(seen_id, res.record.request_id);
+    assert_string_equal(seen_fn, "intro");
+    assert_int_equal(seen_remaining[0], 2500);
+    assert_int_equal(seen_remaining[1], 1500);
+    faas_response_free(&res);
+    /* Outside a call the ctx functions take NULL without crashing. */
+    assert_null(faas_ctx_request_id(NULL));
+    assert_null(faas_ctx_function(NULL));
+    assert_null(faas_ctx_state(NULL));
+    assert_null(faas_ctx_alloc(NULL, 8));
+    assert_int_equal(faas_ctx_remaining_ms(NULL), 0);
+    faas_ctx_log(NULL, "nothing");
+    assert_int_equal(faas_reply(NULL, "x", 1), FAAS_EINVAL);
+    assert_int_equal(faas_fail(NULL, NULL, "outside INIT: ignored"), FAAS_EHANDLER);
+}
+
+static void request_ids_are_unique_uuid4(void **state)
+{
+    fixture *f = *state;
+    ASSERT_OK(faas_register(f->rt, "s", silent, NULL));
+    enum { N = 20000 };
+    char (*ids)[37] = malloc(N * sizeof *ids);
+    for (int i = 0; i < N; i++) {
+        faas_response res;
+        ASSERT_OK(faas_invoke(f->rt, "s", NULL, 0, &res));
+        memcpy(ids[i], res.record.request_id, 37);
+        faas_response_free(&res);
+        assert_true(line_matches(ids[i], "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}"
+                                         "-[0-9a-f]{12}$"));
+    }
+    qsort(ids, N, sizeof *ids, (int (*)(const void *, const void *))strcmp);
+    for (int i = 1; i < N; i++)
+        assert_string_not_equal(ids[i - 1], ids[i]);
+    free(ids);
+}
+
+static int arena_user(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)len;
+    size_t n = strtoull(payload, NULL, 10);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t *p = faas_ctx_alloc(ctx, 1000);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % _Alignof(max_align_t), 0);
+        p[0] = i;
+        p[124] = i;
+    }
+    return 0;
+}
+
+static void arena_high_water_per_call(void **state)
+{
+    fixture *f = *state;
+    ASSERT_OK(faas_register(f->rt, "arena", arena_user, NULL));
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, "arena", "300", 3, &res));
+    assert_int_equal(res.record.max_memory_bytes, 300 * 1008);   /* 1000 rounded to 16 */
+    faas_response_free(&res);
+    ASSERT_OK(faas_invoke(f->rt, "arena", "1", 1, &res));        /* reset between calls */
+    assert_int_equal(res.record.max_memory_bytes, 1008);
+    faas_response_free(&res);
+    ASSERT_OK(faas_invoke(f->rt, "arena", "0", 1, &res));
+    assert_int_equal(res.record.max_memory_bytes, 0);
+    faas_response_free(&res);
+}
+
+static int outer(faas_ctx *ctx, const void *payload, size_t len)
+{
+    faas_response inner;
+    int rc = faas_invoke(F->rt, "echo", payload, len, &inner);
+    if (rc != FAAS_OK) {
+        faas_response_free(&inner);
+        return faas_fail(ctx, "InnerFailed", "%s", faas_strerror(rc));
+    }
+    rc = faas_reply(ctx, inner.data, inner.len);
+    faas_response_free(&inner);
+    return rc;
+}
+
+static void handlers_may_invoke_others(void **state)
+{
+    fixture *f = *state;
+    ASSERT_OK(faas_register(f->rt, "echo", echo, NULL));
+    ASSERT_OK(faas_register(f->rt, "outer", outer, NULL));
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, "outer", "nested", 6, &res));
+    assert_string_equal(res.data, "nested");
+    faas_response_free(&res);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(replies_are_copied_and_terminated),
+        T(handler_failure_is_lambda_shaped),
+        T(error_body_is_valid_json_for_any_bytes),
+        T(service_errors_have_empty_data),
+        T(oversized_reply_is_a_function_error),
+        T(log_tail_keeps_the_last_4k),
+        T(log_sink_gets_awss_lines),
+        T(ctx_api_reports_the_call),
+        T(request_ids_are_unique_uuid4),
+        T(arena_high_water_per_call),
+        T(handlers_may_invoke_others),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

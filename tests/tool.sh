@@ -1,0 +1,43 @@
+#!/bin/sh
+# tool.sh - the faas command: invoke, its exit codes and REPORT line, and the demo.
+. "$top_srcdir/tests/tap.sh"
+cd "$top_builddir" || exit 1
+faas=./tools/faas
+mods=$FAAS_MODULE_DIR
+tmp=${TMPDIR:-/tmp}/faas-tool-$$
+mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+
+$faas invoke "$mods/echo.so" echo '{"a":1}' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(cat "$tmp/out")" = '{"a":1}' ]; then ok "invoke prints the reply"; else not_ok "invoke prints the reply (rc $rc)"; sed 's/^/# /' "$tmp/out" "$tmp/err"; fi
+if grep -q "^REPORT RequestId: [0-9a-f-]*	Duration: [0-9.]* ms	Billed Duration: [0-9]* ms	Memory Size: 128 MB	Max Memory Used: 1 MB	Init Duration: [0-9.]* ms	$" "$tmp/err"; then ok "invoke prints AWS's REPORT line with Init Duration"; else not_ok "invoke prints the REPORT line"; sed 's/^/# /' "$tmp/err"; fi
+
+printf '"from stdin, three words"' | $faas invoke --memory 256 "$mods/wordcount.so" wordcount - >"$tmp/out" 2>"$tmp/err"
+if [ "$(cat "$tmp/out")" = '{"words":4,"chars":23}' ] && grep -q "Memory Size: 256 MB" "$tmp/err"; then ok "invoke reads the payload from stdin, --memory sets the size"; else not_ok "invoke - (stdin)"; sed 's/^/# /' "$tmp/out" "$tmp/err"; fi
+
+$faas invoke "$mods/wordcount.so" wordcount '[1]' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q '"errorType":"InvalidInput"' "$tmp/out" && grep -q "FAAS_EHANDLER: InvalidInput" "$tmp/err"; then ok "a function error exits 1 with the error body"; else not_ok "function error (rc $rc)"; sed 's/^/# /' "$tmp/out" "$tmp/err"; fi
+
+$faas invoke "$tmp/missing.so" f '{}' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "FAAS_ELOAD: Runtime.LoadError: dlopen" "$tmp/err"; then ok "a missing module is Runtime.LoadError"; else not_ok "missing module (rc $rc)"; sed 's/^/# /' "$tmp/err"; fi
+
+$faas invoke >/dev/null 2>&1; rc=$?
+if [ $rc -eq 2 ]; then ok "usage errors exit 2"; else not_ok "usage errors exit 2 (got $rc)"; fi
+$faas invoke --memory lots "$mods/echo.so" echo >/dev/null 2>&1; rc=$?
+if [ $rc -eq 2 ]; then ok "a bad --memory exits 2"; else not_ok "a bad --memory exits 2 (got $rc)"; fi
+check "faas version" sh -c "$faas version | grep -q '^faas [0-9]*\.[0-9]*\.[0-9]*$'"
+
+$faas demo --modules "$mods" >"$tmp/demo" 2>&1
+rc=$?
+if [ $rc -eq 0 ]; then ok "faas demo runs"; else not_ok "faas demo runs (rc $rc)"; sed 's/^/# /' "$tmp/demo"; fi
+for want in "  1    cold" "  2    warm" "FAAS_ETHROTTLED: TooManyRequestsException" \
+            "first call: warm" "instances live = 0, wordcount.so mapped = no" \
+            "call 2: cold again" "1,000,000 calls like these a month"; do
+    if grep -qF "$want" "$tmp/demo"; then ok "demo shows: $want"; else not_ok "demo shows: $want"; fi
+done
+$faas demo --modules "$tmp" >/dev/null 2>&1; rc=$?
+if [ $rc -eq 1 ]; then ok "demo without modules fails clearly"; else not_ok "demo without modules (rc $rc)"; fi
+done_testing

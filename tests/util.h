@@ -1,0 +1,205 @@
+/*
+ * util.h - shared helpers of the cmocka test programs: a fake clock, manual-mode options,
+ * fixture module paths, /proc/self/maps checks, a log capture and the stress scale.
+ */
+#ifndef FAAS_TEST_UTIL_H
+#define FAAS_TEST_UTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <cmocka.h>
+
+#include <faas.h>
+
+#define ASSERT_OK(expr) assert_int_equal((expr), FAAS_OK)
+#define MS(n) ((uint64_t)(n) * 1000000u)
+
+/* ---- a clock the test moves by hand ------------------------------------------------------ */
+
+typedef struct fake_clock {
+    atomic_uint_fast64_t mono;
+    atomic_int_fast64_t  wall;
+} fake_clock;
+
+static inline uint64_t fake_mono(void *arg)
+{
+    return atomic_load(&((fake_clock *)arg)->mono);
+}
+
+static inline int64_t fake_wall(void *arg)
+{
+    return atomic_load(&((fake_clock *)arg)->wall);
+}
+
+static inline void fake_advance(fake_clock *c, uint64_t ns)
+{
+    atomic_fetch_add(&c->mono, ns);
+    atomic_fetch_add(&c->wall, (int64_t)ns);
+}
+
+/* Options for a runtime with no background thread, driven by c. */
+static inline faas_options manual_options(fake_clock *c)
+{
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    atomic_store(&c->mono, MS(1000));
+    atomic_store(&c->wall, INT64_C(1795651200) * 1000000000);  /* 2026-11-26T00:00:00Z */
+    o.manual = 1;
+    o.clock.mono_ns = fake_mono;
+    o.clock.wall_ns = fake_wall;
+    o.clock.arg = c;
+    return o;
+}
+
+/* ---- fixtures --------------------------------------------------------------------------- */
+
+/* $FAAS_TEST_MODULES/file (a static buffer per call site is not needed: 4 rotate). */
+static inline const char *test_module(const char *file)
+{
+    static char bufs[4][4096];
+    static int next;
+    const char *dir = getenv("FAAS_TEST_MODULES");
+    if (dir == NULL)
+        dir = "tests/modules/.libs";
+    char *b = bufs[next++ & 3];
+    snprintf(b, sizeof bufs[0], "%s/%s", dir, file);
+    return b;
+}
+
+/* 1 if a mapping of this process's names file, 0 if none, -1 if maps cannot be read. */
+static inline int module_mapped(const char *file)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return -1;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f) != NULL) {
+        char *slash = strrchr(line, '/');
+        if (slash != NULL) {
+            slash[strcspn(slash, "\n")] = '\0';
+            found = strcmp(slash + 1, file) == 0;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* FAAS_STRESS_SCALE (default 1): multiplies stress sizes; CI lowers it under sanitizers. */
+static inline double stress_scale(void)
+{
+    const char *s = getenv("FAAS_STRESS_SCALE");
+    double v = s ? atof(s) : 1.0;
+    return v > 0 ? v : 1.0;
+}
+
+static inline unsigned scaled(unsigned n)
+{
+    double v = n * stress_scale();
+    return v < 1 ? 1 : (unsigned)v;
+}
+
+/* ---- capturing the log sink and the record hook ------------------------------------------- */
+
+typedef struct capture {
+    pthread_mutex_t mu;
+    char          **lines;
+    size_t          n, cap;
+    faas_record    *records;
+    char          (*record_fn)[65];   /* copies: a record's strings live only in the hook */
+    size_t          nrec, reccap;
+} capture;
+
+static inline void capture_init(capture *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+}
+
+static inline void capture_line(const char *line, void *arg)
+{
+    capture *c = arg;
+    pthread_mutex_lock(&c->mu);
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->lines = realloc(c->lines, c->cap * sizeof *c->lines);
+    }
+    c->lines[c->n++] = strdup(line);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static inline void capture_record(const faas_record *r, void *arg)
+{
+    capture *c = arg;
+    pthread_mutex_lock(&c->mu);
+    if (c->nrec == c->reccap) {
+        c->reccap = c->reccap ? c->reccap * 2 : 16;
+        c->records = realloc(c->records, c->reccap * sizeof *c->records);
+        c->record_fn = realloc(c->record_fn, c->reccap * sizeof *c->record_fn);
+    }
+    c->records[c->nrec] = *r;
+    snprintf(c->record_fn[c->nrec], 65, "%s", r->function ? r->function : "");
+    c->records[c->nrec].function = c->record_fn[c->nrec];
+    c->records[c->nrec].tag = NULL;
+    c->nrec++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static inline void capture_free(capture *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->lines[i]);
+    free(c->lines);
+    free(c->records);
+    free(c->record_fn);
+    pthread_mutex_destroy(&c->mu);
+}
+
+/* A one-shot gate for threads: wait until opened. */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    int             open;
+} gate;
+
+#define GATE_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 }
+
+static inline void gate_open(gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static inline void gate_wait(gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Wait for the gate with a generous real-time bound; 0 if it opened. */
+static inline int gate_wait_for(gate *g, unsigned seconds)
+{
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_sec += seconds;
+    int rc = 0;
+    pthread_mutex_lock(&g->mu);
+    while (!g->open && rc == 0)
+        rc = pthread_cond_timedwait(&g->cv, &g->mu, &at);
+    int opened = g->open;
+    pthread_mutex_unlock(&g->mu);
+    return opened ? 0 : -1;
+}
+
+#endif /* FAAS_TEST_UTIL_H */
