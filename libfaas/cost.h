@@ -26,10 +26,11 @@ const faas__price *faas__price_find(const char *name);
 static inline uint32_t faas__billed_ms(const faas__price *p, uint64_t ns)
 {
     uint64_t ms = (ns + 999999u) / 1000000u;
-    uint64_t q = p->quantum_ms ? p->quantum_ms : 1;
-    ms = (ms + q - 1) / q * q;
+    uint64_t q = p->quantum_ms;
+    if (q > 1)                          /* 1 ms (AWS, Azure) needs no second division */
+        ms = (ms + q - 1) / q * q;
     if (ms == 0)
-        ms = q;
+        ms = q ? q : 1;
     return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
 

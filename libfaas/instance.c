@@ -23,7 +23,13 @@
 /* ---- INIT failure reports: faas_fail(NULL, ...) during a faas_init hook ----------------- */
 
 static _Thread_local char *init_report;        /* where faas_fail(NULL) writes, or NULL */
+static _Thread_local const faas_function *init_fn;   /* whose INIT this thread is running */
 #define INIT_REPORT_MAX 512
+
+bool faas__initialising(const faas_function *fn)
+{
+    return init_fn == fn;
+}
 
 void faas__init_report(const char *msg)
 {
@@ -97,8 +103,11 @@ int faas__instance_create(faas_function *fn, faas__instance **out, char *err, si
     if (init != NULL) {
         char report[INIT_REPORT_MAX] = "";
         char *outer = init_report;      /* an INIT may invoke another function's INIT */
+        const faas_function *outer_fn = init_fn;
         init_report = report;
+        init_fn = fn;
         int irc = init(&inst->state, fn->name->name);
+        init_fn = outer_fn;
         init_report = outer;
         if (irc != 0) {
             if (report[0] != '\0')
@@ -129,17 +138,20 @@ fail:
 /* Requires fn->lock. */
 static inline void signal_if_quiet(faas_function *fn)
 {
-    if (fn->live == fn->idle)
+    if (fn->closers > 0 && fn->live == fn->idle)
         pthread_cond_broadcast(&fn->quiet);
 }
 
-/* Requires fn->lock. Arm the maintenance timer for due_ns unless it is already armed. */
+/* Requires fn->lock. Arm the maintenance timer for due_ns, unless it is already armed
+ * for that time or earlier. */
 static void arm_maint(faas_function *fn, uint64_t due_ns)
 {
-    if (fn->maint_armed)
+    if (fn->maint_armed && fn->maint_due <= due_ns)
         return;
-    if (faas__timer_arm(fn->rt, &fn->maint, due_ns) == FAAS_OK)
+    if (faas__timer_arm(fn->rt, &fn->maint, due_ns) == FAAS_OK) {
         fn->maint_armed = true;
+        fn->maint_due = due_ns;
+    }
     /* On ENOMEM the idle instance stays until the next call re-arms: nothing is lost. */
 }
 
@@ -189,7 +201,12 @@ void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint6
          * the shutdown hook and the module release, which use fn. */
         pthread_mutex_unlock(&fn->lock);
         destroy(fn, inst);
-        faas__slot_cancel(fn);
+        pthread_mutex_lock(&fn->lock);
+        fn->live--;
+        signal_if_quiet(fn);
+        if (fn->live < fn->cfg.min_warm && !fn->dead)
+            arm_maint(fn, now);              /* provision a replacement in the background */
+        pthread_mutex_unlock(&fn->lock);
         return;
     }
     inst->idle_since_ns = now;
@@ -207,6 +224,8 @@ void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint6
 }
 
 /* ---- maintenance: keep-alive reaping and min_warm top-up ------------------------------ */
+
+#define PROVISION_RETRY_NS 1000000000u   /* a failed min_warm INIT is tried again after 1 s */
 
 /* Create n instances for slots already reserved and give them to the idle list. Returns
  * the first failure (its message in faas_last_error()). */
@@ -271,9 +290,13 @@ static void maint_fire(faas__timer *t, int cancelled)
     destroy_list(fn, victims);
     if (deficit > 0 && fill(fn, deficit) != FAAS_OK) {
         char line[600];
-        snprintf(line, sizeof line, "ERROR min_warm of %s: %s", fn->name->name,
-                 faas_last_error());
+        snprintf(line, sizeof line, "ERROR min_warm of %s: %s (next try in 1 s)",
+                 fn->name->name, faas_last_error());
         faas__log_line(fn->rt, line);
+        pthread_mutex_lock(&fn->lock);
+        if (!fn->dead)
+            arm_maint(fn, faas__now(fn->rt) + PROVISION_RETRY_NS);
+        pthread_mutex_unlock(&fn->lock);
     }
 }
 
@@ -314,8 +337,10 @@ void faas__pool_close(faas_function *fn)
 {
     pthread_mutex_lock(&fn->lock);
     fn->dead = true;
+    fn->closers++;
     while (fn->live != fn->idle)
         pthread_cond_wait(&fn->quiet, &fn->lock);
+    fn->closers--;
     faas__instance *list = fn->idle_head;
     fn->idle_head = fn->idle_tail = NULL;
     fn->live -= fn->idle;

@@ -119,7 +119,9 @@ struct faas_function {
     unsigned         live;        /* instances alive or being initialised */
     unsigned         idle;        /* instances in the idle list */
     bool             dead;        /* unregistered: no new calls */
+    unsigned         closers;     /* threads waiting in faas__pool_close() for quiet */
     bool             maint_armed; /* maint is in the timer heap (or about to be) */
+    uint64_t         maint_due;   /* when, if armed */
     faas__timer      maint;       /* keep-alive reaper and min_warm top-up */
 
     faas__counters   counters;    /* atomics, no lock */
@@ -155,6 +157,8 @@ unsigned faas__pool_reserve(faas_function *fn, unsigned n);
 int  faas__pool_fill(faas_function *fn, unsigned reserved);
 /* faas_fail(NULL, ...) during a faas_init hook: the INIT failure's message. */
 void faas__init_report(const char *msg);
+/* Is this thread running fn's INIT hook? */
+bool faas__initialising(const faas_function *fn);
 
 /* ---- invoke.c ------------------------------------------------------------------------- */
 
@@ -172,7 +176,7 @@ struct faas_ctx {
     bool            too_large;    /* a reply was over the limit */
     char           *log;          /* what the call logged, at most 2 x FAAS__LOG_TAIL */
     size_t          log_len, log_cap;
-    char            request_id[37];
+    const char     *request_id;   /* the response record's */
 };
 
 /* Run one call of fn: take a slot, create an instance if needed, run the handler, account,

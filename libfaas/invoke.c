@@ -14,14 +14,14 @@
 #include <jansson.h>
 
 /* The call this thread is running (a handler may invoke another function: a chain). */
-static _Thread_local faas_ctx *tls_current;
+static _Thread_local faas_ctx *tls_current __attribute__((tls_model("initial-exec")));
 
 bool faas__in_call_of(const faas_function *fn)
 {
     for (const faas_ctx *c = tls_current; c != NULL; c = c->outer)
         if (c->fn == fn)
             return true;
-    return false;
+    return faas__initialising(fn);
 }
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -166,7 +166,12 @@ void faas_response_free(faas_response *res)
         free((char *)res->log_tail);
     if (res->record.function != NULL)
         faas__name_unref(faas__container_of(res->record.function, faas__name, name));
-    memset(res, 0, sizeof *res);
+    /* What a second faas_response_free() would look at (the rest is plain data). */
+    res->data = NULL;
+    res->len = 0;
+    res->error_type = res->error_message = NULL;
+    res->log_tail = NULL;
+    res->record.function = res->record.tag = NULL;
 }
 
 int faas_record_format(const faas_record *r, char *buf, size_t size)
@@ -213,7 +218,7 @@ static void log_append(faas_ctx *ctx, const char *line, size_t n)
     ctx->log[ctx->log_len] = '\0';
 }
 
-/* The response's log_tail: the last 4 KB, from a line start when one is near. */
+/* The response's log_tail: the last 4 KB (cut at a byte, as Lambda's Tail is). */
 static const char *log_tail(faas_ctx *ctx)
 {
     if (ctx->log == NULL)
@@ -457,12 +462,17 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     ctx.failed = ctx.oom = ctx.too_large = false;
     ctx.log = NULL;
     ctx.log_len = ctx.log_cap = 0;
-    if (request_id != NULL)
-        memcpy(ctx.request_id, request_id, 37);
-    else
-        faas__request_id(ctx.request_id);
-
     faas_record *r = &res->record;
+    if (request_id != NULL)
+        memcpy(r->request_id, request_id, 37);
+    else
+        faas__request_id(r->request_id);
+    ctx.request_id = r->request_id;
+    /* From here to the instance's return this thread is "in a call of fn": INIT, the log
+     * sink and the handler may not unregister fn (they would wait for themselves). */
+    ctx.outer = tls_current;
+    tls_current = &ctx;
+
     uint64_t init_ns = 0;
     int cold = 0;
     uint64_t start;
@@ -492,10 +502,13 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
             res->status = rc;
             function_error(res, &ctx);
             res->log_tail = log_tail(&ctx);
-            record_base(r, fn, ctx.request_id, rc, attempt);
+            char rid[37];
+            memcpy(rid, r->request_id, 37);
+            record_base(r, fn, rid, rc, attempt);
             r->cold = 1;
             r->init_ns = init_ns;
             charge(fn, r);
+            tls_current = ctx.outer;
             faas__slot_cancel(fn);          /* fn may go away from here on */
             faas__emit(rt, r, true);
             return rc;
@@ -513,12 +526,9 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     uint64_t cpu0 = cpu ? faas__thread_cpu_ns() : 0;
     ctx.start_ns = start;
     ctx.deadline_ns = start + (uint64_t)fn->cfg.timeout_ms * 1000000u;
-    ctx.outer = tls_current;
-    tls_current = &ctx;
 
     int hrc = ctx.inst->handler(&ctx, payload, len);
 
-    tls_current = ctx.outer;
     uint64_t end = faas__now(rt);
     uint64_t cpu_ns = cpu ? faas__thread_cpu_ns() - cpu0 : 0;
 
@@ -526,8 +536,9 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     if (end > ctx.deadline_ns) {
         status = FAAS_ETIMEOUT;
         free(ctx.err);
+        unsigned cs = (unsigned)(((uint64_t)fn->cfg.timeout_ms + 9) / 10); /* 1/100 s, up */
         ctx.err = error_blockf("Sandbox.Timedout", "Task timed out after %u.%02u seconds",
-                               fn->cfg.timeout_ms / 1000, fn->cfg.timeout_ms % 1000 / 10);
+                               cs / 100, cs % 100);
     } else if (ctx.oom) {
         status = FAAS_EMEMORY;
     } else if (ctx.failed || hrc != 0 || ctx.too_large) {
@@ -571,7 +582,6 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     }
     res->log_tail = log_tail(&ctx);
 
-    memcpy(r->request_id, ctx.request_id, 37);
     atomic_fetch_add_explicit(&fn->name->refs, 1, memory_order_relaxed);
     r->function = fn->name->name;
     r->tag = fn->name->tag;
@@ -584,6 +594,7 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     r->memory_mb = fn->cfg.memory_mb;
     r->max_memory_bytes = max_mem;
     charge(fn, r);
+    tls_current = ctx.outer;
     /* The instance goes back last (retired after a timeout or an out-of-memory, as Lambda
      * resets its environment): from then on fn may be unregistered under us. */
     faas__slot_give(fn, ctx.inst, status == FAAS_ETIMEOUT || status == FAAS_EMEMORY, end);
@@ -661,8 +672,9 @@ int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_resp
     int rc;
     if (fn == NULL)
         rc = faas__response_service_error(out, FAAS_EINVAL, NULL, NULL, "function is NULL");
-    else if ((rc = precheck(fn->rt, payload, len, out)) == FAAS_OK)
+    else if ((rc = precheck(fn->rt, payload, len, out)) == FAAS_OK) {
         rc = faas__call(fn, payload, len, 1, NULL, out);
+    }
     if (res == NULL)
         faas_response_free(&discard);
     return rc;
