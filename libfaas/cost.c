@@ -1,7 +1,7 @@
 /*
  * cost.c - the table of published price models. Each row cites where its figures were
  * read (../shared/facts/faas-semantics.md section 4, read 2026-11). Prices change: a
- * row's read_on says how old it is, and faas_price_model(3) prints the table.
+ * row's read_on says how old it is; faas_on_record(3) documents how a call is priced.
  */
 #include "config.h"
 

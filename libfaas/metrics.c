@@ -134,6 +134,8 @@ int faas_stats_get(faas_runtime *rt, const char *name, faas_stats *out)
 {
     if (rt == NULL || out == NULL)
         return faas__fail(FAAS_EINVAL, "faas_stats_get: NULL argument");
+    if (name != NULL && !faas__valid_name(name, NULL))
+        return faas__fail(FAAS_EINVAL, "faas_stats_get: invalid name \"%.80s\"", name);
     memset(out, 0, sizeof *out);
     faas__hist_snap *snap = calloc(1, sizeof *snap);
     if (snap == NULL)

@@ -50,6 +50,8 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     if (o.max_payload_async == 0)
         o.max_payload_async = FAAS__DEFAULT_ASYNC_LIMIT;
     o.price_model = price->name;
+    if (price->cpu_basis)
+        o.cpu_time = 1;                 /* a model that bills CPU time needs it measured */
 
     faas_runtime *rt = calloc(1, sizeof *rt);
     if (rt == NULL)
