@@ -22,4 +22,30 @@ for fn in $(sed -n 's/^FAAS_API[^(]*[ *]\(faas_[a-z0-9_]*\)(.*/\1/p' include/faa
 done
 if [ -z "$missing" ]; then ok "every public function has a man page"; else not_ok "functions without a man page:$missing"; fi
 check "README has a Quick start" grep -q "^## Quick start" README.md
+
+# The EXAMPLES of every man3 page compile (as objects: a module example has no main).
+tmp=${TMPDIR:-/tmp}/faas-docs-$$
+mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+for page in man/man3/*.3; do
+    base=$(basename "$page" .3)
+    awk '/^\.Sh EXAMPLES/ {ex=1; next} /^\.Sh / {ex=0} ex && /^\.Bd -literal/ {n++; out=1; next}
+         ex && /^\.Ed/ {out=0; next} out {print > (dir "/" base "-" n ".c")}' \
+        dir="$tmp" base="$base" "$page"
+    found=0
+    for src in "$tmp/$base"-*.c; do
+        [ -f "$src" ] || continue
+        found=1
+        # mdoc escapes: \e is a backslash, \(aq a quote, \& nothing, \- a minus.
+        sed -i -e 's/\\e/\\/g' -e 's/\\(aq/'"'"'/g' -e 's/\\&//g' -e 's/\\-/-/g' "$src"
+        if out=$(${CC:-cc} -std=c11 -Wall -Wextra -Werror -fPIC -I"$top_srcdir/include" \
+                 -I"$top_builddir/include" -c "$src" -o "$src.o" 2>&1); then
+            ok "the EXAMPLES of $page compile ($(basename "$src"))"
+        else
+            not_ok "the EXAMPLES of $page compile ($(basename "$src"))"
+            printf '%s\n' "$out" | sed 's/^/# /'
+        fi
+    done
+    [ $found = 1 ] || not_ok "$page has a compilable EXAMPLES block"
+done
 done_testing

@@ -40,6 +40,16 @@ static int serial_handler(faas_ctx *ctx, const void *payload, size_t len)
     return faas_reply(ctx, out, (size_t)n);
 }
 
+/* Takes the number of milliseconds in its payload, on the fake clock. */
+static int sleepy(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)len;
+    uint64_t ms = strtoull(payload, NULL, 10);
+    faas_reply(ctx, "\"too late\"", 10);
+    fake_advance(&F->clock, MS(ms));
+    return 0;
+}
+
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -232,6 +242,54 @@ static void min_warm_is_provisioned_and_kept(void **state)
     assert_int_equal(atomic_load(&shutdowns), 1);
 }
 
+static int (*next_init)(void **, const char *);
+static int failing_then_ok_init(void **st, const char *fn)
+{
+    if (atomic_load(&inits) == 0) {
+        atomic_fetch_add(&inits, 1);
+        faas_fail(NULL, NULL, "not yet");
+        return -1;
+    }
+    return next_init(st, fn);
+}
+
+static void min_warm_is_restored_after_a_retirement(void **state)
+{
+    fixture *f = *state;
+    faas_config c = hooks_config();
+    c.min_warm = 2;
+    ASSERT_OK(faas_register(f->rt, "prov", sleepy, &c));
+    faas_run_pending(f->rt);
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(f->rt, "prov", &st));
+    assert_int_equal(st.instances_live, 2);
+    faas_response res;
+    assert_int_equal(faas_invoke(f->rt, "prov", "3001", 4, &res), FAAS_ETIMEOUT);
+    faas_response_free(&res);
+    ASSERT_OK(faas_stats_get(f->rt, "prov", &st));
+    assert_int_equal(st.instances_live, 1);              /* retired */
+    faas_run_pending(f->rt);                              /* replaced in the background */
+    ASSERT_OK(faas_stats_get(f->rt, "prov", &st));
+    assert_int_equal(st.instances_live, 2);
+
+    /* A provisioning INIT that fails is tried again a second later. */
+    atomic_store(&inits, 0);
+    next_init = counting_init;
+    faas_config k;
+    faas_config_init(&k);
+    k.min_warm = 1;
+    k.init = failing_then_ok_init;
+    k.shutdown = counting_shutdown;
+    ASSERT_OK(faas_register(f->rt, "retry", serial_handler, &k));
+    faas_run_pending(f->rt);
+    ASSERT_OK(faas_stats_get(f->rt, "retry", &st));
+    assert_int_equal(st.instances_live, 0);
+    fake_advance(&f->clock, MS(1000));
+    faas_run_pending(f->rt);
+    ASSERT_OK(faas_stats_get(f->rt, "retry", &st));
+    assert_int_equal(st.instances_live, 1);
+}
+
 static void keep_alive_zero_shuts_down_at_once(void **state)
 {
     fixture *f = *state;
@@ -286,15 +344,6 @@ static void warm_is_a_total_capped_by_max_concurrency(void **state)
 
 /* ---- timeouts and the arena retire their instance ---------------------------------------- */
 
-static int sleepy(faas_ctx *ctx, const void *payload, size_t len)
-{
-    (void)len;
-    uint64_t ms = strtoull(payload, NULL, 10);
-    faas_reply(ctx, "\"too late\"", 10);
-    fake_advance(&F->clock, MS(ms));
-    return 0;
-}
-
 static void timeout_discards_reply_and_retires(void **state)
 {
     fixture *f = *state;
@@ -318,6 +367,13 @@ static void timeout_discards_reply_and_retires(void **state)
     assert_int_equal(st.timeouts, 1);
     assert_int_equal(st.errors, 1);
     assert_int_equal(st.cold_starts, 2);
+    /* Below a hundredth of a second the message rounds up, never to "0.00". */
+    faas_config quick = hooks_config();
+    quick.timeout_ms = 5;
+    ASSERT_OK(faas_register(f->rt, "quick", sleepy, &quick));
+    assert_int_equal(faas_invoke(f->rt, "quick", "6", 1, &res), FAAS_ETIMEOUT);
+    assert_string_equal(res.error_message, "Task timed out after 0.01 seconds");
+    faas_response_free(&res);
 }
 
 static int hungry(faas_ctx *ctx, const void *payload, size_t len)
@@ -397,6 +453,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(recently_used_instance_survives_the_reaper, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(min_warm_is_provisioned_and_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(min_warm_is_restored_after_a_retirement, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(keep_alive_zero_shuts_down_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(warm_is_a_total_capped_by_max_concurrency, setup,
                                         teardown),

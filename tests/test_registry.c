@@ -260,6 +260,54 @@ static int self_init(void **st, const char *fn)
     return 0;
 }
 
+/* INIT and the log sink run inside the call too: unregistering from them is FAAS_EBUSY,
+ * not a wait for themselves. */
+static int init_rc = -100;
+static int unregistering_init(void **st, const char *fn)
+{
+    (void)st;
+    init_rc = faas_unregister(self_rt, fn);
+    return 0;
+}
+
+static int sink_rc = -100;
+static void unregistering_sink(const char *line, void *arg)
+{
+    (void)arg;
+    if (strncmp(line, "START ", 6) == 0)
+        sink_rc = faas_unregister(self_rt, "logged");
+}
+
+static int noop(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)ctx; (void)payload; (void)len;
+    return 0;
+}
+
+static void unregister_from_init_or_log_sink_is_ebusy(void **state)
+{
+    self_rt = *state;
+    faas_config c;
+    faas_config_init(&c);
+    c.init = unregistering_init;
+    ASSERT_OK(faas_register(self_rt, "initself", noop, &c));
+    ASSERT_OK(faas_invoke(self_rt, "initself", NULL, 0, NULL));
+    assert_int_equal(init_rc, FAAS_EBUSY);
+    init_rc = -100;
+    ASSERT_OK(faas_register(self_rt, "initwarm", noop, &c));
+    ASSERT_OK(faas_warm(self_rt, "initwarm", 1));        /* INIT outside any call */
+    assert_int_equal(init_rc, FAAS_EBUSY);
+
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.log = unregistering_sink;
+    ASSERT_OK(faas_runtime_new(&self_rt, &o));
+    ASSERT_OK(faas_register(self_rt, "logged", noop, NULL));
+    ASSERT_OK(faas_invoke(self_rt, "logged", NULL, 0, NULL));
+    assert_int_equal(sink_rc, FAAS_EBUSY);
+    faas_runtime_free(self_rt);
+}
+
 static void unregister_from_own_handler_is_ebusy(void **state)
 {
     self_rt = *state;
@@ -340,6 +388,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(unregister_then_reregister, setup, teardown),
         cmocka_unit_test_setup_teardown(unregister_waits_for_running_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(unregister_from_own_handler_is_ebusy, setup, teardown),
+        cmocka_unit_test_setup_teardown(unregister_from_init_or_log_sink_is_ebusy, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(registry_is_thread_safe, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
