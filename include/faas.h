@@ -35,6 +35,7 @@ extern "C" {
 typedef struct faas_runtime  faas_runtime;   /* opaque: one per host, owns everything */
 typedef struct faas_function faas_function;  /* opaque: owned by the runtime */
 typedef struct faas_ctx      faas_ctx;       /* opaque: valid during one handler run */
+typedef struct faas_future   faas_future;    /* opaque: one asynchronous call's result */
 
 /* ---- Status codes ---------------------------------------------------------------------
  * One table defines each code once: the enum, faas_strerror() and faas_err_name() are all
@@ -85,6 +86,10 @@ typedef struct faas_options {           /* all-zero = every default */
     int         cpu_time;               /* 1: per-call thread CPU time (two kernel calls) */
     size_t      max_payload_sync;       /* 0: 6,291,456 bytes (Lambda's sync limit) */
     size_t      max_payload_async;      /* 0: 1,048,576 bytes (Lambda's Event limit) */
+    unsigned    retry_base_ms;          /* 0: 100 ms, the first retry's backoff ceiling */
+    unsigned    retry_cap_ms;           /* 0: 10000 ms, the largest backoff ceiling */
+    int         idle_spin_us;           /* an idle worker polls this long before it sleeps;
+                                           0: 50 us, negative: never */
     /* later fields are only ever added here, at the end */
 } faas_options;
 
@@ -196,9 +201,24 @@ FAAS_API int  faas_invoke_fn(faas_function *fn, const void *payload, size_t len,
                              faas_response *res);
 /* Release what a response holds; safe on a zeroed response and after any return. */
 FAAS_API void faas_response_free(faas_response *res);
-/* Queue a call; cb runs exactly once per accepted call. See faas_invoke_async(3). */
+/* Queue a call; cb (NULL: none) runs exactly once per accepted call: on a worker (in
+ * manual mode inside faas_run_pending; at shutdown on the thread in faas_runtime_free).
+ * request_id (NULL ok) receives the call's id at once. See faas_invoke_async(3). */
 FAAS_API int  faas_invoke_async(faas_runtime *rt, const char *name, const void *payload,
                                 size_t len, faas_callback cb, void *arg, char request_id[37]);
+/* The same through a handle from faas_lookup(). */
+FAAS_API int  faas_invoke_fn_async(faas_function *fn, const void *payload, size_t len,
+                                   faas_callback cb, void *arg, char request_id[37]);
+/* Queue a call whose result is collected with faas_future_wait(). See faas_future_wait(3). */
+FAAS_API int  faas_invoke_future(faas_runtime *rt, const char *name, const void *payload,
+                                 size_t len, faas_future **out);
+/* Wait up to timeout_ms (0: poll) for the call to end: FAAS_OK and *res filled (the call's
+ * own status is res->status), or FAAS_ETIMEOUT if it is still running. */
+FAAS_API int  faas_future_wait(faas_future *f, unsigned timeout_ms, faas_response *res);
+/* The call's request id, valid until faas_future_free(). */
+FAAS_API const char *faas_future_request_id(const faas_future *f);
+/* Release the future; a call still running completes unobserved. NULL is a no-op. */
+FAAS_API void faas_future_free(faas_future *f);
 /* Make at least N instances of NAME live and initialised; returns when they are. */
 FAAS_API int  faas_warm(faas_runtime *rt, const char *name, unsigned instances);
 

@@ -135,10 +135,11 @@ fail:
 
 /* ---- slots ---------------------------------------------------------------------------- */
 
-/* Requires fn->lock. */
+/* Requires fn->lock. Quiet: no instance is running a call (the rest are idle, or held by
+ * queued async calls that have not started). */
 static inline void signal_if_quiet(faas_function *fn)
 {
-    if (fn->closers > 0 && fn->live == fn->idle)
+    if (fn->closers > 0 && fn->live == fn->idle + fn->held)
         pthread_cond_broadcast(&fn->quiet);
 }
 
@@ -155,61 +156,9 @@ static void arm_maint(faas_function *fn, uint64_t due_ns)
     /* On ENOMEM the idle instance stays until the next call re-arms: nothing is lost. */
 }
 
-int faas__slot_take(faas_function *fn, faas__slot *slot)
+/* Requires fn->lock. Push an idle instance at the head of the list (most recent). */
+static inline void push_idle_locked(faas_function *fn, faas__instance *inst)
 {
-    pthread_mutex_lock(&fn->lock);
-    if (fn->dead) {
-        pthread_mutex_unlock(&fn->lock);
-        return FAAS_ENOTFOUND;
-    }
-    faas__instance *inst = fn->idle_head;
-    if (inst != NULL) {
-        fn->idle_head = inst->next;
-        if (fn->idle_head != NULL)
-            fn->idle_head->prev = NULL;
-        else
-            fn->idle_tail = NULL;
-        fn->idle--;
-        pthread_mutex_unlock(&fn->lock);
-        slot->inst = inst;
-        return FAAS_OK;
-    }
-    if (fn->cfg.max_concurrency != 0 && fn->live >= fn->cfg.max_concurrency) {
-        pthread_mutex_unlock(&fn->lock);
-        return FAAS_ETHROTTLED;
-    }
-    fn->live++;
-    pthread_mutex_unlock(&fn->lock);
-    slot->inst = NULL;
-    return FAAS_OK;
-}
-
-void faas__slot_cancel(faas_function *fn)
-{
-    pthread_mutex_lock(&fn->lock);
-    fn->live--;
-    signal_if_quiet(fn);
-    pthread_mutex_unlock(&fn->lock);
-}
-
-void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint64_t now)
-{
-    pthread_mutex_lock(&fn->lock);
-    if (retire || fn->dead ||
-        (fn->cfg.keep_alive_ms == 0 && fn->live > fn->cfg.min_warm)) {
-        /* It stays counted live while it shuts down, so that unregistration waits for
-         * the shutdown hook and the module release, which use fn. */
-        pthread_mutex_unlock(&fn->lock);
-        destroy(fn, inst);
-        pthread_mutex_lock(&fn->lock);
-        fn->live--;
-        signal_if_quiet(fn);
-        if (fn->live < fn->cfg.min_warm && !fn->dead)
-            arm_maint(fn, now);              /* provision a replacement in the background */
-        pthread_mutex_unlock(&fn->lock);
-        return;
-    }
-    inst->idle_since_ns = now;
     inst->prev = NULL;
     inst->next = fn->idle_head;
     if (fn->idle_head != NULL)
@@ -218,8 +167,220 @@ void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint6
         fn->idle_tail = inst;
     fn->idle_head = inst;
     fn->idle++;
+}
+
+/* Requires fn->lock. Move the instances in the per-shard hot slots to the idle list, where
+ * the reaper, unregistration and every thread can see them. Returns how many. */
+static unsigned collect_hot_locked(faas_function *fn)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < FAAS__SHARDS; i++) {
+        if (atomic_load_explicit(&fn->hot[i], memory_order_relaxed) == NULL)
+            continue;
+        faas__instance *inst = atomic_exchange(&fn->hot[i], NULL);
+        if (inst != NULL) {
+            push_idle_locked(fn, inst);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Requires fn->lock. Take an idle instance, or reserve a new one's slot. */
+static inline int take_locked(faas_function *fn, faas__slot *slot)
+{
+    faas__instance *inst = fn->idle_head;
+    if (inst == NULL && fn->cfg.max_concurrency == 0 && collect_hot_locked(fn) > 0)
+        inst = fn->idle_head;         /* another thread's idle instance: not a cold start */
+    if (inst != NULL) {
+        fn->idle_head = inst->next;
+        if (fn->idle_head != NULL)
+            fn->idle_head->prev = NULL;
+        else
+            fn->idle_tail = NULL;
+        fn->idle--;
+        slot->inst = inst;
+        return FAAS_OK;
+    }
+    if (fn->cfg.max_concurrency != 0 && fn->live >= fn->cfg.max_concurrency)
+        return FAAS_ETHROTTLED;
+    fn->live++;
+    slot->inst = NULL;
+    return FAAS_OK;
+}
+
+int faas__slot_take(faas_function *fn, faas__slot *slot)
+{
+    if (fn->cfg.max_concurrency == 0) {
+        /* The fast path: this thread's shard's last instance, without the lock. */
+        faas__instance *inst = atomic_exchange(&fn->hot[faas__shard()], NULL);
+        if (inst != NULL) {
+            if (!atomic_load(&fn->dead)) {
+                slot->inst = inst;
+                return FAAS_OK;
+            }
+            faas__slot_give(fn, inst, true, 0);   /* unregistered meanwhile */
+            return FAAS_ENOTFOUND;
+        }
+    }
+    pthread_mutex_lock(&fn->lock);
+    int rc = fn->dead ? FAAS_ENOTFOUND : take_locked(fn, slot);
+    pthread_mutex_unlock(&fn->lock);
+    return rc;
+}
+
+/* Requires fn->lock. The first parked call, unlinked, or NULL. */
+static faas__job *unpark_locked(faas_function *fn)
+{
+    faas__job *job = fn->parked_head;
+    /* At shutdown parked calls stay parked: faas_runtime_free cancels them. */
+    if (job == NULL || fn->dead || atomic_load_explicit(&fn->rt->closing, memory_order_relaxed))
+        return NULL;
+    fn->parked_head = job->next;
+    if (fn->parked_head != NULL)
+        fn->parked_head->prev = NULL;
+    else
+        fn->parked_tail = NULL;
+    job->next = job->prev = NULL;
+    return job;
+}
+
+int faas__slot_take_or_park(faas_function *fn, faas__job *job)
+{
+    int rc = FAAS_OK;
+    pthread_mutex_lock(&fn->lock);
+    if (fn->dead) {
+        rc = FAAS_ENOTFOUND;
+    } else if (fn->parked_head == NULL && take_locked(fn, &job->slot) == FAAS_OK) {
+        job->slotted = true;
+        fn->held++;
+    } else {
+        /* At the limit, or behind calls already waiting: FIFO. */
+        job->slotted = false;
+        job->prev = fn->parked_tail;
+        job->next = NULL;
+        if (fn->parked_tail != NULL)
+            fn->parked_tail->next = job;
+        else
+            fn->parked_head = job;
+        fn->parked_tail = job;
+        rc = FAAS__PARKED;
+    }
+    pthread_mutex_unlock(&fn->lock);
+    return rc;
+}
+
+int faas__slot_claim(faas_function *fn)
+{
+    pthread_mutex_lock(&fn->lock);
+    fn->held--;
+    int rc = fn->dead ? FAAS_ENOTFOUND : FAAS_OK;
+    pthread_mutex_unlock(&fn->lock);
+    return rc;
+}
+
+void faas__slot_release_held(faas_function *fn, faas__slot *slot)
+{
+    pthread_mutex_lock(&fn->lock);
+    fn->held--;
+    pthread_mutex_unlock(&fn->lock);
+    if (slot->inst != NULL)
+        faas__slot_give(fn, slot->inst, true, 0);
+    else
+        faas__slot_cancel(fn);
+}
+
+/* Requires fn->lock. A slot without an instance is given up: the first parked call takes
+ * it over as a reservation (it will create its instance) and is returned, to be queued
+ * once the lock is dropped; with none parked, the slot is gone. */
+static faas__job *drop_slot_locked(faas_function *fn)
+{
+    faas__job *heir = unpark_locked(fn);
+    if (heir != NULL) {
+        heir->slot.inst = NULL;
+        heir->slotted = true;
+        fn->held++;
+    } else {
+        fn->live--;
+    }
+    signal_if_quiet(fn);
+    return heir;
+}
+
+void faas__slot_cancel(faas_function *fn)
+{
+    faas_runtime *rt = fn->rt;
+    pthread_mutex_lock(&fn->lock);
+    faas__job *heir = drop_slot_locked(fn);
+    pthread_mutex_unlock(&fn->lock);
+    if (heir != NULL)
+        faas__sched_push(rt, heir);   /* the job's reference keeps fn alive */
+}
+
+/* Requires fn->lock: the slow path of faas__slot_give for an instance that stays idle. */
+static void give_idle_locked(faas_function *fn, faas__instance *inst, uint64_t now)
+{
+    inst->idle_since_ns = now;
+    push_idle_locked(fn, inst);
     signal_if_quiet(fn);
     arm_maint(fn, now + (uint64_t)fn->cfg.keep_alive_ms * 1000000u);
+}
+
+void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint64_t now)
+{
+    faas_runtime *rt = fn->rt;
+    if (!retire && fn->cfg.max_concurrency == 0 && fn->cfg.keep_alive_ms != 0 &&
+        atomic_load(&fn->maint_armed) && !atomic_load(&fn->dead)) {
+        /* The fast path: into this thread's shard's hot slot, without the lock. No call
+         * can be parked (there is no limit) and the reaper is armed, so it will find the
+         * instance there. The one the slot held (older) goes to the idle list. */
+        inst->idle_since_ns = now;
+        faas__instance *older = atomic_exchange(&fn->hot[faas__shard()], inst);
+        if (atomic_load(&fn->dead)) {
+            /* Unregistration began: it collects the hot slots after marking the function
+             * dead, so take ours back unless it already has, and go the slow way. */
+            faas__instance *mine = atomic_exchange(&fn->hot[faas__shard()], NULL);
+            if (mine != NULL)
+                faas__slot_give(fn, mine, true, now);
+            if (older != NULL)
+                faas__slot_give(fn, older, true, now);
+            return;
+        }
+        if (older == NULL)
+            return;
+        pthread_mutex_lock(&fn->lock);
+        give_idle_locked(fn, older, older->idle_since_ns);
+        pthread_mutex_unlock(&fn->lock);
+        return;
+    }
+    pthread_mutex_lock(&fn->lock);
+    faas__job *heir = !retire && fn->parked_head != NULL ? unpark_locked(fn) : NULL;
+    if (heir != NULL) {
+        /* Handed straight to the first parked call: no other call can take it first. */
+        heir->slot.inst = inst;
+        heir->slotted = true;
+        fn->held++;
+        signal_if_quiet(fn);
+        pthread_mutex_unlock(&fn->lock);
+        faas__sched_push(rt, heir);
+        return;
+    }
+    if (retire || fn->dead ||
+        (fn->cfg.keep_alive_ms == 0 && fn->live > fn->cfg.min_warm)) {
+        /* It stays counted live while it shuts down, so that unregistration waits for
+         * the shutdown hook and the module release, which use fn. */
+        pthread_mutex_unlock(&fn->lock);
+        destroy(fn, inst);
+        pthread_mutex_lock(&fn->lock);
+        heir = drop_slot_locked(fn);
+        if (heir == NULL && fn->live < fn->cfg.min_warm && !fn->dead)
+            arm_maint(fn, now);              /* provision a replacement in the background */
+        pthread_mutex_unlock(&fn->lock);
+        if (heir != NULL)
+            faas__sched_push(rt, heir);
+        return;
+    }
+    give_idle_locked(fn, inst, now);
     pthread_mutex_unlock(&fn->lock);
 }
 
@@ -264,6 +425,7 @@ static void maint_fire(faas__timer *t, int cancelled)
         pthread_mutex_unlock(&fn->lock);
         return;
     }
+    collect_hot_locked(fn);             /* idle ones in the fast path's slots too */
     /* The oldest idle instances are at the tail. */
     while (fn->live > fn->cfg.min_warm && fn->idle_tail != NULL &&
            now - fn->idle_tail->idle_since_ns >= keep) {
@@ -333,20 +495,45 @@ int faas__pool_fill(faas_function *fn, unsigned n)
     return fill(fn, n);
 }
 
+void faas__pool_counts(faas_function *fn, unsigned *live, unsigned *busy)
+{
+    unsigned hot = 0;
+    pthread_mutex_lock(&fn->lock);
+    for (unsigned i = 0; i < FAAS__SHARDS; i++)
+        hot += atomic_load_explicit(&fn->hot[i], memory_order_relaxed) != NULL;
+    *live = fn->live;
+    unsigned idle = fn->idle + fn->held + hot;
+    *busy = fn->live > idle ? fn->live - idle : 0;
+    pthread_mutex_unlock(&fn->lock);
+}
+
 void faas__pool_close(faas_function *fn)
 {
     pthread_mutex_lock(&fn->lock);
-    fn->dead = true;
+    fn->dead = true;                    /* before the hot slots are collected: see give */
+    collect_hot_locked(fn);
     fn->closers++;
-    while (fn->live != fn->idle)
+    /* Slots held by queued async calls are not waited for: those calls give them back
+     * when they find the function dead. */
+    while (fn->live != fn->idle + fn->held)
         pthread_cond_wait(&fn->quiet, &fn->lock);
     fn->closers--;
     faas__instance *list = fn->idle_head;
     fn->idle_head = fn->idle_tail = NULL;
     fn->live -= fn->idle;
     fn->idle = 0;
+    faas__job *parked = fn->parked_head;
+    fn->parked_head = fn->parked_tail = NULL;
     pthread_mutex_unlock(&fn->lock);
     /* No callback can arm it again: it checks dead under the lock. */
     faas__timer_disarm(fn->rt, &fn->maint);
     destroy_list(fn, list);
+    bool closing = atomic_load(&fn->rt->closing);
+    while (parked != NULL) {
+        faas__job *next = parked->next;
+        faas__job_cancel(parked, closing ? FAAS_ESHUTDOWN : FAAS_ENOTFOUND,
+                         closing ? "the runtime is shutting down"
+                                 : "Function not found: it was unregistered");
+        parked = next;
+    }
 }

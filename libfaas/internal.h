@@ -4,6 +4,7 @@
  * Lock order (outer to inner; never take an outer lock while holding an inner one):
  *
  *     rt->reg_lock (rwlock)  ->  fn->lock  ->  rt->mod_lock  ->  mod->lock  ->  timers.lock
+ *     fn->lock  ->  sched.lock
  *
  * No libfaas lock is held while user code runs (handlers, INIT/SHUTDOWN hooks, async
  * callbacks, the record hook, the log sink), with one exception: mod->lock is held around
@@ -28,6 +29,7 @@
 #include "arena.h"
 #include "cost.h"
 #include "metrics.h"
+#include "sched.h"
 #include "timer.h"
 
 #define FAAS__NAME_MAX 64
@@ -52,6 +54,11 @@ extern char faas__empty[1];
 /* ---- reqid.c: UUID v4 request ids from a per-thread generator, no syscall per id ------ */
 
 void faas__request_id(char out[37]);
+/* The same in two steps: 128 random bits now (cheap), their UUID text when needed. */
+void faas__request_id_bits(uint64_t bits[2]);
+void faas__request_id_format(const uint64_t bits[2], char out[37]);
+/* 64 random bits from the same per-thread generator (backoff jitter). */
+uint64_t faas__rand64(void);
 
 /* ---- the refcounted name block a response may outlive its function with ------------- */
 
@@ -101,6 +108,7 @@ enum faas__kind { FAAS__HOST, FAAS__MODULE, FAAS__FFI };
 struct faas_function {
     UT_hash_handle   hh;          /* in rt->fns, keyed by name; under rt->reg_lock */
     faas_runtime    *rt;
+    struct faas_function *retired_next; /* unregistered, waiting for no call to be pending */
     faas__name      *name;        /* name->name is the key; tag lives there too */
     enum faas__kind  kind;
     faas_handler     handler;     /* FAAS__HOST */
@@ -118,24 +126,39 @@ struct faas_function {
     faas__instance  *idle_head, *idle_tail;
     unsigned         live;        /* instances alive or being initialised */
     unsigned         idle;        /* instances in the idle list */
-    bool             dead;        /* unregistered: no new calls */
+    atomic_bool      dead;        /* unregistered: no new calls (written under lock) */
     unsigned         closers;     /* threads waiting in faas__pool_close() for quiet */
-    bool             maint_armed; /* maint is in the timer heap (or about to be) */
+    atomic_bool      maint_armed; /* maint is in the timer heap (written under lock) */
     uint64_t         maint_due;   /* when, if armed */
     faas__timer      maint;       /* keep-alive reaper and min_warm top-up */
+    faas__job       *parked_head, *parked_tail; /* async calls at max_concurrency, FIFO */
+    unsigned         held;        /* slots held by queued async calls not yet started */
 
-    faas__counters   counters;    /* atomics, no lock */
+    faas__counters   counters[FAAS__SHARDS];   /* atomics, no lock: see metrics.h */
+    /* Idle instances of functions without max_concurrency, one per thread shard, taken
+     * and given back without fn->lock (the warm fast path). They count as live, not as
+     * idle; the reaper, warm, unregistration and a thread whose slot is empty collect
+     * them under the lock. */
+    _Atomic(faas__instance *) hot[FAAS__SHARDS];
     faas__hist       hist;        /* lock-free latency histogram */
 };
 
-/* The result of taking a slot for one call. */
-typedef struct faas__slot {
-    faas__instance *inst;         /* NULL: the caller must create one (a cold call) */
-} faas__slot;
+/* faas__slot, the right to run one call (an instance, or NULL: create one, a cold call),
+ * is in sched.h: a queued async job can hold one. */
 
 /* Take an idle instance or reserve the right to create one. FAAS_ETHROTTLED at
  * max_concurrency, FAAS_ENOTFOUND if the function was unregistered. */
 int  faas__slot_take(faas_function *fn, faas__slot *slot);
+/* An async call to a function with max_concurrency: take its slot now (job->slotted; the
+ * slot is "held" while the job waits in the run queue), or, at the limit or behind calls
+ * already waiting, join the function's FIFO (FAAS__PARKED). A freed slot is handed
+ * straight to the first parked call, which is then queued. */
+int  faas__slot_take_or_park(faas_function *fn, faas__job *job);
+/* A held slot's job starts: FAAS_ENOTFOUND if the function was unregistered meanwhile
+ * (then give the slot back with faas__slot_release_held). */
+int  faas__slot_claim(faas_function *fn);
+/* Give back the held slot of a job that will not run. */
+void faas__slot_release_held(faas_function *fn, faas__slot *slot);
 /* Create an instance for a reserved slot: load, resolve, INIT. On failure err holds the
  * message (status FAAS_ELOAD or FAAS_EINIT) and the caller still holds the slot: it gives
  * it back with faas__slot_cancel() once it no longer touches fn. */
@@ -145,12 +168,16 @@ int  faas__instance_create(faas_function *fn, faas__instance **out, char *err, s
 void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint64_t now);
 /* Give back a reserved slot whose instance could not be created. */
 void faas__slot_cancel(faas_function *fn);
-/* Unregistration and runtime teardown: wait for busy instances, shut every one down. */
+/* Unregistration and runtime teardown: refuse new calls, wait for busy instances, shut
+ * every one down, and complete the parked calls (FAAS_ENOTFOUND, or FAAS_ESHUTDOWN when
+ * the runtime is closing). */
 void faas__pool_close(faas_function *fn);
 /* Set up the maintenance timer of a new function; arm it (min_warm top-up) once the
  * function is registered. */
 void faas__pool_init(faas_function *fn);
 void faas__pool_start(faas_function *fn);
+/* Live instances and those running a call, for faas_stats_get(). */
+void faas__pool_counts(faas_function *fn, unsigned *live, unsigned *busy);
 /* faas_warm(): reserve slots up to a total of n live instances (capped by max_concurrency;
  * 0 if the function is unregistered), then create that many instances. */
 unsigned faas__pool_reserve(faas_function *fn, unsigned n);
@@ -183,6 +210,13 @@ struct faas_ctx {
  * and fill *res. attempt counts from 1; request_id NULL means a new one. */
 int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
                const char *request_id, faas_response *res);
+/* Run a call whose slot is taken (slot->inst NULL: create the instance first). */
+int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
+              int attempt, const char *request_id, faas_response *res, bool borrow_name);
+/* borrow_name: record.function is lent (the caller holds fn, so its name, for as long as
+ * it uses the response) and no reference is taken: two atomics fewer per call. Such a
+ * response is freed with faas__response_free_borrowed(). */
+void faas__response_free_borrowed(faas_response *res);
 /* Fill res for a call refused at the concurrency limit and count it; the caller then
  * emits the record with faas__emit() once it holds no lock. */
 int faas__throttled(faas_function *fn, const char *request_id, int attempt,
@@ -212,6 +246,11 @@ int faas__register_prepared(faas_runtime *rt, const char *name, const faas_confi
                             faas_function **out);
 /* Runtime teardown: unregister everything (waiting for running calls). */
 void faas__registry_close(faas_runtime *rt);
+/* NAME, or NULL with *status FAAS_EINVAL (a bad name) or FAAS_ENOTFOUND. No reference is
+ * taken: an async submitter counts itself pending first, and an unregistered function is
+ * only freed once nothing is pending (faas__sched_retire). */
+faas_function *faas__lookup_fn(faas_runtime *rt, const char *name, int *status);
+void faas__fn_free(faas_function *fn);
 
 /* ---- runtime.c ------------------------------------------------------------------------- */
 
@@ -232,6 +271,7 @@ struct faas_runtime {
     faas__module    *mods;
 
     faas__timers     timers;
+    faas__sched      sched;
 
     pthread_mutex_t  hook_lock;   /* serialises faas_on_record() */
     _Atomic(faas__hook *) hook;   /* the current record hook, or NULL */

@@ -118,12 +118,13 @@ static const char *service_type(int status)
 }
 
 static void record_base(faas_record *r, faas_function *fn, const char *request_id,
-                        int status, int attempt)
+                        int status, int attempt, bool borrow_name)
 {
     memset(r, 0, sizeof *r);
     memcpy(r->request_id, request_id, 37);
     if (fn != NULL) {
-        atomic_fetch_add_explicit(&fn->name->refs, 1, memory_order_relaxed);
+        if (!borrow_name)
+            atomic_fetch_add_explicit(&fn->name->refs, 1, memory_order_relaxed);
         r->function = fn->name->name;
         r->tag = fn->name->tag;
         r->memory_mb = fn->cfg.memory_mb;
@@ -150,9 +151,15 @@ int faas__response_service_error(faas_response *res, int status, const char *req
     res->error_type = block;
     res->error_message = block ? block + strlen(block) + 1 : NULL;
     res->log_tail = faas__empty;
-    record_base(&res->record, fn, request_id, status, 1);
+    record_base(&res->record, fn, request_id, status, 1, false);
     faas__fail(status, "%s", res->error_message ? res->error_message : faas_strerror(status));
     return status;
+}
+
+void faas__response_free_borrowed(faas_response *res)
+{
+    res->record.function = NULL;        /* its name was lent, not referenced */
+    faas_response_free(res);
 }
 
 void faas_response_free(faas_response *res)
@@ -378,7 +385,8 @@ const char *faas_ctx_function(const faas_ctx *ctx)
 static void charge(faas_function *fn, faas_record *r)
 {
     if (r->status == FAAS_ETHROTTLED) {
-        atomic_fetch_add_explicit(&fn->counters.throttles, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&fn->counters[faas__shard()].throttles, 1,
+                                  memory_order_relaxed);
         return;
     }
     const faas__price *p = fn->rt->price;
@@ -388,7 +396,7 @@ static void charge(faas_function *fn, faas_record *r)
     r->billed_ms = faas__billed_ms(p, billable);
     r->cost_picousd = faas__cost_pusd(p, fn->mem_price, r->billed_ms);
 
-    faas__counters *c = &fn->counters;
+    faas__counters *c = &fn->counters[faas__shard()];
     atomic_fetch_add_explicit(&c->invocations, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->cost_pusd, r->cost_picousd, memory_order_relaxed);
     if (r->status != FAAS_OK) {
@@ -447,9 +455,8 @@ static void function_error(faas_response *res, faas_ctx *ctx)
     faas__fail(res->status, "%s: %s", type, msg);
 }
 
-/* Run a call whose slot is taken (slot->inst NULL: create the instance first). */
-static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
-               int attempt, const char *request_id, faas_response *res)
+int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
+              int attempt, const char *request_id, faas_response *res, bool borrow_name)
 {
     faas_runtime *rt = fn->rt;
     faas_ctx ctx;
@@ -504,7 +511,7 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
             res->log_tail = log_tail(&ctx);
             char rid[37];
             memcpy(rid, r->request_id, 37);
-            record_base(r, fn, rid, rc, attempt);
+            record_base(r, fn, rid, rc, attempt, borrow_name);
             r->cold = 1;
             r->init_ns = init_ns;
             charge(fn, r);
@@ -582,7 +589,8 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     }
     res->log_tail = log_tail(&ctx);
 
-    atomic_fetch_add_explicit(&fn->name->refs, 1, memory_order_relaxed);
+    if (!borrow_name)
+        atomic_fetch_add_explicit(&fn->name->refs, 1, memory_order_relaxed);
     r->function = fn->name->name;
     r->tag = fn->name->tag;
     r->status = status;
@@ -615,7 +623,7 @@ int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
     if (rc != FAAS_OK)      /* unregistered meanwhile: fn must not be touched any more */
         return faas__response_service_error(res, rc, request_id, NULL,
                                             "Function not found: it was unregistered");
-    return run(fn, &slot, payload, len, attempt, request_id, res);
+    return faas__run(fn, &slot, payload, len, attempt, request_id, res, false);
 }
 
 /* Checks shared by both sync entry points; fills res and returns non-zero on failure. */
@@ -648,7 +656,7 @@ int faas_invoke(faas_runtime *rt, const char *name, const void *payload, size_t 
         faas__slot slot;
         rc = faas__lookup_slot(rt, name, &fn, &slot, out);
         if (rc == FAAS_OK)
-            rc = run(fn, &slot, payload, len, 1, NULL, out);
+            rc = faas__run(fn, &slot, payload, len, 1, NULL, out, false);
         else if (rc == FAAS_ETHROTTLED)
             faas__emit(rt, &out->record, false);     /* out was filled under the lock */
         else if (rc == FAAS_EINVAL)

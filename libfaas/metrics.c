@@ -7,6 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Thread_local unsigned faas__tls_shard __attribute__((tls_model("initial-exec")));
+static atomic_uint next_shard;
+
+unsigned faas__shard_assign(void)
+{
+    unsigned s = atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) %
+                 FAAS__SHARDS;
+    faas__tls_shard = s + 1;
+    return s;
+}
+
 static inline unsigned bucket_of(uint64_t v)
 {
     if (v < FAAS__HIST_LINEAR)
@@ -36,13 +47,14 @@ static void bucket_range(unsigned b, uint64_t *low, uint64_t *width)
 
 void faas__hist_record(faas__hist *h, uint64_t ns)
 {
-    atomic_uint_fast64_t *b = atomic_load_explicit(&h->buckets, memory_order_acquire);
+    _Atomic(atomic_uint_fast64_t *) *slot = &h->buckets[faas__shard()];
+    atomic_uint_fast64_t *b = atomic_load_explicit(slot, memory_order_acquire);
     if (b == NULL) {
         atomic_uint_fast64_t *fresh = calloc(FAAS__HIST_BUCKETS, sizeof *fresh);
         if (fresh == NULL)
             return;                         /* a sample lost to OOM, never a crash */
         atomic_uint_fast64_t *expected = NULL;
-        if (atomic_compare_exchange_strong_explicit(&h->buckets, &expected, fresh,
+        if (atomic_compare_exchange_strong_explicit(slot, &expected, fresh,
                                                     memory_order_acq_rel,
                                                     memory_order_acquire)) {
             b = fresh;
@@ -61,20 +73,24 @@ void faas__hist_record(faas__hist *h, uint64_t ns)
 
 void faas__hist_free(faas__hist *h)
 {
-    free(atomic_load_explicit(&h->buckets, memory_order_relaxed));
-    atomic_store_explicit(&h->buckets, NULL, memory_order_relaxed);
+    for (unsigned s = 0; s < FAAS__SHARDS; s++) {
+        free(atomic_load_explicit(&h->buckets[s], memory_order_relaxed));
+        atomic_store_explicit(&h->buckets[s], NULL, memory_order_relaxed);
+    }
 }
 
 void faas__hist_add_to(const faas__hist *h, faas__hist_snap *snap)
 {
-    atomic_uint_fast64_t *b =
-        atomic_load_explicit(&((faas__hist *)h)->buckets, memory_order_acquire);
-    if (b == NULL)
-        return;
-    for (unsigned i = 0; i < FAAS__HIST_BUCKETS; i++) {
-        uint64_t c = atomic_load_explicit(&b[i], memory_order_relaxed);
-        snap->buckets[i] += c;
-        snap->count += c;
+    for (unsigned s = 0; s < FAAS__SHARDS; s++) {
+        atomic_uint_fast64_t *b =
+            atomic_load_explicit(&((faas__hist *)h)->buckets[s], memory_order_acquire);
+        if (b == NULL)
+            continue;
+        for (unsigned i = 0; i < FAAS__HIST_BUCKETS; i++) {
+            uint64_t c = atomic_load_explicit(&b[i], memory_order_relaxed);
+            snap->buckets[i] += c;
+            snap->count += c;
+        }
     }
     uint64_t m = atomic_load_explicit(&((faas__hist *)h)->max_ns, memory_order_relaxed);
     if (m > snap->max_ns)
@@ -114,19 +130,21 @@ double faas__hist_quantile(const faas__hist_snap *snap, double q)
 
 static void add_function(faas_function *fn, faas_stats *st, faas__hist_snap *snap)
 {
-    const faas__counters *c = &fn->counters;
-    st->invocations  += atomic_load_explicit(&c->invocations, memory_order_relaxed);
-    st->errors       += atomic_load_explicit(&c->errors, memory_order_relaxed);
-    st->throttles    += atomic_load_explicit(&c->throttles, memory_order_relaxed);
-    st->cold_starts  += atomic_load_explicit(&c->cold_starts, memory_order_relaxed);
-    st->timeouts     += atomic_load_explicit(&c->timeouts, memory_order_relaxed);
-    st->retries      += atomic_load_explicit(&c->retries, memory_order_relaxed);
-    st->dead_letters += atomic_load_explicit(&c->dead_letters, memory_order_relaxed);
-    st->cost_picousd += atomic_load_explicit(&c->cost_pusd, memory_order_relaxed);
-    pthread_mutex_lock(&fn->lock);
-    st->instances_live += fn->live;
-    st->instances_busy += fn->live - fn->idle;
-    pthread_mutex_unlock(&fn->lock);
+    for (unsigned i = 0; i < FAAS__SHARDS; i++) {
+        const faas__counters *c = &fn->counters[i];
+        st->invocations  += atomic_load_explicit(&c->invocations, memory_order_relaxed);
+        st->errors       += atomic_load_explicit(&c->errors, memory_order_relaxed);
+        st->throttles    += atomic_load_explicit(&c->throttles, memory_order_relaxed);
+        st->cold_starts  += atomic_load_explicit(&c->cold_starts, memory_order_relaxed);
+        st->timeouts     += atomic_load_explicit(&c->timeouts, memory_order_relaxed);
+        st->retries      += atomic_load_explicit(&c->retries, memory_order_relaxed);
+        st->dead_letters += atomic_load_explicit(&c->dead_letters, memory_order_relaxed);
+        st->cost_picousd += atomic_load_explicit(&c->cost_pusd, memory_order_relaxed);
+    }
+    unsigned live, busy;
+    faas__pool_counts(fn, &live, &busy);
+    st->instances_live += live;
+    st->instances_busy += busy;
     faas__hist_add_to(&fn->hist, snap);
 }
 

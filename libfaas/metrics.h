@@ -8,10 +8,25 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* Counters are kept in FAAS__SHARDS shards a cache line each; a thread adds to its own
+ * shard (threads are spread over them round-robin), and readers add the shards up. Two
+ * workers running the same function then do not bounce one line between their cores. */
+#define FAAS__SHARDS 8
+
 typedef struct faas__counters {
-    atomic_uint_fast64_t invocations, errors, throttles, cold_starts, timeouts, retries,
-                         dead_letters, cost_pusd;
+    _Alignas(64) atomic_uint_fast64_t invocations;
+    atomic_uint_fast64_t errors, throttles, cold_starts, timeouts, retries, dead_letters,
+                         cost_pusd;
 } faas__counters;
+
+/* This thread's shard, 0 .. FAAS__SHARDS - 1. */
+extern _Thread_local unsigned faas__tls_shard __attribute__((tls_model("initial-exec")));
+unsigned faas__shard_assign(void);
+static inline unsigned faas__shard(void)
+{
+    unsigned s = faas__tls_shard;            /* shard + 1; 0 until the first use */
+    return s != 0 ? s - 1 : faas__shard_assign();
+}
 
 /* Buckets: values below 128 ns are exact; above, each power of two is cut in 64 equal
  * sub-buckets, so a bucket's midpoint is within 1/128 (0.8%) of any value in it.
@@ -22,8 +37,10 @@ typedef struct faas__counters {
 #define FAAS__HIST_BUCKETS \
     (FAAS__HIST_LINEAR + (FAAS__HIST_TOPBIT - 6u) * FAAS__HIST_SUB)
 
+/* One set of buckets per thread shard that has recorded a sample (allocated then), so
+ * threads running the same function do not share the buckets' cache lines. */
 typedef struct faas__hist {
-    _Atomic(atomic_uint_fast64_t *) buckets;  /* allocated at the first sample */
+    _Atomic(atomic_uint_fast64_t *) buckets[FAAS__SHARDS];
     atomic_uint_fast64_t max_ns;
 } faas__hist;
 

@@ -128,6 +128,10 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     fn->dead_letter = cfg->dead_letter ? strdup(cfg->dead_letter) : NULL;
     pthread_mutex_init(&fn->lock, NULL);
     pthread_cond_init(&fn->quiet, NULL);
+    atomic_init(&fn->dead, false);
+    atomic_init(&fn->maint_armed, false);
+    for (unsigned i = 0; i < FAAS__SHARDS; i++)
+        atomic_init(&fn->hot[i], NULL);
     faas__pool_init(fn);
     if (fn->name == NULL || (cfg->dead_letter && fn->dead_letter == NULL)) {
         fn_free(fn);
@@ -138,6 +142,11 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     fn->mem_price = (uint64_t)cfg->memory_mb * rt->price->gbs_pusd;
     *out = fn;
     return FAAS_OK;
+}
+
+void faas__fn_free(faas_function *fn)
+{
+    fn_free(fn);
 }
 
 /* Publish fn under its name; on failure fn is freed. */
@@ -281,7 +290,7 @@ int faas_unregister(faas_runtime *rt, const char *name)
     if (fn == NULL)
         return faas__fail(FAAS_ENOTFOUND, "faas_unregister: Function not found: %s", name);
     faas__pool_close(fn);           /* waits for running calls */
-    fn_free(fn);
+    faas__sched_retire(rt, fn);     /* freed once no async call is pending */
     return FAAS_OK;
 }
 
@@ -295,8 +304,23 @@ void faas__registry_close(faas_runtime *rt)
     HASH_ITER(hh, all, fn, tmp) {
         HASH_DEL(all, fn);
         faas__pool_close(fn);
-        fn_free(fn);
+        fn_free(fn);                /* every async call has completed by now */
     }
+}
+
+faas_function *faas__lookup_fn(faas_runtime *rt, const char *name, int *status)
+{
+    size_t len;
+    if (!faas__valid_name(name, &len)) {
+        *status = FAAS_EINVAL;
+        return NULL;
+    }
+    faas_function *fn = NULL;
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    HASH_FIND(hh, rt->fns, name, len, fn);
+    pthread_rwlock_unlock(&rt->reg_lock);
+    *status = fn ? FAAS_OK : FAAS_ENOTFOUND;
+    return fn;
 }
 
 int faas_warm(faas_runtime *rt, const char *name, unsigned instances)

@@ -72,7 +72,7 @@ static inline void hex8(char *out, uint32_t v)
     memcpy(out, &x, 8);
 }
 
-void faas__request_id(char out[37])
+static inline gen *this_gen(void)
 {
     gen *g = &tls_gen;
     unsigned generation = atomic_load_explicit(&fork_generation, memory_order_relaxed);
@@ -80,7 +80,31 @@ void faas__request_id(char out[37])
         pthread_once(&atfork_once, register_atfork);
         seed(g, generation);
     }
-    uint64_t hi = next(g), lo = next(g);
+    return g;
+}
+
+uint64_t faas__rand64(void)
+{
+    return next(this_gen());
+}
+
+void faas__request_id_bits(uint64_t bits[2])
+{
+    gen *g = this_gen();
+    bits[0] = next(g);
+    bits[1] = next(g);
+}
+
+void faas__request_id(char out[37])
+{
+    uint64_t bits[2];
+    faas__request_id_bits(bits);
+    faas__request_id_format(bits, out);
+}
+
+void faas__request_id_format(const uint64_t bits[2], char out[37])
+{
+    uint64_t hi = bits[0], lo = bits[1];
     hi = (hi & ~UINT64_C(0xf000)) | UINT64_C(0x4000);               /* version 4 */
     lo = (lo & ~(UINT64_C(3) << 62)) | (UINT64_C(2) << 62);         /* variant 10 */
     /* 8-4-4-4-12 hex digits: hi gives the first 16, lo the last 16. */

@@ -64,8 +64,16 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     atomic_init(&rt->hook, NULL);
     atomic_init(&rt->closing, false);
     int rc = faas__timers_init(rt, !o.manual);
-    if (rc != FAAS_OK) {
+    if (rc == FAAS_OK) {
+        rc = faas__sched_init(rt);
+        if (rc != FAAS_OK) {
+            faas__sched_destroy(rt);
+            faas__timers_stop(rt);
+        }
+    } else {
         faas__timers_stop(rt);
+    }
+    if (rc != FAAS_OK) {
         faas__timers_destroy(rt);
         pthread_mutex_destroy(&rt->hook_lock);
         pthread_mutex_destroy(&rt->mod_lock);
@@ -81,12 +89,17 @@ void faas_runtime_free(faas_runtime *rt)
 {
     if (rt == NULL)
         return;
-    atomic_store(&rt->closing, true);
-    /* Timers first: the thread stops, and each timer still armed fires once with
-     * cancelled = 1 on this thread. Then every function: wait for its running calls,
-     * shut its instances down (the last user of a module unloads it). */
+    atomic_store(&rt->closing, true);     /* new calls: FAAS_ESHUTDOWN */
+    /* The workers finish the call they are running and exit. The timer thread stops and
+     * each timer still armed fires once, cancelled, on this thread: a call waiting for a
+     * retry completes FAAS_ESHUTDOWN. So does every call still queued, then (in the
+     * registry) every parked one; then each function's instances are shut down, and the
+     * last user of a module unloads it. */
+    faas__sched_stop(rt);
     faas__timers_stop(rt);
+    faas__sched_cancel_queued(rt);
     faas__registry_close(rt);
+    faas__sched_destroy(rt);
     faas__timers_destroy(rt);
 
     faas__hook *h = rt->hooks;
@@ -105,22 +118,72 @@ int faas_run_pending(faas_runtime *rt)
 {
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "faas_run_pending: runtime is NULL");
-    return faas__timers_run_due(rt);
+    if (!rt->opts.manual) {
+        faas__timers_kick(rt);          /* a test clock may have jumped: look again */
+        return 0;
+    }
+    int n = faas__timers_run_due(rt);   /* due retries join the queue */
+    return n + faas__sched_run_queued(rt);
+}
+
+/* Manual mode: run on this thread until nothing is pending. With the system clock, wait
+ * for the next timer (a retry's backoff) in real time; with a test clock, time moves only
+ * when the test moves it, so stop when nothing can run. */
+static uint64_t real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int drain_manual(faas_runtime *rt, uint64_t deadline, uint64_t real_deadline)
+{
+    faas__sched *s = &rt->sched;
+    for (;;) {
+        int ran = faas_run_pending(rt);
+        if (atomic_load(&s->pending) == 0)
+            return FAAS_OK;
+        if (ran > 0 && real_ns() < real_deadline)   /* callbacks that keep queueing work */
+            continue;
+        uint64_t now = faas__now(rt);
+        uint64_t next = faas__timers_next_due(rt);
+        if (rt->opts.clock.mono_ns != NULL || next == UINT64_MAX || next > deadline ||
+            now >= deadline)
+            return faas__fail(FAAS_ETIMEOUT, "faas_drain: %zu calls still pending",
+                              atomic_load(&s->pending));
+        if (next > now) {
+            struct timespec ts = { (time_t)((next - now) / 1000000000u),
+                                   (long)((next - now) % 1000000000u) };
+            nanosleep(&ts, NULL);
+        }
+    }
 }
 
 int faas_drain(faas_runtime *rt, unsigned timeout_ms)
 {
-    (void)timeout_ms;
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "faas_drain: runtime is NULL");
-    return FAAS_OK;   /* no asynchronous queue yet: nothing is ever pending */
-}
-
-int faas_invoke_async(faas_runtime *rt, const char *name, const void *payload, size_t len,
-                      faas_callback cb, void *arg, char request_id[37])
-{
-    (void)rt; (void)name; (void)payload; (void)len; (void)cb; (void)arg; (void)request_id;
-    return faas__fail(FAAS_ENOTSUP, "faas_invoke_async: the scheduler is not built yet");
+    faas__sched *s = &rt->sched;
+    uint64_t real_deadline = real_ns() + (uint64_t)timeout_ms * 1000000u;
+    if (rt->opts.manual)
+        return drain_manual(rt, faas__now(rt) + (uint64_t)timeout_ms * 1000000u,
+                            real_deadline);
+    struct timespec at = { (time_t)(real_deadline / 1000000000u),
+                           (long)(real_deadline % 1000000000u) };
+    int rc = FAAS_OK;
+    pthread_mutex_lock(&s->lock);
+    atomic_fetch_add(&s->drainers, 1);
+    while (atomic_load(&s->pending) > 0) {
+        if (pthread_cond_timedwait(&s->quiet, &s->lock, &at) != 0 &&
+            atomic_load(&s->pending) > 0) {
+            rc = faas__fail(FAAS_ETIMEOUT, "faas_drain: %zu calls still pending after %u ms",
+                            atomic_load(&s->pending), timeout_ms);
+            break;
+        }
+    }
+    atomic_fetch_sub(&s->drainers, 1);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 void faas_on_record(faas_runtime *rt, faas_record_hook hook, void *arg)

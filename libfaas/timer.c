@@ -146,6 +146,15 @@ int faas__timers_run_due(faas_runtime *rt)
     return fired;
 }
 
+uint64_t faas__timers_next_due(faas_runtime *rt)
+{
+    faas__timers *ts = &rt->timers;
+    pthread_mutex_lock(&ts->lock);
+    uint64_t due = ts->n > 0 ? ts->heap[0]->due_ns : UINT64_MAX;
+    pthread_mutex_unlock(&ts->lock);
+    return due;
+}
+
 void faas__timers_kick(faas_runtime *rt)
 {
     faas__timers *ts = &rt->timers;

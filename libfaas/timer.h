@@ -54,6 +54,8 @@ int  faas__timer_arm(faas_runtime *rt, faas__timer *t, uint64_t due_ns);
 bool faas__timer_disarm(faas_runtime *rt, faas__timer *t);
 /* Fire every timer due at the clock's now; returns how many fired. */
 int  faas__timers_run_due(faas_runtime *rt);
+/* The due time of the earliest armed timer, UINT64_MAX if none. */
+uint64_t faas__timers_next_due(faas_runtime *rt);
 /* Wake the timer thread so it re-reads the clock (for a test clock that jumped). */
 void faas__timers_kick(faas_runtime *rt);
 

@@ -1,0 +1,893 @@
+/*
+ * sched.c - asynchronous invocation: jobs, the run queue and its worker threads, retries
+ * with exponential backoff and full jitter, dead letters, futures, drain and the
+ * cancellation of what is still pending at shutdown.
+ *
+ * Every accepted call is a job and ends in exactly one completion (callback or future):
+ * success, final failure, or cancellation. A job holds a reference on its function, so a
+ * queued call survives the function's unregistration (and then fails FAAS_ENOTFOUND).
+ * Parking at max_concurrency lives in the pool (instance.c); this file only re-queues.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#define DEFAULT_RETRY_BASE_MS 100u
+#define DEFAULT_RETRY_CAP_MS  10000u
+#define DEFAULT_SPIN_US       50
+
+struct faas_future {
+    faas_runtime   *rt;         /* read only while the call is pending (manual mode) */
+    bool            manual;     /* the runtime has no workers: waiting runs its queue */
+    bool            system_clock;
+    pthread_mutex_t lock;       /* protects everything below */
+    pthread_cond_t  done_cv;
+    bool            done;
+    bool            taken;      /* the response was handed to a faas_future_wait() */
+    bool            abandoned;  /* faas_future_free() came first */
+    faas_response   res;
+    char            request_id[37];
+};
+
+/* ---- jobs ----------------------------------------------------------------------------- */
+
+static void retry_fire(faas__timer *t, int cancelled);
+
+
+/* A job from the cache, or a new one. */
+static faas__job *job_get(faas__sched *s)
+{
+    pthread_mutex_lock(&s->cache_lock);
+    if (s->cache == NULL)
+        s->cache = atomic_exchange_explicit(&s->returned, NULL, memory_order_acquire);
+    faas__job *job = s->cache;
+    if (job != NULL)
+        s->cache = job->next;
+    pthread_mutex_unlock(&s->cache_lock);
+    if (job != NULL) {
+        atomic_fetch_sub_explicit(&s->cached, 1, memory_order_relaxed);
+        return job;
+    }
+    return malloc(sizeof *job);
+}
+
+/* A job goes back to the cache (or to free() past CACHE_MAX). Any thread. */
+static void job_put(faas__sched *s, faas__job *job)
+{
+    if (job->payload != job->inline_buf)
+        free(job->payload);
+    /* At most as many as can be pending at once: the cache is the high-water mark of the
+     * queue, reused, instead of first-touch page faults on every burst. */
+    if (atomic_fetch_add_explicit(&s->cached, 1, memory_order_relaxed) >= s->cache_max) {
+        atomic_fetch_sub_explicit(&s->cached, 1, memory_order_relaxed);
+        free(job);
+        return;
+    }
+    /* A push-only stack emptied with one exchange: no ABA. */
+    faas__job *head = atomic_load_explicit(&s->returned, memory_order_relaxed);
+    do
+        job->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&s->returned, &head, job,
+                                                  memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+static void free_list(faas__job *job)
+{
+    while (job != NULL) {
+        faas__job *next = job->next;
+        free(job);
+        job = next;
+    }
+}
+
+static faas__job *job_new(faas__sched *s, faas_function *fn, const void *payload, size_t len)
+{
+    faas__job *job = job_get(s);
+    if (job == NULL)
+        return NULL;
+    if (len < FAAS__JOB_INLINE) {
+        job->payload = job->inline_buf;
+    } else {
+        job->payload = malloc(len + 1);
+        if (job->payload == NULL) {
+            free(job);
+            return NULL;
+        }
+    }
+    if (len > 0)
+        memcpy(job->payload, payload, len);
+    job->payload[len] = '\0';      /* not counted in len: a handler that forgets len is safe */
+    job->len = len;
+    job->next = job->prev = NULL;
+    job->fn = fn;
+    job->cb = NULL;
+    job->arg = NULL;
+    job->future = NULL;
+    job->attempt = 1;
+    job->slotted = false;
+    job->slot.inst = NULL;
+    job->is_dead_letter = false;
+    job->id_text = false;
+    faas__timer_init(&job->retry, retry_fire);
+    return job;
+}
+
+const char *faas__job_id(faas__job *job)
+{
+    if (!job->id_text) {
+        faas__request_id_format(job->id_bits, job->request_id);
+        job->id_text = true;
+    }
+    return job->request_id;
+}
+
+/* Free the retired functions if no call is pending (nothing can name them then). */
+static void reclaim(faas__sched *s)
+{
+    pthread_mutex_lock(&s->retired_lock);
+    faas_function *list = NULL;
+    if (atomic_load(&s->pending) == 0) {
+        list = s->retired;
+        s->retired = NULL;
+        atomic_store(&s->has_retired, false);
+    }
+    pthread_mutex_unlock(&s->retired_lock);
+    while (list != NULL) {
+        faas_function *next = list->retired_next;
+        faas__fn_free(list);
+        list = next;
+    }
+}
+
+void faas__sched_retire(faas_runtime *rt, faas_function *fn)
+{
+    faas__sched *s = &rt->sched;
+    pthread_mutex_lock(&s->retired_lock);
+    fn->retired_next = s->retired;
+    s->retired = fn;
+    atomic_store(&s->has_retired, true);
+    pthread_mutex_unlock(&s->retired_lock);
+    reclaim(s);
+}
+
+/* One accepted call less; the last one wakes faas_drain and frees retired functions. */
+static void unaccept(faas__sched *s)
+{
+    if (atomic_fetch_sub(&s->pending, 1) == 1) {
+        if (atomic_load(&s->drainers) > 0) {
+            pthread_mutex_lock(&s->lock);
+            pthread_cond_broadcast(&s->quiet);
+            pthread_mutex_unlock(&s->lock);
+        }
+        if (atomic_load_explicit(&s->has_retired, memory_order_relaxed))
+            reclaim(s);
+    }
+}
+
+/* The end of a job: recycle it and count it out of pending. The job no longer touches its
+ * function after this (it may be freed by the next line). */
+static void job_release(faas_runtime *rt, faas__job *job)
+{
+    faas__sched *s = &rt->sched;
+    job_put(s, job);
+    unaccept(s);
+}
+
+/* Hand res to whoever waits for the job, then release it. res is consumed. borrowed: its
+ * record.function holds no reference (see faas__run). */
+static void job_complete(faas_runtime *rt, faas__job *job, faas_response *res, bool borrowed)
+{
+    faas_future *f = job->future;
+    if (f != NULL) {
+        if (borrowed)                       /* the future outlives the job: take one */
+            atomic_fetch_add_explicit(&job->fn->name->refs, 1, memory_order_relaxed);
+        pthread_mutex_lock(&f->lock);
+        bool abandoned = f->abandoned;
+        if (!abandoned) {
+            f->res = *res;                  /* moved: the future owns it now */
+            f->done = true;
+            pthread_cond_broadcast(&f->done_cv);
+        }
+        pthread_mutex_unlock(&f->lock);
+        if (abandoned) {
+            faas_response_free(res);
+            pthread_cond_destroy(&f->done_cv);
+            pthread_mutex_destroy(&f->lock);
+            free(f);
+        }
+    } else {
+        if (job->cb != NULL)
+            job->cb(res, job->arg);
+        if (borrowed)
+            faas__response_free_borrowed(res);
+        else
+            faas_response_free(res);
+    }
+    job_release(rt, job);
+}
+
+void faas__job_cancel(faas__job *job, int status, const char *why)
+{
+    faas_runtime *rt = job->fn->rt;
+    if (job->slotted) {
+        job->slotted = false;
+        faas__slot_release_held(job->fn, &job->slot);
+    }
+    faas_response res;
+    faas__response_service_error(&res, status, faas__job_id(job), job->fn, "%s", why);
+    res.record.attempt = job->attempt;      /* the attempt that did not run */
+    job_complete(rt, job, &res, false);
+}
+
+/* ---- retries and dead letters ----------------------------------------------------------- */
+
+static bool retryable(int status)
+{
+    switch (status) {
+    case FAAS_EHANDLER: case FAAS_ETIMEOUT: case FAAS_EMEMORY: case FAAS_ECRASHED:
+    case FAAS_ELOAD: case FAAS_EINIT: case FAAS_ENOMEM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Full jitter: a uniform delay in [0, min(cap, base x 2^(attempt-1))] ms, in ns. */
+static uint64_t backoff_ns(const faas_runtime *rt, int attempt)
+{
+    uint64_t ceiling = rt->opts.retry_base_ms;
+    for (int i = 1; i < attempt && ceiling < rt->opts.retry_cap_ms; i++)
+        ceiling *= 2;
+    if (ceiling > rt->opts.retry_cap_ms)
+        ceiling = rt->opts.retry_cap_ms;
+    uint64_t ceiling_ns = ceiling * 1000000u;
+    return faas__rand64() % (ceiling_ns + 1);
+}
+
+/* A new call: to the run queue, or (a function at its concurrency limit) to the function's
+ * FIFO, from which the pool queues it with a slot when one frees. FAAS_ENOTFOUND if the
+ * function was unregistered meanwhile: then the call is not accepted, and the caller
+ * disposes of the job without a completion. */
+static int enqueue(faas_runtime *rt, faas__job *job)
+{
+    faas_function *fn = job->fn;
+    if (fn->cfg.max_concurrency != 0) {
+        int rc = faas__slot_take_or_park(fn, job);
+        if (rc == FAAS__PARKED)
+            return FAAS_OK;
+        if (rc != FAAS_OK)
+            return rc;
+    }
+    faas__sched_push(rt, job);
+    return FAAS_OK;
+}
+
+/* A job that was never accepted: no completion, only its resources. */
+static void job_discard(faas_runtime *rt, faas__job *job)
+{
+    job_release(rt, job);
+}
+
+/* A retry's backoff is over: back to the run queue, where a worker runs (or parks) it.
+ * Cancelled: the runtime is being freed, and this runs on the thread that frees it. */
+static void retry_fire(faas__timer *t, int cancelled)
+{
+    faas__job *job = faas__container_of(t, faas__job, retry);
+    faas_runtime *rt = job->fn->rt;
+    if (cancelled)
+        faas__job_cancel(job, FAAS_ESHUTDOWN, "the runtime is shutting down");
+    else
+        faas__sched_push(rt, job);
+}
+
+static int accept_call(faas_runtime *rt, faas_function *fn, const char *name,
+                       const void *payload, size_t len, bool limits, faas__job **out);
+
+/* The request payload as JSON: itself when it is JSON, else a string of its bytes. */
+static json_t *payload_json(const faas__job *job)
+{
+    json_t *j = json_loadb((const char *)job->payload, job->len, JSON_DECODE_ANY, NULL);
+    if (j != NULL)
+        return j;
+    j = json_stringn((const char *)job->payload, job->len);
+    if (j != NULL)
+        return j;
+    char *copy = malloc(job->len + 1);             /* not UTF-8: replace the odd bytes */
+    if (copy == NULL)
+        return json_null();
+    for (size_t i = 0; i < job->len; i++) {
+        unsigned char c = job->payload[i];
+        copy[i] = (c >= 0x80 || c == 0) ? '?' : (char)c;
+    }
+    j = json_stringn(copy, job->len);
+    free(copy);
+    return j ? j : json_null();
+}
+
+/* Lambda's on-failure destination record, to the function's dead letter. */
+static void send_dead_letter(faas_runtime *rt, faas__job *job, const faas_response *last)
+{
+    faas_function *fn = job->fn;
+    char when[25];
+    faas__format_time(faas__wall(rt), when);
+    json_t *response = json_loadb(last->data, last->len, 0, NULL);
+    if (response == NULL)
+        response = json_pack("{s:s?, s:s?}", "errorMessage", last->error_message,
+                             "errorType", last->error_type);
+    json_t *env = json_pack(
+        "{s:s, s:s, s:{s:s, s:s, s:s, s:i}, s:o, s:{s:i, s:s, s:s}, s:o}",
+        "version", "1.0",
+        "timestamp", when,
+        "requestContext",
+            "requestId", faas__job_id(job),
+            "functionArn", fn->name->name,
+            "condition", "RetriesExhausted",
+            "approximateInvokeCount", job->attempt,
+        "requestPayload", payload_json(job),
+        "responseContext",
+            "statusCode", 200,
+            "executedVersion", "$LATEST",
+            "functionError", "Unhandled",
+        "responsePayload", response ? response : json_null());
+    char *text = env ? json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(env);
+    int rc = FAAS_ENOMEM;
+    if (text != NULL) {
+        faas__job *dj;
+        rc = accept_call(rt, NULL, fn->dead_letter, text, strlen(text), false, &dj);
+        if (rc == FAAS_OK) {
+            dj->is_dead_letter = true;
+            rc = enqueue(rt, dj);
+            if (rc != FAAS_OK)
+                job_discard(rt, dj);
+        }
+        free(text);
+    }
+    if (rc == FAAS_OK) {
+        atomic_fetch_add_explicit(&fn->counters[faas__shard()].dead_letters, 1,
+                                  memory_order_relaxed);
+    } else {
+        char line[300];
+        snprintf(line, sizeof line, "ERROR %s: dead letter to %s not delivered: %s",
+                 faas__job_id(job), fn->dead_letter, faas_strerror(rc));
+        faas__log_line(rt, line);
+    }
+}
+
+/* ---- running a job ------------------------------------------------------------------------ */
+
+static void run_job(faas_runtime *rt, faas__job *job)
+{
+    faas_function *fn = job->fn;
+    faas__slot slot;
+    int rc;
+    if (!job->slotted && fn->cfg.max_concurrency != 0) {
+        /* A retry of a function with a limit: it takes its slot now, or waits its turn. */
+        rc = faas__slot_take_or_park(fn, job);
+        if (rc == FAAS__PARKED)
+            return;
+        if (rc != FAAS_OK) {
+            faas__job_cancel(job, rc, "Function not found: it was unregistered");
+            return;
+        }
+    }
+    if (job->slotted) {
+        /* The slot stops being "held" by a queued call: the call starts, or, if the
+         * function was unregistered meanwhile, the slot goes back. */
+        rc = faas__slot_claim(fn);
+        slot = job->slot;
+        job->slotted = false;
+        if (rc != FAAS_OK) {
+            if (slot.inst != NULL)
+                faas__slot_give(fn, slot.inst, true, faas__now(rt));
+            else
+                faas__slot_cancel(fn);
+            faas__job_cancel(job, rc, "Function not found: it was unregistered");
+            return;
+        }
+    } else {
+        rc = faas__slot_take(fn, &slot);    /* no limit: only an unregistration fails */
+        if (rc != FAAS_OK) {
+            faas__job_cancel(job, rc, "Function not found: it was unregistered");
+            return;
+        }
+    }
+    faas_response res;
+    int status = faas__run(fn, &slot, job->payload, job->len, job->attempt, faas__job_id(job),
+                           &res, true);
+    if (status != FAAS_OK && retryable(status) && !job->is_dead_letter) {
+        /* Armed even while the runtime stops: the timer then fires cancelled, and the
+         * call ends FAAS_ESHUTDOWN like any other call waiting for a retry. */
+        if ((unsigned)job->attempt <= fn->cfg.max_retries) {
+            uint64_t due = faas__now(rt) + backoff_ns(rt, job->attempt);
+            job->attempt++;
+            if (faas__timer_arm(rt, &job->retry, due) == FAAS_OK) {
+                faas__response_free_borrowed(&res);
+                return;
+            }
+            job->attempt--;             /* no memory for the timer: this failure is final */
+        }
+        if (fn->dead_letter != NULL)
+            send_dead_letter(rt, job, &res);
+    }
+    job_complete(rt, job, &res, true);
+}
+
+/* ---- the run queue --------------------------------------------------------------------------- */
+
+void faas__sched_push(faas_runtime *rt, faas__job *job)
+{
+    faas__sched *s = &rt->sched;
+    faas__job *head = atomic_load_explicit(&s->incoming, memory_order_relaxed);
+    do
+        job->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&s->incoming, &head, job,
+                                                  memory_order_seq_cst,
+                                                  memory_order_relaxed));
+    /* A worker counts itself asleep, then looks at incoming, then waits (under the lock);
+     * this pushes, then looks at the count: one of the two sees the other. */
+    if (atomic_load_explicit(&s->sleeping, memory_order_seq_cst) > 0) {
+        pthread_mutex_lock(&s->lock);
+        pthread_cond_signal(&s->work);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+/* Requires s->lock. Move what was pushed since to the end of the local FIFO, oldest
+ * first; true if the FIFO is not empty. */
+static bool refill(faas__sched *s)
+{
+    if (s->head == NULL || atomic_load_explicit(&s->incoming, memory_order_relaxed)) {
+        faas__job *newest = atomic_exchange_explicit(&s->incoming, NULL, memory_order_acquire);
+        faas__job *oldest = NULL, *last = newest;
+        while (newest != NULL) {                    /* reverse: pushes are newest first */
+            faas__job *next = newest->next;
+            newest->next = oldest;
+            oldest = newest;
+            newest = next;
+        }
+        if (oldest != NULL) {
+            if (s->tail != NULL)
+                s->tail->next = oldest;
+            else
+                s->head = oldest;
+            s->tail = last;
+        }
+    }
+    atomic_store_explicit(&s->has_local, s->head != NULL, memory_order_relaxed);
+    return s->head != NULL;
+}
+
+/* Requires s->lock and a non-empty FIFO. */
+static faas__job *pop(faas__sched *s)
+{
+    faas__job *job = s->head;
+    s->head = job->next;
+    if (s->head == NULL) {
+        s->tail = NULL;
+        atomic_store_explicit(&s->has_local, false, memory_order_relaxed);
+    }
+    job->next = NULL;
+    return job;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static inline uint64_t real_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline bool work_visible(faas__sched *s)
+{
+    return atomic_load_explicit(&s->incoming, memory_order_acquire) != NULL ||
+           atomic_load_explicit(&s->has_local, memory_order_relaxed) ||
+           atomic_load_explicit(&s->stop, memory_order_relaxed);
+}
+
+/* An idle worker polls for up to *budget ns before it sleeps, so that a call arriving in
+ * that window costs no wake-up. Only one worker polls at a time (the others would take
+ * the CPU from the threads that submit), and the budget adapts: it doubles (up to spin_ns)
+ * when polling found work and halves when it did not, so sparse calls cost little. */
+static bool spin_for_work(faas__sched *s, uint64_t *budget)
+{
+    unsigned expected = 0;
+    if (*budget == 0 ||
+        !atomic_compare_exchange_strong(&s->spinners, &expected, 1))
+        return false;
+    uint64_t start = real_now_ns();
+    bool found = false;
+    for (unsigned i = 1;; i++) {
+        if (work_visible(s)) {
+            found = true;
+            break;
+        }
+        cpu_relax();
+        if ((i & 63) == 0 && real_now_ns() - start > *budget)
+            break;
+    }
+    atomic_store(&s->spinners, 0);
+    if (found)
+        *budget = *budget * 2 > s->spin_ns ? s->spin_ns : *budget * 2;
+    else if (*budget > s->spin_ns / 16)
+        *budget /= 2;
+    return found;
+}
+
+static void *worker_main(void *arg)
+{
+    faas_runtime *rt = arg;
+    faas__sched *s = &rt->sched;
+    uint64_t budget = s->spin_ns;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        if (atomic_load_explicit(&s->stop, memory_order_relaxed))
+            break;
+        if (refill(s)) {
+            /* One call at a time: a call taken in a batch would wait behind a long
+             * handler while another worker sits idle. */
+            faas__job *job = pop(s);
+            pthread_mutex_unlock(&s->lock);
+            run_job(rt, job);
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&s->lock);
+        bool found = spin_for_work(s, &budget);
+        pthread_mutex_lock(&s->lock);
+        if (found)
+            continue;
+        atomic_fetch_add_explicit(&s->sleeping, 1, memory_order_seq_cst);
+        if (!refill(s) && !atomic_load(&s->stop))
+            pthread_cond_wait(&s->work, &s->lock);
+        atomic_fetch_sub_explicit(&s->sleeping, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Requires nothing. Every job queued now, oldest first (the FIFO is emptied). */
+static faas__job *take_all(faas__sched *s)
+{
+    pthread_mutex_lock(&s->lock);
+    refill(s);
+    faas__job *all = s->head;
+    s->head = s->tail = NULL;
+    atomic_store_explicit(&s->has_local, false, memory_order_relaxed);
+    pthread_mutex_unlock(&s->lock);
+    return all;
+}
+
+int faas__sched_run_queued(faas_runtime *rt)
+{
+    faas__job *batch = take_all(&rt->sched);
+    int ran = 0;
+    while (batch != NULL) {
+        faas__job *job = batch;
+        batch = job->next;
+        job->next = NULL;
+        run_job(rt, job);
+        ran++;
+    }
+    return ran;
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------------- */
+
+int faas__sched_init(faas_runtime *rt)
+{
+    faas__sched *s = &rt->sched;
+    faas_options *o = &rt->opts;
+    if (o->retry_base_ms == 0)
+        o->retry_base_ms = DEFAULT_RETRY_BASE_MS;
+    if (o->retry_cap_ms == 0)
+        o->retry_cap_ms = DEFAULT_RETRY_CAP_MS;
+    if (o->retry_cap_ms < o->retry_base_ms)
+        o->retry_cap_ms = o->retry_base_ms;
+    int spin = o->idle_spin_us == 0 ? DEFAULT_SPIN_US : o->idle_spin_us;
+    s->spin_ns = spin > 0 ? (uint64_t)spin * 1000u : 0;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* faas_drain's deadline */
+    pthread_cond_init(&s->quiet, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->cache_lock, NULL);
+    pthread_mutex_init(&s->retired_lock, NULL);
+    s->cache_max = o->queue_capacity;
+    s->retired = NULL;
+    atomic_init(&s->has_retired, false);
+    atomic_init(&s->incoming, NULL);
+    atomic_init(&s->returned, NULL);
+    atomic_init(&s->cached, 0);
+    atomic_init(&s->sleeping, 0);
+    atomic_init(&s->spinners, 0);
+    atomic_init(&s->has_local, false);
+    atomic_init(&s->pending, 0);
+    atomic_init(&s->drainers, 0);
+    atomic_init(&s->stop, false);
+    s->head = s->tail = NULL;
+    s->cache = NULL;
+    s->nthreads = 0;
+    s->threads = NULL;
+    if (o->manual)
+        return FAAS_OK;
+    s->threads = calloc(o->workers, sizeof *s->threads);
+    if (s->threads == NULL)
+        return faas__fail(FAAS_ENOMEM, "faas_runtime_new: out of memory for %u workers",
+                          o->workers);
+    for (unsigned i = 0; i < o->workers; i++) {
+        int err = pthread_create(&s->threads[i], NULL, worker_main, rt);
+        if (err != 0) {
+            faas__sched_stop(rt);
+            return faas__fail(FAAS_ENOMEM, "pthread_create (worker %u): %s", i,
+                              strerror(err));
+        }
+        s->nthreads++;
+    }
+    return FAAS_OK;
+}
+
+void faas__sched_stop(faas_runtime *rt)
+{
+    faas__sched *s = &rt->sched;
+    pthread_mutex_lock(&s->lock);
+    atomic_store(&s->stop, true);
+    pthread_cond_broadcast(&s->work);
+    pthread_mutex_unlock(&s->lock);
+    for (unsigned i = 0; i < s->nthreads; i++)
+        pthread_join(s->threads[i], NULL);
+    s->nthreads = 0;
+}
+
+void faas__sched_cancel_queued(faas_runtime *rt)
+{
+    faas__job *jobs;
+    while ((jobs = take_all(&rt->sched)) != NULL) {
+        while (jobs != NULL) {
+            faas__job *next = jobs->next;
+            faas__job_cancel(jobs, FAAS_ESHUTDOWN, "the runtime is shutting down");
+            jobs = next;
+        }
+    }
+}
+
+void faas__sched_destroy(faas_runtime *rt)
+{
+    faas__sched *s = &rt->sched;
+    free(s->threads);
+    s->threads = NULL;
+    free_list(s->cache);
+    free_list(atomic_exchange(&s->returned, NULL));
+    s->cache = NULL;
+    pthread_mutex_destroy(&s->cache_lock);
+    reclaim(s);                         /* nothing is pending any more */
+    pthread_mutex_destroy(&s->retired_lock);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->quiet);
+    pthread_mutex_destroy(&s->lock);
+}
+
+/* ---- submitting ------------------------------------------------------------------------------ */
+
+/* Accept a call of fn, or of NAME when fn is NULL: a job, not queued yet. The call counts
+ * as pending before the name is looked up, so that an unregistration meanwhile cannot free
+ * the function under it (see faas__sched_retire). limits: apply the async payload limit
+ * and queue_capacity (a dead-letter envelope is exempt). */
+static int accept_call(faas_runtime *rt, faas_function *fn, const char *name,
+                       const void *payload, size_t len, bool limits, faas__job **out)
+{
+    faas__sched *s = &rt->sched;
+    if (atomic_load_explicit(&rt->closing, memory_order_relaxed))
+        return faas__fail(FAAS_ESHUTDOWN, "the runtime is shutting down");
+    if (payload == NULL && len > 0)
+        return faas__fail(FAAS_EINVAL, "payload is NULL with length %zu", len);
+    if (limits && len > rt->opts.max_payload_async)
+        return faas__fail(FAAS_ETOOLARGE, "%zu byte payload is too large for the Event "
+                          "invocation type (limit %zu bytes)", len, rt->opts.max_payload_async);
+    size_t before = atomic_fetch_add(&s->pending, 1);
+    if (limits && before >= rt->opts.queue_capacity) {
+        unaccept(s);
+        return faas__fail(FAAS_EBUSY, "the queue is full: %zu calls pending (queue_capacity)",
+                          before);
+    }
+    if (fn == NULL) {
+        int rc;
+        fn = faas__lookup_fn(rt, name, &rc);
+        if (fn == NULL) {
+            unaccept(s);
+            return rc == FAAS_EINVAL
+                ? faas__fail(rc, "invalid function name \"%.80s\"", name ? name : "(null)")
+                : faas__fail(rc, "Function not found: %.80s", name);
+        }
+    }
+    faas__job *job = job_new(s, fn, payload, len);
+    if (job == NULL) {
+        unaccept(s);
+        return faas__fail(FAAS_ENOMEM, "out of memory queueing a %zu byte call", len);
+    }
+    faas__request_id_bits(job->id_bits);   /* the text is made when someone reads it */
+    *out = job;
+    return FAAS_OK;
+}
+
+/* Queue an accepted call; a function unregistered meanwhile refuses it (no completion). */
+static int queue_call(faas_runtime *rt, faas__job *job, faas_callback cb, void *arg,
+                      char request_id[37])
+{
+    job->cb = cb;
+    job->arg = arg;
+    if (request_id != NULL)             /* before it is queued: a worker may free it at once */
+        memcpy(request_id, faas__job_id(job), 37);
+    int rc = enqueue(rt, job);
+    if (rc != FAAS_OK) {
+        const char *name = job->fn->name->name;
+        faas__fail(rc, "Function not found: %s was unregistered", name);
+        job_discard(rt, job);
+    }
+    return rc;
+}
+
+int faas_invoke_async(faas_runtime *rt, const char *name, const void *payload, size_t len,
+                      faas_callback cb, void *arg, char request_id[37])
+{
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_invoke_async: runtime is NULL");
+    faas__job *job;
+    int rc = accept_call(rt, NULL, name, payload, len, true, &job);
+    return rc == FAAS_OK ? queue_call(rt, job, cb, arg, request_id) : rc;
+}
+
+int faas_invoke_fn_async(faas_function *fn, const void *payload, size_t len,
+                         faas_callback cb, void *arg, char request_id[37])
+{
+    if (fn == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_invoke_fn_async: function is NULL");
+    faas__job *job;
+    int rc = accept_call(fn->rt, fn, NULL, payload, len, true, &job);
+    return rc == FAAS_OK ? queue_call(fn->rt, job, cb, arg, request_id) : rc;
+}
+
+/* ---- futures ------------------------------------------------------------------------------ */
+
+int faas_invoke_future(faas_runtime *rt, const char *name, const void *payload, size_t len,
+                       faas_future **out)
+{
+    if (out == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_invoke_future: out is NULL");
+    *out = NULL;
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_invoke_future: runtime is NULL");
+    if (atomic_load_explicit(&rt->closing, memory_order_relaxed))
+        return faas__fail(FAAS_ESHUTDOWN, "the runtime is shutting down");
+    faas_future *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return faas__fail(FAAS_ENOMEM, "faas_invoke_future: out of memory");
+    faas__job *job;
+    int rc = accept_call(rt, NULL, name, payload, len, true, &job);
+    if (rc != FAAS_OK) {
+        free(f);
+        return rc;
+    }
+    f->rt = rt;
+    f->manual = rt->opts.manual != 0;
+    f->system_clock = rt->opts.clock.mono_ns == NULL;
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->done_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    memcpy(f->request_id, faas__job_id(job), 37);
+    job->future = f;
+    rc = queue_call(rt, job, NULL, NULL, NULL);
+    if (rc != FAAS_OK) {
+        pthread_cond_destroy(&f->done_cv);
+        pthread_mutex_destroy(&f->lock);
+        free(f);
+        return rc;
+    }
+    *out = f;
+    return FAAS_OK;
+}
+
+const char *faas_future_request_id(const faas_future *f)
+{
+    return f ? f->request_id : NULL;
+}
+
+static bool future_done(faas_future *f)
+{
+    pthread_mutex_lock(&f->lock);
+    bool done = f->done;
+    pthread_mutex_unlock(&f->lock);
+    return done;
+}
+
+/* Manual mode has no worker: waiting means running the queue on this thread, and, with
+ * the system clock, sleeping until a retry is due (a test clock only moves when the test
+ * moves it). */
+static void help_manual(faas_future *f, uint64_t deadline)
+{
+    faas_runtime *rt = f->rt;
+    while (!future_done(f)) {
+        if (faas_run_pending(rt) > 0)
+            continue;
+        uint64_t now = faas__now(rt), next = faas__timers_next_due(rt);
+        if (!f->system_clock || next == UINT64_MAX || now >= deadline)
+            return;
+        uint64_t until = next < deadline ? next : deadline;
+        if (until > now) {
+            struct timespec ts = { (time_t)((until - now) / 1000000000u),
+                                   (long)((until - now) % 1000000000u) };
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+int faas_future_wait(faas_future *f, unsigned timeout_ms, faas_response *res)
+{
+    if (f == NULL || res == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_future_wait: NULL argument");
+    struct timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    uint64_t deadline = (uint64_t)at.tv_sec * 1000000000u + (uint64_t)at.tv_nsec +
+                        (uint64_t)timeout_ms * 1000000u;
+    if (f->manual && !future_done(f))
+        help_manual(f, deadline);
+    pthread_mutex_lock(&f->lock);
+    if (!f->done && timeout_ms > 0) {
+        at.tv_sec = (time_t)(deadline / 1000000000u);
+        at.tv_nsec = (long)(deadline % 1000000000u);
+        while (!f->done) {
+            if (pthread_cond_timedwait(&f->done_cv, &f->lock, &at) == ETIMEDOUT)
+                break;
+        }
+    }
+    int rc;
+    if (!f->done) {
+        rc = FAAS_ETIMEOUT;
+    } else if (f->taken) {
+        rc = faas__fail(FAAS_EINVAL, "faas_future_wait: the response was already taken");
+    } else {
+        *res = f->res;                      /* moved to the caller */
+        f->taken = true;
+        rc = FAAS_OK;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+void faas_future_free(faas_future *f)
+{
+    if (f == NULL)
+        return;
+    pthread_mutex_lock(&f->lock);
+    bool done = f->done;
+    if (!done)
+        f->abandoned = true;                /* the job frees it when it completes */
+    pthread_mutex_unlock(&f->lock);
+    if (!done)
+        return;
+    if (!f->taken)
+        faas_response_free(&f->res);
+    pthread_cond_destroy(&f->done_cv);
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+}

@@ -1,0 +1,108 @@
+/*
+ * sched.h - the asynchronous scheduler's private interface: jobs (one per accepted async
+ * call), the run queue and its workers, parking at the concurrency limit, retries and
+ * dead letters. See sched.c.
+ */
+#ifndef FAAS_SCHED_H
+#define FAAS_SCHED_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "timer.h"
+
+typedef struct faas_runtime faas_runtime;
+typedef struct faas_function faas_function;
+typedef struct faas_response faas_response;
+
+#define FAAS__JOB_INLINE 96     /* payloads shorter than this live in the job itself */
+
+typedef struct faas__instance faas__instance;
+
+/* The right to run one call: an idle instance taken, or (inst NULL) a reservation to
+ * create one, which makes the call cold. */
+typedef struct faas__slot {
+    faas__instance *inst;
+} faas__slot;
+
+typedef struct faas__job faas__job;
+struct faas__job {
+    faas__job      *next, *prev;    /* a queue, its function's parked list, or the cache */
+    faas_function  *fn;             /* a reference is held until the job is released */
+    void          (*cb)(const faas_response *res, void *arg);
+    void           *arg;
+    struct faas_future *future;     /* or NULL */
+    int             attempt;        /* of the next run, from 1 */
+    bool            slotted;        /* slot is held (functions with max_concurrency) */
+    bool            is_dead_letter; /* an envelope: never retried nor dead-lettered again */
+    bool            id_text;        /* request_id holds the text of id_bits */
+    faas__slot      slot;
+    faas__timer     retry;          /* the backoff before the next attempt */
+    uint64_t        id_bits[2];     /* the request id, drawn at submission */
+    char            request_id[37]; /* its text, made when first needed */
+    size_t          len;
+    unsigned char  *payload;        /* inline_buf, or a malloc'd copy; NUL-terminated */
+    unsigned char   inline_buf[FAAS__JOB_INLINE];
+};
+
+/* A job's request id as text (formatted on first use, by whichever thread owns the job). */
+const char *faas__job_id(faas__job *job);
+
+/* Cache lines apart: what submitters write, what workers write, and the counters. */
+#define FAAS__CACHELINE 64
+
+typedef struct faas__sched {
+    /* Submitters push here without a lock (newest first); workers take it all at once. */
+    _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) incoming;
+    atomic_uint     sleeping;       /* workers asleep on work: a submitter must wake one */
+    atomic_size_t   pending;        /* accepted, not yet completed: queued, parked, waiting
+                                       for a retry, or running */
+
+    _Alignas(FAAS__CACHELINE) pthread_mutex_t lock; /* protects head, tail; the conds' mutex */
+    pthread_cond_t  work;           /* idle workers sleep here */
+    pthread_cond_t  quiet;          /* faas_drain() waits here for pending == 0 */
+    faas__job      *head, *tail;    /* taken from incoming, oldest first */
+    atomic_bool     has_local;      /* head != NULL, for spinners that hold no lock */
+    atomic_uint     drainers;       /* threads in faas_drain() */
+    atomic_uint     spinners;       /* at most one idle worker polls at a time */
+    atomic_bool     stop;           /* workers finish their current call and exit */
+    uint64_t        spin_ns;        /* the longest an idle worker polls before it sleeps */
+
+    /* Finished jobs come back here from any thread (lock-free push); submitters reuse
+     * them through the cache instead of a malloc and a cross-thread free per call. */
+    _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) returned;
+    atomic_size_t   cached;         /* jobs in returned + cache, to bound them */
+    size_t          cache_max;      /* queue_capacity */
+    pthread_mutex_t cache_lock;     /* protects cache */
+    faas__job      *cache;
+
+    /* Unregistered functions an async call may still name: freed when pending is 0. */
+    pthread_mutex_t retired_lock;   /* protects retired */
+    faas_function  *retired;
+    atomic_bool     has_retired;
+
+    pthread_t      *threads;
+    unsigned        nthreads;
+} faas__sched;
+
+/* Positive on purpose: never a status a caller sees. */
+#define FAAS__PARKED 1
+
+int  faas__sched_init(faas_runtime *rt);
+/* Stop the workers after their current call (and its callback); join them. */
+void faas__sched_stop(faas_runtime *rt);
+/* Complete every queued job with FAAS_ESHUTDOWN, on this thread. */
+void faas__sched_cancel_queued(faas_runtime *rt);
+void faas__sched_destroy(faas_runtime *rt);
+/* Put a job at the end of the run queue, as it is (a parked call given its slot). */
+void faas__sched_push(faas_runtime *rt, faas__job *job);
+/* Manual mode: run the jobs queued now on this thread; returns how many. */
+int  faas__sched_run_queued(faas_runtime *rt);
+/* fn was unregistered: free it now if no async call is pending, else when none is. */
+void faas__sched_retire(faas_runtime *rt, faas_function *fn);
+/* Complete a job without running it: a service-error response with that status. */
+void faas__job_cancel(faas__job *job, int status, const char *why);
+
+#endif /* FAAS_SCHED_H */
