@@ -749,7 +749,7 @@ int faas_invoke_async(faas_runtime *rt, const char *name, const void *payload, s
 {
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "faas_invoke_async: runtime is NULL");
-    faas__job *job;
+    faas__job *job = NULL;
     int rc = accept_call(rt, NULL, name, payload, len, true, &job);
     return rc == FAAS_OK ? queue_call(rt, job, cb, arg, request_id) : rc;
 }
@@ -759,7 +759,7 @@ int faas_invoke_fn_async(faas_function *fn, const void *payload, size_t len,
 {
     if (fn == NULL)
         return faas__fail(FAAS_EINVAL, "faas_invoke_fn_async: function is NULL");
-    faas__job *job;
+    faas__job *job = NULL;
     int rc = accept_call(fn->rt, fn, NULL, payload, len, true, &job);
     return rc == FAAS_OK ? queue_call(fn->rt, job, cb, arg, request_id) : rc;
 }
@@ -779,7 +779,7 @@ int faas_invoke_future(faas_runtime *rt, const char *name, const void *payload, 
     faas_future *f = calloc(1, sizeof *f);
     if (f == NULL)
         return faas__fail(FAAS_ENOMEM, "faas_invoke_future: out of memory");
-    faas__job *job;
+    faas__job *job = NULL;
     int rc = accept_call(rt, NULL, name, payload, len, true, &job);
     if (rc != FAAS_OK) {
         free(f);

@@ -390,7 +390,7 @@ static void parked_calls_keep_fifo_order_manual(void **state)
     done_log d;
     done_init(&d);
     for (int i = 0; i < 10; i++) {
-        char p[8];
+        char p[16];
         int n = snprintf(p, sizeof p, "%d", i);
         ASSERT_OK(faas_invoke_async(f->rt, "one", p, (size_t)n, on_done, &d, NULL));
     }
@@ -399,7 +399,7 @@ static void parked_calls_keep_fifo_order_manual(void **state)
         assert_int_equal(faas_run_pending(f->rt), 1);
     assert_int_equal(d.n, 10);
     for (int i = 0; i < 10; i++) {
-        char p[8];
+        char p[16];
         snprintf(p, sizeof p, "%d", i);
         assert_string_equal(d.data[i], p);
     }
@@ -748,7 +748,7 @@ static void futures_on_workers(void **state)
     ASSERT_OK(faas_register(rt, "echo", echo, NULL));
     faas_future *fut[50];
     for (int i = 0; i < 50; i++) {
-        char p[8];
+        char p[16];
         int n = snprintf(p, sizeof p, "%d", i);
         ASSERT_OK(faas_invoke_future(rt, "echo", p, (size_t)n, &fut[i]));
     }

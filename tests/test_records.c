@@ -245,7 +245,7 @@ static void stats_count_and_quantiles(void **state)
     ASSERT_OK(faas_register(f->rt, "other", takes, NULL));
     uint64_t cost = 0;
     for (int i = 1; i <= 100; i++) {
-        char p[8];
+        char p[16];
         int n = snprintf(p, sizeof p, "%d", i);
         faas_response res;
         faas_invoke(f->rt, "q", p, (size_t)n, &res);

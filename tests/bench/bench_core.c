@@ -430,8 +430,9 @@ static const char *find_modules(void)
             size_t l = strlen(exe);
             if (l >= 6 && strcmp(exe + l - 6, "/.libs") == 0)
                 exe[l - 6] = '\0';
-            snprintf(dir, sizeof dir, "%s/../../examples/modules/.libs", exe);
-            return dir;
+            int w = snprintf(dir, sizeof dir, "%s/../../examples/modules/.libs", exe);
+            if (w > 0 && (size_t)w < sizeof dir)
+                return dir;
         }
     }
     return "examples/modules/.libs";
