@@ -288,22 +288,23 @@ int faas_fail(faas_ctx *ctx, const char *error_type, const char *fmt, ...)
 {
     if (error_type == NULL || error_type[0] == '\0')
         error_type = "HandlerError";
-    va_list ap;
-    va_start(ap, fmt);
-    if (ctx == NULL) {
-        /* From a faas_init hook: the message of the INIT failure. */
-        char msg[512];
-        vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
-        faas__init_report(msg);
-    } else {
-        char *block = error_block(error_type, fmt ? fmt : "", ap);
-        if (block != NULL) {
-            free(ctx->err);
-            ctx->err = block;
-        }
-        ctx->failed = true;
+    char msg[1024] = "";
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
     }
-    va_end(ap);
+    if (ctx == NULL) {
+        faas__init_report(msg);         /* from a faas_init hook: the INIT failure's words */
+        return FAAS_EHANDLER;
+    }
+    char *block = error_blockf(error_type, "%s", msg);
+    if (block != NULL) {
+        free(ctx->err);
+        ctx->err = block;
+    }
+    ctx->failed = true;
     return FAAS_EHANDLER;
 }
 

@@ -205,7 +205,7 @@ static int spin(faas_ctx *ctx, const void *payload, size_t len)
     volatile uint64_t x = 0;
     for (uint64_t i = 0; i < 20000000; i++)
         x += i;
-    return 0;
+    return x == 1 ? 1 : 0;              /* never 1: read so the work is not removed */
 }
 
 static void cpu_time_is_measured_only_when_asked(void **state)

@@ -15,6 +15,7 @@ static int counted(faas_ctx *ctx, const void *payload, size_t len)
     volatile unsigned x = 0;
     for (unsigned i = 0; i < 200; i++)
         x += i;
+    (void)x;
     if (len > 0 && ((const char *)payload)[0] == 'y')
         sched_yield();
     atomic_fetch_sub(&running, 1);
