@@ -249,6 +249,32 @@ FAAS_API int faas_stats_get(faas_runtime *rt, const char *name, faas_stats *out)
  * as snprintf does, or a negative code. See faas_record_format(3). */
 FAAS_API int faas_record_format(const faas_record *rec, char *buf, size_t size);
 
+/* ---- libffi bridge -------------------------------------------------------------------
+ * faas_register_ffi() is declared with the registry above; what the bridge adds (binary
+ * calls, signature inspection) is declared here.
+ */
+
+/* ---- Cost models, budgets and metrics export -------------------------------------------
+ * Price models beyond the runtime's own, per-tag budgets, workload projections, and the
+ * JSON and Prometheus exposition of the counters and histograms.
+ */
+
+/* ---- HTTP gateway (optional: FAAS_ENOTSUP when built without libmicrohttpd) -------------
+ * The AWS Lambda Invoke API over HTTP.
+ */
+
+/* ---- Triggers: schedules and watched directories -----------------------------------------
+ * EventBridge rate/cron schedules and S3-shaped events for files landing in a directory.
+ */
+
+/* ---- Distribution over NATS JetStream (optional: FAAS_ENOTSUP without libnats) -----------
+ * Producers publish async calls to a work-queue stream; workers on any host run them.
+ */
+
+/* ---- Process isolation (optional: FAAS_ENOTSUP where unavailable) -------------------------
+ * Zygote-forked instances with kernel-enforced memory and time limits and seccomp.
+ */
+
 #ifdef __cplusplus
 }
 #endif

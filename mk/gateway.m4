@@ -1,0 +1,1 @@
+dnl mk/gateway.m4 - included by configure.ac: the gateway part's checks.

@@ -1,0 +1,1 @@
+dnl mk/triggers.m4 - included by configure.ac: the triggers part's checks.

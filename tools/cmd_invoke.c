@@ -1,0 +1,112 @@
+/*
+ * cmd_invoke.c - `faas invoke MODULE.so SYMBOL [PAYLOAD|-]`: one call, the reply on
+ * stdout and the REPORT line on stderr.
+ */
+#include <faas.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+/* ---- faas invoke ---------------------------------------------------------------------- */
+
+static void print_log(const char *line, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "%s\n", line);
+}
+
+int cmd_invoke(int argc, char **argv)
+{
+    faas_config cfg;
+    faas_config_init(&cfg);
+    int show_log = 0;
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--log") == 0) {
+            show_log = 1;
+        } else if (strcmp(argv[i], "--memory") == 0 && i + 1 < argc) {
+            if (parse_unsigned(argv[++i], &cfg.memory_mb) != 0)
+                return die(2, "--memory wants a number of MB, not \"%s\"", argv[i]);
+        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            if (parse_unsigned(argv[++i], &cfg.timeout_ms) != 0)
+                return die(2, "--timeout wants a number of ms, not \"%s\"", argv[i]);
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (argc - i < 2 || argc - i > 3) {
+        usage(stderr);
+        return 2;
+    }
+    const char *module = argv[i], *symbol = argv[i + 1];
+    const char *arg = argc - i == 3 ? argv[i + 2] : "";
+    char path[PATH_MAX];
+    /* dlopen() searches the library path for a name without a slash: a file here wins. */
+    if (strchr(module, '/') == NULL && access(module, F_OK) == 0)
+        snprintf(path, sizeof path, "./%s", module);
+    else
+        snprintf(path, sizeof path, "%s", module);
+
+    char *payload = NULL;
+    size_t len = strlen(arg);
+    if (strcmp(arg, "-") == 0) {
+        payload = read_stdin(&len);
+        if (payload == NULL)
+            return die(1, "cannot read the payload from stdin: %s", strerror(errno));
+    }
+
+    faas_options opts = {0};
+    if (show_log) {
+        opts.log = print_log;
+    }
+    faas_runtime *rt;
+    int rc = faas_runtime_new(&rt, &opts);
+    if (rc != FAAS_OK) {
+        free(payload);
+        return die(1, "%s", faas_last_error());
+    }
+    /* The function is named after the symbol, made a valid name. */
+    char name[65];
+    snprintf(name, sizeof name, "%s", symbol);
+    for (char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '-'))
+            *p = '_';
+    rc = faas_register_module(rt, name, path, symbol, &cfg);
+    if (rc != FAAS_OK) {
+        faas_runtime_free(rt);
+        free(payload);
+        return die(2, "%s", faas_last_error());
+    }
+    faas_response res;
+    rc = faas_invoke(rt, name, payload ? payload : arg, len, &res);
+    fwrite(res.data, 1, res.len, stdout);
+    if (res.len > 0 && ((char *)res.data)[res.len - 1] != '\n')
+        fputc('\n', stdout);
+    fflush(stdout);
+    if (rc != FAAS_OK)
+        fprintf(stderr, "%s: %s: %s: %s\n", prog, faas_err_name(rc),
+                res.error_type ? res.error_type : "", res.error_message ? res.error_message
+                                                                         : "");
+    if (!show_log) {
+        char report[256];
+        if (faas_record_format(&res.record, report, sizeof report) >= 0 &&
+            rc != FAAS_ENOTFOUND && rc != FAAS_ETOOLARGE)
+            fprintf(stderr, "%s\n", report);
+    }
+    faas_response_free(&res);
+    faas_runtime_free(rt);
+    free(payload);
+    return rc == FAAS_OK ? 0 : 1;
+}
+

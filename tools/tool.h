@@ -1,0 +1,29 @@
+/*
+ * tool.h - what the faas command's files share: one file per subcommand (cmd_*.c), each
+ * an `int cmd_NAME(int argc, char **argv)` run with argv[0] = the subcommand's name.
+ * They use the public API only (<faas.h>), like any host.
+ */
+#ifndef FAAS_TOOL_H
+#define FAAS_TOOL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+extern const char *prog;
+
+/* Print "faas: message" to stderr and return code. */
+int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void usage(FILE *to);
+/* Pico-dollars as dollars, e.g. $0.000000210419 (exact: integer arithmetic). */
+const char *usd(uint64_t pusd, char *buf, size_t size);
+int parse_unsigned(const char *s, unsigned *out);
+/* All of stdin (NULL on failure; *len its size). */
+char *read_stdin(size_t *len);
+
+int cmd_invoke(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+
+#endif /* FAAS_TOOL_H */
