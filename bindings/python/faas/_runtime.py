@@ -1,0 +1,675 @@
+"""faas.Runtime: Python handlers with Lambda's signature on libfaas, and the calls to them.
+
+Owns handler dispatch (event decoding, the Lambda context, print/logging capture, the error
+body of an exception), the life of every ctypes callback object the library may call, and
+the mapping from responses to results and exceptions. The C declarations are in _lib.
+"""
+
+import atexit
+import ctypes
+import functools
+import itertools
+import json
+import logging
+import sys
+import threading
+import time
+import traceback
+import uuid
+import weakref
+from concurrent.futures import Future
+
+from . import errors
+from ._lib import (CALLBACK, HANDLER, INIT_HOOK, LOG_SINK, RECORD_HOOK, STATUS, Config,
+                   Options, lib)
+from ._lib import Response as _CResponse
+from ._lib import Stats as _CStats
+from .records import Record, Response, Stats
+
+_EHANDLER = STATUS["EHANDLER"]
+_ETOOLARGE = STATUS["ETOOLARGE"]
+_UINT_MAX = 0xFFFFFFFF
+_CONFIG_UINTS = ("memory_mb", "timeout_ms", "max_concurrency", "min_warm", "keep_alive_ms",
+                 "max_retries")
+_CONFIG_STRINGS = ("dead_letter", "tag")
+_NO_EVENT = object()
+
+# Per thread: .call, the _Call of the Python handler this thread is running (the innermost,
+# when handlers invoke each other); .callbacks, how deep this thread is in callbacks from
+# libfaas (a runtime must not be freed from inside one).
+_tls = threading.local()
+
+
+# ---- events and results ------------------------------------------------------------------
+
+def _encode_event(event):
+    """What a Python caller passes becomes the payload: bytes as they are, else JSON."""
+    if event is _NO_EVENT:
+        return b""
+    if isinstance(event, (bytes, bytearray, memoryview)):
+        return bytes(event)
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _decode_event(raw):
+    """A payload becomes the handler's event: decoded JSON, {} for none (as SAM's local
+    emulator does), or the bytes themselves when they are not JSON."""
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _decode_result(raw):
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+class _MarshalError(Exception):
+    pass
+
+
+def _encode_result(result):
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return bytes(result)
+    try:
+        return json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, OverflowError) as e:
+        # Lambda's Python runtime: Runtime.MarshalError, "Unable to marshal response: ..."
+        raise _MarshalError("Unable to marshal response: %s" % e) from None
+
+
+def _text(address):
+    return ctypes.string_at(address).decode("utf-8", "replace") if address else None
+
+
+def _payload(res):
+    return ctypes.string_at(res.data, res.len) if res.len else b""
+
+
+def _error_of(res):
+    return errors.from_response(res.status, _payload(res), _text(res.error_type),
+                                _text(res.error_message), res.record.request_id.decode(),
+                                _text(res.log_tail) or "", Record._from_c(res.record))
+
+
+def _result_of(res):
+    if res.status == 0:
+        return _decode_result(_payload(res))
+    raise _error_of(res)
+
+
+# ---- a call's log: print, logging and context.log --------------------------------------------
+
+class _Call:
+    """One running Python handler call: its libfaas context and its unfinished log line."""
+    __slots__ = ("ctx", "pending", "outer")
+
+    def __init__(self, ctx, outer):
+        self.ctx = ctx
+        self.pending = ""
+        self.outer = outer
+
+    def write(self, text):
+        if not text:
+            return
+        text = self.pending + text
+        lines = text.split("\n")
+        self.pending = lines.pop()
+        for line in lines:
+            self.log(line)
+
+    def log(self, line):
+        if self.ctx is not None:
+            lib.faas_ctx_log(self.ctx, b"%s",
+                             line.encode("utf-8", "replace").replace(b"\0", b"\\0"))
+
+    def flush(self):
+        if self.pending:
+            self.log(self.pending)
+            self.pending = ""
+
+
+class _Capture:
+    """Stands in for sys.stdout and sys.stderr: what a thread writes while it runs a Python
+    handler goes to that call's log (its log_tail and the log sink); all other writes go to
+    the stream it replaced. Any other attribute is the replaced stream's."""
+
+    def __init__(self, stream):
+        self._faas_stream = stream
+
+    def write(self, text):
+        call = getattr(_tls, "call", None)
+        if call is not None:
+            call.write(text)
+            return len(text)
+        if self._faas_stream is None:
+            return len(text)
+        return self._faas_stream.write(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        if getattr(_tls, "call", None) is None and self._faas_stream is not None:
+            self._faas_stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._faas_stream, name)
+
+
+def _capture_streams():
+    # Checked on every call: a test harness (pytest) swaps sys.stdout per test.
+    if type(sys.stdout) is not _Capture:
+        sys.stdout = _Capture(sys.stdout)
+    if type(sys.stderr) is not _Capture:
+        sys.stderr = _Capture(sys.stderr)
+
+
+class _LogHandler(logging.Handler):
+    """On the root logger, as Lambda's Python runtime puts its own there: a record logged by
+    a thread running a Python handler goes to the call's log, in Lambda's format. Outside
+    handlers it does what logging's last resort would have done had it not been there."""
+
+    def __init__(self):
+        super().__init__()
+        fmt = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S")
+        fmt.converter = time.gmtime
+        self.setFormatter(fmt)
+
+    def emit(self, record):
+        call = getattr(_tls, "call", None)
+        if call is None:
+            if all(h is self for h in logging.getLogger().handlers):
+                last = logging.lastResort
+                if last is not None and record.levelno >= last.level:
+                    last.handle(record)
+            return
+        try:
+            record.aws_request_id = lib.faas_ctx_request_id(call.ctx).decode()
+            call.flush()
+            call.log(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+_log_handler = None
+_log_lock = threading.Lock()
+
+
+def _install_log_handler():
+    global _log_handler
+    with _log_lock:
+        if _log_handler is None:
+            _log_handler = _LogHandler()
+            logging.getLogger().addHandler(_log_handler)
+
+
+# ---- the context ---------------------------------------------------------------------------
+
+class _Function:
+    """A registered Python handler and what its calls need to know about it."""
+
+    def __init__(self, name, fn, memory_mb, capture, region, account_id, token):
+        self.name = name
+        self.fn = fn
+        self.memory = str(memory_mb)     # a str, as in Lambda (read from the environment)
+        self.capture = capture
+        self.arn = "arn:aws:lambda:%s:%s:function:%s" % (region, account_id, name)
+        self.log_group = "/aws/lambda/" + name
+        self.stream_prefix = time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + token
+        self.handler = None
+
+
+class Context:
+    """Lambda's context object, for the call it was given to (Python runtime attributes)."""
+
+    __slots__ = ("_ctx", "_fn", "_call", "_request_id")
+    function_version = "$LATEST"
+    client_context = None
+    identity = None
+    tenant_id = None
+
+    def __init__(self, ctx, fn, call):
+        self._ctx = ctx
+        self._fn = fn
+        self._call = call
+        self._request_id = None
+
+    @property
+    def aws_request_id(self):
+        if self._request_id is None and self._ctx is not None:
+            self._request_id = lib.faas_ctx_request_id(self._ctx).decode()
+        return self._request_id
+
+    @property
+    def function_name(self):
+        return self._fn.name
+
+    @property
+    def memory_limit_in_mb(self):
+        return self._fn.memory
+
+    @property
+    def invoked_function_arn(self):
+        return self._fn.arn
+
+    @property
+    def log_group_name(self):
+        return self._fn.log_group
+
+    @property
+    def log_stream_name(self):
+        serial = lib.faas_ctx_state(self._ctx) if self._ctx is not None else None
+        return "%s%08x" % (self._fn.stream_prefix, serial or 0)
+
+    def get_remaining_time_in_millis(self):
+        """Milliseconds left before the call's deadline (0 once it has passed)."""
+        if self._ctx is None:
+            return 0
+        return max(0, lib.faas_ctx_remaining_ms(self._ctx))
+
+    def log(self, msg):
+        """Write msg to the call's log, as Lambda's context.log does (no newline added)."""
+        self._call.write(str(msg))
+
+    def __repr__(self):
+        return "<faas.Context %s of %s>" % (self.aws_request_id, self._fn.name)
+
+
+# ---- handler dispatch: runs on the thread libfaas calls the handler on ---------------------
+
+_THIS_FILE = __file__
+
+
+def _fail(ctx, call, request_id, error_type, message, trace):
+    call.flush()
+    call.log("[ERROR] %s: %s" % (error_type, message))
+    if trace:
+        call.log("Traceback (most recent call last):\n" + "".join(trace).rstrip("\n"))
+    # Lambda's Python runtime sends this body (awslambdaric bootstrap.make_error).
+    body = {"errorMessage": message, "errorType": error_type, "requestId": request_id or "",
+            "stackTrace": trace}
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    rc = lib.faas_fail_body(ctx, data, len(data))
+    if rc == _ETOOLARGE:        # a huge message or trace: keep what fits
+        body["errorMessage"] = message[:4096]
+        body["stackTrace"] = trace[-20:]
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        rc = lib.faas_fail_body(ctx, data, len(data))
+    return _EHANDLER
+
+
+def _fail_exception(ctx, call, context, exc):
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != _THIS_FILE]
+    exc.__traceback__ = None            # frees the frames now, not at the next collection
+    return _fail(ctx, call, context.aws_request_id, type(exc).__name__, str(exc),
+                 traceback.format_list(frames))
+
+
+def _dispatch(fn, ctx, payload, length):
+    """The C trampoline's body: never lets an exception reach ctypes (it would print it and
+    report success)."""
+    depth = getattr(_tls, "callbacks", 0)
+    _tls.callbacks = depth + 1
+    call = _Call(ctx, getattr(_tls, "call", None))
+    context = Context(ctx, fn, call)
+    try:
+        if fn.capture:
+            _capture_streams()
+            if _log_handler is None:
+                _install_log_handler()
+            _tls.call = call
+        try:
+            event = _decode_event(ctypes.string_at(payload, length) if length else b"")
+            data = _encode_result(fn.fn(event, context))
+        except _MarshalError as e:
+            return _fail(ctx, call, context.aws_request_id, "Runtime.MarshalError", str(e), [])
+        except BaseException as e:      # SystemExit and KeyboardInterrupt too: the host lives
+            return _fail_exception(ctx, call, context, e)
+        return lib.faas_reply(ctx, data, len(data))
+    except BaseException:
+        return _EHANDLER
+    finally:
+        try:
+            call.flush()
+        except BaseException:
+            pass
+        call.ctx = None
+        context._ctx = None
+        if fn.capture:
+            _tls.call = call.outer
+        _tls.callbacks = depth
+
+
+# ---- the runtime -------------------------------------------------------------------------------
+
+class _Core:
+    """Everything libfaas may call back into for one runtime. It is not referenced by the
+    callbacks' targets through the Runtime object, so dropping a Runtime frees it at once
+    (Runtime.__del__) rather than in a garbage collection on whichever thread runs it."""
+
+    def __init__(self):
+        self.rt = None
+        self.functions = {}             # name -> _Function: keeps each trampoline alive
+        self.pending = {}               # async call key -> Future
+        self.keys = itertools.count(1)
+        self.serials = itertools.count(1)
+        self.token = uuid.uuid4().hex[:24]
+        self.callback = CALLBACK(self._complete)
+        self.init_hook = INIT_HOOK(self._init)
+        self.record_hook = RECORD_HOOK(self._record)
+        self.record_fn = None
+        self.log_sink = None
+        self.log_fn = None
+
+    def _init(self, state, function):
+        # INIT of a new instance: its serial number is its state (the log stream's suffix).
+        state[0] = next(self.serials)
+        return 0
+
+    def _complete(self, res, key):
+        depth = getattr(_tls, "callbacks", 0)
+        _tls.callbacks = depth + 1
+        try:
+            future = self.pending.pop(key, None)
+            if future is not None:
+                try:
+                    value = _result_of(res.contents)
+                except BaseException as e:
+                    future.set_exception(e)
+                else:
+                    future.set_result(value)
+        except BaseException:
+            pass
+        finally:
+            _tls.callbacks = depth
+
+    def _record(self, rec, arg):
+        hook = self.record_fn
+        if hook is None:
+            return
+        depth = getattr(_tls, "callbacks", 0)
+        _tls.callbacks = depth + 1
+        try:
+            hook(Record._from_c(rec.contents))
+        except BaseException:
+            pass
+        finally:
+            _tls.callbacks = depth
+
+    def _log(self, line, arg):
+        depth = getattr(_tls, "callbacks", 0)
+        _tls.callbacks = depth + 1
+        try:
+            self.log_fn(line.decode("utf-8", "replace"))
+        except BaseException:
+            pass
+        finally:
+            _tls.callbacks = depth
+
+    def free(self):
+        rt, self.rt = self.rt, None
+        if rt is not None:
+            lib.faas_runtime_free(rt)   # the GIL is released: cancelled calls complete here
+        self.functions.clear()
+        self.record_fn = None
+
+
+_live = weakref.WeakSet()           # open runtimes, closed at interpreter exit
+_orphans = []                       # cores dropped inside a callback: freed at exit
+
+
+@atexit.register
+def _close_all():
+    for rt in list(_live):
+        rt.close()
+    while _orphans:
+        _orphans.pop().free()
+
+
+def _name(name):
+    if not isinstance(name, str):
+        raise TypeError("a function name is a str, not %s" % type(name).__name__)
+    return name.encode("utf-8")
+
+
+class Runtime:
+    """A libfaas runtime: registers Python handlers and modules, and calls them.
+
+    Runtime(workers=0, price_model=None, *, manual=False, cpu_time=False, queue_capacity=0,
+    max_payload_sync=0, max_payload_async=0, retry_base_ms=0, retry_cap_ms=0, log=None,
+    capture_output=True, region="us-east-1", account_id="000000000000")
+
+    Zero means libfaas's default (workers: one per CPU). log, a callable, receives AWS's
+    START/END/REPORT lines. As a context manager it drains the queue on exit, then closes.
+    Every method may be called from any thread, except close().
+    """
+
+    def __init__(self, workers=0, price_model=None, *, manual=False, cpu_time=False,
+                 queue_capacity=0, max_payload_sync=0, max_payload_async=0, retry_base_ms=0,
+                 retry_cap_ms=0, log=None, capture_output=True, region="us-east-1",
+                 account_id="000000000000"):
+        core = _Core()
+        opts = Options()
+        opts.workers = workers
+        opts.queue_capacity = queue_capacity
+        opts.price_model = price_model.encode() if price_model else None
+        opts.manual = 1 if manual else 0
+        opts.cpu_time = 1 if cpu_time else 0
+        opts.max_payload_sync = max_payload_sync
+        opts.max_payload_async = max_payload_async
+        opts.retry_base_ms = retry_base_ms
+        opts.retry_cap_ms = retry_cap_ms
+        if log is not None:
+            core.log_fn = log
+            core.log_sink = LOG_SINK(core._log)
+            opts.log = core.log_sink
+        rt = ctypes.c_void_p()
+        rc = lib.faas_runtime_new(ctypes.byref(rt), ctypes.byref(opts))
+        if rc != 0:
+            raise errors.from_status(rc)
+        core.rt = rt
+        self._core = core
+        self._capture = bool(capture_output)
+        self._region = region
+        self._account_id = account_id
+        _live.add(self)
+
+    # -- lifecycle --
+
+    def _rt(self):
+        rt = self._core.rt
+        if rt is None:
+            raise errors.Shutdown("the runtime is closed")
+        return rt
+
+    def close(self):
+        """Free the runtime: running calls finish, queued ones complete with faas.Shutdown.
+        Not to be called while another thread uses the runtime."""
+        _live.discard(self)
+        self._core.free()
+
+    def drain(self, timeout_ms=None):
+        """Wait until every asynchronous call has completed; False if timeout_ms passed."""
+        ms = _UINT_MAX if timeout_ms is None else int(timeout_ms)
+        return lib.faas_drain(self._rt(), ms) == 0
+
+    def run_pending(self):
+        """Manual mode: run what is due now on this thread; returns how many ran."""
+        n = lib.faas_run_pending(self._rt())
+        if n < 0:
+            raise errors.from_status(n)
+        return n
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if self._core.rt is not None:
+                self.drain()
+        finally:
+            self.close()
+        return False
+
+    def __del__(self):
+        core = getattr(self, "_core", None)
+        if core is None or core.rt is None:
+            return
+        if getattr(_tls, "callbacks", 0):
+            _orphans.append(core)       # freeing it here would wait for this very call
+        else:
+            core.free()
+
+    # -- registering --
+
+    def _config(self, settings):
+        cfg = Config()
+        lib.faas_config_init(ctypes.byref(cfg))
+        for key, value in settings.items():
+            if key in _CONFIG_UINTS:
+                value = int(value)
+                if not 0 <= value <= _UINT_MAX:
+                    raise ValueError("%s must be 0 to %d, not %d" % (key, _UINT_MAX, value))
+                setattr(cfg, key, value)
+            elif key in _CONFIG_STRINGS:
+                setattr(cfg, key, None if value is None else str(value).encode("utf-8"))
+            else:
+                raise TypeError("unknown function setting %r (one of: %s)"
+                                % (key, ", ".join(_CONFIG_UINTS + _CONFIG_STRINGS)))
+        return cfg
+
+    def register(self, name, fn, **config):
+        """Register fn(event, context) as NAME. config: memory_mb, timeout_ms,
+        max_concurrency, min_warm, keep_alive_ms, max_retries, dead_letter, tag."""
+        if not callable(fn):
+            raise TypeError("the handler must be callable")
+        name_b = _name(name)
+        cfg = self._config(config)
+        core = self._core
+        f = _Function(name, fn, cfg.memory_mb, self._capture, self._region,
+                      self._account_id, core.token)
+        f.handler = HANDLER(functools.partial(_dispatch, f))
+        cfg.init = core.init_hook
+        rc = lib.faas_register(self._rt(), name_b, f.handler, ctypes.byref(cfg))
+        if rc != 0:
+            raise errors.from_status(rc)
+        core.functions[name] = f
+        return fn
+
+    def function(self, name=None, **config):
+        """Decorator: @rt.function("resize", memory_mb=256) registers the function below it
+        (by its own name when none is given) and leaves it callable as it was."""
+        if callable(name):
+            return self.register(name.__name__, name)
+
+        def decorate(fn):
+            return self.register(name or fn.__name__, fn, **config)
+        return decorate
+
+    def register_module(self, name, path, symbol, **config):
+        """Register SYMBOL of the shared object PATH; it is loaded at its first call."""
+        cfg = self._config(config)
+        rc = lib.faas_register_module(self._rt(), _name(name), str(path).encode(),
+                                      _name(symbol), ctypes.byref(cfg))
+        if rc != 0:
+            raise errors.from_status(rc)
+
+    def register_ffi(self, name, path, symbol, signature, **config):
+        """Register an existing C function by its C signature (faas_register_ffi(3)); path
+        None means a symbol of the process. faas.NotSupported where libfaas lacks libffi."""
+        cfg = self._config(config)
+        rc = lib.faas_register_ffi(self._rt(), _name(name),
+                                   None if path is None else str(path).encode(),
+                                   _name(symbol), signature.encode(), ctypes.byref(cfg))
+        if rc != 0:
+            raise errors.from_status(rc)
+
+    def unregister(self, name):
+        """Remove NAME; waits for its running calls."""
+        rc = lib.faas_unregister(self._rt(), _name(name))
+        if rc != 0:
+            raise errors.from_status(rc)
+        self._core.functions.pop(name, None)
+
+    # -- calling --
+
+    def invoke(self, name, event=_NO_EVENT):
+        """Call NAME on this thread and return its decoded result; raise the exception of
+        its status (faas.FunctionError, faas.Throttled, faas.NotFound...) if it failed."""
+        payload = _encode_event(event)
+        res = _CResponse()
+        lib.faas_invoke(self._rt(), _name(name), payload, len(payload), ctypes.byref(res))
+        try:
+            return _result_of(res)
+        finally:
+            lib.faas_response_free(ctypes.byref(res))
+
+    def invoke_response(self, name, event=_NO_EVENT):
+        """Call NAME and return the whole faas.Response (status, payload, error, log tail,
+        record) instead of raising."""
+        payload = _encode_event(event)
+        res = _CResponse()
+        lib.faas_invoke(self._rt(), _name(name), payload, len(payload), ctypes.byref(res))
+        try:
+            data = _payload(res)
+            return Response(res.status, data, _text(res.error_type), _text(res.error_message),
+                            _text(res.log_tail) or "", Record._from_c(res.record),
+                            _decode_result(data) if res.status == 0 else None)
+        finally:
+            lib.faas_response_free(ctypes.byref(res))
+
+    def invoke_async(self, name, event=_NO_EVENT):
+        """Queue a call of NAME; returns a concurrent.futures.Future (its request_id
+        attribute is the call's id) that a worker completes with the result or exception.
+        asyncio.wrap_future() turns it into an awaitable."""
+        payload = _encode_event(event)
+        core = self._core
+        future = Future()
+        future.set_running_or_notify_cancel()   # an accepted call cannot be withdrawn
+        key = next(core.keys)
+        core.pending[key] = future
+        rid = ctypes.create_string_buffer(37)
+        rc = lib.faas_invoke_async(self._rt(), _name(name), payload, len(payload),
+                                   core.callback, key, rid)
+        if rc != 0:
+            core.pending.pop(key, None)
+            raise errors.from_status(rc)
+        future.request_id = rid.value.decode()
+        return future
+
+    def warm(self, name, instances=1):
+        """Make at least INSTANCES instances of NAME live and initialised."""
+        rc = lib.faas_warm(self._rt(), _name(name), int(instances))
+        if rc != 0:
+            raise errors.from_status(rc)
+
+    # -- observing --
+
+    def stats(self, name=None):
+        """faas.Stats of NAME, or of every function."""
+        out = _CStats()
+        rc = lib.faas_stats_get(self._rt(), None if name is None else _name(name),
+                                ctypes.byref(out))
+        if rc != 0:
+            raise errors.from_status(rc)
+        return Stats._from_c(out)
+
+    def on_record(self, hook):
+        """hook(faas.Record) for every call from now on (None: stop); it runs on the thread
+        that ran the call, possibly on several at once."""
+        core = self._core
+        core.record_fn = hook
+        lib.faas_on_record(self._rt(), core.record_hook if hook is not None else RECORD_HOOK(),
+                           None)
+        return hook
