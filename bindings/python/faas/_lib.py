@@ -85,7 +85,7 @@ class Response(Structure):
     # copied into Python.
     _fields_ = [
         ("status", c_int),
-        ("data", c_void_p),
+        ("data", POINTER(c_char)),      # sliced: res.data[:res.len]
         ("len", c_size_t),
         ("error_type", c_void_p),
         ("error_message", c_void_p),
@@ -115,7 +115,7 @@ class Stats(Structure):
     ]
 
 
-HANDLER = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
+HANDLER = CFUNCTYPE(c_int, c_void_p, POINTER(c_char), c_size_t)
 CALLBACK = CFUNCTYPE(None, POINTER(Response), c_void_p)
 RECORD_HOOK = CFUNCTYPE(None, POINTER(Record), c_void_p)
 

@@ -34,13 +34,25 @@ _CONFIG_UINTS = ("memory_mb", "timeout_ms", "max_concurrency", "min_warm", "keep
 _CONFIG_STRINGS = ("dead_letter", "tag")
 _NO_EVENT = object()
 
-# Per thread: .call, the _Call of the Python handler this thread is running (the innermost,
-# when handlers invoke each other); .callbacks, how deep this thread is in callbacks from
-# libfaas (a runtime must not be freed from inside one).
-_tls = threading.local()
+class _PerThread(threading.local):
+    """Per thread: call, the Context of the Python handler this thread is running (the
+    innermost, when handlers invoke each other); callbacks, how deep this thread is in
+    other callbacks from libfaas (a runtime must not be freed from inside one). The class
+    attributes are each new thread's values."""
+    call = None
+    callbacks = 0
+
+
+_tls = _PerThread()
 
 
 # ---- events and results ------------------------------------------------------------------
+
+# Made once: json.dumps() builds an encoder on every call that has any argument. Payloads are
+# UTF-8 JSON, compact (what Lambda's runtime marshals is UTF-8 too).
+_json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_json_decode = json.JSONDecoder().decode
+
 
 def _encode_event(event):
     """What a Python caller passes becomes the payload: bytes as they are, else JSON."""
@@ -48,27 +60,25 @@ def _encode_event(event):
         return b""
     if isinstance(event, (bytes, bytearray, memoryview)):
         return bytes(event)
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _json_encode(event).encode("utf-8")
+
+
+def _loads(raw):
+    """Decoded JSON, or the bytes themselves when they are not UTF-8 JSON."""
+    try:
+        return _json_decode(raw.decode("utf-8"))
+    except ValueError:                  # UnicodeDecodeError is one
+        return raw
 
 
 def _decode_event(raw):
     """A payload becomes the handler's event: decoded JSON, {} for none (as SAM's local
     emulator does), or the bytes themselves when they are not JSON."""
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+    return _loads(raw) if raw else {}
 
 
 def _decode_result(raw):
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+    return _loads(raw) if raw else None
 
 
 class _MarshalError(Exception):
@@ -79,7 +89,7 @@ def _encode_result(result):
     if isinstance(result, (bytes, bytearray, memoryview)):
         return bytes(result)
     try:
-        return json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return _json_encode(result).encode("utf-8")
     except (TypeError, ValueError, OverflowError) as e:
         # Lambda's Python runtime: Runtime.MarshalError, "Unable to marshal response: ..."
         raise _MarshalError("Unable to marshal response: %s" % e) from None
@@ -90,7 +100,8 @@ def _text(address):
 
 
 def _payload(res):
-    return ctypes.string_at(res.data, res.len) if res.len else b""
+    n = res.len
+    return res.data[:n] if n else b""
 
 
 def _error_of(res):
@@ -107,33 +118,8 @@ def _result_of(res):
 
 # ---- a call's log: print, logging and context.log --------------------------------------------
 
-class _Call:
-    """One running Python handler call: its libfaas context and its unfinished log line."""
-    __slots__ = ("ctx", "pending", "outer")
-
-    def __init__(self, ctx, outer):
-        self.ctx = ctx
-        self.pending = ""
-        self.outer = outer
-
-    def write(self, text):
-        if not text:
-            return
-        text = self.pending + text
-        lines = text.split("\n")
-        self.pending = lines.pop()
-        for line in lines:
-            self.log(line)
-
-    def log(self, line):
-        if self.ctx is not None:
-            lib.faas_ctx_log(self.ctx, b"%s",
-                             line.encode("utf-8", "replace").replace(b"\0", b"\\0"))
-
-    def flush(self):
-        if self.pending:
-            self.log(self.pending)
-            self.pending = ""
+def _log_line(ctx, line):
+    lib.faas_ctx_log(ctx, b"%s", line.encode("utf-8", "replace").replace(b"\0", b"\\0"))
 
 
 class _Capture:
@@ -145,9 +131,9 @@ class _Capture:
         self._faas_stream = stream
 
     def write(self, text):
-        call = getattr(_tls, "call", None)
-        if call is not None:
-            call.write(text)
+        call = _tls.call
+        if call is not None and call._fn.capture:
+            call._write(text)
             return len(text)
         if self._faas_stream is None:
             return len(text)
@@ -158,7 +144,8 @@ class _Capture:
             self.write(line)
 
     def flush(self):
-        if getattr(_tls, "call", None) is None and self._faas_stream is not None:
+        call = _tls.call
+        if (call is None or not call._fn.capture) and self._faas_stream is not None:
             self._faas_stream.flush()
 
     def __getattr__(self, name):
@@ -187,17 +174,17 @@ class _LogHandler(logging.Handler):
         self.setFormatter(fmt)
 
     def emit(self, record):
-        call = getattr(_tls, "call", None)
-        if call is None:
+        call = _tls.call
+        if call is None or not call._fn.capture:
             if all(h is self for h in logging.getLogger().handlers):
                 last = logging.lastResort
                 if last is not None and record.levelno >= last.level:
                     last.handle(record)
             return
         try:
-            record.aws_request_id = lib.faas_ctx_request_id(call.ctx).decode()
-            call.flush()
-            call.log(self.format(record))
+            record.aws_request_id = call.aws_request_id
+            call._flush()
+            call._log(self.format(record))
         except Exception:
             self.handleError(record)
 
@@ -231,19 +218,21 @@ class _Function:
 
 
 class Context:
-    """Lambda's context object, for the call it was given to (Python runtime attributes)."""
+    """Lambda's context object, for the call it was given to (Python runtime attributes).
+    It also holds the call's unfinished log line."""
 
-    __slots__ = ("_ctx", "_fn", "_call", "_request_id")
+    __slots__ = ("_ctx", "_fn", "_request_id", "_pending", "_outer")
     function_version = "$LATEST"
     client_context = None
     identity = None
     tenant_id = None
 
-    def __init__(self, ctx, fn, call):
+    def __init__(self, ctx, fn, outer):
         self._ctx = ctx
         self._fn = fn
-        self._call = call
         self._request_id = None
+        self._pending = ""
+        self._outer = outer
 
     @property
     def aws_request_id(self):
@@ -280,10 +269,29 @@ class Context:
 
     def log(self, msg):
         """Write msg to the call's log, as Lambda's context.log does (no newline added)."""
-        self._call.write(str(msg))
+        self._write(str(msg))
 
     def __repr__(self):
         return "<faas.Context %s of %s>" % (self.aws_request_id, self._fn.name)
+
+    # The call's log: whole lines go to faas_ctx_log(); a partial one waits for its end.
+    def _write(self, text):
+        if not text:
+            return
+        text = self._pending + text
+        lines = text.split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._log(line)
+
+    def _log(self, line):
+        if self._ctx is not None:
+            _log_line(self._ctx, line)
+
+    def _flush(self):
+        if self._pending:
+            self._log(self._pending)
+            self._pending = ""
 
 
 # ---- handler dispatch: runs on the thread libfaas calls the handler on ---------------------
@@ -291,64 +299,58 @@ class Context:
 _THIS_FILE = __file__
 
 
-def _fail(ctx, call, request_id, error_type, message, trace):
-    call.flush()
-    call.log("[ERROR] %s: %s" % (error_type, message))
+def _fail(context, error_type, message, trace):
+    context._flush()
+    context._log("[ERROR] %s: %s" % (error_type, message))
     if trace:
-        call.log("Traceback (most recent call last):\n" + "".join(trace).rstrip("\n"))
+        context._log("Traceback (most recent call last):\n" + "".join(trace).rstrip("\n"))
     # Lambda's Python runtime sends this body (awslambdaric bootstrap.make_error).
-    body = {"errorMessage": message, "errorType": error_type, "requestId": request_id or "",
-            "stackTrace": trace}
+    body = {"errorMessage": message, "errorType": error_type,
+            "requestId": context.aws_request_id or "", "stackTrace": trace}
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    rc = lib.faas_fail_body(ctx, data, len(data))
-    if rc == _ETOOLARGE:        # a huge message or trace: keep what fits
+    ctx = context._ctx
+    if lib.faas_fail_body(ctx, data, len(data)) == _ETOOLARGE:   # a huge message or trace
         body["errorMessage"] = message[:4096]
         body["stackTrace"] = trace[-20:]
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        rc = lib.faas_fail_body(ctx, data, len(data))
+        lib.faas_fail_body(ctx, data, len(data))
     return _EHANDLER
 
 
-def _fail_exception(ctx, call, context, exc):
+def _fail_exception(context, exc):
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != _THIS_FILE]
     exc.__traceback__ = None            # frees the frames now, not at the next collection
-    return _fail(ctx, call, context.aws_request_id, type(exc).__name__, str(exc),
-                 traceback.format_list(frames))
+    return _fail(context, type(exc).__name__, str(exc), traceback.format_list(frames))
 
 
 def _dispatch(fn, ctx, payload, length):
     """The C trampoline's body: never lets an exception reach ctypes (it would print it and
     report success)."""
-    depth = getattr(_tls, "callbacks", 0)
-    _tls.callbacks = depth + 1
-    call = _Call(ctx, getattr(_tls, "call", None))
-    context = Context(ctx, fn, call)
+    tls = _tls
+    context = Context(ctx, fn, tls.call)
+    tls.call = context
     try:
         if fn.capture:
             _capture_streams()
             if _log_handler is None:
                 _install_log_handler()
-            _tls.call = call
         try:
-            event = _decode_event(ctypes.string_at(payload, length) if length else b"")
+            event = _decode_event(payload[:length] if length else b"")
             data = _encode_result(fn.fn(event, context))
         except _MarshalError as e:
-            return _fail(ctx, call, context.aws_request_id, "Runtime.MarshalError", str(e), [])
+            return _fail(context, "Runtime.MarshalError", str(e), [])
         except BaseException as e:      # SystemExit and KeyboardInterrupt too: the host lives
-            return _fail_exception(ctx, call, context, e)
+            return _fail_exception(context, e)
         return lib.faas_reply(ctx, data, len(data))
     except BaseException:
         return _EHANDLER
     finally:
         try:
-            call.flush()
+            context._flush()
         except BaseException:
             pass
-        call.ctx = None
         context._ctx = None
-        if fn.capture:
-            _tls.call = call.outer
-        _tls.callbacks = depth
+        tls.call = context._outer
 
 
 # ---- the runtime -------------------------------------------------------------------------------
@@ -378,7 +380,7 @@ class _Core:
         return 0
 
     def _complete(self, res, key):
-        depth = getattr(_tls, "callbacks", 0)
+        depth = _tls.callbacks
         _tls.callbacks = depth + 1
         try:
             future = self.pending.pop(key, None)
@@ -398,7 +400,7 @@ class _Core:
         hook = self.record_fn
         if hook is None:
             return
-        depth = getattr(_tls, "callbacks", 0)
+        depth = _tls.callbacks
         _tls.callbacks = depth + 1
         try:
             hook(Record._from_c(rec.contents))
@@ -408,7 +410,7 @@ class _Core:
             _tls.callbacks = depth
 
     def _log(self, line, arg):
-        depth = getattr(_tls, "callbacks", 0)
+        depth = _tls.callbacks
         _tls.callbacks = depth + 1
         try:
             self.log_fn(line.decode("utf-8", "replace"))
@@ -526,7 +528,7 @@ class Runtime:
         core = getattr(self, "_core", None)
         if core is None or core.rt is None:
             return
-        if getattr(_tls, "callbacks", 0):
+        if _tls.callbacks or _tls.call is not None:
             _orphans.append(core)       # freeing it here would wait for this very call
         else:
             core.free()
