@@ -278,20 +278,27 @@ void lfaas_push_payload(lua_State *L, const char *data, size_t len, int empty_ta
 
 /* ---- the module's JSON functions ------------------------------------------------------- */
 
+/* faas.encode and faas.decode share one hold, their upvalue (a userdata whose __gc frees
+ * it): released before and after each use, so an error in between leaks nothing. Neither
+ * runs Lua code while it holds it. */
+static lfaas_hold *shared_hold(lua_State *L)
+{
+    lfaas_hold *h = lua_touserdata(L, lua_upvalueindex(1));
+    lfaas_hold_release(h);
+    return h;
+}
+
 /* faas.encode(value) -> JSON text */
 static int l_encode(lua_State *L)
 {
     luaL_checkany(L, 1);
-    lfaas_hold *h = lua_newuserdatauv(L, sizeof *h, 0);   /* its __gc frees what it holds */
-    h->tree = NULL;
-    h->text = NULL;
-    luaL_setmetatable(L, "faas.hold");
     if (is_raw(L, 1))
         return luaL_argerror(L, 1, "faas.raw bytes are not JSON");
     if (lua_isnil(L, 1)) {
         lua_pushliteral(L, "null");
         return 1;
     }
+    lfaas_hold *h = shared_hold(L);
     size_t len;
     lfaas_payload(L, 1, h, &len);
     lua_pushlstring(L, h->text, len);
@@ -304,11 +311,8 @@ static int l_decode(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
+    lfaas_hold *h = shared_hold(L);
     json_error_t err;
-    lfaas_hold *h = lua_newuserdatauv(L, sizeof *h, 0);
-    h->tree = NULL;
-    h->text = NULL;
-    luaL_setmetatable(L, "faas.hold");
     h->tree = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (h->tree == NULL) {
         lua_pushnil(L);
@@ -385,12 +389,20 @@ void lfaas_json_open(lua_State *L, int t)
     lua_pop(L, 1);
 
     static const luaL_Reg fns[] = {
-        { "encode", l_encode }, { "decode", l_decode }, { "array", l_array },
-        { "object", l_object }, { "raw", l_raw }, { NULL, NULL },
+        { "array", l_array }, { "object", l_object }, { "raw", l_raw }, { NULL, NULL },
     };
     lua_pushvalue(L, t);
     luaL_setfuncs(L, fns, 0);
     lua_pop(L, 1);
+    lfaas_hold *h = lua_newuserdatauv(L, sizeof *h, 0);
+    h->tree = NULL;
+    h->text = NULL;
+    luaL_setmetatable(L, "faas.hold");
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, l_encode, 1);
+    lua_setfield(L, t, "encode");
+    lua_pushcclosure(L, l_decode, 1);
+    lua_setfield(L, t, "decode");
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, t, "null");
 }
