@@ -34,6 +34,7 @@ _CONFIG_UINTS = ("memory_mb", "timeout_ms", "max_concurrency", "min_warm", "keep
 _CONFIG_STRINGS = ("dead_letter", "tag")
 _NO_EVENT = object()
 
+
 class _PerThread(threading.local):
     """Per thread: call, the Context of the Python handler this thread is running (the
     innermost, when handlers invoke each other); callbacks, how deep this thread is in
@@ -117,10 +118,6 @@ def _result_of(res):
 
 
 # ---- a call's log: print, logging and context.log --------------------------------------------
-
-def _log_line(ctx, line):
-    lib.faas_ctx_log(ctx, b"%s", line.encode("utf-8", "replace").replace(b"\0", b"\\0"))
-
 
 class _Capture:
     """Stands in for sys.stdout and sys.stderr: what a thread writes while it runs a Python
@@ -286,7 +283,8 @@ class Context:
 
     def _log(self, line):
         if self._ctx is not None:
-            _log_line(self._ctx, line)
+            lib.faas_ctx_log(self._ctx, b"%s",
+                             line.encode("utf-8", "replace").replace(b"\0", b"\\0"))
 
     def _flush(self):
         if self._pending:
