@@ -17,10 +17,23 @@ if [ -z "$busted" ] || ! "$lua" -e 'require "busted.runner"' 2>/dev/null; then
     echo "1..0 # SKIP busted is not installed for Lua 5.4 (apt-get install lua-busted)"
     exit 0
 fi
+lib="$top_builddir/libfaas/.libs/libfaas.so.0"
+# A sanitizer build's libfaas must have its runtime loaded first in an interpreter that is
+# not instrumented: preload the ones it links (none in a normal build).
+sanitizers=$(ldd "$lib" 2>/dev/null | awk '/lib(asan|ubsan|tsan)\.so/ {printf "%s ", $3}')
+[ -n "$sanitizers" ] && export LD_PRELOAD="$sanitizers"
+err=${TMPDIR:-/tmp}/faas-busted-$$.err
+trap 'rm -f "$err"' EXIT
 LUA_CPATH_5_4="$top_builddir/bindings/lua/.libs/?.so;;" \
 LD_LIBRARY_PATH="$top_builddir/libfaas/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-    "$lua" "$busted" --output=TAP "$top_srcdir/bindings/lua/tests"
+    "$lua" "$busted" --output=TAP "$top_srcdir/bindings/lua/tests" 2>"$err"
 rc=$?
-# busted exits with the number of failures: those are "not ok" lines already.
+sed 's/^/# /' "$err"
+if grep -q -E 'ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$err"; then
+    echo "Bail out! a sanitizer reported an error (above)"
+    exit 1
+fi
+# busted exits with the number of failures, which are "not ok" lines already; a signal or
+# the interpreter failing is an error.
 [ $rc -lt 126 ] && exit 0
 exit $rc

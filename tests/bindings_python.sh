@@ -15,6 +15,11 @@ if [ ! -f "$lib" ]; then
     echo "Bail out! $lib was not built"
     exit 1
 fi
+# A sanitizer build's libfaas must have its runtime loaded first in an interpreter that is
+# not instrumented: preload the ones it links (none in a normal build).
+sanitizers=$(ldd "$lib" 2>/dev/null | awk '/lib(asan|ubsan|tsan)\.so/ {printf "%s ", $3}')
+# Python's interpreter does not free everything at exit: leaks are not its tests' to report.
+[ -n "$sanitizers" ] && export LD_PRELOAD="$sanitizers" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 tmp=${TMPDIR:-/tmp}/faas-pytest-$$
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT

@@ -146,13 +146,18 @@ def test_four_python_threads_invoking_at_once(rt):
 def test_threads_and_workers_together(rt):
     n = scaled(1000)
     rt.register("id", lambda event, context: event)
-    results = []
+    results, failures = [], []
     lock = threading.Lock()
 
     def caller(t):
-        futures = [rt.invoke_async("id", [t, i]) for i in range(n)]
-        local = [rt.invoke("id", [t, -i]) for i in range(n)]
-        local += [f.result(30) for f in futures]
+        try:
+            futures = [rt.invoke_async("id", [t, i]) for i in range(n)]
+            local = [rt.invoke("id", [t, -i]) for i in range(n)]
+            local += [f.result(60) for f in futures]
+        except Exception as e:      # noqa: BLE001 - asserted below, with what it was
+            with lock:
+                failures.append(repr(e))
+            return
         with lock:
             results.extend(local)
 
@@ -161,6 +166,7 @@ def test_threads_and_workers_together(rt):
         th.start()
     for th in threads:
         th.join()
+    assert failures == []
     assert len(results) == 4 * 2 * n
     assert sorted(map(json.dumps, results)) == sorted(
         json.dumps([t, s * i]) for t in range(4) for i in range(n) for s in (1, -1))
