@@ -123,7 +123,8 @@ static unsigned check_uint(lua_State *L, const char *what, const char *key)
     int isint;
     lua_Integer v = lua_tointegerx(L, -1, &isint);
     if (!isint || v < 0 || v > (lua_Integer)UINT_MAX)
-        luaL_error(L, "faas: %s %s must be an integer from 0 to %u", what, key, UINT_MAX);
+        luaL_error(L, "faas: %s %s must be an integer from 0 to %I", what, key,
+                   (lua_Integer)UINT_MAX);
     return (unsigned)v;
 }
 
@@ -259,11 +260,11 @@ static int push_done(lua_State *L)
 
 /* Run d's callback with (result) or (nil, err). A callback's error propagates (the
  * completion is consumed either way). */
-static void deliver(lua_State *L, lfaas_rt *b, lfaas_done *d, bool with_callbacks)
+static void deliver(lua_State *L, lfaas_rt *b, lfaas_done *d)
 {
     b->outstanding--;
     int nf = 0;
-    if (with_callbacks && d->key != 0) {
+    if (d->key != 0) {
         lua_rawgetp(L, LUA_REGISTRYINDEX, &lfaas_runtimes_key);
         lua_rawgetp(L, -1, b);
         lua_getiuservalue(L, -1, 1);        /* functions: key -> callback */
@@ -293,7 +294,7 @@ static void deliver(lua_State *L, lfaas_rt *b, lfaas_done *d, bool with_callback
 
 /* On the owner: run the handed-off calls and deliver the completions queued now, one at a
  * time (a callback may queue more). Returns how many. */
-static int service(lua_State *L, lfaas_rt *b, bool with_callbacks)
+static int service(lua_State *L, lfaas_rt *b)
 {
     int n = 0;
     for (;;) {
@@ -322,7 +323,7 @@ static int service(lua_State *L, lfaas_rt *b, bool with_callbacks)
             pthread_cond_broadcast(&b->cond);
             pthread_mutex_unlock(&b->lock);
         } else if (d != NULL) {
-            deliver(L, b, d, with_callbacks);
+            deliver(L, b, d);
         } else {
             return n;
         }
@@ -649,7 +650,7 @@ static int rt_poll(lua_State *L)
     for (;;) {
         if (b->manual)
             n += run_pending(L, b);
-        n += service(L, b, true);
+        n += service(L, b);
         if (n > 0 || timeout <= 0 || lfaas_mono_ns() >= until)
             break;
         wait_for_work(b, until);
@@ -669,7 +670,7 @@ static int rt_drain(lua_State *L)
     for (;;) {
         if (b->manual)
             run_pending(L, b);
-        service(L, b, true);
+        service(L, b);
         bool queued;
         pthread_mutex_lock(&b->lock);
         queued = b->jobs != NULL || b->done != NULL;
@@ -729,7 +730,7 @@ static int rt_close(lua_State *L)
     if (b->running > 0)
         return luaL_error(L, "faas: rt:close() from inside one of its own handlers");
     shut_down(b);
-    service(L, b, true);
+    service(L, b);
     return 0;
 }
 

@@ -192,7 +192,7 @@ void lfaas_payload(lua_State *L, int idx, lfaas_hold *h, size_t *len)
         const char *s = lua_tolstring(L, -1, &n);
         h->text = malloc(n + 1);
         if (h->text == NULL)
-            luaL_error(L, "faas: out of memory for a %zu byte payload", n);
+            luaL_error(L, "faas: out of memory for a %I byte payload", (lua_Integer)n);
         memcpy(h->text, s, n);
         h->text[n] = '\0';
         *len = n;

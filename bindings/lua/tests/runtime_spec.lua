@@ -154,7 +154,8 @@ describe("a runtime", function()
     assert.are.equal(faas.EEXIST, e2.code)
     assert.has_error(function() rt:register("x", function() end, { memory_mbs = 1 }) end,
       "faas: unknown function setting 'memory_mbs'")
-    assert.has_error(function() rt:register("x", function() end, { timeout_ms = -1 }) end)
+    assert.has_error(function() rt:register("x", function() end, { timeout_ms = -1 }) end,
+      "faas: function setting timeout_ms must be an integer from 0 to 4294967295")
     local none, e3 = faas.runtime{ price_model = "no-such-cloud" }
     assert.is_nil(none)
     assert.are.equal(faas.EINVAL, e3.code)
