@@ -61,26 +61,29 @@ typedef struct iso_inst {
     unsigned char *buf;           /* FAAS__ISO_MSG_MAX bytes for incoming messages */
 } iso_inst;
 
-static uint64_t mono_ms(void)
+static uint64_t mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Wait up to ms (real time) for sock to be readable; 1 ready, 0 timed out, -1 error. */
-static int wait_readable(int sock, uint64_t deadline_ms)
+#define MS_NS(ms) ((uint64_t)(ms) * 1000000u)
+
+/* Wait until sock is readable or the deadline (real time, ns) passes; 1 ready, 0 timed
+ * out, -1 error. Rounds up, so that it never returns before the deadline. */
+static int wait_readable(int sock, uint64_t deadline)
 {
     for (;;) {
-        uint64_t now = mono_ms();
-        int left = now >= deadline_ms ? 0 : (int)(deadline_ms - now);
+        uint64_t now = mono_ns();
+        int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
         struct pollfd p = { sock, POLLIN, 0 };
         int rc = poll(&p, 1, left);
         if (rc > 0)
             return 1;
-        if (rc == 0)
+        if (rc == 0 && mono_ns() >= deadline)
             return 0;
-        if (errno != EINTR)
+        if (rc < 0 && errno != EINTR)
             return -1;
     }
 }
@@ -101,13 +104,13 @@ static void zygote_stop(iso_fn *z, bool kill_now)
         return;
     if (!kill_now) {
         shutdown(z->ctl, SHUT_WR);
-        uint64_t deadline = mono_ms() + SHUTDOWN_LIMIT_MS;
+        uint64_t deadline = mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS);
         char b[64];
         int fd;
         while (wait_readable(z->ctl, deadline) == 1 && faas__iso_recv(z->ctl, b, sizeof b, &fd) > 0)
             if (fd >= 0)
                 close(fd);
-        kill_now = mono_ms() >= deadline;
+        kill_now = mono_ns() >= deadline;
     }
     if (kill_now)
         kill(z->pid, SIGKILL);
@@ -188,7 +191,7 @@ static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
     long n = -1;
     int fd = -1;
     if (faas__iso_send(z->ctl, iov, 4, -1) == 0 &&
-        wait_readable(z->ctl, mono_ms() + START_LIMIT_MS) == 1)
+        wait_readable(z->ctl, mono_ns() + MS_NS(START_LIMIT_MS)) == 1)
         n = faas__iso_recv(z->ctl, buf, sizeof buf - 1, &fd);
     if (fd >= 0)
         close(fd);
@@ -220,7 +223,7 @@ static int zygote_spawn(iso_fn *z, pid_t *pid, int *chan, char *err, size_t errl
         return -1;
     int fd = -1;
     long n = -1;
-    if (wait_readable(z->ctl, mono_ms() + SPAWN_LIMIT_MS) == 1)
+    if (wait_readable(z->ctl, mono_ns() + MS_NS(SPAWN_LIMIT_MS)) == 1)
         n = faas__iso_recv(z->ctl, &s, sizeof s, &fd);
     if (n != (long)sizeof s || s.type != FAAS__ISO_SPAWNED) {
         if (fd >= 0)
@@ -487,8 +490,8 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
     }
     /* The deadline in real time: the kill must happen even if the runtime's clock is a
      * test's that does not move. */
-    int64_t left = faas_ctx_remaining_ms(ctx);
-    uint64_t deadline = mono_ms() + (uint64_t)(left > 0 ? left : 0);
+    uint64_t now = faas__now(ctx->rt);
+    uint64_t deadline = mono_ns() + (ctx->deadline_ns > now ? ctx->deadline_ns - now : 0);
     if (faas__iso_send(ii->fd, iov, iovcnt, passfd) != 0) {
         ii->doomed = true;
         set_error(ctx, FAAS__CRASHED, "Runtime.ExitError", "the instance had exited before "
@@ -556,7 +559,7 @@ static void iso_close(void *state)
         /* A doomed instance is killed at once, unless it is gone already. */
         if (!ii->doomed)
             shutdown(ii->fd, SHUT_WR);
-        uint64_t deadline = mono_ms() + (ii->doomed ? 0 : SHUTDOWN_LIMIT_MS);
+        uint64_t deadline = mono_ns() + (ii->doomed ? 0 : MS_NS(SHUTDOWN_LIMIT_MS));
         for (bool killed = false;;) {
             int ready = wait_readable(ii->fd, deadline);
             if (ready > 0) {
@@ -574,7 +577,7 @@ static void iso_close(void *state)
              * been reused): kill it, and wait for the EOF that follows. */
             kill(ii->pid, SIGKILL);
             killed = true;
-            deadline = mono_ms() + SHUTDOWN_LIMIT_MS;
+            deadline = mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS);
         }
     }
     close(ii->fd);

@@ -28,6 +28,7 @@ int exit3(faas_ctx *ctx, const void *payload, size_t len);
 int maybe_crash(faas_ctx *ctx, const void *payload, size_t len);
 int big(faas_ctx *ctx, const void *payload, size_t len);
 int arena(faas_ctx *ctx, const void *payload, size_t len);
+int dispatch(faas_ctx *ctx, const void *payload, size_t len);
 
 typedef struct state {
     char  function[64];
@@ -179,4 +180,40 @@ int arena(faas_ctx *ctx, const void *payload, size_t len)
     (void)payload; (void)len;
     void *p = faas_ctx_alloc(ctx, (size_t)1 << 40);
     return p == NULL ? -1 : 0;
+}
+
+/* One handler for every misbehaviour, chosen by the payload's first word: "segv", "abort",
+ * "spin", "hog N" (MB), "net", "open", "exit N", "crash" (SIGSEGV), "big N" (a reply of N
+ * bytes), "pid"; anything else is echoed. The tests call a bad word, then a good one. */
+int dispatch(faas_ctx *ctx, const void *payload, size_t len)
+{
+    char word[64];
+    snprintf(word, sizeof word, "%.*s", (int)(len < 63 ? len : 63), (const char *)payload);
+    const char *arg = strchr(word, ' ') ? strchr(word, ' ') + 1 : "";
+    size_t w = strcspn(word, " ");
+    if (w == 4 && memcmp(word, "segv", 4) == 0)
+        return null_deref(ctx, payload, 0);
+    if (w == 5 && memcmp(word, "abort", 5) == 0)
+        return do_abort(ctx, payload, len);
+    if (w == 4 && memcmp(word, "spin", 4) == 0)
+        return spin(ctx, payload, len);
+    if (w == 3 && memcmp(word, "hog", 3) == 0)
+        return hog(ctx, arg, strlen(arg));
+    if (w == 3 && memcmp(word, "net", 3) == 0)
+        return net(ctx, payload, len);
+    if (w == 4 && memcmp(word, "open", 4) == 0)
+        return open_file(ctx, payload, len);
+    if (w == 4 && memcmp(word, "exit", 4) == 0)
+        exit(atoi(arg));
+    if (w == 5 && memcmp(word, "crash", 5) == 0)
+        raise(SIGSEGV);
+    if (w == 3 && memcmp(word, "big", 3) == 0)
+        return big(ctx, arg, strlen(arg));
+    if (w == 3 && memcmp(word, "pid", 3) == 0)
+        return pid(ctx, payload, len);
+    if (w == 4 && memcmp(word, "logs", 4) == 0)
+        return logs(ctx, payload, len);
+    if (w == 4 && memcmp(word, "fail", 4) == 0)
+        return fail(ctx, payload, len);
+    return faas_reply(ctx, payload, len);
 }
