@@ -204,8 +204,8 @@ bool faas__initialising(const faas_function *fn);
  * inst->shutdown to what ends the process. Outcomes the ctx API cannot express are set on
  * the ctx directly, so that faas__run's status rule needs no extra test on the warm path:
  *   - killed at the deadline: deadline_ns = 0, so "the deadline passed" (FAAS_ETIMEOUT);
- *   - out of memory: oom = FAAS__OOM, err = the error block (FAAS_EMEMORY);
- *   - crashed: oom = FAAS__CRASHED, err = a Runtime.ExitError block (FAAS_ECRASHED);
+ *   - out of memory: oom, err = the error block (FAAS_EMEMORY);
+ *   - crashed: oom and crashed, err = a Runtime.ExitError block (FAAS_ECRASHED);
  *   - the process's peak memory: inst->arena.used, which the record reads as the arena's
  *     high-water (an isolated instance's host-side arena is never allocated from). */
 typedef struct faas__isolation_hooks {
@@ -218,9 +218,6 @@ extern const faas__isolation_hooks *faas__isolation;
 
 /* ---- invoke.c ------------------------------------------------------------------------- */
 
-/* faas_ctx.oom: why the call failed short of its handler's own verdict. */
-#define FAAS__OOM     1       /* FAAS_EMEMORY */
-#define FAAS__CRASHED 2       /* FAAS_ECRASHED (isolated instances only) */
 
 struct faas_ctx {
     faas_runtime   *rt;
@@ -232,9 +229,10 @@ struct faas_ctx {
     size_t          reply_len;
     char           *err;          /* malloc'd "type\0message\0" block, or NULL */
     bool            failed;       /* faas_fail() was called */
-    unsigned char   oom;          /* FAAS__OOM: the arena refused an allocation; or
-                                     FAAS__CRASHED (see faas__isolation_hooks) */
+    bool            oom;          /* the arena refused an allocation (or, with crashed,
+                                     an isolated instance died: faas__isolation_hooks) */
     bool            too_large;    /* a reply was over the limit */
+    bool            crashed;      /* with oom: FAAS_ECRASHED, not FAAS_EMEMORY */
     char           *log;          /* what the call logged, at most 2 x FAAS__LOG_TAIL */
     size_t          log_len, log_cap;
     const char     *request_id;   /* the response record's */

@@ -315,7 +315,7 @@ void *faas_ctx_alloc(faas_ctx *ctx, size_t n)
     int over;
     void *p = faas__arena_alloc(&ctx->inst->arena, n, &over);
     if (p == NULL && !ctx->oom) {
-        ctx->oom = FAAS__OOM;
+        ctx->oom = true;
         free(ctx->err);
         ctx->err = error_blockf("Runtime.OutOfMemory",
                                 "faas_ctx_alloc(%zu): %s (%zu bytes in use, limit %u MB)", n,
@@ -467,8 +467,7 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
     ctx.reply = NULL;
     ctx.reply_len = 0;
     ctx.err = NULL;
-    ctx.failed = ctx.too_large = false;
-    ctx.oom = 0;
+    ctx.failed = ctx.oom = ctx.too_large = ctx.crashed = false;
     ctx.log = NULL;
     ctx.log_len = ctx.log_cap = 0;
     faas_record *r = &res->record;
@@ -549,7 +548,7 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
         ctx.err = error_blockf("Sandbox.Timedout", "Task timed out after %u.%02u seconds",
                                cs / 100, cs % 100);
     } else if (ctx.oom) {
-        status = ctx.oom == FAAS__CRASHED ? FAAS_ECRASHED : FAAS_EMEMORY;
+        status = ctx.crashed ? FAAS_ECRASHED : FAAS_EMEMORY;
     } else if (ctx.failed || hrc != 0 || ctx.too_large) {
         status = FAAS_EHANDLER;
         if (!ctx.failed) {

@@ -324,10 +324,11 @@ static int shm_adopt(iso_inst *ii, int fd)
 
 /* ---- outcomes ------------------------------------------------------------------------------ */
 
-/* Replace the ctx's error block with "type\0message\0" (the form faas__run expects). */
-static void set_error(faas_ctx *ctx, unsigned char why, const char *type, const char *fmt, ...)
+/* Replace the ctx's error block with "type\0message\0" (the form faas__run expects):
+ * the call ends FAAS_ECRASHED, or (crashed false) FAAS_EMEMORY. */
+static void set_error(faas_ctx *ctx, bool crashed, const char *type, const char *fmt, ...)
     FAAS_PRINTF(4, 5);
-static void set_error(faas_ctx *ctx, unsigned char why, const char *type, const char *fmt, ...)
+static void set_error(faas_ctx *ctx, bool crashed, const char *type, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -342,7 +343,8 @@ static void set_error(faas_ctx *ctx, unsigned char why, const char *type, const 
         free(ctx->err);
         ctx->err = b;
     }
-    ctx->oom = why;
+    ctx->oom = true;
+    ctx->crashed = crashed;
 }
 
 static const char *signal_words(int sig)
@@ -386,7 +388,7 @@ static const char *profile_name(int p)
 /* An allocation the kernel refused (RLIMIT_AS) decides the call, whatever followed it. */
 static void out_of_memory(faas_ctx *ctx, uint64_t asked, const char *then)
 {
-    set_error(ctx, FAAS__OOM, "Runtime.OutOfMemory",
+    set_error(ctx, false, "Runtime.OutOfMemory",
               "an allocation of %llu bytes failed: past the function's memory limit of %u MB"
               "%s%s", (unsigned long long)asked, ctx->fn->cfg.memory_mb,
               then[0] ? ", then " : "", then);
@@ -404,12 +406,12 @@ static void crashed(faas_ctx *ctx, iso_inst *ii, const faas__iso_crash *c)
         ctx->deadline_ns = 0;           /* RLIMIT_CPU: a timeout (see internal.h) */
     } else if (c->signo == SIGSYS && c->code == 1 /* SYS_SECCOMP */) {
         char *name = seccomp_syscall_resolve_num_arch(c->arch, c->syscall);
-        set_error(ctx, FAAS__CRASHED, "Runtime.ExitError",
+        set_error(ctx, true, "Runtime.ExitError",
                   "%s: %s() (syscall %d) is not allowed by the seccomp profile \"%s\"", sig,
                   name ? name : "?", c->syscall, profile_name(ii->fn->cfg.seccomp));
         free(name);
     } else {
-        set_error(ctx, FAAS__CRASHED, "Runtime.ExitError", "%s", sig);
+        set_error(ctx, true, "Runtime.ExitError", "%s", sig);
     }
 }
 
@@ -425,7 +427,7 @@ static int finished(faas_ctx *ctx, iso_inst *ii, const faas__iso_done *d, long n
         msg = text + d->type_len + 1;
     }
     if (fd >= 0 && shm_adopt(ii, fd) != 0) {
-        set_error(ctx, FAAS__CRASHED, "Runtime.ExitError", "the reply's shared region "
+        set_error(ctx, true, "Runtime.ExitError", "the reply's shared region "
                   "could not be mapped: %s", strerror(errno));
         return 0;
     }
@@ -437,14 +439,14 @@ static int finished(faas_ctx *ctx, iso_inst *ii, const faas__iso_done *d, long n
     case FAAS_OK:
         if (d->flags & FAAS__ISO_SHM) {
             if (ii->shm == NULL || d->len > ii->shm_cap) {
-                set_error(ctx, FAAS__CRASHED, "Runtime.ExitError", "a malformed reply");
+                set_error(ctx, true, "Runtime.ExitError", "a malformed reply");
                 return 0;
             }
             faas_reply(ctx, ii->shm, (size_t)d->len);
             return 0;
         }
         if (d->len != textlen) {
-            set_error(ctx, FAAS__CRASHED, "Runtime.ExitError", "a malformed reply");
+            set_error(ctx, true, "Runtime.ExitError", "a malformed reply");
             return 0;
         }
         faas_reply(ctx, text, textlen);         /* a too-large reply sets too_large */
@@ -455,10 +457,10 @@ static int finished(faas_ctx *ctx, iso_inst *ii, const faas__iso_done *d, long n
         ctx->deadline_ns = 0;                   /* see internal.h */
         return 0;
     case FAAS_EMEMORY:
-        set_error(ctx, FAAS__OOM, type, "%s", msg);
+        set_error(ctx, false, type, "%s", msg);
         return 0;
     default:
-        set_error(ctx, FAAS__CRASHED, type, "%s", msg);
+        set_error(ctx, true, type, "%s", msg);
         return 0;
     }
 }
@@ -479,7 +481,7 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
     if (len > FAAS__ISO_INLINE) {
         int fresh = shm_reserve(ii, len);
         if (fresh < 0) {
-            set_error(ctx, FAAS__OOM, "Runtime.OutOfMemory", "no memory for a shared region "
+            set_error(ctx, false, "Runtime.OutOfMemory", "no memory for a shared region "
                       "of %zu bytes to pass the payload: %s", len, strerror(errno));
             return 0;
         }
@@ -494,7 +496,7 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
     uint64_t deadline = mono_ns() + (ctx->deadline_ns > now ? ctx->deadline_ns - now : 0);
     if (faas__iso_send(ii->fd, iov, iovcnt, passfd) != 0) {
         ii->doomed = true;
-        set_error(ctx, FAAS__CRASHED, "Runtime.ExitError", "the instance had exited before "
+        set_error(ctx, true, "Runtime.ExitError", "the instance had exited before "
                   "the call (%s)", strerror(errno));
         return 0;
     }
@@ -513,7 +515,7 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
         if (n <= 0) {
             ii->doomed = true;
             ii->eof = n == 0;
-            set_error(ctx, FAAS__CRASHED, "Runtime.ExitError", "Runtime exited without a "
+            set_error(ctx, true, "Runtime.ExitError", "Runtime exited without a "
                       "report: signal: killed (SIGKILL), or _exit()");
             return 0;
         }
@@ -538,10 +540,10 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
             if (e->oom_request != 0)
                 out_of_memory(ctx, e->oom_request, "then exit()");
             else
-                set_error(ctx, FAAS__CRASHED, "Runtime.ExitError", "exit status %d",
+                set_error(ctx, true, "Runtime.ExitError", "exit status %d",
                           e->status);
         } else {
-            set_error(ctx, FAAS__CRASHED, "Runtime.ExitError", "a malformed message");
+            set_error(ctx, true, "Runtime.ExitError", "a malformed message");
         }
         return 0;
     }
