@@ -88,7 +88,63 @@ static int wait_readable(int sock, uint64_t deadline)
     }
 }
 
-/* ---- the zygote ------------------------------------------------------------------------- */
+/* ---- the wire: isolate_child.c uses it too, which pulls this file into a static link --- */
+
+int faas__iso_send(int sock, struct iovec *iov, int iovcnt, int fd)
+{
+    union {
+        struct cmsghdr h;
+        char           buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov;
+    m.msg_iovlen = (size_t)iovcnt;
+    if (fd >= 0) {
+        memset(&u, 0, sizeof u);
+        m.msg_control = u.buf;
+        m.msg_controllen = sizeof u.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    ssize_t n;
+    do
+        n = sendmsg(sock, &m, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -1 : 0;
+}
+
+long faas__iso_recv(int sock, void *buf, size_t cap, int *fd)
+{
+    union {
+        struct cmsghdr h;
+        char           buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct iovec iov = { buf, cap };
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.buf;
+    m.msg_controllen = sizeof u.buf;
+    *fd = -1;
+    ssize_t n;
+    do
+        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int)))
+            memcpy(fd, CMSG_DATA(c), sizeof *fd);
+    return (long)n;
+}
+
+/* ---- the zygote ---------------------------------------------------------------------- */
 
 static const char *zygote_path(void)
 {
@@ -107,7 +163,8 @@ static void zygote_stop(iso_fn *z, bool kill_now)
         uint64_t deadline = mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS);
         char b[64];
         int fd;
-        while (wait_readable(z->ctl, deadline) == 1 && faas__iso_recv(z->ctl, b, sizeof b, &fd) > 0)
+        while (wait_readable(z->ctl, deadline) == 1 &&
+               faas__iso_recv(z->ctl, b, sizeof b, &fd) > 0)
             if (fd >= 0)
                 close(fd);
         kill_now = mono_ns() >= deadline;
@@ -180,8 +237,10 @@ static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
     c.name_len = (uint32_t)strlen(name);
     c.path_len = (uint32_t)strlen(mpath);
     c.symbol_len = (uint32_t)strlen(sym);
-    struct iovec iov[4] = { { &c, sizeof c }, { (void *)name, c.name_len + 1u },
-                            { (void *)mpath, c.path_len + 1u }, { (void *)sym, c.symbol_len + 1u } };
+    struct iovec iov[4] = { { &c, sizeof c },
+                            { (void *)name, c.name_len + 1u },
+                            { (void *)mpath, c.path_len + 1u },
+                            { (void *)sym, c.symbol_len + 1u } };
     if (sizeof c + c.name_len + c.path_len + c.symbol_len + 3 > FAAS__ISO_MSG_MAX) {
         snprintf(err, errlen, "module path too long: %.80s...", mpath);
         zygote_stop(z, true);
@@ -266,7 +325,7 @@ static int instance_fork(faas_function *fn, pid_t *pid, int *chan, char *err, si
     return rc;
 }
 
-/* ---- the shared region -------------------------------------------------------------------- */
+/* ---- the shared region --------------------------------------------------------------- */
 
 static void shm_drop(iso_inst *ii)
 {
@@ -322,7 +381,7 @@ static int shm_adopt(iso_inst *ii, int fd)
     return shm_map(ii, fd, (size_t)st.st_size);
 }
 
-/* ---- outcomes ------------------------------------------------------------------------------ */
+/* ---- outcomes ------------------------------------------------------------------------ */
 
 /* Replace the ctx's error block with "type\0message\0" (the form faas__run expects):
  * the call ends FAAS_ECRASHED, or (crashed false) FAAS_EMEMORY. */
@@ -465,7 +524,7 @@ static int finished(faas_ctx *ctx, iso_inst *ii, const faas__iso_done *d, long n
     }
 }
 
-/* ---- one call ------------------------------------------------------------------------------- */
+/* ---- one call ------------------------------------------------------------------------ */
 
 /* inst->handler of an isolated instance: the call runs in the instance's process. */
 static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
@@ -549,7 +608,7 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
     }
 }
 
-/* ---- the hooks ------------------------------------------------------------------------------ */
+/* ---- the hooks ----------------------------------------------------------------------- */
 
 /* inst->shutdown of an isolated instance: EOF on its channel makes it run the SHUTDOWN hook
  * and exit; one that has not within the limit (or was doomed) is killed. Waiting for EOF

@@ -71,63 +71,7 @@ static struct {
     rlim_t           cpu_soft, cpu_step;  /* RLIMIT_CPU, seconds */
 } z = { .ctl = -1, .chan = -1, .shm_fd = -1 };
 
-/* ---- the wire --------------------------------------------------------------------------- */
-
-int faas__iso_send(int sock, struct iovec *iov, int iovcnt, int fd)
-{
-    union {
-        struct cmsghdr h;
-        char           buf[CMSG_SPACE(sizeof(int))];
-    } u;
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = iov;
-    m.msg_iovlen = (size_t)iovcnt;
-    if (fd >= 0) {
-        memset(&u, 0, sizeof u);
-        m.msg_control = u.buf;
-        m.msg_controllen = sizeof u.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
-    ssize_t n;
-    do
-        n = sendmsg(sock, &m, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n < 0 ? -1 : 0;
-}
-
-long faas__iso_recv(int sock, void *buf, size_t cap, int *fd)
-{
-    union {
-        struct cmsghdr h;
-        char           buf[CMSG_SPACE(sizeof(int))];
-    } u;
-    struct iovec iov = { buf, cap };
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = u.buf;
-    m.msg_controllen = sizeof u.buf;
-    *fd = -1;
-    ssize_t n;
-    do
-        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len >= CMSG_LEN(sizeof(int)))
-            memcpy(fd, CMSG_DATA(c), sizeof *fd);
-    return (long)n;
-}
-
-/* ---- the seccomp profiles ------------------------------------------------------------------ */
+/* ---- the seccomp profiles ------------------------------------------------------------ */
 
 /* no-network: what could reach a network or another local service. io_uring is refused
  * too: its operations are not filtered per syscall. */
@@ -196,7 +140,7 @@ static int build_filter(char *err, size_t errlen)
     return FAAS_OK;
 }
 
-/* ---- an instance: crash and exit reports -------------------------------------------------- */
+/* ---- an instance: crash and exit reports --------------------------------------------- */
 
 static uint64_t peak_bytes(void)
 {
@@ -263,7 +207,7 @@ static void catch_fatal_signals(void)
         sigaction(sigs[i], &sa, NULL);
 }
 
-/* ---- an instance: limits ------------------------------------------------------------------ */
+/* ---- an instance: limits ------------------------------------------------------------- */
 
 /* Keep RLIMIT_CPU (soft) a whole timeout and a second ahead of the CPU time used so far:
  * a backstop for an instance the host can no longer kill (its host died mid-call). The
@@ -310,7 +254,7 @@ static uint64_t vm_size(void)
     return (uint64_t)strtoull(b, NULL, 10) * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* ---- an instance: the shared region ------------------------------------------------------- */
+/* ---- an instance: the shared region -------------------------------------------------- */
 
 static void shm_drop(void)
 {
@@ -370,7 +314,7 @@ static int shm_reserve(size_t n)
     return 1;
 }
 
-/* ---- an instance: serving calls ------------------------------------------------------------ */
+/* ---- an instance: serving calls ------------------------------------------------------ */
 
 /* The inner runtime's log sink: a line the module's handler logged goes to the host at
  * once (the host's sink and log_tail see it as if the call ran in-process). START, END,
@@ -514,7 +458,7 @@ static void instance_main(int chan)
     _exit(0);
 }
 
-/* ---- the zygote ------------------------------------------------------------------------------ */
+/* ---- the zygote ---------------------------------------------------------------------- */
 
 /* Close every descriptor above the control socket: the host's, inherited through exec. */
 static void close_inherited(void)

@@ -30,7 +30,7 @@
 
 static bool built;                  /* this libfaas has process isolation */
 
-/* ---- helpers ------------------------------------------------------------------------------ */
+/* ---- helpers ------------------------------------------------------------------------- */
 
 static int count_fds(void)
 {
@@ -155,7 +155,7 @@ static void bad_then_good(faas_runtime *rt, const char *name, const char *bad, i
     faas_response_free(&res);
 }
 
-/* ---- configuration ------------------------------------------------------------------------ */
+/* ---- configuration ------------------------------------------------------------------- */
 
 static void test_config_checks(void **state)
 {
@@ -191,7 +191,7 @@ static void test_without_isolation(void **state)
     faas_runtime_free(rt);
 }
 
-/* ---- what an isolated call carries back ------------------------------------------------------ */
+/* ---- what an isolated call carries back ---------------------------------------------- */
 
 static void test_calls(void **state)
 {
@@ -298,7 +298,7 @@ static void test_large_payloads(void **state)
     faas_runtime_free(rt);
 }
 
-/* ---- misbehaviour ------------------------------------------------------------------------------ */
+/* ---- misbehaviour -------------------------------------------------------------------- */
 
 static void test_null_dereference(void **state)
 {
@@ -496,7 +496,7 @@ static void test_warm(void **state)
     faas_runtime_free(rt);
 }
 
-/* ---- the zygote -------------------------------------------------------------------------------- */
+/* ---- the zygote ---------------------------------------------------------------------- */
 
 static void test_zygote_restarted(void **state)
 {
@@ -526,7 +526,7 @@ static void test_zygote_restarted(void **state)
     assert_int_equal(children(kids, 8), 0);
 }
 
-/* ---- nothing leaks --------------------------------------------------------------------------- */
+/* ---- nothing leaks ------------------------------------------------------------------- */
 
 static void test_no_leaks(void **state)
 {
@@ -562,7 +562,7 @@ static void test_no_leaks(void **state)
     }
 }
 
-/* ---- under load, with crashes: every call completes exactly once ------------------------------ */
+/* ---- under load, with crashes: every call completes exactly once --------------------- */
 
 static void test_stress_sync(void **state)
 {
