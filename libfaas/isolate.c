@@ -119,7 +119,7 @@ int faas__iso_send(int sock, struct iovec *iov, int iovcnt, int fd)
     return n < 0 ? -1 : 0;
 }
 
-long faas__iso_recv(int sock, void *buf, size_t cap, int *fd)
+long faas__iso_recv(int sock, void *buf, size_t cap, int *fd, bool restart)
 {
     union {
         struct cmsghdr h;
@@ -136,7 +136,7 @@ long faas__iso_recv(int sock, void *buf, size_t cap, int *fd)
     ssize_t n;
     do
         n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+    while (n < 0 && errno == EINTR && restart);
     if (n < 0)
         return -1;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c))
@@ -166,7 +166,7 @@ static void zygote_stop(iso_fn *z, bool kill_now)
         char b[64];
         int fd;
         while (wait_readable(z->ctl, deadline) == 1 &&
-               faas__iso_recv(z->ctl, b, sizeof b, &fd) > 0)
+               faas__iso_recv(z->ctl, b, sizeof b, &fd, true) > 0)
             if (fd >= 0)
                 close(fd);
         kill_now = mono_ns() >= deadline;
@@ -191,8 +191,9 @@ static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
         snprintf(err, errlen, "socketpair: %s", strerror(errno));
         return FAAS_ENOMEM;
     }
-    if (sv[1] == FAAS__ISO_CTL_FD) {
-        /* dup2() onto itself would keep close-on-exec: move it out of the way first. */
+    if (sv[1] <= FAAS__ISO_CTL_FD) {
+        /* dup2() onto itself would keep close-on-exec, and 0 (a host without stdin) is
+         * where /dev/null goes: move it out of the way first. */
         int moved = fcntl(sv[1], F_DUPFD_CLOEXEC, FAAS__ISO_CTL_FD + 1);
         close(sv[1]);
         sv[1] = moved;
@@ -231,6 +232,7 @@ static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
     faas__iso_config c;
     memset(&c, 0, sizeof c);
     c.type = FAAS__ISO_CONFIG;
+    c.wire = FAAS__ISO_WIRE;
     c.memory_mb = fn->cfg.memory_mb;
     c.timeout_ms = fn->cfg.timeout_ms;
     c.seccomp = fn->cfg.seccomp;
@@ -250,20 +252,21 @@ static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
     }
     char buf[sizeof(faas__iso_hello) + 1100];
     long n = -1;
-    int fd = -1;
+    int fd = -1, ready = -1;
     if (faas__iso_send(z->ctl, iov, 4, -1) == 0 &&
-        wait_readable(z->ctl, mono_ns() + MS_NS(START_LIMIT_MS)) == 1)
-        n = faas__iso_recv(z->ctl, buf, sizeof buf - 1, &fd);
+        (ready = wait_readable(z->ctl, mono_ns() + MS_NS(START_LIMIT_MS))) == 1)
+        n = faas__iso_recv(z->ctl, buf, sizeof buf - 1, &fd, true);
     if (fd >= 0)
         close(fd);
     faas__iso_hello h;
     if (n < (long)sizeof h) {
+        /* EOF, or a reset: it exited (a reset when it left our CONFIG unread). */
         snprintf(err, errlen, "the zygote of %s (%s) did not start: %s", name, path,
-                 n == 0 ? "it exited (is FAAS_ZYGOTE a faas-zygote of this libfaas?)"
+                 ready == 0 ? "no answer after 10 s of load and INIT"
                  : n > 0 ? "a malformed reply"
-                         : "no answer after 10 s of load and INIT");
+                         : "it exited (is FAAS_ZYGOTE a faas-zygote of this libfaas?)");
         zygote_stop(z, true);
-        return n < 0 ? FAAS_EINIT : FAAS_ELOAD;
+        return ready == 0 ? FAAS_EINIT : FAAS_ELOAD;
     }
     memcpy(&h, buf, sizeof h);
     buf[n] = '\0';
@@ -285,7 +288,7 @@ static int zygote_spawn(iso_fn *z, pid_t *pid, int *chan, char *err, size_t errl
     int fd = -1;
     long n = -1;
     if (wait_readable(z->ctl, mono_ns() + MS_NS(SPAWN_LIMIT_MS)) == 1)
-        n = faas__iso_recv(z->ctl, &s, sizeof s, &fd);
+        n = faas__iso_recv(z->ctl, &s, sizeof s, &fd, true);
     if (n != (long)sizeof s || s.type != FAAS__ISO_SPAWNED) {
         if (fd >= 0)
             close(fd);
@@ -571,12 +574,12 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
         int ready = 1;
         if (first) {
             first = false;
-            n = faas__iso_recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, &fd);
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                continue;                       /* past SO_RCVTIMEO: poll says the rest */
+            n = faas__iso_recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, &fd, false);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                continue;       /* past SO_RCVTIMEO, or a signal: poll for the time left */
         } else {
             ready = wait_readable(ii->fd, deadline);
-            n = ready > 0 ? faas__iso_recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, &fd) : -1;
+            n = ready > 0 ? faas__iso_recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, &fd, true) : -1;
         }
         if (ready == 0) {
             /* The channel is still open, so the process still exists: its pid is not
@@ -640,7 +643,7 @@ static void iso_close(void *state)
             int ready = wait_readable(ii->fd, deadline);
             if (ready > 0) {
                 int fd = -1;
-                long n = faas__iso_recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, &fd);
+                long n = faas__iso_recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, &fd, true);
                 if (fd >= 0)
                     close(fd);
                 if (n <= 0)

@@ -15,7 +15,10 @@
 #ifndef FAAS_ISOLATE_H
 #define FAAS_ISOLATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include <faas/version.h>
 
 #define FAAS__ISO_INLINE  (60u * 1024u)  /* payload bytes carried inside a message */
 #define FAAS__ISO_MSG_MAX (FAAS__ISO_INLINE + 4096u)  /* the largest message */
@@ -32,8 +35,14 @@ enum {
 
 /* host -> zygote, first: what to load and how to limit it; then name, path, symbol, each
  * NUL-terminated. */
+/* Both ends must be the same build: the host and the faas-zygote it starts could come from
+ * two installed versions. A zygote that gets another wire exits without a word, and the host
+ * reports that it "did not start". */
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 1u)
+
 typedef struct faas__iso_config {
     uint32_t type;
+    uint32_t wire;                  /* FAAS__ISO_WIRE */
     uint32_t memory_mb, timeout_ms;
     int32_t  seccomp;
     uint64_t max_reply;             /* the host's max_payload_sync */
@@ -109,7 +118,8 @@ int faas__isolate_main(int argc, char **argv, volatile uint64_t *oom_request);
 struct iovec;
 int faas__iso_send(int sock, struct iovec *iov, int iovcnt, int fd);
 /* One message in, at most cap bytes; a passed fd (close-on-exec) goes to *fd, else -1.
- * Returns the length, 0 at EOF, or -1 (errno; EINTR is retried). */
-long faas__iso_recv(int sock, void *buf, size_t cap, int *fd);
+ * Returns the length, 0 at EOF, or -1 (errno). EINTR is retried when restart is true; a
+ * receive under SO_RCVTIMEO must not be (each retry would start the timeout again). */
+long faas__iso_recv(int sock, void *buf, size_t cap, int *fd, bool restart);
 
 #endif /* FAAS_ISOLATE_H */

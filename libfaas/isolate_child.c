@@ -445,7 +445,7 @@ static void instance_main(int chan)
         _exit(127);                     /* the host reports an exit without a report */
     for (;;) {
         int fd;
-        long n = faas__iso_recv(chan, z.buf, FAAS__ISO_MSG_MAX, &fd);
+        long n = faas__iso_recv(chan, z.buf, FAAS__ISO_MSG_MAX, &fd, true);
         if (n <= 0)
             break;                      /* EOF: the host retires this instance */
         const faas__iso_call *c = (const void *)z.buf;
@@ -548,12 +548,12 @@ static int load(char *err, size_t errlen)
 
 static int read_config(void)
 {
-    long n = faas__iso_recv(z.ctl, z.buf, FAAS__ISO_MSG_MAX, &(int){ -1 });
+    long n = faas__iso_recv(z.ctl, z.buf, FAAS__ISO_MSG_MAX, &(int){ -1 }, true);
     if (n < (long)sizeof z.cfg)
         return -1;
     memcpy(&z.cfg, z.buf, sizeof z.cfg);
     size_t need = sizeof z.cfg + z.cfg.name_len + z.cfg.path_len + z.cfg.symbol_len + 3;
-    if (z.cfg.type != FAAS__ISO_CONFIG || (size_t)n != need)
+    if (z.cfg.type != FAAS__ISO_CONFIG || z.cfg.wire != FAAS__ISO_WIRE || (size_t)n != need)
         return -1;
     char *p = (char *)z.buf + sizeof z.cfg;
     z.name = strdup(p);
@@ -616,7 +616,7 @@ int faas__isolate_main(int argc, char **argv, volatile uint64_t *oom_request)
     send_hello(FAAS_OK, "");
     for (;;) {
         int fd;
-        long n = faas__iso_recv(z.ctl, z.buf, FAAS__ISO_MSG_MAX, &fd);
+        long n = faas__iso_recv(z.ctl, z.buf, FAAS__ISO_MSG_MAX, &fd, true);
         if (n <= 0)
             break;                      /* EOF: the function is unregistered, or the host
                                            is gone */

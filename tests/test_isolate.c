@@ -29,6 +29,15 @@
 #endif
 
 static bool built;                  /* this libfaas has process isolation */
+static char *zygote_env;            /* FAAS_ZYGOTE as the harness set it, or NULL */
+
+static void restore_zygote(void)
+{
+    if (zygote_env != NULL)
+        setenv("FAAS_ZYGOTE", zygote_env, 1);
+    else
+        unsetenv("FAAS_ZYGOTE");
+}
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
@@ -469,8 +478,21 @@ static void test_load_and_init_failures(void **state)
                             "cannot open config for initfail: No such file or directory");
         faas_response_free(&res);
     }
+    /* No helper program, or one that is not a faas-zygote: FAAS_ELOAD, said so. */
+    reg(rt, "nohelper", "echo", &c);
+    setenv("FAAS_ZYGOTE", "/nonexistent/faas-zygote", 1);
+    assert_int_equal(call(rt, "nohelper", "{}", &res), FAAS_ELOAD);
+    assert_non_null(strstr(res.error_message, "posix_spawn(\"/nonexistent/faas-zygote\")"));
+    faas_response_free(&res);
+    setenv("FAAS_ZYGOTE", "/bin/true", 1);
+    assert_int_equal(call(rt, "nohelper", "{}", &res), FAAS_ELOAD);
+    assert_non_null(strstr(res.error_message, "did not start"));
+    faas_response_free(&res);
+    restore_zygote();
+    ASSERT_OK(call(rt, "nohelper", "{}", &res));      /* the right one again */
+    faas_response_free(&res);
     pid_t kids[8];
-    assert_int_equal(children(kids, 8), 0);             /* failed zygotes are reaped */
+    assert_int_equal(children(kids, 8), 1);             /* failed zygotes are reaped */
     faas_runtime_free(rt);
 }
 
@@ -728,6 +750,7 @@ static void test_retries_and_dead_letter(void **state)
 static int no_children(void **state)
 {
     (void)state;
+    restore_zygote();                   /* a failed test may have left another one set */
     pid_t kids[8];
     int n = children(kids, 8);
     if (n == 0)
@@ -786,6 +809,8 @@ static void tap_fix_skips(void)
 
 int main(void)
 {
+    if (getenv("FAAS_ZYGOTE") != NULL)
+        zygote_env = strdup(getenv("FAAS_ZYGOTE"));
     /* Is isolation built? A registration tells (FAAS_ENOTSUP when not). */
     faas_runtime *rt;
     if (faas_runtime_new(&rt, &(faas_options){ .manual = 1 }) != FAAS_OK)
