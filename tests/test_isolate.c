@@ -482,7 +482,9 @@ static void test_load_and_init_failures(void **state)
     reg(rt, "nohelper", "echo", &c);
     setenv("FAAS_ZYGOTE", "/nonexistent/faas-zygote", 1);
     assert_int_equal(call(rt, "nohelper", "{}", &res), FAAS_ELOAD);
-    assert_non_null(strstr(res.error_message, "posix_spawn(\"/nonexistent/faas-zygote\")"));
+    /* posix_spawn() fails (glibc), or, where it cannot report a failed exec (valgrind's
+     * emulation), the child exits and the zygote "did not start": the path is named. */
+    assert_non_null(strstr(res.error_message, "/nonexistent/faas-zygote"));
     faas_response_free(&res);
     setenv("FAAS_ZYGOTE", "/bin/true", 1);
     assert_int_equal(call(rt, "nohelper", "{}", &res), FAAS_ELOAD);
