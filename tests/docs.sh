@@ -13,7 +13,7 @@ else
 fi
 # Listed in Makefile.am or in a part's fragment, mk/*.am (which append to dist_man_MANS).
 for page in man/man*/*.[0-9]; do
-    if cat Makefile.am mk/*.am | grep -q "$page"; then :; else not_ok "$page is listed in Makefile.am or mk/*.am"; fi
+    if grep -q "$page" Makefile.am mk/*.am; then :; else not_ok "$page is listed in Makefile.am or mk/*.am"; fi
 done
 ok "every page is listed in Makefile.am or mk/*.am (dist_man_MANS)"
 # Every public function is named by some page's .Nm.
