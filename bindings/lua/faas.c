@@ -135,6 +135,23 @@ static const char *check_string(lua_State *L, const char *what, const char *key)
     return lua_tostring(L, -1);
 }
 
+/* faas_config.isolation and .seccomp by name, in <faas.h>'s order (enum faas_isolation,
+ * enum faas_seccomp). */
+static const char *const isolations[] = { "none", "process", NULL };
+static const char *const seccomps[] = { "none", "no-network", "strict", NULL };
+
+static int check_option(lua_State *L, const char *key, const char *const names[])
+{
+    const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    for (int i = 0; v != NULL && names[i] != NULL; i++)
+        if (strcmp(v, names[i]) == 0)
+            return i;
+    luaL_error(L, "faas: function setting %s must be one of \"%s\", \"%s\"%s%s%s", key,
+               names[0], names[1], names[2] ? ", \"" : "", names[2] ? names[2] : "",
+               names[2] ? "\"" : "");
+    return 0;
+}
+
 /* The function settings at idx (nil: the defaults): unknown keys are an error. */
 static void read_config(lua_State *L, int idx, faas_config *cfg)
 {
@@ -160,6 +177,10 @@ static void read_config(lua_State *L, int idx, faas_config *cfg)
             cfg->dead_letter = check_string(L, "function setting", key);
         else if (strcmp(key, "tag") == 0)
             cfg->tag = check_string(L, "function setting", key);
+        else if (strcmp(key, "isolation") == 0)
+            cfg->isolation = check_option(L, key, isolations);
+        else if (strcmp(key, "seccomp") == 0)
+            cfg->seccomp = check_option(L, key, seccomps);
         else
             luaL_error(L, "faas: unknown function setting '%s'", key);
         lua_pop(L, 1);

@@ -234,6 +234,30 @@ describe("a runtime", function()
     assert.are.equal("Runtime.LoadError", err.type)
   end)
 
+  it("isolates a C module that crashes, when the library can", function()
+    local dir = os.getenv("FAAS_TEST_MODULES")
+    local f = dir and io.open(dir .. "/mod_misbehave.so")
+    if not f then pending("FAAS_TEST_MODULES does not hold mod_misbehave.so") return end
+    f:close()
+    local ok, err = rt:register_module("crash", dir .. "/mod_misbehave.so", "null_deref",
+      { isolation = "process" })
+    if not ok and err.code == faas.ENOTSUP then
+      pending("libfaas was built without process isolation")
+      return
+    end
+    assert.is_true(ok)
+    local r, e = rt:invoke("crash")
+    assert.is_nil(r)
+    assert.are.equal(faas.ECRASHED, e.code)
+    assert.are.equal("Runtime.ExitError", e.type)
+    assert.is_true(rt:register_module("iso_echo", dir .. "/mod_misbehave.so", "echo",
+      { isolation = "process", seccomp = "strict" }))
+    assert.are.same({ a = 1 }, rt:invoke("iso_echo", { a = 1 }))
+    assert.has_error(function()
+      rt:register_module("x", "x.so", "x", { isolation = "vm" })
+    end, 'faas: function setting isolation must be one of "none", "process"')
+  end)
+
   it("passes register_ffi to the library", function()
     -- faas_register_ffi exists in every build and answers FAAS_ENOTSUP where the libffi
     -- bridge is not built; the binding reports what the library says.

@@ -58,6 +58,8 @@ class Config(Structure):
         ("tag", c_char_p),
         ("init", INIT_HOOK),
         ("shutdown", c_void_p),
+        ("isolation", c_int),
+        ("seccomp", c_int),
         ("_reserved", c_uint64 * (_RESERVED // 8)),
     ]
 

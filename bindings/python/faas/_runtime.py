@@ -32,6 +32,11 @@ _UINT_MAX = 0xFFFFFFFF
 _CONFIG_UINTS = ("memory_mb", "timeout_ms", "max_concurrency", "min_warm", "keep_alive_ms",
                  "max_retries")
 _CONFIG_STRINGS = ("dead_letter", "tag")
+# faas_config.isolation and .seccomp by name (<faas.h>'s enum faas_isolation, faas_seccomp).
+_CONFIG_ENUMS = {
+    "isolation": {None: 0, "none": 0, "process": 1},
+    "seccomp": {None: 0, "none": 0, "no-network": 1, "strict": 2},
+}
 _NO_EVENT = object()
 
 
@@ -544,14 +549,22 @@ class Runtime:
                 setattr(cfg, key, value)
             elif key in _CONFIG_STRINGS:
                 setattr(cfg, key, None if value is None else str(value).encode("utf-8"))
+            elif key in _CONFIG_ENUMS:
+                names = _CONFIG_ENUMS[key]
+                if value not in names:
+                    raise ValueError("%s must be one of %s, not %r"
+                                     % (key, ", ".join(repr(n) for n in names), value))
+                setattr(cfg, key, names[value])
             else:
                 raise TypeError("unknown function setting %r (one of: %s)"
-                                % (key, ", ".join(_CONFIG_UINTS + _CONFIG_STRINGS)))
+                                % (key, ", ".join(_CONFIG_UINTS + _CONFIG_STRINGS +
+                                                  tuple(_CONFIG_ENUMS))))
         return cfg
 
     def register(self, name, fn, **config):
         """Register fn(event, context) as NAME. config: memory_mb, timeout_ms,
-        max_concurrency, min_warm, keep_alive_ms, max_retries, dead_letter, tag."""
+        max_concurrency, min_warm, keep_alive_ms, max_retries, dead_letter, tag (and, for
+        modules only, isolation="process" and seccomp="no-network" or "strict")."""
         if not callable(fn):
             raise TypeError("the handler must be callable")
         name_b = _name(name)
@@ -578,7 +591,9 @@ class Runtime:
         return decorate
 
     def register_module(self, name, path, symbol, **config):
-        """Register SYMBOL of the shared object PATH; it is loaded at its first call."""
+        """Register SYMBOL of the shared object PATH; it is loaded at its first call.
+        isolation="process" runs each instance in its own process (faas-isolation(7));
+        faas.NotSupported where libfaas was built without it."""
         cfg = self._config(config)
         rc = lib.faas_register_module(self._rt(), _name(name), str(path).encode(),
                                       _name(symbol), ctypes.byref(cfg))

@@ -1,6 +1,7 @@
 """Failures: exceptions become Lambda's error body; each status raises its own class; a
 handler that raises (even SystemExit) never takes the host down."""
 
+import os
 import threading
 import time
 
@@ -147,7 +148,6 @@ def test_one_class_per_status():
 
 
 def test_an_init_failure_of_a_module(rt):
-    import os
     mods = os.environ.get("FAAS_TEST_MODULES")
     if not mods or not os.path.exists(os.path.join(mods, "mod_initfail.so")):
         pytest.skip("FAAS_TEST_MODULES does not hold mod_initfail.so")
@@ -155,3 +155,33 @@ def test_an_init_failure_of_a_module(rt):
     with pytest.raises(faas.InitError) as info:
         rt.invoke("initfail")
     assert info.value.error_type == "Runtime.InitError"
+
+
+def isolated_fixture():
+    mods = os.environ.get("FAAS_TEST_MODULES")
+    path = mods and os.path.join(mods, "mod_misbehave.so")
+    if not path or not os.path.exists(path):
+        pytest.skip("FAAS_TEST_MODULES does not hold mod_misbehave.so")
+    return path
+
+
+def test_an_isolated_module_that_crashes_is_faas_crashed(rt):
+    path = isolated_fixture()
+    try:
+        rt.register_module("crash", path, "null_deref", isolation="process")
+    except faas.NotSupported:
+        pytest.skip("libfaas was built without process isolation")
+    with pytest.raises(faas.Crashed) as info:
+        rt.invoke("crash")
+    assert isinstance(info.value, faas.FunctionError)
+    assert info.value.error_type == "Runtime.ExitError"
+    rt.register_module("echo_iso", path, "echo", isolation="process", seccomp="strict")
+    assert rt.invoke("echo_iso", {"a": [1]}) == {"a": [1]}     # the host lives on
+
+
+def test_isolation_settings_are_named():
+    with faas.Runtime(workers=1) as rt:
+        with pytest.raises(ValueError, match="isolation must be one of"):
+            rt.register_module("x", "x.so", "x", isolation="vm")
+        with pytest.raises(ValueError, match="seccomp must be one of"):
+            rt.register_module("x", "x.so", "x", seccomp="lenient")
