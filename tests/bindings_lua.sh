@@ -21,7 +21,13 @@ lib="$top_builddir/libfaas/.libs/libfaas.so.0"
 # A sanitizer build's libfaas must have its runtime loaded first in an interpreter that is
 # not instrumented: preload the ones it links (none in a normal build).
 sanitizers=$(ldd "$lib" 2>/dev/null | awk '/lib(asan|ubsan|tsan)\.so/ {printf "%s ", $3}')
-[ -n "$sanitizers" ] && export LD_PRELOAD="$sanitizers"
+if [ -n "$sanitizers" ]; then
+    export LD_PRELOAD="$sanitizers"
+    # Children inherit it: run the isolation helper itself, not its libtool wrapper script,
+    # whose ls and sed would then be leak-checked too.
+    zygote="$top_builddir/tools/.libs/faas-zygote"
+    [ -x "$zygote" ] && export FAAS_ZYGOTE="$zygote"
+fi
 err=${TMPDIR:-/tmp}/faas-busted-$$.err
 trap 'rm -f "$err"' EXIT
 LUA_CPATH_5_4="$top_builddir/bindings/lua/.libs/?.so;;" \

@@ -18,8 +18,17 @@ fi
 # A sanitizer build's libfaas must have its runtime loaded first in an interpreter that is
 # not instrumented: preload the ones it links (none in a normal build).
 sanitizers=$(ldd "$lib" 2>/dev/null | awk '/lib(asan|ubsan|tsan)\.so/ {printf "%s ", $3}')
-# Python's interpreter does not free everything at exit: leaks are not its tests' to report.
-[ -n "$sanitizers" ] && export LD_PRELOAD="$sanitizers" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+if [ -n "$sanitizers" ]; then
+    # Python's interpreter does not free everything at exit: not its tests' leaks to report.
+    export LD_PRELOAD="$sanitizers" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+    # Children inherit the preload: run the isolation helper itself, not its libtool
+    # wrapper script (a shell, ls and sed under the sanitizer runtime).
+    zygote="$top_builddir/tools/.libs/faas-zygote"
+    if [ -x "$zygote" ]; then
+        export FAAS_ZYGOTE="$zygote"
+        export LD_LIBRARY_PATH="$top_builddir/libfaas/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    fi
+fi
 tmp=${TMPDIR:-/tmp}/faas-pytest-$$
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
