@@ -125,17 +125,6 @@ static void fail_call(lua_State *L, call *c, const char *type, const char *msg, 
     free(text);
 }
 
-/* In protected mode: [hold, value] -> the length of the value's payload, in hold; raises
- * (reported as Runtime.MarshalError) if JSON cannot hold it. */
-static int encode_reply(lua_State *L)
-{
-    lfaas_hold *h = lua_touserdata(L, 1);
-    size_t len;
-    lfaas_payload(L, 2, h, &len);
-    lua_pushinteger(L, (lua_Integer)len);
-    return 1;
-}
-
 /* The handler's outcome at r (values r, r + 1): reply, or fail the call. */
 static void finish_call(lua_State *L, call *c, int r)
 {
@@ -160,7 +149,7 @@ static void finish_call(lua_State *L, call *c, int r)
         c->rc = faas_reply(c->ctx, "null", 4);
         return;
     }
-    lua_pushcfunction(L, encode_reply);
+    lua_pushcfunction(L, lfaas_payload_protected);    /* an error is Runtime.MarshalError */
     lua_pushlightuserdata(L, &c->hold);
     lua_pushvalue(L, r);
     if (lua_pcall(L, 2, 1, 0) != LUA_OK) {

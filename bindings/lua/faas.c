@@ -492,23 +492,13 @@ static int rt_unregister(lua_State *L)
     return 1;
 }
 
-/* In protected mode: [hold, value] -> the value as a payload in hold. */
-static int encode_payload(lua_State *L)
-{
-    lfaas_hold *h = lua_touserdata(L, 1);
-    size_t len;
-    lfaas_payload(L, 2, h, &len);
-    lua_pushinteger(L, (lua_Integer)len);
-    return 1;
-}
-
 /* The event at idx as a payload in h; raises (after releasing h) if it cannot be one. */
 static size_t event_payload(lua_State *L, int idx, lfaas_hold *h)
 {
     idx = lua_absindex(L, idx);
     if (lua_gettop(L) < idx)
         lua_settop(L, idx);                 /* none is nil, not what is pushed next */
-    lua_pushcfunction(L, encode_payload);
+    lua_pushcfunction(L, lfaas_payload_protected);
     lua_pushlightuserdata(L, h);
     lua_pushvalue(L, idx);
     if (lua_pcall(L, 2, 1, 0) != LUA_OK) {

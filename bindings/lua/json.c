@@ -208,6 +208,15 @@ void lfaas_payload(lua_State *L, int idx, lfaas_hold *h, size_t *len)
     *len = strlen(h->text);
 }
 
+int lfaas_payload_protected(lua_State *L)
+{
+    lfaas_hold *h = lua_touserdata(L, 1);
+    size_t len;
+    lfaas_payload(L, 2, h, &len);
+    lua_pushinteger(L, (lua_Integer)len);
+    return 1;
+}
+
 /* ---- JSON -> Lua ---------------------------------------------------------------------- */
 
 static void push_json(lua_State *L, const json_t *j, int depth)

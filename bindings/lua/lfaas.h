@@ -45,6 +45,8 @@ void lfaas_json_open(lua_State *L, int t);
  * faas.raw(s), else its JSON text. h->text holds it (NUL-terminated). Raises on a value
  * JSON cannot hold. */
 void lfaas_payload(lua_State *L, int idx, lfaas_hold *h, size_t *len);
+/* The same as a lua_CFunction, for lua_pcall: [hold, value] -> the payload's length. */
+int  lfaas_payload_protected(lua_State *L);
 
 /* Push the Lua value of a payload: decoded JSON (arrays get faas.array's metatable, null
  * is faas.null), or the bytes as a string when they are not JSON; empty_table says what an
