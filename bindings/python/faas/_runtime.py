@@ -358,6 +358,22 @@ def _dispatch(fn, ctx, payload, length):
 
 # ---- the runtime -------------------------------------------------------------------------------
 
+def _from_libfaas(method):
+    """A method libfaas calls back (not a handler): counted in _tls.callbacks (see
+    Runtime.__del__), and no exception leaves it (ctypes would print it and go on)."""
+    @functools.wraps(method)
+    def callback(*args):
+        depth = _tls.callbacks
+        _tls.callbacks = depth + 1
+        try:
+            method(*args)
+        except BaseException:
+            pass
+        finally:
+            _tls.callbacks = depth
+    return callback
+
+
 class _Core:
     """Everything libfaas may call back into for one runtime. It is not referenced by the
     callbacks' targets through the Runtime object, so dropping a Runtime frees it at once
@@ -382,45 +398,26 @@ class _Core:
         state[0] = next(self.serials)
         return 0
 
+    @_from_libfaas
     def _complete(self, res, key):
-        depth = _tls.callbacks
-        _tls.callbacks = depth + 1
-        try:
-            future = self.pending.pop(key, None)
-            if future is not None:
-                try:
-                    value = _result_of(res.contents)
-                except BaseException as e:
-                    future.set_exception(e)
-                else:
-                    future.set_result(value)
-        except BaseException:
-            pass
-        finally:
-            _tls.callbacks = depth
+        future = self.pending.pop(key, None)
+        if future is not None:
+            try:
+                value = _result_of(res.contents)
+            except BaseException as e:
+                future.set_exception(e)
+            else:
+                future.set_result(value)
 
+    @_from_libfaas
     def _record(self, rec, arg):
         hook = self.record_fn
-        if hook is None:
-            return
-        depth = _tls.callbacks
-        _tls.callbacks = depth + 1
-        try:
+        if hook is not None:
             hook(Record._from_c(rec.contents))
-        except BaseException:
-            pass
-        finally:
-            _tls.callbacks = depth
 
+    @_from_libfaas
     def _log(self, line, arg):
-        depth = _tls.callbacks
-        _tls.callbacks = depth + 1
-        try:
-            self.log_fn(line.decode("utf-8", "replace"))
-        except BaseException:
-            pass
-        finally:
-            _tls.callbacks = depth
+        self.log_fn(line.decode("utf-8", "replace"))
 
     def free(self):
         rt, self.rt = self.rt, None
