@@ -1,0 +1,694 @@
+/*
+ * cost_report.c - what cost adds up to: dollars as text, records as JSON lines (a sink for
+ * files, and reading them back), the runtime's totals per function and per tag, and the
+ * projection of a recorded workload onto every price model (faas_cost_compare). It reads
+ * counters and records; it never prices a live call (that is invoke.c with cost.h).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define PICO 1000000000000ull
+
+void faas_free(void *p)
+{
+    free(p);
+}
+
+/* ---- dollars ------------------------------------------------------------------------------ */
+
+int faas_format_usd(uint64_t picousd, int decimals, char *buf, size_t size)
+{
+    if (buf == NULL && size > 0)
+        return faas__fail(FAAS_EINVAL, "faas_format_usd: buf is NULL");
+    if (decimals > 12)
+        return faas__fail(FAAS_EINVAL, "faas_format_usd: at most 12 decimals, not %d",
+                          decimals);
+    char frac[13];
+    unsigned long long whole;
+    if (decimals < 0) {
+        whole = picousd / PICO;
+        snprintf(frac, sizeof frac, "%012llu", (unsigned long long)(picousd % PICO));
+        int n = 12;
+        while (n > 2 && frac[n - 1] == '0')     /* exact, at least cents */
+            n--;
+        frac[n] = '\0';
+    } else {
+        uint64_t unit = 1;
+        for (int i = decimals; i < 12; i++)
+            unit *= 10;
+        unsigned __int128 v = ((unsigned __int128)picousd + unit / 2) / unit;
+        uint64_t scale = PICO / unit;           /* 10^decimals */
+        whole = (unsigned long long)(v / scale);
+        if (decimals > 0)
+            snprintf(frac, sizeof frac, "%0*llu", decimals,
+                     (unsigned long long)(v % scale));
+        else
+            frac[0] = '\0';
+    }
+    return snprintf(buf, size, "$%llu%s%s", whole, frac[0] ? "." : "", frac);
+}
+
+/* ---- records as JSON lines ----------------------------------------------------------------- */
+
+/* s as a JSON string (quotes included) into out; returns its length. out has room for
+ * 6 bytes per input byte + 3. */
+static size_t json_quote(const char *s, char *out)
+{
+    size_t n = 0;
+    out[n++] = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            n += (size_t)sprintf(out + n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return n;
+}
+
+int faas_record_json(const faas_record *r, char *buf, size_t size)
+{
+    if (r == NULL || (buf == NULL && size > 0))
+        return faas__fail(FAAS_EINVAL, "faas_record_json: NULL argument");
+    /* Names are at most 64 bytes of [A-Za-z0-9_-]; a tag at most FAAS__TAG_MAX bytes. */
+    char fn[6 * FAAS__NAME_MAX + 8] = "null", tag[6 * FAAS__TAG_MAX + 8] = "null";
+    if (r->function != NULL && strlen(r->function) <= FAAS__NAME_MAX)
+        json_quote(r->function, fn);
+    if (r->tag != NULL && strlen(r->tag) <= FAAS__TAG_MAX)
+        json_quote(r->tag, tag);
+    char id[37];
+    memcpy(id, r->request_id, 36);
+    id[36] = '\0';
+    char qid[6 * 36 + 8];
+    json_quote(id, qid);
+    return snprintf(buf, size,
+                    "{\"request_id\":%s,\"function\":%s,\"tag\":%s,\"status\":%d,"
+                    "\"status_name\":\"%s\",\"cold\":%s,\"attempt\":%d,\"init_ns\":%llu,"
+                    "\"duration_ns\":%llu,\"cpu_ns\":%llu,\"billed_ms\":%u,\"memory_mb\":%u,"
+                    "\"max_memory_bytes\":%llu,\"cost_picousd\":%llu}",
+                    qid, fn, tag, r->status, faas_err_name(r->status),
+                    r->cold ? "true" : "false", r->attempt,
+                    (unsigned long long)r->init_ns, (unsigned long long)r->duration_ns,
+                    (unsigned long long)r->cpu_ns, r->billed_ms, r->memory_mb,
+                    (unsigned long long)r->max_memory_bytes,
+                    (unsigned long long)r->cost_picousd);
+}
+
+int faas_record_write(const faas_record *r, int fd)
+{
+    char line[2560];
+    int n = faas_record_json(r, line, sizeof line - 1);
+    if (n < 0)
+        return n;
+    if ((size_t)n >= sizeof line - 1)
+        return faas__fail(FAAS_ETOOLARGE, "faas_record_write: a %d byte line", n);
+    line[n++] = '\n';
+    /* One write: lines from several threads appending to one O_APPEND file do not mix. */
+    size_t done = 0;
+    while (done < (size_t)n) {
+        ssize_t w = write(fd, line + done, (size_t)n - done);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return faas__fail(FAAS_EINVAL, "faas_record_write: write(%d): %s", fd,
+                              strerror(errno));
+        }
+        done += (size_t)w;
+    }
+    return FAAS_OK;
+}
+
+/* faas_records_load() hands out one block: this header, the records, then their strings;
+ * faas_records_free() frees it through the first record. */
+typedef struct records_block {
+    size_t count;
+    _Alignas(16) faas_record recs[];
+} records_block;
+
+/* Strings met while loading, each kept once. */
+typedef struct interned {
+    UT_hash_handle hh;
+    size_t         offset;          /* in the final block's string area */
+    char           text[];
+} interned;
+
+static const char *intern(interned **set, const char *s, size_t *bytes, int *nomem)
+{
+    interned *e = NULL;
+    HASH_FIND_STR(*set, s, e);
+    if (e == NULL) {
+        size_t n = strlen(s) + 1;
+        e = malloc(sizeof *e + n);
+        if (e == NULL) {
+            *nomem = 1;
+            return NULL;
+        }
+        memcpy(e->text, s, n);
+        e->offset = *bytes;
+        *bytes += n;
+        HASH_ADD_STR(*set, text, e);
+    }
+    return e->text;
+}
+
+static int get_u64(json_t *o, const char *key, uint64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL)
+        return 0;                       /* absent: 0 */
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int record_from_json(json_t *o, faas_record *r, interned **set, size_t *bytes,
+                            int *nomem)
+{
+    memset(r, 0, sizeof *r);
+    if (!json_is_object(o))
+        return -1;
+    json_t *fn = json_object_get(o, "function"), *tag = json_object_get(o, "tag");
+    json_t *id = json_object_get(o, "request_id"), *st = json_object_get(o, "status");
+    if (!json_is_string(fn) || !faas__valid_name(json_string_value(fn), NULL))
+        return -1;
+    if (tag != NULL && !json_is_null(tag) && !json_is_string(tag))
+        return -1;
+    if (st != NULL && !json_is_integer(st))
+        return -1;
+    if (id != NULL && json_is_string(id))
+        snprintf(r->request_id, sizeof r->request_id, "%s", json_string_value(id));
+    r->function = intern(set, json_string_value(fn), bytes, nomem);
+    if (json_is_string(tag))
+        r->tag = intern(set, json_string_value(tag), bytes, nomem);
+    r->status = st ? (int)json_integer_value(st) : FAAS_OK;
+    json_t *cold = json_object_get(o, "cold");
+    r->cold = cold != NULL && json_is_true(cold);
+    uint64_t attempt = 1, billed = 0, mem = 128;
+    if (get_u64(o, "attempt", &attempt) || get_u64(o, "init_ns", &r->init_ns) ||
+        get_u64(o, "duration_ns", &r->duration_ns) || get_u64(o, "cpu_ns", &r->cpu_ns) ||
+        get_u64(o, "billed_ms", &billed) || get_u64(o, "memory_mb", &mem) ||
+        get_u64(o, "max_memory_bytes", &r->max_memory_bytes) ||
+        get_u64(o, "cost_picousd", &r->cost_picousd))
+        return -1;
+    if (attempt > INT32_MAX || billed > UINT32_MAX || mem == 0 || mem > (1u << 20))
+        return -1;
+    r->attempt = (int)attempt;
+    r->billed_ms = (uint32_t)billed;
+    r->memory_mb = (uint32_t)mem;
+    return 0;
+}
+
+int faas_records_load(const char *path, faas_record **recs, size_t *count)
+{
+    if (path == NULL || recs == NULL || count == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_records_load: NULL argument");
+    *recs = NULL;
+    *count = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return faas__fail(FAAS_ENOTFOUND, "faas_records_load: %s: %s", path,
+                          strerror(errno));
+    faas_record *arr = NULL;
+    size_t n = 0, cap = 0, bytes = 0;
+    interned *set = NULL;
+    int rc = FAAS_OK, nomem = 0;
+    char *line = NULL;
+    size_t linecap = 0;
+    unsigned long lineno = 0;
+    ssize_t got;
+    while (rc == FAAS_OK && (got = getline(&line, &linecap, f)) >= 0) {
+        lineno++;
+        size_t len = (size_t)got;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
+                           line[len - 1] == ' '))
+            len--;
+        if (len == 0)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 1024;
+            faas_record *bigger = realloc(arr, ncap * sizeof *arr);
+            if (bigger == NULL) {
+                rc = faas__fail(FAAS_ENOMEM, "faas_records_load: out of memory");
+                break;
+            }
+            arr = bigger;
+            cap = ncap;
+        }
+        json_error_t jerr;
+        json_t *o = json_loadb(line, len, 0, &jerr);
+        if (o == NULL || record_from_json(o, &arr[n], &set, &bytes, &nomem) != 0) {
+            rc = nomem ? faas__fail(FAAS_ENOMEM, "faas_records_load: out of memory")
+                       : faas__fail(FAAS_EINVAL, "faas_records_load: %s:%lu: %s", path,
+                                    lineno, o ? "not a libfaas record" : jerr.text);
+        } else if (nomem) {
+            rc = faas__fail(FAAS_ENOMEM, "faas_records_load: out of memory");
+        } else {
+            n++;
+        }
+        json_decref(o);
+    }
+    if (rc == FAAS_OK && ferror(f))
+        rc = faas__fail(FAAS_EINVAL, "faas_records_load: %s: read error", path);
+    free(line);
+    fclose(f);
+
+    records_block *blk = NULL;
+    if (rc == FAAS_OK) {
+        blk = malloc(sizeof *blk + n * sizeof(faas_record) + bytes);
+        if (blk == NULL)
+            rc = faas__fail(FAAS_ENOMEM, "faas_records_load: out of memory");
+    }
+    if (rc == FAAS_OK) {
+        blk->count = n;
+        char *strings = (char *)(blk->recs + n);
+        interned *e, *tmp;
+        HASH_ITER(hh, set, e, tmp)
+            memcpy(strings + e->offset, e->text, strlen(e->text) + 1);
+        for (size_t i = 0; i < n; i++) {
+            blk->recs[i] = arr[i];
+            /* Re-point at the block's copies: the interned text is about to go. */
+            interned *hit = NULL;
+            HASH_FIND_STR(set, arr[i].function, hit);
+            blk->recs[i].function = strings + hit->offset;
+            if (arr[i].tag != NULL) {
+                HASH_FIND_STR(set, arr[i].tag, hit);
+                blk->recs[i].tag = strings + hit->offset;
+            }
+        }
+        *recs = blk->recs;
+        *count = n;
+    }
+    interned *e, *tmp;
+    HASH_ITER(hh, set, e, tmp) {
+        HASH_DEL(set, e);
+        free(e);
+    }
+    free(arr);
+    return rc;
+}
+
+void faas_records_free(faas_record *recs, size_t count)
+{
+    (void)count;
+    if (recs != NULL)
+        free(faas__container_of(recs, records_block, recs));
+}
+
+/* ---- rows ----------------------------------------------------------------------------------- */
+
+/* Rows and the strings they point to, handed out as one block released with faas_free(). */
+typedef struct row_builder {
+    faas_cost_row *rows;
+    size_t         n, cap;
+    char          *strings;         /* appended texts; rows point into them by offset */
+    size_t         bytes, strcap;
+    int            nomem;
+} row_builder;
+
+/* Offsets are kept in the pointer fields until the block is made: 1 + offset, 0 = NULL. */
+static uintptr_t rb_string(row_builder *b, const char *s)
+{
+    if (s == NULL)
+        return 0;
+    size_t n = strlen(s) + 1;
+    if (b->bytes + n > b->strcap) {
+        size_t cap = b->strcap ? b->strcap * 2 : 1024;
+        while (cap < b->bytes + n)
+            cap *= 2;
+        char *bigger = realloc(b->strings, cap);
+        if (bigger == NULL) {
+            b->nomem = 1;
+            return 0;
+        }
+        b->strings = bigger;
+        b->strcap = cap;
+    }
+    memcpy(b->strings + b->bytes, s, n);
+    b->bytes += n;
+    return 1 + (b->bytes - n);
+}
+
+static faas_cost_row *rb_add(row_builder *b, const char *model, int group, const char *name)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        faas_cost_row *bigger = realloc(b->rows, cap * sizeof *bigger);
+        if (bigger == NULL) {
+            b->nomem = 1;
+            return NULL;
+        }
+        b->rows = bigger;
+        b->cap = cap;
+    }
+    faas_cost_row *r = &b->rows[b->n];
+    memset(r, 0, sizeof *r);
+    uintptr_t m = rb_string(b, model), nm = rb_string(b, name);
+    if (b->nomem)
+        return NULL;
+    r->model = (const char *)m;
+    r->name = (const char *)nm;
+    r->group = group;
+    b->n++;
+    return r;
+}
+
+static int rb_finish(row_builder *b, const char *who, faas_cost_row **rows, size_t *count)
+{
+    faas_cost_row *out = NULL;
+    if (!b->nomem)
+        out = malloc(b->n * sizeof *out + b->bytes + 1);
+    if (out == NULL) {
+        free(b->rows);
+        free(b->strings);
+        return faas__fail(FAAS_ENOMEM, "%s: out of memory", who);
+    }
+    char *strings = (char *)(out + b->n);
+    if (b->bytes)
+        memcpy(strings, b->strings, b->bytes);
+    for (size_t i = 0; i < b->n; i++) {
+        out[i] = b->rows[i];
+        uintptr_t m = (uintptr_t)out[i].model, nm = (uintptr_t)out[i].name;
+        out[i].model = m ? strings + m - 1 : NULL;
+        out[i].name = nm ? strings + nm - 1 : NULL;
+    }
+    free(b->rows);
+    free(b->strings);
+    *rows = out;
+    *count = b->n;
+    return FAAS_OK;
+}
+
+/* ---- the runtime's totals --------------------------------------------------------------- */
+
+static void add_sums(faas_cost_row *r, const faas__sums *s, uint64_t request_price)
+{
+    uint64_t request = s->invocations * request_price;
+    r->calls += s->invocations;
+    r->mb_ms += s->mb_ms;
+    r->unit2_ms += s->unit2_ms;
+    r->request_picousd += request;
+    r->compute_picousd += s->cost_pusd - request;
+    r->total_picousd += s->cost_pusd;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const faas_cost_row *x = a, *y = b;
+    if (x->name == NULL || y->name == NULL)            /* untagged last */
+        return (x->name == NULL) - (y->name == NULL);
+    return strcmp(x->name, y->name);
+}
+
+int faas_cost_totals(faas_runtime *rt, int group, faas_cost_row **rows, size_t *count)
+{
+    if (rt == NULL || rows == NULL || count == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_cost_totals: NULL argument");
+    *rows = NULL;
+    *count = 0;
+    if (group != FAAS_COST_TOTAL && group != FAAS_COST_FUNCTION && group != FAAS_COST_TAG)
+        return faas__fail(FAAS_EINVAL, "faas_cost_totals: group %d is not a "
+                          "FAAS_COST_* value", group);
+    const faas_price_model *p = rt->price;
+    row_builder b = { 0 };
+    /* Rows are keyed by their name while they are built: pointers into the function name
+     * blocks, valid under the registry lock; copied into the block at the end. */
+    typedef struct acc { faas_cost_row row; const char *key; } acc;
+    acc *accs = NULL;
+    size_t na = 0, cap = 0;
+    int nomem = 0;
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    faas_function *fn, *tmp;
+    if (group == FAAS_COST_TOTAL) {
+        accs = calloc(1, sizeof *accs);
+        nomem = accs == NULL;
+        na = accs ? 1 : 0;
+    }
+    HASH_ITER(hh, rt->fns, fn, tmp) {
+        if (nomem)
+            break;
+        const char *key = group == FAAS_COST_FUNCTION ? fn->name->name : fn->name->tag;
+        acc *a = NULL;
+        if (group == FAAS_COST_TOTAL) {
+            a = &accs[0];
+        } else {
+            for (size_t i = 0; i < na && a == NULL; i++)
+                if ((accs[i].key == NULL && key == NULL) ||
+                    (accs[i].key != NULL && key != NULL && strcmp(accs[i].key, key) == 0))
+                    a = &accs[i];
+            if (a == NULL) {
+                if (na == cap) {
+                    size_t ncap = cap ? cap * 2 : 16;
+                    acc *bigger = realloc(accs, ncap * sizeof *bigger);
+                    if (bigger == NULL) {
+                        nomem = 1;
+                        break;
+                    }
+                    accs = bigger;
+                    cap = ncap;
+                }
+                a = &accs[na++];
+                memset(a, 0, sizeof *a);
+                a->key = key;
+            }
+        }
+        faas__sums s;
+        faas__counters_sum(fn->counters, &s);
+        add_sums(&a->row, &s, p->request_picousd);
+    }
+    for (size_t i = 0; i < na && !nomem; i++) {
+        faas_cost_row *r = rb_add(&b, p->name, group, accs[i].key);
+        if (r != NULL) {
+            const char *model = r->model, *name = r->name;
+            *r = accs[i].row;
+            r->model = model;
+            r->name = name;
+            r->group = group;
+        }
+    }
+    pthread_rwlock_unlock(&rt->reg_lock);
+    free(accs);
+    if (nomem)
+        b.nomem = 1;
+    int rc = rb_finish(&b, "faas_cost_totals", rows, count);
+    if (rc == FAAS_OK && *count > 1)
+        qsort(*rows, *count, sizeof **rows, by_name);
+    return rc;
+}
+
+/* ---- projection ----------------------------------------------------------------------------- */
+
+/* A group's usage under one model, as recorded (128-bit: millions of long calls). */
+typedef struct usage {
+    const char        *name;        /* function or tag (NULL: untagged / the total) */
+    int                group;
+    unsigned __int128  calls, mb_ms, unit2_ms;
+    int                cpu_estimated;
+} usage;
+
+static usage *usage_find(usage *u, size_t n, int group, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (u[i].group == group &&
+            ((u[i].name == NULL && name == NULL) ||
+             (u[i].name != NULL && name != NULL && strcmp(u[i].name, name) == 0)))
+            return &u[i];
+    return NULL;
+}
+
+static uint64_t sat64(unsigned __int128 v)
+{
+    return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+}
+
+/* round-half-up(v x num / den), saturating. */
+static unsigned __int128 scale128(unsigned __int128 v, uint64_t num, uint64_t den)
+{
+    if (den == 0)
+        return 0;
+    if (v > (~(unsigned __int128)0 - den / 2) / (num ? num : 1))
+        return ~(unsigned __int128)0;
+    return (v * num + den / 2) / den;
+}
+
+static bool billed(const faas_record *r)
+{
+    return r->status != FAAS_ETHROTTLED && r->status != FAAS_EBUDGET;
+}
+
+/* Price the usage u (already scaled) on model m into row: request and compute before the
+ * free tier; with free set (a total), the free tier and the monthly fee too. */
+static void price_usage(const faas_price_model *m, const usage *u, bool total,
+                        faas_cost_row *row)
+{
+    unsigned __int128 calls = u->calls, mb_ms = u->mb_ms, u2 = u->unit2_ms;
+    row->calls = sat64(calls);
+    row->mb_ms = sat64(mb_ms);
+    row->unit2_ms = sat64(u2);
+    row->cpu_estimated = u->cpu_estimated;
+    unsigned __int128 req = calls * m->request_picousd;
+    unsigned __int128 comp = scale128(mb_ms, m->gbs_picousd, 1024000u) +
+                             scale128(u2, m->unit2_picousd, 1000000u);
+    row->request_picousd = sat64(req);
+    row->compute_picousd = sat64(comp);
+    if (!total) {
+        row->total_picousd = sat64(req + comp);
+        return;
+    }
+    /* The free tier comes off each dimension, never below zero. */
+    unsigned __int128 free_mb_ms = (unsigned __int128)m->free_gb_seconds * 1024000u;
+    unsigned __int128 free_u2 = (unsigned __int128)m->free_unit2_seconds * 1000000u;
+    unsigned __int128 c2 = calls > m->free_requests ? calls - m->free_requests : 0;
+    unsigned __int128 mb2 = mb_ms > free_mb_ms ? mb_ms - free_mb_ms : 0;
+    unsigned __int128 u22 = u2 > free_u2 ? u2 - free_u2 : 0;
+    unsigned __int128 after = c2 * m->request_picousd +
+                              scale128(mb2, m->gbs_picousd, 1024000u) +
+                              scale128(u22, m->unit2_picousd, 1000000u);
+    row->fixed_picousd = m->monthly_picousd;
+    row->free_picousd = sat64(req + comp - after);
+    row->total_picousd = sat64(after + m->monthly_picousd);
+}
+
+int faas_cost_compare(const faas_record *recs, size_t count, uint64_t monthly_calls,
+                      const faas_price_model *const *models, size_t nmodels,
+                      faas_cost_row **rows, size_t *nrows)
+{
+    if ((recs == NULL && count > 0) || rows == NULL || nrows == NULL ||
+        (models == NULL && nmodels > 0))
+        return faas__fail(FAAS_EINVAL, "faas_cost_compare: NULL argument");
+    *rows = NULL;
+    *nrows = 0;
+    const faas_price_model *presets[64];
+    if (models == NULL) {
+        while (nmodels < 64 && faas_price_model_preset(nmodels) != NULL) {
+            presets[nmodels] = faas_price_model_preset(nmodels);
+            nmodels++;
+        }
+        models = presets;
+    }
+    for (size_t k = 0; k < nmodels; k++) {
+        int rc = faas__price_check(models[k]);
+        if (rc != FAAS_OK)
+            return rc;
+    }
+    /* The groups, in first-seen order: the total, the functions, the tags. */
+    size_t cap = 16, ng = 1;
+    usage *groups = calloc(cap, sizeof *groups);
+    if (groups == NULL)
+        return faas__fail(FAAS_ENOMEM, "faas_cost_compare: out of memory");
+    groups[0].group = FAAS_COST_TOTAL;
+    uint64_t recorded = 0;
+    int rc = FAAS_OK;
+    for (size_t i = 0; i < count && rc == FAAS_OK; i++) {
+        if (!billed(&recs[i]))
+            continue;
+        if (recs[i].function == NULL) {
+            rc = faas__fail(FAAS_EINVAL, "faas_cost_compare: record %zu has no function", i);
+            break;
+        }
+        recorded++;
+        for (int g = FAAS_COST_FUNCTION; g <= FAAS_COST_TAG; g++) {
+            const char *name = g == FAAS_COST_FUNCTION ? recs[i].function : recs[i].tag;
+            if (usage_find(groups, ng, g, name) != NULL)
+                continue;
+            if (ng == cap) {
+                usage *bigger = realloc(groups, cap * 2 * sizeof *bigger);
+                if (bigger == NULL) {
+                    rc = faas__fail(FAAS_ENOMEM, "faas_cost_compare: out of memory");
+                    break;
+                }
+                groups = bigger;
+                cap *= 2;
+            }
+            memset(&groups[ng], 0, sizeof groups[ng]);
+            groups[ng].group = g;
+            groups[ng].name = name;
+            ng++;
+        }
+    }
+    /* Functions before tags, each group sorted by name (untagged last). */
+    if (ng > 2) {
+        for (size_t i = 1; i < ng; i++)
+            for (size_t j = i + 1; j < ng; j++) {
+                usage *a = &groups[i], *b = &groups[j];
+                int swap = a->group != b->group ? a->group > b->group
+                         : a->name == NULL ? b->name != NULL
+                         : b->name == NULL ? 0 : strcmp(a->name, b->name) > 0;
+                if (swap) {
+                    usage t = *a;
+                    *a = *b;
+                    *b = t;
+                }
+            }
+    }
+    row_builder b = { 0 };
+    uint64_t target = monthly_calls ? monthly_calls : recorded;
+    for (size_t k = 0; k < nmodels && rc == FAAS_OK; k++) {
+        const faas_price_model *m = models[k];
+        for (size_t g = 0; g < ng; g++) {
+            groups[g].calls = groups[g].mb_ms = groups[g].unit2_ms = 0;
+            groups[g].cpu_estimated = 0;
+        }
+        for (size_t i = 0; i < count; i++) {
+            const faas_record *r = &recs[i];
+            if (!billed(r))
+                continue;
+            faas_record copy = *r;
+            int estimated = 0;
+            if (m->time_basis == FAAS_TIME_CPU && r->cpu_ns == 0 && r->duration_ns != 0) {
+                copy.cpu_ns = r->duration_ns;   /* an upper bound on one thread's CPU time */
+                estimated = 1;
+            }
+            faas__fnprice fp;
+            faas__price_fn(m, r->memory_mb, &fp);
+            faas__bill bill;
+            faas__bill_call(m, &fp, &copy, &bill);
+            usage *hit[3] = { &groups[0], usage_find(groups, ng, FAAS_COST_FUNCTION,
+                                                     r->function),
+                              usage_find(groups, ng, FAAS_COST_TAG, r->tag) };
+            for (int h = 0; h < 3; h++) {
+                hit[h]->calls += 1;
+                hit[h]->mb_ms += bill.mb_ms;
+                hit[h]->unit2_ms += bill.unit2_ms;
+                hit[h]->cpu_estimated |= estimated;
+            }
+        }
+        for (size_t g = 0; g < ng; g++) {
+            usage u = groups[g];
+            if (recorded != 0 && target != recorded) {
+                /* Every group scales by the same factor: monthly / recorded calls. */
+                u.calls = g == 0 ? target : scale128(u.calls, target, recorded);
+                u.mb_ms = scale128(u.mb_ms, target, recorded);
+                u.unit2_ms = scale128(u.unit2_ms, target, recorded);
+            }
+            faas_cost_row *row = rb_add(&b, m->name, groups[g].group, groups[g].name);
+            if (row == NULL)
+                break;
+            const char *model = row->model, *name = row->name;
+            price_usage(m, &u, g == 0, row);
+            row->model = model;
+            row->name = name;
+            row->group = groups[g].group;
+        }
+    }
+    free(groups);
+    if (rc != FAAS_OK) {
+        free(b.rows);
+        free(b.strings);
+        return rc;
+    }
+    return rb_finish(&b, "faas_cost_compare", rows, nrows);
+}
