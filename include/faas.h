@@ -140,7 +140,7 @@ typedef struct faas_stats {
     unsigned instances_live, instances_busy;
     double   p50_ms, p90_ms, p99_ms, max_ms;      /* handler durations */
     uint64_t cost_picousd;
-    /* since 0.2: */
+    /* appended with cost models and budgets; later fields also go at the end */
     double   p999_ms;
     double   init_p50_ms, init_p90_ms, init_p99_ms, init_p999_ms, init_max_ms;
     double   queue_p50_ms, queue_p90_ms, queue_p99_ms, queue_p999_ms, queue_max_ms;

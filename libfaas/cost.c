@@ -89,9 +89,11 @@ static const faas_price_model presets[] = {
       .memory_bucket_mb = 128, .min_memory_mb = 128, .quantum_ms = 1, .min_ms = 100,
       .bill_init = 0, .free_requests = 1000000u, .free_gb_seconds = 400000u },
     /* Azure Functions Flex Consumption, on demand: $0.40 per 1M executions, $0.000026 per
-     * GB-s of the instance memory provisioned while executing. The 1,000 ms minimum per
-     * execution is from a Microsoft Q&A thread (learn.microsoft.com/en-us/answers/a/
-     * 12389275, 2025-11-26), not the pricing page. The free grant (believed 100,000 GB-s +
+     * GB-s of the instance memory provisioned while executing. The 1,000 ms minimum is
+     * from a Microsoft Q&A thread (learn.microsoft.com/en-us/answers/a/12389275,
+     * 2025-11-26), not the pricing page; Azure applies it per instance's period of
+     * activity, so billing it per call errs high for concurrent executions on one
+     * instance. The free grant (believed 100,000 GB-s +
      * 250,000 executions) could not be verified and is left out: projections err high.
      * Sources: modal.com (2025-05-22); MicrosoftDocs include
      * functions-flex-consumption-billing-table.md. */
