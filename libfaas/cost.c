@@ -610,14 +610,13 @@ void faas__budget_roll(faas__budget *b, uint64_t now)
     pthread_mutex_lock(&b->roll);
     uint64_t w = atomic_load_explicit(&b->window_ns, memory_order_relaxed);
     uint64_t origin = atomic_load_explicit(&b->origin_ns, memory_order_relaxed);
-    if (w != 0) {
+    /* Only forward, and only once per window: a call that read the clock before another
+     * thread moved the window does not move it again. */
+    if (w != 0 && now >= atomic_load_explicit(&b->next_ns, memory_order_relaxed)) {
         uint64_t idx = now > origin ? (now - origin) / w : 0;
-        /* Only forward: a call that read the clock before a newer one moved the window
-         * does not move it back. */
-        if (idx > atomic_load_explicit(&b->window, memory_order_relaxed)) {
-            atomic_store_explicit(&b->spent, 0, memory_order_relaxed);
-            atomic_store_explicit(&b->window, idx, memory_order_relaxed);
-        }
+        atomic_store_explicit(&b->spent, 0, memory_order_relaxed);
+        atomic_store_explicit(&b->window, idx, memory_order_relaxed);
+        atomic_store_explicit(&b->next_ns, origin + (idx + 1) * w, memory_order_relaxed);
     }
     pthread_mutex_unlock(&b->roll);
 }
@@ -686,6 +685,7 @@ int faas_budget_set(faas_runtime *rt, const char *tag, uint64_t limit_picousd,
     atomic_store(&b->window_ns, window_ms * 1000000u);
     atomic_store(&b->origin_ns, now);
     atomic_store(&b->window, 0);
+    atomic_store(&b->next_ns, window_ms ? now + window_ms * 1000000u : UINT64_MAX);
     atomic_store(&b->spent, 0);
     pthread_mutex_unlock(&b->roll);
     b->active = true;
@@ -741,8 +741,7 @@ int faas_budget_get(faas_runtime *rt, const char *tag, faas_budget *out)
         out->window_ms = w / 1000000u;
         out->spent_picousd = atomic_load(&b->spent);
         if (w != 0) {
-            uint64_t origin = atomic_load(&b->origin_ns);
-            uint64_t end = origin + (atomic_load(&b->window) + 1) * w;
+            uint64_t end = atomic_load(&b->next_ns);
             out->window_left_ms = end > now ? (end - now + 999999u) / 1000000u : 0;
         }
         out->refusals = atomic_load(&b->refusals);

@@ -119,6 +119,7 @@ typedef struct faas__budget {
     atomic_uint_fast64_t window_ns;     /* 0: one window for ever */
     atomic_uint_fast64_t origin_ns;     /* when window 0 began */
     atomic_uint_fast64_t window;        /* the window `spent` belongs to */
+    atomic_uint_fast64_t next_ns;       /* when it ends (UINT64_MAX: never) */
     atomic_uint_fast64_t spent;         /* pico-dollars in that window */
     atomic_uint_fast64_t refusals;      /* calls refused, every window */
     bool                 active;        /* not removed; under rt->budget_lock */
@@ -130,19 +131,15 @@ void faas__budget_roll(faas__budget *b, uint64_t now);
 
 static inline void faas__budget_sync(faas__budget *b, uint64_t now)
 {
-    uint64_t w = atomic_load_explicit(&b->window_ns, memory_order_relaxed);
-    if (w == 0)
-        return;
-    uint64_t origin = atomic_load_explicit(&b->origin_ns, memory_order_relaxed);
-    uint64_t idx = now > origin ? (now - origin) / w : 0;
-    if (idx != atomic_load_explicit(&b->window, memory_order_relaxed))
+    if (now >= atomic_load_explicit(&b->next_ns, memory_order_relaxed))
         faas__budget_roll(b, now);
 }
 
-/* May a call start at `now`? */
-static inline bool faas__budget_allows(faas__budget *b, uint64_t now)
+/* Is the current window's spending under the limit? A call may start if so; when not, the
+ * caller moves the budget to the window of now (faas__budget_sync) and asks again, so the
+ * clock is read only when a window is spent: a new window can only lower the spending. */
+static inline bool faas__budget_under(faas__budget *b)
 {
-    faas__budget_sync(b, now);
     return atomic_load_explicit(&b->spent, memory_order_relaxed) <
            atomic_load_explicit(&b->limit, memory_order_relaxed);
 }

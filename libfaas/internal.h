@@ -334,7 +334,10 @@ static inline int faas__budget_check(faas_function *fn, const char *request_id, 
                                      faas_response *res)
 {
     faas__budget *b = atomic_load_explicit(&fn->budget, memory_order_acquire);
-    if (__builtin_expect(b == NULL, 1) || faas__budget_allows(b, faas__now(fn->rt)))
+    if (__builtin_expect(b == NULL, 1) || faas__budget_under(b))
+        return FAAS_OK;
+    faas__budget_sync(b, faas__now(fn->rt));
+    if (faas__budget_under(b))
         return FAAS_OK;
     atomic_fetch_add_explicit(&b->refusals, 1, memory_order_relaxed);
     return faas__budget_refused(fn, request_id, attempt, res);

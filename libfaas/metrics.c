@@ -128,17 +128,20 @@ double faas__hist_quantile(const faas__hist_snap *snap, double q)
     return (double)snap->max_ns;
 }
 
-uint64_t faas__hist_count_le(const faas__hist_snap *snap, uint64_t le_ns)
+void faas__hist_cumulative(const faas__hist_snap *snap, const uint64_t *le_ns, size_t n,
+                           uint64_t *out)
 {
-    uint64_t n = 0;
-    for (unsigned i = 0; i < FAAS__HIST_BUCKETS; i++) {
+    uint64_t below = 0;
+    size_t k = 0;
+    for (unsigned i = 0; i < FAAS__HIST_BUCKETS && k < n; i++) {
         uint64_t low, width;
         bucket_range(i, &low, &width);
-        if (low + width - 1 > le_ns)
-            break;                      /* buckets ascend: none further fits */
-        n += snap->buckets[i];
+        while (k < n && low + width - 1 > le_ns[k])    /* buckets ascend */
+            out[k++] = below;
+        below += snap->buckets[i];
     }
-    return n;
+    while (k < n)
+        out[k++] = below;
 }
 
 /* ---- counters ----------------------------------------------------------------------- */

@@ -6,6 +6,7 @@
 #define FAAS_METRICS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Counters are kept in FAAS__SHARDS shards, each starting on its own cache line; a thread
@@ -76,8 +77,10 @@ typedef struct faas__hist_snap {
 void     faas__hist_add_to(const faas__hist *h, faas__hist_snap *snap);
 /* The q-quantile (0 < q <= 1) in ns: the midpoint of the bucket holding that rank. */
 double   faas__hist_quantile(const faas__hist_snap *snap, double q);
-/* Samples of at most le_ns: whole buckets whose every value is <= le_ns (so a bucket that
- * straddles le_ns counts in the next bound: off by less than 1/64 of the bound). */
-uint64_t faas__hist_count_le(const faas__hist_snap *snap, uint64_t le_ns);
+/* For each of the n ascending bounds le_ns[i], the samples of at most that many ns, in
+ * one pass: whole buckets whose every value is <= the bound (a bucket that straddles it
+ * counts in the next bound: off by less than 1/64 of the bound). */
+void faas__hist_cumulative(const faas__hist_snap *snap, const uint64_t *le_ns, size_t n,
+                           uint64_t *out);
 
 #endif /* FAAS_METRICS_H */

@@ -137,15 +137,16 @@ static void family(sbuf *b, const char *name, const char *type, const char *help
 
 /* ---- Prometheus ------------------------------------------------------------------------------ */
 
-/* Histogram bounds in seconds (and ns for the comparison): 1 us to 15 minutes. */
-static const struct { const char *le; uint64_t ns; } bounds[] = {
-    { "1e-06", 1000u }, { "1e-05", 10000u }, { "0.0001", 100000u }, { "0.0005", 500000u },
-    { "0.001", 1000000u }, { "0.005", 5000000u }, { "0.01", 10000000u },
-    { "0.025", 25000000u }, { "0.05", 50000000u }, { "0.1", 100000000u },
-    { "0.25", 250000000u }, { "0.5", 500000000u }, { "1", 1000000000u },
-    { "2.5", 2500000000u }, { "5", 5000000000u }, { "10", 10000000000u },
-    { "30", 30000000000u }, { "60", 60000000000u }, { "300", 300000000000u },
-    { "900", 900000000000u },
+/* Histogram bounds, 1 us to 15 minutes: as Prometheus prints them, and in ns. */
+#define NBOUNDS 20
+static const char *const bound_le[NBOUNDS] = {
+    "1e-06", "1e-05", "0.0001", "0.0005", "0.001", "0.005", "0.01", "0.025", "0.05", "0.1",
+    "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "300", "900",
+};
+static const uint64_t bound_ns[NBOUNDS] = {
+    1000u, 10000u, 100000u, 500000u, 1000000u, 5000000u, 10000000u, 25000000u, 50000000u,
+    100000000u, 250000000u, 500000000u, 1000000000u, 2500000000u, 5000000000u,
+    10000000000u, 30000000000u, 60000000000u, 300000000000u, 900000000000u,
 };
 
 static void prom_histograms(faas_runtime *rt, sbuf *b, faas__hist_snap *snap)
@@ -162,11 +163,11 @@ static void prom_histograms(faas_runtime *rt, sbuf *b, faas__hist_snap *snap)
         HASH_ITER(hh, rt->fns, fn, tmp) {
             memset(snap, 0, sizeof *snap);
             faas__hist_add_to(hist_of(fn, h), snap);
-            for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+            uint64_t cum[NBOUNDS];
+            faas__hist_cumulative(snap, bound_ns, NBOUNDS, cum);
+            for (size_t i = 0; i < NBOUNDS; i++)
                 sb_printf(b, "%s_bucket{function=\"%s\",le=\"%s\"} %llu\n", fams[h].name,
-                          fn->name->name, bounds[i].le,
-                          (unsigned long long)faas__hist_count_le(snap, bounds[i].ns));
-            }
+                          fn->name->name, bound_le[i], (unsigned long long)cum[i]);
             sb_printf(b, "%s_bucket{function=\"%s\",le=\"+Inf\"} %llu\n", fams[h].name,
                       fn->name->name, (unsigned long long)snap->count);
             sb_printf(b, "%s_sum{function=\"%s\"} %.9f\n", fams[h].name, fn->name->name,
@@ -454,7 +455,7 @@ int faas_metrics_json(faas_runtime *rt, char **text, size_t *len)
         uint64_t w = atomic_load(&b->window_ns);
         uint64_t left = 0;
         if (w != 0) {
-            uint64_t end = atomic_load(&b->origin_ns) + (atomic_load(&b->window) + 1) * w;
+            uint64_t end = atomic_load(&b->next_ns);
             left = end > now ? (end - now + 999999u) / 1000000u : 0;
         }
         json_t *j = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "tag", b->tag,

@@ -25,7 +25,7 @@ case $row in
 *"1,000,000"*"60,000.0"*'$0.20'*'$1.000002'*'-$1.200002'*'$0.00') ok "the issue's figure: \$0.20 + \$1.000002, free tier applied" ;;
 *) not_ok "the issue's figure"; sed 's/^/# /' "$tmp/out" ;;
 esac
-check "2 records, 1 billed call" grep -q "2 records, 1 billed calls of 1 function (1 tag)" "$tmp/out"
+check "2 records, 1 billed call" grep -q "2 records, 1 billed call of 1 function (1 tag)" "$tmp/out"
 
 # Every preset by default; 10M calls leave something to pay on AWS: 9M requests ($1.80) +
 # 200,000 GB-s over the free tier ($3.33334).

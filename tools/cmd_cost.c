@@ -251,9 +251,10 @@ int cmd_cost(int argc, char **argv)
         ntag += rows[k].group == FAAS_COST_TAG && rows[k].name != NULL;
     }
     char a[32], b[32], c[32];
-    printf("%s: %s records, %s billed calls of %zu function%s (%zu tag%s); ",
-           argv[i], grouped(nrecs, a, sizeof a), grouped(billed, b, sizeof b), nfn,
-           nfn == 1 ? "" : "s", ntag, ntag == 1 ? "" : "s");
+    printf("%s: %s record%s, %s billed call%s of %zu function%s (%zu tag%s); ",
+           argv[i], grouped(nrecs, a, sizeof a), nrecs == 1 ? "" : "s",
+           grouped(billed, b, sizeof b), billed == 1 ? "" : "s", nfn, nfn == 1 ? "" : "s",
+           ntag, ntag == 1 ? "" : "s");
     if (monthly)
         printf("priced as %s calls a month.\n", grouped(monthly, c, sizeof c));
     else
