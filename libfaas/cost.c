@@ -585,23 +585,32 @@ int faas_price_model_load(const char *path, faas_price_model **out)
     if (f == NULL)
         return faas__fail(FAAS_ENOTFOUND, "faas_price_model_load: %s: %s", path,
                           strerror(errno));
-    char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf, f);
+    enum { MAX_FILE = 65536 };
+    char *buf = malloc(MAX_FILE);
+    if (buf == NULL) {
+        fclose(f);
+        return faas__fail(FAAS_ENOMEM, "faas_price_model_load: out of memory");
+    }
+    size_t n = fread(buf, 1, MAX_FILE, f);
     int err = ferror(f), more = !feof(f) && fgetc(f) != EOF;
     fclose(f);
+    int rc;
     if (err)
-        return faas__fail(FAAS_EINVAL, "faas_price_model_load: %s: read error", path);
-    if (more)
-        return faas__fail(FAAS_ETOOLARGE, "faas_price_model_load: %s: larger than %zu bytes",
-                          path, sizeof buf);
-    int rc = faas_price_model_parse(buf, n, out);
-    if (rc != FAAS_OK) {
+        rc = faas__fail(FAAS_EINVAL, "faas_price_model_load: %s: read error", path);
+    else if (more)
+        rc = faas__fail(FAAS_ETOOLARGE, "faas_price_model_load: %s: larger than %d bytes",
+                        path, MAX_FILE);
+    else
+        rc = faas_price_model_parse(buf, n, out);
+    free(buf);
+    if (rc == FAAS_EINVAL && !err) {
         char msg[600];
         snprintf(msg, sizeof msg, "%s", faas_last_error());
         faas__fail(rc, "%s: %s", path, msg);
     }
     return rc;
 }
+
 
 /* ---- budgets ------------------------------------------------------------------------------ */
 

@@ -470,10 +470,11 @@ static void add_sums(faas_cost_row *r, const faas__sums *s, uint64_t request_pri
     r->total_picousd += s->cost_pusd;
 }
 
+/* Rows by name, untagged (NULL) last. */
 static int by_name(const void *a, const void *b)
 {
     const faas_cost_row *x = a, *y = b;
-    if (x->name == NULL || y->name == NULL)            /* untagged last */
+    if (x->name == NULL || y->name == NULL)
         return (x->name == NULL) - (y->name == NULL);
     return strcmp(x->name, y->name);
 }
@@ -488,70 +489,58 @@ int faas_cost_totals(faas_runtime *rt, int group, faas_cost_row **rows, size_t *
         return faas__fail(FAAS_EINVAL, "faas_cost_totals: group %d is not a "
                           "FAAS_COST_* value", group);
     const faas_price_model *p = rt->price;
-    row_builder b = { 0 };
-    /* Rows are keyed by their name while they are built: pointers into the function name
-     * blocks, valid under the registry lock; copied into the block at the end. */
-    typedef struct acc { faas_cost_row row; const char *key; } acc;
-    acc *accs = NULL;
-    size_t na = 0, cap = 0;
-    int nomem = 0;
+    /* One row per function, keyed by its name or its tag (pointers into the name blocks,
+     * valid under the registry lock): sorted, then runs of one key merged. */
     pthread_rwlock_rdlock(&rt->reg_lock);
+    size_t n = HASH_COUNT(rt->fns);
+    faas_cost_row *per = calloc(n ? n : 1, sizeof *per);
+    row_builder b = { 0 };
+    if (per == NULL)
+        b.nomem = 1;
+    size_t i = 0;
     faas_function *fn, *tmp;
-    if (group == FAAS_COST_TOTAL) {
-        accs = calloc(1, sizeof *accs);
-        nomem = accs == NULL;
-        na = accs ? 1 : 0;
-    }
     HASH_ITER(hh, rt->fns, fn, tmp) {
-        if (nomem)
+        if (per == NULL)
             break;
-        const char *key = group == FAAS_COST_FUNCTION ? fn->name->name : fn->name->tag;
-        acc *a = NULL;
-        if (group == FAAS_COST_TOTAL) {
-            a = &accs[0];
-        } else {
-            for (size_t i = 0; i < na && a == NULL; i++)
-                if ((accs[i].key == NULL && key == NULL) ||
-                    (accs[i].key != NULL && key != NULL && strcmp(accs[i].key, key) == 0))
-                    a = &accs[i];
-            if (a == NULL) {
-                if (na == cap) {
-                    size_t ncap = cap ? cap * 2 : 16;
-                    acc *bigger = realloc(accs, ncap * sizeof *bigger);
-                    if (bigger == NULL) {
-                        nomem = 1;
-                        break;
-                    }
-                    accs = bigger;
-                    cap = ncap;
-                }
-                a = &accs[na++];
-                memset(a, 0, sizeof *a);
-                a->key = key;
-            }
-        }
         faas__sums s;
         faas__counters_sum(fn->counters, &s);
-        add_sums(&a->row, &s, p->request_picousd);
+        per[i].name = group == FAAS_COST_FUNCTION ? fn->name->name
+                    : group == FAAS_COST_TAG ? fn->name->tag : NULL;
+        add_sums(&per[i], &s, p->request_picousd);
+        i++;
     }
-    for (size_t i = 0; i < na && !nomem; i++) {
-        faas_cost_row *r = rb_add(&b, p->name, group, accs[i].key);
-        if (r != NULL) {
-            const char *model = r->model, *name = r->name;
-            *r = accs[i].row;
-            r->model = model;
-            r->name = name;
-            r->group = group;
+    if (per != NULL && n > 1 && group != FAAS_COST_TOTAL)
+        qsort(per, n, sizeof *per, by_name);
+    for (size_t a = 0; per != NULL && (a < n || (a == 0 && group == FAAS_COST_TOTAL)); ) {
+        faas_cost_row sum = per[a];
+        size_t c = a + 1;
+        for (; c < n; c++) {
+            bool same = group == FAAS_COST_TOTAL ||
+                        (group == FAAS_COST_TAG &&
+                         ((per[c].name == NULL && sum.name == NULL) ||
+                          (per[c].name && sum.name && strcmp(per[c].name, sum.name) == 0)));
+            if (!same)
+                break;
+            sum.calls += per[c].calls;
+            sum.mb_ms += per[c].mb_ms;
+            sum.unit2_ms += per[c].unit2_ms;
+            sum.request_picousd += per[c].request_picousd;
+            sum.compute_picousd += per[c].compute_picousd;
+            sum.total_picousd += per[c].total_picousd;
         }
+        faas_cost_row *r = rb_add(&b, p->name, group, sum.name);
+        if (r == NULL)
+            break;
+        const char *model = r->model, *name = r->name;
+        *r = sum;
+        r->model = model;
+        r->name = name;
+        r->group = group;
+        a = c;
     }
     pthread_rwlock_unlock(&rt->reg_lock);
-    free(accs);
-    if (nomem)
-        b.nomem = 1;
-    int rc = rb_finish(&b, "faas_cost_totals", rows, count);
-    if (rc == FAAS_OK && *count > 1)
-        qsort(*rows, *count, sizeof **rows, by_name);
-    return rc;
+    free(per);
+    return rb_finish(&b, "faas_cost_totals", rows, count);
 }
 
 /* ---- projection ----------------------------------------------------------------------------- */
@@ -564,15 +553,12 @@ typedef struct usage {
     int                cpu_estimated;
 } usage;
 
-static usage *usage_find(usage *u, size_t n, int group, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (u[i].group == group &&
-            ((u[i].name == NULL && name == NULL) ||
-             (u[i].name != NULL && name != NULL && strcmp(u[i].name, name) == 0)))
-            return &u[i];
-    return NULL;
-}
+/* Names met in the records -> their group's index; one set for functions, one for tags. */
+typedef struct group_name {
+    UT_hash_handle hh;
+    const char    *name;            /* the record's string */
+    size_t         index;
+} group_name;
 
 static uint64_t sat64(unsigned __int128 v)
 {
@@ -595,7 +581,7 @@ static bool billed(const faas_record *r)
 }
 
 /* Price the usage u (already scaled) on model m into row: request and compute before the
- * free tier; with free set (a total), the free tier and the monthly fee too. */
+ * free tier; for a total, the free tier and the monthly fee too. */
 static void price_usage(const faas_price_model *m, const usage *u, bool total,
                         faas_cost_row *row)
 {
@@ -627,6 +613,55 @@ static void price_usage(const faas_price_model *m, const usage *u, bool total,
     row->total_picousd = sat64(after + m->monthly_picousd);
 }
 
+/* Functions before tags, each by name, untagged last (the total stays first). */
+static int group_order(const void *a, const void *b)
+{
+    const usage *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group - y->group;
+    if (x->name == NULL || y->name == NULL)
+        return (x->name == NULL) - (y->name == NULL);
+    return strcmp(x->name, y->name);
+}
+
+/* The index of NAME's group (made if new): looked up in set, or, for NULL (untagged), kept
+ * in *null_index. SIZE_MAX when out of memory. */
+static size_t group_of(group_name **set, size_t *null_index, usage **groups, size_t *ng,
+                       size_t *cap, int group, const char *name)
+{
+    group_name *e = NULL;
+    if (name == NULL && *null_index != SIZE_MAX)
+        return *null_index;
+    if (name != NULL) {
+        HASH_FIND_STR(*set, name, e);
+        if (e != NULL)
+            return e->index;
+        e = malloc(sizeof *e);
+        if (e == NULL)
+            return SIZE_MAX;
+    }
+    if (*ng == *cap) {
+        usage *bigger = realloc(*groups, *cap * 2 * sizeof *bigger);
+        if (bigger == NULL) {
+            free(e);
+            return SIZE_MAX;
+        }
+        *groups = bigger;
+        *cap *= 2;
+    }
+    memset(&(*groups)[*ng], 0, sizeof (*groups)[*ng]);
+    (*groups)[*ng].group = group;
+    (*groups)[*ng].name = name;
+    if (name == NULL) {
+        *null_index = *ng;
+    } else {
+        e->name = name;
+        e->index = *ng;
+        HASH_ADD_KEYPTR(hh, *set, name, strlen(name), e);
+    }
+    return (*ng)++;
+}
+
 int faas_cost_compare(const faas_record *recs, size_t count, uint64_t monthly_calls,
                       const faas_price_model *const *models, size_t nmodels,
                       faas_cost_row **rows, size_t *nrows)
@@ -649,14 +684,18 @@ int faas_cost_compare(const faas_record *recs, size_t count, uint64_t monthly_ca
         if (rc != FAAS_OK)
             return rc;
     }
-    /* The groups, in first-seen order: the total, the functions, the tags. */
+    /* Each billed record's function group and tag group, found once (hashed by name). */
     size_t cap = 16, ng = 1;
     usage *groups = calloc(cap, sizeof *groups);
-    if (groups == NULL)
-        return faas__fail(FAAS_ENOMEM, "faas_cost_compare: out of memory");
-    groups[0].group = FAAS_COST_TOTAL;
-    uint64_t recorded = 0;
+    size_t *gidx = malloc((count ? count : 1) * 2 * sizeof *gidx);
+    group_name *fset = NULL, *tset = NULL;
+    size_t no_function = SIZE_MAX, untagged = SIZE_MAX;
     int rc = FAAS_OK;
+    if (groups == NULL || gidx == NULL)
+        rc = faas__fail(FAAS_ENOMEM, "faas_cost_compare: out of memory");
+    else
+        groups[0].group = FAAS_COST_TOTAL;
+    uint64_t recorded = 0;
     for (size_t i = 0; i < count && rc == FAAS_OK; i++) {
         if (!billed(&recs[i]))
             continue;
@@ -665,40 +704,40 @@ int faas_cost_compare(const faas_record *recs, size_t count, uint64_t monthly_ca
             break;
         }
         recorded++;
-        for (int g = FAAS_COST_FUNCTION; g <= FAAS_COST_TAG; g++) {
-            const char *name = g == FAAS_COST_FUNCTION ? recs[i].function : recs[i].tag;
-            if (usage_find(groups, ng, g, name) != NULL)
-                continue;
-            if (ng == cap) {
-                usage *bigger = realloc(groups, cap * 2 * sizeof *bigger);
-                if (bigger == NULL) {
-                    rc = faas__fail(FAAS_ENOMEM, "faas_cost_compare: out of memory");
-                    break;
-                }
-                groups = bigger;
-                cap *= 2;
-            }
-            memset(&groups[ng], 0, sizeof groups[ng]);
-            groups[ng].group = g;
-            groups[ng].name = name;
-            ng++;
-        }
+        gidx[2 * i] = group_of(&fset, &no_function, &groups, &ng, &cap, FAAS_COST_FUNCTION,
+                               recs[i].function);
+        gidx[2 * i + 1] = group_of(&tset, &untagged, &groups, &ng, &cap, FAAS_COST_TAG,
+                                   recs[i].tag);
+        if (gidx[2 * i] == SIZE_MAX || gidx[2 * i + 1] == SIZE_MAX)
+            rc = faas__fail(FAAS_ENOMEM, "faas_cost_compare: out of memory");
     }
-    /* Functions before tags, each group sorted by name (untagged last). */
-    if (ng > 2) {
-        for (size_t i = 1; i < ng; i++)
-            for (size_t j = i + 1; j < ng; j++) {
-                usage *a = &groups[i], *b = &groups[j];
-                int swap = a->group != b->group ? a->group > b->group
-                         : a->name == NULL ? b->name != NULL
-                         : b->name == NULL ? 0 : strcmp(a->name, b->name) > 0;
-                if (swap) {
-                    usage t = *a;
-                    *a = *b;
-                    *b = t;
-                }
+    group_name *e, *tmp;
+    HASH_ITER(hh, fset, e, tmp) {
+        HASH_DEL(fset, e);
+        free(e);
+    }
+    HASH_ITER(hh, tset, e, tmp) {
+        HASH_DEL(tset, e);
+        free(e);
+    }
+    /* Sort the groups, and follow them with the records' indices. */
+    size_t *where = rc == FAAS_OK ? malloc(ng * sizeof *where) : NULL;
+    if (rc == FAAS_OK && where == NULL)
+        rc = faas__fail(FAAS_ENOMEM, "faas_cost_compare: out of memory");
+    if (rc == FAAS_OK) {
+        for (size_t g = 0; g < ng; g++)
+            groups[g].calls = g;                /* remember the old index while sorting */
+        qsort(groups + 1, ng - 1, sizeof *groups, group_order);
+        for (size_t g = 0; g < ng; g++)
+            where[(size_t)groups[g].calls] = g;
+        for (size_t i = 0; i < count; i++)
+            if (billed(&recs[i])) {
+                gidx[2 * i] = where[gidx[2 * i]];
+                gidx[2 * i + 1] = where[gidx[2 * i + 1]];
             }
     }
+    free(where);
+
     row_builder b = { 0 };
     uint64_t target = monthly_calls ? monthly_calls : recorded;
     for (size_t k = 0; k < nmodels && rc == FAAS_OK; k++) {
@@ -721,9 +760,7 @@ int faas_cost_compare(const faas_record *recs, size_t count, uint64_t monthly_ca
             faas__price_fn(m, r->memory_mb, &fp);
             faas__bill bill;
             faas__bill_call(m, &fp, &copy, &bill);
-            usage *hit[3] = { &groups[0], usage_find(groups, ng, FAAS_COST_FUNCTION,
-                                                     r->function),
-                              usage_find(groups, ng, FAAS_COST_TAG, r->tag) };
+            usage *hit[3] = { &groups[0], &groups[gidx[2 * i]], &groups[gidx[2 * i + 1]] };
             for (int h = 0; h < 3; h++) {
                 hit[h]->calls += 1;
                 hit[h]->mb_ms += bill.mb_ms;
@@ -750,6 +787,7 @@ int faas_cost_compare(const faas_record *recs, size_t count, uint64_t monthly_ca
         }
     }
     free(groups);
+    free(gidx);
     if (rc != FAAS_OK) {
         free(b.rows);
         free(b.strings);

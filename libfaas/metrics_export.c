@@ -355,6 +355,15 @@ static json_t *cost_json(const faas__sums *s, uint64_t request_price)
                      "total_usd", usd);
 }
 
+/* Views by tag, untagged last. */
+static int tag_order(const void *a, const void *b)
+{
+    const fn_view *x = *(const fn_view *const *)a, *y = *(const fn_view *const *)b;
+    if (x->tag == NULL || y->tag == NULL)
+        return (x->tag == NULL) - (y->tag == NULL);
+    return strcmp(x->tag, y->tag);
+}
+
 static json_t *function_json(faas_runtime *rt, faas_function *fn, const fn_view *f,
                              faas__hist_snap *snap)
 {
@@ -421,31 +430,32 @@ int faas_metrics_json(faas_runtime *rt, char **text, size_t *len)
         if (j == NULL || json_array_append_new(fns, j) != 0)
             nomem = 1;
     }
-    /* Per tag: the sums of its functions (untagged ones under "tag": null). */
-    for (size_t a = 0; a < v.n && !nomem; a++) {
-        bool seen = false;
-        for (size_t c = 0; c < a && !seen; c++)
-            seen = (v.fns[c].tag == NULL && v.fns[a].tag == NULL) ||
-                   (v.fns[c].tag && v.fns[a].tag && strcmp(v.fns[c].tag, v.fns[a].tag) == 0);
-        if (seen)
-            continue;
+    /* Per tag: the sums of its functions (untagged ones under "tag": null), from the
+     * functions sorted by tag. */
+    const fn_view **by_tag = nomem ? NULL : malloc((v.n ? v.n : 1) * sizeof *by_tag);
+    if (by_tag == NULL)
+        nomem = 1;
+    for (size_t a = 0; a < v.n && !nomem; a++)
+        by_tag[a] = &v.fns[a];
+    if (!nomem && v.n > 1)
+        qsort(by_tag, v.n, sizeof *by_tag, tag_order);
+    for (size_t a = 0; a < v.n && !nomem; ) {
         faas__sums t;
         memset(&t, 0, sizeof t);
-        unsigned nf = 0;
-        for (size_t c = a; c < v.n; c++) {
-            if (!((v.fns[c].tag == NULL && v.fns[a].tag == NULL) ||
-                  (v.fns[c].tag && v.fns[a].tag && strcmp(v.fns[c].tag, v.fns[a].tag) == 0)))
-                continue;
-            nf++;
-            t.invocations += v.fns[c].s.invocations;
-            t.cost_pusd += v.fns[c].s.cost_pusd;
-            t.mb_ms += v.fns[c].s.mb_ms;
+        size_t c = a;
+        for (; c < v.n && tag_order(&by_tag[a], &by_tag[c]) == 0; c++) {
+            t.invocations += by_tag[c]->s.invocations;
+            t.cost_pusd += by_tag[c]->s.cost_pusd;
+            t.mb_ms += by_tag[c]->s.mb_ms;
         }
-        json_t *j = json_pack("{s:s?, s:i, s:o}", "tag", v.fns[a].tag, "functions", (int)nf,
+        json_t *j = json_pack("{s:s?, s:i, s:o}", "tag", by_tag[a]->tag,
+                              "functions", (int)(c - a),
                               "cost", cost_json(&t, rt->price->request_picousd));
         if (j == NULL || json_array_append_new(tags, j) != 0)
             nomem = 1;
+        a = c;
     }
+    free(by_tag);
     pthread_mutex_lock(&rt->budget_lock);
     uint64_t now = faas__now(rt);
     for (faas__budget *b = rt->budgets; b != NULL && !nomem; b = b->next) {

@@ -295,6 +295,24 @@ static void model_file_parses(void **state)
     ASSERT_OK(faas_price_record(faas_price_model_find("gcp-functions-gen1"), &b));
     assert_int_equal(a.cost_picousd, b.cost_picousd);
 
+    /* A base with a second dimension keeps it; "unit2 = none" drops it. */
+    static const char g2[] = "base = gcp-functions-gen1\nname = g2\nquantum_ms = 1\n";
+    faas_price_model *m2;
+    ASSERT_OK(faas_price_model_parse(g2, sizeof g2 - 1, &m2));
+    assert_string_equal(m2->unit2, "GHz-s");
+    assert_int_equal(m2->unit2_tiers[6].memory_mb, 8192);
+    faas_record q = rec("f", NULL, 260000, 128);
+    ASSERT_OK(faas_price_record(m2, &q));
+    assert_int_equal(q.billed_ms, 260);
+    /* 260 x 128 x 2,500,000 / 1,024,000 = 81,250; 260 x 200 x 10,000,000 / 1e6 = 520,000. */
+    assert_int_equal(q.cost_picousd, 400000 + 81250 + 520000);
+    faas_price_model_free(m2);
+    static const char g3[] = "base = gcp-functions-gen1\nname = g3\nunit2 = none\n";
+    ASSERT_OK(faas_price_model_parse(g3, sizeof g3 - 1, &m2));
+    assert_null(m2->unit2);
+    assert_int_equal(m2->unit2_tiers[0].memory_mb, 0);
+    faas_price_model_free(m2);
+
     fake_clock clk;
     faas_options o = manual_options(&clk);
     o.price = m;
@@ -582,6 +600,48 @@ static void projection_groups(void **state)
                      5 * PICO);
     faas_free(rows);
     assert_int_equal(faas_cost_compare(NULL, 1, 0, NULL, 0, &rows, &n), FAAS_EINVAL);
+}
+
+static void projection_many_groups(void **state)
+{
+    (void)state;
+    /* Thousands of functions and hundreds of tags: groups are hashed, not searched. */
+    size_t n = scaled(20000), nfn = scaled(5000);
+    faas_record *r = calloc(n, sizeof *r);
+    char (*names)[16] = calloc(nfn, sizeof *names);
+    char (*tags)[16] = calloc(500, sizeof *tags);
+    assert_true(r && names && tags);
+    for (size_t i = 0; i < nfn; i++)
+        snprintf(names[i], sizeof names[i], "f%zu", i);
+    for (size_t i = 0; i < 500; i++)
+        snprintf(tags[i], sizeof tags[i], "t%zu", i);
+    for (size_t i = 0; i < n; i++)
+        r[i] = rec(names[i % nfn], i % 7 ? tags[i % 500] : NULL, 1000 + i % 300, 128);
+    const faas_price_model *aws[] = { faas_price_model_find("aws-lambda-x86") };
+    faas_cost_row *rows;
+    size_t nrows;
+    ASSERT_OK(faas_cost_compare(r, n, 0, aws, 1, &rows, &nrows));
+    size_t fns = 0, tg = 0;
+    uint64_t calls_f = 0, calls_t = 0, mb_f = 0;
+    for (size_t i = 0; i < nrows; i++) {
+        if (rows[i].group == FAAS_COST_FUNCTION) {
+            fns++;
+            calls_f += rows[i].calls;
+            mb_f += rows[i].mb_ms;
+        } else if (rows[i].group == FAAS_COST_TAG) {
+            tg++;
+            calls_t += rows[i].calls;
+        }
+    }
+    assert_int_equal(fns, nfn);
+    assert_int_equal(tg, n >= 3500 ? 501 : tg);        /* 500 tags and the untagged */
+    assert_int_equal(calls_f, n);
+    assert_int_equal(calls_t, n);
+    assert_int_equal(mb_f, rows[0].mb_ms);
+    faas_free(rows);
+    free(r);
+    free(names);
+    free(tags);
 }
 
 /* ---- live totals and budgets on a runtime ------------------------------------------------------- */
@@ -930,6 +990,7 @@ int main(void)
         cmocka_unit_test(projection_aws_issue_figure),
         cmocka_unit_test(projection_free_tiers),
         cmocka_unit_test(projection_groups),
+        cmocka_unit_test(projection_many_groups),
         cmocka_unit_test_setup_teardown(totals_per_function_and_tag, setup, teardown),
         cmocka_unit_test(observed_memory_on_a_runtime),
         cmocka_unit_test_setup_teardown(sync_calls_stop_at_the_budget, setup, teardown),
