@@ -608,8 +608,8 @@ static void projection_many_groups(void **state)
     /* Thousands of functions and hundreds of tags: groups are hashed, not searched. */
     size_t n = scaled(20000), nfn = scaled(5000);
     faas_record *r = calloc(n, sizeof *r);
-    char (*names)[16] = calloc(nfn, sizeof *names);
-    char (*tags)[16] = calloc(500, sizeof *tags);
+    char (*names)[24] = calloc(nfn, sizeof *names);
+    char (*tags)[24] = calloc(500, sizeof *tags);
     assert_true(r && names && tags);
     for (size_t i = 0; i < nfn; i++)
         snprintf(names[i], sizeof names[i], "f%zu", i);
