@@ -11,7 +11,7 @@ if [ -n "$MANDOC" ] && [ -x "$MANDOC" ]; then
 else
     skip "mandoc is not installed (apt-get install mandoc)"
 fi
-# Listed in Makefile.am or in a part's fragment, mk/*.am (which append to dist_man_MANS).
+# Areas list their pages in their own fragment, mk/AREA.am.
 for page in man/man*/*.[0-9]; do
     if grep -q "$page" Makefile.am mk/*.am; then :; else not_ok "$page is listed in Makefile.am or mk/*.am"; fi
 done
