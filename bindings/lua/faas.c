@@ -216,6 +216,8 @@ static void read_options(lua_State *L, int idx, faas_options *o)
             o->retry_base_ms = check_uint(L, "runtime option", k);
         else if (strcmp(k, "retry_cap_ms") == 0)
             o->retry_cap_ms = check_uint(L, "runtime option", k);
+        else if (strcmp(k, "no_histograms") == 0)
+            o->no_histograms = lua_toboolean(L, -1);
         else
             luaL_error(L, "faas: unknown runtime option '%s'", k);
         lua_pop(L, 1);
@@ -804,13 +806,16 @@ static int rt_stats(lua_State *L)
     int rc = faas_stats_get(b->rt, name, &s);
     if (rc != FAAS_OK)
         return fail_status(L, rc);
-    lua_createtable(L, 0, 14);
+    lua_createtable(L, 0, 32);
     const struct { const char *k; uint64_t v; } counts[] = {
         { "invocations", s.invocations }, { "errors", s.errors },
         { "throttles", s.throttles }, { "cold_starts", s.cold_starts },
         { "timeouts", s.timeouts }, { "retries", s.retries },
         { "dead_letters", s.dead_letters }, { "instances_live", s.instances_live },
         { "instances_busy", s.instances_busy }, { "cost_picousd", s.cost_picousd },
+        { "init_count", s.init_count }, { "queue_count", s.queue_count },
+        { "budget_refusals", s.budget_refusals }, { "mb_ms", s.mb_ms },
+        { "request_picousd", s.request_picousd }, { "compute_picousd", s.compute_picousd },
     };
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         lua_pushinteger(L, (lua_Integer)counts[i].v);
@@ -818,12 +823,153 @@ static int rt_stats(lua_State *L)
     }
     const struct { const char *k; double v; } ms[] = {
         { "p50_ms", s.p50_ms }, { "p90_ms", s.p90_ms }, { "p99_ms", s.p99_ms },
-        { "max_ms", s.max_ms },
+        { "p999_ms", s.p999_ms }, { "max_ms", s.max_ms },
+        { "init_p50_ms", s.init_p50_ms }, { "init_p90_ms", s.init_p90_ms },
+        { "init_p99_ms", s.init_p99_ms }, { "init_p999_ms", s.init_p999_ms },
+        { "init_max_ms", s.init_max_ms },
+        { "queue_p50_ms", s.queue_p50_ms }, { "queue_p90_ms", s.queue_p90_ms },
+        { "queue_p99_ms", s.queue_p99_ms }, { "queue_p999_ms", s.queue_p999_ms },
+        { "queue_max_ms", s.queue_max_ms },
     };
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         lua_pushnumber(L, ms[i].v);
         lua_setfield(L, -2, ms[i].k);
     }
+    return 1;
+}
+
+/* ---- cost, budgets and metrics ----------------------------------------------------------- */
+
+/* Memory libfaas handed out, owned by a userdata until released (faas_free), so that it is
+ * freed by the collector if Lua raises while it is copied. */
+#define OWNED_MT "faas.owned"
+
+static void **own(lua_State *L, void *p)
+{
+    void **slot = lua_newuserdatauv(L, sizeof *slot, 0);
+    *slot = NULL;
+    luaL_setmetatable(L, OWNED_MT);
+    *slot = p;
+    return slot;
+}
+
+static void release(void **slot)
+{
+    faas_free(*slot);
+    *slot = NULL;
+}
+
+static int owned_gc(lua_State *L)
+{
+    release(luaL_checkudata(L, 1, OWNED_MT));
+    return 0;
+}
+
+static void push_u64(lua_State *L, const char *key, uint64_t v)
+{
+    lua_pushinteger(L, (lua_Integer)v);        /* pico-dollars fit: 2^63 is $9.2 million */
+    lua_setfield(L, -2, key);
+}
+
+/* rt:cost_totals(["function" | "tag" | "total"]) -> rows | nil, err */
+static int rt_cost_totals(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    static const char *const groups[] = { "total", "function", "tag", NULL };
+    int group = luaL_checkoption(L, 2, "function", groups);
+    faas_cost_row *rows = NULL;
+    size_t n = 0;
+    int rc = faas_cost_totals(b->rt, group, &rows, &n);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    void **owner = own(L, rows);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        const faas_cost_row *r = &rows[i];
+        lua_createtable(L, 0, 12);
+        lua_pushstring(L, r->model);
+        lua_setfield(L, -2, "model");
+        lua_pushstring(L, groups[r->group >= 0 && r->group <= 2 ? r->group : 0]);
+        lua_setfield(L, -2, "group");
+        if (r->name != NULL) {
+            lua_pushstring(L, r->name);
+            lua_setfield(L, -2, "name");
+        }
+        push_u64(L, "calls", r->calls);
+        push_u64(L, "mb_ms", r->mb_ms);
+        push_u64(L, "unit2_ms", r->unit2_ms);
+        push_u64(L, "request_picousd", r->request_picousd);
+        push_u64(L, "compute_picousd", r->compute_picousd);
+        push_u64(L, "fixed_picousd", r->fixed_picousd);
+        push_u64(L, "free_picousd", r->free_picousd);
+        push_u64(L, "total_picousd", r->total_picousd);
+        lua_pushboolean(L, r->cpu_estimated);
+        lua_setfield(L, -2, "cpu_estimated");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    release(owner);
+    return 1;
+}
+
+/* rt:budget_set(tag, limit_picousd [, window_ms]) -> true | nil, err */
+static int rt_budget_set(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    const char *tag = luaL_checkstring(L, 2);
+    lua_Integer limit = luaL_checkinteger(L, 3);
+    lua_Integer window = luaL_optinteger(L, 4, 0);
+    luaL_argcheck(L, limit >= 0, 3, "negative");
+    luaL_argcheck(L, window >= 0, 4, "negative");
+    int rc = faas_budget_set(b->rt, tag, (uint64_t)limit, (uint64_t)window);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* rt:budget(tag) -> {limit_picousd, window_ms, spent_picousd, window_left_ms, refusals} */
+static int rt_budget(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    faas_budget out;
+    int rc = faas_budget_get(b->rt, luaL_checkstring(L, 2), &out);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    lua_createtable(L, 0, 5);
+    push_u64(L, "limit_picousd", out.limit_picousd);
+    push_u64(L, "window_ms", out.window_ms);
+    push_u64(L, "spent_picousd", out.spent_picousd);
+    push_u64(L, "window_left_ms", out.window_left_ms);
+    push_u64(L, "refusals", out.refusals);
+    return 1;
+}
+
+/* rt:budget_remove(tag) -> true | nil, err */
+static int rt_budget_remove(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    int rc = faas_budget_remove(b->rt, luaL_checkstring(L, 2));
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* rt:metrics(["json" | "prometheus"]) -> text | nil, err */
+static int rt_metrics(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    static const char *const formats[] = { "json", "prometheus", NULL };
+    int f = luaL_checkoption(L, 2, "json", formats);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = f == 0 ? faas_metrics_json(b->rt, &text, &len)
+                    : faas_metrics_prometheus(b->rt, &text, &len);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    void **owner = own(L, text);
+    lua_pushlstring(L, text, len);
+    release(owner);
     return 1;
 }
 
@@ -883,6 +1029,50 @@ static int l_version(lua_State *L)
     return 1;
 }
 
+/* faas.format_usd(picousd [, decimals]) -> "$0.20" (faas_format_usd(3)) */
+static int l_format_usd(lua_State *L)
+{
+    lua_Integer p = luaL_checkinteger(L, 1);
+    lua_Integer d = luaL_optinteger(L, 2, -1);
+    luaL_argcheck(L, p >= 0, 1, "negative");
+    char buf[64];
+    int n = faas_format_usd((uint64_t)p, (int)(d < -1 ? -1 : d > 12 ? 13 : d), buf, sizeof buf);
+    if (n < 0)
+        return luaL_argerror(L, 2, "decimals must be negative or 0 to 12");
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+/* faas.price_models() -> { {name, source, read_on, request_picousd, gbs_picousd, unit2,
+ * unit2_picousd}, ... }: the presets */
+static int l_price_models(lua_State *L)
+{
+    lua_newtable(L);
+    const faas_price_model *m;
+    for (size_t i = 0; (m = faas_price_model_preset(i)) != NULL; i++) {
+        lua_createtable(L, 0, 7);
+        lua_pushstring(L, m->name);
+        lua_setfield(L, -2, "name");
+        if (m->source != NULL) {
+            lua_pushstring(L, m->source);
+            lua_setfield(L, -2, "source");
+        }
+        if (m->read_on != NULL) {
+            lua_pushstring(L, m->read_on);
+            lua_setfield(L, -2, "read_on");
+        }
+        push_u64(L, "request_picousd", m->request_picousd);
+        push_u64(L, "gbs_picousd", m->gbs_picousd);
+        if (m->unit2 != NULL) {
+            lua_pushstring(L, m->unit2);
+            lua_setfield(L, -2, "unit2");
+            push_u64(L, "unit2_picousd", m->unit2_picousd);
+        }
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 static int l_strerror(lua_State *L)
 {
     lua_pushstring(L, faas_strerror((int)luaL_checkinteger(L, 1)));
@@ -896,7 +1086,10 @@ LFAAS_EXPORT int luaopen_faas(lua_State *L)
         { "register_ffi", rt_register_ffi }, { "unregister", rt_unregister },
         { "invoke", rt_invoke }, { "invoke_response", rt_invoke_response },
         { "invoke_async", rt_invoke_async }, { "poll", rt_poll }, { "drain", rt_drain },
-        { "warm", rt_warm }, { "stats", rt_stats }, { "close", rt_close }, { NULL, NULL },
+        { "warm", rt_warm }, { "stats", rt_stats }, { "close", rt_close },
+        { "cost_totals", rt_cost_totals }, { "budget_set", rt_budget_set },
+        { "budget", rt_budget }, { "budget_remove", rt_budget_remove },
+        { "metrics", rt_metrics }, { NULL, NULL },
     };
     if (luaL_newmetatable(L, LFAAS_RT_MT)) {
         luaL_newlib(L, rt_methods);
@@ -910,6 +1103,11 @@ LFAAS_EXPORT int luaopen_faas(lua_State *L)
     }
     lua_pop(L, 1);
     lfaas_ctx_open(L);
+    if (luaL_newmetatable(L, OWNED_MT)) {
+        lua_pushcfunction(L, owned_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
     if (luaL_newmetatable(L, ERR_MT)) {
         lua_pushcfunction(L, err_tostring);
         lua_setfield(L, -2, "__tostring");
@@ -927,7 +1125,7 @@ LFAAS_EXPORT int luaopen_faas(lua_State *L)
 
     static const luaL_Reg fns[] = {
         { "runtime", l_runtime }, { "version", l_version }, { "strerror", l_strerror },
-        { NULL, NULL },
+        { "format_usd", l_format_usd }, { "price_models", l_price_models }, { NULL, NULL },
     };
     luaL_newlib(L, fns);
     lfaas_json_open(L, -1);

@@ -17,10 +17,11 @@ the path in the FAAS_LIBRARY environment variable.
 
 from ._lib import lib as _lib
 from ._runtime import Context, Runtime
+from .cost import cost_compare, format_usd, price_models
 from .errors import (AlreadyExists, BudgetExceeded, Busy, Crashed, FaasError, FunctionError,
                      InitError, InvalidArgument, LoadError, NoMemory, NotFound, NotSupported,
                      OutOfMemory, Shutdown, Throttled, Timeout, TooLarge)
-from .records import Record, Response, Stats
+from .records import Budget, CostRow, PriceModel, Record, Response, Stats
 
 __version__ = "0.1.0"
 
@@ -31,6 +32,7 @@ def library_version():
 
 
 __all__ = ["Runtime", "Context", "Record", "Response", "Stats", "library_version",
+           "Budget", "CostRow", "PriceModel", "cost_compare", "format_usd", "price_models",
            "FaasError", "FunctionError", "Timeout", "OutOfMemory", "Crashed", "LoadError",
            "InitError", "InvalidArgument", "NoMemory", "NotFound", "AlreadyExists",
            "Throttled", "TooLarge", "Busy", "Shutdown", "BudgetExceeded", "NotSupported"]

@@ -39,6 +39,8 @@ class Options(Structure):
         ("retry_base_ms", c_uint),
         ("retry_cap_ms", c_uint),
         ("idle_spin_us", c_int),
+        ("price", c_void_p),
+        ("no_histograms", c_int),
         ("_reserved", c_uint64 * (_RESERVED // 8)),
     ]
 
@@ -113,7 +115,67 @@ class Stats(Structure):
         ("p99_ms", c_double),
         ("max_ms", c_double),
         ("cost_picousd", c_uint64),
+        ("p999_ms", c_double),
+        ("init_p50_ms", c_double),
+        ("init_p90_ms", c_double),
+        ("init_p99_ms", c_double),
+        ("init_p999_ms", c_double),
+        ("init_max_ms", c_double),
+        ("queue_p50_ms", c_double),
+        ("queue_p90_ms", c_double),
+        ("queue_p99_ms", c_double),
+        ("queue_p999_ms", c_double),
+        ("queue_max_ms", c_double),
+        ("init_count", c_uint64),
+        ("queue_count", c_uint64),
+        ("budget_refusals", c_uint64),
+        ("mb_ms", c_uint64),
+        ("request_picousd", c_uint64),
+        ("compute_picousd", c_uint64),
         ("_reserved", c_uint64 * (_RESERVED // 8)),
+    ]
+
+
+class CostRow(Structure):
+    _fields_ = [
+        ("model", c_char_p),
+        ("group", c_int),
+        ("name", c_char_p),
+        ("calls", c_uint64),
+        ("mb_ms", c_uint64),
+        ("unit2_ms", c_uint64),
+        ("request_picousd", c_uint64),
+        ("compute_picousd", c_uint64),
+        ("fixed_picousd", c_uint64),
+        ("free_picousd", c_uint64),
+        ("total_picousd", c_uint64),
+        ("cpu_estimated", c_int),
+    ]
+    # The library hands out arrays of these (released with faas_free): indexing them needs
+    # the exact size, so this mirror has no reserved room and must match <faas.h>.
+
+
+class Budget(Structure):
+    _fields_ = [
+        ("limit_picousd", c_uint64),
+        ("window_ms", c_uint64),
+        ("spent_picousd", c_uint64),
+        ("window_left_ms", c_uint64),
+        ("refusals", c_uint64),
+        ("_reserved", c_uint64 * (_RESERVED // 8)),
+    ]
+
+
+class PriceModel(Structure):
+    # The leading fields of faas_price_model, read from the library's own presets only.
+    _fields_ = [
+        ("name", c_char_p),
+        ("source", c_char_p),
+        ("read_on", c_char_p),
+        ("request_picousd", c_uint64),
+        ("gbs_picousd", c_uint64),
+        ("unit2", c_char_p),
+        ("unit2_picousd", c_uint64),
     ]
 
 
@@ -180,6 +242,20 @@ def _declare(lib):
     fn("faas_ctx_log", None, vp, cp, cp)    # always called as (ctx, b"%s", line)
     fn("faas_stats_get", c_int, vp, cp, POINTER(Stats))
     fn("faas_record_format", c_int, POINTER(Record), c_char_p, sz)
+    # Cost models, budgets and metrics export.
+    fn("faas_free", None, vp)
+    fn("faas_format_usd", c_int, c_uint64, c_int, c_char_p, sz)
+    fn("faas_record_json", c_int, POINTER(Record), c_char_p, sz)
+    fn("faas_price_model_find", POINTER(PriceModel), cp)
+    fn("faas_price_model_preset", POINTER(PriceModel), sz)
+    fn("faas_cost_totals", c_int, vp, c_int, POINTER(POINTER(CostRow)), POINTER(sz))
+    fn("faas_cost_compare", c_int, POINTER(Record), sz, c_uint64, POINTER(c_void_p), sz,
+       POINTER(POINTER(CostRow)), POINTER(sz))
+    fn("faas_budget_set", c_int, vp, cp, c_uint64, c_uint64)
+    fn("faas_budget_get", c_int, vp, cp, POINTER(Budget))
+    fn("faas_budget_remove", c_int, vp, cp)
+    fn("faas_metrics_json", c_int, vp, POINTER(c_void_p), POINTER(sz))
+    fn("faas_metrics_prometheus", c_int, vp, POINTER(c_void_p), POINTER(sz))
     return lib
 
 

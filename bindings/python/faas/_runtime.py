@@ -20,11 +20,13 @@ import weakref
 from concurrent.futures import Future
 
 from . import errors
+from . import cost
 from ._lib import (CALLBACK, HANDLER, INIT_HOOK, LOG_SINK, RECORD_HOOK, STATUS, Config,
                    Options, lib)
+from ._lib import Budget as _CBudget
 from ._lib import Response as _CResponse
 from ._lib import Stats as _CStats
-from .records import Record, Response, Stats
+from .records import Budget, Record, Response, Stats
 
 _EHANDLER = STATUS["EHANDLER"]
 _ETOOLARGE = STATUS["ETOOLARGE"]
@@ -450,7 +452,7 @@ class Runtime:
 
     Runtime(workers=0, price_model=None, *, manual=False, cpu_time=False, queue_capacity=0,
     max_payload_sync=0, max_payload_async=0, retry_base_ms=0, retry_cap_ms=0, log=None,
-    capture_output=True, region="us-east-1", account_id="000000000000")
+    no_histograms=False, capture_output=True, region="us-east-1", account_id="000000000000")
 
     Zero means libfaas's default (workers: one per CPU). log, a callable, receives AWS's
     START/END/REPORT lines. As a context manager it drains the queue on exit, then closes.
@@ -459,8 +461,8 @@ class Runtime:
 
     def __init__(self, workers=0, price_model=None, *, manual=False, cpu_time=False,
                  queue_capacity=0, max_payload_sync=0, max_payload_async=0, retry_base_ms=0,
-                 retry_cap_ms=0, log=None, capture_output=True, region="us-east-1",
-                 account_id="000000000000"):
+                 retry_cap_ms=0, log=None, no_histograms=False, capture_output=True,
+                 region="us-east-1", account_id="000000000000"):
         core = _Core()
         opts = Options()
         opts.workers = workers
@@ -472,6 +474,7 @@ class Runtime:
         opts.max_payload_async = max_payload_async
         opts.retry_base_ms = retry_base_ms
         opts.retry_cap_ms = retry_cap_ms
+        opts.no_histograms = 1 if no_histograms else 0
         if log is not None:
             core.log_fn = log
             core.log_sink = LOG_SINK(core._log)
@@ -685,3 +688,52 @@ class Runtime:
         lib.faas_on_record(self._rt(), core.record_hook if hook is not None else RECORD_HOOK(),
                            None)
         return hook
+
+    # -- cost, budgets and metrics --
+
+    def cost_totals(self, group="function"):
+        """What the calls so far cost at the runtime's price model: faas.CostRow per
+        "function", per "tag", or the "total" (faas_cost_totals(3))."""
+        rt = self._rt()
+        g = cost.cost_group(group)
+        return cost._rows(lambda rows, count: lib.faas_cost_totals(rt, g, rows, count))
+
+    def set_budget(self, tag, limit_picousd, window_ms=0):
+        """Limit what the functions tagged TAG may cost per window of window_ms (0: one
+        window for ever); past it their calls raise faas.BudgetExceeded."""
+        rc = lib.faas_budget_set(self._rt(), str(tag).encode(), int(limit_picousd),
+                                 int(window_ms))
+        if rc != 0:
+            raise errors.from_status(rc)
+
+    def budget(self, tag):
+        """TAG's faas.Budget now; faas.NotFound if it has none."""
+        out = _CBudget()
+        rc = lib.faas_budget_get(self._rt(), str(tag).encode(), ctypes.byref(out))
+        if rc != 0:
+            raise errors.from_status(rc)
+        return Budget._from_c(out)
+
+    def remove_budget(self, tag):
+        rc = lib.faas_budget_remove(self._rt(), str(tag).encode())
+        if rc != 0:
+            raise errors.from_status(rc)
+
+    def _metrics_text(self, fn):
+        text = ctypes.c_void_p()
+        n = ctypes.c_size_t()
+        rc = fn(self._rt(), ctypes.byref(text), ctypes.byref(n))
+        if rc != 0:
+            raise errors.from_status(rc)
+        try:
+            return ctypes.string_at(text, n.value).decode("utf-8", "replace")
+        finally:
+            lib.faas_free(text)
+
+    def metrics(self):
+        """Every counter, gauge and histogram, decoded from faas_metrics_json(3)."""
+        return json.loads(self._metrics_text(lib.faas_metrics_json))
+
+    def metrics_prometheus(self):
+        """The same as Prometheus text exposition (format 0.0.4)."""
+        return self._metrics_text(lib.faas_metrics_prometheus)
