@@ -21,7 +21,6 @@
 #define DEFAULT_BODY_TIMEOUT_MS 30000u
 #define LIST_PAGE_DEFAULT 50u           /* ListFunctions' MaxItems: 50 by default, */
 #define LIST_PAGE_MAX 10000u            /* at most 10,000 (the service's range) */
-#define JSON_DEPTH_MAX 1000             /* nesting a payload may have */
 
 #if defined(__x86_64__)
 # define ARCH "x86_64"
@@ -714,10 +713,10 @@ static bool j_literal(jscan *j, const char *lit)
 }
 
 /* Iterative, so that nesting cannot exhaust the stack: one bit per open container. */
-static bool json_valid(const void *data, size_t n, const char **why, size_t *at)
+bool faas__gw_json_valid(const void *data, size_t n, const char **why, size_t *at)
 {
     jscan j = { data, n, 0, NULL };
-    unsigned char stack[(JSON_DEPTH_MAX + 7) / 8];
+    unsigned char stack[(FAAS__GW_JSON_DEPTH + 7) / 8];
     size_t depth = 0;
     enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, AFTER } st = VALUE;
     bool ok = true;
@@ -778,7 +777,7 @@ static bool json_valid(const void *data, size_t n, const char **why, size_t *at)
         }
         /* st == VALUE */
         if (c == '{' || c == '[') {
-            if (depth == JSON_DEPTH_MAX) {
+            if (depth == FAAS__GW_JSON_DEPTH) {
                 ok = j_fail(&j, "nesting too deep");
                 break;
             }
@@ -1003,7 +1002,7 @@ static void invoke(faas__gw *gw, const faas__gw_call *call, const faas__gw_req *
     } else {
         const char *why;
         size_t at;
-        if (!json_valid(payload, len, &why, &at)) {
+        if (!faas__gw_json_valid(payload, len, &why, &at)) {
             service_error(gw, r, 400, "InvalidRequestContentException", NULL, NULL,
                           "Could not parse request body into json: Could not parse payload "
                           "into json: %s at byte %zu", why, at);

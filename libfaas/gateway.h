@@ -90,4 +90,10 @@ void faas__gw_too_large(faas__gw *gw, const faas__gw_call *call, uint64_t size,
 /* Release what resp holds; safe twice and on a zeroed resp. */
 void faas__gw_resp_free(faas__gw_resp *resp);
 
+#define FAAS__GW_JSON_DEPTH 1000        /* the nesting a payload may have */
+
+/* Is data[0..n) one JSON value (RFC 8259, strict UTF-8, at most FAAS__GW_JSON_DEPTH
+ * levels)? If not, *why says why and *at where. Allocates nothing. */
+bool faas__gw_json_valid(const void *data, size_t n, const char **why, size_t *at);
+
 #endif /* FAAS_GATEWAY_H */
