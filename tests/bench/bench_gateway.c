@@ -7,6 +7,12 @@
  *
  *   bench_gateway [--quick] [--reps N] [--seconds S] [--connections C] [--wrk-threads T]
  *                 [--threads N] [--modes LIST]
+ *   bench_gateway --requests K --only gateway|bare [--modes MODE]
+ *
+ * The second form starts one server and sends it K requests, one at a time on one
+ * keep-alive connection, from a thread of this process, and exits: what
+ * callgrind_gateway.sh counts the instructions of (user space, both sides; the client's
+ * share is the same for both servers).
  *
  * --modes picks the thread models measured, each for the gateway and for the bare
  * server: perconn (a thread per connection: the gateway's default), pool (epoll, a pool
@@ -16,11 +22,14 @@
 #include <faas.h>
 
 #include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -139,6 +148,43 @@ static int run_wrk(const char *url, const char *script, unsigned secs, unsigned 
     return errors ? -1 : 0;
 }
 
+/* ---- one client, K requests in a row (for callgrind) ------------------------------------- */
+
+static int client_loop(int port, const char *path, unsigned k)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        return -1;
+    char req[512], buf[4096];
+    int rn = snprintf(req, sizeof req, "POST %s HTTP/1.1\r\nHost: bench\r\n"
+                      "Content-Length: %zu\r\n\r\n%s", path, sizeof body - 1, body);
+    for (unsigned i = 0; i < k; i++) {
+        if (write(fd, req, (size_t)rn) != rn)
+            return -1;
+        size_t n = 0, need = 0;
+        for (;;) {
+            ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
+            if (r <= 0)
+                return -1;
+            n += (size_t)r;
+            buf[n] = '\0';
+            char *end = strstr(buf, "\r\n\r\n");
+            if (end == NULL)
+                continue;
+            char *cl = strstr(buf, "Content-Length: ");
+            need = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 16, NULL, 10) : 0);
+            if (n >= need)
+                break;
+        }
+        if (strncmp(buf, "HTTP/1.1 200", 12) != 0)
+            return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
 #define MAX_TARGETS 6
@@ -146,8 +192,8 @@ static int run_wrk(const char *url, const char *script, unsigned secs, unsigned 
 
 int main(int argc, char **argv)
 {
-    unsigned reps = 5, secs = 5, conns = 32, wthreads = 1, threads = 0;
-    const char *modes = "perconn,pool";
+    unsigned reps = 5, secs = 5, conns = 32, wthreads = 1, threads = 0, requests = 0;
+    const char *modes = "perconn,pool", *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             reps = 1;
@@ -164,9 +210,15 @@ int main(int argc, char **argv)
             threads = (unsigned)atoi(argv[++i]);
         } else if (strcmp(argv[i], "--modes") == 0 && i + 1 < argc) {
             modes = argv[++i];
+        } else if (strcmp(argv[i], "--requests") == 0 && i + 1 < argc) {
+            requests = (unsigned)atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
         } else {
             fprintf(stderr, "usage: %s [--quick] [--reps N] [--seconds S] [--connections C] "
-                    "[--wrk-threads T] [--threads N] [--modes pool,epoll1,perconn]\n", argv[0]);
+                    "[--wrk-threads T] [--threads N] [--modes pool,epoll1,perconn]\n"
+                    "       %s --requests K --only gateway|bare [--modes MODE]\n", argv[0],
+                    argv[0]);
             return 2;
         }
     }
@@ -179,6 +231,39 @@ int main(int argc, char **argv)
         threads = n > 0 ? (unsigned)n : 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (requests > 0) {                 /* the callgrind form: one server, one client */
+        char mode[32];
+        snprintf(mode, sizeof mode, "%.*s", (int)strcspn(modes, ","), modes);
+        int port = 0, rc;
+        if (only != NULL && strcmp(only, "gateway") == 0) {
+            faas_runtime *rt;
+            faas_gateway *gw;
+            faas_gateway_options go = { .threads = strcmp(mode, "pool") == 0 ? threads
+                                                   : strcmp(mode, "epoll1") == 0 ? 1 : 0 };
+            if (faas_runtime_new(&rt, NULL) != FAAS_OK ||
+                faas_register(rt, "echo", echo, NULL) != FAAS_OK ||
+                faas_gateway_start(rt, "127.0.0.1:0", &go, &gw) != FAAS_OK) {
+                fprintf(stderr, "bench_gateway: %s\n", faas_last_error());
+                return 1;
+            }
+            rc = client_loop(faas_gateway_port(gw), "/2015-03-31/functions/echo/invocations",
+                             requests);
+            faas_gateway_stop(gw);
+            faas_runtime_free(rt);
+        } else if (only != NULL && strcmp(only, "bare") == 0) {
+            struct MHD_Daemon *d = bare_start(mode, threads, &port);
+            if (d == NULL)
+                return 1;
+            rc = client_loop(port, "/", requests);
+            MHD_stop_daemon(d);
+        } else {
+            fprintf(stderr, "bench_gateway: --requests needs --only gateway or bare\n");
+            return 2;
+        }
+        if (rc != 0)
+            fprintf(stderr, "bench_gateway: a request failed\n");
+        return rc == 0 ? 0 : 1;
+    }
 
     char script[] = "/tmp/bench_gateway_XXXXXX.lua";
     int sfd = mkstemps(script, 4);
