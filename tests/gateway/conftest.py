@@ -63,6 +63,9 @@ FAAS = os.path.join(BUILD, "tools", "faas")
 MODULES = os.environ.get("FAAS_MODULE_DIR", os.path.join(BUILD, "examples/modules/.libs"))
 TEST_MODULES = os.environ.get("FAAS_TEST_MODULES", os.path.join(BUILD, "tests/modules/.libs"))
 AWS = "/usr/bin/aws"
+# FAAS_TEST_WRAPPER runs `faas serve` under a tool, e.g. "valgrind -q --error-exitcode=99"
+# (the server's exit status is checked, so the tool's verdict counts).
+WRAPPER = os.environ.get("FAAS_TEST_WRAPPER", "").split()
 
 FUNCTIONS = """\
 # the gateway suite's functions
@@ -99,7 +102,7 @@ class Server:
         e.pop("FAAS_GATEWAY_TOKEN", None)
         e.update(env or {})
         self.proc = subprocess.Popen(
-            [FAAS, "serve", "--listen", "127.0.0.1:0", *args, self.file],
+            [*WRAPPER, FAAS, "serve", "--listen", "127.0.0.1:0", *args, self.file],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e, text=True)
         line = self.proc.stdout.readline()
         if "serving" not in line:
