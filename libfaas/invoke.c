@@ -467,7 +467,7 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
     ctx.reply = NULL;
     ctx.reply_len = 0;
     ctx.err = NULL;
-    ctx.failed = ctx.oom = ctx.too_large = false;
+    ctx.failed = ctx.oom = ctx.too_large = ctx.crashed = false;
     ctx.log = NULL;
     ctx.log_len = ctx.log_cap = 0;
     faas_record *r = &res->record;
@@ -548,7 +548,7 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
         ctx.err = error_blockf("Sandbox.Timedout", "Task timed out after %u.%02u seconds",
                                cs / 100, cs % 100);
     } else if (ctx.oom) {
-        status = FAAS_EMEMORY;
+        status = ctx.crashed ? FAAS_ECRASHED : FAAS_EMEMORY;
     } else if (ctx.failed || hrc != 0 || ctx.too_large) {
         status = FAAS_EHANDLER;
         if (!ctx.failed) {
@@ -580,7 +580,7 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
         res->error_type = res->error_message = NULL;
     } else {
         free(ctx.reply);
-        if (status == FAAS_ETIMEOUT || status == FAAS_EMEMORY) {
+        if (status <= FAAS_ETIMEOUT) {  /* ETIMEOUT, ECRASHED, EMEMORY: not the handler's */
             char when[25];
             faas__format_time(faas__wall(rt), when);
             log_linef(&ctx, true, "%s %s %s", when, ctx.request_id,
@@ -604,9 +604,10 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
     r->max_memory_bytes = max_mem;
     charge(fn, r);
     tls_current = ctx.outer;
-    /* The instance goes back last (retired after a timeout or an out-of-memory, as Lambda
-     * resets its environment): from then on fn may be unregistered under us. */
-    faas__slot_give(fn, ctx.inst, status == FAAS_ETIMEOUT || status == FAAS_EMEMORY, end);
+    /* The instance goes back last (retired after a timeout, an out-of-memory or a crash,
+     * as Lambda resets its environment; of the statuses a run can end with, those are the
+     * ones at or below FAAS_ETIMEOUT): from then on fn may be unregistered under us. */
+    faas__slot_give(fn, ctx.inst, status <= FAAS_ETIMEOUT, end);
     faas__emit(rt, r, true);
     return status;
 }
