@@ -47,10 +47,17 @@ static void every_key(void **state)
                       "[failures]\r\n"
                       "module = /opt/fn/dlq.so\r\n"
                       "[cos]\n"
-                      "ffi = double (double)\n", NULL);
+                      "ffi = double (double)\n"
+                      "[jail]\n"
+                      "module = /opt/fn/untrusted.so\n"
+                      "isolation = process\n"
+                      "seccomp = no-network\n", NULL);
     print_errors(&f);
     assert_int_equal(f.nerrors, 0);
-    assert_int_equal(f.n, 3);
+    assert_int_equal(f.n, 4);
+    assert_int_equal(f.fns[3].cfg.isolation, FAAS_ISOLATE_PROCESS);
+    assert_int_equal(f.fns[3].cfg.seccomp, FAAS_SECCOMP_NO_NETWORK);
+    assert_int_equal(f.fns[0].cfg.isolation, FAAS_ISOLATE_NONE);
     ff_function *r = &f.fns[0];
     assert_string_equal(r->name, "resize");
     assert_int_equal(r->line, 3);
@@ -102,7 +109,8 @@ static void every_error_with_its_line(void **state)
                       "module = /s.so\n"
                       "dead_letter = self\n"         /* (19: its own) */
                       "min_warm = 3\n"
-                      "max_concurrency = 2\n",       /* (19: min_warm > max) */
+                      "max_concurrency = 2\n"        /* (19: min_warm > max) */
+                      "isolation = jail\n",          /* 24 */
                       NULL);
     print_errors(&f);
     static const char *const want[] = {
@@ -118,6 +126,7 @@ static void every_error_with_its_line(void **state)
         "fns.ini:14: expected [NAME], KEY = VALUE, or a comment (# or ;)",
         "fns.ini:15: a section line is [NAME]",
         "fns.ini:16: [ok]: already defined at line 2",
+        "fns.ini:24: isolation = jail: one of none, process",
         "fns.ini:7: [two]: needs module = PATH (a shared object) or ffi = SIGNATURE",
         "fns.ini:17: [lonely]: needs module = PATH (a shared object) or ffi = SIGNATURE",
         "fns.ini:17: [lonely]: dead_letter ghost is not defined in this file",

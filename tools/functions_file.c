@@ -105,11 +105,18 @@ typedef struct ff_key ff_key;
 /* Store value (non-empty, trimmed) in fn; false after reporting why not. */
 typedef bool (*ff_setter)(parser *p, ff_function *fn, const ff_key *k, const char *value);
 
+/* A word a key accepts and the value it stands for (enumerations). */
+typedef struct ff_word {
+    const char *word;
+    int         value;
+} ff_word;
+
 struct ff_key {
-    const char *name;
-    ff_setter   set;
-    size_t      offset;             /* of the field in ff_function */
-    unsigned    min, max;           /* numbers: the accepted range */
+    const char    *name;
+    ff_setter      set;
+    size_t         offset;          /* of the field in ff_function */
+    unsigned       min, max;        /* numbers: the accepted range */
+    const ff_word *words;           /* enumerations: the words, ending with a NULL word */
 };
 
 #define FIELD(fn, k, type) ((type *)(void *)((char *)(fn) + (k)->offset))
@@ -181,6 +188,21 @@ static bool set_symbol(parser *p, ff_function *fn, const ff_key *k, const char *
     return store(p, FIELD(fn, k, char *), v);
 }
 
+static bool set_word(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    char b[72], known[160] = "";
+    for (const ff_word *w = k->words; w->word != NULL; w++) {
+        if (strcmp(w->word, v) == 0) {
+            *FIELD(fn, k, int) = w->value;
+            return true;
+        }
+        size_t n = strlen(known);
+        snprintf(known + n, sizeof known - n, "%s%s", n ? ", " : "", w->word);
+    }
+    error(p, "%s = %s: one of %s", k->name, shown(v, b), known);
+    return false;
+}
+
 /* A module path: absolute as it is; relative to the file's directory; a bare name found
  * there is that file, else it is left to dlopen()'s search (a system library). */
 static bool set_path(parser *p, ff_function *fn, const ff_key *k, const char *v)
@@ -206,18 +228,32 @@ static bool set_path(parser *p, ff_function *fn, const ff_key *k, const char *v)
     return true;
 }
 
+static const ff_word isolation_words[] = {
+    { "none", FAAS_ISOLATE_NONE }, { "process", FAAS_ISOLATE_PROCESS }, { NULL, 0 },
+};
+static const ff_word seccomp_words[] = {
+    { "none", FAAS_SECCOMP_NONE }, { "no-network", FAAS_SECCOMP_NO_NETWORK },
+    { "strict", FAAS_SECCOMP_STRICT }, { NULL, 0 },
+};
+
 static const ff_key keys[] = {
-    { "module",          set_path,     offsetof(ff_function, module),              0, 4096 },
-    { "symbol",          set_symbol,   offsetof(ff_function, symbol),              0, 255 },
-    { "ffi",             set_text,     offsetof(ff_function, ffi),                 0, 1024 },
-    { "memory_mb",       set_unsigned, offsetof(ff_function, cfg.memory_mb),       1, 1u << 20 },
-    { "timeout_ms",      set_unsigned, offsetof(ff_function, cfg.timeout_ms),      1, UINT_MAX },
-    { "max_concurrency", set_unsigned, offsetof(ff_function, cfg.max_concurrency), 0, UINT_MAX },
-    { "min_warm",        set_unsigned, offsetof(ff_function, cfg.min_warm),        0, UINT_MAX },
-    { "keep_alive_ms",   set_unsigned, offsetof(ff_function, cfg.keep_alive_ms),   0, UINT_MAX },
-    { "max_retries",     set_unsigned, offsetof(ff_function, cfg.max_retries),     0, UINT_MAX },
-    { "dead_letter",     set_name,     offsetof(ff_function, dead_letter),         0, 64 },
-    { "tag",             set_text,     offsetof(ff_function, tag),                 0, 256 },
+    { "module",          set_path,     offsetof(ff_function, module),          0, 4096, NULL },
+    { "symbol",          set_symbol,   offsetof(ff_function, symbol),          0, 255, NULL },
+    { "ffi",             set_text,     offsetof(ff_function, ffi),             0, 1024, NULL },
+    { "memory_mb",       set_unsigned, offsetof(ff_function, cfg.memory_mb),   1, 1u << 20, NULL },
+    { "timeout_ms",      set_unsigned, offsetof(ff_function, cfg.timeout_ms),  1, UINT_MAX, NULL },
+    { "max_concurrency", set_unsigned, offsetof(ff_function, cfg.max_concurrency), 0, UINT_MAX,
+      NULL },
+    { "min_warm",        set_unsigned, offsetof(ff_function, cfg.min_warm),    0, UINT_MAX, NULL },
+    { "keep_alive_ms",   set_unsigned, offsetof(ff_function, cfg.keep_alive_ms), 0, UINT_MAX,
+      NULL },
+    { "max_retries",     set_unsigned, offsetof(ff_function, cfg.max_retries), 0, UINT_MAX, NULL },
+    { "dead_letter",     set_name,     offsetof(ff_function, dead_letter),     0, 64, NULL },
+    { "tag",             set_text,     offsetof(ff_function, tag),             0, 256, NULL },
+    { "isolation",       set_word,     offsetof(ff_function, cfg.isolation),   0, 0,
+      isolation_words },
+    { "seccomp",         set_word,     offsetof(ff_function, cfg.seccomp),     0, 0,
+      seccomp_words },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= sizeof(unsigned) * CHAR_BIT, "ff_function.seen has a bit per key");
@@ -322,9 +358,12 @@ static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in
         if (strcmp(keys[i].name, key) == 0)
             k = &keys[i];
     if (k == NULL) {
-        error(p, "[%s] %s: unknown key (known: module, symbol, ffi, memory_mb, timeout_ms, "
-              "max_concurrency, min_warm, keep_alive_ms, max_retries, dead_letter, tag)",
-              (*cur)->name, shown(key, b));
+        char known[512] = "";
+        for (size_t i = 0; i < NKEYS; i++) {
+            size_t used = strlen(known);
+            snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", keys[i].name);
+        }
+        error(p, "[%s] %s: unknown key (known: %s)", (*cur)->name, shown(key, b), known);
         return;
     }
     unsigned bit = 1u << (k - keys);

@@ -478,3 +478,32 @@ def test_thread_pool_model():
     finally:
         rc, err = s.stop()
         assert rc == 0, err
+
+
+def _have_isolation():
+    try:
+        with open(os.path.join(os.environ.get("top_builddir", "."), "config.h")) as f:
+            return "#define FAAS_HAVE_ISOLATION 1" in f.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _have_isolation(), reason="built without process isolation")
+def test_isolated_crash_is_a_function_error():
+    from conftest import TEST_MODULES
+    s = Server("[crash]\nmodule = %s/mod_misbehave.so\nsymbol = null_deref\n"
+               "isolation = process\nseccomp = no-network\n"
+               "[echo]\nmodule = %s/mod_misbehave.so\nisolation = process\n"
+               % (TEST_MODULES, TEST_MODULES))
+    try:
+        lam = client(s.url)
+        r = lam.invoke(FunctionName="crash", Payload=b"{}")
+        assert r["StatusCode"] == 200 and r["FunctionError"] == "Unhandled"
+        err = json.loads(r["Payload"].read())
+        assert err["errorType"] == "Runtime.ExitError"
+        assert "SIGSEGV" in err["errorMessage"]
+        # The server, and the other function, live on.
+        assert lam.invoke(FunctionName="echo", Payload=b"[7]")["Payload"].read() == b"[7]"
+    finally:
+        rc, err = s.stop()
+        assert rc == 0, err
