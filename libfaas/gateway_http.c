@@ -251,7 +251,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 /* ---- the server ----------------------------------------------------------------------------- */
 
 /* HOST:PORT, [V6]:PORT or :PORT (loopback) into a socket address. */
-static int parse_address(const char *address, struct sockaddr_storage *ss, socklen_t *sslen)
+static int parse_address(const char *address, struct sockaddr_storage *ss)
 {
     char host[256];
     const char *colon = strrchr(address, ':');
@@ -285,7 +285,6 @@ static int parse_address(const char *address, struct sockaddr_storage *ss, sockl
         return faas__fail(FAAS_EINVAL, "faas_gateway_start: %.80s: %s", address,
                           rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
     memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *sslen = res->ai_addrlen;
     freeaddrinfo(res);
     return FAAS_OK;
 }
@@ -300,8 +299,7 @@ int faas_gateway_start(faas_runtime *rt, const char *address,
     if (atomic_load(&rt->closing))
         return faas__fail(FAAS_ESHUTDOWN, "faas_gateway_start: the runtime is shutting down");
     struct sockaddr_storage ss;
-    socklen_t sslen;
-    int rc = parse_address(address ? address : DEFAULT_ADDRESS, &ss, &sslen);
+    int rc = parse_address(address ? address : DEFAULT_ADDRESS, &ss);
     if (rc != FAAS_OK)
         return rc;
     faas_gateway_options o;
@@ -344,7 +342,6 @@ int faas_gateway_start(faas_runtime *rt, const char *address,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((idle_ms + 999) / 1000),
         MHD_OPTION_THREAD_POOL_SIZE, o.threads > 1 ? o.threads : 0u,
         MHD_OPTION_END);
-    (void)sslen;
     if (g->d == NULL) {
         rc = faas__fail(FAAS_EINVAL, "faas_gateway_start: cannot listen on %.80s: %s",
                         address ? address : DEFAULT_ADDRESS,
