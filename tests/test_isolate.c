@@ -4,7 +4,6 @@
  * the host lives on and the next call runs on a new instance; a killed zygote is
  * restarted; nothing leaks (descriptors, processes); and under load with random crashes
  * every call completes exactly once, synchronously and asynchronously. */
-#define _GNU_SOURCE 1                /* fopencookie() */
 #include "util.h"
 
 #include <dirent.h>
@@ -768,46 +767,6 @@ static int no_children(void **state)
 }
 
 #define T(name) cmocka_unit_test_teardown(name, no_children)
-
-/* cmocka 1.1.5 reports a skipped test as "not ok N # SKIP", which the TAP driver counts as
- * a failure (TAP skips are "ok N # SKIP"; later cmocka versions print that). stdout goes
- * through this filter, which rewrites such lines and passes everything else as it is. */
-static char tap_line[4096];
-static size_t tap_len;
-
-static ssize_t tap_write(void *cookie, const char *buf, size_t n)
-{
-    (void)cookie;
-    for (size_t i = 0; i < n; i++) {
-        if (tap_len < sizeof tap_line - 1)
-            tap_line[tap_len++] = buf[i];
-        if (buf[i] != '\n')
-            continue;
-        const char *out = tap_line;
-        size_t len = tap_len;
-        if (len > 7 && memcmp(tap_line, "not ok ", 7) == 0 && strstr(tap_line, " # SKIP")) {
-            out += 4;
-            len -= 4;
-        }
-        if (write(STDOUT_FILENO, out, len) < 0)
-            return -1;
-        tap_len = 0;
-    }
-    return (ssize_t)n;
-}
-
-static void tap_fix_skips(void)
-{
-    const char *mode = getenv("CMOCKA_MESSAGE_OUTPUT");
-    if (mode == NULL || strcasecmp(mode, "TAP") != 0)
-        return;
-    fflush(stdout);
-    FILE *f = fopencookie(NULL, "w", (cookie_io_functions_t){ .write = tap_write });
-    if (f != NULL) {
-        setvbuf(f, NULL, _IOLBF, 0);
-        stdout = f;
-    }
-}
 
 int main(void)
 {
