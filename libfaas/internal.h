@@ -5,6 +5,7 @@
  *
  *     rt->reg_lock (rwlock)  ->  fn->lock  ->  rt->mod_lock  ->  mod->lock  ->  timers.lock
  *     fn->lock  ->  sched.lock
+ *     rt->reg_lock  ->  rt->budget_lock  ->  budget->roll
  *
  * An isolated function's zygote lock (isolate.c) is a leaf: it is taken with no other lock
  * held, and nothing is locked under it.
@@ -36,6 +37,7 @@
 #include "timer.h"
 
 #define FAAS__NAME_MAX 64
+#define FAAS__TAG_MAX 256                     /* bytes of a function's tag */
 #define FAAS__LOG_TAIL 4096                   /* bytes of log kept for log_tail */
 #define FAAS__DEFAULT_SYNC_LIMIT  6291456u    /* Lambda: 6 MiB request */
 #define FAAS__DEFAULT_ASYNC_LIMIT 1048576u    /* Lambda Event since Oct 2025: 1 MiB */
@@ -125,7 +127,9 @@ struct faas_function {
     void            *ffi;         /* ffi.c's prepared call, FAAS__FFI */
     faas_config      cfg;         /* strings point into name block / dead_letter copy */
     char            *dead_letter;
-    uint64_t         mem_price;   /* memory_mb x the model's pico-USD per GB-s */
+    faas__fnprice    price;       /* what a billed ms costs at memory_mb (cost.h) */
+    bool             hist_on;     /* keep latency histograms (not opts.no_histograms) */
+    _Atomic(faas__budget *) budget; /* its tag's budget, or NULL (no lock: cost.h) */
 
     pthread_mutex_t  lock;        /* protects the fields down to maint_armed */
     pthread_cond_t   quiet;       /* signalled when the last busy instance is released */
@@ -146,7 +150,9 @@ struct faas_function {
      * idle; the reaper, warm, unregistration and a thread whose slot is empty collect
      * them under the lock. */
     _Atomic(faas__instance *) hot[FAAS__SHARDS];
-    faas__hist       hist;        /* lock-free latency histogram */
+    faas__hist       hist;        /* lock-free histogram of handler durations */
+    faas__hist       init_hist;   /* ... of INIT durations (cold calls) */
+    faas__hist       queue_hist;  /* ... of async queue waits (acceptance to start) */
 };
 
 /* faas__slot, the right to run one call (an instance, or NULL: create one, a cold call),
@@ -242,9 +248,11 @@ struct faas_ctx {
  * and fill *res. attempt counts from 1; request_id NULL means a new one. */
 int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
                const char *request_id, faas_response *res);
-/* Run a call whose slot is taken (slot->inst NULL: create the instance first). */
+/* Run a call whose slot is taken (slot->inst NULL: create the instance first). queued_ns:
+ * when an async call was queued (its queue wait ends when this run starts); NULL: sync. */
 int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
-              int attempt, const char *request_id, faas_response *res, bool borrow_name);
+              int attempt, const char *request_id, faas_response *res, bool borrow_name,
+              const uint64_t *queued_ns);
 /* borrow_name: record.function is lent (the caller holds fn, so its name, for as long as
  * it uses the response) and no reference is taken: two atomics fewer per call. Such a
  * response is freed with faas__response_free_borrowed(). */
@@ -253,6 +261,13 @@ void faas__response_free_borrowed(faas_response *res);
  * emits the record with faas__emit() once it holds no lock. */
 int faas__throttled(faas_function *fn, const char *request_id, int attempt,
                     faas_response *res);
+/* Is fn's tag over its budget now? If so fill res as a FAAS_EBUDGET service error with its
+ * record (no handler ran, no cost), count it, and return FAAS_EBUDGET; the caller emits
+ * the record with faas__emit() once it holds no lock. Else FAAS_OK. */
+static inline int faas__budget_check(faas_function *fn, const char *request_id, int attempt,
+                                     faas_response *res);
+int faas__budget_refused(faas_function *fn, const char *request_id, int attempt,
+                         faas_response *res);
 /* Hand a record to the record hook and, when a handler ran, END/REPORT to the log sink. */
 void faas__emit(faas_runtime *rt, const faas_record *r, bool handler_ran);
 /* Is this thread running a call of fn (directly or further up its chain)? */
@@ -293,8 +308,9 @@ typedef struct faas__hook {
 } faas__hook;
 
 struct faas_runtime {
-    faas_options     opts;        /* copied; price_model points to the model's name */
-    const faas__price *price;
+    faas_options     opts;        /* copied; price_model points to the model's name,
+                                     price to the model */
+    faas_price_model *price;      /* the runtime's own copy */
 
     pthread_rwlock_t reg_lock;    /* protects fns */
     faas_function   *fns;
@@ -308,6 +324,9 @@ struct faas_runtime {
     pthread_mutex_t  hook_lock;   /* serialises faas_on_record() */
     _Atomic(faas__hook *) hook;   /* the current record hook, or NULL */
     faas__hook      *hooks;       /* every hook ever set */
+
+    pthread_mutex_t  budget_lock; /* protects budgets (the list, not their counters) */
+    faas__budget    *budgets;     /* every budget ever set; freed with the runtime */
 
     atomic_bool      closing;     /* faas_runtime_free() has begun */
 };
@@ -335,6 +354,25 @@ static inline uint64_t faas__thread_cpu_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- cost.c: budgets ------------------------------------------------------------------ */
+
+/* TAG's active budget, or NULL (tag NULL: NULL). */
+faas__budget *faas__budget_for(faas_runtime *rt, const char *tag);
+void faas__budgets_free(faas_runtime *rt);
+
+static inline int faas__budget_check(faas_function *fn, const char *request_id, int attempt,
+                                     faas_response *res)
+{
+    faas__budget *b = atomic_load_explicit(&fn->budget, memory_order_acquire);
+    if (__builtin_expect(b == NULL, 1) || faas__budget_under(b))
+        return FAAS_OK;
+    faas__budget_sync(b, faas__now(fn->rt));
+    if (faas__budget_under(b))
+        return FAAS_OK;
+    atomic_fetch_add_explicit(&b->refusals, 1, memory_order_relaxed);
+    return faas__budget_refused(fn, request_id, attempt, res);
 }
 
 /* Emit one line to the log sink, if any. */

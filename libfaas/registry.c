@@ -53,7 +53,6 @@ void faas_config_init(faas_config *cfg)
 }
 
 #define MEMORY_MB_MAX (1u << 20)   /* 1 TB: the arena limit must fit a size_t shift */
-#define TAG_MAX 256
 
 static int check_config(const char *name, const faas_config *cfg)
 {
@@ -84,8 +83,8 @@ static int check_config(const char *name, const faas_config *cfg)
                           "FAAS_ISOLATE_PROCESS (the host process cannot be filtered)", name);
     if (cfg->tag != NULL) {
         size_t n = strlen(cfg->tag);
-        if (n == 0 || n > TAG_MAX)
-            return faas__fail(FAAS_EINVAL, "%s: tag must be 1 to %d bytes", name, TAG_MAX);
+        if (n == 0 || n > FAAS__TAG_MAX)
+            return faas__fail(FAAS_EINVAL, "%s: tag must be 1 to %d bytes", name, FAAS__TAG_MAX);
         for (const char *p = cfg->tag; *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7f)
                 return faas__fail(FAAS_EINVAL, "%s: tag has a control character", name);
@@ -105,6 +104,8 @@ static void fn_free(faas_function *fn)
         faas__ffi_free(fn);
     faas__module_put(fn->rt, fn->mod);
     faas__hist_free(&fn->hist);
+    faas__hist_free(&fn->init_hist);
+    faas__hist_free(&fn->queue_hist);
     pthread_cond_destroy(&fn->quiet);
     pthread_mutex_destroy(&fn->lock);
     free(fn->dead_letter);
@@ -144,6 +145,7 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     pthread_cond_init(&fn->quiet, NULL);
     atomic_init(&fn->dead, false);
     atomic_init(&fn->maint_armed, false);
+    atomic_init(&fn->budget, NULL);
     for (unsigned i = 0; i < FAAS__SHARDS; i++)
         atomic_init(&fn->hot[i], NULL);
     faas__pool_init(fn);
@@ -153,7 +155,8 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     }
     fn->cfg.dead_letter = fn->dead_letter;
     fn->cfg.tag = fn->name->tag;
-    fn->mem_price = (uint64_t)cfg->memory_mb * rt->price->gbs_pusd;
+    faas__price_fn(rt->price, cfg->memory_mb, &fn->price);
+    fn->hist_on = !rt->opts.no_histograms;
     fn->isolated = cfg->isolation != FAAS_ISOLATE_NONE;
     *out = fn;
     return FAAS_OK;
@@ -175,10 +178,14 @@ static int fn_insert(faas_runtime *rt, faas_function *fn)
         rc = faas__fail(FAAS_ESHUTDOWN, "register %s: the runtime is shutting down", name);
     } else {
         HASH_FIND_STR(rt->fns, name, old);
-        if (old != NULL)
+        if (old != NULL) {
             rc = faas__fail(FAAS_EEXIST, "register %s: a function of that name exists", name);
-        else
+        } else {
+            /* Under the registry lock, so that faas_budget_set() cannot miss it. */
+            atomic_store_explicit(&fn->budget, faas__budget_for(rt, fn->name->tag),
+                                  memory_order_release);
             HASH_ADD_KEYPTR(hh, rt->fns, name, strlen(name), fn);
+        }
     }
     pthread_rwlock_unlock(&rt->reg_lock);
     if (rc != FAAS_OK) {
@@ -299,7 +306,7 @@ int faas__lookup_slot(faas_runtime *rt, const char *name, faas_function **fnp,
     HASH_FIND(hh, rt->fns, name, len, fn);
     if (fn == NULL) {
         rc = FAAS_ENOTFOUND;
-    } else {
+    } else if ((rc = faas__budget_check(fn, NULL, 1, res)) == FAAS_OK) {
         rc = faas__slot_take(fn, slot);
         if (rc == FAAS_ETHROTTLED)
             faas__throttled(fn, NULL, 1, res);
