@@ -1189,10 +1189,18 @@ static void unknown_operation(faas__gw *gw, faas__gw_resp *r)
                   "GetFunctionConfiguration, /healthz and /metrics");
 }
 
+/* Prometheus text exposition of the runtime's counters, gauges and histograms. */
 static void metrics(faas__gw *gw, faas__gw_resp *r)
 {
-    service_error(gw, r, 501, "NotImplementedException", NULL, NULL,
-                  "GET /metrics: this libfaas has no Prometheus exposition yet");
+    char *text;
+    size_t len;
+    if (faas_metrics_prometheus(gw->rt, &text, &len) != FAAS_OK) {
+        service_error(gw, r, 500, "ServiceException", NULL, NULL, "%s", faas_last_error());
+        return;
+    }
+    start(gw, r, 200, NULL);
+    add_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    set_body_owned(r, text, len);   /* faas_free() is free(): the response frees it */
 }
 
 bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,

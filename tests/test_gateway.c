@@ -215,7 +215,7 @@ static int teardown(void **state)
 static void exact_answers(void **state)
 {
     server *s = *state;
-    char buf[8192];
+    static char buf[1 << 16];           /* /metrics is some 6 KB a function */
     int fd = connect_to(s->port);
     send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
                  "Authorization: Bearer tok\r\nContent-Length: 5\r\n\r\n[1,2]");
@@ -245,6 +245,11 @@ static void exact_answers(void **state)
                  "Authorization: Bearer tokk\r\n\r\n");
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 403 Forbidden\r\n"));
+    send_str(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n\r\n");
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+    assert_non_null(strstr(buf, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+    assert_non_null(strstr(body_of(buf), "faas_invocations_total{function=\"echo\",status=\"ok\"} 2"));
     send_str(fd, "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
     assert_true(r > 0);

@@ -4,6 +4,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -304,6 +305,30 @@ def test_invocation_type_is_checked(server):
 def test_healthz(server):
     st, _, body = raw(server, "GET", "/healthz")
     assert st == 200 and body == b"ok\n"
+
+
+def test_metrics(server, lam):
+    lam.invoke(FunctionName="echo", Payload=b"{}")
+    st, h, body = raw(server, "GET", "/metrics")
+    assert st == 200
+    assert h["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    text = body.decode()
+    assert "# TYPE faas_invocations_total counter" in text
+    ok = [l for l in text.splitlines()
+          if l.startswith('faas_invocations_total{function="echo",status="ok"}')]
+    assert len(ok) == 1 and float(ok[0].split()[-1]) >= 1
+    promtool = shutil.which("promtool")
+    if promtool:                        # Prometheus's own linter, when installed
+        r = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True)
+        assert r.returncode == 0, r.stderr.decode() + r.stdout.decode()
+
+
+def test_metrics_needs_the_token(token_server):
+    st, _, _ = raw(token_server, "GET", "/metrics")
+    assert st == 401
+    st, _, body = raw(token_server, "GET", "/metrics",
+                      headers={"Authorization": "Bearer s3cret-token"})
+    assert st == 200 and b"faas_invocations_total" in body
 
 
 def test_unknown_route(server):
