@@ -59,11 +59,13 @@ static int ffi_handler(faas_ctx *ctx, const void *payload, size_t len)
                               "%s: %s", sig->text, err);
     }
     ffi_call(call.cif, cfn, &r, call.avalues);
-    faas__ffi_call_done(&call, true);
 
+    /* The result first: a string result may point into an argument (strchr), which
+     * lives in the parsed payload until the arguments are released. */
     char buf[64], *out;
     size_t n;
     rc = faas__ffi_json_result(&sig->ret, &r, buf, sizeof buf, &out, &n, err, sizeof err);
+    faas__ffi_call_done(&call, true);
     if (rc != FAAS_OK)
         return faas__ctx_fail(ctx, rc, rc == FAAS_ENOMEM ? "Runtime.OutOfMemory"
                                                          : "InvalidParameterValueException",

@@ -43,11 +43,14 @@ static int failf(char *err, size_t errlen, int status, const char *fmt, ...)
 
 void faas__ffi_format_real(double v, bool is_float, char *buf, size_t size)
 {
-    /* The fewest significant digits that read back to the same value: a double needs at
-     * most 17 (DBL_DECIMAL_DIG) and at least 15 (DBL_DIG) digits always read back, a
-     * float 9 and 6. %g drops trailing zeros, so "1" is tried before "1.00000000000000". */
+    /* The fewest significant digits that read back to the same value. A double needs at
+     * most 17 (DBL_DECIMAL_DIG), a float 9. A normal number whose shortest form has fewer
+     * than DBL_DIG (FLT_DIG) digits gets exactly that form from %.15g (%.6g): its 15-digit
+     * rounding is those digits, then zeros, which %g drops. A denormal has fewer
+     * significant bits, so its search starts at one digit ("5e-324"). */
     char tmp[48];
-    int lo = is_float ? FLT_DIG : DBL_DIG, hi = is_float ? 9 : 17;
+    bool denormal = v != 0 && fabs(v) < (is_float ? FLT_MIN : DBL_MIN);
+    int lo = denormal ? 1 : is_float ? FLT_DIG : DBL_DIG, hi = is_float ? 9 : 17;
     for (int prec = lo; prec <= hi; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, v);
         if (is_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v)

@@ -595,6 +595,8 @@ static int parse(parser *p, faas__ffi_sig *sig)
         if (name != NULL && (t.pname = strndup(name, name_len)) == NULL)
             return oom(p);
         sig->params[sig->nparams++] = t;
+        if (p->tok.kind == T_LPAREN)
+            return fail_at(p, p->tok.at, "function pointers are not supported");
         if (p->tok.kind == T_COMMA) {
             if ((rc = next(p)) != FAAS_OK)
                 return rc;
