@@ -952,6 +952,70 @@ static void asynchronous_calls(void **state)
     faas_future_free(fut);
 }
 
+/* Several threads call the same functions at once, through both paths: the prepared
+ * call is shared, each call's arguments are its own (TSan runs this). */
+typedef struct worker {
+    faas_runtime *rt;
+    faas_function *add, *upper;
+    unsigned n, bad;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    for (unsigned i = 0; i < w->n; i++) {
+        char payload[64], want[32];
+        int a = (int)i, b = (int)(i * 3);
+        snprintf(payload, sizeof payload, "[%d, %d]", a, b);
+        snprintf(want, sizeof want, "%d", a + b);
+        faas_response res;
+        if (faas_invoke(w->rt, "add", payload, strlen(payload), &res) != FAAS_OK ||
+            strcmp((char *)res.data, want) != 0)
+            w->bad++;
+        faas_response_free(&res);
+        int r = 0;
+        void *args[] = { &a, &b };
+        if (faas_invoke_ffi(w->add, args, &r, NULL) != FAAS_OK || r != a + b)
+            w->bad++;
+        if (faas_invoke_fn(w->upper, "[\"abc\"]", 7, &res) != FAAS_OK ||
+            strcmp((char *)res.data, "\"ABC\"") != 0)
+            w->bad++;
+        faas_response_free(&res);
+    }
+    return NULL;
+}
+
+static void concurrent_calls(void **state)
+{
+    (void)state;
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, NULL));             /* real threads and clocks */
+    ASSERT_OK(faas_register_ffi(rt, "add", lib(), NULL, "int add(int, int)", NULL));
+    ASSERT_OK(faas_register_ffi(rt, "upper", lib(), NULL,
+                                "faas_owned char *upper_dup(const char *)", NULL));
+    enum { THREADS = 4 };
+    worker w[THREADS];
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){ rt, faas_lookup(rt, "add"), faas_lookup(rt, "upper"),
+                         scaled(2000), 0 };
+        assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+    }
+    unsigned total = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].bad, 0);
+        total += w[i].n;
+    }
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(rt, "add", &st));
+    assert_int_equal(st.invocations, 2 * total);
+    assert_int_equal(st.errors, 0);
+    ASSERT_OK(faas_stats_get(rt, "upper", &st));
+    assert_int_equal(st.invocations, total);
+    faas_runtime_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -976,6 +1040,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(binary_path_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(timeouts_and_throttles, setup, teardown),
         cmocka_unit_test_setup_teardown(asynchronous_calls, setup, teardown),
+        cmocka_unit_test(concurrent_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
