@@ -180,18 +180,17 @@ static void store_int(faas__ffi_value *v, unsigned size, uint64_t bits)
     }
 }
 
-static int range_error(char *err, size_t errlen, const char *lab, const faas__ffi_type *t,
-                       const char *got)
+static int range_error(char *err, size_t errlen, const faas__ffi_type *t, const char *got)
 {
     int64_t lo;
     uint64_t hi;
     bounds(t, &lo, &hi);
-    return failf(err, errlen, FAAS_EINVAL, "%s: expected %s (%" PRId64 " to %" PRIu64
-                 "), got %s", lab, t->name, lo, hi, got);
+    return failf(err, errlen, FAAS_EINVAL, "expected %s (%" PRId64 " to %" PRIu64
+                 "), got %s", t->name, lo, hi, got);
 }
 
 static int to_integer(const faas__ffi_type *t, const arg_in *a, faas__ffi_value *v,
-                      const char *lab, char *err, size_t errlen)
+                      char *err, size_t errlen)
 {
     char got[64];
     int64_t lo;
@@ -202,7 +201,7 @@ static int to_integer(const faas__ffi_type *t, const arg_in *a, faas__ffi_value 
             store_int(v, t->size, a->u);
             return FAAS_OK;
         }
-        return range_error(err, errlen, lab, t, describe(a, got, sizeof got));
+        return range_error(err, errlen, t, describe(a, got, sizeof got));
     }
     int64_t i;
     if (json_is_integer(a->j)) {
@@ -210,26 +209,26 @@ static int to_integer(const faas__ffi_type *t, const arg_in *a, faas__ffi_value 
     } else if (json_is_real(a->j)) {
         double d = json_real_value(a->j);
         if (d != floor(d))
-            return failf(err, errlen, FAAS_EINVAL, "%s: expected %s, got %s, which has a "
-                         "fraction", lab, t->name, describe(a, got, sizeof got));
+            return failf(err, errlen, FAAS_EINVAL, "expected %s, got %s, which has a "
+                         "fraction", t->name, describe(a, got, sizeof got));
         if (fabs(d) >= TWO_53) {
             /* In range or not, such a real may already have been rounded. */
             bool in = t->cls == FAAS__FFI_UINT ? d >= 0 && d < 18446744073709551616.0
                                                : d >= -9223372036854775808.0 &&
                                                  d < 9223372036854775808.0;
             if (!in || t->size < 8)
-                return range_error(err, errlen, lab, t, describe(a, got, sizeof got));
-            return failf(err, errlen, FAAS_EINVAL, "%s: expected %s, got %s as a real "
+                return range_error(err, errlen, t, describe(a, got, sizeof got));
+            return failf(err, errlen, FAAS_EINVAL, "expected %s, got %s as a real "
                          "number, which may not be exact past 2^53: write it as an "
-                         "integer", lab, t->name, describe(a, got, sizeof got));
+                         "integer", t->name, describe(a, got, sizeof got));
         }
         i = (int64_t)d;
     } else {
-        return failf(err, errlen, FAAS_EINVAL, "%s: expected %s, got %s", lab, t->name,
+        return failf(err, errlen, FAAS_EINVAL, "expected %s, got %s", t->name,
                      describe(a, got, sizeof got));
     }
     if (i < lo || (i > 0 && (uint64_t)i > hi))
-        return range_error(err, errlen, lab, t, describe(a, got, sizeof got));
+        return range_error(err, errlen, t, describe(a, got, sizeof got));
     store_int(v, t->size, (uint64_t)i);
     return FAAS_OK;
 }
@@ -239,7 +238,7 @@ static int to_integer(const faas__ffi_type *t, const arg_in *a, faas__ffi_value 
 #define FLT_ROUNDS_TO_INF 340282356779733661637539395458142568448.0
 
 static int to_real(const faas__ffi_type *t, const arg_in *a, faas__ffi_value *v,
-                   const char *lab, char *err, size_t errlen)
+                   char *err, size_t errlen)
 {
     char got[64];
     double d;
@@ -259,14 +258,14 @@ static int to_real(const faas__ffi_type *t, const arg_in *a, faas__ffi_value *v,
             d = INFINITY;           /* a real jansson found out of range */
         }
         if (isinf(d))
-            return failf(err, errlen, FAAS_EINVAL, "%s: expected %s, got %s, which is out "
-                         "of its range", lab, t->name, describe(a, got, sizeof got));
+            return failf(err, errlen, FAAS_EINVAL, "expected %s, got %s, which is out "
+                         "of its range", t->name, describe(a, got, sizeof got));
     } else if (json_is_integer(a->j)) {
         d = (double)json_integer_value(a->j);   /* the nearest double, as in C */
     } else if (json_is_real(a->j)) {
         d = json_real_value(a->j);
     } else {
-        return failf(err, errlen, FAAS_EINVAL, "%s: expected %s, got %s", lab, t->name,
+        return failf(err, errlen, FAAS_EINVAL, "expected %s, got %s", t->name,
                      describe(a, got, sizeof got));
     }
     if (t->cls == FAAS__FFI_DOUBLE) {
@@ -274,32 +273,32 @@ static int to_real(const faas__ffi_type *t, const arg_in *a, faas__ffi_value *v,
         return FAAS_OK;
     }
     if (fabs(d) >= FLT_ROUNDS_TO_INF)
-        return failf(err, errlen, FAAS_EINVAL, "%s: expected float (at most %g in "
-                     "magnitude), got %s", lab, (double)FLT_MAX, describe(a, got, sizeof got));
+        return failf(err, errlen, FAAS_EINVAL, "expected float (at most %g in "
+                     "magnitude), got %s", (double)FLT_MAX, describe(a, got, sizeof got));
     v->f = fabs(d) <= FLT_MAX ? (float)d : d < 0 ? -FLT_MAX : FLT_MAX;
     return FAAS_OK;
 }
 
 /* A C string from a JSON string: not NULL, no NUL inside. */
-static int string_of(const arg_in *a, const char *ctype, const char **out, const char *lab,
+static int string_of(const arg_in *a, const char *ctype, const char **out,
                      char *err, size_t errlen)
 {
     char got[64];
     if (a->j == NULL || !json_is_string(a->j))
-        return failf(err, errlen, FAAS_EINVAL, "%s: expected %s, got %s", lab, ctype,
+        return failf(err, errlen, FAAS_EINVAL, "expected %s, got %s", ctype,
                      describe(a, got, sizeof got));
     const char *s = json_string_value(a->j);
     size_t n = json_string_length(a->j), c = strlen(s);
     if (c != n)
-        return failf(err, errlen, FAAS_EINVAL, "%s: expected %s, got a string with a NUL "
-                     "byte at offset %zu (a C string ends at its first NUL)", lab, ctype, c);
+        return failf(err, errlen, FAAS_EINVAL, "expected %s, got a string with a NUL "
+                     "byte at offset %zu (a C string ends at its first NUL)", ctype, c);
     *out = s;
     return FAAS_OK;
 }
 
 /* One fixed parameter. */
 static int to_c(const faas__ffi_type *t, const arg_in *a, faas__ffi_value *v, uint8_t *str,
-                const char *lab, char *err, size_t errlen)
+                char *err, size_t errlen)
 {
     char got[64];
     const char *s;
@@ -307,18 +306,18 @@ static int to_c(const faas__ffi_type *t, const arg_in *a, faas__ffi_value *v, ui
     switch ((enum faas__ffi_class)t->cls) {
     case FAAS__FFI_BOOL:
         if (a->j == NULL || !json_is_boolean(a->j))
-            return failf(err, errlen, FAAS_EINVAL, "%s: expected bool (true or false), got "
-                         "%s", lab, describe(a, got, sizeof got));
+            return failf(err, errlen, FAAS_EINVAL, "expected bool (true or false), got "
+                         "%s", describe(a, got, sizeof got));
         v->u8 = json_is_true(a->j) ? 1 : 0;
         return FAAS_OK;
     case FAAS__FFI_SINT:
     case FAAS__FFI_UINT:
-        return to_integer(t, a, v, lab, err, errlen);
+        return to_integer(t, a, v, err, errlen);
     case FAAS__FFI_FLOAT:
     case FAAS__FFI_DOUBLE:
-        return to_real(t, a, v, lab, err, errlen);
+        return to_real(t, a, v, err, errlen);
     case FAAS__FFI_STRING:
-        if ((rc = string_of(a, t->name, &s, lab, err, errlen)) != FAAS_OK)
+        if ((rc = string_of(a, t->name, &s, err, errlen)) != FAAS_OK)
             return rc;
         if (t->is_const && !t->owned) {
             v->s = (char *)s;   /* borrowed from the payload; the callee promised const */
@@ -326,27 +325,27 @@ static int to_c(const faas__ffi_type *t, const arg_in *a, faas__ffi_value *v, ui
         }
         /* A char * may be written to, and an owned one is the callee's to free(). */
         if ((v->s = strdup(s)) == NULL)
-            return failf(err, errlen, FAAS_ENOMEM, "%s: out of memory", lab);
+            return failf(err, errlen, FAAS_ENOMEM, "out of memory");
         *str = t->owned ? FAAS__FFI_GIVE : FAAS__FFI_FREE;
         return FAAS_OK;
     case FAAS__FFI_VOID:
         break;
     }
-    return failf(err, errlen, FAAS_EINVAL, "%s: a parameter of type void", lab);
+    return failf(err, errlen, FAAS_EINVAL, "a parameter of type void");
 }
 
 /* A variadic argument: its C type follows the JSON value, as after C's default argument
  * promotions. An integer is an int when it fits, else a long long (an unsigned long long
  * past INT64_MAX); a real is a double; a string a const char *; true and false an int. */
-static int to_variadic(const arg_in *a, faas__ffi_value *v, ffi_type **ft, const char *lab,
+static int to_variadic(const arg_in *a, faas__ffi_value *v, ffi_type **ft,
                        char *err, size_t errlen)
 {
     char got[64];
     const char *s;
     if (a->j == NULL) {
         if (!a->big)
-            return failf(err, errlen, FAAS_EINVAL, "%s: %s is out of range of long long "
-                         "and unsigned long long", lab, describe(a, got, sizeof got));
+            return failf(err, errlen, FAAS_EINVAL, "%s is out of range of long long "
+                         "and unsigned long long", describe(a, got, sizeof got));
         v->u64 = a->u;
         *ft = &ffi_type_uint64;
         return FAAS_OK;
@@ -373,7 +372,7 @@ static int to_variadic(const arg_in *a, faas__ffi_value *v, ffi_type **ft, const
         *ft = &ffi_type_sint;
         return FAAS_OK;
     case JSON_STRING: {
-        int rc = string_of(a, "const char *", &s, lab, err, errlen);
+        int rc = string_of(a, "const char *", &s, err, errlen);
         if (rc != FAAS_OK)
             return rc;
         v->s = (char *)s;
@@ -381,8 +380,8 @@ static int to_variadic(const arg_in *a, faas__ffi_value *v, ffi_type **ft, const
         return FAAS_OK;
     }
     default:
-        return failf(err, errlen, FAAS_EINVAL, "%s: expected a number, a string, true or "
-                     "false, got %s", lab, describe(a, got, sizeof got));
+        return failf(err, errlen, FAAS_EINVAL, "expected a number, a string, true or "
+                     "false, got %s", describe(a, got, sizeof got));
     }
 }
 
@@ -702,20 +701,25 @@ int faas__ffi_json_args(faas__ffi_call *c, const faas__ffi_sig *sig, const void 
     }
     memset(c->strs, FAAS__FFI_KEEP, n);
     for (size_t i = 0; i < n; i++) {
-        char lab[96];
         const faas__ffi_type *t = i < sig->nparams ? &sig->params[i] : NULL;
-        label(lab, sizeof lab, (unsigned)i, t);
         c->values[i].u64 = 0;
         c->avalues[i] = &c->values[i];
         c->nargs = (unsigned)i + 1;     /* from here on, done() looks at this one */
         if (t != NULL) {
             c->vtypes[i] = t->ft;
-            rc = to_c(t, &in[i], &c->values[i], &c->strs[i], lab, err, errlen);
+            rc = to_c(t, &in[i], &c->values[i], &c->strs[i], err, errlen);
         } else {
-            rc = to_variadic(&in[i], &c->values[i], &c->vtypes[i], lab, err, errlen);
+            rc = to_variadic(&in[i], &c->values[i], &c->vtypes[i], err, errlen);
         }
-        if (rc != FAAS_OK)
+        if (rc != FAAS_OK) {
+            /* The argument's label goes in front only now: made for every argument, it
+             * cost a snprintf each (~800 instructions) on calls that succeed. */
+            char why[400], lab[96];
+            snprintf(why, sizeof why, "%s", err);
+            label(lab, sizeof lab, (unsigned)i, t);
+            snprintf(err, errlen, "%s: %s", lab, why);
             return rc;
+        }
     }
     if (sig->variadic) {
         ffi_status st = ffi_prep_cif_var(&c->vcif, FFI_DEFAULT_ABI, sig->nparams,
@@ -765,6 +769,24 @@ static uint64_t int_result(const faas__ffi_type *t, const void *rvalue)
     return u;
 }
 
+/* Decimal text of an integer into buf (at least 21 bytes): snprintf would cost ~600
+ * instructions, more than the rest of a one-argument call's marshalling. */
+static void format_int(char *buf, uint64_t mag, bool neg)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + mag % 10);
+        mag /= 10;
+    } while (mag != 0);
+    char *p = buf;
+    if (neg)
+        *p++ = '-';
+    while (n > 0)
+        *p++ = tmp[--n];
+    *p = '\0';
+}
+
 int faas__ffi_json_result(const faas__ffi_type *t, void *rvalue, char *buf, size_t size,
                           char **out, size_t *outlen, char *err, size_t errlen)
 {
@@ -776,11 +798,14 @@ int faas__ffi_json_result(const faas__ffi_type *t, void *rvalue, char *buf, size
     case FAAS__FFI_BOOL:
         snprintf(buf, size, "%s", (uint8_t)*(const ffi_arg *)rvalue ? "true" : "false");
         break;
-    case FAAS__FFI_SINT:
-        snprintf(buf, size, "%" PRId64, (int64_t)int_result(t, rvalue));
+    case FAAS__FFI_SINT: {
+        int64_t v = (int64_t)int_result(t, rvalue);
+        /* The magnitude of INT64_MIN does not fit an int64_t: negate in unsigned. */
+        format_int(buf, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
         break;
+    }
     case FAAS__FFI_UINT:
-        snprintf(buf, size, "%" PRIu64, int_result(t, rvalue));
+        format_int(buf, int_result(t, rvalue), false);
         break;
     case FAAS__FFI_FLOAT:
     case FAAS__FFI_DOUBLE: {
