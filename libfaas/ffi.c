@@ -38,7 +38,7 @@ static inline void store_result(const faas__ffi_type *t, const faas__ffi_value *
 static int ffi_handler(faas_ctx *ctx, const void *payload, size_t len)
 {
     const faas__ffi_sig *sig = ctx->fn->ffi;
-    void (*cfn)(void) = FFI_FN(faas_ctx_state(ctx));
+    void (*cfn)(void) = FFI_FN(ctx->inst->state);
     faas__ffi_value r;
 
     if (ctx->call_data != NULL) {                  /* faas_invoke_ffi: no JSON at all */

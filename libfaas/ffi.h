@@ -114,6 +114,10 @@ typedef struct faas__ffi_call {
  * faas__ffi_call_done(). */
 int  faas__ffi_json_args(faas__ffi_call *c, const faas__ffi_sig *sig, const void *payload,
                          size_t len, char *err, size_t errlen);
+/* The same, always through the path a payload with a number past jansson's integers
+ * takes (each value read alone): the fuzzer checks that both paths agree. */
+int  faas__ffi_json_args_exact(faas__ffi_call *c, const faas__ffi_sig *sig,
+                               const void *payload, size_t len, char *err, size_t errlen);
 /* Release the arguments. called: the function ran, so faas_owned strings are its own. */
 void faas__ffi_call_done(faas__ffi_call *c, bool called);
 /* The JSON text of a result (ffi_call's rvalue): "null" for void. *out is buf (size:

@@ -561,12 +561,26 @@ static int exact_path(faas__ffi_call *c, const char *payload, size_t len, arg_in
                 const char *v = skip_value(p, e);
                 if (v == NULL)
                     return not_json(payload, p, err, errlen);
-                json_t *key = json_loadb(k, (size_t)(ke - k), JSON_DECODE_ANY, NULL);
-                if (key == NULL)
+                /* Read alone, a key is a string; jansson refuses a NUL in a key (it
+                 * keeps keys as C strings), and so does this path. */
+                json_t *key = json_loadb(k, (size_t)(ke - k),
+                                         JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+                if (key == NULL || strlen(json_string_value(key)) != json_string_length(key)) {
+                    json_decref(key);
                     return not_json(payload, k, err, errlen);
+                }
                 if (json_string_length(key) == 4 && strcmp(json_string_value(key), "args") == 0)
                     args = p;
                 json_decref(key);
+                /* Every value is checked, as a whole-payload parse checks it: other keys'
+                 * and an "args" a later one replaces, which are then ignored. A number
+                 * too large for jansson is not an error here. */
+                json_error_t je;
+                json_t *val = json_loadb(p, (size_t)(v - p), JSON_DECODE_ANY |
+                                         JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
+                if (val == NULL && json_error_code(&je) != json_error_numeric_overflow)
+                    return not_json(payload, p, err, errlen);
+                json_decref(val);
                 p = ws(v, e);
                 if (p < e && *p == '}') {
                     p++;
@@ -615,13 +629,15 @@ static void expected(const faas__ffi_sig *sig, char *buf, size_t size)
 
 /* The arguments of the payload into in[]; *n how many. */
 static int read_payload(faas__ffi_call *c, const void *payload, size_t len, arg_in *in,
-                        size_t *n, char *err, size_t errlen)
+                        size_t *n, bool exact, char *err, size_t errlen)
 {
     const faas__ffi_sig *sig = c->sig;
     size_t max = sig->variadic ? FAAS__FFI_PARAMS_MAX : sig->nparams;
     *n = 0;
     if (len == 0)
         return FAAS_OK;             /* no payload: no arguments */
+    if (exact)
+        return exact_path(c, payload, len, in, max, n, err, errlen);
     json_error_t je;
     c->root = json_loadb(payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (c->root == NULL) {
@@ -653,8 +669,8 @@ static int read_payload(faas__ffi_call *c, const void *payload, size_t len, arg_
     return FAAS_OK;
 }
 
-int faas__ffi_json_args(faas__ffi_call *c, const faas__ffi_sig *sig, const void *payload,
-                        size_t len, char *err, size_t errlen)
+static int json_args(faas__ffi_call *c, const faas__ffi_sig *sig, const void *payload,
+                     size_t len, bool exact, char *err, size_t errlen)
 {
     c->sig = sig;
     c->cif = (ffi_cif *)&sig->cif;
@@ -672,7 +688,7 @@ int faas__ffi_json_args(faas__ffi_call *c, const faas__ffi_sig *sig, const void 
 
     arg_in in[FAAS__FFI_PARAMS_MAX];
     size_t n;
-    int rc = read_payload(c, payload, len, in, &n, err, errlen);
+    int rc = read_payload(c, payload, len, in, &n, exact, err, errlen);
     if (rc != FAAS_OK)
         return rc;
     if (n < sig->nparams || (n > sig->nparams && !sig->variadic) ||
@@ -730,6 +746,18 @@ int faas__ffi_json_args(faas__ffi_call *c, const faas__ffi_sig *sig, const void 
         c->cif = &c->vcif;
     }
     return FAAS_OK;
+}
+
+int faas__ffi_json_args(faas__ffi_call *c, const faas__ffi_sig *sig, const void *payload,
+                        size_t len, char *err, size_t errlen)
+{
+    return json_args(c, sig, payload, len, false, err, errlen);
+}
+
+int faas__ffi_json_args_exact(faas__ffi_call *c, const faas__ffi_sig *sig,
+                              const void *payload, size_t len, char *err, size_t errlen)
+{
+    return json_args(c, sig, payload, len, true, err, errlen);
 }
 
 void faas__ffi_call_done(faas__ffi_call *c, bool called)

@@ -547,6 +547,9 @@ static void numbers_past_64_bits(void **state)
     expect_ok(f, "u64", "{\"args\": [18446744073709551615]}", "18446744073709551615");
     expect_ok(f, "u64", "{\"x\": 1, \"args\": [1], \"\\u0061rgs\": [18446744073709551615]}",
               "18446744073709551615");        /* the last "args" wins, as in jansson */
+    /* jansson keeps no NUL in an object key: refused on both paths alike. */
+    expect_err(f, "u64", "{\"args\": [18446744073709551615], \"\\u0000\": 1}", FAAS_EINVAL,
+               "uint64_t (uint64_t): the payload is not valid JSON (at byte 33)");
     expect_err(f, "u64", "[18446744073709551615, 1]", FAAS_EINVAL, "uint64_t (uint64_t): "
                "expected 1 argument (uint64_t), got 2");
     expect_err(f, "u64", "[18446744073709551615", FAAS_EINVAL, "uint64_t (uint64_t): the "
@@ -555,6 +558,11 @@ static void numbers_past_64_bits(void **state)
                "payload is not valid JSON (at byte 23)");
     expect_err(f, "u64", "{\"y\": 18446744073709551615}", FAAS_EINVAL, "uint64_t (uint64_t): "
                "the payload object has no \"args\" array");
+    /* Every value is checked, also one a later "args" replaces (found by fuzz_ffi_json). */
+    expect_err(f, "u64", "{\"args\": [18446744073709551615, }], \"args\": [1]}", FAAS_EINVAL,
+               "uint64_t (uint64_t): the payload is not valid JSON (at byte 9)");
+    expect_err(f, "u64", "{\"args\": [18446744073709551615], \"x\": [}]}", FAAS_EINVAL,
+               "uint64_t (uint64_t): the payload is not valid JSON (at byte 38)");
     reg(f, "add", "add", "int add(int a, int b)");
     expect_err(f, "add", "[[18446744073709551616], 1]", FAAS_EINVAL, "int add(int a, int b): "
                "argument 1 (a): expected int, got an array");

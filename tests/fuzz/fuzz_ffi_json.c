@@ -9,6 +9,7 @@
 #include "ffi.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if ((rc != FAAS_EINVAL && rc != FAAS_ENOMEM) || err[0] == '\0') {
         abort();
     }
+
+    /* The exact path (each value read alone) must agree with the whole-payload parse:
+     * the same verdict, the same C values. */
+    faas__ffi_call x;
+    char xerr[512] = "";
+    int xrc = faas__ffi_json_args_exact(&x, sig, payload, len, xerr, sizeof xerr);
+    if (xrc != rc) {
+        fprintf(stderr, "paths disagree: %s (%s) vs exact %s (%s)\n", faas_err_name(rc), err,
+                faas_err_name(xrc), xerr);
+        abort();
+    }
+    if (rc == FAAS_OK) {
+        if (x.nargs != c.nargs)
+            abort();
+        for (unsigned i = 0; i < c.nargs; i++) {
+            ffi_type *ft = sig->variadic ? c.vtypes[i] : sig->params[i].ft;
+            if (ft != (sig->variadic ? x.vtypes[i] : ft))
+                abort();
+            if (ft == &ffi_type_pointer ? strcmp(c.values[i].s, x.values[i].s) != 0
+                                        : memcmp(&c.values[i], &x.values[i], ft->size) != 0)
+                abort();
+        }
+    }
+    faas__ffi_call_done(&x, false);
     faas__ffi_call_done(&c, false);
 
     /* A result made of the input's bytes. */
