@@ -5,6 +5,10 @@
  *
  *     rt->reg_lock (rwlock)  ->  fn->lock  ->  rt->mod_lock  ->  mod->lock  ->  timers.lock
  *     fn->lock  ->  sched.lock
+ *     rt->reg_lock  ->  rt->budget_lock  ->  budget->roll
+ *
+ * An isolated function's zygote lock (isolate.c) is a leaf: it is taken with no other lock
+ * held, and nothing is locked under it.
  *
  * No libfaas lock is held while user code runs (handlers, INIT/SHUTDOWN hooks, async
  * callbacks, the record hook, the log sink), with one exception: mod->lock is held around
@@ -33,6 +37,7 @@
 #include "timer.h"
 
 #define FAAS__NAME_MAX 64
+#define FAAS__TAG_MAX 256                     /* bytes of a function's tag */
 #define FAAS__LOG_TAIL 4096                   /* bytes of log kept for log_tail */
 #define FAAS__DEFAULT_SYNC_LIMIT  6291456u    /* Lambda: 6 MiB request */
 #define FAAS__DEFAULT_ASYNC_LIMIT 1048576u    /* Lambda Event since Oct 2025: 1 MiB */
@@ -111,6 +116,9 @@ struct faas_function {
     struct faas_function *retired_next; /* unregistered, waiting for no call to be pending */
     faas__name      *name;        /* name->name is the key; tag lives there too */
     enum faas__kind  kind;
+    bool             isolated;    /* cfg.isolation != NONE: instances are processes, made
+                                     by faas__isolation; the host never loads mod */
+    void            *iso;         /* the isolation part's per-function state (its zygote) */
     faas_handler     handler;     /* FAAS__HOST */
     faas_init_fn     init;        /* FAAS__HOST */
     faas_shutdown_fn shutdown;    /* FAAS__HOST */
@@ -119,7 +127,9 @@ struct faas_function {
     void            *ffi;         /* ffi.c's prepared call, FAAS__FFI */
     faas_config      cfg;         /* strings point into name block / dead_letter copy */
     char            *dead_letter;
-    uint64_t         mem_price;   /* memory_mb x the model's pico-USD per GB-s */
+    faas__fnprice    price;       /* what a billed ms costs at memory_mb (cost.h) */
+    bool             hist_on;     /* keep latency histograms (not opts.no_histograms) */
+    _Atomic(faas__budget *) budget; /* its tag's budget, or NULL (no lock: cost.h) */
 
     pthread_mutex_t  lock;        /* protects the fields down to maint_armed */
     pthread_cond_t   quiet;       /* signalled when the last busy instance is released */
@@ -140,7 +150,9 @@ struct faas_function {
      * idle; the reaper, warm, unregistration and a thread whose slot is empty collect
      * them under the lock. */
     _Atomic(faas__instance *) hot[FAAS__SHARDS];
-    faas__hist       hist;        /* lock-free latency histogram */
+    faas__hist       hist;        /* lock-free histogram of handler durations */
+    faas__hist       init_hist;   /* ... of INIT durations (cold calls) */
+    faas__hist       queue_hist;  /* ... of async queue waits (acceptance to start) */
 };
 
 /* faas__slot, the right to run one call (an instance, or NULL: create one, a cold call),
@@ -187,7 +199,31 @@ void faas__init_report(const char *msg);
 /* Is this thread running fn's INIT hook? */
 bool faas__initialising(const faas_function *fn);
 
+/* ---- the hook table of the optional process isolation ------------------------------
+ * The core never names the isolation part: when it is built, it sets faas__isolation from
+ * a constructor, before any runtime exists; NULL means "not built" (FAAS_ENOTSUP).
+ *
+ * attach/detach bracket an isolated function's life (registration, fn_free). create makes
+ * an instance for a reserved slot, as faas__instance_create does: it sets inst->handler to
+ * a handler that runs the call in the instance's process and reproduces its outcome on the
+ * host's faas_ctx (faas_reply, faas_fail, faas_ctx_log), inst->state to its own data and
+ * inst->shutdown to what ends the process. Outcomes the ctx API cannot express are set on
+ * the ctx directly, so that faas__run's status rule needs no extra test on the warm path:
+ *   - killed at the deadline: deadline_ns = 0, so "the deadline passed" (FAAS_ETIMEOUT);
+ *   - out of memory: oom, err = the error block (FAAS_EMEMORY);
+ *   - crashed: oom and crashed, err = a Runtime.ExitError block (FAAS_ECRASHED);
+ *   - the process's peak memory: inst->arena.used, which the record reads as the arena's
+ *     high-water (an isolated instance's host-side arena is never allocated from). */
+typedef struct faas__isolation_hooks {
+    int  (*attach)(faas_function *fn);
+    void (*detach)(faas_function *fn);
+    int  (*create)(faas_function *fn, faas__instance *inst, char *err, size_t errlen);
+} faas__isolation_hooks;
+
+extern const faas__isolation_hooks *faas__isolation;
+
 /* ---- invoke.c ------------------------------------------------------------------------- */
+
 
 struct faas_ctx {
     faas_runtime   *rt;
@@ -199,8 +235,10 @@ struct faas_ctx {
     size_t          reply_len;
     char           *err;          /* malloc'd "type\0message\0" block, or NULL */
     bool            failed;       /* faas_fail() was called */
-    bool            oom;          /* the arena refused an allocation */
+    bool            oom;          /* the arena refused an allocation (or, with crashed,
+                                     an isolated instance died: faas__isolation_hooks) */
     bool            too_large;    /* a reply was over the limit */
+    bool            crashed;      /* with oom: FAAS_ECRASHED, not FAAS_EMEMORY */
     char           *log;          /* what the call logged, at most 2 x FAAS__LOG_TAIL */
     size_t          log_len, log_cap;
     const char     *request_id;   /* the response record's */
@@ -221,9 +259,11 @@ int faas__invoke_data(faas_function *fn, void *call_data, faas_response *res);
  * and fill *res. attempt counts from 1; request_id NULL means a new one. */
 int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
                const char *request_id, faas_response *res);
-/* Run a call whose slot is taken (slot->inst NULL: create the instance first). */
+/* Run a call whose slot is taken (slot->inst NULL: create the instance first). queued_ns:
+ * when an async call was queued (its queue wait ends when this run starts); NULL: sync. */
 int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
-              int attempt, const char *request_id, faas_response *res, bool borrow_name);
+              int attempt, const char *request_id, faas_response *res, bool borrow_name,
+              const uint64_t *queued_ns);
 /* borrow_name: record.function is lent (the caller holds fn, so its name, for as long as
  * it uses the response) and no reference is taken: two atomics fewer per call. Such a
  * response is freed with faas__response_free_borrowed(). */
@@ -232,6 +272,13 @@ void faas__response_free_borrowed(faas_response *res);
  * emits the record with faas__emit() once it holds no lock. */
 int faas__throttled(faas_function *fn, const char *request_id, int attempt,
                     faas_response *res);
+/* Is fn's tag over its budget now? If so fill res as a FAAS_EBUDGET service error with its
+ * record (no handler ran, no cost), count it, and return FAAS_EBUDGET; the caller emits
+ * the record with faas__emit() once it holds no lock. Else FAAS_OK. */
+static inline int faas__budget_check(faas_function *fn, const char *request_id, int attempt,
+                                     faas_response *res);
+int faas__budget_refused(faas_function *fn, const char *request_id, int attempt,
+                         faas_response *res);
 /* Hand a record to the record hook and, when a handler ran, END/REPORT to the log sink. */
 void faas__emit(faas_runtime *rt, const faas_record *r, bool handler_ran);
 /* Is this thread running a call of fn (directly or further up its chain)? */
@@ -272,8 +319,9 @@ typedef struct faas__hook {
 } faas__hook;
 
 struct faas_runtime {
-    faas_options     opts;        /* copied; price_model points to the model's name */
-    const faas__price *price;
+    faas_options     opts;        /* copied; price_model points to the model's name,
+                                     price to the model */
+    faas_price_model *price;      /* the runtime's own copy */
 
     pthread_rwlock_t reg_lock;    /* protects fns */
     faas_function   *fns;
@@ -287,6 +335,9 @@ struct faas_runtime {
     pthread_mutex_t  hook_lock;   /* serialises faas_on_record() */
     _Atomic(faas__hook *) hook;   /* the current record hook, or NULL */
     faas__hook      *hooks;       /* every hook ever set */
+
+    pthread_mutex_t  budget_lock; /* protects budgets (the list, not their counters) */
+    faas__budget    *budgets;     /* every budget ever set; freed with the runtime */
 
     atomic_bool      closing;     /* faas_runtime_free() has begun */
 };
@@ -314,6 +365,25 @@ static inline uint64_t faas__thread_cpu_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- cost.c: budgets ------------------------------------------------------------------ */
+
+/* TAG's active budget, or NULL (tag NULL: NULL). */
+faas__budget *faas__budget_for(faas_runtime *rt, const char *tag);
+void faas__budgets_free(faas_runtime *rt);
+
+static inline int faas__budget_check(faas_function *fn, const char *request_id, int attempt,
+                                     faas_response *res)
+{
+    faas__budget *b = atomic_load_explicit(&fn->budget, memory_order_acquire);
+    if (__builtin_expect(b == NULL, 1) || faas__budget_under(b))
+        return FAAS_OK;
+    faas__budget_sync(b, faas__now(fn->rt));
+    if (faas__budget_under(b))
+        return FAAS_OK;
+    atomic_fetch_add_explicit(&b->refusals, 1, memory_order_relaxed);
+    return faas__budget_refused(fn, request_id, attempt, res);
 }
 
 /* Emit one line to the log sink, if any. */

@@ -398,35 +398,43 @@ const char *faas_ctx_function(const faas_ctx *ctx)
 
 /* ---- accounting ----------------------------------------------------------------------- */
 
-/* Price the record and count it (a throttled call is only counted). */
-static void charge(faas_function *fn, faas_record *r)
+/* Price the record and count it; a call that ended at `now`. A refused call (throttled,
+ * over budget) is counted where it is refused, never here. */
+static void charge(faas_function *fn, faas_record *r, uint64_t now)
 {
-    if (r->status == FAAS_ETHROTTLED) {
-        atomic_fetch_add_explicit(&fn->counters[faas__shard()].throttles, 1,
-                                  memory_order_relaxed);
-        return;
-    }
-    const faas__price *p = fn->rt->price;
-    uint64_t billable = p->cpu_basis ? r->cpu_ns : r->duration_ns;
-    if (r->cold && p->bill_init)
-        billable += r->init_ns;
-    r->billed_ms = faas__billed_ms(p, billable);
-    r->cost_picousd = faas__cost_pusd(p, fn->mem_price, r->billed_ms);
+    const faas_price_model *p = fn->rt->price;
+    faas__bill b;
+    faas__bill_call(p, &fn->price, r, &b);
+    r->billed_ms = b.billed_ms;
+    r->cost_picousd = p->request_picousd + b.compute_pusd;
 
     faas__counters *c = &fn->counters[faas__shard()];
     atomic_fetch_add_explicit(&c->invocations, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->cost_pusd, r->cost_picousd, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->mb_ms, b.mb_ms, memory_order_relaxed);
+    if (b.unit2_ms != 0)
+        atomic_fetch_add_explicit(&c->unit2_ms, b.unit2_ms, memory_order_relaxed);
     if (r->status != FAAS_OK) {
+        unsigned k = (unsigned)-r->status;
         atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&c->by_status[k < FAAS__STATUSES ? k : FAAS__STATUSES - 1],
+                                  1, memory_order_relaxed);
         if (r->status == FAAS_ETIMEOUT)
             atomic_fetch_add_explicit(&c->timeouts, 1, memory_order_relaxed);
     }
-    if (r->cold)
+    if (r->cold) {
         atomic_fetch_add_explicit(&c->cold_starts, 1, memory_order_relaxed);
+        if (fn->hist_on)
+            faas__hist_record(&fn->init_hist, r->init_ns);
+    }
     if (r->attempt > 1)
         atomic_fetch_add_explicit(&c->retries, 1, memory_order_relaxed);
-    if (r->status != FAAS_ELOAD && r->status != FAAS_EINIT)   /* a handler ran */
+    if (fn->hist_on && r->status != FAAS_ELOAD && r->status != FAAS_EINIT &&
+        r->status != FAAS_ENOMEM)   /* a handler ran */
         faas__hist_record(&fn->hist, r->duration_ns);
+    faas__budget *bud = atomic_load_explicit(&fn->budget, memory_order_acquire);
+    if (__builtin_expect(bud != NULL, 0))
+        faas__budget_charge(bud, now, r->cost_picousd);
 }
 
 void faas__emit(faas_runtime *rt, const faas_record *r, bool handler_ran)
@@ -452,8 +460,30 @@ int faas__throttled(faas_function *fn, const char *request_id, int attempt,
                                  "Rate exceeded: %s is at its concurrency limit of %u",
                                  fn->name->name, fn->cfg.max_concurrency);
     res->record.attempt = attempt;
-    charge(fn, &res->record);
+    atomic_fetch_add_explicit(&fn->counters[faas__shard()].throttles, 1,
+                              memory_order_relaxed);
     return FAAS_ETHROTTLED;
+}
+
+int faas__budget_refused(faas_function *fn, const char *request_id, int attempt,
+                         faas_response *res)
+{
+    faas__budget *b = atomic_load_explicit(&fn->budget, memory_order_acquire);
+    char spent[40] = "?", limit[40] = "?";
+    if (b != NULL) {
+        faas_format_usd(atomic_load_explicit(&b->spent, memory_order_relaxed), -1, spent,
+                        sizeof spent);
+        faas_format_usd(atomic_load_explicit(&b->limit, memory_order_relaxed), -1, limit,
+                        sizeof limit);
+    }
+    faas__response_service_error(res, FAAS_EBUDGET, request_id, fn,
+                                 "Budget exceeded: tag \"%s\" has spent %s of its %s "
+                                 "budget for this window", fn->name->tag ? fn->name->tag : "",
+                                 spent, limit);
+    res->record.attempt = attempt;
+    atomic_fetch_add_explicit(&fn->counters[faas__shard()].budget_refusals, 1,
+                              memory_order_relaxed);
+    return FAAS_EBUDGET;
 }
 
 /* Fill a function-error response from the ctx's error block. Takes the block. */
@@ -472,10 +502,16 @@ static void function_error(faas_response *res, faas_ctx *ctx)
     faas__fail(res->status, "%s: %s", type, msg);
 }
 
+/* A run that ended so retires its instance, as Lambda resets its environment. */
+static inline bool retires(int status)
+{
+    return status == FAAS_ETIMEOUT || status == FAAS_EMEMORY || status == FAAS_ECRASHED;
+}
+
 /* faas__run, with call_data for the handler (see faas__invoke_data). */
 static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
                int attempt, const char *request_id, faas_response *res, bool borrow_name,
-               void *call_data)
+               const uint64_t *queued_ns, void *call_data)
 {
     faas_runtime *rt = fn->rt;
     faas_ctx ctx;
@@ -487,7 +523,7 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     ctx.reply = NULL;
     ctx.reply_len = 0;
     ctx.err = NULL;
-    ctx.failed = ctx.oom = ctx.too_large = false;
+    ctx.failed = ctx.oom = ctx.too_large = ctx.crashed = false;
     ctx.log = NULL;
     ctx.log_len = ctx.log_cap = 0;
     faas_record *r = &res->record;
@@ -508,6 +544,8 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
         char err[768];
         cold = 1;
         uint64_t t0 = faas__now(rt);
+        if (queued_ns != NULL && fn->hist_on)
+            faas__hist_record(&fn->queue_hist, t0 > *queued_ns ? t0 - *queued_ns : 0);
         int rc = faas__instance_create(fn, &ctx.inst, err, sizeof err);
         start = faas__now(rt);
         init_ns = start - t0;
@@ -535,7 +573,7 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
             record_base(r, fn, rid, rc, attempt, borrow_name);
             r->cold = 1;
             r->init_ns = init_ns;
-            charge(fn, r);
+            charge(fn, r, start);
             tls_current = ctx.outer;
             faas__slot_cancel(fn);          /* fn may go away from here on */
             faas__emit(rt, r, true);
@@ -543,6 +581,8 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
         }
     } else {
         start = faas__now(rt);
+        if (queued_ns != NULL && fn->hist_on)
+            faas__hist_record(&fn->queue_hist, start > *queued_ns ? start - *queued_ns : 0);
     }
 
     if (rt->opts.log != NULL) {
@@ -568,7 +608,7 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
         ctx.err = error_blockf("Sandbox.Timedout", "Task timed out after %u.%02u seconds",
                                cs / 100, cs % 100);
     } else if (ctx.oom) {
-        status = FAAS_EMEMORY;
+        status = ctx.crashed ? FAAS_ECRASHED : FAAS_EMEMORY;
     } else if (ctx.failed || hrc != 0 || ctx.too_large) {
         status = ctx.failed && ctx.fail_status != 0 ? ctx.fail_status : FAAS_EHANDLER;
         if (!ctx.failed) {
@@ -600,7 +640,7 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
         res->error_type = res->error_message = NULL;
     } else {
         free(ctx.reply);
-        if (status == FAAS_ETIMEOUT || status == FAAS_EMEMORY) {
+        if (retires(status)) {          /* not the handler's own failure: say what happened */
             char when[25];
             faas__format_time(faas__wall(rt), when);
             log_linef(&ctx, true, "%s %s %s", when, ctx.request_id,
@@ -622,26 +662,32 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     r->cpu_ns = cpu_ns;
     r->memory_mb = fn->cfg.memory_mb;
     r->max_memory_bytes = max_mem;
-    charge(fn, r);
+    charge(fn, r, end);
     tls_current = ctx.outer;
-    /* The instance goes back last (retired after a timeout or an out-of-memory, as Lambda
-     * resets its environment): from then on fn may be unregistered under us. */
-    faas__slot_give(fn, ctx.inst, status == FAAS_ETIMEOUT || status == FAAS_EMEMORY, end);
+    /* The instance goes back last (retired after a timeout, an out-of-memory or a crash):
+     * from then on fn may be unregistered under us. */
+    faas__slot_give(fn, ctx.inst, retires(status), end);
     faas__emit(rt, r, true);
     return status;
 }
 
 int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
-              int attempt, const char *request_id, faas_response *res, bool borrow_name)
+              int attempt, const char *request_id, faas_response *res, bool borrow_name,
+              const uint64_t *queued_ns)
 {
-    return run(fn, slot, payload, len, attempt, request_id, res, borrow_name, NULL);
+    return run(fn, slot, payload, len, attempt, request_id, res, borrow_name, queued_ns, NULL);
 }
 
 static int call(faas_function *fn, const void *payload, size_t len, int attempt,
                 const char *request_id, faas_response *res, void *call_data)
 {
     faas__slot slot;
-    int rc = faas__slot_take(fn, &slot);
+    int rc = faas__budget_check(fn, request_id, attempt, res);
+    if (rc != FAAS_OK) {
+        faas__emit(fn->rt, &res->record, false);
+        return rc;
+    }
+    rc = faas__slot_take(fn, &slot);
     if (rc == FAAS_ETHROTTLED) {
         faas__throttled(fn, request_id, attempt, res);
         faas__emit(fn->rt, &res->record, false);
@@ -650,7 +696,7 @@ static int call(faas_function *fn, const void *payload, size_t len, int attempt,
     if (rc != FAAS_OK)      /* unregistered meanwhile: fn must not be touched any more */
         return faas__response_service_error(res, rc, request_id, NULL,
                                             "Function not found: it was unregistered");
-    return run(fn, &slot, payload, len, attempt, request_id, res, false, call_data);
+    return run(fn, &slot, payload, len, attempt, request_id, res, false, NULL, call_data);
 }
 
 int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
@@ -689,8 +735,8 @@ int faas_invoke(faas_runtime *rt, const char *name, const void *payload, size_t 
         faas__slot slot;
         rc = faas__lookup_slot(rt, name, &fn, &slot, out);
         if (rc == FAAS_OK)
-            rc = faas__run(fn, &slot, payload, len, 1, NULL, out, false);
-        else if (rc == FAAS_ETHROTTLED)
+            rc = faas__run(fn, &slot, payload, len, 1, NULL, out, false, NULL);
+        else if (rc == FAAS_ETHROTTLED || rc == FAAS_EBUDGET)
             faas__emit(rt, &out->record, false);     /* out was filled under the lock */
         else if (rc == FAAS_EINVAL)
             rc = faas__response_service_error(out, rc, NULL, NULL,

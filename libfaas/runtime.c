@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,11 +32,20 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     else
         memset(&o, 0, sizeof o);
 
-    const faas__price *price = faas__price_find(o.price_model ? o.price_model
-                                                              : "aws-lambda-x86");
-    if (price == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_runtime_new: unknown price model \"%.80s\"",
-                          o.price_model);
+    const faas_price_model *model = o.price;
+    if (model != NULL) {
+        int rc = faas__price_check(model);
+        if (rc != FAAS_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", faas_last_error());
+            return faas__fail(rc, "faas_runtime_new: %s", why);
+        }
+    } else {
+        model = faas_price_model_find(o.price_model ? o.price_model : "aws-lambda-x86");
+        if (model == NULL)
+            return faas__fail(FAAS_EINVAL, "faas_runtime_new: unknown price model "
+                              "\"%.80s\"", o.price_model);
+    }
     if (o.workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.workers = n > 0 ? (unsigned)n : 1;
@@ -49,18 +59,24 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
         o.max_payload_sync = FAAS__DEFAULT_SYNC_LIMIT;
     if (o.max_payload_async == 0)
         o.max_payload_async = FAAS__DEFAULT_ASYNC_LIMIT;
-    o.price_model = price->name;
-    if (price->cpu_basis)
+    if (model->time_basis == FAAS_TIME_CPU)
         o.cpu_time = 1;                 /* a model that bills CPU time needs it measured */
 
     faas_runtime *rt = calloc(1, sizeof *rt);
-    if (rt == NULL)
+    faas_price_model *price = faas__price_dup(model);    /* the caller's may go away */
+    if (rt == NULL || price == NULL) {
+        free(rt);
+        free(price);
         return faas__fail(FAAS_ENOMEM, "faas_runtime_new: out of memory");
+    }
+    o.price_model = price->name;
+    o.price = price;
     rt->opts = o;
     rt->price = price;
     pthread_rwlock_init(&rt->reg_lock, NULL);
     pthread_mutex_init(&rt->mod_lock, NULL);
     pthread_mutex_init(&rt->hook_lock, NULL);
+    pthread_mutex_init(&rt->budget_lock, NULL);
     atomic_init(&rt->hook, NULL);
     atomic_init(&rt->closing, false);
     int rc = faas__timers_init(rt, !o.manual);
@@ -75,9 +91,11 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     }
     if (rc != FAAS_OK) {
         faas__timers_destroy(rt);
+        pthread_mutex_destroy(&rt->budget_lock);
         pthread_mutex_destroy(&rt->hook_lock);
         pthread_mutex_destroy(&rt->mod_lock);
         pthread_rwlock_destroy(&rt->reg_lock);
+        free(rt->price);
         free(rt);
         return rc;
     }
@@ -108,9 +126,12 @@ void faas_runtime_free(faas_runtime *rt)
         free(h);
         h = older;
     }
+    faas__budgets_free(rt);
+    pthread_mutex_destroy(&rt->budget_lock);
     pthread_mutex_destroy(&rt->hook_lock);
     pthread_mutex_destroy(&rt->mod_lock);
     pthread_rwlock_destroy(&rt->reg_lock);
+    free(rt->price);
     free(rt);
 }
 

@@ -40,6 +40,8 @@ struct faas__job {
     bool            id_text;        /* request_id holds the text of id_bits */
     faas__slot      slot;
     faas__timer     retry;          /* the backoff before the next attempt */
+    uint64_t        queued_ns;      /* accepted, or due again after a backoff: the queue
+                                       wait of its next run starts here */
     uint64_t        id_bits[2];     /* the request id, drawn at submission */
     char            request_id[37]; /* its text, made when first needed */
     size_t          len;
