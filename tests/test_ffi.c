@@ -289,6 +289,14 @@ static void symbol_and_registration_arguments(void **state)
     cfg.memory_mb = 0;
     assert_int_equal(faas_register_ffi(f->rt, "x", lib(), "add", "int (int, int)", &cfg),
                      FAAS_EINVAL);
+    /* The bridge calls in the host process only (and frees its prepared call). */
+    faas_config_init(&cfg);
+    cfg.isolation = FAAS_ISOLATE_PROCESS;
+    assert_int_equal(faas_register_ffi(f->rt, "x", lib(), "add", "int (int, int)", &cfg),
+                     FAAS_ENOTSUP);
+    assert_string_equal(faas_last_error(), "faas_register_ffi x: isolation is supported for "
+                        "modules (faas_register_module) only");
+    assert_null(faas_lookup(f->rt, "x"));
 }
 
 /* ---- every type at its limits --------------------------------------------------------------- */
