@@ -295,6 +295,30 @@ FAAS_API int faas_unschedule(faas_runtime *rt, faas_trigger_id id);
 FAAS_API int faas_schedule_next(const char *expression, const char *time_zone,
                                 int64_t after_ns, int64_t *next_ns);
 
+enum {
+    FAAS_WATCH_CREATED = 1,     /* ObjectCreated:Put when a file is complete (the default) */
+    FAAS_WATCH_REMOVED = 2      /* ObjectRemoved:Delete when a file is deleted or moved out */
+};
+
+typedef struct faas_watch_options {     /* all-zero = every default */
+    int         recursive;      /* 1: subdirectories too, those made later included */
+    unsigned    events;         /* FAAS_WATCH_CREATED | FAAS_WATCH_REMOVED; 0: CREATED */
+    const char *prefix;         /* S3 filter: the (URL-encoded) key starts with it; NULL: any */
+    const char *suffix;         /* S3 filter: the key ends with it; NULL: any */
+    int         existing;       /* 1: the files already there are announced once, at start */
+    const char *bucket;         /* s3.bucket.name; NULL: the directory's base name */
+    const char *region;         /* awsRegion; NULL: "us-east-1" */
+    const char *configuration_id; /* s3.configurationId; NULL: "faas-watch-<id>" */
+    /* later fields are only ever added here, at the end */
+} faas_watch_options;
+
+/* Call FUNCTION with an S3 event record for each file written (and closed) or moved into
+ * DIRECTORY. opts NULL: the defaults. See faas_watch(3). */
+FAAS_API int faas_watch(faas_runtime *rt, const char *function, const char *directory,
+                        const faas_watch_options *opts, faas_trigger_id *id);
+/* Stop a watch; no call is queued for it after it returns. */
+FAAS_API int faas_unwatch(faas_runtime *rt, faas_trigger_id id);
+
 /* ---- Distribution over NATS JetStream (optional: FAAS_ENOTSUP without libnats) -----------
  * Producers publish async calls to a work-queue stream; workers on any host run them.
  */

@@ -281,6 +281,7 @@ static void unschedule_and_bad_arguments(void **state)
     ASSERT_OK(faas_schedule(rt, "collect", "rate(1 minute)", &id));
     ASSERT_OK(faas_unschedule(rt, id));
     assert_int_equal(faas_unschedule(rt, id), FAAS_ENOTFOUND);
+    assert_int_equal(faas_unwatch(rt, id), FAAS_ENOTFOUND);   /* not a watch's id */
     fake_advance(&CLOCK, SEC(600));
     faas_run_pending(rt);
     assert_int_equal(got_count(), 0);
