@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -462,11 +463,9 @@ static int removed_tree(watch *w, const char *rel, notes *ns)
 /* ---- processes that hold files open for writing ---------------------------------------- */
 
 typedef struct candidate {
-    dev_t       dev;
-    ino_t       ino;
-    bool        writing;             /* some process has it open for writing */
-    char       *rel;
     struct stat st;                  /* as the scan found it */
+    char       *rel;
+    bool        writing;             /* some process has it open for writing */
 } candidate;
 
 typedef struct candidates {
@@ -492,7 +491,7 @@ static void cand_add(candidates *c, const char *rel, const struct stat *st)
         c->failed = true;
         return;
     }
-    c->v[c->n++] = (candidate){ st->st_dev, st->st_ino, false, copy, *st };
+    c->v[c->n++] = (candidate){ .st = *st, .rel = copy };
 }
 
 static void cand_free(candidates *c)
@@ -504,10 +503,10 @@ static void cand_free(candidates *c)
 
 static int cand_cmp(const void *a, const void *b)
 {
-    const candidate *x = a, *y = b;
-    if (x->dev != y->dev)
-        return x->dev < y->dev ? -1 : 1;
-    return x->ino < y->ino ? -1 : x->ino > y->ino;
+    const struct stat *x = &((const candidate *)a)->st, *y = &((const candidate *)b)->st;
+    if (x->st_dev != y->st_dev)
+        return x->st_dev < y->st_dev ? -1 : 1;
+    return x->st_ino < y->st_ino ? -1 : x->st_ino > y->st_ino;
 }
 
 /* Is /proc/PID/fdinfo/FD open with write access? */
@@ -563,7 +562,7 @@ static void mark_writers(candidates *c)
             if (fe->d_name[0] == '.' || fstatat(dirfd(fds), fe->d_name, &st, 0) != 0 ||
                 !S_ISREG(st.st_mode))
                 continue;
-            candidate key = { .dev = st.st_dev, .ino = st.st_ino };
+            candidate key = { .st = st };
             candidate *hit = bsearch(&key, c->v, c->n, sizeof *c->v, cand_cmp);
             if (hit != NULL && !hit->writing && fd_writes(pid_dir, fe->d_name))
                 hit->writing = true;
