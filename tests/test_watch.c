@@ -188,6 +188,57 @@ static void md5_of(const char *s, char out[33])
     faas__md5_hex(&m, out);
 }
 
+/* ---- the eTag's MD5 ------------------------------------------------------------------------------ */
+
+/* RFC 1321's test suite (appendix A.5), fed whole and in pieces that cross the 64-byte
+ * blocks, and a million 'a' (a well-known value). */
+static void md5_rfc1321_vectors(void **state)
+{
+    (void)state;
+    static const char *const v[][2] = {
+        { "", "d41d8cd98f00b204e9800998ecf8427e" },
+        { "a", "0cc175b9c0f1b6a831c399e269772661" },
+        { "abc", "900150983cd24fb0d6963f7d28e17f72" },
+        { "message digest", "f96b697d7cb7938d525a2f31aaf161d0" },
+        { "abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b" },
+        { "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+          "d174ab98d277d9f5a5611c2c9f419d9f" },
+        { "1234567890123456789012345678901234567890123456789012345678901234567890"
+          "1234567890", "57edf4a22be3c955ac49da2e2107b67a" },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        size_t len = strlen(v[i][0]);
+        for (size_t piece = 1; piece <= 65; piece += piece < 8 ? 1 : 28) {
+            faas__md5 m;
+            char hex[33];
+            faas__md5_init(&m);
+            for (size_t at = 0; at < len; at += piece)
+                faas__md5_update(&m, v[i][0] + at, len - at < piece ? len - at : piece);
+            faas__md5_hex(&m, hex);
+            assert_string_equal(hex, v[i][1]);
+        }
+    }
+    faas__md5 m;
+    char block[1000], hex[33];
+    memset(block, 'a', sizeof block);
+    faas__md5_init(&m);
+    for (int i = 0; i < 1000; i++)
+        faas__md5_update(&m, block, sizeof block);
+    faas__md5_hex(&m, hex);
+    assert_string_equal(hex, "7707d6ae4e027c70eea2a935c2296f21");
+    for (size_t len = 50; len < 140; len++) {   /* every padding case: 55, 56, 63, 64... */
+        char a[33], b[33];
+        faas__md5_init(&m);
+        faas__md5_update(&m, block, len);
+        faas__md5_hex(&m, a);
+        faas__md5_init(&m);
+        for (size_t k = 0; k < len; k++)
+            faas__md5_update(&m, block + k, 1);
+        faas__md5_hex(&m, b);
+        assert_string_equal(a, b);
+    }
+}
+
 /* ---- fixtures ---------------------------------------------------------------------------------- */
 
 static fake_clock CLOCK;
@@ -728,6 +779,7 @@ static void runtime_free_stops_live_watches(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(md5_rfc1321_vectors),
         cmocka_unit_test(one_file_gives_an_s3_record),
         cmocka_unit_test(a_file_held_open_mid_write_is_not_announced),
         cmocka_unit_test(keys_are_url_encoded_as_s3_does),
