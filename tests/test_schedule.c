@@ -347,7 +347,13 @@ static faas_runtime *threaded_runtime(void)
     o.workers = 2;
     faas_runtime *rt;
     ASSERT_OK(faas_runtime_new(&rt, &o));
-    ASSERT_OK(faas_register(rt, "collect", collect, NULL));
+    /* The test moves the clock while a worker may be running the handler: a deadline a day
+     * away, and no retry, so that a call is never timed out by the test's own minutes. */
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.timeout_ms = 86400000;
+    cfg.max_retries = 0;
+    ASSERT_OK(faas_register(rt, "collect", collect, &cfg));
     got_reset();
     return rt;
 }
