@@ -93,13 +93,27 @@ typedef struct faas_options {           /* all-zero = every default */
     /* later fields are only ever added here, at the end */
 } faas_options;
 
+/* faas_config.isolation: where a function's instances run. See faas-isolation(7). */
+enum faas_isolation {
+    FAAS_ISOLATE_NONE    = 0,   /* in the host process: the fastest path */
+    FAAS_ISOLATE_PROCESS = 1    /* one process per instance, forked from a zygote */
+};
+
+/* faas_config.seccomp: the syscalls an isolated instance may make. */
+enum faas_seccomp {
+    FAAS_SECCOMP_NONE       = 0,    /* no filter */
+    FAAS_SECCOMP_NO_NETWORK = 1,    /* socket(), connect(), bind(), ... end the call */
+    FAAS_SECCOMP_STRICT     = 2     /* only what a pure computation needs */
+};
+
 typedef int  (*faas_handler)(faas_ctx *ctx, const void *payload, size_t len);
 typedef int  (*faas_init_fn)(void **state, const char *function);  /* module symbol faas_init */
 typedef void (*faas_shutdown_fn)(void *state);                     /* module symbol faas_shutdown */
 
 typedef struct faas_config {
-    unsigned memory_mb;         /* billing size and the per-call arena limit (128) */
-    unsigned timeout_ms;        /* cooperative deadline (3000) */
+    unsigned memory_mb;         /* billing size and the per-call arena limit; isolated: the
+                                   instance's address-space limit too (128) */
+    unsigned timeout_ms;        /* deadline: cooperative, or a SIGKILL when isolated (3000) */
     unsigned max_concurrency;   /* most instances at once; 0 = no limit (0) */
     unsigned min_warm;          /* instances kept initialised (0) */
     unsigned keep_alive_ms;     /* idle lifetime before shutdown; 0 = at once (600000) */
@@ -108,6 +122,9 @@ typedef struct faas_config {
     const char *tag;            /* cost attribution key (NULL) */
     faas_init_fn init;          /* INIT hook for faas_register() host functions (NULL) */
     faas_shutdown_fn shutdown;  /* SHUTDOWN hook for host functions (NULL) */
+    int isolation;              /* FAAS_ISOLATE_NONE (in-process) or _PROCESS (NONE) */
+    int seccomp;                /* isolated instances' syscall profile (FAAS_SECCOMP_NONE) */
+    /* later fields are only ever added here, at the end */
 } faas_config;
 
 typedef struct faas_record {
@@ -324,7 +341,10 @@ FAAS_API int faas_unwatch(faas_runtime *rt, faas_trigger_id id);
  */
 
 /* ---- Process isolation (optional: FAAS_ENOTSUP where unavailable) -------------------------
- * Zygote-forked instances with kernel-enforced memory and time limits and seccomp.
+ * Zygote-forked instances with kernel-enforced memory and time limits and seccomp. There is
+ * no function to call: a module registered with faas_config.isolation = FAAS_ISOLATE_PROCESS
+ * (and optionally faas_config.seccomp) runs isolated; a build without isolation refuses such
+ * a registration with FAAS_ENOTSUP. See faas-isolation(7).
  */
 
 #ifdef __cplusplus

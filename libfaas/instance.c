@@ -44,7 +44,7 @@ static void destroy(faas_function *fn, faas__instance *inst)
     if (inst->shutdown != NULL)
         inst->shutdown(inst->state);
     faas__arena_free(&inst->arena);
-    if (fn->mod != NULL)
+    if (fn->mod != NULL && !fn->isolated)
         faas__module_release(fn->mod);
     free(inst);
 }
@@ -71,6 +71,14 @@ int faas__instance_create(faas_function *fn, faas__instance **out, char *err, si
     }
     faas__arena_init(&inst->arena, (size_t)fn->cfg.memory_mb << 20);
 
+    if (fn->isolated) {
+        /* A process made by the isolation part; the host loads nothing. */
+        rc = faas__isolation->create(fn, inst, err, errlen);
+        if (rc != FAAS_OK)
+            goto fail;
+        *out = inst;
+        return FAAS_OK;
+    }
     if (fn->mod != NULL) {
         rc = faas__module_acquire(fn->mod, err, errlen);
         if (rc != FAAS_OK)

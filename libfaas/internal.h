@@ -10,6 +10,9 @@
  * An optional part's own locks come before every core lock: it may call the core (submit
  * a call, arm a timer) while it holds them, and the core never calls it back under one.
  *
+ * An isolated function's zygote lock (isolate.c) is a leaf: it is taken with no other lock
+ * held, and nothing is locked under it.
+ *
  * No libfaas lock is held while user code runs (handlers, INIT/SHUTDOWN hooks, async
  * callbacks, the record hook, the log sink), with one exception: mod->lock is held around
  * dlopen() and dlclose(), so a module's own constructors and destructors run under it and
@@ -115,6 +118,9 @@ struct faas_function {
     struct faas_function *retired_next; /* unregistered, waiting for no call to be pending */
     faas__name      *name;        /* name->name is the key; tag lives there too */
     enum faas__kind  kind;
+    bool             isolated;    /* cfg.isolation != NONE: instances are processes, made
+                                     by faas__isolation; the host never loads mod */
+    void            *iso;         /* the isolation part's per-function state (its zygote) */
     faas_handler     handler;     /* FAAS__HOST */
     faas_init_fn     init;        /* FAAS__HOST */
     faas_shutdown_fn shutdown;    /* FAAS__HOST */
@@ -191,7 +197,31 @@ void faas__init_report(const char *msg);
 /* Is this thread running fn's INIT hook? */
 bool faas__initialising(const faas_function *fn);
 
+/* ---- the hook table of the optional process isolation ------------------------------
+ * The core never names the isolation part: when it is built, it sets faas__isolation from
+ * a constructor, before any runtime exists; NULL means "not built" (FAAS_ENOTSUP).
+ *
+ * attach/detach bracket an isolated function's life (registration, fn_free). create makes
+ * an instance for a reserved slot, as faas__instance_create does: it sets inst->handler to
+ * a handler that runs the call in the instance's process and reproduces its outcome on the
+ * host's faas_ctx (faas_reply, faas_fail, faas_ctx_log), inst->state to its own data and
+ * inst->shutdown to what ends the process. Outcomes the ctx API cannot express are set on
+ * the ctx directly, so that faas__run's status rule needs no extra test on the warm path:
+ *   - killed at the deadline: deadline_ns = 0, so "the deadline passed" (FAAS_ETIMEOUT);
+ *   - out of memory: oom, err = the error block (FAAS_EMEMORY);
+ *   - crashed: oom and crashed, err = a Runtime.ExitError block (FAAS_ECRASHED);
+ *   - the process's peak memory: inst->arena.used, which the record reads as the arena's
+ *     high-water (an isolated instance's host-side arena is never allocated from). */
+typedef struct faas__isolation_hooks {
+    int  (*attach)(faas_function *fn);
+    void (*detach)(faas_function *fn);
+    int  (*create)(faas_function *fn, faas__instance *inst, char *err, size_t errlen);
+} faas__isolation_hooks;
+
+extern const faas__isolation_hooks *faas__isolation;
+
 /* ---- invoke.c ------------------------------------------------------------------------- */
+
 
 struct faas_ctx {
     faas_runtime   *rt;
@@ -203,8 +233,10 @@ struct faas_ctx {
     size_t          reply_len;
     char           *err;          /* malloc'd "type\0message\0" block, or NULL */
     bool            failed;       /* faas_fail() was called */
-    bool            oom;          /* the arena refused an allocation */
+    bool            oom;          /* the arena refused an allocation (or, with crashed,
+                                     an isolated instance died: faas__isolation_hooks) */
     bool            too_large;    /* a reply was over the limit */
+    bool            crashed;      /* with oom: FAAS_ECRASHED, not FAAS_EMEMORY */
     char           *log;          /* what the call logged, at most 2 x FAAS__LOG_TAIL */
     size_t          log_len, log_cap;
     const char     *request_id;   /* the response record's */

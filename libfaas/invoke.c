@@ -456,6 +456,12 @@ static void function_error(faas_response *res, faas_ctx *ctx)
     faas__fail(res->status, "%s: %s", type, msg);
 }
 
+/* A run that ended so retires its instance, as Lambda resets its environment. */
+static inline bool retires(int status)
+{
+    return status == FAAS_ETIMEOUT || status == FAAS_EMEMORY || status == FAAS_ECRASHED;
+}
+
 int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
               int attempt, const char *request_id, faas_response *res, bool borrow_name)
 {
@@ -467,7 +473,7 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
     ctx.reply = NULL;
     ctx.reply_len = 0;
     ctx.err = NULL;
-    ctx.failed = ctx.oom = ctx.too_large = false;
+    ctx.failed = ctx.oom = ctx.too_large = ctx.crashed = false;
     ctx.log = NULL;
     ctx.log_len = ctx.log_cap = 0;
     faas_record *r = &res->record;
@@ -548,7 +554,7 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
         ctx.err = error_blockf("Sandbox.Timedout", "Task timed out after %u.%02u seconds",
                                cs / 100, cs % 100);
     } else if (ctx.oom) {
-        status = FAAS_EMEMORY;
+        status = ctx.crashed ? FAAS_ECRASHED : FAAS_EMEMORY;
     } else if (ctx.failed || hrc != 0 || ctx.too_large) {
         status = FAAS_EHANDLER;
         if (!ctx.failed) {
@@ -580,7 +586,7 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
         res->error_type = res->error_message = NULL;
     } else {
         free(ctx.reply);
-        if (status == FAAS_ETIMEOUT || status == FAAS_EMEMORY) {
+        if (retires(status)) {          /* not the handler's own failure: say what happened */
             char when[25];
             faas__format_time(faas__wall(rt), when);
             log_linef(&ctx, true, "%s %s %s", when, ctx.request_id,
@@ -604,9 +610,9 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
     r->max_memory_bytes = max_mem;
     charge(fn, r);
     tls_current = ctx.outer;
-    /* The instance goes back last (retired after a timeout or an out-of-memory, as Lambda
-     * resets its environment): from then on fn may be unregistered under us. */
-    faas__slot_give(fn, ctx.inst, status == FAAS_ETIMEOUT || status == FAAS_EMEMORY, end);
+    /* The instance goes back last (retired after a timeout, an out-of-memory or a crash):
+     * from then on fn may be unregistered under us. */
+    faas__slot_give(fn, ctx.inst, retires(status), end);
     faas__emit(rt, r, true);
     return status;
 }

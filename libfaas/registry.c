@@ -34,6 +34,9 @@ void faas__name_unref(faas__name *n)
         free(n);
 }
 
+/* The optional process isolation's hooks; NULL when it is not built (see internal.h). */
+const faas__isolation_hooks *faas__isolation;
+
 /* ---- configs ----------------------------------------------------------------------------- */
 
 void faas_config_init(faas_config *cfg)
@@ -70,6 +73,15 @@ static int check_config(const char *name, const faas_config *cfg)
             return faas__fail(FAAS_EINVAL, "%s: a function cannot be its own dead letter",
                               name);
     }
+    if (cfg->isolation != FAAS_ISOLATE_NONE && cfg->isolation != FAAS_ISOLATE_PROCESS)
+        return faas__fail(FAAS_EINVAL, "%s: isolation must be FAAS_ISOLATE_NONE or "
+                          "FAAS_ISOLATE_PROCESS, not %d", name, cfg->isolation);
+    if (cfg->seccomp < FAAS_SECCOMP_NONE || cfg->seccomp > FAAS_SECCOMP_STRICT)
+        return faas__fail(FAAS_EINVAL, "%s: seccomp must be FAAS_SECCOMP_NONE, _NO_NETWORK "
+                          "or _STRICT, not %d", name, cfg->seccomp);
+    if (cfg->seccomp != FAAS_SECCOMP_NONE && cfg->isolation == FAAS_ISOLATE_NONE)
+        return faas__fail(FAAS_EINVAL, "%s: a seccomp profile needs isolation = "
+                          "FAAS_ISOLATE_PROCESS (the host process cannot be filtered)", name);
     if (cfg->tag != NULL) {
         size_t n = strlen(cfg->tag);
         if (n == 0 || n > TAG_MAX)
@@ -87,6 +99,8 @@ static void fn_free(faas_function *fn)
 {
     if (fn == NULL)
         return;
+    if (fn->iso != NULL)
+        faas__isolation->detach(fn);
     if (fn->kind == FAAS__FFI)
         faas__ffi_free(fn);
     faas__module_put(fn->rt, fn->mod);
@@ -140,6 +154,7 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     fn->cfg.dead_letter = fn->dead_letter;
     fn->cfg.tag = fn->name->tag;
     fn->mem_price = (uint64_t)cfg->memory_mb * rt->price->gbs_pusd;
+    fn->isolated = cfg->isolation != FAAS_ISOLATE_NONE;
     *out = fn;
     return FAAS_OK;
 }
@@ -179,6 +194,10 @@ int faas_register(faas_runtime *rt, const char *name, faas_handler handler,
 {
     if (handler == NULL)
         return faas__fail(FAAS_EINVAL, "faas_register: handler is NULL");
+    if (cfg != NULL && cfg->isolation != FAAS_ISOLATE_NONE)
+        return faas__fail(FAAS_EINVAL, "faas_register %.80s: a host function pointer cannot "
+                          "run in another process; register a module for isolation",
+                          name ? name : "(null)");
     faas_function *fn;
     int rc = fn_new(rt, name, cfg, FAAS__HOST, &fn);
     if (rc != FAAS_OK)
@@ -208,6 +227,20 @@ int faas_register_module(faas_runtime *rt, const char *name, const char *path,
         fn_free(fn);
         return faas__fail(FAAS_ENOMEM, "faas_register_module %s: out of memory", name);
     }
+    if (fn->isolated) {
+        if (faas__isolation == NULL) {
+            fn_free(fn);
+            return faas__fail(FAAS_ENOTSUP, "faas_register_module %s: isolation = "
+                              "FAAS_ISOLATE_PROCESS: this libfaas was built without process "
+                              "isolation (it needs Linux and libseccomp; configure "
+                              "--with-isolation)", name);
+        }
+        rc = faas__isolation->attach(fn);     /* sets fn->iso; starts nothing yet */
+        if (rc != FAAS_OK) {
+            fn_free(fn);
+            return rc;
+        }
+    }
     return fn_insert(rt, fn);
 }
 
@@ -220,6 +253,11 @@ int faas__register_prepared(faas_runtime *rt, const char *name, const faas_confi
     if (rc != FAAS_OK)
         return rc;
     fn->ffi = ffi;
+    if (fn->isolated) {
+        fn_free(fn);                    /* frees ffi too */
+        return faas__fail(FAAS_ENOTSUP, "faas_register_ffi %s: isolation is supported for "
+                          "modules (faas_register_module) only", name);
+    }
     fn->symbol = strdup(symbol);
     fn->mod = path ? faas__module_get(rt, path) : NULL;
     if (fn->symbol == NULL || (path != NULL && fn->mod == NULL)) {
