@@ -312,6 +312,8 @@ struct faas__part {
  * first time; NULL if create failed (it says why with faas__fail). */
 faas__part *faas__part_get(faas_runtime *rt, const faas__part_ops *ops,
                            faas__part *(*create)(faas_runtime *rt));
+/* The runtime's part of this kind, or NULL if it was never made. No lock. */
+faas__part *faas__part_find(faas_runtime *rt, const faas__part_ops *ops);
 
 typedef struct faas__hook {
     struct faas__hook *older;     /* every hook ever set, freed with the runtime */

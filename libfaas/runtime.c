@@ -126,17 +126,22 @@ void faas_runtime_free(faas_runtime *rt)
     free(rt);
 }
 
+faas__part *faas__part_find(faas_runtime *rt, const faas__part_ops *ops)
+{
+    faas__part *p = atomic_load_explicit(&rt->parts, memory_order_acquire);
+    while (p != NULL && p->ops != ops)
+        p = p->next;
+    return p;
+}
+
 faas__part *faas__part_get(faas_runtime *rt, const faas__part_ops *ops,
                            faas__part *(*create)(faas_runtime *rt))
 {
-    for (faas__part *p = atomic_load_explicit(&rt->parts, memory_order_acquire); p != NULL;
-         p = p->next)
-        if (p->ops == ops)
-            return p;
+    faas__part *p = faas__part_find(rt, ops);
+    if (p != NULL)
+        return p;
     pthread_mutex_lock(&rt->part_lock);
-    faas__part *p = atomic_load_explicit(&rt->parts, memory_order_relaxed);
-    while (p != NULL && p->ops != ops)
-        p = p->next;
+    p = faas__part_find(rt, ops);           /* made meanwhile by another thread? */
     if (p == NULL) {
         p = create(rt);
         if (p != NULL) {

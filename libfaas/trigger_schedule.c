@@ -215,15 +215,6 @@ static faas__part *part_create(faas_runtime *rt)
     return &part->part;
 }
 
-static schedules *part_find(faas_runtime *rt)
-{
-    for (faas__part *p = atomic_load_explicit(&rt->parts, memory_order_acquire); p != NULL;
-         p = p->next)
-        if (p->ops == &schedule_ops)
-            return (schedules *)p;
-    return NULL;
-}
-
 /* ---- the API --------------------------------------------------------------------------- */
 
 static int parse(const char *fn, const char *expression, faas__cron *expr)
@@ -366,7 +357,7 @@ int faas_unschedule(faas_runtime *rt, faas_trigger_id id)
 {
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "faas_unschedule: runtime is NULL");
-    schedules *part = part_find(rt);
+    schedules *part = (schedules *)faas__part_find(rt, &schedule_ops);
     schedule *s = NULL;
     if (part != NULL) {
         pthread_mutex_lock(&part->lock);

@@ -1006,15 +1006,6 @@ static faas__part *part_create(faas_runtime *rt)
     return &part->part;
 }
 
-static watches *part_find(faas_runtime *rt)
-{
-    for (faas__part *p = atomic_load_explicit(&rt->parts, memory_order_acquire); p != NULL;
-         p = p->next)
-        if (p->ops == &watch_ops)
-            return (watches *)p;
-    return NULL;
-}
-
 /* ---- the API --------------------------------------------------------------------------- */
 
 /* Does the string fit in a JSON string (valid UTF-8) and in max bytes? */
@@ -1178,7 +1169,7 @@ int faas_unwatch(faas_runtime *rt, faas_trigger_id id)
 {
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "faas_unwatch: runtime is NULL");
-    watches *part = part_find(rt);
+    watches *part = (watches *)faas__part_find(rt, &watch_ops);
     watch *w = NULL;
     if (part != NULL) {
         pthread_mutex_lock(&part->lock);
