@@ -112,21 +112,13 @@ static int arm(schedule *s, int64_t wall)
 
 /* ---- firing ---------------------------------------------------------------------------- */
 
-/* "2026-11-26T12:00:00Z": EventBridge's time, whole seconds. */
-static void format_time(int64_t ns, char out[21])
-{
-    time_t sec = (time_t)floor_div(ns, 1000000000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Queue the call for the firing scheduled at `at`. No libfaas lock is held. */
 static void deliver(schedule *s, int64_t at)
 {
     faas_runtime *rt = s->part->rt;
-    char when[21], id[37];
-    format_time(at, when);
+    char when[25], id[37];
+    faas__format_time(at, when);        /* 2026-11-26T12:00:00.000Z */
+    memcpy(when + 19, "Z", 2);          /* EventBridge's time is in whole seconds */
     faas__request_id(id);
     char payload[512];
     /* The fields of EventBridge's "Scheduled Event", in its order; every string was
