@@ -72,24 +72,23 @@ static json_t *record(size_t i, json_t **root)
     return json_array_get(recs, 0);
 }
 
-static const char *str_at(json_t *obj, const char *path)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    json_t *cur = obj;
-    for (char *tok = strtok(buf, "."); tok != NULL && cur != NULL; tok = strtok(NULL, "."))
-        cur = json_object_get(cur, tok);
-    return json_is_string(cur) ? json_string_value(cur) : NULL;
-}
-
+/* The member at a dotted path ("s3.object.key"), or NULL. */
 static json_t *at(json_t *obj, const char *path)
 {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", path);
     json_t *cur = obj;
-    for (char *tok = strtok(buf, "."); tok != NULL && cur != NULL; tok = strtok(NULL, "."))
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ".", &save); tok != NULL && cur != NULL;
+         tok = strtok_r(NULL, ".", &save))
         cur = json_object_get(cur, tok);
     return cur;
+}
+
+static const char *str_at(json_t *obj, const char *path)
+{
+    json_t *v = at(obj, path);
+    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 /* The key of every payload, sorted, as one string "k1|k2|...". */
