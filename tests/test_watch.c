@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -504,6 +505,24 @@ static void existing_files_announced_only_when_asked(void **state)
     write_file(dir, "after.txt", "a");
     pump(rt);
     assert_int_equal(got_count(), 3);
+    /* Names that need escaping in JSON come out as they went in. */
+    faas_watch_options odd = { .bucket = "my \"bucket\"\\\t",
+                               .configuration_id = "\xc3\x9c\x62\x65rwachung \xe2\x9c\x93" };
+    ASSERT_OK(faas_watch(rt, "collect", dir, &odd, NULL));
+    write_file(dir, "third.txt", "3");
+    pump(rt);
+    assert_int_equal(got_count(), 6);
+    bool found = false;
+    for (size_t i = 3; i < 6; i++) {
+        rec = record(i, &root);
+        if (strcmp(str_at(rec, "s3.bucket.name"), odd.bucket) == 0) {
+            found = true;
+            assert_string_equal(str_at(rec, "s3.configurationId"), odd.configuration_id);
+            assert_string_equal(str_at(rec, "s3.bucket.arn"), "arn:aws:s3:::my \"bucket\"\\\t");
+        }
+        json_decref(root);
+    }
+    assert_true(found);
     faas_runtime_free(rt);
     scratch_free(dir);
 }
