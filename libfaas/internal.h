@@ -246,8 +246,19 @@ struct faas_ctx {
     char           *log;          /* what the call logged, at most 2 x FAAS__LOG_TAIL */
     size_t          log_len, log_cap;
     const char     *request_id;   /* the response record's */
+    void           *call_data;    /* an internal caller's arguments instead of a payload
+                                     (ffi.c's binary path); NULL for every public entry */
+    int             fail_status;  /* what a failure ends as: 0 = FAAS_EHANDLER, else set
+                                     by faas__ctx_fail() */
 };
 
+/* Fail the call as faas_fail() does, but ending with status (e.g. FAAS_EINVAL: the ffi
+ * bridge's arguments did not match the signature) instead of FAAS_EHANDLER. */
+int faas__ctx_fail(faas_ctx *ctx, int status, const char *error_type, const char *fmt, ...)
+    FAAS_PRINTF(4, 5);
+/* faas_invoke_fn() with no payload and call_data for the handler (ctx->call_data): the
+ * same slot, instance, deadline, record and accounting. res NULL: discard the response. */
+int faas__invoke_data(faas_function *fn, void *call_data, faas_response *res);
 /* Run one call of fn: take a slot, create an instance if needed, run the handler, account,
  * and fill *res. attempt counts from 1; request_id NULL means a new one. */
 int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
