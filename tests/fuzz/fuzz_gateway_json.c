@@ -4,6 +4,8 @@
  * accepts, jansson must accept too, except where jansson is stricter than RFC 8259
  * (numbers too large for it, \u escapes of lone surrogates or of NUL) or nests deeper.
  * Inputs with a NUL byte must be refused; jansson may end its input at one.
+ *
+ * fuzz-requires: HAVE_GATEWAY (make fuzz skips it in a build without the gateway)
  */
 #include "internal.h"
 
