@@ -3,9 +3,12 @@
 #include "util.h"
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../tools/functions_file.h"
+
+#define SEC(n) ((uint64_t)(n) * 1000000000u)
 
 static ff_file parse(const char *text, const char *dir)
 {
@@ -229,6 +232,131 @@ static void register_reports_the_section_line(void **state)
     faas_runtime_free(rt);
 }
 
+/* ---- schedule and watch keys ------------------------------------------------------------- */
+
+static void event_source_keys(void **state)
+{
+    (void)state;
+    ff_file f = parse("[a]\nmodule = /a.so\nschedule = cron(0 9 ? * MON-FRI *)\n"
+                      "schedule_time_zone = Europe/Berlin\n"
+                      "[b]\nmodule = /b.so\nwatch = uploads\nwatch_recursive = yes\n"
+                      "watch_events = both\nwatch_prefix = img/\nwatch_suffix = .png\n"
+                      "watch_existing = true\n"
+                      "[c]\nmodule = /c.so\nwatch = /abs/in\n", "/srv/fns");
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    assert_string_equal(f.fns[0].schedule, "cron(0 9 ? * MON-FRI *)");
+    assert_string_equal(f.fns[0].schedule_tz, "Europe/Berlin");
+    assert_null(f.fns[0].watch);
+    assert_string_equal(f.fns[1].watch, "/srv/fns/uploads");   /* next to the file */
+    assert_int_equal(f.fns[1].watch_opts.recursive, 1);
+    assert_int_equal(f.fns[1].watch_opts.events, FAAS_WATCH_CREATED | FAAS_WATCH_REMOVED);
+    assert_string_equal(f.fns[1].watch_opts.prefix, "img/");
+    assert_string_equal(f.fns[1].watch_opts.suffix, ".png");
+    assert_int_equal(f.fns[1].watch_opts.existing, 1);
+    assert_string_equal(f.fns[2].watch, "/abs/in");
+    assert_int_equal(f.fns[2].watch_opts.recursive, 0);
+    assert_null(f.fns[2].watch_opts.prefix);
+    ff_free(&f);
+
+    f = parse("[a]\nmodule = /a.so\n"
+              "schedule = rate(0 minutes)\n"            /* 3 */
+              "watch_recursive = maybe\n"               /* 4 */
+              "watch_events = modified\n"               /* 5 */
+              "[b]\nmodule = /b.so\nwatch_suffix = .png\n"     /* 6 */
+              "schedule_time_zone = UTC\n"
+              "[c]\nmodule = /c.so\n"
+              "schedule = cron(0 12 * * ?)\n", NULL);   /* 12: five fields */
+    print_errors(&f);
+    static const char *const want[] = {
+        "fns.ini:3: schedule = rate(0 minutes): ",
+        "fns.ini:4: watch_recursive = maybe: one of false, true, no, yes",
+        "fns.ini:5: watch_events = modified: one of created, removed, both",
+        "fns.ini:12: schedule = cron(0 12 * * ?): ",
+        "fns.ini:6: [b]: schedule_time_zone without a schedule",
+        "fns.ini:6: [b]: watch_* options without watch = DIRECTORY",
+    };
+    assert_int_equal(f.nerrors, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < f.nerrors; i++)
+        assert_true(starts(f.errors[i], want[i]));
+    /* The parser's own message for the expression says where it went wrong. */
+    assert_non_null(strstr(f.errors[3], "position"));
+    ff_free(&f);
+}
+
+static fake_clock CLOCK;
+static unsigned ticks, uploads;
+
+static void count_calls(const faas_record *rec, void *arg)
+{
+    (void)arg;
+    if (rec->status != FAAS_OK)
+        return;
+    if (strcmp(rec->function, "tick") == 0)
+        ticks++;
+    else if (strcmp(rec->function, "upload") == 0)
+        uploads++;
+}
+
+static void event_sources_start_on_register(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/faas-ff-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char in[300], path[400], text[2048];
+    snprintf(in, sizeof in, "%s/in", dir);
+    assert_int_equal(mkdir(in, 0700), 0);
+
+    faas_options o = manual_options(&CLOCK);
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_on_record(rt, count_calls, NULL);
+    char *mod = realpath(test_module("mod_basic.so"), NULL);   /* the file's dir is not ours */
+    assert_non_null(mod);
+    snprintf(text, sizeof text,
+             "[tick]\nmodule = %s\nsymbol = echo\nschedule = rate(1 minute)\n"
+             "[upload]\nmodule = %s\nsymbol = echo\nwatch = in\nwatch_suffix = .txt\n"
+             "[missing]\nmodule = %s\nsymbol = echo\nwatch = no-such-dir\n",
+             mod, mod, mod);
+    free(mod);
+    ff_file f = parse(text, dir);
+    assert_int_equal(f.nerrors, 0);
+    assert_int_equal(ff_register(rt, &f, "fns.ini"), 1);
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 1);                    /* the watch, with its line */
+    assert_true(starts(f.errors[0], "fns.ini:10: [missing]: watch = "));
+    ff_free(&f);                                       /* the runtime keeps its copies */
+
+    fake_advance(&CLOCK, SEC(60));
+    while (faas_run_pending(rt) > 0)
+        ;
+    assert_int_equal(ticks, 1);
+    fake_advance(&CLOCK, SEC(60));
+    while (faas_run_pending(rt) > 0)
+        ;
+    assert_int_equal(ticks, 2);
+
+    const char *names[] = { "a.txt", "b.bin", "c.txt" };
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", in, names[i]);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs("hello\n", fp);
+        fclose(fp);
+    }
+    while (faas_run_pending(rt) > 0)
+        ;
+    assert_int_equal(uploads, 2);                      /* the suffix filter held b.bin */
+    faas_runtime_free(rt);
+
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", in, names[i]);
+        unlink(path);
+    }
+    rmdir(in);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +365,8 @@ int main(void)
         cmocka_unit_test(odd_input),
         cmocka_unit_test(relative_paths),
         cmocka_unit_test(register_reports_the_section_line),
+        cmocka_unit_test(event_source_keys),
+        cmocka_unit_test(event_sources_start_on_register),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -228,6 +228,47 @@ static bool set_path(parser *p, ff_function *fn, const ff_key *k, const char *v)
     return true;
 }
 
+/* A directory: absolute as it is, else relative to the file's directory. */
+static bool set_dir(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    if (!set_text(p, fn, k, v))
+        return false;
+    if (v[0] == '/' || p->dir == NULL)
+        return true;
+    size_t need = strlen(p->dir) + strlen(v) + 2;
+    char *joined = malloc(need);
+    if (joined == NULL) {
+        p->oom = true;
+        return false;
+    }
+    snprintf(joined, need, "%s/%s", p->dir, v);
+    char **slot = FIELD(fn, k, char *);
+    free(*slot);
+    *slot = joined;
+    return true;
+}
+
+/* A schedule expression, checked now so that --check names its line and position. */
+static bool set_schedule(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    char b[72];
+    int64_t next;
+    int rc = faas_schedule_next(v, NULL, 0, &next);
+    if (rc == FAAS_EINVAL) {
+        const char *why = strstr(faas_last_error(), "position ");   /* the text is shown */
+        error(p, "%s = %s: %s", k->name, shown(v, b), why ? why : faas_last_error());
+        return false;
+    }
+    return set_text(p, fn, k, v);
+}
+
+static const ff_word bool_words[] = {
+    { "false", 0 }, { "true", 1 }, { "no", 0 }, { "yes", 1 }, { NULL, 0 },
+};
+static const ff_word watch_event_words[] = {
+    { "created", FAAS_WATCH_CREATED }, { "removed", FAAS_WATCH_REMOVED },
+    { "both", FAAS_WATCH_CREATED | FAAS_WATCH_REMOVED }, { NULL, 0 },
+};
 static const ff_word isolation_words[] = {
     { "none", FAAS_ISOLATE_NONE }, { "process", FAAS_ISOLATE_PROCESS }, { NULL, 0 },
 };
@@ -254,6 +295,17 @@ static const ff_key keys[] = {
       isolation_words },
     { "seccomp",         set_word,     offsetof(ff_function, cfg.seccomp),     0, 0,
       seccomp_words },
+    { "schedule",        set_schedule, offsetof(ff_function, schedule),        0, 256, NULL },
+    { "schedule_time_zone", set_text,  offsetof(ff_function, schedule_tz),     0, 128, NULL },
+    { "watch",           set_dir,      offsetof(ff_function, watch),           0, 4096, NULL },
+    { "watch_recursive", set_word,     offsetof(ff_function, watch_opts.recursive), 0, 0,
+      bool_words },
+    { "watch_events",    set_word,     offsetof(ff_function, watch_opts.events), 0, 0,
+      watch_event_words },
+    { "watch_prefix",    set_text,     offsetof(ff_function, watch_prefix),    0, 1024, NULL },
+    { "watch_suffix",    set_text,     offsetof(ff_function, watch_suffix),    0, 1024, NULL },
+    { "watch_existing",  set_word,     offsetof(ff_function, watch_opts.existing), 0, 0,
+      bool_words },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= sizeof(unsigned) * CHAR_BIT, "ff_function.seen has a bit per key");
@@ -397,8 +449,16 @@ static void check_function(parser *p, ff_function *fn)
             error(p, "[%s]: dead_letter %s is not defined in this file", fn->name,
                   fn->dead_letter);
     }
+    if (fn->schedule_tz != NULL && fn->schedule == NULL)
+        error(p, "[%s]: schedule_time_zone without a schedule", fn->name);
+    if (fn->watch == NULL && (fn->watch_prefix || fn->watch_suffix ||
+                              fn->watch_opts.recursive || fn->watch_opts.events ||
+                              fn->watch_opts.existing))
+        error(p, "[%s]: watch_* options without watch = DIRECTORY", fn->name);
     fn->cfg.dead_letter = fn->dead_letter;
     fn->cfg.tag = fn->tag;
+    fn->watch_opts.prefix = fn->watch_prefix;
+    fn->watch_opts.suffix = fn->watch_suffix;
 }
 
 int ff_parse(const char *text, size_t len, const char *name, const char *dir, ff_file *out)
@@ -516,6 +576,30 @@ int ff_register(faas_runtime *rt, ff_file *f, const char *name)
                       faas_last_error());
             failed++;
         }
+        fn->registered = rc == FAAS_OK;
+    }
+    /* Event sources once every function is there. */
+    for (size_t i = 0; i < f->n; i++) {
+        ff_function *fn = &f->fns[i];
+        if (!fn->registered)
+            continue;
+        if (fn->schedule != NULL) {
+            faas_schedule_options so = { .time_zone = fn->schedule_tz };
+            int rc = faas_schedule_ex(rt, fn->name, fn->schedule, &so, NULL);
+            if (rc != FAAS_OK) {
+                file_error(f, name, fn->line, "[%s]: schedule = %s: %s: %s", fn->name,
+                          fn->schedule, faas_err_name(rc), faas_last_error());
+                failed++;
+            }
+        }
+        if (fn->watch != NULL) {
+            int rc = faas_watch(rt, fn->name, fn->watch, &fn->watch_opts, NULL);
+            if (rc != FAAS_OK) {
+                file_error(f, name, fn->line, "[%s]: watch = %s: %s: %s", fn->name,
+                          fn->watch, faas_err_name(rc), faas_last_error());
+                failed++;
+            }
+        }
     }
     return failed;
 }
@@ -532,6 +616,11 @@ void ff_free(ff_file *f)
         free(fn->ffi);
         free(fn->dead_letter);
         free(fn->tag);
+        free(fn->schedule);
+        free(fn->schedule_tz);
+        free(fn->watch);
+        free(fn->watch_prefix);
+        free(fn->watch_suffix);
     }
     free(f->fns);
     for (size_t i = 0; i < f->nerrors; i++)

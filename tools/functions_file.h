@@ -19,7 +19,13 @@ typedef struct ff_function {
     char       *ffi;            /* a C signature: call symbol through libffi; or NULL */
     char       *dead_letter, *tag;
     faas_config cfg;            /* cfg.dead_letter and cfg.tag point to the two above */
+    char       *schedule;       /* "rate(5 minutes)" or "cron(...)", or NULL */
+    char       *schedule_tz;    /* the schedule's IANA time zone, or NULL: UTC */
+    char       *watch;          /* a directory (resolved against the file's), or NULL */
+    char       *watch_prefix, *watch_suffix;
+    faas_watch_options watch_opts; /* prefix and suffix point to the two above */
     unsigned    seen;           /* one bit per key of the table, to refuse repeats */
+    int         registered;     /* set by ff_register */
 } ff_function;
 
 typedef struct ff_file {
@@ -35,8 +41,9 @@ typedef struct ff_file {
 int  ff_parse(const char *text, size_t len, const char *name, const char *dir, ff_file *out);
 /* Read and parse PATH; a file that cannot be read is one error. */
 int  ff_load(const char *path, ff_file *out);
-/* Register every function of f on rt. Failures are appended to f->errors with their
- * section's line; returns how many functions failed. */
+/* Register every function of f on rt, then start its schedule and its watch, if any.
+ * Failures are appended to f->errors with their section's line; returns how many
+ * registrations, schedules and watches failed. */
 int  ff_register(faas_runtime *rt, ff_file *f, const char *name);
 void ff_free(ff_file *f);
 
