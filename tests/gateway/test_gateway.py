@@ -14,8 +14,8 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import (AWS, FAAS, Gate, Server, aws_cli, client, functions_text,
-                      in_thread)
+from conftest import (AWS, FAAS, MODULES, TEST_MODULES, Gate, Server, aws_cli, client,
+                      functions_text, in_thread)
 
 SYNC_LIMIT = 6291456
 ASYNC_LIMIT = 1048576
@@ -532,3 +532,26 @@ def test_isolated_crash_is_a_function_error():
     finally:
         rc, err = s.stop()
         assert rc == 0, err
+
+
+def test_watch_key_calls_the_function_for_a_new_file(tmp_path):
+    """watch = DIR in the functions file: a file closed in DIR runs the function (the hold
+    gate says when), and a bad schedule is refused with its line before serving."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    text = ("[drop]\nmodule = %s/mod_gateway.so\nsymbol = hold\nwatch = %s\n"
+            "watch_suffix = .csv\n" % (TEST_MODULES, inbox))
+    s = Server(text)
+    g = Gate(s)
+    (inbox / "skipped.txt").write_bytes(b"not for us\n")     # filtered out by the suffix
+    (inbox / "data.csv").write_bytes(b"a,b\n1,2\n")
+    g.wait_started()
+    g.release()
+    rc, err = s.stop()
+    assert rc == 0, err
+
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[tick]\nmodule = %s/echo.so\nschedule = rate(5 fortnights)\n" % MODULES)
+    r = subprocess.run([FAAS, "serve", "--check", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "%s:3: schedule = rate(5 fortnights): position" % bad in r.stderr, r.stderr
