@@ -418,8 +418,57 @@ FAAS_API int  faas_metrics_prometheus(faas_runtime *rt, char **text, size_t *len
 FAAS_API void faas_free(void *p);
 
 /* ---- HTTP gateway (optional: FAAS_ENOTSUP when built without libmicrohttpd) -------------
- * The AWS Lambda Invoke API over HTTP.
+ * The AWS Lambda Invoke API over HTTP. faas_list() and faas_describe(), which its
+ * ListFunctions uses, are part of every build.
  */
+
+/* What a function was registered with; strings point into the same block. */
+typedef struct faas_function_info {
+    const char *name;
+    const char *kind;           /* "host", "module" or "ffi" */
+    const char *module;         /* the shared object's path as registered, or NULL (host
+                                   functions, ffi symbols of the process) */
+    const char *symbol;         /* NULL for host functions */
+    faas_config config;         /* dead_letter and tag point into this block */
+} faas_function_info;
+
+/* Every registered function, sorted by name: *infos is one block of *count entries,
+ * released with faas_info_free() (NULL when there are none). See faas_list(3). */
+FAAS_API int  faas_list(faas_runtime *rt, faas_function_info **infos, size_t *count);
+/* One function's registration; released with faas_info_free(). */
+FAAS_API int  faas_describe(faas_runtime *rt, const char *name, faas_function_info **info);
+/* Release what faas_list() or faas_describe() returned. NULL is a no-op. */
+FAAS_API void faas_info_free(faas_function_info *infos);
+
+typedef struct faas_gateway faas_gateway;   /* opaque: one listening HTTP server */
+
+typedef struct faas_gateway_options {       /* all-zero = every default */
+    const char *token;              /* a bearer token every request but GET /healthz must
+                                       carry (copied); NULL or "": none */
+    unsigned    max_connections;    /* 0: 256 open connections; more are refused */
+    size_t      max_body;           /* 0: the larger payload limit; a longer request body is
+                                       refused (413) from its Content-Length, unread */
+    size_t      max_payload_sync;   /* 0: the runtime's (6,291,456 bytes by default) */
+    size_t      max_payload_async;  /* 0: the runtime's (1,048,576 bytes by default) */
+    unsigned    idle_timeout_ms;    /* 0: 30000; a connection silent this long is closed
+                                       (whole seconds, rounded up) */
+    unsigned    body_timeout_ms;    /* 0: 30000; a request body must arrive within this */
+    unsigned    drain_timeout_ms;   /* 0: 10000; how long faas_gateway_stop() lets
+                                       requests in progress finish */
+    unsigned    threads;            /* 0: see faas_gateway_start(3) */
+    const char *region;             /* NULL: "us-east-1", in the ARNs it answers with */
+    const char *account;            /* NULL: "000000000000", likewise */
+    /* later fields are only ever added here, at the end */
+} faas_gateway_options;
+
+/* Serve the Lambda Invoke API for rt on ADDRESS ("127.0.0.1:9001", "[::1]:0"; NULL:
+ * "127.0.0.1:9001"); opts NULL or all-zero: every default. See faas_gateway_start(3). */
+FAAS_API int  faas_gateway_start(faas_runtime *rt, const char *address,
+                                 const faas_gateway_options *opts, faas_gateway **out);
+/* The TCP port it listens on (useful after port 0), or a negative code. */
+FAAS_API int  faas_gateway_port(const faas_gateway *gw);
+/* Stop accepting, let requests in progress finish (drain_timeout_ms), close. NULL: no-op. */
+FAAS_API void faas_gateway_stop(faas_gateway *gw);
 
 /* ---- Triggers: schedules and watched directories -----------------------------------------
  * EventBridge rate/cron schedules and S3-shaped events for files landing in a directory.

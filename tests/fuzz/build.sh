@@ -16,7 +16,9 @@
 #   FUZZ_CC           the compiler (default: clang)
 #
 # Adding a target: drop tests/fuzz/fuzz_NAME.c (defining LLVMFuzzerTestOneInput) and its
-# seeds in tests/fuzz/corpus/fuzz_NAME/; see tests/fuzz/README.md.
+# seeds in tests/fuzz/corpus/fuzz_NAME/; see tests/fuzz/README.md. A target that needs an
+# optional part names its config.h macro in a comment, "fuzz-requires: HAVE_GATEWAY", and
+# is skipped by a build without it.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src=${FUZZ_SRCDIR:-$(cd "$here/../.." && pwd)}
@@ -48,6 +50,13 @@ built=0
 for t in "$here"/fuzz_*.c; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .c)
+    # A target of an optional part says so: "fuzz-requires: HAVE_GATEWAY" in its text.
+    need=$(sed -n 's/.*fuzz-requires: *\([A-Z_0-9]*\).*/\1/p' "$t" | head -n 1)
+    if [ -n "$need" ] && ! grep -q "^#define $need 1" "$build/config.h"; then
+        rm -f "$out/$name"
+        echo "build.sh: $name skipped: this build has no $need"
+        continue
+    fi
     # shellcheck disable=SC2086
     "$cc" $common -fsanitize=fuzzer,address,undefined "$t" $objs $libs -o "$out/$name"
     echo "build.sh: $out/$name"
