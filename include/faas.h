@@ -285,6 +285,13 @@ FAAS_API int faas_record_format(const faas_record *rec, char *buf, size_t size);
  * calls, signature inspection) is declared here.
  */
 
+/* Call an FFI function with C values, no JSON: args[i] points to the i-th argument (an
+ * object of its declared type; for a string, a char * holding it); the result is stored
+ * in *ret (an object of the return type; NULL: discarded). The instance, deadline, record
+ * and accounting are those of faas_invoke_fn(); res (NULL: discard) gets an empty reply.
+ * See faas_invoke_ffi(3). */
+FAAS_API int faas_invoke_ffi(faas_function *fn, void **args, void *ret, faas_response *res);
+
 /* ---- Cost models, budgets and metrics export -------------------------------------------
  * Price models beyond the runtime's own, per-tag budgets, workload projections, and the
  * JSON and Prometheus exposition of the counters and histograms. Money is integer
@@ -414,12 +421,113 @@ FAAS_API int  faas_metrics_prometheus(faas_runtime *rt, char **text, size_t *len
 FAAS_API void faas_free(void *p);
 
 /* ---- HTTP gateway (optional: FAAS_ENOTSUP when built without libmicrohttpd) -------------
- * The AWS Lambda Invoke API over HTTP.
+ * The AWS Lambda Invoke API over HTTP. faas_list() and faas_describe(), which its
+ * ListFunctions uses, are part of every build.
  */
+
+/* What a function was registered with; strings point into the same block. */
+typedef struct faas_function_info {
+    const char *name;
+    const char *kind;           /* "host", "module" or "ffi" */
+    const char *module;         /* the shared object's path as registered, or NULL (host
+                                   functions, ffi symbols of the process) */
+    const char *symbol;         /* NULL for host functions */
+    faas_config config;         /* dead_letter and tag point into this block */
+} faas_function_info;
+
+/* Every registered function, sorted by name: *infos is one block of *count entries,
+ * released with faas_info_free() (NULL when there are none). See faas_list(3). */
+FAAS_API int  faas_list(faas_runtime *rt, faas_function_info **infos, size_t *count);
+/* One function's registration; released with faas_info_free(). */
+FAAS_API int  faas_describe(faas_runtime *rt, const char *name, faas_function_info **info);
+/* Release what faas_list() or faas_describe() returned. NULL is a no-op. */
+FAAS_API void faas_info_free(faas_function_info *infos);
+
+typedef struct faas_gateway faas_gateway;   /* opaque: one listening HTTP server */
+
+typedef struct faas_gateway_options {       /* all-zero = every default */
+    const char *token;              /* a bearer token every request but GET /healthz must
+                                       carry (copied); NULL or "": none */
+    unsigned    max_connections;    /* 0: 256 open connections; more are refused */
+    size_t      max_body;           /* 0: the larger payload limit; a longer request body is
+                                       refused (413) from its Content-Length, unread */
+    size_t      max_payload_sync;   /* 0: the runtime's (6,291,456 bytes by default) */
+    size_t      max_payload_async;  /* 0: the runtime's (1,048,576 bytes by default) */
+    unsigned    idle_timeout_ms;    /* 0: 30000; a connection silent this long is closed
+                                       (whole seconds, rounded up) */
+    unsigned    body_timeout_ms;    /* 0: 30000; a request body must arrive within this */
+    unsigned    drain_timeout_ms;   /* 0: 10000; how long faas_gateway_stop() lets
+                                       requests in progress finish */
+    unsigned    threads;            /* 0: see faas_gateway_start(3) */
+    const char *region;             /* NULL: "us-east-1", in the ARNs it answers with */
+    const char *account;            /* NULL: "000000000000", likewise */
+    /* later fields are only ever added here, at the end */
+} faas_gateway_options;
+
+/* Serve the Lambda Invoke API for rt on ADDRESS ("127.0.0.1:9001", "[::1]:0"; NULL:
+ * "127.0.0.1:9001"); opts NULL or all-zero: every default. See faas_gateway_start(3). */
+FAAS_API int  faas_gateway_start(faas_runtime *rt, const char *address,
+                                 const faas_gateway_options *opts, faas_gateway **out);
+/* The TCP port it listens on (useful after port 0), or a negative code. */
+FAAS_API int  faas_gateway_port(const faas_gateway *gw);
+/* Stop accepting, let requests in progress finish (drain_timeout_ms), close. NULL: no-op. */
+FAAS_API void faas_gateway_stop(faas_gateway *gw);
 
 /* ---- Triggers: schedules and watched directories -----------------------------------------
  * EventBridge rate/cron schedules and S3-shaped events for files landing in a directory.
+ * Each firing or file is an asynchronous call (faas_invoke_async()) of the function.
  */
+
+/* A schedule's or a watch's id: never 0, never reused within the process. */
+typedef uint64_t faas_trigger_id;
+
+typedef struct faas_schedule_options {  /* all-zero = every default */
+    const char *time_zone;      /* IANA zone the cron fields are read in ("Europe/Berlin");
+                                   NULL: UTC */
+    const char *name;           /* the rule's name in the event's resources ARN;
+                                   NULL: "<function>-schedule-<id>" */
+    const char *account;        /* the event's account; NULL: "000000000000" */
+    const char *region;         /* the event's region; NULL: "us-east-1" */
+    /* later fields are only ever added here, at the end */
+} faas_schedule_options;
+
+/* Call FUNCTION on an EventBridge schedule, "rate(5 minutes)" or "cron(0 12 * * ? *)",
+ * with a "Scheduled Event" payload. See faas_schedule(3). */
+FAAS_API int faas_schedule(faas_runtime *rt, const char *function, const char *expression,
+                           faas_trigger_id *id);
+/* The same with options (time zone, names in the event); opts NULL: the defaults. */
+FAAS_API int faas_schedule_ex(faas_runtime *rt, const char *function, const char *expression,
+                              const faas_schedule_options *opts, faas_trigger_id *id);
+/* Stop a schedule; no firing starts after it returns. */
+FAAS_API int faas_unschedule(faas_runtime *rt, faas_trigger_id id);
+/* When EXPRESSION next fires strictly after after_ns (ns since the epoch) in time_zone
+ * (NULL: UTC): FAAS_OK and *next_ns; FAAS_ENOTFOUND if never (past 2199). */
+FAAS_API int faas_schedule_next(const char *expression, const char *time_zone,
+                                int64_t after_ns, int64_t *next_ns);
+
+enum {
+    FAAS_WATCH_CREATED = 1,     /* ObjectCreated:Put when a file is complete (the default) */
+    FAAS_WATCH_REMOVED = 2      /* ObjectRemoved:Delete when a file is deleted or moved out */
+};
+
+typedef struct faas_watch_options {     /* all-zero = every default */
+    int         recursive;      /* 1: subdirectories too, those made later included */
+    unsigned    events;         /* FAAS_WATCH_CREATED | FAAS_WATCH_REMOVED; 0: CREATED */
+    const char *prefix;         /* S3 filter: the (URL-encoded) key starts with it; NULL: any */
+    const char *suffix;         /* S3 filter: the key ends with it; NULL: any */
+    int         existing;       /* 1: the files already there are announced once, at start */
+    const char *bucket;         /* s3.bucket.name; NULL: the directory's base name */
+    const char *region;         /* awsRegion; NULL: "us-east-1" */
+    const char *configuration_id; /* s3.configurationId; NULL: "faas-watch-<id>" */
+    /* later fields are only ever added here, at the end */
+} faas_watch_options;
+
+/* Call FUNCTION with an S3 event record for each file written (and closed) or moved into
+ * DIRECTORY. opts NULL: the defaults. See faas_watch(3). */
+FAAS_API int faas_watch(faas_runtime *rt, const char *function, const char *directory,
+                        const faas_watch_options *opts, faas_trigger_id *id);
+/* Stop a watch; no call is queued for it after it returns. */
+FAAS_API int faas_unwatch(faas_runtime *rt, faas_trigger_id id);
 
 /* ---- Distribution over NATS JetStream (optional: FAAS_ENOTSUP without libnats) -----------
  * Producers publish async calls to a work-queue stream; workers on any host run them.

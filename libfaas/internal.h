@@ -6,6 +6,10 @@
  *     rt->reg_lock (rwlock)  ->  fn->lock  ->  rt->mod_lock  ->  mod->lock  ->  timers.lock
  *     fn->lock  ->  sched.lock
  *     rt->reg_lock  ->  rt->budget_lock  ->  budget->roll
+ *     rt->part_lock is a leaf: nothing else is taken under it.
+ *
+ * An optional part's own locks come before every core lock: it may call the core (submit
+ * a call, arm a timer) while it holds them, and the core never calls it back under one.
  *
  * An isolated function's zygote lock (isolate.c) is a leaf: it is taken with no other lock
  * held, and nothing is locked under it.
@@ -245,8 +249,19 @@ struct faas_ctx {
     char           *log;          /* what the call logged, at most 2 x FAAS__LOG_TAIL */
     size_t          log_len, log_cap;
     const char     *request_id;   /* the response record's */
+    void           *call_data;    /* an internal caller's arguments instead of a payload
+                                     (ffi.c's binary path); NULL for every public entry */
+    int             fail_status;  /* what a failure ends as: 0 = FAAS_EHANDLER, else set
+                                     by faas__ctx_fail() */
 };
 
+/* Fail the call as faas_fail() does, but ending with status (e.g. FAAS_EINVAL: the ffi
+ * bridge's arguments did not match the signature) instead of FAAS_EHANDLER. */
+int faas__ctx_fail(faas_ctx *ctx, int status, const char *error_type, const char *fmt, ...)
+    FAAS_PRINTF(4, 5);
+/* faas_invoke_fn() with no payload and call_data for the handler (ctx->call_data): the
+ * same slot, instance, deadline, record and accounting. res NULL: discard the response. */
+int faas__invoke_data(faas_function *fn, void *call_data, faas_response *res);
 /* Run one call of fn: take a slot, create an instance if needed, run the handler, account,
  * and fill *res. attempt counts from 1; request_id NULL means a new one. */
 int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
@@ -304,6 +319,31 @@ void faas__fn_free(faas_function *fn);
 
 /* ---- runtime.c ------------------------------------------------------------------------- */
 
+/* An optional part attached to a runtime (the triggers, say): the core reaches it only
+ * through these two functions, never by name. A part is created on its first use, lives
+ * until faas_runtime_free() and is never detached before. */
+typedef struct faas__part faas__part;
+typedef struct faas__part_ops {
+    /* Manual mode, first thing in faas_run_pending(): do what is ready without blocking
+     * (queue calls, never run them); returns how many calls it queued. NULL: none. */
+    int  (*poll)(faas__part *part);
+    /* faas_runtime_free(), first thing once new calls are refused: stop the part's
+     * threads and timers and free it. Calls it queued are then completed by the core. */
+    void (*free)(faas__part *part);
+} faas__part_ops;
+
+struct faas__part {
+    const faas__part_ops *ops;    /* also the part's identity: one part per ops */
+    faas__part           *next;   /* in rt->parts */
+};
+
+/* The runtime's part of this kind, made by create(rt) (which may take no libfaas lock) the
+ * first time; NULL if create failed (it says why with faas__fail). */
+faas__part *faas__part_get(faas_runtime *rt, const faas__part_ops *ops,
+                           faas__part *(*create)(faas_runtime *rt));
+/* The runtime's part of this kind, or NULL if it was never made. No lock. */
+faas__part *faas__part_find(faas_runtime *rt, const faas__part_ops *ops);
+
 typedef struct faas__hook {
     struct faas__hook *older;     /* every hook ever set, freed with the runtime */
     faas_record_hook   fn;
@@ -332,6 +372,9 @@ struct faas_runtime {
     faas__budget    *budgets;     /* every budget ever set; freed with the runtime */
 
     atomic_bool      closing;     /* faas_runtime_free() has begun */
+
+    pthread_mutex_t  part_lock;   /* serialises faas__part_get() */
+    _Atomic(faas__part *) parts;  /* optional parts, newest first; only ever pushed */
 };
 
 static inline uint64_t faas__now(const faas_runtime *rt)

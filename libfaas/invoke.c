@@ -284,6 +284,21 @@ int faas_reply(faas_ctx *ctx, const void *data, size_t len)
     return FAAS_OK;
 }
 
+int faas__ctx_fail(faas_ctx *ctx, int status, const char *error_type, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *block = error_block(error_type, fmt, ap);
+    va_end(ap);
+    if (block != NULL) {
+        free(ctx->err);
+        ctx->err = block;
+    }
+    ctx->failed = true;
+    ctx->fail_status = status;
+    return status;
+}
+
 int faas_fail(faas_ctx *ctx, const char *error_type, const char *fmt, ...)
 {
     if (error_type == NULL || error_type[0] == '\0')
@@ -357,6 +372,7 @@ int faas_fail_body(faas_ctx *ctx, const void *body, size_t len)
     ctx->err_body = dump;
     ctx->err_body_len = n;
     ctx->failed = true;
+    ctx->fail_status = 0;
     return FAAS_EHANDLER;
 }
 
@@ -552,15 +568,18 @@ static inline bool retires(int status)
     return status == FAAS_ETIMEOUT || status == FAAS_EMEMORY || status == FAAS_ECRASHED;
 }
 
-int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
-              int attempt, const char *request_id, faas_response *res, bool borrow_name,
-              const uint64_t *queued_ns)
+/* faas__run, with call_data for the handler (see faas__invoke_data). */
+static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
+               int attempt, const char *request_id, faas_response *res, bool borrow_name,
+               const uint64_t *queued_ns, void *call_data)
 {
     faas_runtime *rt = fn->rt;
     faas_ctx ctx;
     ctx.rt = rt;
     ctx.fn = fn;
     ctx.inst = slot->inst;
+    ctx.call_data = call_data;
+    ctx.fail_status = 0;
     ctx.reply = NULL;
     ctx.reply_len = 0;
     ctx.err = NULL;
@@ -653,7 +672,7 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
     } else if (ctx.oom) {
         status = ctx.crashed ? FAAS_ECRASHED : FAAS_EMEMORY;
     } else if (ctx.failed || hrc != 0 || ctx.too_large) {
-        status = FAAS_EHANDLER;
+        status = ctx.failed && ctx.fail_status != 0 ? ctx.fail_status : FAAS_EHANDLER;
         if (!ctx.failed) {
             free(ctx.err);
             ctx.err = ctx.too_large
@@ -714,8 +733,15 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
     return status;
 }
 
-int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
-               const char *request_id, faas_response *res)
+int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
+              int attempt, const char *request_id, faas_response *res, bool borrow_name,
+              const uint64_t *queued_ns)
+{
+    return run(fn, slot, payload, len, attempt, request_id, res, borrow_name, queued_ns, NULL);
+}
+
+static int call(faas_function *fn, const void *payload, size_t len, int attempt,
+                const char *request_id, faas_response *res, void *call_data)
 {
     faas__slot slot;
     int rc = faas__budget_check(fn, request_id, attempt, res);
@@ -732,7 +758,13 @@ int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
     if (rc != FAAS_OK)      /* unregistered meanwhile: fn must not be touched any more */
         return faas__response_service_error(res, rc, request_id, NULL,
                                             "Function not found: it was unregistered");
-    return faas__run(fn, &slot, payload, len, attempt, request_id, res, false, NULL);
+    return run(fn, &slot, payload, len, attempt, request_id, res, false, NULL, call_data);
+}
+
+int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
+               const char *request_id, faas_response *res)
+{
+    return call(fn, payload, len, attempt, request_id, res, NULL);
 }
 
 /* Checks shared by both sync entry points; fills res and returns non-zero on failure. */
@@ -792,6 +824,18 @@ int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_resp
     else if ((rc = precheck(fn->rt, payload, len, out)) == FAAS_OK) {
         rc = faas__call(fn, payload, len, 1, NULL, out);
     }
+    if (res == NULL)
+        faas_response_free(&discard);
+    return rc;
+}
+
+int faas__invoke_data(faas_function *fn, void *call_data, faas_response *res)
+{
+    faas_response discard;
+    faas_response *out = res ? res : &discard;
+    int rc = precheck(fn->rt, NULL, 0, out);
+    if (rc == FAAS_OK)
+        rc = call(fn, NULL, 0, 1, NULL, out, call_data);
     if (res == NULL)
         faas_response_free(&discard);
     return rc;

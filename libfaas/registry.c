@@ -256,10 +256,14 @@ int faas__register_prepared(faas_runtime *rt, const char *name, const faas_confi
                             faas_function **out)
 {
     faas_function *fn;
+    if (out != NULL)
+        *out = NULL;
     int rc = fn_new(rt, name, cfg, FAAS__FFI, &fn);
-    if (rc != FAAS_OK)
+    if (rc != FAAS_OK) {
+        faas__ffi_release(ffi);         /* owned on failure too */
         return rc;
-    fn->ffi = ffi;
+    }
+    fn->ffi = ffi;                      /* from here fn_free() frees it */
     if (fn->isolated) {
         fn_free(fn);                    /* frees ffi too */
         return faas__fail(FAAS_ENOTSUP, "faas_register_ffi %s: isolation is supported for "
@@ -271,9 +275,10 @@ int faas__register_prepared(faas_runtime *rt, const char *name, const faas_confi
         fn_free(fn);
         return faas__fail(FAAS_ENOMEM, "faas_register_ffi %s: out of memory", name);
     }
-    if (out != NULL)
+    rc = fn_insert(rt, fn);             /* frees fn on failure */
+    if (rc == FAAS_OK && out != NULL)
         *out = fn;
-    return fn_insert(rt, fn);
+    return rc;
 }
 
 /* ---- lookup and unregistration -------------------------------------------------------- */

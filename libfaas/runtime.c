@@ -77,6 +77,8 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     pthread_mutex_init(&rt->mod_lock, NULL);
     pthread_mutex_init(&rt->hook_lock, NULL);
     pthread_mutex_init(&rt->budget_lock, NULL);
+    pthread_mutex_init(&rt->part_lock, NULL);
+    atomic_init(&rt->parts, NULL);
     atomic_init(&rt->hook, NULL);
     atomic_init(&rt->closing, false);
     int rc = faas__timers_init(rt, !o.manual);
@@ -92,6 +94,7 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     if (rc != FAAS_OK) {
         faas__timers_destroy(rt);
         pthread_mutex_destroy(&rt->budget_lock);
+        pthread_mutex_destroy(&rt->part_lock);
         pthread_mutex_destroy(&rt->hook_lock);
         pthread_mutex_destroy(&rt->mod_lock);
         pthread_rwlock_destroy(&rt->reg_lock);
@@ -108,6 +111,14 @@ void faas_runtime_free(faas_runtime *rt)
     if (rt == NULL)
         return;
     atomic_store(&rt->closing, true);     /* new calls: FAAS_ESHUTDOWN */
+    /* The optional parts stop first, so that nothing submits calls any more (what they
+     * still try is refused). */
+    faas__part *part = atomic_load(&rt->parts);
+    while (part != NULL) {
+        faas__part *next = part->next;
+        part->ops->free(part);
+        part = next;
+    }
     /* The workers finish the call they are running and exit. The timer thread stops and
      * each timer still armed fires once, cancelled, on this thread: a call waiting for a
      * retry completes FAAS_ESHUTDOWN. So does every call still queued, then (in the
@@ -128,11 +139,54 @@ void faas_runtime_free(faas_runtime *rt)
     }
     faas__budgets_free(rt);
     pthread_mutex_destroy(&rt->budget_lock);
+    pthread_mutex_destroy(&rt->part_lock);
     pthread_mutex_destroy(&rt->hook_lock);
     pthread_mutex_destroy(&rt->mod_lock);
     pthread_rwlock_destroy(&rt->reg_lock);
     free(rt->price);
     free(rt);
+}
+
+faas__part *faas__part_find(faas_runtime *rt, const faas__part_ops *ops)
+{
+    faas__part *p = atomic_load_explicit(&rt->parts, memory_order_acquire);
+    while (p != NULL && p->ops != ops)
+        p = p->next;
+    return p;
+}
+
+faas__part *faas__part_get(faas_runtime *rt, const faas__part_ops *ops,
+                           faas__part *(*create)(faas_runtime *rt))
+{
+    faas__part *p = faas__part_find(rt, ops);
+    if (p != NULL)
+        return p;
+    pthread_mutex_lock(&rt->part_lock);
+    p = faas__part_find(rt, ops);           /* made meanwhile by another thread? */
+    if (p == NULL) {
+        p = create(rt);
+        if (p != NULL) {
+            p->ops = ops;
+            p->next = atomic_load_explicit(&rt->parts, memory_order_relaxed);
+            atomic_store_explicit(&rt->parts, p, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&rt->part_lock);
+    return p;
+}
+
+/* Manual mode: what the optional parts have ready becomes queued calls. */
+static int poll_parts(faas_runtime *rt)
+{
+    int n = 0;
+    for (faas__part *p = atomic_load_explicit(&rt->parts, memory_order_acquire); p != NULL;
+         p = p->next)
+        if (p->ops->poll != NULL) {
+            int k = p->ops->poll(p);
+            if (k > 0)
+                n += k;
+        }
+    return n;
 }
 
 int faas_run_pending(faas_runtime *rt)
@@ -143,7 +197,8 @@ int faas_run_pending(faas_runtime *rt)
         faas__timers_kick(rt);          /* a test clock may have jumped: look again */
         return 0;
     }
-    int n = faas__timers_run_due(rt);   /* due retries join the queue */
+    int n = poll_parts(rt);             /* events that arrived join the queue */
+    n += faas__timers_run_due(rt);      /* so do due retries and schedules */
     return n + faas__sched_run_queued(rt);
 }
 
