@@ -16,7 +16,7 @@ the path in the FAAS_LIBRARY environment variable.
 """
 
 from ._lib import lib as _lib
-from ._runtime import Context, Runtime
+from ._runtime import Context, ManualClock, Runtime, schedule_next
 from .cost import cost_compare, format_usd, price_models
 from .errors import (AlreadyExists, BudgetExceeded, Busy, Crashed, FaasError, FunctionError,
                      InitError, InvalidArgument, LoadError, NoMemory, NotFound, NotSupported,
@@ -31,7 +31,7 @@ def library_version():
     return _lib.faas_version().decode()
 
 
-__all__ = ["Runtime", "Context", "Record", "Response", "Stats", "library_version",
+__all__ = ["Runtime", "Context", "ManualClock", "schedule_next", "Record", "Response", "Stats", "library_version",
            "Budget", "CostRow", "PriceModel", "cost_compare", "format_usd", "price_models",
            "FaasError", "FunctionError", "Timeout", "OutOfMemory", "Crashed", "LoadError",
            "InitError", "InvalidArgument", "NoMemory", "NotFound", "AlreadyExists",

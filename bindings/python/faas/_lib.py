@@ -18,6 +18,7 @@ _RESERVED = 256         # bytes of room after each mirrored structure
 
 
 class Clock(Structure):
+    # mono_ns and wall_ns are MONO_NS and WALL_NS callbacks, or NULL for the system clocks.
     _fields_ = [("mono_ns", c_void_p), ("wall_ns", c_void_p), ("arg", c_void_p)]
 
 
@@ -179,6 +180,35 @@ class PriceModel(Structure):
     ]
 
 
+class ScheduleOptions(Structure):
+    _fields_ = [
+        ("time_zone", c_char_p),
+        ("name", c_char_p),
+        ("account", c_char_p),
+        ("region", c_char_p),
+        ("_reserved", c_uint64 * (_RESERVED // 8)),
+    ]
+
+
+class WatchOptions(Structure):
+    _fields_ = [
+        ("recursive", c_int),
+        ("events", c_uint),
+        ("prefix", c_char_p),
+        ("suffix", c_char_p),
+        ("existing", c_int),
+        ("bucket", c_char_p),
+        ("region", c_char_p),
+        ("configuration_id", c_char_p),
+        ("_reserved", c_uint64 * (_RESERVED // 8)),
+    ]
+
+
+# faas_watch_options.events (<faas.h>'s FAAS_WATCH_CREATED, FAAS_WATCH_REMOVED).
+WATCH_EVENTS = {"created": 1, "removed": 2}
+
+MONO_NS = CFUNCTYPE(c_uint64, c_void_p)
+WALL_NS = CFUNCTYPE(c_int64, c_void_p)
 HANDLER = CFUNCTYPE(c_int, c_void_p, POINTER(c_char), c_size_t)
 CALLBACK = CFUNCTYPE(None, POINTER(Response), c_void_p)
 RECORD_HOOK = CFUNCTYPE(None, POINTER(Record), c_void_p)
@@ -256,6 +286,12 @@ def _declare(lib):
     fn("faas_budget_remove", c_int, vp, cp)
     fn("faas_metrics_json", c_int, vp, POINTER(c_void_p), POINTER(sz))
     fn("faas_metrics_prometheus", c_int, vp, POINTER(c_void_p), POINTER(sz))
+    # Schedules and watched directories; an id is a faas_trigger_id (uint64_t).
+    fn("faas_schedule_ex", c_int, vp, cp, cp, POINTER(ScheduleOptions), POINTER(c_uint64))
+    fn("faas_unschedule", c_int, vp, c_uint64)
+    fn("faas_schedule_next", c_int, cp, cp, c_int64, POINTER(c_int64))
+    fn("faas_watch", c_int, vp, cp, cp, POINTER(WatchOptions), POINTER(c_uint64))
+    fn("faas_unwatch", c_int, vp, c_uint64)
     return lib
 
 

@@ -11,6 +11,7 @@ import functools
 import itertools
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -21,8 +22,8 @@ from concurrent.futures import Future
 
 from . import errors
 from . import cost
-from ._lib import (CALLBACK, HANDLER, INIT_HOOK, LOG_SINK, RECORD_HOOK, STATUS, Config,
-                   Options, lib)
+from ._lib import (CALLBACK, HANDLER, INIT_HOOK, LOG_SINK, MONO_NS, RECORD_HOOK, STATUS,
+                   WALL_NS, WATCH_EVENTS, Config, Options, ScheduleOptions, WatchOptions, lib)
 from ._lib import Budget as _CBudget
 from ._lib import Response as _CResponse
 from ._lib import Stats as _CStats
@@ -394,6 +395,7 @@ class _Core:
         self.record_fn = None
         self.log_sink = None
         self.log_fn = None
+        self.clock = None               # the (mono_ns, wall_ns) callbacks of clock=...
 
     def _init(self, state, function):
         # INIT of a new instance: its serial number is its state (the log stream's suffix).
@@ -427,6 +429,96 @@ class _Core:
             lib.faas_runtime_free(rt)   # the GIL is released: cancelled calls complete here
         self.functions.clear()
         self.record_fn = None
+        self.clock = None               # only now: the library reads it until it is freed
+
+
+def _clock_callbacks(clock):
+    """The C clock of a Python clock object: its monotonic_ns() and time_ns() (the time
+    module itself is one). A clock that raises reads as 0 rather than unwinding into C."""
+    mono, wall = clock.monotonic_ns, clock.time_ns
+
+    def mono_ns(arg):
+        try:
+            return mono()
+        except BaseException:
+            return 0
+
+    def wall_ns(arg):
+        try:
+            return wall()
+        except BaseException:
+            return 0
+    return MONO_NS(mono_ns), WALL_NS(wall_ns)
+
+
+class ManualClock:
+    """A clock that moves only when told: Runtime(manual=True, clock=ManualClock(...)) runs
+    schedules and deadlines in a test without waiting. wall is Unix time in seconds (a
+    number or an aware datetime); the monotonic time starts at 1 s."""
+
+    def __init__(self, wall=0):
+        if hasattr(wall, "timestamp"):
+            wall = wall.timestamp()
+        self._lock = threading.Lock()
+        self._wall_ns = int(round(wall * 1e9))
+        self._mono_ns = 1000000000
+
+    def advance(self, seconds=0, *, ns=0):
+        """Move both clocks forward (never back)."""
+        step = int(round(seconds * 1e9)) + int(ns)
+        if step < 0:
+            raise ValueError("a clock does not go back")
+        with self._lock:
+            self._wall_ns += step
+            self._mono_ns += step
+
+    def monotonic_ns(self):
+        return self._mono_ns
+
+    def time_ns(self):
+        return self._wall_ns
+
+
+def schedule_next(expression, after=None, time_zone=None):
+    """When EXPRESSION next fires strictly after AFTER (Unix seconds or an aware datetime;
+    None: now) in TIME_ZONE (None: UTC), as an aware UTC datetime; None if it never does.
+    faas.InvalidArgument names what is wrong with an expression."""
+    import datetime
+    if after is None:
+        after_ns = time.time_ns()
+    elif hasattr(after, "timestamp"):
+        after_ns = int(after.timestamp()) * 1000000000 + after.microsecond * 1000
+    else:
+        after_ns = int(round(after * 1e9))
+    out = ctypes.c_int64()
+    rc = lib.faas_schedule_next(str(expression).encode(),
+                                None if time_zone is None else str(time_zone).encode(),
+                                after_ns, ctypes.byref(out))
+    if rc == STATUS["ENOTFOUND"]:
+        return None
+    if rc != 0:
+        raise errors.from_status(rc)
+    sec, ns = divmod(out.value, 1000000000)
+    return datetime.datetime.fromtimestamp(sec, datetime.timezone.utc).replace(
+        microsecond=ns // 1000)
+
+
+def _opt(value):
+    return None if value is None else str(value).encode("utf-8")
+
+
+def _watch_events(events):
+    if isinstance(events, str):
+        events = (events,)
+    mask = 0
+    for e in events:
+        if e not in WATCH_EVENTS:
+            raise ValueError("a watch's events are %s, not %r"
+                             % (" and ".join(repr(k) for k in WATCH_EVENTS), e))
+        mask |= WATCH_EVENTS[e]
+    if not mask:
+        raise ValueError("a watch needs at least one of its events")
+    return mask
 
 
 _live = weakref.WeakSet()           # open runtimes, closed at interpreter exit
@@ -452,17 +544,19 @@ class Runtime:
 
     Runtime(workers=0, price_model=None, *, manual=False, cpu_time=False, queue_capacity=0,
     max_payload_sync=0, max_payload_async=0, retry_base_ms=0, retry_cap_ms=0, log=None,
-    no_histograms=False, capture_output=True, region="us-east-1", account_id="000000000000")
+    no_histograms=False, capture_output=True, region="us-east-1", account_id="000000000000",
+    clock=None)
 
     Zero means libfaas's default (workers: one per CPU). log, a callable, receives AWS's
-    START/END/REPORT lines. As a context manager it drains the queue on exit, then closes.
+    START/END/REPORT lines. clock, an object with monotonic_ns() and time_ns() (such as
+    faas.ManualClock), replaces the system clocks for deadlines, schedules and timestamps. As a context manager it drains the queue on exit, then closes.
     Every method may be called from any thread, except close().
     """
 
     def __init__(self, workers=0, price_model=None, *, manual=False, cpu_time=False,
                  queue_capacity=0, max_payload_sync=0, max_payload_async=0, retry_base_ms=0,
                  retry_cap_ms=0, log=None, no_histograms=False, capture_output=True,
-                 region="us-east-1", account_id="000000000000"):
+                 region="us-east-1", account_id="000000000000", clock=None):
         core = _Core()
         opts = Options()
         opts.workers = workers
@@ -479,6 +573,10 @@ class Runtime:
             core.log_fn = log
             core.log_sink = LOG_SINK(core._log)
             opts.log = core.log_sink
+        if clock is not None:
+            core.clock = _clock_callbacks(clock)
+            opts.clock.mono_ns = ctypes.cast(core.clock[0], ctypes.c_void_p)
+            opts.clock.wall_ns = ctypes.cast(core.clock[1], ctypes.c_void_p)
         rt = ctypes.c_void_p()
         rc = lib.faas_runtime_new(ctypes.byref(rt), ctypes.byref(opts))
         if rc != 0:
@@ -666,6 +764,63 @@ class Runtime:
     def warm(self, name, instances=1):
         """Make at least INSTANCES instances of NAME live and initialised."""
         rc = lib.faas_warm(self._rt(), _name(name), int(instances))
+        if rc != 0:
+            raise errors.from_status(rc)
+
+    # -- event sources: schedules and watched directories --
+
+    def schedule(self, name, expression, time_zone=None, *, rule_name=None, account=None,
+                 region=None):
+        """Call NAME on an EventBridge schedule, "rate(5 minutes)" or "cron(0 12 * * ? *)"
+        (cron fields read in TIME_ZONE, an IANA name; None: UTC), with EventBridge's
+        "Scheduled Event" as the event; returns the schedule's id (faas_schedule(3)).
+        rule_name, account and region go into the event (defaults: NAME-schedule-ID,
+        000000000000, us-east-1)."""
+        opts = ScheduleOptions()
+        opts.time_zone = _opt(time_zone)
+        opts.name = _opt(rule_name)
+        opts.account = _opt(account)
+        opts.region = _opt(region)
+        out = ctypes.c_uint64()
+        rc = lib.faas_schedule_ex(self._rt(), _name(name), str(expression).encode(),
+                                  ctypes.byref(opts), ctypes.byref(out))
+        if rc != 0:
+            raise errors.from_status(rc)
+        return out.value
+
+    def unschedule(self, schedule_id):
+        """Stop a schedule: no firing of it starts after this returns."""
+        rc = lib.faas_unschedule(self._rt(), int(schedule_id))
+        if rc != 0:
+            raise errors.from_status(rc)
+
+    def watch(self, name, directory, recursive=False, prefix=None, suffix=None,
+              events=("created",), existing=False, bucket=None, *, region=None,
+              configuration_id=None):
+        """Call NAME with S3's event record for each file that lands in DIRECTORY: the
+        bucket is the directory (its base name, unless BUCKET), the key the file's path
+        below it, URL-encoded as S3 does (faas_watch(3)). events: "created" and/or
+        "removed". prefix and suffix are S3's filter rules, on the encoded key. Returns the
+        watch's id."""
+        opts = WatchOptions()
+        opts.recursive = 1 if recursive else 0
+        opts.events = _watch_events(events)
+        opts.prefix = _opt(prefix)
+        opts.suffix = _opt(suffix)
+        opts.existing = 1 if existing else 0
+        opts.bucket = _opt(bucket)
+        opts.region = _opt(region)
+        opts.configuration_id = _opt(configuration_id)
+        out = ctypes.c_uint64()
+        rc = lib.faas_watch(self._rt(), _name(name), os.fsencode(directory),
+                            ctypes.byref(opts), ctypes.byref(out))
+        if rc != 0:
+            raise errors.from_status(rc)
+        return out.value
+
+    def unwatch(self, watch_id):
+        """Stop a watch: no call is queued for it after this returns."""
+        rc = lib.faas_unwatch(self._rt(), int(watch_id))
         if rc != 0:
             raise errors.from_status(rc)
 
