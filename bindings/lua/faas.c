@@ -187,9 +187,13 @@ static void read_config(lua_State *L, int idx, faas_config *cfg)
     }
 }
 
-static void read_options(lua_State *L, int idx, faas_options *o)
+/* Reads the options table at idx into o; a fake_time option (Unix seconds) goes to
+ * *wall_ns, and *fake says it was given. */
+static void read_options(lua_State *L, int idx, faas_options *o, bool *fake,
+                         int64_t *wall_ns)
 {
     memset(o, 0, sizeof *o);
+    *fake = false;
     if (lua_isnoneornil(L, idx))
         return;
     luaL_checktype(L, idx, LUA_TTABLE);
@@ -218,7 +222,14 @@ static void read_options(lua_State *L, int idx, faas_options *o)
             o->retry_cap_ms = check_uint(L, "runtime option", k);
         else if (strcmp(k, "no_histograms") == 0)
             o->no_histograms = lua_toboolean(L, -1);
-        else
+        else if (strcmp(k, "fake_time") == 0) {
+            int isnum;
+            lua_Number t = lua_tonumberx(L, -1, &isnum);
+            if (!isnum || !(t >= 0 && t < 9.2e9))
+                luaL_error(L, "faas: runtime option fake_time is Unix time in seconds");
+            *fake = true;
+            *wall_ns = (int64_t)(t * 1e9);
+        } else
             luaL_error(L, "faas: unknown runtime option '%s'", k);
         lua_pop(L, 1);
     }
@@ -973,6 +984,203 @@ static int rt_metrics(lua_State *L)
     return 1;
 }
 
+/* ---- fake time, schedules and watched directories ----------------------------------------
+ * A firing or a file is an asynchronous call made by the library, on a worker (or, in
+ * manual mode, inside rt:poll on this thread): a Lua function it calls is handed to the
+ * owner like any other asynchronous call of it, and runs in rt:poll or rt:drain. */
+
+static uint64_t fake_mono_ns(void *arg)
+{
+    return atomic_load_explicit(&((lfaas_rt *)arg)->fake_mono_ns, memory_order_acquire);
+}
+
+static int64_t fake_wall_ns(void *arg)
+{
+    return atomic_load_explicit(&((lfaas_rt *)arg)->fake_wall_ns, memory_order_acquire);
+}
+
+/* rt:advance(seconds): move a fake_time runtime's clocks forward. */
+static int rt_advance(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    lua_Number s = luaL_checknumber(L, 2);
+    if (!b->fake_clock)
+        return luaL_error(L, "faas: rt:advance() needs a runtime made with fake_time");
+    luaL_argcheck(L, s >= 0 && s < 1e9, 2, "seconds from 0 to 1e9");
+    uint64_t ns = (uint64_t)(s * 1e9 + 0.5);
+    atomic_fetch_add_explicit(&b->fake_wall_ns, (int64_t)ns, memory_order_acq_rel);
+    atomic_fetch_add_explicit(&b->fake_mono_ns, ns, memory_order_acq_rel);
+    return 0;
+}
+
+/* rt:time() -> the runtime's wall clock, Unix seconds (the fake one with fake_time). */
+static int rt_time(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    if (b->fake_clock) {
+        lua_pushnumber(L, (lua_Number)fake_wall_ns(b) / 1e9);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    }
+    return 1;
+}
+
+static void push_id(lua_State *L, faas_trigger_id id)
+{
+    lua_pushinteger(L, (lua_Integer)id);   /* ids count up from 1: far below 2^63 */
+}
+
+static faas_trigger_id check_id(lua_State *L, int idx)
+{
+    lua_Integer id = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, id > 0, idx, "not a schedule or watch id");
+    return (faas_trigger_id)id;
+}
+
+/* rt:schedule(name, expression [, {time_zone, rule_name, account, region}]) -> id | nil, err */
+static int rt_schedule(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    const char *expr = luaL_checkstring(L, 3);
+    faas_schedule_options so;
+    memset(&so, 0, sizeof so);
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 4) != 0) {       /* the strings stay in the table meanwhile */
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+            if (strcmp(k, "time_zone") == 0)
+                so.time_zone = check_string(L, "schedule option", k);
+            else if (strcmp(k, "rule_name") == 0)
+                so.name = check_string(L, "schedule option", k);
+            else if (strcmp(k, "account") == 0)
+                so.account = check_string(L, "schedule option", k);
+            else if (strcmp(k, "region") == 0)
+                so.region = check_string(L, "schedule option", k);
+            else
+                return luaL_error(L, "faas: unknown schedule option '%s'", k);
+            lua_pop(L, 1);
+        }
+    }
+    faas_trigger_id id;
+    int rc = faas_schedule_ex(b->rt, name, expr, &so, &id);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    push_id(L, id);
+    return 1;
+}
+
+/* rt:unschedule(id) -> true | nil, err */
+static int rt_unschedule(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    int rc = faas_unschedule(b->rt, check_id(L, 2));
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static unsigned check_events(lua_State *L)
+{
+    static const char *const names[] = { "created", "removed", NULL };
+    unsigned mask = 0;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        mask = 1u << luaL_checkoption(L, -1, NULL, names);
+    } else {
+        luaL_checktype(L, -1, LUA_TTABLE);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            mask |= 1u << luaL_checkoption(L, -1, NULL, names);
+            lua_pop(L, 1);
+        }
+    }
+    if (mask == 0)
+        luaL_error(L, "faas: watch option events needs \"created\" and/or \"removed\"");
+    return mask;            /* 1 << 0 = FAAS_WATCH_CREATED, 1 << 1 = FAAS_WATCH_REMOVED */
+}
+
+/* rt:watch(name, directory [, {recursive, prefix, suffix, events, existing, bucket, region,
+ * configuration_id}]) -> id | nil, err */
+static int rt_watch(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    const char *dir = luaL_checkstring(L, 3);
+    faas_watch_options wo;
+    memset(&wo, 0, sizeof wo);
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 4) != 0) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+            if (strcmp(k, "recursive") == 0)
+                wo.recursive = lua_toboolean(L, -1);
+            else if (strcmp(k, "existing") == 0)
+                wo.existing = lua_toboolean(L, -1);
+            else if (strcmp(k, "events") == 0)
+                wo.events = check_events(L);
+            else if (strcmp(k, "prefix") == 0)
+                wo.prefix = check_string(L, "watch option", k);
+            else if (strcmp(k, "suffix") == 0)
+                wo.suffix = check_string(L, "watch option", k);
+            else if (strcmp(k, "bucket") == 0)
+                wo.bucket = check_string(L, "watch option", k);
+            else if (strcmp(k, "region") == 0)
+                wo.region = check_string(L, "watch option", k);
+            else if (strcmp(k, "configuration_id") == 0)
+                wo.configuration_id = check_string(L, "watch option", k);
+            else
+                return luaL_error(L, "faas: unknown watch option '%s'", k);
+            lua_pop(L, 1);
+        }
+    }
+    faas_trigger_id id;
+    int rc = faas_watch(b->rt, name, dir, &wo, &id);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    push_id(L, id);
+    return 1;
+}
+
+/* rt:unwatch(id) -> true | nil, err */
+static int rt_unwatch(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    int rc = faas_unwatch(b->rt, check_id(L, 2));
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* faas.schedule_next(expression, after [, time_zone]) -> Unix seconds | false (never) |
+ * nil, err */
+static int l_schedule_next(lua_State *L)
+{
+    const char *expr = luaL_checkstring(L, 1);
+    lua_Number after = luaL_checknumber(L, 2);
+    const char *tz = luaL_optstring(L, 3, NULL);
+    luaL_argcheck(L, after > -9.2e9 && after < 9.2e9, 2, "out of range");
+    int64_t next;
+    int rc = faas_schedule_next(expr, tz, (int64_t)(after * 1e9), &next);
+    if (rc == FAAS_ENOTFOUND) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    if (next % 1000000000 == 0)
+        lua_pushinteger(L, (lua_Integer)(next / 1000000000));
+    else
+        lua_pushnumber(L, (lua_Number)next / 1e9);
+    return 1;
+}
+
 static int rt_tostring(lua_State *L)
 {
     lfaas_rt *b = luaL_checkudata(L, 1, LFAAS_RT_MT);
@@ -996,11 +1204,21 @@ static int err_tostring(lua_State *L)
 static int l_runtime(lua_State *L)
 {
     faas_options o;
-    read_options(L, 1, &o);
+    bool fake;
+    int64_t fake_wall;
+    read_options(L, 1, &o, &fake, &fake_wall);
     lfaas_rt *b = lua_newuserdatauv(L, sizeof *b, 2);
     memset(b, 0, sizeof *b);
     b->owner = pthread_self();
     b->manual = o.manual != 0;
+    if (fake) {                         /* the userdata never moves: b is a stable arg */
+        b->fake_clock = true;
+        atomic_init(&b->fake_mono_ns, UINT64_C(1000000000));
+        atomic_init(&b->fake_wall_ns, fake_wall);
+        o.clock.mono_ns = fake_mono_ns;
+        o.clock.wall_ns = fake_wall_ns;
+        o.clock.arg = b;
+    }
     luaL_setmetatable(L, LFAAS_RT_MT);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -1089,7 +1307,9 @@ LFAAS_EXPORT int luaopen_faas(lua_State *L)
         { "warm", rt_warm }, { "stats", rt_stats }, { "close", rt_close },
         { "cost_totals", rt_cost_totals }, { "budget_set", rt_budget_set },
         { "budget", rt_budget }, { "budget_remove", rt_budget_remove },
-        { "metrics", rt_metrics }, { NULL, NULL },
+        { "metrics", rt_metrics }, { "schedule", rt_schedule },
+        { "unschedule", rt_unschedule }, { "watch", rt_watch }, { "unwatch", rt_unwatch },
+        { "advance", rt_advance }, { "time", rt_time }, { NULL, NULL },
     };
     if (luaL_newmetatable(L, LFAAS_RT_MT)) {
         luaL_newlib(L, rt_methods);
@@ -1125,7 +1345,8 @@ LFAAS_EXPORT int luaopen_faas(lua_State *L)
 
     static const luaL_Reg fns[] = {
         { "runtime", l_runtime }, { "version", l_version }, { "strerror", l_strerror },
-        { "format_usd", l_format_usd }, { "price_models", l_price_models }, { NULL, NULL },
+        { "format_usd", l_format_usd }, { "price_models", l_price_models },
+        { "schedule_next", l_schedule_next }, { NULL, NULL },
     };
     luaL_newlib(L, fns);
     lfaas_json_open(L, -1);

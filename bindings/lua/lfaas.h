@@ -11,6 +11,7 @@
 #define LFAAS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -128,6 +129,11 @@ struct lfaas_rt {
     lfaas_job      *jobs, *jobs_tail;
     lfaas_done     *done, *done_tail;
     bool            closing;
+    /* fake_time: the runtime's clocks (faas_options.clock) read these, which only
+     * rt:advance() moves; read by any thread of the library, so atomic. */
+    bool            fake_clock;
+    _Atomic uint64_t fake_mono_ns;
+    _Atomic int64_t  fake_wall_ns;
 };
 
 static inline uint64_t lfaas_mono_ns(void)
