@@ -258,15 +258,22 @@ describe("a runtime", function()
     end, 'faas: function setting isolation must be one of "none", "process"')
   end)
 
-  it("passes register_ffi to the library", function()
-    -- faas_register_ffi exists in every build and answers FAAS_ENOTSUP where the libffi
-    -- bridge is not built; the binding reports what the library says.
-    local ok, err = rt:register_ffi("cos", nil, "cos", "double (double)")
-    if ok then
-      assert.are.equal(0, rt:stats("cos").invocations)
-    else
-      assert.are.equal(faas.ENOTSUP, err.code)
-    end
+  it("calls an existing C function through register_ffi", function()
+    -- The libffi bridge (faas_register_ffi(3)): arguments are a JSON array, the result JSON.
+    assert.is_true(rt:register_ffi("cos", "libm.so.6", "cos", "double (double)"))
+    assert.are.equal(1.0, rt:invoke("cos", faas.array{ 0 }))
+    assert.are.equal(-1.0, rt:invoke("cos", { math.pi }))
+    local r, err = rt:invoke("cos", { "zero" })
+    assert.is_nil(r)
+    assert.are.equal(faas.EINVAL, err.code)
+    assert.truthy(err.message:find("double"))
+    assert.is_true(rt:register_ffi("strdup", nil, "strdup", "faas_owned char *strdup(const char *)"))
+    assert.are.equal("h\u{e9}llo", rt:invoke("strdup", { "h\u{e9}llo" }))
+    assert.are.equal(3, rt:stats("cos").invocations)
+    local ok
+    ok, err = rt:register_ffi("bad", nil, "cos", "double (")
+    assert.is_nil(ok)
+    assert.are.equal(faas.EINVAL, err.code)
   end)
 end)
 

@@ -3,6 +3,7 @@ object, the call's log, records and stats, modules."""
 
 import json
 import logging
+import math
 import os
 import re
 
@@ -235,16 +236,19 @@ def test_a_c_module_runs_beside_python_handlers(rt, module_dir):
     assert info.value.error_type == "Runtime.LoadError"
 
 
-def test_register_ffi_is_the_librarys(rt):
-    # faas_register_ffi exists in every build; where the libffi bridge is not built it
-    # answers FAAS_ENOTSUP, and the binding says so rather than pretending.
-    try:
-        rt.register_ffi("cos", None, "cos", "double (double)")
-    except faas.NotSupported as e:
-        assert e.code == "ENOTSUP"
-        assert isinstance(e, NotImplementedError)
-    else:
-        assert rt.stats("cos").invocations == 0
+def test_register_ffi_calls_an_existing_c_function(rt):
+    # The libffi bridge (faas_register_ffi(3)): the event is the JSON array of arguments.
+    rt.register_ffi("cos", "libm.so.6", "cos", "double (double)")
+    assert rt.invoke("cos", [0]) == 1.0
+    assert rt.invoke("cos", [math.pi]) == -1.0
+    with pytest.raises(faas.InvalidArgument) as info:
+        rt.invoke("cos", ["zero"])
+    assert "double" in str(info.value)
+    rt.register_ffi("strdup", None, "strdup", "faas_owned char *strdup(const char *)")
+    assert rt.invoke("strdup", ["h\u00e9llo"]) == "h\u00e9llo"
+    assert rt.stats("cos").invocations == 3
+    with pytest.raises(faas.InvalidArgument):
+        rt.register_ffi("bad", None, "cos", "double (")
 
 
 def test_versions():
