@@ -29,7 +29,10 @@ if [ -n "$sanitizers" ]; then
     [ -x "$zygote" ] && export FAAS_ZYGOTE="$zygote"
 fi
 err=${TMPDIR:-/tmp}/faas-busted-$$.err
-trap 'rm -f "$err"' EXIT
+# The watched directories of trigger_spec.lua, one per test (their names are the buckets').
+export FAAS_LUA_TESTDIR=${TMPDIR:-/tmp}/faas-busted-$$.d
+mkdir -p "$FAAS_LUA_TESTDIR/uploads" "$FAAS_LUA_TESTDIR/inbox" "$FAAS_LUA_TESTDIR/x"
+trap 'rm -rf "$err" "$FAAS_LUA_TESTDIR"' EXIT
 LUA_CPATH_5_4="$top_builddir/bindings/lua/.libs/?.so;;" \
 LD_LIBRARY_PATH="$top_builddir/libfaas/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
     "$lua" "$busted" --output=TAP "$top_srcdir/bindings/lua/tests" 2>"$err"
