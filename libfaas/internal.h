@@ -5,6 +5,7 @@
  *
  *     rt->reg_lock (rwlock)  ->  fn->lock  ->  rt->mod_lock  ->  mod->lock  ->  timers.lock
  *     fn->lock  ->  sched.lock
+ *     rt->parts_lock is a leaf: no other lock is taken under it.
  *
  * No libfaas lock is held while user code runs (handlers, INIT/SHUTDOWN hooks, async
  * callbacks, the record hook, the log sink), with one exception: mod->lock is held around
@@ -260,6 +261,17 @@ typedef struct faas__hook {
     void              *arg;
 } faas__hook;
 
+/* An optional part attached to a runtime (nats.c): faas_runtime_free() calls stop before
+ * the workers stop (take no new work), and close once every queued and parked call has
+ * completed and the functions are gone (hand back what it holds, free itself). */
+typedef struct faas__part faas__part;
+struct faas__part {
+    faas__part *next;             /* under rt->parts_lock */
+    const char *kind;             /* the part's own name, to find it again */
+    void      (*stop)(faas__part *p);
+    void      (*close)(faas__part *p);
+};
+
 struct faas_runtime {
     faas_options     opts;        /* copied; price_model points to the model's name */
     const faas__price *price;
@@ -278,7 +290,21 @@ struct faas_runtime {
     faas__hook      *hooks;       /* every hook ever set */
 
     atomic_bool      closing;     /* faas_runtime_free() has begun */
+
+    _Atomic(faas__remote *) remote; /* the part async calls are offered to, or NULL */
+    atomic_uint      remote_users;  /* submitters inside remote->submit */
+    pthread_mutex_t  parts_lock;    /* protects parts */
+    faas__part      *parts;
 };
+
+/* Attach a part; FAAS_EEXIST if one of that kind is attached, FAAS_ESHUTDOWN if closing. */
+int  faas__part_add(faas_runtime *rt, faas__part *p);
+/* Detach and return the part of that kind (NULL if none); the caller stops and closes it. */
+faas__part *faas__part_take(faas_runtime *rt, const char *kind);
+/* Run fn on the attached part of that kind under rt->parts_lock (so it cannot be taken
+ * meanwhile); fn must be short and run no user code. False if none is attached. */
+bool faas__part_with(faas_runtime *rt, const char *kind, void (*fn)(faas__part *p, void *arg),
+                     void *arg);
 
 static inline uint64_t faas__now(const faas_runtime *rt)
 {

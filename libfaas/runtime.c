@@ -63,6 +63,10 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     pthread_mutex_init(&rt->hook_lock, NULL);
     atomic_init(&rt->hook, NULL);
     atomic_init(&rt->closing, false);
+    atomic_init(&rt->remote, NULL);
+    atomic_init(&rt->remote_users, 0);
+    pthread_mutex_init(&rt->parts_lock, NULL);
+    rt->parts = NULL;
     int rc = faas__timers_init(rt, !o.manual);
     if (rc == FAAS_OK) {
         rc = faas__sched_init(rt);
@@ -75,6 +79,7 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     }
     if (rc != FAAS_OK) {
         faas__timers_destroy(rt);
+        pthread_mutex_destroy(&rt->parts_lock);
         pthread_mutex_destroy(&rt->hook_lock);
         pthread_mutex_destroy(&rt->mod_lock);
         pthread_rwlock_destroy(&rt->reg_lock);
@@ -94,11 +99,24 @@ void faas_runtime_free(faas_runtime *rt)
      * each timer still armed fires once, cancelled, on this thread: a call waiting for a
      * retry completes FAAS_ESHUTDOWN. So does every call still queued, then (in the
      * registry) every parked one; then each function's instances are shut down, and the
-     * last user of a module unloads it. */
+     * last user of a module unloads it. Attached parts (NATS) first stop taking work, and
+     * are closed once every local call has completed: a call they handed to the scheduler
+     * reports back to them until then. */
+    pthread_mutex_lock(&rt->parts_lock);
+    faas__part *parts = rt->parts;
+    rt->parts = NULL;
+    pthread_mutex_unlock(&rt->parts_lock);
+    for (faas__part *p = parts; p != NULL; p = p->next)
+        p->stop(p);
     faas__sched_stop(rt);
     faas__timers_stop(rt);
     faas__sched_cancel_queued(rt);
     faas__registry_close(rt);
+    while (parts != NULL) {
+        faas__part *next = parts->next;
+        parts->close(parts);
+        parts = next;
+    }
     faas__sched_destroy(rt);
     faas__timers_destroy(rt);
 
@@ -108,10 +126,58 @@ void faas_runtime_free(faas_runtime *rt)
         free(h);
         h = older;
     }
+    pthread_mutex_destroy(&rt->parts_lock);
     pthread_mutex_destroy(&rt->hook_lock);
     pthread_mutex_destroy(&rt->mod_lock);
     pthread_rwlock_destroy(&rt->reg_lock);
     free(rt);
+}
+
+/* ---- attached parts ------------------------------------------------------------------------ */
+
+int faas__part_add(faas_runtime *rt, faas__part *p)
+{
+    int rc = FAAS_OK;
+    pthread_mutex_lock(&rt->parts_lock);
+    faas__part *q = rt->parts;
+    while (q != NULL && strcmp(q->kind, p->kind) != 0)
+        q = q->next;
+    if (atomic_load(&rt->closing))
+        rc = faas__fail(FAAS_ESHUTDOWN, "the runtime is shutting down");
+    else if (q != NULL)
+        rc = faas__fail(FAAS_EEXIST, "a %s part is already attached to this runtime", p->kind);
+    else {
+        p->next = rt->parts;
+        rt->parts = p;
+    }
+    pthread_mutex_unlock(&rt->parts_lock);
+    return rc;
+}
+
+faas__part *faas__part_take(faas_runtime *rt, const char *kind)
+{
+    pthread_mutex_lock(&rt->parts_lock);
+    faas__part **pp = &rt->parts;
+    while (*pp != NULL && strcmp((*pp)->kind, kind) != 0)
+        pp = &(*pp)->next;
+    faas__part *p = *pp;
+    if (p != NULL)
+        *pp = p->next;
+    pthread_mutex_unlock(&rt->parts_lock);
+    return p;
+}
+
+bool faas__part_with(faas_runtime *rt, const char *kind, void (*fn)(faas__part *p, void *arg),
+                     void *arg)
+{
+    pthread_mutex_lock(&rt->parts_lock);
+    faas__part *p = rt->parts;
+    while (p != NULL && strcmp(p->kind, kind) != 0)
+        p = p->next;
+    if (p != NULL)
+        fn(p, arg);
+    pthread_mutex_unlock(&rt->parts_lock);
+    return p != NULL;
 }
 
 int faas_run_pending(faas_runtime *rt)
