@@ -734,8 +734,12 @@ static void *fetch_main(void *arg)
     wfunc *wf = arg;
     nats_part *n = wf->n;
     for (;;) {
+        /* Room for a whole batch: a fetch is a round trip, and fetching the one message
+         * that just left would make it one per message. */
+        unsigned want = n->o.fetch_batch < n->o.max_inflight ? n->o.fetch_batch
+                                                             : n->o.max_inflight;
         pthread_mutex_lock(&n->hlock);
-        while (n->inflight >= n->o.max_inflight && !n->stop)
+        while (n->inflight + want > n->o.max_inflight && !n->stop)
             pthread_cond_wait(&n->room, &n->hlock);
         unsigned room = n->o.max_inflight - n->inflight;
         bool stop = n->stop;

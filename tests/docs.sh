@@ -12,7 +12,7 @@ else
     skip "mandoc is not installed (apt-get install mandoc)"
 fi
 for page in man/man*/*.[0-9]; do
-    if grep -q "$page" Makefile.am; then :; else not_ok "$page is listed in Makefile.am"; fi
+    if grep -q "$page" Makefile.am mk/*.am; then :; else not_ok "$page is listed in Makefile.am or mk/*.am"; fi
 done
 ok "every page is listed in Makefile.am (dist_man_MANS)"
 # Every public function is named by some page's .Nm.
