@@ -39,6 +39,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 
 #include <jansson.h>
 #include <nats/nats.h>
@@ -127,11 +128,17 @@ struct nats_part {
     uint64_t        retry_ns, result_timeout_ns;
 
     /* The keeper thread, and the fetchers' wake-up after a reconnect or at stop. */
-    pthread_mutex_t lock;           /* protects stop and the condition */
+    pthread_mutex_t lock;           /* the condition's; stop and closing change under it */
     pthread_cond_t  cond;
-    bool            stop;
+    atomic_bool     stop;           /* fetchers: no new messages */
+    atomic_bool     closing;        /* the keeper: exit */
+    bool            conn_closed;    /* the client's closed callback ran (under lock) */
     pthread_t       keeper;
     bool            keeper_started;
+
+    /* Subscription handlers in progress; a closed group's handlers drop their message. */
+    atomic_uint     in_handlers;
+    atomic_bool     producer_subs_closed, worker_subs_closed;
 
     /* producer */
     natsSubscription *pack_sub, *reply_sub;
@@ -310,10 +317,30 @@ static int producer_submit(faas__remote *r, faas__job *job, const char *name)
 }
 
 /* The stream's PubAck for P.pack.PID.RID. */
+/* A subscription handler may run only while its group is open; close_group() waits for
+ * the ones in progress, so nothing they touch is freed under them. */
+static bool handler_enter(nats_part *n, atomic_bool *closed, natsMsg *msg)
+{
+    atomic_fetch_add(&n->in_handlers, 1);
+    if (atomic_load(closed)) {
+        atomic_fetch_sub(&n->in_handlers, 1);
+        natsMsg_Destroy(msg);
+        return false;
+    }
+    return true;
+}
+
+static void handler_leave(nats_part *n)
+{
+    atomic_fetch_sub(&n->in_handlers, 1);
+}
+
 static void on_pack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
     (void)nc; (void)sub;
     nats_part *n = closure;
+    if (!handler_enter(n, &n->producer_subs_closed, msg))
+        return;
     const char *subject = natsMsg_GetSubject(msg);
     const char *rid = strrchr(subject, '.');
     const char *data = natsMsg_GetData(msg);
@@ -339,6 +366,7 @@ static void on_pack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     natsMsg_Destroy(msg);
     if (done != NULL)
         complete_stored(n, done);
+    handler_leave(n);
 }
 
 /* Fill res from a result message; false if it is not one. */
@@ -388,11 +416,14 @@ static void on_result(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
 {
     (void)sub;
     nats_part *n = closure;
+    if (!handler_enter(n, &n->producer_subs_closed, msg))
+        return;
     char id[37];
     int dead = 0;
     faas_response res;
     if (!parse_result(msg, id, &dead, &res)) {
         natsMsg_Destroy(msg);
+        handler_leave(n);
         return;
     }
     pcall *pc = NULL;
@@ -411,6 +442,7 @@ static void on_result(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
     if (pc == NULL) {
         COUNT(n, duplicate_results);
         faas_response_free(&res);
+        handler_leave(n);
         return;
     }
     COUNT(n, results);
@@ -424,6 +456,7 @@ static void on_result(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
         faas__job_dead_letter(n->rt, pc->job, &res);
     }
     pcall_complete(n, pc, &res);
+    handler_leave(n);
 }
 
 /* Resend what the stream has not confirmed within retry_ms (same Nats-Msg-Id: a copy that
@@ -633,6 +666,8 @@ static void on_wack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
 {
     (void)nc; (void)sub;
     nats_part *n = closure;
+    if (!handler_enter(n, &n->worker_subs_closed, msg))
+        return;
     const char *subject = natsMsg_GetSubject(msg);
     size_t plen = strlen(n->wack_prefix);
     uint64_t token = 0;
@@ -669,6 +704,7 @@ static void on_wack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     natsMsg_Destroy(msg);
     if (settled)
         held_free(h);
+    handler_leave(n);
 }
 
 /* A fetched message: hold it and hand its call to the scheduler. Takes msg. */
@@ -739,10 +775,10 @@ static void *fetch_main(void *arg)
         unsigned want = n->o.fetch_batch < n->o.max_inflight ? n->o.fetch_batch
                                                              : n->o.max_inflight;
         pthread_mutex_lock(&n->hlock);
-        while (n->inflight + want > n->o.max_inflight && !n->stop)
+        while (n->inflight + want > n->o.max_inflight && !atomic_load(&n->stop))
             pthread_cond_wait(&n->room, &n->hlock);
         unsigned room = n->o.max_inflight - n->inflight;
-        bool stop = n->stop;
+        bool stop = atomic_load(&n->stop);
         pthread_mutex_unlock(&n->hlock);
         if (stop)
             break;
@@ -764,7 +800,7 @@ static void *fetch_main(void *arg)
             at.tv_sec += at.tv_nsec / 1000000000L;
             at.tv_nsec %= 1000000000L;
             pthread_mutex_lock(&n->lock);
-            if (!n->stop)
+            if (!atomic_load(&n->stop))
                 pthread_cond_timedwait(&n->cond, &n->lock, &at);
             pthread_mutex_unlock(&n->lock);
         }
@@ -838,14 +874,14 @@ static void *keeper_main(void *arg)
 {
     nats_part *n = arg;
     pthread_mutex_lock(&n->lock);
-    while (!n->stop) {
+    while (!atomic_load(&n->closing)) {
         struct timespec at;
         clock_gettime(CLOCK_MONOTONIC, &at);
         at.tv_nsec += TICK_MS * 1000000L;
         at.tv_sec += at.tv_nsec / 1000000000L;
         at.tv_nsec %= 1000000000L;
         pthread_cond_timedwait(&n->cond, &n->lock, &at);
-        if (n->stop)
+        if (atomic_load(&n->closing))
             break;
         pthread_mutex_unlock(&n->lock);
         uint64_t now = real_ns();
@@ -857,6 +893,16 @@ static void *keeper_main(void *arg)
     }
     pthread_mutex_unlock(&n->lock);
     return NULL;
+}
+
+static void on_closed(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    nats_part *n = closure;
+    pthread_mutex_lock(&n->lock);
+    n->conn_closed = true;
+    pthread_cond_broadcast(&n->cond);
+    pthread_mutex_unlock(&n->lock);
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
@@ -1082,18 +1128,25 @@ static int start_producer(nats_part *n)
 
 /* ---- teardown: stop (no new work), close (hand back, disconnect, free) --------------------- */
 
-static void close_sub(natsSubscription **sub, bool drain)
+/* Close a group of subscriptions: a drain delivers what already arrived (a result that
+ * came in completes its call); then no handler of the group runs any more. */
+static void close_group(nats_part *n, natsSubscription **subs, size_t count,
+                        atomic_bool *closed)
 {
-    if (*sub == NULL)
-        return;
-    /* A drain delivers what already arrived and returns once the handler is done with it:
-     * after this no callback of ours runs for the subscription. */
-    if (drain && natsSubscription_Drain(*sub) == NATS_OK)
-        natsSubscription_WaitForDrainCompletion(*sub, 5000);
-    else
-        natsSubscription_Unsubscribe(*sub);
-    natsSubscription_Destroy(*sub);
-    *sub = NULL;
+    for (size_t i = 0; i < count; i++)
+        if (subs[i] != NULL && natsSubscription_Drain(subs[i]) == NATS_OK)
+            natsSubscription_WaitForDrainCompletion(subs[i], 5000);
+    atomic_store(closed, true);
+    /* Handlers that began before the flag are short (no user code but a callback's): the
+     * wait is theirs. */
+    while (atomic_load(&n->in_handlers) != 0)
+        sched_yield();
+    for (size_t i = 0; i < count; i++)
+        if (subs[i] != NULL) {
+            natsSubscription_Unsubscribe(subs[i]);
+            natsSubscription_Destroy(subs[i]);
+            subs[i] = NULL;
+        }
 }
 
 static void part_stop(faas__part *p)
@@ -1103,10 +1156,11 @@ static void part_stop(faas__part *p)
         faas__remote_clear(n->rt);
         n->remote_set = false;
     }
-    close_sub(&n->pack_sub, true);
-    close_sub(&n->reply_sub, true);
+    natsSubscription *subs[2] = { n->pack_sub, n->reply_sub };
+    close_group(n, subs, 2, &n->producer_subs_closed);
+    n->pack_sub = n->reply_sub = NULL;
     pthread_mutex_lock(&n->lock);
-    n->stop = true;
+    atomic_store(&n->stop, true);
     pthread_cond_broadcast(&n->cond);
     pthread_mutex_unlock(&n->lock);
     pthread_mutex_lock(&n->hlock);
@@ -1123,20 +1177,36 @@ static void part_stop(faas__part *p)
     }
 }
 
+/* Requires every call handed to the scheduler completed (n->running == 0). */
 static void part_close(faas__part *p)
 {
     nats_part *n = (nats_part *)p;
+    pthread_mutex_lock(&n->lock);
+    atomic_store(&n->closing, true);
+    pthread_cond_broadcast(&n->cond);
+    pthread_mutex_unlock(&n->lock);
     if (n->keeper_started) {
         pthread_join(n->keeper, NULL);
         n->keeper_started = false;
     }
+    close_group(n, &n->wack_sub, 1, &n->worker_subs_closed);
     producer_cancel(n);
     worker_release_all(n);
-    close_sub(&n->wack_sub, false);
-    if (n->nc != NULL)
-        natsConnection_FlushTimeout(n->nc, 2000);   /* the last acks and naks */
     jsCtx_Destroy(n->js);
-    natsConnection_Destroy(n->nc);
+    if (n->nc != NULL) {
+        natsConnection_FlushTimeout(n->nc, 2000);   /* the last acks and naks */
+        /* After the closed callback the client calls none of ours any more. */
+        natsConnection_Close(n->nc);
+        struct timespec at;
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        at.tv_sec += 5;
+        pthread_mutex_lock(&n->lock);
+        while (!n->conn_closed)
+            if (pthread_cond_timedwait(&n->cond, &n->lock, &at) != 0)
+                break;
+        pthread_mutex_unlock(&n->lock);
+        natsConnection_Destroy(n->nc);
+    }
     pthread_cond_destroy(&n->idle);
     pthread_cond_destroy(&n->room);
     pthread_mutex_destroy(&n->hlock);
@@ -1149,6 +1219,18 @@ static void part_close(faas__part *p)
     free(n->durable_prefix);
     free(n->conn_name);
     free(n);
+}
+
+/* Detach outside faas_runtime_free: the calls handed to the scheduler finish first (their
+ * own timeouts bound this) and settle their messages while the connection is up. */
+static void part_detach(nats_part *n)
+{
+    part_stop(&n->part);
+    pthread_mutex_lock(&n->hlock);
+    while (n->running > 0)
+        pthread_cond_wait(&n->idle, &n->hlock);
+    pthread_mutex_unlock(&n->hlock);
+    part_close(&n->part);
 }
 
 /* ---- the public API ------------------------------------------------------------------------ */
@@ -1186,6 +1268,8 @@ static int connect_to(nats_part *n, const char *url)
         s = natsOptions_SetReconnectBufSize(no, RECONNECT_BUF);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectedCB(no, on_reconnected, n);
+    if (s == NATS_OK)
+        s = natsOptions_SetClosedCB(no, on_closed, n);
     if (s == NATS_OK)
         s = natsOptions_SetTimeout(no, 2000);
     if (s == NATS_OK)
@@ -1306,8 +1390,7 @@ int faas_nats_attach(faas_runtime *rt, const char *url, const faas_nats_options 
         snprintf(why, sizeof why, "%s", faas_last_error());
         if (added)
             faas__part_take(rt, "nats");
-        part_stop(&n->part);
-        part_close(&n->part);
+        part_detach(n);
         return faas__fail(rc, "%s", why);
     }
     return FAAS_OK;
@@ -1320,15 +1403,7 @@ int faas_nats_detach(faas_runtime *rt)
     faas__part *p = faas__part_take(rt, "nats");
     if (p == NULL)
         return faas__fail(FAAS_ENOTFOUND, "faas_nats_detach: not attached");
-    nats_part *n = (nats_part *)p;
-    part_stop(p);
-    /* The calls handed to the scheduler finish (their own timeouts bound this), and settle
-     * their messages while the connection is still up. */
-    pthread_mutex_lock(&n->hlock);
-    while (n->running > 0)
-        pthread_cond_wait(&n->idle, &n->hlock);
-    pthread_mutex_unlock(&n->hlock);
-    part_close(p);
+    part_detach((nats_part *)p);
     return FAAS_OK;
 }
 

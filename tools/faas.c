@@ -25,8 +25,9 @@ void usage(FILE *to)
             "usage: %s invoke [--memory MB] [--timeout MS] [--log] MODULE.so SYMBOL "
             "[PAYLOAD|-]\n"
             "       %s demo [--modules DIR]\n"
+            "       %s worker --nats URL --module NAME=PATH:SYMBOL... [--concurrency N]\n"
             "       %s version\n"
-            "See faas(1).\n", prog, prog, prog);
+            "See faas(1).\n", prog, prog, prog, prog);
 }
 
 int die(int code, const char *fmt, ...)
