@@ -22,9 +22,13 @@
  *   dead letter  P.deadletter.NAME (stored in the same stream), reply P.wack.WID.TOKEN.d,
  *                Nats-Msg-Id: dl-RID, data Lambda's on-failure record.
  *
- * A worker acks a message once the call is over (success, or the final failure stored as
- * a dead letter) and its result confirmed; naks a failed attempt with the backoff delay; and
- * sends in-progress acks while it holds a message longer than a third of AckWait. Every
+ * A worker pulls with its own requests ($JS.API.CONSUMER.MSG.NEXT, replies to P.pull.WID.
+ * NAME) and acknowledges with the protocol's bodies (+ACK, -NAK {"delay":ns}, +WPI, +TERM):
+ * natsSubscription_Fetch of libnats 3.4.1 writes past its array when messages of an expired
+ * request are still queued (seen after a server restart), and natsMsg_Ack needs its
+ * subscription. It acks a message once the call is over (success, or the final failure
+ * stored as a dead letter) and its result confirmed; naks a failed attempt with the backoff
+ * delay; and sends in-progress acks while it holds a message over a third of AckWait. Every
  * publish that must arrive is kept until confirmed and resent by the keeper thread, so a
  * reconnect loses nothing; acks made while disconnected wait in the client's reconnect
  * buffer. Timing here (AckWait, resends) is real time, not the runtime's clock.
@@ -82,7 +86,9 @@ typedef struct wfunc {
     char              name[FAAS__NAME_MAX + 1];
     char              subject[SUBJECT_MAX];
     char              durable[SUBJECT_MAX];
-    natsSubscription *sub;
+    char              next[SUBJECT_MAX + 64];   /* $JS.API.CONSUMER.MSG.NEXT.STREAM.DURABLE */
+    char              inbox[SUBJECT_MAX + 32];  /* where the pulled messages come */
+    natsSubscription *sub;          /* synchronous, on inbox */
     int64_t           max_deliver;
     uint64_t          progress_ns;  /* a third of AckWait: in-progress acks past this */
     pthread_t         thread;
@@ -525,6 +531,42 @@ static void held_remove(nats_part *n, held *h)
     pthread_cond_signal(&n->room);
 }
 
+/* An acknowledgement of a pulled message: +ACK, -NAK, -NAK {"delay":ns}, +WPI or +TERM.
+ * While disconnected it waits in the client's reconnect buffer. */
+static natsStatus js_ack(nats_part *n, natsMsg *msg, const char *body)
+{
+    const char *reply = natsMsg_GetReply(msg);
+    if (reply == NULL)
+        return NATS_INVALID_ARG;
+    return natsConnection_Publish(n->nc, reply, body, (int)strlen(body));
+}
+
+static natsStatus js_nak(nats_part *n, natsMsg *msg, int64_t delay_ms)
+{
+    char body[64];
+    if (delay_ms <= 0)
+        return js_ack(n, msg, "-NAK");
+    snprintf(body, sizeof body, "-NAK {\"delay\":%" PRId64 "}", delay_ms * 1000000);  /* ns */
+    return js_ack(n, msg, body);
+}
+
+/* The delivery count of a pulled message, from its reply subject:
+ * $JS.ACK.STREAM.CONSUMER.DELIVERED.SSEQ.CSEQ.TIME.PENDING, or with the domain and account
+ * hash after ACK (12 tokens). 1 if it cannot be read. */
+static int delivery_count(natsMsg *msg)
+{
+    const char *reply = natsMsg_GetReply(msg);
+    if (reply == NULL || strncmp(reply, "$JS.ACK.", 8) != 0)
+        return 1;
+    const char *tok[16];
+    int count = 0;
+    for (const char *p = reply; p != NULL && count < 16; p = strchr(p, '.'), p = p ? p + 1 : p)
+        tok[count++] = p;
+    const char *delivered = count == 9 ? tok[4] : count >= 11 ? tok[6] : NULL;
+    long v = delivered ? strtol(delivered, NULL, 10) : 1;
+    return v > 0 && v < 1000000 ? (int)v : 1;
+}
+
 /* Requires n->hlock. Do h's next step; true if h is settled (removed: free it unlocked). */
 static bool advance(nats_part *n, held *h, uint64_t now)
 {
@@ -537,8 +579,7 @@ static bool advance(nats_part *n, held *h, uint64_t now)
         h->sent_ns = now;
         return false;
     case H_FINAL: {
-        natsStatus s = h->nak ? natsMsg_NakWithDelay(h->msg, h->nak_ms, NULL)
-                              : natsMsg_Ack(h->msg, NULL);
+        natsStatus s = h->nak ? js_nak(n, h->msg, h->nak_ms) : js_ack(n, h->msg, "+ACK");
         if (s != NATS_OK)
             return false;           /* the keeper tries again */
         if (h->nak)
@@ -678,9 +719,15 @@ static void on_wack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
         if (end[0] == '.')
             kind = end[1];
     }
+    /* A result published while its producer had no subscription (a reconnect in progress)
+     * comes back as the server's "503 no responders" status: not a confirmation, the
+     * keeper resends it. */
     const char *data = natsMsg_GetData(msg);
-    bool stored_ok = kind == 'd' && !natsMsg_IsNoResponders(msg) && data != NULL &&
+    bool no_responders = natsMsg_IsNoResponders(msg);
+    bool stored_ok = kind == 'd' && !no_responders && data != NULL &&
                      strstr(data, "\"error\"") == NULL;
+    if (no_responders)
+        kind = 0;
     held *h = NULL;
     bool settled = false;
     pthread_mutex_lock(&n->hlock);
@@ -711,13 +758,7 @@ static void on_wack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
 static void take_message(nats_part *n, wfunc *wf, natsMsg *msg)
 {
     COUNT(n, fetched);
-    jsMsgMetaData *meta = NULL;
-    int attempt = 1;
-    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-        attempt = meta->NumDelivered > 0 && meta->NumDelivered < 1000000
-                  ? (int)meta->NumDelivered : 1;
-        jsMsgMetaData_Destroy(meta);
-    }
+    int attempt = delivery_count(msg);
     if (attempt > 1)
         COUNT(n, redelivered);
     const char *id = NULL, *reply = NULL;
@@ -726,9 +767,9 @@ static void take_message(nats_part *n, wfunc *wf, natsMsg *msg)
         strlen(id) != 36) {
         /* Not a call made by libfaas (or no memory): terminate it rather than loop on it. */
         if (h == NULL)
-            natsMsg_NakWithDelay(msg, 1000, NULL);
+            js_nak(n, msg, 1000);
         else
-            natsMsg_Term(msg, NULL);
+            js_ack(n, msg, "+TERM");
         free(h);
         natsMsg_Destroy(msg);
         return;
@@ -765,6 +806,41 @@ static void take_message(nats_part *n, wfunc *wf, natsMsg *msg)
     }
 }
 
+/* One pull request for up to batch messages; each is handed on as it arrives. Returns how
+ * many came, or -1 if the request could not be made (disconnected). A message of an earlier
+ * request that arrives late is taken as well; its status line (404, 408) may end this
+ * round early, which costs one more request. */
+static int pull(nats_part *n, wfunc *wf, int batch)
+{
+    char req[96];
+    int len = snprintf(req, sizeof req, "{\"batch\":%d,\"expires\":%" PRId64 "}", batch,
+                       (int64_t)(FETCH_WAIT_MS - 50) * 1000000);    /* ns */
+    if (natsConnection_PublishRequest(n->nc, wf->next, wf->inbox, req, len) != NATS_OK)
+        return -1;
+    uint64_t deadline = real_ns() + (uint64_t)FETCH_WAIT_MS * 1000000u;
+    int got = 0;
+    while (got < batch) {
+        uint64_t now = real_ns();
+        if (now >= deadline)
+            break;
+        natsMsg *msg = NULL;
+        natsStatus s = natsSubscription_NextMsg(&msg, wf->sub,
+                                                (int64_t)((deadline - now) / 1000000u) + 1);
+        if (s == NATS_TIMEOUT)
+            break;
+        if (s != NATS_OK)
+            return got > 0 ? got : -1;
+        const char *status = NULL;
+        if (natsMsgHeader_Get(msg, "Status", &status) == NATS_OK && status != NULL) {
+            natsMsg_Destroy(msg);       /* 404 nothing now, 408 expired, 409 ... */
+            break;
+        }
+        take_message(n, wf, msg);
+        got++;
+    }
+    return got;
+}
+
 static void *fetch_main(void *arg)
 {
     wfunc *wf = arg;
@@ -783,15 +859,7 @@ static void *fetch_main(void *arg)
         if (stop)
             break;
         int batch = (int)(room < n->o.fetch_batch ? room : n->o.fetch_batch);
-        natsMsgList list = { NULL, 0 };
-        jsErrCode jerr = 0;
-        natsStatus s = natsSubscription_Fetch(&list, wf->sub, batch, FETCH_WAIT_MS, &jerr);
-        for (int i = 0; i < list.Count; i++) {
-            take_message(n, wf, list.Msgs[i]);
-            list.Msgs[i] = NULL;
-        }
-        natsMsgList_Destroy(&list);
-        if (s != NATS_OK && s != NATS_TIMEOUT) {
+        if (pull(n, wf, batch) < 0) {
             /* Disconnected (or the consumer is gone): wait for a reconnect or the stop,
              * at most a fetch's time, then try again. */
             struct timespec at;
@@ -817,7 +885,7 @@ static void worker_tick(nats_part *n, uint64_t now)
     for (held *h = n->held_head, *next; h != NULL; h = next) {
         next = h->next;
         if (h->state != H_FINAL && now - h->touched_ns >= h->wf->progress_ns) {
-            if (natsMsg_InProgress(h->msg, NULL) == NATS_OK) {
+            if (js_ack(n, h->msg, "+WPI") == NATS_OK) {
                 h->touched_ns = now;
                 COUNT(n, in_progress);
             }
@@ -860,9 +928,9 @@ static void worker_release_all(nats_part *n)
     while (all != NULL) {
         held *next = all->next;
         if (all->state == H_FINAL && !all->nak)
-            natsMsg_Ack(all->msg, NULL);
+            js_ack(n, all->msg, "+ACK");
         else
-            natsMsg_Nak(all->msg, NULL);
+            js_nak(n, all->msg, 0);
         held_free(all);
         all = next;
     }
@@ -1011,14 +1079,14 @@ static int ensure_consumer(nats_part *n, wfunc *wf, const faas_config *cfg)
         jsConsumerInfo_Destroy(ci);
     }
     wf->progress_ns = (uint64_t)ack_wait * 1000000u / 3;
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = n->stream;
-    so.Consumer = wf->durable;      /* bind: never create nor delete it */
-    s = js_PullSubscribe(&wf->sub, n->js, wf->subject, wf->durable, NULL, &so, &jerr);
+    snprintf(wf->next, sizeof wf->next, "$JS.API.CONSUMER.MSG.NEXT.%s.%s", n->stream,
+             wf->durable);
+    snprintf(wf->inbox, sizeof wf->inbox, "%s.pull.%s.%s", n->prefix, n->id, wf->name);
+    s = natsConnection_SubscribeSync(&wf->sub, n->nc, wf->inbox);
+    if (s == NATS_OK)
+        s = natsSubscription_SetPendingLimits(wf->sub, -1, -1);
     if (s != NATS_OK)
-        return faas__fail(FAAS_EINVAL, "nats: pull subscription to %s: %s (error %d)",
-                          wf->durable, nats_why(s), (int)jerr);
+        return faas__fail(FAAS_EINVAL, "nats: subscribe %s: %s", wf->inbox, nats_why(s));
     return FAAS_OK;
 }
 
@@ -1130,11 +1198,17 @@ static int start_producer(nats_part *n)
 
 /* Close a group of subscriptions: a drain delivers what already arrived (a result that
  * came in completes its call); then no handler of the group runs any more. */
+static bool connected(nats_part *n)
+{
+    return n->nc != NULL && natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
 static void close_group(nats_part *n, natsSubscription **subs, size_t count,
                         atomic_bool *closed)
 {
+    /* Disconnected, nothing more can arrive: no drain (it would wait for a server). */
     for (size_t i = 0; i < count; i++)
-        if (subs[i] != NULL && natsSubscription_Drain(subs[i]) == NATS_OK)
+        if (subs[i] != NULL && connected(n) && natsSubscription_Drain(subs[i]) == NATS_OK)
             natsSubscription_WaitForDrainCompletion(subs[i], 5000);
     atomic_store(closed, true);
     /* Handlers that began before the flag are short (no user code but a callback's): the
@@ -1171,7 +1245,8 @@ static void part_stop(faas__part *p)
             pthread_join(n->funcs[i].thread, NULL);
         n->funcs[i].started = false;
         if (n->funcs[i].sub != NULL) {
-            natsSubscription_Destroy(n->funcs[i].sub);   /* bound: the durable stays */
+            natsSubscription_Unsubscribe(n->funcs[i].sub);  /* the durable stays */
+            natsSubscription_Destroy(n->funcs[i].sub);
             n->funcs[i].sub = NULL;
         }
     }
@@ -1194,7 +1269,8 @@ static void part_close(faas__part *p)
     worker_release_all(n);
     jsCtx_Destroy(n->js);
     if (n->nc != NULL) {
-        natsConnection_FlushTimeout(n->nc, 2000);   /* the last acks and naks */
+        if (connected(n))
+            natsConnection_FlushTimeout(n->nc, 2000);   /* the last acks and naks */
         /* After the closed callback the client calls none of ours any more. */
         natsConnection_Close(n->nc);
         struct timespec at;

@@ -135,8 +135,34 @@ static int setup_server(void **state)
     return 0;
 }
 
+/* Worker processes still running when a test failed (an assertion leaves the test). */
+#define LIVE_MAX 8
+static pid_t live[LIVE_MAX];
+
+static void live_add(pid_t pid)
+{
+    for (unsigned i = 0; i < LIVE_MAX; i++)
+        if (live[i] == 0) {
+            live[i] = pid;
+            return;
+        }
+}
+
+static void live_remove(pid_t pid)
+{
+    for (unsigned i = 0; i < LIVE_MAX; i++)
+        if (live[i] == pid)
+            live[i] = 0;
+}
+
 static int teardown_server(void **state)
 {
+    for (unsigned i = 0; i < LIVE_MAX; i++)
+        if (live[i] > 0) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+            live[i] = 0;
+        }
     nats_server *s = *state;
     if (s != NULL) {
         nats_server_destroy(s);
@@ -194,7 +220,10 @@ static int start_workers(nats_worker *w, unsigned n, const char *url, const char
         char *argv[] = { (char *)tool_path(), "worker", "--nats", (char *)url,
                          "--module", module, "--concurrency", "2", "--timeout", "1000",
                          NULL };
-        if (nats_worker_start(&w[i], argv) != 0) {
+        int rc = nats_worker_start(&w[i], argv);
+        if (w[i].pid > 0)
+            live_add(w[i].pid);
+        if (rc != 0) {
             print_message("worker %u did not start: %s\n", i, w[i].last);
             return -1;
         }
@@ -206,6 +235,7 @@ static void stop_workers(nats_worker *w, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
         if (w[i].pid > 0) {
+            live_remove(w[i].pid);
             int status = nats_worker_stop(&w[i], SIGTERM);
             print_message("%s", w[i].last);
             assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -232,6 +262,38 @@ static int submit(faas_runtime *rt, const char *function, unsigned i, tracker *t
     char payload[32];
     int n = snprintf(payload, sizeof payload, "%u", i);
     return faas_invoke_async(rt, function, payload, (size_t)n, on_done, t, NULL);
+}
+
+/* What the server holds for FUNCTION's consumer, for the log of a failing test. */
+static void print_consumer(const char *url, const char *function)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsConsumerInfo *ci = NULL;
+    jsStreamInfo *si = NULL;
+    char durable[80];
+    snprintf(durable, sizeof durable, "faas-%s", function);
+    if (natsConnection_ConnectTo(&nc, url) == NATS_OK &&
+        natsConnection_JetStream(&js, nc, NULL) == NATS_OK) {
+        if (js_GetConsumerInfo(&ci, js, "FAAS", durable, NULL, NULL) == NATS_OK) {
+            print_message("consumer %s: pending %llu, ack pending %lld, redelivered %lld, "
+                          "delivered %llu, ack floor %llu\n", durable,
+                          (unsigned long long)ci->NumPending, (long long)ci->NumAckPending,
+                          (long long)ci->NumRedelivered,
+                          (unsigned long long)ci->Delivered.Stream,
+                          (unsigned long long)ci->AckFloor.Stream);
+            jsConsumerInfo_Destroy(ci);
+        }
+        if (js_GetStreamInfo(&si, js, "FAAS", NULL, NULL) == NATS_OK) {
+            print_message("stream FAAS: %llu messages, first %llu, last %llu\n",
+                          (unsigned long long)si->State.Msgs,
+                          (unsigned long long)si->State.FirstSeq,
+                          (unsigned long long)si->State.LastSeq);
+            jsStreamInfo_Destroy(si);
+        }
+    }
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
 }
 
 /* ---- tests ----------------------------------------------------------------------------------- */
@@ -419,6 +481,7 @@ static void a_killed_worker_loses_nothing(void **state)
     assert_true(before >= n / 5);
     kill(w[0].pid, SIGKILL);
     waitpid(w[0].pid, NULL, 0);
+    live_remove(w[0].pid);
     fclose(w[0].out);
     w[0].pid = 0;
     unsigned done = tracker_wait(&t, n, 300);
@@ -452,21 +515,29 @@ static void a_server_restart_loses_no_accepted_call(void **state)
     nats_server_stop(srv, SIGTERM);
     for (; i < 3 * n / 4; i++)                  /* accepted while the server is down */
         ASSERT_OK(submit(rt, "work", i, &t));
+    { struct timespec ts = { 3, 0 }; nanosleep(&ts, NULL); }
+    /* The outage lasts two seconds: long enough for unconfirmed calls to be published
+     * again and for results to find no producer subscribed (the scenario's length; the
+     * sleep waits for nothing to happen). */
+    struct timespec outage = { 2, 0 };
+    nanosleep(&outage, NULL);
     assert_int_equal(nats_server_start(srv), 0);
     for (; i < n; i++)
         ASSERT_OK(submit(rt, "work", i, &t));
-    unsigned done = tracker_wait(&t, n, 300);
+    unsigned done = tracker_wait(&t, n, 120);
     faas_nats_stats st;
     ASSERT_OK(faas_nats_stats_get(rt, &st));
-    print_message("server restarted after %u of %u completions; %u completed; republished "
+    print_message("server down 2 s after %u of %u completions; %u completed; republished "
                   "%llu, duplicate results %llu, reconnects %llu\n", before, n, done,
                   (unsigned long long)st.republished,
                   (unsigned long long)st.duplicate_results,
                   (unsigned long long)st.reconnects);
+    if (done != n)
+        print_consumer(srv->url, "work");
+    stop_workers(w, 2);
     assert_exactly_once(&t);
     assert_true(st.reconnects >= 1);
     faas_runtime_free(rt);
-    stop_workers(w, 2);
     tracker_free(&t);
 }
 
@@ -595,6 +666,8 @@ int main(void)
         S(a_killed_worker_loses_nothing),
         S(a_server_restart_loses_no_accepted_call),
     };
+    if (getenv("FAAS_TEST_FILTER") != NULL)      /* one test by name, for debugging */
+        cmocka_set_test_filter(getenv("FAAS_TEST_FILTER"));
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     nats_Close();                       /* the client library's own threads and memory */
     return rc;
