@@ -676,6 +676,16 @@ static void worker_done(const faas_response *res, void *arg)
             dead = make_dead_letter(n, h, res);
         if (h->reply != NULL)
             result = make_result(n, h, res, status != FAAS_OK);
+        if ((status != FAAS_OK && dead == NULL) || (h->reply != NULL && result == NULL)) {
+            /* No memory for what must be sent: not acked, so not lost; tried again. */
+            if (dead != NULL)
+                natsMsg_Destroy(dead);
+            if (result != NULL)
+                natsMsg_Destroy(result);
+            dead = result = NULL;
+            nak = true;
+            nak_ms = 1000;
+        }
     }
     uint64_t now = real_ns();
     pthread_mutex_lock(&n->hlock);
