@@ -16,9 +16,10 @@
  *                the data is the payload, untouched.
  *   result       to Faas-Reply, reply P.wack.WID.TOKEN.r, header Faas-Result (RID, status,
  *                attempt and the record's numbers), data the response's. The producer
- *                answers with an empty message: only then is the call acked. A result that
- *                is not answered is resent (at-least-once), and duplicates are dropped by
- *                request id at the producer, so a callback fires exactly once.
+ *                confirms it on P.wack.WID.c, whose data lists the tokens it confirms (one
+ *                message for all the results it had in hand): only then is the call acked.
+ *                A result that is not confirmed is resent (at-least-once), and duplicates
+ *                are dropped by request id at the producer, so a callback fires once.
  *   dead letter  P.deadletter.NAME (stored in the same stream), reply P.wack.WID.TOKEN.d,
  *                Nats-Msg-Id: dl-RID, data Lambda's on-failure record.
  *
@@ -150,6 +151,14 @@ struct nats_part {
     natsSubscription *pack_sub, *reply_sub;
     char            reply_subject[SUBJECT_MAX];
     pthread_mutex_t plock;          /* protects calls and the FIFO; held around publishes */
+    /* Confirmations of results not sent yet, per worker; only the reply subscription's
+     * delivery thread touches them (and close, once that subscription is closed). */
+    struct confirm {
+        char   subject[SUBJECT_MAX];    /* P.wack.WID.c */
+        char   tokens[2048];
+        size_t len;
+    } confirm[8];
+    unsigned        nconfirm;
     pcall          *calls;
     pcall          *fifo_head, *fifo_tail;
     bool            remote_set;
@@ -417,10 +426,65 @@ static bool parse_result(natsMsg *msg, char id[37], int *dead, faas_response *re
     return true;
 }
 
+static void confirm_flush(nats_part *n, struct confirm *c)
+{
+    if (c->len > 0)
+        natsConnection_Publish(n->nc, c->subject, c->tokens, (int)c->len);
+    c->len = 0;
+}
+
+static void confirm_flush_all(nats_part *n)
+{
+    for (unsigned i = 0; i < n->nconfirm; i++)
+        confirm_flush(n, &n->confirm[i]);
+    n->nconfirm = 0;
+}
+
+/* Confirm the result whose reply was P.wack.WID.TOKEN.r: batched per worker, sent when no
+ * other result is waiting (or a batch is full), so a burst of results costs one message. */
+static void confirm_add(nats_part *n, const char *reply, natsSubscription *sub)
+{
+    const char *kind = strrchr(reply, '.');
+    const char *token = NULL;
+    for (const char *p = kind - 1; kind != NULL && p > reply; p--)
+        if (*p == '.') {
+            token = p + 1;
+            break;
+        }
+    size_t plen = token ? (size_t)(token - reply) : 0;    /* "P.wack.WID." */
+    size_t tlen = token ? (size_t)(kind - token) : 0;
+    if (token == NULL || plen + 2 > SUBJECT_MAX || tlen == 0 || tlen > 20) {
+        natsConnection_Publish(n->nc, reply, NULL, 0);   /* not ours: answer it alone */
+        return;
+    }
+    struct confirm *c = NULL;
+    for (unsigned i = 0; i < n->nconfirm && c == NULL; i++)
+        if (strncmp(n->confirm[i].subject, reply, plen) == 0 &&
+            strcmp(n->confirm[i].subject + plen, "c") == 0)
+            c = &n->confirm[i];
+    if (c == NULL) {
+        if (n->nconfirm == sizeof n->confirm / sizeof n->confirm[0])
+            confirm_flush_all(n);
+        c = &n->confirm[n->nconfirm++];
+        memcpy(c->subject, reply, plen);
+        memcpy(c->subject + plen, "c", 2);
+        c->len = 0;
+    }
+    if (c->len + tlen + 1 > sizeof c->tokens)
+        confirm_flush(n, c);
+    if (c->len > 0)
+        c->tokens[c->len++] = ' ';
+    memcpy(c->tokens + c->len, token, tlen);
+    c->len += tlen;
+    int pending = 0;
+    if (natsSubscription_GetPending(sub, &pending, NULL) != NATS_OK || pending == 0)
+        confirm_flush_all(n);
+}
+
 /* A result on P.reply.PID: complete the call once, confirm it to the worker always. */
 static void on_result(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-    (void)sub;
+    (void)nc;
     nats_part *n = closure;
     if (!handler_enter(n, &n->producer_subs_closed, msg))
         return;
@@ -443,7 +507,7 @@ static void on_result(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
     pthread_mutex_unlock(&n->plock);
     const char *reply = natsMsg_GetReply(msg);
     if (reply != NULL)
-        natsConnection_Publish(nc, reply, NULL, 0);
+        confirm_add(n, reply, sub);
     natsMsg_Destroy(msg);
     if (pc == NULL) {
         COUNT(n, duplicate_results);
@@ -712,6 +776,38 @@ static void worker_done(const faas_response *res, void *arg)
         held_free(h);
 }
 
+/* P.wack.WID.c: a producer confirms the results of these tokens: ack their calls. */
+static void confirmed(nats_part *n, const char *tokens)
+{
+    held *settled = NULL;
+    uint64_t now = real_ns();
+    pthread_mutex_lock(&n->hlock);
+    for (const char *p = tokens; p != NULL && *p != '\0';) {
+        char *end;
+        uint64_t token = strtoull(p, &end, 10);
+        if (end == p)
+            break;
+        p = end;
+        held *h = NULL;
+        HASH_FIND(hh, n->held_map, &token, sizeof token, h);
+        if (h != NULL && h->state == H_RESULT) {
+            natsMsg_Destroy(h->out);
+            h->out = NULL;
+            h->state = H_FINAL;
+            if (advance(n, h, now)) {
+                h->next = settled;
+                settled = h;
+            }
+        }
+    }
+    pthread_mutex_unlock(&n->hlock);
+    while (settled != NULL) {
+        held *next = settled->next;
+        held_free(settled);
+        settled = next;
+    }
+}
+
 /* P.wack.WID.TOKEN.{d,r}: the stream stored a dead letter, or a producer has a result. */
 static void on_wack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
@@ -723,6 +819,12 @@ static void on_wack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     size_t plen = strlen(n->wack_prefix);
     uint64_t token = 0;
     char kind = 0;
+    if (strncmp(subject, n->wack_prefix, plen) == 0 && strcmp(subject + plen, ".c") == 0) {
+        confirmed(n, natsMsg_GetData(msg));
+        natsMsg_Destroy(msg);
+        handler_leave(n);
+        return;
+    }
     if (strncmp(subject, n->wack_prefix, plen) == 0 && subject[plen] == '.') {
         char *end;
         token = strtoull(subject + plen + 1, &end, 10);
@@ -1243,6 +1345,7 @@ static void part_stop(faas__part *p)
     natsSubscription *subs[2] = { n->pack_sub, n->reply_sub };
     close_group(n, subs, 2, &n->producer_subs_closed);
     n->pack_sub = n->reply_sub = NULL;
+    confirm_flush_all(n);               /* the last results' confirmations */
     pthread_mutex_lock(&n->lock);
     atomic_store(&n->stop, true);
     pthread_cond_broadcast(&n->cond);

@@ -109,6 +109,9 @@ int cmd_worker(int argc, char **argv)
     faas_options opts;
     memset(&opts, 0, sizeof opts);
     opts.workers = concurrency;
+    /* Calls arrive at the network's pace: a worker thread that polls for them before it
+     * sleeps only takes the CPU from the client's threads and the server. */
+    opts.idle_spin_us = -1;
     faas_runtime *rt;
     if (faas_runtime_new(&rt, &opts) != FAAS_OK)
         return die(1, "%s", faas_last_error());

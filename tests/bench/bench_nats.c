@@ -5,6 +5,8 @@
  *
  *   raw        js_PublishAsync (no Nats-Msg-Id) to a work-queue stream; worker processes
  *              natsSubscription_Fetch(64) + natsMsg_Ack each, on one shared durable
+ *   raw_id     the same with a unique Nats-Msg-Id per message: the server's de-duplication,
+ *              which libfaas uses to make a republish idempotent, is part of the gap
  *   faas       faas_invoke_async of a remote function with no callback (fire and forget)
  *              from a producer runtime; `faas worker`-like processes (one runtime each,
  *              faas_nats_attach worker) run an empty handler and ack
@@ -133,6 +135,8 @@ static _Noreturn void faas_worker(const char *url)
     faas_options o;
     memset(&o, 0, sizeof o);
     o.workers = 2;
+    o.idle_spin_us = -1;    /* as `faas worker`: work arrives at network pace, spinning only
+                               takes the CPU from the server and the other processes */
     if (faas_runtime_new(&rt, &o) != FAAS_OK)
         fail("faas_runtime_new", faas_last_error());
     faas_on_record(rt, count_record, NULL);
@@ -228,8 +232,9 @@ static void wait_for(uint64_t n, int callbacks)
     pthread_mutex_unlock(&prog.mu);
 }
 
-enum { SYS_RAW, SYS_FAAS, SYS_FAAS_CB, NSYS };
-static const char *sys_name[NSYS] = { "raw", "faas", "faas_cb" };
+enum { SYS_RAW, SYS_RAW_ID, SYS_FAAS, SYS_FAAS_CB, NSYS };
+static const char *sys_name[NSYS] = { "raw", "raw_id", "faas", "faas_cb" };
+static uint64_t next_id;
 
 typedef struct ctx {
     jsCtx        *js;
@@ -241,10 +246,16 @@ static double run_rep(ctx *c, int sys, unsigned n)
 {
     rep_begin();
     uint64_t t0 = bench_now_ns();
-    if (sys == SYS_RAW) {
-        for (unsigned i = 0; i < n; i++)
-            check(js_PublishAsync(c->js, "raw.work", c->payload, (int)opt.size, NULL),
-                  "js_PublishAsync");
+    if (sys == SYS_RAW || sys == SYS_RAW_ID) {
+        jsPubOptions id;
+        jsPubOptions_Init(&id);
+        char msgid[32];
+        id.MsgId = msgid;
+        for (unsigned i = 0; i < n; i++) {
+            snprintf(msgid, sizeof msgid, "raw-%llu", (unsigned long long)++next_id);
+            check(js_PublishAsync(c->js, "raw.work", c->payload, (int)opt.size,
+                                  sys == SYS_RAW_ID ? &id : NULL), "js_PublishAsync");
+        }
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MaxWait = 60000;
@@ -258,7 +269,7 @@ static double run_rep(ctx *c, int sys, unsigned n)
         }
     }
     wait_for(n, sys == SYS_FAAS_CB);
-    if (sys != SYS_RAW && faas_drain(c->rt, 60000) != FAAS_OK)
+    if (sys >= SYS_FAAS && faas_drain(c->rt, 60000) != FAAS_OK)
         fail("faas_drain", faas_last_error());
     return (double)n / ((double)(bench_now_ns() - t0) / 1e9);
 }
