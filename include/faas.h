@@ -90,16 +90,33 @@ typedef struct faas_options {           /* all-zero = every default */
     unsigned    retry_cap_ms;           /* 0: 10000 ms, the largest backoff ceiling */
     int         idle_spin_us;           /* an idle worker polls this long before it sleeps;
                                            0: 50 us, negative: never */
+    const struct faas_price_model *price; /* a model of your own (copied); when set it
+                                           replaces price_model. See faas_price_model(3) */
+    int         no_histograms;          /* 1: keep no latency histograms (quantiles 0) */
     /* later fields are only ever added here, at the end */
 } faas_options;
+
+/* faas_config.isolation: where a function's instances run. See faas-isolation(7). */
+enum faas_isolation {
+    FAAS_ISOLATE_NONE    = 0,   /* in the host process: the fastest path */
+    FAAS_ISOLATE_PROCESS = 1    /* one process per instance, forked from a zygote */
+};
+
+/* faas_config.seccomp: the syscalls an isolated instance may make. */
+enum faas_seccomp {
+    FAAS_SECCOMP_NONE       = 0,    /* no filter */
+    FAAS_SECCOMP_NO_NETWORK = 1,    /* socket(), connect(), bind(), ... end the call */
+    FAAS_SECCOMP_STRICT     = 2     /* only what a pure computation needs */
+};
 
 typedef int  (*faas_handler)(faas_ctx *ctx, const void *payload, size_t len);
 typedef int  (*faas_init_fn)(void **state, const char *function);  /* module symbol faas_init */
 typedef void (*faas_shutdown_fn)(void *state);                     /* module symbol faas_shutdown */
 
 typedef struct faas_config {
-    unsigned memory_mb;         /* billing size and the per-call arena limit (128) */
-    unsigned timeout_ms;        /* cooperative deadline (3000) */
+    unsigned memory_mb;         /* billing size and the per-call arena limit; isolated: the
+                                   instance's address-space limit too (128) */
+    unsigned timeout_ms;        /* deadline: cooperative, or a SIGKILL when isolated (3000) */
     unsigned max_concurrency;   /* most instances at once; 0 = no limit (0) */
     unsigned min_warm;          /* instances kept initialised (0) */
     unsigned keep_alive_ms;     /* idle lifetime before shutdown; 0 = at once (600000) */
@@ -108,8 +125,11 @@ typedef struct faas_config {
     const char *tag;            /* cost attribution key (NULL) */
     faas_init_fn init;          /* INIT hook for faas_register() host functions (NULL) */
     faas_shutdown_fn shutdown;  /* SHUTDOWN hook for host functions (NULL) */
+    int isolation;              /* FAAS_ISOLATE_NONE (in-process) or _PROCESS (NONE) */
+    int seccomp;                /* isolated instances' syscall profile (FAAS_SECCOMP_NONE) */
     int remote;                 /* 1: with a NATS producer attached, async calls are published
                                    for a worker to run (see faas_nats_attach(3)) (0) */
+    /* later fields are only ever added here, at the end */
 } faas_config;
 
 typedef struct faas_record {
@@ -137,8 +157,16 @@ typedef struct faas_response {
 typedef struct faas_stats {
     uint64_t invocations, errors, throttles, cold_starts, timeouts, retries, dead_letters;
     unsigned instances_live, instances_busy;
-    double   p50_ms, p90_ms, p99_ms, max_ms;
+    double   p50_ms, p90_ms, p99_ms, max_ms;      /* handler durations */
     uint64_t cost_picousd;
+    /* appended with cost models and budgets; later fields also go at the end */
+    double   p999_ms;
+    double   init_p50_ms, init_p90_ms, init_p99_ms, init_p999_ms, init_max_ms;
+    double   queue_p50_ms, queue_p90_ms, queue_p99_ms, queue_p999_ms, queue_max_ms;
+    uint64_t init_count, queue_count;   /* samples in the init and queue-wait quantiles */
+    uint64_t budget_refusals;           /* calls refused with FAAS_EBUDGET */
+    uint64_t mb_ms;                     /* billed memory x billed time: GB-s x 1,024,000 */
+    uint64_t request_picousd, compute_picousd;   /* cost_picousd split in two */
 } faas_stats;
 
 typedef void (*faas_callback)(const faas_response *res, void *arg);
@@ -256,18 +284,249 @@ FAAS_API int faas_record_format(const faas_record *rec, char *buf, size_t size);
  * calls, signature inspection) is declared here.
  */
 
+/* Call an FFI function with C values, no JSON: args[i] points to the i-th argument (an
+ * object of its declared type; for a string, a char * holding it); the result is stored
+ * in *ret (an object of the return type; NULL: discarded). The instance, deadline, record
+ * and accounting are those of faas_invoke_fn(); res (NULL: discard) gets an empty reply.
+ * See faas_invoke_ffi(3). */
+FAAS_API int faas_invoke_ffi(faas_function *fn, void **args, void *ret, faas_response *res);
+
 /* ---- Cost models, budgets and metrics export -------------------------------------------
  * Price models beyond the runtime's own, per-tag budgets, workload projections, and the
- * JSON and Prometheus exposition of the counters and histograms.
+ * JSON and Prometheus exposition of the counters and histograms. Money is integer
+ * pico-dollars (1e-12 USD) everywhere.
  */
 
+enum faas_time_basis {
+    FAAS_TIME_WALL = 0,         /* the handler's wall time (record.duration_ns) */
+    FAAS_TIME_CPU  = 1          /* its thread's CPU time (record.cpu_ns): cpu_time is on */
+};
+
+enum faas_memory_basis {
+    FAAS_MEMORY_CONFIGURED = 0, /* the function's memory_mb (AWS, GCP) */
+    FAAS_MEMORY_OBSERVED   = 1, /* the call's arena high-water, max_memory_bytes (Azure) */
+    FAAS_MEMORY_NONE       = 2  /* compute is priced per second whatever the memory */
+};
+
+#define FAAS_PRICE_TIERS 12
+
+typedef struct faas_price_tier {
+    uint32_t memory_mb;         /* for memory sizes up to this one (the first that fits) */
+    uint32_t milli_units;       /* the second dimension, in thousandths: 200 = 0.2 GHz */
+} faas_price_tier;
+
+typedef struct faas_price_model {   /* only ever grows at the end; see faas_price_model(3) */
+    const char *name;               /* 1-63 characters of [A-Za-z0-9_.-] */
+    const char *source;             /* where the figures were read (NULL ok) */
+    const char *read_on;            /* when, "2026-11-26" (NULL ok) */
+    uint64_t    request_picousd;    /* per request */
+    uint64_t    gbs_picousd;        /* per GB-second (1 GB = 1024 MB); per second with
+                                       FAAS_MEMORY_NONE */
+    const char *unit2;              /* a second compute dimension, "GHz-s" (NULL: none) */
+    uint64_t    unit2_picousd;      /* per unit-second of it */
+    faas_price_tier unit2_tiers[FAAS_PRICE_TIERS]; /* units by memory size, ascending */
+    int         time_basis;         /* enum faas_time_basis */
+    int         memory_basis;       /* enum faas_memory_basis */
+    uint32_t    memory_bucket_mb;   /* billed memory rounded up to a multiple (0: 1 MB) */
+    uint32_t    min_memory_mb;      /* billed memory at least this */
+    uint32_t    quantum_ms;         /* billed time rounded up to a multiple (0: 1 ms) */
+    uint32_t    min_ms;             /* billed time at least this */
+    int         bill_init;          /* 1: a cold call's INIT time is billed */
+    uint64_t    free_requests;      /* monthly free tier: requests */
+    uint64_t    free_gb_seconds;    /* ... GB-seconds (seconds with FAAS_MEMORY_NONE) */
+    uint64_t    free_unit2_seconds; /* ... unit-seconds of the second dimension */
+    uint64_t    monthly_picousd;    /* a fixed monthly fee (Cloudflare's $5 plan) */
+} faas_price_model;
+
+/* The preset named NAME, or NULL. Presets are static: never freed. */
+FAAS_API const faas_price_model *faas_price_model_find(const char *name);
+/* The index-th preset (0, 1, ...), or NULL past the last. See faas_price_model(3). */
+FAAS_API const faas_price_model *faas_price_model_preset(size_t index);
+/* Parse a model from the text of a model file; *out is freed with faas_price_model_free. */
+FAAS_API int  faas_price_model_parse(const char *text, size_t len, faas_price_model **out);
+/* The same from a file. */
+FAAS_API int  faas_price_model_load(const char *path, faas_price_model **out);
+/* Release a model from faas_price_model_parse/_load; NULL is a no-op. */
+FAAS_API void faas_price_model_free(faas_price_model *model);
+/* Price a record with MODEL: sets rec->billed_ms and rec->cost_picousd from the rest. */
+FAAS_API int  faas_price_record(const faas_price_model *model, faas_record *rec);
+
+/* Pico-dollars as dollars, "$1.200002": decimals < 0 exact (at least 2 digits), else
+ * rounded half up to that many (0-12). Returns the length it needs, as snprintf does. */
+FAAS_API int  faas_format_usd(uint64_t picousd, int decimals, char *buf, size_t size);
+
+/* A record as one line of JSON (no newline) into buf; the length it needs, as snprintf. */
+FAAS_API int  faas_record_json(const faas_record *rec, char *buf, size_t size);
+/* Write that line and a newline to fd in one write(2): a record sink for files. */
+FAAS_API int  faas_record_write(const faas_record *rec, int fd);
+/* Read a file of such lines; *recs is released with faas_records_free(). */
+FAAS_API int  faas_records_load(const char *path, faas_record **recs, size_t *count);
+FAAS_API void faas_records_free(faas_record *recs, size_t count);
+
+enum faas_cost_group {
+    FAAS_COST_TOTAL    = 0,     /* the whole workload */
+    FAAS_COST_FUNCTION = 1,     /* one function */
+    FAAS_COST_TAG      = 2      /* the functions with one tag (name NULL: untagged) */
+};
+
+typedef struct faas_cost_row {
+    const char *model;          /* the price model's name */
+    int         group;          /* enum faas_cost_group */
+    const char *name;           /* the function or the tag; NULL for a total, untagged */
+    uint64_t    calls;          /* billed calls */
+    uint64_t    mb_ms;          /* billed MB x billed ms: GB-s = mb_ms / 1,024,000 */
+    uint64_t    unit2_ms;       /* second dimension, milli-units x ms: unit-s = / 1e6 */
+    uint64_t    request_picousd;
+    uint64_t    compute_picousd;    /* both compute dimensions */
+    uint64_t    fixed_picousd;      /* the monthly fee (totals of a projection only) */
+    uint64_t    free_picousd;       /* what the free tier takes off (totals only) */
+    uint64_t    total_picousd;      /* request + compute + fixed - free */
+    int         cpu_estimated;      /* a CPU-time model without CPU times: wall time used */
+} faas_cost_row;
+
+/* What the runtime's records cost so far, per function or per tag (its own model, no free
+ * tier); *rows is released with faas_free(). See faas_cost_totals(3). */
+FAAS_API int  faas_cost_totals(faas_runtime *rt, int group, faas_cost_row **rows,
+                               size_t *count);
+/* Price recorded calls on every model (models NULL: every preset), scaled to
+ * monthly_calls a month (0: as recorded), free tier applied: per model a total row, then
+ * a row per function and per tag. *rows is released with faas_free(). */
+FAAS_API int  faas_cost_compare(const faas_record *recs, size_t count, uint64_t monthly_calls,
+                                const faas_price_model *const *models, size_t nmodels,
+                                faas_cost_row **rows, size_t *nrows);
+
+typedef struct faas_budget {
+    uint64_t limit_picousd;     /* per window */
+    uint64_t window_ms;         /* 0: one window for ever */
+    uint64_t spent_picousd;     /* in the current window */
+    uint64_t window_left_ms;    /* until the next window (0 with no window) */
+    uint64_t refusals;          /* calls refused with FAAS_EBUDGET, all windows */
+} faas_budget;
+
+/* Limit what the functions tagged TAG may cost per window of window_ms on the runtime's
+ * clock; past it calls get FAAS_EBUDGET. Setting it again starts a new window. */
+FAAS_API int  faas_budget_set(faas_runtime *rt, const char *tag, uint64_t limit_picousd,
+                              uint64_t window_ms);
+/* The budget of TAG now; FAAS_ENOTFOUND if it has none. */
+FAAS_API int  faas_budget_get(faas_runtime *rt, const char *tag, faas_budget *out);
+/* Remove TAG's budget. */
+FAAS_API int  faas_budget_remove(faas_runtime *rt, const char *tag);
+
+/* Every counter, gauge and histogram as JSON, or as Prometheus text exposition (format
+ * 0.0.4); *text (NUL-terminated, *len without the NUL) is released with faas_free(). */
+FAAS_API int  faas_metrics_json(faas_runtime *rt, char **text, size_t *len);
+FAAS_API int  faas_metrics_prometheus(faas_runtime *rt, char **text, size_t *len);
+/* Release memory libfaas handed out where its page says so; NULL is a no-op. */
+FAAS_API void faas_free(void *p);
+
 /* ---- HTTP gateway (optional: FAAS_ENOTSUP when built without libmicrohttpd) -------------
- * The AWS Lambda Invoke API over HTTP.
+ * The AWS Lambda Invoke API over HTTP. faas_list() and faas_describe(), which its
+ * ListFunctions uses, are part of every build.
  */
+
+/* What a function was registered with; strings point into the same block. */
+typedef struct faas_function_info {
+    const char *name;
+    const char *kind;           /* "host", "module" or "ffi" */
+    const char *module;         /* the shared object's path as registered, or NULL (host
+                                   functions, ffi symbols of the process) */
+    const char *symbol;         /* NULL for host functions */
+    faas_config config;         /* dead_letter and tag point into this block */
+} faas_function_info;
+
+/* Every registered function, sorted by name: *infos is one block of *count entries,
+ * released with faas_info_free() (NULL when there are none). See faas_list(3). */
+FAAS_API int  faas_list(faas_runtime *rt, faas_function_info **infos, size_t *count);
+/* One function's registration; released with faas_info_free(). */
+FAAS_API int  faas_describe(faas_runtime *rt, const char *name, faas_function_info **info);
+/* Release what faas_list() or faas_describe() returned. NULL is a no-op. */
+FAAS_API void faas_info_free(faas_function_info *infos);
+
+typedef struct faas_gateway faas_gateway;   /* opaque: one listening HTTP server */
+
+typedef struct faas_gateway_options {       /* all-zero = every default */
+    const char *token;              /* a bearer token every request but GET /healthz must
+                                       carry (copied); NULL or "": none */
+    unsigned    max_connections;    /* 0: 256 open connections; more are refused */
+    size_t      max_body;           /* 0: the larger payload limit; a longer request body is
+                                       refused (413) from its Content-Length, unread */
+    size_t      max_payload_sync;   /* 0: the runtime's (6,291,456 bytes by default) */
+    size_t      max_payload_async;  /* 0: the runtime's (1,048,576 bytes by default) */
+    unsigned    idle_timeout_ms;    /* 0: 30000; a connection silent this long is closed
+                                       (whole seconds, rounded up) */
+    unsigned    body_timeout_ms;    /* 0: 30000; a request body must arrive within this */
+    unsigned    drain_timeout_ms;   /* 0: 10000; how long faas_gateway_stop() lets
+                                       requests in progress finish */
+    unsigned    threads;            /* 0: see faas_gateway_start(3) */
+    const char *region;             /* NULL: "us-east-1", in the ARNs it answers with */
+    const char *account;            /* NULL: "000000000000", likewise */
+    /* later fields are only ever added here, at the end */
+} faas_gateway_options;
+
+/* Serve the Lambda Invoke API for rt on ADDRESS ("127.0.0.1:9001", "[::1]:0"; NULL:
+ * "127.0.0.1:9001"); opts NULL or all-zero: every default. See faas_gateway_start(3). */
+FAAS_API int  faas_gateway_start(faas_runtime *rt, const char *address,
+                                 const faas_gateway_options *opts, faas_gateway **out);
+/* The TCP port it listens on (useful after port 0), or a negative code. */
+FAAS_API int  faas_gateway_port(const faas_gateway *gw);
+/* Stop accepting, let requests in progress finish (drain_timeout_ms), close. NULL: no-op. */
+FAAS_API void faas_gateway_stop(faas_gateway *gw);
 
 /* ---- Triggers: schedules and watched directories -----------------------------------------
  * EventBridge rate/cron schedules and S3-shaped events for files landing in a directory.
+ * Each firing or file is an asynchronous call (faas_invoke_async()) of the function.
  */
+
+/* A schedule's or a watch's id: never 0, never reused within the process. */
+typedef uint64_t faas_trigger_id;
+
+typedef struct faas_schedule_options {  /* all-zero = every default */
+    const char *time_zone;      /* IANA zone the cron fields are read in ("Europe/Berlin");
+                                   NULL: UTC */
+    const char *name;           /* the rule's name in the event's resources ARN;
+                                   NULL: "<function>-schedule-<id>" */
+    const char *account;        /* the event's account; NULL: "000000000000" */
+    const char *region;         /* the event's region; NULL: "us-east-1" */
+    /* later fields are only ever added here, at the end */
+} faas_schedule_options;
+
+/* Call FUNCTION on an EventBridge schedule, "rate(5 minutes)" or "cron(0 12 * * ? *)",
+ * with a "Scheduled Event" payload. See faas_schedule(3). */
+FAAS_API int faas_schedule(faas_runtime *rt, const char *function, const char *expression,
+                           faas_trigger_id *id);
+/* The same with options (time zone, names in the event); opts NULL: the defaults. */
+FAAS_API int faas_schedule_ex(faas_runtime *rt, const char *function, const char *expression,
+                              const faas_schedule_options *opts, faas_trigger_id *id);
+/* Stop a schedule; no firing starts after it returns. */
+FAAS_API int faas_unschedule(faas_runtime *rt, faas_trigger_id id);
+/* When EXPRESSION next fires strictly after after_ns (ns since the epoch) in time_zone
+ * (NULL: UTC): FAAS_OK and *next_ns; FAAS_ENOTFOUND if never (past 2199). */
+FAAS_API int faas_schedule_next(const char *expression, const char *time_zone,
+                                int64_t after_ns, int64_t *next_ns);
+
+enum {
+    FAAS_WATCH_CREATED = 1,     /* ObjectCreated:Put when a file is complete (the default) */
+    FAAS_WATCH_REMOVED = 2      /* ObjectRemoved:Delete when a file is deleted or moved out */
+};
+
+typedef struct faas_watch_options {     /* all-zero = every default */
+    int         recursive;      /* 1: subdirectories too, those made later included */
+    unsigned    events;         /* FAAS_WATCH_CREATED | FAAS_WATCH_REMOVED; 0: CREATED */
+    const char *prefix;         /* S3 filter: the (URL-encoded) key starts with it; NULL: any */
+    const char *suffix;         /* S3 filter: the key ends with it; NULL: any */
+    int         existing;       /* 1: the files already there are announced once, at start */
+    const char *bucket;         /* s3.bucket.name; NULL: the directory's base name */
+    const char *region;         /* awsRegion; NULL: "us-east-1" */
+    const char *configuration_id; /* s3.configurationId; NULL: "faas-watch-<id>" */
+    /* later fields are only ever added here, at the end */
+} faas_watch_options;
+
+/* Call FUNCTION with an S3 event record for each file written (and closed) or moved into
+ * DIRECTORY. opts NULL: the defaults. See faas_watch(3). */
+FAAS_API int faas_watch(faas_runtime *rt, const char *function, const char *directory,
+                        const faas_watch_options *opts, faas_trigger_id *id);
+/* Stop a watch; no call is queued for it after it returns. */
+FAAS_API int faas_unwatch(faas_runtime *rt, faas_trigger_id id);
 
 /* ---- Distribution over NATS JetStream (optional: FAAS_ENOTSUP without libnats) -----------
  * Producers publish async calls to a work-queue stream; workers on any host run them.
@@ -334,7 +593,10 @@ FAAS_API int  faas_nats_detach(faas_runtime *rt);
 FAAS_API int  faas_nats_stats_get(faas_runtime *rt, faas_nats_stats *out);
 
 /* ---- Process isolation (optional: FAAS_ENOTSUP where unavailable) -------------------------
- * Zygote-forked instances with kernel-enforced memory and time limits and seccomp.
+ * Zygote-forked instances with kernel-enforced memory and time limits and seccomp. There is
+ * no function to call: a module registered with faas_config.isolation = FAAS_ISOLATE_PROCESS
+ * (and optionally faas_config.seccomp) runs isolated; a build without isolation refuses such
+ * a registration with FAAS_ENOTSUP. See faas-isolation(7).
  */
 
 #ifdef __cplusplus

@@ -44,7 +44,7 @@ static void destroy(faas_function *fn, faas__instance *inst)
     if (inst->shutdown != NULL)
         inst->shutdown(inst->state);
     faas__arena_free(&inst->arena);
-    if (fn->mod != NULL)
+    if (fn->mod != NULL && !fn->isolated)
         faas__module_release(fn->mod);
     free(inst);
 }
@@ -71,6 +71,14 @@ int faas__instance_create(faas_function *fn, faas__instance **out, char *err, si
     }
     faas__arena_init(&inst->arena, (size_t)fn->cfg.memory_mb << 20);
 
+    if (fn->isolated) {
+        /* A process made by the isolation part; the host loads nothing. */
+        rc = faas__isolation->create(fn, inst, err, errlen);
+        if (rc != FAAS_OK)
+            goto fail;
+        *out = inst;
+        return FAAS_OK;
+    }
     if (fn->mod != NULL) {
         rc = faas__module_acquire(fn->mod, err, errlen);
         if (rc != FAAS_OK)
@@ -333,21 +341,16 @@ void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint6
         atomic_load(&fn->maint_armed) && !atomic_load(&fn->dead)) {
         /* The fast path: into this thread's shard's hot slot, without the lock. No call
          * can be parked (there is no limit) and the reaper is armed, so it will find the
-         * instance there. The one the slot held (older) goes to the idle list. */
+         * instance there. The one the slot held (older) goes to the idle list.
+         * Once inst is in the slot, fn must not be touched: an unregistration may collect
+         * it, find the function quiet and free it. If that unregistration began between
+         * the test of dead above and the exchange, it is waiting for inst, and it looks in
+         * the hot slots again while it waits (see faas__pool_close). */
         inst->idle_since_ns = now;
         faas__instance *older = atomic_exchange(&fn->hot[faas__shard()], inst);
-        if (atomic_load(&fn->dead)) {
-            /* Unregistration began: it collects the hot slots after marking the function
-             * dead, so take ours back unless it already has, and go the slow way. */
-            faas__instance *mine = atomic_exchange(&fn->hot[faas__shard()], NULL);
-            if (mine != NULL)
-                faas__slot_give(fn, mine, true, now);
-            if (older != NULL)
-                faas__slot_give(fn, older, true, now);
-            return;
-        }
         if (older == NULL)
             return;
+        /* older is in this thread's hands, so still counted busy: fn cannot go away. */
         pthread_mutex_lock(&fn->lock);
         give_idle_locked(fn, older, older->idle_since_ns);
         pthread_mutex_unlock(&fn->lock);
@@ -515,8 +518,19 @@ void faas__pool_close(faas_function *fn)
     fn->closers++;
     /* Slots held by queued async calls are not waited for: those calls give them back
      * when they find the function dead. */
-    while (fn->live != fn->idle + fn->held)
-        pthread_cond_wait(&fn->quiet, &fn->lock);
+    while (fn->live != fn->idle + fn->held) {
+        /* A call that tested dead just before it was set can still put its instance in a
+         * hot slot without the lock (and without a signal): look there every millisecond. */
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_nsec += 1000000;
+        if (at.tv_nsec >= 1000000000) {
+            at.tv_sec++;
+            at.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&fn->quiet, &fn->lock, &at);
+        collect_hot_locked(fn);
+    }
     fn->closers--;
     faas__instance *list = fn->idle_head;
     fn->idle_head = fn->idle_tail = NULL;

@@ -5,7 +5,15 @@
  *
  *     rt->reg_lock (rwlock)  ->  fn->lock  ->  rt->mod_lock  ->  mod->lock  ->  timers.lock
  *     fn->lock  ->  sched.lock
- *     rt->parts_lock is a leaf: no other lock is taken under it.
+ *     rt->attach_lock is a leaf: no other lock is taken under it.
+ *     rt->reg_lock  ->  rt->budget_lock  ->  budget->roll
+ *     rt->part_lock is a leaf: nothing else is taken under it.
+ *
+ * An optional part's own locks come before every core lock: it may call the core (submit
+ * a call, arm a timer) while it holds them, and the core never calls it back under one.
+ *
+ * An isolated function's zygote lock (isolate.c) is a leaf: it is taken with no other lock
+ * held, and nothing is locked under it.
  *
  * No libfaas lock is held while user code runs (handlers, INIT/SHUTDOWN hooks, async
  * callbacks, the record hook, the log sink), with one exception: mod->lock is held around
@@ -34,6 +42,7 @@
 #include "timer.h"
 
 #define FAAS__NAME_MAX 64
+#define FAAS__TAG_MAX 256                     /* bytes of a function's tag */
 #define FAAS__LOG_TAIL 4096                   /* bytes of log kept for log_tail */
 #define FAAS__DEFAULT_SYNC_LIMIT  6291456u    /* Lambda: 6 MiB request */
 #define FAAS__DEFAULT_ASYNC_LIMIT 1048576u    /* Lambda Event since Oct 2025: 1 MiB */
@@ -112,6 +121,9 @@ struct faas_function {
     struct faas_function *retired_next; /* unregistered, waiting for no call to be pending */
     faas__name      *name;        /* name->name is the key; tag lives there too */
     enum faas__kind  kind;
+    bool             isolated;    /* cfg.isolation != NONE: instances are processes, made
+                                     by faas__isolation; the host never loads mod */
+    void            *iso;         /* the isolation part's per-function state (its zygote) */
     faas_handler     handler;     /* FAAS__HOST */
     faas_init_fn     init;        /* FAAS__HOST */
     faas_shutdown_fn shutdown;    /* FAAS__HOST */
@@ -120,7 +132,9 @@ struct faas_function {
     void            *ffi;         /* ffi.c's prepared call, FAAS__FFI */
     faas_config      cfg;         /* strings point into name block / dead_letter copy */
     char            *dead_letter;
-    uint64_t         mem_price;   /* memory_mb x the model's pico-USD per GB-s */
+    faas__fnprice    price;       /* what a billed ms costs at memory_mb (cost.h) */
+    bool             hist_on;     /* keep latency histograms (not opts.no_histograms) */
+    _Atomic(faas__budget *) budget; /* its tag's budget, or NULL (no lock: cost.h) */
 
     pthread_mutex_t  lock;        /* protects the fields down to maint_armed */
     pthread_cond_t   quiet;       /* signalled when the last busy instance is released */
@@ -141,7 +155,9 @@ struct faas_function {
      * idle; the reaper, warm, unregistration and a thread whose slot is empty collect
      * them under the lock. */
     _Atomic(faas__instance *) hot[FAAS__SHARDS];
-    faas__hist       hist;        /* lock-free latency histogram */
+    faas__hist       hist;        /* lock-free histogram of handler durations */
+    faas__hist       init_hist;   /* ... of INIT durations (cold calls) */
+    faas__hist       queue_hist;  /* ... of async queue waits (acceptance to start) */
 };
 
 /* faas__slot, the right to run one call (an instance, or NULL: create one, a cold call),
@@ -188,7 +204,31 @@ void faas__init_report(const char *msg);
 /* Is this thread running fn's INIT hook? */
 bool faas__initialising(const faas_function *fn);
 
+/* ---- the hook table of the optional process isolation ------------------------------
+ * The core never names the isolation part: when it is built, it sets faas__isolation from
+ * a constructor, before any runtime exists; NULL means "not built" (FAAS_ENOTSUP).
+ *
+ * attach/detach bracket an isolated function's life (registration, fn_free). create makes
+ * an instance for a reserved slot, as faas__instance_create does: it sets inst->handler to
+ * a handler that runs the call in the instance's process and reproduces its outcome on the
+ * host's faas_ctx (faas_reply, faas_fail, faas_ctx_log), inst->state to its own data and
+ * inst->shutdown to what ends the process. Outcomes the ctx API cannot express are set on
+ * the ctx directly, so that faas__run's status rule needs no extra test on the warm path:
+ *   - killed at the deadline: deadline_ns = 0, so "the deadline passed" (FAAS_ETIMEOUT);
+ *   - out of memory: oom, err = the error block (FAAS_EMEMORY);
+ *   - crashed: oom and crashed, err = a Runtime.ExitError block (FAAS_ECRASHED);
+ *   - the process's peak memory: inst->arena.used, which the record reads as the arena's
+ *     high-water (an isolated instance's host-side arena is never allocated from). */
+typedef struct faas__isolation_hooks {
+    int  (*attach)(faas_function *fn);
+    void (*detach)(faas_function *fn);
+    int  (*create)(faas_function *fn, faas__instance *inst, char *err, size_t errlen);
+} faas__isolation_hooks;
+
+extern const faas__isolation_hooks *faas__isolation;
+
 /* ---- invoke.c ------------------------------------------------------------------------- */
+
 
 struct faas_ctx {
     faas_runtime   *rt;
@@ -200,20 +240,35 @@ struct faas_ctx {
     size_t          reply_len;
     char           *err;          /* malloc'd "type\0message\0" block, or NULL */
     bool            failed;       /* faas_fail() was called */
-    bool            oom;          /* the arena refused an allocation */
+    bool            oom;          /* the arena refused an allocation (or, with crashed,
+                                     an isolated instance died: faas__isolation_hooks) */
     bool            too_large;    /* a reply was over the limit */
+    bool            crashed;      /* with oom: FAAS_ECRASHED, not FAAS_EMEMORY */
     char           *log;          /* what the call logged, at most 2 x FAAS__LOG_TAIL */
     size_t          log_len, log_cap;
     const char     *request_id;   /* the response record's */
+    void           *call_data;    /* an internal caller's arguments instead of a payload
+                                     (ffi.c's binary path); NULL for every public entry */
+    int             fail_status;  /* what a failure ends as: 0 = FAAS_EHANDLER, else set
+                                     by faas__ctx_fail() */
 };
 
+/* Fail the call as faas_fail() does, but ending with status (e.g. FAAS_EINVAL: the ffi
+ * bridge's arguments did not match the signature) instead of FAAS_EHANDLER. */
+int faas__ctx_fail(faas_ctx *ctx, int status, const char *error_type, const char *fmt, ...)
+    FAAS_PRINTF(4, 5);
+/* faas_invoke_fn() with no payload and call_data for the handler (ctx->call_data): the
+ * same slot, instance, deadline, record and accounting. res NULL: discard the response. */
+int faas__invoke_data(faas_function *fn, void *call_data, faas_response *res);
 /* Run one call of fn: take a slot, create an instance if needed, run the handler, account,
  * and fill *res. attempt counts from 1; request_id NULL means a new one. */
 int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
                const char *request_id, faas_response *res);
-/* Run a call whose slot is taken (slot->inst NULL: create the instance first). */
+/* Run a call whose slot is taken (slot->inst NULL: create the instance first). queued_ns:
+ * when an async call was queued (its queue wait ends when this run starts); NULL: sync. */
 int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
-              int attempt, const char *request_id, faas_response *res, bool borrow_name);
+              int attempt, const char *request_id, faas_response *res, bool borrow_name,
+              const uint64_t *queued_ns);
 /* borrow_name: record.function is lent (the caller holds fn, so its name, for as long as
  * it uses the response) and no reference is taken: two atomics fewer per call. Such a
  * response is freed with faas__response_free_borrowed(). */
@@ -222,6 +277,13 @@ void faas__response_free_borrowed(faas_response *res);
  * emits the record with faas__emit() once it holds no lock. */
 int faas__throttled(faas_function *fn, const char *request_id, int attempt,
                     faas_response *res);
+/* Is fn's tag over its budget now? If so fill res as a FAAS_EBUDGET service error with its
+ * record (no handler ran, no cost), count it, and return FAAS_EBUDGET; the caller emits
+ * the record with faas__emit() once it holds no lock. Else FAAS_OK. */
+static inline int faas__budget_check(faas_function *fn, const char *request_id, int attempt,
+                                     faas_response *res);
+int faas__budget_refused(faas_function *fn, const char *request_id, int attempt,
+                         faas_response *res);
 /* Hand a record to the record hook and, when a handler ran, END/REPORT to the log sink. */
 void faas__emit(faas_runtime *rt, const faas_record *r, bool handler_ran);
 /* Is this thread running a call of fn (directly or further up its chain)? */
@@ -255,26 +317,53 @@ void faas__fn_free(faas_function *fn);
 
 /* ---- runtime.c ------------------------------------------------------------------------- */
 
+/* An optional part attached to a runtime (the triggers, say): the core reaches it only
+ * through these two functions, never by name. A part is created on its first use, lives
+ * until faas_runtime_free() and is never detached before. */
+typedef struct faas__part faas__part;
+typedef struct faas__part_ops {
+    /* Manual mode, first thing in faas_run_pending(): do what is ready without blocking
+     * (queue calls, never run them); returns how many calls it queued. NULL: none. */
+    int  (*poll)(faas__part *part);
+    /* faas_runtime_free(), first thing once new calls are refused: stop the part's
+     * threads and timers and free it. Calls it queued are then completed by the core. */
+    void (*free)(faas__part *part);
+} faas__part_ops;
+
+struct faas__part {
+    const faas__part_ops *ops;    /* also the part's identity: one part per ops */
+    faas__part           *next;   /* in rt->parts */
+};
+
+/* The runtime's part of this kind, made by create(rt) (which may take no libfaas lock) the
+ * first time; NULL if create failed (it says why with faas__fail). */
+faas__part *faas__part_get(faas_runtime *rt, const faas__part_ops *ops,
+                           faas__part *(*create)(faas_runtime *rt));
+/* The runtime's part of this kind, or NULL if it was never made. No lock. */
+faas__part *faas__part_find(faas_runtime *rt, const faas__part_ops *ops);
+
 typedef struct faas__hook {
     struct faas__hook *older;     /* every hook ever set, freed with the runtime */
     faas_record_hook   fn;
     void              *arg;
 } faas__hook;
 
-/* An optional part attached to a runtime (nats.c): faas_runtime_free() calls stop before
- * the workers stop (take no new work), and close once every queued and parked call has
- * completed and the functions are gone (hand back what it holds, free itself). */
-typedef struct faas__part faas__part;
-struct faas__part {
-    faas__part *next;             /* under rt->parts_lock */
-    const char *kind;             /* the part's own name, to find it again */
-    void      (*stop)(faas__part *p);
-    void      (*close)(faas__part *p);
+/* A part attached to a runtime by the user and detachable (nats.c), unlike the parts
+ * above: faas_runtime_free() calls stop before the workers stop (take no new work), and
+ * close once every queued and parked call has completed and the functions are gone (hand
+ * back what it holds, free itself). */
+typedef struct faas__attachment faas__attachment;
+struct faas__attachment {
+    faas__attachment *next;       /* under rt->attach_lock */
+    const char *kind;             /* the attachment's own name, to find it again */
+    void      (*stop)(faas__attachment *a);
+    void      (*close)(faas__attachment *a);
 };
 
 struct faas_runtime {
-    faas_options     opts;        /* copied; price_model points to the model's name */
-    const faas__price *price;
+    faas_options     opts;        /* copied; price_model points to the model's name,
+                                     price to the model */
+    faas_price_model *price;      /* the runtime's own copy */
 
     pthread_rwlock_t reg_lock;    /* protects fns */
     faas_function   *fns;
@@ -289,22 +378,28 @@ struct faas_runtime {
     _Atomic(faas__hook *) hook;   /* the current record hook, or NULL */
     faas__hook      *hooks;       /* every hook ever set */
 
+    pthread_mutex_t  budget_lock; /* protects budgets (the list, not their counters) */
+    faas__budget    *budgets;     /* every budget ever set; freed with the runtime */
+
     atomic_bool      closing;     /* faas_runtime_free() has begun */
 
     _Atomic(faas__remote *) remote; /* the part async calls are offered to, or NULL */
     atomic_uint      remote_users;  /* submitters inside remote->submit */
-    pthread_mutex_t  parts_lock;    /* protects parts */
-    faas__part      *parts;
+    pthread_mutex_t  attach_lock;   /* protects attachments */
+    faas__attachment *attachments;
+    pthread_mutex_t  part_lock;   /* serialises faas__part_get() */
+    _Atomic(faas__part *) parts;  /* optional parts, newest first; only ever pushed */
 };
 
-/* Attach a part; FAAS_EEXIST if one of that kind is attached, FAAS_ESHUTDOWN if closing. */
-int  faas__part_add(faas_runtime *rt, faas__part *p);
-/* Detach and return the part of that kind (NULL if none); the caller stops and closes it. */
-faas__part *faas__part_take(faas_runtime *rt, const char *kind);
-/* Run fn on the attached part of that kind under rt->parts_lock (so it cannot be taken
+/* Attach; FAAS_EEXIST if one of that kind is attached, FAAS_ESHUTDOWN if closing. */
+int  faas__attach_add(faas_runtime *rt, faas__attachment *a);
+/* Detach and return the attachment of that kind (NULL if none); the caller stops and
+ * closes it. */
+faas__attachment *faas__attach_take(faas_runtime *rt, const char *kind);
+/* Run fn on the attachment of that kind under rt->attach_lock (so it cannot be taken
  * meanwhile); fn must be short and run no user code. False if none is attached. */
-bool faas__part_with(faas_runtime *rt, const char *kind, void (*fn)(faas__part *p, void *arg),
-                     void *arg);
+bool faas__attach_with(faas_runtime *rt, const char *kind,
+                       void (*fn)(faas__attachment *a, void *arg), void *arg);
 
 static inline uint64_t faas__now(const faas_runtime *rt)
 {
@@ -329,6 +424,25 @@ static inline uint64_t faas__thread_cpu_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- cost.c: budgets ------------------------------------------------------------------ */
+
+/* TAG's active budget, or NULL (tag NULL: NULL). */
+faas__budget *faas__budget_for(faas_runtime *rt, const char *tag);
+void faas__budgets_free(faas_runtime *rt);
+
+static inline int faas__budget_check(faas_function *fn, const char *request_id, int attempt,
+                                     faas_response *res)
+{
+    faas__budget *b = atomic_load_explicit(&fn->budget, memory_order_acquire);
+    if (__builtin_expect(b == NULL, 1) || faas__budget_under(b))
+        return FAAS_OK;
+    faas__budget_sync(b, faas__now(fn->rt));
+    if (faas__budget_under(b))
+        return FAAS_OK;
+    atomic_fetch_add_explicit(&b->refusals, 1, memory_order_relaxed);
+    return faas__budget_refused(fn, request_id, attempt, res);
 }
 
 /* Emit one line to the log sink, if any. */

@@ -284,6 +284,21 @@ int faas_reply(faas_ctx *ctx, const void *data, size_t len)
     return FAAS_OK;
 }
 
+int faas__ctx_fail(faas_ctx *ctx, int status, const char *error_type, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *block = error_block(error_type, fmt, ap);
+    va_end(ap);
+    if (block != NULL) {
+        free(ctx->err);
+        ctx->err = block;
+    }
+    ctx->failed = true;
+    ctx->fail_status = status;
+    return status;
+}
+
 int faas_fail(faas_ctx *ctx, const char *error_type, const char *fmt, ...)
 {
     if (error_type == NULL || error_type[0] == '\0')
@@ -305,6 +320,7 @@ int faas_fail(faas_ctx *ctx, const char *error_type, const char *fmt, ...)
         ctx->err = block;
     }
     ctx->failed = true;
+    ctx->fail_status = 0;
     return FAAS_EHANDLER;
 }
 
@@ -382,35 +398,43 @@ const char *faas_ctx_function(const faas_ctx *ctx)
 
 /* ---- accounting ----------------------------------------------------------------------- */
 
-/* Price the record and count it (a throttled call is only counted). */
-static void charge(faas_function *fn, faas_record *r)
+/* Price the record and count it; a call that ended at `now`. A refused call (throttled,
+ * over budget) is counted where it is refused, never here. */
+static void charge(faas_function *fn, faas_record *r, uint64_t now)
 {
-    if (r->status == FAAS_ETHROTTLED) {
-        atomic_fetch_add_explicit(&fn->counters[faas__shard()].throttles, 1,
-                                  memory_order_relaxed);
-        return;
-    }
-    const faas__price *p = fn->rt->price;
-    uint64_t billable = p->cpu_basis ? r->cpu_ns : r->duration_ns;
-    if (r->cold && p->bill_init)
-        billable += r->init_ns;
-    r->billed_ms = faas__billed_ms(p, billable);
-    r->cost_picousd = faas__cost_pusd(p, fn->mem_price, r->billed_ms);
+    const faas_price_model *p = fn->rt->price;
+    faas__bill b;
+    faas__bill_call(p, &fn->price, r, &b);
+    r->billed_ms = b.billed_ms;
+    r->cost_picousd = p->request_picousd + b.compute_pusd;
 
     faas__counters *c = &fn->counters[faas__shard()];
     atomic_fetch_add_explicit(&c->invocations, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->cost_pusd, r->cost_picousd, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->mb_ms, b.mb_ms, memory_order_relaxed);
+    if (b.unit2_ms != 0)
+        atomic_fetch_add_explicit(&c->unit2_ms, b.unit2_ms, memory_order_relaxed);
     if (r->status != FAAS_OK) {
+        unsigned k = (unsigned)-r->status;
         atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&c->by_status[k < FAAS__STATUSES ? k : FAAS__STATUSES - 1],
+                                  1, memory_order_relaxed);
         if (r->status == FAAS_ETIMEOUT)
             atomic_fetch_add_explicit(&c->timeouts, 1, memory_order_relaxed);
     }
-    if (r->cold)
+    if (r->cold) {
         atomic_fetch_add_explicit(&c->cold_starts, 1, memory_order_relaxed);
+        if (fn->hist_on)
+            faas__hist_record(&fn->init_hist, r->init_ns);
+    }
     if (r->attempt > 1)
         atomic_fetch_add_explicit(&c->retries, 1, memory_order_relaxed);
-    if (r->status != FAAS_ELOAD && r->status != FAAS_EINIT)   /* a handler ran */
+    if (fn->hist_on && r->status != FAAS_ELOAD && r->status != FAAS_EINIT &&
+        r->status != FAAS_ENOMEM)   /* a handler ran */
         faas__hist_record(&fn->hist, r->duration_ns);
+    faas__budget *bud = atomic_load_explicit(&fn->budget, memory_order_acquire);
+    if (__builtin_expect(bud != NULL, 0))
+        faas__budget_charge(bud, now, r->cost_picousd);
 }
 
 void faas__emit(faas_runtime *rt, const faas_record *r, bool handler_ran)
@@ -436,8 +460,30 @@ int faas__throttled(faas_function *fn, const char *request_id, int attempt,
                                  "Rate exceeded: %s is at its concurrency limit of %u",
                                  fn->name->name, fn->cfg.max_concurrency);
     res->record.attempt = attempt;
-    charge(fn, &res->record);
+    atomic_fetch_add_explicit(&fn->counters[faas__shard()].throttles, 1,
+                              memory_order_relaxed);
     return FAAS_ETHROTTLED;
+}
+
+int faas__budget_refused(faas_function *fn, const char *request_id, int attempt,
+                         faas_response *res)
+{
+    faas__budget *b = atomic_load_explicit(&fn->budget, memory_order_acquire);
+    char spent[40] = "?", limit[40] = "?";
+    if (b != NULL) {
+        faas_format_usd(atomic_load_explicit(&b->spent, memory_order_relaxed), -1, spent,
+                        sizeof spent);
+        faas_format_usd(atomic_load_explicit(&b->limit, memory_order_relaxed), -1, limit,
+                        sizeof limit);
+    }
+    faas__response_service_error(res, FAAS_EBUDGET, request_id, fn,
+                                 "Budget exceeded: tag \"%s\" has spent %s of its %s "
+                                 "budget for this window", fn->name->tag ? fn->name->tag : "",
+                                 spent, limit);
+    res->record.attempt = attempt;
+    atomic_fetch_add_explicit(&fn->counters[faas__shard()].budget_refusals, 1,
+                              memory_order_relaxed);
+    return FAAS_EBUDGET;
 }
 
 /* Fill a function-error response from the ctx's error block. Takes the block. */
@@ -456,18 +502,28 @@ static void function_error(faas_response *res, faas_ctx *ctx)
     faas__fail(res->status, "%s: %s", type, msg);
 }
 
-int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
-              int attempt, const char *request_id, faas_response *res, bool borrow_name)
+/* A run that ended so retires its instance, as Lambda resets its environment. */
+static inline bool retires(int status)
+{
+    return status == FAAS_ETIMEOUT || status == FAAS_EMEMORY || status == FAAS_ECRASHED;
+}
+
+/* faas__run, with call_data for the handler (see faas__invoke_data). */
+static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
+               int attempt, const char *request_id, faas_response *res, bool borrow_name,
+               const uint64_t *queued_ns, void *call_data)
 {
     faas_runtime *rt = fn->rt;
     faas_ctx ctx;
     ctx.rt = rt;
     ctx.fn = fn;
     ctx.inst = slot->inst;
+    ctx.call_data = call_data;
+    ctx.fail_status = 0;
     ctx.reply = NULL;
     ctx.reply_len = 0;
     ctx.err = NULL;
-    ctx.failed = ctx.oom = ctx.too_large = false;
+    ctx.failed = ctx.oom = ctx.too_large = ctx.crashed = false;
     ctx.log = NULL;
     ctx.log_len = ctx.log_cap = 0;
     faas_record *r = &res->record;
@@ -488,6 +544,8 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
         char err[768];
         cold = 1;
         uint64_t t0 = faas__now(rt);
+        if (queued_ns != NULL && fn->hist_on)
+            faas__hist_record(&fn->queue_hist, t0 > *queued_ns ? t0 - *queued_ns : 0);
         int rc = faas__instance_create(fn, &ctx.inst, err, sizeof err);
         start = faas__now(rt);
         init_ns = start - t0;
@@ -515,7 +573,7 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
             record_base(r, fn, rid, rc, attempt, borrow_name);
             r->cold = 1;
             r->init_ns = init_ns;
-            charge(fn, r);
+            charge(fn, r, start);
             tls_current = ctx.outer;
             faas__slot_cancel(fn);          /* fn may go away from here on */
             faas__emit(rt, r, true);
@@ -523,6 +581,8 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
         }
     } else {
         start = faas__now(rt);
+        if (queued_ns != NULL && fn->hist_on)
+            faas__hist_record(&fn->queue_hist, start > *queued_ns ? start - *queued_ns : 0);
     }
 
     if (rt->opts.log != NULL) {
@@ -548,9 +608,9 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
         ctx.err = error_blockf("Sandbox.Timedout", "Task timed out after %u.%02u seconds",
                                cs / 100, cs % 100);
     } else if (ctx.oom) {
-        status = FAAS_EMEMORY;
+        status = ctx.crashed ? FAAS_ECRASHED : FAAS_EMEMORY;
     } else if (ctx.failed || hrc != 0 || ctx.too_large) {
-        status = FAAS_EHANDLER;
+        status = ctx.failed && ctx.fail_status != 0 ? ctx.fail_status : FAAS_EHANDLER;
         if (!ctx.failed) {
             free(ctx.err);
             ctx.err = ctx.too_large
@@ -580,7 +640,7 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
         res->error_type = res->error_message = NULL;
     } else {
         free(ctx.reply);
-        if (status == FAAS_ETIMEOUT || status == FAAS_EMEMORY) {
+        if (retires(status)) {          /* not the handler's own failure: say what happened */
             char when[25];
             faas__format_time(faas__wall(rt), when);
             log_linef(&ctx, true, "%s %s %s", when, ctx.request_id,
@@ -602,20 +662,32 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
     r->cpu_ns = cpu_ns;
     r->memory_mb = fn->cfg.memory_mb;
     r->max_memory_bytes = max_mem;
-    charge(fn, r);
+    charge(fn, r, end);
     tls_current = ctx.outer;
-    /* The instance goes back last (retired after a timeout or an out-of-memory, as Lambda
-     * resets its environment): from then on fn may be unregistered under us. */
-    faas__slot_give(fn, ctx.inst, status == FAAS_ETIMEOUT || status == FAAS_EMEMORY, end);
+    /* The instance goes back last (retired after a timeout, an out-of-memory or a crash):
+     * from then on fn may be unregistered under us. */
+    faas__slot_give(fn, ctx.inst, retires(status), end);
     faas__emit(rt, r, true);
     return status;
 }
 
-int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
-               const char *request_id, faas_response *res)
+int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
+              int attempt, const char *request_id, faas_response *res, bool borrow_name,
+              const uint64_t *queued_ns)
+{
+    return run(fn, slot, payload, len, attempt, request_id, res, borrow_name, queued_ns, NULL);
+}
+
+static int call(faas_function *fn, const void *payload, size_t len, int attempt,
+                const char *request_id, faas_response *res, void *call_data)
 {
     faas__slot slot;
-    int rc = faas__slot_take(fn, &slot);
+    int rc = faas__budget_check(fn, request_id, attempt, res);
+    if (rc != FAAS_OK) {
+        faas__emit(fn->rt, &res->record, false);
+        return rc;
+    }
+    rc = faas__slot_take(fn, &slot);
     if (rc == FAAS_ETHROTTLED) {
         faas__throttled(fn, request_id, attempt, res);
         faas__emit(fn->rt, &res->record, false);
@@ -624,7 +696,13 @@ int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
     if (rc != FAAS_OK)      /* unregistered meanwhile: fn must not be touched any more */
         return faas__response_service_error(res, rc, request_id, NULL,
                                             "Function not found: it was unregistered");
-    return faas__run(fn, &slot, payload, len, attempt, request_id, res, false);
+    return run(fn, &slot, payload, len, attempt, request_id, res, false, NULL, call_data);
+}
+
+int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
+               const char *request_id, faas_response *res)
+{
+    return call(fn, payload, len, attempt, request_id, res, NULL);
 }
 
 /* Checks shared by both sync entry points; fills res and returns non-zero on failure. */
@@ -657,8 +735,8 @@ int faas_invoke(faas_runtime *rt, const char *name, const void *payload, size_t 
         faas__slot slot;
         rc = faas__lookup_slot(rt, name, &fn, &slot, out);
         if (rc == FAAS_OK)
-            rc = faas__run(fn, &slot, payload, len, 1, NULL, out, false);
-        else if (rc == FAAS_ETHROTTLED)
+            rc = faas__run(fn, &slot, payload, len, 1, NULL, out, false, NULL);
+        else if (rc == FAAS_ETHROTTLED || rc == FAAS_EBUDGET)
             faas__emit(rt, &out->record, false);     /* out was filled under the lock */
         else if (rc == FAAS_EINVAL)
             rc = faas__response_service_error(out, rc, NULL, NULL,
@@ -684,6 +762,18 @@ int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_resp
     else if ((rc = precheck(fn->rt, payload, len, out)) == FAAS_OK) {
         rc = faas__call(fn, payload, len, 1, NULL, out);
     }
+    if (res == NULL)
+        faas_response_free(&discard);
+    return rc;
+}
+
+int faas__invoke_data(faas_function *fn, void *call_data, faas_response *res)
+{
+    faas_response discard;
+    faas_response *out = res ? res : &discard;
+    int rc = precheck(fn->rt, NULL, 0, out);
+    if (rc == FAAS_OK)
+        rc = call(fn, NULL, 0, 1, NULL, out, call_data);
     if (res == NULL)
         faas_response_free(&discard);
     return rc;

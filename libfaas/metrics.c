@@ -50,7 +50,7 @@ void faas__hist_record(faas__hist *h, uint64_t ns)
     _Atomic(atomic_uint_fast64_t *) *slot = &h->buckets[faas__shard()];
     atomic_uint_fast64_t *b = atomic_load_explicit(slot, memory_order_acquire);
     if (b == NULL) {
-        atomic_uint_fast64_t *fresh = calloc(FAAS__HIST_BUCKETS, sizeof *fresh);
+        atomic_uint_fast64_t *fresh = calloc(FAAS__HIST_BUCKETS + 1, sizeof *fresh);
         if (fresh == NULL)
             return;                         /* a sample lost to OOM, never a crash */
         atomic_uint_fast64_t *expected = NULL;
@@ -64,6 +64,7 @@ void faas__hist_record(faas__hist *h, uint64_t ns)
         }
     }
     atomic_fetch_add_explicit(&b[bucket_of(ns)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b[FAAS__HIST_BUCKETS], ns, memory_order_relaxed);   /* sum */
     uint64_t m = atomic_load_explicit(&h->max_ns, memory_order_relaxed);
     while (ns > m && !atomic_compare_exchange_weak_explicit(&h->max_ns, &m, ns,
                                                             memory_order_relaxed,
@@ -91,6 +92,7 @@ void faas__hist_add_to(const faas__hist *h, faas__hist_snap *snap)
             snap->buckets[i] += c;
             snap->count += c;
         }
+        snap->sum_ns += atomic_load_explicit(&b[FAAS__HIST_BUCKETS], memory_order_relaxed);
     }
     uint64_t m = atomic_load_explicit(&((faas__hist *)h)->max_ns, memory_order_relaxed);
     if (m > snap->max_ns)
@@ -126,26 +128,80 @@ double faas__hist_quantile(const faas__hist_snap *snap, double q)
     return (double)snap->max_ns;
 }
 
+void faas__hist_cumulative(const faas__hist_snap *snap, const uint64_t *le_ns, size_t n,
+                           uint64_t *out)
+{
+    uint64_t below = 0;
+    size_t k = 0;
+    for (unsigned i = 0; i < FAAS__HIST_BUCKETS && k < n; i++) {
+        uint64_t low, width;
+        bucket_range(i, &low, &width);
+        while (k < n && low + width - 1 > le_ns[k])    /* buckets ascend */
+            out[k++] = below;
+        below += snap->buckets[i];
+    }
+    while (k < n)
+        out[k++] = below;
+}
+
+/* ---- counters ----------------------------------------------------------------------- */
+
+void faas__counters_sum(const faas__counters shards[FAAS__SHARDS], faas__sums *out)
+{
+    memset(out, 0, sizeof *out);
+#define SUM(field) out->field += atomic_load_explicit(&c->field, memory_order_relaxed)
+    for (unsigned i = 0; i < FAAS__SHARDS; i++) {
+        const faas__counters *c = &shards[i];
+        SUM(invocations); SUM(cost_pusd); SUM(mb_ms); SUM(unit2_ms); SUM(errors);
+        SUM(cold_starts); SUM(retries); SUM(timeouts); SUM(throttles); SUM(dead_letters);
+        SUM(budget_refusals);
+        for (unsigned k = 0; k < FAAS__STATUSES; k++)
+            SUM(by_status[k]);
+    }
+#undef SUM
+}
+
 /* ---- faas_stats_get ----------------------------------------------------------------- */
 
-static void add_function(faas_function *fn, faas_stats *st, faas__hist_snap *snap)
+typedef struct snaps {
+    faas__hist_snap run, init, queue;
+} snaps;
+
+static void add_function(faas_runtime *rt, faas_function *fn, faas_stats *st, snaps *sn)
 {
-    for (unsigned i = 0; i < FAAS__SHARDS; i++) {
-        const faas__counters *c = &fn->counters[i];
-        st->invocations  += atomic_load_explicit(&c->invocations, memory_order_relaxed);
-        st->errors       += atomic_load_explicit(&c->errors, memory_order_relaxed);
-        st->throttles    += atomic_load_explicit(&c->throttles, memory_order_relaxed);
-        st->cold_starts  += atomic_load_explicit(&c->cold_starts, memory_order_relaxed);
-        st->timeouts     += atomic_load_explicit(&c->timeouts, memory_order_relaxed);
-        st->retries      += atomic_load_explicit(&c->retries, memory_order_relaxed);
-        st->dead_letters += atomic_load_explicit(&c->dead_letters, memory_order_relaxed);
-        st->cost_picousd += atomic_load_explicit(&c->cost_pusd, memory_order_relaxed);
-    }
+    faas__sums s;
+    faas__counters_sum(fn->counters, &s);
+    st->invocations     += s.invocations;
+    st->errors          += s.errors;
+    st->throttles       += s.throttles;
+    st->cold_starts     += s.cold_starts;
+    st->timeouts        += s.timeouts;
+    st->retries         += s.retries;
+    st->dead_letters    += s.dead_letters;
+    st->cost_picousd    += s.cost_pusd;
+    st->budget_refusals += s.budget_refusals;
+    st->mb_ms           += s.mb_ms;
+    /* Every priced record pays the request price once, and every invocation is priced. */
+    uint64_t request = s.invocations * rt->price->request_picousd;
+    st->request_picousd += request;
+    st->compute_picousd += s.cost_pusd - request;
     unsigned live, busy;
     faas__pool_counts(fn, &live, &busy);
     st->instances_live += live;
     st->instances_busy += busy;
-    faas__hist_add_to(&fn->hist, snap);
+    faas__hist_add_to(&fn->hist, &sn->run);
+    faas__hist_add_to(&fn->init_hist, &sn->init);
+    faas__hist_add_to(&fn->queue_hist, &sn->queue);
+}
+
+static void quantiles(const faas__hist_snap *h, double *p50, double *p90, double *p99,
+                      double *p999, double *max)
+{
+    *p50 = faas__hist_quantile(h, 0.50) / 1e6;
+    *p90 = faas__hist_quantile(h, 0.90) / 1e6;
+    *p99 = faas__hist_quantile(h, 0.99) / 1e6;
+    *p999 = faas__hist_quantile(h, 0.999) / 1e6;
+    *max = (double)h->max_ns / 1e6;
 }
 
 int faas_stats_get(faas_runtime *rt, const char *name, faas_stats *out)
@@ -155,7 +211,7 @@ int faas_stats_get(faas_runtime *rt, const char *name, faas_stats *out)
     if (name != NULL && !faas__valid_name(name, NULL))
         return faas__fail(FAAS_EINVAL, "faas_stats_get: invalid name \"%.80s\"", name);
     memset(out, 0, sizeof *out);
-    faas__hist_snap *snap = calloc(1, sizeof *snap);
+    snaps *snap = calloc(1, sizeof *snap);
     if (snap == NULL)
         return faas__fail(FAAS_ENOMEM, "faas_stats_get: out of memory");
     int rc = FAAS_OK;
@@ -167,18 +223,22 @@ int faas_stats_get(faas_runtime *rt, const char *name, faas_stats *out)
             rc = faas__fail(FAAS_ENOTFOUND, "faas_stats_get: no function named \"%.64s\"",
                             name);
         else
-            add_function(fn, out, snap);
+            add_function(rt, fn, out, snap);
     } else {
         faas_function *fn, *tmp;
         HASH_ITER(hh, rt->fns, fn, tmp)
-            add_function(fn, out, snap);
+            add_function(rt, fn, out, snap);
     }
     pthread_rwlock_unlock(&rt->reg_lock);
     if (rc == FAAS_OK) {
-        out->p50_ms = faas__hist_quantile(snap, 0.50) / 1e6;
-        out->p90_ms = faas__hist_quantile(snap, 0.90) / 1e6;
-        out->p99_ms = faas__hist_quantile(snap, 0.99) / 1e6;
-        out->max_ms = (double)snap->max_ns / 1e6;
+        quantiles(&snap->run, &out->p50_ms, &out->p90_ms, &out->p99_ms, &out->p999_ms,
+                  &out->max_ms);
+        quantiles(&snap->init, &out->init_p50_ms, &out->init_p90_ms, &out->init_p99_ms,
+                  &out->init_p999_ms, &out->init_max_ms);
+        quantiles(&snap->queue, &out->queue_p50_ms, &out->queue_p90_ms, &out->queue_p99_ms,
+                  &out->queue_p999_ms, &out->queue_max_ms);
+        out->init_count = snap->init.count;
+        out->queue_count = snap->queue.count;
     }
     free(snap);
     return rc;

@@ -6,18 +6,38 @@
 #define FAAS_METRICS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
-/* Counters are kept in FAAS__SHARDS shards a cache line each; a thread adds to its own
- * shard (threads are spread over them round-robin), and readers add the shards up. Two
- * workers running the same function then do not bounce one line between their cores. */
+/* Counters are kept in FAAS__SHARDS shards, each starting on its own cache line; a thread
+ * adds to its own shard (threads are spread over them round-robin), and readers add the
+ * shards up. Two workers running the same function then do not bounce one line between
+ * their cores. A successful call touches only the first line of its shard. */
 #define FAAS__SHARDS 8
 
+/* Room for every status by its negated code (FAAS_OK .. FAAS_ENOTSUP is 0 .. 16); a code
+ * past it counts in the last slot. */
+#define FAAS__STATUSES 24
+
 typedef struct faas__counters {
+    /* The first cache line is what every call touches; the rest, failures and refusals. */
     _Alignas(64) atomic_uint_fast64_t invocations;
-    atomic_uint_fast64_t errors, throttles, cold_starts, timeouts, retries, dead_letters,
-                         cost_pusd;
+    atomic_uint_fast64_t cost_pusd,
+                         mb_ms,           /* billed MB x billed ms */
+                         unit2_ms,        /* second dimension: milli-units x billed ms */
+                         errors, cold_starts, retries, timeouts;
+    atomic_uint_fast64_t throttles, dead_letters, budget_refusals;
+    atomic_uint_fast64_t by_status[FAAS__STATUSES];   /* failed runs by status */
 } faas__counters;
+
+/* One function's counters added up over the shards. */
+typedef struct faas__sums {
+    uint64_t invocations, cost_pusd, mb_ms, unit2_ms, errors, cold_starts, retries, timeouts,
+             throttles, dead_letters, budget_refusals;
+    uint64_t by_status[FAAS__STATUSES];
+} faas__sums;
+
+void faas__counters_sum(const faas__counters shards[FAAS__SHARDS], faas__sums *out);
 
 /* This thread's shard, 0 .. FAAS__SHARDS - 1. */
 extern _Thread_local unsigned faas__tls_shard __attribute__((tls_model("initial-exec")));
@@ -38,7 +58,8 @@ static inline unsigned faas__shard(void)
     (FAAS__HIST_LINEAR + (FAAS__HIST_TOPBIT - 6u) * FAAS__HIST_SUB)
 
 /* One set of buckets per thread shard that has recorded a sample (allocated then), so
- * threads running the same function do not share the buckets' cache lines. */
+ * threads running the same function do not share the buckets' cache lines. Each set has
+ * one more slot after the buckets: the sum of its samples in ns (Prometheus's _sum). */
 typedef struct faas__hist {
     _Atomic(atomic_uint_fast64_t *) buckets[FAAS__SHARDS];
     atomic_uint_fast64_t max_ns;
@@ -49,12 +70,17 @@ void faas__hist_free(faas__hist *h);
 
 /* A merged snapshot for quantiles. */
 typedef struct faas__hist_snap {
-    uint64_t count, max_ns;
+    uint64_t count, max_ns, sum_ns;
     uint64_t buckets[FAAS__HIST_BUCKETS];
 } faas__hist_snap;
 
 void     faas__hist_add_to(const faas__hist *h, faas__hist_snap *snap);
 /* The q-quantile (0 < q <= 1) in ns: the midpoint of the bucket holding that rank. */
 double   faas__hist_quantile(const faas__hist_snap *snap, double q);
+/* For each of the n ascending bounds le_ns[i], the samples of at most that many ns, in
+ * one pass: whole buckets whose every value is <= the bound (a bucket that straddles it
+ * counts in the next bound: off by less than 1/64 of the bound). */
+void faas__hist_cumulative(const faas__hist_snap *snap, const uint64_t *le_ns, size_t n,
+                           uint64_t *out);
 
 #endif /* FAAS_METRICS_H */

@@ -123,7 +123,7 @@ typedef struct held {
 } held;
 
 struct nats_part {
-    faas__part      part;           /* kind "nats"; first, so the part is the attachment */
+    faas__attachment part;          /* kind "nats"; first, so the attachment is the struct */
     faas__remote    remote;
     faas_runtime   *rt;
     int             role;
@@ -703,7 +703,8 @@ static natsMsg *make_result(nats_part *n, held *h, const faas_response *res, boo
 
 static natsMsg *make_dead_letter(nats_part *n, held *h, const faas_response *res)
 {
-    char *text = faas__dead_letter_envelope(n->rt, h->id, h->wf->name, h->attempt,
+    char *text = faas__dead_letter_envelope(n->rt, h->id, h->wf->name, "RetriesExhausted",
+                                            h->attempt,
                                             natsMsg_GetData(h->msg),
                                             (size_t)natsMsg_GetDataLength(h->msg), res);
     if (text == NULL)
@@ -1335,7 +1336,7 @@ static void close_group(nats_part *n, natsSubscription **subs, size_t count,
         }
 }
 
-static void part_stop(faas__part *p)
+static void part_stop(faas__attachment *p)
 {
     nats_part *n = (nats_part *)p;
     if (n->remote_set) {
@@ -1366,7 +1367,7 @@ static void part_stop(faas__part *p)
 }
 
 /* Requires every call handed to the scheduler completed (n->running == 0). */
-static void part_close(faas__part *p)
+static void part_close(faas__attachment *p)
 {
     nats_part *n = (nats_part *)p;
     pthread_mutex_lock(&n->lock);
@@ -1557,7 +1558,7 @@ int faas_nats_attach(faas_runtime *rt, const char *url, const faas_nats_options 
     if (rc == FAAS_OK && (o.role & FAAS_NATS_WORKER))
         rc = collect_functions(n, opts);
     if (rc == FAAS_OK)
-        rc = faas__part_add(rt, &n->part);
+        rc = faas__attach_add(rt, &n->part);
     bool added = rc == FAAS_OK;
     if (rc == FAAS_OK)
         rc = connect_to(n, url);
@@ -1578,7 +1579,7 @@ int faas_nats_attach(faas_runtime *rt, const char *url, const faas_nats_options 
         char why[512];
         snprintf(why, sizeof why, "%s", faas_last_error());
         if (added)
-            faas__part_take(rt, "nats");
+            faas__attach_take(rt, "nats");
         part_detach(n);
         return faas__fail(rc, "%s", why);
     }
@@ -1589,14 +1590,14 @@ int faas_nats_detach(faas_runtime *rt)
 {
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "faas_nats_detach: runtime is NULL");
-    faas__part *p = faas__part_take(rt, "nats");
+    faas__attachment *p = faas__attach_take(rt, "nats");
     if (p == NULL)
         return faas__fail(FAAS_ENOTFOUND, "faas_nats_detach: not attached");
     part_detach((nats_part *)p);
     return FAAS_OK;
 }
 
-static void copy_stats(faas__part *p, void *arg)
+static void copy_stats(faas__attachment *p, void *arg)
 {
     nats_part *n = (nats_part *)p;
     faas_nats_stats *out = arg;
@@ -1612,7 +1613,7 @@ int faas_nats_stats_get(faas_runtime *rt, faas_nats_stats *out)
     if (rt == NULL || out == NULL)
         return faas__fail(FAAS_EINVAL, "faas_nats_stats_get: NULL argument");
     memset(out, 0, sizeof *out);
-    if (!faas__part_with(rt, "nats", copy_stats, out))
+    if (!faas__attach_with(rt, "nats", copy_stats, out))
         return faas__fail(FAAS_ENOTFOUND, "faas_nats_stats_get: not attached");
     return FAAS_OK;
 }

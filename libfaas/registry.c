@@ -34,6 +34,9 @@ void faas__name_unref(faas__name *n)
         free(n);
 }
 
+/* The optional process isolation's hooks; NULL when it is not built (see internal.h). */
+const faas__isolation_hooks *faas__isolation;
+
 /* ---- configs ----------------------------------------------------------------------------- */
 
 void faas_config_init(faas_config *cfg)
@@ -50,7 +53,6 @@ void faas_config_init(faas_config *cfg)
 }
 
 #define MEMORY_MB_MAX (1u << 20)   /* 1 TB: the arena limit must fit a size_t shift */
-#define TAG_MAX 256
 
 static int check_config(const char *name, const faas_config *cfg)
 {
@@ -70,10 +72,19 @@ static int check_config(const char *name, const faas_config *cfg)
             return faas__fail(FAAS_EINVAL, "%s: a function cannot be its own dead letter",
                               name);
     }
+    if (cfg->isolation != FAAS_ISOLATE_NONE && cfg->isolation != FAAS_ISOLATE_PROCESS)
+        return faas__fail(FAAS_EINVAL, "%s: isolation must be FAAS_ISOLATE_NONE or "
+                          "FAAS_ISOLATE_PROCESS, not %d", name, cfg->isolation);
+    if (cfg->seccomp < FAAS_SECCOMP_NONE || cfg->seccomp > FAAS_SECCOMP_STRICT)
+        return faas__fail(FAAS_EINVAL, "%s: seccomp must be FAAS_SECCOMP_NONE, _NO_NETWORK "
+                          "or _STRICT, not %d", name, cfg->seccomp);
+    if (cfg->seccomp != FAAS_SECCOMP_NONE && cfg->isolation == FAAS_ISOLATE_NONE)
+        return faas__fail(FAAS_EINVAL, "%s: a seccomp profile needs isolation = "
+                          "FAAS_ISOLATE_PROCESS (the host process cannot be filtered)", name);
     if (cfg->tag != NULL) {
         size_t n = strlen(cfg->tag);
-        if (n == 0 || n > TAG_MAX)
-            return faas__fail(FAAS_EINVAL, "%s: tag must be 1 to %d bytes", name, TAG_MAX);
+        if (n == 0 || n > FAAS__TAG_MAX)
+            return faas__fail(FAAS_EINVAL, "%s: tag must be 1 to %d bytes", name, FAAS__TAG_MAX);
         for (const char *p = cfg->tag; *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7f)
                 return faas__fail(FAAS_EINVAL, "%s: tag has a control character", name);
@@ -87,10 +98,14 @@ static void fn_free(faas_function *fn)
 {
     if (fn == NULL)
         return;
+    if (fn->iso != NULL)
+        faas__isolation->detach(fn);
     if (fn->kind == FAAS__FFI)
         faas__ffi_free(fn);
     faas__module_put(fn->rt, fn->mod);
     faas__hist_free(&fn->hist);
+    faas__hist_free(&fn->init_hist);
+    faas__hist_free(&fn->queue_hist);
     pthread_cond_destroy(&fn->quiet);
     pthread_mutex_destroy(&fn->lock);
     free(fn->dead_letter);
@@ -130,6 +145,7 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     pthread_cond_init(&fn->quiet, NULL);
     atomic_init(&fn->dead, false);
     atomic_init(&fn->maint_armed, false);
+    atomic_init(&fn->budget, NULL);
     for (unsigned i = 0; i < FAAS__SHARDS; i++)
         atomic_init(&fn->hot[i], NULL);
     faas__pool_init(fn);
@@ -139,7 +155,9 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     }
     fn->cfg.dead_letter = fn->dead_letter;
     fn->cfg.tag = fn->name->tag;
-    fn->mem_price = (uint64_t)cfg->memory_mb * rt->price->gbs_pusd;
+    faas__price_fn(rt->price, cfg->memory_mb, &fn->price);
+    fn->hist_on = !rt->opts.no_histograms;
+    fn->isolated = cfg->isolation != FAAS_ISOLATE_NONE;
     *out = fn;
     return FAAS_OK;
 }
@@ -160,10 +178,14 @@ static int fn_insert(faas_runtime *rt, faas_function *fn)
         rc = faas__fail(FAAS_ESHUTDOWN, "register %s: the runtime is shutting down", name);
     } else {
         HASH_FIND_STR(rt->fns, name, old);
-        if (old != NULL)
+        if (old != NULL) {
             rc = faas__fail(FAAS_EEXIST, "register %s: a function of that name exists", name);
-        else
+        } else {
+            /* Under the registry lock, so that faas_budget_set() cannot miss it. */
+            atomic_store_explicit(&fn->budget, faas__budget_for(rt, fn->name->tag),
+                                  memory_order_release);
             HASH_ADD_KEYPTR(hh, rt->fns, name, strlen(name), fn);
+        }
     }
     pthread_rwlock_unlock(&rt->reg_lock);
     if (rc != FAAS_OK) {
@@ -179,6 +201,10 @@ int faas_register(faas_runtime *rt, const char *name, faas_handler handler,
 {
     if (handler == NULL)
         return faas__fail(FAAS_EINVAL, "faas_register: handler is NULL");
+    if (cfg != NULL && cfg->isolation != FAAS_ISOLATE_NONE)
+        return faas__fail(FAAS_EINVAL, "faas_register %.80s: a host function pointer cannot "
+                          "run in another process; register a module for isolation",
+                          name ? name : "(null)");
     faas_function *fn;
     int rc = fn_new(rt, name, cfg, FAAS__HOST, &fn);
     if (rc != FAAS_OK)
@@ -208,6 +234,20 @@ int faas_register_module(faas_runtime *rt, const char *name, const char *path,
         fn_free(fn);
         return faas__fail(FAAS_ENOMEM, "faas_register_module %s: out of memory", name);
     }
+    if (fn->isolated) {
+        if (faas__isolation == NULL) {
+            fn_free(fn);
+            return faas__fail(FAAS_ENOTSUP, "faas_register_module %s: isolation = "
+                              "FAAS_ISOLATE_PROCESS: this libfaas was built without process "
+                              "isolation (it needs Linux and libseccomp; configure "
+                              "--with-isolation)", name);
+        }
+        rc = faas__isolation->attach(fn);     /* sets fn->iso; starts nothing yet */
+        if (rc != FAAS_OK) {
+            fn_free(fn);
+            return rc;
+        }
+    }
     return fn_insert(rt, fn);
 }
 
@@ -216,19 +256,29 @@ int faas__register_prepared(faas_runtime *rt, const char *name, const faas_confi
                             faas_function **out)
 {
     faas_function *fn;
+    if (out != NULL)
+        *out = NULL;
     int rc = fn_new(rt, name, cfg, FAAS__FFI, &fn);
-    if (rc != FAAS_OK)
+    if (rc != FAAS_OK) {
+        faas__ffi_release(ffi);         /* owned on failure too */
         return rc;
-    fn->ffi = ffi;
+    }
+    fn->ffi = ffi;                      /* from here fn_free() frees it */
+    if (fn->isolated) {
+        fn_free(fn);                    /* frees ffi too */
+        return faas__fail(FAAS_ENOTSUP, "faas_register_ffi %s: isolation is supported for "
+                          "modules (faas_register_module) only", name);
+    }
     fn->symbol = strdup(symbol);
     fn->mod = path ? faas__module_get(rt, path) : NULL;
     if (fn->symbol == NULL || (path != NULL && fn->mod == NULL)) {
         fn_free(fn);
         return faas__fail(FAAS_ENOMEM, "faas_register_ffi %s: out of memory", name);
     }
-    if (out != NULL)
+    rc = fn_insert(rt, fn);             /* frees fn on failure */
+    if (rc == FAAS_OK && out != NULL)
         *out = fn;
-    return fn_insert(rt, fn);
+    return rc;
 }
 
 /* ---- lookup and unregistration -------------------------------------------------------- */
@@ -261,7 +311,7 @@ int faas__lookup_slot(faas_runtime *rt, const char *name, faas_function **fnp,
     HASH_FIND(hh, rt->fns, name, len, fn);
     if (fn == NULL) {
         rc = FAAS_ENOTFOUND;
-    } else {
+    } else if ((rc = faas__budget_check(fn, NULL, 1, res)) == FAAS_OK) {
         rc = faas__slot_take(fn, slot);
         if (rc == FAAS_ETHROTTLED)
             faas__throttled(fn, NULL, 1, res);

@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,11 +32,20 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     else
         memset(&o, 0, sizeof o);
 
-    const faas__price *price = faas__price_find(o.price_model ? o.price_model
-                                                              : "aws-lambda-x86");
-    if (price == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_runtime_new: unknown price model \"%.80s\"",
-                          o.price_model);
+    const faas_price_model *model = o.price;
+    if (model != NULL) {
+        int rc = faas__price_check(model);
+        if (rc != FAAS_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", faas_last_error());
+            return faas__fail(rc, "faas_runtime_new: %s", why);
+        }
+    } else {
+        model = faas_price_model_find(o.price_model ? o.price_model : "aws-lambda-x86");
+        if (model == NULL)
+            return faas__fail(FAAS_EINVAL, "faas_runtime_new: unknown price model "
+                              "\"%.80s\"", o.price_model);
+    }
     if (o.workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.workers = n > 0 ? (unsigned)n : 1;
@@ -49,24 +59,32 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
         o.max_payload_sync = FAAS__DEFAULT_SYNC_LIMIT;
     if (o.max_payload_async == 0)
         o.max_payload_async = FAAS__DEFAULT_ASYNC_LIMIT;
-    o.price_model = price->name;
-    if (price->cpu_basis)
+    if (model->time_basis == FAAS_TIME_CPU)
         o.cpu_time = 1;                 /* a model that bills CPU time needs it measured */
 
     faas_runtime *rt = calloc(1, sizeof *rt);
-    if (rt == NULL)
+    faas_price_model *price = faas__price_dup(model);    /* the caller's may go away */
+    if (rt == NULL || price == NULL) {
+        free(rt);
+        free(price);
         return faas__fail(FAAS_ENOMEM, "faas_runtime_new: out of memory");
+    }
+    o.price_model = price->name;
+    o.price = price;
     rt->opts = o;
     rt->price = price;
     pthread_rwlock_init(&rt->reg_lock, NULL);
     pthread_mutex_init(&rt->mod_lock, NULL);
     pthread_mutex_init(&rt->hook_lock, NULL);
+    pthread_mutex_init(&rt->budget_lock, NULL);
+    pthread_mutex_init(&rt->part_lock, NULL);
+    atomic_init(&rt->parts, NULL);
     atomic_init(&rt->hook, NULL);
     atomic_init(&rt->closing, false);
     atomic_init(&rt->remote, NULL);
     atomic_init(&rt->remote_users, 0);
-    pthread_mutex_init(&rt->parts_lock, NULL);
-    rt->parts = NULL;
+    pthread_mutex_init(&rt->attach_lock, NULL);
+    rt->attachments = NULL;
     int rc = faas__timers_init(rt, !o.manual);
     if (rc == FAAS_OK) {
         rc = faas__sched_init(rt);
@@ -79,10 +97,13 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     }
     if (rc != FAAS_OK) {
         faas__timers_destroy(rt);
-        pthread_mutex_destroy(&rt->parts_lock);
+        pthread_mutex_destroy(&rt->attach_lock);
+        pthread_mutex_destroy(&rt->budget_lock);
+        pthread_mutex_destroy(&rt->part_lock);
         pthread_mutex_destroy(&rt->hook_lock);
         pthread_mutex_destroy(&rt->mod_lock);
         pthread_rwlock_destroy(&rt->reg_lock);
+        free(rt->price);
         free(rt);
         return rc;
     }
@@ -95,27 +116,35 @@ void faas_runtime_free(faas_runtime *rt)
     if (rt == NULL)
         return;
     atomic_store(&rt->closing, true);     /* new calls: FAAS_ESHUTDOWN */
+    /* The optional parts stop first, so that nothing submits calls any more (what they
+     * still try is refused). */
+    faas__part *part = atomic_load(&rt->parts);
+    while (part != NULL) {
+        faas__part *next = part->next;
+        part->ops->free(part);
+        part = next;
+    }
     /* The workers finish the call they are running and exit. The timer thread stops and
      * each timer still armed fires once, cancelled, on this thread: a call waiting for a
      * retry completes FAAS_ESHUTDOWN. So does every call still queued, then (in the
      * registry) every parked one; then each function's instances are shut down, and the
-     * last user of a module unloads it. Attached parts (NATS) first stop taking work, and
+     * last user of a module unloads it. Attachments (NATS) first stop taking work, and
      * are closed once every local call has completed: a call they handed to the scheduler
      * reports back to them until then. */
-    pthread_mutex_lock(&rt->parts_lock);
-    faas__part *parts = rt->parts;
-    rt->parts = NULL;
-    pthread_mutex_unlock(&rt->parts_lock);
-    for (faas__part *p = parts; p != NULL; p = p->next)
-        p->stop(p);
+    pthread_mutex_lock(&rt->attach_lock);
+    faas__attachment *attached = rt->attachments;
+    rt->attachments = NULL;
+    pthread_mutex_unlock(&rt->attach_lock);
+    for (faas__attachment *a = attached; a != NULL; a = a->next)
+        a->stop(a);
     faas__sched_stop(rt);
     faas__timers_stop(rt);
     faas__sched_cancel_queued(rt);
     faas__registry_close(rt);
-    while (parts != NULL) {
-        faas__part *next = parts->next;
-        parts->close(parts);
-        parts = next;
+    while (attached != NULL) {
+        faas__attachment *next = attached->next;
+        attached->close(attached);
+        attached = next;
     }
     faas__sched_destroy(rt);
     faas__timers_destroy(rt);
@@ -126,58 +155,106 @@ void faas_runtime_free(faas_runtime *rt)
         free(h);
         h = older;
     }
-    pthread_mutex_destroy(&rt->parts_lock);
+    pthread_mutex_destroy(&rt->attach_lock);
+    faas__budgets_free(rt);
+    pthread_mutex_destroy(&rt->budget_lock);
+    pthread_mutex_destroy(&rt->part_lock);
     pthread_mutex_destroy(&rt->hook_lock);
     pthread_mutex_destroy(&rt->mod_lock);
     pthread_rwlock_destroy(&rt->reg_lock);
+    free(rt->price);
     free(rt);
 }
 
-/* ---- attached parts ------------------------------------------------------------------------ */
+/* ---- attachments ---------------------------------------------------------------------------- */
 
-int faas__part_add(faas_runtime *rt, faas__part *p)
+int faas__attach_add(faas_runtime *rt, faas__attachment *a)
 {
     int rc = FAAS_OK;
-    pthread_mutex_lock(&rt->parts_lock);
-    faas__part *q = rt->parts;
-    while (q != NULL && strcmp(q->kind, p->kind) != 0)
+    pthread_mutex_lock(&rt->attach_lock);
+    faas__attachment *q = rt->attachments;
+    while (q != NULL && strcmp(q->kind, a->kind) != 0)
         q = q->next;
     if (atomic_load(&rt->closing))
         rc = faas__fail(FAAS_ESHUTDOWN, "the runtime is shutting down");
     else if (q != NULL)
-        rc = faas__fail(FAAS_EEXIST, "a %s part is already attached to this runtime", p->kind);
+        rc = faas__fail(FAAS_EEXIST, "a %s part is already attached to this runtime", a->kind);
     else {
-        p->next = rt->parts;
-        rt->parts = p;
+        a->next = rt->attachments;
+        rt->attachments = a;
     }
-    pthread_mutex_unlock(&rt->parts_lock);
+    pthread_mutex_unlock(&rt->attach_lock);
     return rc;
 }
 
-faas__part *faas__part_take(faas_runtime *rt, const char *kind)
+faas__attachment *faas__attach_take(faas_runtime *rt, const char *kind)
 {
-    pthread_mutex_lock(&rt->parts_lock);
-    faas__part **pp = &rt->parts;
+    pthread_mutex_lock(&rt->attach_lock);
+    faas__attachment **pp = &rt->attachments;
     while (*pp != NULL && strcmp((*pp)->kind, kind) != 0)
         pp = &(*pp)->next;
-    faas__part *p = *pp;
-    if (p != NULL)
-        *pp = p->next;
-    pthread_mutex_unlock(&rt->parts_lock);
+    faas__attachment *a = *pp;
+    if (a != NULL)
+        *pp = a->next;
+    pthread_mutex_unlock(&rt->attach_lock);
+    return a;
+}
+
+bool faas__attach_with(faas_runtime *rt, const char *kind,
+                       void (*fn)(faas__attachment *a, void *arg), void *arg)
+{
+    pthread_mutex_lock(&rt->attach_lock);
+    faas__attachment *a = rt->attachments;
+    while (a != NULL && strcmp(a->kind, kind) != 0)
+        a = a->next;
+    if (a != NULL)
+        fn(a, arg);
+    pthread_mutex_unlock(&rt->attach_lock);
+    return a != NULL;
+}
+
+/* ---- optional parts --------------------------------------------------------------------------- */
+
+faas__part *faas__part_find(faas_runtime *rt, const faas__part_ops *ops)
+{
+    faas__part *p = atomic_load_explicit(&rt->parts, memory_order_acquire);
+    while (p != NULL && p->ops != ops)
+        p = p->next;
     return p;
 }
 
-bool faas__part_with(faas_runtime *rt, const char *kind, void (*fn)(faas__part *p, void *arg),
-                     void *arg)
+faas__part *faas__part_get(faas_runtime *rt, const faas__part_ops *ops,
+                           faas__part *(*create)(faas_runtime *rt))
 {
-    pthread_mutex_lock(&rt->parts_lock);
-    faas__part *p = rt->parts;
-    while (p != NULL && strcmp(p->kind, kind) != 0)
-        p = p->next;
+    faas__part *p = faas__part_find(rt, ops);
     if (p != NULL)
-        fn(p, arg);
-    pthread_mutex_unlock(&rt->parts_lock);
-    return p != NULL;
+        return p;
+    pthread_mutex_lock(&rt->part_lock);
+    p = faas__part_find(rt, ops);           /* made meanwhile by another thread? */
+    if (p == NULL) {
+        p = create(rt);
+        if (p != NULL) {
+            p->ops = ops;
+            p->next = atomic_load_explicit(&rt->parts, memory_order_relaxed);
+            atomic_store_explicit(&rt->parts, p, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&rt->part_lock);
+    return p;
+}
+
+/* Manual mode: what the optional parts have ready becomes queued calls. */
+static int poll_parts(faas_runtime *rt)
+{
+    int n = 0;
+    for (faas__part *p = atomic_load_explicit(&rt->parts, memory_order_acquire); p != NULL;
+         p = p->next)
+        if (p->ops->poll != NULL) {
+            int k = p->ops->poll(p);
+            if (k > 0)
+                n += k;
+        }
+    return n;
 }
 
 int faas_run_pending(faas_runtime *rt)
@@ -188,7 +265,8 @@ int faas_run_pending(faas_runtime *rt)
         faas__timers_kick(rt);          /* a test clock may have jumped: look again */
         return 0;
     }
-    int n = faas__timers_run_due(rt);   /* due retries join the queue */
+    int n = poll_parts(rt);             /* events that arrived join the queue */
+    n += faas__timers_run_due(rt);      /* so do due retries and schedules */
     return n + faas__sched_run_queued(rt);
 }
 

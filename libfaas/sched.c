@@ -286,10 +286,12 @@ static void retry_fire(faas__timer *t, int cancelled)
 {
     faas__job *job = faas__container_of(t, faas__job, retry);
     faas_runtime *rt = job->fn->rt;
-    if (cancelled)
+    if (cancelled) {
         faas__job_cancel(job, FAAS_ESHUTDOWN, "the runtime is shutting down");
-    else
+    } else {
+        job->queued_ns = faas__now(rt);
         faas__sched_push(rt, job);
+    }
 }
 
 static int accept_call(faas_runtime *rt, faas_function *fn, const char *name,
@@ -318,42 +320,51 @@ static json_t *payload_json(const unsigned char *payload, size_t len)
     return j ? j : json_null();
 }
 
+/* Lambda's on-failure destination record. condition: "RetriesExhausted" after the last
+ * failed run (last is its response, attempts the runs made), or "BudgetExceeded" for a call
+ * its tag's budget stopped (last is the FAAS_EBUDGET service error: no run, so no
+ * functionError, and statusCode 429, a refusal as a throttle is). */
 char *faas__dead_letter_envelope(faas_runtime *rt, const char *request_id,
-                                 const char *function, int attempts, const void *payload,
-                                 size_t len, const faas_response *last)
+                                 const char *function, const char *condition, int attempts,
+                                 const void *payload, size_t len, const faas_response *last)
 {
+    bool ran = last->status != FAAS_EBUDGET;
     char when[25];
     faas__format_time(faas__wall(rt), when);
-    json_t *response = json_loadb(last->data, last->len, 0, NULL);
+    json_t *response = last->len ? json_loadb(last->data, last->len, 0, NULL) : NULL;
     if (response == NULL)
         response = json_pack("{s:s?, s:s?}", "errorMessage", last->error_message,
                              "errorType", last->error_type);
+    json_t *context = ran
+        ? json_pack("{s:i, s:s, s:s}", "statusCode", 200, "executedVersion", "$LATEST",
+                    "functionError", "Unhandled")
+        : json_pack("{s:i, s:s}", "statusCode", 429, "executedVersion", "$LATEST");
     json_t *env = json_pack(
-        "{s:s, s:s, s:{s:s, s:s, s:s, s:i}, s:o, s:{s:i, s:s, s:s}, s:o}",
+        "{s:s, s:s, s:{s:s, s:s, s:s, s:i}, s:o, s:o, s:o}",
         "version", "1.0",
         "timestamp", when,
         "requestContext",
             "requestId", request_id,
             "functionArn", function,
-            "condition", "RetriesExhausted",
+            "condition", condition,
             "approximateInvokeCount", attempts,
         "requestPayload", payload_json(payload, len),
-        "responseContext",
-            "statusCode", 200,
-            "executedVersion", "$LATEST",
-            "functionError", "Unhandled",
+        "responseContext", context ? context : json_null(),
         "responsePayload", response ? response : json_null());
     char *text = env ? json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(env);
     return text;
 }
 
-/* Lambda's on-failure destination record, to the function's dead letter. */
-static void send_dead_letter(faas_runtime *rt, faas__job *job, const faas_response *last)
+/* The envelope, to the function's dead letter (a local call). */
+static void send_dead_letter(faas_runtime *rt, faas__job *job, const faas_response *last,
+                             const char *condition)
 {
     faas_function *fn = job->fn;
-    char *text = faas__dead_letter_envelope(rt, faas__job_id(job), fn->name->name,
-                                            job->attempt, job->payload, job->len, last);
+    bool ran = last->status != FAAS_EBUDGET;
+    char *text = faas__dead_letter_envelope(rt, faas__job_id(job), fn->name->name, condition,
+                                            ran ? job->attempt : job->attempt - 1,
+                                            job->payload, job->len, last);
     int rc = FAAS_ENOMEM;
     if (text != NULL) {
         faas__job *dj;
@@ -380,16 +391,36 @@ static void send_dead_letter(faas_runtime *rt, faas__job *job, const faas_respon
 void faas__job_dead_letter(faas_runtime *rt, faas__job *job, const faas_response *last)
 {
     if (job->fn->dead_letter != NULL)
-        send_dead_letter(rt, job, last);
+        send_dead_letter(rt, job, last, "RetriesExhausted");
 }
 
 /* ---- running a job ------------------------------------------------------------------------ */
+
+/* The tag's budget is spent: the call goes to the dead letter (condition
+ * "BudgetExceeded") instead of running, and completes with the FAAS_EBUDGET error. */
+static void refuse_over_budget(faas_runtime *rt, faas__job *job, faas_response *res)
+{
+    faas_function *fn = job->fn;
+    if (job->slotted) {
+        job->slotted = false;
+        faas__slot_release_held(fn, &job->slot);
+    }
+    faas__emit(rt, &res->record, false);
+    if (fn->dead_letter != NULL && !job->no_retry)
+        send_dead_letter(rt, job, res, "BudgetExceeded");
+    job_complete(rt, job, res, false);
+}
 
 static void run_job(faas_runtime *rt, faas__job *job)
 {
     faas_function *fn = job->fn;
     faas__slot slot;
-    int rc;
+    faas_response res;
+    int rc = faas__budget_check(fn, faas__job_id(job), job->attempt, &res);
+    if (rc != FAAS_OK) {
+        refuse_over_budget(rt, job, &res);
+        return;
+    }
     if (!job->slotted && fn->cfg.max_concurrency != 0) {
         /* A retry of a function with a limit: it takes its slot now, or waits its turn. */
         rc = faas__slot_take_or_park(fn, job);
@@ -421,9 +452,8 @@ static void run_job(faas_runtime *rt, faas__job *job)
             return;
         }
     }
-    faas_response res;
     int status = faas__run(fn, &slot, job->payload, job->len, job->attempt, faas__job_id(job),
-                           &res, true);
+                           &res, true, &job->queued_ns);
     if (status != FAAS_OK && faas__retryable(status) && !job->no_retry) {
         /* Armed even while the runtime stops: the timer then fires cancelled, and the
          * call ends FAAS_ESHUTDOWN like any other call waiting for a retry. */
@@ -437,7 +467,7 @@ static void run_job(faas_runtime *rt, faas__job *job)
             job->attempt--;             /* no memory for the timer: this failure is final */
         }
         if (fn->dead_letter != NULL)
-            send_dead_letter(rt, job, &res);
+            send_dead_letter(rt, job, &res, "RetriesExhausted");
     }
     job_complete(rt, job, &res, true);
 }
@@ -748,6 +778,7 @@ static int accept_call(faas_runtime *rt, faas_function *fn, const char *name,
         return faas__fail(FAAS_ENOMEM, "out of memory queueing a %zu byte call", len);
     }
     faas__request_id_bits(job->id_bits);   /* the text is made when someone reads it */
+    job->queued_ns = faas__now(rt);
     *out = job;
     return FAAS_OK;
 }

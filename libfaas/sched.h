@@ -41,6 +41,8 @@ struct faas__job {
     bool            id_text;        /* request_id holds the text of id_bits */
     faas__slot      slot;
     faas__timer     retry;          /* the backoff before the next attempt */
+    uint64_t        queued_ns;      /* accepted, or due again after a backoff: the queue
+                                       wait of its next run starts here */
     uint64_t        id_bits[2];     /* the request id, drawn at submission */
     char            request_id[37]; /* its text, made when first needed */
     size_t          len;
@@ -109,11 +111,11 @@ void faas__job_cancel(faas__job *job, int status, const char *why);
 bool faas__retryable(int status);
 /* The backoff before attempt + 1, in ns: full jitter under the runtime's ceilings. */
 uint64_t faas__backoff_ns(const faas_runtime *rt, int attempt);
-/* Lambda's on-failure destination record (RetriesExhausted) as compact JSON, malloc'd;
- * NULL without memory. */
+/* Lambda's on-failure destination record as compact JSON, malloc'd; NULL without memory.
+ * condition: "RetriesExhausted" or "BudgetExceeded" (last->status FAAS_EBUDGET). */
 char *faas__dead_letter_envelope(faas_runtime *rt, const char *request_id,
-                                 const char *function, int attempts, const void *payload,
-                                 size_t len, const faas_response *last);
+                                 const char *function, const char *condition, int attempts,
+                                 const void *payload, size_t len, const faas_response *last);
 
 /* ---- remote parts --------------------------------------------------------------------------
  * An optional part that runs async calls elsewhere (nats.c) registers a faas__remote; the

@@ -70,6 +70,7 @@ static void eight_threads_on_a_limit_of_four(void **state)
     faas_config c;
     faas_config_init(&c);
     c.max_concurrency = 4;
+    c.timeout_ms = 600000;      /* a stalled CI machine must not turn a call into a timeout */
     ASSERT_OK(faas_register(rt, "hot", counted, &c));
     faas_function *fn = faas_lookup(rt, "hot");
     assert_non_null(fn);
@@ -123,6 +124,7 @@ static void churning_instances(void **state)
     faas_config c;
     faas_config_init(&c);
     c.max_concurrency = 3;
+    c.timeout_ms = 600000;
     c.keep_alive_ms = 0;
     ASSERT_OK(faas_register(rt, "hot", counted, &c));
     faas_function *fn = faas_lookup(rt, "hot");

@@ -1,6 +1,7 @@
 /*
- * cmd_invoke.c - `faas invoke MODULE.so SYMBOL [PAYLOAD|-]`: one call, the reply on
- * stdout and the REPORT line on stderr.
+ * cmd_invoke.c - `faas invoke MODULE.so SYMBOL [PAYLOAD|-]`, or with --ffi
+ * `faas invoke --ffi LIB SYMBOL SIGNATURE [ARGS|-]` for any C function: one call, the
+ * reply on stdout and the REPORT line on stderr.
  */
 #include <faas.h>
 
@@ -28,11 +29,13 @@ int cmd_invoke(int argc, char **argv)
 {
     faas_config cfg;
     faas_config_init(&cfg);
-    int show_log = 0;
+    int show_log = 0, ffi = 0;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--log") == 0) {
             show_log = 1;
+        } else if (strcmp(argv[i], "--ffi") == 0) {
+            ffi = 1;
         } else if (strcmp(argv[i], "--memory") == 0 && i + 1 < argc) {
             if (parse_unsigned(argv[++i], &cfg.memory_mb) != 0)
                 return die(2, "--memory wants a number of MB, not \"%s\"", argv[i]);
@@ -44,15 +47,21 @@ int cmd_invoke(int argc, char **argv)
             return 2;
         }
     }
-    if (argc - i < 2 || argc - i > 3) {
+    /* MODULE SYMBOL [PAYLOAD], or with --ffi LIB SYMBOL SIGNATURE [ARGS] */
+    int fixed = ffi ? 3 : 2;
+    if (argc - i < fixed || argc - i > fixed + 1) {
         usage(stderr);
         return 2;
     }
     const char *module = argv[i], *symbol = argv[i + 1];
-    const char *arg = argc - i == 3 ? argv[i + 2] : "";
+    const char *signature = ffi ? argv[i + 2] : NULL;
+    const char *arg = argc - i == fixed + 1 ? argv[i + fixed] : "";
     char path[PATH_MAX];
+    const char *dlpath = path;
     /* dlopen() searches the library path for a name without a slash: a file here wins. */
-    if (strchr(module, '/') == NULL && access(module, F_OK) == 0)
+    if (ffi && strcmp(module, "-") == 0)
+        dlpath = NULL;                  /* a symbol of this process (libc's, libfaas's) */
+    else if (strchr(module, '/') == NULL && access(module, F_OK) == 0)
         snprintf(path, sizeof path, "./%s", module);
     else
         snprintf(path, sizeof path, "%s", module);
@@ -82,7 +91,8 @@ int cmd_invoke(int argc, char **argv)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
               (*p >= '0' && *p <= '9') || *p == '-'))
             *p = '_';
-    rc = faas_register_module(rt, name, path, symbol, &cfg);
+    rc = ffi ? faas_register_ffi(rt, name, dlpath, symbol, signature, &cfg)
+             : faas_register_module(rt, name, path, symbol, &cfg);
     if (rc != FAAS_OK) {
         faas_runtime_free(rt);
         free(payload);

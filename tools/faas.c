@@ -24,10 +24,16 @@ void usage(FILE *to)
     fprintf(to,
             "usage: %s invoke [--memory MB] [--timeout MS] [--log] MODULE.so SYMBOL "
             "[PAYLOAD|-]\n"
+            "       %s invoke --ffi [--memory MB] [--timeout MS] [--log] LIB|- SYMBOL "
+            "'SIGNATURE' [ARGS|-]\n"
+            "       %s serve [--listen ADDR] [--token TOKEN] FUNCTIONS-FILE\n"
+            "       %s serve --check FUNCTIONS-FILE\n"
+            "       %s worker --nats URL [--concurrency N] FUNCTIONS-FILE\n"
             "       %s demo [--modules DIR]\n"
-            "       %s worker --nats URL --module NAME=PATH:SYMBOL... [--concurrency N]\n"
+            "       %s cost [--monthly N] [--model NAME|FILE]... [--by function|tag|all|none]"
+            " RECORDS\n"
             "       %s version\n"
-            "See faas(1).\n", prog, prog, prog, prog);
+            "See faas(1).\n", prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 int die(int code, const char *fmt, ...)

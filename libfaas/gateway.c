@@ -1,0 +1,1327 @@
+/*
+ * gateway.c - the AWS Lambda Invoke API's semantics as a pure request -> response
+ * function: routes, authentication, names and ARNs, payload limits, JSON checks, the
+ * status codes, headers and error bodies of the real service. It knows no socket and no
+ * HTTP library (gateway_http.c does), loads nothing, and takes no path from a request.
+ */
+#include "internal.h"
+
+#include "gateway.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#define DEFAULT_REGION  "us-east-1"
+#define DEFAULT_ACCOUNT "000000000000"
+#define DEFAULT_BODY_TIMEOUT_MS 30000u
+#define LIST_PAGE_DEFAULT 50u           /* ListFunctions' MaxItems: 50 by default, */
+#define LIST_PAGE_MAX 10000u            /* at most 10,000 (the service's range) */
+
+#if defined(__x86_64__)
+# define ARCH "x86_64"
+#elif defined(__aarch64__)
+# define ARCH "arm64"
+#else
+# define ARCH "unknown"
+#endif
+
+/* The pattern Lambda checks a FunctionName against, for its ValidationException. */
+static const char name_pattern[] =
+    "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?"
+    "(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
+
+/* ---- settings ----------------------------------------------------------------------------- */
+
+static bool printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+            return false;
+    return true;
+}
+
+int faas__gw_init(faas__gw *gw, faas_runtime *rt, const faas_gateway_options *opts)
+{
+    faas_gateway_options o;
+    if (opts != NULL)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    memset(gw, 0, sizeof *gw);
+    gw->rt = rt;
+    gw->max_sync = o.max_payload_sync ? o.max_payload_sync : rt->opts.max_payload_sync;
+    gw->max_async = o.max_payload_async ? o.max_payload_async : rt->opts.max_payload_async;
+    gw->max_body = o.max_body ? o.max_body
+                              : (gw->max_sync > gw->max_async ? gw->max_sync : gw->max_async);
+    gw->body_timeout_ms = o.body_timeout_ms ? o.body_timeout_ms : DEFAULT_BODY_TIMEOUT_MS;
+    if (o.token != NULL && o.token[0] != '\0') {
+        /* It travels in a header: a space or a control character could never match. */
+        if (!printable(o.token))
+            return faas__fail(FAAS_EINVAL, "faas_gateway_start: the token must be printable "
+                              "ASCII without spaces");
+        gw->token = strdup(o.token);
+        gw->token_len = strlen(o.token);
+    }
+    if ((o.region != NULL && (o.region[0] == '\0' || !printable(o.region) ||
+                              strchr(o.region, ':') != NULL)) ||
+        (o.account != NULL && (o.account[0] == '\0' || !printable(o.account) ||
+                               strchr(o.account, ':') != NULL))) {
+        free(gw->token);
+        gw->token = NULL;
+        return faas__fail(FAAS_EINVAL, "faas_gateway_start: region and account must be "
+                          "printable, without ':'");
+    }
+    gw->region = strdup(o.region ? o.region : DEFAULT_REGION);
+    gw->account = strdup(o.account ? o.account : DEFAULT_ACCOUNT);
+    if ((o.token && o.token[0] && gw->token == NULL) || gw->region == NULL ||
+        gw->account == NULL) {
+        faas__gw_free(gw);
+        return faas__fail(FAAS_ENOMEM, "faas_gateway_start: out of memory");
+    }
+    /* Lambda's LastModified format, 2026-11-26T22:00:40.123+0000. */
+    char when[25];
+    faas__format_time(faas__wall(rt), when);
+    snprintf(gw->started, sizeof gw->started, "%.23s+0000", when);
+    atomic_init(&gw->draining, false);
+    return FAAS_OK;
+}
+
+void faas__gw_free(faas__gw *gw)
+{
+    free(gw->token);
+    free(gw->region);
+    free(gw->account);
+    gw->token = gw->region = gw->account = NULL;
+}
+
+/* ---- responses ---------------------------------------------------------------------------- */
+
+void faas__gw_resp_free(faas__gw_resp *r)
+{
+    if (r->body_owned)
+        free(r->body);
+    free(r->log_result);
+    r->body = NULL;
+    r->len = 0;
+    r->body_owned = false;
+    r->log_result = NULL;
+    r->nheaders = 0;
+}
+
+static void add_header(faas__gw_resp *r, const char *name, const char *value)
+{
+    if (r->nheaders < FAAS__GW_HEADERS) {
+        r->headers[r->nheaders].name = name;
+        r->headers[r->nheaders].value = value;
+        r->nheaders++;
+    }
+}
+
+static void set_body_static(faas__gw_resp *r, const char *body)
+{
+    r->body = (char *)body;
+    r->len = strlen(body);
+    r->body_owned = false;
+}
+
+static void set_body_owned(faas__gw_resp *r, char *body, size_t len)
+{
+    r->body = body;
+    r->len = len;
+    r->body_owned = true;
+}
+
+/* Start a response: its status and request id (a new one when id is NULL). */
+static void start(faas__gw *gw, faas__gw_resp *r, unsigned status, const char *id)
+{
+    memset(r, 0, sizeof *r);
+    r->status = status;
+    if (id != NULL)
+        memcpy(r->request_id, id, 37);
+    else
+        faas__request_id(r->request_id);
+    add_header(r, "x-amzn-RequestId", r->request_id);
+    r->close = atomic_load_explicit(&gw->draining, memory_order_relaxed);
+}
+
+/* A JSON string of arbitrary bytes: invalid UTF-8 becomes '?', never an error. */
+static json_t *json_text(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j != NULL)
+        return j;
+    char *copy = strdup(s);
+    if (copy == NULL)
+        return NULL;
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+/* Serialise o (stolen) as the body; on failure a fixed ServiceException body. */
+static void set_body_json(faas__gw_resp *r, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (s == NULL) {
+        r->status = 500;
+        set_body_static(r, "{\"Type\":\"Service\",\"Message\":\"out of memory\"}");
+        return;
+    }
+    set_body_owned(r, s, strlen(s));
+}
+
+/* A service error as Lambda sends it: the status, x-amzn-ErrorType, and a JSON body
+ * {"Type": "User"|"Service", message_key: message} (plus Reason when given). */
+static void service_error(faas__gw *gw, faas__gw_resp *r, unsigned status, const char *type,
+                          const char *reason, const char *id, const char *fmt, ...)
+    FAAS_PRINTF(7, 8);
+static void service_error(faas__gw *gw, faas__gw_resp *r, unsigned status, const char *type,
+                          const char *reason, const char *id, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    start(gw, r, status, id);
+    add_header(r, "x-amzn-ErrorType", type);
+    add_header(r, "Content-Type", "application/json");
+    json_t *o = json_object();
+    if (o != NULL) {
+        if (reason != NULL)
+            json_object_set_new(o, "Reason", json_string(reason));
+        json_object_set_new(o, "Type", json_string(status >= 500 ? "Service" : "User"));
+        /* ResourceNotFoundException and ServiceException spell it Message (the model). */
+        bool capital = strcmp(type, "ResourceNotFoundException") == 0 ||
+                       strcmp(type, "ServiceException") == 0;
+        json_object_set_new(o, capital ? "Message" : "message", json_text(msg));
+    }
+    set_body_json(r, o);
+}
+
+static void not_found(faas__gw *gw, faas__gw_resp *r, const char *name, const char *qualifier,
+                      const char *id)
+{
+    service_error(gw, r, 404, "ResourceNotFoundException", NULL, id,
+                  "Function not found: arn:aws:lambda:%s:%s:function:%s%s%s", gw->region,
+                  gw->account, name, qualifier ? ":" : "", qualifier ? qualifier : "");
+}
+
+/* A value quoted in a message: printable ASCII only, at most 80 bytes. */
+static void quote(char out[84], const char *s, size_t n)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n && j < 80; i++)
+        out[j++] = ((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f) ? s[i] : '?';
+    if (n > 80) {
+        out[j++] = '.';
+        out[j++] = '.';
+        out[j++] = '.';
+    }
+    out[j] = '\0';
+}
+
+static void validation_error(faas__gw *gw, faas__gw_resp *r, const char *value, size_t n,
+                             const char *member, const char *constraint)
+{
+    char q[84];
+    quote(q, value, n);
+    service_error(gw, r, 400, "ValidationException", NULL, NULL,
+                  "1 validation error detected: Value '%s' at '%s' failed to satisfy "
+                  "constraint: %s", q, member, constraint);
+}
+
+/* ---- authentication ------------------------------------------------------------------------ */
+
+/* Compare in time that depends only on the expected token's length. */
+static bool token_equal(const char *expected, size_t elen, const char *given, size_t glen)
+{
+    volatile unsigned char diff = (unsigned char)(elen != glen);
+    for (size_t i = 0; i < elen; i++) {
+        unsigned char g = glen ? (unsigned char)given[i % glen] : 0;
+        diff |= (unsigned char)(g ^ (unsigned char)expected[i]);
+    }
+    return diff == 0;
+}
+
+/* The credential a request carries: "Bearer T", or SigV4's access key id (the gateway
+ * does not check signatures, so an AWS client carries the token as its key id).
+ * Returns false when there is none. */
+static bool credential(const char *auth, const char **tok, size_t *len)
+{
+    if (auth == NULL)
+        return false;
+    while (*auth == ' ')
+        auth++;
+    if (strncasecmp(auth, "Bearer ", 7) == 0) {
+        const char *t = auth + 7;
+        while (*t == ' ')
+            t++;
+        size_t n = strlen(t);
+        while (n > 0 && t[n - 1] == ' ')
+            n--;
+        *tok = t;
+        *len = n;
+        return n > 0;
+    }
+    if (strncmp(auth, "AWS4-HMAC-SHA256 ", 17) == 0) {
+        const char *c = strstr(auth, "Credential=");
+        if (c == NULL)
+            return false;
+        c += 11;
+        *tok = c;
+        *len = strcspn(c, "/, ");
+        return *len > 0;
+    }
+    return false;
+}
+
+/* NULL if the request may go on, else resp is filled with the 401 or 403. */
+static bool authorised(faas__gw *gw, const faas__gw_req *req, faas__gw_resp *r)
+{
+    if (gw->token == NULL)
+        return true;
+    const char *tok = NULL;
+    size_t len = 0;
+    if (!credential(req->header(req->header_arg, "Authorization"), &tok, &len)) {
+        service_error(gw, r, 401, "MissingAuthenticationTokenException", NULL, NULL,
+                      "Missing Authentication Token: send Authorization: Bearer TOKEN, or "
+                      "sign with the token as the access key id");
+        add_header(r, "WWW-Authenticate", "Bearer realm=\"libfaas\"");
+        return false;
+    }
+    if (!token_equal(gw->token, gw->token_len, tok, len)) {
+        service_error(gw, r, 403, "UnrecognizedClientException", NULL, NULL,
+                      "The security token included in the request is invalid.");
+        return false;
+    }
+    return true;
+}
+
+/* ---- the request target ----------------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode s[0..n) into out (room for n + 1); an invalid escape stays as it is.
+ * Returns the decoded length; out is NUL-terminated (a decoded %00 is kept, so callers
+ * compare lengths, not strlen). */
+static size_t pct_decode(const char *s, size_t n, char *out)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+            out[j++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[j++] = s[i];
+        }
+    }
+    out[j] = '\0';
+    return j;
+}
+
+/* The value of query parameter key (decoded into out, size > 0), or false. */
+static bool query_param(const char *query, const char *key, char *out, size_t size,
+                        size_t *outlen)
+{
+    if (query == NULL)
+        return false;
+    size_t klen = strlen(key);
+    const char *p = query;
+    while (*p) {
+        size_t n = strcspn(p, "&");
+        const char *eq = memchr(p, '=', n);
+        size_t kn = eq ? (size_t)(eq - p) : n;
+        if (kn == klen && memcmp(p, key, klen) == 0) {
+            const char *v = eq ? eq + 1 : p + n;
+            size_t vn = (size_t)(p + n - v);
+            if (vn + 1 > size)
+                vn = size - 1;      /* longer than anything valid: it will fail its check */
+            char *tmp = malloc(vn + 1);
+            if (tmp == NULL)
+                return false;
+            size_t d = pct_decode(v, vn, tmp);
+            memcpy(out, tmp, d + 1);
+            free(tmp);
+            *outlen = d;
+            return true;
+        }
+        p += n;
+        if (*p == '&')
+            p++;
+    }
+    return false;
+}
+
+/* ---- FunctionName: a name, a name:qualifier, a partial or a full ARN ------------------------- */
+
+typedef struct span {
+    const char *p;
+    size_t      n;
+} span;
+
+static bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_name_char(char c)
+{
+    return is_lower(c) || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' || c == '_';
+}
+
+static size_t prefix(const char *s, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    return n >= l && memcmp(s, lit, l) == 0 ? l : 0;
+}
+
+/* "arn:" ("aws"[a-zA-Z-]*)? ":lambda:" -> its length, or 0. */
+static size_t m_arn(const char *s, size_t n)
+{
+    size_t i = prefix(s, n, "arn:");
+    if (i == 0)
+        return 0;
+    if (prefix(s + i, n - i, "aws")) {
+        i += 3;
+        while (i < n && (is_lower(s[i]) || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-'))
+            i++;
+    }
+    size_t k = prefix(s + i, n - i, ":lambda:");
+    return k ? i + k : 0;
+}
+
+/* "-"[a-z]+"-"\d":" at s -> its length, or 0. */
+static size_t m_region_rest(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (i >= n || s[i] != '-')
+        return 0;
+    i++;
+    size_t w = i;
+    while (i < n && is_lower(s[i]))
+        i++;
+    if (i == w || i + 3 > n || s[i] != '-' || !is_digit(s[i + 1]) || s[i + 2] != ':')
+        return 0;
+    return i + 3;
+}
+
+/* [a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}: -> the lengths it can match (up to 4). */
+static int m_region(const char *s, size_t n, size_t out[4])
+{
+    int k = 0;
+    if (n < 2 || !is_lower(s[0]) || !is_lower(s[1]))
+        return 0;
+    static const char *const mids[] = { "", "-gov", "-iso" };
+    for (int m = 0; m < 3; m++) {
+        size_t i = 2 + prefix(s + 2, n - 2, mids[m]);
+        if (m > 0 && i == 2)
+            continue;
+        size_t r = m_region_rest(s + i, n - i);
+        if (r)
+            out[k++] = i + r;
+        if (m == 2 && i < n && is_lower(s[i])) {      /* -iso[a-z] */
+            r = m_region_rest(s + i + 1, n - i - 1);
+            if (r)
+                out[k++] = i + 1 + r;
+        }
+    }
+    return k;
+}
+
+/* ([a-zA-Z0-9-_.]+)(:($LATEST|[a-zA-Z0-9-_]+))? to the end. */
+static bool m_tail(const char *s, size_t n, span *name, span *qual)
+{
+    size_t i = 0;
+    while (i < n && (is_name_char(s[i]) || s[i] == '.'))
+        i++;
+    if (i == 0)
+        return false;
+    name->p = s;
+    name->n = i;
+    qual->p = NULL;
+    qual->n = 0;
+    if (i == n)
+        return true;
+    if (s[i] != ':')
+        return false;
+    const char *q = s + i + 1;
+    size_t qn = n - i - 1;
+    if (qn == 7 && memcmp(q, "$LATEST", 7) == 0) {
+        qual->p = q;
+        qual->n = qn;
+        return true;
+    }
+    if (qn == 0)
+        return false;
+    for (size_t j = 0; j < qn; j++)
+        if (!is_name_char(q[j]))
+            return false;
+    qual->p = q;
+    qual->n = qn;
+    return true;
+}
+
+/* The pattern's optional parts in order, each tried taken then skipped, as a regular
+ * expression engine would backtrack. */
+static bool m_from(int stage, const char *s, size_t n, span *name, span *qual)
+{
+    size_t k;
+    switch (stage) {
+    case 0:
+        k = m_arn(s, n);
+        if (k && m_from(1, s + k, n - k, name, qual))
+            return true;
+        return m_from(1, s, n, name, qual);
+    case 1: {
+        size_t lens[4];
+        int c = m_region(s, n, lens);
+        for (int i = 0; i < c; i++)
+            if (m_from(2, s + lens[i], n - lens[i], name, qual))
+                return true;
+        return m_from(2, s, n, name, qual);
+    }
+    case 2:
+        k = 0;
+        while (k < 12 && k < n && is_digit(s[k]))
+            k++;
+        if (k == 12 && n > 12 && s[12] == ':' && m_from(3, s + 13, n - 13, name, qual))
+            return true;
+        return m_from(3, s, n, name, qual);
+    case 3:
+        k = prefix(s, n, "function:");
+        if (k && m_tail(s + k, n - k, name, qual))
+            return true;
+        return m_tail(s, n, name, qual);
+    }
+    return false;
+}
+
+#define NAMESPACED_MAX 256      /* NamespacedFunctionName: 1-256 characters */
+
+/* Resolve a decoded FunctionName. true: call->name is set and *qual the qualifier it
+ * carried (n 0 if none); false: resp holds the 400 or 404. */
+static bool resolve_name(faas__gw *gw, const char *s, size_t n, faas__gw_call *call,
+                         span *qual, faas__gw_resp *r)
+{
+    if (n == 0 || n > NAMESPACED_MAX) {
+        validation_error(gw, r, s, n, "functionName", n ? "Member must have length less "
+                         "than or equal to 256" : "Member must have length greater than or "
+                         "equal to 1");
+        return false;
+    }
+    span name;
+    if (!m_from(0, s, n, &name, qual)) {
+        char constraint[320];
+        snprintf(constraint, sizeof constraint,
+                 "Member must satisfy regular expression pattern: %s", name_pattern);
+        validation_error(gw, r, s, n, "functionName", constraint);
+        return false;
+    }
+    /* It has the shape, but a libfaas name has no '.' and at most 64 characters: no
+     * function can have it. */
+    char q[84];
+    quote(q, name.p, name.n);
+    if (name.n > FAAS__NAME_MAX || memchr(name.p, '.', name.n) != NULL) {
+        not_found(gw, r, q, NULL, NULL);
+        return false;
+    }
+    memcpy(call->name, name.p, name.n);
+    call->name[name.n] = '\0';
+    return true;
+}
+
+/* Only $LATEST exists until versions do: any other qualifier is not found. */
+static bool check_qualifier(faas__gw *gw, const char *query, const span *in_name,
+                            const faas__gw_call *call, faas__gw_resp *r)
+{
+    char qbuf[136];
+    size_t qlen = 0;
+    bool have = query_param(query, "Qualifier", qbuf, sizeof qbuf, &qlen);
+    if (have) {
+        bool ok = qlen >= 1 && qlen <= 128;
+        for (size_t i = 0; ok && i < qlen; i++)
+            ok = is_name_char(qbuf[i]) || qbuf[i] == '$';
+        if (!ok && !(qlen == 17 && memcmp(qbuf, "$LATEST.PUBLISHED", 17) == 0)) {
+            validation_error(gw, r, qbuf, qlen, "qualifier",
+                             "Member must satisfy regular expression pattern: "
+                             "(|[a-zA-Z0-9$_-]+)");
+            return false;
+        }
+        if (strcmp(qbuf, "$LATEST") != 0) {
+            char q[84];
+            quote(q, qbuf, qlen);
+            not_found(gw, r, call->name, q, NULL);
+            return false;
+        }
+    }
+    if (in_name->n > 0 && !(in_name->n == 7 && memcmp(in_name->p, "$LATEST", 7) == 0)) {
+        char q[84];
+        quote(q, in_name->p, in_name->n);
+        not_found(gw, r, call->name, q, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* ---- JSON: is the payload one JSON value (RFC 8259, UTF-8)? ----------------------------------- */
+
+typedef struct jscan {
+    const unsigned char *p;
+    size_t n, i;
+    const char *why;
+} jscan;
+
+static bool j_fail(jscan *j, const char *why)
+{
+    j->why = why;
+    return false;
+}
+
+static void j_ws(jscan *j)
+{
+    while (j->i < j->n && (j->p[j->i] == ' ' || j->p[j->i] == '\t' || j->p[j->i] == '\n' ||
+                           j->p[j->i] == '\r'))
+        j->i++;
+}
+
+/* One UTF-8 sequence starting at j->i (a byte >= 0x80): no overlong forms, no
+ * surrogates, nothing past U+10FFFF. */
+static bool j_utf8(jscan *j)
+{
+    const unsigned char *p = j->p + j->i;
+    size_t left = j->n - j->i;
+    unsigned c = p[0];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xbf;      /* the second byte's range */
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return j_fail(j, "invalid UTF-8");
+    if (left < len || p[1] < lo || p[1] > hi)
+        return j_fail(j, "invalid UTF-8");
+    for (size_t k = 2; k < len; k++)
+        if (p[k] < 0x80 || p[k] > 0xbf)
+            return j_fail(j, "invalid UTF-8");
+    j->i += len;
+    return true;
+}
+
+static bool j_string(jscan *j)
+{
+    j->i++;                             /* the opening quote */
+    while (j->i < j->n) {
+        unsigned char c = j->p[j->i];
+        if (c == '"') {
+            j->i++;
+            return true;
+        }
+        if (c < 0x20)
+            return j_fail(j, "control character in a string");
+        if (c == '\\') {
+            if (j->i + 1 >= j->n)
+                break;
+            unsigned char e = j->p[j->i + 1];
+            if (e == 'u') {
+                if (j->i + 6 > j->n)
+                    break;
+                for (size_t k = 2; k < 6; k++)
+                    if (hexval((char)j->p[j->i + k]) < 0)
+                        return j_fail(j, "invalid \\u escape");
+                j->i += 6;
+            } else if (strchr("\"\\/bfnrt", e) != NULL && e != '\0') {
+                j->i += 2;
+            } else {
+                return j_fail(j, "invalid escape");
+            }
+        } else if (c >= 0x80) {
+            if (!j_utf8(j))
+                return false;
+        } else {
+            j->i++;
+        }
+    }
+    return j_fail(j, "unterminated string");
+}
+
+static bool j_digits(jscan *j)
+{
+    size_t s = j->i;
+    while (j->i < j->n && is_digit((char)j->p[j->i]))
+        j->i++;
+    return j->i > s;
+}
+
+static bool j_number(jscan *j)
+{
+    if (j->p[j->i] == '-')
+        j->i++;
+    if (j->i < j->n && j->p[j->i] == '0')
+        j->i++;
+    else if (!j_digits(j))
+        return j_fail(j, "invalid number");
+    if (j->i < j->n && j->p[j->i] == '.') {
+        j->i++;
+        if (!j_digits(j))
+            return j_fail(j, "invalid number");
+    }
+    if (j->i < j->n && (j->p[j->i] == 'e' || j->p[j->i] == 'E')) {
+        j->i++;
+        if (j->i < j->n && (j->p[j->i] == '+' || j->p[j->i] == '-'))
+            j->i++;
+        if (!j_digits(j))
+            return j_fail(j, "invalid number");
+    }
+    return true;
+}
+
+static bool j_literal(jscan *j, const char *lit)
+{
+    size_t l = strlen(lit);
+    if (j->n - j->i < l || memcmp(j->p + j->i, lit, l) != 0)
+        return j_fail(j, "unrecognized token");
+    j->i += l;
+    return true;
+}
+
+/* Iterative, so that nesting cannot exhaust the stack: one bit per open container. */
+bool faas__gw_json_valid(const void *data, size_t n, const char **why, size_t *at)
+{
+    jscan j = { data, n, 0, NULL };
+    unsigned char stack[(FAAS__GW_JSON_DEPTH + 7) / 8];
+    size_t depth = 0;
+    enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, AFTER } st = VALUE;
+    bool ok = true;
+    for (;;) {
+        j_ws(&j);
+        if (st == AFTER) {
+            if (depth == 0) {
+                if (j.i != j.n)
+                    ok = j_fail(&j, "unexpected data after the value");
+                break;
+            }
+            if (j.i == j.n) {
+                ok = j_fail(&j, "unexpected end of input");
+                break;
+            }
+            bool obj = stack[(depth - 1) / 8] & (1u << ((depth - 1) % 8));
+            unsigned char c = j.p[j.i++];
+            if (c == ',') {
+                st = obj ? KEY : VALUE;
+            } else if (c == (obj ? '}' : ']')) {
+                depth--;
+            } else {
+                j.i--;
+                ok = j_fail(&j, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+                break;
+            }
+            continue;
+        }
+        if (j.i == j.n) {
+            ok = j_fail(&j, "unexpected end of input");
+            break;
+        }
+        unsigned char c = j.p[j.i];
+        if (st == KEY_OR_CLOSE || st == VALUE_OR_CLOSE) {
+            if (c == (st == KEY_OR_CLOSE ? '}' : ']')) {
+                j.i++;
+                depth--;
+                st = AFTER;
+                continue;
+            }
+            st = st == KEY_OR_CLOSE ? KEY : VALUE;
+        }
+        if (st == KEY) {
+            if (c != '"') {
+                ok = j_fail(&j, "expected a string key");
+                break;
+            }
+            if (!(ok = j_string(&j)))
+                break;
+            j_ws(&j);
+            if (j.i == j.n || j.p[j.i] != ':') {
+                ok = j_fail(&j, "expected ':'");
+                break;
+            }
+            j.i++;
+            st = VALUE;
+            continue;
+        }
+        /* st == VALUE */
+        if (c == '{' || c == '[') {
+            if (depth == FAAS__GW_JSON_DEPTH) {
+                ok = j_fail(&j, "nesting too deep");
+                break;
+            }
+            if (c == '{')
+                stack[depth / 8] |= (unsigned char)(1u << (depth % 8));
+            else
+                stack[depth / 8] &= (unsigned char)~(1u << (depth % 8));
+            depth++;
+            j.i++;
+            st = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
+            continue;
+        }
+        if (c == '"')
+            ok = j_string(&j);
+        else if (c == '-' || is_digit((char)c))
+            ok = j_number(&j);
+        else if (c == 't')
+            ok = j_literal(&j, "true");
+        else if (c == 'f')
+            ok = j_literal(&j, "false");
+        else if (c == 'n')
+            ok = j_literal(&j, "null");
+        else
+            ok = j_fail(&j, "unexpected character");
+        if (!ok)
+            break;
+        st = AFTER;
+    }
+    *why = j.why;
+    *at = j.i;
+    return ok;
+}
+
+/* ---- the Tail log ---------------------------------------------------------------------------- */
+
+static char *base64(const char *s, size_t n)
+{
+    static const char abc[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1);
+    if (out == NULL)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t j = 0, i = 0;
+    for (; i + 3 <= n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+        out[j++] = abc[v >> 18];
+        out[j++] = abc[(v >> 12) & 63];
+        out[j++] = abc[(v >> 6) & 63];
+        out[j++] = abc[v & 63];
+    }
+    if (i < n) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
+        out[j++] = abc[v >> 18];
+        out[j++] = abc[(v >> 12) & 63];
+        out[j++] = i + 1 < n ? abc[(v >> 6) & 63] : '=';
+        out[j++] = '=';
+    }
+    out[j] = '\0';
+    return out;
+}
+
+/* Lambda's Tail: the last 4 KB of START, what the call logged, END and REPORT. */
+static char *tail_log(const faas_response *res)
+{
+    const faas_record *rec = &res->record;
+    char report[256];
+    int rn = faas_record_format(rec, report, sizeof report);
+    if (rn < 0)
+        report[0] = '\0';
+    const char *logged = res->log_tail ? res->log_tail : "";
+    size_t ln = strlen(logged);
+    size_t cap = 64 + 37 + ln + 64 + strlen(report) + 8;
+    char *all = malloc(cap);
+    if (all == NULL)
+        return NULL;
+    int n = snprintf(all, cap, "START RequestId: %s Version: $LATEST\n%s%sEND RequestId: "
+                     "%s\n%s\n", rec->request_id, logged,
+                     (ln > 0 && logged[ln - 1] != '\n') ? "\n" : "", rec->request_id, report);
+    size_t len = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+    size_t from = len > FAAS__LOG_TAIL ? len - FAAS__LOG_TAIL : 0;
+    char *b64 = base64(all + from, len - from);
+    free(all);
+    return b64;
+}
+
+/* ---- Invoke ------------------------------------------------------------------------------------ */
+
+static bool function_error(int status)
+{
+    switch (status) {
+    case FAAS_EHANDLER: case FAAS_ETIMEOUT: case FAAS_EMEMORY: case FAAS_ECRASHED:
+    case FAAS_ELOAD: case FAAS_EINIT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A status no handler produced, as the service's error. */
+static void status_error(faas__gw *gw, faas__gw_resp *r, const faas__gw_call *call, int status,
+                         const char *message, const char *id)
+{
+    switch (status) {
+    case FAAS_ENOTFOUND:
+        not_found(gw, r, call->name, NULL, id);
+        break;
+    case FAAS_ETHROTTLED:
+        service_error(gw, r, 429, "TooManyRequestsException",
+                      "ReservedFunctionConcurrentInvocationLimitExceeded", id, "%s", message);
+        add_header(r, "Retry-After", "1");
+        break;
+    case FAAS_EBUSY:
+        service_error(gw, r, 429, "TooManyRequestsException",
+                      "ConcurrentInvocationLimitExceeded", id, "%s", message);
+        add_header(r, "Retry-After", "1");
+        break;
+    case FAAS_ETOOLARGE:
+        service_error(gw, r, 413, "RequestEntityTooLargeException", NULL, id, "%s", message);
+        break;
+    case FAAS_EINVAL:
+        service_error(gw, r, 400, "InvalidParameterValueException", NULL, id, "%s", message);
+        break;
+    case FAAS_EBUDGET:
+        service_error(gw, r, 402, "BudgetExceededException", NULL, id, "%s", message);
+        break;
+    default:
+        service_error(gw, r, 500, "ServiceException", NULL, id, "%s: %s",
+                      faas_err_name(status), message);
+        break;
+    }
+}
+
+/* size: the body's length, FAAS__GW_NO_LENGTH when only "more than the limit" is known.
+ * The messages are the service's (faas-semantics.md 1.3). */
+static void too_large(faas__gw *gw, const faas__gw_call *call, uint64_t size,
+                      faas__gw_resp *r)
+{
+    if (call->type == FAAS__GW_EVENT && size != FAAS__GW_NO_LENGTH)
+        service_error(gw, r, 413, "RequestEntityTooLargeException", NULL, NULL,
+                      "%llu byte payload is too large for the Event invocation type (limit "
+                      "%zu bytes)", (unsigned long long)size, call->limit);
+    else if (call->type == FAAS__GW_EVENT)
+        service_error(gw, r, 413, "RequestEntityTooLargeException", NULL, NULL,
+                      "Request payload is too large for the Event invocation type (limit "
+                      "%zu bytes)", call->limit);
+    else
+        service_error(gw, r, 413, "RequestEntityTooLargeException", NULL, NULL,
+                      "Request must be smaller than %zu bytes for the InvokeFunction "
+                      "operation", call->limit + 1);
+}
+
+void faas__gw_too_large(faas__gw *gw, const faas__gw_call *call, uint64_t size,
+                        faas__gw_resp *r)
+{
+    too_large(gw, call, size, r);
+    r->close = true;        /* the rest of the body was not read */
+}
+
+static void invoke_sync(faas__gw *gw, const faas__gw_call *call, const void *payload,
+                        size_t len, faas__gw_resp *r)
+{
+    faas_response res;
+    int rc = faas_invoke(gw->rt, call->name, payload, len, &res);
+    if (rc != FAAS_OK && !function_error(rc)) {
+        status_error(gw, r, call, rc, res.error_message ? res.error_message
+                                                        : faas_strerror(rc),
+                     res.record.request_id);
+        faas_response_free(&res);
+        return;
+    }
+    start(gw, r, 200, res.record.request_id);
+    add_header(r, "Content-Type", "application/json");
+    add_header(r, "X-Amz-Executed-Version", "$LATEST");
+    if (rc != FAAS_OK)
+        add_header(r, "X-Amz-Function-Error", "Unhandled");
+    if (call->tail) {
+        r->log_result = tail_log(&res);
+        if (r->log_result != NULL)
+            add_header(r, "X-Amz-Log-Result", r->log_result);
+    }
+    if (res.data != NULL && res.len > 0) {
+        set_body_owned(r, res.data, res.len);
+        res.data = NULL;            /* the response owns it now */
+        res.len = 0;
+    } else {
+        set_body_static(r, "");
+    }
+    faas_response_free(&res);
+}
+
+static void invoke_event(faas__gw *gw, const faas__gw_call *call, const void *payload,
+                         size_t len, faas__gw_resp *r)
+{
+    char id[37];
+    int rc = faas_invoke_async(gw->rt, call->name, payload, len, NULL, NULL, id);
+    if (rc != FAAS_OK) {
+        status_error(gw, r, call, rc, faas_last_error(), NULL);
+        return;
+    }
+    start(gw, r, 202, id);
+    if (call->route == FAAS__GW_INVOKE_ASYNC) {
+        add_header(r, "Content-Type", "application/json");
+        set_body_static(r, "{\"Status\":202}");
+    } else {
+        set_body_static(r, "");
+    }
+}
+
+static void invoke(faas__gw *gw, const faas__gw_call *call, const faas__gw_req *req,
+                   faas__gw_resp *r)
+{
+    const void *payload = req->body;
+    size_t len = req->len;
+    if (len > call->limit) {        /* a caller that did not stop at the limit */
+        too_large(gw, call, len, r);
+        return;
+    }
+    if (len == 0) {
+        payload = "{}";             /* as the service and SAM: no payload is {} */
+        len = 2;
+    } else {
+        const char *why;
+        size_t at;
+        if (!faas__gw_json_valid(payload, len, &why, &at)) {
+            service_error(gw, r, 400, "InvalidRequestContentException", NULL, NULL,
+                          "Could not parse request body into json: Could not parse payload "
+                          "into json: %s at byte %zu", why, at);
+            return;
+        }
+    }
+    if (call->type == FAAS__GW_DRYRUN) {
+        int st;
+        if (faas__lookup_fn(gw->rt, call->name, &st) == NULL) {
+            not_found(gw, r, call->name, NULL, NULL);
+            return;
+        }
+        start(gw, r, 204, NULL);
+        set_body_static(r, "");
+    } else if (call->type == FAAS__GW_EVENT || call->route == FAAS__GW_INVOKE_ASYNC) {
+        invoke_event(gw, call, payload, len, r);
+    } else {
+        invoke_sync(gw, call, payload, len, r);
+    }
+}
+
+/* ---- ListFunctions, GetFunction --------------------------------------------------------------- */
+
+static json_t *arn_of(faas__gw *gw, const char *name)
+{
+    char arn[160];
+    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s", gw->region, gw->account,
+             name);
+    return json_string(arn);
+}
+
+/* One FunctionConfiguration, as far as libfaas has its fields. */
+static json_t *configuration(faas__gw *gw, const faas_function_info *f)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    char desc[160];
+    if (strcmp(f->kind, "host") == 0)
+        snprintf(desc, sizeof desc, "libfaas host function");
+    else
+        snprintf(desc, sizeof desc, "libfaas %s function: %s", f->kind, f->symbol);
+    json_object_set_new(o, "FunctionName", json_string(f->name));
+    json_object_set_new(o, "FunctionArn", arn_of(gw, f->name));
+    json_object_set_new(o, "Runtime", json_string("provided"));
+    json_object_set_new(o, "Handler", json_text(f->symbol ? f->symbol : f->name));
+    json_object_set_new(o, "CodeSize", json_integer(0));
+    json_object_set_new(o, "Description", json_text(desc));
+    json_object_set_new(o, "Timeout",
+                        json_integer(((json_int_t)f->config.timeout_ms + 999) / 1000));
+    json_object_set_new(o, "MemorySize", json_integer(f->config.memory_mb));
+    json_object_set_new(o, "LastModified", json_string(gw->started));
+    json_object_set_new(o, "Version", json_string("$LATEST"));
+    if (f->config.dead_letter != NULL) {
+        json_t *dl = json_object();
+        json_object_set_new(dl, "TargetArn", arn_of(gw, f->config.dead_letter));
+        json_object_set_new(o, "DeadLetterConfig", dl);
+    }
+    json_object_set_new(o, "State", json_string("Active"));
+    json_object_set_new(o, "LastUpdateStatus", json_string("Successful"));
+    json_object_set_new(o, "PackageType", json_string("Zip"));
+    json_t *arch = json_array();
+    json_array_append_new(arch, json_string(ARCH));
+    json_object_set_new(o, "Architectures", arch);
+    return o;
+}
+
+static void list_functions(faas__gw *gw, const char *query, faas__gw_resp *r)
+{
+    char buf[128];
+    size_t blen;
+    unsigned page = LIST_PAGE_DEFAULT;
+    if (query_param(query, "MaxItems", buf, sizeof buf, &blen)) {
+        char *end;
+        unsigned long v = strtoul(buf, &end, 10);
+        if (blen == 0 || *end != '\0' || !is_digit(buf[0]) || v < 1 || v > LIST_PAGE_MAX) {
+            validation_error(gw, r, buf, blen, "maxItems",
+                             "Member must have value between 1 and 10000");
+            return;
+        }
+        page = (unsigned)v;
+    }
+    char marker[FAAS__NAME_MAX + 2] = "";
+    size_t mlen = 0;
+    bool have_marker = query_param(query, "Marker", marker, sizeof marker, &mlen);
+
+    faas_function_info *infos;
+    size_t n;
+    int rc = faas_list(gw->rt, &infos, &n);
+    if (rc != FAAS_OK) {
+        service_error(gw, r, 500, "ServiceException", NULL, NULL, "%s", faas_last_error());
+        return;
+    }
+    size_t i = 0;
+    if (have_marker)                /* the page after the last name of the previous one */
+        while (i < n && strcmp(infos[i].name, marker) <= 0)
+            i++;
+    json_t *o = json_object(), *fns = json_array();
+    size_t shown = 0;
+    for (; i < n && shown < page; i++, shown++)
+        json_array_append_new(fns, configuration(gw, &infos[i]));
+    json_object_set_new(o, "Functions", fns);
+    json_object_set_new(o, "NextMarker", i < n && shown > 0 ? json_string(infos[i - 1].name)
+                                                            : json_null());
+    faas_info_free(infos);
+    start(gw, r, 200, NULL);
+    add_header(r, "Content-Type", "application/json");
+    set_body_json(r, o);
+}
+
+static void get_function(faas__gw *gw, const faas__gw_call *call, faas__gw_resp *r)
+{
+    faas_function_info *f;
+    if (faas_describe(gw->rt, call->name, &f) != FAAS_OK) {
+        not_found(gw, r, call->name, NULL, NULL);
+        return;
+    }
+    json_t *cfg = configuration(gw, f), *o = cfg;
+    if (call->route == FAAS__GW_GET) {
+        o = json_object();
+        json_object_set_new(o, "Configuration", cfg);
+        json_t *code = json_object();
+        json_object_set_new(code, "RepositoryType", json_string("libfaas"));
+        json_object_set_new(code, "Location", json_string(""));
+        json_object_set_new(o, "Code", code);
+        if (f->config.tag != NULL) {
+            json_t *tags = json_object();
+            json_object_set_new(tags, "tag", json_text(f->config.tag));
+            json_object_set_new(o, "Tags", tags);
+        }
+        if (f->config.max_concurrency != 0) {
+            json_t *c = json_object();
+            json_object_set_new(c, "ReservedConcurrentExecutions",
+                                json_integer(f->config.max_concurrency));
+            json_object_set_new(o, "Concurrency", c);
+        }
+    }
+    faas_info_free(f);
+    start(gw, r, 200, NULL);
+    add_header(r, "Content-Type", "application/json");
+    set_body_json(r, o);
+}
+
+/* ---- routing ------------------------------------------------------------------------------------ */
+
+/* Split a path into at most 5 raw segments after the leading '/'; false if more. */
+static bool segments(const char *path, size_t plen, span seg[5], int *count)
+{
+    int k = 0;
+    if (plen == 0 || path[0] != '/')
+        return false;
+    size_t i = 1;
+    for (;;) {
+        size_t s = i;
+        while (i < plen && path[i] != '/')
+            i++;
+        if (k == 5)
+            return false;
+        seg[k].p = path + s;
+        seg[k].n = i - s;
+        k++;
+        if (i >= plen)
+            break;
+        i++;                        /* the '/' */
+    }
+    *count = k;
+    return true;
+}
+
+static bool seg_is(const span *s, const char *lit)
+{
+    return s->n == strlen(lit) && memcmp(s->p, lit, s->n) == 0;
+}
+
+static bool method_is(const faas__gw_req *req, const char *m)
+{
+    return req->method != NULL && strcmp(req->method, m) == 0;
+}
+
+static void unknown_operation(faas__gw *gw, faas__gw_resp *r)
+{
+    service_error(gw, r, 404, "UnknownOperationException", NULL, NULL,
+                  "Unknown operation: libfaas serves Invoke, ListFunctions, GetFunction, "
+                  "GetFunctionConfiguration, /healthz and /metrics");
+}
+
+/* Prometheus text exposition of the runtime's counters, gauges and histograms. */
+static void metrics(faas__gw *gw, faas__gw_resp *r)
+{
+    char *text;
+    size_t len;
+    if (faas_metrics_prometheus(gw->rt, &text, &len) != FAAS_OK) {
+        service_error(gw, r, 500, "ServiceException", NULL, NULL, "%s", faas_last_error());
+        return;
+    }
+    start(gw, r, 200, NULL);
+    add_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    set_body_owned(r, text, len);   /* faas_free() is free(): the response frees it */
+}
+
+bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
+                    faas__gw_resp *r)
+{
+    memset(call, 0, sizeof *call);
+    memset(r, 0, sizeof *r);
+    const char *target = req->target ? req->target : "";
+    const char *q = strchr(target, '?');
+    size_t plen = q ? (size_t)(q - target) : strlen(target);
+    const char *query = q ? q + 1 : NULL;
+    bool get = method_is(req, "GET") || method_is(req, "HEAD");
+    bool post = method_is(req, "POST");
+
+    if (get && plen == 8 && memcmp(target, "/healthz", 8) == 0) {
+        call->route = FAAS__GW_HEALTH;
+        start(gw, r, 200, NULL);
+        add_header(r, "Content-Type", "text/plain");
+        set_body_static(r, "ok\n");
+        return true;
+    }
+    if (!authorised(gw, req, r))
+        return true;
+
+    span seg[5];
+    int ns = 0;
+    if (!segments(target, plen, seg, &ns)) {
+        unknown_operation(gw, r);
+        return true;
+    }
+    if (get && ns == 1 && seg_is(&seg[0], "metrics")) {
+        call->route = FAAS__GW_METRICS;
+        metrics(gw, r);
+        return true;
+    }
+    bool v2015 = ns >= 2 && seg_is(&seg[0], "2015-03-31") && seg_is(&seg[1], "functions");
+    bool v2014 = ns >= 4 && seg_is(&seg[0], "2014-11-13") && seg_is(&seg[1], "functions");
+    if (get && v2015 && (ns == 2 || (ns == 3 && seg[2].n == 0))) {
+        call->route = FAAS__GW_LIST;
+        list_functions(gw, query, r);
+        return true;
+    }
+    if (v2015 && ns == 4 && post && seg_is(&seg[3], "invocations"))
+        call->route = FAAS__GW_INVOKE;
+    else if (v2015 && ns == 3 && get && seg[2].n > 0)
+        call->route = FAAS__GW_GET;
+    else if (v2015 && ns == 4 && get && seg_is(&seg[3], "configuration"))
+        call->route = FAAS__GW_GET_CONFIG;
+    else if (v2014 && post && seg_is(&seg[3], "invoke-async") &&
+             (ns == 4 || (ns == 5 && seg[4].n == 0)))
+        call->route = FAAS__GW_INVOKE_ASYNC;
+    if (call->route == FAAS__GW_NONE) {
+        unknown_operation(gw, r);
+        return true;
+    }
+
+    /* The name segment, decoded here: an ARN's ':' and a '/' arrive percent-encoded. */
+    char *name = malloc(seg[2].n + 1);
+    if (name == NULL) {
+        service_error(gw, r, 500, "ServiceException", NULL, NULL, "out of memory");
+        return true;
+    }
+    size_t nlen = pct_decode(seg[2].p, seg[2].n, name);
+    span qual;
+    bool ok = resolve_name(gw, name, nlen, call, &qual, r) &&
+              check_qualifier(gw, query, &qual, call, r);
+    free(name);
+    if (!ok)
+        return true;
+    if (call->route == FAAS__GW_GET || call->route == FAAS__GW_GET_CONFIG) {
+        get_function(gw, call, r);
+        return true;
+    }
+
+    /* Invoke: the headers that shape it, then the size, all before the body is read. */
+    call->type = call->route == FAAS__GW_INVOKE_ASYNC ? FAAS__GW_EVENT : FAAS__GW_SYNC;
+    const char *type = req->header(req->header_arg, "X-Amz-Invocation-Type");
+    if (call->route == FAAS__GW_INVOKE && type != NULL) {
+        if (strcmp(type, "RequestResponse") == 0)
+            call->type = FAAS__GW_SYNC;
+        else if (strcmp(type, "Event") == 0)
+            call->type = FAAS__GW_EVENT;
+        else if (strcmp(type, "DryRun") == 0)
+            call->type = FAAS__GW_DRYRUN;
+        else {
+            validation_error(gw, r, type, strlen(type), "invocationType",
+                             "Member must satisfy enum value set: [Event, RequestResponse, "
+                             "DryRun]");
+            return true;
+        }
+    }
+    const char *log = req->header(req->header_arg, "X-Amz-Log-Type");
+    if (log != NULL && strcmp(log, "Tail") != 0 && strcmp(log, "None") != 0) {
+        validation_error(gw, r, log, strlen(log), "logType",
+                         "Member must satisfy enum value set: [None, Tail]");
+        return true;
+    }
+    call->tail = log != NULL && strcmp(log, "Tail") == 0 && call->type == FAAS__GW_SYNC;
+    call->limit = call->type == FAAS__GW_EVENT ? gw->max_async : gw->max_sync;
+    if (call->limit > gw->max_body)
+        call->limit = gw->max_body;
+    if (req->content_length != FAAS__GW_NO_LENGTH && req->content_length > call->limit) {
+        faas__gw_too_large(gw, call, req->content_length, r);
+        return true;
+    }
+    int st;
+    if (faas__lookup_fn(gw->rt, call->name, &st) == NULL) {
+        not_found(gw, r, call->name, NULL, NULL);
+        /* The body is not read: with one on the way the connection cannot be reused. */
+        r->close = r->close || req->content_length != 0;
+        return true;
+    }
+    return false;
+}
+
+void faas__gw_finish(faas__gw *gw, const faas__gw_call *call, const faas__gw_req *req,
+                     faas__gw_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    if (call->route == FAAS__GW_INVOKE || call->route == FAAS__GW_INVOKE_ASYNC)
+        invoke(gw, call, req, r);
+    else
+        unknown_operation(gw, r);
+}

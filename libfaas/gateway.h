@@ -1,0 +1,99 @@
+/*
+ * gateway.h - the HTTP gateway's private interface: a pure request -> response function
+ * (gateway.c, the Lambda API's semantics) that the libmicrohttpd server (gateway_http.c)
+ * calls, and that tests and the fuzzer call with no socket at all.
+ *
+ * A request is handled in two steps, as the server sees it: faas__gw_begin() once the
+ * headers are in (it refuses what it can before the body is read: authentication, routes,
+ * names, the size from Content-Length), then faas__gw_finish() with the whole body.
+ */
+#ifndef FAAS_GATEWAY_H
+#define FAAS_GATEWAY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "faas.h"
+
+/* The gateway's settings, resolved (no zero left to mean "default"). */
+typedef struct faas__gw {
+    faas_runtime *rt;
+    char         *token;            /* NULL: no authentication */
+    size_t        token_len;
+    size_t        max_body;
+    size_t        max_sync, max_async;
+    unsigned      body_timeout_ms;
+    char         *region, *account;
+    char          started[32];      /* LastModified of every function: the start time */
+    atomic_bool   draining;         /* every response then closes its connection */
+} faas__gw;
+
+/* Fill gw from rt and opts (NULL: defaults); faas__gw_free() releases it. */
+int  faas__gw_init(faas__gw *gw, faas_runtime *rt, const faas_gateway_options *opts);
+void faas__gw_free(faas__gw *gw);
+
+#define FAAS__GW_NO_LENGTH UINT64_MAX
+
+typedef struct faas__gw_req {
+    const char *method;             /* "POST", "GET", ... */
+    const char *target;             /* as sent: path and query, still percent-encoded */
+    /* A request header by name (case-insensitive), NULL when absent. */
+    const char *(*header)(void *arg, const char *name);
+    void       *header_arg;
+    uint64_t    content_length;     /* FAAS__GW_NO_LENGTH when not given (chunked) */
+    const char *body;               /* faas__gw_finish() only: the whole body */
+    size_t      len;
+} faas__gw_req;
+
+#define FAAS__GW_HEADERS 10
+
+typedef struct faas__gw_resp {
+    unsigned    status;             /* 200, 202, 404, ... */
+    size_t      nheaders;
+    struct { const char *name, *value; } headers[FAAS__GW_HEADERS]; /* values live here */
+    char       *body;               /* free() it when body_owned */
+    size_t      len;
+    bool        body_owned;
+    bool        close;              /* close the connection after this response */
+    char        request_id[37];
+    char       *log_result;         /* X-Amz-Log-Result, malloc'd */
+} faas__gw_resp;
+
+enum faas__gw_route {
+    FAAS__GW_NONE, FAAS__GW_HEALTH, FAAS__GW_METRICS, FAAS__GW_LIST, FAAS__GW_GET,
+    FAAS__GW_GET_CONFIG, FAAS__GW_INVOKE, FAAS__GW_INVOKE_ASYNC
+};
+enum faas__gw_type { FAAS__GW_SYNC, FAAS__GW_EVENT, FAAS__GW_DRYRUN };
+
+/* What faas__gw_begin() learnt, for faas__gw_finish(). */
+typedef struct faas__gw_call {
+    enum faas__gw_route route;
+    enum faas__gw_type  type;
+    bool                tail;       /* X-Amz-Log-Type: Tail */
+    char                name[65];   /* the function, resolved from a name or an ARN */
+    size_t              limit;      /* the most body bytes to read */
+} faas__gw_call;
+
+/* Headers are in: true if resp is the answer now (the body is not needed, or refused);
+ * false: read the body (at most call->limit bytes) and call faas__gw_finish(). */
+bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
+                    faas__gw_resp *resp);
+/* The body is in (req->body, req->len): fill resp. */
+void faas__gw_finish(faas__gw *gw, const faas__gw_call *call, const faas__gw_req *req,
+                     faas__gw_resp *resp);
+/* The body went past call->limit: the 413 (size FAAS__GW_NO_LENGTH: not known, a body
+ * without Content-Length); the connection is closed after it, the rest unread. */
+void faas__gw_too_large(faas__gw *gw, const faas__gw_call *call, uint64_t size,
+                        faas__gw_resp *resp);
+/* Release what resp holds; safe twice and on a zeroed resp. */
+void faas__gw_resp_free(faas__gw_resp *resp);
+
+#define FAAS__GW_JSON_DEPTH 1000        /* the nesting a payload may have */
+
+/* Is data[0..n) one JSON value (RFC 8259, strict UTF-8, at most FAAS__GW_JSON_DEPTH
+ * levels)? If not, *why says why and *at where. Allocates nothing. */
+bool faas__gw_json_valid(const void *data, size_t n, const char **why, size_t *at);
+
+#endif /* FAAS_GATEWAY_H */

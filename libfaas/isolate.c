@@ -1,0 +1,731 @@
+/*
+ * isolate.c - optional process isolation, the host side: one zygote per isolated function
+ * (faas-zygote, started with posix_spawn: it loads the module and runs INIT once), an
+ * instance forked from it for each new instance, calls over the instance's socketpair with
+ * a SIGKILL at the deadline, and crashes, kills and refused allocations turned into the
+ * core's statuses. The core reaches it only through faas__isolation (internal.h); it never
+ * touches the pool or the records itself. The far side is isolate_child.c, the wire
+ * isolate.h.
+ */
+#include "internal.h"
+
+#include "isolate.h"
+
+#if FAAS_HAVE_ISOLATION
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include <seccomp.h>
+
+extern char **environ;
+
+#ifndef FAAS_ZYGOTE_PATH
+# define FAAS_ZYGOTE_PATH "faas-zygote"
+#endif
+
+#define START_LIMIT_MS    10000   /* load + INIT in the zygote: Lambda's INIT limit */
+#define SPAWN_LIMIT_MS    10000   /* a fork in the zygote */
+#define SHUTDOWN_LIMIT_MS 2000    /* an instance's SHUTDOWN hook: Lambda's 2 s cap */
+
+/* fn->iso: the function's zygote. */
+typedef struct iso_fn {
+    pthread_mutex_t lock;         /* protects pid and ctl: one round trip at a time */
+    pid_t           pid;          /* 0 when no zygote runs */
+    int             ctl;          /* its control socket, -1 when none */
+} iso_fn;
+
+/* inst->state of an isolated instance: used by one call at a time (the slot's owner). */
+typedef struct iso_inst {
+    faas_function *fn;
+    pid_t          pid;
+    int            fd;            /* the channel */
+    bool           eof;           /* the channel reached EOF: the process has exited */
+    bool           doomed;        /* crashed, killed or exiting: never given a call again */
+    bool           rcvtimeo;      /* the channel's SO_RCVTIMEO is the function's timeout */
+    int            shm_fd;        /* the shared region for large payloads, or -1 */
+    unsigned char *shm;
+    size_t         shm_cap;
+    unsigned char *buf;           /* FAAS__ISO_MSG_MAX bytes for incoming messages */
+} iso_inst;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#define MS_NS(ms) ((uint64_t)(ms) * 1000000u)
+
+/* Wait until sock is readable or the deadline (real time, ns) passes; 1 ready, 0 timed
+ * out, -1 error. Rounds up, so that it never returns before the deadline. */
+static int wait_readable(int sock, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = mono_ns();
+        int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        struct pollfd p = { sock, POLLIN, 0 };
+        int rc = poll(&p, 1, left);
+        if (rc > 0)
+            return 1;
+        if (rc == 0 && mono_ns() >= deadline)
+            return 0;
+        if (rc < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* ---- the wire: isolate_child.c uses it too, which pulls this file into a static link --- */
+
+int faas__iso_send(int sock, struct iovec *iov, int iovcnt, int fd)
+{
+    union {
+        struct cmsghdr h;
+        char           buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov;
+    m.msg_iovlen = (size_t)iovcnt;
+    if (fd >= 0) {
+        memset(&u, 0, sizeof u);
+        m.msg_control = u.buf;
+        m.msg_controllen = sizeof u.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    ssize_t n;
+    do
+        n = sendmsg(sock, &m, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -1 : 0;
+}
+
+long faas__iso_recv(int sock, void *buf, size_t cap, int *fd, bool restart)
+{
+    union {
+        struct cmsghdr h;
+        char           buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct iovec iov = { buf, cap };
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.buf;
+    m.msg_controllen = sizeof u.buf;
+    *fd = -1;
+    ssize_t n;
+    do
+        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR && restart);
+    if (n < 0)
+        return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int)))
+            memcpy(fd, CMSG_DATA(c), sizeof *fd);
+    return (long)n;
+}
+
+/* ---- the zygote ---------------------------------------------------------------------- */
+
+static const char *zygote_path(void)
+{
+    const char *p = getenv("FAAS_ZYGOTE");      /* the build tree's, for tests */
+    return p != NULL && p[0] != '\0' ? p : FAAS_ZYGOTE_PATH;
+}
+
+/* Requires z->lock. Stop the zygote: EOF on its control socket makes it shut its INIT
+ * state down and exit; one that does not within the limit is killed. Reaped either way. */
+static void zygote_stop(iso_fn *z, bool kill_now)
+{
+    if (z->pid <= 0)
+        return;
+    if (!kill_now) {
+        shutdown(z->ctl, SHUT_WR);
+        uint64_t deadline = mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS);
+        char b[64];
+        int fd;
+        while (wait_readable(z->ctl, deadline) == 1 &&
+               faas__iso_recv(z->ctl, b, sizeof b, &fd, true) > 0)
+            if (fd >= 0)
+                close(fd);
+        kill_now = mono_ns() >= deadline;
+    }
+    if (kill_now)
+        kill(z->pid, SIGKILL);
+    close(z->ctl);
+    int st;
+    /* ECHILD: a host that ignores SIGCHLD, or reaps every child itself, already did. */
+    while (waitpid(z->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    z->ctl = -1;
+    z->pid = 0;
+}
+
+/* Requires z->lock. Start the function's zygote and wait for its HELLO (loaded and
+ * initialised). */
+static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        snprintf(err, errlen, "socketpair: %s", strerror(errno));
+        return FAAS_ENOMEM;
+    }
+    if (sv[1] <= FAAS__ISO_CTL_FD) {
+        /* dup2() onto itself would keep close-on-exec, and 0 (a host without stdin) is
+         * where /dev/null goes: move it out of the way first. */
+        int moved = fcntl(sv[1], F_DUPFD_CLOEXEC, FAAS__ISO_CTL_FD + 1);
+        close(sv[1]);
+        sv[1] = moved;
+    }
+    const char *path = zygote_path();
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], FAAS__ISO_CTL_FD);
+    posix_spawnattr_init(&at);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);     /* whatever the calling thread blocks */
+    posix_spawnattr_setsigdefault(&at, &all);   /* whatever the host ignores */
+    posix_spawnattr_setpgroup(&at, 0);          /* a terminal's ^C is for the host */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETPGROUP);
+    char *argv[] = { (char *)"faas-zygote", fn->name->name, NULL };
+    pid_t pid;
+    int rc = sv[1] < 0 ? errno : posix_spawn(&pid, path, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (sv[1] >= 0)
+        close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        snprintf(err, errlen, "posix_spawn(\"%s\"): %s (set FAAS_ZYGOTE to the faas-zygote "
+                 "program)", path, strerror(rc));
+        return FAAS_ELOAD;
+    }
+    z->pid = pid;
+    z->ctl = sv[0];
+
+    faas__iso_config c;
+    memset(&c, 0, sizeof c);
+    c.type = FAAS__ISO_CONFIG;
+    c.wire = FAAS__ISO_WIRE;
+    c.memory_mb = fn->cfg.memory_mb;
+    c.timeout_ms = fn->cfg.timeout_ms;
+    c.seccomp = fn->cfg.seccomp;
+    c.max_reply = fn->rt->opts.max_payload_sync;
+    const char *name = fn->name->name, *mpath = fn->mod->path, *sym = fn->symbol;
+    c.name_len = (uint32_t)strlen(name);
+    c.path_len = (uint32_t)strlen(mpath);
+    c.symbol_len = (uint32_t)strlen(sym);
+    struct iovec iov[4] = { { &c, sizeof c },
+                            { (void *)name, c.name_len + 1u },
+                            { (void *)mpath, c.path_len + 1u },
+                            { (void *)sym, c.symbol_len + 1u } };
+    if (sizeof c + c.name_len + c.path_len + c.symbol_len + 3 > FAAS__ISO_MSG_MAX) {
+        snprintf(err, errlen, "module path too long: %.80s...", mpath);
+        zygote_stop(z, true);
+        return FAAS_ELOAD;
+    }
+    char buf[sizeof(faas__iso_hello) + 1100];
+    long n = -1;
+    int fd = -1, ready = -1;
+    if (faas__iso_send(z->ctl, iov, 4, -1) == 0 &&
+        (ready = wait_readable(z->ctl, mono_ns() + MS_NS(START_LIMIT_MS))) == 1)
+        n = faas__iso_recv(z->ctl, buf, sizeof buf - 1, &fd, true);
+    if (fd >= 0)
+        close(fd);
+    faas__iso_hello h;
+    if (n < (long)sizeof h) {
+        /* EOF, or a reset: it exited (a reset when it left our CONFIG unread). */
+        snprintf(err, errlen, "the zygote of %s (%s) did not start: %s", name, path,
+                 ready == 0 ? "no answer after 10 s of load and INIT"
+                 : n > 0 ? "a malformed reply"
+                         : "it exited (is FAAS_ZYGOTE a faas-zygote of this libfaas?)");
+        zygote_stop(z, true);
+        return ready == 0 ? FAAS_EINIT : FAAS_ELOAD;
+    }
+    memcpy(&h, buf, sizeof h);
+    buf[n] = '\0';
+    if (h.status != FAAS_OK) {
+        snprintf(err, errlen, "%s", buf + sizeof h);
+        zygote_stop(z, true);
+        return h.status == FAAS_EINIT ? FAAS_EINIT : FAAS_ELOAD;
+    }
+    return FAAS_OK;
+}
+
+/* One SPAWN round trip; FAAS_OK, or -1 if the zygote is gone, or a status. */
+static int zygote_spawn(iso_fn *z, pid_t *pid, int *chan, char *err, size_t errlen)
+{
+    faas__iso_spawn s = { FAAS__ISO_SPAWN, 0, 0 };
+    struct iovec iov = { &s, sizeof s };
+    if (faas__iso_send(z->ctl, &iov, 1, -1) != 0)
+        return -1;
+    int fd = -1;
+    long n = -1;
+    if (wait_readable(z->ctl, mono_ns() + MS_NS(SPAWN_LIMIT_MS)) == 1)
+        n = faas__iso_recv(z->ctl, &s, sizeof s, &fd, true);
+    if (n != (long)sizeof s || s.type != FAAS__ISO_SPAWNED) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (s.err != 0 || fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        snprintf(err, errlen, "fork() in the zygote: %s", strerror(s.err ? s.err : EPROTO));
+        return FAAS_ENOMEM;
+    }
+    *pid = s.pid;
+    *chan = fd;
+    return FAAS_OK;
+}
+
+/* A new instance process: forked from the zygote, which is (re)started when it is not
+ * running, or found dead (killed from outside). */
+static int instance_fork(faas_function *fn, pid_t *pid, int *chan, char *err, size_t errlen)
+{
+    iso_fn *z = fn->iso;
+    int rc = -1;
+    pthread_mutex_lock(&z->lock);
+    for (int tries = 0; tries < 2 && rc == -1; tries++) {
+        if (z->pid <= 0) {
+            rc = zygote_start(fn, z, err, errlen);
+            if (rc != FAAS_OK)
+                break;
+        }
+        rc = zygote_spawn(z, pid, chan, err, errlen);
+        if (rc == -1)
+            zygote_stop(z, true);       /* it died: reap it, start another */
+    }
+    pthread_mutex_unlock(&z->lock);
+    if (rc == -1) {
+        snprintf(err, errlen, "the zygote of %s stopped answering", fn->name->name);
+        rc = FAAS_ELOAD;
+    }
+    return rc;
+}
+
+/* ---- the shared region --------------------------------------------------------------- */
+
+static void shm_drop(iso_inst *ii)
+{
+    if (ii->shm != NULL)
+        munmap(ii->shm, ii->shm_cap);
+    if (ii->shm_fd >= 0)
+        close(ii->shm_fd);
+    ii->shm = NULL;
+    ii->shm_fd = -1;
+    ii->shm_cap = 0;
+}
+
+static int shm_map(iso_inst *ii, int fd, size_t cap)
+{
+    void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        close(fd);
+        return -1;
+    }
+    shm_drop(ii);
+    ii->shm_fd = fd;
+    ii->shm = p;
+    ii->shm_cap = cap;
+    return 0;
+}
+
+/* A region of at least n bytes for a payload; 1 if it is new (its fd goes along). */
+static int shm_reserve(iso_inst *ii, size_t n)
+{
+    if (ii->shm != NULL && ii->shm_cap >= n)
+        return 0;
+    size_t cap = 1u << 20;
+    while (cap < n)
+        cap *= 2;
+    int fd = memfd_create("faas-payload", MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (ftruncate(fd, (off_t)cap) != 0) {
+        close(fd);
+        return -1;
+    }
+    return shm_map(ii, fd, cap) == 0 ? 1 : -1;
+}
+
+/* Adopt the instance's region (a reply too large for a message). */
+static int shm_adopt(iso_inst *ii, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+        close(fd);
+        return -1;
+    }
+    return shm_map(ii, fd, (size_t)st.st_size);
+}
+
+/* ---- outcomes ------------------------------------------------------------------------ */
+
+/* Replace the ctx's error block with "type\0message\0" (the form faas__run expects):
+ * the call ends FAAS_ECRASHED, or (crashed false) FAAS_EMEMORY. */
+static void set_error(faas_ctx *ctx, bool crashed, const char *type, const char *fmt, ...)
+    FAAS_PRINTF(4, 5);
+static void set_error(faas_ctx *ctx, bool crashed, const char *type, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t tl = strlen(type), ml = strlen(msg);
+    char *b = malloc(tl + ml + 2);
+    if (b != NULL) {
+        memcpy(b, type, tl + 1);
+        memcpy(b + tl + 1, msg, ml + 1);
+        free(ctx->err);
+        ctx->err = b;
+    }
+    ctx->oom = true;
+    ctx->crashed = crashed;
+}
+
+static const char *signal_words(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "segmentation fault";
+    case SIGBUS:  return "bus error";
+    case SIGFPE:  return "floating point exception";
+    case SIGILL:  return "illegal instruction";
+    case SIGABRT: return "aborted";
+    case SIGSYS:  return "bad system call";
+    case SIGXCPU: return "CPU time limit exceeded";
+    case SIGTRAP: return "trace/breakpoint trap";
+    case SIGKILL: return "killed";
+    default:      return "fatal signal";
+    }
+}
+
+static const char *signal_abbrev(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS:  return "SIGBUS";
+    case SIGFPE:  return "SIGFPE";
+    case SIGILL:  return "SIGILL";
+    case SIGABRT: return "SIGABRT";
+    case SIGSYS:  return "SIGSYS";
+    case SIGXCPU: return "SIGXCPU";
+    case SIGTRAP: return "SIGTRAP";
+    case SIGKILL: return "SIGKILL";
+    default:      return "?";
+    }
+}
+
+static const char *profile_name(int p)
+{
+    return p == FAAS_SECCOMP_STRICT ? "strict" : p == FAAS_SECCOMP_NO_NETWORK ? "no-network"
+                                                                              : "none";
+}
+
+/* An allocation the kernel refused (RLIMIT_AS) decides the call, whatever followed it. */
+static void out_of_memory(faas_ctx *ctx, uint64_t asked, const char *then)
+{
+    set_error(ctx, false, "Runtime.OutOfMemory",
+              "an allocation of %llu bytes failed: past the function's memory limit of %u MB"
+              "%s%s", (unsigned long long)asked, ctx->fn->cfg.memory_mb,
+              then[0] ? ", then " : "", then);
+}
+
+static void crashed(faas_ctx *ctx, iso_inst *ii, const faas__iso_crash *c)
+{
+    ctx->inst->arena.used = c->peak_bytes;
+    char sig[160];
+    snprintf(sig, sizeof sig, "signal: %s (%s)", signal_words(c->signo),
+             signal_abbrev(c->signo));
+    if (c->oom_request != 0) {
+        out_of_memory(ctx, c->oom_request, sig);
+    } else if (c->signo == SIGXCPU) {
+        ctx->deadline_ns = 0;           /* RLIMIT_CPU: a timeout (see internal.h) */
+    } else if (c->signo == SIGSYS && c->code == 1 /* SYS_SECCOMP */) {
+        char *name = seccomp_syscall_resolve_num_arch(c->arch, c->syscall);
+        set_error(ctx, true, "Runtime.ExitError",
+                  "%s: %s() (syscall %d) is not allowed by the seccomp profile \"%s\"", sig,
+                  name ? name : "?", c->syscall, profile_name(ii->fn->cfg.seccomp));
+        free(name);
+    } else {
+        set_error(ctx, true, "Runtime.ExitError", "%s", sig);
+    }
+}
+
+/* The call ended; reproduce its outcome on the host's ctx. */
+static int finished(faas_ctx *ctx, iso_inst *ii, const faas__iso_done *d, long n, int fd)
+{
+    ctx->inst->arena.used = d->peak_bytes;      /* the record's Max Memory Used */
+    const char *text = (const char *)(d + 1);
+    size_t textlen = (size_t)n - sizeof *d;
+    const char *type = "Runtime.Unknown", *msg = "";
+    if (d->status != FAAS_OK && d->type_len + d->msg_len + 2u <= textlen) {
+        type = text;
+        msg = text + d->type_len + 1;
+    }
+    if (fd >= 0 && shm_adopt(ii, fd) != 0) {
+        set_error(ctx, true, "Runtime.ExitError", "the reply's shared region "
+                  "could not be mapped: %s", strerror(errno));
+        return 0;
+    }
+    if (d->oom_request != 0) {
+        out_of_memory(ctx, d->oom_request, "");
+        return 0;
+    }
+    switch (d->status) {
+    case FAAS_OK:
+        if (d->flags & FAAS__ISO_SHM) {
+            if (ii->shm == NULL || d->len > ii->shm_cap) {
+                set_error(ctx, true, "Runtime.ExitError", "a malformed reply");
+                return 0;
+            }
+            faas_reply(ctx, ii->shm, (size_t)d->len);
+            return 0;
+        }
+        if (d->len != textlen) {
+            set_error(ctx, true, "Runtime.ExitError", "a malformed reply");
+            return 0;
+        }
+        faas_reply(ctx, text, textlen);         /* a too-large reply sets too_large */
+        return 0;
+    case FAAS_EHANDLER:
+        return faas_fail(ctx, type, "%s", msg);
+    case FAAS_ETIMEOUT:
+        ctx->deadline_ns = 0;                   /* see internal.h */
+        return 0;
+    case FAAS_EMEMORY:
+        set_error(ctx, false, type, "%s", msg);
+        return 0;
+    default:
+        set_error(ctx, true, type, "%s", msg);
+        return 0;
+    }
+}
+
+/* ---- one call ------------------------------------------------------------------------ */
+
+/* inst->handler of an isolated instance: the call runs in the instance's process. */
+static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
+{
+    iso_inst *ii = ctx->inst->state;
+    faas__iso_call c;
+    memset(&c, 0, sizeof c);
+    c.type = FAAS__ISO_CALL;
+    c.len = len;
+    memcpy(c.request_id, ctx->request_id, sizeof c.request_id);
+    struct iovec iov[2] = { { &c, sizeof c }, { (void *)payload, len } };
+    int iovcnt = 2, passfd = -1;
+    if (len > FAAS__ISO_INLINE) {
+        int fresh = shm_reserve(ii, len);
+        if (fresh < 0) {
+            set_error(ctx, false, "Runtime.OutOfMemory", "no memory for a shared region "
+                      "of %zu bytes to pass the payload: %s", len, strerror(errno));
+            return 0;
+        }
+        memcpy(ii->shm, payload, len);
+        c.flags = FAAS__ISO_SHM | (fresh ? FAAS__ISO_NEWSHM : 0u);
+        passfd = fresh ? ii->shm_fd : -1;
+        iovcnt = 1;
+    }
+    /* The deadline in real time: the kill must happen even if the runtime's clock is a
+     * test's that does not move. */
+    uint64_t now = faas__now(ctx->rt);
+    uint64_t deadline = mono_ns() + (ctx->deadline_ns > now ? ctx->deadline_ns - now : 0);
+    if (faas__iso_send(ii->fd, iov, iovcnt, passfd) != 0) {
+        ii->doomed = true;
+        set_error(ctx, true, "Runtime.ExitError", "the instance had exited before "
+                  "the call (%s)", strerror(errno));
+        return 0;
+    }
+    /* The first message is waited for by recvmsg() alone, under the channel's SO_RCVTIMEO
+     * (the function's timeout, set once): one system call fewer per warm call than poll()
+     * then recvmsg(). Later messages (after log lines) are polled for with the time left. */
+    bool first = ii->rcvtimeo;
+    for (;;) {
+        int fd = -1;
+        long n;
+        int ready = 1;
+        if (first) {
+            first = false;
+            n = faas__iso_recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, &fd, false);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                continue;       /* past SO_RCVTIMEO, or a signal: poll for the time left */
+        } else {
+            ready = wait_readable(ii->fd, deadline);
+            n = ready > 0 ? faas__iso_recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, &fd, true) : -1;
+        }
+        if (ready == 0) {
+            /* The channel is still open, so the process still exists: its pid is not
+             * reused yet. */
+            kill(ii->pid, SIGKILL);
+            ii->doomed = true;
+            ctx->deadline_ns = 0;               /* FAAS_ETIMEOUT: see internal.h */
+            return 0;
+        }
+        if (n <= 0) {
+            ii->doomed = true;
+            ii->eof = n == 0;
+            set_error(ctx, true, "Runtime.ExitError", "Runtime exited without a "
+                      "report: signal: killed (SIGKILL), or _exit()");
+            return 0;
+        }
+        uint32_t type;
+        memcpy(&type, ii->buf, sizeof type);
+        if (type == FAAS__ISO_LOG && n >= (long)sizeof(faas__iso_log)) {
+            faas_ctx_log(ctx, "%.*s", (int)(n - (long)sizeof(faas__iso_log)),
+                         (const char *)ii->buf + sizeof(faas__iso_log));
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        if (type == FAAS__ISO_DONE && n >= (long)sizeof(faas__iso_done))
+            return finished(ctx, ii, (const faas__iso_done *)(void *)ii->buf, n, fd);
+        if (fd >= 0)
+            close(fd);
+        ii->doomed = true;
+        if (type == FAAS__ISO_CRASH && n >= (long)sizeof(faas__iso_crash)) {
+            crashed(ctx, ii, (const faas__iso_crash *)(void *)ii->buf);
+        } else if (type == FAAS__ISO_EXIT && n >= (long)sizeof(faas__iso_exit)) {
+            const faas__iso_exit *e = (const void *)ii->buf;
+            if (e->oom_request != 0)
+                out_of_memory(ctx, e->oom_request, "then exit()");
+            else
+                set_error(ctx, true, "Runtime.ExitError", "exit status %d",
+                          e->status);
+        } else {
+            set_error(ctx, true, "Runtime.ExitError", "a malformed message");
+        }
+        return 0;
+    }
+}
+
+/* ---- the hooks ----------------------------------------------------------------------- */
+
+/* inst->shutdown of an isolated instance: EOF on its channel makes it run the SHUTDOWN hook
+ * and exit; one that has not within the limit (or was doomed) is killed. Waiting for EOF
+ * means the process is gone when this returns (the zygote's kernel reaps it). */
+static void iso_close(void *state)
+{
+    iso_inst *ii = state;
+    if (!ii->eof) {
+        /* A doomed instance is killed at once, unless it is gone already. */
+        if (!ii->doomed)
+            shutdown(ii->fd, SHUT_WR);
+        uint64_t deadline = mono_ns() + (ii->doomed ? 0 : MS_NS(SHUTDOWN_LIMIT_MS));
+        for (bool killed = false;;) {
+            int ready = wait_readable(ii->fd, deadline);
+            if (ready > 0) {
+                int fd = -1;
+                long n = faas__iso_recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, &fd, true);
+                if (fd >= 0)
+                    close(fd);
+                if (n <= 0)
+                    break;                      /* EOF (or reset): the process is gone */
+                continue;                       /* a late message: drop it */
+            }
+            if (ready < 0 || killed)
+                break;
+            /* The channel is still open, so the process still exists (its pid cannot have
+             * been reused): kill it, and wait for the EOF that follows. */
+            kill(ii->pid, SIGKILL);
+            killed = true;
+            deadline = mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS);
+        }
+    }
+    close(ii->fd);
+    shm_drop(ii);
+    free(ii->buf);
+    free(ii);
+}
+
+static int iso_create(faas_function *fn, faas__instance *inst, char *err, size_t errlen)
+{
+    iso_inst *ii = calloc(1, sizeof *ii);
+    if (ii != NULL)
+        ii->buf = malloc(FAAS__ISO_MSG_MAX);
+    if (ii == NULL || ii->buf == NULL) {
+        if (ii != NULL)
+            free(ii);
+        snprintf(err, errlen, "out of memory creating an instance of %s", fn->name->name);
+        return FAAS_ENOMEM;
+    }
+    ii->fn = fn;
+    ii->shm_fd = -1;
+    int rc = instance_fork(fn, &ii->pid, &ii->fd, err, errlen);
+    if (rc != FAAS_OK) {
+        free(ii->buf);
+        free(ii);
+        return rc;
+    }
+    struct timeval tv = { (time_t)(fn->cfg.timeout_ms / 1000u),
+                          (suseconds_t)(fn->cfg.timeout_ms % 1000u) * 1000 };
+    ii->rcvtimeo = setsockopt(ii->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0;
+    inst->handler = iso_handler;
+    inst->state = ii;
+    inst->shutdown = iso_close;
+    return FAAS_OK;
+}
+
+static int iso_attach(faas_function *fn)
+{
+    iso_fn *z = calloc(1, sizeof *z);
+    if (z == NULL)
+        return faas__fail(FAAS_ENOMEM, "register %s: out of memory", fn->name->name);
+    pthread_mutex_init(&z->lock, NULL);
+    z->ctl = -1;
+    fn->iso = z;
+    return FAAS_OK;
+}
+
+/* The function is being freed: its instances are already shut down. */
+static void iso_detach(faas_function *fn)
+{
+    iso_fn *z = fn->iso;
+    pthread_mutex_lock(&z->lock);
+    zygote_stop(z, false);
+    pthread_mutex_unlock(&z->lock);
+    pthread_mutex_destroy(&z->lock);
+    free(z);
+    fn->iso = NULL;
+}
+
+static const faas__isolation_hooks hooks = { iso_attach, iso_detach, iso_create };
+
+/* Registered before any runtime exists: the core only looks at faas__isolation. */
+__attribute__((constructor)) static void iso_register(void)
+{
+    faas__isolation = &hooks;
+}
+
+#else /* !FAAS_HAVE_ISOLATION: faas__isolation stays NULL, registrations get FAAS_ENOTSUP */
+
+typedef int faas__iso_unused;
+
+#endif

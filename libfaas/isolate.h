@@ -1,0 +1,125 @@
+/*
+ * isolate.h - process isolation's private wire: the messages between the host (isolate.c)
+ * and its zygotes and instances (isolate_child.c). Both ends are the same build of libfaas,
+ * so the structs travel as they are (no versioning). Never installed.
+ *
+ * Two SOCK_SEQPACKET socketpairs carry them, one message per send:
+ *   control (host <-> zygote): CONFIG ->, <- HELLO; then SPAWN ->, <- SPAWNED + the new
+ *                              instance's channel (SCM_RIGHTS); EOF -> the zygote exits
+ *   channel (host <-> one instance): CALL ->; <- LOG*, then DONE, CRASH or EXIT; EOF -> the
+ *                              instance runs its SHUTDOWN hook and exits
+ * A payload or reply above FAAS__ISO_INLINE travels in a shared memfd region instead (flag
+ * FAAS__ISO_SHM, at offset 0); whichever side needs a bigger region makes a new one and sends
+ * its fd with the message that first uses it (FAAS__ISO_NEWSHM). Nothing else is copied.
+ */
+#ifndef FAAS_ISOLATE_H
+#define FAAS_ISOLATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <faas/version.h>
+
+#define FAAS__ISO_INLINE  (60u * 1024u)  /* payload bytes carried inside a message */
+#define FAAS__ISO_MSG_MAX (FAAS__ISO_INLINE + 4096u)  /* the largest message */
+#define FAAS__ISO_CTL_FD  3              /* the zygote's control socket */
+#define FAAS__ISO_TEXT    1024u          /* error type + message, log line cap per message */
+
+enum {
+    FAAS__ISO_CONFIG = 1, FAAS__ISO_HELLO, FAAS__ISO_SPAWN, FAAS__ISO_SPAWNED,
+    FAAS__ISO_CALL, FAAS__ISO_LOG, FAAS__ISO_DONE, FAAS__ISO_CRASH, FAAS__ISO_EXIT
+};
+
+#define FAAS__ISO_SHM    1u     /* the payload is in the shared region, not the message */
+#define FAAS__ISO_NEWSHM 2u     /* an fd of a new shared region comes with this message */
+
+/* host -> zygote, first: what to load and how to limit it; then name, path, symbol, each
+ * NUL-terminated. */
+/* Both ends must be the same build: the host and the faas-zygote it starts could come from
+ * two installed versions. A zygote that gets another wire exits without a word, and the host
+ * reports that it "did not start". */
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 1u)
+
+typedef struct faas__iso_config {
+    uint32_t type;
+    uint32_t wire;                  /* FAAS__ISO_WIRE */
+    uint32_t memory_mb, timeout_ms;
+    int32_t  seccomp;
+    uint64_t max_reply;             /* the host's max_payload_sync */
+    uint32_t name_len, path_len, symbol_len;   /* without their NULs */
+} faas__iso_config;
+
+/* zygote -> host: loaded and initialised (status FAAS_OK), or FAAS_ELOAD / FAAS_EINIT and
+ * the reason (text follows, NUL-terminated). */
+typedef struct faas__iso_hello {
+    uint32_t type;
+    int32_t  status;
+} faas__iso_hello;
+
+/* host -> zygote: fork an instance. zygote -> host: its pid (err 0) + its channel, or the
+ * errno of the failure. */
+typedef struct faas__iso_spawn {
+    uint32_t type;
+    int32_t  err;
+    int32_t  pid;
+} faas__iso_spawn;
+
+/* host -> instance: run one call; the inline payload follows. */
+typedef struct faas__iso_call {
+    uint32_t type;
+    uint32_t flags;
+    uint64_t len;
+    char     request_id[37];
+} faas__iso_call;
+
+/* instance -> host: a line the handler logged (text follows, without its newline). */
+typedef struct faas__iso_log {
+    uint32_t type;
+} faas__iso_log;
+
+/* instance -> host: the call ended. Then error type and message (each NUL-terminated, when
+ * status is not FAAS_OK), then the inline reply. */
+typedef struct faas__iso_done {
+    uint32_t type;
+    int32_t  status;
+    uint32_t flags;
+    uint32_t type_len, msg_len;     /* without their NULs; 0 when status is FAAS_OK */
+    uint64_t len;                   /* reply bytes */
+    uint64_t peak_bytes;            /* the process's peak resident memory (VmHWM) */
+    uint64_t oom_request;           /* a refused allocation's size, 0 if none */
+} faas__iso_done;
+
+/* instance -> host, from a signal handler: the process is dying of signo. */
+typedef struct faas__iso_crash {
+    uint32_t type;
+    int32_t  signo, code;
+    int32_t  syscall;               /* SIGSYS from the seccomp filter: the syscall */
+    uint32_t arch;                  /* ... and its AUDIT_ARCH_* */
+    uint64_t peak_bytes;
+    uint64_t oom_request;           /* an allocation was refused during the call first */
+} faas__iso_crash;
+
+/* instance -> host: the handler called exit(status). */
+typedef struct faas__iso_exit {
+    uint32_t type;
+    int32_t  status;
+    uint64_t oom_request;
+} faas__iso_exit;
+
+/* The zygote program's main (faas-zygote): serve the control socket on FAAS__ISO_CTL_FD.
+ * oom_request, when not NULL, is where the program's allocation wrappers store the size of
+ * an allocation the kernel refused. Exported for that program alone; not API. A build
+ * without isolation has only a stub that fails. */
+__attribute__((visibility("default")))
+int faas__isolate_main(int argc, char **argv, volatile uint64_t *oom_request);
+
+/* One message out (iov), with fd passed along when it is >= 0 (SCM_RIGHTS); never raises
+ * SIGPIPE. Returns 0 or -1 (errno). */
+struct iovec;
+int faas__iso_send(int sock, struct iovec *iov, int iovcnt, int fd);
+/* One message in, at most cap bytes; a passed fd (close-on-exec) goes to *fd, else -1.
+ * Returns the length, 0 at EOF, or -1 (errno). EINTR is retried when restart is true; a
+ * receive under SO_RCVTIMEO must not be (each retry would start the timeout again). */
+long faas__iso_recv(int sock, void *buf, size_t cap, int *fd, bool restart);
+
+#endif /* FAAS_ISOLATE_H */

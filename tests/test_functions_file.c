@@ -1,0 +1,372 @@
+/* test_functions_file.c - the functions file of `faas serve` (tools/functions_file.c):
+ * every key, defaults, relative paths, and every error reported with its line. */
+#include "util.h"
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../tools/functions_file.h"
+
+#define SEC(n) ((uint64_t)(n) * 1000000000u)
+
+static ff_file parse(const char *text, const char *dir)
+{
+    ff_file f;
+    int rc = ff_parse(text, strlen(text), "fns.ini", dir, &f);
+    assert_true(rc >= 0);
+    assert_int_equal((size_t)rc, f.nerrors);
+    return f;
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static void print_errors(const ff_file *f)
+{
+    for (size_t i = 0; i < f->nerrors; i++)
+        print_message("# %s\n", f->errors[i]);
+}
+
+static void every_key(void **state)
+{
+    (void)state;
+    ff_file f = parse("# comment\n"
+                      "; another\n"
+                      "[resize]\n"
+                      "  module =  /opt/fn/resize.so  \n"
+                      "symbol = resize_v2\n"
+                      "memory_mb = 512\n"
+                      "timeout_ms = 9000\n"
+                      "max_concurrency = 4\n"
+                      "min_warm = 2\n"
+                      "keep_alive_ms = 0\n"
+                      "max_retries = 0\n"
+                      "dead_letter = failures\n"
+                      "tag = team a (images)\n"
+                      "\n"
+                      "[failures]\r\n"
+                      "module = /opt/fn/dlq.so\r\n"
+                      "[cos]\n"
+                      "ffi = double (double)\n"
+                      "[jail]\n"
+                      "module = /opt/fn/untrusted.so\n"
+                      "isolation = process\n"
+                      "seccomp = no-network\n", NULL);
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    assert_int_equal(f.n, 4);
+    assert_int_equal(f.fns[3].cfg.isolation, FAAS_ISOLATE_PROCESS);
+    assert_int_equal(f.fns[3].cfg.seccomp, FAAS_SECCOMP_NO_NETWORK);
+    assert_int_equal(f.fns[0].cfg.isolation, FAAS_ISOLATE_NONE);
+    ff_function *r = &f.fns[0];
+    assert_string_equal(r->name, "resize");
+    assert_int_equal(r->line, 3);
+    assert_string_equal(r->module, "/opt/fn/resize.so");
+    assert_string_equal(r->symbol, "resize_v2");
+    assert_int_equal(r->cfg.memory_mb, 512);
+    assert_int_equal(r->cfg.timeout_ms, 9000);
+    assert_int_equal(r->cfg.max_concurrency, 4);
+    assert_int_equal(r->cfg.min_warm, 2);
+    assert_int_equal(r->cfg.keep_alive_ms, 0);
+    assert_int_equal(r->cfg.max_retries, 0);
+    assert_string_equal(r->cfg.dead_letter, "failures");
+    assert_string_equal(r->cfg.tag, "team a (images)");
+    ff_function *d = &f.fns[1];             /* the defaults of faas_config_init */
+    assert_string_equal(d->name, "failures");
+    assert_null(d->symbol);
+    assert_int_equal(d->cfg.memory_mb, 128);
+    assert_int_equal(d->cfg.timeout_ms, 3000);
+    assert_int_equal(d->cfg.keep_alive_ms, 600000);
+    assert_int_equal(d->cfg.max_retries, 2);
+    assert_null(d->cfg.dead_letter);
+    assert_null(f.fns[2].module);
+    assert_string_equal(f.fns[2].ffi, "double (double)");
+    ff_free(&f);
+}
+
+static void every_error_with_its_line(void **state)
+{
+    (void)state;
+    ff_file f = parse("memory_mb = 5\n"              /* 1: outside a section */
+                      "[ok]\n"
+                      "module = /x.so\n"
+                      "module = /y.so\n"             /* 4: twice */
+                      "[bad.name]\n"                 /* 5 */
+                      "module = /z.so\n"             /* (not reported again) */
+                      "[two]\n"                      /* 7 */
+                      "memory_mb = 0\n"              /* 8: out of range */
+                      "timeout_ms = 12ms\n"          /* 9: not a number */
+                      "max_retries = -1\n"           /* 10 */
+                      "retries = 3\n"                /* 11: unknown key */
+                      "symbol = not-c\n"             /* 12 */
+                      "tag =\n"                      /* 13: no value */
+                      "just words\n"                 /* 14 */
+                      "[unclosed\n"                  /* 15 */
+                      "[ok]\n"                       /* 16: already defined */
+                      "[lonely]\n"                   /* 17: no module */
+                      "dead_letter = ghost\n"        /* (17: not in the file) */
+                      "[self]\n"                     /* 19 */
+                      "module = /s.so\n"
+                      "dead_letter = self\n"         /* (19: its own) */
+                      "min_warm = 3\n"
+                      "max_concurrency = 2\n"        /* (19: min_warm > max) */
+                      "isolation = jail\n",          /* 24 */
+                      NULL);
+    print_errors(&f);
+    static const char *const want[] = {
+        "fns.ini:1: memory_mb: a key outside any [function] section",
+        "fns.ini:4: [ok] module: given twice",
+        "fns.ini:5: [bad.name]: a function name is 1-64 characters of [A-Za-z0-9_-]",
+        "fns.ini:8: memory_mb = 0: must be 1 to 1048576",
+        "fns.ini:9: timeout_ms = 12ms: not a whole number",
+        "fns.ini:10: max_retries = -1: not a whole number",
+        "fns.ini:11: [two] retries: unknown key",
+        "fns.ini:12: symbol = not-c: not a C identifier",
+        "fns.ini:13: [two] tag: needs a value",
+        "fns.ini:14: expected [NAME], KEY = VALUE, or a comment (# or ;)",
+        "fns.ini:15: a section line is [NAME]",
+        "fns.ini:16: [ok]: already defined at line 2",
+        "fns.ini:24: isolation = jail: one of none, process",
+        "fns.ini:7: [two]: needs module = PATH (a shared object) or ffi = SIGNATURE",
+        "fns.ini:17: [lonely]: needs module = PATH (a shared object) or ffi = SIGNATURE",
+        "fns.ini:17: [lonely]: dead_letter ghost is not defined in this file",
+        "fns.ini:19: [self]: min_warm (3) is more than max_concurrency (2)",
+        "fns.ini:19: [self]: a function cannot be its own dead_letter",
+    };
+    assert_int_equal(f.nerrors, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < f.nerrors; i++)
+        assert_true(starts(f.errors[i], want[i]));
+    ff_free(&f);
+}
+
+static void odd_input(void **state)
+{
+    (void)state;
+    ff_file f = parse("", NULL);
+    assert_int_equal(f.nerrors, 1);
+    assert_string_equal(f.errors[0], "fns.ini: no function defined: add a [NAME] section "
+                        "with module = PATH");
+    ff_free(&f);
+
+    const char nul[] = "[a]\nmodule = /a\0.so\n";
+    assert_int_equal(ff_parse(nul, sizeof nul - 1, "fns.ini", NULL, &f), 2);
+    assert_string_equal(f.errors[0], "fns.ini:2: a NUL byte: this is not a text file");
+    assert_true(starts(f.errors[1], "fns.ini:1: [a]: needs module = PATH"));
+    ff_free(&f);
+
+    /* A long line is one line (libinih would have cut it at 200 bytes). */
+    char text[6000];
+    int n = snprintf(text, sizeof text, "[long]\nmodule = /");
+    memset(text + n, 'p', 4000);
+    snprintf(text + n + 4000, sizeof text - (size_t)n - 4000, ".so\nmemory_mb = 64\n");
+    f = parse(text, NULL);
+    assert_int_equal(f.nerrors, 0);
+    assert_int_equal(strlen(f.fns[0].module), 4004);
+    assert_int_equal(f.fns[0].cfg.memory_mb, 64);
+    ff_free(&f);
+
+    f = parse("[a]\nmodule = /", NULL);    /* no newline at the end */
+    assert_int_equal(f.nerrors, 0);
+    assert_string_equal(f.fns[0].module, "/");
+    ff_free(&f);
+}
+
+static void relative_paths(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/faas-ff-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/here.so", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    ff_file f = parse("[a]\nmodule = here.so\n[b]\nmodule = libm.so.6\nffi = double (double)\n"
+                      "symbol = cos\n[c]\nmodule = sub/c.so\n[d]\nmodule = /abs/d.so\n", dir);
+    assert_int_equal(f.nerrors, 0);
+    assert_string_equal(f.fns[0].module, path);         /* found next to the file */
+    assert_string_equal(f.fns[1].module, "libm.so.6");  /* left to dlopen's search */
+    snprintf(path, sizeof path, "%s/sub/c.so", dir);
+    assert_string_equal(f.fns[2].module, path);
+    assert_string_equal(f.fns[3].module, "/abs/d.so");
+    ff_free(&f);
+    snprintf(path, sizeof path, "%s/here.so", dir);
+    unlink(path);
+    rmdir(dir);
+
+    assert_int_equal(ff_load("/nonexistent/fns.ini", &f), 1);
+    assert_string_equal(f.errors[0], "/nonexistent/fns.ini: No such file or directory");
+    ff_free(&f);
+}
+
+static int echo(faas_ctx *ctx, const void *payload, size_t len)
+{
+    return faas_reply(ctx, payload, len);
+}
+
+static void register_reports_the_section_line(void **state)
+{
+    (void)state;
+    faas_options o = { .manual = 1 };
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    char text[1024];
+    snprintf(text, sizeof text, "[echo]\nmodule = %s\n\n[dup]\nmodule = %s\nsymbol = echo\n"
+             "[cos]\nmodule = libm.so.6\nffi = double (double)\n",
+             test_module("mod_basic.so"), test_module("mod_basic.so"));
+    ff_file f = parse(text, NULL);
+    assert_int_equal(f.nerrors, 0);
+    ASSERT_OK(faas_register(rt, "dup", echo, NULL));
+    int failed = ff_register(rt, &f, "fns.ini");
+    print_errors(&f);
+    assert_non_null(faas_lookup(rt, "echo"));
+    assert_true(failed == 1 || failed == 2);
+    assert_true(starts(f.errors[0], "fns.ini:4: [dup]: FAAS_EEXIST: "));
+    if (failed == 2)                    /* without the libffi bridge, said in words */
+        assert_true(starts(f.errors[1], "fns.ini:7: [cos]: ffi = double (double) needs the "
+                           "libffi bridge"));
+    ff_free(&f);
+    faas_runtime_free(rt);
+}
+
+/* ---- schedule and watch keys ------------------------------------------------------------- */
+
+static void event_source_keys(void **state)
+{
+    (void)state;
+    ff_file f = parse("[a]\nmodule = /a.so\nschedule = cron(0 9 ? * MON-FRI *)\n"
+                      "schedule_time_zone = Europe/Berlin\n"
+                      "[b]\nmodule = /b.so\nwatch = uploads\nwatch_recursive = yes\n"
+                      "watch_events = both\nwatch_prefix = img/\nwatch_suffix = .png\n"
+                      "watch_existing = true\n"
+                      "[c]\nmodule = /c.so\nwatch = /abs/in\n", "/srv/fns");
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    assert_string_equal(f.fns[0].schedule, "cron(0 9 ? * MON-FRI *)");
+    assert_string_equal(f.fns[0].schedule_tz, "Europe/Berlin");
+    assert_null(f.fns[0].watch);
+    assert_string_equal(f.fns[1].watch, "/srv/fns/uploads");   /* next to the file */
+    assert_int_equal(f.fns[1].watch_opts.recursive, 1);
+    assert_int_equal(f.fns[1].watch_opts.events, FAAS_WATCH_CREATED | FAAS_WATCH_REMOVED);
+    assert_string_equal(f.fns[1].watch_opts.prefix, "img/");
+    assert_string_equal(f.fns[1].watch_opts.suffix, ".png");
+    assert_int_equal(f.fns[1].watch_opts.existing, 1);
+    assert_string_equal(f.fns[2].watch, "/abs/in");
+    assert_int_equal(f.fns[2].watch_opts.recursive, 0);
+    assert_null(f.fns[2].watch_opts.prefix);
+    ff_free(&f);
+
+    f = parse("[a]\nmodule = /a.so\n"
+              "schedule = rate(0 minutes)\n"            /* 3 */
+              "watch_recursive = maybe\n"               /* 4 */
+              "watch_events = modified\n"               /* 5 */
+              "[b]\nmodule = /b.so\nwatch_suffix = .png\n"     /* 6 */
+              "schedule_time_zone = UTC\n"
+              "[c]\nmodule = /c.so\n"
+              "schedule = cron(0 12 * * ?)\n", NULL);   /* 12: five fields */
+    print_errors(&f);
+    static const char *const want[] = {
+        "fns.ini:3: schedule = rate(0 minutes): ",
+        "fns.ini:4: watch_recursive = maybe: one of false, true, no, yes",
+        "fns.ini:5: watch_events = modified: one of created, removed, both",
+        "fns.ini:12: schedule = cron(0 12 * * ?): ",
+        "fns.ini:6: [b]: schedule_time_zone without a schedule",
+        "fns.ini:6: [b]: watch_* options without watch = DIRECTORY",
+    };
+    assert_int_equal(f.nerrors, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < f.nerrors; i++)
+        assert_true(starts(f.errors[i], want[i]));
+    /* The parser's own message for the expression says where it went wrong. */
+    assert_non_null(strstr(f.errors[3], "position"));
+    ff_free(&f);
+}
+
+static fake_clock CLOCK;
+static unsigned ticks, uploads;
+
+static void count_calls(const faas_record *rec, void *arg)
+{
+    (void)arg;
+    if (rec->status != FAAS_OK)
+        return;
+    if (strcmp(rec->function, "tick") == 0)
+        ticks++;
+    else if (strcmp(rec->function, "upload") == 0)
+        uploads++;
+}
+
+static void event_sources_start_on_register(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/faas-ff-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char in[300], path[400], text[2048];
+    snprintf(in, sizeof in, "%s/in", dir);
+    assert_int_equal(mkdir(in, 0700), 0);
+
+    faas_options o = manual_options(&CLOCK);
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_on_record(rt, count_calls, NULL);
+    char *mod = realpath(test_module("mod_basic.so"), NULL);   /* the file's dir is not ours */
+    assert_non_null(mod);
+    snprintf(text, sizeof text,
+             "[tick]\nmodule = %s\nsymbol = echo\nschedule = rate(1 minute)\n"
+             "[upload]\nmodule = %s\nsymbol = echo\nwatch = in\nwatch_suffix = .txt\n"
+             "[missing]\nmodule = %s\nsymbol = echo\nwatch = no-such-dir\n",
+             mod, mod, mod);
+    free(mod);
+    ff_file f = parse(text, dir);
+    assert_int_equal(f.nerrors, 0);
+    assert_int_equal(ff_register(rt, &f, "fns.ini"), 1);
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 1);                    /* the watch, with its line */
+    assert_true(starts(f.errors[0], "fns.ini:10: [missing]: watch = "));
+    ff_free(&f);                                       /* the runtime keeps its copies */
+
+    fake_advance(&CLOCK, SEC(60));
+    while (faas_run_pending(rt) > 0)
+        ;
+    assert_int_equal(ticks, 1);
+    fake_advance(&CLOCK, SEC(60));
+    while (faas_run_pending(rt) > 0)
+        ;
+    assert_int_equal(ticks, 2);
+
+    const char *names[] = { "a.txt", "b.bin", "c.txt" };
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", in, names[i]);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs("hello\n", fp);
+        fclose(fp);
+    }
+    while (faas_run_pending(rt) > 0)
+        ;
+    assert_int_equal(uploads, 2);                      /* the suffix filter held b.bin */
+    faas_runtime_free(rt);
+
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", in, names[i]);
+        unlink(path);
+    }
+    rmdir(in);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_key),
+        cmocka_unit_test(every_error_with_its_line),
+        cmocka_unit_test(odd_input),
+        cmocka_unit_test(relative_paths),
+        cmocka_unit_test(register_reports_the_section_line),
+        cmocka_unit_test(event_source_keys),
+        cmocka_unit_test(event_sources_start_on_register),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,630 @@
+/*
+ * functions_file.c - the functions file of `faas serve`: a line-by-line INI reader that
+ * reports every error with its line, and a table of keys (one entry per configuration
+ * field: adding a key is adding an entry). It only reads text and calls the public API;
+ * it never loads a module itself.
+ */
+#include "functions_file.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FILE_MAX (16u << 20)        /* a functions file larger than this is refused */
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+typedef struct parser {
+    ff_file    *out;
+    const char *name;               /* the file, in messages */
+    const char *dir;                /* relative module paths are resolved here */
+    unsigned    line;
+    bool        oom;
+} parser;
+
+static void add_error(ff_file *f, bool *oom, const char *name, unsigned line,
+                      const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t need = strlen(name) + strlen(msg) + 24;
+    char *e = malloc(need);
+    char **grown = realloc(f->errors, (f->nerrors + 1) * sizeof *grown);
+    if (e == NULL || grown == NULL) {
+        free(e);
+        if (grown != NULL)
+            f->errors = grown;
+        *oom = true;
+        return;
+    }
+    f->errors = grown;
+    if (line > 0)
+        snprintf(e, need, "%s:%u: %s", name, line, msg);
+    else
+        snprintf(e, need, "%s: %s", name, msg);
+    f->errors[f->nerrors++] = e;
+}
+
+static void error(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void error(parser *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_error(p->out, &p->oom, p->name, p->line, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- values ------------------------------------------------------------------------------- */
+
+static bool valid_name(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return n >= 1 && n <= 64;
+}
+
+static bool valid_symbol(const char *s)
+{
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
+        return false;
+    for (const char *c = s + 1; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '_'))
+            return false;
+    return true;
+}
+
+/* A quoted value in a message: printable, at most 60 bytes. */
+static const char *shown(const char *s, char buf[72])
+{
+    size_t j = 0;
+    for (size_t i = 0; s[i] && j < 60; i++)
+        buf[j++] = ((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f) ? s[i] : '?';
+    if (strlen(s) > 60) {
+        memcpy(buf + j, "...", 3);
+        j += 3;
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
+/* ---- the keys ------------------------------------------------------------------------------ */
+
+typedef struct ff_key ff_key;
+/* Store value (non-empty, trimmed) in fn; false after reporting why not. */
+typedef bool (*ff_setter)(parser *p, ff_function *fn, const ff_key *k, const char *value);
+
+/* A word a key accepts and the value it stands for (enumerations). */
+typedef struct ff_word {
+    const char *word;
+    int         value;
+} ff_word;
+
+struct ff_key {
+    const char    *name;
+    ff_setter      set;
+    size_t         offset;          /* of the field in ff_function */
+    unsigned       min, max;        /* numbers: the accepted range */
+    const ff_word *words;           /* enumerations: the words, ending with a NULL word */
+};
+
+#define FIELD(fn, k, type) ((type *)(void *)((char *)(fn) + (k)->offset))
+
+static bool set_unsigned(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    char b[72];
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || x > UINT_MAX) {
+        error(p, "%s = %s: not a whole number", k->name, shown(v, b));
+        return false;
+    }
+    if (x < k->min || x > k->max) {
+        error(p, "%s = %llu: must be %u to %u", k->name, x, k->min, k->max);
+        return false;
+    }
+    *FIELD(fn, k, unsigned) = (unsigned)x;
+    return true;
+}
+
+static bool store(parser *p, char **slot, const char *v)
+{
+    char *copy = strdup(v);
+    if (copy == NULL) {
+        p->oom = true;
+        return false;
+    }
+    free(*slot);
+    *slot = copy;
+    return true;
+}
+
+static bool set_text(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    char b[72];
+    size_t n = strlen(v);
+    if (n > k->max) {
+        error(p, "%s: at most %u bytes", k->name, k->max);
+        return false;
+    }
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            error(p, "%s = %s: has a control character", k->name, shown(v, b));
+            return false;
+        }
+    return store(p, FIELD(fn, k, char *), v);
+}
+
+static bool set_name(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    char b[72];
+    if (!valid_name(v)) {
+        error(p, "%s = %s: a function name is 1-64 characters of [A-Za-z0-9_-]", k->name,
+              shown(v, b));
+        return false;
+    }
+    return store(p, FIELD(fn, k, char *), v);
+}
+
+static bool set_symbol(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    char b[72];
+    if (!valid_symbol(v) || strlen(v) > k->max) {
+        error(p, "%s = %s: not a C identifier", k->name, shown(v, b));
+        return false;
+    }
+    return store(p, FIELD(fn, k, char *), v);
+}
+
+static bool set_word(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    char b[72], known[160] = "";
+    for (const ff_word *w = k->words; w->word != NULL; w++) {
+        if (strcmp(w->word, v) == 0) {
+            *FIELD(fn, k, int) = w->value;
+            return true;
+        }
+        size_t n = strlen(known);
+        snprintf(known + n, sizeof known - n, "%s%s", n ? ", " : "", w->word);
+    }
+    error(p, "%s = %s: one of %s", k->name, shown(v, b), known);
+    return false;
+}
+
+/* A module path: absolute as it is; relative to the file's directory; a bare name found
+ * there is that file, else it is left to dlopen()'s search (a system library). */
+static bool set_path(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    if (!set_text(p, fn, k, v))
+        return false;
+    if (v[0] == '/' || p->dir == NULL)
+        return true;
+    char *joined = NULL;
+    size_t need = strlen(p->dir) + strlen(v) + 2;
+    if ((joined = malloc(need)) == NULL) {
+        p->oom = true;
+        return false;
+    }
+    snprintf(joined, need, "%s/%s", p->dir, v);
+    if (strchr(v, '/') == NULL && access(joined, F_OK) != 0) {
+        free(joined);               /* "libm.so.6": the system's */
+        return true;
+    }
+    char **slot = FIELD(fn, k, char *);
+    free(*slot);
+    *slot = joined;
+    return true;
+}
+
+/* A directory: absolute as it is, else relative to the file's directory. */
+static bool set_dir(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    if (!set_text(p, fn, k, v))
+        return false;
+    if (v[0] == '/' || p->dir == NULL)
+        return true;
+    size_t need = strlen(p->dir) + strlen(v) + 2;
+    char *joined = malloc(need);
+    if (joined == NULL) {
+        p->oom = true;
+        return false;
+    }
+    snprintf(joined, need, "%s/%s", p->dir, v);
+    char **slot = FIELD(fn, k, char *);
+    free(*slot);
+    *slot = joined;
+    return true;
+}
+
+/* A schedule expression, checked now so that --check names its line and position. */
+static bool set_schedule(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    char b[72];
+    int64_t next;
+    int rc = faas_schedule_next(v, NULL, 0, &next);
+    if (rc == FAAS_EINVAL) {
+        const char *why = strstr(faas_last_error(), "position ");   /* the text is shown */
+        error(p, "%s = %s: %s", k->name, shown(v, b), why ? why : faas_last_error());
+        return false;
+    }
+    return set_text(p, fn, k, v);
+}
+
+static const ff_word bool_words[] = {
+    { "false", 0 }, { "true", 1 }, { "no", 0 }, { "yes", 1 }, { NULL, 0 },
+};
+static const ff_word watch_event_words[] = {
+    { "created", FAAS_WATCH_CREATED }, { "removed", FAAS_WATCH_REMOVED },
+    { "both", FAAS_WATCH_CREATED | FAAS_WATCH_REMOVED }, { NULL, 0 },
+};
+static const ff_word isolation_words[] = {
+    { "none", FAAS_ISOLATE_NONE }, { "process", FAAS_ISOLATE_PROCESS }, { NULL, 0 },
+};
+static const ff_word seccomp_words[] = {
+    { "none", FAAS_SECCOMP_NONE }, { "no-network", FAAS_SECCOMP_NO_NETWORK },
+    { "strict", FAAS_SECCOMP_STRICT }, { NULL, 0 },
+};
+
+static const ff_key keys[] = {
+    { "module",          set_path,     offsetof(ff_function, module),          0, 4096, NULL },
+    { "symbol",          set_symbol,   offsetof(ff_function, symbol),          0, 255, NULL },
+    { "ffi",             set_text,     offsetof(ff_function, ffi),             0, 1024, NULL },
+    { "memory_mb",       set_unsigned, offsetof(ff_function, cfg.memory_mb),   1, 1u << 20, NULL },
+    { "timeout_ms",      set_unsigned, offsetof(ff_function, cfg.timeout_ms),  1, UINT_MAX, NULL },
+    { "max_concurrency", set_unsigned, offsetof(ff_function, cfg.max_concurrency), 0, UINT_MAX,
+      NULL },
+    { "min_warm",        set_unsigned, offsetof(ff_function, cfg.min_warm),    0, UINT_MAX, NULL },
+    { "keep_alive_ms",   set_unsigned, offsetof(ff_function, cfg.keep_alive_ms), 0, UINT_MAX,
+      NULL },
+    { "max_retries",     set_unsigned, offsetof(ff_function, cfg.max_retries), 0, UINT_MAX, NULL },
+    { "dead_letter",     set_name,     offsetof(ff_function, dead_letter),     0, 64, NULL },
+    { "tag",             set_text,     offsetof(ff_function, tag),             0, 256, NULL },
+    { "isolation",       set_word,     offsetof(ff_function, cfg.isolation),   0, 0,
+      isolation_words },
+    { "seccomp",         set_word,     offsetof(ff_function, cfg.seccomp),     0, 0,
+      seccomp_words },
+    { "schedule",        set_schedule, offsetof(ff_function, schedule),        0, 256, NULL },
+    { "schedule_time_zone", set_text,  offsetof(ff_function, schedule_tz),     0, 128, NULL },
+    { "watch",           set_dir,      offsetof(ff_function, watch),           0, 4096, NULL },
+    { "watch_recursive", set_word,     offsetof(ff_function, watch_opts.recursive), 0, 0,
+      bool_words },
+    { "watch_events",    set_word,     offsetof(ff_function, watch_opts.events), 0, 0,
+      watch_event_words },
+    { "watch_prefix",    set_text,     offsetof(ff_function, watch_prefix),    0, 1024, NULL },
+    { "watch_suffix",    set_text,     offsetof(ff_function, watch_suffix),    0, 1024, NULL },
+    { "watch_existing",  set_word,     offsetof(ff_function, watch_opts.existing), 0, 0,
+      bool_words },
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS <= sizeof(unsigned) * CHAR_BIT, "ff_function.seen has a bit per key");
+
+/* ---- lines --------------------------------------------------------------------------------- */
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Trim s[0..*n) in place: returns the new start. */
+static char *trim(char *s, size_t *n)
+{
+    while (*n > 0 && is_space(*s)) {
+        s++;
+        (*n)--;
+    }
+    while (*n > 0 && is_space(s[*n - 1]))
+        (*n)--;
+    s[*n] = '\0';
+    return s;
+}
+
+static ff_function *new_function(parser *p, const char *name)
+{
+    ff_file *f = p->out;
+    ff_function *grown = realloc(f->fns, (f->n + 1) * sizeof *grown);
+    if (grown == NULL) {
+        p->oom = true;
+        return NULL;
+    }
+    f->fns = grown;
+    ff_function *fn = &f->fns[f->n];
+    memset(fn, 0, sizeof *fn);
+    fn->name = strdup(name);
+    if (fn->name == NULL) {
+        p->oom = true;
+        return NULL;
+    }
+    fn->line = p->line;
+    faas_config_init(&fn->cfg);
+    f->n++;
+    return fn;
+}
+
+static ff_function *find(ff_file *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->fns[i].name, name) == 0)
+            return &f->fns[i];
+    return NULL;
+}
+
+/* One line (NUL-terminated, no newline); *cur is the section being read or NULL. */
+static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in_bad)
+{
+    char b[72];
+    s = trim(s, &n);
+    if (n == 0 || s[0] == '#' || s[0] == ';')
+        return;
+    if (s[0] == '[') {
+        if (s[n - 1] != ']') {
+            error(p, "a section line is [NAME]");
+            *cur = NULL;
+            *in_bad = true;
+            return;
+        }
+        size_t nn = n - 2;
+        char *name = trim(s + 1, &nn);
+        *in_bad = true;             /* until the section proves good */
+        *cur = NULL;
+        if (!valid_name(name)) {
+            error(p, "[%s]: a function name is 1-64 characters of [A-Za-z0-9_-]",
+                  shown(name, b));
+            return;
+        }
+        ff_function *dup = find(p->out, name);
+        if (dup != NULL) {
+            error(p, "[%s]: already defined at line %u", name, dup->line);
+            return;
+        }
+        *cur = new_function(p, name);
+        *in_bad = false;
+        return;
+    }
+    char *eq = memchr(s, '=', n);
+    if (eq == NULL) {
+        error(p, "expected [NAME], KEY = VALUE, or a comment (# or ;)");
+        return;
+    }
+    size_t kn = (size_t)(eq - s), vn = n - kn - 1;
+    char *value = trim(eq + 1, &vn);
+    char *key = trim(s, &kn);
+    if (*cur == NULL) {
+        if (!*in_bad)               /* keys of a section already refused are not repeated */
+            error(p, "%s: a key outside any [function] section", shown(key, b));
+        return;
+    }
+    const ff_key *k = NULL;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, key) == 0)
+            k = &keys[i];
+    if (k == NULL) {
+        char known[512] = "";
+        for (size_t i = 0; i < NKEYS; i++) {
+            size_t used = strlen(known);
+            snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", keys[i].name);
+        }
+        error(p, "[%s] %s: unknown key (known: %s)", (*cur)->name, shown(key, b), known);
+        return;
+    }
+    unsigned bit = 1u << (k - keys);
+    if ((*cur)->seen & bit) {
+        error(p, "[%s] %s: given twice", (*cur)->name, k->name);
+        return;
+    }
+    (*cur)->seen |= bit;
+    if (vn == 0) {
+        error(p, "[%s] %s: needs a value", (*cur)->name, k->name);
+        return;
+    }
+    k->set(p, *cur, k, value);
+}
+
+/* What a function needs once its section is read, and what refers to other sections. */
+static void check_function(parser *p, ff_function *fn)
+{
+    p->line = fn->line;
+    if (fn->module == NULL && fn->ffi == NULL)
+        error(p, "[%s]: needs module = PATH (a shared object) or ffi = SIGNATURE", fn->name);
+    if (fn->symbol == NULL && !valid_symbol(fn->name))
+        error(p, "[%s]: the name is not a C identifier: give symbol = SYMBOL", fn->name);
+    if (fn->cfg.max_concurrency != 0 && fn->cfg.min_warm > fn->cfg.max_concurrency)
+        error(p, "[%s]: min_warm (%u) is more than max_concurrency (%u)", fn->name,
+              fn->cfg.min_warm, fn->cfg.max_concurrency);
+    if (fn->dead_letter != NULL) {
+        if (strcmp(fn->dead_letter, fn->name) == 0)
+            error(p, "[%s]: a function cannot be its own dead_letter", fn->name);
+        else if (find(p->out, fn->dead_letter) == NULL)
+            error(p, "[%s]: dead_letter %s is not defined in this file", fn->name,
+                  fn->dead_letter);
+    }
+    if (fn->schedule_tz != NULL && fn->schedule == NULL)
+        error(p, "[%s]: schedule_time_zone without a schedule", fn->name);
+    if (fn->watch == NULL && (fn->watch_prefix || fn->watch_suffix ||
+                              fn->watch_opts.recursive || fn->watch_opts.events ||
+                              fn->watch_opts.existing))
+        error(p, "[%s]: watch_* options without watch = DIRECTORY", fn->name);
+    fn->cfg.dead_letter = fn->dead_letter;
+    fn->cfg.tag = fn->tag;
+    fn->watch_opts.prefix = fn->watch_prefix;
+    fn->watch_opts.suffix = fn->watch_suffix;
+}
+
+int ff_parse(const char *text, size_t len, const char *name, const char *dir, ff_file *out)
+{
+    memset(out, 0, sizeof *out);
+    parser p = { out, name ? name : "(functions)", dir, 0, false };
+    char *line = NULL;
+    size_t cap = 0;
+    ff_function *cur = NULL;
+    bool in_bad = false;
+    size_t i = 0;
+    while (i < len && !p.oom) {
+        size_t s = i;
+        while (i < len && text[i] != '\n')
+            i++;
+        size_t n = i - s;
+        if (i < len)
+            i++;                    /* the newline */
+        p.line++;
+        if (n + 1 > cap) {
+            char *grown = realloc(line, n + 1);
+            if (grown == NULL) {
+                p.oom = true;
+                break;
+            }
+            line = grown;
+            cap = n + 1;
+        }
+        memcpy(line, text + s, n);
+        line[n] = '\0';
+        if (memchr(line, '\0', n) != NULL) {
+            error(&p, "a NUL byte: this is not a text file");
+            continue;
+        }
+        /* Only new_function() moves the array, and cur is then the new entry. */
+        parse_line(&p, line, n, &cur, &in_bad);
+    }
+    free(line);
+    for (size_t k = 0; k < out->n && !p.oom; k++)
+        check_function(&p, &out->fns[k]);
+    if (!p.oom && out->n == 0 && out->nerrors == 0) {
+        p.line = 0;
+        error(&p, "no function defined: add a [NAME] section with module = PATH");
+    }
+    return p.oom ? -1 : (int)out->nerrors;
+}
+
+static void file_error(ff_file *f, const char *name, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void file_error(ff_file *f, const char *name, unsigned line, const char *fmt, ...)
+{
+    bool oom = false;
+    va_list ap;
+    va_start(ap, fmt);
+    add_error(f, &oom, name, line, fmt, ap);
+    va_end(ap);
+}
+
+int ff_load(const char *path, ff_file *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        file_error(out, path, 0, "%s", strerror(errno));
+        return 1;
+    }
+    char *text = malloc(FILE_MAX + 1);
+    size_t len = text ? fread(text, 1, FILE_MAX + 1, fp) : 0;
+    bool unreadable = text == NULL || ferror(fp);
+    fclose(fp);
+    if (unreadable || len > FILE_MAX) {
+        free(text);
+        file_error(out, path, 0, "%s", unreadable ? "cannot be read" : "larger than 16 MB");
+        return 1;
+    }
+    /* Relative module paths are resolved against the file's directory. */
+    char *dir = strdup(path);
+    if (dir == NULL) {
+        free(text);
+        return -1;
+    }
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    int rc = ff_parse(text, len, path, dir, out);
+    free(dir);
+    free(text);
+    return rc;
+}
+
+int ff_register(faas_runtime *rt, ff_file *f, const char *name)
+{
+    int failed = 0;
+    if (name == NULL)
+        name = "(functions)";
+    for (size_t i = 0; i < f->n; i++) {
+        ff_function *fn = &f->fns[i];
+        const char *symbol = fn->symbol ? fn->symbol : fn->name;
+        int rc;
+        if (fn->ffi != NULL)
+            rc = faas_register_ffi(rt, fn->name, fn->module, symbol, fn->ffi, &fn->cfg);
+        else
+            rc = faas_register_module(rt, fn->name, fn->module, symbol, &fn->cfg);
+        if (rc == FAAS_ENOTSUP && fn->ffi != NULL) {
+            file_error(f, name, fn->line, "[%s]: ffi = %s needs the libffi bridge, which this "
+                      "libfaas does not have (%s: %s)", fn->name, fn->ffi, faas_err_name(rc),
+                      faas_last_error());
+            failed++;
+        } else if (rc != FAAS_OK) {
+            file_error(f, name, fn->line, "[%s]: %s: %s", fn->name, faas_err_name(rc),
+                      faas_last_error());
+            failed++;
+        }
+        fn->registered = rc == FAAS_OK;
+    }
+    /* Event sources once every function is there. */
+    for (size_t i = 0; i < f->n; i++) {
+        ff_function *fn = &f->fns[i];
+        if (!fn->registered)
+            continue;
+        if (fn->schedule != NULL) {
+            faas_schedule_options so = { .time_zone = fn->schedule_tz };
+            int rc = faas_schedule_ex(rt, fn->name, fn->schedule, &so, NULL);
+            if (rc != FAAS_OK) {
+                file_error(f, name, fn->line, "[%s]: schedule = %s: %s: %s", fn->name,
+                          fn->schedule, faas_err_name(rc), faas_last_error());
+                failed++;
+            }
+        }
+        if (fn->watch != NULL) {
+            int rc = faas_watch(rt, fn->name, fn->watch, &fn->watch_opts, NULL);
+            if (rc != FAAS_OK) {
+                file_error(f, name, fn->line, "[%s]: watch = %s: %s: %s", fn->name,
+                          fn->watch, faas_err_name(rc), faas_last_error());
+                failed++;
+            }
+        }
+    }
+    return failed;
+}
+
+void ff_free(ff_file *f)
+{
+    if (f == NULL)
+        return;
+    for (size_t i = 0; i < f->n; i++) {
+        ff_function *fn = &f->fns[i];
+        free(fn->name);
+        free(fn->module);
+        free(fn->symbol);
+        free(fn->ffi);
+        free(fn->dead_letter);
+        free(fn->tag);
+        free(fn->schedule);
+        free(fn->schedule_tz);
+        free(fn->watch);
+        free(fn->watch_prefix);
+        free(fn->watch_suffix);
+    }
+    free(f->fns);
+    for (size_t i = 0; i < f->nerrors; i++)
+        free(f->errors[i]);
+    free(f->errors);
+    memset(f, 0, sizeof *f);
+}

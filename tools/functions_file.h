@@ -1,0 +1,50 @@
+/*
+ * functions_file.h - the functions file `faas serve` reads (see faas-functions(5)): an INI
+ * file with one [section] per function and one key per configuration field. Parsing
+ * collects every error with its line; registering uses the public API only.
+ */
+#ifndef FAAS_FUNCTIONS_FILE_H
+#define FAAS_FUNCTIONS_FILE_H
+
+#include <stddef.h>
+
+#include <faas.h>
+
+typedef struct ff_function {
+    char       *name;           /* the [section] */
+    unsigned    line;           /* where the section starts */
+    char       *module;         /* the shared object (resolved against the file's
+                                   directory), or NULL */
+    char       *symbol;         /* NULL: the section's name */
+    char       *ffi;            /* a C signature: call symbol through libffi; or NULL */
+    char       *dead_letter, *tag;
+    faas_config cfg;            /* cfg.dead_letter and cfg.tag point to the two above */
+    char       *schedule;       /* "rate(5 minutes)" or "cron(...)", or NULL */
+    char       *schedule_tz;    /* the schedule's IANA time zone, or NULL: UTC */
+    char       *watch;          /* a directory (resolved against the file's), or NULL */
+    char       *watch_prefix, *watch_suffix;
+    faas_watch_options watch_opts; /* prefix and suffix point to the two above */
+    unsigned    seen;           /* one bit per key of the table, to refuse repeats */
+    int         registered;     /* set by ff_register */
+} ff_function;
+
+typedef struct ff_file {
+    ff_function *fns;
+    size_t       n;
+    char       **errors;        /* "FILE:LINE: message", in the order found */
+    size_t       nerrors;
+} ff_file;
+
+/* Parse text[0..len) (NUL bytes are errors). name is used in messages; dir (NULL: none)
+ * is where relative module paths are resolved. Returns the number of errors (also in
+ * out->nerrors), or -1 when out of memory. out is always set; release it with ff_free(). */
+int  ff_parse(const char *text, size_t len, const char *name, const char *dir, ff_file *out);
+/* Read and parse PATH; a file that cannot be read is one error. */
+int  ff_load(const char *path, ff_file *out);
+/* Register every function of f on rt, then start its schedule and its watch, if any.
+ * Failures are appended to f->errors with their section's line; returns how many
+ * registrations, schedules and watches failed. */
+int  ff_register(faas_runtime *rt, ff_file *f, const char *name);
+void ff_free(ff_file *f);
+
+#endif /* FAAS_FUNCTIONS_FILE_H */
