@@ -28,4 +28,18 @@ else
         not_ok "built without libnats (rc $rc)"; echo "$out" | sed 's/^/# /'
     fi
 fi
+# A functions file instead of --module: its errors, with their lines, before any attach.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/faas-worker.XXXXXX")
+printf '[work]\nmodule = %s\nsymbol = work\nmemory_mb = lots\n' "$mod" >"$tmp/fns.ini"
+out=$($faas worker --nats nats://127.0.0.1:1 "$tmp/fns.ini" 2>&1); rc=$?
+if [ $rc -eq 2 ] && echo "$out" | grep -q "fns.ini:4: memory_mb = lots: not a whole number"; then
+    ok "a bad functions file exits 2 with the line"
+else
+    not_ok "a bad functions file (rc $rc)"; echo "$out" | sed 's/^/# /'
+fi
+printf '[work]\nmodule = %s\nsymbol = work\nremote = true\n' "$mod" >"$tmp/fns.ini"
+out=$($faas worker --nats nats://127.0.0.1:1 "$tmp/fns.ini" 2>&1); rc=$?
+if [ $rc -eq 1 ]; then ok "a good functions file gets as far as the attach"
+else not_ok "a good functions file (rc $rc)"; echo "$out" | sed 's/^/# /'; fi
+rm -rf "$tmp"
 done_testing

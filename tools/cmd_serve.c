@@ -1,7 +1,8 @@
 /*
  * cmd_serve.c - `faas serve FUNCTIONS-FILE`: register the functions of a functions file
  * (functions_file.c) and serve the AWS Lambda Invoke API for them over HTTP until SIGINT
- * or SIGTERM, then drain. `faas serve --check FILE` only validates the file.
+ * or SIGTERM, then drain. `faas serve --check FILE` only validates the file. With
+ * --nats URL the runtime is a NATS producer: Event calls go to the stream, for workers.
  */
 #include <faas.h>
 
@@ -26,7 +27,7 @@ static int serve_usage(void)
 {
     fprintf(stderr,
             "usage: %s serve [--listen ADDR] [--token TOKEN] [--threads N]\n"
-            "                [--max-connections N] [--log] FILE\n"
+            "                [--max-connections N] [--nats URL] [--log] FILE\n"
             "       %s serve --check FILE\n"
             "FILE lists the functions (faas-functions(5)); ADDR defaults to 127.0.0.1:9001;\n"
             "TOKEN defaults to $FAAS_GATEWAY_TOKEN. See faas(1).\n", prog, prog);
@@ -77,7 +78,7 @@ static int check(const char *path)
 int cmd_serve(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:9001", *token = getenv("FAAS_GATEWAY_TOKEN");
-    const char *file = NULL;
+    const char *file = NULL, *nats = NULL;
     int only_check = 0, show_log = 0;
     unsigned threads = 0, max_conns = 0;
     for (int i = 1; i < argc; i++) {
@@ -87,6 +88,8 @@ int cmd_serve(int argc, char **argv)
             show_log = 1;
         } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             listen = argv[++i];
+        } else if (strcmp(argv[i], "--nats") == 0 && i + 1 < argc) {
+            nats = argv[++i];
         } else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc) {
             token = argv[++i];
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -138,8 +141,21 @@ int cmd_serve(int argc, char **argv)
         faas_runtime_free(rt);
         return 1;
     }
-    size_t nfns = f.n;
+    size_t nfns = f.n, nremote = 0;
+    for (size_t i = 0; i < f.n; i++)
+        nremote += f.fns[i].cfg.remote != 0;
     ff_free(&f);
+    /* Event calls (and those of schedules and watches) go to the stream: of the functions
+     * marked remote, or of every function when none is. RequestResponse calls run here. */
+    if (nats != NULL) {
+        faas_nats_options no = { .role = FAAS_NATS_PRODUCER, .publish_all = nremote == 0,
+                                 .name = "faas serve" };
+        if (faas_nats_attach(rt, nats, &no) != FAAS_OK) {
+            rc = die(1, "%s", faas_last_error());
+            faas_runtime_free(rt);
+            return rc;
+        }
+    }
 
     faas_gateway_options go = { .token = token, .threads = threads,
                                 .max_connections = max_conns };

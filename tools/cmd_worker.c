@@ -1,8 +1,9 @@
 /*
- * cmd_worker.c - `faas worker --nats URL --module NAME=PATH:SYMBOL... [--concurrency N]`:
- * a NATS JetStream worker process. It registers the modules, attaches as a worker, prints
- * one "ready" line, and runs calls until SIGINT or SIGTERM; then it hands back what it
- * holds, prints its counters and exits 0.
+ * cmd_worker.c - `faas worker --nats URL [--concurrency N] [FUNCTIONS-FILE]
+ * [--module NAME=PATH:SYMBOL...]`: a NATS JetStream worker process. It registers the
+ * functions of the file (faas-functions(5)) and of the --module options, attaches as a
+ * worker, prints one "ready" line, and runs calls until SIGINT or SIGTERM; then it hands
+ * back what it holds, prints its counters and exits 0.
  */
 #include <faas.h>
 
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "functions_file.h"
 #include "tool.h"
 
 #define MODULES_MAX 64
@@ -21,11 +23,12 @@
 static void worker_usage(void)
 {
     fprintf(stderr,
-            "usage: %s worker --nats URL --module NAME=PATH:SYMBOL [--module ...]\n"
+            "usage: %s worker --nats URL [--concurrency N] FUNCTIONS-FILE\n"
+            "       %s worker --nats URL --module NAME=PATH:SYMBOL [--module ...]\n"
             "                   [--concurrency N] [--memory MB] [--timeout MS] "
             "[--retries N]\n"
             "                   [--stream NAME] [--subject-prefix P] [--durable-prefix P]\n"
-            "See faas(1).\n", prog);
+            "See faas(1).\n", prog, prog);
 }
 
 /* NAME=PATH:SYMBOL, split in place; the symbol is after the last colon. */
@@ -46,7 +49,7 @@ static int split_module(char *spec, char **name, char **path, char **symbol)
 
 int cmd_worker(int argc, char **argv)
 {
-    const char *url = NULL;
+    const char *url = NULL, *file = NULL;
     char *modules[MODULES_MAX];
     size_t nmodules = 0;
     unsigned concurrency = 0;
@@ -59,6 +62,10 @@ int cmd_worker(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (a[0] != '-' && file == NULL) {
+            file = a;
+            continue;
+        }
         if (v == NULL) {
             worker_usage();
             return 2;
@@ -93,9 +100,20 @@ int cmd_worker(int argc, char **argv)
             return 2;
         }
     }
-    if (url == NULL || nmodules == 0) {
+    if (url == NULL || (nmodules == 0 && file == NULL)) {
         worker_usage();
         return 2;
+    }
+    ff_file f;
+    memset(&f, 0, sizeof f);
+    if (file != NULL) {
+        int rc = ff_load(file, &f);
+        if (rc != 0) {
+            for (size_t i = 0; i < f.nerrors; i++)
+                fprintf(stderr, "%s\n", f.errors[i]);
+            ff_free(&f);
+            return rc < 0 ? die(1, "out of memory") : 2;
+        }
     }
 
     /* SIGINT and SIGTERM are taken by sigwait() below: blocked before any thread starts,
@@ -113,8 +131,21 @@ int cmd_worker(int argc, char **argv)
      * sleeps only takes the CPU from the client's threads and the server. */
     opts.idle_spin_us = -1;
     faas_runtime *rt;
-    if (faas_runtime_new(&rt, &opts) != FAAS_OK)
+    if (faas_runtime_new(&rt, &opts) != FAAS_OK) {
+        ff_free(&f);
         return die(1, "%s", faas_last_error());
+    }
+    /* A worker runs calls: the schedules and watches of the file are its producer's. */
+    f.no_sources = 1;
+    if (file != NULL && ff_register(rt, &f, file) > 0) {
+        for (size_t i = 0; i < f.nerrors; i++)
+            fprintf(stderr, "%s\n", f.errors[i]);
+        ff_free(&f);
+        faas_runtime_free(rt);
+        return 1;
+    }
+    size_t nfns = nmodules + f.n;
+    ff_free(&f);
     for (size_t i = 0; i < nmodules; i++) {
         char *name, *path, *symbol;
         if (split_module(modules[i], &name, &path, &symbol) != 0) {
@@ -138,8 +169,8 @@ int cmd_worker(int argc, char **argv)
         faas_runtime_free(rt);
         return 1;
     }
-    printf("faas worker %ld: ready: %zu function%s from %s\n", (long)getpid(), nmodules,
-           nmodules == 1 ? "" : "s", url);
+    printf("faas worker %ld: ready: %zu function%s from %s\n", (long)getpid(), nfns,
+           nfns == 1 ? "" : "s", url);
     fflush(stdout);
 
     int sig = 0;

@@ -33,6 +33,8 @@ typedef struct ff_file {
     size_t       n;
     char       **errors;        /* "FILE:LINE: message", in the order found */
     size_t       nerrors;
+    int          no_sources;    /* set before ff_register: start no schedule or watch (a
+                                   NATS worker runs calls; its producer starts them) */
 } ff_file;
 
 /* Parse text[0..len) (NUL bytes are errors). name is used in messages; dir (NULL: none)
