@@ -581,6 +581,16 @@ static void held_free(held *h)
     free(h);
 }
 
+/* Free a list of held messages linked by next (settled ones, taken out of the table). */
+static void held_free_list(held *h)
+{
+    while (h != NULL) {
+        held *next = h->next;
+        held_free(h);
+        h = next;
+    }
+}
+
 /* Requires n->hlock. Take h out of the worker's hands; the caller frees it unlocked. */
 static void held_remove(nats_part *n, held *h)
 {
@@ -802,11 +812,7 @@ static void confirmed(nats_part *n, const char *tokens)
         }
     }
     pthread_mutex_unlock(&n->hlock);
-    while (settled != NULL) {
-        held *next = settled->next;
-        held_free(settled);
-        settled = next;
-    }
+    held_free_list(settled);
 }
 
 /* P.wack.WID.TOKEN.{d,r}: the stream stored a dead letter, or a producer has a result. */
@@ -1021,11 +1027,7 @@ static void worker_tick(nats_part *n, uint64_t now)
         }
     }
     pthread_mutex_unlock(&n->hlock);
-    while (settled != NULL) {
-        held *next = settled->next;
-        held_free(settled);
-        settled = next;
-    }
+    held_free_list(settled);
 }
 
 /* At close: what is still held goes back to the stream for another worker (a nak, which

@@ -41,11 +41,6 @@ static int loopback(const char *addr)
            strncmp(addr, "localhost:", 10) == 0 || addr[0] == ':';
 }
 
-static void print_errors(const ff_file *f)
-{
-    for (size_t i = 0; i < f->nerrors; i++)
-        fprintf(stderr, "%s\n", f->errors[i]);
-}
 
 /* --check: parse, then register on a manual-mode runtime, which loads nothing and starts
  * no thread, so that every check the library makes is made, with the section's line. */
@@ -67,7 +62,7 @@ static int check(const char *path)
         ff_register(rt, &f, path);
         faas_runtime_free(rt);
     }
-    print_errors(&f);
+    ff_print_errors(&f);
     int bad = f.nerrors > 0;
     if (!bad)
         printf("%s: %zu function%s, no error\n", path, f.n, f.n == 1 ? "" : "s");
@@ -115,7 +110,7 @@ int cmd_serve(int argc, char **argv)
     ff_file f;
     int rc = ff_load(file, &f);
     if (rc != 0) {
-        print_errors(&f);
+        ff_print_errors(&f);
         ff_free(&f);
         return rc < 0 ? die(1, "out of memory") : 2;
     }
@@ -136,7 +131,7 @@ int cmd_serve(int argc, char **argv)
         return die(1, "%s", faas_last_error());
     }
     if (ff_register(rt, &f, file) > 0) {
-        print_errors(&f);
+        ff_print_errors(&f);
         ff_free(&f);
         faas_runtime_free(rt);
         return 1;

@@ -109,8 +109,7 @@ int cmd_worker(int argc, char **argv)
     if (file != NULL) {
         int rc = ff_load(file, &f);
         if (rc != 0) {
-            for (size_t i = 0; i < f.nerrors; i++)
-                fprintf(stderr, "%s\n", f.errors[i]);
+            ff_print_errors(&f);
             ff_free(&f);
             return rc < 0 ? die(1, "out of memory") : 2;
         }
@@ -138,8 +137,7 @@ int cmd_worker(int argc, char **argv)
     /* A worker runs calls: the schedules and watches of the file are its producer's. */
     f.no_sources = 1;
     if (file != NULL && ff_register(rt, &f, file) > 0) {
-        for (size_t i = 0; i < f.nerrors; i++)
-            fprintf(stderr, "%s\n", f.errors[i]);
+        ff_print_errors(&f);
         ff_free(&f);
         faas_runtime_free(rt);
         return 1;

@@ -606,6 +606,12 @@ int ff_register(faas_runtime *rt, ff_file *f, const char *name)
     return failed;
 }
 
+void ff_print_errors(const ff_file *f)
+{
+    for (size_t i = 0; i < f->nerrors; i++)
+        fprintf(stderr, "%s\n", f->errors[i]);
+}
+
 void ff_free(ff_file *f)
 {
     if (f == NULL)

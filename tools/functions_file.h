@@ -47,6 +47,8 @@ int  ff_load(const char *path, ff_file *out);
  * Failures are appended to f->errors with their section's line; returns how many
  * registrations, schedules and watches failed. */
 int  ff_register(faas_runtime *rt, ff_file *f, const char *name);
+/* Each error on a line of standard error. */
+void ff_print_errors(const ff_file *f);
 void ff_free(ff_file *f);
 
 #endif /* FAAS_FUNCTIONS_FILE_H */
