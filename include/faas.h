@@ -127,6 +127,8 @@ typedef struct faas_config {
     faas_shutdown_fn shutdown;  /* SHUTDOWN hook for host functions (NULL) */
     int isolation;              /* FAAS_ISOLATE_NONE (in-process) or _PROCESS (NONE) */
     int seccomp;                /* isolated instances' syscall profile (FAAS_SECCOMP_NONE) */
+    int remote;                 /* 1: with a NATS producer attached, async calls are published
+                                   for a worker to run (see faas_nats_attach(3)) (0) */
     /* later fields are only ever added here, at the end */
 } faas_config;
 
@@ -532,6 +534,66 @@ FAAS_API int faas_unwatch(faas_runtime *rt, faas_trigger_id id);
 /* ---- Distribution over NATS JetStream (optional: FAAS_ENOTSUP without libnats) -----------
  * Producers publish async calls to a work-queue stream; workers on any host run them.
  */
+
+enum faas_nats_role {
+    FAAS_NATS_PRODUCER = 1,             /* async calls of remote functions are published */
+    FAAS_NATS_WORKER   = 2,             /* pulls and runs calls of the registered functions */
+    FAAS_NATS_BOTH     = 3
+};
+
+typedef struct faas_nats_options {      /* all-zero = every default */
+    int         role;                   /* 0: FAAS_NATS_PRODUCER */
+    int         publish_all;            /* producer: every async call by name is published,
+                                           registered here or not (0: only cfg.remote) */
+    const char *stream;                 /* NULL: "FAAS" */
+    const char *subject_prefix;         /* NULL: "faas": faas.invoke.NAME, faas.deadletter.NAME */
+    const char *durable_prefix;         /* worker: NULL: "faas": one durable "faas-NAME" per
+                                           function, shared by every worker */
+    const char *const *functions;       /* worker: NULL-terminated names; NULL: every function
+                                           registered at attach time */
+    /* The stream, when it is created (an existing one is used as it is): */
+    int         replicas;               /* 0: 1 */
+    int         memory_storage;         /* 1: memory; 0: file storage */
+    uint64_t    max_age_ms;             /* 0: no limit */
+    int64_t     max_bytes;              /* 0: no limit */
+    unsigned    duplicate_window_ms;    /* 0: 120000: republished ids are dropped within it */
+    /* Consumers and timing: */
+    unsigned    ack_wait_ms;            /* 0: each function's timeout_ms + 5000 */
+    unsigned    max_inflight;           /* worker: messages held at once; 0: 256 */
+    unsigned    fetch_batch;            /* worker: 0: 64 */
+    int64_t     max_ack_pending;        /* per consumer, over all workers; 0: 65536 */
+    unsigned    retry_ms;               /* unconfirmed publishes are resent after; 0: 1000 */
+    unsigned    result_timeout_ms;      /* worker: give up on an unconfirmed result; 0: 300000 */
+    const char *name;                   /* the connection's name; NULL: "libfaas" */
+    /* later fields are only ever added here, at the end */
+} faas_nats_options;
+
+typedef struct faas_nats_stats {
+    /* producer */
+    uint64_t published;                 /* calls accepted and published */
+    uint64_t republished;               /* publishes resent for want of a stream ack */
+    uint64_t results;                   /* results that completed a call */
+    uint64_t duplicate_results;         /* results for calls already completed */
+    /* worker */
+    uint64_t fetched;                   /* messages pulled */
+    uint64_t redelivered;               /* of those, deliveries after the first */
+    uint64_t acked, naked;              /* final acks; naks (retries, handed back) */
+    uint64_t dead_letters;              /* envelopes stored in faas.deadletter.NAME */
+    uint64_t in_progress;               /* in-progress acks sent for long calls */
+    uint64_t results_resent;            /* results resent for want of the producer's ack */
+    uint64_t results_undelivered;       /* results given up after result_timeout_ms */
+    /* both */
+    uint64_t reconnects;
+} faas_nats_stats;
+
+/* Connect RT to the NATS server(s) at URL (comma-separated), create the stream and the
+ * consumers if missing, and start producing and/or working. One attachment per runtime;
+ * faas_runtime_free() detaches. See faas_nats_attach(3). */
+FAAS_API int  faas_nats_attach(faas_runtime *rt, const char *url, const faas_nats_options *opts);
+/* Stop producing and working, hand back what is held, disconnect. */
+FAAS_API int  faas_nats_detach(faas_runtime *rt);
+/* The attachment's counters. */
+FAAS_API int  faas_nats_stats_get(faas_runtime *rt, faas_nats_stats *out);
 
 /* ---- Process isolation (optional: FAAS_ENOTSUP where unavailable) -------------------------
  * Zygote-forked instances with kernel-enforced memory and time limits and seccomp. There is

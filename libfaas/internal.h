@@ -5,6 +5,7 @@
  *
  *     rt->reg_lock (rwlock)  ->  fn->lock  ->  rt->mod_lock  ->  mod->lock  ->  timers.lock
  *     fn->lock  ->  sched.lock
+ *     rt->attach_lock is a leaf: no other lock is taken under it.
  *     rt->reg_lock  ->  rt->budget_lock  ->  budget->roll
  *     rt->part_lock is a leaf: nothing else is taken under it.
  *
@@ -350,6 +351,18 @@ typedef struct faas__hook {
     void              *arg;
 } faas__hook;
 
+/* A part attached to a runtime by the user and detachable (nats.c), unlike the parts
+ * above: faas_runtime_free() calls stop before the workers stop (take no new work), and
+ * close once every queued and parked call has completed and the functions are gone (hand
+ * back what it holds, free itself). */
+typedef struct faas__attachment faas__attachment;
+struct faas__attachment {
+    faas__attachment *next;       /* under rt->attach_lock */
+    const char *kind;             /* the attachment's own name, to find it again */
+    void      (*stop)(faas__attachment *a);
+    void      (*close)(faas__attachment *a);
+};
+
 struct faas_runtime {
     faas_options     opts;        /* copied; price_model points to the model's name,
                                      price to the model */
@@ -373,9 +386,23 @@ struct faas_runtime {
 
     atomic_bool      closing;     /* faas_runtime_free() has begun */
 
+    _Atomic(faas__remote *) remote; /* the part async calls are offered to, or NULL */
+    atomic_uint      remote_users;  /* submitters inside remote->submit */
+    pthread_mutex_t  attach_lock;   /* protects attachments */
+    faas__attachment *attachments;
     pthread_mutex_t  part_lock;   /* serialises faas__part_get() */
     _Atomic(faas__part *) parts;  /* optional parts, newest first; only ever pushed */
 };
+
+/* Attach; FAAS_EEXIST if one of that kind is attached, FAAS_ESHUTDOWN if closing. */
+int  faas__attach_add(faas_runtime *rt, faas__attachment *a);
+/* Detach and return the attachment of that kind (NULL if none); the caller stops and
+ * closes it. */
+faas__attachment *faas__attach_take(faas_runtime *rt, const char *kind);
+/* Run fn on the attachment of that kind under rt->attach_lock (so it cannot be taken
+ * meanwhile); fn must be short and run no user code. False if none is attached. */
+bool faas__attach_with(faas_runtime *rt, const char *kind,
+                       void (*fn)(faas__attachment *a, void *arg), void *arg);
 
 static inline uint64_t faas__now(const faas_runtime *rt)
 {

@@ -81,6 +81,10 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     atomic_init(&rt->parts, NULL);
     atomic_init(&rt->hook, NULL);
     atomic_init(&rt->closing, false);
+    atomic_init(&rt->remote, NULL);
+    atomic_init(&rt->remote_users, 0);
+    pthread_mutex_init(&rt->attach_lock, NULL);
+    rt->attachments = NULL;
     int rc = faas__timers_init(rt, !o.manual);
     if (rc == FAAS_OK) {
         rc = faas__sched_init(rt);
@@ -93,6 +97,7 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     }
     if (rc != FAAS_OK) {
         faas__timers_destroy(rt);
+        pthread_mutex_destroy(&rt->attach_lock);
         pthread_mutex_destroy(&rt->budget_lock);
         pthread_mutex_destroy(&rt->part_lock);
         pthread_mutex_destroy(&rt->hook_lock);
@@ -123,11 +128,24 @@ void faas_runtime_free(faas_runtime *rt)
      * each timer still armed fires once, cancelled, on this thread: a call waiting for a
      * retry completes FAAS_ESHUTDOWN. So does every call still queued, then (in the
      * registry) every parked one; then each function's instances are shut down, and the
-     * last user of a module unloads it. */
+     * last user of a module unloads it. Attachments (NATS) first stop taking work, and
+     * are closed once every local call has completed: a call they handed to the scheduler
+     * reports back to them until then. */
+    pthread_mutex_lock(&rt->attach_lock);
+    faas__attachment *attached = rt->attachments;
+    rt->attachments = NULL;
+    pthread_mutex_unlock(&rt->attach_lock);
+    for (faas__attachment *a = attached; a != NULL; a = a->next)
+        a->stop(a);
     faas__sched_stop(rt);
     faas__timers_stop(rt);
     faas__sched_cancel_queued(rt);
     faas__registry_close(rt);
+    while (attached != NULL) {
+        faas__attachment *next = attached->next;
+        attached->close(attached);
+        attached = next;
+    }
     faas__sched_destroy(rt);
     faas__timers_destroy(rt);
 
@@ -137,6 +155,7 @@ void faas_runtime_free(faas_runtime *rt)
         free(h);
         h = older;
     }
+    pthread_mutex_destroy(&rt->attach_lock);
     faas__budgets_free(rt);
     pthread_mutex_destroy(&rt->budget_lock);
     pthread_mutex_destroy(&rt->part_lock);
@@ -146,6 +165,55 @@ void faas_runtime_free(faas_runtime *rt)
     free(rt->price);
     free(rt);
 }
+
+/* ---- attachments ---------------------------------------------------------------------------- */
+
+int faas__attach_add(faas_runtime *rt, faas__attachment *a)
+{
+    int rc = FAAS_OK;
+    pthread_mutex_lock(&rt->attach_lock);
+    faas__attachment *q = rt->attachments;
+    while (q != NULL && strcmp(q->kind, a->kind) != 0)
+        q = q->next;
+    if (atomic_load(&rt->closing))
+        rc = faas__fail(FAAS_ESHUTDOWN, "the runtime is shutting down");
+    else if (q != NULL)
+        rc = faas__fail(FAAS_EEXIST, "a %s part is already attached to this runtime", a->kind);
+    else {
+        a->next = rt->attachments;
+        rt->attachments = a;
+    }
+    pthread_mutex_unlock(&rt->attach_lock);
+    return rc;
+}
+
+faas__attachment *faas__attach_take(faas_runtime *rt, const char *kind)
+{
+    pthread_mutex_lock(&rt->attach_lock);
+    faas__attachment **pp = &rt->attachments;
+    while (*pp != NULL && strcmp((*pp)->kind, kind) != 0)
+        pp = &(*pp)->next;
+    faas__attachment *a = *pp;
+    if (a != NULL)
+        *pp = a->next;
+    pthread_mutex_unlock(&rt->attach_lock);
+    return a;
+}
+
+bool faas__attach_with(faas_runtime *rt, const char *kind,
+                       void (*fn)(faas__attachment *a, void *arg), void *arg)
+{
+    pthread_mutex_lock(&rt->attach_lock);
+    faas__attachment *a = rt->attachments;
+    while (a != NULL && strcmp(a->kind, kind) != 0)
+        a = a->next;
+    if (a != NULL)
+        fn(a, arg);
+    pthread_mutex_unlock(&rt->attach_lock);
+    return a != NULL;
+}
+
+/* ---- optional parts --------------------------------------------------------------------------- */
 
 faas__part *faas__part_find(faas_runtime *rt, const faas__part_ops *ops)
 {

@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +113,7 @@ static faas__job *job_new(faas__sched *s, faas_function *fn, const void *payload
     job->attempt = 1;
     job->slotted = false;
     job->slot.inst = NULL;
-    job->is_dead_letter = false;
+    job->no_retry = false;
     job->id_text = false;
     faas__timer_init(&job->retry, retry_fire);
     return job;
@@ -212,6 +213,11 @@ static void job_complete(faas_runtime *rt, faas__job *job, faas_response *res, b
     job_release(rt, job);
 }
 
+void faas__job_complete(faas_runtime *rt, faas__job *job, faas_response *res)
+{
+    job_complete(rt, job, res, false);
+}
+
 void faas__job_cancel(faas__job *job, int status, const char *why)
 {
     faas_runtime *rt = job->fn->rt;
@@ -227,7 +233,7 @@ void faas__job_cancel(faas__job *job, int status, const char *why)
 
 /* ---- retries and dead letters ----------------------------------------------------------- */
 
-static bool retryable(int status)
+bool faas__retryable(int status)
 {
     switch (status) {
     case FAAS_EHANDLER: case FAAS_ETIMEOUT: case FAAS_EMEMORY: case FAAS_ECRASHED:
@@ -239,7 +245,7 @@ static bool retryable(int status)
 }
 
 /* Full jitter: a uniform delay in [0, min(cap, base x 2^(attempt-1))] ms, in ns. */
-static uint64_t backoff_ns(const faas_runtime *rt, int attempt)
+uint64_t faas__backoff_ns(const faas_runtime *rt, int attempt)
 {
     uint64_t ceiling = rt->opts.retry_base_ms;
     for (int i = 1; i < attempt && ceiling < rt->opts.retry_cap_ms; i++)
@@ -289,37 +295,39 @@ static void retry_fire(faas__timer *t, int cancelled)
 }
 
 static int accept_call(faas_runtime *rt, faas_function *fn, const char *name,
-                       const void *payload, size_t len, bool limits, faas__job **out);
+                       const void *payload, size_t len, bool limits, bool may_remote,
+                       faas__job **out);
+static bool remote_takes_all(faas_runtime *rt);
 
 /* The request payload as JSON: itself when it is JSON, else a string of its bytes. */
-static json_t *payload_json(const faas__job *job)
+static json_t *payload_json(const unsigned char *payload, size_t len)
 {
-    json_t *j = json_loadb((const char *)job->payload, job->len, JSON_DECODE_ANY, NULL);
+    json_t *j = json_loadb((const char *)payload, len, JSON_DECODE_ANY, NULL);
     if (j != NULL)
         return j;
-    j = json_stringn((const char *)job->payload, job->len);
+    j = json_stringn((const char *)payload, len);
     if (j != NULL)
         return j;
-    char *copy = malloc(job->len + 1);             /* not UTF-8: replace the odd bytes */
+    char *copy = malloc(len + 1);                  /* not UTF-8: replace the odd bytes */
     if (copy == NULL)
         return json_null();
-    for (size_t i = 0; i < job->len; i++) {
-        unsigned char c = job->payload[i];
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = payload[i];
         copy[i] = (c >= 0x80 || c == 0) ? '?' : (char)c;
     }
-    j = json_stringn(copy, job->len);
+    j = json_stringn(copy, len);
     free(copy);
     return j ? j : json_null();
 }
 
-/* Lambda's on-failure destination record, to the function's dead letter. condition:
- * "RetriesExhausted" after the last failed run (last is its response), or
- * "BudgetExceeded" for a call its tag's budget stopped (last is the FAAS_EBUDGET service
- * error: no run, so no functionError, and statusCode 429, a refusal as a throttle is). */
-static void send_dead_letter(faas_runtime *rt, faas__job *job, const faas_response *last,
-                             const char *condition)
+/* Lambda's on-failure destination record. condition: "RetriesExhausted" after the last
+ * failed run (last is its response, attempts the runs made), or "BudgetExceeded" for a call
+ * its tag's budget stopped (last is the FAAS_EBUDGET service error: no run, so no
+ * functionError, and statusCode 429, a refusal as a throttle is). */
+char *faas__dead_letter_envelope(faas_runtime *rt, const char *request_id,
+                                 const char *function, const char *condition, int attempts,
+                                 const void *payload, size_t len, const faas_response *last)
 {
-    faas_function *fn = job->fn;
     bool ran = last->status != FAAS_EBUDGET;
     char when[25];
     faas__format_time(faas__wall(rt), when);
@@ -336,21 +344,33 @@ static void send_dead_letter(faas_runtime *rt, faas__job *job, const faas_respon
         "version", "1.0",
         "timestamp", when,
         "requestContext",
-            "requestId", faas__job_id(job),
-            "functionArn", fn->name->name,
+            "requestId", request_id,
+            "functionArn", function,
             "condition", condition,
-            "approximateInvokeCount", ran ? job->attempt : job->attempt - 1,
-        "requestPayload", payload_json(job),
+            "approximateInvokeCount", attempts,
+        "requestPayload", payload_json(payload, len),
         "responseContext", context ? context : json_null(),
         "responsePayload", response ? response : json_null());
     char *text = env ? json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(env);
+    return text;
+}
+
+/* The envelope, to the function's dead letter (a local call). */
+static void send_dead_letter(faas_runtime *rt, faas__job *job, const faas_response *last,
+                             const char *condition)
+{
+    faas_function *fn = job->fn;
+    bool ran = last->status != FAAS_EBUDGET;
+    char *text = faas__dead_letter_envelope(rt, faas__job_id(job), fn->name->name, condition,
+                                            ran ? job->attempt : job->attempt - 1,
+                                            job->payload, job->len, last);
     int rc = FAAS_ENOMEM;
     if (text != NULL) {
         faas__job *dj;
-        rc = accept_call(rt, NULL, fn->dead_letter, text, strlen(text), false, &dj);
+        rc = accept_call(rt, NULL, fn->dead_letter, text, strlen(text), false, false, &dj);
         if (rc == FAAS_OK) {
-            dj->is_dead_letter = true;
+            dj->no_retry = true;
             rc = enqueue(rt, dj);
             if (rc != FAAS_OK)
                 job_discard(rt, dj);
@@ -368,6 +388,12 @@ static void send_dead_letter(faas_runtime *rt, faas__job *job, const faas_respon
     }
 }
 
+void faas__job_dead_letter(faas_runtime *rt, faas__job *job, const faas_response *last)
+{
+    if (job->fn->dead_letter != NULL)
+        send_dead_letter(rt, job, last, "RetriesExhausted");
+}
+
 /* ---- running a job ------------------------------------------------------------------------ */
 
 /* The tag's budget is spent: the call goes to the dead letter (condition
@@ -380,7 +406,7 @@ static void refuse_over_budget(faas_runtime *rt, faas__job *job, faas_response *
         faas__slot_release_held(fn, &job->slot);
     }
     faas__emit(rt, &res->record, false);
-    if (fn->dead_letter != NULL && !job->is_dead_letter)
+    if (fn->dead_letter != NULL && !job->no_retry)
         send_dead_letter(rt, job, res, "BudgetExceeded");
     job_complete(rt, job, res, false);
 }
@@ -428,11 +454,11 @@ static void run_job(faas_runtime *rt, faas__job *job)
     }
     int status = faas__run(fn, &slot, job->payload, job->len, job->attempt, faas__job_id(job),
                            &res, true, &job->queued_ns);
-    if (status != FAAS_OK && retryable(status) && !job->is_dead_letter) {
+    if (status != FAAS_OK && faas__retryable(status) && !job->no_retry) {
         /* Armed even while the runtime stops: the timer then fires cancelled, and the
          * call ends FAAS_ESHUTDOWN like any other call waiting for a retry. */
         if ((unsigned)job->attempt <= fn->cfg.max_retries) {
-            uint64_t due = faas__now(rt) + backoff_ns(rt, job->attempt);
+            uint64_t due = faas__now(rt) + faas__backoff_ns(rt, job->attempt);
             job->attempt++;
             if (faas__timer_arm(rt, &job->retry, due) == FAAS_OK) {
                 faas__response_free_borrowed(&res);
@@ -716,9 +742,11 @@ void faas__sched_destroy(faas_runtime *rt)
 /* Accept a call of fn, or of NAME when fn is NULL: a job, not queued yet. The call counts
  * as pending before the name is looked up, so that an unregistration meanwhile cannot free
  * the function under it (see faas__sched_retire). limits: apply the async payload limit
- * and queue_capacity (a dead-letter envelope is exempt). */
+ * and queue_capacity (a dead-letter envelope is exempt). may_remote: a name not registered
+ * here is accepted (job->fn NULL) when a remote part takes every call. */
 static int accept_call(faas_runtime *rt, faas_function *fn, const char *name,
-                       const void *payload, size_t len, bool limits, faas__job **out)
+                       const void *payload, size_t len, bool limits, bool may_remote,
+                       faas__job **out)
 {
     faas__sched *s = &rt->sched;
     if (atomic_load_explicit(&rt->closing, memory_order_relaxed))
@@ -737,7 +765,7 @@ static int accept_call(faas_runtime *rt, faas_function *fn, const char *name,
     if (fn == NULL) {
         int rc;
         fn = faas__lookup_fn(rt, name, &rc);
-        if (fn == NULL) {
+        if (fn == NULL && !(rc == FAAS_ENOTFOUND && may_remote && remote_takes_all(rt))) {
             unaccept(s);
             return rc == FAAS_EINVAL
                 ? faas__fail(rc, "invalid function name \"%.80s\"", name ? name : "(null)")
@@ -755,18 +783,101 @@ static int accept_call(faas_runtime *rt, faas_function *fn, const char *name,
     return FAAS_OK;
 }
 
-/* Queue an accepted call; a function unregistered meanwhile refuses it (no completion). */
+/* ---- remote parts ------------------------------------------------------------------------ */
+
+static bool remote_takes_all(faas_runtime *rt)
+{
+    faas__remote *r = atomic_load_explicit(&rt->remote, memory_order_acquire);
+    return r != NULL && r->all;
+}
+
+int faas__remote_set(faas_runtime *rt, faas__remote *r)
+{
+    faas__remote *none = NULL;
+    if (!atomic_compare_exchange_strong(&rt->remote, &none, r))
+        return faas__fail(FAAS_EEXIST, "another part already takes this runtime's async calls");
+    return FAAS_OK;
+}
+
+void faas__remote_clear(faas_runtime *rt)
+{
+    atomic_store(&rt->remote, NULL);
+    /* A submitter counts itself in before it loads the pointer (remote_queue), so once the
+     * count is seen at zero after the store, nobody can still be using the old part. The
+     * wait is a publish long at most. */
+    while (atomic_load(&rt->remote_users) != 0)
+        sched_yield();
+}
+
+/* The remote part may take the call: counted in first, then the pointer loaded again (the
+ * part may have been cleared since queue_call looked). Not taken: the local path. */
+static int remote_queue(faas_runtime *rt, faas__job *job, const char *name)
+{
+    atomic_fetch_add(&rt->remote_users, 1);
+    faas__remote *r = atomic_load(&rt->remote);
+    int rc;
+    if (r != NULL && (job->fn == NULL || r->all || job->fn->cfg.remote)) {
+        rc = r->submit(r, job, job->fn ? job->fn->name->name : name);
+        atomic_fetch_sub(&rt->remote_users, 1);
+        if (rc != FAAS_OK)
+            job_discard(rt, job);
+        return rc;
+    }
+    atomic_fetch_sub(&rt->remote_users, 1);
+    if (job->fn == NULL) {             /* the part that would have taken it went away */
+        job_discard(rt, job);
+        return faas__fail(FAAS_ENOTFOUND, "Function not found: %.80s", name);
+    }
+    rc = enqueue(rt, job);
+    if (rc != FAAS_OK) {
+        faas__fail(rc, "Function not found: %s was unregistered", job->fn->name->name);
+        job_discard(rt, job);
+    }
+    return rc;
+}
+
+int faas__sched_submit_once(faas_runtime *rt, const char *name, const void *payload,
+                            size_t len, const char *request_id, int attempt,
+                            void (*cb)(const faas_response *res, void *arg), void *arg)
+{
+    faas__job *job = NULL;
+    int rc = accept_call(rt, NULL, name, payload, len, false, false, &job);
+    if (rc != FAAS_OK)
+        return rc;
+    memcpy(job->request_id, request_id, 36);
+    job->request_id[36] = '\0';
+    job->id_text = true;
+    job->attempt = attempt > 0 ? attempt : 1;
+    job->no_retry = true;
+    job->cb = cb;
+    job->arg = arg;
+    rc = enqueue(rt, job);
+    if (rc != FAAS_OK) {
+        faas__fail(rc, "Function not found: %s was unregistered", name);
+        job_discard(rt, job);
+    }
+    return rc;
+}
+
+/* ---- submitting (continued) ------------------------------------------------------------------- */
+
+/* Queue an accepted call; a function unregistered meanwhile refuses it (no completion).
+ * name: what the caller named (NULL through a handle). */
 static int queue_call(faas_runtime *rt, faas__job *job, faas_callback cb, void *arg,
-                      char request_id[37])
+                      char request_id[37], const char *name)
 {
     job->cb = cb;
     job->arg = arg;
     if (request_id != NULL)             /* before it is queued: a worker may free it at once */
         memcpy(request_id, faas__job_id(job), 37);
+    /* The one branch a remote part costs the local path (job->fn is NULL only for a name
+     * accepted because a part took every call). */
+    if (__builtin_expect(atomic_load_explicit(&rt->remote, memory_order_relaxed) != NULL ||
+                         job->fn == NULL, 0))
+        return remote_queue(rt, job, name);
     int rc = enqueue(rt, job);
     if (rc != FAAS_OK) {
-        const char *name = job->fn->name->name;
-        faas__fail(rc, "Function not found: %s was unregistered", name);
+        faas__fail(rc, "Function not found: %s was unregistered", job->fn->name->name);
         job_discard(rt, job);
     }
     return rc;
@@ -778,8 +889,8 @@ int faas_invoke_async(faas_runtime *rt, const char *name, const void *payload, s
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "faas_invoke_async: runtime is NULL");
     faas__job *job = NULL;
-    int rc = accept_call(rt, NULL, name, payload, len, true, &job);
-    return rc == FAAS_OK ? queue_call(rt, job, cb, arg, request_id) : rc;
+    int rc = accept_call(rt, NULL, name, payload, len, true, true, &job);
+    return rc == FAAS_OK ? queue_call(rt, job, cb, arg, request_id, name) : rc;
 }
 
 int faas_invoke_fn_async(faas_function *fn, const void *payload, size_t len,
@@ -788,8 +899,8 @@ int faas_invoke_fn_async(faas_function *fn, const void *payload, size_t len,
     if (fn == NULL)
         return faas__fail(FAAS_EINVAL, "faas_invoke_fn_async: function is NULL");
     faas__job *job = NULL;
-    int rc = accept_call(fn->rt, fn, NULL, payload, len, true, &job);
-    return rc == FAAS_OK ? queue_call(fn->rt, job, cb, arg, request_id) : rc;
+    int rc = accept_call(fn->rt, fn, NULL, payload, len, true, false, &job);
+    return rc == FAAS_OK ? queue_call(fn->rt, job, cb, arg, request_id, NULL) : rc;
 }
 
 /* ---- futures ------------------------------------------------------------------------------ */
@@ -808,7 +919,7 @@ int faas_invoke_future(faas_runtime *rt, const char *name, const void *payload, 
     if (f == NULL)
         return faas__fail(FAAS_ENOMEM, "faas_invoke_future: out of memory");
     faas__job *job = NULL;
-    int rc = accept_call(rt, NULL, name, payload, len, true, &job);
+    int rc = accept_call(rt, NULL, name, payload, len, true, true, &job);
     if (rc != FAAS_OK) {
         free(f);
         return rc;
@@ -824,7 +935,7 @@ int faas_invoke_future(faas_runtime *rt, const char *name, const void *payload, 
     pthread_condattr_destroy(&ca);
     memcpy(f->request_id, faas__job_id(job), 37);
     job->future = f;
-    rc = queue_call(rt, job, NULL, NULL, NULL);
+    rc = queue_call(rt, job, NULL, NULL, NULL, name);
     if (rc != FAAS_OK) {
         pthread_cond_destroy(&f->done_cv);
         pthread_mutex_destroy(&f->lock);

@@ -36,7 +36,8 @@ struct faas__job {
     struct faas_future *future;     /* or NULL */
     int             attempt;        /* of the next run, from 1 */
     bool            slotted;        /* slot is held (functions with max_concurrency) */
-    bool            is_dead_letter; /* an envelope: never retried nor dead-lettered again */
+    bool            no_retry;       /* a dead-letter envelope, or a call whose retries a remote
+                                       part drives: never retried nor dead-lettered here */
     bool            id_text;        /* request_id holds the text of id_bits */
     faas__slot      slot;
     faas__timer     retry;          /* the backoff before the next attempt */
@@ -106,5 +107,47 @@ int  faas__sched_run_queued(faas_runtime *rt);
 void faas__sched_retire(faas_runtime *rt, faas_function *fn);
 /* Complete a job without running it: a service-error response with that status. */
 void faas__job_cancel(faas__job *job, int status, const char *why);
+/* Would a failure with this status be retried (a function error, not a service error)? */
+bool faas__retryable(int status);
+/* The backoff before attempt + 1, in ns: full jitter under the runtime's ceilings. */
+uint64_t faas__backoff_ns(const faas_runtime *rt, int attempt);
+/* Lambda's on-failure destination record as compact JSON, malloc'd; NULL without memory.
+ * condition: "RetriesExhausted" or "BudgetExceeded" (last->status FAAS_EBUDGET). */
+char *faas__dead_letter_envelope(faas_runtime *rt, const char *request_id,
+                                 const char *function, const char *condition, int attempts,
+                                 const void *payload, size_t len, const faas_response *last);
+
+/* ---- remote parts --------------------------------------------------------------------------
+ * An optional part that runs async calls elsewhere (nats.c) registers a faas__remote; the
+ * async entry points test one pointer and, when it is set, offer it the accepted call. With
+ * none set the local path is unchanged but for that one predictable branch. */
+
+typedef struct faas__remote faas__remote;
+struct faas__remote {
+    bool all;       /* every call by name, registered here or not; else cfg.remote only */
+    /* Take an accepted call (job->fn: the function here, or NULL for a name only workers
+     * know; name: its name; cb, arg, future are set). FAAS_OK: the part completes it
+     * exactly once with faas__job_complete(). An error: not accepted (faas_last_error()
+     * says why), and the core releases the job without a completion. */
+    int (*submit)(faas__remote *r, faas__job *job, const char *name);
+};
+
+/* Offer async calls to r; FAAS_EEXIST if another part is registered. */
+int  faas__remote_set(faas_runtime *rt, faas__remote *r);
+/* Stop offering; returns once no submitter is still inside r->submit. */
+void faas__remote_clear(faas_runtime *rt);
+/* The end of a taken call: its callback or future gets res (consumed; record.function a
+ * reference or NULL), then the job is released. Any thread, no libfaas lock held. */
+void faas__job_complete(faas_runtime *rt, faas__job *job, faas_response *res);
+/* A taken call exhausted its retries elsewhere: send job->fn's dead letter (if it has one)
+ * the envelope, with job->attempt attempts. Requires job->fn. */
+void faas__job_dead_letter(faas_runtime *rt, faas__job *job, const faas_response *last);
+/* Run a call here for a remote part: one attempt numbered attempt, with that request id,
+ * never retried nor dead-lettered here (the part decides), completed through cb. No
+ * payload limit and no queue_capacity (the part bounds what it holds). FAAS_ENOTFOUND if
+ * NAME is not registered; FAAS_ESHUTDOWN once the runtime is closing. */
+int  faas__sched_submit_once(faas_runtime *rt, const char *name, const void *payload,
+                             size_t len, const char *request_id, int attempt,
+                             void (*cb)(const faas_response *res, void *arg), void *arg);
 
 #endif /* FAAS_SCHED_H */

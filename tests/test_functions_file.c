@@ -241,7 +241,7 @@ static void event_source_keys(void **state)
                       "schedule_time_zone = Europe/Berlin\n"
                       "[b]\nmodule = /b.so\nwatch = uploads\nwatch_recursive = yes\n"
                       "watch_events = both\nwatch_prefix = img/\nwatch_suffix = .png\n"
-                      "watch_existing = true\n"
+                      "watch_existing = true\nremote = yes\n"
                       "[c]\nmodule = /c.so\nwatch = /abs/in\n", "/srv/fns");
     print_errors(&f);
     assert_int_equal(f.nerrors, 0);
@@ -254,6 +254,8 @@ static void event_source_keys(void **state)
     assert_string_equal(f.fns[1].watch_opts.prefix, "img/");
     assert_string_equal(f.fns[1].watch_opts.suffix, ".png");
     assert_int_equal(f.fns[1].watch_opts.existing, 1);
+    assert_int_equal(f.fns[1].cfg.remote, 1);
+    assert_int_equal(f.fns[0].cfg.remote, 0);
     assert_string_equal(f.fns[2].watch, "/abs/in");
     assert_int_equal(f.fns[2].watch_opts.recursive, 0);
     assert_null(f.fns[2].watch_opts.prefix);

@@ -1,7 +1,8 @@
 /*
  * cmd_serve.c - `faas serve FUNCTIONS-FILE`: register the functions of a functions file
  * (functions_file.c) and serve the AWS Lambda Invoke API for them over HTTP until SIGINT
- * or SIGTERM, then drain. `faas serve --check FILE` only validates the file.
+ * or SIGTERM, then drain. `faas serve --check FILE` only validates the file. With
+ * --nats URL the runtime is a NATS producer: Event calls go to the stream, for workers.
  */
 #include <faas.h>
 
@@ -26,7 +27,7 @@ static int serve_usage(void)
 {
     fprintf(stderr,
             "usage: %s serve [--listen ADDR] [--token TOKEN] [--threads N]\n"
-            "                [--max-connections N] [--log] FILE\n"
+            "                [--max-connections N] [--nats URL] [--log] FILE\n"
             "       %s serve --check FILE\n"
             "FILE lists the functions (faas-functions(5)); ADDR defaults to 127.0.0.1:9001;\n"
             "TOKEN defaults to $FAAS_GATEWAY_TOKEN. See faas(1).\n", prog, prog);
@@ -40,11 +41,6 @@ static int loopback(const char *addr)
            strncmp(addr, "localhost:", 10) == 0 || addr[0] == ':';
 }
 
-static void print_errors(const ff_file *f)
-{
-    for (size_t i = 0; i < f->nerrors; i++)
-        fprintf(stderr, "%s\n", f->errors[i]);
-}
 
 /* --check: parse, then register on a manual-mode runtime, which loads nothing and starts
  * no thread, so that every check the library makes is made, with the section's line. */
@@ -66,7 +62,7 @@ static int check(const char *path)
         ff_register(rt, &f, path);
         faas_runtime_free(rt);
     }
-    print_errors(&f);
+    ff_print_errors(&f);
     int bad = f.nerrors > 0;
     if (!bad)
         printf("%s: %zu function%s, no error\n", path, f.n, f.n == 1 ? "" : "s");
@@ -77,7 +73,7 @@ static int check(const char *path)
 int cmd_serve(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:9001", *token = getenv("FAAS_GATEWAY_TOKEN");
-    const char *file = NULL;
+    const char *file = NULL, *nats = NULL;
     int only_check = 0, show_log = 0;
     unsigned threads = 0, max_conns = 0;
     for (int i = 1; i < argc; i++) {
@@ -87,6 +83,8 @@ int cmd_serve(int argc, char **argv)
             show_log = 1;
         } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             listen = argv[++i];
+        } else if (strcmp(argv[i], "--nats") == 0 && i + 1 < argc) {
+            nats = argv[++i];
         } else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc) {
             token = argv[++i];
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -112,7 +110,7 @@ int cmd_serve(int argc, char **argv)
     ff_file f;
     int rc = ff_load(file, &f);
     if (rc != 0) {
-        print_errors(&f);
+        ff_print_errors(&f);
         ff_free(&f);
         return rc < 0 ? die(1, "out of memory") : 2;
     }
@@ -133,13 +131,26 @@ int cmd_serve(int argc, char **argv)
         return die(1, "%s", faas_last_error());
     }
     if (ff_register(rt, &f, file) > 0) {
-        print_errors(&f);
+        ff_print_errors(&f);
         ff_free(&f);
         faas_runtime_free(rt);
         return 1;
     }
-    size_t nfns = f.n;
+    size_t nfns = f.n, nremote = 0;
+    for (size_t i = 0; i < f.n; i++)
+        nremote += f.fns[i].cfg.remote != 0;
     ff_free(&f);
+    /* Event calls (and those of schedules and watches) go to the stream: of the functions
+     * marked remote, or of every function when none is. RequestResponse calls run here. */
+    if (nats != NULL) {
+        faas_nats_options no = { .role = FAAS_NATS_PRODUCER, .publish_all = nremote == 0,
+                                 .name = "faas serve" };
+        if (faas_nats_attach(rt, nats, &no) != FAAS_OK) {
+            rc = die(1, "%s", faas_last_error());
+            faas_runtime_free(rt);
+            return rc;
+        }
+    }
 
     faas_gateway_options go = { .token = token, .threads = threads,
                                 .max_connections = max_conns };

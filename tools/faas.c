@@ -28,11 +28,12 @@ void usage(FILE *to)
             "'SIGNATURE' [ARGS|-]\n"
             "       %s serve [--listen ADDR] [--token TOKEN] FUNCTIONS-FILE\n"
             "       %s serve --check FUNCTIONS-FILE\n"
+            "       %s worker --nats URL [--concurrency N] FUNCTIONS-FILE\n"
             "       %s demo [--modules DIR]\n"
             "       %s cost [--monthly N] [--model NAME|FILE]... [--by function|tag|all|none]"
             " RECORDS\n"
             "       %s version\n"
-            "See faas(1).\n", prog, prog, prog, prog, prog, prog, prog);
+            "See faas(1).\n", prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 int die(int code, const char *fmt, ...)

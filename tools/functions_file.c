@@ -295,6 +295,8 @@ static const ff_key keys[] = {
       isolation_words },
     { "seccomp",         set_word,     offsetof(ff_function, cfg.seccomp),     0, 0,
       seccomp_words },
+    { "remote",          set_word,     offsetof(ff_function, cfg.remote),      0, 0,
+      bool_words },
     { "schedule",        set_schedule, offsetof(ff_function, schedule),        0, 256, NULL },
     { "schedule_time_zone", set_text,  offsetof(ff_function, schedule_tz),     0, 128, NULL },
     { "watch",           set_dir,      offsetof(ff_function, watch),           0, 4096, NULL },
@@ -581,7 +583,7 @@ int ff_register(faas_runtime *rt, ff_file *f, const char *name)
     /* Event sources once every function is there. */
     for (size_t i = 0; i < f->n; i++) {
         ff_function *fn = &f->fns[i];
-        if (!fn->registered)
+        if (!fn->registered || f->no_sources)
             continue;
         if (fn->schedule != NULL) {
             faas_schedule_options so = { .time_zone = fn->schedule_tz };
@@ -602,6 +604,12 @@ int ff_register(faas_runtime *rt, ff_file *f, const char *name)
         }
     }
     return failed;
+}
+
+void ff_print_errors(const ff_file *f)
+{
+    for (size_t i = 0; i < f->nerrors; i++)
+        fprintf(stderr, "%s\n", f->errors[i]);
 }
 
 void ff_free(ff_file *f)

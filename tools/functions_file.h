@@ -33,6 +33,8 @@ typedef struct ff_file {
     size_t       n;
     char       **errors;        /* "FILE:LINE: message", in the order found */
     size_t       nerrors;
+    int          no_sources;    /* set before ff_register: start no schedule or watch (a
+                                   NATS worker runs calls; its producer starts them) */
 } ff_file;
 
 /* Parse text[0..len) (NUL bytes are errors). name is used in messages; dir (NULL: none)
@@ -45,6 +47,8 @@ int  ff_load(const char *path, ff_file *out);
  * Failures are appended to f->errors with their section's line; returns how many
  * registrations, schedules and watches failed. */
 int  ff_register(faas_runtime *rt, ff_file *f, const char *name);
+/* Each error on a line of standard error. */
+void ff_print_errors(const ff_file *f);
 void ff_free(ff_file *f);
 
 #endif /* FAAS_FUNCTIONS_FILE_H */

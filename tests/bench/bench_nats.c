@@ -1,0 +1,430 @@
+/*
+ * bench_nats.c - throughput of async calls through NATS JetStream with 1, 2 and 3 worker
+ * processes, side by side in one run with raw JetStream publish + fetch + ack of the same
+ * payloads (the ratio is what libfaas costs on top of the engine). Systems:
+ *
+ *   raw        js_PublishAsync (no Nats-Msg-Id) to a work-queue stream; worker processes
+ *              natsSubscription_Fetch(64) + natsMsg_Ack each, on one shared durable
+ *   raw_id     the same with a unique Nats-Msg-Id per message: the server's de-duplication,
+ *              which libfaas uses to make a republish idempotent, is part of the gap
+ *   faas       faas_invoke_async of a remote function with no callback (fire and forget)
+ *              from a producer runtime; `faas worker`-like processes (one runtime each,
+ *              faas_nats_attach worker) run an empty handler and ack
+ *   faas_cb    the same with a callback: every result comes back to the producer and the
+ *              callback fires once per call (what a caller who wants outcomes pays)
+ *
+ * raw and faas count completions where they happen, at the workers (each reports its count
+ * every 10 ms on a core subject); faas_cb counts callbacks at the producer. A rep is N
+ * calls; the time runs from the first publish to the last completion. The server is
+ * started here (nats_server.h: file storage, max_payload 8MB) and stopped at the end.
+ *
+ * Run from the build directory: ./tests/bench/bench_nats [--quick] [--n N] [--reps R]
+ * [--size BYTES] [--workers 1,2,3] [--memory]. See tests/bench/README.md.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <faas.h>
+#include <nats/nats.h>
+
+#include "bench.h"
+#include "../nats_server.h"
+
+#define MAX_WORKERS 3
+#define MAX_REPS    15
+
+static struct {
+    unsigned n, reps, size, memory;
+    unsigned workers[MAX_WORKERS], nworkers;
+} opt = { 20000, 5, 100, 0, { 1, 2, 3 }, 3 };
+
+static char self_path[4096];
+
+static _Noreturn void fail(const char *what, const char *why)
+{
+    fprintf(stderr, "bench_nats: %s: %s\n", what, why);
+    exit(1);
+}
+
+static void check(natsStatus s, const char *what)
+{
+    if (s != NATS_OK)
+        fail(what, natsStatus_GetText(s));
+}
+
+/* ---- worker processes (this binary again, with --raw-worker or --faas-worker) ------------- */
+
+static atomic_uint_fast64_t worker_count;
+
+/* Every 10 ms, the count of completed calls on bench.progress.PID, absolute. */
+static void *reporter_main(void *arg)
+{
+    natsConnection *nc = arg;
+    char subject[64];
+    snprintf(subject, sizeof subject, "bench.progress.%ld", (long)getpid());
+    uint64_t last = 0;
+    for (;;) {
+        struct timespec ts = { 0, 10000000 };
+        nanosleep(&ts, NULL);
+        uint64_t now = atomic_load(&worker_count);
+        if (now != last) {
+            char buf[32];
+            int len = snprintf(buf, sizeof buf, "%llu", (unsigned long long)now);
+            natsConnection_Publish(nc, subject, buf, len);
+            natsConnection_Flush(nc);
+            last = now;
+        }
+    }
+    return NULL;
+}
+
+static void start_reporter(natsConnection *nc)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, reporter_main, nc);
+    pthread_detach(t);
+}
+
+static _Noreturn void raw_worker(const char *url)
+{
+    natsConnection *nc;
+    jsCtx *js;
+    check(natsConnection_ConnectTo(&nc, url), "connect");
+    check(natsConnection_JetStream(&js, nc, NULL), "jetstream");
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = "RAW";
+    so.Consumer = "raw";
+    natsSubscription *sub;
+    check(js_PullSubscribe(&sub, js, "raw.work", "raw", NULL, &so, NULL), "pull subscribe");
+    start_reporter(nc);
+    printf("raw worker %ld: ready:\n", (long)getpid());
+    fflush(stdout);
+    for (;;) {
+        natsMsgList list = { NULL, 0 };
+        natsStatus s = natsSubscription_Fetch(&list, sub, 64, 500, NULL);
+        if (s != NATS_OK && s != NATS_TIMEOUT)
+            fail("fetch", natsStatus_GetText(s));
+        for (int i = 0; i < list.Count; i++)
+            natsMsg_Ack(list.Msgs[i], NULL);
+        atomic_fetch_add(&worker_count, (uint64_t)list.Count);
+        natsMsgList_Destroy(&list);
+    }
+}
+
+static int noop(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)ctx; (void)payload; (void)len;
+    return 0;
+}
+
+static void count_record(const faas_record *r, void *arg)
+{
+    (void)r; (void)arg;
+    atomic_fetch_add(&worker_count, 1);
+}
+
+static _Noreturn void faas_worker(const char *url)
+{
+    faas_runtime *rt;
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.workers = 2;
+    o.idle_spin_us = -1;    /* as `faas worker`: work arrives at network pace, spinning only
+                               takes the CPU from the server and the other processes */
+    if (faas_runtime_new(&rt, &o) != FAAS_OK)
+        fail("faas_runtime_new", faas_last_error());
+    faas_on_record(rt, count_record, NULL);
+    if (faas_register(rt, "noop", noop, NULL) != FAAS_OK)
+        fail("faas_register", faas_last_error());
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_WORKER;
+    if (faas_nats_attach(rt, url, &no) != FAAS_OK)
+        fail("faas_nats_attach", faas_last_error());
+    natsConnection *nc;
+    check(natsConnection_ConnectTo(&nc, url), "connect");
+    start_reporter(nc);
+    printf("faas worker %ld: ready:\n", (long)getpid());
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
+/* ---- the producer side ---------------------------------------------------------------------- */
+
+typedef struct progress {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    long            pid[2 * MAX_WORKERS];
+    uint64_t        count[2 * MAX_WORKERS], base[2 * MAX_WORKERS];
+    unsigned        npid;
+    uint64_t        callbacks;
+} progress;
+
+static progress prog = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { 0 }, { 0 },
+                         { 0 }, 0, 0 };
+
+static void on_progress(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *c)
+{
+    (void)nc; (void)sub; (void)c;
+    long pid = atol(strrchr(natsMsg_GetSubject(msg), '.') + 1);
+    uint64_t v = strtoull(natsMsg_GetData(msg), NULL, 10);
+    pthread_mutex_lock(&prog.mu);
+    unsigned i = 0;
+    while (i < prog.npid && prog.pid[i] != pid)
+        i++;
+    if (i == prog.npid && i < 2 * MAX_WORKERS)
+        prog.pid[prog.npid++] = pid;
+    if (i < 2 * MAX_WORKERS && v > prog.count[i])
+        prog.count[i] = v;
+    pthread_cond_broadcast(&prog.cv);
+    pthread_mutex_unlock(&prog.mu);
+    natsMsg_Destroy(msg);
+}
+
+static void on_callback(const faas_response *res, void *arg)
+{
+    (void)arg;
+    if (res->status != FAAS_OK)
+        fail("a call failed", res->error_message ? res->error_message : "?");
+    pthread_mutex_lock(&prog.mu);
+    prog.callbacks++;
+    if (prog.callbacks % 256 == 0 || prog.callbacks >= opt.n)
+        pthread_cond_broadcast(&prog.cv);
+    pthread_mutex_unlock(&prog.mu);
+}
+
+/* Completions since the rep began: at the workers, or callbacks. */
+static uint64_t completed(int callbacks)
+{
+    if (callbacks)
+        return prog.callbacks;
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < prog.npid; i++)
+        sum += prog.count[i] - prog.base[i];
+    return sum;
+}
+
+static void rep_begin(void)
+{
+    pthread_mutex_lock(&prog.mu);
+    for (unsigned i = 0; i < prog.npid; i++)
+        prog.base[i] = prog.count[i];
+    prog.callbacks = 0;
+    pthread_mutex_unlock(&prog.mu);
+}
+
+static void wait_for(uint64_t n, int callbacks)
+{
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_sec += 300;
+    pthread_mutex_lock(&prog.mu);
+    while (completed(callbacks) < n)
+        if (pthread_cond_timedwait(&prog.cv, &prog.mu, &at) != 0)
+            fail("wait", "calls did not complete within 300 s");
+    pthread_mutex_unlock(&prog.mu);
+}
+
+enum { SYS_RAW, SYS_RAW_ID, SYS_FAAS, SYS_FAAS_CB, NSYS };
+static const char *sys_name[NSYS] = { "raw", "raw_id", "faas", "faas_cb" };
+static uint64_t next_id;
+
+typedef struct ctx {
+    jsCtx        *js;
+    faas_runtime *rt;
+    char         *payload;
+} ctx;
+
+static double run_rep(ctx *c, int sys, unsigned n)
+{
+    rep_begin();
+    uint64_t t0 = bench_now_ns();
+    if (sys == SYS_RAW || sys == SYS_RAW_ID) {
+        jsPubOptions id;
+        jsPubOptions_Init(&id);
+        char msgid[32];
+        id.MsgId = msgid;
+        for (unsigned i = 0; i < n; i++) {
+            snprintf(msgid, sizeof msgid, "raw-%llu", (unsigned long long)++next_id);
+            check(js_PublishAsync(c->js, "raw.work", c->payload, (int)opt.size,
+                                  sys == SYS_RAW_ID ? &id : NULL), "js_PublishAsync");
+        }
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 60000;
+        check(js_PublishAsyncComplete(c->js, &po), "js_PublishAsyncComplete");
+    } else {
+        for (unsigned i = 0; i < n; i++) {
+            int rc = faas_invoke_async(c->rt, "noop", c->payload, opt.size,
+                                       sys == SYS_FAAS_CB ? on_callback : NULL, NULL, NULL);
+            if (rc != FAAS_OK)
+                fail("faas_invoke_async", faas_last_error());
+        }
+    }
+    wait_for(n, sys == SYS_FAAS_CB);
+    if (sys >= SYS_FAAS && faas_drain(c->rt, 60000) != FAAS_OK)
+        fail("faas_drain", faas_last_error());
+    return (double)n / ((double)(bench_now_ns() - t0) / 1e9);
+}
+
+static void start_workers(nats_worker *w, unsigned k, const char *kind, const char *url)
+{
+    for (unsigned i = 0; i < k; i++) {
+        char *argv[] = { self_path, (char *)kind, (char *)url, NULL };
+        if (nats_worker_start(&w[i], argv) != 0)
+            fail("worker", w[i].last);
+    }
+}
+
+static void parse_args(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+        if (strcmp(a, "--quick") == 0) {
+            opt.n = 2000;
+            opt.reps = 2;
+        } else if (strcmp(a, "--n") == 0) {
+            opt.n = (unsigned)atoi(v);
+            i++;
+        } else if (strcmp(a, "--reps") == 0) {
+            opt.reps = (unsigned)atoi(v);
+            i++;
+        } else if (strcmp(a, "--size") == 0) {
+            opt.size = (unsigned)atoi(v);
+            i++;
+        } else if (strcmp(a, "--memory") == 0) {
+            opt.memory = 1;
+        } else if (strcmp(a, "--workers") == 0) {
+            opt.nworkers = 0;
+            for (const char *p = v; *p && opt.nworkers < MAX_WORKERS; p++)
+                if (*p >= '1' && *p <= '3')
+                    opt.workers[opt.nworkers++] = (unsigned)(*p - '0');
+            i++;
+        } else {
+            fprintf(stderr, "usage: bench_nats [--quick] [--n N] [--reps R] [--size BYTES] "
+                            "[--workers 1,2,3] [--memory]\n");
+            exit(2);
+        }
+    }
+    if (opt.n == 0 || opt.reps == 0 || opt.reps > MAX_REPS || opt.size == 0)
+        fail("options", "n, reps (at most 15) and size must be positive");
+}
+
+int main(int argc, char **argv)
+{
+    ssize_t len = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+    if (len <= 0)
+        fail("readlink", "/proc/self/exe");
+    self_path[len] = '\0';
+    if (argc == 3 && strcmp(argv[1], "--raw-worker") == 0)
+        raw_worker(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--faas-worker") == 0)
+        faas_worker(argv[2]);
+    parse_args(argc, argv);
+
+    nats_server srv;
+    memset(&srv, 0, sizeof srv);
+    if (nats_server_start(&srv) != 0)
+        fail("nats-server", "did not start (is it installed? apt-get install nats-server)");
+
+    natsConnection *nc;
+    jsCtx *js;
+    check(natsConnection_ConnectTo(&nc, srv.url), "connect");
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = 4096;
+    check(natsConnection_JetStream(&js, nc, &jo), "jetstream");
+    const char *subjects[] = { "raw.work" };
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = "RAW";
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    sc.Retention = js_WorkQueuePolicy;
+    sc.Storage = opt.memory ? js_MemoryStorage : js_FileStorage;
+    check(js_AddStream(NULL, js, &sc, NULL, NULL), "add stream RAW");
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = "raw";
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = (int64_t)30 * 1000000000;
+    cc.MaxAckPending = 65536;
+    check(js_AddConsumer(NULL, js, "RAW", &cc, NULL, NULL), "add consumer raw");
+    natsSubscription *psub;
+    check(natsConnection_Subscribe(&psub, nc, "bench.progress.*", on_progress, NULL),
+          "subscribe");
+
+    faas_runtime *rt;
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.workers = 2;
+    o.queue_capacity = opt.n + 1024;
+    if (faas_runtime_new(&rt, &o) != FAAS_OK)
+        fail("faas_runtime_new", faas_last_error());
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_PRODUCER;
+    no.publish_all = 1;
+    no.memory_storage = (int)opt.memory;
+    if (faas_nats_attach(rt, srv.url, &no) != FAAS_OK)
+        fail("faas_nats_attach", faas_last_error());
+
+    ctx c = { js, rt, malloc(opt.size) };
+    for (unsigned i = 0; i < opt.size; i++)
+        c.payload[i] = (char)('a' + i % 26);
+
+    double load[3];
+    getloadavg(load, 3);
+    printf("bench_nats: %u calls of %u bytes per rep, %u reps, %s storage, nats-server on "
+           "%s; load average %.2f %.2f %.2f\n", opt.n, opt.size, opt.reps,
+           opt.memory ? "memory" : "file", srv.url, load[0], load[1], load[2]);
+    printf("calls/s: median [min - max]; ratio = median / raw's median with as many "
+           "workers\n\n");
+    printf("  %-8s %-8s %10s %25s %7s\n", "workers", "system", "calls/s", "[min - max]",
+           "x raw");
+    for (unsigned wi = 0; wi < opt.nworkers; wi++) {
+        unsigned k = opt.workers[wi];
+        nats_worker raw_w[MAX_WORKERS], faas_w[MAX_WORKERS];
+        memset(raw_w, 0, sizeof raw_w);
+        memset(faas_w, 0, sizeof faas_w);
+        start_workers(raw_w, k, "--raw-worker", srv.url);
+        start_workers(faas_w, k, "--faas-worker", srv.url);
+        double v[NSYS][MAX_REPS];
+        for (int sys = 0; sys < NSYS; sys++)       /* warm-up: connections, instances */
+            run_rep(&c, sys, opt.n / 10 + 1);
+        for (unsigned r = 0; r < opt.reps; r++)
+            for (int sys = 0; sys < NSYS; sys++)   /* interleaved: drift hits all alike */
+                v[sys][r] = run_rep(&c, sys, opt.n);
+        bench_summary raw = bench_summarise(v[SYS_RAW], opt.reps);
+        for (int sys = 0; sys < NSYS; sys++) {
+            bench_summary s = bench_summarise(v[sys], opt.reps);
+            char range[64];
+            snprintf(range, sizeof range, "[%.0f - %.0f]", s.min, s.max);
+            printf("  %-8u %-8s %10.0f %25s %7.2f\n", k, sys_name[sys], s.median, range,
+                   s.median / raw.median);
+        }
+        fflush(stdout);
+        for (unsigned i = 0; i < k; i++) {
+            nats_worker_stop(&raw_w[i], SIGKILL);
+            nats_worker_stop(&faas_w[i], SIGKILL);
+        }
+        pthread_mutex_lock(&prog.mu);
+        prog.npid = 0;                  /* the next workers are new processes */
+        memset(prog.count, 0, sizeof prog.count);
+        pthread_mutex_unlock(&prog.mu);
+    }
+    faas_runtime_free(rt);
+    free(c.payload);
+    natsSubscription_Destroy(psub);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    nats_server_destroy(&srv);
+    return 0;
+}
