@@ -259,6 +259,9 @@ FAAS_API int         faas_reply(faas_ctx *ctx, const void *data, size_t len);
 /* Fail the call with errorType (NULL: "HandlerError"); returns FAAS_EHANDLER. */
 FAAS_API int         faas_fail(faas_ctx *ctx, const char *error_type, const char *fmt, ...)
                          FAAS_PRINTF(3, 4);
+/* Fail the call with a whole Lambda error body, a JSON object with errorType and
+ * errorMessage and anything else (stackTrace...), copied; returns FAAS_EHANDLER. */
+FAAS_API int         faas_fail_body(faas_ctx *ctx, const void *body, size_t len);
 /* Memory from the call's arena, freed when the call ends; NULL past memory_mb. */
 FAAS_API void       *faas_ctx_alloc(faas_ctx *ctx, size_t n);
 /* Milliseconds left before the deadline (negative once it has passed). */

@@ -239,6 +239,9 @@ struct faas_ctx {
     char           *reply;        /* malloc'd, NUL-terminated */
     size_t          reply_len;
     char           *err;          /* malloc'd "type\0message\0" block, or NULL */
+    char           *err_body;     /* faas_fail_body()'s whole error body, or NULL: kept
+                                     only while it is the call's last word on failing */
+    size_t          err_body_len;
     bool            failed;       /* faas_fail() was called */
     bool            oom;          /* the arena refused an allocation (or, with crashed,
                                      an isolated instance died: faas__isolation_hooks) */

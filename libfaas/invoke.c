@@ -319,6 +319,58 @@ int faas_fail(faas_ctx *ctx, const char *error_type, const char *fmt, ...)
         free(ctx->err);
         ctx->err = block;
     }
+    free(ctx->err_body);                /* the last failure is the call's */
+    ctx->err_body = NULL;
+    ctx->failed = true;
+    return FAAS_EHANDLER;
+}
+
+int faas_fail_body(faas_ctx *ctx, const void *body, size_t len)
+{
+    if (ctx == NULL || (body == NULL && len > 0))
+        return faas__fail(FAAS_EINVAL, "faas_fail_body: NULL argument");
+    json_error_t jerr;
+    json_t *o = json_loadb(body, len, 0, &jerr);
+    if (o == NULL || !json_is_object(o)) {
+        json_decref(o);
+        return faas__fail(FAAS_EINVAL, "faas_fail_body: not a JSON object: %s",
+                          o == NULL ? jerr.text : "another JSON value");
+    }
+    /* errorType and errorMessage are the response's error_type and error_message; the
+     * body always carries both, whatever else it has (stackTrace, requestId, cause). */
+    const char *type = json_string_value(json_object_get(o, "errorType"));
+    const char *msg = json_string_value(json_object_get(o, "errorMessage"));
+    if (type == NULL || type[0] == '\0') {
+        type = "HandlerError";
+        json_object_set_new(o, "errorType", json_string(type));
+        type = json_string_value(json_object_get(o, "errorType"));
+    }
+    if (msg == NULL) {
+        json_object_set_new(o, "errorMessage", json_string(""));
+        msg = "";
+    }
+    char *dump = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *block = type ? error_blockf(type, "%s", msg) : NULL;
+    json_decref(o);
+    if (dump == NULL || block == NULL) {
+        free(dump);
+        free(block);
+        return faas__fail(FAAS_ENOMEM, "faas_fail_body: out of memory for %zu bytes", len);
+    }
+    size_t n = strlen(dump);
+    if (n > ctx->rt->opts.max_payload_sync) {
+        free(dump);
+        free(block);
+        ctx->too_large = true;
+        return faas__fail(FAAS_ETOOLARGE,
+                          "faas_fail_body: %zu bytes is more than the response limit of %zu",
+                          n, ctx->rt->opts.max_payload_sync);
+    }
+    free(ctx->err);
+    ctx->err = block;
+    free(ctx->err_body);
+    ctx->err_body = dump;
+    ctx->err_body_len = n;
     ctx->failed = true;
     ctx->fail_status = 0;
     return FAAS_EHANDLER;
@@ -486,12 +538,20 @@ int faas__budget_refused(faas_function *fn, const char *request_id, int attempt,
     return FAAS_EBUDGET;
 }
 
-/* Fill a function-error response from the ctx's error block. Takes the block. */
+/* Fill a function-error response from the ctx's error block, and its faas_fail_body()
+ * body when the handler's own failure is what the call ends with. Takes both. */
 static void function_error(faas_response *res, faas_ctx *ctx)
 {
     const char *type = ctx->err ? ctx->err : "HandlerError";
     const char *msg = ctx->err ? ctx->err + strlen(ctx->err) + 1 : "";
-    res->data = error_json(type, msg, &res->len);
+    if (ctx->err_body != NULL && res->status == FAAS_EHANDLER && ctx->failed) {
+        res->data = ctx->err_body;
+        res->len = ctx->err_body_len;
+    } else {
+        free(ctx->err_body);
+        res->data = error_json(type, msg, &res->len);
+    }
+    ctx->err_body = NULL;
     if (res->data == NULL) {
         res->data = faas__empty;
         res->len = 0;
@@ -523,6 +583,8 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     ctx.reply = NULL;
     ctx.reply_len = 0;
     ctx.err = NULL;
+    ctx.err_body = NULL;
+    ctx.err_body_len = 0;
     ctx.failed = ctx.oom = ctx.too_large = ctx.crashed = false;
     ctx.log = NULL;
     ctx.log_len = ctx.log_cap = 0;
