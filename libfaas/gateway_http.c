@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -147,12 +148,17 @@ static enum MHD_Result fail_500(struct MHD_Connection *con)
 
 static uint64_t content_length(struct MHD_Connection *con)
 {
+    /* Chunked wins over a Content-Length sent with it (RFC 9112 6.3), as libmicrohttpd
+     * reads the body: taking the Content-Length then (say 0) would answer "early" while
+     * chunks are still to come, and the connection would drop unanswered. */
+    const char *te = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (te != NULL && strcasecmp(te, "chunked") == 0)
+        return FAAS__GW_NO_LENGTH;  /* not known yet */
     const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl == NULL)                 /* chunked: not known yet; else there is no body */
-        return MHD_lookup_connection_value(con, MHD_HEADER_KIND,
-                                           MHD_HTTP_HEADER_TRANSFER_ENCODING)
-               ? FAAS__GW_NO_LENGTH : 0;
+    if (cl == NULL)                 /* another coding: not known; else there is no body */
+        return te != NULL ? FAAS__GW_NO_LENGTH : 0;
     /* libmicrohttpd has parsed it already (a malformed one never gets here). */
     uint64_t v = 0;
     for (; *cl >= '0' && *cl <= '9'; cl++)

@@ -168,6 +168,15 @@ static void odd_input(void **state)
     assert_int_equal(f.fns[0].cfg.memory_mb, 64);
     ff_free(&f);
 
+    /* A UTF-8 byte order mark, as some editors write one, is not part of line 1. */
+    f = parse("\xef\xbb\xbf[bom]\r\nmodule = /b.so\r\n", NULL);
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.fns[0].name, "bom");
+    assert_int_equal(f.fns[0].line, 1);
+    ff_free(&f);
+
     f = parse("[a]\nmodule = /", NULL);    /* no newline at the end */
     assert_int_equal(f.nerrors, 0);
     assert_string_equal(f.fns[0].module, "/");

@@ -289,6 +289,23 @@ static void slow_body_is_dropped(void **state)
     }
 }
 
+/* A body with both Transfer-Encoding: chunked and Content-Length is chunked (RFC 9112
+ * 6.3; libmicrohttpd reads it so): an answer given before the body is read must still be
+ * sent, not the connection dropped unanswered. */
+static void chunked_with_content_length_is_answered(void **state)
+{
+    server *s = *state;
+    char buf[4096];
+    int fd = connect_to(s->port);
+    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\n"
+                 "Authorization: Bearer tok\r\nTransfer-Encoding: chunked\r\n"
+                 "Content-Length: 0\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 404 Not Found\r\n"));
+    assert_non_null(strstr(buf, "\r\nx-amzn-ErrorType: ResourceNotFoundException\r\n"));
+    close(fd);
+}
+
 /* ---- thread models and addresses ------------------------------------------------------------- */
 
 static void pool_model_and_ipv6(void **state)
@@ -414,6 +431,8 @@ int main(void)
         cmocka_unit_test(start_errors),
         cmocka_unit_test_setup_teardown(exact_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(slow_body_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(chunked_with_content_length_is_answered, setup,
+                                        teardown),
         cmocka_unit_test(pool_model_and_ipv6),
         cmocka_unit_test(stop_lets_a_call_in_progress_finish),
 #else

@@ -472,6 +472,10 @@ int ff_parse(const char *text, size_t len, const char *name, const char *dir, ff
     ff_function *cur = NULL;
     bool in_bad = false;
     size_t i = 0;
+    /* A UTF-8 byte order mark (Notepad and others write one) is not text of line 1: kept,
+     * it made "[NAME]" an unknown line and every key of the section an orphan. */
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+        i = 3;
     while (i < len && !p.oom) {
         size_t s = i;
         while (i < len && text[i] != '\n')
