@@ -927,7 +927,7 @@ static void too_large(faas__gw *gw, const faas__gw_call *call, uint64_t size,
     else
         service_error(gw, r, 413, "RequestEntityTooLargeException", NULL, NULL,
                       "Request must be smaller than %zu bytes for the InvokeFunction "
-                      "operation", call->limit + 1);
+                      "operation", call->limit);   /* the service's words, as the core's */
 }
 
 void faas__gw_too_large(faas__gw *gw, const faas__gw_call *call, uint64_t size,

@@ -777,7 +777,8 @@ static int precheck(faas_runtime *rt, const void *payload, size_t len, faas_resp
         return faas__response_service_error(
             res, FAAS_ETOOLARGE, NULL, NULL,
             "Request must be smaller than %zu bytes for the InvokeFunction operation",
-            rt->opts.max_payload_sync + 1);
+            rt->opts.max_payload_sync);         /* the service's words, though it accepts
+                                                   exactly the limit */
     if (atomic_load_explicit(&rt->closing, memory_order_relaxed))
         return faas__response_service_error(res, FAAS_ESHUTDOWN, NULL, NULL,
                                             "the runtime is shutting down");

@@ -170,7 +170,7 @@ static void service_errors_have_empty_data(void **state)
     assert_int_equal(faas_invoke(f->rt, "echo", big, 1001, &res), FAAS_ETOOLARGE);
     assert_string_equal(res.error_type, "RequestEntityTooLargeException");
     assert_string_equal(res.error_message,
-                        "Request must be smaller than 1001 bytes for the InvokeFunction "
+                        "Request must be smaller than 1000 bytes for the InvokeFunction "
                         "operation");
     assert_int_equal(res.len, 0);
     faas_response_free(&res);

@@ -102,7 +102,7 @@ def test_six_mb_and_one_byte_is_413(lam):
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 413
     assert err["Error"]["Code"] == "RequestEntityTooLargeException"
     assert err["Error"]["Message"] == \
-        "Request must be smaller than 6291457 bytes for the InvokeFunction operation"
+        "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
 
 
 def test_event_over_one_mb_is_413(lam):
