@@ -1042,6 +1042,10 @@ static void worker_release_all(nats_part *n)
     pthread_mutex_unlock(&n->hlock);
     while (all != NULL) {
         held *next = all->next;
+        /* A call whose dead letter the stream has not confirmed is at MaxDeliver: the nak
+         * below never brings it back, so its producer gets the result now or never. */
+        if (all->state == H_DEAD_LETTER && all->result != NULL)
+            natsConnection_PublishMsg(n->nc, all->result);
         if (all->state == H_FINAL && !all->nak)
             js_ack(n, all->msg, "+ACK");
         else

@@ -654,6 +654,71 @@ static void always_failing_ends_in_the_dead_letter_stream(void **state)
     tracker_free(&t);
 }
 
+/* A worker and a producer of "fails" (max_retries 0: MaxDeliver 1) with these options
+ * and these runtime options; the producer's calls come back to t. */
+static void failing_pair(const char *url, faas_nats_options *no, const faas_options *o,
+                         faas_runtime **worker, faas_runtime **prod)
+{
+    ASSERT_OK(faas_runtime_new(worker, o));
+    faas_config wc;
+    faas_config_init(&wc);
+    wc.max_retries = 0;
+    wc.timeout_ms = 1000;
+    ASSERT_OK(faas_register(*worker, "fails", fails, &wc));
+    no->role = FAAS_NATS_WORKER;
+    ASSERT_OK(faas_nats_attach(*worker, url, no));
+    ASSERT_OK(faas_runtime_new(prod, o));
+    no->role = FAAS_NATS_PRODUCER;
+    no->publish_all = 1;
+    ASSERT_OK(faas_nats_attach(*prod, url, no));
+}
+
+/* The stream refuses the dead letter (it is full), so the worker still holds the call when
+ * it is detached. At MaxDeliver a nak never brings the call back: the producer's result,
+ * which was to follow the stored dead letter, must go out at the hand-back, or the
+ * producer's callback never runs. */
+static void a_worker_detached_before_its_dead_letter_is_stored_still_answers(void **state)
+{
+    NEED_SERVER(state);
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.workers = 2;
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.max_bytes = 1500;            /* the call fits; the call and its dead letter do not */
+    faas_runtime *worker, *prod;
+    failing_pair(srv->url, &no, &o, &worker, &prod);
+
+    tracker t;
+    tracker_init(&t, 1);
+    char payload[600];
+    memset(payload, 'x', sizeof payload);
+    atomic_store(&fail_runs, 0);
+    ASSERT_OK(faas_invoke_async(prod, "fails", payload, sizeof payload, on_done, &t, NULL));
+    /* Detach once the dead letter has been refused: the worker then holds it. */
+    faas_nats_stats st;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 30;
+    for (;;) {
+        ASSERT_OK(faas_nats_stats_get(worker, &st));
+        if (st.fetched == 1 && atomic_load(&fail_runs) == 1 && st.acked + st.naked == 0 &&
+            st.dead_letters == 0)
+            break;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        assert_true(now.tv_sec < until.tv_sec);
+        sched_yield();
+    }
+    ASSERT_OK(faas_nats_detach(worker));
+    assert_int_equal(tracker_wait(&t, 1, 20), 1);
+    assert_int_equal(t.status, FAAS_EHANDLER);
+    assert_string_equal(t.error_type, "AlwaysFails");
+    faas_runtime_free(prod);
+    faas_runtime_free(worker);
+    tracker_free(&t);
+}
+
 int main(void)
 {
 #define S(name) cmocka_unit_test_setup_teardown(name, setup_server, teardown_server)
@@ -662,6 +727,7 @@ int main(void)
         S(round_trip_in_one_process),
         S(too_large_is_refused_at_submit),
         S(always_failing_ends_in_the_dead_letter_stream),
+        S(a_worker_detached_before_its_dead_letter_is_stored_still_answers),
         S(ten_thousand_calls_over_three_workers),
         S(a_killed_worker_loses_nothing),
         S(a_server_restart_loses_no_accepted_call),
