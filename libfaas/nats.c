@@ -711,12 +711,30 @@ static natsMsg *make_result(nats_part *n, held *h, const faas_response *res, boo
     return m;
 }
 
+/* The envelope carries the payload and the reply, so it can be larger than the call: one
+ * the server would refuse (max_payload) could never be stored, and its call would be held
+ * for ever. Then the request payload is cut (halved until it fits), and, if that is not
+ * enough, the response's body (its error type and message stay). */
 static natsMsg *make_dead_letter(nats_part *n, held *h, const faas_response *res)
 {
-    char *text = faas__dead_letter_envelope(n->rt, h->id, h->wf->name, "RetriesExhausted",
-                                            h->attempt,
-                                            natsMsg_GetData(h->msg),
-                                            (size_t)natsMsg_GetDataLength(h->msg), res);
+    int64_t max = natsConnection_GetMaxPayload(n->nc);
+    size_t room = max > 1024 ? (size_t)max - 1024 : 0;     /* subject, headers */
+    size_t plen = (size_t)natsMsg_GetDataLength(h->msg);
+    faas_response cut = *res;
+    char *text;
+    for (;;) {
+        text = faas__dead_letter_envelope(n->rt, h->id, h->wf->name, "RetriesExhausted",
+                                          h->attempt, natsMsg_GetData(h->msg), plen, &cut);
+        if (text == NULL || max <= 0 || strlen(text) <= room || (plen == 0 && cut.len == 0))
+            break;
+        free(text);
+        if (plen > 0) {
+            plen /= 2;
+        } else {
+            cut.data = NULL;
+            cut.len = 0;
+        }
+    }
     if (text == NULL)
         return NULL;
     char subject[SUBJECT_MAX], msgid[48];

@@ -719,6 +719,39 @@ static void a_worker_detached_before_its_dead_letter_is_stored_still_answers(voi
     tracker_free(&t);
 }
 
+/* A dead letter bigger than the server's max_payload (the envelope is the payload plus the
+ * record) is cut to fit, so the call ends: stored, acked, and answered at the producer. */
+static void a_dead_letter_too_large_for_the_server_is_cut_to_fit(void **state)
+{
+    NEED_SERVER(state);
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.workers = 2;
+    o.max_payload_async = 16u << 20;
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    faas_runtime *worker, *prod;
+    failing_pair(srv->url, &no, &o, &worker, &prod);
+
+    size_t big = (8u << 20) - 400;  /* fits as a call (max_payload 8 MB), not as a record */
+    char *payload = malloc(big);
+    assert_non_null(payload);
+    memset(payload, 'x', big);
+    tracker t;
+    tracker_init(&t, 1);
+    char id[37];
+    ASSERT_OK(faas_invoke_async(prod, "fails", payload, big, on_done, &t, id));
+    free(payload);
+    assert_int_equal(tracker_wait(&t, 1, 30), 1);
+    assert_int_equal(t.status, FAAS_EHANDLER);
+    faas_nats_stats st;
+    ASSERT_OK(faas_nats_stats_get(worker, &st));
+    assert_int_equal(st.dead_letters, 1);
+    faas_runtime_free(prod);
+    faas_runtime_free(worker);
+    tracker_free(&t);
+}
+
 int main(void)
 {
 #define S(name) cmocka_unit_test_setup_teardown(name, setup_server, teardown_server)
@@ -728,6 +761,7 @@ int main(void)
         S(too_large_is_refused_at_submit),
         S(always_failing_ends_in_the_dead_letter_stream),
         S(a_worker_detached_before_its_dead_letter_is_stored_still_answers),
+        S(a_dead_letter_too_large_for_the_server_is_cut_to_fit),
         S(ten_thousand_calls_over_three_workers),
         S(a_killed_worker_loses_nothing),
         S(a_server_restart_loses_no_accepted_call),
