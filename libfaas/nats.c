@@ -1388,6 +1388,13 @@ static void part_stop(faas__attachment *p)
             n->funcs[i].sub = NULL;
         }
     }
+    /* The calls handed to the scheduler run (their own timeouts bound this), here too when
+     * faas_runtime_free() stops the part: cancelled, they would be naked, and a call at its
+     * last delivery (MaxDeliver) is never delivered again. */
+    pthread_mutex_lock(&n->hlock);
+    while (n->running > 0)
+        pthread_cond_wait(&n->idle, &n->hlock);
+    pthread_mutex_unlock(&n->hlock);
 }
 
 /* Requires every call handed to the scheduler completed (n->running == 0). */
@@ -1435,15 +1442,11 @@ static void part_close(faas__attachment *p)
     free(n);
 }
 
-/* Detach outside faas_runtime_free: the calls handed to the scheduler finish first (their
- * own timeouts bound this) and settle their messages while the connection is up. */
+/* Detach outside faas_runtime_free: stop (the calls handed to the scheduler finish and
+ * settle their messages while the connection is up), then close. */
 static void part_detach(nats_part *n)
 {
     part_stop(&n->part);
-    pthread_mutex_lock(&n->hlock);
-    while (n->running > 0)
-        pthread_cond_wait(&n->idle, &n->hlock);
-    pthread_mutex_unlock(&n->hlock);
     part_close(&n->part);
 }
 

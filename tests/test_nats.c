@@ -752,6 +752,96 @@ static void a_dead_letter_too_large_for_the_server_is_cut_to_fit(void **state)
     tracker_free(&t);
 }
 
+/* ---- a worker freed while it holds calls ------------------------------------------------- */
+
+static faas_runtime *held_worker;       /* the runtime the first call of "hold" blocks */
+static atomic_uint hold_runs;
+
+/* The first call holds its worker thread until faas_runtime_free() has begun and then
+ * until its own deadline: the calls fetched behind it are still queued when the runtime
+ * stops its scheduler. The other calls answer at once. */
+static int hold(faas_ctx *ctx, const void *payload, size_t len)
+{
+    if (atomic_fetch_add(&hold_runs, 1) == 0) {
+        faas_nats_stats st;
+        while (faas_nats_stats_get(held_worker, &st) == FAAS_OK ||
+               faas_ctx_remaining_ms(ctx) > 0)
+            sched_yield();
+        return faas_fail(ctx, "Held", "held past its deadline");
+    }
+    return faas_reply(ctx, payload, len);
+}
+
+static void *free_runtime(void *arg)
+{
+    faas_runtime_free(arg);
+    return NULL;
+}
+
+/* faas_runtime_free() detaches as faas_nats_detach() does: the calls it fetched run before
+ * the scheduler stops. Cancelled instead (FAAS_ESHUTDOWN, naked), calls at their last
+ * delivery (max_retries 0: MaxDeliver 1) are never delivered again, and their producer's
+ * callbacks never run. (Without that wait, the first call's deadline, a second after the
+ * free began, is what lets the scheduler stop first.) */
+static void a_freed_worker_runs_the_calls_it_fetched(void **state)
+{
+    NEED_SERVER(state);
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.workers = 1;
+    o.idle_spin_us = -1;
+    faas_runtime *worker, *prod;
+    ASSERT_OK(faas_runtime_new(&worker, &o));
+    faas_config wc;
+    faas_config_init(&wc);
+    wc.max_retries = 0;
+    wc.timeout_ms = 1500;
+    ASSERT_OK(faas_register(worker, "hold", hold, &wc));
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_WORKER;
+    held_worker = worker;
+    atomic_store(&hold_runs, 0);
+    ASSERT_OK(faas_nats_attach(worker, srv->url, &no));
+    prod = producer(srv->url);
+
+    unsigned n = 5;
+    tracker t;
+    tracker_init(&t, n);
+    for (unsigned i = 0; i < n; i++)
+        ASSERT_OK(submit(prod, "hold", i, &t));
+    faas_nats_stats st;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 30;
+    for (;;) {                          /* all fetched, the first one running */
+        ASSERT_OK(faas_nats_stats_get(worker, &st));
+        if (st.fetched == n && atomic_load(&hold_runs) == 1)
+            break;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        assert_true(now.tv_sec < until.tv_sec);
+        sched_yield();
+    }
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, free_runtime, worker), 0);
+    /* Whatever the freed worker handed back, a second worker runs. */
+    faas_runtime *second;
+    o.workers = 2;
+    ASSERT_OK(faas_runtime_new(&second, &o));
+    wc.timeout_ms = 1500;
+    ASSERT_OK(faas_register(second, "hold", echo, &wc));
+    ASSERT_OK(faas_nats_attach(second, srv->url, &no));
+    pthread_join(th, NULL);
+    unsigned done = tracker_wait(&t, n, 20);
+    if (done != n)
+        print_consumer(srv->url, "hold");
+    assert_int_equal(done, n);
+    faas_runtime_free(prod);
+    faas_runtime_free(second);
+    tracker_free(&t);
+}
+
 int main(void)
 {
 #define S(name) cmocka_unit_test_setup_teardown(name, setup_server, teardown_server)
@@ -762,6 +852,7 @@ int main(void)
         S(always_failing_ends_in_the_dead_letter_stream),
         S(a_worker_detached_before_its_dead_letter_is_stored_still_answers),
         S(a_dead_letter_too_large_for_the_server_is_cut_to_fit),
+        S(a_freed_worker_runs_the_calls_it_fetched),
         S(ten_thousand_calls_over_three_workers),
         S(a_killed_worker_loses_nothing),
         S(a_server_restart_loses_no_accepted_call),
