@@ -10,7 +10,6 @@
 #if HAVE_NATS
 #include <nats/nats.h>
 #include "nats_server.h"
-#endif
 
 /* ---- completions, counted per call index ---------------------------------------------------- */
 
@@ -117,7 +116,6 @@ static void assert_exactly_once(tracker *t)
     assert_int_equal(t->done, t->n);
 }
 
-#if HAVE_NATS
 
 /* ---- fixtures: a server per test ------------------------------------------------------------- */
 
