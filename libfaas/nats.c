@@ -711,12 +711,30 @@ static natsMsg *make_result(nats_part *n, held *h, const faas_response *res, boo
     return m;
 }
 
+/* The envelope carries the payload and the reply, so it can be larger than the call: one
+ * the server would refuse (max_payload) could never be stored, and its call would be held
+ * for ever. Then the request payload is cut (halved until it fits), and, if that is not
+ * enough, the response's body (its error type and message stay). */
 static natsMsg *make_dead_letter(nats_part *n, held *h, const faas_response *res)
 {
-    char *text = faas__dead_letter_envelope(n->rt, h->id, h->wf->name, "RetriesExhausted",
-                                            h->attempt,
-                                            natsMsg_GetData(h->msg),
-                                            (size_t)natsMsg_GetDataLength(h->msg), res);
+    int64_t max = natsConnection_GetMaxPayload(n->nc);
+    size_t room = max > 1024 ? (size_t)max - 1024 : 0;     /* subject, headers */
+    size_t plen = (size_t)natsMsg_GetDataLength(h->msg);
+    faas_response cut = *res;
+    char *text;
+    for (;;) {
+        text = faas__dead_letter_envelope(n->rt, h->id, h->wf->name, "RetriesExhausted",
+                                          h->attempt, natsMsg_GetData(h->msg), plen, &cut);
+        if (text == NULL || max <= 0 || strlen(text) <= room || (plen == 0 && cut.len == 0))
+            break;
+        free(text);
+        if (plen > 0) {
+            plen /= 2;
+        } else {
+            cut.data = NULL;
+            cut.len = 0;
+        }
+    }
     if (text == NULL)
         return NULL;
     char subject[SUBJECT_MAX], msgid[48];
@@ -1042,6 +1060,10 @@ static void worker_release_all(nats_part *n)
     pthread_mutex_unlock(&n->hlock);
     while (all != NULL) {
         held *next = all->next;
+        /* A call whose dead letter the stream has not confirmed is at MaxDeliver: the nak
+         * below never brings it back, so its producer gets the result now or never. */
+        if (all->state == H_DEAD_LETTER && all->result != NULL)
+            natsConnection_PublishMsg(n->nc, all->result);
         if (all->state == H_FINAL && !all->nak)
             js_ack(n, all->msg, "+ACK");
         else
@@ -1366,6 +1388,13 @@ static void part_stop(faas__attachment *p)
             n->funcs[i].sub = NULL;
         }
     }
+    /* The calls handed to the scheduler run (their own timeouts bound this), here too when
+     * faas_runtime_free() stops the part: cancelled, they would be naked, and a call at its
+     * last delivery (MaxDeliver) is never delivered again. */
+    pthread_mutex_lock(&n->hlock);
+    while (n->running > 0)
+        pthread_cond_wait(&n->idle, &n->hlock);
+    pthread_mutex_unlock(&n->hlock);
 }
 
 /* Requires every call handed to the scheduler completed (n->running == 0). */
@@ -1413,15 +1442,11 @@ static void part_close(faas__attachment *p)
     free(n);
 }
 
-/* Detach outside faas_runtime_free: the calls handed to the scheduler finish first (their
- * own timeouts bound this) and settle their messages while the connection is up. */
+/* Detach outside faas_runtime_free: stop (the calls handed to the scheduler finish and
+ * settle their messages while the connection is up), then close. */
 static void part_detach(nats_part *n)
 {
     part_stop(&n->part);
-    pthread_mutex_lock(&n->hlock);
-    while (n->running > 0)
-        pthread_cond_wait(&n->idle, &n->hlock);
-    pthread_mutex_unlock(&n->hlock);
     part_close(&n->part);
 }
 

@@ -10,7 +10,6 @@
 #if HAVE_NATS
 #include <nats/nats.h>
 #include "nats_server.h"
-#endif
 
 /* ---- completions, counted per call index ---------------------------------------------------- */
 
@@ -117,7 +116,6 @@ static void assert_exactly_once(tracker *t)
     assert_int_equal(t->done, t->n);
 }
 
-#if HAVE_NATS
 
 /* ---- fixtures: a server per test ------------------------------------------------------------- */
 
@@ -654,6 +652,194 @@ static void always_failing_ends_in_the_dead_letter_stream(void **state)
     tracker_free(&t);
 }
 
+/* A worker and a producer of "fails" (max_retries 0: MaxDeliver 1) with these options
+ * and these runtime options; the producer's calls come back to t. */
+static void failing_pair(const char *url, faas_nats_options *no, const faas_options *o,
+                         faas_runtime **worker, faas_runtime **prod)
+{
+    ASSERT_OK(faas_runtime_new(worker, o));
+    faas_config wc;
+    faas_config_init(&wc);
+    wc.max_retries = 0;
+    wc.timeout_ms = 1000;
+    ASSERT_OK(faas_register(*worker, "fails", fails, &wc));
+    no->role = FAAS_NATS_WORKER;
+    ASSERT_OK(faas_nats_attach(*worker, url, no));
+    ASSERT_OK(faas_runtime_new(prod, o));
+    no->role = FAAS_NATS_PRODUCER;
+    no->publish_all = 1;
+    ASSERT_OK(faas_nats_attach(*prod, url, no));
+}
+
+/* The stream refuses the dead letter (it is full), so the worker still holds the call when
+ * it is detached. At MaxDeliver a nak never brings the call back: the producer's result,
+ * which was to follow the stored dead letter, must go out at the hand-back, or the
+ * producer's callback never runs. */
+static void a_worker_detached_before_its_dead_letter_is_stored_still_answers(void **state)
+{
+    NEED_SERVER(state);
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.workers = 2;
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.max_bytes = 1500;            /* the call fits; the call and its dead letter do not */
+    faas_runtime *worker, *prod;
+    failing_pair(srv->url, &no, &o, &worker, &prod);
+
+    tracker t;
+    tracker_init(&t, 1);
+    char payload[600];
+    memset(payload, 'x', sizeof payload);
+    atomic_store(&fail_runs, 0);
+    ASSERT_OK(faas_invoke_async(prod, "fails", payload, sizeof payload, on_done, &t, NULL));
+    /* Detach once the dead letter has been refused: the worker then holds it. */
+    faas_nats_stats st;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 30;
+    for (;;) {
+        ASSERT_OK(faas_nats_stats_get(worker, &st));
+        if (st.fetched == 1 && atomic_load(&fail_runs) == 1 && st.acked + st.naked == 0 &&
+            st.dead_letters == 0)
+            break;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        assert_true(now.tv_sec < until.tv_sec);
+        sched_yield();
+    }
+    ASSERT_OK(faas_nats_detach(worker));
+    assert_int_equal(tracker_wait(&t, 1, 20), 1);
+    assert_int_equal(t.status, FAAS_EHANDLER);
+    assert_string_equal(t.error_type, "AlwaysFails");
+    faas_runtime_free(prod);
+    faas_runtime_free(worker);
+    tracker_free(&t);
+}
+
+/* A dead letter bigger than the server's max_payload (the envelope is the payload plus the
+ * record) is cut to fit, so the call ends: stored, acked, and answered at the producer. */
+static void a_dead_letter_too_large_for_the_server_is_cut_to_fit(void **state)
+{
+    NEED_SERVER(state);
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.workers = 2;
+    o.max_payload_async = 16u << 20;
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    faas_runtime *worker, *prod;
+    failing_pair(srv->url, &no, &o, &worker, &prod);
+
+    size_t big = (8u << 20) - 400;  /* fits as a call (max_payload 8 MB), not as a record */
+    char *payload = malloc(big);
+    assert_non_null(payload);
+    memset(payload, 'x', big);
+    tracker t;
+    tracker_init(&t, 1);
+    char id[37];
+    ASSERT_OK(faas_invoke_async(prod, "fails", payload, big, on_done, &t, id));
+    free(payload);
+    assert_int_equal(tracker_wait(&t, 1, 30), 1);
+    assert_int_equal(t.status, FAAS_EHANDLER);
+    faas_nats_stats st;
+    ASSERT_OK(faas_nats_stats_get(worker, &st));
+    assert_int_equal(st.dead_letters, 1);
+    faas_runtime_free(prod);
+    faas_runtime_free(worker);
+    tracker_free(&t);
+}
+
+/* ---- a worker freed while it holds calls ------------------------------------------------- */
+
+static faas_runtime *held_worker;       /* the runtime the first call of "hold" blocks */
+static atomic_uint hold_runs;
+
+/* The first call holds its worker thread until faas_runtime_free() has begun and then
+ * until its own deadline: the calls fetched behind it are still queued when the runtime
+ * stops its scheduler. The other calls answer at once. */
+static int hold(faas_ctx *ctx, const void *payload, size_t len)
+{
+    if (atomic_fetch_add(&hold_runs, 1) == 0) {
+        faas_nats_stats st;
+        while (faas_nats_stats_get(held_worker, &st) == FAAS_OK ||
+               faas_ctx_remaining_ms(ctx) > 0)
+            sched_yield();
+        return faas_fail(ctx, "Held", "held past its deadline");
+    }
+    return faas_reply(ctx, payload, len);
+}
+
+static void *free_runtime(void *arg)
+{
+    faas_runtime_free(arg);
+    return NULL;
+}
+
+/* faas_runtime_free() detaches as faas_nats_detach() does: the calls it fetched run before
+ * the scheduler stops. Cancelled instead (FAAS_ESHUTDOWN, naked), calls at their last
+ * delivery (max_retries 0: MaxDeliver 1) are never delivered again, and their producer's
+ * callbacks never run. (Without that wait, the first call's deadline, a second after the
+ * free began, is what lets the scheduler stop first.) */
+static void a_freed_worker_runs_the_calls_it_fetched(void **state)
+{
+    NEED_SERVER(state);
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.workers = 1;
+    o.idle_spin_us = -1;
+    faas_runtime *worker, *prod;
+    ASSERT_OK(faas_runtime_new(&worker, &o));
+    faas_config wc;
+    faas_config_init(&wc);
+    wc.max_retries = 0;
+    wc.timeout_ms = 1500;
+    ASSERT_OK(faas_register(worker, "hold", hold, &wc));
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_WORKER;
+    held_worker = worker;
+    atomic_store(&hold_runs, 0);
+    ASSERT_OK(faas_nats_attach(worker, srv->url, &no));
+    prod = producer(srv->url);
+
+    unsigned n = 5;
+    tracker t;
+    tracker_init(&t, n);
+    for (unsigned i = 0; i < n; i++)
+        ASSERT_OK(submit(prod, "hold", i, &t));
+    faas_nats_stats st;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 30;
+    for (;;) {                          /* all fetched, the first one running */
+        ASSERT_OK(faas_nats_stats_get(worker, &st));
+        if (st.fetched == n && atomic_load(&hold_runs) == 1)
+            break;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        assert_true(now.tv_sec < until.tv_sec);
+        sched_yield();
+    }
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, free_runtime, worker), 0);
+    /* Whatever the freed worker handed back, a second worker runs. */
+    faas_runtime *second;
+    o.workers = 2;
+    ASSERT_OK(faas_runtime_new(&second, &o));
+    wc.timeout_ms = 1500;
+    ASSERT_OK(faas_register(second, "hold", echo, &wc));
+    ASSERT_OK(faas_nats_attach(second, srv->url, &no));
+    pthread_join(th, NULL);
+    unsigned done = tracker_wait(&t, n, 20);
+    if (done != n)
+        print_consumer(srv->url, "hold");
+    assert_int_equal(done, n);
+    faas_runtime_free(prod);
+    faas_runtime_free(second);
+    tracker_free(&t);
+}
+
 int main(void)
 {
 #define S(name) cmocka_unit_test_setup_teardown(name, setup_server, teardown_server)
@@ -662,6 +848,9 @@ int main(void)
         S(round_trip_in_one_process),
         S(too_large_is_refused_at_submit),
         S(always_failing_ends_in_the_dead_letter_stream),
+        S(a_worker_detached_before_its_dead_letter_is_stored_still_answers),
+        S(a_dead_letter_too_large_for_the_server_is_cut_to_fit),
+        S(a_freed_worker_runs_the_calls_it_fetched),
         S(ten_thousand_calls_over_three_workers),
         S(a_killed_worker_loses_nothing),
         S(a_server_restart_loses_no_accepted_call),

@@ -2,8 +2,8 @@
  * cmd_worker.c - `faas worker --nats URL [--concurrency N] [FUNCTIONS-FILE]
  * [--module NAME=PATH:SYMBOL...]`: a NATS JetStream worker process. It registers the
  * functions of the file (faas-functions(5)) and of the --module options, attaches as a
- * worker, prints one "ready" line, and runs calls until SIGINT or SIGTERM; then it hands
- * back what it holds, prints its counters and exits 0.
+ * worker, prints one "ready" line, and runs calls until SIGINT or SIGTERM; then it
+ * finishes the calls it fetched, prints its counters and exits 0.
  */
 #include <faas.h>
 
@@ -175,7 +175,7 @@ int cmd_worker(int argc, char **argv)
     sigwait(&stop, &sig);
     faas_nats_stats st;
     faas_nats_stats_get(rt, &st);
-    faas_runtime_free(rt);              /* detaches: held calls go back to the stream */
+    faas_runtime_free(rt);              /* detaches: the fetched calls run first */
     printf("faas worker %ld: stopped by signal %d: fetched %llu, redelivered %llu, "
            "acked %llu, naked %llu, dead letters %llu, in-progress %llu, reconnects %llu\n",
            (long)getpid(), sig, (unsigned long long)st.fetched,
