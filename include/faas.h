@@ -463,6 +463,9 @@ typedef struct faas_gateway_options {       /* all-zero = every default */
     unsigned    threads;            /* 0: see faas_gateway_start(3) */
     const char *region;             /* NULL: "us-east-1", in the ARNs it answers with */
     const char *account;            /* NULL: "000000000000", likewise */
+    unsigned    header_timeout_ms;  /* 0: 30000; a request's line and headers must arrive
+                                       within this of the connection's start or of the
+                                       previous response (a client trickling them is cut) */
     /* later fields are only ever added here, at the end */
 } faas_gateway_options;
 

@@ -1,6 +1,7 @@
 /*
  * gateway_http.c - the gateway's HTTP server on libmicrohttpd: the listening socket, its
- * threads, connection and body limits, slow-client timeouts, the drain on stop. What a
+ * threads, connection and body limits, slow-client timeouts (libmicrohttpd's idle timeout,
+ * and our header and body deadlines), the drain on stop. What a
  * request means is gateway.c's business: this file only carries bytes to and from
  * faas__gw_begin() / faas__gw_finish().
  */
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +26,22 @@
 #define DEFAULT_CONNECTIONS 256u
 #define DEFAULT_IDLE_MS 30000u
 #define DEFAULT_DRAIN_MS 10000u
+#define DEFAULT_HEADER_MS 30000u
+#define REAP_EVERY_MS 250u          /* how often the header deadlines are looked at */
+
+/* A connection, for the header deadline. libmicrohttpd's idle timeout restarts with every
+ * byte, so a client sending its headers a byte at a time would hold the connection (and
+ * with a thread per connection, a thread) for as long as it likes; the reaper shuts down
+ * the socket of one whose request line and headers are not in by the deadline. It acts on
+ * its own duplicate of the descriptor, closed when libmicrohttpd reports the connection
+ * closed: the number is never another socket's while it is in the list. */
+typedef struct conn {
+    struct conn *next, *prev;       /* in faas_gateway.conns, under conn_lock */
+    int          fd;                /* our dup of the connection's socket */
+    uint64_t     since;             /* faas__now() when it began waiting for headers */
+    bool         waiting;           /* between requests, or in a request's headers */
+    bool         cut;               /* shut down by the reaper already */
+} conn;
 #define BODY_CHUNK 65536u           /* the first allocation for a body of unknown size */
 
 struct faas_gateway {
@@ -34,6 +52,13 @@ struct faas_gateway {
     pthread_mutex_t    lock;        /* protects in_flight; idle's mutex */
     pthread_cond_t     idle;        /* signalled when in_flight drops to 0 */
     unsigned           in_flight;   /* requests whose headers are in, not yet completed */
+    uint64_t           header_ns;   /* the header deadline */
+    pthread_mutex_t    conn_lock;   /* a leaf: protects conns, conn fields, stopping */
+    pthread_cond_t     reap_wake;   /* signalled to stop the reaper */
+    conn               conns;       /* the list's head (a sentinel) */
+    bool               stopping;
+    bool               reaping;     /* the reaper thread was started */
+    pthread_t          reaper;
 };
 
 /* One request, from its URI to its completion. */
@@ -64,6 +89,85 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         mhd_error[--n] = '\0';
 }
 
+/* ---- per connection: the header deadline ------------------------------------------------- */
+
+static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    faas_gateway *g = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = NULL;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn *c = ci ? calloc(1, sizeof *c) : NULL;
+        if (c == NULL)
+            return;                 /* out of memory: no header deadline for this one */
+        c->fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0);
+        if (c->fd < 0) {
+            free(c);
+            return;
+        }
+        c->since = faas__now(g->gw.rt);
+        c->waiting = true;
+        pthread_mutex_lock(&g->conn_lock);
+        c->next = g->conns.next;
+        c->prev = &g->conns;
+        c->next->prev = c;
+        g->conns.next = c;
+        pthread_mutex_unlock(&g->conn_lock);
+        *socket_context = c;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn *c = *socket_context;
+        if (c == NULL)
+            return;
+        pthread_mutex_lock(&g->conn_lock);
+        c->prev->next = c->next;
+        c->next->prev = c->prev;
+        pthread_mutex_unlock(&g->conn_lock);
+        close(c->fd);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* A request's headers are in (waiting = false), or its response went out (true). */
+static void set_waiting(faas_gateway *g, struct MHD_Connection *con, bool waiting)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn *c = ci ? ci->socket_context : NULL;
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&g->conn_lock);
+    c->waiting = waiting;
+    c->since = faas__now(g->gw.rt);
+    pthread_mutex_unlock(&g->conn_lock);
+}
+
+static void *reap(void *arg)
+{
+    faas_gateway *g = arg;
+    pthread_mutex_lock(&g->conn_lock);
+    while (!g->stopping) {
+        uint64_t now = faas__now(g->gw.rt);
+        for (conn *c = g->conns.next; c != &g->conns; c = c->next)
+            if (c->waiting && !c->cut && now > c->since && now - c->since > g->header_ns) {
+                shutdown(c->fd, SHUT_RDWR);     /* libmicrohttpd sees the end and closes */
+                c->cut = true;
+            }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (long)REAP_EVERY_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g->reap_wake, &g->conn_lock, &until);
+    }
+    pthread_mutex_unlock(&g->conn_lock);
+    return NULL;
+}
+
 /* ---- per request -------------------------------------------------------------------------- */
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
@@ -83,8 +187,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
-    (void)con; (void)why;
+    (void)why;
     faas_gateway *g = cls;
+    set_waiting(g, con, true);      /* the next request's headers are due from now */
     request *r = *con_cls;
     if (r == NULL)
         return;
@@ -208,6 +313,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 
     if (!r->begun) {
         r->begun = true;
+        set_waiting(g, con, false);
         pthread_mutex_lock(&g->lock);
         g->in_flight++;
         pthread_mutex_unlock(&g->lock);
@@ -323,8 +429,13 @@ int faas_gateway_start(faas_runtime *rt, const char *address,
         return rc;
     }
     g->drain_ms = o.drain_timeout_ms ? o.drain_timeout_ms : DEFAULT_DRAIN_MS;
+    g->header_ns = (uint64_t)(o.header_timeout_ms ? o.header_timeout_ms : DEFAULT_HEADER_MS) *
+                   1000000u;
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->idle, NULL);
+    pthread_mutex_init(&g->conn_lock, NULL);
+    pthread_cond_init(&g->reap_wake, NULL);
+    g->conns.next = g->conns.prev = &g->conns;
 
     unsigned idle_ms = o.idle_timeout_ms ? o.idle_timeout_ms : DEFAULT_IDLE_MS;
     /* A synchronous call runs on the thread that read its request. With a thread per
@@ -343,6 +454,7 @@ int faas_gateway_start(faas_runtime *rt, const char *address,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, g,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o.max_connections ? o.max_connections
                                                                   : DEFAULT_CONNECTIONS),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((idle_ms + 999) / 1000),
@@ -353,11 +465,15 @@ int faas_gateway_start(faas_runtime *rt, const char *address,
                         address ? address : DEFAULT_ADDRESS,
                         mhd_error[0] ? mhd_error : "libmicrohttpd did not start");
         faas__gw_free(&g->gw);
+        pthread_cond_destroy(&g->reap_wake);
+        pthread_mutex_destroy(&g->conn_lock);
         pthread_cond_destroy(&g->idle);
         pthread_mutex_destroy(&g->lock);
         free(g);
         return rc;
     }
+    /* Without the reaper the server still works, only without the header deadline. */
+    g->reaping = pthread_create(&g->reaper, NULL, reap, g) == 0;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->d, MHD_DAEMON_INFO_BIND_PORT);
     g->port = info ? (int)info->port : 0;
     *out = g;
@@ -392,10 +508,19 @@ void faas_gateway_stop(faas_gateway *g)
         if (pthread_cond_timedwait(&g->idle, &g->lock, &until) == ETIMEDOUT)
             break;
     pthread_mutex_unlock(&g->lock);
-    MHD_stop_daemon(g->d);
+    MHD_stop_daemon(g->d);          /* every connection closed: the list is empty */
     if (listener != MHD_INVALID_SOCKET)
         close(listener);            /* ours once quiesced, closed after the threads end */
+    if (g->reaping) {
+        pthread_mutex_lock(&g->conn_lock);
+        g->stopping = true;
+        pthread_cond_signal(&g->reap_wake);
+        pthread_mutex_unlock(&g->conn_lock);
+        pthread_join(g->reaper, NULL);
+    }
     faas__gw_free(&g->gw);
+    pthread_cond_destroy(&g->reap_wake);
+    pthread_mutex_destroy(&g->conn_lock);
     pthread_cond_destroy(&g->idle);
     pthread_mutex_destroy(&g->lock);
     free(g);

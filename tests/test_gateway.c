@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -195,7 +196,8 @@ static int setup(void **state)
     faas_options o = manual_options(&s->clock);  /* sync calls need no thread */
     ASSERT_OK(faas_runtime_new(&s->rt, &o));
     ASSERT_OK(faas_register(s->rt, "echo", echo, NULL));
-    faas_gateway_options go = { .body_timeout_ms = 1000, .token = "tok",
+    faas_gateway_options go = { .body_timeout_ms = 1000, .header_timeout_ms = 1000,
+                                .idle_timeout_ms = 120000, .token = "tok",
                                 .region = "eu-west-3", .account = "123456789012" };
     ASSERT_OK(faas_gateway_start(s->rt, "127.0.0.1:0", &go, &s->gw));
     s->port = faas_gateway_port(s->gw);
@@ -287,6 +289,55 @@ static void slow_body_is_dropped(void **state)
         }
         close(fd);
     }
+}
+
+/* Has the server closed fd? Moves the fake clock past the header deadline before each
+ * look, so that however late the server noted the start of the wait, a later move is
+ * past it; the reaper looks every 250 ms of real time. 40 looks of 500 ms stay well
+ * within the fixture's idle timeout (120 s), which would close the connection too. */
+static bool cut_after_deadline(server *s, int fd)
+{
+    char c;
+    for (int i = 0; i < 40; i++) {
+        fake_advance(&s->clock, MS(1001));
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 500) == 1)
+            return recv(fd, &c, 1, 0) == 0;
+    }
+    return false;
+}
+
+/* libmicrohttpd's idle timeout restarts with each byte: a client trickling its request
+ * line and headers is cut by the header deadline instead (header_timeout_ms, on the
+ * runtime's clock), on a new connection and on a kept-alive one between requests. */
+static void slow_headers_are_cut(void **state)
+{
+    server *s = *state;
+    char buf[4096];
+    static const char req[] = "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\n"
+                              "Host: x\r\nAuthorization: Bearer tok\r\n"
+                              "Content-Length: 2\r\n\r\n{}";
+    /* In time, however slowly: answered. */
+    int fd = connect_to(s->port);
+    send_str(fd, "POST /2015-03-31/functions/ec");
+    send_str(fd, req + 29);
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    assert_string_equal(body_of(buf), "{}");
+    /* Kept alive, then a request line that never ends: cut. */
+    send_str(fd, "POST /2015-03-31/functions/ec");
+    assert_true(cut_after_deadline(s, fd));
+    close(fd);
+    /* A new connection whose headers never end: cut too. */
+    fd = connect_to(s->port);
+    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\nX-A");
+    assert_true(cut_after_deadline(s, fd));
+    close(fd);
+    /* The server still answers. */
+    fd = connect_to(s->port);
+    send_str(fd, req);
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    assert_string_equal(body_of(buf), "{}");
+    close(fd);
 }
 
 /* A body with both Transfer-Encoding: chunked and Content-Length is chunked (RFC 9112
@@ -431,6 +482,7 @@ int main(void)
         cmocka_unit_test(start_errors),
         cmocka_unit_test_setup_teardown(exact_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(slow_body_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(slow_headers_are_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(chunked_with_content_length_is_answered, setup,
                                         teardown),
         cmocka_unit_test(pool_model_and_ipv6),
