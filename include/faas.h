@@ -577,7 +577,8 @@ typedef struct faas_nats_stats {
     /* worker */
     uint64_t fetched;                   /* messages pulled */
     uint64_t redelivered;               /* of those, deliveries after the first */
-    uint64_t acked, naked;              /* final acks; naks (retries, handed back) */
+    uint64_t acked, naked;              /* final acks (and +TERMs); naks (retries, handed
+                                           back) */
     uint64_t dead_letters;              /* envelopes stored in faas.deadletter.NAME */
     uint64_t in_progress;               /* in-progress acks sent for long calls */
     uint64_t results_resent;            /* results resent for want of the producer's ack */
