@@ -565,6 +565,9 @@ typedef struct faas_nats_options {      /* all-zero = every default */
     unsigned    retry_ms;               /* unconfirmed publishes are resent after; 0: 1000 */
     unsigned    result_timeout_ms;      /* worker: give up on an unconfirmed result; 0: 300000 */
     const char *name;                   /* the connection's name; NULL: "libfaas" */
+    unsigned    result_deadline_ms;     /* producer: a call that wants its outcome and has
+                                           no result after this ends FAAS_ETIMEOUT; 0: from
+                                           the function's settings (faas_nats_attach(3)) */
     /* later fields are only ever added here, at the end */
 } faas_nats_options;
 

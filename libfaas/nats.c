@@ -75,6 +75,8 @@ typedef struct pcall {
     faas__job     *job;
     natsMsg       *msg;             /* the envelope, until the stream confirms it */
     uint64_t       sent_ns;
+    uint64_t       deadline_ns;     /* want_result: ends FAAS_ETIMEOUT without a result then */
+    uint64_t       deadline_ms;     /* its length, for the message */
     faas__name    *name;            /* a reference, for the result's record */
     bool           want_result;
     char           id[37];
@@ -163,6 +165,7 @@ struct nats_part {
     unsigned        nconfirm;
     pcall          *calls;
     pcall          *fifo_head, *fifo_tail;
+    uint64_t        next_deadline_ns;   /* no call's deadline is earlier (under plock) */
     bool            remote_set;
 
     /* worker */
@@ -275,6 +278,29 @@ static void complete_stored(nats_part *n, pcall *pc)
 
 /* ---- producer: submit, the stream's acks, results, resends ------------------------------- */
 
+/* How long a call that wants its outcome waits for its result, in ms: result_deadline_ms,
+ * or the longest its workers can take to answer, from the function's settings here (the
+ * defaults of faas_config_init() for a name not registered here) and this attachment's
+ * options, which its workers are assumed to share: every delivery can last its AckWait
+ * plus the function's timeout, each retry waits at most retry_cap_ms, and a worker resends
+ * a result for result_timeout_ms. What remains of that last term is the call's time
+ * waiting in the stream. */
+static uint64_t result_deadline_ms(const nats_part *n, const faas__job *job)
+{
+    if (n->o.result_deadline_ms != 0)
+        return n->o.result_deadline_ms;
+    faas_config cfg;
+    if (job->fn != NULL)
+        cfg = job->fn->cfg;
+    else
+        faas_config_init(&cfg);
+    uint64_t ack_wait = n->o.ack_wait_ms ? n->o.ack_wait_ms
+                                         : (uint64_t)cfg.timeout_ms + DEFAULT_ACK_MARGIN_MS;
+    uint64_t deliveries = (uint64_t)cfg.max_retries + 1;
+    return deliveries * (cfg.timeout_ms + ack_wait) +
+           (uint64_t)cfg.max_retries * n->rt->opts.retry_cap_ms + n->o.result_timeout_ms;
+}
+
 static int producer_submit(faas__remote *r, faas__job *job, const char *name)
 {
     nats_part *n = faas__container_of(r, nats_part, remote);
@@ -311,6 +337,12 @@ static int producer_submit(faas__remote *r, faas__job *job, const char *name)
     HASH_ADD_STR(n->calls, id, pc);
     fifo_append(n, pc);
     pc->sent_ns = real_ns();
+    if (pc->want_result) {
+        pc->deadline_ms = result_deadline_ms(n, job);
+        pc->deadline_ns = pc->sent_ns + pc->deadline_ms * 1000000u;
+        if (pc->deadline_ns < n->next_deadline_ns)
+            n->next_deadline_ns = pc->deadline_ns;
+    }
     /* Under plock: the stream's ack may arrive before this returns, and it destroys msg. */
     s = natsConnection_PublishMsg(n->nc, pc->msg);
     if (s == NATS_MAX_PAYLOAD) {
@@ -547,6 +579,52 @@ static void producer_tick(nats_part *n, uint64_t now)
         COUNT(n, republished);
     }
     pthread_mutex_unlock(&n->plock);
+}
+
+/* Calls whose result did not come by their deadline end FAAS_ETIMEOUT (once: a result that
+ * comes later finds no call and is counted as a duplicate). Their envelopes are no longer
+ * resent. The table is scanned only once the earliest deadline has passed. */
+static void producer_expire(nats_part *n, uint64_t now)
+{
+    pcall *expired = NULL;
+    pthread_mutex_lock(&n->plock);
+    if (now >= n->next_deadline_ns) {
+        uint64_t next = UINT64_MAX;
+        pcall *pc, *tmp;
+        HASH_ITER(hh, n->calls, pc, tmp) {
+            if (!pc->want_result)
+                continue;
+            if (pc->deadline_ns > now) {
+                if (pc->deadline_ns < next)
+                    next = pc->deadline_ns;
+                continue;
+            }
+            HASH_DEL(n->calls, pc);
+            if (pc->msg != NULL)
+                fifo_remove(n, pc);
+            pc->next = expired;         /* out of the FIFO: the link is free */
+            expired = pc;
+        }
+        n->next_deadline_ns = next;
+    }
+    pthread_mutex_unlock(&n->plock);
+    while (expired != NULL) {
+        pcall *pc = expired;
+        expired = pc->next;
+        faas_response res;
+        faas__response_service_error(&res, FAAS_ETIMEOUT, pc->id, NULL,
+                                     "nats: the result of this call of %s never came: none "
+                                     "within its result deadline of %" PRIu64 " ms (the "
+                                     "call may still run on a worker; a later result is "
+                                     "dropped)", pc->name ? pc->name->name : "a function",
+                                     pc->deadline_ms);
+        if (pc->name != NULL) {
+            res.record.function = pc->name->name;   /* the reference moves to res */
+            res.record.tag = pc->name->tag;
+            pc->name = NULL;
+        }
+        pcall_complete(n, pc, &res);
+    }
 }
 
 /* Every call still in flight ends FAAS_ESHUTDOWN: it may still run on a worker, but its
@@ -1222,8 +1300,10 @@ static void *keeper_main(void *arg)
             break;
         pthread_mutex_unlock(&n->lock);
         uint64_t now = real_ns();
-        if (n->role & FAAS_NATS_PRODUCER)
+        if (n->role & FAAS_NATS_PRODUCER) {
             producer_tick(n, now);
+            producer_expire(n, now);
+        }
         if (n->role & FAAS_NATS_WORKER)
             worker_tick(n, now);
         pthread_mutex_lock(&n->lock);
@@ -1697,6 +1777,7 @@ int faas_nats_attach(faas_runtime *rt, const char *url, const faas_nats_options 
     n->o = o;
     n->retry_ns = (uint64_t)o.retry_ms * 1000000u;
     n->result_timeout_ns = (uint64_t)o.result_timeout_ms * 1000000u;
+    n->next_deadline_ns = UINT64_MAX;
     snprintf(n->id, sizeof n->id, "%016" PRIx64, faas__rand64());
     pthread_mutex_init(&n->lock, NULL);
     pthread_condattr_t ca;

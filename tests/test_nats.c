@@ -1,8 +1,9 @@
 /* test_nats.c - distribution over NATS JetStream against a real nats-server started here:
  * round trips in one process, the payload limit, 10,000 calls spread over three `faas
  * worker` processes, a worker killed with SIGKILL and the server restarted in the middle
- * (nothing lost, exactly one completion per call), and dead letters after exactly
- * MaxDeliver attempts. Without libnats: the FAAS_ENOTSUP answers. */
+ * (nothing lost, exactly one completion per call), dead letters after exactly MaxDeliver
+ * attempts, no nak at the last delivery (the call would be stranded), and the producer's
+ * result deadline. Without libnats: the FAAS_ENOTSUP answers. */
 #include "util.h"
 
 #include <jansson.h>
@@ -24,6 +25,7 @@ typedef struct tracker {
     unsigned        per_pid[MAX_WORKERS], npid;
     int             status, attempt;    /* of the last completion */
     char            error_type[64];
+    char            error_message[256];
     size_t          len;                /* of the last reply */
 } tracker;
 
@@ -53,6 +55,8 @@ static void on_done(const faas_response *res, void *arg)
     t->len = res->len;
     snprintf(t->error_type, sizeof t->error_type, "%s",
              res->error_type ? res->error_type : "");
+    snprintf(t->error_message, sizeof t->error_message, "%s",
+             res->error_message ? res->error_message : "");
     if (res->status != FAAS_OK)
         t->bad_status++;
     long pid = 0;
@@ -941,6 +945,77 @@ static void a_worker_detached_before_its_result_is_confirmed_ends_the_last_deliv
     faas_runtime_free(worker);
 }
 
+/* ---- the producer's result deadline ------------------------------------------------------- */
+
+/* No worker has the function yet: the call ends once, FAAS_ETIMEOUT, after the producer's
+ * result_deadline_ms, and faas_drain() does not wait beyond it. A worker attached later
+ * runs the call (it is still in the stream); its result finds no call at the producer and
+ * is counted as a duplicate. */
+static void a_result_that_never_comes_ends_at_the_deadline(void **state)
+{
+    NEED_SERVER(state);
+    faas_runtime *prod = threaded_runtime(2);
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_PRODUCER;
+    no.publish_all = 1;
+    no.result_deadline_ms = 300;
+    ASSERT_OK(faas_nats_attach(prod, srv->url, &no));
+
+    tracker t;
+    tracker_init(&t, 1);
+    ASSERT_OK(faas_invoke_async(prod, "late", "0", 1, on_done, &t, NULL));
+    assert_int_equal(tracker_wait(&t, 1, 20), 1);
+    assert_int_equal(t.status, FAAS_ETIMEOUT);
+    assert_non_null(strstr(t.error_message, "never came"));
+    assert_non_null(strstr(t.error_message, "300 ms"));
+    ASSERT_OK(faas_drain(prod, 10000));
+
+    faas_runtime *worker = threaded_runtime(2);
+    faas_config wc;
+    faas_config_init(&wc);
+    wc.timeout_ms = 1000;
+    ASSERT_OK(faas_register(worker, "late", echo, &wc));
+    no.role = FAAS_NATS_WORKER;
+    ASSERT_OK(faas_nats_attach(worker, srv->url, &no));
+    assert_int_equal(WAIT_STAT(prod, duplicate_results, 1, 20), 1);
+    assert_int_equal(WAIT_STAT(worker, acked, 1, 20), 1);   /* confirmed all the same */
+    faas_nats_stats st;
+    ASSERT_OK(faas_nats_stats_get(prod, &st));
+    assert_int_equal(st.results, 0);
+    assert_int_equal(tracker_wait(&t, 2, 0), 1);            /* completed once */
+    faas_runtime_free(worker);
+    faas_runtime_free(prod);
+    tracker_free(&t);
+}
+
+/* Without result_deadline_ms the deadline comes from the function's settings here and the
+ * attachment's options: MaxDeliver x (timeout_ms + AckWait) + max_retries x retry_cap_ms +
+ * result_timeout_ms, here 1 x (100 + 100) + 0 + 200 = 400 ms. */
+static void the_default_result_deadline_follows_the_function(void **state)
+{
+    NEED_SERVER(state);
+    faas_runtime *prod = threaded_runtime(2);
+    faas_config rc = remote_config();
+    rc.timeout_ms = 100;
+    rc.max_retries = 0;
+    ASSERT_OK(faas_register(prod, "unserved", echo, &rc));
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_PRODUCER;
+    no.ack_wait_ms = 100;
+    no.result_timeout_ms = 200;
+    ASSERT_OK(faas_nats_attach(prod, srv->url, &no));
+    tracker t;
+    tracker_init(&t, 1);
+    ASSERT_OK(faas_invoke_async(prod, "unserved", "0", 1, on_done, &t, NULL));
+    assert_int_equal(tracker_wait(&t, 1, 20), 1);
+    assert_int_equal(t.status, FAAS_ETIMEOUT);
+    assert_non_null(strstr(t.error_message, "400 ms"));
+    faas_runtime_free(prod);
+    tracker_free(&t);
+}
+
 /* ---- a worker freed while it holds calls ------------------------------------------------- */
 
 static faas_runtime *held_worker;       /* the runtime the first call of "hold" blocks */
@@ -1043,6 +1118,8 @@ int main(void)
         S(a_dead_letter_too_large_for_the_server_is_cut_to_fit),
         S(a_worker_without_the_function_ends_its_last_delivery),
         S(a_worker_detached_before_its_result_is_confirmed_ends_the_last_delivery),
+        S(a_result_that_never_comes_ends_at_the_deadline),
+        S(the_default_result_deadline_follows_the_function),
         S(a_freed_worker_runs_the_calls_it_fetched),
         S(ten_thousand_calls_over_three_workers),
         S(a_killed_worker_loses_nothing),
