@@ -568,6 +568,9 @@ typedef struct faas_nats_options {      /* all-zero = every default */
     unsigned    retry_ms;               /* unconfirmed publishes are resent after; 0: 1000 */
     unsigned    result_timeout_ms;      /* worker: give up on an unconfirmed result; 0: 300000 */
     const char *name;                   /* the connection's name; NULL: "libfaas" */
+    unsigned    result_deadline_ms;     /* producer: a call that wants its outcome and has
+                                           no result after this ends FAAS_ETIMEOUT; 0: from
+                                           the function's settings (faas_nats_attach(3)) */
     /* later fields are only ever added here, at the end */
 } faas_nats_options;
 
@@ -580,7 +583,8 @@ typedef struct faas_nats_stats {
     /* worker */
     uint64_t fetched;                   /* messages pulled */
     uint64_t redelivered;               /* of those, deliveries after the first */
-    uint64_t acked, naked;              /* final acks; naks (retries, handed back) */
+    uint64_t acked, naked;              /* final acks (and +TERMs); naks (retries, handed
+                                           back) */
     uint64_t dead_letters;              /* envelopes stored in faas.deadletter.NAME */
     uint64_t in_progress;               /* in-progress acks sent for long calls */
     uint64_t results_resent;            /* results resent for want of the producer's ack */

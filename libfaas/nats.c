@@ -75,6 +75,8 @@ typedef struct pcall {
     faas__job     *job;
     natsMsg       *msg;             /* the envelope, until the stream confirms it */
     uint64_t       sent_ns;
+    uint64_t       deadline_ns;     /* want_result: ends FAAS_ETIMEOUT without a result then */
+    uint64_t       deadline_ms;     /* its length, for the message */
     faas__name    *name;            /* a reference, for the result's record */
     bool           want_result;
     char           id[37];
@@ -113,6 +115,8 @@ typedef struct held {
     int            attempt;         /* the server's NumDelivered */
     enum hstate    state;
     bool           nak;             /* H_FINAL: nak (with nak_ms delay) instead of ack */
+    bool           term;            /* H_FINAL: +TERM instead of +ACK: the call ended at its
+                                       last delivery without a stored dead letter */
     int64_t        nak_ms;
     uint64_t       touched_ns;      /* the server last heard of this message */
     uint64_t       sent_ns, first_sent_ns;   /* of out */
@@ -161,6 +165,7 @@ struct nats_part {
     unsigned        nconfirm;
     pcall          *calls;
     pcall          *fifo_head, *fifo_tail;
+    uint64_t        next_deadline_ns;   /* no call's deadline is earlier (under plock) */
     bool            remote_set;
 
     /* worker */
@@ -273,6 +278,29 @@ static void complete_stored(nats_part *n, pcall *pc)
 
 /* ---- producer: submit, the stream's acks, results, resends ------------------------------- */
 
+/* How long a call that wants its outcome waits for its result, in ms: result_deadline_ms,
+ * or the longest its workers can take to answer, from the function's settings here (the
+ * defaults of faas_config_init() for a name not registered here) and this attachment's
+ * options, which its workers are assumed to share: every delivery can last its AckWait
+ * plus the function's timeout, each retry waits at most retry_cap_ms, and a worker resends
+ * a result for result_timeout_ms. What remains of that last term is the call's time
+ * waiting in the stream. */
+static uint64_t result_deadline_ms(const nats_part *n, const faas__job *job)
+{
+    if (n->o.result_deadline_ms != 0)
+        return n->o.result_deadline_ms;
+    faas_config cfg;
+    if (job->fn != NULL)
+        cfg = job->fn->cfg;
+    else
+        faas_config_init(&cfg);
+    uint64_t ack_wait = n->o.ack_wait_ms ? n->o.ack_wait_ms
+                                         : (uint64_t)cfg.timeout_ms + DEFAULT_ACK_MARGIN_MS;
+    uint64_t deliveries = (uint64_t)cfg.max_retries + 1;
+    return deliveries * (cfg.timeout_ms + ack_wait) +
+           (uint64_t)cfg.max_retries * n->rt->opts.retry_cap_ms + n->o.result_timeout_ms;
+}
+
 static int producer_submit(faas__remote *r, faas__job *job, const char *name)
 {
     nats_part *n = faas__container_of(r, nats_part, remote);
@@ -309,6 +337,12 @@ static int producer_submit(faas__remote *r, faas__job *job, const char *name)
     HASH_ADD_STR(n->calls, id, pc);
     fifo_append(n, pc);
     pc->sent_ns = real_ns();
+    if (pc->want_result) {
+        pc->deadline_ms = result_deadline_ms(n, job);
+        pc->deadline_ns = pc->sent_ns + pc->deadline_ms * 1000000u;
+        if (pc->deadline_ns < n->next_deadline_ns)
+            n->next_deadline_ns = pc->deadline_ns;
+    }
     /* Under plock: the stream's ack may arrive before this returns, and it destroys msg. */
     s = natsConnection_PublishMsg(n->nc, pc->msg);
     if (s == NATS_MAX_PAYLOAD) {
@@ -547,6 +581,52 @@ static void producer_tick(nats_part *n, uint64_t now)
     pthread_mutex_unlock(&n->plock);
 }
 
+/* Calls whose result did not come by their deadline end FAAS_ETIMEOUT (once: a result that
+ * comes later finds no call and is counted as a duplicate). Their envelopes are no longer
+ * resent. The table is scanned only once the earliest deadline has passed. */
+static void producer_expire(nats_part *n, uint64_t now)
+{
+    pcall *expired = NULL;
+    pthread_mutex_lock(&n->plock);
+    if (now >= n->next_deadline_ns) {
+        uint64_t next = UINT64_MAX;
+        pcall *pc, *tmp;
+        HASH_ITER(hh, n->calls, pc, tmp) {
+            if (!pc->want_result)
+                continue;
+            if (pc->deadline_ns > now) {
+                if (pc->deadline_ns < next)
+                    next = pc->deadline_ns;
+                continue;
+            }
+            HASH_DEL(n->calls, pc);
+            if (pc->msg != NULL)
+                fifo_remove(n, pc);
+            pc->next = expired;         /* out of the FIFO: the link is free */
+            expired = pc;
+        }
+        n->next_deadline_ns = next;
+    }
+    pthread_mutex_unlock(&n->plock);
+    while (expired != NULL) {
+        pcall *pc = expired;
+        expired = pc->next;
+        faas_response res;
+        faas__response_service_error(&res, FAAS_ETIMEOUT, pc->id, NULL,
+                                     "nats: the result of this call of %s never came: none "
+                                     "within its result deadline of %" PRIu64 " ms (the "
+                                     "call may still run on a worker; a later result is "
+                                     "dropped)", pc->name ? pc->name->name : "a function",
+                                     pc->deadline_ms);
+        if (pc->name != NULL) {
+            res.record.function = pc->name->name;   /* the reference moves to res */
+            res.record.tag = pc->name->tag;
+            pc->name = NULL;
+        }
+        pcall_complete(n, pc, &res);
+    }
+}
+
 /* Every call still in flight ends FAAS_ESHUTDOWN: it may still run on a worker, but its
  * outcome will not be seen here. Requires the result subscriptions closed. */
 static void producer_cancel(nats_part *n)
@@ -653,7 +733,8 @@ static bool advance(nats_part *n, held *h, uint64_t now)
         h->sent_ns = now;
         return false;
     case H_FINAL: {
-        natsStatus s = h->nak ? js_nak(n, h->msg, h->nak_ms) : js_ack(n, h->msg, "+ACK");
+        natsStatus s = h->nak ? js_nak(n, h->msg, h->nak_ms)
+                              : js_ack(n, h->msg, h->term ? "+TERM" : "+ACK");
         if (s != NATS_OK)
             return false;           /* the keeper tries again */
         if (h->nak)
@@ -685,7 +766,20 @@ static natsMsg *make_result(nats_part *n, held *h, const faas_response *res, boo
     int status = res->status;
     const char *data = res->data ? res->data : "";
     size_t len = res->len;
-    char *too_large = NULL;
+    char *body = NULL, *too_large = NULL;
+    if (status != FAAS_OK && len == 0 && res->error_type != NULL) {
+        /* A service error (no handler ran) has no body: the producer reads the error's
+         * type and message from one, as it does for a handler's error. */
+        json_t *o = json_pack("{s:s, s:s}", "errorMessage",
+                              res->error_message ? res->error_message : "", "errorType",
+                              res->error_type);
+        body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(o);
+        if (body != NULL) {
+            data = body;
+            len = strlen(body);
+        }
+    }
     int64_t max = natsConnection_GetMaxPayload(n->nc);
     if (max > 0 && (int64_t)len + 1024 > max) {
         json_t *o = json_pack("{s:s, s:s}", "errorMessage",
@@ -707,6 +801,7 @@ static natsMsg *make_result(nats_part *n, held *h, const faas_response *res, boo
         natsMsg_Destroy(m);
         m = NULL;
     }
+    free(body);
     free(too_large);
     return m;
 }
@@ -749,27 +844,79 @@ static natsMsg *make_dead_letter(nats_part *n, held *h, const faas_response *res
     return m;
 }
 
-/* The local call of h is over (a scheduler worker, or the thread freeing the runtime). */
+/* The body of the error result a worker sends when it runs out of memory at a call's last
+ * delivery: static, so it needs none. */
+static const char oom_body[] =
+    "{\"errorMessage\":\"The worker ran out of memory finishing the call's last delivery; "
+    "no dead letter was stored\",\"errorType\":\"ServiceException\"}";
+
+static void oom_response(faas_response *res, const char *id, int attempt)
+{
+    memset(res, 0, sizeof *res);
+    res->status = FAAS_ENOMEM;
+    res->data = (char *)oom_body;
+    res->len = sizeof oom_body - 1;
+    res->log_tail = faas__empty;
+    memcpy(res->record.request_id, id, 37);
+    res->record.status = FAAS_ENOMEM;
+    res->record.attempt = attempt;
+}
+
+/* Is this the last delivery JetStream makes of h's message? A nak then is never followed by
+ * another delivery, so the call must end here. */
+static bool last_delivery(const held *h)
+{
+    return h->attempt >= h->wf->max_deliver;
+}
+
+/* The local call of h is over (a scheduler worker, or the thread freeing the runtime).
+ * Before the last delivery a call that did not run here (the function is not registered
+ * on this worker, the runtime is closing, the queue is full) or failed retryably is naked,
+ * for another attempt, perhaps on another worker. At the last delivery nothing is naked:
+ * the call ends with its dead letter, its result, then the ack; without the memory for
+ * them, with what could be built and a +TERM. */
 static void worker_done(const faas_response *res, void *arg)
 {
     held *h = arg;
     nats_part *n = h->n;
     int status = res->status;
+    bool last = last_delivery(h);
+    bool not_run = status == FAAS_ESHUTDOWN || status == FAAS_ENOTFOUND ||
+                   status == FAAS_EBUSY;
     natsMsg *dead = NULL, *result = NULL;
-    bool nak = false;
+    bool nak = false, term = false;
     int64_t nak_ms = 0;
-    if (status == FAAS_ESHUTDOWN || status == FAAS_ENOTFOUND || status == FAAS_EBUSY) {
+    faas_response own;
+    bool own_used = false;
+    if (not_run && !last) {
         nak = true;                 /* not a run: hand it back for another worker */
-    } else if (status != FAAS_OK && faas__retryable(status) &&
-               h->attempt < h->wf->max_deliver) {
+    } else if (status != FAAS_OK && faas__retryable(status) && !last) {
         nak = true;
         nak_ms = (int64_t)(faas__backoff_ns(n->rt, h->attempt) / 1000000u);
     } else {
+        if (not_run && res->error_type == NULL) {
+            /* Refused before it ran (faas__sched_submit_once): say why, as Lambda would. */
+            if (status == FAAS_ENOTFOUND)
+                faas__response_service_error(&own, status, h->id, NULL,
+                                             "Function not found: %s is not registered on "
+                                             "the worker that took its last delivery",
+                                             h->wf->name);
+            else
+                faas__response_service_error(&own, status, h->id, NULL,
+                                             "%s could not run on the worker that took its "
+                                             "last delivery: %s", h->wf->name,
+                                             faas_strerror(status));
+            own.record.attempt = h->attempt;
+            own_used = true;
+            res = &own;
+        }
         if (status != FAAS_OK)
             dead = make_dead_letter(n, h, res);
         if (h->reply != NULL)
             result = make_result(n, h, res, status != FAAS_OK);
-        if ((status != FAAS_OK && dead == NULL) || (h->reply != NULL && result == NULL)) {
+        bool no_memory = (status != FAAS_OK && dead == NULL) ||
+                         (h->reply != NULL && result == NULL);
+        if (no_memory && !last) {
             /* No memory for what must be sent: not acked, so not lost; tried again. */
             if (dead != NULL)
                 natsMsg_Destroy(dead);
@@ -778,14 +925,30 @@ static void worker_done(const faas_response *res, void *arg)
             dead = result = NULL;
             nak = true;
             nak_ms = 1000;
+        } else if (no_memory) {
+            /* The last delivery: a nak would strand the call. What could be built goes
+             * out (the result, or a static error for the producer), and the message is
+             * terminated, not acked: the server's terminated advisory records it. */
+            if (dead != NULL)
+                natsMsg_Destroy(dead);
+            dead = NULL;
+            if (h->reply != NULL && result == NULL) {
+                faas_response oom;
+                oom_response(&oom, h->id, h->attempt);
+                result = make_result(n, h, &oom, false);
+            }
+            term = true;
         }
     }
+    if (own_used)
+        faas_response_free(&own);
     uint64_t now = real_ns();
     pthread_mutex_lock(&n->hlock);
     n->running--;
     if (n->running == 0)
         pthread_cond_broadcast(&n->idle);
     h->nak = nak;
+    h->term = term;
     h->nak_ms = nak_ms;
     if (dead != NULL) {
         h->state = H_DEAD_LETTER;
@@ -891,6 +1054,33 @@ static void on_wack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     handler_leave(n);
 }
 
+/* Out of memory at the last delivery of msg, before it is held: send its producer (if it
+ * wants the outcome) the static out-of-memory error, built without a held entry of its own
+ * (token 0 is never held, so the confirmation is ignored). Best effort: if even that fails,
+ * the producer's result deadline ends the call. */
+static void answer_out_of_memory(nats_part *n, wfunc *wf, natsMsg *msg, int attempt)
+{
+    const char *id = NULL, *reply = NULL;
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || id == NULL ||
+        strlen(id) != 36 || natsMsgHeader_Get(msg, "Faas-Reply", &reply) != NATS_OK ||
+        reply == NULL)
+        return;
+    held tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.n = n;
+    tmp.wf = wf;
+    tmp.attempt = attempt;
+    tmp.reply = (char *)reply;          /* borrowed from msg for make_result */
+    memcpy(tmp.id, id, 37);
+    faas_response oom;
+    oom_response(&oom, tmp.id, attempt);
+    natsMsg *m = make_result(n, &tmp, &oom, false);
+    if (m != NULL) {
+        natsConnection_PublishMsg(n->nc, m);
+        natsMsg_Destroy(m);
+    }
+}
+
 /* A fetched message: hold it and hand its call to the scheduler. Takes msg. */
 static void take_message(nats_part *n, wfunc *wf, natsMsg *msg)
 {
@@ -902,11 +1092,16 @@ static void take_message(nats_part *n, wfunc *wf, natsMsg *msg)
     held *h = calloc(1, sizeof *h);
     if (h == NULL || natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || id == NULL ||
         strlen(id) != 36) {
-        /* Not a call made by libfaas (or no memory): terminate it rather than loop on it. */
-        if (h == NULL)
+        /* Not a call made by libfaas: terminate it rather than loop on it. No memory: try
+         * again later, but at the last delivery, where a nak would strand the call, answer
+         * the producer with a static error and terminate it. */
+        if (h == NULL && attempt < wf->max_deliver) {
             js_nak(n, msg, 1000);
-        else
+        } else {
+            if (h == NULL)
+                answer_out_of_memory(n, wf, msg, attempt);
             js_ack(n, msg, "+TERM");
+        }
         free(h);
         natsMsg_Destroy(msg);
         return;
@@ -1049,7 +1244,10 @@ static void worker_tick(nats_part *n, uint64_t now)
 }
 
 /* At close: what is still held goes back to the stream for another worker (a nak, which
- * may make a duplicate run: handlers de-duplicate by request id). */
+ * may make a duplicate run: handlers de-duplicate by request id). Not at its last delivery,
+ * where a nak is never followed by another: a call whose outcome is known ends here, its
+ * unconfirmed dead letter and result sent once more (best effort, flushed at close) and
+ * the message acked, or terminated if its dead letter was never stored. */
 static void worker_release_all(nats_part *n)
 {
     pthread_mutex_lock(&n->hlock);
@@ -1060,14 +1258,26 @@ static void worker_release_all(nats_part *n)
     pthread_mutex_unlock(&n->hlock);
     while (all != NULL) {
         held *next = all->next;
-        /* A call whose dead letter the stream has not confirmed is at MaxDeliver: the nak
-         * below never brings it back, so its producer gets the result now or never. */
-        if (all->state == H_DEAD_LETTER && all->result != NULL)
-            natsConnection_PublishMsg(n->nc, all->result);
-        if (all->state == H_FINAL && !all->nak)
-            js_ack(n, all->msg, "+ACK");
-        else
+        bool last = last_delivery(all);
+        if (all->state == H_DEAD_LETTER) {
+            /* Its producer gets the result now or never (a non-retryable failure is not
+             * run again for it, and the last delivery is not delivered again). */
+            if (last)
+                natsConnection_PublishMsg(n->nc, all->out);
+            if (all->result != NULL)
+                natsConnection_PublishMsg(n->nc, all->result);
+            if (last)
+                js_ack(n, all->msg, "+TERM");
+            else
+                js_nak(n, all->msg, 0);
+        } else if (all->state == H_RESULT && last) {
+            natsConnection_PublishMsg(n->nc, all->out);
+            js_ack(n, all->msg, all->term ? "+TERM" : "+ACK");
+        } else if (all->state == H_FINAL && !all->nak) {
+            js_ack(n, all->msg, all->term ? "+TERM" : "+ACK");
+        } else {
             js_nak(n, all->msg, 0);
+        }
         held_free(all);
         all = next;
     }
@@ -1090,8 +1300,10 @@ static void *keeper_main(void *arg)
             break;
         pthread_mutex_unlock(&n->lock);
         uint64_t now = real_ns();
-        if (n->role & FAAS_NATS_PRODUCER)
+        if (n->role & FAAS_NATS_PRODUCER) {
             producer_tick(n, now);
+            producer_expire(n, now);
+        }
         if (n->role & FAAS_NATS_WORKER)
             worker_tick(n, now);
         pthread_mutex_lock(&n->lock);
@@ -1565,6 +1777,7 @@ int faas_nats_attach(faas_runtime *rt, const char *url, const faas_nats_options 
     n->o = o;
     n->retry_ns = (uint64_t)o.retry_ms * 1000000u;
     n->result_timeout_ns = (uint64_t)o.result_timeout_ms * 1000000u;
+    n->next_deadline_ns = UINT64_MAX;
     snprintf(n->id, sizeof n->id, "%016" PRIx64, faas__rand64());
     pthread_mutex_init(&n->lock, NULL);
     pthread_condattr_t ca;

@@ -1,8 +1,9 @@
 /* test_nats.c - distribution over NATS JetStream against a real nats-server started here:
  * round trips in one process, the payload limit, 10,000 calls spread over three `faas
  * worker` processes, a worker killed with SIGKILL and the server restarted in the middle
- * (nothing lost, exactly one completion per call), and dead letters after exactly
- * MaxDeliver attempts. Without libnats: the FAAS_ENOTSUP answers. */
+ * (nothing lost, exactly one completion per call), dead letters after exactly MaxDeliver
+ * attempts, no nak at the last delivery (the call would be stranded), and the producer's
+ * result deadline. Without libnats: the FAAS_ENOTSUP answers. */
 #include "util.h"
 
 #include <jansson.h>
@@ -24,6 +25,7 @@ typedef struct tracker {
     unsigned        per_pid[MAX_WORKERS], npid;
     int             status, attempt;    /* of the last completion */
     char            error_type[64];
+    char            error_message[256];
     size_t          len;                /* of the last reply */
 } tracker;
 
@@ -53,6 +55,8 @@ static void on_done(const faas_response *res, void *arg)
     t->len = res->len;
     snprintf(t->error_type, sizeof t->error_type, "%s",
              res->error_type ? res->error_type : "");
+    snprintf(t->error_message, sizeof t->error_message, "%s",
+             res->error_message ? res->error_message : "");
     if (res->status != FAAS_OK)
         t->bad_status++;
     long pid = 0;
@@ -292,6 +296,86 @@ static void print_consumer(const char *url, const char *function)
     }
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
+}
+
+/* Wait (at most SECONDS) until RT's counter FIELD reaches WANT; returns its last value. */
+#define WAIT_STAT(rt, field, want, seconds) \
+    wait_stat((rt), offsetof(faas_nats_stats, field), (want), (seconds))
+
+static uint64_t wait_stat(faas_runtime *rt, size_t offset, uint64_t want, unsigned seconds)
+{
+    struct timespec until, now;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += seconds;
+    for (;;) {
+        faas_nats_stats st;
+        uint64_t v = 0;
+        if (faas_nats_stats_get(rt, &st) == FAAS_OK)
+            memcpy(&v, (const char *)&st + offset, sizeof v);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (v >= want || now.tv_sec >= until.tv_sec)
+            return v;
+        sched_yield();
+    }
+}
+
+/* Wait (at most SECONDS) until the stream FAAS holds at most WANT messages; returns how
+ * many it holds. A work-queue stream drops a message once it is acked or terminated. */
+static uint64_t stream_msgs_wait(const char *url, uint64_t want, unsigned seconds)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    uint64_t msgs = UINT64_MAX;
+    if (natsConnection_ConnectTo(&nc, url) != NATS_OK ||
+        natsConnection_JetStream(&js, nc, NULL) != NATS_OK)
+        goto out;
+    struct timespec until, now;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += seconds;
+    for (;;) {
+        jsStreamInfo *si = NULL;
+        if (js_GetStreamInfo(&si, js, "FAAS", NULL, NULL) == NATS_OK) {
+            msgs = si->State.Msgs;
+            jsStreamInfo_Destroy(si);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (msgs <= want || now.tv_sec >= until.tv_sec)
+            break;
+        sched_yield();
+    }
+out:
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return msgs;
+}
+
+/* The first dead-letter envelope stored under faas.deadletter.FUNCTION, parsed; NULL if
+ * none came within 5 seconds. */
+static json_t *first_dead_letter(const char *url, const char *function)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    natsSubscription *sub = NULL;
+    json_t *envelope = NULL;
+    char subject[128];
+    snprintf(subject, sizeof subject, "faas.deadletter.%s", function);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = "FAAS";
+    natsMsgList list = { NULL, 0 };
+    if (natsConnection_ConnectTo(&nc, url) == NATS_OK &&
+        natsConnection_JetStream(&js, nc, NULL) == NATS_OK &&
+        js_PullSubscribe(&sub, js, subject, "dl-first", NULL, &so, NULL) == NATS_OK &&
+        natsSubscription_Fetch(&list, sub, 1, 5000, NULL) == NATS_OK && list.Count == 1) {
+        envelope = json_loadb(natsMsg_GetData(list.Msgs[0]),
+                              (size_t)natsMsg_GetDataLength(list.Msgs[0]), 0, NULL);
+        natsMsg_Ack(list.Msgs[0], NULL);
+    }
+    natsMsgList_Destroy(&list);
+    natsSubscription_Destroy(sub);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return envelope;
 }
 
 /* ---- tests ----------------------------------------------------------------------------------- */
@@ -712,6 +796,8 @@ static void a_worker_detached_before_its_dead_letter_is_stored_still_answers(voi
     assert_int_equal(tracker_wait(&t, 1, 20), 1);
     assert_int_equal(t.status, FAAS_EHANDLER);
     assert_string_equal(t.error_type, "AlwaysFails");
+    /* Terminated, not naked: a nak at MaxDeliver would leave the call in the stream. */
+    assert_int_equal(stream_msgs_wait(srv->url, 0, 10), 0);
     faas_runtime_free(prod);
     faas_runtime_free(worker);
     tracker_free(&t);
@@ -747,6 +833,186 @@ static void a_dead_letter_too_large_for_the_server_is_cut_to_fit(void **state)
     assert_int_equal(st.dead_letters, 1);
     faas_runtime_free(prod);
     faas_runtime_free(worker);
+    tracker_free(&t);
+}
+
+/* ---- the last delivery is never naked ------------------------------------------------------ */
+
+/* The function was unregistered on the only worker that has its consumer (max_retries 1:
+ * MaxDeliver 2). The first delivery is naked, since another worker may have the function;
+ * the last one is not, since JetStream would never deliver it again: the call ends with a
+ * dead letter saying the function was not found, that error at the producer, and the ack. */
+static void a_worker_without_the_function_ends_its_last_delivery(void **state)
+{
+    NEED_SERVER(state);
+    faas_runtime *worker = threaded_runtime(2);
+    faas_config wc;
+    faas_config_init(&wc);
+    wc.max_retries = 1;
+    wc.timeout_ms = 1000;
+    ASSERT_OK(faas_register(worker, "gone", echo, &wc));
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_WORKER;
+    ASSERT_OK(faas_nats_attach(worker, srv->url, &no));
+    ASSERT_OK(faas_unregister(worker, "gone"));
+    faas_runtime *prod = producer(srv->url);
+
+    tracker t;
+    tracker_init(&t, 1);
+    char id[37];
+    ASSERT_OK(faas_invoke_async(prod, "gone", "{\"k\":1}", 7, on_done, &t, id));
+    assert_int_equal(tracker_wait(&t, 1, 20), 1);
+    assert_int_equal(t.status, FAAS_ENOTFOUND);
+    assert_string_equal(t.error_type, "ResourceNotFoundException");
+    assert_int_equal(t.attempt, 2);
+    assert_int_equal(WAIT_STAT(worker, acked, 1, 20), 1);
+    faas_nats_stats st;
+    ASSERT_OK(faas_nats_stats_get(worker, &st));
+    assert_int_equal(st.fetched, 2);
+    assert_int_equal(st.naked, 1);
+    assert_int_equal(st.dead_letters, 1);
+
+    json_t *env = first_dead_letter(srv->url, "gone");
+    assert_non_null(env);
+    json_t *ctx = json_object_get(env, "requestContext");
+    assert_string_equal(json_string_value(json_object_get(ctx, "condition")),
+                        "RetriesExhausted");
+    assert_string_equal(json_string_value(json_object_get(ctx, "requestId")), id);
+    assert_int_equal(json_integer_value(json_object_get(ctx, "approximateInvokeCount")), 2);
+    json_t *response = json_object_get(env, "responsePayload");
+    assert_string_equal(json_string_value(json_object_get(response, "errorType")),
+                        "ResourceNotFoundException");
+    json_decref(env);
+    assert_int_equal(stream_msgs_wait(srv->url, 0, 10), 0);
+    faas_runtime_free(prod);
+    faas_runtime_free(worker);
+    tracker_free(&t);
+}
+
+/* A worker detached while the producer has not confirmed the result of a call at its last
+ * delivery (max_retries 0): a nak would leave the call in the stream for ever, and a
+ * producer that missed the result would never complete it. The result goes out once more
+ * and the message is acked. The producer here is a bare NATS client that never confirms;
+ * retry_ms is long, so the worker resends nothing before it is detached. */
+static void a_worker_detached_before_its_result_is_confirmed_ends_the_last_delivery(
+    void **state)
+{
+    NEED_SERVER(state);
+    faas_runtime *worker = threaded_runtime(2);
+    faas_config wc;
+    faas_config_init(&wc);
+    wc.max_retries = 0;
+    wc.timeout_ms = 1000;
+    ASSERT_OK(faas_register(worker, "echo", echo, &wc));
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_WORKER;
+    no.retry_ms = 600000;
+    ASSERT_OK(faas_nats_attach(worker, srv->url, &no));
+
+    natsConnection *nc;
+    assert_int_equal(natsConnection_ConnectTo(&nc, srv->url), NATS_OK);
+    jsCtx *js;
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    natsSubscription *replies;
+    assert_int_equal(natsConnection_SubscribeSync(&replies, nc, "test.reply"), NATS_OK);
+    const char *rid = "00000000-0000-4000-8000-000000000001";
+    natsMsg *call;
+    assert_int_equal(natsMsg_Create(&call, "faas.invoke.echo", NULL, "42", 2), NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(call, "Nats-Msg-Id", rid), NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(call, "Faas-Reply", "test.reply"), NATS_OK);
+    assert_int_equal(js_PublishMsg(NULL, js, call, NULL, NULL), NATS_OK);
+    natsMsg_Destroy(call);
+
+    natsMsg *r = NULL;
+    const char *hdr = NULL;
+    assert_int_equal(natsSubscription_NextMsg(&r, replies, 20000), NATS_OK);
+    assert_int_equal(natsMsgHeader_Get(r, "Faas-Result", &hdr), NATS_OK);
+    assert_memory_equal(hdr, rid, 36);
+    natsMsg_Destroy(r);                 /* not confirmed */
+
+    ASSERT_OK(faas_nats_detach(worker));
+    assert_int_equal(natsSubscription_NextMsg(&r, replies, 10000), NATS_OK);
+    assert_int_equal(natsMsgHeader_Get(r, "Faas-Result", &hdr), NATS_OK);
+    assert_memory_equal(hdr, rid, 36);
+    natsMsg_Destroy(r);
+    assert_int_equal(stream_msgs_wait(srv->url, 0, 10), 0);
+
+    natsSubscription_Destroy(replies);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    faas_runtime_free(worker);
+}
+
+/* ---- the producer's result deadline ------------------------------------------------------- */
+
+/* No worker has the function yet: the call ends once, FAAS_ETIMEOUT, after the producer's
+ * result_deadline_ms, and faas_drain() does not wait beyond it. A worker attached later
+ * runs the call (it is still in the stream); its result finds no call at the producer and
+ * is counted as a duplicate. */
+static void a_result_that_never_comes_ends_at_the_deadline(void **state)
+{
+    NEED_SERVER(state);
+    faas_runtime *prod = threaded_runtime(2);
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_PRODUCER;
+    no.publish_all = 1;
+    no.result_deadline_ms = 300;
+    ASSERT_OK(faas_nats_attach(prod, srv->url, &no));
+
+    tracker t;
+    tracker_init(&t, 1);
+    ASSERT_OK(faas_invoke_async(prod, "late", "0", 1, on_done, &t, NULL));
+    assert_int_equal(tracker_wait(&t, 1, 20), 1);
+    assert_int_equal(t.status, FAAS_ETIMEOUT);
+    assert_non_null(strstr(t.error_message, "never came"));
+    assert_non_null(strstr(t.error_message, "300 ms"));
+    ASSERT_OK(faas_drain(prod, 10000));
+
+    faas_runtime *worker = threaded_runtime(2);
+    faas_config wc;
+    faas_config_init(&wc);
+    wc.timeout_ms = 1000;
+    ASSERT_OK(faas_register(worker, "late", echo, &wc));
+    no.role = FAAS_NATS_WORKER;
+    ASSERT_OK(faas_nats_attach(worker, srv->url, &no));
+    assert_int_equal(WAIT_STAT(prod, duplicate_results, 1, 20), 1);
+    assert_int_equal(WAIT_STAT(worker, acked, 1, 20), 1);   /* confirmed all the same */
+    faas_nats_stats st;
+    ASSERT_OK(faas_nats_stats_get(prod, &st));
+    assert_int_equal(st.results, 0);
+    assert_int_equal(tracker_wait(&t, 2, 0), 1);            /* completed once */
+    faas_runtime_free(worker);
+    faas_runtime_free(prod);
+    tracker_free(&t);
+}
+
+/* Without result_deadline_ms the deadline comes from the function's settings here and the
+ * attachment's options: MaxDeliver x (timeout_ms + AckWait) + max_retries x retry_cap_ms +
+ * result_timeout_ms, here 1 x (100 + 100) + 0 + 200 = 400 ms. */
+static void the_default_result_deadline_follows_the_function(void **state)
+{
+    NEED_SERVER(state);
+    faas_runtime *prod = threaded_runtime(2);
+    faas_config rc = remote_config();
+    rc.timeout_ms = 100;
+    rc.max_retries = 0;
+    ASSERT_OK(faas_register(prod, "unserved", echo, &rc));
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_PRODUCER;
+    no.ack_wait_ms = 100;
+    no.result_timeout_ms = 200;
+    ASSERT_OK(faas_nats_attach(prod, srv->url, &no));
+    tracker t;
+    tracker_init(&t, 1);
+    ASSERT_OK(faas_invoke_async(prod, "unserved", "0", 1, on_done, &t, NULL));
+    assert_int_equal(tracker_wait(&t, 1, 20), 1);
+    assert_int_equal(t.status, FAAS_ETIMEOUT);
+    assert_non_null(strstr(t.error_message, "400 ms"));
+    faas_runtime_free(prod);
     tracker_free(&t);
 }
 
@@ -850,6 +1116,10 @@ int main(void)
         S(always_failing_ends_in_the_dead_letter_stream),
         S(a_worker_detached_before_its_dead_letter_is_stored_still_answers),
         S(a_dead_letter_too_large_for_the_server_is_cut_to_fit),
+        S(a_worker_without_the_function_ends_its_last_delivery),
+        S(a_worker_detached_before_its_result_is_confirmed_ends_the_last_delivery),
+        S(a_result_that_never_comes_ends_at_the_deadline),
+        S(the_default_result_deadline_follows_the_function),
         S(a_freed_worker_runs_the_calls_it_fetched),
         S(ten_thousand_calls_over_three_workers),
         S(a_killed_worker_loses_nothing),
