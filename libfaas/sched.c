@@ -323,12 +323,13 @@ static json_t *payload_json(const unsigned char *payload, size_t len)
 /* Lambda's on-failure destination record. condition: "RetriesExhausted" after the last
  * failed run (last is its response, attempts the runs made), or "BudgetExceeded" for a call
  * its tag's budget stopped (last is the FAAS_EBUDGET service error: no run, so no
- * functionError, and statusCode 429, a refusal as a throttle is). */
+ * functionError, and statusCode 429, a refusal as a throttle is). A call that found no
+ * function to run (a NATS worker without it: FAAS_ENOTFOUND) did not run either: 404. */
 char *faas__dead_letter_envelope(faas_runtime *rt, const char *request_id,
                                  const char *function, const char *condition, int attempts,
                                  const void *payload, size_t len, const faas_response *last)
 {
-    bool ran = last->status != FAAS_EBUDGET;
+    bool ran = last->status != FAAS_EBUDGET && last->status != FAAS_ENOTFOUND;
     char when[25];
     faas__format_time(faas__wall(rt), when);
     json_t *response = last->len ? json_loadb(last->data, last->len, 0, NULL) : NULL;
@@ -338,7 +339,8 @@ char *faas__dead_letter_envelope(faas_runtime *rt, const char *request_id,
     json_t *context = ran
         ? json_pack("{s:i, s:s, s:s}", "statusCode", 200, "executedVersion", "$LATEST",
                     "functionError", "Unhandled")
-        : json_pack("{s:i, s:s}", "statusCode", 429, "executedVersion", "$LATEST");
+        : json_pack("{s:i, s:s}", "statusCode", last->status == FAAS_EBUDGET ? 429 : 404,
+                    "executedVersion", "$LATEST");
     json_t *env = json_pack(
         "{s:s, s:s, s:{s:s, s:s, s:s, s:i}, s:o, s:o, s:o}",
         "version", "1.0",

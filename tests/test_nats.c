@@ -880,6 +880,9 @@ static void a_worker_without_the_function_ends_its_last_delivery(void **state)
                         "RetriesExhausted");
     assert_string_equal(json_string_value(json_object_get(ctx, "requestId")), id);
     assert_int_equal(json_integer_value(json_object_get(ctx, "approximateInvokeCount")), 2);
+    json_t *rc = json_object_get(env, "responseContext");    /* it never ran: no 200 */
+    assert_int_equal(json_integer_value(json_object_get(rc, "statusCode")), 404);
+    assert_null(json_object_get(rc, "functionError"));
     json_t *response = json_object_get(env, "responsePayload");
     assert_string_equal(json_string_value(json_object_get(response, "errorType")),
                         "ResourceNotFoundException");
