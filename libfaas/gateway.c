@@ -149,23 +149,6 @@ static void start(faas__gw *gw, faas__gw_resp *r, unsigned status, const char *i
     r->close = atomic_load_explicit(&gw->draining, memory_order_relaxed);
 }
 
-/* A JSON string of arbitrary bytes: invalid UTF-8 becomes '?', never an error. */
-static json_t *json_text(const char *s)
-{
-    json_t *j = json_string(s);
-    if (j != NULL)
-        return j;
-    char *copy = strdup(s);
-    if (copy == NULL)
-        return NULL;
-    for (char *p = copy; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    j = json_string(copy);
-    free(copy);
-    return j;
-}
-
 /* Serialise o (stolen) as the body; on failure a fixed ServiceException body. */
 static void set_body_json(faas__gw_resp *r, json_t *o)
 {
@@ -203,7 +186,7 @@ static void service_error(faas__gw *gw, faas__gw_resp *r, unsigned status, const
         /* ResourceNotFoundException and ServiceException spell it Message (the model). */
         bool capital = strcmp(type, "ResourceNotFoundException") == 0 ||
                        strcmp(type, "ServiceException") == 0;
-        json_object_set_new(o, capital ? "Message" : "message", json_text(msg));
+        json_object_set_new(o, capital ? "Message" : "message", faas__json_text(msg));
     }
     set_body_json(r, o);
 }
@@ -1048,9 +1031,9 @@ static json_t *configuration(faas__gw *gw, const faas_function_info *f)
     json_object_set_new(o, "FunctionName", json_string(f->name));
     json_object_set_new(o, "FunctionArn", arn_of(gw, f->name));
     json_object_set_new(o, "Runtime", json_string("provided"));
-    json_object_set_new(o, "Handler", json_text(f->symbol ? f->symbol : f->name));
+    json_object_set_new(o, "Handler", faas__json_text(f->symbol ? f->symbol : f->name));
     json_object_set_new(o, "CodeSize", json_integer(0));
-    json_object_set_new(o, "Description", json_text(desc));
+    json_object_set_new(o, "Description", faas__json_text(desc));
     json_object_set_new(o, "Timeout",
                         json_integer(((json_int_t)f->config.timeout_ms + 999) / 1000));
     json_object_set_new(o, "MemorySize", json_integer(f->config.memory_mb));
@@ -1130,7 +1113,7 @@ static void get_function(faas__gw *gw, const faas__gw_call *call, faas__gw_resp 
         json_object_set_new(o, "Code", code);
         if (f->config.tag != NULL) {
             json_t *tags = json_object();
-            json_object_set_new(tags, "tag", json_text(f->config.tag));
+            json_object_set_new(tags, "tag", faas__json_text(f->config.tag));
             json_object_set_new(o, "Tags", tags);
         }
         if (f->config.max_concurrency != 0) {

@@ -65,8 +65,7 @@ static char *error_blockf(const char *type, const char *fmt, ...)
     return b;
 }
 
-/* A JSON string for arbitrary bytes: invalid UTF-8 is replaced, never an error. */
-static json_t *json_text(const char *s)
+json_t *faas__json_text(const char *s)
 {
     json_t *j = json_string(s);
     if (j != NULL)
@@ -88,8 +87,8 @@ static char *error_json(const char *type, const char *message, size_t *len)
     json_t *o = json_object();
     char *s = NULL;
     if (o != NULL) {
-        json_object_set_new(o, "errorMessage", json_text(message));
-        json_object_set_new(o, "errorType", json_text(type));
+        json_object_set_new(o, "errorMessage", faas__json_text(message));
+        json_object_set_new(o, "errorType", faas__json_text(type));
         s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
     }

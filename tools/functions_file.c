@@ -203,6 +203,18 @@ static bool set_word(parser *p, ff_function *fn, const ff_key *k, const char *v)
     return false;
 }
 
+/* DIR/v, malloc'd; NULL (p->oom set) without memory. */
+static char *in_dir(parser *p, const char *v)
+{
+    size_t need = strlen(p->dir) + strlen(v) + 2;
+    char *joined = malloc(need);
+    if (joined == NULL)
+        p->oom = true;
+    else
+        snprintf(joined, need, "%s/%s", p->dir, v);
+    return joined;
+}
+
 /* A module path: absolute as it is; relative to the file's directory; a bare name found
  * there is that file, else it is left to dlopen()'s search (a system library). */
 static bool set_path(parser *p, ff_function *fn, const ff_key *k, const char *v)
@@ -211,13 +223,9 @@ static bool set_path(parser *p, ff_function *fn, const ff_key *k, const char *v)
         return false;
     if (v[0] == '/' || p->dir == NULL)
         return true;
-    char *joined = NULL;
-    size_t need = strlen(p->dir) + strlen(v) + 2;
-    if ((joined = malloc(need)) == NULL) {
-        p->oom = true;
+    char *joined = in_dir(p, v);
+    if (joined == NULL)
         return false;
-    }
-    snprintf(joined, need, "%s/%s", p->dir, v);
     if (strchr(v, '/') == NULL && access(joined, F_OK) != 0) {
         free(joined);               /* "libm.so.6": the system's */
         return true;
@@ -235,13 +243,9 @@ static bool set_dir(parser *p, ff_function *fn, const ff_key *k, const char *v)
         return false;
     if (v[0] == '/' || p->dir == NULL)
         return true;
-    size_t need = strlen(p->dir) + strlen(v) + 2;
-    char *joined = malloc(need);
-    if (joined == NULL) {
-        p->oom = true;
+    char *joined = in_dir(p, v);
+    if (joined == NULL)
         return false;
-    }
-    snprintf(joined, need, "%s/%s", p->dir, v);
     char **slot = FIELD(fn, k, char *);
     free(*slot);
     *slot = joined;
