@@ -522,7 +522,32 @@ def _watch_events(events):
 
 
 _live = weakref.WeakSet()           # open runtimes, closed at interpreter exit
-_orphans = []                       # cores dropped inside a callback: freed at exit
+_orphans = []                       # cores dropped where they cannot be freed (see _may_free)
+
+
+def _may_free():
+    """Whether this thread may free a runtime now. Not inside a callback from libfaas: it
+    would wait for that very call. Nor on a thread libfaas made, at all: a runtime in a
+    reference cycle is freed by whichever thread the garbage collector runs on, and that
+    may be one of the runtime's own workers, inside a callback before _dispatch or
+    _from_libfaas could count it (ctypes allocates its arguments first), where
+    faas_runtime_free() waits for, or joins, the thread it runs on. Python's own threads
+    are safe: a call of a runtime made from one holds the Runtime in a frame, so it is not
+    garbage while the call runs."""
+    if _tls.callbacks or _tls.call is not None:
+        return False
+    thread = threading._active.get(threading.get_ident())
+    return thread is not None and not isinstance(thread, threading._DummyThread)
+
+
+def _free_orphans():
+    """Free the cores dropped elsewhere, if this thread may (a Runtime made or closed)."""
+    while _orphans and _may_free():
+        try:
+            core = _orphans.pop()
+        except IndexError:              # another thread took the last one
+            return
+        core.free()
 
 
 @atexit.register
@@ -557,6 +582,7 @@ class Runtime:
                  queue_capacity=0, max_payload_sync=0, max_payload_async=0, retry_base_ms=0,
                  retry_cap_ms=0, log=None, no_histograms=False, capture_output=True,
                  region="us-east-1", account_id="000000000000", clock=None):
+        _free_orphans()
         core = _Core()
         opts = Options()
         opts.workers = workers
@@ -601,6 +627,7 @@ class Runtime:
         Not to be called while another thread uses the runtime."""
         _live.discard(self)
         self._core.free()
+        _free_orphans()
 
     def drain(self, timeout_ms=None):
         """Wait until every asynchronous call has completed; False if timeout_ms passed."""
@@ -629,10 +656,10 @@ class Runtime:
         core = getattr(self, "_core", None)
         if core is None or core.rt is None:
             return
-        if _tls.callbacks or _tls.call is not None:
-            _orphans.append(core)       # freeing it here would wait for this very call
-        else:
+        if _may_free():
             core.free()
+        else:
+            _orphans.append(core)       # freed by the next Runtime made or closed, or at exit
 
     # -- registering --
 
