@@ -774,14 +774,14 @@ class Runtime:
         attribute is the call's id) that a worker completes with the result or exception.
         asyncio.wrap_future() turns it into an awaitable."""
         payload = _encode_event(event)
+        rt, name_b = self._rt(), _name(name)    # raise before the future is pending
         core = self._core
         future = Future()
         future.set_running_or_notify_cancel()   # an accepted call cannot be withdrawn
         key = next(core.keys)
         core.pending[key] = future
         rid = ctypes.create_string_buffer(37)
-        rc = lib.faas_invoke_async(self._rt(), _name(name), payload, len(payload),
-                                   core.callback, key, rid)
+        rc = lib.faas_invoke_async(rt, name_b, payload, len(payload), core.callback, key, rid)
         if rc != 0:
             core.pending.pop(key, None)
             raise errors.from_status(rc)

@@ -77,6 +77,19 @@ def test_async_calls_leak_nothing(rt):
     assert rt._core.pending == {}
 
 
+def test_refused_async_calls_leave_no_future_behind():
+    runtime = faas.Runtime(workers=1)
+    runtime.register("f", lambda e, c: 1)
+    with pytest.raises(TypeError):
+        runtime.invoke_async(b"f")              # a name is a str
+    with pytest.raises(faas.NotFound):
+        runtime.invoke_async("missing")
+    runtime.close()
+    with pytest.raises(faas.Shutdown):
+        runtime.invoke_async("f")
+    assert runtime._core.pending == {}
+
+
 def test_a_dropped_runtime_is_freed():
     runtime = faas.Runtime(workers=1)
     runtime.register("f", lambda e, c: 1)
