@@ -624,7 +624,12 @@ class Runtime:
 
     def close(self):
         """Free the runtime: running calls finish, queued ones complete with faas.Shutdown.
-        Not to be called while another thread uses the runtime."""
+        Not to be called while another thread uses the runtime, nor from a callback of the
+        library (a handler, a Future's done-callback, a record hook): RuntimeError."""
+        if self._core.rt is not None and not _may_free():
+            # On its own worker faas_runtime_free() would join itself and free the runtime
+            # under the call that is running it.
+            raise RuntimeError("faas: rt.close() from inside a callback of the library")
         _live.discard(self)
         self._core.free()
         _free_orphans()
