@@ -14,9 +14,13 @@ const char lfaas_runtimes_key;
 
 /* ---- running a Lua handler (on the owner) ---------------------------------------------- */
 
-typedef struct lfaas_ctx {      /* the ctx userdata a handler gets; ctx NULL after the call */
+/* The ctx userdata a handler gets; ctx NULL after the call. It may outlive the call and
+ * its function (a handler can keep it): what it still answers then is copied here, never
+ * read through the lfaas_fn, which rt:unregister() and rt:close() free. */
+typedef struct lfaas_ctx {
     faas_ctx *ctx;
-    lfaas_fn *fn;
+    unsigned  memory_mb;
+    char      name[sizeof ((lfaas_fn *)0)->name];
 } lfaas_ctx;
 
 typedef struct call {
@@ -183,7 +187,8 @@ static int call_handler(lua_State *L)
     call *c = lua_touserdata(L, 1);
     lfaas_ctx *u = lua_newuserdatauv(L, sizeof *u, 0);            /* 2: kept referenced */
     u->ctx = NULL;
-    u->fn = c->fn;
+    u->memory_mb = c->fn->memory_mb;
+    memcpy(u->name, c->fn->name, sizeof u->name);
     luaL_setmetatable(L, LFAAS_CTX_MT);
     lua_pushlightuserdata(L, c);
     lua_pushcclosure(L, msgh, 1);                                  /* 3 */
@@ -380,11 +385,11 @@ static int ctx_index(lua_State *L)
         return 1;
     }
     if (strcmp(k, "function_name") == 0)
-        lua_pushstring(L, u->fn->name);
+        lua_pushstring(L, u->name);
     else if (strcmp(k, "function_version") == 0)
         lua_pushliteral(L, "$LATEST");
     else if (strcmp(k, "memory_limit_in_mb") == 0)
-        lua_pushinteger(L, u->fn->memory_mb);
+        lua_pushinteger(L, u->memory_mb);
     else if (strcmp(k, "request_id") == 0 || strcmp(k, "aws_request_id") == 0)
         lua_pushstring(L, faas_ctx_request_id(check_ctx(L)));
     else
@@ -395,7 +400,7 @@ static int ctx_index(lua_State *L)
 static int ctx_tostring(lua_State *L)
 {
     lfaas_ctx *u = luaL_checkudata(L, 1, LFAAS_CTX_MT);
-    lua_pushfstring(L, "faas.ctx (%s%s)", u->fn->name, u->ctx ? "" : ", ended");
+    lua_pushfstring(L, "faas.ctx (%s%s)", u->name, u->ctx ? "" : ", ended");
     return 1;
 }
 

@@ -692,7 +692,7 @@ static int rt_drain(lua_State *L)
     uint64_t start = lfaas_mono_ns();
     uint64_t until = timeout < 0 ? UINT64_MAX : start + (uint64_t)timeout * 1000000u;
     for (;;) {
-        if (b->manual)
+        if (b->manual && b->rt != NULL)
             run_pending(L, b);
         service(L, b);
         bool queued;
@@ -703,7 +703,8 @@ static int rt_drain(lua_State *L)
          * runtime's due work on this thread). */
         lua_State *saved = b->cur;
         b->cur = L;
-        int rc = faas_drain(b->rt, 0);
+        /* A callback may have closed the runtime: then all was delivered (rt:close). */
+        int rc = b->rt != NULL ? faas_drain(b->rt, 0) : FAAS_OK;
         b->cur = saved;
         if (!queued && b->outstanding == 0 && rc == FAAS_OK) {
             lua_pushboolean(L, 1);
@@ -743,8 +744,17 @@ static void shut_down(lfaas_rt *b)
     }
 }
 
+/* In protected mode: [b] -> deliver what is queued (rt:close). */
+static int service_protected(lua_State *L)
+{
+    service(L, lua_touserdata(L, 1));
+    return 0;
+}
+
 /* rt:close(): running calls finish; queued ones complete with FAAS_ESHUTDOWN, and their
- * callbacks run now, on this thread. Closing twice is harmless. */
+ * callbacks run now, on this thread. Closing twice is harmless. A closed runtime cannot
+ * be polled, so every callback runs here even when one raises: the first error is raised
+ * once they all have. */
 static int rt_close(lua_State *L)
 {
     lfaas_rt *b = luaL_checkudata(L, 1, LFAAS_RT_MT);
@@ -754,7 +764,21 @@ static int rt_close(lua_State *L)
     if (b->running > 0)
         return luaL_error(L, "faas: rt:close() from inside one of its own handlers");
     shut_down(b);
-    service(L, b);
+    int first = 0;                      /* stack index of the first error */
+    for (;;) {
+        lua_pushcfunction(L, service_protected);
+        lua_pushlightuserdata(L, b);
+        if (lua_pcall(L, 1, 0, 0) == LUA_OK)
+            break;
+        if (first == 0)
+            first = lua_gettop(L);
+        else
+            lua_pop(L, 1);
+    }
+    if (first != 0) {
+        lua_settop(L, first);
+        return lua_error(L);
+    }
     return 0;
 }
 

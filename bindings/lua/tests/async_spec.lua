@@ -118,6 +118,34 @@ describe("a callback that raises", function()
   end)
 end)
 
+describe("closing", function()
+  it("runs every callback even when one raises, then raises the first error", function()
+    local rt = faas.runtime{ manual = true }
+    rt:register("f", function() return 1 end)
+    local codes = {}
+    for i = 1, 3 do
+      rt:invoke_async("f", nil, function(r, err)
+        codes[#codes + 1] = err.code
+        if i < 3 then error("callback " .. i .. " failed") end
+      end)
+    end
+    assert.has_error(function() rt:close() end)
+    assert.are.same({ faas.ESHUTDOWN, faas.ESHUTDOWN, faas.ESHUTDOWN }, codes)
+    local ok, msg = pcall(function() rt:close() end)   -- closed: nothing more to raise
+    assert.is_true(ok, msg)
+  end)
+
+  it("lets a callback close the runtime inside rt:drain", function()
+    local rt = faas.runtime{ workers = 1 }
+    rt:register("f", function() return 1 end)
+    local got
+    rt:invoke_async("f", nil, function(r) got = r; rt:close() end)
+    assert.is_true(rt:drain(10000))
+    assert.are.equal(1, got)
+    assert.are.equal("faas.runtime (closed)", tostring(rt))
+  end)
+end)
+
 describe("manual mode", function()
   it("runs calls only inside rt:poll, on this thread", function()
     local rt = faas.runtime{ manual = true }

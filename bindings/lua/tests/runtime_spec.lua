@@ -42,6 +42,18 @@ describe("a runtime", function()
     assert.has_error(function() kept:log("late") end)
   end)
 
+  it("keeps a ctx's name and memory once its function is gone", function()
+    local kept
+    rt:register("keeper", function(event, ctx) kept = ctx; return 1 end, { memory_mb = 256 })
+    assert.are.equal(1, rt:invoke("keeper"))
+    assert.is_true(rt:unregister("keeper"))
+    -- what the unregistered function's memory may now hold
+    for i = 1, 8 do rt:register("other" .. i, function() end, { memory_mb = 512 }) end
+    assert.are.equal("keeper", kept.function_name)
+    assert.are.equal(256, kept.memory_limit_in_mb)
+    assert.are.equal("faas.ctx (keeper, ended)", tostring(kept))
+  end)
+
   it("puts ctx:log lines in the call's log", function()
     rt:register("chatty", function(event, ctx)
       ctx:log("one", 2, true)

@@ -522,7 +522,32 @@ def _watch_events(events):
 
 
 _live = weakref.WeakSet()           # open runtimes, closed at interpreter exit
-_orphans = []                       # cores dropped inside a callback: freed at exit
+_orphans = []                       # cores dropped where they cannot be freed (see _may_free)
+
+
+def _may_free():
+    """Whether this thread may free a runtime now. Not inside a callback from libfaas: it
+    would wait for that very call. Nor on a thread libfaas made, at all: a runtime in a
+    reference cycle is freed by whichever thread the garbage collector runs on, and that
+    may be one of the runtime's own workers, inside a callback before _dispatch or
+    _from_libfaas could count it (ctypes allocates its arguments first), where
+    faas_runtime_free() waits for, or joins, the thread it runs on. Python's own threads
+    are safe: a call of a runtime made from one holds the Runtime in a frame, so it is not
+    garbage while the call runs."""
+    if _tls.callbacks or _tls.call is not None:
+        return False
+    thread = threading._active.get(threading.get_ident())
+    return thread is not None and not isinstance(thread, threading._DummyThread)
+
+
+def _free_orphans():
+    """Free the cores dropped elsewhere, if this thread may (a Runtime made or closed)."""
+    while _orphans and _may_free():
+        try:
+            core = _orphans.pop()
+        except IndexError:              # another thread took the last one
+            return
+        core.free()
 
 
 @atexit.register
@@ -557,6 +582,7 @@ class Runtime:
                  queue_capacity=0, max_payload_sync=0, max_payload_async=0, retry_base_ms=0,
                  retry_cap_ms=0, log=None, no_histograms=False, capture_output=True,
                  region="us-east-1", account_id="000000000000", clock=None):
+        _free_orphans()
         core = _Core()
         opts = Options()
         opts.workers = workers
@@ -598,9 +624,15 @@ class Runtime:
 
     def close(self):
         """Free the runtime: running calls finish, queued ones complete with faas.Shutdown.
-        Not to be called while another thread uses the runtime."""
+        Not to be called while another thread uses the runtime, nor from a callback of the
+        library (a handler, a Future's done-callback, a record hook): RuntimeError."""
+        if self._core.rt is not None and not _may_free():
+            # On its own worker faas_runtime_free() would join itself and free the runtime
+            # under the call that is running it.
+            raise RuntimeError("faas: rt.close() from inside a callback of the library")
         _live.discard(self)
         self._core.free()
+        _free_orphans()
 
     def drain(self, timeout_ms=None):
         """Wait until every asynchronous call has completed; False if timeout_ms passed."""
@@ -629,10 +661,10 @@ class Runtime:
         core = getattr(self, "_core", None)
         if core is None or core.rt is None:
             return
-        if _tls.callbacks or _tls.call is not None:
-            _orphans.append(core)       # freeing it here would wait for this very call
-        else:
+        if _may_free():
             core.free()
+        else:
+            _orphans.append(core)       # freed by the next Runtime made or closed, or at exit
 
     # -- registering --
 
@@ -747,14 +779,14 @@ class Runtime:
         attribute is the call's id) that a worker completes with the result or exception.
         asyncio.wrap_future() turns it into an awaitable."""
         payload = _encode_event(event)
+        rt, name_b = self._rt(), _name(name)    # raise before the future is pending
         core = self._core
         future = Future()
         future.set_running_or_notify_cancel()   # an accepted call cannot be withdrawn
         key = next(core.keys)
         core.pending[key] = future
         rid = ctypes.create_string_buffer(37)
-        rc = lib.faas_invoke_async(self._rt(), _name(name), payload, len(payload),
-                                   core.callback, key, rid)
+        rc = lib.faas_invoke_async(rt, name_b, payload, len(payload), core.callback, key, rid)
         if rc != 0:
             core.pending.pop(key, None)
             raise errors.from_status(rc)

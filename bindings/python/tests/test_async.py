@@ -170,3 +170,27 @@ def test_threads_and_workers_together(rt):
     assert len(results) == 4 * 2 * n
     assert sorted(map(json.dumps, results)) == sorted(
         json.dumps([t, s * i]) for t in range(4) for i in range(n) for s in (1, -1))
+
+
+def test_close_from_a_done_callback_is_refused():
+    # The callback runs on one of the runtime's workers: freeing the runtime there joined
+    # that worker from itself and freed the runtime under it (heap use after free).
+    runtime = faas.Runtime(workers=1)
+    go = threading.Event()
+    runtime.register("f", lambda e, c: go.wait() and 1)
+    refused = []
+
+    def close_it(future):
+        try:
+            runtime.close()
+        except RuntimeError as e:
+            refused.append(str(e))
+
+    future = runtime.invoke_async("f")
+    future.add_done_callback(close_it)     # before it is done: it runs on the worker
+    go.set()
+    assert future.result(10) == 1
+    runtime.drain()
+    assert refused == ["faas: rt.close() from inside a callback of the library"]
+    assert runtime.invoke("f") == 1
+    runtime.close()

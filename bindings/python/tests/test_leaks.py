@@ -4,7 +4,10 @@ number of calls, on the success, error and asynchronous paths."""
 
 import gc
 import sys
+import threading
+import time
 import tracemalloc
+import weakref
 
 import pytest
 
@@ -74,11 +77,73 @@ def test_async_calls_leak_nothing(rt):
     assert rt._core.pending == {}
 
 
+def test_refused_async_calls_leave_no_future_behind():
+    runtime = faas.Runtime(workers=1)
+    runtime.register("f", lambda e, c: 1)
+    with pytest.raises(TypeError):
+        runtime.invoke_async(b"f")              # a name is a str
+    with pytest.raises(faas.NotFound):
+        runtime.invoke_async("missing")
+    runtime.close()
+    with pytest.raises(faas.Shutdown):
+        runtime.invoke_async("f")
+    assert runtime._core.pending == {}
+
+
 def test_a_dropped_runtime_is_freed():
-    import weakref
     runtime = faas.Runtime(workers=1)
     runtime.register("f", lambda e, c: 1)
     core = weakref.ref(runtime._core)
     del runtime
+    gc.collect()
+    assert core() is None
+
+
+class _CollectingClock:
+    """The system clocks; once armed, the first read on a thread other than this one runs
+    a garbage collection there (as an allocation inside any callback may)."""
+
+    def __init__(self):
+        self.armed = False
+        self.collected = threading.Event()
+        self._main = threading.get_ident()
+
+    def monotonic_ns(self):
+        if self.armed and threading.get_ident() != self._main:
+            self.armed = False
+            gc.collect()
+            self.collected.set()
+        return time.monotonic_ns()
+
+    def time_ns(self):
+        return time.time_ns()
+
+
+def test_a_runtime_collected_on_its_own_worker_is_freed_elsewhere():
+    # A runtime in a reference cycle (its handler refers to it) is freed by the garbage
+    # collector on whichever thread it runs: here one of the runtime's own workers, in a
+    # callback (the clock read after the handler returns). Freed there, it waited for
+    # itself and the call never completed.
+    clock = _CollectingClock()
+    go = threading.Event()
+    gc.disable()                        # only the collection on the worker
+    try:
+        runtime = faas.Runtime(workers=1, clock=clock)
+
+        def handler(event, context, runtime=runtime):
+            go.wait()
+            return 7
+
+        runtime.register("f", handler)
+        core = weakref.ref(runtime._core)
+        future = runtime.invoke_async("f")
+        del runtime, handler
+        clock.armed = True
+        go.set()
+        assert future.result(10) == 7
+        assert clock.collected.is_set()
+    finally:
+        gc.enable()
+    faas.Runtime(workers=1).close()     # frees what was dropped where it could not be
     gc.collect()
     assert core() is None
