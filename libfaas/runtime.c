@@ -308,6 +308,10 @@ int faas_drain(faas_runtime *rt, unsigned timeout_ms)
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "faas_drain: runtime is NULL");
     faas__sched *s = &rt->sched;
+    /* The call (or callback) on this thread is pending until it returns. */
+    if (faas__on_worker_of(rt))
+        return faas__fail(FAAS_EBUSY, "faas_drain: called from an asynchronous call or its "
+                          "callback on this runtime's own worker: it would wait for itself");
     uint64_t real_deadline = real_ns() + (uint64_t)timeout_ms * 1000000u;
     if (rt->opts.manual)
         return drain_manual(rt, faas__now(rt) + (uint64_t)timeout_ms * 1000000u,

@@ -584,10 +584,19 @@ static bool spin_for_work(faas__sched *s, uint64_t *budget)
     return found;
 }
 
+/* The runtime whose worker this thread is (NULL on any other thread). */
+static _Thread_local const faas_runtime *tls_worker_of;
+
+bool faas__on_worker_of(const faas_runtime *rt)
+{
+    return tls_worker_of == rt;
+}
+
 static void *worker_main(void *arg)
 {
     faas_runtime *rt = arg;
     faas__sched *s = &rt->sched;
+    tls_worker_of = rt;
     uint64_t budget = s->spin_ns;
     pthread_mutex_lock(&s->lock);
     for (;;) {

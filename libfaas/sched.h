@@ -107,6 +107,8 @@ int  faas__sched_run_queued(faas_runtime *rt);
 void faas__sched_retire(faas_runtime *rt, faas_function *fn);
 /* Complete a job without running it: a service-error response with that status. */
 void faas__job_cancel(faas__job *job, int status, const char *why);
+/* Is the calling thread one of rt's workers (running an async call or its callback)? */
+bool faas__on_worker_of(const faas_runtime *rt);
 /* Would a failure with this status be retried (a function error, not a service error)? */
 bool faas__retryable(int status);
 /* The backoff before attempt + 1, in ns: full jitter under the runtime's ceilings. */

@@ -788,6 +788,41 @@ static void callbacks_may_reenter(void **state)
     faas_runtime_free(reenter_rt);
 }
 
+/* faas_drain from an async call's handler or from a callback, on the runtime's own worker,
+ * would wait for itself (the call is pending until it returns): FAAS_EBUSY at once. The
+ * host's thread still drains. */
+static faas_runtime *drain_rt;
+static atomic_int drain_in_handler, drain_in_callback;
+
+static int drains(faas_ctx *ctx, const void *payload, size_t len)
+{
+    atomic_store(&drain_in_handler, faas_drain(drain_rt, 30000));
+    return faas_reply(ctx, payload, len);
+}
+
+static void drain_cb(const faas_response *res, void *arg)
+{
+    (void)res;
+    atomic_store(&drain_in_callback, faas_drain(drain_rt, 30000));
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static void drain_on_a_worker_is_refused(void **state)
+{
+    (void)state;
+    ASSERT_OK(faas_runtime_new(&drain_rt, NULL));
+    ASSERT_OK(faas_register(drain_rt, "drains", drains, NULL));
+    atomic_store(&drain_in_handler, 1);
+    atomic_store(&drain_in_callback, 1);
+    atomic_int called = 0;
+    ASSERT_OK(faas_invoke_async(drain_rt, "drains", "x", 1, drain_cb, &called, NULL));
+    ASSERT_OK(faas_drain(drain_rt, 60000));
+    assert_int_equal(atomic_load(&called), 1);
+    assert_int_equal(atomic_load(&drain_in_handler), FAAS_EBUSY);
+    assert_int_equal(atomic_load(&drain_in_callback), FAAS_EBUSY);
+    faas_runtime_free(drain_rt);
+}
+
 /* ---- exactly once under load ---------------------------------------------------------------- */
 
 typedef struct load {
@@ -972,6 +1007,7 @@ int main(void)
         cmocka_unit_test(drain_with_ten_thousand_queued),
         cmocka_unit_test(futures_on_workers),
         cmocka_unit_test(callbacks_may_reenter),
+        cmocka_unit_test(drain_on_a_worker_is_refused),
         cmocka_unit_test(one_completion_per_call_under_load),
         cmocka_unit_test(shutdown_under_load_loses_nothing),
     };
