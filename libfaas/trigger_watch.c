@@ -689,10 +689,12 @@ static int scan(watch *w, const char *rel, int depth, candidates *c, notes *ns)
             if (w->recursive && depth < DEPTH_MAX)
                 scan(w, child, depth + 1, c, ns);
         } else if (S_ISREG(st.st_mode)) {
+            /* It is there, so a rescan must not take it for removed, even if it is
+             * not announced now (being written: its close will). */
             wfile *f = file_find(w, child);
-            if (f != NULL && same_stat(f, &st))
-                f->gen = w->gen;                    /* unchanged since last seen */
-            else
+            if (f != NULL)
+                f->gen = w->gen;
+            if (f == NULL || !same_stat(f, &st))
                 cand_add(c, child, &st);
         }
     }
