@@ -46,6 +46,8 @@ typedef struct wdir {                /* a watched directory of a watch */
     UT_hash_handle hh;               /* in w->dirs, keyed by wd */
     int      wd;
     unsigned gen;                    /* the rescan that last saw it */
+    dev_t    dev;                    /* the directory watched (0, 0: unknown) */
+    ino_t    ino;
     char     rel[];                  /* "" for the root, else "a/b" */
 } wdir;
 
@@ -637,8 +639,30 @@ static int dir_add(watch *w, const char *rel, notes *ns)
         memcpy(d->rel, rel, n + 1);
         HASH_ADD_INT(w->dirs, wd, d);
     }
+    struct stat st;
+    bool known = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    d->dev = known ? st.st_dev : 0;
+    d->ino = known ? st.st_ino : 0;
     d->gen = w->gen;
     return FAAS_OK;
+}
+
+/* Is rel still the very directory we watch under that name? Then an event saying it was
+ * removed or moved away is stale: it is about an earlier directory of that name, or one
+ * that was moved back since, and the watch and the files known there stay. */
+static bool dir_still_there(const watch *w, const char *rel)
+{
+    const wdir *d;
+    for (d = w->dirs; d != NULL; d = d->hh.next)
+        if (strcmp(d->rel, rel) == 0)
+            break;
+    if (d == NULL || (d->dev == 0 && d->ino == 0))
+        return false;
+    char path[2 * PATH_MAX];
+    path_of(w, rel, path, sizeof path);
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == d->dev &&
+           st.st_ino == d->ino;
 }
 
 /* Stop watching rel and everything below it. */
@@ -777,6 +801,8 @@ static int handle(watch *w, const struct inotify_event *ev, bool *overflow, note
     join(d->rel, ev->name, rel, sizeof rel);
     if (ev->mask & IN_ISDIR) {
         if (ev->mask & (IN_MOVED_FROM | IN_DELETE)) {
+            if (dir_still_there(w, rel))
+                return 0;
             dir_remove_tree(w, rel);
             return removed_tree(w, rel, ns);
         }

@@ -432,6 +432,40 @@ static void recursive_watch_follows_new_subdirectories(void **state)
     scratch_free(dir);
 }
 
+/* Events of a directory read after it changed again: the watch acts on the directory as
+ * it is now, and a file in it is announced once, not once more for each stale event. */
+static void stale_directory_events_announce_nothing_twice(void **state)
+{
+    (void)state;
+    faas_runtime *rt = manual_runtime();
+    char *dir = scratch("churn");
+    faas_watch_options o = { .recursive = 1,
+                             .events = FAAS_WATCH_CREATED | FAAS_WATCH_REMOVED };
+    ASSERT_OK(faas_watch(rt, "collect", dir, &o, NULL));
+    /* Made, removed, made again and filled before the watch reads the first event. */
+    char sub[4096];
+    path_in(sub, sizeof sub, dir, "sub");
+    make_dir(dir, "sub");
+    assert_int_equal(rmdir(sub), 0);
+    make_dir(dir, "sub");
+    write_file(dir, "sub/a.txt", "a");
+    pump(rt);
+    ASSERT_KEYS("sub/a.txt");
+
+    /* Renamed away and back before the watch reads the events: nothing changed. */
+    char other[4096];
+    path_in(other, sizeof other, dir, "other");
+    assert_int_equal(rename(sub, other), 0);
+    assert_int_equal(rename(other, sub), 0);
+    pump(rt);
+    ASSERT_KEYS("sub/a.txt");
+    write_file(dir, "sub/b.txt", "b");         /* and it is still watched */
+    pump(rt);
+    ASSERT_KEYS("sub/a.txt|sub/b.txt");
+    faas_runtime_free(rt);
+    scratch_free(dir);
+}
+
 static void moved_in_rewritten_and_removed_files(void **state)
 {
     (void)state;
@@ -861,6 +895,7 @@ int main(void)
         cmocka_unit_test(keys_are_url_encoded_as_s3_does),
         cmocka_unit_test(prefix_and_suffix_filters_as_s3s),
         cmocka_unit_test(recursive_watch_follows_new_subdirectories),
+        cmocka_unit_test(stale_directory_events_announce_nothing_twice),
         cmocka_unit_test(moved_in_rewritten_and_removed_files),
         cmocka_unit_test(existing_files_announced_only_when_asked),
         cmocka_unit_test(queue_overflow_recovered_by_a_rescan),
