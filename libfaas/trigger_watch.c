@@ -366,8 +366,8 @@ static void path_of(const watch *w, const char *rel, char *out, size_t size)
 }
 
 /* The MD5 of a regular file as it is now, with the stat it had: false if it is gone, not a
- * regular file, or changed while it was read (a writer is at work; its close will report
- * it). */
+ * regular file, open for writing, or changed while it was read (a writer is at work; its
+ * close will report it). */
 static bool hash_file(const char *path, unsigned char *buf, size_t size, struct stat *st,
                       char md5[33])
 {
@@ -376,6 +376,15 @@ static bool hash_file(const char *path, unsigned char *buf, size_t size, struct 
         return false;
     struct stat after;
     bool ok = fstat(fd, st) == 0 && S_ISREG(st->st_mode);
+    /* A close event may be read after the file was opened again to be rewritten: the
+     * kernel refuses a read lease (EAGAIN) while any process has it open for writing.
+     * Taken and let go at once (no owner is set: a writer's open gets no signal sent
+     * here). Other refusals (neither the owner nor CAP_LEASE, leases off, a file system
+     * without them) tell nothing, and the file is read as before. */
+    if (ok && fcntl(fd, F_SETLEASE, F_RDLCK) == 0)
+        fcntl(fd, F_SETLEASE, F_UNLCK);
+    else if (ok && errno == EAGAIN)
+        ok = false;
     faas__md5 m;
     faas__md5_init(&m);
     while (ok) {

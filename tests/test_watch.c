@@ -333,6 +333,40 @@ static void a_file_held_open_mid_write_is_not_announced(void **state)
     scratch_free(dir);
 }
 
+/* A file rewritten before the watch reads the close event of its previous version: that
+ * event must not announce the new, half-written content; the new close announces it. */
+static void a_late_close_event_does_not_announce_a_rewrite_in_progress(void **state)
+{
+    (void)state;
+    faas_runtime *rt = manual_runtime();
+    char *dir = scratch("latest");
+    ASSERT_OK(faas_watch(rt, "collect", dir, NULL, NULL));
+    write_file(dir, "latest.jpg", "version one");
+    char path[4096];
+    path_in(path, sizeof path, dir, "latest.jpg");
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "vers", 4), 4);
+    pump(rt);
+    for (size_t i = 0; i < got_count(); i++) {
+        json_t *root, *rec = record(i, &root);
+        assert_int_not_equal(json_integer_value(at(rec, "s3.object.size")), 4);
+        json_decref(root);
+    }
+    size_t before = got_count();
+    assert_int_equal(write(fd, "ion two", 7), 7);
+    assert_int_equal(close(fd), 0);
+    pump(rt);
+    assert_int_equal(got_count(), before + 1);
+    json_t *root, *rec = record(before, &root);
+    char md5[33];
+    md5_of("version two", md5);
+    assert_string_equal(str_at(rec, "s3.object.eTag"), md5);
+    json_decref(root);
+    faas_runtime_free(rt);
+    scratch_free(dir);
+}
+
 static void keys_are_url_encoded_as_s3_does(void **state)
 {
     (void)state;
@@ -892,6 +926,7 @@ int main(void)
         cmocka_unit_test(md5_rfc1321_vectors),
         cmocka_unit_test(one_file_gives_an_s3_record),
         cmocka_unit_test(a_file_held_open_mid_write_is_not_announced),
+        cmocka_unit_test(a_late_close_event_does_not_announce_a_rewrite_in_progress),
         cmocka_unit_test(keys_are_url_encoded_as_s3_does),
         cmocka_unit_test(prefix_and_suffix_filters_as_s3s),
         cmocka_unit_test(recursive_watch_follows_new_subdirectories),
