@@ -191,7 +191,7 @@ static int item(parser *ps, faas__cron *c, enum field_id id, const char *end)
     const field_def *f = &FIELDS[id];
     const char *at = ps->p;
     int lo, hi;
-    bool star = false;
+    bool star = false, range = false;
     if (*ps->p == '*') {
         ps->p++;
         lo = f->min;
@@ -205,6 +205,7 @@ static int item(parser *ps, faas__cron *c, enum field_id id, const char *end)
             ps->p++;
             if (value(ps, f, end, &hi) != 0)
                 return -1;
+            range = true;
             if (hi < lo)
                 return refuse(ps, at, "%s: the range %d-%d goes backwards", f->name, lo, hi);
         }
@@ -220,7 +221,7 @@ static int item(parser *ps, faas__cron *c, enum field_id id, const char *end)
         if (v < 1 || v > f->max - f->min + 1)
             return refuse(ps, s, "%s: the step must be 1-%d", f->name, f->max - f->min + 1);
         step = (int)v;
-        if (!star && hi == lo)
+        if (!star && !range)
             hi = f->max;             /* 1/10: from 1 to the end of the field, every 10 */
     }
     for (int v = lo; v <= hi; v += step)

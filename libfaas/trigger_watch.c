@@ -46,6 +46,8 @@ typedef struct wdir {                /* a watched directory of a watch */
     UT_hash_handle hh;               /* in w->dirs, keyed by wd */
     int      wd;
     unsigned gen;                    /* the rescan that last saw it */
+    dev_t    dev;                    /* the directory watched (0, 0: unknown) */
+    ino_t    ino;
     char     rel[];                  /* "" for the root, else "a/b" */
 } wdir;
 
@@ -364,8 +366,8 @@ static void path_of(const watch *w, const char *rel, char *out, size_t size)
 }
 
 /* The MD5 of a regular file as it is now, with the stat it had: false if it is gone, not a
- * regular file, or changed while it was read (a writer is at work; its close will report
- * it). */
+ * regular file, open for writing, or changed while it was read (a writer is at work; its
+ * close will report it). */
 static bool hash_file(const char *path, unsigned char *buf, size_t size, struct stat *st,
                       char md5[33])
 {
@@ -374,6 +376,15 @@ static bool hash_file(const char *path, unsigned char *buf, size_t size, struct 
         return false;
     struct stat after;
     bool ok = fstat(fd, st) == 0 && S_ISREG(st->st_mode);
+    /* A close event may be read after the file was opened again to be rewritten: the
+     * kernel refuses a read lease (EAGAIN) while any process has it open for writing.
+     * Taken and let go at once (no owner is set: a writer's open gets no signal sent
+     * here). Other refusals (neither the owner nor CAP_LEASE, leases off, a file system
+     * without them) tell nothing, and the file is read as before. */
+    if (ok && fcntl(fd, F_SETLEASE, F_RDLCK) == 0)
+        fcntl(fd, F_SETLEASE, F_UNLCK);
+    else if (ok && errno == EAGAIN)
+        ok = false;
     faas__md5 m;
     faas__md5_init(&m);
     while (ok) {
@@ -637,8 +648,30 @@ static int dir_add(watch *w, const char *rel, notes *ns)
         memcpy(d->rel, rel, n + 1);
         HASH_ADD_INT(w->dirs, wd, d);
     }
+    struct stat st;
+    bool known = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    d->dev = known ? st.st_dev : 0;
+    d->ino = known ? st.st_ino : 0;
     d->gen = w->gen;
     return FAAS_OK;
+}
+
+/* Is rel still the very directory we watch under that name? Then an event saying it was
+ * removed or moved away is stale: it is about an earlier directory of that name, or one
+ * that was moved back since, and the watch and the files known there stay. */
+static bool dir_still_there(const watch *w, const char *rel)
+{
+    const wdir *d;
+    for (d = w->dirs; d != NULL; d = d->hh.next)
+        if (strcmp(d->rel, rel) == 0)
+            break;
+    if (d == NULL || (d->dev == 0 && d->ino == 0))
+        return false;
+    char path[2 * PATH_MAX];
+    path_of(w, rel, path, sizeof path);
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == d->dev &&
+           st.st_ino == d->ino;
 }
 
 /* Stop watching rel and everything below it. */
@@ -689,10 +722,12 @@ static int scan(watch *w, const char *rel, int depth, candidates *c, notes *ns)
             if (w->recursive && depth < DEPTH_MAX)
                 scan(w, child, depth + 1, c, ns);
         } else if (S_ISREG(st.st_mode)) {
+            /* It is there, so a rescan must not take it for removed, even if it is
+             * not announced now (being written: its close will). */
             wfile *f = file_find(w, child);
-            if (f != NULL && same_stat(f, &st))
-                f->gen = w->gen;                    /* unchanged since last seen */
-            else
+            if (f != NULL)
+                f->gen = w->gen;
+            if (f == NULL || !same_stat(f, &st))
                 cand_add(c, child, &st);
         }
     }
@@ -775,6 +810,8 @@ static int handle(watch *w, const struct inotify_event *ev, bool *overflow, note
     join(d->rel, ev->name, rel, sizeof rel);
     if (ev->mask & IN_ISDIR) {
         if (ev->mask & (IN_MOVED_FROM | IN_DELETE)) {
+            if (dir_still_there(w, rel))
+                return 0;
             dir_remove_tree(w, rel);
             return removed_tree(w, rel, ns);
         }

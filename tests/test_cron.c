@@ -46,6 +46,9 @@ static const row TABLE[] = {
       { "2026-11-27T00:00:00Z", "2026-11-27T00:15:00Z" } },
     { "cron(1/10 * * * ? *)", NULL, "2026-11-26T10:00:00Z",      /* EventBridge's example */
       { "2026-11-26T10:01:00Z", "2026-11-26T10:11:00Z", "2026-11-26T10:21:00Z" } },
+    /* A range of one value with a step is that value, not "from it to the end". */
+    { "cron(5-5/10 * * * ? *)", NULL, "2026-11-26T10:00:00Z",
+      { "2026-11-26T10:05:00Z", "2026-11-26T11:05:00Z" } },
     { "cron(0/5 8-17 ? * MON-FRI *)", NULL, "2026-11-27T17:50:00Z",   /* Friday evening */
       { "2026-11-27T17:55:00Z", "2026-11-30T08:00:00Z" } },
     { "cron(0 8-17/3 ? * mon-fri *)", NULL, "2026-11-27T12:00:00Z",
