@@ -284,7 +284,7 @@ FAAS_API int faas_record_format(const faas_record *rec, char *buf, size_t size);
 
 /* ---- libffi bridge -------------------------------------------------------------------
  * faas_register_ffi() is declared with the registry above; what the bridge adds (binary
- * calls, signature inspection) is declared here.
+ * calls) is declared here.
  */
 
 /* Call an FFI function with C values, no JSON: args[i] points to the i-th argument (an
