@@ -284,14 +284,14 @@ FAAS_API int faas_record_format(const faas_record *rec, char *buf, size_t size);
 
 /* ---- libffi bridge -------------------------------------------------------------------
  * faas_register_ffi() is declared with the registry above; what the bridge adds (binary
- * calls, signature inspection) is declared here.
+ * calls) is declared here.
  */
 
 /* Call an FFI function with C values, no JSON: args[i] points to the i-th argument (an
  * object of its declared type; for a string, a char * holding it); the result is stored
- * in *ret (an object of the return type; NULL: discarded). The instance, deadline, record
- * and accounting are those of faas_invoke_fn(); res (NULL: discard) gets an empty reply.
- * See faas_invoke_ffi(3). */
+ * in *ret (an object of the return type; NULL: discarded, a faas_owned string freed).
+ * The instance, deadline, record and accounting are those of faas_invoke_fn(); res
+ * (NULL: discard) gets an empty reply. See faas_invoke_ffi(3). */
 FAAS_API int faas_invoke_ffi(faas_function *fn, void **args, void *ret, faas_response *res);
 
 /* ---- Cost models, budgets and metrics export -------------------------------------------

@@ -46,6 +46,8 @@ static int ffi_handler(faas_ctx *ctx, const void *payload, size_t len)
         ffi_call((ffi_cif *)&sig->cif, cfn, &r, b->args);
         if (b->ret != NULL && sig->ret.cls != FAAS__FFI_VOID)
             store_result(&sig->ret, &r, b->ret);
+        else if (sig->ret.owned)
+            free(r.s);      /* discarded: no caller holds the string the function gave */
         return 0;
     }
 
