@@ -1,13 +1,16 @@
 /*
  * bench.h - small helpers shared by libfaas's benchmarks: a monotonic nanosecond clock,
- * the median (and min/max) of N doubles, and a sink that keeps the optimiser from
- * deleting the work being measured. Header-only; everything is static inline.
+ * the median (and min/max) of N doubles, a sink that keeps the optimiser from deleting the
+ * work being measured, and the --only and count options. Header-only; everything is
+ * static inline.
  */
 #ifndef FAAS_BENCH_H
 #define FAAS_BENCH_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -96,6 +99,37 @@ static inline bench_summary bench_summarise(const double *v, size_t n)
     s.p90 = bench_quantile(copy, n, 0.9);
     free(copy);
     return s;
+}
+
+/* --only: is NAME in the comma-separated list ONLY (NULL: every case is)? */
+static inline int bench_selected(const char *only, const char *name)
+{
+    if (only == NULL)
+        return 1;
+    size_t n = strlen(name);
+    for (const char *p = only; *p;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && strncmp(p, name, n) == 0)
+            return 1;
+        if (e == NULL)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* A positive count given to option WHAT of program PROG; a usage error (exit 2) if not. */
+static inline uint64_t bench_parse_count(const char *prog, const char *s, const char *what)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v == 0) {
+        fprintf(stderr, "%s: %s: expected a positive number, not \"%s\"\n", prog, what, s);
+        exit(2);
+    }
+    return (uint64_t)v;
 }
 
 #endif /* FAAS_BENCH_H */

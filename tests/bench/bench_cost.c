@@ -48,19 +48,7 @@ static struct {
 
 static int selected(const char *name)
 {
-    if (opt.only == NULL)
-        return 1;
-    size_t n = strlen(name);
-    for (const char *p = opt.only; *p;) {
-        const char *e = strchr(p, ',');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == n && strncmp(p, name, n) == 0)
-            return 1;
-        if (e == NULL)
-            break;
-        p = e + 1;
-    }
-    return 0;
+    return bench_selected(opt.only, name);
 }
 
 static void die(const char *what, int rc)
@@ -228,18 +216,6 @@ static warm_case *find(const char *name)
     return NULL;
 }
 
-static uint64_t parse_count(const char *s, const char *what)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v == 0) {
-        fprintf(stderr, "bench_cost: %s: expected a positive number, not \"%s\"\n", what, s);
-        exit(2);
-    }
-    return (uint64_t)v;
-}
-
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -250,10 +226,10 @@ int main(int argc, char **argv)
             opt.only = v;
             i++;
         } else if (strcmp(a, "--iters") == 0 && v) {
-            opt.iters = parse_count(v, "--iters");
+            opt.iters = bench_parse_count("bench_cost", v, "--iters");
             i++;
         } else if (strcmp(a, "--reps") == 0 && v) {
-            opt.reps = (unsigned)parse_count(v, "--reps");
+            opt.reps = (unsigned)bench_parse_count("bench_cost", v, "--reps");
             i++;
         } else if (strcmp(a, "--list") == 0) {
             for (size_t k = 0; k < NCASES; k++)
