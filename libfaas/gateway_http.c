@@ -91,6 +91,20 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- per connection: the header deadline ------------------------------------------------- */
 
+/* CLOCK_REALTIME ms from now, for pthread_cond_timedwait(). */
+static struct timespec realtime_in(unsigned ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -155,13 +169,7 @@ static void *reap(void *arg)
                 shutdown(c->fd, SHUT_RDWR);     /* libmicrohttpd sees the end and closes */
                 c->cut = true;
             }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (long)REAP_EVERY_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = realtime_in(REAP_EVERY_MS);
         pthread_cond_timedwait(&g->reap_wake, &g->conn_lock, &until);
     }
     pthread_mutex_unlock(&g->conn_lock);
@@ -401,6 +409,17 @@ static int parse_address(const char *address, struct sockaddr_storage *ss)
     return FAAS_OK;
 }
 
+/* What faas_gateway_start() made, once no thread uses it. */
+static void gateway_free(faas_gateway *g)
+{
+    faas__gw_free(&g->gw);
+    pthread_cond_destroy(&g->reap_wake);
+    pthread_mutex_destroy(&g->conn_lock);
+    pthread_cond_destroy(&g->idle);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
 int faas_gateway_start(faas_runtime *rt, const char *address,
                        const faas_gateway_options *opts, faas_gateway **out)
 {
@@ -464,12 +483,7 @@ int faas_gateway_start(faas_runtime *rt, const char *address,
         rc = faas__fail(FAAS_EINVAL, "faas_gateway_start: cannot listen on %.80s: %s",
                         address ? address : DEFAULT_ADDRESS,
                         mhd_error[0] ? mhd_error : "libmicrohttpd did not start");
-        faas__gw_free(&g->gw);
-        pthread_cond_destroy(&g->reap_wake);
-        pthread_mutex_destroy(&g->conn_lock);
-        pthread_cond_destroy(&g->idle);
-        pthread_mutex_destroy(&g->lock);
-        free(g);
+        gateway_free(g);
         return rc;
     }
     /* Without the reaper the server still works, only without the header deadline. */
@@ -495,14 +509,7 @@ void faas_gateway_stop(faas_gateway *g)
      * drain_ms to finish, then libmicrohttpd closes whatever is left. */
     atomic_store(&g->gw.draining, true);
     MHD_socket listener = MHD_quiesce_daemon(g->d);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += g->drain_ms / 1000;
-    until.tv_nsec += (long)(g->drain_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = realtime_in(g->drain_ms);
     pthread_mutex_lock(&g->lock);
     while (g->in_flight > 0)
         if (pthread_cond_timedwait(&g->idle, &g->lock, &until) == ETIMEDOUT)
@@ -518,10 +525,5 @@ void faas_gateway_stop(faas_gateway *g)
         pthread_mutex_unlock(&g->conn_lock);
         pthread_join(g->reaper, NULL);
     }
-    faas__gw_free(&g->gw);
-    pthread_cond_destroy(&g->reap_wake);
-    pthread_mutex_destroy(&g->conn_lock);
-    pthread_cond_destroy(&g->idle);
-    pthread_mutex_destroy(&g->lock);
-    free(g);
+    gateway_free(g);
 }

@@ -40,12 +40,8 @@ void faas__format_time(int64_t wall_ns, char out[25])
     snprintf(out + n, 25 - n, ".%03dZ", ms);
 }
 
-/* A malloc'd "type\0message\0" block: error_type points at its start, error_message
- * after the first NUL, and faas_response_free() frees it through error_type. */
-static char *error_block(const char *type, const char *fmt, va_list ap)
+char *faas__error_block(const char *type, const char *msg)
 {
-    char msg[1024];
-    vsnprintf(msg, sizeof msg, fmt, ap);
     size_t tl = strlen(type), ml = strlen(msg);
     char *b = malloc(tl + ml + 2);
     if (b != NULL) {
@@ -53,6 +49,13 @@ static char *error_block(const char *type, const char *fmt, va_list ap)
         memcpy(b + tl + 1, msg, ml + 1);
     }
     return b;
+}
+
+static char *error_block(const char *type, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    return faas__error_block(type, msg);
 }
 
 static char *error_blockf(const char *type, const char *fmt, ...) FAAS_PRINTF(2, 3);

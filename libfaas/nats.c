@@ -205,18 +205,6 @@ static const char *nats_why(natsStatus s)
 
 /* ---- responses rebuilt at the producer ------------------------------------------------ */
 
-/* A "type\0message\0" block, as faas_response_free() expects error_type to be. */
-static char *error_block(const char *type, const char *msg)
-{
-    size_t tl = strlen(type), ml = strlen(msg);
-    char *b = malloc(tl + ml + 2);
-    if (b != NULL) {
-        memcpy(b, type, tl + 1);
-        memcpy(b + tl + 1, msg, ml + 1);
-    }
-    return b;
-}
-
 /* The numbers of a record, in the order Faas-Result carries them after the id. */
 #define RESULT_FMT "%36s %d %d %d %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu32 " %" SCNu32 \
                    " %" SCNu64 " %" SCNu64 " %d"
@@ -451,7 +439,7 @@ static bool parse_result(natsMsg *msg, char id[37], int *dead, faas_response *re
         json_t *body = json_loadb(res->data, res->len, 0, NULL);
         const char *type = json_string_value(json_object_get(body, "errorType"));
         const char *message = json_string_value(json_object_get(body, "errorMessage"));
-        char *block = error_block(type ? type : faas_err_name(res->status),
+        char *block = faas__error_block(type ? type : faas_err_name(res->status),
                                   message ? message : faas_strerror(res->status));
         json_decref(body);
         res->error_type = block;

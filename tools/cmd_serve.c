@@ -108,19 +108,13 @@ int cmd_serve(int argc, char **argv)
         return check(file);
 
     ff_file f;
-    int rc = ff_load(file, &f);
-    if (rc != 0) {
-        ff_print_errors(&f);
-        ff_free(&f);
-        return rc < 0 ? die(1, "out of memory") : 2;
-    }
+    int rc = ff_load_or_report(file, &f);
+    if (rc != 0)
+        return rc;
     /* Every thread the runtime and the gateway start inherits this mask, so the signals
      * reach only sigwait() below: no handler runs at an arbitrary point. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    block_stop_signals(&stop);
 
     faas_options o = {0};
     if (show_log)

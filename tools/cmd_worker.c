@@ -107,21 +107,15 @@ int cmd_worker(int argc, char **argv)
     ff_file f;
     memset(&f, 0, sizeof f);
     if (file != NULL) {
-        int rc = ff_load(file, &f);
-        if (rc != 0) {
-            ff_print_errors(&f);
-            ff_free(&f);
-            return rc < 0 ? die(1, "out of memory") : 2;
-        }
+        int rc = ff_load_or_report(file, &f);
+        if (rc != 0)
+            return rc;
     }
 
     /* SIGINT and SIGTERM are taken by sigwait() below: blocked before any thread starts,
      * so that none of the library's threads receives them. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    block_stop_signals(&stop);
 
     faas_options opts;
     memset(&opts, 0, sizeof opts);

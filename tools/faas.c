@@ -55,6 +55,14 @@ const char *usd(uint64_t pusd, char *buf, size_t size)
     return buf;
 }
 
+void block_stop_signals(sigset_t *stop)
+{
+    sigemptyset(stop);
+    sigaddset(stop, SIGINT);
+    sigaddset(stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
+}
+
 int parse_unsigned(const char *s, unsigned *out)
 {
     char *end;

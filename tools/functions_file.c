@@ -614,6 +614,18 @@ int ff_register(faas_runtime *rt, ff_file *f, const char *name)
     return failed;
 }
 
+int ff_load_or_report(const char *path, ff_file *out)
+{
+    int rc = ff_load(path, out);
+    if (rc == 0)
+        return 0;
+    ff_print_errors(out);
+    if (rc < 0)
+        fprintf(stderr, "faas: out of memory\n");
+    ff_free(out);
+    return rc < 0 ? 1 : 2;
+}
+
 void ff_print_errors(const ff_file *f)
 {
     for (size_t i = 0; i < f->nerrors; i++)

@@ -43,6 +43,9 @@ typedef struct ff_file {
 int  ff_parse(const char *text, size_t len, const char *name, const char *dir, ff_file *out);
 /* Read and parse PATH; a file that cannot be read is one error. */
 int  ff_load(const char *path, ff_file *out);
+/* ff_load, and on failure print the errors and release *out: 0 when loaded, else the
+ * exit status to give (1 out of memory, 2 errors in the file). */
+int  ff_load_or_report(const char *path, ff_file *out);
 /* Register every function of f on rt, then start its schedule and its watch, if any.
  * Failures are appended to f->errors with their section's line; returns how many
  * registrations, schedules and watches failed. */

@@ -6,6 +6,7 @@
 #ifndef FAAS_TOOL_H
 #define FAAS_TOOL_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,6 +20,10 @@ const char *usd(uint64_t pusd, char *buf, size_t size);
 int parse_unsigned(const char *s, unsigned *out);
 /* All of stdin (NULL on failure; *len its size). */
 char *read_stdin(size_t *len);
+/* Block SIGINT and SIGTERM in this thread, and so in every thread started after it, and
+ * put them in *stop for sigwait(): a long-running subcommand stops where it chooses, with
+ * no handler running at an arbitrary point. Call it before the runtime starts threads. */
+void block_stop_signals(sigset_t *stop);
 
 int cmd_invoke(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
