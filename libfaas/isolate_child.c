@@ -267,6 +267,21 @@ static void shm_drop(void)
     z.shm_cap = 0;
 }
 
+/* Map fd's cap bytes as the region, in place of the old one; fd is closed on failure. */
+static int shm_map(int fd, size_t cap)
+{
+    void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        close(fd);
+        return -1;
+    }
+    shm_drop();
+    z.shm_fd = fd;
+    z.shm = p;
+    z.shm_cap = cap;
+    return 0;
+}
+
 /* Adopt a region the host sent. */
 static int shm_adopt(int fd)
 {
@@ -275,16 +290,7 @@ static int shm_adopt(int fd)
         close(fd);
         return -1;
     }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) {
-        close(fd);
-        return -1;
-    }
-    shm_drop();
-    z.shm_fd = fd;
-    z.shm = p;
-    z.shm_cap = (size_t)st.st_size;
-    return 0;
+    return shm_map(fd, (size_t)st.st_size);
 }
 
 /* Make a region of at least n bytes (a reply too large for a message); 1 if it is new. */
@@ -302,16 +308,7 @@ static int shm_reserve(size_t n)
         close(fd);
         return -1;
     }
-    void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) {
-        close(fd);
-        return -1;
-    }
-    shm_drop();
-    z.shm_fd = fd;
-    z.shm = p;
-    z.shm_cap = cap;
-    return 1;
+    return shm_map(fd, cap) == 0 ? 1 : -1;
 }
 
 /* ---- an instance: serving calls ------------------------------------------------------ */
