@@ -66,21 +66,6 @@ static struct {
     const char *only;
 } opt = { .capacity = -1 };
 
-static int in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *e = strchr(p, ',');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == n && strncmp(p, name, n) == 0)
-            return 1;
-        if (e == NULL)
-            break;
-        p = e + 1;
-    }
-    return 0;
-}
-
 static void die(const char *what)
 {
     fprintf(stderr, "bench_async: %s\n", what);
@@ -1056,9 +1041,9 @@ int main(int argc, char **argv)
     /* --only: names of systems, of cases, or both. */
     int want_sys[NSYS], want_case[NCASES], any_sys = 0, any_case = 0;
     for (size_t k = 0; k < NSYS; k++)
-        any_sys += want_sys[k] = opt.only ? in_list(opt.only, systems[k].name) : 0;
+        any_sys += want_sys[k] = opt.only ? bench_selected(opt.only, systems[k].name) : 0;
     for (int c = 0; c < NCASES; c++)
-        any_case += want_case[c] = opt.only ? in_list(opt.only, case_names[c]) : 0;
+        any_case += want_case[c] = opt.only ? bench_selected(opt.only, case_names[c]) : 0;
     if (opt.only != NULL && any_sys + any_case == 0) {
         fprintf(stderr, "bench_async: --only %s: no such system or case (see --list)\n",
                 opt.only);
