@@ -796,12 +796,13 @@ static int precheck(faas_runtime *rt, const void *payload, size_t len, faas_resp
 /* The handler ABI: the payload a handler receives is followed by a NUL byte that len does
  * not count, and is never NULL. A caller's buffer cannot be known to be terminated, so the
  * sync entry points copy it, as cheaply as they can: 1 to 15 bytes (most events of a
- * warm loop) inline into 16 bytes of stack, without a call; up to 255 with memcpy into
- * 256 bytes of stack; longer into a malloc'd block. An empty payload is the static "".
+ * warm loop) inline into 16 bytes of stack, without a call; up to 4095 (most JSON events,
+ * an API Gateway request's included) with memcpy into 4 KB of stack; longer into a
+ * malloc'd block. An empty payload is the static "".
  * The other paths terminate their own copies: an async job's (sched.c), and so the
  * gateway's Event calls, schedules, watches and NATS workers. */
 #define PAYLOAD_SHORT 16
-#define PAYLOAD_STACK 256
+#define PAYLOAD_STACK 4096
 
 /* memcpy of 1 to 15 bytes without a call: two overlapping loads of a fixed size, both
  * within the source (glibc's own trick, inlined: the call would cost more than the copy). */

@@ -297,9 +297,9 @@ static void payloads_are_terminated_and_no_reply_is_null(void **state)
     ASSERT_OK(faas_register(s->rt, "silent", silent, NULL));
     ASSERT_OK(faas_register(s->rt, "nothing", replies_nothing, NULL));
     static char buf[1 << 14];
-    size_t sizes[] = { 3, 40, 3000 };      /* the core's three copies: inline, stack, heap */
+    size_t sizes[] = { 3, 40, 5000 };      /* the core's three copies: inline, stack, heap */
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        char body[3001];
+        char body[5001];
         memset(body, 'a', sizes[i]);
         body[0] = body[sizes[i] - 1] = '"';
         body[sizes[i]] = '\0';

@@ -392,36 +392,51 @@ static void handlers_may_invoke_others(void **state)
 static void sync_payloads_are_nul_terminated(void **state)
 {
     fixture *f = *state;
-    ASSERT_OK(faas_register(f->rt, "term", nul_terminated_echo, NULL));
-    faas_function *fn = faas_lookup(f->rt, "term");
-    assert_non_null(fn);
-    static const size_t sizes[] = { 0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 100, 255, 256, 257,
-                                    999, 1000 };    /* 1000: the fixture's max_payload_sync */
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        size_t n = sizes[i];
-        for (int sentinel = 0; sentinel <= 1; sentinel++) {
-            for (int by_handle = 0; by_handle <= 1; by_handle++) {
-                char *p = pattern_payload(n, sentinel);
-                faas_response res;
-                int rc = by_handle ? faas_invoke_fn(fn, p, n, &res)
-                                   : faas_invoke(f->rt, "term", p, n, &res);
-                if (rc != FAAS_OK)
-                    fail_msg("%zu bytes%s, %s: %s: %s", n, sentinel ? " + 'X'" : "",
-                             by_handle ? "faas_invoke_fn" : "faas_invoke", faas_err_name(rc),
-                             res.error_message);
-                assert_int_equal(res.len, n);
-                assert_memory_equal(res.data, p, n);
-                faas_response_free(&res);
-                free(p);
+    /* The fixture's runtime takes 1,000 bytes; this one the default 6 MB, for the stack
+     * copy's limit (4,096) and the heap copy. */
+    fake_clock clock;
+    faas_options o = manual_options(&clock);
+    faas_runtime *big;
+    ASSERT_OK(faas_runtime_new(&big, &o));
+    static const size_t small_sizes[] = { 0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 100, 999,
+                                          1000 };
+    static const size_t big_sizes[] = { 4095, 4096, 4097, 100000 };
+    struct { faas_runtime *rt; const size_t *sizes; size_t n; } runs[] = {
+        { f->rt, small_sizes, sizeof small_sizes / sizeof small_sizes[0] },
+        { big, big_sizes, sizeof big_sizes / sizeof big_sizes[0] },
+    };
+    for (size_t r = 0; r < 2; r++) {
+        faas_runtime *rt = runs[r].rt;
+        ASSERT_OK(faas_register(rt, "term", nul_terminated_echo, NULL));
+        faas_function *fn = faas_lookup(rt, "term");
+        assert_non_null(fn);
+        for (size_t i = 0; i < runs[r].n; i++) {
+            size_t n = runs[r].sizes[i];
+            for (int sentinel = 0; sentinel <= 1; sentinel++) {
+                for (int by_handle = 0; by_handle <= 1; by_handle++) {
+                    char *p = pattern_payload(n, sentinel);
+                    faas_response res;
+                    int rc = by_handle ? faas_invoke_fn(fn, p, n, &res)
+                                       : faas_invoke(rt, "term", p, n, &res);
+                    if (rc != FAAS_OK)
+                        fail_msg("%zu bytes%s, %s: %s: %s", n, sentinel ? " + 'X'" : "",
+                                 by_handle ? "faas_invoke_fn" : "faas_invoke",
+                                 faas_err_name(rc), res.error_message);
+                    assert_int_equal(res.len, n);
+                    assert_memory_equal(res.data, p, n);
+                    faas_response_free(&res);
+                    free(p);
+                }
             }
         }
+        /* No payload at all: the handler gets "", not NULL. */
+        faas_response res;
+        ASSERT_OK(faas_invoke(rt, "term", NULL, 0, &res));
+        faas_response_free(&res);
+        ASSERT_OK(faas_invoke_fn(fn, NULL, 0, &res));
+        faas_response_free(&res);
     }
-    /* No payload at all: the handler gets "", not NULL. */
-    faas_response res;
-    ASSERT_OK(faas_invoke(f->rt, "term", NULL, 0, &res));
-    faas_response_free(&res);
-    ASSERT_OK(faas_invoke_fn(fn, NULL, 0, &res));
-    faas_response_free(&res);
+    faas_runtime_free(big);
 }
 
 int main(void)
