@@ -851,7 +851,8 @@ invoke_named(faas_runtime *rt, const char *name, const void *payload, size_t len
 }
 
 /* The copy of a payload that is empty or not short, for fn (by handle) or name. Out of
- * line, so that the short path's frame holds no heap pointer across the call. */
+ * line, so that the short path's frame holds neither the 4 KB buffer nor a heap pointer
+ * across the call. */
 static __attribute__((noinline)) int
 invoke_copied(faas_runtime *rt, faas_function *fn, const char *name, const void *payload,
               size_t len, faas_response *out)
