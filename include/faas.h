@@ -109,6 +109,9 @@ enum faas_seccomp {
     FAAS_SECCOMP_STRICT     = 2     /* only what a pure computation needs */
 };
 
+/* A handler: payload is never NULL and payload[len] is always a NUL byte (not counted in len),
+ * whatever the path; return 0 for success. A handler that does not reply gives an empty
+ * reply (the gateway's body: null). See faas_register(3). */
 typedef int  (*faas_handler)(faas_ctx *ctx, const void *payload, size_t len);
 typedef int  (*faas_init_fn)(void **state, const char *function);  /* module symbol faas_init */
 typedef void (*faas_shutdown_fn)(void *state);                     /* module symbol faas_shutdown */

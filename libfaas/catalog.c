@@ -72,8 +72,10 @@ int faas_list(faas_runtime *rt, faas_function_info **infos, size_t *count)
         *infos = NULL;
     if (count != NULL)
         *count = 0;
-    if (rt == NULL || infos == NULL || count == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_list: NULL argument");
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_list: runtime is NULL");
+    if (infos == NULL || count == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_list: infos and count must not be NULL");
     pthread_rwlock_rdlock(&rt->reg_lock);
     size_t n = HASH_COUNT(rt->fns), bytes = 0;
     faas_function *fn, *tmp;
@@ -103,8 +105,10 @@ int faas_describe(faas_runtime *rt, const char *name, faas_function_info **info)
 {
     if (info != NULL)
         *info = NULL;
-    if (rt == NULL || info == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_describe: NULL argument");
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_describe: runtime is NULL");
+    if (info == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_describe: info is NULL");
     size_t len;
     if (!faas__valid_name(name, &len))
         return faas__fail(FAAS_EINVAL, "faas_describe: invalid function name \"%.80s\"",

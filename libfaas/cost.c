@@ -734,8 +734,10 @@ int faas_budget_remove(faas_runtime *rt, const char *tag)
 
 int faas_budget_get(faas_runtime *rt, const char *tag, faas_budget *out)
 {
-    if (rt == NULL || out == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_budget_get: NULL argument");
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_budget_get: runtime is NULL");
+    if (out == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_budget_get: out is NULL");
     int rc = check_tag("faas_budget_get", tag);
     if (rc != FAAS_OK)
         return rc;

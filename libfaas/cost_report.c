@@ -481,8 +481,10 @@ static int by_name(const void *a, const void *b)
 
 int faas_cost_totals(faas_runtime *rt, int group, faas_cost_row **rows, size_t *count)
 {
-    if (rt == NULL || rows == NULL || count == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_cost_totals: NULL argument");
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_cost_totals: runtime is NULL");
+    if (rows == NULL || count == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_cost_totals: rows and count must not be NULL");
     *rows = NULL;
     *count = 0;
     if (group != FAAS_COST_TOTAL && group != FAAS_COST_FUNCTION && group != FAAS_COST_TAG)

@@ -947,7 +947,9 @@ static void invoke_sync(faas__gw *gw, const faas__gw_call *call, const void *pay
         res.data = NULL;            /* the response owns it now */
         res.len = 0;
     } else {
-        set_body_static(r, "");
+        /* No reply (the C API's empty one): Lambda's body for a handler that returns
+         * nothing is JSON null, which clients decode; an empty body they cannot. */
+        set_body_static(r, rc == FAAS_OK ? "null" : "");
     }
     faas_response_free(&res);
 }

@@ -425,8 +425,10 @@ int faas_gateway_start(faas_runtime *rt, const char *address,
 {
     if (out != NULL)
         *out = NULL;
-    if (rt == NULL || out == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_gateway_start: NULL argument");
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_gateway_start: runtime is NULL");
+    if (out == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_gateway_start: out is NULL");
     if (atomic_load(&rt->closing))
         return faas__fail(FAAS_ESHUTDOWN, "faas_gateway_start: the runtime is shutting down");
     struct sockaddr_storage ss;

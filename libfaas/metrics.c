@@ -206,8 +206,10 @@ static void quantiles(const faas__hist_snap *h, double *p50, double *p90, double
 
 int faas_stats_get(faas_runtime *rt, const char *name, faas_stats *out)
 {
-    if (rt == NULL || out == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_stats_get: NULL argument");
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_stats_get: runtime is NULL");
+    if (out == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_stats_get: out is NULL");
     if (name != NULL && !faas__valid_name(name, NULL))
         return faas__fail(FAAS_EINVAL, "faas_stats_get: invalid name \"%.80s\"", name);
     memset(out, 0, sizeof *out);

@@ -191,8 +191,10 @@ static void prom_per_function(sbuf *b, const view *v, const char *name, const ch
 
 int faas_metrics_prometheus(faas_runtime *rt, char **text, size_t *len)
 {
-    if (rt == NULL || text == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_metrics_prometheus: NULL argument");
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_metrics_prometheus: runtime is NULL");
+    if (text == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_metrics_prometheus: text is NULL");
     *text = NULL;
     if (len != NULL)
         *len = 0;
@@ -405,8 +407,10 @@ static json_t *function_json(faas_runtime *rt, faas_function *fn, const fn_view 
 
 int faas_metrics_json(faas_runtime *rt, char **text, size_t *len)
 {
-    if (rt == NULL || text == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_metrics_json: NULL argument");
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_metrics_json: runtime is NULL");
+    if (text == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_metrics_json: text is NULL");
     *text = NULL;
     if (len != NULL)
         *len = 0;

@@ -1708,8 +1708,10 @@ static int connect_to(nats_part *n, const char *url)
 
 int faas_nats_attach(faas_runtime *rt, const char *url, const faas_nats_options *opts)
 {
-    if (rt == NULL || url == NULL || url[0] == '\0')
-        return faas__fail(FAAS_EINVAL, "faas_nats_attach: runtime and URL are required");
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_nats_attach: runtime is NULL");
+    if (url == NULL || url[0] == '\0')
+        return faas__fail(FAAS_EINVAL, "faas_nats_attach: a URL is required");
     if (rt->opts.manual)
         return faas__fail(FAAS_EINVAL, "faas_nats_attach: a runtime in manual mode has no "
                           "threads for NATS to complete calls on");
@@ -1838,8 +1840,10 @@ static void copy_stats(faas__attachment *p, void *arg)
 
 int faas_nats_stats_get(faas_runtime *rt, faas_nats_stats *out)
 {
-    if (rt == NULL || out == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_nats_stats_get: NULL argument");
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_nats_stats_get: runtime is NULL");
+    if (out == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_nats_stats_get: out is NULL");
     memset(out, 0, sizeof *out);
     if (!faas__attach_with(rt, "nats", copy_stats, out))
         return faas__fail(FAAS_ENOTFOUND, "faas_nats_stats_get: not attached");

@@ -118,12 +118,14 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
                   enum faas__kind kind, faas_function **out)
 {
     *out = NULL;
+    const char *api = kind == FAAS__HOST ? "faas_register"
+                    : kind == FAAS__MODULE ? "faas_register_module" : "faas_register_ffi";
     if (rt == NULL)
-        return faas__fail(FAAS_EINVAL, "register: runtime is NULL");
+        return faas__fail(FAAS_EINVAL, "%s: runtime is NULL", api);
     if (!faas__valid_name(name, NULL))
         return faas__fail(FAAS_EINVAL,
-                          "register: invalid function name \"%.80s\": 1-64 characters of "
-                          "[A-Za-z0-9_-]", name ? name : "(null)");
+                          "%s: invalid function name \"%.80s\": 1-64 characters of "
+                          "[A-Za-z0-9_-]", api, name ? name : "(null)");
     faas_config defaults;
     if (cfg == NULL) {
         faas_config_init(&defaults);
@@ -285,7 +287,11 @@ int faas__register_prepared(faas_runtime *rt, const char *name, const faas_confi
 
 faas_function *faas_lookup(faas_runtime *rt, const char *name)
 {
-    if (rt == NULL || !faas__valid_name(name, NULL)) {
+    if (rt == NULL) {
+        faas__fail(FAAS_EINVAL, "faas_lookup: runtime is NULL");
+        return NULL;
+    }
+    if (!faas__valid_name(name, NULL)) {
         faas__fail(FAAS_EINVAL, "faas_lookup: invalid name \"%.80s\"", name ? name : "(null)");
         return NULL;
     }
@@ -323,7 +329,9 @@ int faas__lookup_slot(faas_runtime *rt, const char *name, faas_function **fnp,
 
 int faas_unregister(faas_runtime *rt, const char *name)
 {
-    if (rt == NULL || !faas__valid_name(name, NULL))
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_unregister: runtime is NULL");
+    if (!faas__valid_name(name, NULL))
         return faas__fail(FAAS_EINVAL, "faas_unregister: invalid name \"%.80s\"",
                           name ? name : "(null)");
     faas_function *fn = NULL;
@@ -375,7 +383,9 @@ faas_function *faas__lookup_fn(faas_runtime *rt, const char *name, int *status)
 
 int faas_warm(faas_runtime *rt, const char *name, unsigned instances)
 {
-    if (rt == NULL || !faas__valid_name(name, NULL))
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_warm: runtime is NULL");
+    if (!faas__valid_name(name, NULL))
         return faas__fail(FAAS_EINVAL, "faas_warm: invalid name \"%.80s\"",
                           name ? name : "(null)");
     if (atomic_load(&rt->closing))

@@ -993,8 +993,10 @@ static void help_manual(faas_future *f, uint64_t deadline)
 
 int faas_future_wait(faas_future *f, unsigned timeout_ms, faas_response *res)
 {
-    if (f == NULL || res == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_future_wait: NULL argument");
+    if (f == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_future_wait: future is NULL");
+    if (res == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_future_wait: res is NULL");
     struct timespec at;
     clock_gettime(CLOCK_MONOTONIC, &at);
     uint64_t deadline = (uint64_t)at.tv_sec * 1000000000u + (uint64_t)at.tv_nsec +

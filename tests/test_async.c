@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 
 /* ---- handlers ------------------------------------------------------------------------------ */
 
@@ -460,6 +461,61 @@ static void futures_in_manual_mode(void **state)
     assert_int_equal(faas_run_pending(f->rt), 1);
     assert_int_equal(faas_invoke_future(f->rt, "nobody", "x", 1, &fut), FAAS_ENOTFOUND);
     assert_null(fut);
+}
+
+/* The handler ABI's NUL byte on the asynchronous paths: the payload is copied at submit
+ * (the caller frees its buffer at once), and the copy is terminated. */
+typedef struct nul_check {
+    char  *want;                /* the payload's bytes, kept by the test */
+    size_t n;
+    int    status, calls;
+    bool   same;
+    char   message[256];
+} nul_check;
+
+static void on_nul_checked(const faas_response *res, void *arg)
+{
+    nul_check *c = arg;
+    c->calls++;
+    c->status = res->status;
+    c->same = res->len == c->n && memcmp(res->data, c->want, c->n) == 0;
+    snprintf(c->message, sizeof c->message, "%s", res->error_message ? res->error_message : "");
+}
+
+static void async_payloads_are_nul_terminated(void **state)
+{
+    fixture *f = *state;
+    ASSERT_OK(faas_register(f->rt, "term", nul_terminated_echo, NULL));
+    faas_function *fn = faas_lookup(f->rt, "term");
+    static const size_t sizes[] = { 0, 1, 2, 15, 16, 95, 96, 97, 300, 5000 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (int how = 0; how < 3; how++) {         /* by name, by handle, a future */
+            size_t n = sizes[i];
+            nul_check c = { pattern_payload(n, 0), n, 0, 0, false, "" };
+            char *p = pattern_payload(n, how == 1);  /* exact size, or followed by 'X' */
+            faas_future *fut = NULL;
+            if (how == 0)
+                ASSERT_OK(faas_invoke_async(f->rt, "term", p, n, on_nul_checked, &c, NULL));
+            else if (how == 1)
+                ASSERT_OK(faas_invoke_fn_async(fn, p, n, on_nul_checked, &c, NULL));
+            else
+                ASSERT_OK(faas_invoke_future(f->rt, "term", p, n, &fut));
+            free(p);                                /* accepted: the call has its copy */
+            if (fut != NULL) {
+                faas_response res;
+                ASSERT_OK(faas_future_wait(fut, 0, &res));
+                on_nul_checked(&res, &c);
+                faas_response_free(&res);
+                faas_future_free(fut);
+            } else {
+                assert_int_equal(faas_run_pending(f->rt), 1);
+            }
+            if (c.calls != 1 || c.status != FAAS_OK || !c.same)
+                fail_msg("%zu bytes, path %d: %d call(s), %s: %s", n, how, c.calls,
+                         faas_err_name(c.status), c.message);
+            free(c.want);
+        }
+    }
 }
 
 static void drain_in_manual_mode(void **state)
@@ -998,6 +1054,7 @@ int main(void)
         M(parked_calls_keep_fifo_order_manual),
         M(unregister_completes_queued_and_parked_calls),
         M(futures_in_manual_mode),
+        M(async_payloads_are_nul_terminated),
         M(drain_in_manual_mode),
         M(shutdown_cancels_queued_parked_and_retrying),
         cmocka_unit_test(parked_calls_keep_fifo_order_on_workers),

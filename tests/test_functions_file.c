@@ -368,6 +368,92 @@ static void event_sources_start_on_register(void **state)
     rmdir(dir);
 }
 
+
+/* Thousands of sections: the name index finds a duplicate and a missing dead_letter among
+ * them, and grows (rehashes) many times on the way. */
+static void many_sections_are_indexed(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    size_t cap = (size_t)N * 64 + 256, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    for (unsigned i = 0; i < N; i++) {
+        len += (size_t)snprintf(text + len, cap - len, "[s%u]\nmodule = /x.so\n", i);
+        if (i == 1500)
+            len += (size_t)snprintf(text + len, cap - len, "dead_letter = nope\n");
+        else if (i > 0)
+            len += (size_t)snprintf(text + len, cap - len, "dead_letter = s%u\n", N - 1 - i);
+    }
+    len += (size_t)snprintf(text + len, cap - len, "[s17]\nmodule = /x.so\n");
+    ff_file f = parse(text, NULL);
+    print_errors(&f);
+    assert_int_equal(f.n, N);
+    assert_int_equal(f.nerrors, 2);
+    /* In the order found: the duplicate while reading, then the checks of each section. */
+    assert_string_equal(f.errors[0], "fns.ini:9000: [s17]: already defined at line 51");
+    assert_string_equal(f.errors[1], "fns.ini:4500: [s1500]: dead_letter nope is not "
+                                     "defined in this file");
+    ff_free(&f);
+    free(text);
+}
+
+/* check_only (--check): each function is registered, its sources started, then all of it
+ * removed, so the runtime holds nothing afterwards and no schedule ever fires. */
+static void check_only_keeps_nothing_registered(void **state)
+{
+    (void)state;
+    faas_options o = manual_options(&CLOCK);
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_on_record(rt, count_calls, NULL);
+    char *mod = realpath(test_module("mod_basic.so"), NULL);
+    assert_non_null(mod);
+    char dir[] = "/tmp/faas-ff-XXXXXX", in[300], text[2048];
+    assert_non_null(mkdtemp(dir));
+    snprintf(in, sizeof in, "%s/in", dir);
+    assert_int_equal(mkdir(in, 0700), 0);
+    snprintf(text, sizeof text,
+             "[tick]\nmodule = %s\nsymbol = echo\nschedule = rate(1 minute)\n"
+             "[upload]\nmodule = %s\nsymbol = echo\nwatch = in\n"
+             "[bad]\nffi = int (int\nsymbol = abs\n"
+             "[other]\nmodule = %s\nsymbol = echo\n", mod, mod, mod);
+    free(mod);
+    ff_file f = parse(text, dir);
+    assert_int_equal(f.nerrors, 0);
+    f.check_only = 1;
+    ticks = 0;
+    int failed = ff_register(rt, &f, "fns.ini");
+    print_errors(&f);
+    assert_int_equal(failed, 1);
+    assert_int_equal(f.nerrors, 1);                     /* the signature, with its line */
+    assert_true(starts(f.errors[0], "fns.ini:9: [bad]: FAAS_EINVAL"));
+    faas_function_info *infos;
+    size_t n;
+    ASSERT_OK(faas_list(rt, &infos, &n));
+    assert_int_equal(n, 0);
+    faas_info_free(infos);
+    fake_advance(&CLOCK, SEC(120));
+    while (faas_run_pending(rt) > 0)
+        ;
+    assert_int_equal(ticks, 0);
+    char path[400];                                     /* nor does the watch */
+    snprintf(path, sizeof path, "%s/a.txt", in);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("hello\n", fp);
+    fclose(fp);
+    uploads = 0;
+    while (faas_run_pending(rt) > 0)
+        ;
+    assert_int_equal(uploads, 0);
+    ff_free(&f);
+    faas_runtime_free(rt);
+    unlink(path);
+    rmdir(in);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +464,8 @@ int main(void)
         cmocka_unit_test(register_reports_the_section_line),
         cmocka_unit_test(event_source_keys),
         cmocka_unit_test(event_sources_start_on_register),
+        cmocka_unit_test(many_sections_are_indexed),
+        cmocka_unit_test(check_only_keeps_nothing_registered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

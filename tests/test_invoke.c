@@ -384,6 +384,61 @@ static void handlers_may_invoke_others(void **state)
     faas_response_free(&res);
 }
 
+
+/* The handler ABI: whatever the caller's buffer, the handler sees the payload followed by
+ * a NUL byte and never NULL. Every size of each copy path (inline, stack, heap), by name
+ * and by handle, from an exact-size heap block (valgrind and ASan see a read past it) and
+ * from one followed by 'X' (seen natively). */
+static void sync_payloads_are_nul_terminated(void **state)
+{
+    fixture *f = *state;
+    /* The fixture's runtime takes 1,000 bytes; this one the default 6 MB, for the stack
+     * copy's limit (4,096) and the heap copy. */
+    fake_clock clock;
+    faas_options o = manual_options(&clock);
+    faas_runtime *big;
+    ASSERT_OK(faas_runtime_new(&big, &o));
+    static const size_t small_sizes[] = { 0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 100, 999,
+                                          1000 };
+    static const size_t big_sizes[] = { 4095, 4096, 4097, 100000 };
+    struct { faas_runtime *rt; const size_t *sizes; size_t n; } runs[] = {
+        { f->rt, small_sizes, sizeof small_sizes / sizeof small_sizes[0] },
+        { big, big_sizes, sizeof big_sizes / sizeof big_sizes[0] },
+    };
+    for (size_t r = 0; r < 2; r++) {
+        faas_runtime *rt = runs[r].rt;
+        ASSERT_OK(faas_register(rt, "term", nul_terminated_echo, NULL));
+        faas_function *fn = faas_lookup(rt, "term");
+        assert_non_null(fn);
+        for (size_t i = 0; i < runs[r].n; i++) {
+            size_t n = runs[r].sizes[i];
+            for (int sentinel = 0; sentinel <= 1; sentinel++) {
+                for (int by_handle = 0; by_handle <= 1; by_handle++) {
+                    char *p = pattern_payload(n, sentinel);
+                    faas_response res;
+                    int rc = by_handle ? faas_invoke_fn(fn, p, n, &res)
+                                       : faas_invoke(rt, "term", p, n, &res);
+                    if (rc != FAAS_OK)
+                        fail_msg("%zu bytes%s, %s: %s: %s", n, sentinel ? " + 'X'" : "",
+                                 by_handle ? "faas_invoke_fn" : "faas_invoke",
+                                 faas_err_name(rc), res.error_message);
+                    assert_int_equal(res.len, n);
+                    assert_memory_equal(res.data, p, n);
+                    faas_response_free(&res);
+                    free(p);
+                }
+            }
+        }
+        /* No payload at all: the handler gets "", not NULL. */
+        faas_response res;
+        ASSERT_OK(faas_invoke(rt, "term", NULL, 0, &res));
+        faas_response_free(&res);
+        ASSERT_OK(faas_invoke_fn(fn, NULL, 0, &res));
+        faas_response_free(&res);
+    }
+    faas_runtime_free(big);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -399,6 +454,7 @@ int main(void)
         T(request_ids_are_unique_uuid4),
         T(arena_high_water_per_call),
         T(handlers_may_invoke_others),
+        T(sync_payloads_are_nul_terminated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -478,6 +478,38 @@ static void round_trip_in_one_process(void **state)
     faas_runtime_free(rt);
 }
 
+/* The handler ABI on a NATS worker: the message's data reaches the handler followed by a
+ * NUL byte, whatever its size (the producer's buffer is freed as soon as it is accepted). */
+static void worker_payloads_are_nul_terminated(void **state)
+{
+    NEED_SERVER(state);
+    faas_runtime *rt = threaded_runtime(2);
+    faas_config rc = remote_config();
+    ASSERT_OK(faas_register(rt, "term", nul_terminated_echo, &rc));
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_BOTH;
+    ASSERT_OK(faas_nats_attach(rt, srv->url, &no));
+    static const size_t sizes[] = { 0, 5, 300, 100000 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        tracker t;
+        tracker_init(&t, 1);
+        char *p = pattern_payload(sizes[i], 0);
+        ASSERT_OK(faas_invoke_async(rt, "term", p, sizes[i], on_done, &t, NULL));
+        free(p);
+        assert_int_equal(tracker_wait(&t, 1, 30), 1);
+        if (t.status != FAAS_OK)
+            fail_msg("%zu bytes: %s: %s: %s", sizes[i], faas_err_name(t.status), t.error_type,
+                     t.error_message);
+        assert_int_equal(t.len, sizes[i]);
+        tracker_free(&t);
+    }
+    faas_nats_stats st;
+    ASSERT_OK(faas_nats_stats_get(rt, &st));
+    assert_int_equal(st.published, 4);          /* they went through the stream */
+    faas_runtime_free(rt);
+}
+
 /* The server's max_payload (8 MB here) refuses a bigger envelope at submit. */
 static void too_large_is_refused_at_submit(void **state)
 {
@@ -1115,6 +1147,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         S(attach_refuses_bad_arguments),
         S(round_trip_in_one_process),
+        S(worker_payloads_are_nul_terminated),
         S(too_large_is_refused_at_submit),
         S(always_failing_ends_in_the_dead_letter_stream),
         S(a_worker_detached_before_its_dead_letter_is_stored_still_answers),

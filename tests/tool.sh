@@ -40,4 +40,38 @@ for want in "  1    cold" "  2    warm" "FAAS_ETHROTTLED: TooManyRequestsExcepti
 done
 $faas demo --modules "$tmp" >/dev/null 2>&1; rc=$?
 if [ $rc -eq 1 ]; then ok "demo without modules fails clearly"; else not_ok "demo without modules (rc $rc)"; fi
+# serve --check grows with the file, in time and memory: 100,000 sections (a tag each, a
+# dead_letter every tenth) within 10 s and 200 MB. It was quadratic (a linear search per
+# section; 95,000 sections: 21-35 s) and held every function registered (366 MB).
+awk -v mod="$mods/echo.so" 'BEGIN {
+    for (i = 0; i < 100000; i++) {
+        printf "[f%d]\nmodule = %s\nsymbol = echo\ntag = t%d\n", i, mod, i % 100
+        if (i % 10 == 1) printf "dead_letter = f%d\n", i - 1
+        print ""
+    } }' >"$tmp/big.ini"
+if command -v python3 >/dev/null 2>&1; then
+    python3 - "$faas" "$tmp/big.ini" >"$tmp/out" 2>&1 <<'PY'
+import resource, subprocess, sys, time
+t = time.monotonic()
+try:
+    r = subprocess.run([sys.argv[1], "serve", "--check", sys.argv[2]], capture_output=True,
+                       text=True, timeout=10)
+except subprocess.TimeoutExpired:
+    print("more than 10 s")
+    sys.exit(1)
+s = time.monotonic() - t
+mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print("%.2f s, %.0f MB: %s%s" % (s, mb, r.stdout.strip(), r.stderr.strip()))
+sys.exit(0 if r.returncode == 0 and "100000 functions, no error" in r.stdout and mb < 200
+         else 1)
+PY
+    rc=$?
+    if [ $rc -eq 0 ]; then ok "serve --check of 100,000 sections: $(cat "$tmp/out")"
+    else not_ok "serve --check of 100,000 sections within 10 s and 200 MB"; sed 's/^/# /' "$tmp/out"; fi
+else
+    timeout 10 $faas serve --check "$tmp/big.ini" >"$tmp/out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then ok "serve --check of 100,000 sections within 10 s (no python3: memory not measured)"
+    else not_ok "serve --check of 100,000 sections within 10 s (rc $rc)"; sed 's/^/# /' "$tmp/out"; fi
+fi
 done_testing

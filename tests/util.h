@@ -111,6 +111,39 @@ static inline unsigned scaled(unsigned n)
     return v < 1 ? 1 : (unsigned)v;
 }
 
+/* ---- the handler ABI's NUL byte ----------------------------------------------------------- */
+
+/* A handler that replies with its payload when the payload keeps the handler ABI (never
+ * NULL, payload[len] == 0), and fails with NullPayload or NotTerminated otherwise. Reading
+ * payload[len] is what valgrind and ASan flag when a path hands a handler a caller's
+ * buffer without the copy that terminates it. */
+static inline int nul_terminated_echo(faas_ctx *ctx, const void *payload, size_t len)
+{
+    if (payload == NULL)
+        return faas_fail(ctx, "NullPayload", "payload is NULL (len %zu)", len);
+    unsigned char after = ((const unsigned char *)payload)[len];
+    if (after != 0)
+        return faas_fail(ctx, "NotTerminated", "payload[%zu] is 0x%02x, not NUL", len, after);
+    return faas_reply(ctx, payload, len);
+}
+
+/* n bytes of a pattern (NUL bytes among them) in an exact-size malloc'd block, or, with
+ * sentinel, in n + 1 bytes whose last is 'X': a path that passes the caller's buffer on
+ * shows the 'X' to nul_terminated_echo. Never NULL (malloc(1) for n = 0). */
+static inline char *pattern_payload(size_t n, int sentinel)
+{
+    char *p = malloc(n + (sentinel ? 1 : 0) + (n == 0 && !sentinel ? 1 : 0));
+    if (p == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)('a' + i % 26);
+    if (n > 2)
+        p[n / 2] = '\0';                        /* a NUL of its own: len is the length */
+    if (sentinel)
+        p[n] = 'X';
+    return p;
+}
+
 /* ---- capturing the log sink and the record hook ------------------------------------------- */
 
 typedef struct capture {

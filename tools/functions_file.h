@@ -30,11 +30,14 @@ typedef struct ff_function {
 
 typedef struct ff_file {
     ff_function *fns;
-    size_t       n;
+    size_t       n, fns_cap;
     char       **errors;        /* "FILE:LINE: message", in the order found */
-    size_t       nerrors;
+    size_t       nerrors, errors_cap;
     int          no_sources;    /* set before ff_register: start no schedule or watch (a
                                    NATS worker runs calls; its producer starts them) */
+    int          check_only;    /* set before ff_register: unregister each function (and
+                                   stop its schedule and watch) once its registration is
+                                   checked, so that --check holds one at a time */
 } ff_file;
 
 /* Parse text[0..len) (NUL bytes are errors). name is used in messages; dir (NULL: none)
@@ -46,9 +49,10 @@ int  ff_load(const char *path, ff_file *out);
 /* ff_load, and on failure print the errors and release *out: 0 when loaded, else the
  * exit status to give (1 out of memory, 2 errors in the file). */
 int  ff_load_or_report(const char *path, ff_file *out);
-/* Register every function of f on rt, then start its schedule and its watch, if any.
- * Failures are appended to f->errors with their section's line; returns how many
- * registrations, schedules and watches failed. */
+/* Register every function of f on rt, then start its schedule and its watch, if any
+ * (with check_only, each function's in turn, then it is removed). Failures are appended
+ * to f->errors with their section's line; returns how many registrations, schedules and
+ * watches failed. */
 int  ff_register(faas_runtime *rt, ff_file *f, const char *name);
 /* Each error on a line of standard error. */
 void ff_print_errors(const ff_file *f);

@@ -1,5 +1,6 @@
 /* mod_basic.c - test fixture module: several handlers, INIT/SHUTDOWN hooks that count,
- * and module globals that start over each time the module is loaded again. */
+ * and module globals that start over each time the module is loaded again; a handler that
+ * checks the handler ABI's NUL byte and one that never replies. */
 #include <faas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@ void faas_shutdown(void *st);
 int echo(faas_ctx *ctx, const void *payload, size_t len);
 int whoami(faas_ctx *ctx, const void *payload, size_t len);
 int fail(faas_ctx *ctx, const void *payload, size_t len);
+int terminated(faas_ctx *ctx, const void *payload, size_t len);
+int silent(faas_ctx *ctx, const void *payload, size_t len);
 
 static int inits;               /* reset to 0 by a fresh dlopen after a dlclose */
 static int live_states;
@@ -58,4 +61,21 @@ int fail(faas_ctx *ctx, const void *payload, size_t len)
 {
     (void)payload; (void)len;
     return faas_fail(ctx, "KeyError", "'action'");
+}
+
+/* The handler ABI: replies with the payload when it is not NULL and payload[len] is NUL;
+ * fails with NotTerminated otherwise. */
+int terminated(faas_ctx *ctx, const void *payload, size_t len)
+{
+    if (payload == NULL || ((const unsigned char *)payload)[len] != 0)
+        return faas_fail(ctx, "NotTerminated", "%zu byte payload %s", len,
+                         payload == NULL ? "is NULL" : "is not followed by a NUL byte");
+    return faas_reply(ctx, payload, len);
+}
+
+/* Succeeds without a reply: through the gateway, the body null. */
+int silent(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)ctx; (void)payload; (void)len;
+    return 0;
 }

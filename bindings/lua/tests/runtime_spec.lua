@@ -246,6 +246,22 @@ describe("a runtime", function()
     assert.are.equal("Runtime.LoadError", err.type)
   end)
 
+  it("gives a C handler its payload followed by a NUL byte", function()
+    -- The handler ABI: mod_basic's `terminated` fails the call unless payload[len] is NUL.
+    local dir = os.getenv("FAAS_TEST_MODULES")
+    local f = dir and io.open(dir .. "/mod_basic.so")
+    if not f then pending("FAAS_TEST_MODULES does not hold mod_basic.so") return end
+    f:close()
+    assert.is_true(rt:register_module("term", dir .. "/mod_basic.so", "terminated"))
+    assert.are.equal("a\0b", rt:invoke("term", faas.raw("a\0b")))
+    local long = string.rep("z", 5000)
+    assert.are.equal(long, rt:invoke("term", faas.raw(long)))
+    assert.are.same({ k = "v" }, rt:invoke("term", { k = "v" }))
+    local r, err = rt:invoke("term")              -- no event: "" reaches the handler
+    assert.is_nil(err)
+    assert.are.equal(faas.null, r)                -- and an empty reply is faas.null
+  end)
+
   it("isolates a C module that crashes, when the library can", function()
     local dir = os.getenv("FAAS_TEST_MODULES")
     local f = dir and io.open(dir .. "/mod_misbehave.so")

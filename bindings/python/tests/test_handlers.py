@@ -236,6 +236,21 @@ def test_a_c_module_runs_beside_python_handlers(rt, module_dir):
     assert info.value.error_type == "Runtime.LoadError"
 
 
+def test_a_c_handler_sees_a_nul_after_the_payload(rt):
+    # The handler ABI: whatever Python passes (bytes, a slice of a bigger buffer, JSON, no
+    # event), the C handler finds a NUL byte after the payload (mod_basic's `terminated`
+    # fails the call otherwise) and never NULL.
+    mods = os.environ.get("FAAS_TEST_MODULES")
+    if not mods or not os.path.exists(os.path.join(mods, "mod_basic.so")):
+        pytest.skip("FAAS_TEST_MODULES does not hold mod_basic.so")
+    rt.register_module("term", os.path.join(mods, "mod_basic.so"), "terminated")
+    big = bytearray(b"x" * 5001)
+    for event in (b"abc", b"a\x00b", memoryview(big)[:5000], b"y" * 300):
+        assert rt.invoke("term", event) == bytes(event)
+    assert rt.invoke("term", {"k": "v"}) == {"k": "v"}
+    assert rt.invoke("term") is None            # no payload: "" reaches the handler
+
+
 def test_register_ffi_calls_an_existing_c_function(rt):
     # The libffi bridge (faas_register_ffi(3)): the event is the JSON array of arguments.
     rt.register_ffi("cos", "libm.so.6", "cos", "double (double)")
