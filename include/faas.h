@@ -466,9 +466,15 @@ typedef struct faas_gateway_options {       /* all-zero = every default */
     unsigned    threads;            /* 0: see faas_gateway_start(3) */
     const char *region;             /* NULL: "us-east-1", in the ARNs it answers with */
     const char *account;            /* NULL: "000000000000", likewise */
-    unsigned    header_timeout_ms;  /* 0: 30000; a request's line and headers must arrive
+    unsigned    header_timeout_ms;  /* 0: 10000; a request's line and headers must arrive
                                        within this of the connection's start or of the
                                        previous response (a client trickling them is cut) */
+    unsigned    max_connections_per_address; /* 0: max_connections / 2; open connections
+                                       from one client address at most */
+    size_t      max_discard;        /* 0: 2 x max_body; a body refused from the headers
+                                       (401, 404, 413...) up to this long is read and
+                                       thrown away before the answer, so that a client
+                                       writing it all first can read the answer */
     /* later fields are only ever added here, at the end */
 } faas_gateway_options;
 

@@ -917,7 +917,13 @@ void faas__gw_too_large(faas__gw *gw, const faas__gw_call *call, uint64_t size,
                         faas__gw_resp *r)
 {
     too_large(gw, call, size, r);
-    r->close = true;        /* the rest of the body was not read */
+}
+
+void faas__gw_bad_framing(faas__gw *gw, const char *why, faas__gw_resp *r)
+{
+    service_error(gw, r, 400, "InvalidRequestContentException", NULL, NULL,
+                  "The request is malformed: %s", why);
+    r->close = true;        /* where the next request would start is not known */
 }
 
 static void invoke_sync(faas__gw *gw, const faas__gw_call *call, const void *payload,
@@ -1294,8 +1300,6 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
     int st;
     if (faas__lookup_fn(gw->rt, call->name, &st) == NULL) {
         not_found(gw, r, call->name, NULL, NULL);
-        /* The body is not read: with one on the way the connection cannot be reused. */
-        r->close = r->close || req->content_length != 0;
         return true;
     }
     return false;

@@ -77,16 +77,20 @@ typedef struct faas__gw_call {
 } faas__gw_call;
 
 /* Headers are in: true if resp is the answer now (the body is not needed, or refused);
- * false: read the body (at most call->limit bytes) and call faas__gw_finish(). */
+ * false: read the body (at most call->limit bytes) and call faas__gw_finish(). Whether a
+ * body still on its way is read (and thrown away) before the answer, or the connection
+ * closed after it, is the HTTP layer's choice (gateway_http.c). */
 bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
                     faas__gw_resp *resp);
 /* The body is in (req->body, req->len): fill resp. */
 void faas__gw_finish(faas__gw *gw, const faas__gw_call *call, const faas__gw_req *req,
                      faas__gw_resp *resp);
-/* The body went past call->limit: the 413 (size FAAS__GW_NO_LENGTH: not known, a body
- * without Content-Length); the connection is closed after it, the rest unread. */
+/* The body went past call->limit: the 413 (size FAAS__GW_NO_LENGTH: not known). */
 void faas__gw_too_large(faas__gw *gw, const faas__gw_call *call, uint64_t size,
                         faas__gw_resp *resp);
+/* A request whose framing is ambiguous (why: "two Content-Length headers", ...): 400
+ * InvalidRequestContentException, and the connection closed after it. */
+void faas__gw_bad_framing(faas__gw *gw, const char *why, faas__gw_resp *resp);
 /* Release what resp holds; safe twice and on a zeroed resp. */
 void faas__gw_resp_free(faas__gw_resp *resp);
 

@@ -1,9 +1,11 @@
 /*
  * gateway_http.c - the gateway's HTTP server on libmicrohttpd: the listening socket, its
- * threads, connection and body limits, slow-client timeouts (libmicrohttpd's idle timeout,
- * and our header and body deadlines), the drain on stop. What a
- * request means is gateway.c's business: this file only carries bytes to and from
- * faas__gw_begin() / faas__gw_finish().
+ * threads, connection limits (in all, per client address, and which connection gives way
+ * when they are reached), body limits, slow-client timeouts (libmicrohttpd's idle timeout,
+ * and our header and body deadlines), strict framing (what could smuggle a request is
+ * refused), bodies read and discarded so that an early answer can be read, the drain on
+ * stop. What a request means is gateway.c's business: this file only carries bytes to and
+ * from faas__gw_begin() / faas__gw_finish().
  */
 #include "internal.h"
 
@@ -17,6 +19,9 @@
 #include <string.h>
 #include <strings.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,21 +31,43 @@
 #define DEFAULT_CONNECTIONS 256u
 #define DEFAULT_IDLE_MS 30000u
 #define DEFAULT_DRAIN_MS 10000u
-#define DEFAULT_HEADER_MS 30000u
+#define DEFAULT_HEADER_MS 10000u
 #define REAP_EVERY_MS 250u          /* how often the header deadlines are looked at */
 
-/* A connection, for the header deadline. libmicrohttpd's idle timeout restarts with every
- * byte, so a client sending its headers a byte at a time would hold the connection (and
- * with a thread per connection, a thread) for as long as it likes; the reaper shuts down
- * the socket of one whose request line and headers are not in by the deadline. It acts on
- * its own duplicate of the descriptor, closed when libmicrohttpd reports the connection
- * closed: the number is never another socket's while it is in the list. */
+/* libmicrohttpd 0.9.77 and later refuse bare LF and folded lines themselves (their client
+ * discipline level 1); before, they take both, and framing_error() checks the raw head. */
+#if MHD_VERSION >= 0x00097701
+# define MHD_DISCIPLINE 1
+#else
+# define HEAD_LAYOUT 1
+#endif
+
+/* A connection, for the header deadline and for choosing which gives way when all slots
+ * are taken. libmicrohttpd's idle timeout restarts with every byte, so a client sending
+ * its headers a byte at a time would hold the connection (and with a thread per
+ * connection, a thread) for as long as it likes; the reaper shuts down the socket of one
+ * whose request line and headers are not in by the deadline. It acts on its own duplicate
+ * of the descriptor, closed when libmicrohttpd reports the connection closed: the number
+ * is never another socket's while it is in the list. */
+enum phase {
+    WAITING,                        /* for a request's line and headers (between requests too) */
+    BODY,                           /* reading a request's body */
+    BUSY                            /* running the call, or sending the answer */
+};
+/* A client address and how many of the connections not cut are its own: the most crowded
+ * address gives way first. */
+typedef struct peer {
+    unsigned char  key[17];         /* the family, then the address (4 or 16 bytes) */
+    unsigned       conns;
+    UT_hash_handle hh;
+} peer;
 typedef struct conn {
     struct conn *next, *prev;       /* in faas_gateway.conns, under conn_lock */
     int          fd;                /* our dup of the connection's socket */
-    uint64_t     since;             /* faas__now() when it began waiting for headers */
-    bool         waiting;           /* between requests, or in a request's headers */
-    bool         cut;               /* shut down by the reaper already */
+    uint64_t     since;             /* faas__now() when its phase began */
+    enum phase   phase;
+    bool         cut;               /* shut down already (by the reaper, or given way) */
+    peer        *peer;              /* NULL once cut, or when its address is not known */
 } conn;
 #define BODY_CHUNK 65536u           /* the first allocation for a body of unknown size */
 
@@ -53,7 +80,12 @@ struct faas_gateway {
     pthread_cond_t     idle;        /* signalled when in_flight drops to 0 */
     unsigned           in_flight;   /* requests whose headers are in, not yet completed */
     uint64_t           header_ns;   /* the header deadline */
-    pthread_mutex_t    conn_lock;   /* a leaf: protects conns, conn fields, stopping */
+    size_t             max_discard; /* the longest refused body read to its end */
+    unsigned           max_conns;   /* connections served at once */
+    pthread_mutex_t    conn_lock;   /* a leaf: protects conns, conn fields, live, peers,
+                                       stopping */
+    unsigned           live;        /* connections in conns not cut */
+    peer              *peers;       /* by address, those with a connection not cut */
     pthread_cond_t     reap_wake;   /* signalled to stop the reaper */
     conn               conns;       /* the list's head (a sentinel) */
     bool               stopping;
@@ -68,12 +100,13 @@ typedef struct request {
     bool          begun;            /* faas__gw_begin() ran: counted in in_flight */
     bool          reading;          /* the body is being read */
     bool          over;             /* the body went past call.limit: 413 at its end */
-    bool          early;            /* resp is the answer, sent on the next call */
+    bool          early;            /* resp is the answer, sent once the body is in */
     faas__gw_resp resp;
     uint64_t      content_length;
     uint64_t      body_deadline;    /* faas__now() by which the body must be in */
     char         *body;
     size_t        len, cap;
+    uint64_t      discarded;        /* body bytes read and thrown away */
 } request;
 
 /* libmicrohttpd's messages, kept for faas_last_error() when the daemon does not start
@@ -89,7 +122,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         mhd_error[--n] = '\0';
 }
 
-/* ---- per connection: the header deadline ------------------------------------------------- */
+/* ---- per connection: the header deadline, who gives way ---------------------------------- */
 
 /* CLOCK_REALTIME ms from now, for pthread_cond_timedwait(). */
 static struct timespec realtime_in(unsigned ms)
@@ -105,6 +138,86 @@ static struct timespec realtime_in(unsigned ms)
     return t;
 }
 
+/* Requires g->conn_lock. Count c as its address's (NULL: not known). */
+static void join_peer(faas_gateway *g, conn *c, const struct sockaddr *sa)
+{
+    unsigned char key[17] = {0};
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        key[0] = 4;
+        memcpy(key + 1, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        key[0] = 6;
+        memcpy(key + 1, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    } else {
+        return;
+    }
+    peer *p;
+    HASH_FIND(hh, g->peers, key, sizeof key, p);
+    if (p == NULL) {
+        p = calloc(1, sizeof *p);
+        if (p == NULL)
+            return;                 /* out of memory: counted as an address of its own */
+        memcpy(p->key, key, sizeof key);
+        HASH_ADD(hh, g->peers, key, sizeof p->key, p);
+    }
+    p->conns++;
+    c->peer = p;
+}
+
+/* Requires g->conn_lock. */
+static void leave_peer(faas_gateway *g, conn *c)
+{
+    peer *p = c->peer;
+    c->peer = NULL;
+    if (p != NULL && --p->conns == 0) {
+        HASH_DELETE(hh, g->peers, p);
+        free(p);
+    }
+}
+
+/* Requires g->conn_lock. */
+static void cut(faas_gateway *g, conn *c)
+{
+    shutdown(c->fd, SHUT_RDWR);     /* libmicrohttpd sees the end and closes */
+    c->cut = true;
+    g->live--;
+    leave_peer(g, c);
+}
+
+/* Requires g->conn_lock. Is a a better choice than b to give way? The connections of the
+ * address that has the most give way first, then those waiting for their headers before
+ * those waiting for the rest of their body, then the oldest. */
+static bool gives_way_before(const conn *a, const conn *b)
+{
+    unsigned na = a->peer ? a->peer->conns : 1, nb = b->peer ? b->peer->conns : 1;
+    if (na != nb)
+        return na > nb;
+    if (a->phase != b->phase)
+        return a->phase < b->phase;
+    return a->since <= b->since;    /* the list runs from the newest: <= keeps the oldest */
+}
+
+/* Requires g->conn_lock. All slots are taken and fresh wants one: a connection waiting for
+ * its request (for its headers, else for the rest of its body) gives way, chosen by
+ * gives_way_before(); one running a call or sending its answer never does. Slow clients
+ * (slowloris) hold slots only while nobody else needs them, and a client on an address of
+ * its own keeps its connection while an address with more connections has one that can
+ * give way. False if none can. */
+static bool make_room(faas_gateway *g, conn *fresh)
+{
+    conn *victim = NULL;
+    for (conn *c = g->conns.next; c != &g->conns; c = c->next) {
+        if (c == fresh || c->cut || c->phase == BUSY)
+            continue;
+        if (victim == NULL || gives_way_before(c, victim))
+            victim = c;
+    }
+    if (victim == NULL)
+        return false;
+    cut(g, victim);
+    return true;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -115,19 +228,25 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
             MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
         conn *c = ci ? calloc(1, sizeof *c) : NULL;
         if (c == NULL)
-            return;                 /* out of memory: no header deadline for this one */
+            return;                 /* out of memory: not tracked (libmicrohttpd's cap holds) */
         c->fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0);
         if (c->fd < 0) {
             free(c);
             return;
         }
         c->since = faas__now(g->gw.rt);
-        c->waiting = true;
+        c->phase = WAITING;
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         pthread_mutex_lock(&g->conn_lock);
         c->next = g->conns.next;
         c->prev = &g->conns;
         c->next->prev = c;
         g->conns.next = c;
+        g->live++;
+        join_peer(g, c, ai ? ai->client_addr : NULL);
+        if (g->live > g->max_conns && !make_room(g, c))
+            cut(g, c);              /* every slot is busy: this one is refused */
         pthread_mutex_unlock(&g->conn_lock);
         *socket_context = c;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -137,6 +256,9 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
         pthread_mutex_lock(&g->conn_lock);
         c->prev->next = c->next;
         c->next->prev = c->prev;
+        if (!c->cut)
+            g->live--;
+        leave_peer(g, c);
         pthread_mutex_unlock(&g->conn_lock);
         close(c->fd);
         free(c);
@@ -144,8 +266,9 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
     }
 }
 
-/* A request's headers are in (waiting = false), or its response went out (true). */
-static void set_waiting(faas_gateway *g, struct MHD_Connection *con, bool waiting)
+/* Where a connection's request is: its headers are in (BODY), its answer is being made
+ * (BUSY), or its answer went out and the next request is awaited (WAITING). */
+static void set_phase(faas_gateway *g, struct MHD_Connection *con, enum phase phase)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -153,7 +276,7 @@ static void set_waiting(faas_gateway *g, struct MHD_Connection *con, bool waitin
     if (c == NULL)
         return;
     pthread_mutex_lock(&g->conn_lock);
-    c->waiting = waiting;
+    c->phase = phase;
     c->since = faas__now(g->gw.rt);
     pthread_mutex_unlock(&g->conn_lock);
 }
@@ -165,10 +288,9 @@ static void *reap(void *arg)
     while (!g->stopping) {
         uint64_t now = faas__now(g->gw.rt);
         for (conn *c = g->conns.next; c != &g->conns; c = c->next)
-            if (c->waiting && !c->cut && now > c->since && now - c->since > g->header_ns) {
-                shutdown(c->fd, SHUT_RDWR);     /* libmicrohttpd sees the end and closes */
-                c->cut = true;
-            }
+            if (c->phase == WAITING && !c->cut && now > c->since &&
+                now - c->since > g->header_ns)
+                cut(g, c);
         struct timespec until = realtime_in(REAP_EVERY_MS);
         pthread_cond_timedwait(&g->reap_wake, &g->conn_lock, &until);
     }
@@ -197,7 +319,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 {
     (void)why;
     faas_gateway *g = cls;
-    set_waiting(g, con, true);      /* the next request's headers are due from now */
+    set_phase(g, con, WAITING);     /* the next request's headers are due from now */
     request *r = *con_cls;
     if (r == NULL)
         return;
@@ -259,19 +381,157 @@ static enum MHD_Result fail_500(struct MHD_Connection *con)
     return ok;
 }
 
+/* ---- strict framing ---------------------------------------------------------------------- */
+
+/* A request whose end a proxy in front of us could see elsewhere than we do (two
+ * Content-Lengths, Content-Length with Transfer-Encoding, "Transfer-Encoding :", a folded
+ * or bare-LF line...) could carry a second, smuggled request: such a request is refused
+ * with a 400, unread, and its connection closed. libmicrohttpd 0.9.75's own strictness
+ * (MHD_OPTION_STRICT_FOR_CLIENT) does little of this: at 1 it only wants Host and refuses
+ * a space in the target, at -1 only a space before a colon, and at no level does it refuse
+ * a bare LF or a folded line; and what it refuses it answers with an HTML page. So the
+ * checks are ours, and answered as Lambda does. */
+
+typedef struct head_scan {
+    unsigned    lengths, encodings, hosts;
+    const char *encoding;       /* the Transfer-Encoding value */
+    const char *why;            /* the first fault, or NULL */
+#ifdef HEAD_LAYOUT
+    /* libmicrohttpd before 0.9.77 parses the head in place: every name and value it hands
+     * out points into its read buffer, each line's CRLF turned into two NULs and each
+     * colon into one. From where the previous line's content ends (pos) to where the next
+     * name starts there must be exactly that CRLF: one byte is a bare LF, and a folded
+     * line's name is moved out of the buffer. */
+    bool        layout;         /* pos and end are known */
+    uintptr_t   pos;            /* the end of the previous line's content */
+    uintptr_t   end;            /* the end of the head (past its empty line) */
+#endif
+} head_scan;
+
+static const char bad_line[] = "a line that does not end with CRLF (a bare LF) or a folded "
+                               "header line (obs-fold)";
+
+static bool tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool name_is(const char *key, size_t klen, const char *name)
+{
+    return klen == strlen(name) && strncasecmp(key, name, klen) == 0;
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t klen, const char *value, size_t vlen)
+{
+    (void)kind;
+    head_scan *h = cls;
+    for (size_t i = 0; i < klen; i++)
+        if (!tchar((unsigned char)key[i])) {
+            h->why = "a header name that is not a token (a space before its colon?)";
+            return MHD_NO;
+        }
+    if (klen == 0)
+        h->why = "a header line with no name";
+    for (size_t i = 0; i < vlen && h->why == NULL; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            h->why = "a control character (a CR alone?) in a header value";
+    }
+#ifdef HEAD_LAYOUT
+    if (h->why == NULL && h->layout) {
+        uintptr_t k = (uintptr_t)key, v = (uintptr_t)value;
+        if (k != h->pos + 2 || v < k + klen + 1 || v + vlen > h->end ||
+            ((const char *)h->pos)[0] != '\0' || ((const char *)h->pos)[1] != '\0' ||
+            key[klen] != '\0') {
+            h->why = bad_line;
+        } else {
+            for (const char *p = key + klen + 1; p < value; p++)
+                if (*p != ' ' && *p != '\t')
+                    h->why = bad_line;
+            h->pos = v + vlen;
+        }
+    }
+#endif
+    if (h->why != NULL)
+        return MHD_NO;
+    if (name_is(key, klen, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        h->lengths++;
+    else if (name_is(key, klen, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        h->encodings++;
+        h->encoding = value;
+    } else if (name_is(key, klen, MHD_HTTP_HEADER_HOST)) {
+        h->hosts++;
+    }
+    return MHD_YES;
+}
+
+/* NULL if the request's framing is unambiguous, else what is wrong with it. method, url
+ * and version are what libmicrohttpd handed the access handler. */
+static const char *framing_error(struct MHD_Connection *con, const request *r,
+                                 const char *method, const char *url, const char *version)
+{
+    head_scan h = {0};
+    for (const unsigned char *t = (const unsigned char *)r->target; *t; t++)
+        if (*t <= 0x20 || *t == 0x7f)
+            return "a space or a control character in the request target";
+#ifdef HEAD_LAYOUT
+    /* The request line: METHOD SP TARGET SP VERSION CRLF, in place. */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    uintptr_t m = (uintptr_t)method, u = (uintptr_t)url, v = (uintptr_t)version;
+    if (ci != NULL && m < u && u < v && v < m + ci->header_size) {
+        if (u != m + strlen(method) + 1 || v != u + strlen(r->target) + 1)
+            return "more than one space between the parts of the request line";
+        h.layout = true;
+        h.pos = v + strlen(version);
+        h.end = m + ci->header_size;
+    }
+#else
+    (void)method; (void)url;
+#endif
+    MHD_get_connection_values_n(con, MHD_HEADER_KIND, scan_header, &h);
+    if (h.why != NULL)
+        return h.why;
+#ifdef HEAD_LAYOUT
+    if (h.layout) {
+        const char *p = (const char *)h.pos;
+        if (h.end != h.pos + 4 || p[0] != '\0' || p[1] != '\0' || p[2] != '\0' || p[3] != '\0')
+            return bad_line;
+    }
+#endif
+    bool v10 = strcmp(version, MHD_HTTP_VERSION_1_0) == 0;
+    if (h.lengths > 1)
+        return "more than one Content-Length header";
+    if (h.encodings > 1)
+        return "more than one Transfer-Encoding header";
+    if (h.encodings > 0 && h.lengths > 0)
+        return "both Content-Length and Transfer-Encoding";
+    if (h.encodings > 0 && strcasecmp(h.encoding, "chunked") != 0)
+        return "a Transfer-Encoding other than chunked";
+    if (h.encodings > 0 && v10)
+        return "Transfer-Encoding in an HTTP/1.0 request";
+    if (h.hosts > 1)
+        return "more than one Host header";
+    if (h.hosts == 0 && !v10)
+        return "no Host header (HTTP/1.1 requires one)";
+    return NULL;
+}
+
+/* ---- the body ---------------------------------------------------------------------------- */
+
+/* The body's length: FAAS__GW_NO_LENGTH when chunked (framing_error() allows no other
+ * coding, nor one with a Content-Length), 0 when there is none. */
 static uint64_t content_length(struct MHD_Connection *con)
 {
-    /* Chunked wins over a Content-Length sent with it (RFC 9112 6.3), as libmicrohttpd
-     * reads the body: taking the Content-Length then (say 0) would answer "early" while
-     * chunks are still to come, and the connection would drop unanswered. */
-    const char *te = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    if (te != NULL && strcasecmp(te, "chunked") == 0)
-        return FAAS__GW_NO_LENGTH;  /* not known yet */
+    if (MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+        return FAAS__GW_NO_LENGTH;
     const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl == NULL)                 /* another coding: not known; else there is no body */
-        return te != NULL ? FAAS__GW_NO_LENGTH : 0;
+    if (cl == NULL)
+        return 0;
     /* libmicrohttpd has parsed it already (a malformed one never gets here). */
     uint64_t v = 0;
     for (; *cl >= '0' && *cl <= '9'; cl++)
@@ -303,66 +563,117 @@ static bool append(request *r, const char *data, size_t n)
     return true;
 }
 
+/* The client waits for "100 Continue" before it sends its body. */
+static bool expects_continue(struct MHD_Connection *con, const char *version)
+{
+    const char *e = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    return e != NULL && strcasecmp(e, "100-continue") == 0 &&
+           strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+}
+
+/* Send resp now, with the rest of the body unread: the connection is closed after it. */
+static enum MHD_Result answer_unread(faas_gateway *g, struct MHD_Connection *con,
+                                    request *r, faas__gw_resp *resp)
+{
+    r->reading = r->early = false;
+    resp->close = true;
+    set_phase(g, con, BUSY);
+    return send_resp(con, resp);
+}
+
+/* ---- the access handler ------------------------------------------------------------------ */
+
+/* The first call of a request: its headers are in, its body not yet. */
+static enum MHD_Result on_headers(faas_gateway *g, struct MHD_Connection *con, request *r,
+                                  const char *method, const char *url, const char *version)
+{
+    r->begun = true;
+    set_phase(g, con, BODY);
+    pthread_mutex_lock(&g->lock);
+    g->in_flight++;
+    pthread_mutex_unlock(&g->lock);
+    r->body_deadline = faas__now(g->gw.rt) + (uint64_t)g->gw.body_timeout_ms * 1000000u;
+
+    const char *why = framing_error(con, r, method, url, version);
+    if (why != NULL) {
+        faas__gw_bad_framing(&g->gw, why, &r->resp);
+        return answer_unread(g, con, r, &r->resp);
+    }
+    faas__gw_req req = {
+        .method = method, .target = r->target, .header = header_of, .header_arg = con,
+        .content_length = r->content_length = content_length(con),
+    };
+    if (!faas__gw_begin(&g->gw, &req, &r->call, &r->resp)) {
+        r->reading = true;          /* the body comes in the next calls */
+        return MHD_YES;
+    }
+    /* The answer is known from the headers. A body on its way is read and thrown away
+     * first, so that a client that writes all of it before reading (the AWS SDK for
+     * JavaScript) reads the answer rather than EPIPE, and the connection stays usable;
+     * but no more than max_discard bytes of it (a longer Content-Length is answered now,
+     * and the connection closed; a longer chunked body ends the connection), nor for
+     * longer than the body deadline. With no body, the answer goes in the call that
+     * follows, once libmicrohttpd has seen the request complete, so that it keeps the
+     * connection. */
+    r->early = true;
+    if (r->content_length == 0)
+        return MHD_YES;
+    if ((r->content_length != FAAS__GW_NO_LENGTH && r->content_length > g->max_discard) ||
+        expects_continue(con, version))
+        return answer_unread(g, con, r, &r->resp);
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    (void)url; (void)version;
     faas_gateway *g = cls;
     request *r = *con_cls;
     if (r == NULL)
         return fail_500(con);
-    faas__gw_req req = {
-        .method = method, .target = r->target, .header = header_of, .header_arg = con,
-        .content_length = r->content_length,
-    };
-    faas__gw_resp resp;
-
-    if (!r->begun) {
-        r->begun = true;
-        set_waiting(g, con, false);
-        pthread_mutex_lock(&g->lock);
-        g->in_flight++;
-        pthread_mutex_unlock(&g->lock);
-        r->content_length = req.content_length = content_length(con);
-        if (faas__gw_begin(&g->gw, &req, &r->call, &r->resp)) {
-            if (r->content_length != 0)
-                return send_resp(con, &r->resp);    /* the body stays unread */
-            /* No body: answer in the call that follows, so that libmicrohttpd sees the
-             * request complete and keeps the connection. */
-            r->early = true;
-            return MHD_YES;
-        }
-        r->reading = true;
-        r->body_deadline = faas__now(g->gw.rt) +
-                           (uint64_t)g->gw.body_timeout_ms * 1000000u;
-        return MHD_YES;             /* the body comes in the next calls */
-    }
-    if (r->early) {
-        r->early = false;
-        return send_resp(con, &r->resp);
-    }
-    if (!r->reading)
+    if (!r->begun)
+        return on_headers(g, con, r, method, url, version);
+    if (!r->early && !r->reading)
         return MHD_NO;              /* a response was queued: nothing more to do */
+
+    faas__gw_resp resp;
     if (*upload_data_size > 0) {
         /* A slow client: dropped when the body is not in by its deadline. */
         if (faas__now(g->gw.rt) > r->body_deadline)
             return MHD_NO;
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->over || r->len + n > r->call.limit) {
-            r->over = true;         /* a chunked body: discard the rest, 413 at the end */
-            return MHD_YES;
+        if (r->early || r->over || r->len + n > r->call.limit) {
+            if (r->reading && !r->over) {   /* a chunked body past the limit: 413 */
+                r->over = true;
+                r->discarded = r->len;
+                free(r->body);
+                r->body = NULL;
+                r->len = r->cap = 0;
+            }
+            /* libmicrohttpd takes an answer only before the body or after all of it:
+             * a chunked body longer than max_discard ends its connection unanswered. */
+            r->discarded += n;
+            return r->discarded <= g->max_discard ? MHD_YES : MHD_NO;
         }
         return append(r, upload_data, n) ? MHD_YES : fail_500(con);
     }
+    set_phase(g, con, BUSY);        /* the body is in */
+    if (r->early) {
+        r->early = false;
+        return send_resp(con, &r->resp);
+    }
     r->reading = false;
-    if (r->over)
-        faas__gw_too_large(&g->gw, &r->call, FAAS__GW_NO_LENGTH, &resp);
-    else {
-        req.body = r->body ? r->body : "";
-        req.len = r->len;
+    if (r->over) {
+        faas__gw_too_large(&g->gw, &r->call, r->discarded, &resp);
+    } else {
+        faas__gw_req req = {
+            .method = method, .target = r->target, .header = header_of, .header_arg = con,
+            .content_length = r->content_length, .body = r->body ? r->body : "",
+            .len = r->len,
+        };
         faas__gw_finish(&g->gw, &r->call, &req, &resp);
     }
     return send_resp(con, &resp);
@@ -412,6 +723,11 @@ static int parse_address(const char *address, struct sockaddr_storage *ss)
 /* What faas_gateway_start() made, once no thread uses it. */
 static void gateway_free(faas_gateway *g)
 {
+    peer *p, *tmp;
+    HASH_ITER(hh, g->peers, p, tmp) {    /* none once every connection closed */
+        HASH_DELETE(hh, g->peers, p);
+        free(p);
+    }
     faas__gw_free(&g->gw);
     pthread_cond_destroy(&g->reap_wake);
     pthread_mutex_destroy(&g->conn_lock);
@@ -452,6 +768,19 @@ int faas_gateway_start(faas_runtime *rt, const char *address,
     g->drain_ms = o.drain_timeout_ms ? o.drain_timeout_ms : DEFAULT_DRAIN_MS;
     g->header_ns = (uint64_t)(o.header_timeout_ms ? o.header_timeout_ms : DEFAULT_HEADER_MS) *
                    1000000u;
+    g->max_conns = o.max_connections ? o.max_connections : DEFAULT_CONNECTIONS;
+    unsigned per_address = o.max_connections_per_address ? o.max_connections_per_address
+                                                         : (g->max_conns + 1) / 2;
+    g->max_discard = o.max_discard ? o.max_discard
+                                   : (g->gw.max_body > SIZE_MAX / 2 ? SIZE_MAX
+                                                                    : 2 * g->gw.max_body);
+    /* libmicrohttpd's own cap is higher: a connection past max_conns is let in, and one
+     * already there gives way (on_connection()); the margin holds those still closing.
+     * At its cap libmicrohttpd closes a connection it has accepted: measured with 500 slow
+     * clients reconnecting at once when cut, a margin of a quarter was reached (and the
+     * good client's connection reset), a half was not. */
+    unsigned hard_cap = g->max_conns > UINT_MAX / 3 ? UINT_MAX
+                                                    : g->max_conns + g->max_conns / 2 + 16;
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->idle, NULL);
     pthread_mutex_init(&g->conn_lock, NULL);
@@ -476,8 +805,11 @@ int faas_gateway_start(faas_runtime *rt, const char *address,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, g,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o.max_connections ? o.max_connections
-                                                                  : DEFAULT_CONNECTIONS),
+        MHD_OPTION_CONNECTION_LIMIT, hard_cap,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
+#ifdef MHD_DISCIPLINE
+        MHD_OPTION_CLIENT_DISCIPLINE_LVL, (int)MHD_DISCIPLINE,
+#endif
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((idle_ms + 999) / 1000),
         MHD_OPTION_THREAD_POOL_SIZE, o.threads > 1 ? o.threads : 0u,
         MHD_OPTION_END);

@@ -10,12 +10,22 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 static int echo(faas_ctx *ctx, const void *payload, size_t len)
 {
+    return faas_reply(ctx, payload, len);
+}
+
+/* How many calls of "count" ran: a request the gateway refuses must not move it. */
+static atomic_int counted;
+
+static int count(faas_ctx *ctx, const void *payload, size_t len)
+{
+    atomic_fetch_add(&counted, 1);
     return faas_reply(ctx, payload, len);
 }
 
@@ -196,9 +206,12 @@ static int setup(void **state)
     faas_options o = manual_options(&s->clock);  /* sync calls need no thread */
     ASSERT_OK(faas_runtime_new(&s->rt, &o));
     ASSERT_OK(faas_register(s->rt, "echo", echo, NULL));
+    ASSERT_OK(faas_register(s->rt, "count", count, NULL));
+    /* max_body 64 KiB: a refused body is read and discarded up to twice that. */
     faas_gateway_options go = { .body_timeout_ms = 1000, .header_timeout_ms = 1000,
                                 .idle_timeout_ms = 120000, .token = "tok",
-                                .region = "eu-west-3", .account = "123456789012" };
+                                .region = "eu-west-3", .account = "123456789012",
+                                .max_body = 65536 };
     ASSERT_OK(faas_gateway_start(s->rt, "127.0.0.1:0", &go, &s->gw));
     s->port = faas_gateway_port(s->gw);
     *state = s;
@@ -412,20 +425,261 @@ static void slow_headers_are_cut(void **state)
     close(fd);
 }
 
-/* A body with both Transfer-Encoding: chunked and Content-Length is chunked (RFC 9112
- * 6.3; libmicrohttpd reads it so): an answer given before the body is read must still be
- * sent, not the connection dropped unanswered. */
-static void chunked_with_content_length_is_answered(void **state)
+/* Everything the server sends until it closes the connection (at most size - 1 bytes). */
+static size_t read_until_closed(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = recv(fd, buf + n, size - 1 - n, 0);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (n == size - 1)
+            break;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t k = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        k++;
+    return k;
+}
+
+/* ---- strict parsing: what could smuggle a second request is refused --------------------- */
+
+#define INVOKE "POST /2015-03-31/functions/count/invocations HTTP/1.1\r\n"
+#define AUTH "Authorization: Bearer tok\r\n"
+#define SMUGGLED INVOKE "Host: x\r\n" AUTH "Content-Length: 2\r\n\r\n{}"
+
+typedef struct framing_case {
+    const char *what;
+    const char *req;
+    size_t      len;            /* 0: strlen(req) */
+} framing_case;
+
+static const char nul_in_value[] = INVOKE "Host: x\r\n" AUTH "X-A: a\0b\r\n"
+                                   "Content-Length: 2\r\n\r\n{}" SMUGGLED;
+
+static const framing_case framing_cases[] = {
+    { "two Content-Lengths", INVOKE "Host: x\r\n" AUTH "Content-Length: 2\r\n"
+      "Content-Length: 83\r\n\r\n{}" SMUGGLED, 0 },
+    { "two Content-Lengths, the other order", INVOKE "Host: x\r\n" AUTH
+      "Content-Length: 0\r\nContent-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+    { "two equal Content-Lengths", INVOKE "Host: x\r\n" AUTH "Content-Length: 2\r\n"
+      "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+    { "Content-Length and Transfer-Encoding", INVOKE "Host: x\r\n" AUTH
+      "Content-Length: 95\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+      SMUGGLED, 0 },
+    { "a space before the colon", INVOKE "Host: x\r\n" AUTH "Transfer-Encoding : chunked\r\n"
+      "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+    { "a tab before the colon", INVOKE "Host: x\r\n" AUTH "Transfer-Encoding\t: chunked\r\n"
+      "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+    { "a space in a header name", INVOKE "Host: x\r\n" AUTH "X A: b\r\n"
+      "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+    { "obs-fold", INVOKE "Host: x\r\n" AUTH "X-A: a\r\n b\r\nContent-Length: 2\r\n\r\n{}"
+      SMUGGLED, 0 },
+    { "obs-fold of Transfer-Encoding", INVOKE "Host: x\r\n" AUTH "Content-Length: 2\r\n"
+      "Transfer-Encoding: x\r\n\tchunked\r\n\r\n{}" SMUGGLED, 0 },
+    { "bare LF everywhere", "POST /2015-03-31/functions/count/invocations HTTP/1.1\n"
+      "Host: x\nAuthorization: Bearer tok\nContent-Length: 2\n\n{}" SMUGGLED, 0 },
+    { "bare LF after the request line", "POST /2015-03-31/functions/count/invocations "
+      "HTTP/1.1\nHost: x\r\n" AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+    { "bare LF between headers", INVOKE "Host: x\r\n" AUTH "X-A: 1\nContent-Length: 2\r\n"
+      "\r\n{}" SMUGGLED, 0 },
+    { "bare LF ending the headers", INVOKE "Host: x\r\n" AUTH "Content-Length: 2\r\n\n{}"
+      SMUGGLED, 0 },
+    { "a CR alone in a value", INVOKE "Host: x\r\n" AUTH "X-A: a\rb\r\nContent-Length: 2\r\n"
+      "\r\n{}" SMUGGLED, 0 },
+    { "a NUL in a value", nul_in_value, sizeof nul_in_value - 1 },
+    { "Transfer-Encoding other than chunked", INVOKE "Host: x\r\n" AUTH
+      "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" SMUGGLED, 0 },
+    { "two Transfer-Encodings", INVOKE "Host: x\r\n" AUTH "Transfer-Encoding: chunked\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" SMUGGLED, 0 },
+    { "Transfer-Encoding in HTTP/1.0", "POST /2015-03-31/functions/count/invocations "
+      "HTTP/1.0\r\nHost: x\r\n" AUTH "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+      SMUGGLED, 0 },
+    { "HTTP/1.1 without Host", INVOKE AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+    { "two Hosts", INVOKE "Host: x\r\nHost: y\r\n" AUTH "Content-Length: 2\r\n\r\n{}"
+      SMUGGLED, 0 },
+    { "a space in the target", "POST /2015-03-31/functions/count/invocations x HTTP/1.1\r\n"
+      "Host: x\r\n" AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+    { "two spaces after the method", "POST  /2015-03-31/functions/count/invocations HTTP/1.1"
+      "\r\nHost: x\r\n" AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+};
+
+/* Each case: a Lambda-shaped 400 (InvalidRequestContentException) and the connection
+ * closed; neither the request nor the one smuggled after it runs. */
+static void ambiguous_framing_is_refused(void **state)
 {
     server *s = *state;
-    char buf[4096];
+    static char buf[1 << 16];
+    for (size_t i = 0; i < sizeof framing_cases / sizeof framing_cases[0]; i++) {
+        const framing_case *c = &framing_cases[i];
+        int before = atomic_load(&counted);
+        int fd = connect_to(s->port);
+        send_all(fd, c->req, c->len ? c->len : strlen(c->req));
+        size_t n = read_until_closed(fd, buf, sizeof buf);
+        close(fd);
+        print_message("%s: %.40s\n", c->what, buf);
+        assert_true(n > 0);
+        assert_non_null(strstr(buf, "HTTP/1.1 400 Bad Request\r\n"));
+        assert_non_null(strstr(buf, "\r\nx-amzn-ErrorType: InvalidRequestContentException\r\n"));
+        assert_non_null(strstr(buf, "\r\nConnection: close\r\n"));
+        assert_non_null(strstr(body_of(buf), "\"Type\":\"User\",\"message\":\""));
+        const char *cl = strstr(buf, "\r\nContent-Length: ");
+        assert_non_null(cl);                                /* one answer, then closed */
+        assert_int_equal(strlen(body_of(buf)), strtoul(cl + 18, NULL, 10));
+        assert_int_equal(atomic_load(&counted), before);
+    }
+}
+
+/* What real clients send still goes through: long headers (past libmicrohttpd's first read
+ * buffer), empty values, tabs and UTF-8 in values, an empty line before the request line,
+ * pipelining, chunked bodies, HTTP/1.0 without Host. */
+static void strict_parsing_lets_well_formed_requests_in(void **state)
+{
+    server *s = *state;
+    static char buf[1 << 16];
+    static char big[20000];
+    memset(big, 'a', sizeof big - 1);
+    int before = atomic_load(&counted);
     int fd = connect_to(s->port);
-    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\n"
-                 "Authorization: Bearer tok\r\nTransfer-Encoding: chunked\r\n"
-                 "Content-Length: 0\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+    send_str(fd, INVOKE "Host: x\r\n" AUTH "X-Big: ");
+    send_str(fd, big);
+    send_str(fd, "\r\nX-Empty:\r\nX-Tab: a\tb \r\nX-Utf8: \xc3\xa9t\xc3\xa9\r\n"
+                 "Content-Length: 3\r\n\r\n[1]");
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+    assert_string_equal(body_of(buf), "[1]");
+    /* Two pipelined in one write, the first chunked; the second closes the connection. */
+    send_str(fd, INVOKE "host: x\r\n" AUTH "Transfer-Encoding: chunked\r\n\r\n"
+                 "3\r\n[2]\r\n0\r\n\r\n" INVOKE "Host: x\r\n" AUTH "Connection: close\r\n"
+                 "Content-Length: 2\r\n\r\n{}");
+    assert_true(read_until_closed(fd, buf, sizeof buf) > 0);
+    assert_int_equal(count_of(buf, "HTTP/1.1 200 OK\r\n"), 2);
+    assert_non_null(strstr(buf, "\r\n\r\n[2]HTTP/1.1 200 OK\r\n"));
+    assert_string_equal(buf + strlen(buf) - 6, "\r\n\r\n{}");
+    close(fd);
+    fd = connect_to(s->port);
+    send_str(fd, "\r\n" SMUGGLED);
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    assert_string_equal(body_of(buf), "{}");
+    close(fd);
+    fd = connect_to(s->port);
+    send_str(fd, "POST /2015-03-31/functions/count/invocations HTTP/1.0\r\n" AUTH
+                 "Content-Length: 3\r\n\r\n[3]");
+    assert_true(read_until_closed(fd, buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n")); /* libmicrohttpd answers 1.1 */
+    assert_string_equal(body_of(buf), "[3]");
+    close(fd);
+    assert_int_equal(atomic_load(&counted), before + 5);
+}
+
+/* ---- an answer decided from the headers waits for the body ---------------------------------- */
+
+/* A 404 (or 401, 413...) is known from the headers; a client that writes its whole body
+ * before it reads (the AWS SDK for JavaScript) must still get it, not EPIPE: the body is
+ * read and discarded first, and the connection kept. */
+static void early_answer_after_the_body(void **state)
+{
+    server *s = *state;
+    static char buf[1 << 16];
+    static char body[100000];
+    memset(body, ' ', sizeof body);
+    body[0] = '{';
+    body[sizeof body - 1] = '}';
+    int fd = connect_to(s->port);
+    static const char *const heads[] = {
+        "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\n" AUTH,
+        "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n",
+        "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n" AUTH
+        "X-Amz-Invocation-Type: Event\r\n",
+    };
+    static const char *const statuses[] = {
+        "HTTP/1.1 404 Not Found\r\n", "HTTP/1.1 401 Unauthorized\r\n",
+        "HTTP/1.1 413 Content Too Large\r\n",
+    };
+    /* Under max_body (64 KiB), then over it but under the discard cap (128 KiB). */
+    static const size_t lens[] = { 60000, 60000, sizeof body };
+    for (int i = 0; i < 3; i++) {
+        char head[512];
+        snprintf(head, sizeof head, "%sContent-Length: %zu\r\n\r\n", heads[i], lens[i]);
+        send_str(fd, head);
+        body[lens[i] - 1] = '}';
+        send_all(fd, body, lens[i]);        /* all of it, before reading anything */
+        assert_true(read_response(fd, buf, sizeof buf) > 0);
+        assert_non_null(strstr(buf, statuses[i]));
+        assert_null(strstr(buf, "Connection: close"));
+    }
+    /* The connection is still good. */
+    send_str(fd, SMUGGLED);
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    assert_string_equal(body_of(buf), "{}");
+    /* A chunked body is read to its end too. */
+    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\n" AUTH
+                 "Transfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 8; i++) {
+        send_str(fd, "2710\r\n");           /* 10,000 bytes */
+        send_all(fd, body, 10000);
+        send_str(fd, "\r\n");
+    }
+    send_str(fd, "0\r\n\r\n");
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 404 Not Found\r\n"));
-    assert_non_null(strstr(buf, "\r\nx-amzn-ErrorType: ResourceNotFoundException\r\n"));
+    assert_null(strstr(buf, "Connection: close"));
+    send_str(fd, SMUGGLED);
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    assert_string_equal(body_of(buf), "{}");
+    close(fd);
+}
+
+/* Reading a refused body is bounded: past the cap by its Content-Length, the answer goes
+ * at once and the connection is closed; a chunked one is dropped once past the cap. The
+ * client is never waited for longer, nor its body kept. */
+static void early_answer_reads_a_bounded_body(void **state)
+{
+    server *s = *state;
+    static char buf[1 << 16];
+    /* 1 GB announced, nothing sent: answered now. */
+    int fd = connect_to(s->port);
+    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n" AUTH
+                 "Content-Length: 1000000000\r\n\r\n");
+    assert_true(read_until_closed(fd, buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 413 Content Too Large\r\n"));
+    assert_non_null(strstr(buf, "\r\nConnection: close\r\n"));
+    close(fd);
+    /* Expect: 100-continue: the client waits for us; answered now, nothing read. */
+    fd = connect_to(s->port);
+    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\n" AUTH
+                 "Expect: 100-continue\r\nContent-Length: 1000\r\n\r\n");
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 404 Not Found\r\n"));
+    assert_null(strstr(buf, "100 Continue"));
+    close(fd);
+    /* Chunks without end: libmicrohttpd takes an answer only before the body or after it,
+     * so past the cap (128 KiB) the connection is dropped. The client's sends then fail,
+     * or it reads the end, long before the 64 MiB it would send. */
+    fd = connect_to(s->port);
+    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\n" AUTH
+                 "Transfer-Encoding: chunked\r\n\r\n");
+    static char chunk[8192 + 8] = "2000\r\n";
+    memset(chunk + 6, ' ', 8192);
+    memcpy(chunk + 6 + 8192, "\r\n", 2);
+    size_t sent = 0;
+    bool ended = false;
+    while (!ended && sent < 64u << 20) {
+        if (send(fd, chunk, sizeof chunk, MSG_NOSIGNAL) != (ssize_t)sizeof chunk)
+            ended = true;
+        sent += 8192;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 0) == 1)
+            ended = recv(fd, buf, sizeof buf, 0) <= 0;
+    }
+    assert_true(ended);
     close(fd);
 }
 
@@ -557,8 +811,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(slow_body_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(slow_headers_are_cut, setup, teardown),
-        cmocka_unit_test_setup_teardown(chunked_with_content_length_is_answered, setup,
+        cmocka_unit_test_setup_teardown(ambiguous_framing_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(strict_parsing_lets_well_formed_requests_in, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(early_answer_after_the_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(early_answer_reads_a_bounded_body, setup, teardown),
         cmocka_unit_test(pool_model_and_ipv6),
         cmocka_unit_test(stop_lets_a_call_in_progress_finish),
 #else

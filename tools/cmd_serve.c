@@ -27,7 +27,8 @@ static int serve_usage(void)
 {
     fprintf(stderr,
             "usage: %s serve [--listen ADDR] [--token TOKEN] [--threads N]\n"
-            "                [--max-connections N] [--nats URL] [--log] FILE\n"
+            "                [--max-connections N] [--max-connections-per-address N]\n"
+            "                [--header-timeout MS] [--nats URL] [--log] FILE\n"
             "       %s serve --check FILE\n"
             "FILE lists the functions (faas-functions(5)); ADDR defaults to 127.0.0.1:9001;\n"
             "TOKEN defaults to $FAAS_GATEWAY_TOKEN. See faas(1).\n", prog, prog);
@@ -78,7 +79,7 @@ int cmd_serve(int argc, char **argv)
     const char *listen = "127.0.0.1:9001", *token = getenv("FAAS_GATEWAY_TOKEN");
     const char *file = NULL, *nats = NULL;
     int only_check = 0, show_log = 0;
-    unsigned threads = 0, max_conns = 0;
+    unsigned threads = 0, max_conns = 0, per_address = 0, header_ms = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--check") == 0) {
             only_check = 1;
@@ -96,6 +97,14 @@ int cmd_serve(int argc, char **argv)
         } else if (strcmp(argv[i], "--max-connections") == 0 && i + 1 < argc) {
             if (parse_unsigned(argv[++i], &max_conns) != 0 || max_conns == 0)
                 return die(2, "--max-connections wants a number above 0, not \"%s\"",
+                           argv[i]);
+        } else if (strcmp(argv[i], "--max-connections-per-address") == 0 && i + 1 < argc) {
+            if (parse_unsigned(argv[++i], &per_address) != 0 || per_address == 0)
+                return die(2, "--max-connections-per-address wants a number above 0, not "
+                           "\"%s\"", argv[i]);
+        } else if (strcmp(argv[i], "--header-timeout") == 0 && i + 1 < argc) {
+            if (parse_unsigned(argv[++i], &header_ms) != 0 || header_ms == 0)
+                return die(2, "--header-timeout wants milliseconds above 0, not \"%s\"",
                            argv[i]);
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return serve_usage();
@@ -150,7 +159,9 @@ int cmd_serve(int argc, char **argv)
     }
 
     faas_gateway_options go = { .token = token, .threads = threads,
-                                .max_connections = max_conns };
+                                .max_connections = max_conns,
+                                .max_connections_per_address = per_address,
+                                .header_timeout_ms = header_ms };
     faas_gateway *gw;
     if (faas_gateway_start(rt, listen, &go, &gw) != FAAS_OK) {
         rc = die(1, "%s", faas_last_error());

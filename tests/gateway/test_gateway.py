@@ -468,14 +468,25 @@ def test_sigterm_drains_a_call_in_progress():
 
 
 def test_connection_cap(tmp_path):
-    # The default thread model (a thread per connection), where the cap is global; a pool
-    # of N threads gives each thread max_connections / N.
-    s = Server(functions_text(), args=["--max-connections", "2"])
+    # One slot: a connection still waiting for its request gives it up to a new connection;
+    # one whose call is running never does, and the newcomer is refused.
+    s = Server(functions_text(), args=["--max-connections", "1",
+                                       "--max-connections-per-address", "2"])
+    g = Gate(s)
     try:
-        held = [socket.create_connection(("127.0.0.1", s.port), timeout=30) for _ in range(2)]
-        for h in held:                  # make sure both are accepted and counted
-            h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert h.recv(4096).startswith(b"HTTP/1.1 200")
+        idle = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+        idle.sendall(b"GET /heal")             # and no more
+        busy = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+        busy.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert busy.recv(4096).startswith(b"HTTP/1.1 200")
+        try:
+            assert idle.recv(4096) == b""       # it gave way when busy came
+        except ConnectionResetError:
+            pass
+        idle.close()
+        busy.sendall(b"POST /2015-03-31/functions/hold/invocations HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: 2\r\n\r\n{}")
+        g.wait_started()                        # its call is running
         extra = socket.create_connection(("127.0.0.1", s.port), timeout=30)
         extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         try:
@@ -483,10 +494,9 @@ def test_connection_cap(tmp_path):
         except ConnectionResetError:
             pass
         extra.close()
-        for h in held:                  # the held ones still work
-            h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert h.recv(4096).startswith(b"HTTP/1.1 200")
-            h.close()
+        g.release()
+        assert busy.recv(4096).startswith(b"HTTP/1.1 200")
+        busy.close()
     finally:
         s.stop()
 
