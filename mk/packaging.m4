@@ -1,6 +1,6 @@
-dnl mk/cmake.m4 - included by configure.ac: what the CMake package config needs to know.
+dnl mk/packaging.m4 - included by configure.ac: what the CMake package config needs to know.
 dnl libfaasConfigVersion.cmake is made here; libfaasConfig.cmake, which holds installation
-dnl directories, at make time (mk/cmake.am).
+dnl directories, at make time (mk/packaging.am).
 dnl The pointer size goes into libfaasConfigVersion.cmake, so that a 32-bit CMake project
 dnl does not pick up a 64-bit libfaas (and the reverse).
 AC_CHECK_SIZEOF([void *])
