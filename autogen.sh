@@ -1,7 +1,7 @@
 #!/bin/sh
 # autogen.sh - make ./configure from a git checkout (a release tarball has it already).
+# The same as what Debian's tooling and most packagers run: configure.ac declares every
+# auxiliary file (the TAP driver too), so `autoreconf -fi` installs them all.
 set -e
 cd "$(dirname "$0")"
 autoreconf -fi
-# automake ships the TAP driver but installs it only on request.
-cp -f "$(automake --print-libdir)/tap-driver.sh" build-aux/tap-driver.sh
