@@ -508,6 +508,9 @@ typedef struct faas_gateway_options {       /* all-zero = every default */
     unsigned    header_timeout_ms;  /* 0: 30000; a request's line and headers must arrive
                                        within this of the connection's start or of the
                                        previous response (a client trickling them is cut) */
+    faas_callback event_done;       /* NULL: none; each accepted Event call's callback, as
+                                       faas_invoke_async()'s (may outlive the gateway) */
+    void       *event_done_arg;
     /* later fields are only ever added here, at the end */
 } faas_gateway_options;
 
