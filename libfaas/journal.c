@@ -61,6 +61,7 @@
 #define DEFAULT_SEGMENT ((uint64_t)16 << 20)
 #define MIN_SEGMENT     ((uint64_t)4096)
 #define MAX_ROUNDS      16                  /* write rounds a leader makes for others */
+#define ZERO_AHEAD      ((uint64_t)1 << 20) /* zeros written past the end: see lead() */
 
 struct faas__jreplay {
     faas__jentry   e;           /* kind FAAS__JE_REPLAY; e.name is name below */
@@ -86,6 +87,7 @@ struct faas__journal {
     int             fd;         /* the active segment; written only by the leader */
     uint64_t        seq;        /* its number */
     uint64_t        seg_bytes;  /* its size: header and what was written */
+    uint64_t        zeroed;     /* the file is that long, zeros past seg_bytes (leader) */
     unsigned char  *buf, *spare;    /* appended and not written yet; the leader's other one */
     size_t          len, cap, spare_cap;
     uint64_t        appended, written, durable;     /* logical offsets, ever growing */
@@ -190,6 +192,44 @@ static int write_all(int fd, const unsigned char *p, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t at)
+{
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, (off_t)at);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        at += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* Write n bytes at `at` of the active segment. An fdatasync after an append must also
+ * commit the file's new size (a second flush, on ext4 a journal commit); after a write
+ * into blocks already written it flushes the data alone. So the file is kept zeroed
+ * ZERO_AHEAD past its end, a zero write every megabyte instead of a size change every
+ * round. The reader takes zeros at the end for the end. */
+static int segment_write(faas__journal *j, int fd, const unsigned char *p, size_t n,
+                         uint64_t at)
+{
+    static const unsigned char zeros[65536];
+    if (at + n > j->zeroed) {
+        uint64_t to = at + n + ZERO_AHEAD;
+        for (uint64_t z = j->zeroed; z < to;) {
+            size_t k = to - z < sizeof zeros ? (size_t)(to - z) : sizeof zeros;
+            if (pwrite_all(fd, zeros, k, z) != 0)
+                return -1;
+            z += k;
+        }
+        j->zeroed = to;
+    }
+    return pwrite_all(fd, p, n, at);
 }
 
 /* mkdir -p, mode 0700 for what it makes. */
@@ -411,7 +451,7 @@ static void maybe_roll(faas__journal *j)
     j->doomed_bytes += j->seg_bytes;
     j->fd = fd;
     j->seq = seq;
-    j->seg_bytes = SEG_HDR;
+    j->seg_bytes = j->zeroed = SEG_HDR;
     j->roll_retry_at = 0;
     relocate_live(j);
     j->doom_after = j->appended;
@@ -466,11 +506,11 @@ static void lead(faas__journal *j, uint64_t target, bool durable)
         j->spare = NULL;
         j->spare_cap = 0;
         j->len = 0;
-        uint64_t end = j->appended;
+        uint64_t end = j->appended, at = j->seg_bytes;
         bool sync = j->sync_want > j->durable;
         int fd = j->fd;
         pthread_mutex_unlock(&j->lock);
-        int rc = write_all(fd, w, n);
+        int rc = segment_write(j, fd, w, n, at);
         if (rc == 0 && sync)
             rc = fdatasync(fd);
         int e = errno;
@@ -827,6 +867,14 @@ static int apply(reader *rd, const unsigned char *r)
     return 0;
 }
 
+static bool all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != 0)
+            return false;
+    return true;
+}
+
 /* Read one segment file into rd. Returns 0, or -1 for want of memory (errno). */
 static int read_segment(reader *rd, const char *name, uint64_t seq)
 {
@@ -875,6 +923,8 @@ static int read_segment(reader *rd, const char *name, uint64_t seq)
     size_t off = SEG_HDR;
     while (off < size) {
         size_t n = valid_record(salt_crc, d, size, off);
+        if (n == 0 && all_zero(d + off, size - off))
+            break;                      /* the zeros kept ahead of the end (lead()) */
         if (n > 0) {
             if (apply(rd, d + off) != 0) {
                 free(d);
@@ -1046,9 +1096,9 @@ static int recover(faas__journal *j)
         return faas__fail(FAAS_EIO, "journal %s: cannot create a segment: %s", j->dir,
                           strerror(errno));
     }
-    j->seg_bytes = SEG_HDR;
+    j->seg_bytes = j->zeroed = SEG_HDR;
     if (j->len > 0) {
-        if (write_all(j->fd, j->buf, j->len) != 0 || fdatasync(j->fd) != 0) {
+        if (segment_write(j, j->fd, j->buf, j->len, SEG_HDR) != 0 || fdatasync(j->fd) != 0) {
             free(seqs);
             return faas__fail(FAAS_EIO, "journal %s: cannot write: %s", j->dir,
                               strerror(errno));
@@ -1138,6 +1188,9 @@ void faas__journal_close(faas__journal *j)
         j->sync_want = j->appended;     /* the DONE records too: a clean stop keeps them */
         commit(j, j->appended, true);
     }
+    /* A clean stop leaves no zeros behind. */
+    if (j->fd >= 0 && j->error == 0 && ftruncate(j->fd, (off_t)j->seg_bytes) != 0)
+        jlog(j, "journal %s: ftruncate: %s", j->dir, strerror(errno));
     pthread_mutex_unlock(&j->lock);
     journal_free(j);
 }
