@@ -875,32 +875,39 @@ static bool all_zero(const unsigned char *p, size_t n)
     return true;
 }
 
-/* Read one segment file into rd. Returns 0, or -1 for want of memory (errno). */
+/* Read one segment file into rd. Returns 0, or -1 with errno (no memory, or the file
+ * cannot be read: then nothing is deleted, and the journal is not opened). */
 static int read_segment(reader *rd, const char *name, uint64_t seq)
 {
     faas__journal *j = rd->j;
     int fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) != 0) {
-        jlog(j, "ERROR journal %s: cannot read %s: %s", j->dir, name, strerror(errno));
+        int e = errno;
         if (fd >= 0)
             close(fd);
-        return 0;
+        errno = e;
+        return -1;
     }
     size_t size = (size_t)sb.st_size;
     unsigned char *d = malloc(size ? size : 1);
     size_t got = 0;
+    int e = 0;
     while (d != NULL && got < size) {
         ssize_t r = read(fd, d + got, size - got);
         if (r < 0 && errno == EINTR)
             continue;
+        if (r < 0)
+            e = errno;
         if (r <= 0)
             break;
         got += (size_t)r;
     }
     close(fd);
-    if (d == NULL) {
-        errno = ENOMEM;
+    if (d == NULL || e != 0) {
+        bool nomem = d == NULL;
+        free(d);
+        errno = nomem ? ENOMEM : e;
         return -1;
     }
     size = got;
@@ -1048,13 +1055,17 @@ static int recover(faas__journal *j)
         char name[32];
         seg_name(name, seqs[i]);
         if (read_segment(&rd, name, seqs[i]) != 0) {
+            int e = errno;
             HASH_CLEAR(hh, rd.map);
             for (faas__jreplay *r = rd.head, *next; r != NULL; r = next) {
                 next = r->rnext;
                 replay_free(r);
             }
             free(seqs);
-            return faas__fail(FAAS_ENOMEM, "journal %s: out of memory reading it", j->dir);
+            return e == ENOMEM
+                ? faas__fail(FAAS_ENOMEM, "journal %s: out of memory reading it", j->dir)
+                : faas__fail(FAAS_EIO, "journal %s: cannot read %s: %s", j->dir, name,
+                             strerror(e));
         }
     }
     HASH_CLEAR(hh, rd.map);

@@ -496,7 +496,11 @@ static void a_record_inside_a_payload_is_not_a_record(void **state)
     rt = open_manual(dir, 0);
     ASSERT_OK(faas_register(rt, "echo", echo, NULL));
     char id[37];
-    ASSERT_OK(faas_invoke_async(rt, "echo", rec + offs[0], n - offs[0], NULL, NULL, id));
+    unsigned char carried[512];
+    assert_true(n - offs[0] + 16 < sizeof carried);
+    memcpy(carried, rec + offs[0], n - offs[0]);        /* the record, whole, then more */
+    memset(carried + (n - offs[0]), '.', 16);
+    ASSERT_OK(faas_invoke_async(rt, "echo", carried, n - offs[0] + 16, NULL, NULL, id));
     faas_runtime_free(rt);
     size_t m, o2[1];
     unsigned char *b = only_segment(dir, path, &m);
@@ -810,6 +814,27 @@ static void a_bad_directory_is_refused(void **state)
     assert_int_equal(faas_runtime_new(&rt, &o), FAAS_EINVAL);
 }
 
+/* A segment that cannot be read stops the start (FAAS_EIO) and is not deleted: nothing
+ * the journal holds is given up. (A directory with a segment's name: root reads any file.) */
+static void an_unreadable_segment_stops_the_start(void **state)
+{
+    (void)state;
+    char dir[4096], seg[4200];
+    new_dir(dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(seg, sizeof seg, "%s/0000000000000001.journal", dir);
+    assert_int_equal(mkdir(seg, 0700), 0);
+    faas_options o = manual_options(&CLOCK);
+    o.journal_dir = dir;
+    faas_runtime *rt;
+    assert_int_equal(faas_runtime_new(&rt, &o), FAAS_EIO);
+    assert_non_null(strstr(faas_last_error(), "0000000000000001.journal"));
+    struct stat sb;
+    assert_int_equal(stat(seg, &sb), 0);
+    char names[4][64];
+    assert_int_equal(segments(dir, names, 4), 1);   /* and no new segment was made */
+}
+
 /* The disk refuses the write (RLIMIT_FSIZE here): the call is refused with FAAS_EIO, its
  * callback never runs, and so is every later one. */
 static void a_write_failure_refuses_calls(void **state)
@@ -899,6 +924,7 @@ int main(void)
         cmocka_unit_test(group_commit_one_completion_each),
         cmocka_unit_test(a_journal_has_one_owner),
         cmocka_unit_test(a_bad_directory_is_refused),
+        cmocka_unit_test(an_unreadable_segment_stops_the_start),
         cmocka_unit_test(a_write_failure_refuses_calls),
         cmocka_unit_test(stats_without_a_journal),
     };
