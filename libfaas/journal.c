@@ -83,7 +83,7 @@ struct faas__journal {
     uint32_t        salt_crc;   /* crc32c of the salt: every record's crc starts from it */
 
     pthread_mutex_t lock;       /* protects everything below */
-    pthread_cond_t  cv;         /* a write round ended, or the leader stepped down */
+    pthread_cond_t  cv[2];      /* round r ended (cv[r & 1]), or the leader stepped down */
     int             fd;         /* the active segment; written only by the leader */
     uint64_t        seq;        /* its number */
     uint64_t        seg_bytes;  /* its size: header and what was written */
@@ -93,7 +93,9 @@ struct faas__journal {
     uint64_t        appended, written, durable;     /* logical offsets, ever growing */
     uint64_t        sync_want;  /* the end of the last record that must be made durable */
     bool            leading;    /* a thread is writing; only it touches the files */
-    unsigned        waiters;    /* submitters waiting for their record to be durable */
+    unsigned        waiting[2]; /* submitters waiting for round r (waiting[r & 1]) */
+    uint64_t        round;      /* write rounds taken; the one in progress, if leading */
+    uint64_t        taken_end;  /* where that round's bytes end */
     bool            closing;
     int             error;      /* 0, or FAAS_EIO for ever after a write failed */
     faas__jentry    live;       /* sentinel of the live calls' list */
@@ -492,7 +494,12 @@ static void delete_doomed(faas__journal *j)
 
 /* Requires j->lock, not leading. Write (and sync, if a record appended needs it) round after
  * round until target is written (durable, when durable), then go on while others need it,
- * up to MAX_ROUNDS, or hand over to a waiting thread. */
+ * up to MAX_ROUNDS, or hand over to a thread waiting for the next round.
+ *
+ * A waiter sleeps on the condition of the round that will write its record (the one in
+ * progress, or the next), so the end of a round wakes only the threads it made durable,
+ * and a leader stepping down wakes one thread of the next round to lead it: no herd of
+ * waiters between two rounds while the disk is idle. */
 static void lead(faas__journal *j, uint64_t target, bool durable)
 {
     j->leading = true;
@@ -506,7 +513,8 @@ static void lead(faas__journal *j, uint64_t target, bool durable)
         j->spare = NULL;
         j->spare_cap = 0;
         j->len = 0;
-        uint64_t end = j->appended, at = j->seg_bytes;
+        uint64_t end = j->appended, at = j->seg_bytes, r = ++j->round;
+        j->taken_end = end;
         bool sync = j->sync_want > j->durable;
         int fd = j->fd;
         pthread_mutex_unlock(&j->lock);
@@ -533,16 +541,22 @@ static void lead(faas__journal *j, uint64_t target, bool durable)
         if (sync) {
             j->durable = end;
             j->st.syncs++;
-            delete_doomed(j);
         }
-        pthread_cond_broadcast(&j->cv);
+        pthread_cond_broadcast(&j->cv[r & 1]);
+        if (sync)
+            delete_doomed(j);
         rounds++;
         bool mine = durable ? j->durable >= target : j->written >= target;
-        if (mine && (j->waiters > 0 || rounds >= MAX_ROUNDS))
+        if (mine && (j->waiting[(j->round + 1) & 1] > 0 || rounds >= MAX_ROUNDS))
             break;
     }
     j->leading = false;
-    pthread_cond_broadcast(&j->cv);
+    if (j->error != 0) {
+        pthread_cond_broadcast(&j->cv[0]);
+        pthread_cond_broadcast(&j->cv[1]);
+    } else if (j->waiting[(j->round + 1) & 1] > 0) {
+        pthread_cond_signal(&j->cv[(j->round + 1) & 1]);
+    }
 }
 
 /* Requires j->lock. Until the bytes up to target are written (durable: and synced). */
@@ -554,9 +568,11 @@ static int commit(faas__journal *j, uint64_t target, bool durable)
         if (durable ? j->durable >= target : j->written >= target)
             return FAAS_OK;
         if (j->leading) {
-            j->waiters++;
-            pthread_cond_wait(&j->cv, &j->lock);
-            j->waiters--;
+            /* In the round being written, or else in the next one. */
+            unsigned k = (unsigned)((target <= j->taken_end ? j->round : j->round + 1) & 1);
+            j->waiting[k]++;
+            pthread_cond_wait(&j->cv[k], &j->lock);
+            j->waiting[k]--;
             continue;
         }
         lead(j, target, durable);
@@ -1036,7 +1052,8 @@ static void journal_free(faas__journal *j)
     free(j->buf);
     free(j->spare);
     free(j->doomed);
-    pthread_cond_destroy(&j->cv);
+    pthread_cond_destroy(&j->cv[0]);
+    pthread_cond_destroy(&j->cv[1]);
     pthread_mutex_destroy(&j->lock);
     free(j->dir);
     free(j);
@@ -1151,7 +1168,8 @@ int faas__journal_open(faas_runtime *rt, const char *dir, size_t segment_bytes,
         j->seg_max = MIN_SEGMENT;
     j->live.prev = j->live.next = &j->live;
     pthread_mutex_init(&j->lock, NULL);
-    pthread_cond_init(&j->cv, NULL);
+    pthread_cond_init(&j->cv[0], NULL);
+    pthread_cond_init(&j->cv[1], NULL);
     if (getrandom(&j->salt, sizeof j->salt, 0) != (ssize_t)sizeof j->salt)
         j->salt = faas__rand64();
     unsigned char s[8];

@@ -56,7 +56,7 @@ static int segments(const char *dir, char names[][64], int max)
     while ((de = readdir(d)) != NULL) {
         size_t l = strlen(de->d_name);
         if (l > 8 && strcmp(de->d_name + l - 8, ".journal") == 0 && n < max)
-            snprintf(names[n++], 64, "%s", de->d_name);
+            snprintf(names[n++], 64, "%.63s", de->d_name);
     }
     closedir(d);
     for (int i = 0; i < n; i++)             /* few names: insertion sort */
