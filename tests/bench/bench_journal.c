@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -160,11 +161,21 @@ int main(int argc, char **argv)
     printf("wrk -t1 -c%u -d%us --latency, POST %zu bytes, X-Amz-Invocation-Type: Event, "
            "keep-alive; %u reps, medians; journal in %s%s\n", conns, secs, sizeof body - 1,
            reps, dir, tmpfs ? " (a tmpfs: fdatasync costs nothing there)" : "");
-    double rps[2][MAX_REPS], p99[2][MAX_REPS], ratio[MAX_REPS];
+    double rps[2][MAX_REPS], p99[2][MAX_REPS], ratio[MAX_REPS], cpu_us[2][MAX_REPS];
     for (unsigned r = 0; r < reps; r++) {
         for (int k = 0; k < 2; k++) {           /* interleaved: drift hits both alike */
-            result res;
-            if (run_wrk(urls[k], script, secs, conns, &res) != 0) {
+            result res = { 0, 0 };
+            struct rusage before, after;
+            getrusage(RUSAGE_SELF, &before);
+            int wrc = run_wrk(urls[k], script, secs, conns, &res);
+            getrusage(RUSAGE_SELF, &after);
+            /* This process's CPU time (the gateway, the workers, the journal) per request. */
+            double cpu = (double)(after.ru_utime.tv_sec - before.ru_utime.tv_sec +
+                                  after.ru_stime.tv_sec - before.ru_stime.tv_sec) * 1e6 +
+                         (double)(after.ru_utime.tv_usec - before.ru_utime.tv_usec +
+                                  after.ru_stime.tv_usec - before.ru_stime.tv_usec);
+            cpu_us[k][r] = res.rps > 0 ? cpu / (res.rps * secs) : 0;
+            if (wrc != 0) {
                 fprintf(stderr, "bench_journal: wrk failed against %s\n", names[k]);
                 unlink(script);
                 return 1;
@@ -180,7 +191,8 @@ int main(int argc, char **argv)
 
     faas_journal_stats st;
     faas_journal_stats_get(rt[1], &st);
-    printf("%-36s %12s %16s %9s\n", "server", "requests/s", "[min-max]", "p99 ms");
+    printf("%-36s %12s %16s %9s %12s\n", "server", "requests/s", "[min-max]", "p99 ms",
+           "CPU us/req");
     double med[2];
     for (int k = 0; k < 2; k++) {
         double lo = 1e18, hi = 0;
@@ -191,8 +203,8 @@ int main(int argc, char **argv)
         char range[40];
         snprintf(range, sizeof range, "[%.0f-%.0f]", lo, hi);
         med[k] = bench_quantile(rps[k], reps, 0.5);
-        printf("%-36s %12.0f %16s %9.3f\n", names[k], med[k], range,
-               bench_quantile(p99[k], reps, 0.5));
+        printf("%-36s %12.0f %16s %9.3f %12.1f\n", names[k], med[k], range,
+               bench_quantile(p99[k], reps, 0.5), bench_quantile(cpu_us[k], reps, 0.5));
     }
     printf("ratio: journal over no journal, medians: %.2fx (median of the per-rep ratios "
            "%.2fx)\n", med[1] / med[0], bench_quantile(ratio, reps, 0.5));
