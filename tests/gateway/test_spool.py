@@ -240,3 +240,18 @@ def test_the_default_spool_is_beside_the_functions_file(tmp_path):
     assert os.path.isdir(s.file + ".spool")
     assert len(side_effects(side)) == 1
     assert spool_live(s.file + ".spool") == set()       # ran: its DONE record is there
+
+
+def test_two_servers_cannot_share_a_spool(tmp_path):
+    import subprocess
+    from conftest import FAAS
+    spool = str(tmp_path / "spool")
+    s = Server(functions(), args=["--spool", spool])
+    try:
+        r = subprocess.run([FAAS, "serve", "--listen", "127.0.0.1:0", "--spool", spool, s.file],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1, r.stderr
+        assert "journal directory %s is in use" % spool in r.stderr
+    finally:
+        rc, err = s.stop()
+        assert rc == 0, err
