@@ -234,6 +234,23 @@ static int segment_write(faas__journal *j, int fd, const unsigned char *p, size_
     return pwrite_all(fd, p, n, at);
 }
 
+/* The directory holding path (its name up to the last slash, or "."), synced: the entry
+ * of a directory just made survives a crash of the machine. */
+static void sync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char parent[4096];
+    if (slash == NULL)
+        snprintf(parent, sizeof parent, ".");
+    else
+        snprintf(parent, sizeof parent, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
 /* mkdir -p, mode 0700 for what it makes. */
 static int make_dirs(const char *path)
 {
@@ -247,7 +264,9 @@ static int make_dirs(const char *path)
             continue;
         char c = *s;
         *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+        if (mkdir(p, 0700) == 0)
+            sync_parent(p);
+        else if (errno != EEXIST) {
             free(p);
             return -1;
         }
