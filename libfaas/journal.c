@@ -107,6 +107,8 @@ struct faas__journal {
     uint64_t        doomed_bytes, doom_after;
     uint64_t        roll_retry_at;  /* after a failed roll: not before seg_bytes reaches it */
     faas_journal_stats st;      /* the counters, pending and live filled when read */
+    char            msg[512];   /* a line logged under the lock, for unlock_log() */
+    bool            has_msg;
 };
 
 /* ---- bytes ----------------------------------------------------------------------------- */
@@ -157,6 +159,33 @@ static void jlog(faas__journal *j, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     faas__log_line(j->rt, line);
+}
+
+/* Requires j->lock. The log sink is user code: the line waits for unlock_log(). */
+static void jlog_locked(faas__journal *j, const char *fmt, ...) FAAS_PRINTF(2, 3);
+static void jlog_locked(faas__journal *j, const char *fmt, ...)
+{
+    if (j->rt->opts.log == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->msg, sizeof j->msg, fmt, ap);
+    va_end(ap);
+    j->has_msg = true;
+}
+
+/* Release j->lock, then log what jlog_locked() kept. */
+static void unlock_log(faas__journal *j)
+{
+    char line[sizeof j->msg];
+    bool have = j->has_msg;
+    if (have) {
+        memcpy(line, j->msg, sizeof line);
+        j->has_msg = false;
+    }
+    pthread_mutex_unlock(&j->lock);
+    if (have)
+        faas__log_line(j->rt, line);
 }
 
 static void seg_name(char out[32], uint64_t seq)
@@ -462,7 +491,7 @@ static void maybe_roll(faas__journal *j)
     if (fd < 0 || synced != 0) {
         if (fd >= 0)
             close(fd);
-        jlog(j, "ERROR journal %s: cannot start segment %" PRIu64 ": %s; the current one "
+        jlog_locked(j, "ERROR journal %s: cannot start segment %" PRIu64 ": %s; the current one "
              "grows meanwhile", j->dir, seq, strerror(fd < 0 ? e : errno));
         j->roll_retry_at = j->seg_bytes + j->len + j->seg_max;
         return;
@@ -550,7 +579,7 @@ static void lead(faas__journal *j, uint64_t target, bool durable)
         }
         if (rc != 0) {
             j->error = FAAS_EIO;
-            jlog(j, "ERROR journal %s: %s failed: %s; asynchronous calls are refused from "
+            jlog_locked(j, "ERROR journal %s: %s failed: %s; asynchronous calls are refused from "
                  "now on (FAAS_EIO)", j->dir, sync ? "write or fdatasync" : "write",
                  strerror(e));
             break;
@@ -600,6 +629,8 @@ static int commit(faas__journal *j, uint64_t target, bool durable)
 
 /* ---- the scheduler's side ------------------------------------------------------------------- */
 
+static void forget(faas__journal *j, faas__jentry *e);
+
 int faas__journal_accept(faas__journal *j, faas__job *job, const char *name)
 {
     faas__jentry *e = &job->jent;
@@ -640,16 +671,13 @@ int faas__journal_accept(faas__journal *j, faas__job *job, const char *name)
     j->st.appended++;
     int rc = commit(j, e->end, true);
     if (rc != FAAS_OK) {
-        live_remove(j, e);
-        e->kind = FAAS__JE_NONE;
+        forget(j, e);                   /* frees copy */
         j->st.appended--;
     }
-    pthread_mutex_unlock(&j->lock);
-    if (rc != FAAS_OK) {
-        free(copy);
+    unlock_log(j);
+    if (rc != FAAS_OK)
         return faas__fail(rc, "the journal %s could not be written: the call is refused",
                           j->dir);
-    }
     return FAAS_OK;
 }
 
@@ -682,7 +710,7 @@ void faas__journal_done(faas__journal *j, faas__job *job)
     pthread_mutex_lock(&j->lock);
     forget(j, &job->jent);
     append_done(j, job->id_bits);
-    pthread_mutex_unlock(&j->lock);
+    unlock_log(j);
 }
 
 /* Once faas_runtime_free() has begun no segment is rewritten, so the record stays where it
@@ -728,12 +756,12 @@ void faas__journal_keep(faas__journal *j, faas__job *job)
         j->replay_tail = r;
         j->nreplay++;
     } else if (!closing) {
-        jlog(j, "ERROR journal %s: out of memory keeping a call: it may be lost at the "
+        jlog_locked(j, "ERROR journal %s: out of memory keeping a call: it may be lost at the "
              "next compaction", j->dir);
     }
     forget(j, e);
     j->st.kept++;
-    pthread_mutex_unlock(&j->lock);
+    unlock_log(j);
 }
 
 void faas__journal_closing(faas__journal *j)
@@ -787,7 +815,7 @@ void faas__journal_drop(faas__journal *j, faas__jreplay *rep)
     pthread_mutex_lock(&j->lock);
     live_remove(j, &rep->e);
     append_done(j, rep->id);
-    pthread_mutex_unlock(&j->lock);
+    unlock_log(j);
     replay_free(rep);
 }
 
@@ -1236,9 +1264,10 @@ void faas__journal_close(faas__journal *j)
         j->sync_want = j->appended;     /* the DONE records too: a clean stop keeps them */
         commit(j, j->appended, true);
     }
-    /* A clean stop leaves no zeros behind. */
-    if (j->fd >= 0 && j->error == 0 && ftruncate(j->fd, (off_t)j->seg_bytes) != 0)
+    bool trim = j->fd >= 0 && j->error == 0;
+    unlock_log(j);
+    /* A clean stop leaves no zeros behind. Nothing else runs on the journal any more. */
+    if (trim && ftruncate(j->fd, (off_t)j->seg_bytes) != 0)
         jlog(j, "journal %s: ftruncate: %s", j->dir, strerror(errno));
-    pthread_mutex_unlock(&j->lock);
     journal_free(j);
 }

@@ -842,7 +842,14 @@ static void a_write_failure_refuses_calls(void **state)
     (void)state;
     char dir[4096], path[4096];
     new_dir(dir);
-    faas_runtime *rt = open_manual(dir, 0);
+    capture cap;
+    capture_init(&cap);
+    faas_options o = manual_options(&CLOCK);
+    o.journal_dir = dir;
+    o.log = capture_line;
+    o.log_arg = &cap;
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
     ASSERT_OK(faas_register(rt, "echo", echo, NULL));
     size_t n;
     free(only_segment(dir, path, &n));
@@ -869,6 +876,12 @@ static void a_write_failure_refuses_calls(void **state)
     assert_int_equal(faas_run_pending(rt), 0);
     faas_runtime_free(rt);
     assert_int_equal(d.n, 0);
+    int logged = 0;
+    for (size_t i = 0; i < cap.n; i++)
+        logged += strstr(cap.lines[i], "ERROR journal") != NULL &&
+                  strstr(cap.lines[i], "refused") != NULL;
+    assert_int_equal(logged, 1);
+    capture_free(&cap);
 }
 
 /* Without a journal: the stats say so, and still count the pending calls. */
