@@ -58,7 +58,8 @@ typedef struct faas_future   faas_future;    /* opaque: one asynchronous call's 
     XX(EBUDGET,   -13, "budget exhausted")                                       \
     XX(ECRASHED,  -14, "function instance crashed")                              \
     XX(EMEMORY,   -15, "function exceeded its memory limit")                     \
-    XX(ENOTSUP,   -16, "not supported by this build")
+    XX(ENOTSUP,   -16, "not supported by this build")                          \
+    XX(EIO,       -17, "input/output error")
 
 enum faas_status {
 #define FAAS_XX_(name, value, text) FAAS_##name = value,
@@ -93,6 +94,11 @@ typedef struct faas_options {           /* all-zero = every default */
     const struct faas_price_model *price; /* a model of your own (copied); when set it
                                            replaces price_model. See faas_price_model(3) */
     int         no_histograms;          /* 1: keep no latency histograms (quantiles 0) */
+    const char *journal_dir;            /* a directory where accepted async calls are kept
+                                           until they complete, durably (copied); NULL:
+                                           none. See faas_journal_replay(3) */
+    size_t      journal_segment_bytes;  /* 0: 16 MiB, the journal's file size before it is
+                                           compacted */
     /* later fields are only ever added here, at the end */
 } faas_options;
 
@@ -254,6 +260,42 @@ FAAS_API const char *faas_future_request_id(const faas_future *f);
 FAAS_API void faas_future_free(faas_future *f);
 /* Make at least N instances of NAME live and initialised; returns when they are. */
 FAAS_API int  faas_warm(faas_runtime *rt, const char *name, unsigned instances);
+
+/* ---- The journal of accepted asynchronous calls (faas_options.journal_dir) ---------------
+ * With a journal, an async call is on disk (fdatasync, shared by concurrent callers) before
+ * its submission returns FAAS_OK, and leaves it when its completion is final; a call not
+ * completed (a crash, or FAAS_ESHUTDOWN at faas_runtime_free) runs again after the next
+ * start, with the same request id. See faas_journal_replay(3).
+ */
+
+typedef struct faas_journal_stats {
+    int      enabled;           /* 1: the runtime has a journal */
+    int      error;             /* 0, or FAAS_EIO once a write failed: calls are refused */
+    uint64_t pending;           /* async calls accepted and not completed (with or without
+                                   a journal): queued, parked, waiting for a retry, running */
+    uint64_t live;              /* calls in the journal: the pending ones, and those found
+                                   at start and not replayed yet */
+    uint64_t unreplayed;        /* found at start (or handed back), not queued again yet */
+    uint64_t recovered;         /* calls found in the journal at start */
+    uint64_t appended;          /* calls journaled since start */
+    uint64_t completed;         /* calls whose final completion was recorded */
+    uint64_t kept;              /* calls that ended FAAS_ESHUTDOWN and stay in it */
+    uint64_t syncs;             /* fdatasync() calls: appended / syncs is the group size */
+    uint64_t bytes;             /* the size of its files now */
+    uint64_t segments;          /* its files now */
+    uint64_t compactions;       /* files replaced by one holding only the live calls */
+    uint64_t torn_bytes;        /* at start: the cut-short end of a file, ignored */
+    uint64_t corrupt_records;   /* at start: damaged records skipped (valid ones after) */
+    uint64_t corrupt_bytes;     /* ... their bytes, and those of files not readable */
+    /* later fields are only ever added here, at the end */
+} faas_journal_stats;
+
+/* Queue again, as async calls with their own request ids, the calls the journal held when
+ * the runtime was created (register their functions first); cb (NULL: none) gets each
+ * one's completion. Returns how many were taken, or a negative code. */
+FAAS_API int  faas_journal_replay(faas_runtime *rt, faas_callback cb, void *arg);
+/* The journal's counters, and the number of pending async calls (also with no journal). */
+FAAS_API int  faas_journal_stats_get(faas_runtime *rt, faas_journal_stats *out);
 
 /* ---- Inside a handler -------------------------------------------------------------- */
 
@@ -475,6 +517,9 @@ typedef struct faas_gateway_options {       /* all-zero = every default */
                                        (401, 404, 413...) up to this long is read and
                                        thrown away before the answer, so that a client
                                        writing it all first can read the answer */
+    faas_callback event_done;       /* NULL: none; each accepted Event call's callback, as
+                                       faas_invoke_async()'s (may outlive the gateway) */
+    void       *event_done_arg;
     /* later fields are only ever added here, at the end */
 } faas_gateway_options;
 

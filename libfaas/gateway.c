@@ -59,6 +59,8 @@ int faas__gw_init(faas__gw *gw, faas_runtime *rt, const faas_gateway_options *op
     gw->max_body = o.max_body ? o.max_body
                               : (gw->max_sync > gw->max_async ? gw->max_sync : gw->max_async);
     gw->body_timeout_ms = o.body_timeout_ms ? o.body_timeout_ms : DEFAULT_BODY_TIMEOUT_MS;
+    gw->event_done = o.event_done;
+    gw->event_done_arg = o.event_done_arg;
     if (o.token != NULL && o.token[0] != '\0') {
         /* It travels in a header: a space or a control character could never match. */
         if (!printable(o.token))
@@ -964,7 +966,8 @@ static void invoke_event(faas__gw *gw, const faas__gw_call *call, const void *pa
                          size_t len, faas__gw_resp *r)
 {
     char id[37];
-    int rc = faas_invoke_async(gw->rt, call->name, payload, len, NULL, NULL, id);
+    int rc = faas_invoke_async(gw->rt, call->name, payload, len, gw->event_done,
+                               gw->event_done_arg, id);
     if (rc != FAAS_OK) {
         status_error(gw, r, call, rc, faas_last_error(), NULL);
         return;

@@ -26,6 +26,8 @@ typedef struct faas__gw {
     size_t        max_sync, max_async;
     unsigned      body_timeout_ms;
     char         *region, *account;
+    faas_callback event_done;       /* every accepted Event call's callback, or NULL */
+    void         *event_done_arg;
     char          started[32];      /* LastModified of every function: the start time */
     atomic_bool   draining;         /* every response then closes its connection */
 } faas__gw;

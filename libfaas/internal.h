@@ -8,6 +8,8 @@
  *     rt->attach_lock is a leaf: no other lock is taken under it.
  *     rt->reg_lock  ->  rt->budget_lock  ->  budget->roll
  *     rt->part_lock is a leaf: nothing else is taken under it.
+ *     The journal's lock (journal.c) is a leaf: nothing else is taken under it, and its
+ *     holder never runs user code (it may wait there for the disk, as the group leader).
  *
  * An optional part's own locks come before every core lock: it may call the core (submit
  * a call, arm a timer) while it holds them, and the core never calls it back under one.
@@ -399,6 +401,8 @@ struct faas_runtime {
     faas__attachment *attachments;
     pthread_mutex_t  part_lock;   /* serialises faas__part_get() */
     _Atomic(faas__part *) parts;  /* optional parts, newest first; only ever pushed */
+
+    faas__journal   *journal;     /* opts.journal_dir's, or NULL; set before any call */
 };
 
 /* Attach; FAAS_EEXIST if one of that kind is attached, FAAS_ESHUTDOWN if closing. */

@@ -85,7 +85,23 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     atomic_init(&rt->remote_users, 0);
     pthread_mutex_init(&rt->attach_lock, NULL);
     rt->attachments = NULL;
-    int rc = faas__timers_init(rt, !o.manual);
+    rt->journal = NULL;
+    rt->opts.journal_dir = NULL;          /* the caller's string is not kept */
+    int rc = FAAS_OK;
+    if (o.journal_dir != NULL)
+        rc = faas__journal_open(rt, o.journal_dir, o.journal_segment_bytes, &rt->journal);
+    if (rc != FAAS_OK) {
+        pthread_mutex_destroy(&rt->attach_lock);
+        pthread_mutex_destroy(&rt->budget_lock);
+        pthread_mutex_destroy(&rt->part_lock);
+        pthread_mutex_destroy(&rt->hook_lock);
+        pthread_mutex_destroy(&rt->mod_lock);
+        pthread_rwlock_destroy(&rt->reg_lock);
+        free(rt->price);
+        free(rt);
+        return rc;
+    }
+    rc = faas__timers_init(rt, !o.manual);
     if (rc == FAAS_OK) {
         rc = faas__sched_init(rt);
         if (rc != FAAS_OK) {
@@ -97,6 +113,7 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     }
     if (rc != FAAS_OK) {
         faas__timers_destroy(rt);
+        faas__journal_close(rt->journal);
         pthread_mutex_destroy(&rt->attach_lock);
         pthread_mutex_destroy(&rt->budget_lock);
         pthread_mutex_destroy(&rt->part_lock);
@@ -116,6 +133,9 @@ void faas_runtime_free(faas_runtime *rt)
     if (rt == NULL)
         return;
     atomic_store(&rt->closing, true);     /* new calls: FAAS_ESHUTDOWN */
+    /* Calls cancelled from now on stay in the journal's files as they are. */
+    if (rt->journal != NULL)
+        faas__journal_closing(rt->journal);
     /* The optional parts stop first, so that nothing submits calls any more (what they
      * still try is refused). */
     faas__part *part = atomic_load(&rt->parts);
@@ -146,6 +166,8 @@ void faas_runtime_free(faas_runtime *rt)
         attached->close(attached);
         attached = next;
     }
+    /* Every call has completed: what the journal buffered is written and synced. */
+    faas__journal_close(rt->journal);
     faas__sched_destroy(rt);
     faas__timers_destroy(rt);
 

@@ -115,6 +115,7 @@ static faas__job *job_new(faas__sched *s, faas_function *fn, const void *payload
     job->slot.inst = NULL;
     job->no_retry = false;
     job->id_text = false;
+    job->jent.kind = FAAS__JE_NONE;
     faas__timer_init(&job->retry, retry_fire);
     return job;
 }
@@ -180,10 +181,24 @@ static void job_release(faas_runtime *rt, faas__job *job)
     unaccept(s);
 }
 
+/* The journal learns how a journaled call ended: a call cancelled at shutdown did not run
+ * and stays for the next start; any other completion is final. */
+static inline void journal_end(faas_runtime *rt, faas__job *job, int status)
+{
+    if (__builtin_expect(job->jent.kind == FAAS__JE_NONE, 1))
+        return;
+    if (status == FAAS_ESHUTDOWN)
+        faas__journal_keep(rt->journal, job);
+    else
+        faas__journal_done(rt->journal, job);
+}
+
 /* Hand res to whoever waits for the job, then release it. res is consumed. borrowed: its
- * record.function holds no reference (see faas__run). */
+ * record.function holds no reference (see faas__run). A journaled call leaves the journal
+ * once its callback has returned. */
 static void job_complete(faas_runtime *rt, faas__job *job, faas_response *res, bool borrowed)
 {
+    int status = res->status;
     faas_future *f = job->future;
     if (f != NULL) {
         if (borrowed)                       /* the future outlives the job: take one */
@@ -210,6 +225,7 @@ static void job_complete(faas_runtime *rt, faas__job *job, faas_response *res, b
         else
             faas_response_free(res);
     }
+    journal_end(rt, job, status);
     job_release(rt, job);
 }
 
@@ -274,9 +290,12 @@ static int enqueue(faas_runtime *rt, faas__job *job)
     return FAAS_OK;
 }
 
-/* A job that was never accepted: no completion, only its resources. */
+/* A job that was never accepted: no completion, only its resources (and, if it was
+ * journaled already, a DONE record that takes it out again). */
 static void job_discard(faas_runtime *rt, faas__job *job)
 {
+    if (job->jent.kind != FAAS__JE_NONE)
+        faas__journal_done(rt->journal, job);
     job_release(rt, job);
 }
 
@@ -373,7 +392,11 @@ static void send_dead_letter(faas_runtime *rt, faas__job *job, const faas_respon
         rc = accept_call(rt, NULL, fn->dead_letter, text, strlen(text), false, false, &dj);
         if (rc == FAAS_OK) {
             dj->no_retry = true;
-            rc = enqueue(rt, dj);
+            /* Journaled before the failed call's DONE: one of the two is always there. */
+            if (rt->journal != NULL)
+                rc = faas__journal_accept(rt->journal, dj, NULL);
+            if (rc == FAAS_OK)
+                rc = enqueue(rt, dj);
             if (rc != FAAS_OK)
                 job_discard(rt, dj);
         }
@@ -879,6 +902,15 @@ static int queue_call(faas_runtime *rt, faas__job *job, faas_callback cb, void *
 {
     job->cb = cb;
     job->arg = arg;
+    /* Accepted means durable: in the journal (synced) before anything can run it. A call
+     * replayed from the journal is in it already. */
+    if (rt->journal != NULL && job->jent.kind == FAAS__JE_NONE) {
+        int rc = faas__journal_accept(rt->journal, job, name);
+        if (rc != FAAS_OK) {
+            job_discard(rt, job);
+            return rc;
+        }
+    }
     if (request_id != NULL)             /* before it is queued: a worker may free it at once */
         memcpy(request_id, faas__job_id(job), 37);
     /* The one branch a remote part costs the local path (job->fn is NULL only for a name
@@ -912,6 +944,48 @@ int faas_invoke_fn_async(faas_function *fn, const void *payload, size_t len,
     faas__job *job = NULL;
     int rc = accept_call(fn->rt, fn, NULL, payload, len, true, false, &job);
     return rc == FAAS_OK ? queue_call(fn->rt, job, cb, arg, request_id, NULL) : rc;
+}
+
+/* ---- calls found in the journal ------------------------------------------------------------ */
+
+int faas__sched_replay(faas_runtime *rt, faas__jreplay *rep,
+                       void (*cb)(const faas_response *res, void *arg), void *arg)
+{
+    faas__jcall c;
+    faas__journal_call(rep, &c);
+    char name[256], id[37];
+    snprintf(name, sizeof name, "%s", c.name);  /* rep goes once its job adopts it */
+    faas__request_id_format(c.id, id);
+    faas__job *job = NULL;
+    int rc = accept_call(rt, NULL, name, c.payload, c.len, false, true, &job);
+    if (rc == FAAS_ESHUTDOWN)
+        return rc;
+    if (rc == FAAS_OK) {
+        job->id_bits[0] = c.id[0];
+        job->id_bits[1] = c.id[1];
+        job->no_retry = c.no_retry;
+        faas__journal_adopt(rt->journal, rep, job);
+        rep = NULL;
+        rc = queue_call(rt, job, cb, arg, NULL, name);  /* a refusal writes its DONE */
+        if (rc == FAAS_OK)
+            return FAAS_OK;
+    }
+    /* It cannot run here (its function is not registered): it completes now, for good. */
+    faas_response res;
+    if (rc == FAAS_ENOTFOUND)
+        faas__response_service_error(&res, rc, id, NULL, "Function not found: %.80s", name);
+    else
+        faas__response_service_error(&res, rc, id, NULL, "%s", faas_last_error());
+    char line[400];
+    snprintf(line, sizeof line, "ERROR %s: a call of %.80s replayed from the journal "
+             "completes %s: %s", id, name, faas_err_name(rc), res.error_message);
+    faas__log_line(rt, line);
+    if (cb != NULL)
+        cb(&res, arg);
+    faas_response_free(&res);
+    if (rep != NULL)
+        faas__journal_drop(rt->journal, rep);
+    return FAAS_OK;
 }
 
 /* ---- futures ------------------------------------------------------------------------------ */

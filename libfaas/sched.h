@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "journal.h"
 #include "timer.h"
 
 typedef struct faas_runtime faas_runtime;
@@ -47,6 +48,7 @@ struct faas__job {
     char            request_id[37]; /* its text, made when first needed */
     size_t          len;
     unsigned char  *payload;        /* inline_buf, or a malloc'd copy; NUL-terminated */
+    faas__jentry    jent;           /* its place in the journal (kind NONE: not in one) */
     unsigned char   inline_buf[FAAS__JOB_INLINE];
 };
 

@@ -9,7 +9,7 @@
 static const int all_codes[] = {
     FAAS_OK, FAAS_EINVAL, FAAS_ENOMEM, FAAS_ENOTFOUND, FAAS_EEXIST, FAAS_ELOAD, FAAS_EINIT,
     FAAS_EHANDLER, FAAS_ETIMEOUT, FAAS_ETHROTTLED, FAAS_ETOOLARGE, FAAS_EBUSY, FAAS_ESHUTDOWN,
-    FAAS_EBUDGET, FAAS_ECRASHED, FAAS_EMEMORY, FAAS_ENOTSUP,
+    FAAS_EBUDGET, FAAS_ECRASHED, FAAS_EMEMORY, FAAS_ENOTSUP, FAAS_EIO,
 };
 #define NCODES (sizeof all_codes / sizeof all_codes[0])
 
@@ -43,7 +43,8 @@ static void err_name_is_the_macro_name(void **state)
     assert_string_equal(faas_err_name(FAAS_OK), "FAAS_OK");
     assert_string_equal(faas_err_name(FAAS_ETHROTTLED), "FAAS_ETHROTTLED");
     assert_string_equal(faas_err_name(FAAS_ENOTSUP), "FAAS_ENOTSUP");
-    assert_string_equal(faas_err_name(-17), "FAAS_EUNKNOWN");
+    assert_string_equal(faas_err_name(FAAS_EIO), "FAAS_EIO");
+    assert_string_equal(faas_err_name(-18), "FAAS_EUNKNOWN");
 }
 
 static void *fresh_thread_last_error(void *arg)

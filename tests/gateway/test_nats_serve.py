@@ -92,6 +92,9 @@ def test_event_call_runs_on_a_worker_process():
         finally:
             rc, err = s.stop()
             assert rc == 0, err
+        # The call was in the spool until the stream stored it, not after.
+        from test_spool import spool_live
+        assert spool_live(s.file + ".spool") == set()
     finally:
         worker.terminate()
         out, err = worker.communicate(timeout=30)
