@@ -713,6 +713,14 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
             ctx->deadline_ns = 0;               /* FAAS_ETIMEOUT: see internal.h */
             return 0;
         }
+        if (n < 0 && errno == ECONNRESET && answer) {
+            /* The instance went with a message unread: the call, which it never took
+             * (the kernel reports a reset only then). */
+            ii->eof = true;
+            died_idle(ctx, ii, "it exited (killed, or out of CPU time) as the call was "
+                      "sent");
+            return 0;
+        }
         if (n <= 0) {
             ii->doomed = true;
             ii->eof = n == 0;
