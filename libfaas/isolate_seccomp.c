@@ -85,9 +85,10 @@ int faas__iso_profile_build(int profile, struct sock_fprog *out, char *err, size
     }
     /* strict lets the instance add the containment filter after it: a filter can only
      * take rights away. */
-    if (rc == 0 && profile == FAAS_SECCOMP_STRICT)
-        rc = seccomp_rule_add(sc, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                              SCMP_A0(SCMP_CMP_EQ, PR_SET_SECCOMP));
+    if (rc == 0 && profile == FAAS_SECCOMP_STRICT) {
+        struct scmp_arg_cmp is_seccomp = { 0, SCMP_CMP_EQ, PR_SET_SECCOMP, 0 };
+        rc = seccomp_rule_add_array(sc, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, &is_seccomp);
+    }
     int mfd = rc == 0 ? memfd_create("faas-seccomp", MFD_CLOEXEC) : -1;
     if (mfd >= 0)
         rc = seccomp_export_bpf(sc, mfd);
