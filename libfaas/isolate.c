@@ -427,7 +427,7 @@ static size_t region_limit(const faas_runtime *rt)
 /* Adopt the instance's region (a reply too large for a message), once it is known to be a
  * memfd of shared memory (not a file, not huge pages that might not be there when touched)
  * sealed against resizing and against more seals, and not too large: then no size it had
- * when checked can change. NULL, or why not (fd is closed either way). */
+ * when checked can change. NULL (fd is ii's region now), or why not (fd is closed). */
 static const char *shm_adopt(iso_inst *ii, int fd)
 {
     const unsigned need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;

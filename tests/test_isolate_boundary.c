@@ -287,7 +287,12 @@ static pid_t zygote_of(const char *name)
     return found;
 }
 
-/* The processes named "faas-instance" (instances and whatever they forked). */
+/* This test program's mark, in the environment its zygotes (and so their instances and
+ * whatever those fork) inherit: other programs' instances may run at the same time. */
+static char mark[64];
+
+/* The live processes named "faas-instance" (instances and whatever they forked) that came
+ * from this test program. */
 static int instance_processes(void)
 {
     DIR *d = opendir("/proc");
@@ -298,17 +303,29 @@ static int instance_processes(void)
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
-        char path[300], comm[64] = "";
+        char path[300], comm[64] = "", env[16384];
         snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
         FILE *f = fopen(path, "r");
         if (f == NULL)
             continue;
-        if (fgets(comm, sizeof comm, f) != NULL && strncmp(comm, "faas-instance", 13) == 0) {
-            char st = '?';
-            if (proc_start((pid_t)atoi(e->d_name), &st) != 0 && st != 'Z')
-                n++;
-        }
+        bool named = fgets(comm, sizeof comm, f) != NULL &&
+                     strncmp(comm, "faas-instance", 13) == 0;
         fclose(f);
+        char st = '?';
+        if (!named || proc_start((pid_t)atoi(e->d_name), &st) == 0 || st == 'Z')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        size_t got = fread(env, 1, sizeof env - 1, f);
+        fclose(f);
+        env[got] = '\0';
+        for (size_t i = 0; i < got; i += strlen(env + i) + 1) {
+            if (strcmp(env + i, mark) == 0) {
+                n++;
+                break;
+            }
+        }
     }
     closedir(d);
     return n;
@@ -909,6 +926,8 @@ static int no_children(void **state)
 
 int main(void)
 {
+    snprintf(mark, sizeof mark, "FAAS_TEST_BOUNDARY=%d", (int)getpid());
+    putenv(mark);
     faas_runtime *rt;
     if (faas_runtime_new(&rt, &(faas_options){ .manual = 1 }) != FAAS_OK)
         return 1;
