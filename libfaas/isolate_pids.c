@@ -2,7 +2,7 @@
  * isolate_pids.c - process isolation's process limit (faas_config.pids_max): how many
  * processes and threads an instance and everything it forks may have at once. The zygote
  * finds the best way once, at its start:
- *   - a pids cgroup: a directory of the zygote's own (faas-zygote-PID) in the cgroup v2
+ *   - a pids cgroup: a directory of the zygote's own (faas-zygote-NS-PID) in the cgroup v2
  *     hierarchy when the pids controller is delegated to the host's cgroup, else in the v1
  *     pids hierarchy, where each instance makes and joins a sub-directory (its pid) with
  *     pids.max before its first call: exact, per instance, threads included;
@@ -11,7 +11,8 @@
  *     started plus pids_max (and root is not bound by it);
  *   - else nothing (root without a writable pids cgroup): the host logs a warning.
  * The zygote removes an instance's directory once it has reaped its processes, and its own
- * at exit; the host removes what a zygote killed from outside left.
+ * at exit; the host removes what a zygote killed from outside left, and the next zygote
+ * started there what the host could not (instances still in it then).
  */
 #include "internal.h"
 
@@ -148,6 +149,38 @@ static rlim_t user_tasks(void)
     return n;
 }
 
+/* A zygote's directory: faas-zygote-NS-PID, NS the pid namespace (its inode), so that
+ * zygotes in other pid namespaces that share the hierarchy are told apart. */
+static unsigned long pid_namespace(void)
+{
+    struct stat st;
+    return stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+/* The directories of zygotes of this pid namespace that are no more (killed from outside,
+ * with instances that outlived them): removed once empty, here, as no one else would. A
+ * zygote that runs (any process of that pid) is left alone. */
+static void sweep_dead_zygotes(const char *parent)
+{
+    DIR *d = opendir(parent);
+    if (d == NULL)
+        return;
+    char mine[64];
+    int ml = snprintf(mine, sizeof mine, "faas-zygote-%lu-", pid_namespace());
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, mine, (size_t)ml) != 0)
+            continue;
+        char proc[64], dir[PATH_MAX];
+        snprintf(proc, sizeof proc, "/proc/%.20s", e->d_name + ml);
+        if (access(proc, F_OK) == 0 ||
+            (size_t)snprintf(dir, sizeof dir, "%s/%s", parent, e->d_name) >= sizeof dir)
+            continue;
+        faas__iso_cgroup_remove(dir);
+    }
+    closedir(d);
+}
+
 int faas__iso_pids_setup(faas__iso_pids *p, unsigned max, char *what, size_t whatlen)
 {
     memset(p, 0, sizeof *p);
@@ -159,11 +192,14 @@ int faas__iso_pids_setup(faas__iso_pids *p, unsigned max, char *what, size_t wha
     }
     char dir[PATH_MAX], mine[PATH_MAX];
     pid_t self = getpid();
+    unsigned long ns = pid_namespace();
     /* cgroup v2, when the host's cgroup hands the pids controller down. */
     if (own_cgroup(false, dir, sizeof dir) && holds(dir, "cgroup.subtree_control", "pids") &&
-        (size_t)snprintf(mine, sizeof mine, "%s/faas-zygote-%d", dir, (int)self) < sizeof mine &&
+        (size_t)snprintf(mine, sizeof mine, "%s/faas-zygote-%lu-%d", dir, ns, (int)self) <
+            sizeof mine &&
         (mkdir(mine, 0755) == 0 || errno == EEXIST)) {
         if (put(mine, "cgroup.subtree_control", "+pids") == 0) {
+            sweep_dead_zygotes(dir);
             p->how = FAAS__ISO_PIDS_CGROUP;
             p->v2 = true;
             snprintf(p->dir, sizeof p->dir, "%s", mine);
@@ -174,8 +210,10 @@ int faas__iso_pids_setup(faas__iso_pids *p, unsigned max, char *what, size_t wha
     }
     /* The v1 pids hierarchy. */
     if (own_cgroup(true, dir, sizeof dir) &&
-        (size_t)snprintf(mine, sizeof mine, "%s/faas-zygote-%d", dir, (int)self) < sizeof mine &&
+        (size_t)snprintf(mine, sizeof mine, "%s/faas-zygote-%lu-%d", dir, ns, (int)self) <
+            sizeof mine &&
         (mkdir(mine, 0755) == 0 || errno == EEXIST)) {
+        sweep_dead_zygotes(dir);
         p->how = FAAS__ISO_PIDS_CGROUP;
         snprintf(p->dir, sizeof p->dir, "%s", mine);
         snprintf(what, whatlen, "cgroup v1 %s", mine);
