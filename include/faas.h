@@ -138,6 +138,8 @@ typedef struct faas_config {
     int seccomp;                /* isolated instances' syscall profile (FAAS_SECCOMP_NONE) */
     int remote;                 /* 1: with a NATS producer attached, async calls are published
                                    for a worker to run (see faas_nats_attach(3)) (0) */
+    unsigned pids_max;          /* isolated: most processes and threads of an instance and
+                                   all it forks; 0 = no limit (1024, as AWS Lambda) */
     /* later fields are only ever added here, at the end */
 } faas_config;
 
@@ -176,6 +178,8 @@ typedef struct faas_stats {
     uint64_t budget_refusals;           /* calls refused with FAAS_EBUDGET */
     uint64_t mb_ms;                     /* billed memory x billed time: GB-s x 1,024,000 */
     uint64_t request_picousd, compute_picousd;   /* cost_picousd split in two */
+    uint64_t instance_deaths;   /* isolated instances found dead between calls (killed from
+                                   outside, RLIMIT_CPU) and replaced; not in errors */
 } faas_stats;
 
 typedef void (*faas_callback)(const faas_response *res, void *arg);

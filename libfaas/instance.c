@@ -49,6 +49,11 @@ static void destroy(faas_function *fn, faas__instance *inst)
     free(inst);
 }
 
+void faas__instance_discard(faas_function *fn, faas__instance *inst)
+{
+    destroy(fn, inst);
+}
+
 static void destroy_list(faas_function *fn, faas__instance *list)
 {
     while (list != NULL) {

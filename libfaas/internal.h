@@ -187,6 +187,8 @@ int  faas__instance_create(faas_function *fn, faas__instance **out, char *err, s
 void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint64_t now);
 /* Give back a reserved slot whose instance could not be created. */
 void faas__slot_cancel(faas_function *fn);
+/* Shut down an instance found dead but keep its slot: a new one is created in its place. */
+void faas__instance_discard(faas_function *fn, faas__instance *inst);
 /* Unregistration and runtime teardown: refuse new calls, wait for busy instances, shut
  * every one down, and complete the parked calls (FAAS_ENOTFOUND, or FAAS_ESHUTDOWN when
  * the runtime is closing). */
@@ -219,6 +221,8 @@ bool faas__initialising(const faas_function *fn);
  *   - killed at the deadline: deadline_ns = 0, so "the deadline passed" (FAAS_ETIMEOUT);
  *   - out of memory: oom, err = the error block (FAAS_EMEMORY);
  *   - crashed: oom and crashed, err = a Runtime.ExitError block (FAAS_ECRASHED);
+ *   - died before the call reached it (nothing ran): crashed, and stale; the call then runs
+ *     on a new instance, once, and the death is counted (instance_deaths), not the call;
  *   - the process's peak memory: inst->arena.used, which the record reads as the arena's
  *     high-water (an isolated instance's host-side arena is never allocated from). */
 typedef struct faas__isolation_hooks {
@@ -249,6 +253,8 @@ struct faas_ctx {
                                      an isolated instance died: faas__isolation_hooks) */
     bool            too_large;    /* a reply was over the limit */
     bool            crashed;      /* with oom: FAAS_ECRASHED, not FAAS_EMEMORY */
+    bool            stale;        /* with oom and crashed: the instance had died before the
+                                     call reached it; nothing ran (faas__isolation_hooks) */
     char           *log;          /* what the call logged, at most 2 x FAAS__LOG_TAIL */
     size_t          log_len, log_cap;
     const char     *request_id;   /* the response record's */

@@ -574,6 +574,33 @@ static inline bool retires(int status)
     return status == FAAS_ETIMEOUT || status == FAAS_EMEMORY || status == FAAS_ECRASHED;
 }
 
+/* The call's instance had died before the call reached it (an isolated instance killed
+ * while idle): nothing ran. Count and report the death, shut the instance down, and leave
+ * the slot to a new instance, as for a cold call. */
+static void replace_dead(faas_ctx *ctx)
+{
+    faas_function *fn = ctx->fn;
+    atomic_fetch_add_explicit(&fn->counters[faas__shard()].instance_deaths, 1,
+                              memory_order_relaxed);
+    if (ctx->rt->opts.log != NULL) {
+        char when[25], line[1200];
+        faas__format_time(faas__wall(ctx->rt), when);
+        snprintf(line, sizeof line, "%s %s WARNING %s: %s; the call runs on a new instance",
+                 when, ctx->request_id, fn->name->name,
+                 ctx->err ? ctx->err + strlen(ctx->err) + 1 : "its instance had died");
+        faas__log_line(ctx->rt, line);
+    }
+    free(ctx->err);
+    free(ctx->reply);
+    free(ctx->err_body);
+    ctx->err = ctx->reply = ctx->err_body = NULL;
+    ctx->reply_len = ctx->err_body_len = 0;
+    ctx->failed = ctx->oom = ctx->too_large = ctx->crashed = ctx->stale = false;
+    ctx->fail_status = 0;
+    faas__instance_discard(fn, ctx->inst);
+    ctx->inst = NULL;
+}
+
 /* faas__run, with call_data for the handler (see faas__invoke_data). */
 static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
                int attempt, const char *request_id, faas_response *res, bool borrow_name,
@@ -591,7 +618,7 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     ctx.err = NULL;
     ctx.err_body = NULL;
     ctx.err_body_len = 0;
-    ctx.failed = ctx.oom = ctx.too_large = ctx.crashed = false;
+    ctx.failed = ctx.oom = ctx.too_large = ctx.crashed = ctx.stale = false;
     ctx.log = NULL;
     ctx.log_len = ctx.log_cap = 0;
     faas_record *r = &res->record;
@@ -608,6 +635,8 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     uint64_t init_ns = 0;
     int cold = 0;
     uint64_t start;
+    bool replaced = false;              /* the first instance had died: see replace_dead() */
+again:
     if (ctx.inst == NULL) {
         char err[768];
         cold = 1;
@@ -619,7 +648,7 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
         init_ns = start - t0;
         if (rc != FAAS_OK) {
             /* No instance: the call fails as Lambda's does, with Runtime.*Error. */
-            if (rt->opts.log != NULL) {
+            if (rt->opts.log != NULL && !replaced) {
                 char line[96];
                 snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST",
                          ctx.request_id);
@@ -653,7 +682,7 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
             faas__hist_record(&fn->queue_hist, start > *queued_ns ? start - *queued_ns : 0);
     }
 
-    if (rt->opts.log != NULL) {
+    if (rt->opts.log != NULL && !replaced) {
         char line[96];
         snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", ctx.request_id);
         faas__log_line(rt, line);
@@ -676,6 +705,12 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
         ctx.err = error_blockf("Sandbox.Timedout", "Task timed out after %u.%02u seconds",
                                cs / 100, cs % 100);
     } else if (ctx.oom) {
+        if (__builtin_expect(ctx.stale, 0) && !replaced) {
+            replace_dead(&ctx);         /* the call was never sent: run it on a new one */
+            replaced = true;
+            queued_ns = NULL;
+            goto again;
+        }
         status = ctx.crashed ? FAAS_ECRASHED : FAAS_EMEMORY;
     } else if (ctx.failed || hrc != 0 || ctx.too_large) {
         status = ctx.failed && ctx.fail_status != 0 ? ctx.fail_status : FAAS_EHANDLER;

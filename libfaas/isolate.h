@@ -5,17 +5,30 @@
  *
  * Two SOCK_SEQPACKET socketpairs carry them, one message per send:
  *   control (host <-> zygote): CONFIG ->, <- HELLO; then SPAWN ->, <- SPAWNED + the new
- *                              instance's channel (SCM_RIGHTS); EOF -> the zygote exits
+ *                              instance's channel (SCM_RIGHTS); REAP ->, <- REAPED; EOF ->
+ *                              the zygote kills what it still has and exits
  *   channel (host <-> one instance): CALL ->; <- LOG*, then DONE, CRASH or EXIT; EOF -> the
  *                              instance runs its SHUTDOWN hook and exits
  * A payload or reply above FAAS__ISO_INLINE travels in a shared memfd region instead (flag
  * FAAS__ISO_SHM, at offset 0); whichever side needs a bigger region makes a new one and sends
  * its fd with the message that first uses it (FAAS__ISO_NEWSHM). Nothing else is copied.
+ *
+ * The instance is not trusted: the host checks every length it is sent against what it
+ * received, and maps a region only once it has checked its seals (sealed against shrinking
+ * and growing, and the seals themselves), so that no ftruncate() can pull pages from under
+ * the host's copy. Each side seals the regions it makes before it sends them.
+ *
+ * Each instance is the leader of its own process group, which its descendants cannot leave
+ * (the instance's seccomp filter refuses setpgid() and setsid()). The zygote is their child
+ * subreaper and keeps an instance unreaped until the host sends REAP: so the group's id
+ * cannot be reused while the host may still signal it, and REAP kills the whole group and
+ * reaps every process of it before the REAPED answer.
  */
 #ifndef FAAS_ISOLATE_H
 #define FAAS_ISOLATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <faas/version.h>
@@ -27,7 +40,8 @@
 
 enum {
     FAAS__ISO_CONFIG = 1, FAAS__ISO_HELLO, FAAS__ISO_SPAWN, FAAS__ISO_SPAWNED,
-    FAAS__ISO_CALL, FAAS__ISO_LOG, FAAS__ISO_DONE, FAAS__ISO_CRASH, FAAS__ISO_EXIT
+    FAAS__ISO_CALL, FAAS__ISO_LOG, FAAS__ISO_DONE, FAAS__ISO_CRASH, FAAS__ISO_EXIT,
+    FAAS__ISO_REAP, FAAS__ISO_REAPED
 };
 
 #define FAAS__ISO_SHM    1u     /* the payload is in the shared region, not the message */
@@ -38,7 +52,7 @@ enum {
 /* Both ends must be the same build: the host and the faas-zygote it starts could come from
  * two installed versions. A zygote that gets another wire exits without a word, and the host
  * reports that it "did not start". */
-#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 1u)
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 2u)
 
 typedef struct faas__iso_config {
     uint32_t type;
@@ -47,13 +61,19 @@ typedef struct faas__iso_config {
     int32_t  seccomp;
     uint64_t max_reply;             /* the host's max_payload_sync */
     uint32_t name_len, path_len, symbol_len;   /* without their NULs */
+    uint32_t pids_max;              /* 0: no limit */
 } faas__iso_config;
 
+/* How the zygote bounds an instance's processes (pids_max). */
+enum { FAAS__ISO_PIDS_OFF, FAAS__ISO_PIDS_CGROUP, FAAS__ISO_PIDS_RLIMIT, FAAS__ISO_PIDS_NONE };
+
 /* zygote -> host: loaded and initialised (status FAAS_OK), or FAAS_ELOAD / FAAS_EINIT and
- * the reason (text follows, NUL-terminated). */
+ * the reason (text follows, NUL-terminated). With FAAS_OK, pids says how pids_max is kept,
+ * and the text where (the cgroup directory) or why not. */
 typedef struct faas__iso_hello {
     uint32_t type;
     int32_t  status;
+    int32_t  pids;                  /* FAAS__ISO_PIDS_* */
 } faas__iso_hello;
 
 /* host -> zygote: fork an instance. zygote -> host: its pid (err 0) + its channel, or the
@@ -63,6 +83,13 @@ typedef struct faas__iso_spawn {
     int32_t  err;
     int32_t  pid;
 } faas__iso_spawn;
+
+/* host -> zygote: the instance pid is retired: kill its process group and reap all of it.
+ * zygote -> host: done (REAPED, the same pid). */
+typedef struct faas__iso_reap {
+    uint32_t type;
+    int32_t  pid;
+} faas__iso_reap;
 
 /* host -> instance: run one call; the inline payload follows. */
 typedef struct faas__iso_call {
@@ -95,14 +122,21 @@ typedef struct faas__iso_crash {
     int32_t  signo, code;
     int32_t  syscall;               /* SIGSYS from the seccomp filter: the syscall */
     uint32_t arch;                  /* ... and its AUDIT_ARCH_* */
+    int32_t  data;                  /* ... and the filter's data: FAAS__ISO_CONTAINED */
+    uint32_t idle;                  /* 1: between calls (a call sent now never started) */
     uint64_t peak_bytes;
     uint64_t oom_request;           /* an allocation was refused during the call first */
 } faas__iso_crash;
+
+/* The SIGSYS data (si_errno) of a system call refused by the filter every isolated instance
+ * gets, whatever its profile: a signal to, or an action on, another process. */
+#define FAAS__ISO_CONTAINED 1
 
 /* instance -> host: the handler called exit(status). */
 typedef struct faas__iso_exit {
     uint32_t type;
     int32_t  status;
+    uint32_t idle;                  /* 1: between calls (another thread of the module) */
     uint64_t oom_request;
 } faas__iso_exit;
 
@@ -112,6 +146,34 @@ typedef struct faas__iso_exit {
  * without isolation has only a stub that fails. */
 __attribute__((visibility("default")))
 int faas__isolate_main(int argc, char **argv, volatile uint64_t *oom_request);
+
+/* ---- the far side's parts (isolate_seccomp.c, isolate_pids.c) ---- */
+
+/* The function's seccomp profile as BPF, built once (FAAS_SECCOMP_NONE: len 0). */
+struct sock_fprog;
+int faas__iso_profile_build(int profile, struct sock_fprog *out, char *err, size_t errlen);
+/* In a new instance, before its first call: no_new_privs, the profile, then the
+ * containment filter for its pid self. 0, or -1 (errno). */
+int faas__iso_filters_load(const struct sock_fprog *profile, int self);
+
+/* How pids_max is kept (see isolate_pids.c). */
+typedef struct faas__iso_pids {
+    int      how;                   /* FAAS__ISO_PIDS_* */
+    unsigned max;
+    bool     v2;
+    char     dir[4096];             /* the zygote's cgroup, one sub-directory per instance */
+    uint64_t nproc;                 /* RLIMIT_NPROC */
+} faas__iso_pids;
+
+/* In the zygote at its start: find how, and say it in what (the cgroup, or why none).
+ * Returns p->how. */
+int  faas__iso_pids_setup(faas__iso_pids *p, unsigned max, char *what, size_t whatlen);
+/* In a new instance, before its first call: join its own cgroup, or set RLIMIT_NPROC. */
+int  faas__iso_pids_join(const faas__iso_pids *p);
+/* In the zygote, once the instance's processes are reaped: remove its cgroup. */
+void faas__iso_pids_release(const faas__iso_pids *p, int pid);
+/* Remove a zygote's cgroup directory and its instances' empty ones (best effort). */
+void faas__iso_cgroup_remove(const char *dir);
 
 /* One message out (iov), with fd passed along when it is >= 0 (SCM_RIGHTS); never raises
  * SIGPIPE. Returns 0 or -1 (errno). */

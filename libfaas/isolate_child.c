@@ -1,9 +1,11 @@
 /*
  * isolate_child.c - process isolation, the far side: the zygote program's loop (load the
- * module and run its INIT once, then fork an instance per request) and an instance's loop
- * (rlimits, seccomp, crash reports, calls served by an inner manual-mode runtime, so the
- * module's faas_ctx is a real one). It runs only in faas-zygote and its forks, never in a
- * host; the host side is isolate.c, the wire isolate.h.
+ * module and run its INIT once, then fork an instance per request, and reap each instance's
+ * process tree when the host retires it) and an instance's loop (its own process group,
+ * rlimits and process limit, seccomp, crash reports, calls served by an inner manual-mode
+ * runtime, so the module's faas_ctx is a real one). It runs only in faas-zygote and its
+ * forks, never in a host; the host side is isolate.c, the wire isolate.h, the filters
+ * isolate_seccomp.c and the process limit isolate_pids.c.
  */
 #include "internal.h"
 
@@ -28,10 +30,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <seccomp.h>
 
 /* Address-space limits cannot work under AddressSanitizer or ThreadSanitizer: their shadow
  * memory reserves terabytes. Such builds enforce memory_mb through the arena only. */
@@ -54,6 +55,8 @@
 static struct {
     int              ctl;           /* control socket (zygote), -1 in an instance */
     int              chan;          /* an instance's channel to the host */
+    pid_t            self;          /* an instance's pid: its children do not report */
+    volatile sig_atomic_t in_call;  /* an instance has taken a call and not answered it */
     faas__iso_config cfg;
     char            *name, *path, *symbol;
     void            *dl;            /* the module */
@@ -64,81 +67,15 @@ static struct {
     volatile sig_atomic_t in_handler; /* the module's handler runs: its log lines go out */
     uint64_t         as_base;       /* the zygote's address space after INIT, bytes */
     struct sock_fprog filter;       /* the seccomp profile as BPF, made once */
-    unsigned char   *buf;           /* FAAS__ISO_MSG_MAX bytes for incoming messages */
+    faas__iso_pids   pids;          /* how pids_max is kept */
+    pid_t           *kids;          /* the zygote's instances not reaped yet */
+    size_t           nkids, capkids;
+    unsigned char   *buf;           /* FAAS__ISO_MSG_MAX + 1 bytes for incoming messages */
     int              shm_fd;        /* the shared region for large payloads, or -1 */
     unsigned char   *shm;
     size_t           shm_cap;
     rlim_t           cpu_soft, cpu_step;  /* RLIMIT_CPU, seconds */
 } z = { .ctl = -1, .chan = -1, .shm_fd = -1 };
-
-/* ---- the seccomp profiles ------------------------------------------------------------ */
-
-/* no-network: what could reach a network or another local service. io_uring is refused
- * too: its operations are not filtered per syscall. */
-static const char *const deny_network[] = {
-    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
-    "io_uring_setup", NULL
-};
-
-/* strict: a pure computation. Its channel (read, write, messages), memory (including the
- * shared region of large payloads), signals to report a crash, time, and exit. No open(),
- * no new process, no socket. */
-static const char *const allow_strict[] = {
-    "read", "write", "readv", "writev", "pread64", "pwrite64", "recvmsg", "sendmsg",
-    "recvfrom", "sendto", "close", "fstat", "newfstatat", "lseek",
-    "mmap", "munmap", "mremap", "mprotect", "brk", "madvise", "memfd_create", "ftruncate",
-    "rt_sigreturn", "rt_sigaction", "rt_sigprocmask", "sigaltstack", "tgkill", "getpid",
-    "gettid", "futex", "sched_yield", "clock_gettime", "clock_getres", "clock_nanosleep",
-    "nanosleep", "gettimeofday", "time", "getrusage", "getrlimit", "prlimit64",
-    "getrandom", "restart_syscall", "exit", "exit_group", NULL
-};
-
-static const char *profile_name(int p)
-{
-    return p == FAAS_SECCOMP_STRICT ? "strict" : p == FAAS_SECCOMP_NO_NETWORK ? "no-network"
-                                                                              : "none";
-}
-
-/* Compile the profile to BPF once, in the zygote: an instance only loads it (one prctl),
- * so a cold start does not pay libseccomp's generation. */
-static int build_filter(char *err, size_t errlen)
-{
-    int p = z.cfg.seccomp;
-    if (p == FAAS_SECCOMP_NONE)
-        return FAAS_OK;
-    scmp_filter_ctx sc = seccomp_init(p == FAAS_SECCOMP_STRICT ? SCMP_ACT_TRAP
-                                                                : SCMP_ACT_ALLOW);
-    if (sc == NULL) {
-        snprintf(err, errlen, "seccomp_init: out of memory");
-        return FAAS_ENOMEM;
-    }
-    const char *const *list = p == FAAS_SECCOMP_STRICT ? allow_strict : deny_network;
-    uint32_t action = p == FAAS_SECCOMP_STRICT ? SCMP_ACT_ALLOW : SCMP_ACT_TRAP;
-    int rc = 0;
-    for (; *list != NULL && rc == 0; list++) {
-        int nr = seccomp_syscall_resolve_name(*list);
-        if (nr != __NR_SCMP_ERROR)      /* not on this architecture */
-            rc = seccomp_rule_add(sc, action, nr, 0);
-    }
-    int mfd = rc == 0 ? memfd_create("faas-seccomp", MFD_CLOEXEC) : -1;
-    if (mfd >= 0)
-        rc = seccomp_export_bpf(sc, mfd);
-    seccomp_release(sc);
-    off_t size = mfd >= 0 && rc == 0 ? lseek(mfd, 0, SEEK_END) : -1;
-    void *prog = size > 0 ? malloc((size_t)size) : NULL;
-    if (prog == NULL || pread(mfd, prog, (size_t)size, 0) != size) {
-        free(prog);
-        if (mfd >= 0)
-            close(mfd);
-        snprintf(err, errlen, "seccomp profile \"%s\" could not be built (%s)",
-                 profile_name(p), rc < 0 ? strerror(-rc) : "export failed");
-        return FAAS_ELOAD;
-    }
-    close(mfd);
-    z.filter.len = (unsigned short)((size_t)size / sizeof(struct sock_filter));
-    z.filter.filter = prog;
-    return FAAS_OK;
-}
 
 /* ---- an instance: crash and exit reports --------------------------------------------- */
 
@@ -155,22 +92,28 @@ static uint64_t oom_request(void)
     return z.oom != NULL ? *z.oom : 0;
 }
 
-/* A fatal signal: tell the host which, then die of it. Only async-signal-safe calls. */
+/* A fatal signal: tell the host which, then die of it. Only async-signal-safe calls. A
+ * process the module forked inherits this handler but not the right to report: it only
+ * dies. */
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
-    faas__iso_crash c;
-    memset(&c, 0, sizeof c);
-    c.type = FAAS__ISO_CRASH;
-    c.signo = sig;
-    c.code = si->si_code;
-    if (sig == SIGSYS) {
-        c.syscall = si->si_syscall;
-        c.arch = si->si_arch;
+    if (getpid() == z.self) {
+        faas__iso_crash c;
+        memset(&c, 0, sizeof c);
+        c.type = FAAS__ISO_CRASH;
+        c.signo = sig;
+        c.code = si->si_code;
+        if (sig == SIGSYS) {
+            c.syscall = si->si_syscall;
+            c.arch = si->si_arch;
+            c.data = si->si_errno;
+        }
+        c.idle = !z.in_call;
+        c.peak_bytes = peak_bytes();
+        c.oom_request = oom_request();
+        send(z.chan, &c, sizeof c, MSG_NOSIGNAL);
     }
-    c.peak_bytes = peak_bytes();
-    c.oom_request = oom_request();
-    send(z.chan, &c, sizeof c, MSG_NOSIGNAL);
     /* SA_RESETHAND restored the default action. A fault would simply happen again on
      * return, but a trapped syscall or SIGXCPU would not: raise it (pending until this
      * handler returns), and exit should it somehow be ignored. */
@@ -183,10 +126,13 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 static void on_exit_report(int status, void *arg)
 {
     (void)arg;
+    if (getpid() != z.self)
+        return;                         /* a process the module forked */
     faas__iso_exit e;
     memset(&e, 0, sizeof e);
     e.type = FAAS__ISO_EXIT;
     e.status = status;
+    e.idle = !z.in_call;
     e.oom_request = oom_request();
     send(z.chan, &e, sizeof e, MSG_NOSIGNAL);
 }
@@ -293,7 +239,8 @@ static int shm_adopt(int fd)
     return shm_map(fd, (size_t)st.st_size);
 }
 
-/* Make a region of at least n bytes (a reply too large for a message); 1 if it is new. */
+/* Make a region of at least n bytes (a reply too large for a message); 1 if it is new. It
+ * is sealed against resizing before the host gets it: the host checks that it is. */
 static int shm_reserve(size_t n)
 {
     if (z.shm != NULL && z.shm_cap >= n)
@@ -301,10 +248,11 @@ static int shm_reserve(size_t n)
     size_t cap = 1u << 20;
     while (cap < n)
         cap *= 2;
-    int fd = memfd_create("faas-reply", MFD_CLOEXEC);
+    int fd = memfd_create("faas-reply", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -1;
-    if (ftruncate(fd, (off_t)cap) != 0) {
+    if (ftruncate(fd, (off_t)cap) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
         close(fd);
         return -1;
     }
@@ -410,12 +358,17 @@ static void serve_call(const faas__iso_call *c, long n, int fd)
         send_done(&res);
         return;
     }
-    const void *payload = c + 1;
+    /* The payload is followed by a NUL byte, as every handler's is: z.buf has room for
+     * it, and the host makes a region at least a byte larger than what it puts there. */
+    unsigned char *payload = (unsigned char *)(c + 1);
     size_t len = (size_t)n - sizeof *c;
     if (c->flags & FAAS__ISO_SHM) {
         payload = z.shm;
-        len = z.shm != NULL && c->len <= z.shm_cap ? (size_t)c->len : 0;
+        len = z.shm != NULL && c->len < z.shm_cap ? (size_t)c->len : 0;
+        if (payload == NULL)
+            payload = z.buf + n;        /* no region: an empty payload */
     }
+    payload[len] = '\0';
     char rid[37];
     memcpy(rid, c->request_id, sizeof rid);
     rid[36] = '\0';
@@ -428,17 +381,32 @@ static void serve_call(const faas__iso_call *c, long n, int fd)
     arm_cpu_limit();
 }
 
+/* A process the module forks (with fork(), not a raw clone) does not keep the channel:
+ * were the instance to die while idle, the host would still see it close (and know that a
+ * call it then sends was never taken). */
+static void forked_by_module(void)
+{
+    if (z.chan >= 0)
+        close(z.chan);
+    z.chan = -1;
+}
+
 static void instance_main(int chan)
 {
     z.chan = chan;
+    z.self = getpid();
+    /* Its own process group, which nothing it forks can leave (the filter refuses setpgid()
+     * and setsid()): the host and the zygote kill the instance's whole tree through it. */
+    setpgid(0, 0);
     signal(SIGCHLD, SIG_DFL);           /* the module may wait for its own children */
     prctl(PR_SET_NAME, "faas-instance", 0, 0, 0);
     catch_fatal_signals();
     on_exit(on_exit_report, NULL);
+    pthread_atfork(NULL, NULL, forked_by_module);
+    if (faas__iso_pids_join(&z.pids) != 0)
+        _exit(126);                     /* no process limit: the host reports the exit */
     set_limits();
-    if (z.filter.len != 0 &&
-        (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &z.filter) != 0))
+    if (faas__iso_filters_load(&z.filter, (int)z.self) != 0)
         _exit(127);                     /* the host reports an exit without a report */
     for (;;) {
         int fd;
@@ -446,10 +414,13 @@ static void instance_main(int chan)
         if (n <= 0)
             break;                      /* EOF: the host retires this instance */
         const faas__iso_call *c = (const void *)z.buf;
-        if ((size_t)n >= sizeof *c && c->type == FAAS__ISO_CALL)
+        if ((size_t)n >= sizeof *c && c->type == FAAS__ISO_CALL) {
+            z.in_call = 1;              /* from here, the call may have started */
             serve_call(c, n, fd);
-        else if (fd >= 0)
+            z.in_call = 0;
+        } else if (fd >= 0) {
             close(fd);
+        }
     }
     faas_runtime_free(z.rt);            /* the SHUTDOWN hook of this instance's state */
     _exit(0);
@@ -479,7 +450,7 @@ static void close_inherited(void)
 
 static void send_hello(int status, const char *msg)
 {
-    faas__iso_hello h = { FAAS__ISO_HELLO, status };
+    faas__iso_hello h = { FAAS__ISO_HELLO, status, z.pids.how };
     struct iovec iov[2] = { { &h, sizeof h }, { (void *)msg, strlen(msg) + 1 } };
     faas__iso_send(z.ctl, iov, 2, -1);
 }
@@ -531,10 +502,10 @@ static int load(char *err, size_t errlen)
         snprintf(err, errlen, "%s", faas_last_error());
         return rc == FAAS_EINIT ? FAAS_EINIT : FAAS_ELOAD;
     }
-    rc = build_filter(err, errlen);
+    rc = faas__iso_profile_build(z.cfg.seccomp, &z.filter, err, errlen);
     if (rc != FAAS_OK)
         return rc;
-    z.buf = malloc(FAAS__ISO_MSG_MAX);
+    z.buf = malloc(FAAS__ISO_MSG_MAX + 1);
     if (z.buf == NULL) {
         snprintf(err, errlen, "out of memory");
         return FAAS_ENOMEM;
@@ -561,6 +532,83 @@ static int read_config(void)
     return z.name && z.path && z.symbol ? 0 : -1;
 }
 
+/* ---- the zygote: instances and their process trees ---------------------------------- */
+
+/* Every instance is the zygote's child and leads its own process group; the zygote is the
+ * child subreaper of them all, so that whatever an instance forks and orphans stays below
+ * it, in the instance's group (which no descendant can leave). An instance is not reaped
+ * until the host retires it (REAP): its pid, the group's id, cannot be reused while the host
+ * may still signal the group. */
+
+static volatile sig_atomic_t child_exited;
+
+static void on_sigchld(int sig)
+{
+    (void)sig;                          /* and interrupts recvmsg(): see reap_orphans() */
+    child_exited = 1;
+}
+
+static int remember(pid_t pid)
+{
+    if (z.nkids == z.capkids) {
+        size_t cap = z.capkids ? z.capkids * 2 : 16;
+        pid_t *k = realloc(z.kids, cap * sizeof *k);
+        if (k == NULL)
+            return -1;
+        z.kids = k;
+        z.capkids = cap;
+    }
+    z.kids[z.nkids++] = pid;
+    return 0;
+}
+
+/* Reap the exited processes of the live instances' groups that came to the zygote (their
+ * parent died first), but not an instance itself: that waits for REAP. Only after a
+ * SIGCHLD: a look costs a system call per instance. */
+static void reap_orphans(void)
+{
+    if (!child_exited)
+        return;
+    child_exited = 0;
+    for (size_t i = 0; i < z.nkids; i++) {
+        for (;;) {
+            siginfo_t si;
+            memset(&si, 0, sizeof si);
+            if (waitid(P_PGID, (id_t)z.kids[i], &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+                si.si_pid == 0 || si.si_pid == z.kids[i])
+                break;
+            waitpid(si.si_pid, NULL, 0);
+        }
+    }
+}
+
+/* Kill the instance's process group and reap every process of it. They all end below the
+ * zygote (or are reaped by one of them), so waitid() reports no child of the group left
+ * (ECHILD) exactly when none is alive. */
+static void reap_group(pid_t pid)
+{
+    kill(-pid, SIGKILL);
+    siginfo_t si;
+    while (waitid(P_PGID, (id_t)pid, &si, WEXITED) == 0 || errno == EINTR)
+        ;
+    faas__iso_pids_release(&z.pids, (int)pid);
+}
+
+/* REAP: the host retired the instance pid. */
+static void reap_instance(pid_t pid)
+{
+    for (size_t i = 0; i < z.nkids; i++) {
+        if (z.kids[i] == pid) {
+            z.kids[i] = z.kids[--z.nkids];
+            reap_group(pid);
+            break;
+        }
+    }
+    faas__iso_reap r = { FAAS__ISO_REAPED, (int32_t)pid };
+    struct iovec iov = { &r, sizeof r };
+    faas__iso_send(z.ctl, &iov, 1, -1);
+}
+
 /* Fork an instance with a new channel and send the host its end. */
 static void spawn_instance(void)
 {
@@ -572,7 +620,9 @@ static void spawn_instance(void)
         faas__iso_send(z.ctl, &iov, 1, -1);
         return;
     }
-    pid_t pid = fork();
+    /* Remembered first (a place for its pid), so that no instance can go untracked. */
+    pid_t pid = remember(0) == 0 ? fork() : (errno = ENOMEM, -1);
+    int err = errno;
     if (pid == 0) {
         close(sv[0]);
         close(z.ctl);
@@ -580,10 +630,15 @@ static void spawn_instance(void)
         instance_main(sv[1]);           /* never returns */
     }
     close(sv[1]);
-    if (pid < 0)
-        r.err = errno;
-    else
+    if (pid < 0) {
+        r.err = err;
+        if (z.nkids > 0 && z.kids[z.nkids - 1] == 0)
+            z.nkids--;
+    } else {
         r.pid = pid;
+        z.kids[z.nkids - 1] = pid;
+        setpgid(pid, pid);              /* the child does too: whichever runs first */
+    }
     struct iovec iov = { &r, sizeof r };
     faas__iso_send(z.ctl, &iov, 1, pid > 0 ? sv[0] : -1);
     close(sv[0]);
@@ -607,22 +662,45 @@ int faas__isolate_main(int argc, char **argv, volatile uint64_t *oom_request)
         send_hello(rc, err);
         _exit(1);
     }
-    /* Instances are reaped by the kernel: the host learns how one ended from the instance
-     * itself (a crash report) or from its channel (EOF). */
-    signal(SIGCHLD, SIG_IGN);
-    send_hello(FAAS_OK, "");
+    /* The instances' process trees: see reap_orphans(). SIGCHLD interrupts the wait for
+     * the host's next message (no SA_RESTART). */
+    char what[1200];
+    faas__iso_pids_setup(&z.pids, z.cfg.pids_max, what, sizeof what);
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigchld;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    send_hello(FAAS_OK, what);
     for (;;) {
         int fd;
-        long n = faas__iso_recv(z.ctl, z.buf, FAAS__ISO_MSG_MAX, &fd, true);
+        long n = faas__iso_recv(z.ctl, z.buf, FAAS__ISO_MSG_MAX, &fd, false);
+        if (n < 0 && errno == EINTR) {
+            reap_orphans();
+            continue;
+        }
         if (n <= 0)
             break;                      /* EOF: the function is unregistered, or the host
                                            is gone */
         if (fd >= 0)
             close(fd);
         const faas__iso_spawn *s = (const void *)z.buf;
+        const faas__iso_reap *r = (const void *)z.buf;
         if ((size_t)n >= sizeof *s && s->type == FAAS__ISO_SPAWN)
             spawn_instance();
+        else if ((size_t)n >= sizeof *r && r->type == FAAS__ISO_REAP)
+            reap_instance((pid_t)r->pid);
+        reap_orphans();
     }
+    /* The host is done with this function, or gone (killed, exited without freeing its
+     * runtime): no instance outlives it. */
+    for (size_t i = 0; i < z.nkids; i++)
+        kill(-z.kids[i], SIGKILL);
+    for (size_t i = 0; i < z.nkids; i++)
+        reap_group(z.kids[i]);
+    if (z.pids.how == FAAS__ISO_PIDS_CGROUP)
+        rmdir(z.pids.dir);
     faas_runtime_free(z.rt);            /* the zygote's own INIT state is shut down too */
     _exit(0);
 }

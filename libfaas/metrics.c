@@ -154,7 +154,7 @@ void faas__counters_sum(const faas__counters shards[FAAS__SHARDS], faas__sums *o
         const faas__counters *c = &shards[i];
         SUM(invocations); SUM(cost_pusd); SUM(mb_ms); SUM(unit2_ms); SUM(errors);
         SUM(cold_starts); SUM(retries); SUM(timeouts); SUM(throttles); SUM(dead_letters);
-        SUM(budget_refusals);
+        SUM(budget_refusals); SUM(instance_deaths);
         for (unsigned k = 0; k < FAAS__STATUSES; k++)
             SUM(by_status[k]);
     }
@@ -180,6 +180,7 @@ static void add_function(faas_runtime *rt, faas_function *fn, faas_stats *st, sn
     st->dead_letters    += s.dead_letters;
     st->cost_picousd    += s.cost_pusd;
     st->budget_refusals += s.budget_refusals;
+    st->instance_deaths += s.instance_deaths;
     st->mb_ms           += s.mb_ms;
     /* Every priced record pays the request price once, and every invocation is priced. */
     uint64_t request = s.invocations * rt->price->request_picousd;

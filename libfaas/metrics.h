@@ -26,14 +26,15 @@ typedef struct faas__counters {
                          mb_ms,           /* billed MB x billed ms */
                          unit2_ms,        /* second dimension: milli-units x billed ms */
                          errors, cold_starts, retries, timeouts;
-    atomic_uint_fast64_t throttles, dead_letters, budget_refusals;
+    atomic_uint_fast64_t throttles, dead_letters, budget_refusals,
+                         instance_deaths;  /* idle instances found dead and replaced */
     atomic_uint_fast64_t by_status[FAAS__STATUSES];   /* failed runs by status */
 } faas__counters;
 
 /* One function's counters added up over the shards. */
 typedef struct faas__sums {
     uint64_t invocations, cost_pusd, mb_ms, unit2_ms, errors, cold_starts, retries, timeouts,
-             throttles, dead_letters, budget_refusals;
+             throttles, dead_letters, budget_refusals, instance_deaths;
     uint64_t by_status[FAAS__STATUSES];
 } faas__sums;
 

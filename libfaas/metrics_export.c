@@ -243,6 +243,10 @@ int faas_metrics_prometheus(faas_runtime *rt, char **text, size_t *len)
     prom_per_function(&b, &v, "faas_dead_letters_total",
                       "Asynchronous calls sent to the function's dead letter.",
                       offsetof(faas__sums, dead_letters));
+    prom_per_function(&b, &v, "faas_instance_deaths_total",
+                      "Isolated instances found dead between calls (killed from outside, "
+                      "out of CPU time) and replaced by a new one for the next call.",
+                      offsetof(faas__sums, instance_deaths));
 
     family(&b, "faas_cost_dollars_total", "counter",
            "What the calls cost at the runtime's price model, in US dollars.");
@@ -390,7 +394,7 @@ static json_t *function_json(faas_runtime *rt, faas_function *fn, const fn_view 
         faas__hist_add_to(hist_of(fn, h), snap);
         q[h] = quantiles_json(snap);
     }
-    return json_pack("{s:s, s:s?, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+    return json_pack("{s:s, s:s?, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
                      " s:{s:i, s:i}, s:o, s:o, s:o, s:o}",
                      "name", f->name, "tag", f->tag, "memory_mb", (int)f->memory_mb,
                      "invocations", jint(f->s.invocations), "errors", jint(f->s.errors),
@@ -398,6 +402,7 @@ static json_t *function_json(faas_runtime *rt, faas_function *fn, const fn_view 
                      "cold_starts", jint(f->s.cold_starts), "timeouts", jint(f->s.timeouts),
                      "retries", jint(f->s.retries), "dead_letters", jint(f->s.dead_letters),
                      "budget_refusals", jint(f->s.budget_refusals),
+                     "instance_deaths", jint(f->s.instance_deaths),
                      "status", status,
                      "instances", "live", (int)f->live, "busy", (int)f->busy,
                      "cost", cost_json(&f->s, rt->price->request_picousd),

@@ -50,6 +50,7 @@ void faas_config_init(faas_config *cfg)
     cfg->min_warm = 0;
     cfg->keep_alive_ms = 600000;
     cfg->max_retries = 2;
+    cfg->pids_max = 1024;       /* AWS Lambda's processes and threads per environment */
 }
 
 #define MEMORY_MB_MAX (1u << 20)   /* 1 TB: the arena limit must fit a size_t shift */

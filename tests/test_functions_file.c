@@ -54,12 +54,14 @@ static void every_key(void **state)
                       "[jail]\n"
                       "module = /opt/fn/untrusted.so\n"
                       "isolation = process\n"
-                      "seccomp = no-network\n", NULL);
+                      "seccomp = no-network\n"
+                      "pids_max = 64\n", NULL);
     print_errors(&f);
     assert_int_equal(f.nerrors, 0);
     assert_int_equal(f.n, 4);
     assert_int_equal(f.fns[3].cfg.isolation, FAAS_ISOLATE_PROCESS);
     assert_int_equal(f.fns[3].cfg.seccomp, FAAS_SECCOMP_NO_NETWORK);
+    assert_int_equal(f.fns[3].cfg.pids_max, 64);
     assert_int_equal(f.fns[0].cfg.isolation, FAAS_ISOLATE_NONE);
     ff_function *r = &f.fns[0];
     assert_string_equal(r->name, "resize");
@@ -81,6 +83,7 @@ static void every_key(void **state)
     assert_int_equal(d->cfg.timeout_ms, 3000);
     assert_int_equal(d->cfg.keep_alive_ms, 600000);
     assert_int_equal(d->cfg.max_retries, 2);
+    assert_int_equal(d->cfg.pids_max, 1024);
     assert_null(d->cfg.dead_letter);
     assert_null(f.fns[2].module);
     assert_string_equal(f.fns[2].ffi, "double (double)");

@@ -324,6 +324,7 @@ static const ff_key keys[] = {
       isolation_words },
     { "seccomp",         set_word,     offsetof(ff_function, cfg.seccomp),     0, 0,
       seccomp_words },
+    { "pids_max",        set_unsigned, offsetof(ff_function, cfg.pids_max),    0, UINT_MAX, NULL },
     { "remote",          set_word,     offsetof(ff_function, cfg.remote),      0, 0,
       bool_words },
     { "schedule",        set_schedule, offsetof(ff_function, schedule),        0, 256, NULL },

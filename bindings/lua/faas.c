@@ -851,6 +851,7 @@ static int rt_stats(lua_State *L)
         { "init_count", s.init_count }, { "queue_count", s.queue_count },
         { "budget_refusals", s.budget_refusals }, { "mb_ms", s.mb_ms },
         { "request_picousd", s.request_picousd }, { "compute_picousd", s.compute_picousd },
+        { "instance_deaths", s.instance_deaths },
     };
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         lua_pushinteger(L, (lua_Integer)counts[i].v);

@@ -133,6 +133,7 @@ class Stats(Structure):
         ("mb_ms", c_uint64),
         ("request_picousd", c_uint64),
         ("compute_picousd", c_uint64),
+        ("instance_deaths", c_uint64),
         ("_reserved", c_uint64 * (_RESERVED // 8)),
     ]
 

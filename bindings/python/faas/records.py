@@ -114,6 +114,7 @@ class Stats:
     mb_ms: int
     request_picousd: int
     compute_picousd: int
+    instance_deaths: int            # isolated instances found dead between calls, replaced
 
     @classmethod
     def _from_c(cls, s):
