@@ -1,6 +1,6 @@
 #!/bin/sh
 # docs.sh - every man page is clean under mandoc -Tlint, is installed, and every public
-# function has a page; README's quick start has its two commands.
+# function has a page; README has its quick start, and its C example compiles.
 . "$top_srcdir/tests/tap.sh"
 cd "$top_srcdir" || exit 1
 if [ -n "$MANDOC" ] && [ -x "$MANDOC" ]; then
@@ -51,4 +51,21 @@ for page in man/man3/*.3; do
     done
     [ $found = 1 ] || not_ok "$page has a compilable EXAMPLES block"
 done
+
+# README's embedding example (its ```c blocks) compiles too.
+awk '/^```c$/ {n++; out=1; next} /^```$/ {out=0; next} out {print > (dir "/README-" n ".c")}' \
+    dir="$tmp" README.md
+found=0
+for src in "$tmp"/README-*.c; do
+    [ -f "$src" ] || continue
+    found=1
+    if out=$(${CC:-cc} -std=c11 -Wall -Wextra -Werror -I"$top_srcdir/include" \
+             -I"$top_builddir/include" -c "$src" -o "$src.o" 2>&1); then
+        ok "README's C example compiles ($(basename "$src"))"
+    else
+        not_ok "README's C example compiles ($(basename "$src"))"
+        printf '%s\n' "$out" | sed 's/^/# /'
+    fi
+done
+[ $found = 1 ] || not_ok "README has a C example"
 done_testing
