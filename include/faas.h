@@ -82,16 +82,18 @@ enum faas_status {
  * such code keeps working, but a field added after 0.1.0 is read only from a struct
  * whose size covers it. A size beyond what the library knows is accepted when the
  * unknown bytes are zero, else refused with FAAS_ENOTSUP (a newer header on an older
- * library).
+ * library). Why a size: only the caller's compiler knows how large its struct is.
  *
- * Fixed: a struct the library writes into your memory, hands back in an array, or that
- * you copy from it (faas_config, faas_record, faas_response, faas_stats,
+ * Fixed: a struct the library writes into your memory or hands back in an array, or that
+ * it fills and you may copy (faas_config, faas_record, faas_response, faas_stats,
  * faas_journal_stats, faas_nats_stats, faas_budget, faas_cost_row, faas_function_info,
  * faas_price_model) keeps its size for the whole major version: it ends in reserved
- * words, and a later field takes the place of some of them. Leave them zero in what you
- * build (faas_config_init(), "= {0}"); the library refuses a faas_config or a
- * faas_price_model whose reserved words are set (FAAS_ENOTSUP), and does not promise what
- * it leaves in them in what it fills.
+ * words, and a later field takes the place of some of them. Zero them in what you build
+ * (faas_config_init() does, and "= {0}"); a faas_config or faas_price_model whose
+ * reserved words are set is refused (FAAS_ENOTSUP). What the library leaves in them in
+ * what it fills is not defined. Why not a size: the memory the library writes is often
+ * uninitialised (a size there would be garbage), an array's stride is the caller's
+ * sizeof, and a struct copied from the library would carry the library's size.
  *
  * Either way a later field takes zero to mean the behaviour from before it existed.
  * faas_clock and faas_price_tier, embedded in other structs, never change. Status codes
