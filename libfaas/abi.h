@@ -1,7 +1,8 @@
 /*
  * abi.h - the structs' ABI promise, kept (faas.h, "Plain-data structures"): the first
  * published layouts written down, and the one copy that reads a caller's sized struct
- * (its leading size says how many bytes it has). Knows no struct's meaning. Never installed.
+ * (its leading size says how many bytes it has). Knows their layouts, not their meaning.
+ * Never installed.
  */
 #ifndef FAAS_ABI_H
 #define FAAS_ABI_H
