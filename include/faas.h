@@ -68,15 +68,53 @@ enum faas_status {
 };
 
 /* ---- Plain-data structures ------------------------------------------------------------
- * These only ever grow at the end. Zero means "default" where a comment says so. */
+ * One major version is ABI compatible (faas/version.h): a program built with this header
+ * runs unchanged with every later library of the same major version. Two rules let the
+ * structs grow without breaking it; each struct's opening comment says which it follows.
+ *
+ * Sized: a struct you fill and the library only reads (faas_options,
+ * faas_gateway_options, faas_nats_options, faas_schedule_options, faas_watch_options)
+ * starts with `size`, sizeof the struct as your header declares it; its FAAS_*_INIT
+ * macro sets it ("faas_options o = FAAS_OPTIONS_INIT;", or ".size = sizeof o" in your
+ * own initialiser). The library reads that many bytes and no more, and the fields your
+ * header did not have take their defaults. size 0 (an all-zero struct, "= {0}",
+ * designated initialisers without .size) means the first published layout, 0.1.0's:
+ * such code keeps working, but a field added after 0.1.0 is read only from a struct
+ * whose size covers it. A size beyond what the library knows is accepted when the
+ * unknown bytes are zero, else refused with FAAS_ENOTSUP (a newer header on an older
+ * library). Why a size: only the caller's compiler knows how large its struct is.
+ *
+ * Fixed: a struct the library writes into your memory or hands back in an array, or that
+ * it fills and you may copy (faas_config, faas_record, faas_response, faas_stats,
+ * faas_journal_stats, faas_nats_stats, faas_budget, faas_cost_row, faas_function_info,
+ * faas_price_model) keeps its size for the whole major version: it ends in reserved
+ * words, and a later field takes the place of some of them. Zero them in what you build
+ * (faas_config_init() does, and "= {0}"); a faas_config or faas_price_model whose
+ * reserved words are set is refused (FAAS_ENOTSUP). What the library leaves in them in
+ * what it fills is not defined. Why not a size: the memory the library writes is often
+ * uninitialised (a size there would be garbage), an array's stride is the caller's
+ * sizeof, and a struct copied from the library would carry the library's size.
+ *
+ * Either way a later field takes zero to mean the behaviour from before it existed.
+ * faas_clock and faas_price_tier, embedded in other structs, never change. Status codes
+ * and enum values are never renumbered. */
 
-typedef struct faas_clock {             /* NULL functions: the system clocks */
+#ifdef __cplusplus
+# define FAAS_SIZED_INIT_(type) ([] { type v_ = type(); v_.size = sizeof v_; return v_; }())
+#else
+# define FAAS_SIZED_INIT_(type) { .size = sizeof(type) }
+#endif
+
+typedef struct faas_clock {             /* NULL functions: the system clocks. Embedded in
+                                           faas_options: never changes */
     uint64_t (*mono_ns)(void *arg);     /* monotonic: deadlines, keep-alive, backoff */
     int64_t  (*wall_ns)(void *arg);     /* Unix time in ns: timestamps, schedules */
     void      *arg;
 } faas_clock;
 
-typedef struct faas_options {           /* all-zero = every default */
+typedef struct faas_options {           /* sized: FAAS_OPTIONS_INIT; all-zero = every
+                                           default */
+    size_t      size;                   /* sizeof(faas_options); 0: the 0.1.0 layout */
     unsigned    workers;                /* 0: online CPUs */
     size_t      queue_capacity;         /* 0: 65536 pending async calls */
     const char *price_model;            /* NULL: "aws-lambda-x86" */
@@ -102,6 +140,8 @@ typedef struct faas_options {           /* all-zero = every default */
     /* later fields are only ever added here, at the end */
 } faas_options;
 
+#define FAAS_OPTIONS_INIT FAAS_SIZED_INIT_(faas_options)
+
 /* faas_config.isolation: where a function's instances run. See faas-isolation(7). */
 enum faas_isolation {
     FAAS_ISOLATE_NONE    = 0,   /* in the host process: the fastest path */
@@ -122,7 +162,7 @@ typedef int  (*faas_handler)(faas_ctx *ctx, const void *payload, size_t len);
 typedef int  (*faas_init_fn)(void **state, const char *function);  /* module symbol faas_init */
 typedef void (*faas_shutdown_fn)(void *state);                     /* module symbol faas_shutdown */
 
-typedef struct faas_config {
+typedef struct faas_config {    /* fixed: start from faas_config_init() */
     unsigned memory_mb;         /* billing size and the per-call arena limit; isolated: the
                                    instance's address-space limit too (128) */
     unsigned timeout_ms;        /* deadline: cooperative, or a SIGKILL when isolated (3000) */
@@ -140,10 +180,11 @@ typedef struct faas_config {
                                    for a worker to run (see faas_nats_attach(3)) (0) */
     unsigned pids_max;          /* isolated: most processes and threads of an instance and
                                    all it forks; 0 = no limit (1024, as AWS Lambda) */
-    /* later fields are only ever added here, at the end */
+    /* later fields take the place of reserved words, here: the size never changes */
+    uint64_t reserved[8];       /* zero */
 } faas_config;
 
-typedef struct faas_record {
+typedef struct faas_record {    /* fixed: handed back in arrays */
     char        request_id[37]; /* UUID v4 text */
     const char *function, *tag; /* tag may be NULL */
     int         status;         /* FAAS_OK or a negative code */
@@ -155,22 +196,24 @@ typedef struct faas_record {
     uint32_t    billed_ms, memory_mb;
     uint64_t    max_memory_bytes; /* arena high-water of this call */
     uint64_t    cost_picousd;   /* 1e-12 USD */
+    uint64_t    reserved[4];    /* later fields; zero in a record you build */
 } faas_record;
 
-typedef struct faas_response {
+typedef struct faas_response {  /* fixed: the library fills it in your memory */
     int         status;                 /* equals what faas_invoke() returned */
     void       *data;  size_t len;      /* the reply, or the error JSON; NUL-terminated */
     const char *error_type, *error_message; /* NULL when status is FAAS_OK */
     const char *log_tail;               /* the last 4 KB the call logged ("" if none) */
     faas_record record;
+    uint64_t    reserved[4];            /* later fields */
 } faas_response;
 
-typedef struct faas_stats {
+typedef struct faas_stats {     /* fixed: the library fills it in your memory */
     uint64_t invocations, errors, throttles, cold_starts, timeouts, retries, dead_letters;
     unsigned instances_live, instances_busy;
     double   p50_ms, p90_ms, p99_ms, max_ms;      /* handler durations */
     uint64_t cost_picousd;
-    /* appended with cost models and budgets; later fields also go at the end */
+    /* appended with cost models and budgets, before 0.1.0 */
     double   p999_ms;
     double   init_p50_ms, init_p90_ms, init_p99_ms, init_p999_ms, init_max_ms;
     double   queue_p50_ms, queue_p90_ms, queue_p99_ms, queue_p999_ms, queue_max_ms;
@@ -180,6 +223,7 @@ typedef struct faas_stats {
     uint64_t request_picousd, compute_picousd;   /* cost_picousd split in two */
     uint64_t instance_deaths;   /* isolated instances found dead between calls (killed from
                                    outside, RLIMIT_CPU) and replaced; not in errors */
+    uint64_t reserved[16];      /* later fields take their place: the size never changes */
 } faas_stats;
 
 typedef void (*faas_callback)(const faas_response *res, void *arg);
@@ -272,7 +316,7 @@ FAAS_API int  faas_warm(faas_runtime *rt, const char *name, unsigned instances);
  * start, with the same request id. See faas_journal_replay(3).
  */
 
-typedef struct faas_journal_stats {
+typedef struct faas_journal_stats {     /* fixed: the library fills it */
     int      enabled;           /* 1: the runtime has a journal */
     int      error;             /* 0, or FAAS_EIO once a write failed: calls are refused */
     uint64_t pending;           /* async calls accepted and not completed (with or without
@@ -291,7 +335,7 @@ typedef struct faas_journal_stats {
     uint64_t torn_bytes;        /* at start: the cut-short end of a file, ignored */
     uint64_t corrupt_records;   /* at start: damaged records skipped (valid ones after) */
     uint64_t corrupt_bytes;     /* ... their bytes, and those of files not readable */
-    /* later fields are only ever added here, at the end */
+    uint64_t reserved[8];       /* later fields take their place: the size never changes */
 } faas_journal_stats;
 
 /* Queue again, as async calls with their own request ids, the calls the journal held when
@@ -360,14 +404,14 @@ enum faas_memory_basis {
     FAAS_MEMORY_NONE       = 2  /* compute is priced per second whatever the memory */
 };
 
-#define FAAS_PRICE_TIERS 12
+#define FAAS_PRICE_TIERS 12     /* never changes: the tiers are inside faas_price_model */
 
-typedef struct faas_price_tier {
+typedef struct faas_price_tier {    /* embedded in faas_price_model: never changes */
     uint32_t memory_mb;         /* for memory sizes up to this one (the first that fits) */
     uint32_t milli_units;       /* the second dimension, in thousandths: 200 = 0.2 GHz */
 } faas_price_tier;
 
-typedef struct faas_price_model {   /* only ever grows at the end; see faas_price_model(3) */
+typedef struct faas_price_model {   /* fixed: presets are copied; faas_price_model(3) */
     const char *name;               /* 1-63 characters of [A-Za-z0-9_.-] */
     const char *source;             /* where the figures were read (NULL ok) */
     const char *read_on;            /* when, "2026-11-26" (NULL ok) */
@@ -388,6 +432,7 @@ typedef struct faas_price_model {   /* only ever grows at the end; see faas_pric
     uint64_t    free_gb_seconds;    /* ... GB-seconds (seconds with FAAS_MEMORY_NONE) */
     uint64_t    free_unit2_seconds; /* ... unit-seconds of the second dimension */
     uint64_t    monthly_picousd;    /* a fixed monthly fee (Cloudflare's $5 plan) */
+    uint64_t    reserved[8];        /* zero; later fields take their place */
 } faas_price_model;
 
 /* The preset named NAME, or NULL. Presets are static: never freed. */
@@ -421,7 +466,7 @@ enum faas_cost_group {
     FAAS_COST_TAG      = 2      /* the functions with one tag (name NULL: untagged) */
 };
 
-typedef struct faas_cost_row {
+typedef struct faas_cost_row {  /* fixed: handed back in arrays */
     const char *model;          /* the price model's name */
     int         group;          /* enum faas_cost_group */
     const char *name;           /* the function or the tag; NULL for a total, untagged */
@@ -434,6 +479,7 @@ typedef struct faas_cost_row {
     uint64_t    free_picousd;       /* what the free tier takes off (totals only) */
     uint64_t    total_picousd;      /* request + compute + fixed - free */
     int         cpu_estimated;      /* a CPU-time model without CPU times: wall time used */
+    uint64_t    reserved[4];        /* later fields */
 } faas_cost_row;
 
 /* What the runtime's records cost so far, per function or per tag (its own model, no free
@@ -447,12 +493,13 @@ FAAS_API int  faas_cost_compare(const faas_record *recs, size_t count, uint64_t 
                                 const faas_price_model *const *models, size_t nmodels,
                                 faas_cost_row **rows, size_t *nrows);
 
-typedef struct faas_budget {
+typedef struct faas_budget {    /* fixed: the library fills it */
     uint64_t limit_picousd;     /* per window */
     uint64_t window_ms;         /* 0: one window for ever */
     uint64_t spent_picousd;     /* in the current window */
     uint64_t window_left_ms;    /* until the next window (0 with no window) */
     uint64_t refusals;          /* calls refused with FAAS_EBUDGET, all windows */
+    uint64_t reserved[4];       /* later fields */
 } faas_budget;
 
 /* Limit what the functions tagged TAG may cost per window of window_ms on the runtime's
@@ -476,7 +523,8 @@ FAAS_API void faas_free(void *p);
  * ListFunctions uses, are part of every build.
  */
 
-/* What a function was registered with; strings point into the same block. */
+/* What a function was registered with; strings point into the same block. Fixed: handed
+ * back in arrays. */
 typedef struct faas_function_info {
     const char *name;
     const char *kind;           /* "host", "module" or "ffi" */
@@ -484,6 +532,7 @@ typedef struct faas_function_info {
                                    functions, ffi symbols of the process) */
     const char *symbol;         /* NULL for host functions */
     faas_config config;         /* dead_letter and tag point into this block */
+    uint64_t    reserved[4];    /* later fields */
 } faas_function_info;
 
 /* Every registered function, sorted by name: *infos is one block of *count entries,
@@ -496,7 +545,9 @@ FAAS_API void faas_info_free(faas_function_info *infos);
 
 typedef struct faas_gateway faas_gateway;   /* opaque: one listening HTTP server */
 
-typedef struct faas_gateway_options {       /* all-zero = every default */
+typedef struct faas_gateway_options {       /* sized: FAAS_GATEWAY_OPTIONS_INIT;
+                                               all-zero = every default */
+    size_t      size;               /* sizeof(faas_gateway_options); 0: the 0.1.0 layout */
     const char *token;              /* a bearer token every request but GET /healthz must
                                        carry (copied); NULL or "": none */
     unsigned    max_connections;    /* 0: 256 open connections; more are refused */
@@ -527,6 +578,8 @@ typedef struct faas_gateway_options {       /* all-zero = every default */
     /* later fields are only ever added here, at the end */
 } faas_gateway_options;
 
+#define FAAS_GATEWAY_OPTIONS_INIT FAAS_SIZED_INIT_(faas_gateway_options)
+
 /* Serve the Lambda Invoke API for rt on ADDRESS ("127.0.0.1:9001", "[::1]:0"; NULL:
  * "127.0.0.1:9001"); opts NULL or all-zero: every default. See faas_gateway_start(3). */
 FAAS_API int  faas_gateway_start(faas_runtime *rt, const char *address,
@@ -544,7 +597,9 @@ FAAS_API void faas_gateway_stop(faas_gateway *gw);
 /* A schedule's or a watch's id: never 0, never reused within the process. */
 typedef uint64_t faas_trigger_id;
 
-typedef struct faas_schedule_options {  /* all-zero = every default */
+typedef struct faas_schedule_options {  /* sized: FAAS_SCHEDULE_OPTIONS_INIT; all-zero =
+                                           every default */
+    size_t      size;           /* sizeof(faas_schedule_options); 0: the 0.1.0 layout */
     const char *time_zone;      /* IANA zone the cron fields are read in ("Europe/Berlin");
                                    NULL: UTC */
     const char *name;           /* the rule's name in the event's resources ARN;
@@ -553,6 +608,8 @@ typedef struct faas_schedule_options {  /* all-zero = every default */
     const char *region;         /* the event's region; NULL: "us-east-1" */
     /* later fields are only ever added here, at the end */
 } faas_schedule_options;
+
+#define FAAS_SCHEDULE_OPTIONS_INIT FAAS_SIZED_INIT_(faas_schedule_options)
 
 /* Call FUNCTION on an EventBridge schedule, "rate(5 minutes)" or "cron(0 12 * * ? *)",
  * with a "Scheduled Event" payload. See faas_schedule(3). */
@@ -573,7 +630,9 @@ enum {
     FAAS_WATCH_REMOVED = 2      /* ObjectRemoved:Delete when a file is deleted or moved out */
 };
 
-typedef struct faas_watch_options {     /* all-zero = every default */
+typedef struct faas_watch_options {     /* sized: FAAS_WATCH_OPTIONS_INIT; all-zero =
+                                           every default */
+    size_t      size;           /* sizeof(faas_watch_options); 0: the 0.1.0 layout */
     int         recursive;      /* 1: subdirectories too, those made later included */
     unsigned    events;         /* FAAS_WATCH_CREATED | FAAS_WATCH_REMOVED; 0: CREATED */
     const char *prefix;         /* S3 filter: the (URL-encoded) key starts with it; NULL: any */
@@ -584,6 +643,8 @@ typedef struct faas_watch_options {     /* all-zero = every default */
     const char *configuration_id; /* s3.configurationId; NULL: "faas-watch-<id>" */
     /* later fields are only ever added here, at the end */
 } faas_watch_options;
+
+#define FAAS_WATCH_OPTIONS_INIT FAAS_SIZED_INIT_(faas_watch_options)
 
 /* Call FUNCTION with an S3 event record for each file written (and closed) or moved into
  * DIRECTORY. opts NULL: the defaults. See faas_watch(3). */
@@ -602,7 +663,9 @@ enum faas_nats_role {
     FAAS_NATS_BOTH     = 3
 };
 
-typedef struct faas_nats_options {      /* all-zero = every default */
+typedef struct faas_nats_options {      /* sized: FAAS_NATS_OPTIONS_INIT; all-zero =
+                                           every default */
+    size_t      size;                   /* sizeof(faas_nats_options); 0: the 0.1.0 layout */
     int         role;                   /* 0: FAAS_NATS_PRODUCER */
     int         publish_all;            /* producer: every async call by name is published,
                                            registered here or not (0: only cfg.remote) */
@@ -632,7 +695,9 @@ typedef struct faas_nats_options {      /* all-zero = every default */
     /* later fields are only ever added here, at the end */
 } faas_nats_options;
 
-typedef struct faas_nats_stats {
+#define FAAS_NATS_OPTIONS_INIT FAAS_SIZED_INIT_(faas_nats_options)
+
+typedef struct faas_nats_stats {        /* fixed: the library fills it */
     /* producer */
     uint64_t published;                 /* calls accepted and published */
     uint64_t republished;               /* publishes resent for want of a stream ack */
@@ -649,6 +714,7 @@ typedef struct faas_nats_stats {
     uint64_t results_undelivered;       /* results given up after result_timeout_ms */
     /* both */
     uint64_t reconnects;
+    uint64_t reserved[8];               /* later fields take their place */
 } faas_nats_stats;
 
 /* Connect RT to the NATS server(s) at URL (comma-separated), create the stream and the

@@ -52,6 +52,7 @@ static void describe(const faas_function *fn, faas_function_info *info, char **a
     info->module = fn->mod ? put(at, fn->mod->path) : NULL;
     info->symbol = put(at, fn->symbol);
     info->config = fn->cfg;
+    memset(info->reserved, 0, sizeof info->reserved);
     info->config.dead_letter = put(at, fn->cfg.dead_letter);
     info->config.tag = put(at, fn->cfg.tag);
     if (fn->kind == FAAS__HOST) {

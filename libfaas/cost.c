@@ -5,6 +5,7 @@
  * faas_price_model(3) prints the table and documents the model file.
  */
 #include "internal.h"
+#include "abi.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -168,6 +169,9 @@ int faas__price_check(const faas_price_model *m)
 {
     if (m == NULL)
         return faas__fail(FAAS_EINVAL, "price model is NULL");
+    if (!faas__abi_reserved_zero(m->reserved, sizeof m->reserved))
+        return faas__fail(FAAS_ENOTSUP, "price model: a field libfaas %s does not know is "
+                          "set (reserved is not zero)", FAAS_VERSION_STRING);
     if (!valid_model_name(m->name))
         return faas__fail(FAAS_EINVAL, "price model name \"%.80s\": 1-%d characters of "
                           "[A-Za-z0-9_.-]", m->name ? m->name : "(null)", MODEL_NAME_MAX);

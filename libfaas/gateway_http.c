@@ -9,6 +9,7 @@
  */
 #include "internal.h"
 
+#include "abi.h"
 #include "gateway.h"
 
 #include <errno.h>
@@ -752,10 +753,9 @@ int faas_gateway_start(faas_runtime *rt, const char *address,
     if (rc != FAAS_OK)
         return rc;
     faas_gateway_options o;
-    if (opts != NULL)
-        o = *opts;
-    else
-        memset(&o, 0, sizeof o);
+    rc = faas__abi_copy(&o, sizeof o, opts, FAAS__GATEWAY_OPTIONS_V1, "faas_gateway_start");
+    if (rc != FAAS_OK)
+        return rc;
 
     faas_gateway *g = calloc(1, sizeof *g);
     if (g == NULL)

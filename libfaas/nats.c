@@ -35,6 +35,7 @@
  * buffer. Timing here (AckWait, resends) is real time, not the runtime's clock.
  */
 #include "internal.h"
+#include "abi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1716,10 +1717,9 @@ int faas_nats_attach(faas_runtime *rt, const char *url, const faas_nats_options 
         return faas__fail(FAAS_EINVAL, "faas_nats_attach: a runtime in manual mode has no "
                           "threads for NATS to complete calls on");
     faas_nats_options o;
-    if (opts != NULL)
-        o = *opts;
-    else
-        memset(&o, 0, sizeof o);
+    int bad = faas__abi_copy(&o, sizeof o, opts, FAAS__NATS_OPTIONS_V1, "faas_nats_attach");
+    if (bad != FAAS_OK)
+        return bad;
     if (o.role == 0)
         o.role = FAAS_NATS_PRODUCER;
     if (o.role < FAAS_NATS_PRODUCER || o.role > FAAS_NATS_BOTH)
@@ -1786,7 +1786,7 @@ int faas_nats_attach(faas_runtime *rt, const char *url, const faas_nats_options 
         n->conn_name == NULL)
         rc = faas__fail(FAAS_ENOMEM, "faas_nats_attach: out of memory");
     if (rc == FAAS_OK && (o.role & FAAS_NATS_WORKER))
-        rc = collect_functions(n, opts);
+        rc = collect_functions(n, &o);
     if (rc == FAAS_OK)
         rc = faas__attach_add(rt, &n->part);
     bool added = rc == FAAS_OK;

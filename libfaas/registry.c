@@ -4,6 +4,7 @@
  * It creates and frees faas_function; the pool and the loader do the rest.
  */
 #include "internal.h"
+#include "abi.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,10 @@ void faas_config_init(faas_config *cfg)
 
 static int check_config(const char *name, const faas_config *cfg)
 {
+    if (!faas__abi_reserved_zero(cfg->reserved, sizeof cfg->reserved))
+        return faas__fail(FAAS_ENOTSUP, "%s: the config sets a field libfaas %s does not "
+                          "know (reserved is not zero; start from faas_config_init())", name,
+                          FAAS_VERSION_STRING);
     if (cfg->memory_mb == 0 || cfg->memory_mb > MEMORY_MB_MAX)
         return faas__fail(FAAS_EINVAL, "%s: memory_mb must be 1 to %u, not %u", name,
                           MEMORY_MB_MAX, cfg->memory_mb);

@@ -3,6 +3,7 @@
  * record hook, the version, and the teardown order. The only file that knows every part.
  */
 #include "internal.h"
+#include "abi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +28,13 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
         return faas__fail(FAAS_EINVAL, "faas_runtime_new: out is NULL");
     *out = NULL;
     faas_options o;
-    if (opts != NULL)
-        o = *opts;
-    else
-        memset(&o, 0, sizeof o);
+    int rc = faas__abi_copy(&o, sizeof o, opts, FAAS__OPTIONS_V1, "faas_runtime_new");
+    if (rc != FAAS_OK)
+        return rc;
 
     const faas_price_model *model = o.price;
     if (model != NULL) {
-        int rc = faas__price_check(model);
+        rc = faas__price_check(model);
         if (rc != FAAS_OK) {
             char why[512];
             snprintf(why, sizeof why, "%s", faas_last_error());
@@ -87,7 +87,6 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     rt->attachments = NULL;
     rt->journal = NULL;
     rt->opts.journal_dir = NULL;          /* the caller's string is not kept */
-    int rc = FAAS_OK;
     if (o.journal_dir != NULL)
         rc = faas__journal_open(rt, o.journal_dir, o.journal_segment_bytes, &rt->journal);
     if (rc != FAAS_OK) {

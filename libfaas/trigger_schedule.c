@@ -11,6 +11,7 @@
  * the wall clock does not) a due firing is noticed within RECHECK_NS.
  */
 #include "trigger.h"
+#include "abi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,16 +267,17 @@ int faas_schedule_ex(faas_runtime *rt, const char *function, const char *express
                      const faas_schedule_options *opts, faas_trigger_id *id)
 {
     static const char me[] = "faas_schedule";
-    faas_schedule_options o = { 0 };
-    if (opts != NULL)
-        o = *opts;
+    faas_schedule_options o;
+    int rc = faas__abi_copy(&o, sizeof o, opts, FAAS__SCHEDULE_OPTIONS_V1, "faas_schedule_ex");
+    if (rc != FAAS_OK)
+        return rc;
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "%s: runtime is NULL", me);
     if (!faas__valid_name(function, NULL))
         return faas__fail(FAAS_EINVAL, "%s: invalid function name \"%.80s\"", me,
                           function ? function : "(null)");
     faas__cron expr;
-    int rc = parse(me, expression, &expr);
+    rc = parse(me, expression, &expr);
     if (rc != FAAS_OK)
         return rc;
     if (o.name != NULL && !rule_name_ok(o.name))

@@ -7,6 +7,7 @@
  * they have seen and that thread; queueing calls is sched.c's.
  */
 #include "trigger.h"
+#include "abi.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1152,15 +1153,16 @@ int faas_watch(faas_runtime *rt, const char *function, const char *directory,
                const faas_watch_options *opts, faas_trigger_id *id)
 {
     static const char me[] = "faas_watch";
-    faas_watch_options o = { 0 };
-    if (opts != NULL)
-        o = *opts;
+    faas_watch_options o;
+    int rc = faas__abi_copy(&o, sizeof o, opts, FAAS__WATCH_OPTIONS_V1, "faas_watch");
+    if (rc != FAAS_OK)
+        return rc;
     if (rt == NULL || directory == NULL)
         return faas__fail(FAAS_EINVAL, "%s: %s is NULL", me, rt ? "directory" : "runtime");
     if (!faas__valid_name(function, NULL))
         return faas__fail(FAAS_EINVAL, "%s: invalid function name \"%.80s\"", me,
                           function ? function : "(null)");
-    int rc = check_options(&o);
+    rc = check_options(&o);
     if (rc != FAAS_OK)
         return rc;
     if (atomic_load(&rt->closing))

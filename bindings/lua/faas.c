@@ -193,6 +193,7 @@ static void read_options(lua_State *L, int idx, faas_options *o, bool *fake,
                          int64_t *wall_ns)
 {
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;                /* FAAS_OPTIONS_INIT: every field this header has */
     *fake = false;
     if (lua_isnoneornil(L, idx))
         return;
@@ -1070,8 +1071,7 @@ static int rt_schedule(lua_State *L)
     lfaas_rt *b = check_rt(L, 1);
     const char *name = luaL_checkstring(L, 2);
     const char *expr = luaL_checkstring(L, 3);
-    faas_schedule_options so;
-    memset(&so, 0, sizeof so);
+    faas_schedule_options so = FAAS_SCHEDULE_OPTIONS_INIT;
     if (!lua_isnoneornil(L, 4)) {
         luaL_checktype(L, 4, LUA_TTABLE);
         lua_pushnil(L);
@@ -1136,8 +1136,7 @@ static int rt_watch(lua_State *L)
     lfaas_rt *b = check_rt(L, 1);
     const char *name = luaL_checkstring(L, 2);
     const char *dir = luaL_checkstring(L, 3);
-    faas_watch_options wo;
-    memset(&wo, 0, sizeof wo);
+    faas_watch_options wo = FAAS_WATCH_OPTIONS_INIT;
     if (!lua_isnoneornil(L, 4)) {
         luaL_checktype(L, 4, LUA_TTABLE);
         lua_pushnil(L);

@@ -1,9 +1,11 @@
 """The C side: finds and loads libfaas, and declares its structures and prototypes.
 
 Owns the ctypes mirror of <faas.h>; knows nothing of handlers, events or exceptions.
-libfaas's plain-data structures only ever grow at their end (all-zero new fields mean
-"default"), so each mirror here ends with reserved room: a newer library that reads or
-writes a field this module does not know stays inside memory this module owns.
+Each mirror is its structure exactly, as <faas.h> ("Plain-data structures") lays it out
+for one major version: a sized one starts with its size, which its constructor sets to
+the mirror's own, so that a newer library reads no more than this module wrote; a fixed
+one ends in the reserved words a newer library's fields take, so that its size, the
+stride of the arrays the library hands out and reads, never changes.
 """
 
 import ctypes
@@ -14,7 +16,14 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c
 
 # The C library is at least this version (faas_version_number(): major << 16 | minor << 8).
 MIN_VERSION = 0x000100
-_RESERVED = 256         # bytes of room after each mirrored structure
+
+
+class _Sized(Structure):
+    """A structure the library reads as far as its leading size says (FAAS_*_INIT)."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.size = ctypes.sizeof(self)
 
 
 class Clock(Structure):
@@ -25,8 +34,9 @@ class Clock(Structure):
 LOG_SINK = CFUNCTYPE(None, c_char_p, c_void_p)
 
 
-class Options(Structure):
+class Options(_Sized):
     _fields_ = [
+        ("size", c_size_t),
         ("workers", c_uint),
         ("queue_capacity", c_size_t),
         ("price_model", c_char_p),
@@ -42,7 +52,8 @@ class Options(Structure):
         ("idle_spin_us", c_int),
         ("price", c_void_p),
         ("no_histograms", c_int),
-        ("_reserved", c_uint64 * (_RESERVED // 8)),
+        ("journal_dir", c_char_p),
+        ("journal_segment_bytes", c_size_t),
     ]
 
 
@@ -63,7 +74,9 @@ class Config(Structure):
         ("shutdown", c_void_p),
         ("isolation", c_int),
         ("seccomp", c_int),
-        ("_reserved", c_uint64 * (_RESERVED // 8)),
+        ("remote", c_int),
+        ("pids_max", c_uint),
+        ("reserved", c_uint64 * 8),
     ]
 
 
@@ -82,6 +95,7 @@ class Record(Structure):
         ("memory_mb", c_uint32),
         ("max_memory_bytes", c_uint64),
         ("cost_picousd", c_uint64),
+        ("reserved", c_uint64 * 4),
     ]
 
 
@@ -96,7 +110,7 @@ class Response(Structure):
         ("error_message", c_void_p),
         ("log_tail", c_void_p),
         ("record", Record),
-        ("_reserved", c_uint64 * (_RESERVED // 8)),
+        ("reserved", c_uint64 * 4),
     ]
 
 
@@ -134,7 +148,7 @@ class Stats(Structure):
         ("request_picousd", c_uint64),
         ("compute_picousd", c_uint64),
         ("instance_deaths", c_uint64),
-        ("_reserved", c_uint64 * (_RESERVED // 8)),
+        ("reserved", c_uint64 * 16),
     ]
 
 
@@ -152,9 +166,8 @@ class CostRow(Structure):
         ("free_picousd", c_uint64),
         ("total_picousd", c_uint64),
         ("cpu_estimated", c_int),
+        ("reserved", c_uint64 * 4),
     ]
-    # The library hands out arrays of these (released with faas_free): indexing them needs
-    # the exact size, so this mirror has no reserved room and must match <faas.h>.
 
 
 class Budget(Structure):
@@ -164,12 +177,13 @@ class Budget(Structure):
         ("spent_picousd", c_uint64),
         ("window_left_ms", c_uint64),
         ("refusals", c_uint64),
-        ("_reserved", c_uint64 * (_RESERVED // 8)),
+        ("reserved", c_uint64 * 4),
     ]
 
 
 class PriceModel(Structure):
-    # The leading fields of faas_price_model, read from the library's own presets only.
+    # The leading fields of faas_price_model, read from the library's own presets only
+    # (through a pointer: never an array of them, never passed to the library).
     _fields_ = [
         ("name", c_char_p),
         ("source", c_char_p),
@@ -181,18 +195,19 @@ class PriceModel(Structure):
     ]
 
 
-class ScheduleOptions(Structure):
+class ScheduleOptions(_Sized):
     _fields_ = [
+        ("size", c_size_t),
         ("time_zone", c_char_p),
         ("name", c_char_p),
         ("account", c_char_p),
         ("region", c_char_p),
-        ("_reserved", c_uint64 * (_RESERVED // 8)),
     ]
 
 
-class WatchOptions(Structure):
+class WatchOptions(_Sized):
     _fields_ = [
+        ("size", c_size_t),
         ("recursive", c_int),
         ("events", c_uint),
         ("prefix", c_char_p),
@@ -201,7 +216,6 @@ class WatchOptions(Structure):
         ("bucket", c_char_p),
         ("region", c_char_p),
         ("configuration_id", c_char_p),
-        ("_reserved", c_uint64 * (_RESERVED // 8)),
     ]
 
 
