@@ -29,11 +29,13 @@ void usage(FILE *to)
             "       %s serve [--listen ADDR] [--token TOKEN] FUNCTIONS-FILE\n"
             "       %s serve --check FUNCTIONS-FILE\n"
             "       %s worker --nats URL [--concurrency N] FUNCTIONS-FILE\n"
+            "       %s bench [--concurrency N] [--duration S | --calls N] [--event FILE]\n"
+            "             [--memory MB,...] [--json] FUNCTIONS-FILE NAME | MODULE.so SYMBOL\n"
             "       %s demo [--modules DIR]\n"
             "       %s cost [--monthly N] [--model NAME|FILE]... [--by function|tag|all|none]"
             " RECORDS\n"
             "       %s version\n"
-            "See faas(1).\n", prog, prog, prog, prog, prog, prog, prog, prog);
+            "See faas(1).\n", prog, prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 int die(int code, const char *fmt, ...)
@@ -111,6 +113,7 @@ static const struct command {
     { "serve",  cmd_serve },
     { "cost",   cmd_cost },
     { "worker", cmd_worker },
+    { "bench",  cmd_bench },
 };
 
 int main(int argc, char **argv)

@@ -30,5 +30,6 @@ int cmd_demo(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif /* FAAS_TOOL_H */
