@@ -553,7 +553,7 @@ static int bench_one(const bench_opts *o, target *tg, const char *what, const ch
                      size_t len, unsigned memory_mb, sigset_t *stop, result *res)
 {
     memset(res, 0, sizeof *res);
-    faas_options fo = { .workers = 1 };
+    faas_options fo = { .size = sizeof(faas_options), .workers = 1 };
     faas_runtime *rt;
     if (faas_runtime_new(&rt, &fo) != FAAS_OK)
         return die(1, "%s", faas_last_error());

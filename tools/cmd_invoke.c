@@ -74,7 +74,7 @@ int cmd_invoke(int argc, char **argv)
             return die(1, "cannot read the payload from stdin: %s", strerror(errno));
     }
 
-    faas_options opts = {0};
+    faas_options opts = FAAS_OPTIONS_INIT;
     if (show_log) {
         opts.log = print_log;
     }

@@ -75,7 +75,7 @@ static int check(const char *path)
         return die(1, "%s: out of memory", path);
     }
     if (rc == 0) {
-        faas_options o = { .manual = 1 };
+        faas_options o = { .size = sizeof(faas_options), .manual = 1 };
         faas_runtime *rt;
         if (faas_runtime_new(&rt, &o) != FAAS_OK) {
             ff_free(&f);
@@ -211,7 +211,7 @@ int cmd_serve(int argc, char **argv)
     sigset_t stop;
     block_stop_signals(&stop);
 
-    faas_options o = {0};
+    faas_options o = FAAS_OPTIONS_INIT;
     if (show_log)
         o.log = print_log;
     o.journal_dir = spool;
@@ -237,7 +237,8 @@ int cmd_serve(int argc, char **argv)
     /* Event calls (and those of schedules and watches) go to the stream: of the functions
      * marked remote, or of every function when none is. RequestResponse calls run here. */
     if (nats != NULL) {
-        faas_nats_options no = { .role = FAAS_NATS_PRODUCER, .publish_all = nremote == 0,
+        faas_nats_options no = { .size = sizeof(faas_nats_options),
+                                 .role = FAAS_NATS_PRODUCER, .publish_all = nremote == 0,
                                  .name = "faas serve" };
         if (faas_nats_attach(rt, nats, &no) != FAAS_OK) {
             rc = die(1, "%s", faas_last_error());
@@ -256,7 +257,8 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "%s: spool %s: %s\n", prog, spool, faas_last_error());
     report_spool(rt, spool, replayed);
 
-    faas_gateway_options go = { .token = token, .threads = threads,
+    faas_gateway_options go = { .size = sizeof(faas_gateway_options),
+                                .token = token, .threads = threads,
                                 .max_connections = max_conns,
                                 .max_connections_per_address = per_address,
                                 .header_timeout_ms = header_ms, .event_done = counted };

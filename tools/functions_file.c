@@ -658,7 +658,8 @@ static int start_sources(faas_runtime *rt, ff_file *f, ff_function *fn, const ch
     int failed = 0;
     *sched = *watch = 0;
     if (fn->schedule != NULL) {
-        faas_schedule_options so = { .time_zone = fn->schedule_tz };
+        faas_schedule_options so = { .size = sizeof(faas_schedule_options),
+                                     .time_zone = fn->schedule_tz };
         int rc = faas_schedule_ex(rt, fn->name, fn->schedule, &so, sched);
         if (rc != FAAS_OK) {
             file_error(f, name, fn->line, "[%s]: schedule = %s: %s: %s", fn->name,

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
-    faas_options opts = { 0 };
+    faas_options opts = FAAS_OPTIONS_INIT;
     opts.manual = once;
     opts.log = print_line;             /* START, the function's own lines, END, REPORT */
     faas_runtime *rt;
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
     faas_config cfg;
     faas_config_init(&cfg);
     cfg.max_retries = 0;               /* a file that is not an image stays one */
-    faas_watch_options wopts = { .recursive = 1 };
+    faas_watch_options wopts = { .size = sizeof(faas_watch_options), .recursive = 1 };
     faas_trigger_id id;
     if (faas_register_module(rt, "thumbnail", module, "thumbnail", &cfg) != FAAS_OK ||
         faas_watch(rt, "thumbnail", "uploads", &wopts, &id) != FAAS_OK) {

@@ -35,7 +35,7 @@ int main(int argc, char **argv)
     char path[4096];
     snprintf(path, sizeof path, "%s/wordcount.so", dir ? dir : ".");
 
-    faas_options opts = {0};
+    faas_options opts = FAAS_OPTIONS_INIT;
     opts.manual = 1;                  /* no background thread: faas_run_pending drives it */
     opts.clock.mono_ns = mono;
     opts.clock.wall_ns = wall;
