@@ -264,6 +264,10 @@ int cmd_demo(int argc, char **argv)
                usd(per_call, per, sizeof per));
         printf("   1,000,000 calls like these a month: %s before the free tier\n",
                usd(per_call * 1000000u, month, sizeof month));
+        printf("\nNext: `%s bench %s/echo.so echo` load-tests a function and prices it on\n"
+               "every preset (--memory 128,512,1024 adds a cost/speed table); `%s serve FILE`\n"
+               "answers the Lambda Invoke API (a Grafana dashboard for its /metrics is in\n"
+               "examples/grafana/). See faas(1).\n", prog, d.dir, prog);
     }
     faas_runtime_free(d.rt);
     return rc ? 1 : 0;
