@@ -139,6 +139,25 @@ static int drain(faas_runtime *rt, sigset_t *stop, unsigned drain_ms)
     }
 }
 
+/* What this run served, for the person who stopped it: the totals over every function. */
+static void print_summary(faas_runtime *rt, const struct timespec *t0)
+{
+    faas_stats st;
+    if (faas_stats_get(rt, NULL, &st) != FAAS_OK)
+        return;
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+    char cost[32];
+    faas_format_usd(st.cost_picousd, -1, cost, sizeof cost);
+    fprintf(stderr, "%s: served %llu call%s in %.0f s: %llu errors (%llu timeouts), "
+            "%llu throttled, %llu cold starts, p99 %.2f ms, cost %s\n", prog,
+            (unsigned long long)st.invocations, st.invocations == 1 ? "" : "s", s,
+            (unsigned long long)st.errors, (unsigned long long)st.timeouts,
+            (unsigned long long)st.throttles, (unsigned long long)st.cold_starts, st.p99_ms,
+            cost);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:9001", *token = getenv("FAAS_GATEWAY_TOKEN");
@@ -282,6 +301,8 @@ int cmd_serve(int argc, char **argv)
            shown[0] == ':' ? "127.0.0.1" : "", shown);
     fflush(stdout);
 
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int sig = 0;
     while (sigwait(&stop, &sig) != 0)
         ;
@@ -289,6 +310,7 @@ int cmd_serve(int argc, char **argv)
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     faas_gateway_stop(gw);              /* requests in progress finish */
     drain(rt, &stop, drain_ms);         /* so do accepted Event calls, unless cut short */
+    print_summary(rt, &t0);
     /* The running calls finish in faas_runtime_free(); the others complete FAAS_ESHUTDOWN
      * there, without running: kept in the spool for the next start, or lost, which the
      * exit status says. */

@@ -4,6 +4,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -465,6 +466,9 @@ def test_sigterm_drains_a_call_in_progress():
     assert rc == 0, err
     assert "draining" in err and "stopped" in err
     assert got["r"]["Payload"].read() == b'{"drain":1}'
+    # and says what it served: the one call, cold, priced
+    assert re.search(r"served 1 call in \d+ s: 0 errors \(0 timeouts\), 0 throttled, "
+                     r"1 cold starts, p99 [\d.]+ ms, cost \$0\.\d+", err), err
 
 
 def test_connection_cap(tmp_path):
