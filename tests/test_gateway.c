@@ -90,7 +90,7 @@ static void list_and_describe(void **state)
     faas_runtime_free(rt);
 }
 
-#ifdef HAVE_GATEWAY
+#if FAAS_HAVE_GATEWAY
 
 /* ---- a tiny HTTP client ---------------------------------------------------------------------- */
 
@@ -782,7 +782,7 @@ static void stop_lets_a_call_in_progress_finish(void **state)
     faas_runtime_free(rt);
 }
 
-#else /* !HAVE_GATEWAY */
+#else /* !FAAS_HAVE_GATEWAY */
 
 static void not_built_is_enotsup(void **state)
 {
@@ -804,7 +804,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(list_and_describe),
-#ifdef HAVE_GATEWAY
+#if FAAS_HAVE_GATEWAY
         cmocka_unit_test(start_errors),
         cmocka_unit_test_setup_teardown(exact_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(payloads_are_terminated_and_no_reply_is_null, setup,
