@@ -1,8 +1,9 @@
 /*
  * gateway.c - the AWS Lambda Invoke API's semantics as a pure request -> response
- * function: routes, authentication, names and ARNs, payload limits, JSON checks, the
- * status codes, headers and error bodies of the real service. It knows no socket and no
- * HTTP library (gateway_http.c does), loads nothing, and takes no path from a request.
+ * function: routes, authentication, payload limits, the status codes, headers and error
+ * bodies of the real service. It knows no socket and no HTTP library (gateway_http.c
+ * does), loads nothing, and takes no path from a request. What a FunctionName or an ARN
+ * is made of is gateway_name.c's, whether a payload is JSON gateway_json.c's.
  */
 #include "internal.h"
 
@@ -29,11 +30,6 @@
 #else
 # define ARCH "unknown"
 #endif
-
-/* The pattern Lambda checks a FunctionName against, for its ValidationException. */
-static const char name_pattern[] =
-    "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?"
-    "(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
 
 /* ---- settings ----------------------------------------------------------------------------- */
 
@@ -294,17 +290,6 @@ static bool authorised(faas__gw *gw, const faas__gw_req *req, faas__gw_resp *r)
 
 /* ---- the request target ----------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode s[0..n) into out (room for n + 1); an invalid escape stays as it is.
  * Returns the decoded length; out is NUL-terminated (a decoded %00 is kept, so callers
  * compare lengths, not strlen). */
@@ -313,7 +298,8 @@ static size_t pct_decode(const char *s, size_t n, char *out)
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (hi = faas__gw_hexval(s[i + 1])) >= 0 &&
+            (lo = faas__gw_hexval(s[i + 2])) >= 0) {
             out[j++] = (char)(hi << 4 | lo);
             i += 2;
         } else {
@@ -357,153 +343,14 @@ static bool query_param(const char *query, const char *key, char *out, size_t si
     return false;
 }
 
-/* ---- FunctionName: a name, a name:qualifier, a partial or a full ARN ------------------------- */
-
-typedef struct span {
-    const char *p;
-    size_t      n;
-} span;
-
-static bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_name_char(char c)
-{
-    return is_lower(c) || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' || c == '_';
-}
-
-static size_t prefix(const char *s, size_t n, const char *lit)
-{
-    size_t l = strlen(lit);
-    return n >= l && memcmp(s, lit, l) == 0 ? l : 0;
-}
-
-/* "arn:" ("aws"[a-zA-Z-]*)? ":lambda:" -> its length, or 0. */
-static size_t m_arn(const char *s, size_t n)
-{
-    size_t i = prefix(s, n, "arn:");
-    if (i == 0)
-        return 0;
-    if (prefix(s + i, n - i, "aws")) {
-        i += 3;
-        while (i < n && (is_lower(s[i]) || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-'))
-            i++;
-    }
-    size_t k = prefix(s + i, n - i, ":lambda:");
-    return k ? i + k : 0;
-}
-
-/* "-"[a-z]+"-"\d":" at s -> its length, or 0. */
-static size_t m_region_rest(const char *s, size_t n)
-{
-    size_t i = 0;
-    if (i >= n || s[i] != '-')
-        return 0;
-    i++;
-    size_t w = i;
-    while (i < n && is_lower(s[i]))
-        i++;
-    if (i == w || i + 3 > n || s[i] != '-' || !is_digit(s[i + 1]) || s[i + 2] != ':')
-        return 0;
-    return i + 3;
-}
-
-/* [a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}: -> the lengths it can match (up to 4). */
-static int m_region(const char *s, size_t n, size_t out[4])
-{
-    int k = 0;
-    if (n < 2 || !is_lower(s[0]) || !is_lower(s[1]))
-        return 0;
-    static const char *const mids[] = { "", "-gov", "-iso" };
-    for (int m = 0; m < 3; m++) {
-        size_t i = 2 + prefix(s + 2, n - 2, mids[m]);
-        if (m > 0 && i == 2)
-            continue;
-        size_t r = m_region_rest(s + i, n - i);
-        if (r)
-            out[k++] = i + r;
-        if (m == 2 && i < n && is_lower(s[i])) {      /* -iso[a-z] */
-            r = m_region_rest(s + i + 1, n - i - 1);
-            if (r)
-                out[k++] = i + 1 + r;
-        }
-    }
-    return k;
-}
-
-/* ([a-zA-Z0-9-_.]+)(:($LATEST|[a-zA-Z0-9-_]+))? to the end. */
-static bool m_tail(const char *s, size_t n, span *name, span *qual)
-{
-    size_t i = 0;
-    while (i < n && (is_name_char(s[i]) || s[i] == '.'))
-        i++;
-    if (i == 0)
-        return false;
-    name->p = s;
-    name->n = i;
-    qual->p = NULL;
-    qual->n = 0;
-    if (i == n)
-        return true;
-    if (s[i] != ':')
-        return false;
-    const char *q = s + i + 1;
-    size_t qn = n - i - 1;
-    if (qn == 7 && memcmp(q, "$LATEST", 7) == 0) {
-        qual->p = q;
-        qual->n = qn;
-        return true;
-    }
-    if (qn == 0)
-        return false;
-    for (size_t j = 0; j < qn; j++)
-        if (!is_name_char(q[j]))
-            return false;
-    qual->p = q;
-    qual->n = qn;
-    return true;
-}
-
-/* The pattern's optional parts in order, each tried taken then skipped, as a regular
- * expression engine would backtrack. */
-static bool m_from(int stage, const char *s, size_t n, span *name, span *qual)
-{
-    size_t k;
-    switch (stage) {
-    case 0:
-        k = m_arn(s, n);
-        if (k && m_from(1, s + k, n - k, name, qual))
-            return true;
-        return m_from(1, s, n, name, qual);
-    case 1: {
-        size_t lens[4];
-        int c = m_region(s, n, lens);
-        for (int i = 0; i < c; i++)
-            if (m_from(2, s + lens[i], n - lens[i], name, qual))
-                return true;
-        return m_from(2, s, n, name, qual);
-    }
-    case 2:
-        k = 0;
-        while (k < 12 && k < n && is_digit(s[k]))
-            k++;
-        if (k == 12 && n > 12 && s[12] == ':' && m_from(3, s + 13, n - 13, name, qual))
-            return true;
-        return m_from(3, s, n, name, qual);
-    case 3:
-        k = prefix(s, n, "function:");
-        if (k && m_tail(s + k, n - k, name, qual))
-            return true;
-        return m_tail(s, n, name, qual);
-    }
-    return false;
-}
+/* ---- FunctionName and Qualifier: their answers (what they are made of: gateway_name.c) ---- */
 
 #define NAMESPACED_MAX 256      /* NamespacedFunctionName: 1-256 characters */
 
 /* Resolve a decoded FunctionName. true: call->name is set and *qual the qualifier it
  * carried (n 0 if none); false: resp holds the 400 or 404. */
 static bool resolve_name(faas__gw *gw, const char *s, size_t n, faas__gw_call *call,
-                         span *qual, faas__gw_resp *r)
+                         faas__gw_span *qual, faas__gw_resp *r)
 {
     if (n == 0 || n > NAMESPACED_MAX) {
         validation_error(gw, r, s, n, "functionName", n ? "Member must have length less "
@@ -511,11 +358,11 @@ static bool resolve_name(faas__gw *gw, const char *s, size_t n, faas__gw_call *c
                          "equal to 1");
         return false;
     }
-    span name;
-    if (!m_from(0, s, n, &name, qual)) {
+    faas__gw_span name;
+    if (!faas__gw_name_parse(s, n, &name, qual)) {
         char constraint[320];
         snprintf(constraint, sizeof constraint,
-                 "Member must satisfy regular expression pattern: %s", name_pattern);
+                 "Member must satisfy regular expression pattern: %s", faas__gw_name_pattern);
         validation_error(gw, r, s, n, "functionName", constraint);
         return false;
     }
@@ -533,17 +380,14 @@ static bool resolve_name(faas__gw *gw, const char *s, size_t n, faas__gw_call *c
 }
 
 /* Only $LATEST exists until versions do: any other qualifier is not found. */
-static bool check_qualifier(faas__gw *gw, const char *query, const span *in_name,
+static bool check_qualifier(faas__gw *gw, const char *query, const faas__gw_span *in_name,
                             const faas__gw_call *call, faas__gw_resp *r)
 {
     char qbuf[136];
     size_t qlen = 0;
     bool have = query_param(query, "Qualifier", qbuf, sizeof qbuf, &qlen);
     if (have) {
-        bool ok = qlen >= 1 && qlen <= 128;
-        for (size_t i = 0; ok && i < qlen; i++)
-            ok = is_name_char(qbuf[i]) || qbuf[i] == '$';
-        if (!ok && !(qlen == 17 && memcmp(qbuf, "$LATEST.PUBLISHED", 17) == 0)) {
+        if (!faas__gw_qualifier_valid(qbuf, qlen)) {
             validation_error(gw, r, qbuf, qlen, "qualifier",
                              "Member must satisfy regular expression pattern: "
                              "(|[a-zA-Z0-9$_-]+)");
@@ -563,237 +407,6 @@ static bool check_qualifier(faas__gw *gw, const char *query, const span *in_name
         return false;
     }
     return true;
-}
-
-/* ---- JSON: is the payload one JSON value (RFC 8259, UTF-8)? ----------------------------------- */
-
-typedef struct jscan {
-    const unsigned char *p;
-    size_t n, i;
-    const char *why;
-} jscan;
-
-static bool j_fail(jscan *j, const char *why)
-{
-    j->why = why;
-    return false;
-}
-
-static void j_ws(jscan *j)
-{
-    while (j->i < j->n && (j->p[j->i] == ' ' || j->p[j->i] == '\t' || j->p[j->i] == '\n' ||
-                           j->p[j->i] == '\r'))
-        j->i++;
-}
-
-/* One UTF-8 sequence starting at j->i (a byte >= 0x80): no overlong forms, no
- * surrogates, nothing past U+10FFFF. */
-static bool j_utf8(jscan *j)
-{
-    const unsigned char *p = j->p + j->i;
-    size_t left = j->n - j->i;
-    unsigned c = p[0];
-    size_t len;
-    unsigned lo = 0x80, hi = 0xbf;      /* the second byte's range */
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return j_fail(j, "invalid UTF-8");
-    if (left < len || p[1] < lo || p[1] > hi)
-        return j_fail(j, "invalid UTF-8");
-    for (size_t k = 2; k < len; k++)
-        if (p[k] < 0x80 || p[k] > 0xbf)
-            return j_fail(j, "invalid UTF-8");
-    j->i += len;
-    return true;
-}
-
-static bool j_string(jscan *j)
-{
-    j->i++;                             /* the opening quote */
-    while (j->i < j->n) {
-        unsigned char c = j->p[j->i];
-        if (c == '"') {
-            j->i++;
-            return true;
-        }
-        if (c < 0x20)
-            return j_fail(j, "control character in a string");
-        if (c == '\\') {
-            if (j->i + 1 >= j->n)
-                break;
-            unsigned char e = j->p[j->i + 1];
-            if (e == 'u') {
-                if (j->i + 6 > j->n)
-                    break;
-                for (size_t k = 2; k < 6; k++)
-                    if (hexval((char)j->p[j->i + k]) < 0)
-                        return j_fail(j, "invalid \\u escape");
-                j->i += 6;
-            } else if (strchr("\"\\/bfnrt", e) != NULL && e != '\0') {
-                j->i += 2;
-            } else {
-                return j_fail(j, "invalid escape");
-            }
-        } else if (c >= 0x80) {
-            if (!j_utf8(j))
-                return false;
-        } else {
-            j->i++;
-        }
-    }
-    return j_fail(j, "unterminated string");
-}
-
-static bool j_digits(jscan *j)
-{
-    size_t s = j->i;
-    while (j->i < j->n && is_digit((char)j->p[j->i]))
-        j->i++;
-    return j->i > s;
-}
-
-static bool j_number(jscan *j)
-{
-    if (j->p[j->i] == '-')
-        j->i++;
-    if (j->i < j->n && j->p[j->i] == '0')
-        j->i++;
-    else if (!j_digits(j))
-        return j_fail(j, "invalid number");
-    if (j->i < j->n && j->p[j->i] == '.') {
-        j->i++;
-        if (!j_digits(j))
-            return j_fail(j, "invalid number");
-    }
-    if (j->i < j->n && (j->p[j->i] == 'e' || j->p[j->i] == 'E')) {
-        j->i++;
-        if (j->i < j->n && (j->p[j->i] == '+' || j->p[j->i] == '-'))
-            j->i++;
-        if (!j_digits(j))
-            return j_fail(j, "invalid number");
-    }
-    return true;
-}
-
-static bool j_literal(jscan *j, const char *lit)
-{
-    size_t l = strlen(lit);
-    if (j->n - j->i < l || memcmp(j->p + j->i, lit, l) != 0)
-        return j_fail(j, "unrecognized token");
-    j->i += l;
-    return true;
-}
-
-/* Iterative, so that nesting cannot exhaust the stack: one bit per open container. */
-bool faas__gw_json_valid(const void *data, size_t n, const char **why, size_t *at)
-{
-    jscan j = { data, n, 0, NULL };
-    unsigned char stack[(FAAS__GW_JSON_DEPTH + 7) / 8];
-    size_t depth = 0;
-    enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, AFTER } st = VALUE;
-    bool ok = true;
-    for (;;) {
-        j_ws(&j);
-        if (st == AFTER) {
-            if (depth == 0) {
-                if (j.i != j.n)
-                    ok = j_fail(&j, "unexpected data after the value");
-                break;
-            }
-            if (j.i == j.n) {
-                ok = j_fail(&j, "unexpected end of input");
-                break;
-            }
-            bool obj = stack[(depth - 1) / 8] & (1u << ((depth - 1) % 8));
-            unsigned char c = j.p[j.i++];
-            if (c == ',') {
-                st = obj ? KEY : VALUE;
-            } else if (c == (obj ? '}' : ']')) {
-                depth--;
-            } else {
-                j.i--;
-                ok = j_fail(&j, obj ? "expected ',' or '}'" : "expected ',' or ']'");
-                break;
-            }
-            continue;
-        }
-        if (j.i == j.n) {
-            ok = j_fail(&j, "unexpected end of input");
-            break;
-        }
-        unsigned char c = j.p[j.i];
-        if (st == KEY_OR_CLOSE || st == VALUE_OR_CLOSE) {
-            if (c == (st == KEY_OR_CLOSE ? '}' : ']')) {
-                j.i++;
-                depth--;
-                st = AFTER;
-                continue;
-            }
-            st = st == KEY_OR_CLOSE ? KEY : VALUE;
-        }
-        if (st == KEY) {
-            if (c != '"') {
-                ok = j_fail(&j, "expected a string key");
-                break;
-            }
-            if (!(ok = j_string(&j)))
-                break;
-            j_ws(&j);
-            if (j.i == j.n || j.p[j.i] != ':') {
-                ok = j_fail(&j, "expected ':'");
-                break;
-            }
-            j.i++;
-            st = VALUE;
-            continue;
-        }
-        /* st == VALUE */
-        if (c == '{' || c == '[') {
-            if (depth == FAAS__GW_JSON_DEPTH) {
-                ok = j_fail(&j, "nesting too deep");
-                break;
-            }
-            if (c == '{')
-                stack[depth / 8] |= (unsigned char)(1u << (depth % 8));
-            else
-                stack[depth / 8] &= (unsigned char)~(1u << (depth % 8));
-            depth++;
-            j.i++;
-            st = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
-            continue;
-        }
-        if (c == '"')
-            ok = j_string(&j);
-        else if (c == '-' || is_digit((char)c))
-            ok = j_number(&j);
-        else if (c == 't')
-            ok = j_literal(&j, "true");
-        else if (c == 'f')
-            ok = j_literal(&j, "false");
-        else if (c == 'n')
-            ok = j_literal(&j, "null");
-        else
-            ok = j_fail(&j, "unexpected character");
-        if (!ok)
-            break;
-        st = AFTER;
-    }
-    *why = j.why;
-    *at = j.i;
-    return ok;
 }
 
 /* ---- the Tail log ---------------------------------------------------------------------------- */
@@ -1064,6 +677,8 @@ static json_t *configuration(faas__gw *gw, const faas_function_info *f)
     return o;
 }
 
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
 static void list_functions(faas__gw *gw, const char *query, faas__gw_resp *r)
 {
     char buf[128];
@@ -1143,7 +758,7 @@ static void get_function(faas__gw *gw, const faas__gw_call *call, faas__gw_resp 
 /* ---- routing ------------------------------------------------------------------------------------ */
 
 /* Split a path into at most 5 raw segments after the leading '/'; false if more. */
-static bool segments(const char *path, size_t plen, span seg[5], int *count)
+static bool segments(const char *path, size_t plen, faas__gw_span seg[5], int *count)
 {
     int k = 0;
     if (plen == 0 || path[0] != '/')
@@ -1166,7 +781,7 @@ static bool segments(const char *path, size_t plen, span seg[5], int *count)
     return true;
 }
 
-static bool seg_is(const span *s, const char *lit)
+static bool seg_is(const faas__gw_span *s, const char *lit)
 {
     return s->n == strlen(lit) && memcmp(s->p, lit, s->n) == 0;
 }
@@ -1219,7 +834,7 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
     if (!authorised(gw, req, r))
         return true;
 
-    span seg[5];
+    faas__gw_span seg[5];
     int ns = 0;
     if (!segments(target, plen, seg, &ns)) {
         unknown_operation(gw, r);
@@ -1258,7 +873,7 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
         return true;
     }
     size_t nlen = pct_decode(seg[2].p, seg[2].n, name);
-    span qual;
+    faas__gw_span qual;
     bool ok = resolve_name(gw, name, nlen, call, &qual, r) &&
               check_qualifier(gw, query, &qual, call, r);
     free(name);

@@ -1,7 +1,8 @@
 /*
  * gateway.h - the HTTP gateway's private interface: a pure request -> response function
  * (gateway.c, the Lambda API's semantics) that the libmicrohttpd server (gateway_http.c)
- * calls, and that tests and the fuzzer call with no socket at all.
+ * calls, and that tests and the fuzzer call with no socket at all; the FunctionName parser
+ * (gateway_name.c) and the JSON check (gateway_json.c) it uses.
  *
  * A request is handled in two steps, as the server sees it: faas__gw_begin() once the
  * headers are in (it refuses what it can before the body is read: authentication, routes,
@@ -96,10 +97,42 @@ void faas__gw_bad_framing(faas__gw *gw, const char *why, faas__gw_resp *resp);
 /* Release what resp holds; safe twice and on a zeroed resp. */
 void faas__gw_resp_free(faas__gw_resp *resp);
 
+/* ---- gateway_name.c: a FunctionName, as Lambda's pattern sees it ---- */
+
+typedef struct faas__gw_span {
+    const char *p;
+    size_t      n;
+} faas__gw_span;
+
+/* The pattern Lambda checks a FunctionName against, for its ValidationException. */
+extern const char faas__gw_name_pattern[];
+
+/* Does s[0..n) (percent-decoded) match faas__gw_name_pattern: a name, name:qualifier, a
+ * partial or a full ARN? If so, *name is the function's name and *qual the qualifier it
+ * carried (n 0 if none), both pointing into s. */
+bool faas__gw_name_parse(const char *s, size_t n, faas__gw_span *name, faas__gw_span *qual);
+/* Does q[0..n) have the shape of a Qualifier parameter ([a-zA-Z0-9$_-], 1 to 128
+ * characters, or $LATEST.PUBLISHED)? Whether that version exists is another question. */
+bool faas__gw_qualifier_valid(const char *q, size_t n);
+
+/* ---- gateway_json.c: is a payload JSON? ---- */
+
 #define FAAS__GW_JSON_DEPTH 1000        /* the nesting a payload may have */
 
 /* Is data[0..n) one JSON value (RFC 8259, strict UTF-8, at most FAAS__GW_JSON_DEPTH
  * levels)? If not, *why says why and *at where. Allocates nothing. */
 bool faas__gw_json_valid(const void *data, size_t n, const char **why, size_t *at);
+
+/* A hexadecimal digit's value, -1 if c is none (a %XX escape, a JSON string's u-escape). */
+static inline int faas__gw_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 
 #endif /* FAAS_GATEWAY_H */

@@ -13,9 +13,9 @@ AS_IF([test "x$with_gateway" != xno],
     [AS_IF([test "x$with_gateway" = xyes],
       [AC_MSG_ERROR([--with-gateway: libmicrohttpd >= 0.9.71 not found: apt-get install libmicrohttpd-dev])])])])
 AS_IF([test "x$have_gateway" = xyes],
-  [AC_DEFINE([HAVE_GATEWAY], [1], [Define to 1 to build the HTTP gateway (libmicrohttpd).])])
+  [AC_DEFINE([FAAS_HAVE_GATEWAY], [1], [Define to 1 to build the HTTP gateway (libmicrohttpd).])])
 AC_MSG_CHECKING([whether to build the HTTP gateway])
 AC_MSG_RESULT([$have_gateway])
-AM_CONDITIONAL([HAVE_GATEWAY], [test "x$have_gateway" = xyes])
+AM_CONDITIONAL([FAAS_HAVE_GATEWAY], [test "x$have_gateway" = xyes])
 AC_SUBST([MHD_CFLAGS])
 AC_SUBST([MHD_LIBS])

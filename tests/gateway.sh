@@ -5,7 +5,7 @@
 . "$top_srcdir/tests/tap.sh"
 cd "$top_builddir" || exit 1
 py=/usr/bin/python3
-if ! grep -q '^#define HAVE_GATEWAY 1' config.h 2>/dev/null; then
+if ! grep -q '^#define FAAS_HAVE_GATEWAY 1' config.h 2>/dev/null; then
     echo "1..0 # SKIP built without the HTTP gateway (libmicrohttpd)"
     exit 0
 fi

@@ -338,7 +338,7 @@ static void older_trigger_options_are_read_to_their_size(void **state)
 static void an_older_gateway_options_is_read_to_its_size(void **state)
 {
     (void)state;
-#ifdef HAVE_GATEWAY
+#if FAAS_HAVE_GATEWAY
     faas_options m = FAAS_OPTIONS_INIT;
     m.workers = 1;
     faas_runtime *rt;

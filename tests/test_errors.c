@@ -286,7 +286,7 @@ static const struct null_case {
 
 static bool part_built(int part)
 {
-#ifndef HAVE_GATEWAY
+#if !FAAS_HAVE_GATEWAY
     if (part == GATEWAY)
         return false;
 #endif

@@ -17,7 +17,7 @@
 #
 # Adding a target: drop tests/fuzz/fuzz_NAME.c (defining LLVMFuzzerTestOneInput) and its
 # seeds in tests/fuzz/corpus/fuzz_NAME/; see tests/fuzz/README.md. A target that needs an
-# optional part names its config.h macro in a comment, "fuzz-requires: HAVE_GATEWAY", and
+# optional part names its config.h macro in a comment, "fuzz-requires: FAAS_HAVE_GATEWAY", and
 # is skipped by a build without it.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,7 +50,7 @@ built=0
 for t in "$here"/fuzz_*.c; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .c)
-    # A target of an optional part says so: "fuzz-requires: HAVE_GATEWAY" in its text.
+    # A target of an optional part says so: "fuzz-requires: FAAS_HAVE_GATEWAY" in its text.
     need=$(sed -n 's/.*fuzz-requires: *\([A-Z_0-9]*\).*/\1/p' "$t" | head -n 1)
     if [ -n "$need" ] && ! grep -q "^#define $need 1" "$build/config.h"; then
         rm -f "$out/$name"

@@ -5,7 +5,7 @@
  * (numbers too large for it, \u escapes of lone surrogates or of NUL) or nests deeper.
  * Inputs with a NUL byte must be refused; jansson may end its input at one.
  *
- * fuzz-requires: HAVE_GATEWAY (make fuzz skips it in a build without the gateway)
+ * fuzz-requires: FAAS_HAVE_GATEWAY (make fuzz skips it in a build without the gateway)
  */
 #include "internal.h"
 

@@ -13,7 +13,7 @@
  * that are printable one-liners, a body that is JSON for every error, and the
  * invariants of the API (200 carries X-Amz-Executed-Version, 202/204 no body).
  *
- * fuzz-requires: HAVE_GATEWAY (make fuzz skips it in a build without the gateway)
+ * fuzz-requires: FAAS_HAVE_GATEWAY (make fuzz skips it in a build without the gateway)
  */
 #include "internal.h"
 
