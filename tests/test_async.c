@@ -87,38 +87,19 @@ static unsigned done_count(done_log *d)
 
 /* ---- manual-mode fixture -------------------------------------------------------------------- */
 
-typedef struct fixture {
-    faas_runtime *rt;
-    fake_clock    clock;
-    capture       cap;
-} fixture;
-
 static int setup_manual(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    capture_init(&f->cap);
-    faas_options o = manual_options(&f->clock);
+    faas_options o;
+    fixture *f = fixture_new(&o);
     o.retry_base_ms = 100;
     o.retry_cap_ms = 1000;
     o.queue_capacity = 16;
     o.log = capture_line;
     o.log_arg = &f->cap;
-    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
-        return -1;
-    faas_on_record(f->rt, capture_record, &f->cap);
     CLOCK = &f->clock;
     memset(seen, 0, sizeof seen);
     *state = f;
-    return 0;
-}
-
-static int teardown_manual(void **state)
-{
-    fixture *f = *state;
-    faas_runtime_free(f->rt);
-    capture_free(&f->cap);
-    free(f);
-    return 0;
+    return fixture_start(f, &o, 1);
 }
 
 static void async_call_runs_when_pending_work_runs(void **state)
@@ -1042,7 +1023,7 @@ static void shutdown_under_load_loses_nothing(void **state)
 
 int main(void)
 {
-#define M(name) cmocka_unit_test_setup_teardown(name, setup_manual, teardown_manual)
+#define M(name) cmocka_unit_test_setup_teardown(name, setup_manual, fixture_teardown)
     const struct CMUnitTest tests[] = {
         M(async_call_runs_when_pending_work_runs),
         M(bad_submissions_are_refused_without_callback),

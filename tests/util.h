@@ -1,6 +1,7 @@
 /*
  * util.h - shared helpers of the cmocka test programs: a fake clock, manual-mode options,
- * fixture module paths, /proc/self/maps checks, a log capture and the stress scale.
+ * fixture module paths, /proc/self/maps checks, a log capture, the usual runtime fixture,
+ * thread gates and the stress scale.
  */
 #ifndef FAAS_TEST_UTIL_H
 #define FAAS_TEST_UTIL_H
@@ -198,6 +199,46 @@ static inline void capture_free(capture *c)
     free(c->records);
     free(c->record_fn);
     pthread_mutex_destroy(&c->mu);
+}
+
+/* ---- runtimes the tests start ------------------------------------------------------------ */
+
+/* The usual cmocka fixture: a manual runtime on a fake clock, a capture for what it sends. */
+typedef struct fixture {
+    faas_runtime *rt;
+    fake_clock    clock;
+    capture       cap;
+} fixture;
+
+/* A new fixture (its capture ready) and, in *o, manual_options on its clock to adjust. */
+static inline fixture *fixture_new(faas_options *o)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        abort();
+    capture_init(&f->cap);
+    *o = manual_options(&f->clock);
+    return f;
+}
+
+/* Starts f's runtime on o, its records into f->cap when records; 0, or -1 as a setup fails. */
+static inline int fixture_start(fixture *f, const faas_options *o, int records)
+{
+    if (faas_runtime_new(&f->rt, o) != FAAS_OK)
+        return -1;
+    if (records)
+        faas_on_record(f->rt, capture_record, &f->cap);
+    return 0;
+}
+
+/* A cmocka teardown for a fixture: its runtime, its capture, itself. */
+static inline int fixture_teardown(void **state)
+{
+    fixture *f = *state;
+    faas_runtime_free(f->rt);
+    capture_free(&f->cap);
+    free(f);
+    return 0;
 }
 
 /* A one-shot gate for threads: wait until opened. */
