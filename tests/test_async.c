@@ -564,11 +564,7 @@ static int sequence(faas_ctx *ctx, const void *payload, size_t len)
 static void parked_calls_keep_fifo_order_on_workers(void **state)
 {
     (void)state;
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.max_concurrency = 1;
@@ -643,11 +639,7 @@ static int counter_wait(counter *c, unsigned n, unsigned seconds)
 static void a_function_at_its_limit_starves_no_one(void **state)
 {
     (void)state;
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.max_concurrency = 1;
@@ -697,11 +689,7 @@ static void *unregister_lim(void *p)
 static void unregister_with_a_held_slot_queued(void **state)
 {
     (void)state;
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.max_concurrency = 3;
@@ -744,11 +732,7 @@ static int long_call(faas_ctx *ctx, const void *payload, size_t len)
 static void no_call_waits_behind_a_long_one(void **state)
 {
     (void)state;
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     ASSERT_OK(faas_register(rt, "long", long_call, NULL));
     ASSERT_OK(faas_register(rt, "echo", echo, NULL));
     counter quick = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
@@ -985,10 +969,7 @@ static void shutdown_under_load_loses_nothing(void **state)
 {
     (void)state;
     memset(&LOAD, 0, sizeof LOAD);
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&LOAD.rt, &o));
+    LOAD.rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.max_concurrency = 1;

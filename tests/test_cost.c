@@ -915,11 +915,7 @@ static void budgets_under_threads(void **state)
     (void)state;
     /* Real threads, real clock: the budget stops a tenant within a few calls of its
      * limit, and every refused call costs nothing. */
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.tag = "t";

@@ -475,11 +475,7 @@ static void *call_loop(void *arg)
 static void exports_while_calls_run(void **state)
 {
     (void)state;
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.tag = "t";

@@ -1,7 +1,7 @@
 /*
  * util.h - shared helpers of the cmocka test programs: a fake clock, manual-mode options,
- * fixture module paths, /proc/self/maps checks, a log capture, the usual runtime fixture,
- * thread gates and the stress scale.
+ * fixture module paths, /proc/self/maps checks, a log capture, the usual runtime fixture
+ * and the runtimes tests start themselves, thread gates and the stress scale.
  */
 #ifndef FAAS_TEST_UTIL_H
 #define FAAS_TEST_UTIL_H
@@ -239,6 +239,23 @@ static inline int fixture_teardown(void **state)
     capture_free(&f->cap);
     free(f);
     return 0;
+}
+
+/* A runtime on the real clock, manual when workers is 0; its log to log(arg) when log is set. */
+static inline faas_runtime *plain_runtime(unsigned workers,
+                                          void (*log)(const char *line, void *arg), void *arg)
+{
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    if (workers == 0)
+        o.manual = 1;
+    else
+        o.workers = workers;
+    o.log = log;
+    o.log_arg = arg;
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    return rt;
 }
 
 /* A one-shot gate for threads: wait until opened. */
