@@ -193,6 +193,15 @@ static faas_journal_stats stats(faas_runtime *rt)
     return st;
 }
 
+/* How many calls the journal in dir holds: what a runtime opened on it recovers. */
+static uint64_t recovered_on_reopen(const char *dir)
+{
+    faas_runtime *rt = open_manual(dir, 0);
+    uint64_t n = stats(rt).recovered;
+    faas_runtime_free(rt);
+    return n;
+}
+
 /* Submit n echo calls "{"n":i}" in manual mode (not run); their ids in ids. */
 static void submit_echoes(faas_runtime *rt, unsigned n, char ids[][37], done_log *d)
 {
@@ -273,9 +282,7 @@ static void cancelled_at_free_are_replayed_with_their_ids(void **state)
     assert_int_equal(st.live, 0);
     faas_runtime_free(rt);
 
-    rt = open_manual(dir, 0);
-    assert_int_equal(stats(rt).recovered, 0);
-    faas_runtime_free(rt);
+    assert_int_equal(recovered_on_reopen(dir), 0);
 }
 
 /* When faas_invoke_async returns FAAS_OK the record is in the file already: a copy of the
@@ -337,9 +344,7 @@ static void completion_removes(void **state)
     assert_int_equal(st.completed, 6);
     assert_int_equal(st.live, 0);
     faas_runtime_free(rt);
-    rt = open_manual(dir, 0);
-    assert_int_equal(stats(rt).recovered, 0);
-    faas_runtime_free(rt);
+    assert_int_equal(recovered_on_reopen(dir), 0);
 }
 
 /* A journal of two calls, cancelled at free: the segment's bytes and record offsets. */
@@ -583,9 +588,7 @@ static void a_call_waiting_for_a_retry_stays(void **state)
     faas_runtime_free(rt);
     assert_int_equal(d.n, 1);
     assert_int_equal(d.status[0], FAAS_ESHUTDOWN);
-    rt = open_manual(dir, 0);
-    assert_int_equal(stats(rt).recovered, 1);
-    faas_runtime_free(rt);
+    assert_int_equal(recovered_on_reopen(dir), 1);
 }
 
 /* The dead-letter envelope of a failed call is journaled before the call's DONE: a stop
@@ -628,9 +631,7 @@ static void a_dead_letter_envelope_is_journaled(void **state)
     assert_non_null(strstr(dlq_payload, id));
     assert_non_null(strstr(dlq_payload, "\"requestPayload\":{\"order\":7}"));
     faas_runtime_free(rt);
-    rt = open_manual(dir, 0);
-    assert_int_equal(stats(rt).recovered, 0);
-    faas_runtime_free(rt);
+    assert_int_equal(recovered_on_reopen(dir), 0);
 }
 
 /* A replayed call whose function is not registered completes once, FAAS_ENOTFOUND, with
@@ -669,9 +670,7 @@ static void a_replayed_call_of_an_unknown_function_completes_once(void **state)
     assert_int_equal(logged, 1);
     faas_runtime_free(rt);
     capture_free(&cap);
-    rt = open_manual(dir, 0);
-    assert_int_equal(stats(rt).recovered, 0);
-    faas_runtime_free(rt);
+    assert_int_equal(recovered_on_reopen(dir), 0);
 }
 
 /* Futures are journaled too; replayed, they come back through the replay callback. */
