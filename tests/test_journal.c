@@ -19,25 +19,6 @@
 static char ROOT[1024];
 static unsigned NDIRS;
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d != NULL) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 /* A new directory path under ROOT (not created: the journal makes it). */
 static const char *new_dir(char out[4096])
 {
@@ -371,7 +352,7 @@ static void torn_tail_at_every_offset_is_never_replayed(void **state)
     size_t n, offs[2];
     new_dir(dir);
     unsigned char *b = two_call_journal(dir, ids, &n, offs, path);
-    rm_rf(dir);
+    remove_tree(dir);
     for (size_t cut = offs[1]; cut < n; cut++) {
         assert_int_equal(mkdir(dir, 0700), 0);
         spit(path, b, cut);
@@ -389,7 +370,7 @@ static void torn_tail_at_every_offset_is_never_replayed(void **state)
         assert_string_equal(r.id[0], ids[0]);
         assert_string_equal(r.data[0], "{\"first\":1}");
         faas_runtime_free(rt);
-        rm_rf(dir);
+        remove_tree(dir);
     }
     /* A record cut short, then zeros (those a running journal keeps past its end): cut
      * short. */
@@ -402,7 +383,7 @@ static void torn_tail_at_every_offset_is_never_replayed(void **state)
     assert_int_equal(stats(rt).torn_bytes, n + 4096 - offs[1]);
     faas_runtime_free(rt);
     free(z);
-    rm_rf(dir);
+    remove_tree(dir);
     /* Zeros where the last record should be: a record never written, the end of the file. */
     assert_int_equal(mkdir(dir, 0700), 0);
     memset(b + offs[1], 0, n - offs[1]);
@@ -496,7 +477,7 @@ static void a_record_inside_a_payload_is_not_a_record(void **state)
     size_t n, offs[1];
     unsigned char *rec = only_segment(dir, path, &n);
     assert_int_equal(record_offsets(rec, n, offs, 1), 1);
-    rm_rf(dir);
+    remove_tree(dir);
 
     rt = open_manual(dir, 0);
     ASSERT_OK(faas_register(rt, "echo", echo, NULL));
@@ -906,15 +887,13 @@ static void stats_without_a_journal(void **state)
 static int setup(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(ROOT, sizeof ROOT, "%s/faas-test-journal-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    return mkdtemp(ROOT) != NULL ? 0 : -1;
+    return temp_dir(ROOT, sizeof ROOT, "faas-test-journal") != NULL ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    rm_rf(ROOT);
+    remove_tree(ROOT);
     return 0;
 }
 

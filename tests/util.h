@@ -19,6 +19,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <strings.h>
+#include <ftw.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -110,6 +111,28 @@ static inline unsigned scaled(unsigned n)
 {
     double v = n * stress_scale();
     return v < 1 ? 1 : (unsigned)v;
+}
+
+/* A new directory $TMPDIR/prefix-XXXXXX (/tmp without TMPDIR), its path in dir; NULL if not. */
+static inline char *temp_dir(char *dir, size_t size, const char *prefix)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, size, "%s/%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", prefix);
+    return mkdtemp(dir);
+}
+
+/* nftw()'s callback for remove_tree(). */
+static inline int remove_tree_one(const char *path, const struct stat *st, int flag,
+                                  struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+/* Removes path, and all below it when it is a directory: a test's clean-up, errors ignored. */
+static inline void remove_tree(const char *path)
+{
+    nftw(path, remove_tree_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- the handler ABI's NUL byte ----------------------------------------------------------- */
