@@ -87,38 +87,19 @@ static unsigned done_count(done_log *d)
 
 /* ---- manual-mode fixture -------------------------------------------------------------------- */
 
-typedef struct fixture {
-    faas_runtime *rt;
-    fake_clock    clock;
-    capture       cap;
-} fixture;
-
 static int setup_manual(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    capture_init(&f->cap);
-    faas_options o = manual_options(&f->clock);
+    faas_options o;
+    fixture *f = fixture_new(&o);
     o.retry_base_ms = 100;
     o.retry_cap_ms = 1000;
     o.queue_capacity = 16;
     o.log = capture_line;
     o.log_arg = &f->cap;
-    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
-        return -1;
-    faas_on_record(f->rt, capture_record, &f->cap);
     CLOCK = &f->clock;
     memset(seen, 0, sizeof seen);
     *state = f;
-    return 0;
-}
-
-static int teardown_manual(void **state)
-{
-    fixture *f = *state;
-    faas_runtime_free(f->rt);
-    capture_free(&f->cap);
-    free(f);
-    return 0;
+    return fixture_start(f, &o, 1);
 }
 
 static void async_call_runs_when_pending_work_runs(void **state)
@@ -583,11 +564,7 @@ static int sequence(faas_ctx *ctx, const void *payload, size_t len)
 static void parked_calls_keep_fifo_order_on_workers(void **state)
 {
     (void)state;
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.max_concurrency = 1;
@@ -662,11 +639,7 @@ static int counter_wait(counter *c, unsigned n, unsigned seconds)
 static void a_function_at_its_limit_starves_no_one(void **state)
 {
     (void)state;
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.max_concurrency = 1;
@@ -716,11 +689,7 @@ static void *unregister_lim(void *p)
 static void unregister_with_a_held_slot_queued(void **state)
 {
     (void)state;
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.max_concurrency = 3;
@@ -763,11 +732,7 @@ static int long_call(faas_ctx *ctx, const void *payload, size_t len)
 static void no_call_waits_behind_a_long_one(void **state)
 {
     (void)state;
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     ASSERT_OK(faas_register(rt, "long", long_call, NULL));
     ASSERT_OK(faas_register(rt, "echo", echo, NULL));
     counter quick = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
@@ -1004,10 +969,7 @@ static void shutdown_under_load_loses_nothing(void **state)
 {
     (void)state;
     memset(&LOAD, 0, sizeof LOAD);
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&LOAD.rt, &o));
+    LOAD.rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.max_concurrency = 1;
@@ -1042,7 +1004,7 @@ static void shutdown_under_load_loses_nothing(void **state)
 
 int main(void)
 {
-#define M(name) cmocka_unit_test_setup_teardown(name, setup_manual, teardown_manual)
+#define M(name) cmocka_unit_test_setup_teardown(name, setup_manual, fixture_teardown)
     const struct CMUnitTest tests[] = {
         M(async_call_runs_when_pending_work_runs),
         M(bad_submissions_are_refused_without_callback),

@@ -646,42 +646,24 @@ static void projection_many_groups(void **state)
 
 /* ---- live totals and budgets on a runtime ------------------------------------------------------- */
 
-typedef struct fixture {
-    faas_runtime *rt;
-    fake_clock    clock;
-    capture       cap;
-    atomic_int    ran;
-} fixture;
-
 static fixture *F;
+static atomic_int ran;              /* calls of takes() since the test's setup */
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    capture_init(&f->cap);
-    faas_options o = manual_options(&f->clock);
-    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
-        return -1;
-    faas_on_record(f->rt, capture_record, &f->cap);
+    faas_options o;
+    fixture *f = fixture_new(&o);
+    atomic_store(&ran, 0);
     F = f;
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    faas_runtime_free(f->rt);
-    capture_free(&f->cap);
-    free(f);
-    return 0;
+    return fixture_start(f, &o, 1);
 }
 
 /* Runs for the number of microseconds in its payload, on the fake clock. */
 static int takes(faas_ctx *ctx, const void *payload, size_t len)
 {
     (void)ctx; (void)len;
-    atomic_fetch_add(&F->ran, 1);
+    atomic_fetch_add(&ran, 1);
     fake_advance(&F->clock, strtoull(payload, NULL, 10) * 1000u);
     return 0;
 }
@@ -800,7 +782,7 @@ static void sync_calls_stop_at_the_budget(void **state)
      * fourth is refused. */
     for (int i = 0; i < 3; i++)
         ASSERT_OK(call_us(f, "w", 400, NULL));
-    atomic_store(&f->ran, 0);
+    atomic_store(&ran, 0);
     size_t before = f->cap.nrec;
     faas_response res;
     assert_int_equal(call_us(f, "w", 400, &res), FAAS_EBUDGET);
@@ -812,7 +794,7 @@ static void sync_calls_stop_at_the_budget(void **state)
     assert_int_equal(res.record.cost_picousd, 0);
     assert_int_equal(res.record.status, FAAS_EBUDGET);
     faas_response_free(&res);
-    assert_int_equal(atomic_load(&f->ran), 0);          /* no handler ran */
+    assert_int_equal(atomic_load(&ran), 0);          /* no handler ran */
     assert_int_equal(f->cap.nrec, before + 1);          /* but a record was made */
     assert_int_equal(f->cap.records[before].status, FAAS_EBUDGET);
     /* Through a handle too. */
@@ -896,14 +878,14 @@ static void async_calls_go_to_the_dead_letter(void **state)
     assert_int_equal(first.calls, 1);
     assert_int_equal(first.status, FAAS_OK);
     /* The budget is spent: accepted, but refused when its turn comes. */
-    atomic_store(&f->ran, 0);
+    atomic_store(&ran, 0);
     char id[37];
     ASSERT_OK(faas_invoke_async(f->rt, "w", "{\"n\":2}", 7, on_done, &second, id));
     ASSERT_OK(faas_drain(f->rt, 1000));
     assert_int_equal(second.calls, 1);
     assert_int_equal(second.status, FAAS_EBUDGET);
     assert_string_equal(second.type, "BudgetExceededException");
-    assert_int_equal(atomic_load(&f->ran), 0);
+    assert_int_equal(atomic_load(&ran), 0);
     assert_int_equal(nletters, 1);
     assert_non_null(strstr(letters[0], "\"condition\":\"BudgetExceeded\""));
     assert_non_null(strstr(letters[0], id));
@@ -933,11 +915,7 @@ static void budgets_under_threads(void **state)
     (void)state;
     /* Real threads, real clock: the budget stops a tenant within a few calls of its
      * limit, and every refused call costs nothing. */
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.tag = "t";
@@ -991,10 +969,10 @@ int main(void)
         cmocka_unit_test(projection_free_tiers),
         cmocka_unit_test(projection_groups),
         cmocka_unit_test(projection_many_groups),
-        cmocka_unit_test_setup_teardown(totals_per_function_and_tag, setup, teardown),
+        cmocka_unit_test_setup_teardown(totals_per_function_and_tag, setup, fixture_teardown),
         cmocka_unit_test(observed_memory_on_a_runtime),
-        cmocka_unit_test_setup_teardown(sync_calls_stop_at_the_budget, setup, teardown),
-        cmocka_unit_test_setup_teardown(async_calls_go_to_the_dead_letter, setup, teardown),
+        cmocka_unit_test_setup_teardown(sync_calls_stop_at_the_budget, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(async_calls_go_to_the_dead_letter, setup, fixture_teardown),
         cmocka_unit_test(budgets_under_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,31 +3,16 @@
  * which failure wins when a call fails more than one way. */
 #include "util.h"
 
-typedef struct fixture {
-    faas_runtime *rt;
-    fake_clock    clock;
-} fixture;
-
 static fixture *F;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    faas_options o = manual_options(&f->clock);
+    faas_options o;
+    fixture *f = fixture_new(&o);
     o.max_payload_sync = 1000;
-    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
-        return -1;
     F = f;
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    faas_runtime_free(f->rt);
-    free(f);
-    return 0;
+    return fixture_start(f, &o, 0);
 }
 
 static const char traced[] =
@@ -169,7 +154,7 @@ static void an_oversized_body_fails_as_an_oversized_reply(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, fixture_teardown)
     const struct CMUnitTest tests[] = {
         T(body_is_the_response),
         T(missing_members_are_added),

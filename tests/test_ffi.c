@@ -16,11 +16,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-typedef struct fixture {
-    faas_runtime *rt;
-    fake_clock    clock;
-} fixture;
-
 static fixture *current;                 /* for the exported functions below */
 static faas_function *reenter_fn;
 
@@ -54,22 +49,18 @@ int ffi_test_reenter(int x)
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    faas_options o = manual_options(&f->clock);
-    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
-        return -1;
+    faas_options o;
+    fixture *f = fixture_new(&o);
     current = f;
     *state = f;
-    return 0;
+    return fixture_start(f, &o, 0);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    faas_runtime_free(f->rt);
+    int rc = fixture_teardown(state);
     current = NULL;
-    free(f);
-    return 0;
+    return rc;
 }
 
 static const char *lib(void)

@@ -2,11 +2,6 @@
  * fake clock in manual mode (and once with the real timer thread). */
 #include "util.h"
 
-typedef struct fixture {
-    faas_runtime *rt;
-    fake_clock    clock;
-} fixture;
-
 static fixture *F;                  /* the handlers below reach the test's clock here */
 static atomic_int inits, shutdowns, serial;
 
@@ -52,24 +47,14 @@ static int sleepy(faas_ctx *ctx, const void *payload, size_t len)
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    faas_options o = manual_options(&f->clock);
-    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
-        return -1;
+    faas_options o;
+    fixture *f = fixture_new(&o);
     F = f;
     atomic_store(&inits, 0);
     atomic_store(&shutdowns, 0);
     atomic_store(&serial, 0);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    faas_runtime_free(f->rt);
-    free(f);
-    return 0;
+    return fixture_start(f, &o, 0);
 }
 
 static faas_config hooks_config(void)
@@ -445,21 +430,24 @@ static void background_reaper_needs_no_calls(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(cold_then_warm, setup, teardown),
-        cmocka_unit_test_setup_teardown(most_recently_used_is_reused, setup, teardown),
-        cmocka_unit_test_setup_teardown(throttled_at_max_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(cold_then_warm, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(most_recently_used_is_reused, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(throttled_at_max_concurrency, setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(keep_alive_reaps_after_exactly_its_time, setup,
-                                        teardown),
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(recently_used_instance_survives_the_reaper, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(min_warm_is_provisioned_and_kept, setup, teardown),
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(min_warm_is_provisioned_and_kept, setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(min_warm_is_restored_after_a_retirement, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(keep_alive_zero_shuts_down_at_once, setup, teardown),
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(keep_alive_zero_shuts_down_at_once, setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(warm_is_a_total_capped_by_max_concurrency, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(timeout_discards_reply_and_retires, setup, teardown),
-        cmocka_unit_test_setup_teardown(arena_limit_is_ememory_and_retires, setup, teardown),
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(timeout_discards_reply_and_retires, setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(arena_limit_is_ememory_and_retires, setup,
+                                        fixture_teardown),
         cmocka_unit_test(background_reaper_needs_no_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,37 +5,18 @@
 #include <jansson.h>
 #include <regex.h>
 
-typedef struct fixture {
-    faas_runtime *rt;
-    fake_clock    clock;
-    capture       cap;
-} fixture;
-
 static fixture *F;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    capture_init(&f->cap);
-    faas_options o = manual_options(&f->clock);
+    faas_options o;
+    fixture *f = fixture_new(&o);
     o.log = capture_line;
     o.log_arg = &f->cap;
     o.max_payload_sync = 1000;
-    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
-        return -1;
-    faas_on_record(f->rt, capture_record, &f->cap);
     F = f;
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    faas_runtime_free(f->rt);
-    capture_free(&f->cap);
-    free(f);
-    return 0;
+    return fixture_start(f, &o, 1);
 }
 
 static int echo(faas_ctx *ctx, const void *payload, size_t len)
@@ -441,7 +422,7 @@ static void sync_payloads_are_nul_terminated(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, fixture_teardown)
     const struct CMUnitTest tests[] = {
         T(replies_are_copied_and_terminated),
         T(handler_failure_is_lambda_shaped),

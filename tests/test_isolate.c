@@ -88,18 +88,7 @@ static int children(pid_t *out, int max)
 
 static faas_runtime *new_runtime(capture *cap, unsigned workers)
 {
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    if (workers == 0)
-        o.manual = 1;
-    else
-        o.workers = workers;
-    if (cap != NULL) {
-        o.log = capture_line;
-        o.log_arg = cap;
-    }
-    faas_runtime *rt;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(workers, cap != NULL ? capture_line : NULL, cap);
     if (cap != NULL)
         faas_on_record(rt, capture_record, cap);
     return rt;

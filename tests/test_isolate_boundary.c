@@ -108,19 +108,7 @@ static bool sink_has(sink *s, const char *want)
 
 static faas_runtime *runtime(sink *s, unsigned workers)
 {
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    if (workers == 0)
-        o.manual = 1;
-    else
-        o.workers = workers;
-    if (s != NULL) {
-        o.log = sink_line;
-        o.log_arg = s;
-    }
-    faas_runtime *rt;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
-    return rt;
+    return plain_runtime(workers, s != NULL ? sink_line : NULL, s);
 }
 
 static faas_config hostile_config(int seccomp)

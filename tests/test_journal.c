@@ -19,25 +19,6 @@
 static char ROOT[1024];
 static unsigned NDIRS;
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d != NULL) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 /* A new directory path under ROOT (not created: the journal makes it). */
 static const char *new_dir(char out[4096])
 {
@@ -193,6 +174,15 @@ static faas_journal_stats stats(faas_runtime *rt)
     return st;
 }
 
+/* How many calls the journal in dir holds: what a runtime opened on it recovers. */
+static uint64_t recovered_on_reopen(const char *dir)
+{
+    faas_runtime *rt = open_manual(dir, 0);
+    uint64_t n = stats(rt).recovered;
+    faas_runtime_free(rt);
+    return n;
+}
+
 /* Submit n echo calls "{"n":i}" in manual mode (not run); their ids in ids. */
 static void submit_echoes(faas_runtime *rt, unsigned n, char ids[][37], done_log *d)
 {
@@ -273,9 +263,7 @@ static void cancelled_at_free_are_replayed_with_their_ids(void **state)
     assert_int_equal(st.live, 0);
     faas_runtime_free(rt);
 
-    rt = open_manual(dir, 0);
-    assert_int_equal(stats(rt).recovered, 0);
-    faas_runtime_free(rt);
+    assert_int_equal(recovered_on_reopen(dir), 0);
 }
 
 /* When faas_invoke_async returns FAAS_OK the record is in the file already: a copy of the
@@ -337,9 +325,7 @@ static void completion_removes(void **state)
     assert_int_equal(st.completed, 6);
     assert_int_equal(st.live, 0);
     faas_runtime_free(rt);
-    rt = open_manual(dir, 0);
-    assert_int_equal(stats(rt).recovered, 0);
-    faas_runtime_free(rt);
+    assert_int_equal(recovered_on_reopen(dir), 0);
 }
 
 /* A journal of two calls, cancelled at free: the segment's bytes and record offsets. */
@@ -366,7 +352,7 @@ static void torn_tail_at_every_offset_is_never_replayed(void **state)
     size_t n, offs[2];
     new_dir(dir);
     unsigned char *b = two_call_journal(dir, ids, &n, offs, path);
-    rm_rf(dir);
+    remove_tree(dir);
     for (size_t cut = offs[1]; cut < n; cut++) {
         assert_int_equal(mkdir(dir, 0700), 0);
         spit(path, b, cut);
@@ -384,7 +370,7 @@ static void torn_tail_at_every_offset_is_never_replayed(void **state)
         assert_string_equal(r.id[0], ids[0]);
         assert_string_equal(r.data[0], "{\"first\":1}");
         faas_runtime_free(rt);
-        rm_rf(dir);
+        remove_tree(dir);
     }
     /* A record cut short, then zeros (those a running journal keeps past its end): cut
      * short. */
@@ -397,7 +383,7 @@ static void torn_tail_at_every_offset_is_never_replayed(void **state)
     assert_int_equal(stats(rt).torn_bytes, n + 4096 - offs[1]);
     faas_runtime_free(rt);
     free(z);
-    rm_rf(dir);
+    remove_tree(dir);
     /* Zeros where the last record should be: a record never written, the end of the file. */
     assert_int_equal(mkdir(dir, 0700), 0);
     memset(b + offs[1], 0, n - offs[1]);
@@ -491,7 +477,7 @@ static void a_record_inside_a_payload_is_not_a_record(void **state)
     size_t n, offs[1];
     unsigned char *rec = only_segment(dir, path, &n);
     assert_int_equal(record_offsets(rec, n, offs, 1), 1);
-    rm_rf(dir);
+    remove_tree(dir);
 
     rt = open_manual(dir, 0);
     ASSERT_OK(faas_register(rt, "echo", echo, NULL));
@@ -583,9 +569,7 @@ static void a_call_waiting_for_a_retry_stays(void **state)
     faas_runtime_free(rt);
     assert_int_equal(d.n, 1);
     assert_int_equal(d.status[0], FAAS_ESHUTDOWN);
-    rt = open_manual(dir, 0);
-    assert_int_equal(stats(rt).recovered, 1);
-    faas_runtime_free(rt);
+    assert_int_equal(recovered_on_reopen(dir), 1);
 }
 
 /* The dead-letter envelope of a failed call is journaled before the call's DONE: a stop
@@ -628,9 +612,7 @@ static void a_dead_letter_envelope_is_journaled(void **state)
     assert_non_null(strstr(dlq_payload, id));
     assert_non_null(strstr(dlq_payload, "\"requestPayload\":{\"order\":7}"));
     faas_runtime_free(rt);
-    rt = open_manual(dir, 0);
-    assert_int_equal(stats(rt).recovered, 0);
-    faas_runtime_free(rt);
+    assert_int_equal(recovered_on_reopen(dir), 0);
 }
 
 /* A replayed call whose function is not registered completes once, FAAS_ENOTFOUND, with
@@ -669,9 +651,7 @@ static void a_replayed_call_of_an_unknown_function_completes_once(void **state)
     assert_int_equal(logged, 1);
     faas_runtime_free(rt);
     capture_free(&cap);
-    rt = open_manual(dir, 0);
-    assert_int_equal(stats(rt).recovered, 0);
-    faas_runtime_free(rt);
+    assert_int_equal(recovered_on_reopen(dir), 0);
 }
 
 /* Futures are journaled too; replayed, they come back through the replay callback. */
@@ -907,15 +887,13 @@ static void stats_without_a_journal(void **state)
 static int setup(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(ROOT, sizeof ROOT, "%s/faas-test-journal-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    return mkdtemp(ROOT) != NULL ? 0 : -1;
+    return temp_dir(ROOT, sizeof ROOT, "faas-test-journal") != NULL ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    rm_rf(ROOT);
+    remove_tree(ROOT);
     return 0;
 }
 

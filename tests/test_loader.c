@@ -4,27 +4,12 @@
 
 #include <jansson.h>
 
-typedef struct fixture {
-    faas_runtime *rt;
-    fake_clock    clock;
-} fixture;
-
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    faas_options o = manual_options(&f->clock);
-    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
-        return -1;
+    faas_options o;
+    fixture *f = fixture_new(&o);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    faas_runtime_free(f->rt);
-    free(f);
-    return 0;
+    return fixture_start(f, &o, 0);
 }
 
 /* {"serial":S,"calls":C,"inits":I,"live":L} from mod_basic's whoami. */
@@ -201,15 +186,16 @@ static void reload_after_scale_to_zero_starts_fresh(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(registration_loads_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_file_is_eload_with_dlerror, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_symbol_is_eload, setup, teardown),
+        cmocka_unit_test_setup_teardown(registration_loads_nothing, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(missing_file_is_eload_with_dlerror, setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(missing_symbol_is_eload, setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(init_failure_is_einit_and_keeps_nothing, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(one_handle_per_path_refcounted, setup, teardown),
-        cmocka_unit_test_setup_teardown(shutdown_hook_runs_on_eviction, setup, teardown),
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(one_handle_per_path_refcounted, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(shutdown_hook_runs_on_eviction, setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(reload_after_scale_to_zero_starts_fresh, setup,
-                                        teardown),
+                                        fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

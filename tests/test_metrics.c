@@ -8,35 +8,20 @@
 
 #include <jansson.h>
 
-typedef struct fixture {
-    faas_runtime *rt;
-    fake_clock    clock;
-} fixture;
-
 static fixture *F;
 
 static int make(void **state, int no_histograms)
 {
-    fixture *f = calloc(1, sizeof *f);
-    faas_options o = manual_options(&f->clock);
+    faas_options o;
+    fixture *f = fixture_new(&o);
     o.no_histograms = no_histograms;
-    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
-        return -1;
     F = f;
     *state = f;
-    return 0;
+    return fixture_start(f, &o, 0);
 }
 
 static int setup(void **state) { return make(state, 0); }
 static int setup_nohist(void **state) { return make(state, 1); }
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    faas_runtime_free(f->rt);
-    free(f);
-    return 0;
-}
 
 /* Runs for the number of nanoseconds in its payload, on the fake clock. */
 static int takes_ns(faas_ctx *ctx, const void *payload, size_t len)
@@ -490,11 +475,7 @@ static void *call_loop(void *arg)
 static void exports_while_calls_run(void **state)
 {
     (void)state;
-    faas_runtime *rt;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
     faas_config c;
     faas_config_init(&c);
     c.tag = "t";
@@ -528,12 +509,12 @@ static void exports_while_calls_run(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(quantiles_within_one_percent, setup, teardown),
-        cmocka_unit_test_setup_teardown(init_and_queue_wait, setup, teardown),
-        cmocka_unit_test_setup_teardown(histograms_can_be_off, setup_nohist, teardown),
-        cmocka_unit_test_setup_teardown(json_parses_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(prometheus_text_is_well_formed, setup, teardown),
-        cmocka_unit_test_setup_teardown(empty_runtime_exports, setup, teardown),
+        cmocka_unit_test_setup_teardown(quantiles_within_one_percent, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(init_and_queue_wait, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(histograms_can_be_off, setup_nohist, fixture_teardown),
+        cmocka_unit_test_setup_teardown(json_parses_back, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(prometheus_text_is_well_formed, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(empty_runtime_exports, setup, fixture_teardown),
         cmocka_unit_test(exports_while_calls_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,41 +2,22 @@
  * hand-computed figures, CPU time, counters and latency quantiles, the REPORT line. */
 #include "util.h"
 
-typedef struct fixture {
-    faas_runtime *rt;
-    fake_clock    clock;
-    capture       cap;
-} fixture;
-
 static fixture *F;
 
 static int make(void **state, const char *price_model, int cpu_time)
 {
-    fixture *f = calloc(1, sizeof *f);
-    capture_init(&f->cap);
-    faas_options o = manual_options(&f->clock);
+    faas_options o;
+    fixture *f = fixture_new(&o);
     o.price_model = price_model;
     o.cpu_time = cpu_time;
-    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
-        return -1;
-    faas_on_record(f->rt, capture_record, &f->cap);
     F = f;
     *state = f;
-    return 0;
+    return fixture_start(f, &o, 1);
 }
 
 static int setup(void **state) { return make(state, NULL, 0); }
 static int setup_arm(void **state) { return make(state, "aws-lambda-arm64", 0); }
 static int setup_cpu(void **state) { return make(state, NULL, 1); }
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    faas_runtime_free(f->rt);
-    capture_free(&f->cap);
-    free(f);
-    return 0;
-}
 
 /* Runs for the number of microseconds in its payload, on the fake clock. */
 static int takes(faas_ctx *ctx, const void *payload, size_t len)
@@ -301,16 +282,17 @@ static void report_line_is_exact(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, fixture_teardown)
     const struct CMUnitTest tests[] = {
         T(cost_matches_published_aws_x86),
-        cmocka_unit_test_setup_teardown(arm64_is_cheaper_per_gb_second, setup_arm, teardown),
+        cmocka_unit_test_setup_teardown(arm64_is_cheaper_per_gb_second, setup_arm,
+                                        fixture_teardown),
         T(cold_calls_bill_init),
         T(cost_never_overflows),
         T(one_record_per_run_and_per_throttle),
         T(throttle_record_has_no_cost),
         cmocka_unit_test_setup_teardown(cpu_time_is_measured_only_when_asked, setup_cpu,
-                                        teardown),
+                                        fixture_teardown),
         T(cpu_time_off_is_zero),
         T(stats_count_and_quantiles),
         cmocka_unit_test(report_line_is_exact),

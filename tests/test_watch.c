@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,18 +130,10 @@ static char *keys(void)
 
 /* ---- scratch directories ---------------------------------------------------------------------- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
-
 static char *scratch(const char *name)
 {
-    const char *tmp = getenv("TMPDIR");
     char *dir = malloc(4096);
-    snprintf(dir, 4096, "%s/faas-watch-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    assert_non_null(temp_dir(dir, 4096, "faas-watch"));
     strcat(dir, "/");
     strcat(dir, name);
     assert_int_equal(mkdir(dir, 0755), 0);
@@ -153,7 +144,7 @@ static void scratch_free(char *dir)
 {
     char *slash = strrchr(dir, '/');
     *slash = '\0';
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    remove_tree(dir);
     free(dir);
 }
 

@@ -1,6 +1,7 @@
 /*
  * util.h - shared helpers of the cmocka test programs: a fake clock, manual-mode options,
- * fixture module paths, /proc/self/maps checks, a log capture and the stress scale.
+ * fixture module paths, /proc/self/maps checks, a log capture, the usual runtime fixture
+ * and the runtimes tests start themselves, thread gates and the stress scale.
  */
 #ifndef FAAS_TEST_UTIL_H
 #define FAAS_TEST_UTIL_H
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <strings.h>
+#include <ftw.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -111,6 +113,28 @@ static inline unsigned scaled(unsigned n)
     return v < 1 ? 1 : (unsigned)v;
 }
 
+/* A new directory $TMPDIR/prefix-XXXXXX (/tmp without TMPDIR), its path in dir; NULL if not. */
+static inline char *temp_dir(char *dir, size_t size, const char *prefix)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, size, "%s/%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", prefix);
+    return mkdtemp(dir);
+}
+
+/* nftw()'s callback for remove_tree(). */
+static inline int remove_tree_one(const char *path, const struct stat *st, int flag,
+                                  struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+/* Removes path, and all below it when it is a directory: a test's clean-up, errors ignored. */
+static inline void remove_tree(const char *path)
+{
+    nftw(path, remove_tree_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* ---- the handler ABI's NUL byte ----------------------------------------------------------- */
 
 /* A handler that replies with its payload when the payload keeps the handler ABI (never
@@ -198,6 +222,63 @@ static inline void capture_free(capture *c)
     free(c->records);
     free(c->record_fn);
     pthread_mutex_destroy(&c->mu);
+}
+
+/* ---- runtimes the tests start ------------------------------------------------------------ */
+
+/* The usual cmocka fixture: a manual runtime on a fake clock, a capture for what it sends. */
+typedef struct fixture {
+    faas_runtime *rt;
+    fake_clock    clock;
+    capture       cap;
+} fixture;
+
+/* A new fixture (its capture ready) and, in *o, manual_options on its clock to adjust. */
+static inline fixture *fixture_new(faas_options *o)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        abort();
+    capture_init(&f->cap);
+    *o = manual_options(&f->clock);
+    return f;
+}
+
+/* Starts f's runtime on o, its records into f->cap when records; 0, or -1 as a setup fails. */
+static inline int fixture_start(fixture *f, const faas_options *o, int records)
+{
+    if (faas_runtime_new(&f->rt, o) != FAAS_OK)
+        return -1;
+    if (records)
+        faas_on_record(f->rt, capture_record, &f->cap);
+    return 0;
+}
+
+/* A cmocka teardown for a fixture: its runtime, its capture, itself. */
+static inline int fixture_teardown(void **state)
+{
+    fixture *f = *state;
+    faas_runtime_free(f->rt);
+    capture_free(&f->cap);
+    free(f);
+    return 0;
+}
+
+/* A runtime on the real clock, manual when workers is 0; its log to log(arg) when log is set. */
+static inline faas_runtime *plain_runtime(unsigned workers,
+                                          void (*log)(const char *line, void *arg), void *arg)
+{
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    if (workers == 0)
+        o.manual = 1;
+    else
+        o.workers = workers;
+    o.log = log;
+    o.log_arg = arg;
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    return rt;
 }
 
 /* A one-shot gate for threads: wait until opened. */

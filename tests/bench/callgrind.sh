@@ -23,68 +23,18 @@
 # kernel time (cpu_time's syscalls) is not counted at all.
 set -eu
 
-detail=
-while [ $# -gt 0 ]; do
-    case $1 in
-    -d) [ $# -ge 2 ] || { echo "callgrind.sh: -d needs a case" >&2; exit 2; }
-        detail=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
-    -*) echo "callgrind.sh: unknown option $1" >&2; exit 2 ;;
-    *) break ;;
-    esac
-done
-bench=${1:-./tests/bench/bench_core}
+cg_name=callgrind.sh cg_what=case cg_help=2,23 cg_tmp=faas-callgrind
+cg_bench=./tests/bench/bench_core cg_k1=1000 cg_k2=11000
+# shellcheck source=callgrind_common.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/callgrind_common.sh"
 cases=${CASES:-direct ffi invoke_fn invoke cpu_time hook}
-k1=${K1:-1000}
-k2=${K2:-11000}
-valgrind=${VALGRIND:-valgrind}
-
-[ -x "$bench" ] || { echo "callgrind.sh: $bench: not found (build it: make bench)" >&2; exit 1; }
-command -v "$valgrind" >/dev/null 2>&1 || { echo "callgrind.sh: no $valgrind" >&2; exit 1; }
-[ "$k2" -gt "$k1" ] || { echo "callgrind.sh: K2 must be more than K1" >&2; exit 2; }
-
-# A libtool wrapper script needs libtool to find the real binary and libfaas/.libs.
-runner=
-if head -c 2 "$bench" | grep -q '^#!'; then
-    lt=${LIBTOOL:-$(dirname "$bench")/../../libtool}
-    if [ -x "$lt" ]; then
-        runner="$lt --mode=execute"
-    else
-        echo "callgrind.sh: $bench is a libtool wrapper and there is no $lt;" \
-             "set LIBTOOL=path/to/libtool" >&2
-        exit 1
-    fi
-else
-    # The real binary of an uninstalled build (<build>/tests/bench/.libs/bench_core):
-    # it finds the uninstalled libfaas only through LD_LIBRARY_PATH.
-    libdir=$(dirname "$bench")/../../../libfaas/.libs
-    case $(dirname "$bench") in
-    */.libs|.libs)
-        if [ -d "$libdir" ]; then
-            LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-            export LD_LIBRARY_PATH
-        fi ;;
-    esac
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/faas-callgrind.XXXXXX")
-if [ "${KEEP:-0}" = 1 ]; then
-    echo "callgrind.sh: keeping $tmp" >&2
-else
-    trap 'rm -rf "$tmp"' EXIT
-fi
 
 # run CASE K: writes $tmp/CASE.K.out and prints its total Ir.
 run() {
     out=$tmp/$1.$2.out
-    # shellcheck disable=SC2086  # $runner is two words or empty
-    if ! $runner "$valgrind" --tool=callgrind --callgrind-out-file="$out" \
-            "$bench" --only "$1" --iters "$2" --reps 1 >"$tmp/$1.$2.log" 2>&1; then
-        echo "callgrind.sh: $1 --iters $2 failed:" >&2
-        tail -n 20 "$tmp/$1.$2.log" >&2
-        exit 1
-    fi
-    sed -n 's/^summary: *\([0-9]*\).*/\1/p; s/^totals: *\([0-9]*\).*/\1/p' "$out" | head -n 1
+    cg_callgrind "$1 --iters $2" "$tmp/$1.$2.log" --callgrind-out-file="$out" \
+        "$bench" --only "$1" --iters "$2" --reps 1
+    cg_ir "$out"
 }
 
 printf '%-10s %10s %9s   (K1=%s, K2=%s; user-space Ir per call, loop included)\n' \
@@ -104,13 +54,11 @@ done
 [ -n "$detail" ] || exit 0
 
 # Per-function breakdown of one case: difference the annotations of the K1 and K2 runs.
-command -v callgrind_annotate >/dev/null 2>&1 || {
-    echo "callgrind.sh: -d needs callgrind_annotate" >&2; exit 1; }
+cg_need_annotate
 [ -f "$tmp/$detail.$k1.out" ] || { run "$detail" "$k1" >/dev/null; run "$detail" "$k2" >/dev/null; }
 for mode in no yes; do
     for k in "$k1" "$k2"; do
-        callgrind_annotate --inclusive=$mode --threshold=100 --auto=no "$tmp/$detail.$k.out" \
-            2>/dev/null >"$tmp/ann.$mode.$k.txt"
+        cg_annotate "$mode" "$tmp/$detail.$k.out" "$tmp/ann.$mode.$k.txt"
     done
 done
 echo

@@ -27,60 +27,17 @@
 # lock contention, cache-line transfers and kernel time are not counted at all.
 set -eu
 
-detail=
-while [ $# -gt 0 ]; do
-    case $1 in
-    -d) [ $# -ge 2 ] || { echo "callgrind_async.sh: -d needs a system" >&2; exit 2; }
-        detail=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
-    -*) echo "callgrind_async.sh: unknown option $1" >&2; exit 2 ;;
-    *) break ;;
-    esac
-done
-bench=${1:-./tests/bench/bench_async}
+cg_name=callgrind_async.sh cg_what=system cg_help=2,28 cg_tmp=faas-callgrind-async
+cg_bench=./tests/bench/bench_async cg_k1=10000 cg_k2=30000
+# shellcheck source=callgrind_common.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/callgrind_common.sh"
 systems=${SYSTEMS:-faas_nospin minimal libuv glib}
-k1=${K1:-10000}
-k2=${K2:-30000}
-valgrind=${VALGRIND:-valgrind}
-
-[ -x "$bench" ] || { echo "callgrind_async.sh: $bench: not found (build it: make bench)" >&2; exit 1; }
-command -v "$valgrind" >/dev/null 2>&1 || { echo "callgrind_async.sh: no $valgrind" >&2; exit 1; }
-[ "$k2" -gt "$k1" ] || { echo "callgrind_async.sh: K2 must be more than K1" >&2; exit 2; }
-
-runner=
-if head -c 2 "$bench" | grep -q '^#!'; then
-    lt=${LIBTOOL:-$(dirname "$bench")/../../libtool}
-    if [ -x "$lt" ]; then
-        runner="$lt --mode=execute"
-    else
-        echo "callgrind_async.sh: $bench is a libtool wrapper and there is no $lt;" \
-             "set LIBTOOL=path/to/libtool" >&2
-        exit 1
-    fi
-else
-    libdir=$(dirname "$bench")/../../../libfaas/.libs
-    case $(dirname "$bench") in
-    */.libs|.libs)
-        if [ -d "$libdir" ]; then
-            LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-            export LD_LIBRARY_PATH
-        fi ;;
-    esac
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/faas-callgrind-async.XXXXXX")
-if [ "${KEEP:-0}" = 1 ]; then
-    echo "callgrind_async.sh: keeping $tmp" >&2
-else
-    trap 'rm -rf "$tmp"' EXIT
-fi
 
 # total FILE...: the sum of the files' total Ir (each file's "summary:", or "totals:").
 total() {
     for f in "$@"; do
         [ -s "$f" ] || continue
-        sed -n 's/^summary: *\([0-9]*\).*/\1/p; s/^totals: *\([0-9]*\).*/\1/p' "$f" |
-            head -n 1
+        cg_ir "$f"
     done | awk '{ s += $1 } END { printf "%d", s }'
 }
 
@@ -93,14 +50,8 @@ pool_files() {
 
 # run SYSTEM K: writes $tmp/SYSTEM.K.out-NN, one per thread (01 = main).
 run() {
-    # shellcheck disable=SC2086  # $runner is two words or empty
-    if ! $runner "$valgrind" --tool=callgrind --separate-threads=yes \
-            --callgrind-out-file="$tmp/$1.$2.out" \
-            "$bench" --only "$1,tp1" --n "$2" --reps 1 >"$tmp/$1.$2.log" 2>&1; then
-        echo "callgrind_async.sh: $1 --n $2 failed:" >&2
-        tail -n 20 "$tmp/$1.$2.log" >&2
-        exit 1
-    fi
+    cg_callgrind "$1 --n $2" "$tmp/$1.$2.log" --separate-threads=yes \
+        --callgrind-out-file="$tmp/$1.$2.out" "$bench" --only "$1,tp1" --n "$2" --reps 1
 }
 
 printf '%-13s %9s %9s %9s   (K1=%s, K2=%s; user-space Ir per call, tp1)\n' \
@@ -120,8 +71,7 @@ done
 
 [ -n "$detail" ] || exit 0
 
-command -v callgrind_annotate >/dev/null 2>&1 || {
-    echo "callgrind_async.sh: -d needs callgrind_annotate" >&2; exit 1; }
+cg_need_annotate
 [ -f "$tmp/$detail.$k1.out-01" ] || { run "$detail" "$k1"; run "$detail" "$k2"; }
 
 # breakdown SIDE "K1 FILES" "K2 FILES": per function Ir/call, exclusive and inclusive.
@@ -131,14 +81,12 @@ breakdown() {
         # shellcheck disable=SC2086  # lists of file names without spaces
         for f in $2; do
             i=$((i + 1))
-            callgrind_annotate --inclusive=$mode --threshold=100 --auto=no "$f" \
-                2>/dev/null >"$tmp/ann.$mode.minus.$i.txt"
+            cg_annotate "$mode" "$f" "$tmp/ann.$mode.minus.$i.txt"
         done
         # shellcheck disable=SC2086
         for f in $3; do
             i=$((i + 1))
-            callgrind_annotate --inclusive=$mode --threshold=100 --auto=no "$f" \
-                2>/dev/null >"$tmp/ann.$mode.plus.$i.txt"
+            cg_annotate "$mode" "$f" "$tmp/ann.$mode.plus.$i.txt"
         done
     done
     echo
