@@ -366,7 +366,7 @@ typedef struct faas__hook {
     void              *arg;
 } faas__hook;
 
-/* A part attached to a runtime by the user and detachable (nats.c), unlike the parts
+/* A part attached to a runtime by the user and detachable (nats_attach.c), unlike the parts
  * above: faas_runtime_free() calls stop before the workers stop (take no new work), and
  * close once every queued and parked call has completed and the functions are gone (hand
  * back what it holds, free itself). */

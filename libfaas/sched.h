@@ -122,7 +122,7 @@ char *faas__dead_letter_envelope(faas_runtime *rt, const char *request_id,
                                  const void *payload, size_t len, const faas_response *last);
 
 /* ---- remote parts --------------------------------------------------------------------------
- * An optional part that runs async calls elsewhere (nats.c) registers a faas__remote; the
+ * An optional part that runs async calls elsewhere (nats_producer.c) registers a faas__remote; the
  * async entry points test one pointer and, when it is set, offer it the accepted call. With
  * none set the local path is unchanged but for that one predictable branch. */
 

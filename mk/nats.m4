@@ -13,7 +13,7 @@ AS_IF([test "x$with_nats" != xno], [
   ])
 ])
 AS_IF([test "x$have_nats" = xyes],
-  [AC_DEFINE([HAVE_NATS], [1], [Define to 1 to build the NATS JetStream part.])])
-AM_CONDITIONAL([HAVE_NATS], [test "x$have_nats" = xyes])
+  [AC_DEFINE([FAAS_HAVE_NATS], [1], [Define to 1 to build the NATS JetStream part.])])
+AM_CONDITIONAL([FAAS_HAVE_NATS], [test "x$have_nats" = xyes])
 AC_PATH_PROG([NATS_SERVER], [nats-server], [], [$PATH:/usr/sbin:/usr/local/sbin])
 AC_SUBST([NATS_SERVER])

@@ -15,7 +15,7 @@ if [ $rc -eq 2 ]; then ok "a bad --module exits 2"; else not_ok "a bad --module 
 $faas worker --nats nats://127.0.0.1:1 --module work="$mod":work --concurrency 0 >/dev/null 2>&1; rc=$?
 if [ $rc -eq 2 ]; then ok "--concurrency 0 exits 2"; else not_ok "--concurrency 0 (rc $rc)"; fi
 out=$($faas worker --nats nats://127.0.0.1:1 --module work="$mod":work 2>&1); rc=$?
-if grep -q "HAVE_NATS 1" config.h 2>/dev/null; then
+if grep -q "FAAS_HAVE_NATS 1" config.h 2>/dev/null; then
     if [ $rc -eq 1 ] && echo "$out" | grep -q "cannot connect to nats://127.0.0.1:1"; then
         ok "no server: exits 1 and says so"
     else

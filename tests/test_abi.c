@@ -367,7 +367,7 @@ static void an_older_gateway_options_is_read_to_its_size(void **state)
 static void an_older_nats_options_is_read_to_its_size(void **state)
 {
     (void)state;
-#ifdef HAVE_NATS
+#if FAAS_HAVE_NATS
     faas_options m = FAAS_OPTIONS_INIT;
     m.workers = 1;                              /* NATS needs threads: not manual */
     faas_runtime *rt;

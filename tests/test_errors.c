@@ -290,7 +290,7 @@ static bool part_built(int part)
     if (part == GATEWAY)
         return false;
 #endif
-#ifndef HAVE_NATS
+#if !FAAS_HAVE_NATS
     if (part == NATS)
         return false;
 #endif

@@ -4,11 +4,12 @@
  * (nothing lost, exactly one completion per call), dead letters after exactly MaxDeliver
  * attempts, no nak at the last delivery (the call would be stranded), and the producer's
  * result deadline. Without libnats: the FAAS_ENOTSUP answers. */
+#include "config.h"
 #include "util.h"
 
 #include <jansson.h>
 
-#if HAVE_NATS
+#if FAAS_HAVE_NATS
 #include <nats/nats.h>
 #include "nats_server.h"
 
@@ -1168,7 +1169,7 @@ int main(void)
     return rc;
 }
 
-#else /* !HAVE_NATS */
+#else /* !FAAS_HAVE_NATS */
 
 static void without_libnats_every_call_is_enotsup(void **state)
 {

@@ -18,7 +18,7 @@ NATS_SERVER = os.environ.get("NATS_SERVER", "/usr/sbin/nats-server")
 def have_nats():
     try:
         with open(os.path.join(BUILD, "config.h")) as f:
-            built = "#define HAVE_NATS 1" in f.read()
+            built = "#define FAAS_HAVE_NATS 1" in f.read()
     except OSError:
         built = False
     return built and os.access(NATS_SERVER, os.X_OK)
