@@ -58,7 +58,6 @@
 /* Set this thread's faas_last_error() text; returns status, so callers can
  * `return faas__fail(FAAS_EINVAL, "...")`. */
 int faas__fail(int status, const char *fmt, ...) FAAS_PRINTF(2, 3);
-bool faas__valid_name(const char *name, size_t *len_out);
 
 /* A writable one-byte "" used for empty replies and logs; faas_response_free() knows it. */
 extern char faas__empty[1];
@@ -314,6 +313,9 @@ void faas__format_time(int64_t wall_ns, char out[25]);
 
 /* ---- registry.c ----------------------------------------------------------------------- */
 
+/* Is name a function name (1 to 64 characters of [A-Za-z0-9_-])? *len_out (NULL ok) gets
+ * its length. */
+bool faas__valid_name(const char *name, size_t *len_out);
 /* Find NAME and take a slot on it under the registry lock, so that unregistration cannot
  * free it in between. FAAS_EINVAL for a bad name, FAAS_ENOTFOUND; on FAAS_ETHROTTLED res
  * is filled (faas__throttled) while the function cannot go away, and the caller emits it. */
