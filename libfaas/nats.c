@@ -36,6 +36,7 @@
  */
 #include "internal.h"
 #include "abi.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
