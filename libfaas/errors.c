@@ -48,20 +48,3 @@ int faas__fail(int status, const char *fmt, ...)
     va_end(ap);
     return status;
 }
-
-bool faas__valid_name(const char *name, size_t *len_out)
-{
-    if (name == NULL)
-        return false;
-    size_t n = 0;
-    for (const char *p = name; *p; p++, n++) {
-        char c = *p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9') || c == '_' || c == '-';
-        if (!ok || n >= FAAS__NAME_MAX)
-            return false;
-    }
-    if (len_out)
-        *len_out = n;
-    return n > 0;
-}

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include "gateway.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdio.h>

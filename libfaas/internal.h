@@ -58,7 +58,6 @@
 /* Set this thread's faas_last_error() text; returns status, so callers can
  * `return faas__fail(FAAS_EINVAL, "...")`. */
 int faas__fail(int status, const char *fmt, ...) FAAS_PRINTF(2, 3);
-bool faas__valid_name(const char *name, size_t *len_out);
 
 /* A writable one-byte "" used for empty replies and logs; faas_response_free() knows it. */
 extern char faas__empty[1];
@@ -300,20 +299,14 @@ void faas__emit(faas_runtime *rt, const faas_record *r, bool handler_ran);
 /* Is this thread running a call of fn (directly or further up its chain)? */
 bool faas__in_call_of(const faas_function *fn);
 /* Fill res as a service error (no handler ran): error_type and message, empty data. */
-/* A malloc'd "type\0message\0" block: a response's error_type points at its start,
- * error_message after the first NUL, and faas_response_free() frees it through
- * error_type. NULL without memory. */
-char *faas__error_block(const char *type, const char *msg);
-/* A JSON string (jansson's json_t) of arbitrary bytes: invalid UTF-8 becomes '?', never an
- * error; NULL only without memory. */
-struct json_t *faas__json_text(const char *s);
 int faas__response_service_error(faas_response *res, int status, const char *request_id,
                                  faas_function *fn, const char *fmt, ...) FAAS_PRINTF(5, 6);
-/* Format the wall time (ns since the epoch) as 2026-11-26T22:00:00.123Z into out[25]. */
-void faas__format_time(int64_t wall_ns, char out[25]);
 
 /* ---- registry.c ----------------------------------------------------------------------- */
 
+/* Is name a function name (1 to 64 characters of [A-Za-z0-9_-])? *len_out (NULL ok) gets
+ * its length. */
+bool faas__valid_name(const char *name, size_t *len_out);
 /* Find NAME and take a slot on it under the registry lock, so that unregistration cannot
  * free it in between. FAAS_EINVAL for a bad name, FAAS_ENOTFOUND; on FAAS_ETHROTTLED res
  * is filled (faas__throttled) while the function cannot go away, and the caller emits it. */

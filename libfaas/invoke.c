@@ -5,6 +5,7 @@
  * itself; the scheduler reaches it through faas__call().
  */
 #include "internal.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,32 +25,7 @@ bool faas__in_call_of(const faas_function *fn)
     return faas__initialising(fn);
 }
 
-/* ---- small helpers ------------------------------------------------------------------- */
-
-void faas__format_time(int64_t wall_ns, char out[25])
-{
-    time_t s = (time_t)(wall_ns / 1000000000);
-    int ms = (int)((wall_ns % 1000000000) / 1000000);
-    if (ms < 0) {
-        ms += 1000;
-        s -= 1;
-    }
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    size_t n = strftime(out, 25, "%Y-%m-%dT%H:%M:%S", &tm);   /* 19 chars to year 9999 */
-    snprintf(out + n, 25 - n, ".%03dZ", ms);
-}
-
-char *faas__error_block(const char *type, const char *msg)
-{
-    size_t tl = strlen(type), ml = strlen(msg);
-    char *b = malloc(tl + ml + 2);
-    if (b != NULL) {
-        memcpy(b, type, tl + 1);
-        memcpy(b + tl + 1, msg, ml + 1);
-    }
-    return b;
-}
+/* ---- errors and responses ------------------------------------------------------------ */
 
 static char *error_block(const char *type, const char *fmt, va_list ap)
 {
@@ -66,22 +42,6 @@ static char *error_blockf(const char *type, const char *fmt, ...)
     char *b = error_block(type, fmt, ap);
     va_end(ap);
     return b;
-}
-
-json_t *faas__json_text(const char *s)
-{
-    json_t *j = json_string(s);
-    if (j != NULL)
-        return j;
-    char *copy = strdup(s);
-    if (copy == NULL)
-        return NULL;
-    for (char *p = copy; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    j = json_string(copy);
-    free(copy);
-    return j;
 }
 
 /* Lambda's error body, {"errorMessage":..., "errorType":...}, malloc'd. */
@@ -601,122 +561,145 @@ static void replace_dead(faas_ctx *ctx)
     ctx->inst = NULL;
 }
 
-/* faas__run, with call_data for the handler (see faas__invoke_data). */
-static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
-               int attempt, const char *request_id, faas_response *res, bool borrow_name,
-               const uint64_t *queued_ns, void *call_data)
+/* The steps of one run, in the order run() takes them. Each is inlined into run(): the warm
+ * path must not pay a call for being read in steps. */
+
+/* Set up ctx for a call of fn on slot's instance (NULL: a cold start comes), give the
+ * record its request id, and make ctx this thread's current call. */
+static inline __attribute__((always_inline)) void
+ctx_begin(faas_ctx *ctx, faas_function *fn, faas__slot *slot, const char *request_id,
+          faas_record *r, void *call_data)
 {
     faas_runtime *rt = fn->rt;
-    faas_ctx ctx;
-    ctx.rt = rt;
-    ctx.fn = fn;
-    ctx.inst = slot->inst;
-    ctx.call_data = call_data;
-    ctx.fail_status = 0;
-    ctx.reply = NULL;
-    ctx.reply_len = 0;
-    ctx.err = NULL;
-    ctx.err_body = NULL;
-    ctx.err_body_len = 0;
-    ctx.failed = ctx.oom = ctx.too_large = ctx.crashed = ctx.stale = false;
-    ctx.log = NULL;
-    ctx.log_len = ctx.log_cap = 0;
-    faas_record *r = &res->record;
+    ctx->rt = rt;
+    ctx->fn = fn;
+    ctx->inst = slot->inst;
+    ctx->call_data = call_data;
+    ctx->fail_status = 0;
+    ctx->reply = NULL;
+    ctx->reply_len = 0;
+    ctx->err = NULL;
+    ctx->err_body = NULL;
+    ctx->err_body_len = 0;
+    ctx->failed = ctx->oom = ctx->too_large = ctx->crashed = ctx->stale = false;
+    ctx->log = NULL;
+    ctx->log_len = ctx->log_cap = 0;
     if (request_id != NULL)
         memcpy(r->request_id, request_id, 37);
     else
         faas__request_id(r->request_id);
-    ctx.request_id = r->request_id;
+    ctx->request_id = r->request_id;
     /* From here to the instance's return this thread is "in a call of fn": INIT, the log
      * sink and the handler may not unregister fn (they would wait for themselves). */
-    ctx.outer = tls_current;
-    tls_current = &ctx;
+    ctx->outer = tls_current;
+    tls_current = ctx;
+}
 
-    uint64_t init_ns = 0;
-    int cold = 0;
-    uint64_t start;
-    bool replaced = false;              /* the first instance had died: see replace_dead() */
-again:
-    if (ctx.inst == NULL) {
-        char err[768];
-        cold = 1;
+/* Have an instance for the call: the slot's (warm), or a new one (cold: LOAD and INIT,
+ * timed into *init_ns). *start is when the handler's time begins; an async call's queue
+ * wait ends here. FAAS_OK, or why no instance could be made (err says it in words). */
+static inline __attribute__((always_inline)) int
+instance_ready(faas_runtime *rt, faas_function *fn, faas_ctx *ctx, const uint64_t *queued_ns,
+               uint64_t *start, uint64_t *init_ns, int *cold, char *err, size_t err_size)
+{
+    if (ctx->inst == NULL) {
+        *cold = 1;
         uint64_t t0 = faas__now(rt);
         if (queued_ns != NULL && fn->hist_on)
             faas__hist_record(&fn->queue_hist, t0 > *queued_ns ? t0 - *queued_ns : 0);
-        int rc = faas__instance_create(fn, &ctx.inst, err, sizeof err);
-        start = faas__now(rt);
-        init_ns = start - t0;
-        if (rc != FAAS_OK) {
-            /* No instance: the call fails as Lambda's does, with Runtime.*Error. */
-            if (rt->opts.log != NULL && !replaced) {
-                char line[96];
-                snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST",
-                         ctx.request_id);
-                faas__log_line(rt, line);
-            }
-            ctx.err = error_blockf(rc == FAAS_EINIT ? "Runtime.InitError"
-                                   : rc == FAAS_ELOAD ? "Runtime.LoadError"
-                                                      : "Runtime.Unknown",
-                                   "%s", err);
-            char when[25];
-            faas__format_time(faas__wall(rt), when);
-            log_linef(&ctx, true, "%s %s ERROR %s: %s", when, ctx.request_id,
-                      ctx.err ? ctx.err : "Runtime.Unknown", err);
-            res->status = rc;
-            function_error(res, &ctx);
-            res->log_tail = log_tail(&ctx);
-            char rid[37];
-            memcpy(rid, r->request_id, 37);
-            record_base(r, fn, rid, rc, attempt, borrow_name);
-            r->cold = 1;
-            r->init_ns = init_ns;
-            charge(fn, r, start);
-            tls_current = ctx.outer;
-            faas__slot_cancel(fn);          /* fn may go away from here on */
-            faas__emit(rt, r, true);
-            return rc;
-        }
-    } else {
-        start = faas__now(rt);
-        if (queued_ns != NULL && fn->hist_on)
-            faas__hist_record(&fn->queue_hist, start > *queued_ns ? start - *queued_ns : 0);
+        int rc = faas__instance_create(fn, &ctx->inst, err, err_size);
+        *start = faas__now(rt);
+        *init_ns = *start - t0;
+        return rc;
     }
+    *start = faas__now(rt);
+    if (queued_ns != NULL && fn->hist_on)
+        faas__hist_record(&fn->queue_hist, *start > *queued_ns ? *start - *queued_ns : 0);
+    return FAAS_OK;
+}
 
-    if (rt->opts.log != NULL && !replaced) {
-        char line[96];
-        snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", ctx.request_id);
-        faas__log_line(rt, line);
-    }
+/* The log sink's START line (the sink is set): once a run, whether its instance could be
+ * made or not. */
+static inline __attribute__((always_inline)) void
+log_start(faas_runtime *rt, const char *request_id)
+{
+    char line[96];
+    snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", request_id);
+    faas__log_line(rt, line);
+}
+
+/* No instance (LOAD or INIT failed, rc): the call fails as Lambda's does, with
+ * Runtime.*Error; fill res and its cold record, and charge it. */
+static void cold_start_failed(faas_ctx *ctx, int rc, const char *err, uint64_t start,
+                              uint64_t init_ns, int attempt, bool borrow_name,
+                              faas_response *res)
+{
+    faas_function *fn = ctx->fn;
+    faas_record *r = &res->record;
+    ctx->err = error_blockf(rc == FAAS_EINIT ? "Runtime.InitError"
+                            : rc == FAAS_ELOAD ? "Runtime.LoadError"
+                                               : "Runtime.Unknown",
+                            "%s", err);
+    char when[25];
+    faas__format_time(faas__wall(ctx->rt), when);
+    log_linef(ctx, true, "%s %s ERROR %s: %s", when, ctx->request_id,
+              ctx->err ? ctx->err : "Runtime.Unknown", err);
+    res->status = rc;
+    function_error(res, ctx);
+    res->log_tail = log_tail(ctx);
+    char rid[37];
+    memcpy(rid, r->request_id, 37);
+    record_base(r, fn, rid, rc, attempt, borrow_name);
+    r->cold = 1;
+    r->init_ns = init_ns;
+    charge(fn, r, start);
+}
+
+/* The call itself: the handler runs from start to its deadline; *end when it returned,
+ * *cpu_ns the thread CPU time it used (when counted). The handler's return value. */
+static inline __attribute__((always_inline)) int
+call_handler(faas_runtime *rt, faas_function *fn, faas_ctx *ctx, const void *payload,
+             size_t len, uint64_t start, uint64_t *end, uint64_t *cpu_ns)
+{
     bool cpu = rt->opts.cpu_time != 0;
     uint64_t cpu0 = cpu ? faas__thread_cpu_ns() : 0;
-    ctx.start_ns = start;
-    ctx.deadline_ns = start + (uint64_t)fn->cfg.timeout_ms * 1000000u;
+    ctx->start_ns = start;
+    ctx->deadline_ns = start + (uint64_t)fn->cfg.timeout_ms * 1000000u;
 
-    int hrc = ctx.inst->handler(&ctx, payload, len);
+    int hrc = ctx->inst->handler(ctx, payload, len);
 
-    uint64_t end = faas__now(rt);
-    uint64_t cpu_ns = cpu ? faas__thread_cpu_ns() - cpu0 : 0;
+    *end = faas__now(rt);
+    *cpu_ns = cpu ? faas__thread_cpu_ns() - cpu0 : 0;
+    return hrc;
+}
 
+/* call_status()'s answer when the instance had died before the call reached it and the
+ * call may run again on a new one (never a FAAS_* status). */
+#define CALL_NEVER_SENT 1
+
+/* What the call ended as, from the handler's return value hrc, its end time and what ctx
+ * saw; ctx->err says why when it failed. replaced: the call already runs on a new
+ * instance, so a dead one is a crash, not CALL_NEVER_SENT. */
+static inline __attribute__((always_inline)) int
+call_status(faas_runtime *rt, faas_function *fn, faas_ctx *ctx, int hrc, uint64_t end,
+            bool replaced)
+{
     int status;
-    if (end > ctx.deadline_ns) {
+    if (end > ctx->deadline_ns) {
         status = FAAS_ETIMEOUT;
-        free(ctx.err);
+        free(ctx->err);
         unsigned cs = (unsigned)(((uint64_t)fn->cfg.timeout_ms + 9) / 10); /* 1/100 s, up */
-        ctx.err = error_blockf("Sandbox.Timedout", "Task timed out after %u.%02u seconds",
-                               cs / 100, cs % 100);
-    } else if (ctx.oom) {
-        if (__builtin_expect(ctx.stale, 0) && !replaced) {
-            replace_dead(&ctx);         /* the call was never sent: run it on a new one */
-            replaced = true;
-            queued_ns = NULL;
-            goto again;
-        }
-        status = ctx.crashed ? FAAS_ECRASHED : FAAS_EMEMORY;
-    } else if (ctx.failed || hrc != 0 || ctx.too_large) {
-        status = ctx.failed && ctx.fail_status != 0 ? ctx.fail_status : FAAS_EHANDLER;
-        if (!ctx.failed) {
-            free(ctx.err);
-            ctx.err = ctx.too_large
+        ctx->err = error_blockf("Sandbox.Timedout", "Task timed out after %u.%02u seconds",
+                                cs / 100, cs % 100);
+    } else if (ctx->oom) {
+        if (__builtin_expect(ctx->stale, 0) && !replaced)
+            return CALL_NEVER_SENT;     /* the call was never sent: run it on a new one */
+        status = ctx->crashed ? FAAS_ECRASHED : FAAS_EMEMORY;
+    } else if (ctx->failed || hrc != 0 || ctx->too_large) {
+        status = ctx->failed && ctx->fail_status != 0 ? ctx->fail_status : FAAS_EHANDLER;
+        if (!ctx->failed) {
+            free(ctx->err);
+            ctx->err = ctx->too_large
                 ? error_blockf("Function.ResponseSizeTooLarge",
                                "Response payload size exceeded maximum allowed payload "
                                "size (%zu bytes).", rt->opts.max_payload_sync)
@@ -725,34 +708,49 @@ again:
     } else {
         status = FAAS_OK;
     }
+    return status;
+}
 
-    uint64_t max_mem = ctx.inst->arena.used;
+/* Fill res from the call that ended with status: its reply, or its error and error body;
+ * its log tail. The instance's arena is reset; returns the arena's high-water mark. */
+static inline __attribute__((always_inline)) uint64_t
+respond(faas_runtime *rt, faas_ctx *ctx, int status, faas_response *res)
+{
+    uint64_t max_mem = ctx->inst->arena.used;
     if (max_mem != 0)
-        faas__arena_reset(&ctx.inst->arena);
-    ctx.inst->calls++;
+        faas__arena_reset(&ctx->inst->arena);
+    ctx->inst->calls++;
 
     res->status = status;
     if (status == FAAS_OK) {
-        if (ctx.reply != NULL) {
-            res->data = ctx.reply;
-            res->len = ctx.reply_len;
+        if (ctx->reply != NULL) {
+            res->data = ctx->reply;
+            res->len = ctx->reply_len;
         } else {
             res->data = faas__empty;
             res->len = 0;
         }
         res->error_type = res->error_message = NULL;
     } else {
-        free(ctx.reply);
+        free(ctx->reply);
         if (retires(status)) {          /* not the handler's own failure: say what happened */
             char when[25];
             faas__format_time(faas__wall(rt), when);
-            log_linef(&ctx, true, "%s %s %s", when, ctx.request_id,
-                      ctx.err ? ctx.err + strlen(ctx.err) + 1 : "failed");
+            log_linef(ctx, true, "%s %s %s", when, ctx->request_id,
+                      ctx->err ? ctx->err + strlen(ctx->err) + 1 : "failed");
         }
-        function_error(res, &ctx);
+        function_error(res, ctx);
     }
-    res->log_tail = log_tail(&ctx);
+    res->log_tail = log_tail(ctx);
+    return max_mem;
+}
 
+/* The call's record (its request id is already there), priced and counted. */
+static inline __attribute__((always_inline)) void
+record_call(faas_function *fn, faas_record *r, int status, int cold, int attempt,
+            uint64_t init_ns, uint64_t start, uint64_t end, uint64_t cpu_ns,
+            uint64_t max_mem, bool borrow_name)
+{
     if (!borrow_name)
         atomic_fetch_add_explicit(&fn->name->refs, 1, memory_order_relaxed);
     r->function = fn->name->name;
@@ -766,6 +764,48 @@ again:
     r->memory_mb = fn->cfg.memory_mb;
     r->max_memory_bytes = max_mem;
     charge(fn, r, end);
+}
+
+/* faas__run, with call_data for the handler (see faas__invoke_data). */
+static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
+               int attempt, const char *request_id, faas_response *res, bool borrow_name,
+               const uint64_t *queued_ns, void *call_data)
+{
+    faas_runtime *rt = fn->rt;
+    faas_ctx ctx;
+    faas_record *r = &res->record;
+    ctx_begin(&ctx, fn, slot, request_id, r, call_data);
+
+    uint64_t init_ns = 0;
+    int cold = 0;
+    uint64_t start;
+    bool replaced = false;              /* the first instance had died: see replace_dead() */
+    char err[768];                      /* why no instance could be made */
+again:
+    int rc = instance_ready(rt, fn, &ctx, queued_ns, &start, &init_ns, &cold, err, sizeof err);
+    if (rt->opts.log != NULL && !replaced)
+        log_start(rt, ctx.request_id);
+    if (rc != FAAS_OK) {
+        cold_start_failed(&ctx, rc, err, start, init_ns, attempt, borrow_name, res);
+        tls_current = ctx.outer;
+        faas__slot_cancel(fn);          /* fn may go away from here on */
+        faas__emit(rt, r, true);
+        return rc;
+    }
+
+    uint64_t end, cpu_ns;
+    int hrc = call_handler(rt, fn, &ctx, payload, len, start, &end, &cpu_ns);
+    int status = call_status(rt, fn, &ctx, hrc, end, replaced);
+    if (__builtin_expect(status == CALL_NEVER_SENT, 0)) {
+        replace_dead(&ctx);             /* the call was never sent: run it on a new one */
+        replaced = true;
+        queued_ns = NULL;
+        goto again;
+    }
+
+    uint64_t max_mem = respond(rt, &ctx, status, res);
+    record_call(fn, r, status, cold, attempt, init_ns, start, end, cpu_ns, max_mem,
+                borrow_name);
     tls_current = ctx.outer;
     /* The instance goes back last (retired after a timeout, an out-of-memory or a crash):
      * from then on fn may be unregistered under us. */

@@ -5,6 +5,7 @@
  * text is built in memory (no user code, no I/O under a lock).
  */
 #include "internal.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -5,6 +5,7 @@
  * calls whose result never came. The protocol is in nats.h; it never runs a handler.
  */
 #include "nats.h"
+#include "text.h"
 
 #include <jansson.h>
 

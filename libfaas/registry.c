@@ -35,6 +35,24 @@ void faas__name_unref(faas__name *n)
         free(n);
 }
 
+/* The spelling every function name has, as Lambda's: 1 to 64 characters of [A-Za-z0-9_-]. */
+bool faas__valid_name(const char *name, size_t *len_out)
+{
+    if (name == NULL)
+        return false;
+    size_t n = 0;
+    for (const char *p = name; *p; p++, n++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_' || c == '-';
+        if (!ok || n >= FAAS__NAME_MAX)
+            return false;
+    }
+    if (len_out)
+        *len_out = n;
+    return n > 0;
+}
+
 /* The optional process isolation's hooks; NULL when it is not built (see internal.h). */
 const faas__isolation_hooks *faas__isolation;
 

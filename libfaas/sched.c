@@ -9,6 +9,7 @@
  * Parking at max_concurrency lives in the pool (instance.c); this file only re-queues.
  */
 #include "internal.h"
+#include "text.h"
 
 #include <errno.h>
 #include <sched.h>

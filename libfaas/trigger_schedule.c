@@ -12,6 +12,7 @@
  */
 #include "trigger.h"
 #include "abi.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>

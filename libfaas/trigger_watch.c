@@ -8,6 +8,7 @@
  */
 #include "trigger.h"
 #include "abi.h"
+#include "text.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -251,6 +251,39 @@ static void log_sink_gets_awss_lines(void **state)
     faas_response_free(&res);
 }
 
+static int init_refuses(void **state, const char *function)
+{
+    (void)state;
+    return faas_fail(NULL, NULL, "no settings for %s", function);
+}
+
+/* A call whose instance cannot be made (INIT failed) logs one START line, then its ERROR
+ * line, END and a REPORT with the init time, as a call that ran does. */
+static void log_sink_gets_one_start_when_init_fails(void **state)
+{
+    fixture *f = *state;
+    faas_config c;
+    faas_config_init(&c);
+    c.init = init_refuses;
+    ASSERT_OK(faas_register(f->rt, "noinit", silent, &c));
+    faas_response res;
+    size_t first = f->cap.n;
+    assert_int_equal(faas_invoke(f->rt, "noinit", "a", 1, &res), FAAS_EINIT);
+    assert_int_equal(f->cap.n - first, 4);
+    char **l = f->cap.lines + first;
+    char want[256];
+    snprintf(want, sizeof want, "START RequestId: %s Version: $LATEST", res.record.request_id);
+    assert_string_equal(l[0], want);
+    snprintf(want, sizeof want, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z %s ERROR "
+             "Runtime\\.InitError: .*no settings for noinit", res.record.request_id);
+    assert_true(line_matches(l[1], want));
+    snprintf(want, sizeof want, "END RequestId: %s", res.record.request_id);
+    assert_string_equal(l[2], want);
+    assert_true(line_matches(l[3], "^REPORT RequestId: [0-9a-f-]{36}\t.*"
+                                   "Init Duration: [0-9]+\\.[0-9]{2} ms\t$"));
+    faas_response_free(&res);
+}
+
 static char seen_id[37], seen_fn[65];
 static int64_t seen_remaining[2];
 
@@ -431,6 +464,7 @@ int main(void)
         T(oversized_reply_is_a_function_error),
         T(log_tail_keeps_the_last_4k),
         T(log_sink_gets_awss_lines),
+        T(log_sink_gets_one_start_when_init_fails),
         T(ctx_api_reports_the_call),
         T(request_ids_are_unique_uuid4),
         T(arena_high_water_per_call),
