@@ -13,8 +13,6 @@
 
 #include "isolate.h"
 
-#if FAAS_HAVE_ISOLATION
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -918,9 +916,3 @@ __attribute__((constructor)) static void iso_register(void)
 {
     faas__isolation = &hooks;
 }
-
-#else /* !FAAS_HAVE_ISOLATION: faas__isolation stays NULL, registrations get FAAS_ENOTSUP */
-
-typedef int faas__iso_unused;
-
-#endif

@@ -140,10 +140,10 @@ typedef struct faas__iso_exit {
     uint64_t oom_request;
 } faas__iso_exit;
 
-/* The zygote program's main (faas-zygote): serve the control socket on FAAS__ISO_CTL_FD.
- * oom_request, when not NULL, is where the program's allocation wrappers store the size of
- * an allocation the kernel refused. Exported for that program alone; not API. A build
- * without isolation has only a stub that fails. */
+/* The zygote program's main (faas-zygote, isolate_zygote_main.c): serve the control socket
+ * on FAAS__ISO_CTL_FD. oom_request, when not NULL, is where the program's allocation
+ * wrappers store the size of an allocation the kernel refused. Exported for that program
+ * alone; not API. A build without isolation has only a stub that fails (isolate_none.c). */
 __attribute__((visibility("default")))
 int faas__isolate_main(int argc, char **argv, volatile uint64_t *oom_request);
 

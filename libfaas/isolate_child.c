@@ -11,8 +11,6 @@
 
 #include "isolate.h"
 
-#if FAAS_HAVE_ISOLATION
-
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -704,15 +702,3 @@ int faas__isolate_main(int argc, char **argv, volatile uint64_t *oom_request)
     faas_runtime_free(z.rt);            /* the zygote's own INIT state is shut down too */
     _exit(0);
 }
-
-#else /* !FAAS_HAVE_ISOLATION */
-
-int faas__isolate_main(int argc, char **argv, volatile uint64_t *oom_request)
-{
-    (void)argc;
-    (void)argv;
-    (void)oom_request;
-    return 2;                           /* this libfaas has no process isolation */
-}
-
-#endif

@@ -18,8 +18,6 @@
 
 #include "isolate.h"
 
-#if FAAS_HAVE_ISOLATION
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -280,9 +278,3 @@ void faas__iso_cgroup_remove(const char *dir)
     closedir(d);
     rmdir(dir);
 }
-
-#else /* !FAAS_HAVE_ISOLATION */
-
-typedef int faas__iso_pids_unused;
-
-#endif

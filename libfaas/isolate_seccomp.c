@@ -16,8 +16,6 @@
 
 #include "isolate.h"
 
-#if FAAS_HAVE_ISOLATION
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -336,9 +334,3 @@ int faas__iso_filters_load(const struct sock_fprog *profile, int self)
         return -1;
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &contain) != 0 ? -1 : 0;
 }
-
-#else /* !FAAS_HAVE_ISOLATION */
-
-typedef int faas__iso_seccomp_unused;
-
-#endif

@@ -17,5 +17,5 @@ AS_IF([test "x$with_isolation" != xno], [
 ])
 AS_IF([test "x$have_isolation" = xyes],
   [AC_DEFINE([FAAS_HAVE_ISOLATION], [1], [Define to 1 when process isolation is built.])])
-AM_CONDITIONAL([HAVE_ISOLATION], [test "x$have_isolation" = xyes])
+AM_CONDITIONAL([FAAS_HAVE_ISOLATION], [test "x$have_isolation" = xyes])
 AC_MSG_NOTICE([process isolation: $have_isolation])

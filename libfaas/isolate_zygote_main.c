@@ -1,9 +1,11 @@
 /*
- * faas-zygote.c - the helper program of process isolation. libfaas starts one with
- * posix_spawn for each isolated function; it loads the module, runs INIT once and forks an
- * instance per request (all of that is libfaas's, in isolate_child.c). What only a main
- * program can add is here: allocation wrappers that see an allocation the kernel refuses
- * (RLIMIT_AS), so that a call past its memory limit ends FAAS_EMEMORY, not as a crash.
+ * isolate_zygote_main.c - the main of faas-zygote, the helper program of process isolation
+ * (built and installed as $(pkglibexecdir)/faas-zygote, only when isolation is; it links
+ * libfaas and is the only user of faas__isolate_main). libfaas starts one with posix_spawn
+ * for each isolated function; it loads the module, runs INIT once and forks an instance per
+ * request (all of that is libfaas's, in isolate_child.c). What only a main program can add
+ * is here: allocation wrappers that see an allocation the kernel refuses (RLIMIT_AS), so
+ * that a call past its memory limit ends FAAS_EMEMORY, not as a crash.
  */
 #include "config.h"
 
