@@ -9,7 +9,8 @@
 #                     (default: the current directory)
 #   FUZZ_OUT          where the targets go (default: $FUZZ_BUILDDIR/fuzz)
 #   FUZZ_LIB_SOURCES  the library's sources relative to FUZZ_SRCDIR; non-.c names are
-#                     skipped (default: every libfaas/*.c)
+#                     skipped (default: every libfaas/*.c but the *_none.c stand-ins
+#                     for left-out parts and the *_main.c programs)
 #   FUZZ_LIB_CFLAGS   compiler flags of the library and its dependencies (-Werror is
 #                     dropped: a clang warning must not stop a fuzzing run)
 #   FUZZ_LIB_LIBS     what the library links with (default: libffi, jansson, -ldl -lpthread)
@@ -29,7 +30,7 @@ cc=${FUZZ_CC:-clang}
 command -v "$cc" >/dev/null 2>&1 || { echo "build.sh: $cc not found (apt-get install clang)" >&2; exit 1; }
 [ -f "$build/config.h" ] || { echo "build.sh: $build/config.h not found: run it from a configured build directory (make fuzz)" >&2; exit 1; }
 
-sources=${FUZZ_LIB_SOURCES:-$(cd "$src" && ls libfaas/*.c)}
+sources=${FUZZ_LIB_SOURCES:-$(cd "$src" && ls libfaas/*.c | grep -v -e '_none\.c$' -e '_main\.c$')}
 cflags=${FUZZ_LIB_CFLAGS:-$(pkg-config --cflags libffi jansson) -pthread}
 libs=${FUZZ_LIB_LIBS:-$(pkg-config --libs libffi jansson) -ldl -lpthread}
 cflags=$(printf '%s\n' "$cflags" | sed 's/-Werror\b//g')
