@@ -781,8 +781,9 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
     uint64_t start;
     bool replaced = false;              /* the first instance had died: see replace_dead() */
     char err[768];                      /* why no instance could be made */
+    int rc;
 again:
-    int rc = instance_ready(rt, fn, &ctx, queued_ns, &start, &init_ns, &cold, err, sizeof err);
+    rc = instance_ready(rt, fn, &ctx, queued_ns, &start, &init_ns, &cold, err, sizeof err);
     if (rt->opts.log != NULL && !replaced)
         log_start(rt, ctx.request_id);
     if (rc != FAAS_OK) {
