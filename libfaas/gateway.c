@@ -796,7 +796,7 @@ static void unknown_operation(faas__gw *gw, faas__gw_resp *r)
 {
     service_error(gw, r, 404, "UnknownOperationException", NULL, NULL,
                   "Unknown operation: libfaas serves Invoke, ListFunctions, GetFunction, "
-                  "GetFunctionConfiguration, /healthz and /metrics");
+                  "GetFunctionConfiguration, /healthz, /metrics and /console");
 }
 
 /* Prometheus text exposition of the runtime's counters, gauges and histograms. */
@@ -811,6 +811,38 @@ static void metrics(faas__gw *gw, faas__gw_resp *r)
     start(gw, r, 200, NULL);
     add_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     set_body_owned(r, text, len);   /* faas_free() is free(): the response frees it */
+}
+
+/* GET /console: the web console, one page with its script and style (no network). */
+static void console_page(faas__gw *gw, faas__gw_resp *r)
+{
+    start(gw, r, 200, NULL);
+    add_header(r, "Content-Type", "text/html; charset=utf-8");
+    /* Nothing but this origin: the page fetches no script, style, font or image. */
+    add_header(r, "Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; "
+               "style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "
+               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    add_header(r, "X-Content-Type-Options", "nosniff");
+    add_header(r, "Referrer-Policy", "no-referrer");
+    add_header(r, "Cache-Control", "no-store");
+    r->body = (char *)faas__console_html;
+    r->len = faas__console_html_len;
+    r->body_owned = false;
+}
+
+/* GET /console/api/state: what the console polls (gateway_console.c). */
+static void console_state(faas__gw *gw, faas__gw_resp *r)
+{
+    char *text;
+    size_t len;
+    if (faas__console_state(gw, &text, &len) != FAAS_OK) {
+        service_error(gw, r, 500, "ServiceException", NULL, NULL, "%s", faas_last_error());
+        return;
+    }
+    start(gw, r, 200, NULL);
+    add_header(r, "Content-Type", "application/json");
+    add_header(r, "Cache-Control", "no-store");
+    set_body_owned(r, text, len);
 }
 
 bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
@@ -832,6 +864,14 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
         set_body_static(r, "ok\n");
         return true;
     }
+    /* The console's page carries no data and no secret (its token, if any, stays in the
+     * URL fragment, which a browser never sends): it is served like /healthz, and what it
+     * reads, /console/api/state, is authenticated like the API. */
+    if (get && plen == 8 && memcmp(target, "/console", 8) == 0) {
+        call->route = FAAS__GW_CONSOLE;
+        console_page(gw, r);
+        return true;
+    }
     if (!authorised(gw, req, r))
         return true;
 
@@ -844,6 +884,12 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
     if (get && ns == 1 && seg_is(&seg[0], "metrics")) {
         call->route = FAAS__GW_METRICS;
         metrics(gw, r);
+        return true;
+    }
+    if (get && ns == 3 && seg_is(&seg[0], "console") && seg_is(&seg[1], "api") &&
+        seg_is(&seg[2], "state")) {
+        call->route = FAAS__GW_CONSOLE_STATE;
+        console_state(gw, r);
         return true;
     }
     bool v2015 = ns >= 2 && seg_is(&seg[0], "2015-03-31") && seg_is(&seg[1], "functions");

@@ -1,7 +1,7 @@
 /* test_gateway.c - the gateway through its public API and a raw socket: faas_list and
  * faas_describe, start-up errors, the exact bytes of a few answers, the body deadline on a
- * fake clock, keep-alive and the pool thread model, IPv6, the drain on stop; and
- * FAAS_ENOTSUP in a build without libmicrohttpd. (Real AWS clients: tests/gateway/.) */
+ * fake clock, the console's page and state, keep-alive and the pool thread model, IPv6,
+ * the drain on stop; and FAAS_ENOTSUP in a build without libmicrohttpd. (Real AWS clients: tests/gateway/.) */
 #include "config.h"
 
 #include "util.h"
@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 static int echo(faas_ctx *ctx, const void *payload, size_t len)
 {
@@ -273,6 +275,113 @@ static void exact_answers(void **state)
     buf[r] = '\0';
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
     close(fd);
+}
+
+/* ---- the console: its page and the state it polls ----------------------------------------- */
+
+/* GET /console/api/state through the socket, parsed; the status line in *status. */
+static json_t *console_state(server *s, const char *auth, unsigned *status)
+{
+    static char buf[1 << 16];
+    char req[256];
+    int fd = connect_to(s->port);
+    snprintf(req, sizeof req, "GET /console/api/state HTTP/1.1\r\nHost: x\r\n%s\r\n", auth);
+    send_str(fd, req);
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    close(fd);
+    assert_int_equal(sscanf(buf, "HTTP/1.1 %u", status), 1);
+    if (*status != 200)
+        return NULL;
+    assert_non_null(strstr(buf, "\r\nContent-Type: application/json\r\n"));
+    json_error_t e;
+    json_t *o = json_loads(body_of(buf), 0, &e);
+    if (o == NULL)
+        fail_msg("state is not JSON: %s: %s", e.text, body_of(buf));
+    return o;
+}
+
+static json_t *by_name(json_t *array, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(array, i, v) {
+        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
+            return v;
+    }
+    fail_msg("no %s in the state", name);
+    return NULL;
+}
+
+static void console_state_and_page(void **state)
+{
+    server *s = *state;
+    unsigned status;
+    /* The state is the API's: a token is needed, the wrong one is refused. */
+    assert_null(console_state(s, "", &status));
+    assert_int_equal(status, 401);
+    assert_null(console_state(s, "Authorization: Bearer tokk\r\n", &status));
+    assert_int_equal(status, 403);
+
+    faas_response res;
+    ASSERT_OK(faas_invoke(s->rt, "echo", "1", 1, &res));
+    faas_response_free(&res);
+    ASSERT_OK(faas_invoke(s->rt, "echo", "2", 1, &res));
+    faas_response_free(&res);
+    json_t *o = console_state(s, "Authorization: Bearer tok\r\n", &status);
+    assert_int_equal(status, 200);
+    /* The registrations (faas_list), sorted by name. */
+    json_t *fns = json_object_get(o, "functions");
+    assert_int_equal(json_array_size(fns), 2);
+    json_t *count_fn = json_array_get(fns, 0), *echo_fn = json_array_get(fns, 1);
+    assert_string_equal(json_string_value(json_object_get(count_fn, "name")), "count");
+    assert_string_equal(json_string_value(json_object_get(echo_fn, "name")), "echo");
+    assert_string_equal(json_string_value(json_object_get(echo_fn, "kind")), "host");
+    json_t *cfg = json_object_get(echo_fn, "config");
+    assert_int_equal(json_integer_value(json_object_get(cfg, "memory_mb")), 128);
+    assert_int_equal(json_integer_value(json_object_get(cfg, "timeout_ms")), 3000);
+    assert_true(json_is_null(json_object_get(cfg, "tag")));
+    /* The counters are faas_metrics_json()'s document, whole. */
+    json_t *m = json_object_get(o, "metrics");
+    char *text;
+    ASSERT_OK(faas_metrics_json(s->rt, &text, NULL));
+    json_t *direct = json_loads(text, 0, NULL);
+    faas_free(text);
+    assert_non_null(direct);
+    json_object_del(direct, "time");    /* the only field that moves between the two */
+    json_object_del(m, "time");
+    assert_true(json_equal(m, direct));
+    json_decref(direct);
+    json_t *echo_m = by_name(json_object_get(m, "functions"), "echo");
+    assert_int_equal(json_integer_value(json_object_get(echo_m, "invocations")), 2);
+    assert_int_equal(json_integer_value(json_object_get(echo_m, "cold_starts")), 1);
+    json_t *inst = json_object_get(echo_m, "instances");
+    assert_int_equal(json_integer_value(json_object_get(inst, "live")), 1);
+    assert_int_equal(json_integer_value(json_object_get(inst, "busy")), 0);
+    json_decref(o);
+    /* Reading the state runs nothing. */
+    int before = atomic_load(&counted);
+    assert_null(console_state(s, "", &status));
+    o = console_state(s, "Authorization: Bearer tok\r\n", &status);
+    json_decref(o);
+    assert_int_equal(atomic_load(&counted), before);
+
+    /* The page needs no token (it holds no data; its token stays in the fragment), and
+     * fetches nothing: no src or href, and a policy that would block it anyway. */
+    static char buf[1 << 16];
+    int fd = connect_to(s->port);
+    send_str(fd, "GET /console HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    close(fd);
+    assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+    assert_non_null(strstr(buf, "\r\nContent-Type: text/html; charset=utf-8\r\n"));
+    assert_non_null(strstr(buf, "\r\nContent-Security-Policy: default-src 'none';"));
+    const char *page = body_of(buf);
+    assert_int_equal(strncmp(page, "<!DOCTYPE html>", 15), 0);
+    assert_non_null(strstr(page, "fetch(\"console/api/state\""));
+    assert_non_null(strstr(page, "</html>\n"));
+    assert_null(strstr(page, "src="));
+    assert_null(strstr(page, "href="));
+    assert_null(strstr(page, "<link"));
 }
 
 static int silent(faas_ctx *ctx, const void *payload, size_t len)
@@ -809,6 +918,7 @@ int main(void)
 #if FAAS_HAVE_GATEWAY
         cmocka_unit_test(start_errors),
         cmocka_unit_test_setup_teardown(exact_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(console_state_and_page, setup, teardown),
         cmocka_unit_test_setup_teardown(payloads_are_terminated_and_no_reply_is_null, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(slow_body_is_dropped, setup, teardown),

@@ -11,6 +11,9 @@
 #   FUZZ_LIB_SOURCES  the library's sources relative to FUZZ_SRCDIR; non-.c names are
 #                     skipped (default: every libfaas/*.c but the *_none.c stand-ins
 #                     for left-out parts and the *_main.c programs)
+#   FUZZ_LIB_GENERATED  the library's generated sources, relative to FUZZ_BUILDDIR
+#                     (default: those of them the build directory has, e.g. the
+#                     console's page, libfaas/console_html.c)
 #   FUZZ_LIB_CFLAGS   compiler flags of the library and its dependencies (-Werror is
 #                     dropped: a clang warning must not stop a fuzzing run)
 #   FUZZ_LIB_LIBS     what the library links with (default: libffi, jansson, -ldl -lpthread)
@@ -37,13 +40,17 @@ cflags=$(printf '%s\n' "$cflags" | sed 's/-Werror\b//g')
 common="-g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -DFAAS_BUILDING \
 -I$build -I$src/include -I$build/include -iquote $src/libfaas $cflags"
 
+generated=${FUZZ_LIB_GENERATED-$(cd "$build" && ls libfaas/console_html.c 2>/dev/null || true)}
+
 mkdir -p "$out/obj"
 objs=
-for s in $sources; do
+for s in $sources $generated; do
     case $s in *.c) ;; *) continue ;; esac
+    from=$src/$s
+    [ -f "$from" ] || from=$build/$s          # a generated source
     o=$out/obj/$(echo "$s" | tr / _ | sed 's/\.c$/.o/')
     # shellcheck disable=SC2086
-    "$cc" $common -fsanitize=fuzzer-no-link,address,undefined -c "$src/$s" -o "$o"
+    "$cc" $common -fsanitize=fuzzer-no-link,address,undefined -c "$from" -o "$o"
     objs="$objs $o"
 done
 
