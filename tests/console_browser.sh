@@ -1,0 +1,160 @@
+#!/bin/sh
+# console_browser.sh - the web console of `faas serve` (GET /console) in a real browser:
+# Debian's headless Chromium loads the page from a `faas serve` started here, with a token
+# in the URL fragment and load applied first, and the DOM it dumps must show the functions
+# of the file with their counters, a chart that moved, and a Test-tab invoke (a deep link
+# with &invoke=1) with its response and decoded log tail; the page must log nothing to the
+# browser console (a script error or a blocked fetch would). Screenshots are kept in
+# tests/console_browser/ of the build directory. Skips, and says why, without the gateway,
+# curl or Chromium (CHROMIUM names another binary).
+. "$top_srcdir/tests/tap.sh"
+cd "$top_builddir" || exit 1
+if ! grep -q '^#define FAAS_HAVE_GATEWAY 1' config.h 2>/dev/null; then
+    echo "1..0 # SKIP built without the HTTP gateway (libmicrohttpd)"
+    exit 0
+fi
+chromium=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+if [ -z "$chromium" ] || [ ! -x "$chromium" ]; then
+    echo "1..0 # SKIP no Chromium to drive (apt-get install chromium, or set CHROMIUM)"
+    exit 0
+fi
+if ! command -v curl >/dev/null 2>&1; then
+    echo "1..0 # SKIP curl is missing (apt-get install curl)"
+    exit 0
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/faas-console.XXXXXX") || exit 1
+art=$top_builddir/tests/console_browser
+mkdir -p "$art"
+rm -f "$art"/*.png
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    exec 3<&- 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+cat >"$tmp/functions.ini" <<EOF
+[echo]
+module = $FAAS_MODULE_DIR/echo.so
+tag = team-a
+
+[logs]
+module = $FAAS_TEST_MODULES/mod_gateway.so
+memory_mb = 256
+
+[fail]
+module = $FAAS_TEST_MODULES/mod_gateway.so
+symbol = fail_logged
+EOF
+
+# The server's first line says where it listens; it is read through a FIFO (no polling).
+mkfifo "$tmp/out"
+./tools/faas serve --no-spool --token console-tok --listen 127.0.0.1:0 "$tmp/functions.ini" \
+    >"$tmp/out" 2>"$tmp/serve.err" &
+pid=$!
+exec 3<"$tmp/out"
+read -r line <&3 || line=
+case $line in
+*serving*) url=${line##* on } ;;
+*) not_ok "faas serve starts"; sed 's/^/# /' "$tmp/serve.err"; done_testing ;;
+esac
+ok "faas serve starts ($url)"
+
+# Load first: 12 calls of echo, 2 failing calls of fail.
+i=0
+while [ $i -lt 12 ]; do
+    curl -sf -o /dev/null -H 'Authorization: Bearer console-tok' \
+        -d "{\"n\":$i}" "$url/2015-03-31/functions/echo/invocations" || break
+    i=$((i + 1))
+done
+curl -s -o /dev/null -H 'Authorization: Bearer console-tok' -d '{}' \
+    "$url/2015-03-31/functions/fail/invocations"
+curl -s -o /dev/null -H 'Authorization: Bearer console-tok' -d '{}' \
+    "$url/2015-03-31/functions/fail/invocations"
+[ $i -eq 12 ] && ok "load applied" || not_ok "load applied (echo failed after $i calls)"
+
+# browse NAME FRAGMENT [EXTRA...]: Chromium on /console#FRAGMENT, the DOM after the
+# scripts ran (virtual time: its polls come at once) in $tmp/NAME.html, its log in .err.
+browse() {
+    name=$1 frag=$2
+    shift 2
+    timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --no-first-run \
+        --disable-extensions --disable-background-networking --disable-sync \
+        --user-data-dir="$tmp/profile-$name" --enable-logging=stderr --v=0 \
+        --virtual-time-budget=8000 --window-size=1280,860 "$@" \
+        "$url/console#$frag" >"$tmp/$name.html" 2>"$tmp/$name.err"
+}
+# has NAME TEXT: the dumped DOM of NAME contains TEXT (fixed string).
+has() { grep -qF -- "$2" "$tmp/$1.html"; }
+# The page's own console messages (CONSOLE lines of Chromium's log about this origin).
+console_lines() { grep -F ':CONSOLE' "$tmp/$1.err" | grep -F "$url" ; }
+
+event='%7B%22x%22%3A%201%7D'       # {"x": 1}
+if browse test "token=console-tok&tab=test&fn=logs&event=$event&invoke=1" --dump-dom; then
+    ok "chromium loads /console"
+else
+    not_ok "chromium loads /console"; sed 's/^/# /' "$tmp/test.err" | tail -20
+fi
+lines=$(console_lines test)
+if [ -z "$lines" ]; then ok "no message on the browser console"
+else not_ok "no message on the browser console"; printf '%s\n' "$lines" | sed 's/^/# /'; fi
+
+# The functions of the file, with what the load did to them.
+for f in echo fail logs; do
+    has test "<tr data-function=\"$f\"><td>$f</td><td class=\"l\">module</td>" &&
+        ok "the table shows $f" || not_ok "the table shows $f"
+done
+has test '<td class="l">team-a</td><td>128</td>' && has test '<td class="l"></td><td>256</td>' &&
+    ok "tags and memory come from the file" || not_ok "tags and memory come from the file"
+row=$(sed -n 's/.*\(<tr data-function="echo">.*\)/\1/p' "$tmp/test.html" | sed 's|</tr>.*||')
+case $row in
+*'<td class="inv">12</td><td>0</td><td>0</td><td>1</td>'*) ok "echo: 12 calls, 0 errors, 0 throttles, 1 cold start" ;;
+*) not_ok "echo: 12 calls, 0 errors, 0 throttles, 1 cold start"; echo "# $row" ;;
+esac
+row=$(sed -n 's/.*\(<tr data-function="fail">.*\)/\1/p' "$tmp/test.html" | sed 's|</tr>.*||')
+case $row in
+*'<td class="inv">2</td><td class="err">2</td>'*) ok "fail: 2 calls, 2 errors" ;;
+*) not_ok "fail: 2 calls, 2 errors"; echo "# $row" ;;
+esac
+has test '<span id="status" class="ok">live' && ok "the state is polled with the token" ||
+    not_ok "the state is polled with the token"
+
+# The Test tab: the invoke of the deep link, its response and its log tail.
+has test '<section id="test" class="on">' && ok "the Test tab is open" || not_ok "the Test tab is open"
+has test '<span id="result-status" class="ok">succeeded' && ok "the invoke succeeded" ||
+    not_ok "the invoke succeeded"
+sed -n '/id="result-body"/,/<\/pre>/p' "$tmp/test.html" | grep -q '"x": 1' &&
+    ok "the response is shown" || not_ok "the response is shown"
+has test 'payload: {"x": 1}' && has test 'START RequestId: ' && has test 'END RequestId: ' &&
+    ok "the decoded log tail is shown" || not_ok "the decoded log tail is shown"
+sed -n '/id="result-report"/,/<\/pre>/p' "$tmp/test.html" | grep -q 'Billed Duration: ' &&
+    ok "the REPORT figures are shown" || not_ok "the REPORT figures are shown"
+
+# The chart: the invoke above came between two polls, so the line rose.
+peak=$(sed -n 's/.*data-peak="\([^"]*\)".*/\1/p' "$tmp/test.html")
+points=$(sed -n 's/.*id="line-inv" points="\([^"]*\)".*/\1/p' "$tmp/test.html" | wc -w)
+case $peak in
+''|0) not_ok "the chart moved (peak '$peak' calls/s, $points points)" ;;
+*) ok "the chart moved (peak $peak calls/s, $points points)" ;;
+esac
+
+# Without the token the page says how to give it, and shows nothing.
+browse notoken "" --dump-dom
+has notoken 'class="bad">HTTP 401: open this page as /console#token=' &&
+    ! has notoken 'data-function=' && ok "no token: the page says how to give one" ||
+    not_ok "no token: the page says how to give one"
+
+# Screenshots, kept as artifacts.
+browse shot1 "token=console-tok" --screenshot="$art/functions.png"
+browse shot2 "token=console-tok&tab=test&fn=logs&event=$event&invoke=1" \
+    --screenshot="$art/test.png"
+for s in functions test; do
+    if [ -s "$art/$s.png" ] && [ "$(head -c 4 "$art/$s.png" | od -An -c | tr -d ' ')" = '211PNG' ]; then
+        ok "screenshot $art/$s.png"
+    else
+        not_ok "screenshot $art/$s.png"
+    fi
+done
+done_testing
