@@ -86,12 +86,23 @@ int faas__gw_init(faas__gw *gw, faas_runtime *rt, const faas_gateway_options *op
     char when[25];
     faas__format_time(faas__wall(rt), when);
     snprintf(gw->started, sizeof gw->started, "%.23s+0000", when);
+    gw->started_ns = faas__now(rt);
     atomic_init(&gw->draining, false);
+    /* The console's projection prices the calls seen from now on. */
+    int rc = faas__recent_start(rt);
+    if (rc != FAAS_OK) {
+        faas__gw_free(gw);
+        return rc;
+    }
+    gw->recent = true;
     return FAAS_OK;
 }
 
 void faas__gw_free(faas__gw *gw)
 {
+    if (gw->recent)
+        faas__recent_stop(gw->rt);
+    gw->recent = false;
     free(gw->token);
     free(gw->region);
     free(gw->account);
@@ -830,12 +841,14 @@ static void console_page(faas__gw *gw, faas__gw_resp *r)
     r->body_owned = false;
 }
 
-/* GET /console/api/state: what the console polls (gateway_console.c). */
-static void console_state(faas__gw *gw, faas__gw_resp *r)
+/* GET /console/api/state and /console/api/cost: what the console polls
+ * (gateway_console.c). */
+static void console_json(faas__gw *gw, faas__gw_resp *r,
+                         int (*make)(faas__gw *gw, char **text, size_t *len))
 {
     char *text;
     size_t len;
-    if (faas__console_state(gw, &text, &len) != FAAS_OK) {
+    if (make(gw, &text, &len) != FAAS_OK) {
         service_error(gw, r, 500, "ServiceException", NULL, NULL, "%s", faas_last_error());
         return;
     }
@@ -887,9 +900,10 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
         return true;
     }
     if (get && ns == 3 && seg_is(&seg[0], "console") && seg_is(&seg[1], "api") &&
-        seg_is(&seg[2], "state")) {
-        call->route = FAAS__GW_CONSOLE_STATE;
-        console_state(gw, r);
+        (seg_is(&seg[2], "state") || seg_is(&seg[2], "cost"))) {
+        bool cost = seg_is(&seg[2], "cost");
+        call->route = cost ? FAAS__GW_CONSOLE_COST : FAAS__GW_CONSOLE_STATE;
+        console_json(gw, r, cost ? faas__console_cost : faas__console_state);
         return true;
     }
     bool v2015 = ns >= 2 && seg_is(&seg[0], "2015-03-31") && seg_is(&seg[1], "functions");

@@ -30,6 +30,8 @@ typedef struct faas__gw {
     faas_callback event_done;       /* every accepted Event call's callback, or NULL */
     void         *event_done_arg;
     char          started[32];      /* LastModified of every function: the start time */
+    uint64_t      started_ns;       /* the same on the runtime's clock */
+    bool          recent;           /* it keeps the runtime's recent records (recent.c) */
     atomic_bool   draining;         /* every response then closes its connection */
 } faas__gw;
 
@@ -67,7 +69,7 @@ typedef struct faas__gw_resp {
 enum faas__gw_route {
     FAAS__GW_NONE, FAAS__GW_HEALTH, FAAS__GW_METRICS, FAAS__GW_LIST, FAAS__GW_GET,
     FAAS__GW_GET_CONFIG, FAAS__GW_INVOKE, FAAS__GW_INVOKE_ASYNC, FAAS__GW_CONSOLE,
-    FAAS__GW_CONSOLE_STATE
+    FAAS__GW_CONSOLE_STATE, FAAS__GW_CONSOLE_COST
 };
 enum faas__gw_type { FAAS__GW_SYNC, FAAS__GW_EVENT, FAAS__GW_DRYRUN };
 
@@ -145,5 +147,8 @@ extern const size_t faas__console_html_len;
 /* GET /console/api/state's body: {"functions": the registrations (faas_list()),
  * "metrics": faas_metrics_json()'s document}; *text is released with free(). */
 int faas__console_state(faas__gw *gw, char **text, size_t *len);
+/* GET /console/api/cost's body: {"uptime_ms", "model", "spent", "budgets", "projection"}
+ * (see faas(1)); *text is released with free(). */
+int faas__console_cost(faas__gw *gw, char **text, size_t *len);
 
 #endif /* FAAS_GATEWAY_H */

@@ -75,6 +75,7 @@ int faas__instance_create(faas_function *fn, faas__instance **out, char *err, si
         goto fail;
     }
     faas__arena_init(&inst->arena, (size_t)fn->cfg.memory_mb << 20);
+    inst->created_ns = faas__now(fn->rt);
 
     if (fn->isolated) {
         /* A process made by the isolation part; the host loads nothing. */
@@ -513,6 +514,19 @@ void faas__pool_counts(faas_function *fn, unsigned *live, unsigned *busy)
     unsigned idle = fn->idle + fn->held + hot;
     *busy = fn->live > idle ? fn->live - idle : 0;
     pthread_mutex_unlock(&fn->lock);
+}
+
+size_t faas__pool_idle(faas_function *fn, faas__idle_info *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&fn->lock);
+    collect_hot_locked(fn);
+    for (faas__instance *inst = fn->idle_head; inst != NULL; inst = inst->next, n++) {
+        if (n < max)
+            out[n] = (faas__idle_info){ inst->created_ns, inst->idle_since_ns, inst->calls };
+    }
+    pthread_mutex_unlock(&fn->lock);
+    return n;
 }
 
 void faas__pool_close(faas_function *fn)

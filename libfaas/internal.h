@@ -111,6 +111,7 @@ typedef struct faas__instance {
     void             *state;
     uint64_t          idle_since_ns;
     uint64_t          calls;             /* calls served; 0 until its first call */
+    uint64_t          created_ns;        /* on the runtime's clock, before its INIT */
     faas__arena       arena;
 } faas__instance;
 
@@ -198,6 +199,13 @@ void faas__pool_init(faas_function *fn);
 void faas__pool_start(faas_function *fn);
 /* Live instances and those running a call, for faas_stats_get(). */
 void faas__pool_counts(faas_function *fn, unsigned *live, unsigned *busy);
+/* One idle instance as the console shows it (ns on the runtime's clock). */
+typedef struct faas__idle_info {
+    uint64_t created_ns, idle_since_ns, calls;
+} faas__idle_info;
+/* The idle instances of fn, most recently used first, at most max into out (the
+ * fast path's slots are emptied into the idle list first); returns how many there are. */
+size_t faas__pool_idle(faas_function *fn, faas__idle_info *out, size_t max);
 /* faas_warm(): reserve slots up to a total of n live instances (capped by max_concurrency;
  * 0 if the function is unregistered), then create that many instances. */
 unsigned faas__pool_reserve(faas_function *fn, unsigned n);
@@ -353,11 +361,36 @@ faas__part *faas__part_get(faas_runtime *rt, const faas__part_ops *ops,
 /* The runtime's part of this kind, or NULL if it was never made. No lock. */
 faas__part *faas__part_find(faas_runtime *rt, const faas__part_ops *ops);
 
+typedef struct faas__recent faas__recent;
+
+/* What faas__emit() calls: the user's hook alone (fn, arg are faas_on_record()'s), or, while
+ * the recent records are kept, faas__recent_hook with arg = this hook, which files the
+ * record in recent, then calls user(rec, user_arg) if the user set one. */
 typedef struct faas__hook {
     struct faas__hook *older;     /* every hook ever set, freed with the runtime */
     faas_record_hook   fn;
     void              *arg;
+    faas_record_hook   user;      /* with faas__recent_hook: the user's hook, or NULL */
+    void              *user_arg;
+    faas__recent      *recent;
 } faas__hook;
+
+/* ---- recent.c: the runtime's last records, kept while a console looks (gateway) ------- */
+
+/* Keep the last records of every call from now on (nested: as many stops as starts); the
+ * count and the clock start again when nobody kept them. Takes rt->hook_lock. */
+int  faas__recent_start(faas_runtime *rt);
+void faas__recent_stop(faas_runtime *rt);
+/* A copy of the records kept, oldest first, with their strings (released with one
+ * free(*recs)); *total: the calls recorded since the start, *since_ns: the start on the
+ * runtime's clock. FAAS_ENOTFOUND if none are kept. */
+int  faas__recent_copy(faas_runtime *rt, faas_record **recs, size_t *n, uint64_t *total,
+                       uint64_t *since_ns);
+void faas__recent_hook(const faas_record *rec, void *hook);
+void faas__recent_free(faas__recent *r);
+/* runtime.c, under rt->hook_lock: publish the hook for the user's hook and the recent
+ * records as they are now. */
+int  faas__hook_publish_locked(faas_runtime *rt);
 
 /* A part attached to a runtime by the user and detachable (nats_attach.c), unlike the parts
  * above: faas_runtime_free() calls stop before the workers stop (take no new work), and
@@ -385,9 +418,14 @@ struct faas_runtime {
     faas__timers     timers;
     faas__sched      sched;
 
-    pthread_mutex_t  hook_lock;   /* serialises faas_on_record() */
+    pthread_mutex_t  hook_lock;   /* serialises faas_on_record() and the fields below */
     _Atomic(faas__hook *) hook;   /* the current record hook, or NULL */
     faas__hook      *hooks;       /* every hook ever set */
+    faas_record_hook user_hook;   /* faas_on_record()'s */
+    void            *user_hook_arg;
+    faas__recent    *recent;      /* made by the first faas__recent_start(), freed with the
+                                     runtime (a call may still be filing a record in it) */
+    unsigned         recent_users;
 
     pthread_mutex_t  budget_lock; /* protects budgets (the list, not their counters) */
     faas__budget    *budgets;     /* every budget ever set; freed with the runtime */

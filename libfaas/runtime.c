@@ -170,6 +170,7 @@ void faas_runtime_free(faas_runtime *rt)
     faas__sched_destroy(rt);
     faas__timers_destroy(rt);
 
+    faas__recent_free(rt->recent);
     faas__hook *h = rt->hooks;
     while (h != NULL) {
         faas__hook *older = h->older;
@@ -355,27 +356,45 @@ int faas_drain(faas_runtime *rt, unsigned timeout_ms)
     return rc;
 }
 
-void faas_on_record(faas_runtime *rt, faas_record_hook hook, void *arg)
+int faas__hook_publish_locked(faas_runtime *rt)
 {
-    if (rt == NULL)
-        return;
     faas__hook *h = NULL;
-    if (hook != NULL) {
-        h = malloc(sizeof *h);
-        if (h == NULL) {
-            faas__fail(FAAS_ENOMEM, "faas_on_record: out of memory");
-            return;
+    bool keep = rt->recent != NULL && rt->recent_users > 0;
+    if (keep || rt->user_hook != NULL) {
+        h = calloc(1, sizeof *h);
+        if (h == NULL)
+            return faas__fail(FAAS_ENOMEM, "record hook: out of memory");
+        if (keep) {
+            h->fn = faas__recent_hook;
+            h->arg = h;
+            h->user = rt->user_hook;
+            h->user_arg = rt->user_hook_arg;
+            h->recent = rt->recent;
+        } else {
+            h->fn = rt->user_hook;
+            h->arg = rt->user_hook_arg;
         }
-        h->fn = hook;
-        h->arg = arg;
-    }
-    /* Old hooks stay allocated until the runtime is freed: a call on another thread may
-     * still be using the one it loaded. */
-    pthread_mutex_lock(&rt->hook_lock);
-    if (h != NULL) {
+        /* Old hooks stay allocated until the runtime is freed: a call on another thread
+         * may still be using the one it loaded. */
         h->older = rt->hooks;
         rt->hooks = h;
     }
     atomic_store_explicit(&rt->hook, h, memory_order_release);
+    return FAAS_OK;
+}
+
+void faas_on_record(faas_runtime *rt, faas_record_hook hook, void *arg)
+{
+    if (rt == NULL)
+        return;
+    pthread_mutex_lock(&rt->hook_lock);
+    faas_record_hook was = rt->user_hook;
+    void *was_arg = rt->user_hook_arg;
+    rt->user_hook = hook;
+    rt->user_hook_arg = arg;
+    if (faas__hook_publish_locked(rt) != FAAS_OK) {
+        rt->user_hook = was;                /* the failure is said; nothing changed */
+        rt->user_hook_arg = was_arg;
+    }
     pthread_mutex_unlock(&rt->hook_lock);
 }

@@ -279,13 +279,14 @@ static void exact_answers(void **state)
 
 /* ---- the console: its page and the state it polls ----------------------------------------- */
 
-/* GET /console/api/state through the socket, parsed; the status line in *status. */
-static json_t *console_state(server *s, const char *auth, unsigned *status)
+/* GET /console/api/WHAT through the socket, parsed; the status line in *status. */
+static json_t *console_get(server *s, const char *what, const char *auth, unsigned *status)
 {
-    static char buf[1 << 16];
+    static char buf[1 << 18];
     char req[256];
     int fd = connect_to(s->port);
-    snprintf(req, sizeof req, "GET /console/api/state HTTP/1.1\r\nHost: x\r\n%s\r\n", auth);
+    snprintf(req, sizeof req, "GET /console/api/%s HTTP/1.1\r\nHost: x\r\n%s\r\n", what,
+             auth);
     send_str(fd, req);
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     close(fd);
@@ -296,8 +297,13 @@ static json_t *console_state(server *s, const char *auth, unsigned *status)
     json_error_t e;
     json_t *o = json_loads(body_of(buf), 0, &e);
     if (o == NULL)
-        fail_msg("state is not JSON: %s: %s", e.text, body_of(buf));
+        fail_msg("%s is not JSON: %s: %s", what, e.text, body_of(buf));
     return o;
+}
+
+static json_t *console_state(server *s, const char *auth, unsigned *status)
+{
+    return console_get(s, "state", auth, status);
 }
 
 static json_t *by_name(json_t *array, const char *name)
@@ -305,7 +311,8 @@ static json_t *by_name(json_t *array, const char *name)
     size_t i;
     json_t *v;
     json_array_foreach(array, i, v) {
-        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
+        const char *s = json_string_value(json_object_get(v, "name"));  /* null: untagged */
+        if (s != NULL && strcmp(s, name) == 0)
             return v;
     }
     fail_msg("no %s in the state", name);
@@ -382,6 +389,159 @@ static void console_state_and_page(void **state)
     assert_null(strstr(page, "src="));
     assert_null(strstr(page, "href="));
     assert_null(strstr(page, "<link"));
+}
+
+/* The records a user's hook saw, their strings copied. */
+typedef struct seen {
+    faas_record recs[16];
+    size_t      n;
+} seen;
+
+static void keep_record(const faas_record *rec, void *arg)
+{
+    seen *v = arg;
+    if (v->n < 16) {
+        v->recs[v->n] = *rec;
+        v->recs[v->n].function = strdup(rec->function);
+        v->recs[v->n].tag = rec->tag ? strdup(rec->tag) : NULL;
+        v->n++;
+    }
+}
+
+static uint64_t picousd_of(json_t *o)
+{
+    return (uint64_t)json_integer_value(json_object_get(o, "total_picousd"));
+}
+
+static void console_cost_and_instances(void **state)
+{
+    server *s = *state;
+    unsigned status;
+    assert_null(console_get(s, "cost", "", &status));
+    assert_int_equal(status, 401);
+    const char *auth = "Authorization: Bearer tok\r\n";
+
+    /* The user's record hook still sees every record while the gateway keeps them. */
+    seen v = { .n = 0 };
+    faas_on_record(s->rt, keep_record, &v);
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.tag = "team-a";
+    cfg.memory_mb = 512;
+    ASSERT_OK(faas_register(s->rt, "tagged", echo, &cfg));
+    ASSERT_OK(faas_budget_set(s->rt, "team-a", 1000000000u, 3600000u));   /* $0.001 an hour */
+    faas_response res;
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(faas_invoke(s->rt, "echo", "{}", 2, &res));
+        faas_response_free(&res);
+    }
+    for (int i = 0; i < 2; i++) {
+        ASSERT_OK(faas_invoke(s->rt, "tagged", "{}", 2, &res));
+        faas_response_free(&res);
+    }
+    assert_int_equal(v.n, 5);
+    fake_advance(&s->clock, MS(10000));
+
+    json_t *o = console_get(s, "cost", auth, &status);
+    assert_int_equal(status, 200);
+    assert_int_equal(json_integer_value(json_object_get(o, "uptime_ms")), 10000);
+    assert_string_equal(json_string_value(json_object_get(o, "model")), "aws-lambda-x86");
+    /* Spent: faas_cost_totals(), per function and per tag. */
+    faas_cost_row *rows;
+    size_t n;
+    ASSERT_OK(faas_cost_totals(s->rt, FAAS_COST_FUNCTION, &rows, &n));
+    json_t *sp = json_object_get(json_object_get(o, "spent"), "functions");
+    assert_int_equal(json_array_size(sp), n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *f = by_name(sp, rows[i].name);
+        assert_int_equal(json_integer_value(json_object_get(f, "calls")), rows[i].calls);
+        assert_int_equal(picousd_of(f), rows[i].total_picousd);
+    }
+    faas_free(rows);
+    json_t *tags = json_object_get(json_object_get(o, "spent"), "tags");
+    json_t *team = by_name(tags, "team-a");
+    assert_int_equal(json_integer_value(json_object_get(team, "calls")), 2);
+    /* The budget, as faas_budget_get() has it. */
+    json_t *bud = json_object_get(o, "budgets");
+    assert_int_equal(json_array_size(bud), 1);
+    json_t *b = json_array_get(bud, 0);
+    faas_budget fb;
+    ASSERT_OK(faas_budget_get(s->rt, "team-a", &fb));
+    assert_string_equal(json_string_value(json_object_get(b, "tag")), "team-a");
+    assert_int_equal(json_integer_value(json_object_get(b, "limit_picousd")), 1000000000);
+    assert_int_equal(json_integer_value(json_object_get(b, "spent_picousd")), fb.spent_picousd);
+    assert_true(fb.spent_picousd > 0);
+    assert_int_equal(json_integer_value(json_object_get(b, "window_ms")), 3600000);
+    assert_int_equal(json_integer_value(json_object_get(b, "window_left_ms")), 3590000);
+    assert_string_equal(json_string_value(json_object_get(b, "limit_usd")), "$0.001");
+
+    json_decref(o);
+
+    /* The projection: 5 calls in 10 s is 1,296,000 a month of 30 days, priced on every
+     * preset by faas_cost_compare() from the same records the user's hook got. A
+     * function that is gone is still in the projection of the calls it had. */
+    ASSERT_OK(faas_unregister(s->rt, "tagged"));
+    o = console_get(s, "cost", auth, &status);
+    json_t *p = json_object_get(o, "projection");
+    assert_int_equal(json_integer_value(json_object_get(p, "recorded_calls")), 5);
+    assert_int_equal(json_integer_value(json_object_get(p, "sample_calls")), 5);
+    assert_int_equal(json_integer_value(json_object_get(p, "monthly_calls")), 1296000);
+    ASSERT_OK(faas_cost_compare(v.recs, v.n, 1296000, NULL, 0, &rows, &n));
+    json_t *models = json_object_get(p, "models");
+    size_t presets = 0;
+    while (faas_price_model_preset(presets) != NULL)
+        presets++;
+    assert_int_equal(json_array_size(models), presets);
+    size_t m = 0, checked = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].group == FAAS_COST_TOTAL) {
+            json_t *mj = json_array_get(models, m++);
+            assert_string_equal(json_string_value(json_object_get(mj, "model")), rows[i].model);
+            assert_int_equal(picousd_of(mj), rows[i].total_picousd);
+            assert_int_equal(json_array_size(json_object_get(mj, "functions")), 2);
+            checked++;
+        } else if (rows[i].group == FAAS_COST_FUNCTION) {
+            json_t *mj = json_array_get(models, m - 1);
+            json_t *f = by_name(json_object_get(mj, "functions"), rows[i].name);
+            assert_int_equal(picousd_of(f), rows[i].total_picousd);
+            assert_int_equal(json_integer_value(json_object_get(f, "calls")), rows[i].calls);
+            checked++;
+        }
+    }
+    assert_int_equal(checked, 3 * presets);
+    faas_free(rows);
+    json_decref(o);
+    for (size_t i = 0; i < v.n; i++) {
+        free((char *)v.recs[i].function);
+        free((char *)v.recs[i].tag);
+    }
+    faas_on_record(s->rt, NULL, NULL);
+
+    /* The idle instance of echo, 10 s old, 3 calls served. */
+    o = console_state(s, auth, &status);
+    json_t *e = by_name(json_object_get(o, "functions"), "echo");
+    json_t *idle = json_object_get(e, "instances");
+    assert_int_equal(json_array_size(idle), 1);
+    json_t *inst = json_array_get(idle, 0);
+    assert_int_equal(json_integer_value(json_object_get(inst, "age_ms")), 10000);
+    assert_int_equal(json_integer_value(json_object_get(inst, "idle_ms")), 10000);
+    assert_int_equal(json_integer_value(json_object_get(inst, "calls")), 3);
+    assert_int_equal(json_array_size(json_object_get(by_name(json_object_get(o, "functions"),
+                                                             "count"), "instances")), 0);
+    assert_int_equal(json_integer_value(json_object_get(o, "uptime_ms")), 10000);
+    json_decref(o);
+
+    /* The projection prices the last 4096 calls; the rate counts them all. */
+    for (int i = 0; i < 5000; i++) {
+        ASSERT_OK(faas_invoke(s->rt, "count", "{}", 2, NULL));
+    }
+    o = console_get(s, "cost", auth, &status);
+    p = json_object_get(o, "projection");
+    assert_int_equal(json_integer_value(json_object_get(p, "recorded_calls")), 5005);
+    assert_int_equal(json_integer_value(json_object_get(p, "sample_calls")), 4096);
+    json_t *only = json_object_get(json_array_get(json_object_get(p, "models"), 0), "functions");
+    assert_int_equal(json_array_size(only), 1);     /* the last 4096 were all count's */
+    json_decref(o);
 }
 
 static int silent(faas_ctx *ctx, const void *payload, size_t len)
@@ -919,6 +1079,7 @@ int main(void)
         cmocka_unit_test(start_errors),
         cmocka_unit_test_setup_teardown(exact_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(console_state_and_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(console_cost_and_instances, setup, teardown),
         cmocka_unit_test_setup_teardown(payloads_are_terminated_and_no_reply_is_null, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(slow_body_is_dropped, setup, teardown),
