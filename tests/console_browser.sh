@@ -228,7 +228,7 @@ has notoken 'class="bad">HTTP 401: open this page as /console#token=' &&
     not_ok "no token: the page says how to give one"
 
 # Screenshots, kept as artifacts.
-browse shot1 "token=console-tok&open=echo" --screenshot="$art/functions.png"
+browse shot1 "token=console-tok&open=echo" --window-size=1280,1100 --screenshot="$art/functions.png"
 browse shot2 "token=console-tok&tab=test&fn=logs&event=$event&invoke=1" \
     --screenshot="$art/test.png"
 browse shot3 "token=console-tok&tab=cost" --window-size=1280,1100 --screenshot="$art/cost.png"
