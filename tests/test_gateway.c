@@ -544,6 +544,87 @@ static void console_cost_and_instances(void **state)
     json_decref(o);
 }
 
+/* Records filed from the workers while the console reads them; two gateways on one
+ * runtime each keep them until the last stops, and a new one starts counting afresh. */
+static atomic_uint hooked;
+
+static void count_record(const faas_record *rec, void *arg)
+{
+    (void)rec; (void)arg;
+    atomic_fetch_add(&hooked, 1);
+}
+
+typedef struct submitter {
+    faas_runtime *rt;
+    int           n;
+} submitter;
+
+static void *submit_many(void *arg)
+{
+    submitter *t = arg;
+    for (int i = 0; i < t->n; i++)
+        assert_int_equal(faas_invoke_async(t->rt, "echo", "{}", 2, NULL, NULL, NULL), FAAS_OK);
+    return NULL;
+}
+
+static int64_t recorded(server *s)
+{
+    unsigned status;
+    json_t *o = console_get(s, "cost", "", &status);
+    assert_int_equal(status, 200);
+    int64_t n = json_integer_value(json_object_get(json_object_get(o, "projection"),
+                                                   "recorded_calls"));
+    json_decref(o);
+    return n;
+}
+
+static void console_records_from_workers(void **state)
+{
+    (void)state;
+    server a = { 0 }, b = { 0 };
+    ASSERT_OK(faas_runtime_new(&a.rt, NULL));
+    ASSERT_OK(faas_register(a.rt, "echo", echo, NULL));
+    atomic_store(&hooked, 0);
+    faas_on_record(a.rt, count_record, NULL);
+    ASSERT_OK(faas_gateway_start(a.rt, "127.0.0.1:0", NULL, &a.gw));
+    a.port = faas_gateway_port(a.gw);
+    b.rt = a.rt;
+    ASSERT_OK(faas_gateway_start(b.rt, "127.0.0.1:0", NULL, &b.gw));
+    b.port = faas_gateway_port(b.gw);
+
+    submitter t = { a.rt, 1500 };
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, submit_many, &t), 0);
+    for (int i = 0; i < 4; i++)
+        assert_true(recorded(i % 2 ? &a : &b) <= 3000);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    ASSERT_OK(faas_drain(a.rt, 60000));
+    assert_int_equal(atomic_load(&hooked), 3000);
+    assert_int_equal(recorded(&a), 3000);
+    /* One gateway stops: the other still keeps them. */
+    faas_gateway_stop(a.gw);
+    ASSERT_OK(faas_invoke(b.rt, "echo", "{}", 2, NULL));
+    assert_int_equal(recorded(&b), 3001);
+    faas_gateway_stop(b.gw);
+    /* With no gateway, nothing is kept; a new one counts from its start. */
+    ASSERT_OK(faas_invoke(b.rt, "echo", "{}", 2, NULL));
+    ASSERT_OK(faas_gateway_start(b.rt, "127.0.0.1:0", NULL, &b.gw));
+    b.port = faas_gateway_port(b.gw);
+    assert_int_equal(recorded(&b), 0);
+    ASSERT_OK(faas_invoke(b.rt, "echo", "{}", 2, NULL));
+    assert_int_equal(recorded(&b), 1);
+    assert_int_equal(atomic_load(&hooked), 3003);
+    /* The user's hook removed while a gateway keeps records: they are still kept. */
+    faas_on_record(b.rt, NULL, NULL);
+    ASSERT_OK(faas_invoke(b.rt, "echo", "{}", 2, NULL));
+    assert_int_equal(recorded(&b), 2);
+    assert_int_equal(atomic_load(&hooked), 3003);
+    faas_gateway_stop(b.gw);
+    faas_runtime_free(b.rt);
+}
+
 static int silent(faas_ctx *ctx, const void *payload, size_t len)
 {
     (void)ctx; (void)payload; (void)len;
@@ -1080,6 +1161,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(exact_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(console_state_and_page, setup, teardown),
         cmocka_unit_test_setup_teardown(console_cost_and_instances, setup, teardown),
+        cmocka_unit_test(console_records_from_workers),
         cmocka_unit_test_setup_teardown(payloads_are_terminated_and_no_reply_is_null, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(slow_body_is_dropped, setup, teardown),

@@ -36,7 +36,7 @@ if [ $rc -eq 0 ]; then ok "faas demo runs"; else not_ok "faas demo runs (rc $rc)
 for want in "  1    cold" "  2    warm" "FAAS_ETHROTTLED: TooManyRequestsException" \
             "first call: warm" "instances live = 0, wordcount.so mapped = no" \
             "call 2: cold again" "1,000,000 calls like these a month" \
-            "load-tests a function and prices it"; do
+            "load-tests a function and prices it" "shows a web console at /console"; do
     if grep -qF "$want" "$tmp/demo"; then ok "demo shows: $want"; else not_ok "demo shows: $want"; fi
 done
 $faas demo --modules "$tmp" >/dev/null 2>&1; rc=$?

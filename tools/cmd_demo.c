@@ -266,8 +266,9 @@ int cmd_demo(int argc, char **argv)
                usd(per_call * 1000000u, month, sizeof month));
         printf("\nNext: `%s bench %s/echo.so echo` load-tests a function and prices it on\n"
                "every preset (--memory 128,512,1024 adds a cost/speed table); `%s serve FILE`\n"
-               "answers the Lambda Invoke API (a Grafana dashboard for its /metrics is in\n"
-               "examples/grafana/). See faas(1).\n", prog, d.dir, prog);
+               "answers the Lambda Invoke API and shows a web console at /console (live charts,\n"
+               "a Test tab, the cost on every preset); a Grafana dashboard for its /metrics is\n"
+               "in examples/grafana/. See faas(1).\n", prog, d.dir, prog);
     }
     faas_runtime_free(d.rt);
     return rc ? 1 : 0;
