@@ -78,7 +78,7 @@ if ! command -v "$py" >/dev/null 2>&1; then
     done_testing
 fi
 pty="$py $top_srcdir/tests/pty_run.py"
-$pty "$tmp/big.tty" "$faas cost '$tmp/big.jsonl' >'$tmp/big.table'"; rc=$?
+$pty "$tmp/big.tty" "exec $faas cost '$tmp/big.jsonl' >'$tmp/big.table'"; rc=$?
 if [ $rc -eq 0 ] && grep -q "big.jsonl: [0-9.]* MB read, [0-9,]* lines ([0-9]*%)" "$tmp/big.tty" &&
    grep -q "(100%)" "$tmp/big.tty" && grep -q "pricing 200,000 records" "$tmp/big.tty"
 then ok "a terminal: the progress line, with a percent, up to 100%"
@@ -89,12 +89,12 @@ else not_ok "a terminal: the same table"; diff "$tmp/big.plain" "$tmp/big.table"
 if [ "$(tail -c 4 "$tmp/big.tty" | od -An -c | tr -d ' ')" = '\r033[K' ]
 then ok "a terminal: the progress line is erased at the end"
 else not_ok "the progress line is erased"; tail -c 40 "$tmp/big.tty" | od -c | sed 's/^/# /'; fi
-$pty "$tmp/bad.tty" "$faas cost '$tmp/bad.jsonl' >/dev/null"; rc=$?
+$pty "$tmp/bad.tty" "exec $faas cost '$tmp/bad.jsonl' >/dev/null"; rc=$?
 if [ $rc -eq 1 ] && grep -q "bad.jsonl:1" "$tmp/bad.tty" && ! grep -q "/dev/fd" "$tmp/bad.tty"
 then ok "a terminal: a bad line is named in the file, not in the pipe"
 else not_ok "a bad line on a terminal (rc $rc)"; tr '\r' '\n' <"$tmp/bad.tty" | sed 's/^/# /'; fi
 
-$pty --interrupt "$tmp/int.tty" "$faas cost '$tmp/big.jsonl' >'$tmp/int.table'"; rc=$?
+$pty --interrupt '%' "$tmp/int.tty" "exec $faas cost '$tmp/big.jsonl' >'$tmp/int.table'"; rc=$?
 if [ $rc -eq 130 ] && [ ! -s "$tmp/int.table" ] && grep -q '%' "$tmp/int.tty"
 then ok "Ctrl-C while loading: exit 130, no partial table"
 else not_ok "Ctrl-C while loading (rc $rc)"; head -c 300 "$tmp/int.table" | sed 's/^/# /'; fi
