@@ -594,3 +594,14 @@ def test_budget_in_the_functions_file(tmp_path):
     finally:
         rc, err = s.stop()
     assert rc == 0, err
+
+
+def test_ctrl_c_stops_with_a_summary():
+    # SIGINT (Ctrl-C) stops serve as SIGTERM does: drained, summarised, exit 0.
+    s = Server(functions_text())
+    r = client(s.url).invoke(FunctionName="echo", Payload=b'{"a":1}')
+    assert r["Payload"].read() == b'{"a":1}'
+    rc, err = s.stop(signal.SIGINT)
+    assert rc == 0, err
+    assert "SIGINT: draining" in err and "stopped" in err
+    assert re.search(r"served 1 call in \d+ s: 0 errors", err), err
