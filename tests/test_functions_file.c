@@ -522,7 +522,8 @@ static void budget_errors_with_their_lines(void **state)
                       "[budget w]\n"                       /* 15 */
                       "limit_usd = 0.0000000000001\n"      /* 16: finer than a pico-dollar */
                       "window = 2w\n"                      /* 17: unknown unit */
-                      "limit_usd =\n",                     /* 18: twice, before its value */
+                      "limit_usd =\n"                      /* 18: twice, before its value */
+                      "[budget a\tb]\n",                    /* 19: a control character */
                       NULL);
     print_errors(&f);
     static const char *const want[] = {
@@ -536,6 +537,7 @@ static void budget_errors_with_their_lines(void **state)
         "fns.ini:16: [budget w] limit_usd = 0.0000000000001: at most 12 decimals",
         "fns.ini:17: [budget w] window = 2w: a number and a unit",
         "fns.ini:18: [budget w] limit_usd: given twice",
+        "fns.ini:19: [budget a?b]: a tag is 1 to 256 bytes without control characters",
         "fns.ini:9: [budget u]: needs limit_usd = DOLLARS",
         "fns.ini:9: [budget u]: no function has tag = u",
         "fns.ini:13: [budget v]: no function has tag = v",

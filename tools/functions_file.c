@@ -502,8 +502,12 @@ static void budget_section(parser *p, char *tag)
     char b[72];
     size_t tn = strlen(tag);
     tag = trim(tag, &tn);
-    if (tn == 0 || tn > TAG_MAX) {
-        error(p, "[budget %s]: a tag is 1 to %d bytes", shown(tag, b), TAG_MAX);
+    bool control = false;
+    for (const char *c = tag; *c; c++)
+        control |= (unsigned char)*c < 0x20 || *c == 0x7f;
+    if (tn == 0 || tn > TAG_MAX || control) {
+        error(p, "[budget %s]: a tag is 1 to %d bytes without control characters",
+              shown(tag, b), TAG_MAX);
         return;
     }
     ff_file *f = p->out;
