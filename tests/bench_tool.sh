@@ -44,4 +44,17 @@ $faas bench --calls 5 "$tmp/fns.ini" nosuch >/dev/null 2>&1; rc=$?
 if [ $rc -eq 2 ]; then ok "an unknown function exits 2"; else not_ok "unknown function (rc $rc)"; fi
 $faas bench --calls 5 --duration 1 "$tmp/fns.ini" f >/dev/null 2>&1; rc=$?
 if [ $rc -eq 2 ]; then ok "--calls with --duration exits 2"; else not_ok "--calls with --duration (rc $rc)"; fi
+
+# Ctrl-C on a terminal, typed once the progress bar shows: what ran is summarised, exit 130.
+py=${PYTHON3:-python3}
+if command -v "$py" >/dev/null 2>&1; then
+    $py "$top_srcdir/tests/pty_run.py" --interrupt ' [1-9][0-9]* calls ' "$tmp/int.tty" \
+        "exec $faas bench --duration 600 '$mods/echo.so' echo >'$tmp/int.out'"; rc=$?
+    if [ $rc -eq 130 ] && grep -q "^[0-9]* calls\{0,1\} in .* (interrupted)$" "$tmp/int.out" &&
+       grep -q "^latency: mean" "$tmp/int.out" && grep -q "^  aws-lambda-x86 " "$tmp/int.out"
+    then ok "Ctrl-C mid-run: the results of what ran, marked interrupted, exit 130"
+    else not_ok "Ctrl-C mid-run (rc $rc)"; sed 's/^/# /' "$tmp/int.out"; fi
+else
+    skip "Ctrl-C mid-run: python3 (for a pseudo-terminal) is not installed"
+fi
 done_testing

@@ -62,4 +62,40 @@ for args in "--monthly lots x" "--model nope x" "--by colour x" "" "a b"; do
     $faas cost $args >/dev/null 2>&1; rc=$?
     if [ $rc -eq 2 ]; then ok "usage error exits 2: faas cost $args"; else not_ok "usage error exits 2: faas cost $args (got $rc)"; fi
 done
+
+# Progress on a terminal, over a large file: 200,000 records (about 50 MB).
+awk 'BEGIN { for (i = 0; i < 200000; i++)
+    printf "{\"request_id\":\"00000000-0000-4000-8000-%012d\",\"function\":\"fn%d\",\"tag\":\"team-%d\",\"status\":0,\"cold\":%s,\"attempt\":1,\"init_ns\":0,\"duration_ns\":%d,\"cpu_ns\":0,\"billed_ms\":%d,\"memory_mb\":512,\"max_memory_bytes\":3145728,\"cost_picousd\":1200002}\n",
+        i, i % 7, i % 3, (i % 100 ? "false" : "true"), (i % 500 + 1) * 1000000, i % 500 + 1 }' >"$tmp/big.jsonl"
+$faas cost "$tmp/big.jsonl" >"$tmp/big.plain" 2>"$tmp/big.err"; rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$tmp/big.err" ] && grep -q "200,000 records" "$tmp/big.plain"
+then ok "no terminal: the table, and nothing on stderr"
+else not_ok "no terminal (rc $rc)"; sed 's/^/# /' "$tmp/big.err"; fi
+py=${PYTHON3:-python3}
+if ! command -v "$py" >/dev/null 2>&1; then
+    skip "progress on a terminal: python3 (for a pseudo-terminal) is not installed"
+    skip "Ctrl-C on a terminal: python3 is not installed"
+    done_testing
+fi
+pty="$py $top_srcdir/tests/pty_run.py"
+$pty "$tmp/big.tty" "exec $faas cost '$tmp/big.jsonl' >'$tmp/big.table'"; rc=$?
+if [ $rc -eq 0 ] && grep -q "big.jsonl: [0-9.]* MB read, [0-9,]* lines ([0-9]*%)" "$tmp/big.tty" &&
+   grep -q "(100%)" "$tmp/big.tty" && grep -q "pricing 200,000 records" "$tmp/big.tty"
+then ok "a terminal: the progress line, with a percent, up to 100%"
+else not_ok "progress on a terminal (rc $rc)"; tr '\r' '\n' <"$tmp/big.tty" | tail -n 5 | sed 's/^/# /'; fi
+if cmp -s "$tmp/big.table" "$tmp/big.plain"; then ok "a terminal: the same table"
+else not_ok "a terminal: the same table"; diff "$tmp/big.plain" "$tmp/big.table" | head | sed 's/^/# /'; fi
+# The line is erased: the terminal's last bytes are the erase sequence, not progress.
+if [ "$(tail -c 4 "$tmp/big.tty" | od -An -c | tr -d ' ')" = '\r033[K' ]
+then ok "a terminal: the progress line is erased at the end"
+else not_ok "the progress line is erased"; tail -c 40 "$tmp/big.tty" | od -c | sed 's/^/# /'; fi
+$pty "$tmp/bad.tty" "exec $faas cost '$tmp/bad.jsonl' >/dev/null"; rc=$?
+if [ $rc -eq 1 ] && grep -q "bad.jsonl:1" "$tmp/bad.tty" && ! grep -q "/dev/fd" "$tmp/bad.tty"
+then ok "a terminal: a bad line is named in the file, not in the pipe"
+else not_ok "a bad line on a terminal (rc $rc)"; tr '\r' '\n' <"$tmp/bad.tty" | sed 's/^/# /'; fi
+
+$pty --interrupt '%' "$tmp/int.tty" "exec $faas cost '$tmp/big.jsonl' >'$tmp/int.table'"; rc=$?
+if [ $rc -eq 130 ] && [ ! -s "$tmp/int.table" ] && grep -q '%' "$tmp/int.tty"
+then ok "Ctrl-C while loading: exit 130, no partial table"
+else not_ok "Ctrl-C while loading (rc $rc)"; head -c 300 "$tmp/int.table" | sed 's/^/# /'; fi
 done_testing

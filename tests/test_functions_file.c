@@ -457,6 +457,117 @@ static void check_only_keeps_nothing_registered(void **state)
     rmdir(dir);
 }
 
+/* ---- budgets --------------------------------------------------------------------------- */
+
+static void budgets_are_applied(void **state)
+{
+    (void)state;
+    faas_options o = { .size = sizeof(faas_options) };
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    char text[1024];
+    snprintf(text, sizeof text,
+             "[echo]\nmodule = %s\ntag = team-a\n"
+             "[budget team-a]\nlimit_usd = $0.000000000001\nwindow = 1h\n"
+             "[other]\nmodule = %s\nsymbol = echo\ntag = team-b\n"
+             "[budget   team-b  ]\nlimit_usd = 2.50\n",
+             test_module("mod_basic.so"), test_module("mod_basic.so"));
+    ff_file f = parse(text, NULL);
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    assert_int_equal(f.n, 2);
+    assert_int_equal(f.nbudgets, 2);
+    assert_string_equal(f.budgets[0].tag, "team-a");
+    assert_int_equal(f.budgets[0].line, 4);
+    assert_int_equal(f.budgets[0].limit_picousd, 1);
+    assert_int_equal(f.budgets[0].window_ms, 3600000);
+    assert_string_equal(f.budgets[1].tag, "team-b");
+    assert_int_equal(f.budgets[1].limit_picousd, 2500000000000ull);
+    assert_int_equal(f.budgets[1].window_ms, 0);
+    assert_int_equal(ff_register(rt, &f, "fns.ini"), 0);
+    faas_budget b;
+    ASSERT_OK(faas_budget_get(rt, "team-a", &b));
+    assert_int_equal(b.limit_picousd, 1);
+    assert_int_equal(b.window_ms, 3600000);
+    ASSERT_OK(faas_budget_get(rt, "team-b", &b));
+    assert_int_equal(b.limit_picousd, 2500000000000ull);
+    assert_int_equal(b.window_ms, 0);
+    /* The first call spends more than a pico-dollar; the next is refused. */
+    faas_response res;
+    ASSERT_OK(faas_invoke(rt, "echo", "{}", 2, &res));
+    faas_response_free(&res);
+    assert_int_equal(faas_invoke(rt, "echo", "{}", 2, &res), FAAS_EBUDGET);
+    faas_response_free(&res);
+    ASSERT_OK(faas_invoke(rt, "other", "{}", 2, &res));
+    faas_response_free(&res);
+    ff_free(&f);
+    faas_runtime_free(rt);
+}
+
+static void budget_errors_with_their_lines(void **state)
+{
+    (void)state;
+    ff_file f = parse("[f]\nmodule = /f.so\ntag = t\n"     /* 1-3 */
+                      "[budget t]\n"                       /* 4 */
+                      "limit_usd = -2\n"                   /* 5: negative */
+                      "window = 90\n"                      /* 6: no unit */
+                      "colour = red\n"                     /* 7: unknown key */
+                      "window = 1h\n"                      /* 8: twice */
+                      "[budget u]\n"                       /* 9: no limit, no function */
+                      "window = 0m\n"                      /* 10: zero */
+                      "[budget t]\n"                       /* 11: already defined */
+                      "limit_usd = 1\n"                    /* (not reported again) */
+                      "[budget v]\n"                       /* 13: no function */
+                      "limit_usd = abc\n"                  /* 14: not an amount */
+                      "[budget w]\n"                       /* 15 */
+                      "limit_usd = 0.0000000000001\n"      /* 16: finer than a pico-dollar */
+                      "window = 2w\n"                      /* 17: unknown unit */
+                      "limit_usd =\n"                      /* 18: twice, before its value */
+                      "[budget a\tb]\n",                    /* 19: a control character */
+                      NULL);
+    print_errors(&f);
+    static const char *const want[] = {
+        "fns.ini:5: [budget t] limit_usd = -2: a budget is not negative",
+        "fns.ini:6: [budget t] window = 90: a number and a unit: s, m, h or d",
+        "fns.ini:7: [budget t] colour: unknown key (known: limit_usd, window)",
+        "fns.ini:8: [budget t] window: given twice",
+        "fns.ini:10: [budget u] window = 0m: must be more than 0",
+        "fns.ini:11: [budget t]: already defined at line 4",
+        "fns.ini:14: [budget v] limit_usd = abc: not an amount in dollars",
+        "fns.ini:16: [budget w] limit_usd = 0.0000000000001: at most 12 decimals",
+        "fns.ini:17: [budget w] window = 2w: a number and a unit",
+        "fns.ini:18: [budget w] limit_usd: given twice",
+        "fns.ini:19: [budget a?b]: a tag is 1 to 256 bytes without control characters",
+        "fns.ini:9: [budget u]: needs limit_usd = DOLLARS",
+        "fns.ini:9: [budget u]: no function has tag = u",
+        "fns.ini:13: [budget v]: no function has tag = v",
+        "fns.ini:15: [budget w]: no function has tag = w",
+    };
+    assert_int_equal(f.nerrors, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < f.nerrors; i++)
+        assert_true(starts(f.errors[i], want[i]));
+    ff_free(&f);
+}
+
+static void check_only_leaves_no_budget(void **state)
+{
+    (void)state;
+    faas_options o = { .size = sizeof(faas_options), .manual = 1 };
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    char text[1024];
+    snprintf(text, sizeof text, "[echo]\nmodule = %s\ntag = team-a\n"
+             "[budget team-a]\nlimit_usd = 1\n", test_module("mod_basic.so"));
+    ff_file f = parse(text, NULL);
+    assert_int_equal(f.nerrors, 0);
+    f.check_only = 1;
+    assert_int_equal(ff_register(rt, &f, "fns.ini"), 0);
+    faas_budget b;
+    assert_int_equal(faas_budget_get(rt, "team-a", &b), FAAS_ENOTFOUND);
+    ff_free(&f);
+    faas_runtime_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +580,9 @@ int main(void)
         cmocka_unit_test(event_sources_start_on_register),
         cmocka_unit_test(many_sections_are_indexed),
         cmocka_unit_test(check_only_keeps_nothing_registered),
+        cmocka_unit_test(budgets_are_applied),
+        cmocka_unit_test(budget_errors_with_their_lines),
+        cmocka_unit_test(check_only_leaves_no_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -635,8 +635,9 @@ static void print_run(const bench_opts *o, const result *res)
     const tally *a = &res->all;
     char b1[40], b2[40], b3[40], b4[40], b5[40];
     uint64_t runs = a->calls - a->throttles;
-    printf("%llu calls in %.2f s with %u thread%s at %u MB: %.1f calls/s%s\n",
-           (unsigned long long)a->calls, res->elapsed_s, o->concurrency,
+    printf("%llu call%s in %.2f s with %u thread%s at %u MB: %.1f calls/s%s\n",
+           (unsigned long long)a->calls, a->calls == 1 ? "" : "s", res->elapsed_s,
+           o->concurrency,
            o->concurrency == 1 ? "" : "s", res->memory_mb,
            res->elapsed_s > 0 ? (double)a->calls / res->elapsed_s : 0,
            atomic_load(&interrupted) ? " (interrupted)" : "");

@@ -7,10 +7,18 @@
 #include <faas.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -92,6 +100,161 @@ static const char *amount(uint64_t x, uint64_t scale, char *buf, size_t size)
     snprintf(buf, size, "%s.%u", grouped(tenths / 10, whole, sizeof whole),
              (unsigned)(tenths % 10));
     return buf;
+}
+
+/* ---- progress on a terminal --------------------------------------------------------------
+ * faas_records_load(3) reads a whole file in one call and has no progress callback, and the
+ * library has no public per-line parser. So on a terminal the loader is given the read end
+ * of a pipe (/dev/fd/N) and a thread feeds it the file: what the progress line counts is
+ * what the loader has taken, at most the pipe's buffer (64 KB on Linux) behind. Elsewhere
+ * the file is loaded by path, as before, and nothing is drawn. */
+
+static atomic_int progress_drawn;       /* a line is on stderr: erase it on SIGINT */
+
+static void erase_progress(void)
+{
+    if (atomic_exchange(&progress_drawn, 0)) {
+        static const char erase[] = "\r\033[K";
+        ssize_t w = write(STDERR_FILENO, erase, sizeof erase - 1);
+        (void)w;
+    }
+}
+
+/* Ctrl-C: no partial table, at once, even in the middle of the loader. */
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    erase_progress();
+    _exit(130);
+}
+
+static void draw_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void draw_progress(const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+    atomic_store(&progress_drawn, 1);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+typedef struct feeder {
+    const char *path;               /* in the progress line */
+    int         in, out;            /* the records file, the pipe's write end */
+    uint64_t    size;               /* of the file, from fstat */
+} feeder;
+
+/* Copy the file into the pipe, redrawing the line at most every 100 ms (and at the end).
+ * A write fails with EPIPE once the loader is done with the pipe (a bad line stops it). */
+static void *feed(void *arg)
+{
+    feeder *f = arg;
+    sigset_t pipe_sig;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);    /* EPIPE, not the process killed */
+    static char buf[65536];
+    uint64_t bytes = 0, lines = 0, last = 0;
+    int ended = 0;
+    for (;;) {
+        ssize_t got = read(f->in, buf, sizeof buf);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            ended = got == 0;
+            break;
+        }
+        size_t off = 0;
+        while (off < (size_t)got) {
+            ssize_t w = write(f->out, buf + off, (size_t)got - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                goto out;
+            off += (size_t)w;
+        }
+        bytes += (uint64_t)got;
+        for (const char *c = buf; (c = memchr(c, '\n', (size_t)(buf + got - c))) != NULL; c++)
+            lines++;
+        uint64_t now = mono_ms();
+        if (last == 0 || now - last >= 100) {
+            char l[32];
+            draw_progress("%s: %.1f MB read, %s lines (%u%%)", f->path, (double)bytes / 1e6,
+                          grouped(lines, l, sizeof l),
+                          (unsigned)(f->size ? bytes * 100 / f->size : 100));
+            last = now;
+        }
+    }
+    if (ended) {
+        char l[32];
+        draw_progress("%s: %.1f MB read, %s lines (100%%)", f->path, (double)bytes / 1e6,
+                      grouped(lines, l, sizeof l));
+    }
+out:
+    close(f->out);                  /* the loader sees the end of the file */
+    return NULL;
+}
+
+/* Replace the first "/dev/fd/N" in msg by path, so that errors name the real file. */
+static const char *renamed(const char *msg, const char *pipe_name, const char *path,
+                           char *buf, size_t size)
+{
+    const char *at = strstr(msg, pipe_name);
+    if (at == NULL)
+        return msg;
+    snprintf(buf, size, "%.*s%s%s", (int)(at - msg), msg, path, at + strlen(pipe_name));
+    return buf;
+}
+
+/* faas_records_load(path), with a progress line when show is set. */
+static int load_records(const char *path, int show, faas_record **recs, size_t *nrecs)
+{
+    struct stat st;
+    /* The pipe reaches the loader by name: without /dev/fd, no progress. */
+    int in = show && access("/dev/fd/0", F_OK) == 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (in >= 0)
+            close(in);
+        if (faas_records_load(path, recs, nrecs) != FAAS_OK)
+            return die(1, "%s", faas_last_error());
+        return 0;
+    }
+    int fds[2];
+    if (pipe(fds) != 0) {
+        close(in);
+        return die(1, "pipe: %s", strerror(errno));
+    }
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    feeder f = { path, in, fds[1], (uint64_t)st.st_size };
+    pthread_t th;
+    if (pthread_create(&th, NULL, feed, &f) != 0) {
+        close(in);
+        close(fds[0]);
+        close(fds[1]);
+        return die(1, "cannot start a thread");
+    }
+    char pipe_name[32];
+    snprintf(pipe_name, sizeof pipe_name, "/dev/fd/%d", fds[0]);
+    int rc = faas_records_load(pipe_name, recs, nrecs);
+    close(fds[0]);                  /* a feeder still writing gets EPIPE */
+    pthread_join(th, NULL);
+    close(in);
+    if (rc != FAAS_OK) {
+        erase_progress();
+        char msg[1200];
+        return die(1, "%s", renamed(faas_last_error(), pipe_name, path, msg, sizeof msg));
+    }
+    return 0;
 }
 
 static const faas_price_model *find_model(const faas_price_model *const *models, size_t n,
@@ -234,11 +397,22 @@ int cmd_cost(int argc, char **argv)
         for (; nmodels < MAX_MODELS && faas_price_model_preset(nmodels); nmodels++)
             models[nmodels] = faas_price_model_preset(nmodels);
 
-    if (faas_records_load(argv[i], &recs, &nrecs) != FAAS_OK) {
-        rc = die(1, "%s", faas_last_error());
+    /* A line redrawn in place while loading and pricing, on a terminal only: scripts and
+     * CI that read stderr see nothing of it. */
+    int show = isatty(STDERR_FILENO);
+    struct sigaction sa = { .sa_handler = on_interrupt };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    if ((rc = load_records(argv[i], show, &recs, &nrecs)) != 0)
         goto out;
+    if (show) {
+        char n[32];
+        draw_progress("%s: pricing %s records on %zu models", argv[i],
+                      grouped(nrecs, n, sizeof n), nmodels);
     }
-    if (faas_cost_compare(recs, nrecs, monthly, models, nmodels, &rows, &nrows) != FAAS_OK) {
+    rc = faas_cost_compare(recs, nrecs, monthly, models, nmodels, &rows, &nrows);
+    erase_progress();
+    if (rc != FAAS_OK) {
         rc = die(1, "%s", faas_last_error());
         goto out;
     }

@@ -87,8 +87,13 @@ static int check(const char *path)
     }
     ff_print_errors(&f);
     int bad = f.nerrors > 0;
-    if (!bad)
-        printf("%s: %zu function%s, no error\n", path, f.n, f.n == 1 ? "" : "s");
+    if (!bad) {
+        char budgets[48] = "";
+        if (f.nbudgets > 0)
+            snprintf(budgets, sizeof budgets, ", %zu budget%s", f.nbudgets,
+                     f.nbudgets == 1 ? "" : "s");
+        printf("%s: %zu function%s%s, no error\n", path, f.n, f.n == 1 ? "" : "s", budgets);
+    }
     ff_free(&f);
     return bad ? 1 : 0;
 }

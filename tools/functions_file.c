@@ -35,6 +35,8 @@ typedef struct parser {
     unsigned    line;
     bool        oom;
     name_index  index;
+    size_t      budget;             /* 1 + the index in out->budgets of the [budget TAG]
+                                       section being read; 0: none */
 } parser;
 
 /* Grow *array of *cap elements of size each to hold at least need: doubling, so that n
@@ -434,6 +436,142 @@ static ff_function *new_function(parser *p, const char *name)
     return fn;
 }
 
+/* ---- budgets -------------------------------------------------------------------------------
+ * [budget TAG] sections: limit_usd = DOLLARS (per window) and window = N{s,m,h,d} (none: one
+ * window for ever), applied with faas_budget_set(3) to the functions with tag = TAG. */
+
+#define BUDGET_LIMIT 1u             /* ff_budget.seen bits */
+#define BUDGET_WINDOW 2u
+#define TAG_MAX 256                 /* bytes of a tag, as the library takes them */
+
+/* "2.50", "$0.000001", "10" as pico-dollars (exact, at most 12 decimals); NULL if good,
+ * else why not. */
+static const char *parse_usd(const char *v, uint64_t *out)
+{
+    if (*v == '$')
+        v++;
+    if (*v == '-')
+        return "a budget is not negative";
+    uint64_t whole = 0, frac = 0;
+    int digits = 0, decimals = 0;
+    for (; *v >= '0' && *v <= '9'; v++, digits++) {
+        if (whole > (UINT64_MAX / 1000000000000u - 9) / 10)
+            return "too large";
+        whole = whole * 10 + (uint64_t)(*v - '0');
+    }
+    if (*v == '.')
+        for (v++; *v >= '0' && *v <= '9'; v++, digits++) {
+            if (++decimals > 12)
+                return "at most 12 decimals (a pico-dollar)";
+            frac = frac * 10 + (uint64_t)(*v - '0');
+        }
+    if (*v != '\0' || digits == 0)
+        return "not an amount in dollars, such as 2.50";
+    for (; decimals < 12; decimals++)
+        frac *= 10;
+    *out = whole * 1000000000000u + frac;
+    return NULL;
+}
+
+/* "30s", "15m", "1h", "7d" as milliseconds; NULL if good, else why not. */
+static const char *parse_window(const char *v, uint64_t *out)
+{
+    uint64_t n = 0;
+    int digits = 0;
+    for (; *v >= '0' && *v <= '9'; v++, digits++) {
+        if (n > (UINT64_MAX - 9) / 10)
+            return "too long";
+        n = n * 10 + (uint64_t)(*v - '0');
+    }
+    uint64_t unit = *v == 's' ? 1000u : *v == 'm' ? 60000u : *v == 'h' ? 3600000u
+                  : *v == 'd' ? 86400000u : 0;
+    if (digits == 0 || unit == 0 || v[1] != '\0')
+        return "a number and a unit: s, m, h or d (30s, 15m, 1h, 7d)";
+    if (n == 0)
+        return "must be more than 0 (leave window out for one window for ever)";
+    /* The library keeps the window in nanoseconds. */
+    if (n > UINT64_MAX / 1000000u / unit)
+        return "too long";
+    *out = n * unit;
+    return NULL;
+}
+
+/* The section line [budget TAG]. */
+static void budget_section(parser *p, char *tag)
+{
+    char b[72];
+    size_t tn = strlen(tag);
+    tag = trim(tag, &tn);
+    bool control = false;
+    for (const char *c = tag; *c; c++)
+        control |= (unsigned char)*c < 0x20 || *c == 0x7f;
+    if (tn == 0 || tn > TAG_MAX || control) {
+        error(p, "[budget %s]: a tag is 1 to %d bytes without control characters",
+              shown(tag, b), TAG_MAX);
+        return;
+    }
+    ff_file *f = p->out;
+    for (size_t i = 0; i < f->nbudgets; i++)
+        if (strcmp(f->budgets[i].tag, tag) == 0) {
+            error(p, "[budget %s]: already defined at line %u", shown(tag, b),
+                  f->budgets[i].line);
+            return;
+        }
+    if (!reserve((void **)&f->budgets, &f->budgets_cap, f->nbudgets + 1,
+                 sizeof *f->budgets)) {
+        p->oom = true;
+        return;
+    }
+    ff_budget *bu = &f->budgets[f->nbudgets];
+    memset(bu, 0, sizeof *bu);
+    if ((bu->tag = strdup(tag)) == NULL) {
+        p->oom = true;
+        return;
+    }
+    bu->line = p->line;
+    p->budget = ++f->nbudgets;
+}
+
+/* KEY = VALUE in a [budget TAG] section. */
+static void budget_key(parser *p, const char *key, const char *value)
+{
+    char b[72], c[72];
+    ff_budget *bu = &p->out->budgets[p->budget - 1];
+    unsigned bit = strcmp(key, "limit_usd") == 0 ? BUDGET_LIMIT
+                 : strcmp(key, "window") == 0 ? BUDGET_WINDOW : 0;
+    if (bit == 0) {
+        error(p, "[budget %s] %s: unknown key (known: limit_usd, window)", bu->tag,
+              shown(key, b));
+        return;
+    }
+    if (bu->seen & bit) {
+        error(p, "[budget %s] %s: given twice", bu->tag, key);
+        return;
+    }
+    bu->seen |= bit;
+    if (value[0] == '\0') {
+        error(p, "[budget %s] %s: needs a value", bu->tag, key);
+        return;
+    }
+    const char *why = bit == BUDGET_LIMIT ? parse_usd(value, &bu->limit_picousd)
+                                          : parse_window(value, &bu->window_ms);
+    if (why != NULL)
+        error(p, "[budget %s] %s = %s: %s", bu->tag, key, shown(value, c), why);
+}
+
+/* Once the file is read: a limit, and a function it applies to. A budget for a tag no
+ * function has is an error, as a dead_letter that is not defined: most likely a typo. */
+static void check_budget(parser *p, ff_budget *bu)
+{
+    p->line = bu->line;
+    if (!(bu->seen & BUDGET_LIMIT))
+        error(p, "[budget %s]: needs limit_usd = DOLLARS", bu->tag);
+    for (size_t i = 0; i < p->out->n; i++)
+        if (p->out->fns[i].tag != NULL && strcmp(p->out->fns[i].tag, bu->tag) == 0)
+            return;
+    error(p, "[budget %s]: no function has tag = %s", bu->tag, bu->tag);
+}
+
 /* One line (NUL-terminated, no newline); *cur is the section being read or NULL. */
 static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in_bad)
 {
@@ -452,6 +590,12 @@ static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in
         char *name = trim(s + 1, &nn);
         *in_bad = true;             /* until the section proves good */
         *cur = NULL;
+        p->budget = 0;
+        if (strncmp(name, "budget", 6) == 0 && is_space(name[6])) {
+            budget_section(p, name + 7);
+            *in_bad = p->budget == 0;
+            return;
+        }
         if (!valid_name(name)) {
             error(p, "[%s]: a function name is 1-64 characters of [A-Za-z0-9_-]",
                   shown(name, b));
@@ -474,6 +618,10 @@ static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in
     size_t kn = (size_t)(eq - s), vn = n - kn - 1;
     char *value = trim(eq + 1, &vn);
     char *key = trim(s, &kn);
+    if (p->budget != 0) {
+        budget_key(p, key, value);
+        return;
+    }
     if (*cur == NULL) {
         if (!*in_bad)               /* keys of a section already refused are not repeated */
             error(p, "%s: a key outside any [function] section", shown(key, b));
@@ -538,7 +686,7 @@ static void check_function(parser *p, ff_function *fn)
 int ff_parse(const char *text, size_t len, const char *name, const char *dir, ff_file *out)
 {
     memset(out, 0, sizeof *out);
-    parser p = { out, name ? name : "(functions)", dir, 0, false, { NULL, 0 } };
+    parser p = { out, name ? name : "(functions)", dir, 0, false, { NULL, 0 }, 0 };
     char *line = NULL;
     size_t cap = 0;
     ff_function *cur = NULL;
@@ -577,6 +725,8 @@ int ff_parse(const char *text, size_t len, const char *name, const char *dir, ff
     free(line);
     for (size_t k = 0; k < out->n && !p.oom; k++)
         check_function(&p, &out->fns[k]);
+    for (size_t k = 0; k < out->nbudgets && !p.oom; k++)
+        check_budget(&p, &out->budgets[k]);
     free(p.index.slot);
     if (!p.oom && out->n == 0 && out->nerrors == 0) {
         p.line = 0;
@@ -678,6 +828,24 @@ static int start_sources(faas_runtime *rt, ff_file *f, ff_function *fn, const ch
     return failed;
 }
 
+/* The budgets, once the functions are there (with check_only, each removed once set). */
+static int set_budgets(faas_runtime *rt, ff_file *f, const char *name)
+{
+    int failed = 0;
+    for (size_t i = 0; i < f->nbudgets; i++) {
+        const ff_budget *bu = &f->budgets[i];
+        int rc = faas_budget_set(rt, bu->tag, bu->limit_picousd, bu->window_ms);
+        if (rc != FAAS_OK) {
+            file_error(f, name, bu->line, "[budget %s]: %s: %s", bu->tag, faas_err_name(rc),
+                       faas_last_error());
+            failed++;
+        } else if (f->check_only) {
+            faas_budget_remove(rt, bu->tag);
+        }
+    }
+    return failed;
+}
+
 int ff_register(faas_runtime *rt, ff_file *f, const char *name)
 {
     int failed = 0;
@@ -700,10 +868,12 @@ int ff_register(faas_runtime *rt, ff_file *f, const char *name)
                 faas_unwatch(rt, watch);
             faas_unregister(rt, fn->name);
         }
-        return failed;
+        return failed + set_budgets(rt, f, name);
     }
     for (size_t i = 0; i < f->n; i++)
         failed += register_one(rt, f, &f->fns[i], name);
+    /* Before any schedule or watch can start a call. */
+    failed += set_budgets(rt, f, name);
     /* Event sources once every function is there. */
     for (size_t i = 0; i < f->n; i++) {
         ff_function *fn = &f->fns[i];
@@ -750,6 +920,9 @@ void ff_free(ff_file *f)
         free(fn->watch_suffix);
     }
     free(f->fns);
+    for (size_t i = 0; i < f->nbudgets; i++)
+        free(f->budgets[i].tag);
+    free(f->budgets);
     for (size_t i = 0; i < f->nerrors; i++)
         free(f->errors[i]);
     free(f->errors);

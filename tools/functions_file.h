@@ -7,6 +7,7 @@
 #define FAAS_FUNCTIONS_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <faas.h>
 
@@ -28,9 +29,20 @@ typedef struct ff_function {
     int         registered;     /* set by ff_register */
 } ff_function;
 
+/* A [budget TAG] section: faas_budget_set(3) for the functions with tag = TAG. */
+typedef struct ff_budget {
+    char       *tag;
+    unsigned    line;           /* where the section starts */
+    uint64_t    limit_picousd;  /* limit_usd, per window */
+    uint64_t    window_ms;      /* window; 0: one window for ever */
+    unsigned    seen;           /* one bit per budget key, to refuse repeats */
+} ff_budget;
+
 typedef struct ff_file {
     ff_function *fns;
     size_t       n, fns_cap;
+    ff_budget   *budgets;
+    size_t       nbudgets, budgets_cap;
     char       **errors;        /* "FILE:LINE: message", in the order found */
     size_t       nerrors, errors_cap;
     int          no_sources;    /* set before ff_register: start no schedule or watch (a
@@ -49,10 +61,11 @@ int  ff_load(const char *path, ff_file *out);
 /* ff_load, and on failure print the errors and release *out: 0 when loaded, else the
  * exit status to give (1 out of memory, 2 errors in the file). */
 int  ff_load_or_report(const char *path, ff_file *out);
-/* Register every function of f on rt, then start its schedule and its watch, if any
- * (with check_only, each function's in turn, then it is removed). Failures are appended
- * to f->errors with their section's line; returns how many registrations, schedules and
- * watches failed. */
+/* Register every function of f on rt, set its budgets, then start each function's
+ * schedule and watch, if any (with check_only, each function's in turn, then it is
+ * removed; each budget is set, then removed). Failures are appended to f->errors with
+ * their section's line; returns how many registrations, budgets, schedules and watches
+ * failed. */
 int  ff_register(faas_runtime *rt, ff_file *f, const char *name);
 /* Each error on a line of standard error. */
 void ff_print_errors(const ff_file *f);

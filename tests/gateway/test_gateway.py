@@ -10,6 +10,8 @@ import signal
 import socket
 import subprocess
 import threading
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -569,3 +571,37 @@ def test_watch_key_calls_the_function_for_a_new_file(tmp_path):
     r = subprocess.run([FAAS, "serve", "--check", str(bad)], capture_output=True, text=True)
     assert r.returncode == 1
     assert "%s:3: schedule = rate(5 fortnights): position" % bad in r.stderr, r.stderr
+
+
+def test_budget_in_the_functions_file(tmp_path):
+    # [budget TAG] in the file is set at start: past it, a call is refused with 402.
+    text = ("[echo]\nmodule = {m}/echo.so\ntag = team-a\n\n"
+            "[budget team-a]\nlimit_usd = 0.000000000001\nwindow = 1h\n").format(m=MODULES)
+    f = tmp_path / "budget.ini"
+    f.write_text(text)
+    r = subprocess.run([FAAS, "serve", "--check", str(f)], capture_output=True, text=True)
+    assert r.returncode == 0 and "1 function, 1 budget, no error" in r.stdout, r.stderr
+    s = Server(text)
+    try:
+        url = s.url + "/2015-03-31/functions/echo/invocations"
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"{}")) as first:
+            assert first.status == 200           # spends more than its pico-dollar
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, data=b"{}"))
+        assert refused.value.code == 402
+        assert refused.value.headers["X-Amzn-ErrorType"].startswith("BudgetExceededException")
+        assert b'tag \\"team-a\\" has spent' in refused.value.read()
+    finally:
+        rc, err = s.stop()
+    assert rc == 0, err
+
+
+def test_ctrl_c_stops_with_a_summary():
+    # SIGINT (Ctrl-C) stops serve as SIGTERM does: drained, summarised, exit 0.
+    s = Server(functions_text())
+    r = client(s.url).invoke(FunctionName="echo", Payload=b'{"a":1}')
+    assert r["Payload"].read() == b'{"a":1}'
+    rc, err = s.stop(signal.SIGINT)
+    assert rc == 0, err
+    assert "SIGINT: draining" in err and "stopped" in err
+    assert re.search(r"served 1 call in \d+ s: 0 errors", err), err
