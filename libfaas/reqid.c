@@ -1,9 +1,10 @@
 /*
  * reqid.c - request ids: RFC 4122 version-4 UUID text from a per-thread wyrand generator
  * seeded once per thread from getrandom(), so an id costs no system call. A fork()
- * reseeds, so parent and child never share a stream.
+ * reseeds, so parent and child never share a stream. The text itself: reqid_text.h.
  */
 #include "internal.h"
+#include "reqid_text.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -54,24 +55,6 @@ static inline uint64_t next(gen *g)
     return (uint64_t)(t >> 64) ^ (uint64_t)t;
 }
 
-/* 32 bits as 8 lower-case hex digits, in a few word operations (no table, no loop):
- * spread the nibbles one per byte, turn each into its ASCII digit, then put the most
- * significant first. */
-static inline void hex8(char *out, uint32_t v)
-{
-    uint64_t x = v;
-    x = ((x & UINT64_C(0xffff0000)) << 16) | (x & UINT64_C(0x0000ffff));
-    x = ((x & UINT64_C(0x0000ff000000ff00)) << 8) | (x & UINT64_C(0x000000ff000000ff));
-    x = ((x & UINT64_C(0x00f000f000f000f0)) << 4) | (x & UINT64_C(0x000f000f000f000f));
-    /* Bytes holding 10..15 get 'a' - '0' - 10 = 39 more than the digits do. */
-    uint64_t letters = ((x + UINT64_C(0x0606060606060606)) >> 4) & UINT64_C(0x0101010101010101);
-    x += UINT64_C(0x3030303030303030) + letters * 39;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    x = __builtin_bswap64(x);        /* the most significant digit at the lowest address */
-#endif
-    memcpy(out, &x, 8);
-}
-
 static inline gen *this_gen(void)
 {
     gen *g = &tls_gen;
@@ -104,20 +87,5 @@ void faas__request_id(char out[37])
 
 void faas__request_id_format(const uint64_t bits[2], char out[37])
 {
-    uint64_t hi = bits[0], lo = bits[1];
-    hi = (hi & ~UINT64_C(0xf000)) | UINT64_C(0x4000);               /* version 4 */
-    lo = (lo & ~(UINT64_C(3) << 62)) | (UINT64_C(2) << 62);         /* variant 10 */
-    /* 8-4-4-4-12 hex digits: hi gives the first 16, lo the last 16. */
-    char d[32];
-    hex8(d, (uint32_t)(hi >> 32));
-    hex8(d + 8, (uint32_t)hi);
-    hex8(d + 16, (uint32_t)(lo >> 32));
-    hex8(d + 24, (uint32_t)lo);
-    memcpy(out, d, 8);
-    memcpy(out + 9, d + 8, 4);
-    memcpy(out + 14, d + 12, 4);
-    memcpy(out + 19, d + 16, 4);
-    memcpy(out + 24, d + 20, 12);
-    out[8] = out[13] = out[18] = out[23] = '-';
-    out[36] = '\0';
+    faas__uuid_text(bits, out);
 }
