@@ -32,21 +32,27 @@ struct faas__recent {
     uint64_t        since_ns;   /* the start, on the runtime's clock */
     interned       *names;
     unsigned        nnames;
+    interned       *last[2];    /* the function and the tag interned last: most calls
+                                   name them again, and a strcmp beats a hash */
 };
 
-/* Requires r->lock. The interned copy of s, or NULL (out of memory, or too many). */
-static const char *intern_locked(faas__recent *r, const char *s)
+/* Requires r->lock. The interned copy of s, or NULL (out of memory, or too many); *last
+ * remembers it for the next call. */
+static const char *intern_locked(faas__recent *r, const char *s, interned **last)
 {
-    interned *e;
+    interned *e = *last;
+    if (e != NULL && strcmp(e->text, s) == 0)
+        return e->text;
     size_t n = strlen(s);
     HASH_FIND(hh, r->names, s, n, e);
-    if (e != NULL)
-        return e->text;
-    if (r->nnames >= MAX_NAMES || (e = malloc(sizeof *e + n + 1)) == NULL)
-        return NULL;
-    memcpy(e->text, s, n + 1);
-    HASH_ADD_KEYPTR(hh, r->names, e->text, n, e);
-    r->nnames++;
+    if (e == NULL) {
+        if (r->nnames >= MAX_NAMES || (e = malloc(sizeof *e + n + 1)) == NULL)
+            return NULL;
+        memcpy(e->text, s, n + 1);
+        HASH_ADD_KEYPTR(hh, r->names, e->text, n, e);
+        r->nnames++;
+    }
+    *last = e;
     return e->text;
 }
 
@@ -56,8 +62,8 @@ void faas__recent_hook(const faas_record *rec, void *arg)
     faas__recent *r = h->recent;
     pthread_mutex_lock(&r->lock);
     r->total++;
-    const char *fn = rec->function ? intern_locked(r, rec->function) : NULL;
-    const char *tag = rec->tag ? intern_locked(r, rec->tag) : NULL;
+    const char *fn = rec->function ? intern_locked(r, rec->function, &r->last[0]) : NULL;
+    const char *tag = rec->tag ? intern_locked(r, rec->tag, &r->last[1]) : NULL;
     if ((fn != NULL || rec->function == NULL) && (tag != NULL || rec->tag == NULL)) {
         faas_record *slot = &r->ring[r->head];
         *slot = *rec;
