@@ -983,22 +983,17 @@ int faas_invoke(faas_runtime *rt, const char *name, const void *payload, size_t 
     return rc;
 }
 
-/* faas_invoke_fn() of NULL or of an alias's handle: the version this call goes to, or NULL
- * with out filled and *rc set. */
-static __attribute__((noinline)) faas_function *
-alias_target(faas_function *fn, faas_response *out, int *rc)
+/* faas_invoke_fn() of an alias's handle: the call of the version it routes this call to,
+ * into out (filled whatever happens). Out of line: the plain handle's path pays one test. */
+static __attribute__((noinline)) int
+invoke_alias(faas_function *alias, const void *payload, size_t len, faas_response *out)
 {
-    if (fn == NULL) {
-        *rc = faas__response_service_error(out, FAAS_EINVAL, NULL, NULL,
-                                           "faas_invoke_fn: function is NULL");
-        return NULL;
-    }
-    faas_function *v = faas__route_pick(fn);
+    faas_function *v = faas__route_pick(alias);
     if (v == NULL)
-        *rc = faas__response_service_error(out, FAAS_ENOTFOUND, NULL, NULL,
-                                           "Function not found: %.200s (the alias was "
-                                           "deleted)", fn->key);
-    return v;
+        return faas__response_service_error(out, FAAS_ENOTFOUND, NULL, NULL,
+                                            "Function not found: %.200s (the alias was "
+                                            "deleted)", alias->key);
+    return faas_invoke_fn(v, payload, len, out);
 }
 
 int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_response *res)
@@ -1006,9 +1001,11 @@ int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_resp
     faas_response discard;
     faas_response *out = res ? res : &discard;
     int rc;
-    if (__builtin_expect(fn == NULL || fn->kind == FAAS__ALIAS, 0) &&
-        (fn = alias_target(fn, out, &rc)) == NULL) {
-        /* refused: out is filled */
+    if (fn == NULL) {
+        rc = faas__response_service_error(out, FAAS_EINVAL, NULL, NULL,
+                                          "faas_invoke_fn: function is NULL");
+    } else if (__builtin_expect(fn->kind == FAAS__ALIAS, 0)) {
+        rc = invoke_alias(fn, payload, len, out);
     } else if ((rc = precheck(fn->rt, payload, len, out)) != FAAS_OK) {
         /* refused: out is filled */
     } else if (len - 1 < PAYLOAD_SHORT - 1) {  /* 1 to 15 bytes */

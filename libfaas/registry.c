@@ -389,7 +389,8 @@ faas_function *faas_lookup(faas_runtime *rt, const char *name)
 }
 
 /* Take a slot on fn found under the registry lock (held by the caller). */
-static inline int slot_on(faas_function *fn, faas__slot *slot, faas_response *res)
+static inline __attribute__((always_inline)) int
+slot_on(faas_function *fn, faas__slot *slot, faas_response *res)
 {
     int rc = faas__budget_check(fn, NULL, 1, res);
     if (rc == FAAS_OK) {
