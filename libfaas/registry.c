@@ -502,17 +502,27 @@ int faas_warm(faas_runtime *rt, const char *name, unsigned instances)
 {
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "faas_warm: runtime is NULL");
-    if (!faas__valid_name(name, NULL))
+    faas__qname qn;
+    if (faas__qname_parse(name, &qn) != FAAS_OK)
         return faas__fail(FAAS_EINVAL, "faas_warm: invalid name \"%.80s\"",
                           name ? name : "(null)");
     if (atomic_load(&rt->closing))
         return faas__fail(FAAS_ESHUTDOWN, "faas_warm: the runtime is shutting down");
     faas_function *fn = NULL;
+    int rc = FAAS_OK;
     pthread_rwlock_rdlock(&rt->reg_lock);
-    HASH_FIND_STR(rt->fns, name, fn);
+    if (qn.kind == FAAS__Q_NONE)
+        HASH_FIND_STR(rt->fns, name, fn);
+    else                                /* a version ("NAME:3") has instances of its own */
+        fn = faas__qualified_find(rt, name, false, &rc);
+    if (fn != NULL && fn->kind == FAAS__ALIAS) {
+        pthread_rwlock_unlock(&rt->reg_lock);
+        return faas__fail(FAAS_EINVAL, "faas_warm: %.200s is an alias: warm its versions "
+                          "(NAME:VERSION)", name);
+    }
     if (fn == NULL) {
         pthread_rwlock_unlock(&rt->reg_lock);
-        return faas__fail(FAAS_ENOTFOUND, "faas_warm: Function not found: %s", name);
+        return faas__fail(FAAS_ENOTFOUND, "faas_warm: Function not found: %.200s", name);
     }
     /* Reserved slots keep unregistration waiting, so fn stays valid once they are made;
      * they are made before the registry lock is dropped. */

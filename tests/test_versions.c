@@ -150,6 +150,12 @@ static void publish_freezes_a_version_with_its_own_pool(void **state)
     ASSERT_OK(faas_stats_get(f->rt, "f:1", &st));
     assert_int_equal(st.invocations, 2);
     assert_int_equal(st.cold_starts, 1);
+    ASSERT_OK(faas_warm(f->rt, "f:1", 2));           /* its own pool is warmed */
+    ASSERT_OK(faas_stats_get(f->rt, "f:1", &st));
+    assert_int_equal(st.instances_live, 2);
+    ASSERT_OK(faas_alias_set(f->rt, "f", "a", 1, 0, 0.0));
+    assert_int_equal(faas_warm(f->rt, "f:a", 1), FAAS_EINVAL);
+    assert_int_equal(faas_warm(f->rt, "f:7", 1), FAAS_ENOTFOUND);
     ASSERT_OK(faas_stats_get(f->rt, "f", &st));
     assert_int_equal(st.invocations, 1);
     assert_int_equal(faas_stats_get(f->rt, "f:2", &st), FAAS_ENOTFOUND);
