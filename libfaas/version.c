@@ -522,7 +522,8 @@ void faas_versions_free(faas_version_info *infos)
 
 /* ---- aliases -------------------------------------------------------------------------- */
 
-/* Is alias an alias's name, as Lambda's: 1-128 of [A-Za-z0-9_-], not all digits? */
+/* Is alias an alias's name, as Lambda's: 1-128 of [A-Za-z0-9_-], not all digits (those
+ * are versions)? */
 static bool valid_alias(const char *alias)
 {
     if (alias == NULL)
@@ -549,6 +550,30 @@ static faas_function *alias_find(faas_runtime *rt, const char *name, const char 
     faas_function *a = NULL;
     HASH_FIND(hh, rt->quals, key, (size_t)kn, a);
     return a != NULL && a->kind == FAAS__ALIAS ? a : NULL;
+}
+
+/* The arguments every alias call takes, checked (rt, the alias's spelling). */
+static int alias_args(faas_runtime *rt, const char *api, const char *alias)
+{
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "%s: runtime is NULL", api);
+    if (!valid_alias(alias))
+        return faas__fail(FAAS_EINVAL, "%s: invalid alias name \"%.80s\"", api,
+                          alias ? alias : "(null)");
+    return FAAS_OK;
+}
+
+/* The live alias NAME:ALIAS into *a, under the lock the caller holds; FAAS_ENOTFOUND
+ * with Lambda's words ("Alias not found: <ARN>:ALIAS", apex/up#606) if there is none. */
+static int alias_locate(faas_runtime *rt, const char *api, const char *name,
+                        const char *alias, faas_function **a)
+{
+    faas_function *latest;
+    *a = NULL;
+    int rc = find_latest(rt, api, name, &latest);
+    if (rc == FAAS_OK && (*a = alias_find(rt, name, alias)) == NULL)
+        rc = faas__fail(FAAS_ENOTFOUND, "%s: Alias not found: %s:%s", api, name, alias);
+    return rc;
 }
 
 /* Check an alias_set's arguments against latest's versions (under the lock) and fill the
@@ -584,19 +609,16 @@ static int route_build(faas_function *latest, const char *key, uint32_t version,
 int faas_alias_set(faas_runtime *rt, const char *name, const char *alias, uint32_t version,
                    uint32_t extra_version, double extra_weight)
 {
-    if (rt == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_alias_set: runtime is NULL");
-    if (!valid_alias(alias))
-        return faas__fail(FAAS_EINVAL, "faas_alias_set: invalid alias name \"%.80s\": 1-128 "
-                          "characters of [A-Za-z0-9_-], not all digits",
-                          alias ? alias : "(null)");
+    int rc = alias_args(rt, "faas_alias_set", alias);
+    if (rc != FAAS_OK)
+        return rc;
     faas__route *r = calloc(1, sizeof *r);
     if (r == NULL)
         return faas__fail(FAAS_ENOMEM, "faas_alias_set: out of memory");
     faas_function *a = NULL;
     pthread_rwlock_wrlock(&rt->reg_lock);
     faas_function *latest;
-    int rc = find_latest(rt, "faas_alias_set", name, &latest);
+    rc = find_latest(rt, "faas_alias_set", name, &latest);
     char key[KEY_MAX] = "";
     if (rc == FAAS_OK) {
         snprintf(key, sizeof key, "%s:%s", name, alias);
@@ -645,17 +667,12 @@ int faas_alias_set(faas_runtime *rt, const char *name, const char *alias, uint32
 
 int faas_alias_delete(faas_runtime *rt, const char *name, const char *alias)
 {
-    if (rt == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_alias_delete: runtime is NULL");
-    if (!valid_alias(alias))
-        return faas__fail(FAAS_EINVAL, "faas_alias_delete: invalid alias name \"%.80s\"",
-                          alias ? alias : "(null)");
+    int rc = alias_args(rt, "faas_alias_delete", alias);
+    if (rc != FAAS_OK)
+        return rc;
     pthread_rwlock_wrlock(&rt->reg_lock);
-    faas_function *latest, *a = NULL;
-    int rc = find_latest(rt, "faas_alias_delete", name, &latest);
-    if (rc == FAAS_OK && (a = alias_find(rt, name, alias)) == NULL)
-        rc = faas__fail(FAAS_ENOTFOUND, "faas_alias_delete: Alias not found: %s:%s", name,
-                        alias);
+    faas_function *a;
+    rc = alias_locate(rt, "faas_alias_delete", name, alias, &a);
     if (rc == FAAS_OK) {                /* freed with latest: handles must not dangle */
         atomic_store_explicit(&a->dead, true, memory_order_relaxed);
         HASH_DEL(rt->quals, a);
@@ -670,16 +687,12 @@ int faas_alias_get(faas_runtime *rt, const char *name, const char *alias,
     if (out == NULL)
         return faas__fail(FAAS_EINVAL, "faas_alias_get: out is NULL");
     memset(out, 0, sizeof *out);
-    if (rt == NULL)
-        return faas__fail(FAAS_EINVAL, "faas_alias_get: runtime is NULL");
-    if (!valid_alias(alias))
-        return faas__fail(FAAS_EINVAL, "faas_alias_get: invalid alias name \"%.80s\"",
-                          alias ? alias : "(null)");
+    int rc = alias_args(rt, "faas_alias_get", alias);
+    if (rc != FAAS_OK)
+        return rc;
     pthread_rwlock_rdlock(&rt->reg_lock);
-    faas_function *latest, *a = NULL;
-    int rc = find_latest(rt, "faas_alias_get", name, &latest);
-    if (rc == FAAS_OK && (a = alias_find(rt, name, alias)) == NULL)
-        rc = faas__fail(FAAS_ENOTFOUND, "faas_alias_get: Alias not found: %s:%s", name, alias);
+    faas_function *a;
+    rc = alias_locate(rt, "faas_alias_get", name, alias, &a);
     if (rc == FAAS_OK) {
         const faas__route *r = atomic_load_explicit(&a->route, memory_order_acquire);
         out->version = r->version;
