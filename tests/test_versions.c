@@ -507,6 +507,9 @@ static void alias_updates_are_atomic_for_calls(void **state)
     char dir[4096], path[4096];
     two_versions(f, dir, sizeof dir, path);
     ASSERT_OK(faas_alias_set(f->rt, "f", "flip", 1, 0, 0.0));
+    /* an instance for every caller, made now: mod_basic's INIT counts in plain ints */
+    ASSERT_OK(faas_warm(f->rt, "f:1", 3));
+    ASSERT_OK(faas_warm(f->rt, "f:2", 3));
     faas_function *h = faas_lookup(f->rt, "f:flip");
     assert_non_null(h);
     atomic_bool stop = false;
