@@ -196,7 +196,10 @@ typedef struct faas_record {    /* fixed: handed back in arrays */
     uint32_t    billed_ms, memory_mb;
     uint64_t    max_memory_bytes; /* arena high-water of this call */
     uint64_t    cost_picousd;   /* 1e-12 USD */
-    uint64_t    reserved[4];    /* later fields; zero in a record you build */
+    uint32_t    version;        /* the published version that ran (NAME:3 or an alias
+                                   routed to 3: 3); 0: $LATEST. See faas_publish_version(3) */
+    uint32_t    reserved32;     /* zero */
+    uint64_t    reserved[3];    /* later fields; zero in a record you build */
 } faas_record;
 
 typedef struct faas_response {  /* fixed: the library fills it in your memory */
@@ -308,6 +311,54 @@ FAAS_API const char *faas_future_request_id(const faas_future *f);
 FAAS_API void faas_future_free(faas_future *f);
 /* Make at least N instances of NAME live and initialised; returns when they are. */
 FAAS_API int  faas_warm(faas_runtime *rt, const char *name, unsigned instances);
+
+/* ---- Versions and aliases ---------------------------------------------------------------
+ * A name may carry one qualifier: NAME and NAME:$LATEST are the function as registered;
+ * NAME:3 is published version 3, frozen by faas_publish_version() with its own instances,
+ * counters and cost; NAME:prod is an alias, which sends each call to its version, or to a
+ * second one for a share of the calls (Lambda's AdditionalVersionWeights). faas_invoke(),
+ * faas_invoke_async(), faas_invoke_future(), faas_lookup() and faas_stats_get() take
+ * qualified names; an unknown qualifier is FAAS_ENOTFOUND. See faas_publish_version(3).
+ */
+
+typedef struct faas_version_info {      /* fixed: the library fills it */
+    uint32_t    version;                /* 1, 2, ... */
+    uint32_t    reserved32;
+    char        code_sha256[48];        /* base64 SHA-256 of the module file (44 chars), as
+                                           Lambda's CodeSha256 */
+    const char *description;            /* as published ("" if none) */
+    int64_t     published_ns;           /* when, Unix time (the runtime's wall clock) */
+    uint64_t    reserved[4];            /* later fields take their place */
+} faas_version_info;
+
+typedef struct faas_alias_info {        /* fixed: the library fills it */
+    uint32_t version;                   /* the alias's version; 0: $LATEST */
+    uint32_t extra_version;             /* the second version; 0: none */
+    double   extra_weight;              /* the share of calls it gets, 0.0 to 1.0 */
+    uint64_t revision;                  /* 1 when created, one more per faas_alias_set() */
+    uint64_t reserved[4];               /* later fields take their place */
+} faas_alias_info;
+
+/* Publish NAME (unqualified) as a new immutable version; *version (NULL ok) gets its
+ * number. Nothing changed since the last version: that version, none made. */
+FAAS_API int  faas_publish_version(faas_runtime *rt, const char *name, const char *description,
+                                   uint32_t *version);
+/* NAME's published versions, oldest first; *infos is released with faas_versions_free(). */
+FAAS_API int  faas_versions_list(faas_runtime *rt, const char *name, faas_version_info **infos,
+                                 size_t *count);
+/* Release what faas_versions_list() returned. NULL is a no-op. */
+FAAS_API void faas_versions_free(faas_version_info *infos);
+/* Create or update alias ALIAS of NAME: calls go to VERSION (0: $LATEST), and a share
+ * EXTRA_WEIGHT (0.0-1.0) of them to EXTRA_VERSION (0: none). Atomic for calls. */
+FAAS_API int  faas_alias_set(faas_runtime *rt, const char *name, const char *alias,
+                             uint32_t version, uint32_t extra_version, double extra_weight);
+/* Delete an alias; calls naming it are then FAAS_ENOTFOUND. */
+FAAS_API int  faas_alias_delete(faas_runtime *rt, const char *name, const char *alias);
+/* An alias's routing now. */
+FAAS_API int  faas_alias_get(faas_runtime *rt, const char *name, const char *alias,
+                             faas_alias_info *out);
+/* Seed the runtime's routing generator: the same seed, the same choices (tests). */
+FAAS_API void faas_routing_seed(faas_runtime *rt, uint64_t seed);
 
 /* ---- The journal of accepted asynchronous calls (faas_options.journal_dir) ---------------
  * With a journal, an async call is on disk (fdatasync, shared by concurrent callers) before

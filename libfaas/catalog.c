@@ -14,6 +14,7 @@ static const char *kind_name(enum faas__kind k)
     case FAAS__HOST:   return "host";
     case FAAS__MODULE: return "module";
     case FAAS__FFI:    return "ffi";
+    case FAAS__ALIAS:  return "alias";      /* never listed: aliases are not in rt->fns */
     }
     return "host";
 }

@@ -112,6 +112,10 @@ int faas__instance_create(faas_function *fn, faas__instance **out, char *err, si
         if (rc != FAAS_OK)
             goto fail;
         break;
+    case FAAS__ALIAS:                   /* never: an alias routes, it has no instances */
+        snprintf(err, errlen, "%s is an alias: it has no instances", fn->key);
+        rc = FAAS_ELOAD;
+        goto fail;
     }
 
     if (init != NULL) {

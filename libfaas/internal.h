@@ -40,6 +40,7 @@
 #include "arena.h"
 #include "cost.h"
 #include "metrics.h"
+#include "qname.h"
 #include "sched.h"
 #include "timer.h"
 
@@ -115,14 +116,27 @@ typedef struct faas__instance {
     faas__arena       arena;
 } faas__instance;
 
-enum faas__kind { FAAS__HOST, FAAS__MODULE, FAAS__FFI };
+/* FAAS__ALIAS: an alias (version.c), a handle that routes each call to a version; it has
+ * no pool, no counters and no code of its own. */
+enum faas__kind { FAAS__HOST, FAAS__MODULE, FAAS__FFI, FAAS__ALIAS };
+
+typedef struct faas__versions faas__versions;   /* version.c */
+typedef struct faas__route faas__route;         /* version.c */
 
 struct faas_function {
     UT_hash_handle   hh;          /* in rt->fns, keyed by name; under rt->reg_lock */
     faas_runtime    *rt;
     struct faas_function *retired_next; /* unregistered, waiting for no call to be pending */
-    faas__name      *name;        /* name->name is the key; tag lives there too */
+    faas__name      *name;        /* name->name is the unqualified name; tag lives there */
+    const char      *key;         /* its key: name->name in rt->fns, or "NAME:3" (a version),
+                                     "NAME:prod" (an alias) in rt->quals */
+    uint32_t         version;     /* a published version's number; 0: $LATEST (or alias) */
+    int              code_fd;     /* a module version's private copy of its file (a memfd
+                                     that mod's path, /proc/self/fd/N, names); -1: none */
     enum faas__kind  kind;
+    faas__versions  *vers;        /* $LATEST: its versions and aliases, NULL before the
+                                     first; under rt->reg_lock (version.c) */
+    _Atomic(faas__route *) route; /* FAAS__ALIAS: its routing now (version.c) */
     bool             isolated;    /* cfg.isolation != NONE: instances are processes, made
                                      by faas__isolation; the host never loads mod */
     void            *iso;         /* the isolation part's per-function state (its zygote) */
@@ -334,6 +348,34 @@ void faas__registry_close(faas_runtime *rt);
 faas_function *faas__lookup_fn(faas_runtime *rt, const char *name, int *status);
 void faas__fn_free(faas_function *fn);
 
+/* ---- version.c: qualified names, published versions, aliases ------------------------- */
+
+/* The parser of "NAME:QUALIFIER" is qname.h's. */
+/* Requires rt->reg_lock. The function NAME (which has a colon: not a plain name) names,
+ * or NULL with *status FAAS_EINVAL (malformed) or FAAS_ENOTFOUND. route: an alias is
+ * resolved to the version this call goes to; else the alias itself is returned. */
+faas_function *faas__qualified_find(faas_runtime *rt, const char *name, bool route,
+                                    int *status);
+/* The version a call through ALIAS goes to now; NULL if the alias was deleted. No lock. */
+faas_function *faas__route_pick(faas_function *alias);
+/* Requires rt->reg_lock held for writing. Take LATEST's versions and aliases out of
+ * rt->quals (it is being unregistered); the versions are handed back in *out (malloc'd,
+ * *n of them; the caller closes and retires each). Aliases stay with LATEST until
+ * faas__versions_free(). FAAS_ENOMEM leaves everything in place. */
+int  faas__versions_detach(faas_runtime *rt, faas_function *latest, faas_function ***out,
+                           size_t *n);
+/* Free what fn->vers holds (aliases included), with fn. */
+void faas__versions_free(faas_function *fn);
+/* registry.c: a new function that is a frozen copy of LATEST (its code, its config), keyed
+ * "NAME:VERSION" (key is copied); not inserted yet. A module's version loads code_path,
+ * the private copy in code_fd, which it owns from then on (closed with it, on failure
+ * too); a host function's has none (NULL, -1). */
+int  faas__version_new(faas_function *latest, uint32_t version, const char *key,
+                       const char *code_path, int code_fd, faas_function **out);
+/* registry.c: insert a version made by faas__version_new() into rt->quals and start its
+ * pool. Requires rt->reg_lock held for writing. */
+void faas__version_insert(faas_runtime *rt, faas_function *fn);
+
 /* ---- runtime.c ------------------------------------------------------------------------- */
 
 /* An optional part attached to a runtime (the triggers, say): the core reaches it only
@@ -409,8 +451,10 @@ struct faas_runtime {
                                      price to the model */
     faas_price_model *price;      /* the runtime's own copy */
 
-    pthread_rwlock_t reg_lock;    /* protects fns */
-    faas_function   *fns;
+    pthread_rwlock_t reg_lock;    /* protects fns, quals and every function's vers */
+    faas_function   *fns;         /* registered functions ($LATEST), by name */
+    faas_function   *quals;       /* published versions and aliases, by "NAME:QUALIFIER" */
+    _Atomic uint64_t route_rng;   /* alias routing's generator (version.c) */
 
     pthread_mutex_t  mod_lock;    /* protects mods and every module's regs */
     faas__module    *mods;

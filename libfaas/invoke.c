@@ -90,6 +90,7 @@ static void record_base(faas_record *r, faas_function *fn, const char *request_i
         r->function = fn->name->name;
         r->tag = fn->name->tag;
         r->memory_mb = fn->cfg.memory_mb;
+        r->version = fn->version;
     }
     r->status = status;
     r->attempt = attempt;
@@ -621,10 +622,13 @@ instance_ready(faas_runtime *rt, faas_function *fn, faas_ctx *ctx, const uint64_
 /* The log sink's START line (the sink is set): once a run, whether its instance could be
  * made or not. */
 static inline __attribute__((always_inline)) void
-log_start(faas_runtime *rt, const char *request_id)
+log_start(faas_runtime *rt, const char *request_id, uint32_t version)
 {
     char line[96];
-    snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", request_id);
+    if (version == 0)
+        snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST", request_id);
+    else
+        snprintf(line, sizeof line, "START RequestId: %s Version: %u", request_id, version);
     faas__log_line(rt, line);
 }
 
@@ -755,6 +759,7 @@ record_call(faas_function *fn, faas_record *r, int status, int cold, int attempt
         atomic_fetch_add_explicit(&fn->name->refs, 1, memory_order_relaxed);
     r->function = fn->name->name;
     r->tag = fn->name->tag;
+    r->version = fn->version;
     r->status = status;
     r->cold = cold;
     r->attempt = attempt;
@@ -785,7 +790,7 @@ static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t 
 again:
     rc = instance_ready(rt, fn, &ctx, queued_ns, &start, &init_ns, &cold, err, sizeof err);
     if (rt->opts.log != NULL && !replaced)
-        log_start(rt, ctx.request_id);
+        log_start(rt, ctx.request_id, fn->version);
     if (rc != FAAS_OK) {
         cold_start_failed(&ctx, rc, err, start, init_ns, attempt, borrow_name, res);
         tls_current = ctx.outer;
@@ -920,8 +925,8 @@ invoke_named(faas_runtime *rt, const char *name, const void *payload, size_t len
                                           "invalid function name \"%.80s\": 1-64 "
                                           "characters of [A-Za-z0-9_-]",
                                           name ? name : "(null)");
-    else
-        rc = faas__response_service_error(out, rc, NULL, NULL, "Function not found: %.80s",
+    else                /* Lambda's words, with the name as given (its qualifier too) */
+        rc = faas__response_service_error(out, rc, NULL, NULL, "Function not found: %.200s",
                                           name);
     return rc;
 }
@@ -978,6 +983,19 @@ int faas_invoke(faas_runtime *rt, const char *name, const void *payload, size_t 
     return rc;
 }
 
+/* faas_invoke_fn() of an alias's handle: the call of the version it routes this call to,
+ * into out (filled whatever happens). Out of line: the plain handle's path pays one test. */
+static __attribute__((noinline)) int
+invoke_alias(faas_function *alias, const void *payload, size_t len, faas_response *out)
+{
+    faas_function *v = faas__route_pick(alias);
+    if (v == NULL)
+        return faas__response_service_error(out, FAAS_ENOTFOUND, NULL, NULL,
+                                            "Function not found: %.200s (the alias was "
+                                            "deleted)", alias->key);
+    return faas_invoke_fn(v, payload, len, out);
+}
+
 int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_response *res)
 {
     faas_response discard;
@@ -986,6 +1004,8 @@ int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_resp
     if (fn == NULL) {
         rc = faas__response_service_error(out, FAAS_EINVAL, NULL, NULL,
                                           "faas_invoke_fn: function is NULL");
+    } else if (__builtin_expect(fn->kind == FAAS__ALIAS, 0)) {
+        rc = invoke_alias(fn, payload, len, out);
     } else if ((rc = precheck(fn->rt, payload, len, out)) != FAAS_OK) {
         /* refused: out is filled */
     } else if (len - 1 < PAYLOAD_SHORT - 1) {  /* 1 to 15 bytes */

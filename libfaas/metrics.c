@@ -211,7 +211,8 @@ int faas_stats_get(faas_runtime *rt, const char *name, faas_stats *out)
         return faas__fail(FAAS_EINVAL, "faas_stats_get: runtime is NULL");
     if (out == NULL)
         return faas__fail(FAAS_EINVAL, "faas_stats_get: out is NULL");
-    if (name != NULL && !faas__valid_name(name, NULL))
+    faas__qname qn;
+    if (name != NULL && faas__qname_parse(name, &qn) != FAAS_OK)
         return faas__fail(FAAS_EINVAL, "faas_stats_get: invalid name \"%.80s\"", name);
     memset(out, 0, sizeof *out);
     snaps *snap = calloc(1, sizeof *snap);
@@ -221,10 +222,16 @@ int faas_stats_get(faas_runtime *rt, const char *name, faas_stats *out)
     pthread_rwlock_rdlock(&rt->reg_lock);
     if (name != NULL) {
         faas_function *fn = NULL;
-        HASH_FIND_STR(rt->fns, name, fn);
+        if (qn.kind == FAAS__Q_NONE)
+            HASH_FIND_STR(rt->fns, name, fn);
+        else                            /* a version's own counters ("NAME:3") */
+            fn = faas__qualified_find(rt, name, false, &rc);
         if (fn == NULL)
-            rc = faas__fail(FAAS_ENOTFOUND, "faas_stats_get: no function named \"%.64s\"",
+            rc = faas__fail(FAAS_ENOTFOUND, "faas_stats_get: no function named \"%.200s\"",
                             name);
+        else if (fn->kind == FAAS__ALIAS)
+            rc = faas__fail(FAAS_EINVAL, "faas_stats_get: %.200s is an alias: counters are "
+                            "per version (ask for NAME:VERSION)", name);
         else
             add_function(rt, fn, out, snap);
     } else {

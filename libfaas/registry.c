@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ffi.h"
 
@@ -126,7 +127,12 @@ static void fn_free(faas_function *fn)
         faas__isolation->detach(fn);
     if (fn->kind == FAAS__FFI)
         faas__ffi_free(fn);
+    faas__versions_free(fn);
+    if (fn->key != NULL && (fn->name == NULL || fn->key != fn->name->name))
+        free((char *)fn->key);
     faas__module_put(fn->rt, fn->mod);
+    if (fn->code_fd >= 0)
+        close(fn->code_fd);             /* the version's private code, unloaded above */
     faas__hist_free(&fn->hist);
     faas__hist_free(&fn->init_hist);
     faas__hist_free(&fn->queue_hist);
@@ -164,6 +170,7 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
         return faas__fail(FAAS_ENOMEM, "register %s: out of memory", name);
     fn->rt = rt;
     fn->kind = kind;
+    fn->code_fd = -1;
     fn->cfg = *cfg;
     fn->name = faas__name_new(name, cfg->tag);
     fn->dead_letter = cfg->dead_letter ? strdup(cfg->dead_letter) : NULL;
@@ -181,6 +188,7 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     }
     fn->cfg.dead_letter = fn->dead_letter;
     fn->cfg.tag = fn->name->tag;
+    fn->key = fn->name->name;
     faas__price_fn(rt->price, cfg->memory_mb, &fn->price);
     fn->hist_on = !rt->opts.no_histograms;
     fn->isolated = cfg->isolation != FAAS_ISOLATE_NONE;
@@ -307,7 +315,63 @@ int faas__register_prepared(faas_runtime *rt, const char *name, const faas_confi
     return rc;
 }
 
+/* ---- published versions (version.c decides when; this is how one is made) ------------- */
+
+int faas__version_new(faas_function *latest, uint32_t version, const char *key,
+                      const char *code_path, int code_fd, faas_function **out)
+{
+    faas_function *fn;
+    int rc = fn_new(latest->rt, latest->name->name, &latest->cfg, latest->kind, &fn);
+    if (rc != FAAS_OK) {
+        if (code_fd >= 0)
+            close(code_fd);
+        return rc;
+    }
+    fn->code_fd = code_fd;
+    fn->version = version;
+    fn->key = strdup(key);
+    fn->handler = latest->handler;
+    fn->init = latest->init;
+    fn->shutdown = latest->shutdown;
+    if (latest->symbol != NULL)
+        fn->symbol = strdup(latest->symbol);
+    if (code_path != NULL)
+        fn->mod = faas__module_get(latest->rt, code_path);
+    if (fn->key == NULL || (latest->symbol && fn->symbol == NULL) ||
+        (code_path && fn->mod == NULL)) {
+        fn_free(fn);
+        return faas__fail(FAAS_ENOMEM, "faas_publish_version %s: out of memory", key);
+    }
+    *out = fn;
+    return FAAS_OK;
+}
+
+void faas__version_insert(faas_runtime *rt, faas_function *fn)
+{
+    /* Requires rt->reg_lock held for writing. */
+    atomic_store_explicit(&fn->budget, faas__budget_for(rt, fn->name->tag),
+                          memory_order_release);
+    HASH_ADD_KEYPTR(hh, rt->quals, fn->key, strlen(fn->key), fn);
+}
+
 /* ---- lookup and unregistration -------------------------------------------------------- */
+
+/* NAME, plain or qualified (route: an alias resolved to this call's version), taking the
+ * registry lock; NULL with *status FAAS_EINVAL or FAAS_ENOTFOUND. */
+static faas_function *find(faas_runtime *rt, const char *name, bool route, int *status)
+{
+    size_t len;
+    faas_function *fn = NULL;
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    if (__builtin_expect(faas__valid_name(name, &len), 1)) {
+        HASH_FIND(hh, rt->fns, name, len, fn);
+        *status = fn ? FAAS_OK : FAAS_ENOTFOUND;
+    } else {
+        fn = faas__qualified_find(rt, name, route, status);
+    }
+    pthread_rwlock_unlock(&rt->reg_lock);
+    return fn;
+}
 
 faas_function *faas_lookup(faas_runtime *rt, const char *name)
 {
@@ -315,17 +379,41 @@ faas_function *faas_lookup(faas_runtime *rt, const char *name)
         faas__fail(FAAS_EINVAL, "faas_lookup: runtime is NULL");
         return NULL;
     }
-    if (!faas__valid_name(name, NULL)) {
+    int rc;
+    faas_function *fn = find(rt, name, false, &rc);   /* an alias stays one: it routes */
+    if (fn == NULL && rc == FAAS_EINVAL)
         faas__fail(FAAS_EINVAL, "faas_lookup: invalid name \"%.80s\"", name ? name : "(null)");
-        return NULL;
-    }
-    faas_function *fn = NULL;
-    pthread_rwlock_rdlock(&rt->reg_lock);
-    HASH_FIND_STR(rt->fns, name, fn);
-    pthread_rwlock_unlock(&rt->reg_lock);
-    if (fn == NULL)
-        faas__fail(FAAS_ENOTFOUND, "Function not found: %s", name);
+    else if (fn == NULL)
+        faas__fail(FAAS_ENOTFOUND, "Function not found: %.200s", name);
     return fn;
+}
+
+/* Take a slot on fn found under the registry lock (held by the caller). */
+static inline __attribute__((always_inline)) int
+slot_on(faas_function *fn, faas__slot *slot, faas_response *res)
+{
+    int rc = faas__budget_check(fn, NULL, 1, res);
+    if (rc == FAAS_OK) {
+        rc = faas__slot_take(fn, slot);
+        if (rc == FAAS_ETHROTTLED)
+            faas__throttled(fn, NULL, 1, res);
+    }
+    return rc;
+}
+
+/* faas__lookup_slot() for a name with a qualifier: out of line, off the plain name's path. */
+static __attribute__((noinline)) int
+lookup_slot_qualified(faas_runtime *rt, const char *name, faas_function **fnp,
+                      faas__slot *slot, faas_response *res)
+{
+    int rc;
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    faas_function *fn = faas__qualified_find(rt, name, true, &rc);
+    if (fn != NULL)
+        rc = slot_on(fn, slot, res);
+    pthread_rwlock_unlock(&rt->reg_lock);
+    *fnp = fn;
+    return rc;
 }
 
 int faas__lookup_slot(faas_runtime *rt, const char *name, faas_function **fnp,
@@ -333,19 +421,13 @@ int faas__lookup_slot(faas_runtime *rt, const char *name, faas_function **fnp,
 {
     size_t len;
     *fnp = NULL;
-    if (!faas__valid_name(name, &len))
-        return FAAS_EINVAL;
+    if (__builtin_expect(!faas__valid_name(name, &len), 0))
+        return lookup_slot_qualified(rt, name, fnp, slot, res);
     faas_function *fn = NULL;
     int rc;
     pthread_rwlock_rdlock(&rt->reg_lock);
     HASH_FIND(hh, rt->fns, name, len, fn);
-    if (fn == NULL) {
-        rc = FAAS_ENOTFOUND;
-    } else if ((rc = faas__budget_check(fn, NULL, 1, res)) == FAAS_OK) {
-        rc = faas__slot_take(fn, slot);
-        if (rc == FAAS_ETHROTTLED)
-            faas__throttled(fn, NULL, 1, res);
-    }
+    rc = fn == NULL ? FAAS_ENOTFOUND : slot_on(fn, slot, res);
     pthread_rwlock_unlock(&rt->reg_lock);
     *fnp = fn;
     return rc;
@@ -366,13 +448,25 @@ int faas_unregister(faas_runtime *rt, const char *name)
         return faas__fail(FAAS_EBUSY, "faas_unregister %s: called from inside a call of "
                           "%s, which would wait for itself", name, name);
     }
+    faas_function **vers = NULL;
+    size_t nvers = 0;
+    if (fn != NULL && faas__versions_detach(rt, fn, &vers, &nvers) != FAAS_OK) {
+        pthread_rwlock_unlock(&rt->reg_lock);
+        return faas__fail(FAAS_ENOMEM, "faas_unregister %s: out of memory", name);
+    }
     if (fn != NULL)
         HASH_DEL(rt->fns, fn);
     pthread_rwlock_unlock(&rt->reg_lock);
     if (fn == NULL)
         return faas__fail(FAAS_ENOTFOUND, "faas_unregister: Function not found: %s", name);
+    for (size_t i = 0; i < nvers; i++) {   /* its published versions go with it */
+        faas__pool_close(vers[i]);
+        faas__sched_retire(rt, vers[i]);
+    }
+    free(vers);
     faas__pool_close(fn);           /* waits for running calls */
-    faas__sched_retire(rt, fn);     /* freed once no async call is pending */
+    faas__sched_retire(rt, fn);     /* freed once no async call is pending; its aliases
+                                       with it */
     return FAAS_OK;
 }
 
@@ -380,9 +474,18 @@ void faas__registry_close(faas_runtime *rt)
 {
     faas_function *fn, *tmp;
     pthread_rwlock_wrlock(&rt->reg_lock);
-    faas_function *all = rt->fns;
+    faas_function *all = rt->fns, *quals = rt->quals;
     rt->fns = NULL;
+    rt->quals = NULL;
     pthread_rwlock_unlock(&rt->reg_lock);
+    HASH_ITER(hh, quals, fn, tmp) {     /* versions and aliases first: the aliases are
+                                           freed with their $LATEST, below */
+        HASH_DEL(quals, fn);
+        if (fn->kind != FAAS__ALIAS) {
+            faas__pool_close(fn);
+            fn_free(fn);
+        }
+    }
     HASH_ITER(hh, all, fn, tmp) {
         HASH_DEL(all, fn);
         faas__pool_close(fn);
@@ -392,34 +495,34 @@ void faas__registry_close(faas_runtime *rt)
 
 faas_function *faas__lookup_fn(faas_runtime *rt, const char *name, int *status)
 {
-    size_t len;
-    if (!faas__valid_name(name, &len)) {
-        *status = FAAS_EINVAL;
-        return NULL;
-    }
-    faas_function *fn = NULL;
-    pthread_rwlock_rdlock(&rt->reg_lock);
-    HASH_FIND(hh, rt->fns, name, len, fn);
-    pthread_rwlock_unlock(&rt->reg_lock);
-    *status = fn ? FAAS_OK : FAAS_ENOTFOUND;
-    return fn;
+    return find(rt, name, true, status);
 }
 
 int faas_warm(faas_runtime *rt, const char *name, unsigned instances)
 {
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "faas_warm: runtime is NULL");
-    if (!faas__valid_name(name, NULL))
+    faas__qname qn;
+    if (faas__qname_parse(name, &qn) != FAAS_OK)
         return faas__fail(FAAS_EINVAL, "faas_warm: invalid name \"%.80s\"",
                           name ? name : "(null)");
     if (atomic_load(&rt->closing))
         return faas__fail(FAAS_ESHUTDOWN, "faas_warm: the runtime is shutting down");
     faas_function *fn = NULL;
+    int rc = FAAS_OK;
     pthread_rwlock_rdlock(&rt->reg_lock);
-    HASH_FIND_STR(rt->fns, name, fn);
+    if (qn.kind == FAAS__Q_NONE)
+        HASH_FIND_STR(rt->fns, name, fn);
+    else                                /* a version ("NAME:3") has instances of its own */
+        fn = faas__qualified_find(rt, name, false, &rc);
+    if (fn != NULL && fn->kind == FAAS__ALIAS) {
+        pthread_rwlock_unlock(&rt->reg_lock);
+        return faas__fail(FAAS_EINVAL, "faas_warm: %.200s is an alias: warm its versions "
+                          "(NAME:VERSION)", name);
+    }
     if (fn == NULL) {
         pthread_rwlock_unlock(&rt->reg_lock);
-        return faas__fail(FAAS_ENOTFOUND, "faas_warm: Function not found: %s", name);
+        return faas__fail(FAAS_ENOTFOUND, "faas_warm: Function not found: %.200s", name);
     }
     /* Reserved slots keep unregistration waiting, so fn stays valid once they are made;
      * they are made before the registry lock is dropped. */

@@ -83,6 +83,7 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     atomic_init(&rt->closing, false);
     atomic_init(&rt->remote, NULL);
     atomic_init(&rt->remote_users, 0);
+    atomic_init(&rt->route_rng, faas__rand64());  /* alias routing; faas_routing_seed() */
     pthread_mutex_init(&rt->attach_lock, NULL);
     rt->attachments = NULL;
     rt->journal = NULL;

@@ -804,7 +804,7 @@ static int accept_call(faas_runtime *rt, faas_function *fn, const char *name,
             unaccept(s);
             return rc == FAAS_EINVAL
                 ? faas__fail(rc, "invalid function name \"%.80s\"", name ? name : "(null)")
-                : faas__fail(rc, "Function not found: %.80s", name);
+                : faas__fail(rc, "Function not found: %.200s", name);
         }
     }
     faas__job *job = job_new(s, fn, payload, len);
@@ -852,7 +852,7 @@ static int remote_queue(faas_runtime *rt, faas__job *job, const char *name)
     faas__remote *r = atomic_load(&rt->remote);
     int rc;
     if (r != NULL && (job->fn == NULL || r->all || job->fn->cfg.remote)) {
-        rc = r->submit(r, job, job->fn ? job->fn->name->name : name);
+        rc = r->submit(r, job, job->fn ? job->fn->key : name);  /* "NAME:3" for a version */
         atomic_fetch_sub(&rt->remote_users, 1);
         if (rc != FAAS_OK)
             job_discard(rt, job);
@@ -942,6 +942,13 @@ int faas_invoke_fn_async(faas_function *fn, const void *payload, size_t len,
 {
     if (fn == NULL)
         return faas__fail(FAAS_EINVAL, "faas_invoke_fn_async: function is NULL");
+    if (fn->kind == FAAS__ALIAS) {          /* routed now: the call runs that version */
+        faas_function *v = faas__route_pick(fn);
+        if (v == NULL)
+            return faas__fail(FAAS_ENOTFOUND, "Function not found: %.200s (the alias was "
+                              "deleted)", fn->key);
+        fn = v;
+    }
     faas__job *job = NULL;
     int rc = accept_call(fn->rt, fn, NULL, payload, len, true, false, &job);
     return rc == FAAS_OK ? queue_call(fn->rt, job, cb, arg, request_id, NULL) : rc;

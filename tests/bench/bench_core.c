@@ -103,6 +103,29 @@ static void setup_default(void)
         rt_default = make_runtime(NULL, &fn_default);     /* every default */
 }
 
+/* The default runtime's "empty" published as version 1, an alias "live" of it, and a
+ * handle of each, one instance of the version warm. */
+static faas_function *fn_version, *fn_alias;
+
+static void setup_versions(void)
+{
+    setup_default();
+    if (fn_version != NULL)
+        return;
+    int rc;
+    if ((rc = faas_publish_version(rt_default, "empty", NULL, NULL)) != FAAS_OK)
+        die("faas_publish_version(empty)", rc);
+    if ((rc = faas_alias_set(rt_default, "empty", "live", 1, 0, 0.0)) != FAAS_OK)
+        die("faas_alias_set(empty:live)", rc);
+    if ((rc = faas_warm(rt_default, "empty", 1)) != FAAS_OK ||
+        (fn_version = faas_lookup(rt_default, "empty:1")) == NULL ||
+        (fn_alias = faas_lookup(rt_default, "empty:live")) == NULL)
+        die("faas_lookup(empty:1, empty:live)", FAAS_ENOTFOUND);
+    faas_response res;                  /* the version's instance: warm from here */
+    faas_invoke(rt_default, "empty:1", payload, PAYLOAD_LEN, &res);
+    faas_response_free(&res);
+}
+
 static void setup_cpu(void)
 {
     if (rt_cpu == NULL) {
@@ -210,6 +233,23 @@ static uint64_t loop_invoke(uint64_t n)
     return acc;
 }
 
+static uint64_t invoke_name_loop(const char *name, uint64_t n)
+{
+    uint64_t acc = 0;
+    faas_response res;
+    for (uint64_t i = 0; i < n; i++) {
+        int rc = faas_invoke(rt_default, name, payload, PAYLOAD_LEN, &res);
+        acc += (uint64_t)(rc != FAAS_OK) + (uint64_t)res.record.cold;
+        faas_response_free(&res);
+    }
+    return acc;
+}
+
+static uint64_t loop_version(uint64_t n)    { return invoke_name_loop("empty:1", n); }
+static uint64_t loop_alias(uint64_t n)      { return invoke_name_loop("empty:live", n); }
+static uint64_t loop_version_fn(uint64_t n) { return invoke_fn_loop(fn_version, n); }
+static uint64_t loop_alias_fn(uint64_t n)   { return invoke_fn_loop(fn_alias, n); }
+
 typedef struct warm_case {
     const char *name;
     const char *what;
@@ -239,6 +279,14 @@ static warm_case warm[] = {
       .loop = loop_invoke_fn, .setup = setup_default, .iters = 300000u },
     { .name = "invoke", .what = "faas_invoke by name, warm + free",
       .loop = loop_invoke, .setup = setup_default, .iters = 300000u },
+    { .name = "version", .what = "faas_invoke of \"empty:1\", warm + free",
+      .loop = loop_version, .setup = setup_versions, .iters = 300000u },
+    { .name = "alias", .what = "faas_invoke of alias \"empty:live\" (-> 1)",
+      .loop = loop_alias, .setup = setup_versions, .iters = 300000u },
+    { .name = "version_fn", .what = "faas_invoke_fn, handle of \"empty:1\"",
+      .loop = loop_version_fn, .setup = setup_versions, .iters = 300000u },
+    { .name = "alias_fn", .what = "faas_invoke_fn, handle of alias \"empty:live\"",
+      .loop = loop_alias_fn, .setup = setup_versions, .iters = 300000u },
     { .name = "cpu_time", .what = "faas_invoke_fn, cpu_time = 1",
       .loop = loop_cpu_time, .setup = setup_cpu, .iters = 20000u },
     { .name = "hook", .what = "faas_invoke_fn, trivial record hook",
@@ -568,6 +616,9 @@ int main(int argc, char **argv)
             { "cpu_time", "invoke_fn", "cpu_time = 1 adds (2 x CLOCK_THREAD_CPUTIME_ID)" },
             { "hook", "invoke_fn", "a trivial record hook adds" },
             { "invoke", "invoke_fn", "lookup by name adds" },
+            { "version", "invoke", "a version's qualified name adds" },
+            { "alias", "version", "routing through an alias adds" },
+            { "alias_fn", "version_fn", "an alias handle's routing adds" },
             { "invoke_fn", "ffi", "faas_invoke_fn over raw ffi_call" },
         };
         int printed = 0;

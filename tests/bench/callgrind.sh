@@ -14,7 +14,8 @@
 # -d CASE  also print where CASE's instructions go: per function, the Ir/call of
 #          callgrind_annotate's exclusive and inclusive counts, differenced the same way.
 #
-# Environment: CASES (default "direct ffi invoke_fn invoke cpu_time hook"), K1 (1000),
+# Environment: CASES (default "direct ffi invoke_fn invoke version alias version_fn
+# alias_fn cpu_time hook"), K1 (1000),
 # K2 (11000), VALGRIND (valgrind), KEEP=1 keeps the callgrind.out files (path printed).
 #
 # Callgrind counts user-space instructions only. Under valgrind, glibc's clock_gettime()
@@ -27,7 +28,7 @@ cg_name=callgrind.sh cg_what=case cg_help=2,23 cg_tmp=faas-callgrind
 cg_bench=./tests/bench/bench_core cg_k1=1000 cg_k2=11000
 # shellcheck source=callgrind_common.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/callgrind_common.sh"
-cases=${CASES:-direct ffi invoke_fn invoke cpu_time hook}
+cases=${CASES:-direct ffi invoke_fn invoke version alias version_fn alias_fn cpu_time hook}
 
 # run CASE K: writes $tmp/CASE.K.out and prints its total Ir.
 run() {

@@ -1,0 +1,124 @@
+/*
+ * sha256.c - SHA-256 (FIPS 180-4) and the base64 text Lambda gives it (CodeSha256). Knows
+ * nothing of functions: version.c hashes a module file or a host function's identity.
+ */
+#include "sha256.h"
+
+#include <string.h>
+
+static const uint32_t K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2
+};
+
+static inline uint32_t ror(uint32_t x, unsigned n)
+{
+    return (x >> n) | (x << (32 - n));
+}
+
+static void block(uint32_t h[8], const unsigned char *p)
+{
+    uint32_t w[64];
+    for (unsigned i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+    for (unsigned i = 16; i < 64; i++) {
+        uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (unsigned i = 0; i < 64; i++) {
+        uint32_t t1 = k + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K[i] +
+                      w[i];
+        uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d;
+    h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+}
+
+void faas__sha256_init(faas__sha256 *s)
+{
+    static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+    memcpy(s->h, iv, sizeof iv);
+    s->bytes = 0;
+    s->used = 0;
+}
+
+void faas__sha256_update(faas__sha256 *s, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    s->bytes += n;
+    if (s->used > 0) {
+        size_t take = 64 - s->used < n ? 64 - s->used : n;
+        memcpy(s->buf + s->used, p, take);
+        s->used += take;
+        p += take;
+        n -= take;
+        if (s->used < 64)
+            return;
+        block(s->h, s->buf);
+        s->used = 0;
+    }
+    for (; n >= 64; p += 64, n -= 64)
+        block(s->h, p);
+    memcpy(s->buf, p, n);
+    s->used = n;
+}
+
+void faas__sha256_final(faas__sha256 *s, unsigned char digest[32])
+{
+    uint64_t bits = s->bytes * 8;
+    s->buf[s->used++] = 0x80;
+    if (s->used > 56) {
+        memset(s->buf + s->used, 0, 64 - s->used);
+        block(s->h, s->buf);
+        s->used = 0;
+    }
+    memset(s->buf + s->used, 0, 56 - s->used);
+    for (unsigned i = 0; i < 8; i++)
+        s->buf[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+    block(s->h, s->buf);
+    for (unsigned i = 0; i < 8; i++) {
+        digest[4 * i] = (unsigned char)(s->h[i] >> 24);
+        digest[4 * i + 1] = (unsigned char)(s->h[i] >> 16);
+        digest[4 * i + 2] = (unsigned char)(s->h[i] >> 8);
+        digest[4 * i + 3] = (unsigned char)s->h[i];
+    }
+}
+
+void faas__sha256_base64(const unsigned char d[32], char out[45])
+{
+    static const char abc[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < 32; i += 3) {
+        uint32_t v = (uint32_t)d[i] << 16;
+        if (i + 1 < 32)
+            v |= (uint32_t)d[i + 1] << 8;
+        if (i + 2 < 32)
+            v |= d[i + 2];
+        out[o++] = abc[(v >> 18) & 63];
+        out[o++] = abc[(v >> 12) & 63];
+        out[o++] = i + 1 < 32 ? abc[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < 32 ? abc[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
