@@ -41,16 +41,47 @@ struct faas_future {
 static void retry_fire(faas__timer *t, int cancelled);
 
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* The cache's lock is held for a pop (and at most one exchange): a spin lock costs a
+ * fraction of an uncontended pthread mutex's lock and unlock, on every submit. A waiter
+ * reads until the lock looks free before it tries again, and yields the CPU now and then
+ * in case the holder was preempted. */
+static inline void cache_lock(faas__sched *s)
+{
+    unsigned spins = 0;
+    while (atomic_exchange_explicit(&s->cache_busy, true, memory_order_acquire)) {
+        do {
+            if (++spins % 64 == 0)
+                sched_yield();
+            else
+                cpu_relax();
+        } while (atomic_load_explicit(&s->cache_busy, memory_order_relaxed));
+    }
+}
+
+static inline void cache_unlock(faas__sched *s)
+{
+    atomic_store_explicit(&s->cache_busy, false, memory_order_release);
+}
+
 /* A job from the cache, or a new one. */
 static faas__job *job_get(faas__sched *s)
 {
-    pthread_mutex_lock(&s->cache_lock);
+    cache_lock(s);
     if (s->cache == NULL)
         s->cache = atomic_exchange_explicit(&s->returned, NULL, memory_order_acquire);
     faas__job *job = s->cache;
     if (job != NULL)
         s->cache = job->next;
-    pthread_mutex_unlock(&s->cache_lock);
+    cache_unlock(s);
     if (job != NULL) {
         atomic_fetch_sub_explicit(&s->cached, 1, memory_order_relaxed);
         return job;
@@ -556,15 +587,6 @@ static faas__job *pop(faas__sched *s)
     return job;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static inline uint64_t real_now_ns(void)
 {
     struct timespec ts;
@@ -696,7 +718,7 @@ int faas__sched_init(faas_runtime *rt)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* faas_drain's deadline */
     pthread_cond_init(&s->quiet, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&s->cache_lock, NULL);
+    atomic_init(&s->cache_busy, false);
     pthread_mutex_init(&s->retired_lock, NULL);
     s->cache_max = o->queue_capacity;
     s->retired = NULL;
@@ -764,7 +786,6 @@ void faas__sched_destroy(faas_runtime *rt)
     free_list(s->cache);
     free_list(atomic_exchange(&s->returned, NULL));
     s->cache = NULL;
-    pthread_mutex_destroy(&s->cache_lock);
     reclaim(s);                         /* nothing is pending any more */
     pthread_mutex_destroy(&s->retired_lock);
     pthread_cond_destroy(&s->work);

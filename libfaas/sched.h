@@ -80,7 +80,7 @@ typedef struct faas__sched {
     _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) returned;
     atomic_size_t   cached;         /* jobs in returned + cache, to bound them */
     size_t          cache_max;      /* queue_capacity */
-    pthread_mutex_t cache_lock;     /* protects cache */
+    atomic_bool     cache_busy;     /* a spin lock over cache (held a few instructions) */
     faas__job      *cache;
 
     /* Unregistered functions an async call may still name: freed when pending is 0. */
