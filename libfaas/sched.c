@@ -9,6 +9,7 @@
  * Parking at max_concurrency lives in the pool (instance.c); this file only re-queues.
  */
 #include "internal.h"
+#include "lock.h"
 #include "text.h"
 
 #include <errno.h>
@@ -41,47 +42,16 @@ struct faas_future {
 static void retry_fire(faas__timer *t, int cancelled);
 
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-/* The cache's lock is held for a pop (and at most one exchange): a spin lock costs a
- * fraction of an uncontended pthread mutex's lock and unlock, on every submit. A waiter
- * reads until the lock looks free before it tries again, and yields the CPU now and then
- * in case the holder was preempted. */
-static inline void cache_lock(faas__sched *s)
-{
-    unsigned spins = 0;
-    while (atomic_exchange_explicit(&s->cache_busy, true, memory_order_acquire)) {
-        do {
-            if (++spins % 64 == 0)
-                sched_yield();
-            else
-                cpu_relax();
-        } while (atomic_load_explicit(&s->cache_busy, memory_order_relaxed));
-    }
-}
-
-static inline void cache_unlock(faas__sched *s)
-{
-    atomic_store_explicit(&s->cache_busy, false, memory_order_release);
-}
-
 /* A job from the cache, or a new one. */
 static faas__job *job_get(faas__sched *s)
 {
-    cache_lock(s);
+    faas__lock_take(&s->cache_lock);
     if (s->cache == NULL)
         s->cache = atomic_exchange_explicit(&s->returned, NULL, memory_order_acquire);
     faas__job *job = s->cache;
     if (job != NULL)
         s->cache = job->next;
-    cache_unlock(s);
+    faas__lock_drop(&s->cache_lock);
     if (job != NULL) {
         atomic_fetch_sub_explicit(&s->cached, 1, memory_order_relaxed);
         return job;
@@ -618,7 +588,7 @@ static bool spin_for_work(faas__sched *s, uint64_t *budget)
             found = true;
             break;
         }
-        cpu_relax();
+        faas__cpu_relax();
         if ((i & 63) == 0 && real_now_ns() - start > *budget)
             break;
     }
@@ -718,7 +688,7 @@ int faas__sched_init(faas_runtime *rt)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* faas_drain's deadline */
     pthread_cond_init(&s->quiet, &ca);
     pthread_condattr_destroy(&ca);
-    atomic_init(&s->cache_busy, false);
+    faas__lock_init(&s->cache_lock);
     pthread_mutex_init(&s->retired_lock, NULL);
     s->cache_max = o->queue_capacity;
     s->retired = NULL;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "journal.h"
+#include "lock.h"
 #include "timer.h"
 
 typedef struct faas_runtime faas_runtime;
@@ -80,7 +81,7 @@ typedef struct faas__sched {
     _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) returned;
     atomic_size_t   cached;         /* jobs in returned + cache, to bound them */
     size_t          cache_max;      /* queue_capacity */
-    atomic_bool     cache_busy;     /* a spin lock over cache (held a few instructions) */
+    faas__lock      cache_lock;     /* protects cache (held a few instructions) */
     faas__job      *cache;
 
     /* Unregistered functions an async call may still name: freed when pending is 0. */
