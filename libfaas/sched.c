@@ -519,12 +519,16 @@ void faas__sched_push(faas_runtime *rt, faas__job *job)
     }
 }
 
-/* Requires s->lock. Move what was pushed since to the end of the local FIFO, oldest
- * first; true if the FIFO is not empty. */
+/* Requires s->qlock. Move what was pushed since to the end of the local FIFO, oldest
+ * first; true if the FIFO is not empty. has_local is raised before incoming is emptied:
+ * a worker about to sleep that finds incoming empty then sees has_local (both seq_cst),
+ * so no job sits in the FIFO while a worker sleeps without having looked at it. */
 static bool refill(faas__sched *s)
 {
     if (s->head == NULL || atomic_load_explicit(&s->incoming, memory_order_relaxed)) {
-        faas__job *newest = atomic_exchange_explicit(&s->incoming, NULL, memory_order_acquire);
+        if (atomic_load_explicit(&s->incoming, memory_order_relaxed) != NULL)
+            atomic_store(&s->has_local, true);
+        faas__job *newest = atomic_exchange(&s->incoming, NULL);
         faas__job *oldest = NULL, *last = newest;
         while (newest != NULL) {                    /* reverse: pushes are newest first */
             faas__job *next = newest->next;
@@ -544,7 +548,7 @@ static bool refill(faas__sched *s)
     return s->head != NULL;
 }
 
-/* Requires s->lock and a non-empty FIFO. */
+/* Requires s->qlock and a non-empty FIFO. */
 static faas__job *pop(faas__sched *s)
 {
     faas__job *job = s->head;
@@ -557,6 +561,15 @@ static faas__job *pop(faas__sched *s)
     return job;
 }
 
+/* The oldest queued job, or NULL. */
+static faas__job *take_one(faas__sched *s)
+{
+    faas__lock_take(&s->qlock);
+    faas__job *job = refill(s) ? pop(s) : NULL;
+    faas__lock_drop(&s->qlock);
+    return job;
+}
+
 static inline uint64_t real_now_ns(void)
 {
     struct timespec ts;
@@ -566,8 +579,7 @@ static inline uint64_t real_now_ns(void)
 
 static inline bool work_visible(faas__sched *s)
 {
-    return atomic_load_explicit(&s->incoming, memory_order_acquire) != NULL ||
-           atomic_load_explicit(&s->has_local, memory_order_relaxed) ||
+    return atomic_load(&s->incoming) != NULL || atomic_load(&s->has_local) ||
            atomic_load_explicit(&s->stop, memory_order_relaxed);
 }
 
@@ -614,42 +626,37 @@ static void *worker_main(void *arg)
     faas__sched *s = &rt->sched;
     tls_worker_of = rt;
     uint64_t budget = s->spin_ns;
-    pthread_mutex_lock(&s->lock);
-    for (;;) {
-        if (atomic_load_explicit(&s->stop, memory_order_relaxed))
-            break;
-        if (refill(s)) {
-            /* One call at a time: a call taken in a batch would wait behind a long
-             * handler while another worker sits idle. */
-            faas__job *job = pop(s);
-            pthread_mutex_unlock(&s->lock);
+    while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+        /* One call at a time: a call taken in a batch would wait behind a long handler
+         * while another worker sits idle. */
+        faas__job *job = take_one(s);
+        if (job != NULL) {
             run_job(rt, job);
-            pthread_mutex_lock(&s->lock);
             continue;
         }
-        pthread_mutex_unlock(&s->lock);
-        bool found = spin_for_work(s, &budget);
-        pthread_mutex_lock(&s->lock);
-        if (found)
+        if (spin_for_work(s, &budget))
             continue;
+        /* Counted asleep, then a last look (seq_cst both, as faas__sched_push's push and
+         * its look at sleeping: one of the two sees the other), then the wait. */
+        pthread_mutex_lock(&s->lock);
         atomic_fetch_add_explicit(&s->sleeping, 1, memory_order_seq_cst);
-        if (!refill(s) && !atomic_load(&s->stop))
+        if (!work_visible(s))
             pthread_cond_wait(&s->work, &s->lock);
         atomic_fetch_sub_explicit(&s->sleeping, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&s->lock);
     }
-    pthread_mutex_unlock(&s->lock);
     return NULL;
 }
 
 /* Requires nothing. Every job queued now, oldest first (the FIFO is emptied). */
 static faas__job *take_all(faas__sched *s)
 {
-    pthread_mutex_lock(&s->lock);
+    faas__lock_take(&s->qlock);
     refill(s);
     faas__job *all = s->head;
     s->head = s->tail = NULL;
     atomic_store_explicit(&s->has_local, false, memory_order_relaxed);
-    pthread_mutex_unlock(&s->lock);
+    faas__lock_drop(&s->qlock);
     return all;
 }
 
@@ -682,6 +689,7 @@ int faas__sched_init(faas_runtime *rt)
     int spin = o->idle_spin_us == 0 ? DEFAULT_SPIN_US : o->idle_spin_us;
     s->spin_ns = spin > 0 ? (uint64_t)spin * 1000u : 0;
     pthread_mutex_init(&s->lock, NULL);
+    faas__lock_init(&s->qlock);
     pthread_cond_init(&s->work, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

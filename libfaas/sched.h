@@ -66,10 +66,11 @@ typedef struct faas__sched {
     atomic_size_t   pending;        /* accepted, not yet completed: queued, parked, waiting
                                        for a retry, or running */
 
-    _Alignas(FAAS__CACHELINE) pthread_mutex_t lock; /* protects head, tail; the conds' mutex */
+    _Alignas(FAAS__CACHELINE) faas__lock qlock; /* protects head, tail (a pop at a time) */
+    faas__job      *head, *tail;    /* taken from incoming, oldest first */
+    pthread_mutex_t lock;           /* the conds' mutex: sleeping workers, drain */
     pthread_cond_t  work;           /* idle workers sleep here */
     pthread_cond_t  quiet;          /* faas_drain() waits here for pending == 0 */
-    faas__job      *head, *tail;    /* taken from incoming, oldest first */
     atomic_bool     has_local;      /* head != NULL, for spinners that hold no lock */
     atomic_uint     drainers;       /* threads in faas_drain() */
     atomic_uint     spinners;       /* at most one idle worker polls at a time */
