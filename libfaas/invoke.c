@@ -427,7 +427,8 @@ static void charge(faas_function *fn, faas_record *r, uint64_t now)
     r->billed_ms = b.billed_ms;
     r->cost_picousd = p->request_picousd + b.compute_pusd;
 
-    faas__counters *c = &fn->counters[faas__shard()];
+    unsigned shard = faas__shard();
+    faas__counters *c = &fn->counters[shard];
     atomic_fetch_add_explicit(&c->invocations, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->cost_pusd, r->cost_picousd, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->mb_ms, b.mb_ms, memory_order_relaxed);
@@ -444,13 +445,13 @@ static void charge(faas_function *fn, faas_record *r, uint64_t now)
     if (r->cold) {
         atomic_fetch_add_explicit(&c->cold_starts, 1, memory_order_relaxed);
         if (fn->hist_on)
-            faas__hist_record(&fn->init_hist, r->init_ns);
+            faas__hist_record_on(&fn->init_hist, shard, r->init_ns);
     }
     if (r->attempt > 1)
         atomic_fetch_add_explicit(&c->retries, 1, memory_order_relaxed);
     if (fn->hist_on && r->status != FAAS_ELOAD && r->status != FAAS_EINIT &&
         r->status != FAAS_ENOMEM)   /* a handler ran */
-        faas__hist_record(&fn->hist, r->duration_ns);
+        faas__hist_record_on(&fn->hist, shard, r->duration_ns);
     faas__budget *bud = atomic_load_explicit(&fn->budget, memory_order_acquire);
     if (__builtin_expect(bud != NULL, 0))
         faas__budget_charge(bud, now, r->cost_picousd);

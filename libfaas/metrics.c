@@ -18,18 +18,6 @@ unsigned faas__shard_assign(void)
     return s;
 }
 
-static inline unsigned bucket_of(uint64_t v)
-{
-    if (v < FAAS__HIST_LINEAR)
-        return (unsigned)v;
-    if (v >> (FAAS__HIST_TOPBIT + 1))
-        v = (UINT64_C(1) << (FAAS__HIST_TOPBIT + 1)) - 1;
-    unsigned e = 63u - (unsigned)__builtin_clzll(v);     /* 7 .. TOPBIT */
-    unsigned shift = e - 6u;
-    unsigned mant = (unsigned)(v >> shift);             /* 64 .. 127 */
-    return FAAS__HIST_LINEAR + (e - 7u) * FAAS__HIST_SUB + (mant - FAAS__HIST_SUB);
-}
-
 /* The bucket's lowest value and its width. */
 static void bucket_range(unsigned b, uint64_t *low, uint64_t *width)
 {
@@ -45,31 +33,22 @@ static void bucket_range(unsigned b, uint64_t *low, uint64_t *width)
     *width = UINT64_C(1) << shift;
 }
 
-void faas__hist_record(faas__hist *h, uint64_t ns)
+/* faas__hist_record's first sample on a shard: its buckets are allocated here. */
+void faas__hist_record_slow(faas__hist *h, unsigned shard, uint64_t ns)
 {
-    _Atomic(atomic_uint_fast64_t *) *slot = &h->buckets[faas__shard()];
+    _Atomic(atomic_uint_fast64_t *) *slot = &h->buckets[shard];
     atomic_uint_fast64_t *b = atomic_load_explicit(slot, memory_order_acquire);
     if (b == NULL) {
         atomic_uint_fast64_t *fresh = calloc(FAAS__HIST_BUCKETS + 1, sizeof *fresh);
         if (fresh == NULL)
             return;                         /* a sample lost to OOM, never a crash */
         atomic_uint_fast64_t *expected = NULL;
-        if (atomic_compare_exchange_strong_explicit(slot, &expected, fresh,
-                                                    memory_order_acq_rel,
-                                                    memory_order_acquire)) {
-            b = fresh;
-        } else {
+        if (!atomic_compare_exchange_strong_explicit(slot, &expected, fresh,
+                                                     memory_order_acq_rel,
+                                                     memory_order_acquire))
             free(fresh);
-            b = expected;
-        }
     }
-    atomic_fetch_add_explicit(&b[bucket_of(ns)], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b[FAAS__HIST_BUCKETS], ns, memory_order_relaxed);   /* sum */
-    uint64_t m = atomic_load_explicit(&h->max_ns, memory_order_relaxed);
-    while (ns > m && !atomic_compare_exchange_weak_explicit(&h->max_ns, &m, ns,
-                                                            memory_order_relaxed,
-                                                            memory_order_relaxed))
-        ;
+    faas__hist_record_on(h, shard, ns);     /* the buckets are there now */
 }
 
 void faas__hist_free(faas__hist *h)

@@ -66,7 +66,43 @@ typedef struct faas__hist {
     atomic_uint_fast64_t max_ns;
 } faas__hist;
 
-void faas__hist_record(faas__hist *h, uint64_t ns);
+/* The bucket of a value in ns. */
+static inline unsigned faas__hist_bucket(uint64_t v)
+{
+    if (v < FAAS__HIST_LINEAR)
+        return (unsigned)v;
+    if (v >> (FAAS__HIST_TOPBIT + 1))
+        v = (UINT64_C(1) << (FAAS__HIST_TOPBIT + 1)) - 1;
+    unsigned e = 63u - (unsigned)__builtin_clzll(v);     /* 7 .. TOPBIT */
+    unsigned shift = e - 6u;
+    unsigned mant = (unsigned)(v >> shift);             /* 64 .. 127 */
+    return FAAS__HIST_LINEAR + (e - 7u) * FAAS__HIST_SUB + (mant - FAAS__HIST_SUB);
+}
+
+void faas__hist_record_slow(faas__hist *h, unsigned shard, uint64_t ns);
+
+/* Record a sample from the thread whose shard is `shard` (faas__shard()). Inline: it is on
+ * every call's path; only a shard's first sample leaves it, to allocate its buckets. */
+static inline void faas__hist_record_on(faas__hist *h, unsigned shard, uint64_t ns)
+{
+    atomic_uint_fast64_t *b = atomic_load_explicit(&h->buckets[shard], memory_order_acquire);
+    if (__builtin_expect(b == NULL, 0)) {
+        faas__hist_record_slow(h, shard, ns);
+        return;
+    }
+    atomic_fetch_add_explicit(&b[faas__hist_bucket(ns)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b[FAAS__HIST_BUCKETS], ns, memory_order_relaxed);   /* sum */
+    uint64_t m = atomic_load_explicit(&h->max_ns, memory_order_relaxed);
+    while (ns > m && !atomic_compare_exchange_weak_explicit(&h->max_ns, &m, ns,
+                                                            memory_order_relaxed,
+                                                            memory_order_relaxed))
+        ;
+}
+
+static inline void faas__hist_record(faas__hist *h, uint64_t ns)
+{
+    faas__hist_record_on(h, faas__shard(), ns);
+}
 void faas__hist_free(faas__hist *h);
 
 /* A merged snapshot for quantiles. */
