@@ -131,7 +131,8 @@ void faas_response_free(faas_response *res)
         return;
     if (res->data != NULL && res->data != (void *)faas__empty)
         free(res->data);
-    free((char *)res->error_type);
+    if (res->error_type != NULL)        /* a failure's: rare, and free(NULL) is still a call */
+        free((char *)res->error_type);
     if (res->log_tail != NULL && res->log_tail != faas__empty)
         free((char *)res->log_tail);
     if (res->record.function != NULL)
@@ -418,8 +419,8 @@ const char *faas_ctx_function(const faas_ctx *ctx)
 /* ---- accounting ----------------------------------------------------------------------- */
 
 /* Price the record and count it; a call that ended at `now`. A refused call (throttled,
- * over budget) is counted where it is refused, never here. */
-static void charge(faas_function *fn, faas_record *r, uint64_t now)
+ * over budget) is counted where it is refused, never here. Inlined: every call pays it. */
+static inline __attribute__((always_inline)) void charge(faas_function *fn, faas_record *r, uint64_t now)
 {
     const faas_price_model *p = fn->rt->price;
     faas__bill b;
@@ -449,8 +450,8 @@ static void charge(faas_function *fn, faas_record *r, uint64_t now)
     }
     if (r->attempt > 1)
         atomic_fetch_add_explicit(&c->retries, 1, memory_order_relaxed);
-    if (fn->hist_on && r->status != FAAS_ELOAD && r->status != FAAS_EINIT &&
-        r->status != FAAS_ENOMEM)   /* a handler ran */
+    if (fn->hist_on && (r->status == FAAS_OK || (r->status != FAAS_ELOAD &&
+        r->status != FAAS_EINIT && r->status != FAAS_ENOMEM)))     /* a handler ran */
         faas__hist_record_on(&fn->hist, shard, r->duration_ns);
     faas__budget *bud = atomic_load_explicit(&fn->budget, memory_order_acquire);
     if (__builtin_expect(bud != NULL, 0))
@@ -817,7 +818,8 @@ again:
     /* The instance goes back last (retired after a timeout, an out-of-memory or a crash):
      * from then on fn may be unregistered under us. */
     faas__slot_give(fn, ctx.inst, retires(status), end);
-    faas__emit(rt, r, true);
+    if (atomic_load_explicit(&rt->hook, memory_order_relaxed) != NULL || rt->opts.log != NULL)
+        faas__emit(rt, r, true);        /* a hook or a log sink: neither is on by default */
     return status;
 }
 
