@@ -511,10 +511,15 @@ void faas__sched_push(faas_runtime *rt, faas__job *job)
                                                   memory_order_seq_cst,
                                                   memory_order_relaxed));
     /* A worker counts itself asleep, then looks at incoming, then waits (under the lock);
-     * this pushes, then looks at the count: one of the two sees the other. */
-    if (atomic_load_explicit(&s->sleeping, memory_order_seq_cst) > 0) {
+     * this pushes, then looks at the count: one of the two sees the other. A sleeper that
+     * a wake-up is already on its way to (wakes) will look at incoming once it runs, so a
+     * burst wakes each sleeper once instead of taking the lock on every submit. */
+    if (atomic_load(&s->sleeping) > atomic_load(&s->wakes)) {
         pthread_mutex_lock(&s->lock);
-        pthread_cond_signal(&s->work);
+        if (atomic_load(&s->sleeping) > atomic_load(&s->wakes)) {
+            atomic_fetch_add(&s->wakes, 1);
+            pthread_cond_signal(&s->work);
+        }
         pthread_mutex_unlock(&s->lock);
     }
 }
@@ -643,6 +648,10 @@ static void *worker_main(void *arg)
         if (!work_visible(s))
             pthread_cond_wait(&s->work, &s->lock);
         atomic_fetch_sub_explicit(&s->sleeping, 1, memory_order_relaxed);
+        /* Awake (or never asleep): a wake-up on its way is one less. At most as many wakes
+         * as sleepers with a signal still to come, so none is ever counted that is not. */
+        if (atomic_load_explicit(&s->wakes, memory_order_relaxed) > 0)
+            atomic_fetch_sub(&s->wakes, 1);
         pthread_mutex_unlock(&s->lock);
     }
     return NULL;
@@ -705,6 +714,7 @@ int faas__sched_init(faas_runtime *rt)
     atomic_init(&s->returned, NULL);
     atomic_init(&s->cached, 0);
     atomic_init(&s->sleeping, 0);
+    atomic_init(&s->wakes, 0);
     atomic_init(&s->spinners, 0);
     atomic_init(&s->has_local, false);
     atomic_init(&s->pending, 0);

@@ -63,6 +63,7 @@ typedef struct faas__sched {
     /* Submitters push here without a lock (newest first); workers take it all at once. */
     _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) incoming;
     atomic_uint     sleeping;       /* workers asleep on work: a submitter must wake one */
+    atomic_uint     wakes;          /* signals sent to sleepers not yet awake (under lock) */
     atomic_size_t   pending;        /* accepted, not yet completed: queued, parked, waiting
                                        for a retry, or running */
 
