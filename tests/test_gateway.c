@@ -419,19 +419,26 @@ static void expect_published(server *s, const char *body, const char *version,
     json_decref(o);
 }
 
+/* m, a module in a scratch directory (dir), published through the gateway with BODY1
+ * (description DESC1), then with other bytes and no body: versions 1 and 2. */
+static void two_versions(server *s, char dir[4096], const char *body1, const char *desc1)
+{
+    char path[4200];
+    assert_non_null(temp_dir(dir, 4096, "faas-gw-versions"));
+    snprintf(path, sizeof path, "%s/m.so", dir);
+    write_module(path, NULL);
+    ASSERT_OK(faas_register_module(s->rt, "m", path, "echo", NULL));
+    expect_published(s, body1, "1", desc1);
+    write_module(path, "\nv2");
+    expect_published(s, "", "2", "libfaas module function: echo"); /* no body: {} */
+}
+
 static void invoke_with_qualifiers(void **state)
 {
     server *s = *state;
     static char buf[1 << 16];
-    char dir[4096], path[4200];
-    assert_non_null(temp_dir(dir, sizeof dir, "faas-gw-versions"));
-    snprintf(path, sizeof path, "%s/m.so", dir);
-    write_module(path, NULL);
-    ASSERT_OK(faas_register_module(s->rt, "m", path, "echo", NULL));
-
-    expect_published(s, "{\"Description\":\"one\"}", "1", "one");
-    write_module(path, "\nv2");
-    expect_published(s, "", "2", "libfaas module function: echo"); /* no body: {} */
+    char dir[4096];
+    two_versions(s, dir, "{\"Description\":\"one\"}", "one");
     expect_published(s, "{\"Description\":\"same\"}", "2",
                      "libfaas module function: echo");       /* nothing changed */
 
@@ -543,14 +550,8 @@ static void alias_routes(void **state)
 {
     server *s = *state;
     static char buf[1 << 16];
-    char dir[4096], path[4200];
-    assert_non_null(temp_dir(dir, sizeof dir, "faas-gw-aliases"));
-    snprintf(path, sizeof path, "%s/m.so", dir);
-    write_module(path, NULL);
-    ASSERT_OK(faas_register_module(s->rt, "m", path, "echo", NULL));
-    expect_published(s, "{}", "1", "libfaas module function: echo");
-    write_module(path, "\nv2");
-    expect_published(s, "{}", "2", "libfaas module function: echo");
+    char dir[4096];
+    two_versions(s, dir, "{}", "libfaas module function: echo");
     const char *aliases = "/2015-03-31/functions/m/aliases";
 
     unsigned st = http(s, "POST", aliases, "{\"Name\":\"prod\",\"FunctionVersion\":\"1\","
