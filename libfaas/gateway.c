@@ -466,7 +466,8 @@ static bool resolve_qualifier(faas__gw *gw, const char *query, const faas__gw_sp
     }
     if (n == 7 && memcmp(q, "$LATEST", 7) == 0)
         n = 0;                          /* $LATEST is the name itself */
-    memcpy(call->qual, q, n);
+    if (n > 0)                          /* (q is NULL when there is none) */
+        memcpy(call->qual, q, n);
     call->qual[n] = '\0';
     if (n > 0)
         snprintf(call->qname, sizeof call->qname, "%s:%s", call->name, call->qual);
@@ -485,8 +486,9 @@ static const char *qual_of(const faas__gw_call *call)
  * found: <ARN>:QUALIFIER", as for a version or an alias). */
 static bool exists(faas__gw *gw, const faas__gw_call *call, faas__gw_resp *r)
 {
-    int st;
-    if (faas__lookup_fn(gw->rt, call->qname, &st) != NULL)
+    /* faas_lookup(): an alias is found as itself, without drawing a routing choice (which
+     * would move a seeded generator's sequence). */
+    if (faas_lookup(gw->rt, call->qname) != NULL)
         return true;
     not_found(gw, r, call->name, qual_of(call), NULL);
     return false;
