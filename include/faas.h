@@ -357,6 +357,10 @@ FAAS_API int  faas_alias_delete(faas_runtime *rt, const char *name, const char *
 /* An alias's routing now. */
 FAAS_API int  faas_alias_get(faas_runtime *rt, const char *name, const char *alias,
                              faas_alias_info *out);
+/* NAME's aliases (names only, oldest first, NULL after the last); *aliases is one block,
+ * released with faas_free(). */
+FAAS_API int  faas_aliases_list(faas_runtime *rt, const char *name, char ***aliases,
+                                size_t *count);
 /* Seed the runtime's routing generator: the same seed, the same choices (tests). */
 FAAS_API void faas_routing_seed(faas_runtime *rt, uint64_t seed);
 

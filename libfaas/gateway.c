@@ -209,6 +209,35 @@ static void not_found(faas__gw *gw, faas__gw_resp *r, const char *name, const ch
                   gw->account, name, qualifier ? ":" : "", qualifier ? qualifier : "");
 }
 
+void faas__gw_error(faas__gw *gw, faas__gw_resp *r, unsigned status, const char *type,
+                    const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    service_error(gw, r, status, type, NULL, NULL, "%s", msg);
+}
+
+void faas__gw_not_found(faas__gw *gw, faas__gw_resp *r, const char *name, const char *qual)
+{
+    not_found(gw, r, name, qual, NULL);
+}
+
+void faas__gw_json(faas__gw *gw, faas__gw_resp *r, unsigned status, json_t *o)
+{
+    start(gw, r, status, NULL);
+    add_header(r, "Content-Type", "application/json");
+    set_body_json(r, o);
+}
+
+void faas__gw_empty(faas__gw *gw, faas__gw_resp *r, unsigned status)
+{
+    start(gw, r, status, NULL);
+    set_body_static(r, "");
+}
+
 /* A value quoted in a message: printable ASCII only, at most 80 bytes. */
 static void quote(char out[84], const char *s, size_t n)
 {
@@ -231,6 +260,12 @@ static void validation_error(faas__gw *gw, faas__gw_resp *r, const char *value, 
     service_error(gw, r, 400, "ValidationException", NULL, NULL,
                   "1 validation error detected: Value '%s' at '%s' failed to satisfy "
                   "constraint: %s", q, member, constraint);
+}
+
+void faas__gw_validation(faas__gw *gw, faas__gw_resp *r, const char *value, size_t n,
+                         const char *member, const char *constraint)
+{
+    validation_error(gw, r, value, n, member, constraint);
 }
 
 /* ---- authentication ------------------------------------------------------------------------ */
@@ -355,6 +390,12 @@ static bool query_param(const char *query, const char *key, char *out, size_t si
     return false;
 }
 
+bool faas__gw_query(const char *query, const char *key, char *out, size_t size,
+                    size_t *outlen)
+{
+    return query_param(query, key, out, size, outlen);
+}
+
 /* ---- FunctionName and Qualifier: their answers (what they are made of: gateway_name.c) ---- */
 
 #define NAMESPACED_MAX 256      /* NamespacedFunctionName: 1-256 characters */
@@ -391,34 +432,66 @@ static bool resolve_name(faas__gw *gw, const char *s, size_t n, faas__gw_call *c
     return true;
 }
 
-/* Only $LATEST exists until versions do: any other qualifier is not found. */
-static bool check_qualifier(faas__gw *gw, const char *query, const faas__gw_span *in_name,
-                            const faas__gw_call *call, faas__gw_resp *r)
+/* The call's qualifier: the Qualifier parameter or the one the FunctionName carried (both
+ * given: they must be the same, as Lambda), into call->qual ("" for $LATEST) and
+ * call->qname. Whether it exists is asked later, of the library. false: resp holds the 400. */
+static bool resolve_qualifier(faas__gw *gw, const char *query, const faas__gw_span *in_name,
+                              faas__gw_call *call, faas__gw_resp *r)
 {
     char qbuf[136];
     size_t qlen = 0;
     bool have = query_param(query, "Qualifier", qbuf, sizeof qbuf, &qlen);
-    if (have) {
-        if (!faas__gw_qualifier_valid(qbuf, qlen)) {
-            validation_error(gw, r, qbuf, qlen, "qualifier",
-                             "Member must satisfy regular expression pattern: "
-                             "(|[a-zA-Z0-9$_-]+)");
-            return false;
-        }
-        if (strcmp(qbuf, "$LATEST") != 0) {
-            char q[84];
-            quote(q, qbuf, qlen);
-            not_found(gw, r, call->name, q, NULL);
-            return false;
-        }
-    }
-    if (in_name->n > 0 && !(in_name->n == 7 && memcmp(in_name->p, "$LATEST", 7) == 0)) {
-        char q[84];
-        quote(q, in_name->p, in_name->n);
-        not_found(gw, r, call->name, q, NULL);
+    if (have && qlen > 0 && !faas__gw_qualifier_valid(qbuf, qlen)) {
+        validation_error(gw, r, qbuf, qlen, "qualifier",
+                         "Member must satisfy regular expression pattern: "
+                         "(|[a-zA-Z0-9$_-]+)");
         return false;
     }
+    have = have && qlen > 0;            /* Qualifier= (empty) is no qualifier */
+    if (have && in_name->n > 0 &&
+        (in_name->n != qlen || memcmp(in_name->p, qbuf, qlen) != 0)) {
+        /* Lambda's words (LocalStack and the EventBridge Scheduler guide quote them). */
+        service_error(gw, r, 400, "InvalidParameterValueException", NULL, NULL,
+                      "The derived qualifier from the function name does not match the "
+                      "specified qualifier.");
+        return false;
+    }
+    const char *q = have ? qbuf : in_name->p;
+    size_t n = have ? qlen : in_name->n;
+    if (n > sizeof call->qual - 1) {    /* 128 at most: no version or alias has it */
+        char quoted[84];
+        quote(quoted, q, n);
+        not_found(gw, r, call->name, quoted, NULL);
+        return false;
+    }
+    if (n == 7 && memcmp(q, "$LATEST", 7) == 0)
+        n = 0;                          /* $LATEST is the name itself */
+    if (n > 0)                          /* (q is NULL when there is none) */
+        memcpy(call->qual, q, n);
+    call->qual[n] = '\0';
+    if (n > 0)
+        snprintf(call->qname, sizeof call->qname, "%s:%s", call->name, call->qual);
+    else
+        memcpy(call->qname, call->name, sizeof call->name);
     return true;
+}
+
+/* The qualifier of a 404, NULL for none. */
+static const char *qual_of(const faas__gw_call *call)
+{
+    return call->qual[0] != '\0' ? call->qual : NULL;
+}
+
+/* Does the call's qualified name exist? If not, resp holds the 404 (Lambda's "Function not
+ * found: <ARN>:QUALIFIER", as for a version or an alias). */
+static bool exists(faas__gw *gw, const faas__gw_call *call, faas__gw_resp *r)
+{
+    /* faas_lookup(): an alias is found as itself, without drawing a routing choice (which
+     * would move a seeded generator's sequence). */
+    if (faas_lookup(gw->rt, call->qname) != NULL)
+        return true;
+    not_found(gw, r, call->name, qual_of(call), NULL);
+    return false;
 }
 
 /* ---- the Tail log ---------------------------------------------------------------------------- */
@@ -464,8 +537,11 @@ static char *tail_log(const faas_response *res)
     char *all = malloc(cap);
     if (all == NULL)
         return NULL;
-    int n = snprintf(all, cap, "START RequestId: %s Version: $LATEST\n%s%sEND RequestId: "
-                     "%s\n%s\n", rec->request_id, logged,
+    char version[12] = "$LATEST";
+    if (rec->version != 0)
+        snprintf(version, sizeof version, "%u", (unsigned)rec->version);
+    int n = snprintf(all, cap, "START RequestId: %s Version: %s\n%s%sEND RequestId: "
+                     "%s\n%s\n", rec->request_id, version, logged,
                      (ln > 0 && logged[ln - 1] != '\n') ? "\n" : "", rec->request_id, report);
     size_t len = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
     size_t from = len > FAAS__LOG_TAIL ? len - FAAS__LOG_TAIL : 0;
@@ -493,7 +569,7 @@ static void status_error(faas__gw *gw, faas__gw_resp *r, const faas__gw_call *ca
 {
     switch (status) {
     case FAAS_ENOTFOUND:
-        not_found(gw, r, call->name, NULL, id);
+        not_found(gw, r, call->name, qual_of(call), id);
         break;
     case FAAS_ETHROTTLED:
         service_error(gw, r, 429, "TooManyRequestsException",
@@ -526,7 +602,11 @@ static void status_error(faas__gw *gw, faas__gw_resp *r, const faas__gw_call *ca
 static void too_large(faas__gw *gw, const faas__gw_call *call, uint64_t size,
                       faas__gw_resp *r)
 {
-    if (call->type == FAAS__GW_EVENT && size != FAAS__GW_NO_LENGTH)
+    if (call->route >= FAAS__GW_PUBLISH)
+        service_error(gw, r, 413, "RequestEntityTooLargeException", NULL, NULL,
+                      "Request must be smaller than %zu bytes for this operation",
+                      call->limit);
+    else if (call->type == FAAS__GW_EVENT && size != FAAS__GW_NO_LENGTH)
         service_error(gw, r, 413, "RequestEntityTooLargeException", NULL, NULL,
                       "%llu byte payload is too large for the Event invocation type (limit "
                       "%zu bytes)", (unsigned long long)size, call->limit);
@@ -557,7 +637,7 @@ static void invoke_sync(faas__gw *gw, const faas__gw_call *call, const void *pay
                         size_t len, faas__gw_resp *r)
 {
     faas_response res;
-    int rc = faas_invoke(gw->rt, call->name, payload, len, &res);
+    int rc = faas_invoke(gw->rt, call->qname, payload, len, &res);
     if (rc != FAAS_OK && !function_error(rc)) {
         status_error(gw, r, call, rc, res.error_message ? res.error_message
                                                         : faas_strerror(rc),
@@ -567,7 +647,12 @@ static void invoke_sync(faas__gw *gw, const faas__gw_call *call, const void *pay
     }
     start(gw, r, 200, res.record.request_id);
     add_header(r, "Content-Type", "application/json");
-    add_header(r, "X-Amz-Executed-Version", "$LATEST");
+    /* The version that ran: an alias's call says which of its versions it went to. */
+    if (res.record.version != 0)
+        snprintf(r->executed, sizeof r->executed, "%u", (unsigned)res.record.version);
+    else
+        memcpy(r->executed, "$LATEST", 8);
+    add_header(r, "X-Amz-Executed-Version", r->executed);
     if (rc != FAAS_OK)
         add_header(r, "X-Amz-Function-Error", "Unhandled");
     if (call->tail) {
@@ -591,7 +676,7 @@ static void invoke_event(faas__gw *gw, const faas__gw_call *call, const void *pa
                          size_t len, faas__gw_resp *r)
 {
     char id[37];
-    int rc = faas_invoke_async(gw->rt, call->name, payload, len, gw->event_done,
+    int rc = faas_invoke_async(gw->rt, call->qname, payload, len, gw->event_done,
                                gw->event_done_arg, id);
     if (rc != FAAS_OK) {
         status_error(gw, r, call, rc, faas_last_error(), NULL);
@@ -629,11 +714,8 @@ static void invoke(faas__gw *gw, const faas__gw_call *call, const faas__gw_req *
         }
     }
     if (call->type == FAAS__GW_DRYRUN) {
-        int st;
-        if (faas__lookup_fn(gw->rt, call->name, &st) == NULL) {
-            not_found(gw, r, call->name, NULL, NULL);
+        if (!exists(gw, call, r))
             return;
-        }
         start(gw, r, 204, NULL);
         set_body_static(r, "");
     } else if (call->type == FAAS__GW_EVENT || call->route == FAAS__GW_INVOKE_ASYNC) {
@@ -645,17 +727,29 @@ static void invoke(faas__gw *gw, const faas__gw_call *call, const faas__gw_req *
 
 /* ---- ListFunctions, GetFunction --------------------------------------------------------------- */
 
+json_t *faas__gw_arn(faas__gw *gw, const char *name, const char *qual)
+{
+    char arn[320];
+    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s%s%s", gw->region,
+             gw->account, name, qual ? ":" : "", qual ? qual : "");
+    return json_string(arn);
+}
+
 static json_t *arn_of(faas__gw *gw, const char *name)
 {
-    char arn[160];
-    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s", gw->region, gw->account,
-             name);
-    return json_string(arn);
+    return faas__gw_arn(gw, name, NULL);
 }
 
 /* One FunctionConfiguration, as far as libfaas has its fields. */
 static json_t *configuration(faas__gw *gw, const faas_function_info *f)
 {
+    return faas__gw_configuration(gw, f, "$LATEST", NULL, NULL);
+}
+
+json_t *faas__gw_configuration(faas__gw *gw, const faas_function_info *f,
+                               const char *version, const char *sha, const char *description)
+{
+    bool latest = strcmp(version, "$LATEST") == 0;
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
@@ -665,16 +759,20 @@ static json_t *configuration(faas__gw *gw, const faas_function_info *f)
     else
         snprintf(desc, sizeof desc, "libfaas %s function: %s", f->kind, f->symbol);
     json_object_set_new(o, "FunctionName", json_string(f->name));
-    json_object_set_new(o, "FunctionArn", arn_of(gw, f->name));
+    /* A version's ARN is qualified, as Lambda's; $LATEST's is not. */
+    json_object_set_new(o, "FunctionArn", faas__gw_arn(gw, f->name, latest ? NULL : version));
     json_object_set_new(o, "Runtime", json_string("provided"));
     json_object_set_new(o, "Handler", faas__json_text(f->symbol ? f->symbol : f->name));
     json_object_set_new(o, "CodeSize", json_integer(0));
-    json_object_set_new(o, "Description", faas__json_text(desc));
+    json_object_set_new(o, "Description", faas__json_text(description && description[0]
+                                                          ? description : desc));
+    if (sha != NULL)
+        json_object_set_new(o, "CodeSha256", json_string(sha));
     json_object_set_new(o, "Timeout",
                         json_integer(((json_int_t)f->config.timeout_ms + 999) / 1000));
     json_object_set_new(o, "MemorySize", json_integer(f->config.memory_mb));
     json_object_set_new(o, "LastModified", json_string(gw->started));
-    json_object_set_new(o, "Version", json_string("$LATEST"));
+    json_object_set_new(o, "Version", json_string(version));
     if (f->config.dead_letter != NULL) {
         json_t *dl = json_object();
         json_object_set_new(dl, "TargetArn", arn_of(gw, f->config.dead_letter));
@@ -691,21 +789,29 @@ static json_t *configuration(faas__gw *gw, const faas_function_info *f)
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-static void list_functions(faas__gw *gw, const char *query, faas__gw_resp *r)
+bool faas__gw_max_items(faas__gw *gw, const char *query, unsigned *page, faas__gw_resp *r)
 {
     char buf[128];
     size_t blen;
-    unsigned page = LIST_PAGE_DEFAULT;
+    *page = LIST_PAGE_DEFAULT;
     if (query_param(query, "MaxItems", buf, sizeof buf, &blen)) {
         char *end;
         unsigned long v = strtoul(buf, &end, 10);
         if (blen == 0 || *end != '\0' || !is_digit(buf[0]) || v < 1 || v > LIST_PAGE_MAX) {
             validation_error(gw, r, buf, blen, "maxItems",
                              "Member must have value between 1 and 10000");
-            return;
+            return false;
         }
-        page = (unsigned)v;
+        *page = (unsigned)v;
     }
+    return true;
+}
+
+static void list_functions(faas__gw *gw, const char *query, faas__gw_resp *r)
+{
+    unsigned page;
+    if (!faas__gw_max_items(gw, query, &page, r))
+        return;
     char marker[FAAS__NAME_MAX + 2] = "";
     size_t mlen = 0;
     bool have_marker = query_param(query, "Marker", marker, sizeof marker, &mlen);
@@ -741,7 +847,36 @@ static void get_function(faas__gw *gw, const faas__gw_call *call, faas__gw_resp 
         not_found(gw, r, call->name, NULL, NULL);
         return;
     }
-    json_t *cfg = configuration(gw, f), *o = cfg;
+    /* A version: its number, CodeSha256 and description; an alias: its version's. (The
+     * rest is $LATEST's registration, which a version copied when it was published.) */
+    char version[16] = "$LATEST", sha[48] = "", desc[260] = "";
+    if (call->qual[0] != '\0') {
+        uint32_t v = 0;
+        faas_alias_info ai;
+        if (faas_alias_get(gw->rt, call->name, call->qual, &ai) == FAAS_OK)
+            v = ai.version;
+        else
+            v = (uint32_t)strtoul(call->qual, NULL, 10);
+        faas_version_info *vs = NULL;
+        size_t n = 0;
+        if (v != 0 && faas_versions_list(gw->rt, call->name, &vs, &n) == FAAS_OK)
+            for (size_t i = 0; i < n; i++)
+                if (vs[i].version == v) {
+                    snprintf(version, sizeof version, "%u", (unsigned)v);
+                    snprintf(sha, sizeof sha, "%s", vs[i].code_sha256);
+                    snprintf(desc, sizeof desc, "%s", vs[i].description);
+                }
+        faas_versions_free(vs);
+        if (v != 0 && sha[0] == '\0') {    /* gone meanwhile */
+            faas_info_free(f);
+            not_found(gw, r, call->name, call->qual, NULL);
+            return;
+        }
+    }
+    json_t *cfg = faas__gw_configuration(gw, f, version, sha[0] ? sha : NULL, desc), *o = cfg;
+    if (call->qual[0] != '\0' && strcmp(version, "$LATEST") != 0 &&
+        strcmp(version, call->qual) != 0)   /* through an alias: the alias's ARN */
+        json_object_set_new(cfg, "FunctionArn", faas__gw_arn(gw, call->name, call->qual));
     if (call->route == FAAS__GW_GET) {
         o = json_object();
         json_object_set_new(o, "Configuration", cfg);
@@ -807,7 +942,9 @@ static void unknown_operation(faas__gw *gw, faas__gw_resp *r)
 {
     service_error(gw, r, 404, "UnknownOperationException", NULL, NULL,
                   "Unknown operation: libfaas serves Invoke, ListFunctions, GetFunction, "
-                  "GetFunctionConfiguration, /healthz, /metrics and /console");
+                  "GetFunctionConfiguration, PublishVersion, ListVersionsByFunction, "
+                  "CreateAlias, GetAlias, UpdateAlias, DeleteAlias, ListAliases, /healthz, "
+                  "/metrics and /console");
 }
 
 /* Prometheus text exposition of the runtime's counters, gauges and histograms. */
@@ -856,6 +993,46 @@ static void console_json(faas__gw *gw, faas__gw_resp *r,
     add_header(r, "Content-Type", "application/json");
     add_header(r, "Cache-Control", "no-store");
     set_body_owned(r, text, len);
+}
+
+#define CONTROL_BODY_MAX 65536u         /* a control-plane request's JSON body */
+
+/* A control-plane route, its name resolved: the alias segment, then either the answer now
+ * (true) or the body to read (false). A FunctionName with a qualifier names no function
+ * these routes act on. */
+static bool control_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
+                          const faas__gw_span *alias_seg, bool qualified, const char *query,
+                          faas__gw_resp *r)
+{
+    if (qualified) {
+        service_error(gw, r, 400, "InvalidParameterValueException", NULL, NULL,
+                      "The function name must not carry a qualifier for this operation: "
+                      "%s", call->name);
+        return true;
+    }
+    memcpy(call->qname, call->name, sizeof call->name);
+    if (call->route == FAAS__GW_ALIAS_GET || call->route == FAAS__GW_ALIAS_UPDATE ||
+        call->route == FAAS__GW_ALIAS_DELETE) {
+        char a[136];
+        size_t n = alias_seg->n < 135 ? alias_seg->n : 135;
+        n = pct_decode(alias_seg->p, n, a);
+        if (!faas__gw_alias_valid(a, n)) {
+            validation_error(gw, r, a, n, "name", "Member must satisfy regular expression "
+                             "pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)");
+            return true;
+        }
+        memcpy(call->alias, a, n + 1);
+    }
+    if (!faas__gw_control_has_body(call->route)) {
+        faas__gw_control(gw, call, query, NULL, 0, r);
+        return true;
+    }
+    call->limit = CONTROL_BODY_MAX < gw->max_body ? CONTROL_BODY_MAX : gw->max_body;
+    if (req->content_length != FAAS__GW_NO_LENGTH && req->content_length > call->limit) {
+        faas__gw_too_large(gw, call, req->content_length, r);
+        return true;
+    }
+    return false;
 }
 
 bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
@@ -913,8 +1090,18 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
         list_functions(gw, query, r);
         return true;
     }
+    bool put = method_is(req, "PUT"), del = method_is(req, "DELETE");
     if (v2015 && ns == 4 && post && seg_is(&seg[3], "invocations"))
         call->route = FAAS__GW_INVOKE;
+    else if (v2015 && ns == 4 && seg_is(&seg[3], "versions") && (post || get))
+        call->route = post ? FAAS__GW_PUBLISH : FAAS__GW_VERSIONS;
+    else if (v2015 && ns == 4 && seg_is(&seg[3], "aliases") && (post || get))
+        call->route = post ? FAAS__GW_ALIAS_CREATE : FAAS__GW_ALIASES;
+    else if (v2015 && ns == 5 && seg_is(&seg[3], "aliases") && (get || put || del))
+        call->route = get ? FAAS__GW_ALIAS_GET : put ? FAAS__GW_ALIAS_UPDATE
+                                                     : FAAS__GW_ALIAS_DELETE;
+    else if (v2015 && ns == 4 && seg_is(&seg[3], "code") && put)
+        call->route = FAAS__GW_UPDATE_CODE;
     else if (v2015 && ns == 3 && get && seg[2].n > 0)
         call->route = FAAS__GW_GET;
     else if (v2015 && ns == 4 && get && seg_is(&seg[3], "configuration"))
@@ -935,13 +1122,17 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
     }
     size_t nlen = pct_decode(seg[2].p, seg[2].n, name);
     faas__gw_span qual;
+    bool control = call->route >= FAAS__GW_PUBLISH;
     bool ok = resolve_name(gw, name, nlen, call, &qual, r) &&
-              check_qualifier(gw, query, &qual, call, r);
+              (control || resolve_qualifier(gw, query, &qual, call, r));
     free(name);
     if (!ok)
         return true;
+    if (control)
+        return control_begin(gw, req, call, &seg[4], qual.n > 0, query, r);
     if (call->route == FAAS__GW_GET || call->route == FAAS__GW_GET_CONFIG) {
-        get_function(gw, call, r);
+        if (call->qual[0] == '\0' || exists(gw, call, r))
+            get_function(gw, call, r);
         return true;
     }
 
@@ -976,20 +1167,19 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
         faas__gw_too_large(gw, call, req->content_length, r);
         return true;
     }
-    int st;
-    if (faas__lookup_fn(gw->rt, call->name, &st) == NULL) {
-        not_found(gw, r, call->name, NULL, NULL);
-        return true;
-    }
-    return false;
+    return !exists(gw, call, r);
 }
 
 void faas__gw_finish(faas__gw *gw, const faas__gw_call *call, const faas__gw_req *req,
                      faas__gw_resp *r)
 {
     memset(r, 0, sizeof *r);
-    if (call->route == FAAS__GW_INVOKE || call->route == FAAS__GW_INVOKE_ASYNC)
+    if (call->route == FAAS__GW_INVOKE || call->route == FAAS__GW_INVOKE_ASYNC) {
         invoke(gw, call, req, r);
-    else
+    } else if (faas__gw_control_has_body(call->route)) {
+        const char *target = req->target ? req->target : "";
+        const char *q = strchr(target, '?');
+        faas__gw_control(gw, call, q ? q + 1 : NULL, req->body, req->len, r);
+    } else
         unknown_operation(gw, r);
 }

@@ -18,6 +18,8 @@
 
 #include "faas.h"
 
+struct json_t;
+
 /* The gateway's settings, resolved (no zero left to mean "default"). */
 typedef struct faas__gw {
     faas_runtime *rt;
@@ -64,12 +66,16 @@ typedef struct faas__gw_resp {
     bool        close;              /* close the connection after this response */
     char        request_id[37];
     char       *log_result;         /* X-Amz-Log-Result, malloc'd */
+    char        executed[12];       /* X-Amz-Executed-Version: "$LATEST" or "3" */
 } faas__gw_resp;
 
 enum faas__gw_route {
     FAAS__GW_NONE, FAAS__GW_HEALTH, FAAS__GW_METRICS, FAAS__GW_LIST, FAAS__GW_GET,
     FAAS__GW_GET_CONFIG, FAAS__GW_INVOKE, FAAS__GW_INVOKE_ASYNC, FAAS__GW_CONSOLE,
-    FAAS__GW_CONSOLE_STATE, FAAS__GW_CONSOLE_COST
+    FAAS__GW_CONSOLE_STATE, FAAS__GW_CONSOLE_COST,
+    /* the control plane of versions and aliases (gateway_versions.c) */
+    FAAS__GW_PUBLISH, FAAS__GW_VERSIONS, FAAS__GW_ALIAS_CREATE, FAAS__GW_ALIASES,
+    FAAS__GW_ALIAS_GET, FAAS__GW_ALIAS_UPDATE, FAAS__GW_ALIAS_DELETE, FAAS__GW_UPDATE_CODE
 };
 enum faas__gw_type { FAAS__GW_SYNC, FAAS__GW_EVENT, FAAS__GW_DRYRUN };
 
@@ -79,6 +85,9 @@ typedef struct faas__gw_call {
     enum faas__gw_type  type;
     bool                tail;       /* X-Amz-Log-Type: Tail */
     char                name[65];   /* the function, resolved from a name or an ARN */
+    char                qual[129];  /* its qualifier ("3", "prod"), "" for $LATEST */
+    char                qname[195]; /* NAME or NAME:QUALIFIER, what the library is given */
+    char                alias[129]; /* .../aliases/ALIAS: the alias */
     size_t              limit;      /* the most body bytes to read */
 } faas__gw_call;
 
@@ -99,6 +108,46 @@ void faas__gw_too_large(faas__gw *gw, const faas__gw_call *call, uint64_t size,
 void faas__gw_bad_framing(faas__gw *gw, const char *why, faas__gw_resp *resp);
 /* Release what resp holds; safe twice and on a zeroed resp. */
 void faas__gw_resp_free(faas__gw_resp *resp);
+
+/* ---- gateway.c's answers, for gateway_versions.c ---- */
+
+/* A service error: status, x-amzn-ErrorType TYPE and Lambda's JSON body. */
+void faas__gw_error(faas__gw *gw, faas__gw_resp *r, unsigned status, const char *type,
+                    const char *fmt, ...) FAAS_PRINTF(5, 6);
+/* 400 ValidationException: VALUE (n bytes) at MEMBER fails CONSTRAINT. */
+void faas__gw_validation(faas__gw *gw, faas__gw_resp *r, const char *value, size_t n,
+                         const char *member, const char *constraint);
+/* 404 ResourceNotFoundException "Function not found: ARN" (QUAL NULL: unqualified). */
+void faas__gw_not_found(faas__gw *gw, faas__gw_resp *r, const char *name, const char *qual);
+/* A JSON answer: status and the object o (stolen). */
+void faas__gw_json(faas__gw *gw, faas__gw_resp *r, unsigned status, struct json_t *o);
+/* An answer with no body (204). */
+void faas__gw_empty(faas__gw *gw, faas__gw_resp *r, unsigned status);
+/* The value of query parameter KEY, decoded into out (size > 0); false if absent. */
+bool faas__gw_query(const char *query, const char *key, char *out, size_t size,
+                    size_t *outlen);
+/* The query's MaxItems (1-10000, default 50 when absent) into *page; false: r holds the
+ * 400. */
+bool faas__gw_max_items(faas__gw *gw, const char *query, unsigned *page, faas__gw_resp *r);
+/* The function's ARN, qualified with QUAL unless it is NULL. */
+struct json_t *faas__gw_arn(faas__gw *gw, const char *name, const char *qual);
+/* One FunctionConfiguration of F at VERSION ("$LATEST", "3"); sha and description NULL
+ * for $LATEST's own. */
+struct json_t *faas__gw_configuration(faas__gw *gw, const faas_function_info *f,
+                                      const char *version, const char *sha,
+                                      const char *description);
+
+/* ---- gateway_versions.c: PublishVersion, ListVersionsByFunction and the alias routes ---- */
+
+/* Answer a control-plane route (call->route FAAS__GW_PUBLISH ... FAAS__GW_UPDATE_CODE) for
+ * call->name (and call->alias); body is the request's (NULL, 0 for the routes without
+ * one), query its query string. */
+void faas__gw_control(faas__gw *gw, const faas__gw_call *call, const char *query,
+                      const char *body, size_t len, faas__gw_resp *r);
+/* Does the route take a JSON body? */
+bool faas__gw_control_has_body(enum faas__gw_route route);
+/* Is a an alias's name as Lambda's: 1-128 of [A-Za-z0-9_-], not only digits? */
+bool faas__gw_alias_valid(const char *a, size_t n);
 
 /* ---- gateway_name.c: a FunctionName, as Lambda's pattern sees it ---- */
 

@@ -11,6 +11,7 @@
  *   faas_versions_list(rt, name, faas_version_info **, size_t *) / faas_versions_free()
  *   faas_alias_set(rt, name, alias, version, extra_version, extra_weight)  create/update
  *   faas_alias_delete(rt, name, alias), faas_alias_get(rt, name, alias, faas_alias_info *)
+ *   faas_aliases_list(rt, name, char ***aliases, size_t *count)   live aliases, oldest first
  *   faas_routing_seed(rt, seed)
  * Versions are numbers (uint32_t, 1, 2, ...; 0 means $LATEST where a version is asked
  * for, and "none" for extra_version), as the record carries them. faas_version_info and
@@ -702,4 +703,51 @@ int faas_alias_get(faas_runtime *rt, const char *name, const char *alias,
     }
     pthread_rwlock_unlock(&rt->reg_lock);
     return rc;
+}
+
+int faas_aliases_list(faas_runtime *rt, const char *name, char ***aliases, size_t *count)
+{
+    if (aliases != NULL)
+        *aliases = NULL;
+    if (count != NULL)
+        *count = 0;
+    if (aliases == NULL || count == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_aliases_list: aliases and count must not be "
+                          "NULL");
+    if (rt == NULL)
+        return faas__fail(FAAS_EINVAL, "faas_aliases_list: runtime is NULL");
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    faas_function *latest;
+    int rc = find_latest(rt, "faas_aliases_list", name, &latest);
+    faas__versions *vs = rc == FAAS_OK ? latest->vers : NULL;
+    size_t n = 0, bytes = 0, skip = rc == FAAS_OK ? strlen(name) + 1 : 0;
+    for (size_t i = 0; vs != NULL && i < vs->naliases; i++)
+        if (!atomic_load_explicit(&vs->aliases[i]->dead, memory_order_relaxed)) {
+            n++;
+            bytes += strlen(vs->aliases[i]->key) - skip + 1;
+        }
+    /* One block: n + 1 pointers (NULL last), then the names. */
+    char **out = NULL;
+    if (rc == FAAS_OK && (out = malloc((n + 1) * sizeof *out + bytes)) == NULL)
+        rc = faas__fail(FAAS_ENOMEM, "faas_aliases_list: out of memory");
+    if (rc == FAAS_OK) {
+        char *at = (char *)(out + n + 1);
+        size_t k = 0;
+        for (size_t i = 0; vs != NULL && i < vs->naliases; i++) {
+            const faas_function *a = vs->aliases[i];
+            if (atomic_load_explicit(&a->dead, memory_order_relaxed))
+                continue;
+            size_t len = strlen(a->key + skip) + 1;
+            memcpy(at, a->key + skip, len);
+            out[k++] = at;
+            at += len;
+        }
+        out[k] = NULL;
+    }
+    pthread_rwlock_unlock(&rt->reg_lock);
+    if (rc != FAAS_OK)
+        return rc;
+    *aliases = out;
+    *count = n;
+    return FAAS_OK;
 }

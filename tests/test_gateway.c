@@ -277,6 +277,454 @@ static void exact_answers(void **state)
     close(fd);
 }
 
+/* ---- versions and aliases: Invoke's Qualifier and the control-plane routes ------------------ */
+
+/* METHOD TARGET (with BODY unless NULL, and EXTRA headers) on a new connection with the
+ * fixture's token; the whole response in buf, the status returned. */
+static unsigned http(server *s, const char *method, const char *target, const char *body,
+                     const char *extra, char *buf, size_t size)
+{
+    char req[2048];
+    int fd = connect_to(s->port);
+    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n"
+             "%sContent-Length: %zu\r\n\r\n%s", method, target, extra ? extra : "",
+             body ? strlen(body) : 0, body ? body : "");
+    send_str(fd, req);
+    assert_true(read_response(fd, buf, size) > 0);
+    close(fd);
+    unsigned status = 0;
+    assert_int_equal(sscanf(buf, "HTTP/1.1 %u", &status), 1);
+    return status;
+}
+
+/* The value of response header NAME (the exact spelling the gateway sends), or "". */
+static const char *header_value(const char *resp, const char *name, char *out, size_t size)
+{
+    char key[128];
+    snprintf(key, sizeof key, "\r\n%s: ", name);
+    const char *h = strstr(resp, key), *end = strstr(resp, "\r\n\r\n");
+    out[0] = '\0';
+    if (h != NULL && h < end) {
+        h += strlen(key);
+        size_t n = strcspn(h, "\r");
+        snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), h);
+    }
+    return out;
+}
+
+static json_t *body_json(const char *resp)
+{
+    json_error_t e;
+    json_t *o = json_loads(body_of(resp), 0, &e);
+    if (o == NULL)
+        fail_msg("not JSON: %s: %s", e.text, body_of(resp));
+    return o;
+}
+
+static const char *member(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "(none)";
+}
+
+/* An error answer: STATUS, x-amzn-ErrorType TYPE and (when not NULL) the message. */
+static void expect_error(const char *resp, unsigned got, unsigned status, const char *type,
+                         const char *message)
+{
+    char v[128];
+    if (got != status)
+        fail_msg("%u instead of %u: %s", got, status, resp);
+    assert_string_equal(header_value(resp, "x-amzn-ErrorType", v, sizeof v), type);
+    if (message != NULL) {
+        json_t *o = body_json(resp);
+        const char *m = json_string_value(json_object_get(o, "message"));
+        if (m == NULL)
+            m = member(o, "Message");
+        assert_string_equal(m, message);
+        json_decref(o);
+    }
+}
+
+/* Invoke m with QUALIFIED_TARGET: 200 and the version that ran. */
+static void expect_ran(server *s, const char *target, const char *version)
+{
+    static char buf[1 << 16];
+    unsigned st = http(s, "POST", target, "{}", NULL, buf, sizeof buf);
+    if (st != 200)
+        fail_msg("%s: %u: %s", target, st, buf);
+    char v[32];
+    assert_string_equal(header_value(buf, "X-Amz-Executed-Version", v, sizeof v), version);
+}
+
+/* m: a module in a scratch file, its bytes changed by appending SUFFIX (NULL: none). */
+static void write_module(const char *path, const char *suffix)
+{
+    FILE *in = fopen(test_module("mod_basic.so"), "rb"), *out = fopen(path, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char b[65536];
+    size_t n;
+    while ((n = fread(b, 1, sizeof b, in)) > 0)
+        assert_int_equal(fwrite(b, 1, n, out), n);
+    if (suffix != NULL)
+        fputs(suffix, out);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+static int b64val(char c)
+{
+    const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c ? strchr(abc, c) : NULL;
+    return p ? (int)(p - abc) : -1;
+}
+
+/* Decode base64 text into out (NUL-terminated). */
+static void b64decode(const char *in, char *out, size_t size)
+{
+    size_t j = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (; *in && j + 1 < size; in++) {
+        int v = b64val(*in);
+        if (v < 0)
+            continue;
+        acc = acc << 6 | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[j++] = (char)(acc >> bits & 0xff);
+        }
+    }
+    out[j] = '\0';
+}
+
+/* Publish through the gateway: 201 and the version's number. */
+static void expect_published(server *s, const char *body, const char *version,
+                             const char *description)
+{
+    static char buf[1 << 16];
+    unsigned st = http(s, "POST", "/2015-03-31/functions/m/versions", body, NULL, buf,
+                       sizeof buf);
+    if (st != 201)
+        fail_msg("publish: %u: %s", st, buf);
+    json_t *o = body_json(buf);
+    assert_string_equal(member(o, "Version"), version);
+    assert_string_equal(member(o, "FunctionName"), "m");
+    char arn[128];
+    snprintf(arn, sizeof arn, "arn:aws:lambda:eu-west-3:123456789012:function:m:%s", version);
+    assert_string_equal(member(o, "FunctionArn"), arn);
+    assert_int_equal(strlen(member(o, "CodeSha256")), 44);
+    assert_string_equal(member(o, "Description"), description);
+    json_decref(o);
+}
+
+/* m, a module in a scratch directory (dir), published through the gateway with BODY1
+ * (description DESC1), then with other bytes and no body: versions 1 and 2. */
+static void two_versions(server *s, char dir[4096], const char *body1, const char *desc1)
+{
+    char path[4200];
+    assert_non_null(temp_dir(dir, 4096, "faas-gw-versions"));
+    snprintf(path, sizeof path, "%s/m.so", dir);
+    write_module(path, NULL);
+    ASSERT_OK(faas_register_module(s->rt, "m", path, "echo", NULL));
+    expect_published(s, body1, "1", desc1);
+    write_module(path, "\nv2");
+    expect_published(s, "", "2", "libfaas module function: echo"); /* no body: {} */
+}
+
+static void invoke_with_qualifiers(void **state)
+{
+    server *s = *state;
+    static char buf[1 << 16];
+    char dir[4096];
+    two_versions(s, dir, "{\"Description\":\"one\"}", "one");
+    expect_published(s, "{\"Description\":\"same\"}", "2",
+                     "libfaas module function: echo");       /* nothing changed */
+
+    expect_ran(s, "/2015-03-31/functions/m/invocations", "$LATEST");
+    expect_ran(s, "/2015-03-31/functions/m/invocations?Qualifier=1", "1");
+    expect_ran(s, "/2015-03-31/functions/m:2/invocations", "2");
+    expect_ran(s, "/2015-03-31/functions/m%3A1/invocations?Qualifier=1", "1");
+    expect_ran(s, "/2015-03-31/functions/m:$LATEST/invocations", "$LATEST");
+    expect_ran(s, "/2015-03-31/functions/m/invocations?Qualifier=%24LATEST", "$LATEST");
+    expect_ran(s, "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-3%3A123456789012%3A"
+                  "function%3Am%3A2/invocations", "2");
+
+    /* Both given and different: Lambda's 400. */
+    unsigned st = http(s, "POST", "/2015-03-31/functions/m:1/invocations?Qualifier=2", "{}",
+                       NULL, buf, sizeof buf);
+    expect_error(buf, st, 400, "InvalidParameterValueException", "The derived qualifier from "
+                 "the function name does not match the specified qualifier.");
+    /* A version or an alias that does not exist: 404 with its qualified ARN. */
+    st = http(s, "POST", "/2015-03-31/functions/m/invocations?Qualifier=9", "{}", NULL, buf,
+              sizeof buf);
+    expect_error(buf, st, 404, "ResourceNotFoundException",
+                 "Function not found: arn:aws:lambda:eu-west-3:123456789012:function:m:9");
+    st = http(s, "POST", "/2015-03-31/functions/m:prod/invocations", "{}", NULL, buf,
+              sizeof buf);
+    expect_error(buf, st, 404, "ResourceNotFoundException",
+                 "Function not found: arn:aws:lambda:eu-west-3:123456789012:function:m:prod");
+    st = http(s, "POST", "/2015-03-31/functions/m/invocations?Qualifier=nope", "{}",
+              "X-Amz-Invocation-Type: DryRun\r\n", buf, sizeof buf);
+    expect_error(buf, st, 404, "ResourceNotFoundException", NULL);
+    st = http(s, "POST", "/2015-03-31/functions/m/invocations?Qualifier=1", "{}",
+              "X-Amz-Invocation-Type: DryRun\r\n", buf, sizeof buf);
+    assert_int_equal(st, 204);
+
+    /* The Tail log's START line and the record say the version that ran. */
+    st = http(s, "POST", "/2015-03-31/functions/m/invocations?Qualifier=2", "{}",
+              "X-Amz-Log-Type: Tail\r\n", buf, sizeof buf);
+    assert_int_equal(st, 200);
+    char b64[8192], log[8192];
+    header_value(buf, "X-Amz-Log-Result", b64, sizeof b64);
+    b64decode(b64, log, sizeof log);
+    if (strstr(log, " Version: 2\n") == NULL)
+        fail_msg("no version 2 in the Tail log: %s", log);
+
+    /* GetFunctionConfiguration of a version: its number, hash and description. */
+    st = http(s, "GET", "/2015-03-31/functions/m/configuration?Qualifier=1", NULL, NULL, buf,
+              sizeof buf);
+    assert_int_equal(st, 200);
+    json_t *o = body_json(buf);
+    assert_string_equal(member(o, "Version"), "1");
+    assert_string_equal(member(o, "Description"), "one");
+    assert_int_equal(strlen(member(o, "CodeSha256")), 44);
+    json_decref(o);
+    st = http(s, "GET", "/2015-03-31/functions/m?Qualifier=7", NULL, NULL, buf, sizeof buf);
+    expect_error(buf, st, 404, "ResourceNotFoundException", NULL);
+
+    /* ListVersionsByFunction: $LATEST then 1 and 2, in pages. */
+    st = http(s, "GET", "/2015-03-31/functions/m/versions", NULL, NULL, buf, sizeof buf);
+    assert_int_equal(st, 200);
+    o = body_json(buf);
+    json_t *vs = json_object_get(o, "Versions");
+    assert_int_equal(json_array_size(vs), 3);
+    assert_string_equal(member(json_array_get(vs, 0), "Version"), "$LATEST");
+    assert_string_equal(member(json_array_get(vs, 1), "Version"), "1");
+    assert_string_equal(member(json_array_get(vs, 2), "Version"), "2");
+    assert_true(json_is_null(json_object_get(o, "NextMarker")));
+    json_decref(o);
+    st = http(s, "GET", "/2015-03-31/functions/m/versions?MaxItems=2", NULL, NULL, buf,
+              sizeof buf);
+    o = body_json(buf);
+    assert_int_equal(json_array_size(json_object_get(o, "Versions")), 2);
+    assert_string_equal(member(o, "NextMarker"), "1");
+    json_decref(o);
+    st = http(s, "GET", "/2015-03-31/functions/m/versions?Marker=1&MaxItems=2", NULL, NULL,
+              buf, sizeof buf);
+    o = body_json(buf);
+    vs = json_object_get(o, "Versions");
+    assert_int_equal(json_array_size(vs), 1);
+    assert_string_equal(member(json_array_get(vs, 0), "Version"), "2");
+    json_decref(o);
+    st = http(s, "GET", "/2015-03-31/functions/nope/versions", NULL, NULL, buf, sizeof buf);
+    expect_error(buf, st, 404, "ResourceNotFoundException",
+                 "Function not found: arn:aws:lambda:eu-west-3:123456789012:function:nope");
+    /* An FFI-less host function publishes too; an unknown one is 404. */
+    st = http(s, "POST", "/2015-03-31/functions/nope/versions", "{}", NULL, buf, sizeof buf);
+    expect_error(buf, st, 404, "ResourceNotFoundException", NULL);
+    st = http(s, "POST", "/2015-03-31/functions/m/versions", "{\"Description\":", NULL, buf,
+              sizeof buf);
+    expect_error(buf, st, 400, "InvalidRequestContentException", NULL);
+    st = http(s, "POST", "/2015-03-31/functions/m:1/versions", "{}", NULL, buf, sizeof buf);
+    expect_error(buf, st, 400, "InvalidParameterValueException", NULL);
+    /* UpdateFunctionCode: not yet, in the service's error shape. */
+    st = http(s, "PUT", "/2015-03-31/functions/m/code", "{}", NULL, buf, sizeof buf);
+    expect_error(buf, st, 400, "InvalidParameterValueException", NULL);
+    /* The token rules are the other routes'. */
+    int fd = connect_to(s->port);
+    send_str(fd, "POST /2015-03-31/functions/m/versions HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 2\r\n\r\n{}");
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    close(fd);
+    assert_non_null(strstr(buf, "HTTP/1.1 401 "));
+
+    ASSERT_OK(faas_unregister(s->rt, "m"));
+    remove_tree(dir);
+}
+
+/* CreateAlias, GetAlias, UpdateAlias with RoutingConfig, ListAliases, DeleteAlias, and
+ * the calls through the alias. */
+static void alias_routes(void **state)
+{
+    server *s = *state;
+    static char buf[1 << 16];
+    char dir[4096];
+    two_versions(s, dir, "{}", "libfaas module function: echo");
+    const char *aliases = "/2015-03-31/functions/m/aliases";
+
+    unsigned st = http(s, "POST", aliases, "{\"Name\":\"prod\",\"FunctionVersion\":\"1\","
+                       "\"Description\":\"d\"}", NULL, buf, sizeof buf);
+    assert_int_equal(st, 201);
+    assert_string_equal(body_of(buf), "{\"AliasArn\":\"arn:aws:lambda:eu-west-3:123456789012:"
+                        "function:m:prod\",\"Name\":\"prod\",\"FunctionVersion\":\"1\","
+                        "\"Description\":\"\",\"RevisionId\":\"1\"}");
+    expect_ran(s, "/2015-03-31/functions/m:prod/invocations", "1");
+    expect_ran(s, "/2015-03-31/functions/m/invocations?Qualifier=prod", "1");
+    st = http(s, "POST", aliases, "{\"Name\":\"prod\",\"FunctionVersion\":\"2\"}", NULL, buf,
+              sizeof buf);
+    expect_error(buf, st, 409, "ResourceConflictException", "Alias already exists: "
+                 "arn:aws:lambda:eu-west-3:123456789012:function:m:prod");
+
+    /* Weighted: all of the calls to version 2 at weight 1, none at 0. */
+    st = http(s, "PUT", "/2015-03-31/functions/m/aliases/prod", "{\"RoutingConfig\":"
+              "{\"AdditionalVersionWeights\":{\"2\":1.0}},\"RevisionId\":\"1\"}", NULL, buf,
+              sizeof buf);
+    assert_int_equal(st, 200);
+    json_t *o = body_json(buf);
+    assert_string_equal(member(o, "FunctionVersion"), "1");
+    assert_string_equal(member(o, "RevisionId"), "2");
+    json_t *w = json_object_get(json_object_get(o, "RoutingConfig"),
+                                "AdditionalVersionWeights");
+    assert_true(json_number_value(json_object_get(w, "2")) == 1.0);
+    json_decref(o);
+    for (int i = 0; i < 5; i++)
+        expect_ran(s, "/2015-03-31/functions/m:prod/invocations", "2");
+    st = http(s, "PUT", "/2015-03-31/functions/m/aliases/prod", "{\"RoutingConfig\":"
+              "{\"AdditionalVersionWeights\":{\"2\":0}}}", NULL, buf, sizeof buf);
+    assert_int_equal(st, 200);
+    for (int i = 0; i < 5; i++)
+        expect_ran(s, "/2015-03-31/functions/m:prod/invocations", "1");
+    /* A stale RevisionId: 412, nothing changed. */
+    st = http(s, "PUT", "/2015-03-31/functions/m/aliases/prod", "{\"FunctionVersion\":\"2\","
+              "\"RevisionId\":\"1\"}", NULL, buf, sizeof buf);
+    expect_error(buf, st, 412, "PreconditionFailedException", NULL);
+    faas_alias_info ai;
+    ASSERT_OK(faas_alias_get(s->rt, "m", "prod", &ai));
+    assert_int_equal(ai.version, 1);
+    assert_int_equal(ai.extra_version, 2);
+    assert_int_equal(ai.revision, 3);
+    /* An empty RoutingConfig ends the split; FunctionVersion alone keeps the rest. */
+    st = http(s, "PUT", "/2015-03-31/functions/m/aliases/prod", "{\"RoutingConfig\":{}}",
+              NULL, buf, sizeof buf);
+    assert_int_equal(st, 200);
+    o = body_json(buf);
+    assert_null(json_object_get(o, "RoutingConfig"));
+    json_decref(o);
+    st = http(s, "PUT", "/2015-03-31/functions/m/aliases/prod", "{\"FunctionVersion\":\"2\"}",
+              NULL, buf, sizeof buf);
+    assert_int_equal(st, 200);
+    expect_ran(s, "/2015-03-31/functions/m:prod/invocations", "2");
+
+    /* The service's errors. */
+    struct { const char *body; unsigned status; const char *type, *message; } bad[] = {
+        { "{\"Name\":\"123\",\"FunctionVersion\":\"1\"}", 400, "ValidationException", NULL },
+        { "{\"Name\":\"a.b\",\"FunctionVersion\":\"1\"}", 400, "ValidationException", NULL },
+        { "{\"Name\":\"x\",\"FunctionVersion\":\"one\"}", 400, "ValidationException", NULL },
+        { "{\"Name\":\"x\"}", 400, "InvalidParameterValueException",
+          "FunctionVersion is required" },
+        { "{\"Name\":\"x\",\"FunctionVersion\":\"1\",\"RoutingConfig\":"
+          "{\"AdditionalVersionWeights\":{\"2\":1.5}}}", 400, "ValidationException", NULL },
+        { "{\"Name\":\"x\",\"FunctionVersion\":\"1\",\"RoutingConfig\":"
+          "{\"AdditionalVersionWeights\":{\"2\":-0.1}}}", 400, "ValidationException", NULL },
+        { "{\"Name\":\"x\",\"FunctionVersion\":\"1\",\"RoutingConfig\":"
+          "{\"AdditionalVersionWeights\":{\"$LATEST\":0.5}}}", 400, "ValidationException",
+          NULL },
+        { "{\"Name\":\"x\",\"FunctionVersion\":\"1\",\"RoutingConfig\":"
+          "{\"AdditionalVersionWeights\":{\"2\":0.1,\"3\":0.1}}}", 400,
+          "InvalidParameterValueException",
+          "Number of items in AdditionalVersionWeights cannot be greater than 1" },
+        { "{\"Name\":\"x\",\"FunctionVersion\":\"$LATEST\",\"RoutingConfig\":"
+          "{\"AdditionalVersionWeights\":{\"2\":0.1}}}", 400,
+          "InvalidParameterValueException",
+          "$LATEST is not supported for an alias pointing to more than 1 version" },
+        { "{\"Name\":\"x\",\"FunctionVersion\":\"2\",\"RoutingConfig\":"
+          "{\"AdditionalVersionWeights\":{\"2\":0.1}}}", 400,
+          "InvalidParameterValueException", "Invalid function version 2. Function version 2 "
+          "is already included in routing configuration." },
+        { "{\"Name\":\"x\",\"FunctionVersion\":\"9\"}", 404, "ResourceNotFoundException",
+          "Function not found: arn:aws:lambda:eu-west-3:123456789012:function:m:9" },
+        { "{\"Name\":\"x\",\"FunctionVersion\":\"1\",\"RoutingConfig\":"
+          "{\"AdditionalVersionWeights\":{\"3\":0.1}}}", 404, "ResourceNotFoundException",
+          "Function not found: arn:aws:lambda:eu-west-3:123456789012:function:m:3" },
+        { "[1]", 400, "InvalidRequestContentException", NULL },
+        { "{\"Name\":7,\"FunctionVersion\":\"1\"}", 400, "InvalidParameterValueException",
+          NULL },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        st = http(s, "POST", aliases, bad[i].body, NULL, buf, sizeof buf);
+        expect_error(buf, st, bad[i].status, bad[i].type, bad[i].message);
+    }
+    int rc = faas_alias_get(s->rt, "m", "x", &ai);
+    assert_int_equal(rc, FAAS_ENOTFOUND);           /* none of them made it */
+    st = http(s, "POST", "/2015-03-31/functions/nope/aliases", "{\"Name\":\"x\","
+              "\"FunctionVersion\":\"1\"}", NULL, buf, sizeof buf);
+    expect_error(buf, st, 404, "ResourceNotFoundException", NULL);
+    st = http(s, "GET", "/2015-03-31/functions/m/aliases/none", NULL, NULL, buf, sizeof buf);
+    expect_error(buf, st, 404, "ResourceNotFoundException", "Cannot find alias arn: "
+                 "arn:aws:lambda:eu-west-3:123456789012:function:m:none");
+    st = http(s, "PUT", "/2015-03-31/functions/m/aliases/none", "{}", NULL, buf, sizeof buf);
+    expect_error(buf, st, 404, "ResourceNotFoundException", NULL);
+    st = http(s, "GET", "/2015-03-31/functions/m/aliases/12", NULL, NULL, buf, sizeof buf);
+    expect_error(buf, st, 400, "ValidationException", NULL);
+
+    /* ListAliases: oldest first, by version, in pages; GetAlias. */
+    st = http(s, "POST", aliases, "{\"Name\":\"beta\",\"FunctionVersion\":\"$LATEST\"}", NULL,
+              buf, sizeof buf);
+    assert_int_equal(st, 201);
+    st = http(s, "GET", aliases, NULL, NULL, buf, sizeof buf);
+    assert_int_equal(st, 200);
+    o = body_json(buf);
+    json_t *as = json_object_get(o, "Aliases");
+    assert_int_equal(json_array_size(as), 2);
+    assert_string_equal(member(json_array_get(as, 0), "Name"), "prod");
+    assert_string_equal(member(json_array_get(as, 1), "Name"), "beta");
+    assert_string_equal(member(json_array_get(as, 1), "FunctionVersion"), "$LATEST");
+    json_decref(o);
+    st = http(s, "GET", "/2015-03-31/functions/m/aliases?FunctionVersion=%24LATEST", NULL,
+              NULL, buf, sizeof buf);
+    o = body_json(buf);
+    assert_int_equal(json_array_size(json_object_get(o, "Aliases")), 1);
+    json_decref(o);
+    st = http(s, "GET", "/2015-03-31/functions/m/aliases?MaxItems=1", NULL, NULL, buf,
+              sizeof buf);
+    o = body_json(buf);
+    assert_int_equal(json_array_size(json_object_get(o, "Aliases")), 1);
+    assert_string_equal(member(o, "NextMarker"), "prod");
+    json_decref(o);
+    st = http(s, "GET", "/2015-03-31/functions/m/aliases/beta", NULL, NULL, buf, sizeof buf);
+    assert_int_equal(st, 200);
+    o = body_json(buf);
+    assert_string_equal(member(o, "AliasArn"),
+                        "arn:aws:lambda:eu-west-3:123456789012:function:m:beta");
+    json_decref(o);
+    char **names;
+    size_t n;
+    ASSERT_OK(faas_aliases_list(s->rt, "m", &names, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "prod");
+    assert_string_equal(names[1], "beta");
+    assert_null(names[2]);
+    faas_free(names);
+    assert_int_equal(faas_aliases_list(s->rt, "m", NULL, &n), FAAS_EINVAL);
+    assert_int_equal(faas_aliases_list(NULL, "m", &names, &n), FAAS_EINVAL);
+    assert_int_equal(faas_aliases_list(s->rt, "nope", &names, &n), FAAS_ENOTFOUND);
+    assert_null(names);
+    assert_int_equal(n, 0);
+
+    /* DeleteAlias: 204, twice; the alias is then not found. */
+    st = http(s, "DELETE", "/2015-03-31/functions/m/aliases/prod", NULL, NULL, buf,
+              sizeof buf);
+    assert_int_equal(st, 204);
+    st = http(s, "DELETE", "/2015-03-31/functions/m/aliases/prod", NULL, NULL, buf,
+              sizeof buf);
+    assert_int_equal(st, 204);
+    st = http(s, "POST", "/2015-03-31/functions/m:prod/invocations", "{}", NULL, buf,
+              sizeof buf);
+    expect_error(buf, st, 404, "ResourceNotFoundException", NULL);
+    st = http(s, "DELETE", "/2015-03-31/functions/nope/aliases/prod", NULL, NULL, buf,
+              sizeof buf);
+    expect_error(buf, st, 404, "ResourceNotFoundException", NULL);
+    ASSERT_OK(faas_aliases_list(s->rt, "m", &names, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], "beta");
+    faas_free(names);
+
+    ASSERT_OK(faas_unregister(s->rt, "m"));
+    remove_tree(dir);
+}
+
 /* ---- the console: its page and the state it polls ----------------------------------------- */
 
 /* GET /console/api/WHAT through the socket, parsed; the status line in *status. */
@@ -1159,6 +1607,8 @@ int main(void)
 #if FAAS_HAVE_GATEWAY
         cmocka_unit_test(start_errors),
         cmocka_unit_test_setup_teardown(exact_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(invoke_with_qualifiers, setup, teardown),
+        cmocka_unit_test_setup_teardown(alias_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(console_state_and_page, setup, teardown),
         cmocka_unit_test_setup_teardown(console_cost_and_instances, setup, teardown),
         cmocka_unit_test(console_records_from_workers),
