@@ -36,7 +36,11 @@ if [ $rc -eq 0 ]; then ok "faas demo runs"; else not_ok "faas demo runs (rc $rc)
 for want in "  1    cold" "  2    warm" "FAAS_ETHROTTLED: TooManyRequestsException" \
             "first call: warm" "instances live = 0, wordcount.so mapped = no" \
             "call 2: cold again" "1,000,000 calls like these a month" \
-            "load-tests a function and prices it" "shows a web console at /console"; do
+            "load-tests a function and prices it" "shows a web console at /console" \
+            "published greet:1, then the rebuilt module as greet:2" \
+            "200 calls of greet:live: 180 ran version 1, 20 ran version 2" \
+            "   greet:1       180       0" "   greet:2        20       0" \
+            "promoted: live = 2 alone; the next 20 calls ran version 2 20 times"; do
     if grep -qF "$want" "$tmp/demo"; then ok "demo shows: $want"; else not_ok "demo shows: $want"; fi
 done
 $faas demo --modules "$tmp" >/dev/null 2>&1; rc=$?
