@@ -24,6 +24,21 @@ $faas invoke "$tmp/missing.so" f '{}' >"$tmp/out" 2>"$tmp/err"
 rc=$?
 if [ $rc -eq 1 ] && grep -q "FAAS_ELOAD: Runtime.LoadError: dlopen" "$tmp/err"; then ok "a missing module is Runtime.LoadError"; else not_ok "missing module (rc $rc)"; sed 's/^/# /' "$tmp/err"; fi
 
+# --file: a functions file's versions and aliases, and a qualified name.
+printf '[greet]\nmodule = %s/greet.so\n[version greet:1]\ndescription = first\n[alias greet:prod]\nversion = 1\n' "$mods" >"$tmp/fns.ini"
+$faas invoke --file "$tmp/fns.ini" greet:prod '{}' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(cat "$tmp/out")" = '{"greeting":"hello"}' ] && grep -q "^faas: greet:prod ran version 1$" "$tmp/err" && grep -q "^REPORT RequestId" "$tmp/err"; then ok "invoke --file NAME:ALIAS runs the alias's version"; else not_ok "invoke --file greet:prod (rc $rc)"; sed 's/^/# /' "$tmp/out" "$tmp/err"; fi
+$faas invoke --file "$tmp/fns.ini" greet '{}' >"$tmp/out" 2>"$tmp/err"
+if grep -q '^faas: greet ran \$LATEST$' "$tmp/err"; then ok "invoke --file NAME runs \$LATEST"; else not_ok "invoke --file greet"; sed 's/^/# /' "$tmp/err"; fi
+$faas invoke --file "$tmp/fns.ini" greet:9 '{}' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "FAAS_ENOTFOUND: ResourceNotFoundException: Function not found: greet:9" "$tmp/err"; then ok "invoke --file of an unknown version is ResourceNotFoundException"; else not_ok "invoke --file greet:9 (rc $rc)"; sed 's/^/# /' "$tmp/err"; fi
+printf '[greet]\nmodule = %s/greet.so\n[alias greet:prod]\nversion = 2\n' "$mods" >"$tmp/bad.ini"
+$faas invoke --file "$tmp/bad.ini" greet:prod >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 2 ] && grep -q "bad.ini:3: \[alias greet:prod\]: version 2 is not declared" "$tmp/err"; then ok "invoke --file reports the file's errors with their lines"; else not_ok "invoke --file bad.ini (rc $rc)"; sed 's/^/# /' "$tmp/err"; fi
+
 $faas invoke >/dev/null 2>&1; rc=$?
 if [ $rc -eq 2 ]; then ok "usage errors exit 2"; else not_ok "usage errors exit 2 (got $rc)"; fi
 $faas invoke --memory lots "$mods/echo.so" echo >/dev/null 2>&1; rc=$?
