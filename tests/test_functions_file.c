@@ -630,6 +630,53 @@ static void versions_and_aliases_are_applied(void **state)
     faas_runtime_free(rt);
 }
 
+static unsigned watched_v1;
+
+static void count_watched_v1(const faas_record *rec, void *arg)
+{
+    (void)arg;
+    if (rec->status == FAAS_OK && strcmp(rec->function, "up") == 0 && rec->version == 1)
+        watched_v1++;
+}
+
+/* A watched directory whose function section says qualifier = 1 calls version 1. */
+static void a_watch_calls_its_qualifier(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/faas-ff-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char in[300], path[400], text[2048];
+    snprintf(in, sizeof in, "%s/in", dir);
+    assert_int_equal(mkdir(in, 0700), 0);
+    faas_options o = manual_options(&CLOCK);
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_on_record(rt, count_watched_v1, NULL);
+    char *mod = realpath(test_module("mod_basic.so"), NULL);
+    assert_non_null(mod);
+    snprintf(text, sizeof text, "[up]\nmodule = %s\nsymbol = echo\nwatch = in\nqualifier = 1\n"
+             "[version up:1]\n", mod);
+    free(mod);
+    ff_file f = parse(text, dir);
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    assert_int_equal(ff_register(rt, &f, "fns.ini"), 0);
+    ff_free(&f);
+    snprintf(path, sizeof path, "%s/a.txt", in);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("hello\n", fp);
+    fclose(fp);
+    watched_v1 = 0;
+    while (faas_run_pending(rt) > 0)
+        ;
+    assert_int_equal(watched_v1, 1);
+    faas_runtime_free(rt);
+    unlink(path);
+    rmdir(in);
+    rmdir(dir);
+}
+
 /* --check publishes and sets them too (so their errors are found), and keeps nothing. */
 static void check_only_checks_versions_and_aliases(void **state)
 {
@@ -785,6 +832,7 @@ int main(void)
         cmocka_unit_test(version_and_alias_errors_with_their_lines),
         cmocka_unit_test(versions_and_aliases_are_applied),
         cmocka_unit_test(check_only_checks_versions_and_aliases),
+        cmocka_unit_test(a_watch_calls_its_qualifier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
