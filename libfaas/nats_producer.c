@@ -26,9 +26,10 @@ struct pcall {
 
 /* ---- responses rebuilt at the producer ------------------------------------------------ */
 
-/* The numbers of a record, in the order Faas-Result carries them after the id. */
+/* The numbers of a record, in the order Faas-Result carries them after the id; the last,
+ * the version that ran, was added with qualified names (absent: $LATEST). */
 #define RESULT_FMT "%36s %d %d %d %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu32 " %" SCNu32 \
-                   " %" SCNu64 " %" SCNu64 " %d"
+                   " %" SCNu64 " %" SCNu64 " %d %" SCNu32
 
 static void pcall_free(pcall *pc)
 {
@@ -120,13 +121,19 @@ static int producer_submit(faas__remote *r, faas__job *job, const char *name)
     pc->job = job;
     pc->want_result = job->cb != NULL || job->future != NULL ||
                       (job->fn != NULL && job->fn->dead_letter != NULL);
+    /* NAME:QUALIFIER goes to NAME's subject with the qualifier in a header: the worker
+     * resolves it (its versions and aliases). */
+    const char *colon = strchr(name, ':');
+    int name_len = colon ? (int)(colon - name) : (int)strlen(name);
     char subject[SUBJECT_MAX], reply[SUBJECT_MAX];
-    snprintf(subject, sizeof subject, "%s.invoke.%s", n->prefix, name);
+    snprintf(subject, sizeof subject, "%s.invoke.%.*s", n->prefix, name_len, name);
     snprintf(reply, sizeof reply, "%s.pack.%s.%s", n->prefix, n->id, pc->id);
     natsStatus s = natsMsg_Create(&pc->msg, subject, reply, (const char *)job->payload,
                                   (int)job->len);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(pc->msg, "Nats-Msg-Id", pc->id);
+    if (s == NATS_OK && colon != NULL)
+        s = natsMsgHeader_Set(pc->msg, "Faas-Qualifier", colon + 1);
     if (s == NATS_OK && pc->want_result)
         s = natsMsgHeader_Set(pc->msg, "Faas-Reply", n->reply_subject);
     if (s != NATS_OK) {
@@ -219,8 +226,8 @@ static bool parse_result(natsMsg *msg, char id[37], int *dead, faas_response *re
     faas_record *r = &res->record;
     if (sscanf(hdr, RESULT_FMT, id, &res->status, &r->attempt, &r->cold, &r->init_ns,
                &r->duration_ns, &r->cpu_ns, &r->billed_ms, &r->memory_mb,
-               &r->max_memory_bytes, &r->cost_picousd, dead) != 12)
-        return false;
+               &r->max_memory_bytes, &r->cost_picousd, dead, &r->version) < 12)
+        return false;                   /* the version that ran: a worker before it, 0 */
     id[36] = '\0';
     memcpy(r->request_id, id, 37);
     r->status = res->status;

@@ -185,9 +185,9 @@ static natsMsg *make_result(nats_part *n, held *h, const faas_response *res, boo
     }
     char hdr[512];
     snprintf(hdr, sizeof hdr, "%s %d %d %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu32
-             " %" PRIu32 " %" PRIu64 " %" PRIu64 " %d", h->id, status, h->attempt, r->cold,
-             r->init_ns, r->duration_ns, r->cpu_ns, r->billed_ms, r->memory_mb,
-             r->max_memory_bytes, r->cost_picousd, dead ? 1 : 0);
+             " %" PRIu32 " %" PRIu64 " %" PRIu64 " %d %" PRIu32, h->id, status, h->attempt,
+             r->cold, r->init_ns, r->duration_ns, r->cpu_ns, r->billed_ms, r->memory_mb,
+             r->max_memory_bytes, r->cost_picousd, dead ? 1 : 0, r->version);
     natsMsg *m = make_out(n, h, h->reply, 'r', data, len);
     if (m != NULL && natsMsgHeader_Set(m, "Faas-Result", hdr) != NATS_OK) {
         natsMsg_Destroy(m);
@@ -517,7 +517,17 @@ static void take_message(nats_part *n, wfunc *wf, natsMsg *msg)
     n->inflight++;
     n->running++;
     pthread_mutex_unlock(&n->hlock);
-    int rc = faas__sched_submit_once(n->rt, wf->name, natsMsg_GetData(msg),
+    /* The qualifier travels in a header, the subject being NAME's (one stream subject and
+     * one consumer per function): NAME:3 and NAME:prod resolve here, on this worker's
+     * versions and aliases. A malformed one is refused by the scheduler as a bad name. */
+    const char *qual = NULL;
+    char qname[FAAS__NAME_MAX + 1 + FAAS__QUALIFIER_MAX + 2];
+    const char *target = wf->name;
+    if (natsMsgHeader_Get(msg, "Faas-Qualifier", &qual) == NATS_OK && qual != NULL) {
+        snprintf(qname, sizeof qname, "%s:%.*s", wf->name, FAAS__QUALIFIER_MAX + 1, qual);
+        target = qname;
+    }
+    int rc = faas__sched_submit_once(n->rt, target, natsMsg_GetData(msg),
                                      (size_t)natsMsg_GetDataLength(msg), h->id, attempt,
                                      worker_done, h);
     if (rc != FAAS_OK) {

@@ -274,7 +274,8 @@ int faas_schedule_ex(faas_runtime *rt, const char *function, const char *express
         return rc;
     if (rt == NULL)
         return faas__fail(FAAS_EINVAL, "%s: runtime is NULL", me);
-    if (!faas__valid_name(function, NULL))
+    faas__qname qn;                     /* NAME, NAME:3, NAME:prod: each call is routed */
+    if (faas__qname_parse(function, &qn) != FAAS_OK)
         return faas__fail(FAAS_EINVAL, "%s: invalid function name \"%.80s\"", me,
                           function ? function : "(null)");
     faas__cron expr;
@@ -309,8 +310,10 @@ int faas_schedule_ex(faas_runtime *rt, const char *function, const char *express
     char rule[NAME_MAX_LEN + 32];
     if (o.name != NULL)
         snprintf(rule, sizeof rule, "%s", o.name);
-    else                                /* a function name is at most 64 characters */
-        snprintf(rule, sizeof rule, "%s-schedule-%llu", function, (unsigned long long)sid);
+    else                                /* a function name is at most 64 characters; a
+                                           rule's has no colon: NAME's part alone */
+        snprintf(rule, sizeof rule, "%.*s-schedule-%llu", (int)qn.name_len, function,
+                 (unsigned long long)sid);
     char resource[256];
     int rlen = snprintf(resource, sizeof resource, "arn:aws:events:%s:%s:rule/%s", region,
                         account, rule);

@@ -96,7 +96,7 @@ typedef struct pending {             /* a call refused for a full queue, to send
     struct pending *next;
     faas_trigger_id id;
     size_t          len;
-    char            function[FAAS__NAME_MAX + 1];
+    char            function[FAAS__NAME_MAX + 1 + FAAS__QUALIFIER_MAX + 1]; /* NAME:QUAL */
     char            payload[];
 } pending;
 
@@ -1160,7 +1160,8 @@ int faas_watch(faas_runtime *rt, const char *function, const char *directory,
         return rc;
     if (rt == NULL || directory == NULL)
         return faas__fail(FAAS_EINVAL, "%s: %s is NULL", me, rt ? "directory" : "runtime");
-    if (!faas__valid_name(function, NULL))
+    faas__qname qn;                     /* NAME, NAME:3, NAME:prod: each call is routed */
+    if (faas__qname_parse(function, &qn) != FAAS_OK)
         return faas__fail(FAAS_EINVAL, "%s: invalid function name \"%.80s\"", me,
                           function ? function : "(null)");
     rc = check_options(&o);

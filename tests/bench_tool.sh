@@ -22,6 +22,19 @@ if [ "$n" -ge 4 ] && [ "$(jq '.runs[0].million_calls_picousd["aws-lambda-x86"] >
 then ok "1M calls priced on every preset ($n), at least AWS's request price"
 else not_ok "1M calls priced on every preset"; sed 's/^/# /' "$tmp/out"; fi
 
+# A functions file's alias: NAME:QUALIFIER is benched, the section's settings apply.
+printf '[greet]\nmodule = %s/greet.so\nmemory_mb = 256\n[version greet:1]\n[alias greet:prod]\nversion = 1\n' "$mods" >"$tmp/v.ini"
+$faas bench --calls 25 --json "$tmp/v.ini" greet:prod >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(jq -r '.function' "$tmp/out")" = greet:prod ] &&
+   [ "$(jq '.runs[0].calls' "$tmp/out")" = 25 ] && [ "$(jq '.runs[0].errors' "$tmp/out")" = 0 ] &&
+   [ "$(jq '.runs[0].memory_mb' "$tmp/out")" = 256 ]; then ok "bench FILE NAME:ALIAS calls the alias"
+else not_ok "bench FILE greet:prod (rc $rc)"; sed 's/^/# /' "$tmp/out" "$tmp/err"; fi
+$faas bench --calls 5 "$tmp/v.ini" greet:5 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "Function not found: greet:5" "$tmp/err"; then ok "bench of an unknown version says so"
+else not_ok "bench FILE greet:5 (rc $rc)"; sed 's/^/# /' "$tmp/err"; fi
+
 printf '[1]' >"$tmp/bad.json"
 $faas bench --calls 20 --event "$tmp/bad.json" --json "$mods/wordcount.so" wordcount >"$tmp/out" 2>"$tmp/err"
 if [ "$(jq '.runs[0].errors' "$tmp/out")" = 20 ] && [ "$(jq '.runs[0].errors_by_status.FAAS_EHANDLER' "$tmp/out")" = 20 ]

@@ -457,6 +457,251 @@ static void check_only_keeps_nothing_registered(void **state)
     rmdir(dir);
 }
 
+/* ---- versions and aliases ---------------------------------------------------------------- */
+
+static void version_and_alias_sections(void **state)
+{
+    (void)state;
+    ff_file f = parse("[resize]\n"
+                      "module = /opt/fn/resize.so\n"
+                      "reload = true\n"
+                      "schedule = rate(1 hour)\n"
+                      "qualifier = prod\n"
+                      "[version resize:1]\n"              /* 6 */
+                      "description = the first\n"
+                      "[ version  resize:2 ]\n"
+                      "[alias resize:prod]\n"             /* 9 */
+                      "version = 1\n"
+                      "extra_version = 2\n"
+                      "extra_weight = 0.1\n"
+                      "[alias resize:dev]\n"
+                      "version = $LATEST\n"
+                      "[other]\nmodule = /opt/fn/o.so\n", NULL);
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    assert_int_equal(f.n, 2);
+    assert_true(f.fns[0].reload);
+    assert_false(f.fns[1].reload);
+    assert_string_equal(f.fns[0].qualifier, "prod");
+    assert_int_equal(f.nversions, 2);
+    assert_string_equal(f.versions[0].function, "resize");
+    assert_int_equal(f.versions[0].number, 1);
+    assert_int_equal(f.versions[0].line, 6);
+    assert_string_equal(f.versions[0].description, "the first");
+    assert_int_equal(f.versions[1].number, 2);
+    assert_null(f.versions[1].description);
+    assert_int_equal(f.naliases, 2);
+    assert_string_equal(f.aliases[0].alias, "prod");
+    assert_int_equal(f.aliases[0].line, 9);
+    assert_int_equal(f.aliases[0].version, 1);
+    assert_int_equal(f.aliases[0].extra_version, 2);
+    assert_true(f.aliases[0].extra_weight > 0.0999 && f.aliases[0].extra_weight < 0.1001);
+    assert_string_equal(f.aliases[1].alias, "dev");
+    assert_int_equal(f.aliases[1].version, 0);
+    assert_int_equal(f.aliases[1].extra_version, 0);
+    ff_free(&f);
+}
+
+static void version_and_alias_errors_with_their_lines(void **state)
+{
+    (void)state;
+    ff_file f = parse("[fn]\nmodule = /x.so\n"
+                      "reload = maybe\n"                  /* 3 */
+                      "[version fn]\n"                    /* 4: no number */
+                      "[version fn:0]\n"                  /* 5 */
+                      "[version fn:2]\n"                  /* 6: not in order */
+                      "[version fn:1]\n"                  /* 7 */
+                      "description = a\n"
+                      "description = b\n"                 /* 9: twice */
+                      "module = /y.so\n"                  /* 10: unknown key */
+                      "[version ghost:1]\n"               /* 11: no such function */
+                      "[alias fn:123]\n"                  /* 12: only digits */
+                      "[alias fn:prod]\n"                 /* 13 */
+                      "version = 3\n"                     /* (13: not declared) */
+                      "extra_weight = 1.5\n"              /* 15 */
+                      "weight = 1\n"                      /* 16 */
+                      "[alias fn:prod]\n"                 /* 17: already defined */
+                      "[alias fn:canary]\n"               /* 18 */
+                      "version = $LATEST\n"
+                      "extra_version = 1\n"               /* (18: $LATEST) */
+                      "extra_weight = 0.5\n"
+                      "[alias fn:lone]\n"                 /* 22: no version */
+                      "extra_weight = 0.5\n"              /* (22: weight alone) */
+                      "[timer]\nmodule = /x.so\nschedule = rate(1 hour)\n"
+                      "qualifier = live\n",               /* (24: not declared) */
+                      NULL);
+    print_errors(&f);
+    static const char *const want[] = {
+        "fns.ini:3: reload = maybe: one of false, true, no, yes",
+        "fns.ini:4: [version fn]: a version section is [version NAME:N]",
+        "fns.ini:5: [version fn:0]: a version is a number from 1",
+        "fns.ini:6: [version fn:2]: versions are published in order: this one would be fn:1",
+        "fns.ini:9: [version fn:1] description: given twice",
+        "fns.ini:10: [version fn:1] module: unknown key (known: description)",
+        "fns.ini:12: [alias fn:123]: an alias is 1-128 characters of [A-Za-z0-9_-], not only "
+        "digits",
+        "fns.ini:15: [alias fn:prod] extra_weight = 1.5: a share from 0.0 to 1.0",
+        "fns.ini:16: [alias fn:prod] weight: unknown key",
+        "fns.ini:17: [alias fn:prod]: already defined at line 13",
+        "fns.ini:24: [timer]: qualifier = live: not $LATEST, nor a [version timer:N] or "
+        "[alias timer:ALIAS] of this file",
+        "fns.ini:11: [version ghost:1]: function ghost is not defined in this file",
+        "fns.ini:13: [alias fn:prod]: version 3 is not declared: add [version fn:3]",
+        "fns.ini:13: [alias fn:prod]: extra_weight without extra_version",
+        "fns.ini:18: [alias fn:canary]: weighted routing is between published versions, not "
+        "$LATEST",
+        "fns.ini:22: [alias fn:lone]: needs version = N (or $LATEST)",
+        "fns.ini:22: [alias fn:lone]: extra_weight without extra_version",
+    };
+    assert_int_equal(f.nerrors, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < f.nerrors; i++)
+        if (!starts(f.errors[i], want[i]))
+            fail_msg("error %zu: \"%s\", wanted \"%s\"", i, f.errors[i], want[i]);
+    ff_free(&f);
+}
+
+static unsigned prod_ticks;
+static uint32_t prod_version;
+
+static void count_versions(const faas_record *rec, void *arg)
+{
+    (void)arg;
+    if (rec->status == FAAS_OK && strcmp(rec->function, "echo") == 0) {
+        prod_ticks++;
+        prod_version = rec->version;
+    }
+}
+
+/* Versions are published in order after registration, aliases set after them; a
+ * schedule with qualifier = prod calls the alias; a version that would be the same as the
+ * last is an error at its line. */
+static void versions_and_aliases_are_applied(void **state)
+{
+    (void)state;
+    faas_options o = manual_options(&CLOCK);
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_on_record(rt, count_versions, NULL);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[echo]\nmodule = %s\nschedule = rate(1 minute)\nqualifier = prod\n"
+             "[version echo:1]\ndescription = first\n"
+             "[alias echo:prod]\nversion = 1\n"
+             "[alias echo:dev]\nversion = $LATEST\n"
+             "[same]\nmodule = %s\nsymbol = echo\n"
+             "[version same:1]\n"
+             "[version same:2]\n"                   /* 15: nothing changed */
+             "[alias same:live]\nversion = 1\nextra_version = 2\nextra_weight = 0.5\n",
+             test_module("mod_basic.so"), test_module("mod_basic.so"));
+    ff_file f = parse(text, NULL);
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    int failed = ff_register(rt, &f, "fns.ini");
+    print_errors(&f);
+    assert_int_equal(failed, 2);
+    assert_true(starts(f.errors[0], "fns.ini:15: [version same:2]: published as version 1: "
+                       "nothing changed"));
+    assert_true(starts(f.errors[1], "fns.ini:16: [alias same:live]: FAAS_"));
+
+    faas_version_info *vi;
+    size_t n;
+    ASSERT_OK(faas_versions_list(rt, "echo", &vi, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(vi[0].version, 1);
+    assert_string_equal(vi[0].description, "first");
+    faas_versions_free(vi);
+    faas_alias_info ai;
+    ASSERT_OK(faas_alias_get(rt, "echo", "prod", &ai));
+    assert_int_equal(ai.version, 1);
+    ASSERT_OK(faas_alias_get(rt, "echo", "dev", &ai));
+    assert_int_equal(ai.version, 0);
+    faas_response res;
+    ASSERT_OK(faas_invoke(rt, "echo:prod", "{}", 2, &res));
+    assert_int_equal(res.record.version, 1);
+    faas_response_free(&res);
+
+    prod_ticks = 0;
+    fake_advance(&CLOCK, SEC(60));
+    while (faas_run_pending(rt) > 0)
+        ;
+    assert_int_equal(prod_ticks, 1);
+    assert_int_equal(prod_version, 1);      /* the schedule called echo:prod */
+    ff_free(&f);
+    faas_runtime_free(rt);
+}
+
+static unsigned watched_v1;
+
+static void count_watched_v1(const faas_record *rec, void *arg)
+{
+    (void)arg;
+    if (rec->status == FAAS_OK && strcmp(rec->function, "up") == 0 && rec->version == 1)
+        watched_v1++;
+}
+
+/* A watched directory whose function section says qualifier = 1 calls version 1. */
+static void a_watch_calls_its_qualifier(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/faas-ff-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char in[300], path[400], text[2048];
+    snprintf(in, sizeof in, "%s/in", dir);
+    assert_int_equal(mkdir(in, 0700), 0);
+    faas_options o = manual_options(&CLOCK);
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_on_record(rt, count_watched_v1, NULL);
+    char *mod = realpath(test_module("mod_basic.so"), NULL);
+    assert_non_null(mod);
+    snprintf(text, sizeof text, "[up]\nmodule = %s\nsymbol = echo\nwatch = in\nqualifier = 1\n"
+             "[version up:1]\n", mod);
+    free(mod);
+    ff_file f = parse(text, dir);
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    assert_int_equal(ff_register(rt, &f, "fns.ini"), 0);
+    ff_free(&f);
+    snprintf(path, sizeof path, "%s/a.txt", in);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("hello\n", fp);
+    fclose(fp);
+    watched_v1 = 0;
+    while (faas_run_pending(rt) > 0)
+        ;
+    assert_int_equal(watched_v1, 1);
+    faas_runtime_free(rt);
+    unlink(path);
+    rmdir(in);
+    rmdir(dir);
+}
+
+/* --check publishes and sets them too (so their errors are found), and keeps nothing. */
+static void check_only_checks_versions_and_aliases(void **state)
+{
+    (void)state;
+    faas_options o = { .size = sizeof(faas_options) };
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[echo]\nmodule = %s\n"
+             "[version echo:1]\n[version echo:2]\n"
+             "[alias echo:prod]\nversion = 1\n",
+             test_module("mod_basic.so"));
+    ff_file f = parse(text, NULL);
+    assert_int_equal(f.nerrors, 0);
+    f.check_only = 1;
+    assert_int_equal(ff_register(rt, &f, "fns.ini"), 1);
+    print_errors(&f);
+    assert_true(starts(f.errors[0], "fns.ini:4: [version echo:2]: published as version 1"));
+    assert_null(faas_lookup(rt, "echo"));
+    assert_null(faas_lookup(rt, "echo:prod"));
+    ff_free(&f);
+    faas_runtime_free(rt);
+}
+
 /* ---- budgets --------------------------------------------------------------------------- */
 
 static void budgets_are_applied(void **state)
@@ -583,6 +828,11 @@ int main(void)
         cmocka_unit_test(budgets_are_applied),
         cmocka_unit_test(budget_errors_with_their_lines),
         cmocka_unit_test(check_only_leaves_no_budget),
+        cmocka_unit_test(version_and_alias_sections),
+        cmocka_unit_test(version_and_alias_errors_with_their_lines),
+        cmocka_unit_test(versions_and_aliases_are_applied),
+        cmocka_unit_test(check_only_checks_versions_and_aliases),
+        cmocka_unit_test(a_watch_calls_its_qualifier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -494,6 +494,65 @@ static void round_trip_in_one_process(void **state)
     faas_runtime_free(rt);
 }
 
+/* Issue 15: a qualified name travels with the call (NAME's subject, the qualifier in a
+ * header) and the worker resolves it on its own versions and aliases. */
+static atomic_uint worker_v1_calls;
+
+static void count_v1(const faas_record *rec, void *arg)
+{
+    (void)arg;
+    if (rec->status == FAAS_OK && rec->version == 1)
+        atomic_fetch_add(&worker_v1_calls, 1);
+}
+
+static void qualified_names_are_resolved_by_the_worker(void **state)
+{
+    NEED_SERVER(state);
+    faas_runtime *worker = threaded_runtime(2);
+    faas_config wc;
+    faas_config_init(&wc);
+    wc.max_retries = 0;
+    wc.timeout_ms = 1000;
+    ASSERT_OK(faas_register(worker, "vecho", echo, &wc));
+    uint32_t v;
+    ASSERT_OK(faas_publish_version(worker, "vecho", "one", &v));
+    assert_int_equal(v, 1);
+    ASSERT_OK(faas_alias_set(worker, "vecho", "prod", 1, 0, 0.0));
+    faas_on_record(worker, count_v1, NULL);
+    atomic_store(&worker_v1_calls, 0);
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_WORKER;
+    ASSERT_OK(faas_nats_attach(worker, srv->url, &no));
+    faas_runtime *prod = producer(srv->url);       /* vecho is not registered there */
+
+    static const struct { const char *name; int status; uint32_t version; } calls[] = {
+        { "vecho:prod", FAAS_OK, 1 }, { "vecho:1", FAAS_OK, 1 },
+        { "vecho", FAAS_OK, 0 }, { "vecho:$LATEST", FAAS_OK, 0 },
+        { "vecho:7", FAAS_ENOTFOUND, 0 }, { "vecho:nope", FAAS_ENOTFOUND, 0 },
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        faas_future *f;
+        ASSERT_OK(faas_invoke_future(prod, calls[i].name, "{\"q\":1}", 7, &f));
+        faas_response res;
+        ASSERT_OK(faas_future_wait(f, 30000, &res));
+        if (res.status != calls[i].status)
+            fail_msg("%s: %s (%s)", calls[i].name, faas_err_name(res.status),
+                     res.error_message ? res.error_message : "");
+        if (res.status == FAAS_OK) {
+            assert_string_equal(res.data, "{\"q\":1}");
+            assert_int_equal(res.record.version, calls[i].version);
+        } else {
+            assert_string_equal(res.error_type, "ResourceNotFoundException");
+        }
+        faas_response_free(&res);
+        faas_future_free(f);
+    }
+    assert_int_equal(atomic_load(&worker_v1_calls), 2);    /* the alias's and the version's */
+    faas_runtime_free(prod);
+    faas_runtime_free(worker);
+}
+
 /* The handler ABI on a NATS worker: the message's data reaches the handler followed by a
  * NUL byte, whatever its size (the producer's buffer is freed as soon as it is accepted). */
 static void worker_payloads_are_nul_terminated(void **state)
@@ -1164,6 +1223,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         S(attach_refuses_bad_arguments),
         S(round_trip_in_one_process),
+        S(qualified_names_are_resolved_by_the_worker),
         S(worker_payloads_are_nul_terminated),
         S(too_large_is_refused_at_submit),
         S(always_failing_ends_in_the_dead_letter_stream),

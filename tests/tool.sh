@@ -24,6 +24,21 @@ $faas invoke "$tmp/missing.so" f '{}' >"$tmp/out" 2>"$tmp/err"
 rc=$?
 if [ $rc -eq 1 ] && grep -q "FAAS_ELOAD: Runtime.LoadError: dlopen" "$tmp/err"; then ok "a missing module is Runtime.LoadError"; else not_ok "missing module (rc $rc)"; sed 's/^/# /' "$tmp/err"; fi
 
+# --file: a functions file's versions and aliases, and a qualified name.
+printf '[greet]\nmodule = %s/greet.so\n[version greet:1]\ndescription = first\n[alias greet:prod]\nversion = 1\n' "$mods" >"$tmp/fns.ini"
+$faas invoke --file "$tmp/fns.ini" greet:prod '{}' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(cat "$tmp/out")" = '{"greeting":"hello"}' ] && grep -q "^faas: greet:prod ran version 1$" "$tmp/err" && grep -q "^REPORT RequestId" "$tmp/err"; then ok "invoke --file NAME:ALIAS runs the alias's version"; else not_ok "invoke --file greet:prod (rc $rc)"; sed 's/^/# /' "$tmp/out" "$tmp/err"; fi
+$faas invoke --file "$tmp/fns.ini" greet '{}' >"$tmp/out" 2>"$tmp/err"
+if grep -q '^faas: greet ran \$LATEST$' "$tmp/err"; then ok "invoke --file NAME runs \$LATEST"; else not_ok "invoke --file greet"; sed 's/^/# /' "$tmp/err"; fi
+$faas invoke --file "$tmp/fns.ini" greet:9 '{}' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "FAAS_ENOTFOUND: ResourceNotFoundException: Function not found: greet:9" "$tmp/err"; then ok "invoke --file of an unknown version is ResourceNotFoundException"; else not_ok "invoke --file greet:9 (rc $rc)"; sed 's/^/# /' "$tmp/err"; fi
+printf '[greet]\nmodule = %s/greet.so\n[alias greet:prod]\nversion = 2\n' "$mods" >"$tmp/bad.ini"
+$faas invoke --file "$tmp/bad.ini" greet:prod >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 2 ] && grep -q "bad.ini:3: \[alias greet:prod\]: version 2 is not declared" "$tmp/err"; then ok "invoke --file reports the file's errors with their lines"; else not_ok "invoke --file bad.ini (rc $rc)"; sed 's/^/# /' "$tmp/err"; fi
+
 $faas invoke >/dev/null 2>&1; rc=$?
 if [ $rc -eq 2 ]; then ok "usage errors exit 2"; else not_ok "usage errors exit 2 (got $rc)"; fi
 $faas invoke --memory lots "$mods/echo.so" echo >/dev/null 2>&1; rc=$?
@@ -36,7 +51,11 @@ if [ $rc -eq 0 ]; then ok "faas demo runs"; else not_ok "faas demo runs (rc $rc)
 for want in "  1    cold" "  2    warm" "FAAS_ETHROTTLED: TooManyRequestsException" \
             "first call: warm" "instances live = 0, wordcount.so mapped = no" \
             "call 2: cold again" "1,000,000 calls like these a month" \
-            "load-tests a function and prices it" "shows a web console at /console"; do
+            "load-tests a function and prices it" "shows a web console at /console" \
+            "published greet:1, then the rebuilt module as greet:2" \
+            "200 calls of greet:live: 180 ran version 1, 20 ran version 2" \
+            "   greet:1       180       0" "   greet:2        20       0" \
+            "promoted: live = 2 alone; the next 20 calls ran version 2 20 times"; do
     if grep -qF "$want" "$tmp/demo"; then ok "demo shows: $want"; else not_ok "demo shows: $want"; fi
 done
 $faas demo --modules "$tmp" >/dev/null 2>&1; rc=$?

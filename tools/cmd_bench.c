@@ -252,7 +252,7 @@ typedef struct target {
     int         have_file;
     ff_function *section;           /* in file, or NULL for a module */
     const char  *module, *symbol;
-    char        name[65];
+    char        name[64 + 1 + 128 + 1]; /* with a file: NAME, NAME:3 or NAME:alias */
     char        modpath[PATH_MAX];
     char        tag[128];
 } target;
@@ -290,11 +290,16 @@ static int target_open(target *tg, const char *what, const char *name)
         return rc;
     tg->have_file = 1;
     tg->file.no_sources = 1;        /* a bench runs no schedule and watches nothing */
+    /* NAME[:QUALIFIER]: the section is NAME's; the calls go to the version or alias. */
+    size_t base = strcspn(name, ":");
     for (size_t i = 0; i < tg->file.n; i++)
-        if (strcmp(tg->file.fns[i].name, name) == 0)
+        if (strncmp(tg->file.fns[i].name, name, base) == 0 &&
+            tg->file.fns[i].name[base] == '\0')
             tg->section = &tg->file.fns[i];
     if (tg->section == NULL)
-        return die(2, "%s: no function [%s]", what, name);
+        return die(2, "%s: no function [%.*s]", what, (int)base, name);
+    if (strlen(name) >= sizeof tg->name)
+        return die(2, "%s: too long for a qualified name", name);
     snprintf(tg->name, sizeof tg->name, "%s", name);
     if (tg->section->cfg.tag != NULL)
         snprintf(tg->tag, sizeof tg->tag, "%s", tg->section->cfg.tag);
@@ -566,7 +571,9 @@ static int bench_one(const bench_opts *o, target *tg, const char *what, const ch
               .tag = tg->tag[0] ? tg->tag : NULL, .calls_wanted = o->calls };
     r.fn = faas_lookup(rt, tg->name);
     faas_function_info *info = NULL;
-    if (r.fn == NULL || faas_describe(rt, tg->name, &info) != FAAS_OK) {
+    /* The configuration is the section's, whichever version runs. */
+    const char *described = tg->section != NULL ? tg->section->name : tg->name;
+    if (r.fn == NULL || faas_describe(rt, described, &info) != FAAS_OK) {
         faas_runtime_free(rt);
         return die(1, "%s: %s", tg->name, faas_last_error());
     }

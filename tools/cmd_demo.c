@@ -1,6 +1,7 @@
 /*
  * cmd_demo.c - `faas demo`: the example modules through cold and warm calls, a throttle,
- * a pre-warm, scale to zero, and what it all cost.
+ * a pre-warm, scale to zero, a canary between two published versions, and what it all
+ * cost.
  */
 #include <faas.h>
 
@@ -229,6 +230,107 @@ static int demo_scale_to_zero(demo *d)
     return rc == FAAS_OK ? 0 : 1;
 }
 
+/* Copy file src to dst through a temporary name and rename(): a rebuilt module put in
+ * place as a build would. 0 or -1. */
+static int copy_into_place(const char *src, const char *dst)
+{
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.new", dst);
+    FILE *in = fopen(src, "rb"), *out = in ? fopen(tmp, "wb") : NULL;
+    char buf[65536];
+    size_t n;
+    int rc = out != NULL ? 0 : -1;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            rc = -1;
+    if (in != NULL && ferror(in))
+        rc = -1;
+    if (out != NULL && fclose(out) != 0)
+        rc = -1;
+    if (in != NULL)
+        fclose(in);
+    if (rc == 0 && rename(tmp, dst) != 0)
+        rc = -1;
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
+}
+
+/* Calls of greet:live, counting those each version answered (index 1 and 2). */
+static int calls_through(demo *d, const char *target, unsigned n, unsigned by_version[3])
+{
+    for (unsigned i = 0; i < n; i++) {
+        faas_response res;
+        int rc = faas_invoke(d->rt, target, "{}", 2, &res);
+        if (rc == FAAS_OK && res.record.version <= 2)
+            by_version[res.record.version]++;
+        tally(d, &res.record);
+        faas_response_free(&res);
+        if (check(rc, "invoke greet:live") != 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void version_row(demo *d, uint32_t version)
+{
+    char name[32], per[32];
+    faas_stats st = {0};
+    snprintf(name, sizeof name, "greet:%u", version);
+    faas_stats_get(d->rt, name, &st);
+    uint64_t per_million = st.invocations ? st.cost_picousd / st.invocations * 1000000u : 0;
+    printf("   %-9s %7llu %7llu %9.1f %9.1f  %s\n", name, (unsigned long long)st.invocations,
+           (unsigned long long)st.errors, st.p50_ms * 1000, st.p99_ms * 1000,
+           usd(per_million, per, sizeof per));
+}
+
+static int demo_canary(demo *d)
+{
+    char v1[PATH_MAX], v2[PATH_MAX], dir[] = "/tmp/faas-demo-XXXXXX", live[PATH_MAX + 16];
+    module_path(d, "greet.so", v1, sizeof v1);
+    module_path(d, "greet_v2.so", v2, sizeof v2);
+    printf("5. Versions and a canary: publish greet, rebuild it, route 10 %% of greet:live "
+           "to v2, promote\n");
+    if (mkdtemp(dir) == NULL)
+        return die(1, "mkdtemp: %s", strerror(errno));
+    snprintf(live, sizeof live, "%s/greet.so", dir);
+    uint32_t first = 0, second = 0;
+    unsigned by_version[3] = { 0, 0, 0 }, promoted[3] = { 0, 0, 0 };
+    int rc = copy_into_place(v1, live) == 0 ? 0 : die(1, "cannot copy %s", v1);
+    if (rc == 0)
+        rc = check(faas_register_module(d->rt, "greet", live, "greet", NULL), "register");
+    if (rc == 0)
+        rc = check(faas_publish_version(d->rt, "greet", "says hello", &first), "publish");
+    /* The module file is rebuilt in place; publishing freezes what is on disk now. */
+    if (rc == 0)
+        rc = copy_into_place(v2, live) == 0 ? 0 : die(1, "cannot copy %s", v2);
+    if (rc == 0)
+        rc = check(faas_publish_version(d->rt, "greet", "says Hello!", &second), "publish");
+    if (rc == 0)
+        rc = check(faas_alias_set(d->rt, "greet", "live", first, second, 0.1), "alias");
+    unlink(live);
+    rmdir(dir);
+    if (rc != 0)
+        return 1;
+    printf("   published greet:%u, then the rebuilt module as greet:%u; alias live = %u, "
+           "and %u for 10 %%\n", first, second, first, second);
+    faas_routing_seed(d->rt, 15);       /* the same split on every run of the demo */
+    if (calls_through(d, "greet:live", 200, by_version) != 0)
+        return 1;
+    printf("   200 calls of greet:live: %u ran version %u, %u ran version %u\n",
+           by_version[first], first, by_version[second], second);
+    printf("   %-9s %7s %7s %9s %9s  %s\n", "version", "calls", "errors", "p50 us", "p99 us",
+           "cost per 1M calls");
+    version_row(d, first);
+    version_row(d, second);
+    if (check(faas_alias_set(d->rt, "greet", "live", second, 0, 0.0), "promote") != 0 ||
+        calls_through(d, "greet:live", 20, promoted) != 0)
+        return 1;
+    printf("   promoted: live = %u alone; the next 20 calls ran version %u %u times\n\n",
+           second, second, promoted[second]);
+    return 0;
+}
+
 int cmd_demo(int argc, char **argv)
 {
     demo d = {0};
@@ -253,11 +355,11 @@ int cmd_demo(int argc, char **argv)
     printf("libfaas %s demo: functions in this process, with Lambda's lifecycle and "
            "prices\nmodules: %s\n\n", faas_version(), d.dir);
     int rc = demo_cold_warm(&d) || demo_throttle(&d) || demo_prewarm(&d) ||
-             demo_scale_to_zero(&d);
+             demo_scale_to_zero(&d) || demo_canary(&d);
     if (rc == 0) {
         char total[32], per[32], month[32];
         uint64_t per_call = d.calls ? d.cost_pusd / d.calls : 0;
-        printf("5. What it cost (aws-lambda-x86: $0.20 per 1M requests + $0.0000166667 per "
+        printf("6. What it cost (aws-lambda-x86: $0.20 per 1M requests + $0.0000166667 per "
                "GB-s, 1 ms billing)\n");
         printf("   %llu calls, %.6f GB-s billed, total %s, mean %s per call\n",
                (unsigned long long)d.calls, d.gb_s, usd(d.cost_pusd, total, sizeof total),

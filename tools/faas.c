@@ -26,6 +26,7 @@ void usage(FILE *to)
             "[PAYLOAD|-]\n"
             "       %s invoke --ffi [--memory MB] [--timeout MS] [--log] LIB|- SYMBOL "
             "'SIGNATURE' [ARGS|-]\n"
+            "       %s invoke --file FUNCTIONS-FILE [--log] NAME[:VERSION|:ALIAS] [PAYLOAD|-]\n"
             "       %s serve [--listen ADDR] [--token TOKEN] FUNCTIONS-FILE\n"
             "       %s serve --check FUNCTIONS-FILE\n"
             "       %s worker --nats URL [--concurrency N] FUNCTIONS-FILE\n"
@@ -35,7 +36,7 @@ void usage(FILE *to)
             "       %s cost [--monthly N] [--model NAME|FILE]... [--by function|tag|all|none]"
             " RECORDS\n"
             "       %s version\n"
-            "See faas(1).\n", prog, prog, prog, prog, prog, prog, prog, prog, prog);
+            "See faas(1).\n", prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 int die(int code, const char *fmt, ...)

@@ -37,6 +37,7 @@ typedef struct parser {
     name_index  index;
     size_t      budget;             /* 1 + the index in out->budgets of the [budget TAG]
                                        section being read; 0: none */
+    size_t      version, alias;     /* the same for [version NAME:N] and [alias NAME:A] */
 } parser;
 
 /* Grow *array of *cap elements of size each to hold at least need: doubling, so that n
@@ -340,6 +341,9 @@ static const ff_key keys[] = {
     { "watch_suffix",    set_text,     offsetof(ff_function, watch_suffix),    0, 1024, NULL },
     { "watch_existing",  set_word,     offsetof(ff_function, watch_opts.existing), 0, 0,
       bool_words },
+    { "qualifier",       set_text,     offsetof(ff_function, qualifier),       0, 128, NULL },
+    { "reload",          set_word,     offsetof(ff_function, reload),          0, 0,
+      bool_words },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= sizeof(unsigned) * CHAR_BIT, "ff_function.seen has a bit per key");
@@ -572,6 +576,283 @@ static void check_budget(parser *p, ff_budget *bu)
     error(p, "[budget %s]: no function has tag = %s", bu->tag, bu->tag);
 }
 
+/* ---- versions and aliases ------------------------------------------------------------------
+ * [version NAME:N] (description = TEXT) publishes $LATEST of NAME as version N, in the
+ * order of the file, once the functions are registered; [alias NAME:ALIAS] (version = N or
+ * $LATEST, extra_version = M, extra_weight = 0.0-1.0) is set after every version. */
+
+#define VERSION_DESCRIPTION 1u      /* ff_version.seen bits */
+#define ALIAS_VERSION 1u            /* ff_alias.seen bits */
+#define ALIAS_EXTRA_VERSION 2u
+#define ALIAS_EXTRA_WEIGHT 4u
+#define ALIAS_MAX 128               /* Lambda's alias names: 1-128 of [A-Za-z0-9_-] */
+
+/* "NAME:QUALIFIER" of a section line split in place; false after reporting why not. */
+static bool split_qualified(parser *p, const char *kind, char *text, char **name,
+                            char **qual)
+{
+    char b[72];
+    size_t n = strlen(text);
+    text = trim(text, &n);
+    char *colon = strchr(text, ':');
+    if (colon == NULL) {
+        error(p, "[%s %s]: a %s section is [%s NAME:%s]", kind, shown(text, b), kind, kind,
+              strcmp(kind, "version") == 0 ? "N" : "ALIAS");
+        return false;
+    }
+    *colon = '\0';
+    if (!valid_name(text)) {
+        error(p, "[%s %s]: a function name is 1-64 characters of [A-Za-z0-9_-]", kind,
+              shown(text, b));
+        return false;
+    }
+    *name = text;
+    *qual = colon + 1;
+    return true;
+}
+
+/* A version number: 1 to 4294967295, no sign, no leading zero. */
+static bool parse_version(const char *v, uint32_t *out)
+{
+    if (v[0] < '1' || v[0] > '9')
+        return false;
+    uint64_t x = 0;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9' || (x = x * 10 + (uint64_t)(*v - '0')) > UINT32_MAX)
+            return false;
+    }
+    *out = (uint32_t)x;
+    return true;
+}
+
+static bool valid_alias(const char *s)
+{
+    size_t n = 0;
+    bool digits = true;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+        digits = digits && c >= '0' && c <= '9';
+    }
+    return n >= 1 && n <= ALIAS_MAX && !digits;
+}
+
+/* The [version NAME:N] section line. */
+static void version_section(parser *p, char *text)
+{
+    char b[72];
+    char *name, *qual;
+    if (!split_qualified(p, "version", text, &name, &qual))
+        return;
+    uint32_t number;
+    if (!parse_version(qual, &number)) {
+        error(p, "[version %s:%s]: a version is a number from 1", name, shown(qual, b));
+        return;
+    }
+    ff_file *f = p->out;
+    uint32_t last = 0;
+    for (size_t i = 0; i < f->nversions; i++)
+        if (strcmp(f->versions[i].function, name) == 0)
+            last = f->versions[i].number;
+    if (number != last + 1) {
+        error(p, "[version %s:%u]: versions are published in order: this one would be %s:%u",
+              name, number, name, last + 1);
+        return;
+    }
+    if (!reserve((void **)&f->versions, &f->versions_cap, f->nversions + 1,
+                 sizeof *f->versions)) {
+        p->oom = true;
+        return;
+    }
+    ff_version *v = &f->versions[f->nversions];
+    memset(v, 0, sizeof *v);
+    if ((v->function = strdup(name)) == NULL) {
+        p->oom = true;
+        return;
+    }
+    v->number = number;
+    v->line = p->line;
+    p->version = ++f->nversions;
+}
+
+static void version_key(parser *p, const char *key, const char *value)
+{
+    char b[72], c[72];
+    ff_version *v = &p->out->versions[p->version - 1];
+    if (strcmp(key, "description") != 0) {
+        error(p, "[version %s:%u] %s: unknown key (known: description)", v->function,
+              v->number, shown(key, b));
+        return;
+    }
+    if (v->seen & VERSION_DESCRIPTION) {
+        error(p, "[version %s:%u] %s: given twice", v->function, v->number, key);
+        return;
+    }
+    v->seen |= VERSION_DESCRIPTION;
+    size_t n = strlen(value);
+    bool control = false;
+    for (const char *ch = value; *ch; ch++)
+        control |= (unsigned char)*ch < 0x20 || *ch == 0x7f;
+    if (n > 256 || control) {
+        error(p, "[version %s:%u] description = %s: at most 256 bytes without control "
+              "characters", v->function, v->number, shown(value, c));
+        return;
+    }
+    store(p, &v->description, value);
+}
+
+/* The [alias NAME:ALIAS] section line. */
+static void alias_section(parser *p, char *text)
+{
+    char b[72];
+    char *name, *qual;
+    if (!split_qualified(p, "alias", text, &name, &qual))
+        return;
+    if (!valid_alias(qual)) {
+        error(p, "[alias %s:%s]: an alias is 1-128 characters of [A-Za-z0-9_-], not only "
+              "digits", name, shown(qual, b));
+        return;
+    }
+    ff_file *f = p->out;
+    for (size_t i = 0; i < f->naliases; i++)
+        if (strcmp(f->aliases[i].function, name) == 0 && strcmp(f->aliases[i].alias, qual) == 0) {
+            error(p, "[alias %s:%s]: already defined at line %u", name, qual,
+                  f->aliases[i].line);
+            return;
+        }
+    if (!reserve((void **)&f->aliases, &f->aliases_cap, f->naliases + 1, sizeof *f->aliases)) {
+        p->oom = true;
+        return;
+    }
+    ff_alias *a = &f->aliases[f->naliases];
+    memset(a, 0, sizeof *a);
+    a->function = strdup(name);
+    a->alias = strdup(qual);
+    f->naliases++;                  /* freed by ff_free, whole or not */
+    if (a->function == NULL || a->alias == NULL) {
+        p->oom = true;
+        return;
+    }
+    a->line = p->line;
+    p->alias = f->naliases;
+}
+
+static void alias_key(parser *p, const char *key, const char *value)
+{
+    char b[72], c[72];
+    ff_alias *a = &p->out->aliases[p->alias - 1];
+    unsigned bit = strcmp(key, "version") == 0 ? ALIAS_VERSION
+                 : strcmp(key, "extra_version") == 0 ? ALIAS_EXTRA_VERSION
+                 : strcmp(key, "extra_weight") == 0 ? ALIAS_EXTRA_WEIGHT : 0;
+    if (bit == 0) {
+        error(p, "[alias %s:%s] %s: unknown key (known: version, extra_version, "
+              "extra_weight)", a->function, a->alias, shown(key, b));
+        return;
+    }
+    if (a->seen & bit) {
+        error(p, "[alias %s:%s] %s: given twice", a->function, a->alias, key);
+        return;
+    }
+    a->seen |= bit;
+    if (value[0] == '\0') {
+        error(p, "[alias %s:%s] %s: needs a value", a->function, a->alias, key);
+        return;
+    }
+    if (bit == ALIAS_EXTRA_WEIGHT) {
+        char *end;
+        errno = 0;
+        double w = strtod(value, &end);
+        if (*end != '\0' || errno != 0 || !(w >= 0.0 && w <= 1.0) ||
+            !((value[0] >= '0' && value[0] <= '9') || value[0] == '.'))
+            error(p, "[alias %s:%s] extra_weight = %s: a share from 0.0 to 1.0", a->function,
+                  a->alias, shown(value, c));
+        else
+            a->extra_weight = w;
+        return;
+    }
+    uint32_t *slot = bit == ALIAS_VERSION ? &a->version : &a->extra_version;
+    if (bit == ALIAS_VERSION && strcmp(value, "$LATEST") == 0)
+        *slot = 0;
+    else if (!parse_version(value, slot))
+        error(p, "[alias %s:%s] %s = %s: a version number from 1%s", a->function, a->alias,
+              key, shown(value, c), bit == ALIAS_VERSION ? " or $LATEST" : "");
+}
+
+/* The versions the file declares for function: the last number (0: none). */
+static uint32_t last_version(const ff_file *f, const char *function)
+{
+    uint32_t last = 0;
+    for (size_t i = 0; i < f->nversions; i++)
+        if (strcmp(f->versions[i].function, function) == 0)
+            last = f->versions[i].number;
+    return last;
+}
+
+/* Once the file is read: a version of a function the file defines; an alias of one, to
+ * versions the file declares, and a weight only with a second version. */
+static void check_version(parser *p, const ff_version *v)
+{
+    p->line = v->line;
+    if (find(p, v->function) == NULL)
+        error(p, "[version %s:%u]: function %s is not defined in this file", v->function,
+              v->number, v->function);
+}
+
+static void check_alias(parser *p, const ff_alias *a)
+{
+    p->line = a->line;
+    if (find(p, a->function) == NULL) {
+        error(p, "[alias %s:%s]: function %s is not defined in this file", a->function,
+              a->alias, a->function);
+        return;
+    }
+    uint32_t last = last_version(p->out, a->function);
+    if (!(a->seen & ALIAS_VERSION))
+        error(p, "[alias %s:%s]: needs version = N (or $LATEST)", a->function, a->alias);
+    else if (a->version > last)
+        error(p, "[alias %s:%s]: version %u is not declared: add [version %s:%u]",
+              a->function, a->alias, a->version, a->function, a->version);
+    if ((a->seen & ALIAS_EXTRA_VERSION) && a->extra_version > last)
+        error(p, "[alias %s:%s]: extra_version %u is not declared: add [version %s:%u]",
+              a->function, a->alias, a->extra_version, a->function, a->extra_version);
+    else if ((a->seen & ALIAS_EXTRA_VERSION) && a->extra_version == a->version)
+        error(p, "[alias %s:%s]: extra_version is version %u itself", a->function, a->alias,
+              a->version);
+    else if ((a->seen & ALIAS_EXTRA_VERSION) && a->version == 0)
+        error(p, "[alias %s:%s]: weighted routing is between published versions, not "
+              "$LATEST", a->function, a->alias);
+    if ((a->seen & ALIAS_EXTRA_WEIGHT) != 0 && !(a->seen & ALIAS_EXTRA_VERSION))
+        error(p, "[alias %s:%s]: extra_weight without extra_version", a->function, a->alias);
+    if ((a->seen & ALIAS_EXTRA_VERSION) != 0 && !(a->seen & ALIAS_EXTRA_WEIGHT))
+        error(p, "[alias %s:%s]: extra_version without extra_weight", a->function, a->alias);
+}
+
+/* A function's qualifier = Q: $LATEST, a declared version or alias of it. */
+static void check_qualifier(parser *p, const ff_function *fn)
+{
+    char b[72];
+    const char *q = fn->qualifier;
+    uint32_t number;
+    if (q == NULL || strcmp(q, "$LATEST") == 0)
+        return;
+    if (fn->schedule == NULL && fn->watch == NULL)
+        error(p, "[%s]: qualifier without a schedule or watch", fn->name);
+    if (parse_version(q, &number)) {
+        if (number > last_version(p->out, fn->name))
+            error(p, "[%s]: qualifier = %u: add [version %s:%u]", fn->name, number, fn->name,
+                  number);
+        return;
+    }
+    for (size_t i = 0; i < p->out->naliases; i++)
+        if (strcmp(p->out->aliases[i].function, fn->name) == 0 &&
+            strcmp(p->out->aliases[i].alias, q) == 0)
+            return;
+    error(p, "[%s]: qualifier = %s: not $LATEST, nor a [version %s:N] or [alias %s:ALIAS] of "
+          "this file", fn->name, shown(q, b), fn->name, fn->name);
+}
+
 /* One line (NUL-terminated, no newline); *cur is the section being read or NULL. */
 static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in_bad)
 {
@@ -590,10 +871,20 @@ static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in
         char *name = trim(s + 1, &nn);
         *in_bad = true;             /* until the section proves good */
         *cur = NULL;
-        p->budget = 0;
+        p->budget = p->version = p->alias = 0;
         if (strncmp(name, "budget", 6) == 0 && is_space(name[6])) {
             budget_section(p, name + 7);
             *in_bad = p->budget == 0;
+            return;
+        }
+        if (strncmp(name, "version", 7) == 0 && is_space(name[7])) {
+            version_section(p, name + 8);
+            *in_bad = p->version == 0;
+            return;
+        }
+        if (strncmp(name, "alias", 5) == 0 && is_space(name[5])) {
+            alias_section(p, name + 6);
+            *in_bad = p->alias == 0;
             return;
         }
         if (!valid_name(name)) {
@@ -620,6 +911,14 @@ static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in
     char *key = trim(s, &kn);
     if (p->budget != 0) {
         budget_key(p, key, value);
+        return;
+    }
+    if (p->version != 0) {
+        version_key(p, key, value);
+        return;
+    }
+    if (p->alias != 0) {
+        alias_key(p, key, value);
         return;
     }
     if (*cur == NULL) {
@@ -677,6 +976,7 @@ static void check_function(parser *p, ff_function *fn)
                               fn->watch_opts.recursive || fn->watch_opts.events ||
                               fn->watch_opts.existing))
         error(p, "[%s]: watch_* options without watch = DIRECTORY", fn->name);
+    check_qualifier(p, fn);
     fn->cfg.dead_letter = fn->dead_letter;
     fn->cfg.tag = fn->tag;
     fn->watch_opts.prefix = fn->watch_prefix;
@@ -686,7 +986,7 @@ static void check_function(parser *p, ff_function *fn)
 int ff_parse(const char *text, size_t len, const char *name, const char *dir, ff_file *out)
 {
     memset(out, 0, sizeof *out);
-    parser p = { out, name ? name : "(functions)", dir, 0, false, { NULL, 0 }, 0 };
+    parser p = { out, name ? name : "(functions)", dir, 0, false, { NULL, 0 }, 0, 0, 0 };
     char *line = NULL;
     size_t cap = 0;
     ff_function *cur = NULL;
@@ -727,6 +1027,10 @@ int ff_parse(const char *text, size_t len, const char *name, const char *dir, ff
         check_function(&p, &out->fns[k]);
     for (size_t k = 0; k < out->nbudgets && !p.oom; k++)
         check_budget(&p, &out->budgets[k]);
+    for (size_t k = 0; k < out->nversions && !p.oom; k++)
+        check_version(&p, &out->versions[k]);
+    for (size_t k = 0; k < out->naliases && !p.oom; k++)
+        check_alias(&p, &out->aliases[k]);
     free(p.index.slot);
     if (!p.oom && out->n == 0 && out->nerrors == 0) {
         p.line = 0;
@@ -807,10 +1111,13 @@ static int start_sources(faas_runtime *rt, ff_file *f, ff_function *fn, const ch
 {
     int failed = 0;
     *sched = *watch = 0;
+    char target[64 + 1 + 128 + 1];      /* NAME:QUALIFIER: a version or an alias */
+    snprintf(target, sizeof target, "%s%s%s", fn->name, fn->qualifier ? ":" : "",
+             fn->qualifier ? fn->qualifier : "");
     if (fn->schedule != NULL) {
         faas_schedule_options so = { .size = sizeof(faas_schedule_options),
                                      .time_zone = fn->schedule_tz };
-        int rc = faas_schedule_ex(rt, fn->name, fn->schedule, &so, sched);
+        int rc = faas_schedule_ex(rt, target, fn->schedule, &so, sched);
         if (rc != FAAS_OK) {
             file_error(f, name, fn->line, "[%s]: schedule = %s: %s: %s", fn->name,
                        fn->schedule, faas_err_name(rc), faas_last_error());
@@ -818,7 +1125,7 @@ static int start_sources(faas_runtime *rt, ff_file *f, ff_function *fn, const ch
         }
     }
     if (fn->watch != NULL) {
-        int rc = faas_watch(rt, fn->name, fn->watch, &fn->watch_opts, watch);
+        int rc = faas_watch(rt, target, fn->watch, &fn->watch_opts, watch);
         if (rc != FAAS_OK) {
             file_error(f, name, fn->line, "[%s]: watch = %s: %s: %s", fn->name,
                        fn->watch, faas_err_name(rc), faas_last_error());
@@ -846,6 +1153,54 @@ static int set_budgets(faas_runtime *rt, ff_file *f, const char *name)
     return failed;
 }
 
+/* The versions of function (NULL: every function), in the order of the file: each
+ * publish must make the number its section says (publishing what did not change returns
+ * the last version, as Lambda's PublishVersion does). */
+static int publish_versions(faas_runtime *rt, ff_file *f, const char *name,
+                            const char *function)
+{
+    int failed = 0;
+    for (size_t i = 0; i < f->nversions; i++) {
+        const ff_version *v = &f->versions[i];
+        if ((function != NULL && strcmp(v->function, function) != 0) ||
+            faas_lookup(rt, v->function) == NULL)
+            continue;               /* its registration failed: said already */
+        uint32_t got = 0;
+        int rc = faas_publish_version(rt, v->function, v->description, &got);
+        if (rc != FAAS_OK) {
+            file_error(f, name, v->line, "[version %s:%u]: %s: %s", v->function, v->number,
+                       faas_err_name(rc), faas_last_error());
+            failed++;
+        } else if (got != v->number) {
+            file_error(f, name, v->line, "[version %s:%u]: published as version %u: nothing "
+                       "changed since it (its code and configuration are the same)",
+                       v->function, v->number, got);
+            failed++;
+        }
+    }
+    return failed;
+}
+
+/* The aliases of function (NULL: every function), once its versions are published. */
+static int set_aliases(faas_runtime *rt, ff_file *f, const char *name, const char *function)
+{
+    int failed = 0;
+    for (size_t i = 0; i < f->naliases; i++) {
+        const ff_alias *a = &f->aliases[i];
+        if ((function != NULL && strcmp(a->function, function) != 0) ||
+            faas_lookup(rt, a->function) == NULL)
+            continue;
+        int rc = faas_alias_set(rt, a->function, a->alias, a->version, a->extra_version,
+                                a->extra_weight);
+        if (rc != FAAS_OK) {
+            file_error(f, name, a->line, "[alias %s:%s]: %s: %s", a->function, a->alias,
+                       faas_err_name(rc), faas_last_error());
+            failed++;
+        }
+    }
+    return failed;
+}
+
 int ff_register(faas_runtime *rt, ff_file *f, const char *name)
 {
     int failed = 0;
@@ -860,6 +1215,10 @@ int ff_register(faas_runtime *rt, ff_file *f, const char *name)
             failed += register_one(rt, f, fn, name);
             if (!fn->registered)
                 continue;
+            if (f->nversions + f->naliases > 0) {
+                failed += publish_versions(rt, f, name, fn->name);
+                failed += set_aliases(rt, f, name, fn->name);
+            }
             if (!f->no_sources)
                 failed += start_sources(rt, f, fn, name, &sched, &watch);
             if (!f->no_sources && sched != 0)
@@ -874,6 +1233,8 @@ int ff_register(faas_runtime *rt, ff_file *f, const char *name)
         failed += register_one(rt, f, &f->fns[i], name);
     /* Before any schedule or watch can start a call. */
     failed += set_budgets(rt, f, name);
+    failed += publish_versions(rt, f, name, NULL);
+    failed += set_aliases(rt, f, name, NULL);
     /* Event sources once every function is there. */
     for (size_t i = 0; i < f->n; i++) {
         ff_function *fn = &f->fns[i];
@@ -918,7 +1279,18 @@ void ff_free(ff_file *f)
         free(fn->watch);
         free(fn->watch_prefix);
         free(fn->watch_suffix);
+        free(fn->qualifier);
     }
+    for (size_t i = 0; i < f->nversions; i++) {
+        free(f->versions[i].function);
+        free(f->versions[i].description);
+    }
+    free(f->versions);
+    for (size_t i = 0; i < f->naliases; i++) {
+        free(f->aliases[i].function);
+        free(f->aliases[i].alias);
+    }
+    free(f->aliases);
     free(f->fns);
     for (size_t i = 0; i < f->nbudgets; i++)
         free(f->budgets[i].tag);

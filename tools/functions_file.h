@@ -25,9 +25,32 @@ typedef struct ff_function {
     char       *watch;          /* a directory (resolved against the file's), or NULL */
     char       *watch_prefix, *watch_suffix;
     faas_watch_options watch_opts; /* prefix and suffix point to the two above */
+    char       *qualifier;      /* the schedule and watch call NAME:QUALIFIER, or NULL */
+    int         reload;         /* reload = true: follow the module file on disk (serve:
+                                   faas_update_code on a change, wired by the watcher) */
     unsigned    seen;           /* one bit per key of the table, to refuse repeats */
     int         registered;     /* set by ff_register */
 } ff_function;
+
+/* A [version NAME:N] section: $LATEST of NAME published (faas_publish_version(3)) as
+ * version N once NAME is registered; sections of a function are published in order. */
+typedef struct ff_version {
+    char       *function;
+    uint32_t    number;         /* N: 1 for the first section of NAME, 2 for the next... */
+    unsigned    line;
+    char       *description;    /* or NULL */
+    unsigned    seen;
+} ff_version;
+
+/* An [alias NAME:ALIAS] section: faas_alias_set(3) once NAME's versions are published. */
+typedef struct ff_alias {
+    char       *function, *alias;
+    unsigned    line;
+    uint32_t    version;        /* 0: $LATEST */
+    uint32_t    extra_version;  /* 0: none */
+    double      extra_weight;
+    unsigned    seen;
+} ff_alias;
 
 /* A [budget TAG] section: faas_budget_set(3) for the functions with tag = TAG. */
 typedef struct ff_budget {
@@ -43,6 +66,10 @@ typedef struct ff_file {
     size_t       n, fns_cap;
     ff_budget   *budgets;
     size_t       nbudgets, budgets_cap;
+    ff_version  *versions;      /* in file order */
+    size_t       nversions, versions_cap;
+    ff_alias    *aliases;       /* in file order */
+    size_t       naliases, aliases_cap;
     char       **errors;        /* "FILE:LINE: message", in the order found */
     size_t       nerrors, errors_cap;
     int          no_sources;    /* set before ff_register: start no schedule or watch (a
@@ -61,11 +88,11 @@ int  ff_load(const char *path, ff_file *out);
 /* ff_load, and on failure print the errors and release *out: 0 when loaded, else the
  * exit status to give (1 out of memory, 2 errors in the file). */
 int  ff_load_or_report(const char *path, ff_file *out);
-/* Register every function of f on rt, set its budgets, then start each function's
- * schedule and watch, if any (with check_only, each function's in turn, then it is
- * removed; each budget is set, then removed). Failures are appended to f->errors with
- * their section's line; returns how many registrations, budgets, schedules and watches
- * failed. */
+/* Register every function of f on rt, set its budgets, publish its versions and set its
+ * aliases, then start each function's schedule and watch, if any (with check_only, each
+ * function's in turn, then it is removed; each budget is set, then removed). Failures are
+ * appended to f->errors with their section's line; returns how many registrations,
+ * budgets, versions, aliases, schedules and watches failed. */
 int  ff_register(faas_runtime *rt, ff_file *f, const char *name);
 /* Each error on a line of standard error. */
 void ff_print_errors(const ff_file *f);

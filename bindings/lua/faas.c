@@ -527,7 +527,7 @@ static size_t event_payload(lua_State *L, int idx, lfaas_hold *h)
 /* A record as a table (its strings copied). */
 static void push_record(lua_State *L, const faas_record *r)
 {
-    lua_createtable(L, 0, 13);
+    lua_createtable(L, 0, 14);
     lua_pushstring(L, r->request_id);
     lua_setfield(L, -2, "request_id");
     if (r->function != NULL) {
@@ -548,6 +548,7 @@ static void push_record(lua_State *L, const faas_record *r)
         { "init_ns", r->init_ns }, { "duration_ns", r->duration_ns }, { "cpu_ns", r->cpu_ns },
         { "billed_ms", r->billed_ms }, { "memory_mb", r->memory_mb },
         { "max_memory_bytes", r->max_memory_bytes }, { "cost_picousd", r->cost_picousd },
+        { "version", r->version },      /* the published version that ran; 0: $LATEST */
     };
     for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
         lua_pushinteger(L, (lua_Integer)n[i].v);
@@ -906,6 +907,118 @@ static void push_u64(lua_State *L, const char *key, uint64_t v)
 {
     lua_pushinteger(L, (lua_Integer)v);        /* pico-dollars fit: 2^63 is $9.2 million */
     lua_setfield(L, -2, key);
+}
+
+/* ---- versions and aliases (faas_publish_version(3), faas_alias_set(3)) ----------------------
+ * Every method that takes a name takes a qualified one: "NAME:3", "NAME:prod". */
+
+/* rt:publish_version(name [, description]) -> version | nil, err */
+static int rt_publish_version(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    uint32_t v = 0;
+    int rc = faas_publish_version(b->rt, luaL_checkstring(L, 2), luaL_optstring(L, 3, NULL),
+                                  &v);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    lua_pushinteger(L, v);
+    return 1;
+}
+
+/* rt:versions(name) -> { {version, code_sha256, description, published_ns}, ... } | nil, err */
+static int rt_versions(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    faas_version_info *infos = NULL;
+    size_t n = 0;
+    int rc = faas_versions_list(b->rt, luaL_checkstring(L, 2), &infos, &n);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    if (!lua_checkstack(L, 4)) {
+        faas_versions_free(infos);
+        return luaL_error(L, "out of stack");
+    }
+    lua_createtable(L, (int)n, 0);          /* may raise: a few bytes of infos are lost */
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 4);
+        push_u64(L, "version", infos[i].version);
+        lua_pushstring(L, infos[i].code_sha256);
+        lua_setfield(L, -2, "code_sha256");
+        lua_pushstring(L, infos[i].description ? infos[i].description : "");
+        lua_setfield(L, -2, "description");
+        lua_pushinteger(L, (lua_Integer)infos[i].published_ns);
+        lua_setfield(L, -2, "published_ns");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    faas_versions_free(infos);
+    return 1;
+}
+
+/* rt:alias_set(name, alias, version [, extra_version, extra_weight]) -> true | nil, err */
+static int rt_alias_set(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    const char *name = luaL_checkstring(L, 2), *alias = luaL_checkstring(L, 3);
+    lua_Integer version = luaL_checkinteger(L, 4);
+    lua_Integer extra = luaL_optinteger(L, 5, 0);
+    double weight = (double)luaL_optnumber(L, 6, 0.0);
+    luaL_argcheck(L, version >= 0 && version <= UINT32_MAX, 4, "not a version number");
+    luaL_argcheck(L, extra >= 0 && extra <= UINT32_MAX, 5, "not a version number");
+    int rc = faas_alias_set(b->rt, name, alias, (uint32_t)version, (uint32_t)extra, weight);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* rt:alias_get(name, alias) -> {version, extra_version, extra_weight, revision} | nil, err */
+static int rt_alias_get(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    faas_alias_info out;
+    int rc = faas_alias_get(b->rt, luaL_checkstring(L, 2), luaL_checkstring(L, 3), &out);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    lua_createtable(L, 0, 4);
+    push_u64(L, "version", out.version);
+    push_u64(L, "extra_version", out.extra_version);
+    lua_pushnumber(L, out.extra_weight);
+    lua_setfield(L, -2, "extra_weight");
+    push_u64(L, "revision", out.revision);
+    return 1;
+}
+
+/* rt:alias_delete(name, alias) -> true | nil, err */
+static int rt_alias_delete(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    int rc = faas_alias_delete(b->rt, luaL_checkstring(L, 2), luaL_checkstring(L, 3));
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* rt:routing_seed(seed): the same seed, the same weighted choices (tests). */
+static int rt_routing_seed(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    faas_routing_seed(b->rt, (uint64_t)luaL_checkinteger(L, 2));
+    return 0;
+}
+
+/* rt:update_code(name, path) -> true | nil, err. The slot for hot code update (issue 15):
+ * faas_update_code(b->rt, name, path) goes here once the library has it; until then the
+ * error is ENOTSUP, as for any feature this libfaas lacks. */
+static int rt_update_code(lua_State *L)
+{
+    check_rt(L, 1);
+    luaL_checkstring(L, 2);
+    luaL_checkstring(L, 3);
+    lua_pushnil(L);
+    push_error(L, FAAS_ENOTSUP, NULL, "update_code: this libfaas has no faas_update_code",
+               NULL, NULL, NULL);
+    return 2;
 }
 
 /* rt:cost_totals(["function" | "tag" | "total"]) -> rows | nil, err */
@@ -1333,7 +1446,11 @@ LFAAS_EXPORT int luaopen_faas(lua_State *L)
         { "budget", rt_budget }, { "budget_remove", rt_budget_remove },
         { "metrics", rt_metrics }, { "schedule", rt_schedule },
         { "unschedule", rt_unschedule }, { "watch", rt_watch }, { "unwatch", rt_unwatch },
-        { "advance", rt_advance }, { "time", rt_time }, { NULL, NULL },
+        { "advance", rt_advance }, { "time", rt_time },
+        { "publish_version", rt_publish_version }, { "versions", rt_versions },
+        { "alias_set", rt_alias_set }, { "alias_get", rt_alias_get },
+        { "alias_delete", rt_alias_delete }, { "routing_seed", rt_routing_seed },
+        { "update_code", rt_update_code }, { NULL, NULL },
     };
     if (luaL_newmetatable(L, LFAAS_RT_MT)) {
         luaL_newlib(L, rt_methods);

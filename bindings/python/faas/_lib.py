@@ -95,6 +95,29 @@ class Record(Structure):
         ("memory_mb", c_uint32),
         ("max_memory_bytes", c_uint64),
         ("cost_picousd", c_uint64),
+        ("version", c_uint32),          # the published version that ran; 0: $LATEST
+        ("reserved32", c_uint32),
+        ("reserved", c_uint64 * 3),
+    ]
+
+
+class VersionInfo(Structure):
+    _fields_ = [
+        ("version", c_uint32),
+        ("reserved32", c_uint32),
+        ("code_sha256", c_char * 48),
+        ("description", c_char_p),
+        ("published_ns", c_int64),
+        ("reserved", c_uint64 * 4),
+    ]
+
+
+class AliasInfo(Structure):
+    _fields_ = [
+        ("version", c_uint32),
+        ("extra_version", c_uint32),
+        ("extra_weight", c_double),
+        ("revision", c_uint64),
         ("reserved", c_uint64 * 4),
     ]
 
@@ -307,6 +330,17 @@ def _declare(lib):
     fn("faas_schedule_next", c_int, cp, cp, c_int64, POINTER(c_int64))
     fn("faas_watch", c_int, vp, cp, cp, POINTER(WatchOptions), POINTER(c_uint64))
     fn("faas_unwatch", c_int, vp, c_uint64)
+    # Versions and aliases (faas_publish_version(3), faas_alias_set(3)).
+    fn("faas_publish_version", c_int, vp, cp, cp, POINTER(c_uint32))
+    fn("faas_versions_list", c_int, vp, cp, POINTER(POINTER(VersionInfo)), POINTER(sz))
+    fn("faas_versions_free", None, POINTER(VersionInfo))
+    fn("faas_alias_set", c_int, vp, cp, cp, c_uint32, c_uint32, c_double)
+    fn("faas_alias_delete", c_int, vp, cp, cp)
+    fn("faas_alias_get", c_int, vp, cp, cp, POINTER(AliasInfo))
+    fn("faas_routing_seed", None, vp, c_uint64)
+    # Hot code update (issue 15): declared when the loaded library has it.
+    if hasattr(lib, "faas_update_code"):
+        fn("faas_update_code", c_int, vp, cp, cp)
     return lib
 
 

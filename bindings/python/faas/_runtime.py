@@ -24,10 +24,12 @@ from . import errors
 from . import cost
 from ._lib import (CALLBACK, HANDLER, INIT_HOOK, LOG_SINK, MONO_NS, RECORD_HOOK, STATUS,
                    WALL_NS, WATCH_EVENTS, Config, Options, ScheduleOptions, WatchOptions, lib)
+from ._lib import AliasInfo as _CAliasInfo
 from ._lib import Budget as _CBudget
+from ._lib import VersionInfo as _CVersionInfo
 from ._lib import Response as _CResponse
 from ._lib import Stats as _CStats
-from .records import Budget, Record, Response, Stats
+from .records import Alias, Budget, Record, Response, Stats, Version
 
 _EHANDLER = STATUS["EHANDLER"]
 _ETOOLARGE = STATUS["ETOOLARGE"]
@@ -875,6 +877,70 @@ class Runtime:
         lib.faas_on_record(self._rt(), core.record_hook if hook is not None else RECORD_HOOK(),
                            None)
         return hook
+
+    # -- versions and aliases --
+    # Every call above takes a qualified name: "NAME", "NAME:$LATEST", "NAME:3" (a published
+    # version), "NAME:prod" (an alias); an unknown qualifier raises faas.NotFound.
+
+    def publish_version(self, name, description=None):
+        """Freeze NAME's code and configuration as a new version and return its number;
+        nothing changed since the last version: that one's number (faas_publish_version(3))."""
+        out = ctypes.c_uint32()
+        rc = lib.faas_publish_version(self._rt(), _name(name),
+                                      None if description is None else str(description).encode(),
+                                      ctypes.byref(out))
+        if rc != 0:
+            raise errors.from_status(rc)
+        return out.value
+
+    def versions(self, name):
+        """NAME's published versions, oldest first: a list of faas.Version."""
+        infos = ctypes.POINTER(_CVersionInfo)()
+        count = ctypes.c_size_t()
+        rc = lib.faas_versions_list(self._rt(), _name(name), ctypes.byref(infos),
+                                    ctypes.byref(count))
+        if rc != 0:
+            raise errors.from_status(rc)
+        try:
+            return [Version._from_c(infos[i]) for i in range(count.value)]
+        finally:
+            lib.faas_versions_free(infos)
+
+    def alias_set(self, name, alias, version, extra_version=0, extra_weight=0.0):
+        """Create or update ALIAS of NAME: calls go to VERSION (0: $LATEST), and a share
+        EXTRA_WEIGHT (0.0-1.0) of them to EXTRA_VERSION. Atomic for calls in flight."""
+        rc = lib.faas_alias_set(self._rt(), _name(name), _name(alias), int(version),
+                                int(extra_version), float(extra_weight))
+        if rc != 0:
+            raise errors.from_status(rc)
+
+    def alias_get(self, name, alias):
+        """ALIAS's routing now: a faas.Alias; faas.NotFound if there is none."""
+        out = _CAliasInfo()
+        rc = lib.faas_alias_get(self._rt(), _name(name), _name(alias), ctypes.byref(out))
+        if rc != 0:
+            raise errors.from_status(rc)
+        return Alias._from_c(out)
+
+    def alias_delete(self, name, alias):
+        """Delete ALIAS; calls naming it then raise faas.NotFound."""
+        rc = lib.faas_alias_delete(self._rt(), _name(name), _name(alias))
+        if rc != 0:
+            raise errors.from_status(rc)
+
+    def routing_seed(self, seed):
+        """Seed the weighted routing: the same seed, the same choices (tests)."""
+        lib.faas_routing_seed(self._rt(), int(seed))
+
+    def update_code(self, name, path):
+        """Load NAME's module from PATH for new instances, with no failed call (hot code
+        update, issue 15). faas.NotSupported where the loaded libfaas does not have it."""
+        update = getattr(lib, "faas_update_code", None)
+        if update is None:
+            raise errors.NotSupported("update_code: this libfaas has no faas_update_code")
+        rc = update(self._rt(), _name(name), os.fsencode(path))
+        if rc != 0:
+            raise errors.from_status(rc)
 
     # -- cost, budgets and metrics --
 

@@ -33,6 +33,7 @@ class Record:
     memory_mb: int
     max_memory_bytes: int
     cost_picousd: int
+    version: int = 0        # the published version that ran (NAME:3, an alias); 0: $LATEST
 
     @property
     def ok(self):
@@ -56,7 +57,7 @@ class Record:
                         self.tag.encode() if self.tag is not None else None,
                         self.status, int(self.cold), self.attempt, self.init_ns,
                         self.duration_ns, self.cpu_ns, self.billed_ms, self.memory_mb,
-                        self.max_memory_bytes, self.cost_picousd)
+                        self.max_memory_bytes, self.cost_picousd, self.version)
 
     @classmethod
     def _from_c(cls, r):
@@ -64,7 +65,7 @@ class Record:
                    r.function.decode("utf-8", "replace") if r.function else None,
                    r.tag.decode("utf-8", "replace") if r.tag else None,
                    r.status, bool(r.cold), r.attempt, r.init_ns, r.duration_ns, r.cpu_ns,
-                   r.billed_ms, r.memory_mb, r.max_memory_bytes, r.cost_picousd)
+                   r.billed_ms, r.memory_mb, r.max_memory_bytes, r.cost_picousd, r.version)
 
 
 def _format(fn, c_record):
@@ -184,6 +185,36 @@ class Budget:
     def _from_c(cls, b):
         return cls(b.limit_picousd, b.window_ms, b.spent_picousd, b.window_left_ms,
                    b.refusals)
+
+
+@dataclass(frozen=True)
+class Version:
+    """A published version (faas_publish_version(3)): its number, Lambda's CodeSha256
+    (base64), its description and when it was published (Unix time, ns)."""
+    version: int
+    code_sha256: str
+    description: str
+    published_ns: int
+
+    @classmethod
+    def _from_c(cls, v):
+        return cls(v.version, v.code_sha256.decode(),
+                   v.description.decode("utf-8", "replace") if v.description else "",
+                   v.published_ns)
+
+
+@dataclass(frozen=True)
+class Alias:
+    """An alias's routing now (faas_alias_set(3)): its version (0: $LATEST), and the share
+    extra_weight of calls that go to extra_version (0: none)."""
+    version: int
+    extra_version: int
+    extra_weight: float
+    revision: int
+
+    @classmethod
+    def _from_c(cls, a):
+        return cls(a.version, a.extra_version, a.extra_weight, a.revision)
 
 
 @dataclass(frozen=True)
