@@ -364,6 +364,58 @@ FAAS_API int  faas_aliases_list(faas_runtime *rt, const char *name, char ***alia
 /* Seed the runtime's routing generator: the same seed, the same choices (tests). */
 FAAS_API void faas_routing_seed(faas_runtime *rt, uint64_t seed);
 
+/* ---- Hot code update and the canary report ----------------------------------------------
+ * faas_update_code() replaces the module $LATEST runs without failing a call: new calls
+ * run the new code, old instances finish their calls and are retired. A published version
+ * keeps its own code. See faas_update_code(3) and faas_canary_get(3).
+ */
+
+enum {                                  /* faas_update_info.status (Lambda's LastUpdateStatus) */
+    FAAS_UPDATE_NONE        = 0,        /* never updated: the code as registered */
+    FAAS_UPDATE_SUCCESSFUL  = 1,
+    FAAS_UPDATE_FAILED      = 2,        /* the old code still serves; reason says why */
+    FAAS_UPDATE_IN_PROGRESS = 3
+};
+
+typedef struct faas_update_info {       /* fixed: the library fills it */
+    int32_t  status;                    /* FAAS_UPDATE_* of the last update */
+    int32_t  error;                     /* the last failed update's code (FAAS_EINIT...), 0 */
+    char     reason[512];               /* ... in words (LastUpdateStatusReason); "" */
+    char     code_sha256[48];           /* base64 SHA-256 of the code $LATEST runs */
+    uint64_t updates;                   /* successful updates since registration */
+    uint64_t failures;                  /* failed ones */
+    int64_t  updated_ns;                /* when the last one ended, Unix time; 0: never */
+    uint64_t reserved[4];               /* later fields take their place */
+} faas_update_info;
+
+/* Load NAME's module again from path (NULL: the file it was registered or last updated
+ * with, as replaced on disk). FAAS_EINIT/FAAS_ELOAD: the old code still serves. */
+FAAS_API int  faas_update_code(faas_runtime *rt, const char *name, const char *path);
+/* NAME's last code update: status, reason, CodeSha256. */
+FAAS_API int  faas_update_status(faas_runtime *rt, const char *name, faas_update_info *out);
+
+typedef struct faas_canary_side {       /* fixed: the library fills it */
+    uint32_t version;                   /* 0: $LATEST */
+    uint32_t reserved32;
+    double   weight;                    /* the share of the alias's calls it gets now */
+    uint64_t invocations, errors;       /* since it was published */
+    double   p50_ms, p99_ms;            /* handler duration */
+    uint64_t cost_picousd;              /* total */
+    uint64_t cost_per_million_picousd;  /* cost per 1M calls at its average (0: no call) */
+    uint64_t reserved[4];               /* later fields take their place */
+} faas_canary_side;
+
+typedef struct faas_canary {            /* fixed: the library fills it */
+    uint64_t         revision;          /* the alias's routing revision */
+    faas_canary_side primary;           /* the alias's version */
+    faas_canary_side extra;             /* the second version (version 0: none) */
+    uint64_t         reserved[4];       /* later fields take their place */
+} faas_canary;
+
+/* Side-by-side stats of the versions behind alias ALIAS of NAME. */
+FAAS_API int  faas_canary_get(faas_runtime *rt, const char *name, const char *alias,
+                              faas_canary *out);
+
 /* ---- The journal of accepted asynchronous calls (faas_options.journal_dir) ---------------
  * With a journal, an async call is on disk (fdatasync, shared by concurrent callers) before
  * its submission returns FAAS_OK, and leaves it when its completion is final; a call not

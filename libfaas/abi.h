@@ -45,6 +45,9 @@ _Static_assert(sizeof(faas_cost_row) == 128, "faas_cost_row: a fixed size change
 _Static_assert(sizeof(faas_function_info) == 200, "faas_function_info: a fixed size changed");
 _Static_assert(sizeof(faas_price_model) == 280, "faas_price_model: a fixed size changed");
 _Static_assert(sizeof(faas_clock) == 24, "faas_clock never changes");
+_Static_assert(sizeof(faas_update_info) == 624, "faas_update_info: a fixed size changed");
+_Static_assert(sizeof(faas_canary_side) == 96, "faas_canary_side: a fixed size changed");
+_Static_assert(sizeof(faas_canary) == 232, "faas_canary: a fixed size changed");
 #endif
 _Static_assert(offsetof(faas_options, size) == 0 && offsetof(faas_gateway_options, size) == 0 &&
                offsetof(faas_nats_options, size) == 0 &&

@@ -39,13 +39,34 @@ void faas__init_report(const char *msg)
 
 /* ---- creating and destroying instances ------------------------------------------------ */
 
+/* Requires fn->lock. A module instance of gen is gone: count it out (an update's probe,
+ * of a gen not committed, was never counted). */
+static void gen_drop_locked(faas_function *fn, uint64_t gen)
+{
+    uint64_t now = atomic_load_explicit(&fn->gen, memory_order_relaxed);
+    if (gen == now)
+        fn->gen_live--;
+    else if (gen < now && --fn->stale_live == 0 && fn->pins > 0)
+        pthread_cond_broadcast(&fn->quiet);      /* an update waits for the old code */
+}
+
+/* Give back an instance's module (after its shutdown hook: the code must stay loaded). */
+static void module_drop(faas_function *fn, faas__instance *inst)
+{
+    if (inst->mod == NULL)
+        return;
+    faas__module_release(inst->mod);
+    pthread_mutex_lock(&fn->lock);
+    gen_drop_locked(fn, inst->gen);
+    pthread_mutex_unlock(&fn->lock);
+}
+
 static void destroy(faas_function *fn, faas__instance *inst)
 {
     if (inst->shutdown != NULL)
         inst->shutdown(inst->state);
     faas__arena_free(&inst->arena);
-    if (fn->mod != NULL && !fn->isolated)
-        faas__module_release(fn->mod);
+    module_drop(fn, inst);
     free(inst);
 }
 
@@ -63,11 +84,13 @@ static void destroy_list(faas_function *fn, faas__instance *list)
     }
 }
 
-int faas__instance_create(faas_function *fn, faas__instance **out, char *err, size_t errlen)
+/* Make an instance of fn running mod (NULL: fn has no module, or is isolated) of code
+ * generation gen, counted by the caller. */
+static int create(faas_function *fn, faas__module *mod, uint64_t gen, faas__instance **out,
+                  char *err, size_t errlen)
 {
     int rc = FAAS_OK;
     faas_init_fn init = NULL;
-    bool have_module = false;
     faas__instance *inst = calloc(1, sizeof *inst);
     if (inst == NULL) {
         snprintf(err, errlen, "out of memory creating an instance of %s", fn->name->name);
@@ -85,11 +108,12 @@ int faas__instance_create(faas_function *fn, faas__instance **out, char *err, si
         *out = inst;
         return FAAS_OK;
     }
-    if (fn->mod != NULL) {
-        rc = faas__module_acquire(fn->mod, err, errlen);
+    inst->gen = gen;
+    if (mod != NULL) {
+        rc = faas__module_acquire(mod, err, errlen);
         if (rc != FAAS_OK)
             goto fail;
-        have_module = true;
+        inst->mod = mod;
     }
     switch (fn->kind) {
     case FAAS__HOST:
@@ -98,14 +122,14 @@ int faas__instance_create(faas_function *fn, faas__instance **out, char *err, si
         init = fn->init;
         break;
     case FAAS__MODULE:
-        inst->handler = (faas_handler)faas__module_sym(fn->mod, fn->symbol, err, errlen);
+        inst->handler = (faas_handler)faas__module_sym(mod, fn->symbol, err, errlen);
         if (inst->handler == NULL) {
             rc = FAAS_ELOAD;
             goto fail;
         }
         /* Both hooks are optional: absence is not an error. */
-        init = (faas_init_fn)faas__module_sym(fn->mod, "faas_init", NULL, 0);
-        inst->shutdown = (faas_shutdown_fn)faas__module_sym(fn->mod, "faas_shutdown", NULL, 0);
+        init = (faas_init_fn)faas__module_sym(mod, "faas_init", NULL, 0);
+        inst->shutdown = (faas_shutdown_fn)faas__module_sym(mod, "faas_shutdown", NULL, 0);
         break;
     case FAAS__FFI:
         rc = faas__ffi_instance(fn, inst, err, errlen);
@@ -141,14 +165,41 @@ int faas__instance_create(faas_function *fn, faas__instance **out, char *err, si
     return FAAS_OK;
 
 fail:
-    if (have_module)
-        faas__module_release(fn->mod);
     if (inst != NULL) {
+        if (inst->mod != NULL)
+            faas__module_release(inst->mod);
         faas__arena_free(&inst->arena);
         free(inst);
     }
     *out = NULL;
     return rc;
+}
+
+int faas__instance_create(faas_function *fn, faas__instance **out, char *err, size_t errlen)
+{
+    if (fn->mod == NULL || fn->isolated)
+        return create(fn, NULL, 0, out, err, errlen);
+    /* A code update may replace fn->mod: take it and count the instance under the lock. */
+    pthread_mutex_lock(&fn->lock);
+    faas__module *mod = fn->mod;
+    uint64_t gen = atomic_load_explicit(&fn->gen, memory_order_relaxed);
+    fn->gen_live++;
+    pthread_mutex_unlock(&fn->lock);
+    int rc = create(fn, mod, gen, out, err, errlen);
+    if (rc != FAAS_OK) {
+        pthread_mutex_lock(&fn->lock);
+        gen_drop_locked(fn, gen);
+        pthread_mutex_unlock(&fn->lock);
+    }
+    return rc;
+}
+
+int faas__instance_probe(faas_function *fn, faas__module *mod, faas__instance **out,
+                         char *err, size_t errlen)
+{
+    /* The updater's gen + 1 cannot be reached meanwhile: updates are serialised. */
+    uint64_t gen = atomic_load_explicit(&fn->gen, memory_order_relaxed) + 1;
+    return create(fn, mod, gen, out, err, errlen);
 }
 
 /* ---- slots ---------------------------------------------------------------------------- */
@@ -157,7 +208,7 @@ fail:
  * queued async calls that have not started). */
 static inline void signal_if_quiet(faas_function *fn)
 {
-    if (fn->closers > 0 && fn->live == fn->idle + fn->held)
+    if (fn->closers > 0 && fn->live == fn->idle + fn->held && fn->pins == 0)
         pthread_cond_broadcast(&fn->quiet);
 }
 
@@ -347,6 +398,8 @@ static void give_idle_locked(faas_function *fn, faas__instance *inst, uint64_t n
 void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint64_t now)
 {
     faas_runtime *rt = fn->rt;
+    /* Its code was replaced meanwhile (faas_update_code): retired, never reused. */
+    retire = retire || inst->gen != atomic_load_explicit(&fn->gen, memory_order_relaxed);
     if (!retire && fn->cfg.max_concurrency == 0 && fn->cfg.keep_alive_ms != 0 &&
         atomic_load(&fn->maint_armed) && !atomic_load(&fn->dead)) {
         /* The fast path: into this thread's shard's hot slot, without the lock. No call
@@ -394,6 +447,102 @@ void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint6
         return;
     }
     give_idle_locked(fn, inst, now);
+    pthread_mutex_unlock(&fn->lock);
+}
+
+/* ---- code updates (update.c decides; this is what they do to the pool) ---------------- */
+
+int faas__pool_pin(faas_function *fn)
+{
+    pthread_mutex_lock(&fn->lock);
+    int rc = fn->dead ? FAAS_ENOTFOUND : FAAS_OK;
+    if (rc == FAAS_OK)
+        fn->pins++;
+    pthread_mutex_unlock(&fn->lock);
+    return rc;
+}
+
+void faas__pool_unpin(faas_function *fn)
+{
+    pthread_mutex_lock(&fn->lock);
+    fn->pins--;
+    signal_if_quiet(fn);
+    pthread_mutex_unlock(&fn->lock);
+}
+
+/* Requires fn->lock. Move the idle instances of an older gen to *victims (they stop being
+ * live: the caller holds a pin while it destroys them); returns the stale ones left. An idle
+ * instance means no call is parked (a give hands an instance to a parked call first), so
+ * no parked call is owed the slots freed here. */
+static unsigned take_stale_locked(faas_function *fn, faas__instance **victims)
+{
+    uint64_t gen = atomic_load_explicit(&fn->gen, memory_order_relaxed);
+    unsigned taken = 0;
+    collect_hot_locked(fn);
+    for (faas__instance *inst = fn->idle_head, *next; inst != NULL; inst = next) {
+        next = inst->next;
+        if (inst->gen == gen)
+            continue;
+        if (inst->prev != NULL)
+            inst->prev->next = next;
+        else
+            fn->idle_head = next;
+        if (next != NULL)
+            next->prev = inst->prev;
+        else
+            fn->idle_tail = inst->prev;
+        fn->idle--;
+        fn->live--;
+        inst->next = *victims;
+        *victims = inst;
+        taken++;
+    }
+    return fn->stale_live - taken;
+}
+
+unsigned faas__pool_take_stale(faas_function *fn, faas__instance **victims)
+{
+    pthread_mutex_lock(&fn->lock);
+    unsigned left = take_stale_locked(fn, victims);
+    pthread_mutex_unlock(&fn->lock);
+    return left;
+}
+
+faas__module *faas__pool_swap_code(faas_function *fn, faas__module *mod, faas__instance *probe,
+                                   bool *keep_probe, faas__instance **victims)
+{
+    pthread_mutex_lock(&fn->lock);
+    faas__module *old = fn->mod;
+    fn->mod = mod;
+    fn->stale_live += fn->gen_live;
+    fn->gen_live = 1;                   /* the probe, until it is destroyed */
+    atomic_store_explicit(&fn->gen, probe->gen, memory_order_release);
+    /* The probe joins the pool unless that would pass max_concurrency. */
+    *keep_probe = fn->cfg.max_concurrency == 0 || fn->live < fn->cfg.max_concurrency;
+    if (*keep_probe)
+        fn->live++;
+    take_stale_locked(fn, victims);
+    pthread_mutex_unlock(&fn->lock);
+    return old;
+}
+
+void faas__instances_destroy(faas_function *fn, faas__instance *list)
+{
+    destroy_list(fn, list);
+}
+
+void faas__pool_wait(faas_function *fn, unsigned timeout_ms)
+{
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_sec += timeout_ms / 1000;
+    at.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (at.tv_nsec >= 1000000000) {
+        at.tv_sec++;
+        at.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&fn->lock);
+    pthread_cond_timedwait(&fn->quiet, &fn->lock, &at);
     pthread_mutex_unlock(&fn->lock);
 }
 
@@ -541,7 +690,7 @@ void faas__pool_close(faas_function *fn)
     fn->closers++;
     /* Slots held by queued async calls are not waited for: those calls give them back
      * when they find the function dead. */
-    while (fn->live != fn->idle + fn->held) {
+    while (fn->live != fn->idle + fn->held || fn->pins > 0) {
         /* A call that tested dead just before it was set can still put its instance in a
          * hot slot without the lock (and without a signal): look there every millisecond. */
         struct timespec at;

@@ -4,6 +4,7 @@
  * Lock order (outer to inner; never take an outer lock while holding an inner one):
  *
  *     rt->reg_lock (rwlock)  ->  fn->lock  ->  rt->mod_lock  ->  mod->lock  ->  timers.lock
+ *     upd->lock (update.c: one code update of a function at a time)  ->  rt->reg_lock
  *     fn->lock  ->  sched.lock
  *     rt->attach_lock is a leaf: no other lock is taken under it.
  *     rt->reg_lock  ->  rt->budget_lock  ->  budget->roll
@@ -91,11 +92,17 @@ typedef struct faas__module {
     pthread_mutex_t lock;       /* protects handle and users */
     void           *handle;     /* NULL while unloaded */
     unsigned        users;      /* live instances using the handle */
+    int             fd;         /* the private copy path names (/proc/self/fd/N, a memfd
+                                   of faas_update_code()), closed with the module; -1 */
     char            path[];
 } faas__module;
 
 faas__module *faas__module_get(faas_runtime *rt, const char *path);   /* at registration */
 void          faas__module_put(faas_runtime *rt, faas__module *mod);  /* at unregistration */
+/* The module of the private copy in fd (a memfd): its path is /proc/self/fd/FD, which
+ * nothing else names while fd is open; the module owns fd from then on (closed at its last
+ * put, and here on failure). */
+faas__module *faas__module_adopt(faas_runtime *rt, int fd);
 /* Take a user reference, loading the module if it is not loaded; on failure a message
  * naming the path and the dlerror text is written to err. */
 int   faas__module_acquire(faas__module *mod, char *err, size_t errlen);
@@ -113,6 +120,8 @@ typedef struct faas__instance {
     uint64_t          idle_since_ns;
     uint64_t          calls;             /* calls served; 0 until its first call */
     uint64_t          created_ns;        /* on the runtime's clock, before its INIT */
+    faas__module     *mod;               /* the module it runs (acquired), or NULL */
+    uint64_t          gen;               /* fn->gen when it was made: its code's update */
     faas__arena       arena;
 } faas__instance;
 
@@ -122,6 +131,7 @@ enum faas__kind { FAAS__HOST, FAAS__MODULE, FAAS__FFI, FAAS__ALIAS };
 
 typedef struct faas__versions faas__versions;   /* version.c */
 typedef struct faas__route faas__route;         /* version.c */
+typedef struct faas__update faas__update;       /* update.c */
 
 struct faas_function {
     UT_hash_handle   hh;          /* in rt->fns, keyed by name; under rt->reg_lock */
@@ -164,6 +174,14 @@ struct faas_function {
     faas__timer      maint;       /* keep-alive reaper and min_warm top-up */
     faas__job       *parked_head, *parked_tail; /* async calls at max_concurrency, FIFO */
     unsigned         held;        /* slots held by queued async calls not yet started */
+    /* Code updates (update.c): gen counts fn->mod's replacements (written under the lock,
+     * read without by the call path: an instance of an older gen is never used again). */
+    _Atomic uint64_t gen;
+    unsigned         gen_live;    /* module instances of gen alive (or being made) */
+    unsigned         stale_live;  /* ... of older gens, still running or shutting down */
+    unsigned         pins;        /* faas__pool_pin(): unregistration waits for none */
+    faas__update    *upd;         /* $LATEST's last code update, NULL before the first;
+                                     under rt->reg_lock (update.c) */
 
     faas__counters   counters[FAAS__SHARDS];   /* atomics, no lock: see metrics.h */
     /* Idle instances of functions without max_concurrency, one per thread shard, taken
@@ -224,6 +242,31 @@ size_t faas__pool_idle(faas_function *fn, faas__idle_info *out, size_t max);
  * 0 if the function is unregistered), then create that many instances. */
 unsigned faas__pool_reserve(faas_function *fn, unsigned n);
 int  faas__pool_fill(faas_function *fn, unsigned reserved);
+/* Code updates (update.c). Keep fn from being freed (unregistration waits for the pin),
+ * FAAS_ENOTFOUND if it is being unregistered; unpin when done, then fn must not be
+ * touched. */
+int  faas__pool_pin(faas_function *fn);
+void faas__pool_unpin(faas_function *fn);
+/* Make an instance of fn running mod (not fn->mod: a code update's first, made before the
+ * update is committed; it is of gen fn->gen + 1 and not counted live). */
+int  faas__instance_probe(faas_function *fn, faas__module *mod, faas__instance **out,
+                          char *err, size_t errlen);
+/* Requires rt->reg_lock held for writing. Commit a code update: fn runs mod from now on,
+ * every instance alive becomes stale, probe (faas__instance_probe's) is counted as the
+ * first of the new code: *keep_probe says if it took a slot (give it to the pool with
+ * faas__slot_give) or would pass max_concurrency (destroy it). Returns the module replaced (the caller puts it once no stale
+ * instance is left) and in *victims the idle stale instances taken out of the pool, to be
+ * given to faas__instances_destroy() outside every lock. */
+faas__module *faas__pool_swap_code(faas_function *fn, faas__module *mod, faas__instance *probe,
+                                   bool *keep_probe, faas__instance **victims);
+/* Shut down a list of instances taken out of fn's pool (no lock held). */
+void faas__instances_destroy(faas_function *fn, faas__instance *list);
+/* Take the stale idle instances out of fn's pool into *victims; returns how many stale
+ * instances are still alive besides those (running a call, or shutting down). */
+unsigned faas__pool_take_stale(faas_function *fn, faas__instance **victims);
+/* Wait up to timeout_ms (CLOCK_REALTIME, a poll: instances are given back lock-free) for
+ * fn's pool to change. */
+void faas__pool_wait(faas_function *fn, unsigned timeout_ms);
 /* faas_fail(NULL, ...) during a faas_init hook: the INIT failure's message. */
 void faas__init_report(const char *msg);
 /* Is this thread running fn's INIT hook? */
@@ -375,6 +418,15 @@ int  faas__version_new(faas_function *latest, uint32_t version, const char *key,
 /* registry.c: insert a version made by faas__version_new() into rt->quals and start its
  * pool. Requires rt->reg_lock held for writing. */
 void faas__version_insert(faas_runtime *rt, faas_function *fn);
+
+/* ---- update.c: hot code update of $LATEST --------------------------------------------- */
+
+/* Copy the file at path into a new memfd named memfd_name (*fd) while its CodeSha256 is
+ * computed into sha (base64, as Lambda prints it); api and name word the failure. */
+int  faas__code_copy(const char *path, const char *memfd_name, const char *api,
+                     const char *name, char sha[48], int *fd);
+/* Free fn->upd (fn is being freed: no instance is left). */
+void faas__update_free(faas_function *fn);
 
 /* ---- runtime.c ------------------------------------------------------------------------- */
 

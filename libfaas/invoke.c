@@ -605,6 +605,13 @@ static inline __attribute__((always_inline)) int
 instance_ready(faas_runtime *rt, faas_function *fn, faas_ctx *ctx, const uint64_t *queued_ns,
                uint64_t *start, uint64_t *init_ns, int *cold, char *err, size_t err_size)
 {
+    if (ctx->inst != NULL &&
+        __builtin_expect(ctx->inst->gen != atomic_load_explicit(&fn->gen,
+                                                                memory_order_acquire), 0)) {
+        /* Its code was replaced (faas_update_code): retired; the call runs the new code. */
+        faas__instance_discard(fn, ctx->inst);
+        ctx->inst = NULL;
+    }
     if (ctx->inst == NULL) {
         *cold = 1;
         uint64_t t0 = faas__now(rt);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 faas__module *faas__module_get(faas_runtime *rt, const char *path)
 {
@@ -21,6 +22,7 @@ faas__module *faas__module_get(faas_runtime *rt, const char *path)
         mod = calloc(1, sizeof *mod + n + 1);
         if (mod != NULL) {
             memcpy(mod->path, path, n + 1);
+            mod->fd = -1;
             pthread_mutex_init(&mod->lock, NULL);
             HASH_ADD_STR(rt->mods, path, mod);
         }
@@ -40,9 +42,24 @@ void faas__module_put(faas_runtime *rt, faas__module *mod)
         /* Every function using it has shut its instances down: no user is left. */
         HASH_DEL(rt->mods, mod);
         pthread_mutex_destroy(&mod->lock);
+        if (mod->fd >= 0)
+            close(mod->fd);             /* unloaded: its private copy goes */
         free(mod);
     }
     pthread_mutex_unlock(&rt->mod_lock);
+}
+
+faas__module *faas__module_adopt(faas_runtime *rt, int fd)
+{
+    char path[40];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    faas__module *mod = faas__module_get(rt, path);
+    if (mod == NULL) {
+        close(fd);
+        return NULL;
+    }
+    mod->fd = fd;                       /* a new entry: nothing else names an open fd */
+    return mod;
 }
 
 int faas__module_acquire(faas__module *mod, char *err, size_t errlen)

@@ -128,6 +128,7 @@ static void fn_free(faas_function *fn)
     if (fn->kind == FAAS__FFI)
         faas__ffi_free(fn);
     faas__versions_free(fn);
+    faas__update_free(fn);              /* the modules its code updates replaced */
     if (fn->key != NULL && (fn->name == NULL || fn->key != fn->name->name))
         free((char *)fn->key);
     faas__module_put(fn->rt, fn->mod);

@@ -256,74 +256,24 @@ typedef struct snapshot {
     faas_shutdown_fn shutdown;
 } snapshot;
 
-/* Write all of buf to fd. */
-static int write_all(int fd, const char *buf, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        buf += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Freeze the snapshot's code: a module file is copied into a private memfd (*fd; the
  * version loads that copy, so the bytes hashed are the bytes that run, whatever later
- * happens to the file) while its CodeSha256 is computed into sha; a host function has no
- * file (*fd -1) and its identity is hashed (its addresses: the same function, the same
- * hash). */
+ * happens to the file) while its CodeSha256 is computed into sha (faas__code_copy,
+ * update.c's); a host function has no file (*fd -1) and its identity is hashed (its
+ * addresses: the same function, the same hash). */
 static int freeze_code(const snapshot *sn, const char *name, char sha[48], int *fd)
 {
+    if (sn->path != NULL)
+        return faas__code_copy(sn->path, "faas-version", "faas_publish_version", name, sha,
+                               fd);
     faas__sha256 h;
     unsigned char d[32];
     faas__sha256_init(&h);
     *fd = -1;
-    if (sn->path == NULL) {
-        const void *id[3] = { (const void *)(uintptr_t)sn->handler,
-                              (const void *)(uintptr_t)sn->init,
-                              (const void *)(uintptr_t)sn->shutdown };
-        faas__sha256_update(&h, id, sizeof id);
-    } else {
-        int in = open(sn->path, O_RDONLY | O_CLOEXEC);
-        if (in < 0)
-            return faas__fail(FAAS_ELOAD, "faas_publish_version %s: open(\"%s\"): %s", name,
-                              sn->path, strerror(errno));
-        int out = memfd_create("faas-version", MFD_CLOEXEC);
-        if (out < 0) {
-            int e = errno;
-            close(in);
-            return faas__fail(FAAS_EIO, "faas_publish_version %s: memfd_create: %s", name,
-                              strerror(e));
-        }
-        char buf[65536];
-        ssize_t got;
-        const char *what = NULL;
-        while ((got = read(in, buf, sizeof buf)) != 0) {
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got < 0) {
-                what = "read";
-                break;
-            }
-            faas__sha256_update(&h, buf, (size_t)got);
-            if (write_all(out, buf, (size_t)got) != 0) {
-                what = "copying";
-                break;
-            }
-        }
-        int e = errno;
-        close(in);
-        if (what != NULL) {
-            close(out);
-            return faas__fail(FAAS_EIO, "faas_publish_version %s: %s \"%s\": %s", name, what,
-                              sn->path, strerror(e));
-        }
-        *fd = out;
-    }
+    const void *id[3] = { (const void *)(uintptr_t)sn->handler,
+                          (const void *)(uintptr_t)sn->init,
+                          (const void *)(uintptr_t)sn->shutdown };
+    faas__sha256_update(&h, id, sizeof id);
     faas__sha256_final(&h, d);
     faas__sha256_base64(d, sha);
     return FAAS_OK;
