@@ -78,8 +78,9 @@ int faas__instance_create(faas_function *fn, faas__instance **out, char *err, si
     inst->created_ns = faas__now(fn->rt);
 
     if (fn->isolated) {
-        /* A process made by the isolation part; the host loads nothing. */
-        rc = faas__isolation->create(fn, inst, err, errlen);
+        /* A process made by the isolation part (or a process function's); the host
+         * loads nothing. */
+        rc = fn->iso_ops->create(fn, inst, err, errlen);
         if (rc != FAAS_OK)
             goto fail;
         *out = inst;
