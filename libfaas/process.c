@@ -535,14 +535,27 @@ int faas_register_process(faas_runtime *rt, const char *name, const faas_process
     if (pf == NULL)
         return faas__fail(FAAS_ENOMEM, "faas_register_process: out of memory");
     pthread_mutex_init(&pf->lock, NULL);
-    pf->command = strdup(c.command);
+    /* Both absolute: the process starts in cwd, where a relative command would not be
+     * found, and LAMBDA_TASK_ROOT is a path the runtime uses from anywhere. */
+    pf->command = strchr(c.command, '/') ? realpath(c.command, NULL) : strdup(c.command);
     pf->handler = strdup(c.handler ? c.handler : "");
     if (c.cwd != NULL) {
-        pf->cwd = strdup(c.cwd);
+        pf->cwd = realpath(c.cwd, NULL);
     } else {
         const char *slash = strrchr(c.command, '/');
-        pf->cwd = slash ? strndup(c.command, slash == c.command ? 1 : (size_t)(slash - c.command))
+        char *d = slash ? strndup(c.command, slash == c.command ? 1
+                                                                : (size_t)(slash - c.command))
                         : strdup(".");
+        pf->cwd = d ? realpath(d, NULL) : NULL;
+        free(d);
+    }
+    if ((pf->command == NULL || pf->cwd == NULL) && errno != ENOMEM) {
+        int e = errno;
+        bool cmd = pf->command == NULL;
+        pf_free(pf);
+        return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: %s %.200s: %s",
+                          name ? name : "(null)", cmd ? "command" : "cwd",
+                          cmd ? c.command : (c.cwd ? c.cwd : "(its directory)"), strerror(e));
     }
     pf->argv = copy_strv(c.argv, c.command);
     pf->env = copy_strv(c.environment, NULL);
