@@ -97,40 +97,32 @@ static bool process_exists(int pid)
     return access(path, F_OK) == 0;
 }
 
-/* Live processes (not zombies, not exiting) whose process group is pgid. */
+/* Live processes (not zombies, not exiting) whose process group is pgid. A process past
+ * its exit's release of memory and files (vsize 0, not a zombie yet) is gone for every
+ * purpose: only its task remains, for a moment. */
+typedef struct members {
+    int pgid, n;
+} members;
+
+static void count_member(int pid, const char *fields, void *arg)
+{
+    members *m = arg;
+    char st;
+    int ppid, pgrp;
+    unsigned long vsize = 0;
+    if (sscanf(fields, " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+               "%*d %*d %*u %lu", &st, &ppid, &pgrp, &vsize) == 4 &&
+        pgrp == m->pgid && st != 'Z' && st != 'X' && vsize != 0) {
+        fprintf(stderr, "# member %d:%s\n", pid, fields);
+        m->n++;
+    }
+}
+
 static int group_members(int pgid)
 {
-    DIR *d = opendir("/proc");
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        char path[300], buf[512];
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        FILE *fp = fopen(path, "r");
-        if (fp == NULL)
-            continue;
-        size_t k = fread(buf, 1, sizeof buf - 1, fp);
-        fclose(fp);
-        buf[k] = '\0';
-        char *rp = strrchr(buf, ')');
-        char st;
-        int ppid, pgrp;
-        unsigned long vsize = 0;
-        /* A process past its exit's release of memory and files (vsize 0, not a zombie
-         * yet) is gone for every purpose: only its task remains, for a moment. */
-        if (rp != NULL && sscanf(rp + 2, "%c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
-                                 "%*d %*d %*d %*d %*d %*d %*u %lu", &st, &ppid, &pgrp,
-                                 &vsize) == 4 &&
-            pgrp == pgid && st != 'Z' && st != 'X' && vsize != 0) {
-            fprintf(stderr, "# member %s: %s\n", e->d_name, buf);
-            n++;
-        }
-    }
-    closedir(d);
-    return n;
+    members m = { pgid, 0 };
+    assert_int_equal(proc_each(count_member, &m), 0);
+    return m.n;
 }
 
 /* ---- the tutorial, unchanged ------------------------------------------------------------- */
