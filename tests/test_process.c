@@ -268,7 +268,7 @@ static void timeout_kills_the_group(void **state)
              "  sleep 30\n}\n");
     faas_config cfg;
     faas_config_init(&cfg);
-    cfg.timeout_ms = 300;
+    cfg.timeout_ms = 3000;          /* generous: the handler must have started by then */
     register_tutorial(f, "slow", "slow.handler", &cfg);
     faas_response res;
     assert_int_equal(faas_invoke(f->rt, "slow", "{}", 2, &res), FAAS_ETIMEOUT);
