@@ -192,12 +192,18 @@ static int spawn(faas_function *fn, proc_inst *pi, char *err, size_t errlen)
         snprintf(err, errlen, "posix_spawn(\"%s\"): %s", pf->command, strerror(rc));
         return FAAS_EINIT;
     }
+#ifdef SYS_pidfd_open
     pi->pidfd = (int)syscall(SYS_pidfd_open, pi->pid, 0);
-    if (pi->pidfd < 0) {
+#else
+    pi->pidfd = -1;
+    errno = ENOSYS;
+#endif
+    if (pi->pidfd < 0 && errno != ENOSYS) {
+        int e = errno;
         kill(-pi->pid, SIGKILL);
         waitpid(pi->pid, NULL, 0);
         pi->reaped = true;
-        snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+        snprintf(err, errlen, "pidfd_open: %s", strerror(e));
         return FAAS_EINIT;
     }
     return FAAS_OK;
@@ -243,7 +249,8 @@ static void proc_close(void *state)
     proc_inst *pi = state;
     faas__rapi_inst_close(pi->api);     /* a next it blocks in returns */
     reap(pi);
-    close(pi->pidfd);
+    if (pi->pidfd >= 0)
+        close(pi->pidfd);
     close(pi->alive);
     free(pi);
 }
@@ -255,8 +262,10 @@ static int wait_event(proc_inst *pi, uint64_t deadline)
     for (;;) {
         uint64_t now = mono_ns();
         int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        /* Without pidfds (ENOSYS: old kernels, valgrind), the hang-up of the pipe every
+         * process of the instance holds: the leader has exited with it. */
         struct pollfd p[2] = { { faas__rapi_wake_fd(pi->api), POLLIN, 0 },
-                               { pi->pidfd, POLLIN, 0 } };
+                               { pi->pidfd >= 0 ? pi->pidfd : pi->alive, POLLIN, 0 } };
         int rc = poll(p, 2, left);
         if (rc < 0 && errno == EINTR)
             continue;
