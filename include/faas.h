@@ -840,6 +840,34 @@ FAAS_API int  faas_nats_stats_get(faas_runtime *rt, faas_nats_stats *out);
  * a registration with FAAS_ENOTSUP. See faas-isolation(7).
  */
 
+/* ---- Process instances: any language, through the Lambda Runtime API -----------------------
+ * (optional: FAAS_ENOTSUP without libmicrohttpd). Each instance of such a function is a
+ * process started from a command (a custom runtime's bootstrap) that fetches its calls
+ * from, and answers them to, the runtime's loopback Runtime API server. Pool, limits,
+ * keep-alive, records and cost are a module's. See faas_register_process(3).
+ */
+
+typedef struct faas_process_config {    /* sized: FAAS_PROCESS_CONFIG_INIT */
+    size_t      size;                   /* sizeof(faas_process_config) */
+    const char *command;                /* the executable: the runtime's bootstrap (required) */
+    const char *const *argv;            /* its whole argument vector, NULL-terminated; NULL:
+                                           { command } */
+    const char *handler;                /* _HANDLER, e.g. "function.handler" (NULL: "") */
+    const char *const *environment;     /* the function's own "NAME=value" variables,
+                                           NULL-terminated (NULL: none); reserved names
+                                           (AWS_LAMBDA_*, _HANDLER...) are refused */
+    const char *cwd;                    /* working directory and LAMBDA_TASK_ROOT; NULL: the
+                                           command's directory */
+    /* later fields are only ever added here, at the end */
+} faas_process_config;
+
+#define FAAS_PROCESS_CONFIG_INIT FAAS_SIZED_INIT_(faas_process_config)
+
+/* Register NAME, whose instances are processes running PC's command against the Lambda
+ * Runtime API (cfg NULL: the defaults). Nothing starts here. See faas_register_process(3). */
+FAAS_API int faas_register_process(faas_runtime *rt, const char *name,
+                                   const faas_process_config *pc, const faas_config *cfg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -101,8 +101,9 @@ static int create(faas_function *fn, faas__module *mod, uint64_t gen, faas__inst
     inst->created_ns = faas__now(fn->rt);
 
     if (fn->isolated) {
-        /* A process made by the isolation part; the host loads nothing. */
-        rc = faas__isolation->create(fn, inst, err, errlen);
+        /* A process made by the isolation part (or a process function's); the host
+         * loads nothing. */
+        rc = fn->iso_ops->create(fn, inst, err, errlen);
         if (rc != FAAS_OK)
             goto fail;
         *out = inst;

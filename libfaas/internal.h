@@ -149,7 +149,10 @@ struct faas_function {
     _Atomic(faas__route *) route; /* FAAS__ALIAS: its routing now (version.c) */
     bool             isolated;    /* cfg.isolation != NONE: instances are processes, made
                                      by faas__isolation; the host never loads mod */
-    void            *iso;         /* the isolation part's per-function state (its zygote) */
+    void            *iso;         /* the isolation part's per-function state (its zygote),
+                                     or a process function's (process.c) */
+    const struct faas__isolation_hooks *iso_ops; /* who makes isolated's instances:
+                                     faas__isolation, or process.c's hooks */
     faas_handler     handler;     /* FAAS__HOST */
     faas_init_fn     init;        /* FAAS__HOST */
     faas_shutdown_fn shutdown;    /* FAAS__HOST */
@@ -289,13 +292,20 @@ bool faas__initialising(const faas_function *fn);
  *     on a new instance, once, and the death is counted (instance_deaths), not the call;
  *   - the process's peak memory: inst->arena.used, which the record reads as the arena's
  *     high-water (an isolated instance's host-side arena is never allocated from). */
-typedef struct faas__isolation_hooks {
+typedef struct faas__isolation_hooks faas__isolation_hooks;
+struct faas__isolation_hooks {
     int  (*attach)(faas_function *fn);
     void (*detach)(faas_function *fn);
     int  (*create)(faas_function *fn, faas__instance *inst, char *err, size_t errlen);
-} faas__isolation_hooks;
+};
 
 extern const faas__isolation_hooks *faas__isolation;
+
+/* Register a function whose instances ops make (a process function, process.c): fn->iso
+ * is state, fn->isolated is set, and ops->detach frees state with the function, on
+ * failure too. */
+int faas__register_hooked(faas_runtime *rt, const char *name, const faas_config *cfg,
+                          const faas__isolation_hooks *ops, void *state);
 
 /* ---- invoke.c ------------------------------------------------------------------------- */
 

@@ -124,7 +124,7 @@ static void fn_free(faas_function *fn)
     if (fn == NULL)
         return;
     if (fn->iso != NULL)
-        faas__isolation->detach(fn);
+        fn->iso_ops->detach(fn);
     if (fn->kind == FAAS__FFI)
         faas__ffi_free(fn);
     faas__versions_free(fn);
@@ -277,6 +277,7 @@ int faas_register_module(faas_runtime *rt, const char *name, const char *path,
                               "isolation (it needs Linux and libseccomp; configure "
                               "--with-isolation)", name);
         }
+        fn->iso_ops = faas__isolation;
         rc = faas__isolation->attach(fn);     /* sets fn->iso; starts nothing yet */
         if (rc != FAAS_OK) {
             fn_free(fn);
@@ -284,6 +285,22 @@ int faas_register_module(faas_runtime *rt, const char *name, const char *path,
         }
     }
     return fn_insert(rt, fn);
+}
+
+int faas__register_hooked(faas_runtime *rt, const char *name, const faas_config *cfg,
+                          const faas__isolation_hooks *ops, void *state)
+{
+    faas_function *fn;
+    int rc = fn_new(rt, name, cfg, FAAS__HOST, &fn);
+    if (rc != FAAS_OK) {
+        faas_function tmp = { .iso = state, .iso_ops = ops };
+        ops->detach(&tmp);              /* state is owned on failure too */
+        return rc;
+    }
+    fn->isolated = true;
+    fn->iso_ops = ops;
+    fn->iso = state;
+    return fn_insert(rt, fn);           /* frees fn (and state) on failure */
 }
 
 int faas__register_prepared(faas_runtime *rt, const char *name, const faas_config *cfg,

@@ -54,36 +54,30 @@ static int count_fds(void)
 }
 
 /* This process's children (zombies included), up to max pids into out; returns how many. */
+typedef struct child_scan {
+    pid_t *out;
+    int    max, n;
+    pid_t  self;
+} child_scan;
+
+static void count_child(int pid, const char *fields, void *arg)
+{
+    child_scan *k = arg;
+    char state;
+    int ppid;
+    if (sscanf(fields, " %c %d", &state, &ppid) == 2 && ppid == k->self) {
+        if (k->n < k->max)
+            k->out[k->n] = (pid_t)pid;
+        k->n++;
+    }
+}
+
 static int children(pid_t *out, int max)
 {
-    DIR *d = opendir("/proc");
-    if (d == NULL)
+    child_scan k = { out, max, 0, getpid() };
+    if (proc_each(count_child, &k) != 0)
         return -1;
-    int n = 0;
-    pid_t self = getpid();
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        char path[300], buf[512];
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        size_t got = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[got] = '\0';
-        char *rp = strrchr(buf, ')');          /* comm may hold spaces and parentheses */
-        char state;
-        int ppid;
-        if (rp != NULL && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == self) {
-            if (n < max)
-                out[n] = (pid_t)atoi(e->d_name);
-            n++;
-        }
-    }
-    closedir(d);
-    return n;
+    return k.n;
 }
 
 static faas_runtime *new_runtime(capture *cap, unsigned workers)

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <strings.h>
 #include <ftw.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -360,6 +361,36 @@ static inline void tap_fix_skips(void)
         setvbuf(f, NULL, _IOLBF, 0);
         stdout = f;
     }
+}
+
+/* ---- /proc ---------------------------------------------------------------------------- */
+
+/* Call fn(pid, fields, arg) for every process in /proc, fields being its stat line after
+ * the command's closing parenthesis (" S PPID PGRP ..."; comm may hold spaces and
+ * parentheses). Returns -1 if /proc cannot be read. */
+static inline int proc_each(void (*fn)(int pid, const char *fields, void *arg), void *arg)
+{
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t got = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[got] = '\0';
+        char *rp = strrchr(buf, ')');
+        if (rp != NULL)
+            fn(atoi(e->d_name), rp + 1, arg);
+    }
+    closedir(d);
+    return 0;
 }
 
 #endif /* FAAS_TEST_UTIL_H */

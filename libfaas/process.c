@@ -1,0 +1,577 @@
+/*
+ * process.c - process instances: a function whose instances are processes started from a
+ * command (a custom runtime's bootstrap) that speak the Lambda Runtime API
+ * (runtime_api.c). An instance is spawned in its own process group with the reserved
+ * environment of a Lambda function; its cold start is the spawn and the runtime's INIT,
+ * until its first GET .../next; a call is offered through the Runtime API and its answer
+ * awaited together with the process's death (pidfd) and the deadline, at which the whole
+ * group is killed. The pool, limits, keep-alive, records and cost are the core's: it is
+ * reached only through the isolation hook table (internal.h), as isolated modules are.
+ */
+#include "internal.h"
+
+#include "abi.h"
+#include "runtime_api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+#define INIT_LIMIT_MS 10000u      /* spawn + the runtime's INIT: Lambda's INIT limit */
+#define REAP_LIMIT_MS 2000u       /* the killed processes of an instance are all gone */
+#define REGION "us-east-1"
+#define ACCOUNT "000000000000"    /* the gateway's default account */
+
+/* faas_process_config's first layout: the whole struct (it is new in this version). */
+#define PROCESS_CONFIG_V1 FAAS__ABI_END(faas_process_config, cwd)
+
+/* fn->iso of a process function. Read-only once registered. */
+typedef struct proc_fn {
+    faas__rapi *srv;              /* a reference, taken at the first cold start; under lock */
+    pthread_mutex_t lock;
+    char   *command, *handler, *cwd;
+    char  **argv;                 /* NULL-terminated copies */
+    char  **env;                  /* the function's own "NAME=value", NULL-terminated */
+} proc_fn;
+
+/* inst->state of a process instance: used by one call at a time (the slot's owner). */
+typedef struct proc_inst {
+    faas_function   *fn;
+    faas__rapi_inst *api;
+    pid_t            pid;         /* the runtime, leader of its own process group */
+    int              pidfd;       /* readable once it has exited */
+    int              alive;       /* a pipe's read end whose write end every process of the
+                                     instance holds as fd 3: EOF once they are all gone */
+    bool             reaped;      /* waited for: pid is no longer ours */
+    int              status;      /* its wait status, once reaped */
+} proc_inst;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the environment ------------------------------------------------------------------ */
+
+/* Lambda's reserved names: a function's own variables may not set them. */
+static bool reserved(const char *var)
+{
+    static const char *const names[] = {
+        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    };
+    size_t n = strcspn(var, "=");
+    if (n >= 11 && strncmp(var, "AWS_LAMBDA_", 11) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i]) == n && strncmp(var, names[i], n) == 0)
+            return true;
+    return false;
+}
+
+static bool own_sets(const proc_fn *pf, const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = pf->env; *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return true;
+    return false;
+}
+
+/* The instance's environment (malloc'd block: the array, then its strings). */
+static char **build_env(faas_function *fn, const proc_fn *pf, const char *endpoint)
+{
+    enum { RESERVED = 16, LINE = 512 };
+    size_t own = 0;
+    while (pf->env[own] != NULL)
+        own++;
+    size_t slots = RESERVED + own + 1;
+    char **env = malloc(slots * sizeof *env + RESERVED * LINE);
+    if (env == NULL)
+        return NULL;
+    char *text = (char *)(env + slots);
+    size_t k = 0;
+    char version[16];
+    if (fn->version != 0)
+        snprintf(version, sizeof version, "%u", fn->version);
+    else
+        snprintf(version, sizeof version, "$LATEST");
+    char day[16];
+    time_t t = (time_t)(faas__wall(fn->rt) / 1000000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(day, sizeof day, "%Y/%m/%d", &tm);
+    const char *path = getenv("PATH");
+#define PUT(...) (snprintf(text, LINE, __VA_ARGS__), env[k++] = text, text += LINE)
+    PUT("AWS_LAMBDA_FUNCTION_NAME=%s", fn->name->name);
+    PUT("AWS_LAMBDA_FUNCTION_VERSION=%s", version);
+    PUT("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%u", fn->cfg.memory_mb);
+    PUT("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", fn->name->name);
+    PUT("AWS_LAMBDA_LOG_STREAM_NAME=%s/[%s]%016llx%016llx", day, version,
+        (unsigned long long)faas__rand64(), (unsigned long long)faas__rand64());
+    PUT("AWS_LAMBDA_RUNTIME_API=%s", endpoint);
+    PUT("AWS_REGION=" REGION);
+    PUT("AWS_DEFAULT_REGION=" REGION);
+    PUT("AWS_EXECUTION_ENV=AWS_Lambda_provided");
+    PUT("_HANDLER=%s", pf->handler);
+    PUT("LAMBDA_TASK_ROOT=%s", pf->cwd);
+    PUT("LAMBDA_RUNTIME_DIR=%s", pf->cwd);
+    if (!own_sets(pf, "TZ"))
+        PUT("TZ=:UTC");
+    if (!own_sets(pf, "LANG"))
+        PUT("LANG=en_US.UTF-8");
+    if (!own_sets(pf, "PATH"))
+        PUT("PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+#undef PUT
+    for (size_t i = 0; i < own; i++)
+        env[k++] = pf->env[i];
+    env[k] = NULL;
+    return env;
+}
+
+/* ---- spawning and ending a process ---------------------------------------------------- */
+
+static int spawn(faas_function *fn, proc_inst *pi, char *err, size_t errlen)
+{
+    proc_fn *pf = fn->iso;
+    char **env = build_env(fn, pf, faas__rapi_endpoint(pi->api));
+    if (env == NULL) {
+        snprintf(err, errlen, "out of memory starting %s", pf->command);
+        return FAAS_ENOMEM;
+    }
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_init(&fa);
+    sigset_t none, def;
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGCHLD);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGINT);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setpgroup(&at, 0);          /* its own group: killed as one */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    int alive[2];
+    if (pipe2(alive, O_CLOEXEC) != 0) {
+        free(env);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
+        snprintf(err, errlen, "pipe2: %s", strerror(errno));
+        return FAAS_EINIT;
+    }
+    posix_spawn_file_actions_adddup2(&fa, 2, 1);  /* its output is the host's stderr */
+    posix_spawn_file_actions_adddup2(&fa, alive[1], 3);
+    posix_spawn_file_actions_addchdir_np(&fa, pf->cwd);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    int rc = posix_spawn(&pi->pid, pf->command, &fa, &at, pf->argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    free(env);
+    close(alive[1]);
+    pi->alive = alive[0];
+    if (rc != 0) {
+        snprintf(err, errlen, "posix_spawn(\"%s\"): %s", pf->command, strerror(rc));
+        return FAAS_EINIT;
+    }
+#ifdef SYS_pidfd_open
+    pi->pidfd = (int)syscall(SYS_pidfd_open, pi->pid, 0);
+#else
+    pi->pidfd = -1;
+    errno = ENOSYS;
+#endif
+    if (pi->pidfd < 0 && errno != ENOSYS) {
+        int e = errno;
+        kill(-pi->pid, SIGKILL);
+        waitpid(pi->pid, NULL, 0);
+        pi->reaped = true;
+        snprintf(err, errlen, "pidfd_open: %s", strerror(e));
+        return FAAS_EINIT;
+    }
+    return FAAS_OK;
+}
+
+/* Kill the instance's whole process group while the unreaped leader still holds the
+ * group's id, wait (bounded) until no process of it holds fd 3 any more, so that none is
+ * left when this returns, then reap the leader. */
+static void reap(proc_inst *pi)
+{
+    if (pi->reaped)
+        return;
+    kill(-pi->pid, SIGKILL);
+    uint64_t deadline = mono_ns() + (uint64_t)REAP_LIMIT_MS * 1000000u;
+    for (;;) {
+        uint64_t now = mono_ns();
+        struct pollfd p = { pi->alive, POLLIN, 0 };
+        int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        int rc = poll(&p, 1, left);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0 || (p.revents & (POLLHUP | POLLERR)))
+            break;
+        char junk[64];
+        if (read(pi->alive, junk, sizeof junk) <= 0)
+            break;
+    }
+    while (waitpid(pi->pid, &pi->status, 0) < 0 && errno == EINTR)
+        ;
+    pi->reaped = true;
+}
+
+static void describe_exit(int status, char *out, size_t n)
+{
+    if (WIFSIGNALED(status))
+        snprintf(out, n, "signal: %s", strsignal(WTERMSIG(status)));
+    else
+        snprintf(out, n, "exit status %d", WEXITSTATUS(status));
+}
+
+static void proc_close(void *state)
+{
+    proc_inst *pi = state;
+    faas__rapi_inst_close(pi->api);     /* a next it blocks in returns */
+    reap(pi);
+    if (pi->pidfd >= 0)
+        close(pi->pidfd);
+    close(pi->alive);
+    free(pi);
+}
+
+/* Wait for the runtime's word or its death until deadline (monotonic ns): 1 the wake fd,
+ * 2 it exited, 0 the deadline passed. */
+static int wait_event(proc_inst *pi, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = mono_ns();
+        int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        /* Without pidfds (ENOSYS: old kernels, valgrind), the hang-up of the pipe every
+         * process of the instance holds: the leader has exited with it. */
+        struct pollfd p[2] = { { faas__rapi_wake_fd(pi->api), POLLIN, 0 },
+                               { pi->pidfd >= 0 ? pi->pidfd : pi->alive, POLLIN, 0 } };
+        int rc = poll(p, 2, left);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return 0;
+        if (p[0].revents & POLLIN) {
+            faas__rapi_drain(pi->api);
+            return 1;
+        }
+        return 2;
+    }
+}
+
+/* ---- the hooks ------------------------------------------------------------------------ */
+
+/* A "type\0message\0" error block on ctx (the form the core reads): a crash
+ * (FAAS_ECRASHED), or with stale, a death before the call was taken. */
+static void crashed(faas_ctx *ctx, bool stale, const char *fmt, ...) FAAS_PRINTF(3, 4);
+static void crashed(faas_ctx *ctx, bool stale, const char *fmt, ...)
+{
+    static const char type[] = "Runtime.ExitError";
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t ml = strlen(msg);
+    char *b = malloc(sizeof type + ml + 1);
+    if (b != NULL) {
+        memcpy(b, type, sizeof type);
+        memcpy(b + sizeof type, msg, ml + 1);
+        free(ctx->err);
+        ctx->err = b;
+    }
+    ctx->oom = ctx->crashed = true;
+    ctx->stale = stale;
+}
+
+/* The runtime's peak resident memory, as the record's max memory used. */
+static uint64_t peak_bytes(pid_t pid)
+{
+    char path[40], line[128];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    uint64_t kb = 0;
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %llu", (unsigned long long *)&kb) == 1)
+            break;
+    fclose(f);
+    return kb * 1024u;
+}
+
+static void deliver(faas_ctx *ctx, faas__rapi_answer *a)
+{
+    if (a->too_large) {
+        ctx->too_large = true;
+    } else if (a->error) {
+        if (a->len == 0 || faas_fail_body(ctx, a->body, a->len) != FAAS_EHANDLER)
+            faas_fail(ctx, a->error_type ? a->error_type : "Unhandled", "%s",
+                      a->body ? a->body : "");
+    } else {
+        faas_reply(ctx, a->body ? a->body : "", a->len);
+    }
+}
+
+static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
+{
+    proc_inst *pi = ctx->inst->state;
+    faas_function *fn = pi->fn;
+    uint64_t now = faas__now(ctx->rt);
+    uint64_t left = ctx->deadline_ns > now ? ctx->deadline_ns - now : 0;
+    char arn[200], trace[96];
+    if (fn->version != 0)
+        snprintf(arn, sizeof arn, "arn:aws:lambda:" REGION ":" ACCOUNT ":function:%s:%u",
+                 fn->name->name, fn->version);
+    else
+        snprintf(arn, sizeof arn, "arn:aws:lambda:" REGION ":" ACCOUNT ":function:%s",
+                 fn->name->name);
+    uint64_t r1 = faas__rand64(), r2 = faas__rand64();
+    snprintf(trace, sizeof trace, "Root=1-%08llx-%08llx%016llx;Parent=%016llx;Sampled=0",
+             (unsigned long long)(faas__wall(ctx->rt) / 1000000000),
+             (unsigned long long)(r1 >> 32), (unsigned long long)r2,
+             (unsigned long long)faas__rand64());
+    faas__rapi_call call = {
+        .request_id = ctx->request_id, .payload = payload, .len = len,
+        .deadline_ms = faas__wall(ctx->rt) / 1000000 + (int64_t)(left / 1000000u),
+        .arn = arn, .trace_id = trace,
+    };
+    if (faas__rapi_offer(pi->api, &call) != FAAS_OK)
+        return faas_fail(ctx, "Runtime.Unknown", "out of memory offering the call");
+    /* The deadline in real time: the kill must happen even on a test's clock that does
+     * not move. */
+    uint64_t deadline = mono_ns() + left;
+    faas__rapi_answer a;
+    for (;;) {
+        int ev = wait_event(pi, deadline);
+        if (faas__rapi_answer_take(pi->api, &a))
+            break;
+        if (ev == 1)
+            continue;
+        if (ev == 0) {
+            kill(-pi->pid, SIGKILL);    /* past the deadline: the whole group */
+            ctx->deadline_ns = 0;       /* FAAS_ETIMEOUT: see internal.h */
+            return 0;
+        }
+        bool taken = faas__rapi_taken(pi->api);
+        reap(pi);
+        char why[96];
+        describe_exit(pi->status, why, sizeof why);
+        if (!taken)
+            crashed(ctx, true, "the runtime (pid %d) had exited while idle: %s",
+                    (int)pi->pid, why);
+        else
+            crashed(ctx, false, "RequestId: %s Error: Runtime exited with error: %s",
+                    ctx->request_id, why);
+        return 0;
+    }
+    ctx->inst->arena.used = peak_bytes(pi->pid);
+    deliver(ctx, &a);
+    faas__rapi_answer_free(&a);
+    return 0;
+}
+
+static int proc_create(faas_function *fn, faas__instance *inst, char *err, size_t errlen)
+{
+    proc_fn *pf = fn->iso;
+    faas__rapi *srv;
+    pthread_mutex_lock(&pf->lock);
+    int rc = FAAS_OK;
+    if (pf->srv == NULL)
+        rc = faas__rapi_get(fn->rt, &pf->srv, err, errlen);
+    srv = pf->srv;
+    pthread_mutex_unlock(&pf->lock);
+    if (rc != FAAS_OK)
+        return rc;
+    proc_inst *pi = calloc(1, sizeof *pi);
+    if (pi == NULL || faas__rapi_inst_new(srv, &pi->api) != FAAS_OK) {
+        free(pi);
+        snprintf(err, errlen, "out of memory creating an instance of %s", fn->name->name);
+        return FAAS_ENOMEM;
+    }
+    pi->fn = fn;
+    pi->pidfd = -1;
+    pi->alive = -1;
+    rc = spawn(fn, pi, err, errlen);
+    if (rc != FAAS_OK) {
+        if (pi->alive >= 0)
+            close(pi->alive);
+        faas__rapi_inst_close(pi->api);
+        free(pi);
+        return rc;
+    }
+    /* INIT: until the runtime asks for its first call, posts an init error, or exits. */
+    uint64_t deadline = mono_ns() + (uint64_t)INIT_LIMIT_MS * 1000000u;
+    for (;;) {
+        char *body = NULL, *type = NULL;
+        int ev = wait_event(pi, deadline);
+        int st = faas__rapi_init_state(pi->api, &body, &type);
+        if (st == 1)
+            break;
+        if (st == -1) {
+            snprintf(err, errlen, "%s", body);
+            free(body);
+            free(type);
+            rc = FAAS_EINIT;
+        } else if (ev == 1) {
+            continue;
+        } else if (ev == 0) {
+            snprintf(err, errlen, "the runtime did not ask for its first call within %u ms "
+                     "(Lambda's INIT limit)", INIT_LIMIT_MS);
+            rc = FAAS_EINIT;
+        } else {
+            reap(pi);
+            char why[96];
+            describe_exit(pi->status, why, sizeof why);
+            snprintf(err, errlen, "Runtime exited during INIT: %s", why);
+            rc = FAAS_EINIT;
+        }
+        proc_close(pi);
+        return rc;
+    }
+    inst->handler = proc_handler;
+    inst->state = pi;
+    inst->shutdown = proc_close;
+    return FAAS_OK;
+}
+
+static int proc_attach(faas_function *fn)
+{
+    (void)fn;
+    return FAAS_OK;                     /* the state came with the registration */
+}
+
+static void free_strv(char **v)
+{
+    if (v == NULL)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+static void pf_free(proc_fn *pf)
+{
+    if (pf == NULL)
+        return;
+    faas__rapi_unref(pf->srv);
+    pthread_mutex_destroy(&pf->lock);
+    free(pf->command);
+    free(pf->handler);
+    free(pf->cwd);
+    free_strv(pf->argv);
+    free_strv(pf->env);
+    free(pf);
+}
+
+/* The function is being freed: its instances are already shut down. */
+static void proc_detach(faas_function *fn)
+{
+    pf_free(fn->iso);
+    fn->iso = NULL;
+}
+
+static const faas__isolation_hooks hooks = { proc_attach, proc_detach, proc_create };
+
+/* ---- registration --------------------------------------------------------------------- */
+
+static char **copy_strv(const char *const *v, const char *only)
+{
+    size_t n = 0;
+    if (v != NULL)
+        while (v[n] != NULL)
+            n++;
+    if (v == NULL && only != NULL)
+        n = 1;
+    char **out = calloc(n + 1, sizeof *out);
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = strdup(v ? v[i] : only);
+        if (out[i] == NULL) {
+            free_strv(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+int faas_register_process(faas_runtime *rt, const char *name, const faas_process_config *pc,
+                          const faas_config *cfg)
+{
+    faas_process_config c;
+    int rc = faas__abi_copy(&c, sizeof c, pc, PROCESS_CONFIG_V1, "faas_register_process");
+    if (rc != FAAS_OK)
+        return rc;
+    if (pc == NULL || c.command == NULL || c.command[0] == '\0')
+        return faas__fail(FAAS_EINVAL, "faas_register_process: a command is required");
+    if (cfg != NULL && (cfg->init != NULL || cfg->shutdown != NULL ||
+                        cfg->isolation != FAAS_ISOLATE_NONE || cfg->seccomp != 0))
+        return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: init, shutdown, "
+                          "isolation and seccomp are not for process functions (their "
+                          "instances are processes already)", name ? name : "(null)");
+    if (c.environment != NULL)
+        for (const char *const *e = c.environment; *e; e++) {
+            const char *eq = strchr(*e, '=');
+            if (eq == NULL || eq == *e)
+                return faas__fail(FAAS_EINVAL, "faas_register_process: environment entry "
+                                  "\"%.80s\" is not NAME=value", *e);
+            if (reserved(*e))
+                return faas__fail(FAAS_EINVAL, "faas_register_process: %.*s is reserved by "
+                                  "Lambda and cannot be set", (int)(eq - *e), *e);
+        }
+    proc_fn *pf = calloc(1, sizeof *pf);
+    if (pf == NULL)
+        return faas__fail(FAAS_ENOMEM, "faas_register_process: out of memory");
+    pthread_mutex_init(&pf->lock, NULL);
+    /* Both absolute: the process starts in cwd, where a relative command would not be
+     * found, and LAMBDA_TASK_ROOT is a path the runtime uses from anywhere. */
+    pf->command = strchr(c.command, '/') ? realpath(c.command, NULL) : strdup(c.command);
+    pf->handler = strdup(c.handler ? c.handler : "");
+    if (c.cwd != NULL) {
+        pf->cwd = realpath(c.cwd, NULL);
+    } else {
+        const char *slash = strrchr(c.command, '/');
+        char *d = slash ? strndup(c.command, slash == c.command ? 1
+                                                                : (size_t)(slash - c.command))
+                        : strdup(".");
+        pf->cwd = d ? realpath(d, NULL) : NULL;
+        free(d);
+    }
+    if ((pf->command == NULL || pf->cwd == NULL) && errno != ENOMEM) {
+        int e = errno;
+        bool cmd = pf->command == NULL;
+        pf_free(pf);
+        return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: %s %.200s: %s",
+                          name ? name : "(null)", cmd ? "command" : "cwd",
+                          cmd ? c.command : (c.cwd ? c.cwd : "(its directory)"), strerror(e));
+    }
+    pf->argv = copy_strv(c.argv, c.command);
+    pf->env = copy_strv(c.environment, NULL);
+    if (pf->command == NULL || pf->handler == NULL || pf->cwd == NULL || pf->argv == NULL ||
+        pf->env == NULL) {
+        pf_free(pf);
+        return faas__fail(FAAS_ENOMEM, "faas_register_process: out of memory");
+    }
+    return faas__register_hooked(rt, name, cfg, &hooks, pf);
+}

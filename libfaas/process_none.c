@@ -1,0 +1,17 @@
+/*
+ * process_none.c - process instances in a build without libmicrohttpd (no Runtime API
+ * server to speak to them): faas_register_process() says so. The real parts are
+ * process.c and runtime_api.c; mk/runtime_api.am chooses.
+ */
+#include "internal.h"
+
+int faas_register_process(faas_runtime *rt, const char *name, const faas_process_config *pc,
+                          const faas_config *cfg)
+{
+    (void)rt;
+    (void)pc;
+    (void)cfg;
+    return faas__fail(FAAS_ENOTSUP, "faas_register_process %.80s: this libfaas was built "
+                      "without libmicrohttpd, which its Runtime API server needs",
+                      name ? name : "(null)");
+}

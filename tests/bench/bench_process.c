@@ -1,0 +1,213 @@
+/*
+ * bench_process.c - process instances (faas_register_process) against the same bootstrap
+ * run bare, side by side in one run:
+ *   cold:  faas_invoke()'s first call of a new function (spawn + INIT + the call, through
+ *          the pool and the runtime's Runtime API server) vs posix_spawn() of the same
+ *          bootstrap against a minimal libmicrohttpd Runtime API stub here, until its first
+ *          response arrives;
+ *   warm:  a faas_invoke() round trip on the warm instance vs one event through the stub to
+ *          a bootstrap kept running.
+ * Medians of N (default 20) runs. Usage: bench_process SRCDIR/tests/runtime [N]
+ */
+#include "bench.h"
+
+#include <faas.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <microhttpd.h>
+
+extern char **environ;
+
+/* ---- the bare stub: one pending event at a time, the response signalled ---------------- */
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static unsigned offered, taken, answered, stopping;
+
+static enum MHD_Result stub(void *cls, struct MHD_Connection *con, const char *url,
+                            const char *method, const char *version, const char *data,
+                            size_t *size, void **con_cls)
+{
+    (void)cls; (void)version; (void)data; (void)method;
+    if (*con_cls == NULL) {
+        *con_cls = (void *)1;
+        return MHD_YES;
+    }
+    if (*size > 0) {
+        *size = 0;
+        return MHD_YES;
+    }
+    struct MHD_Response *r;
+    unsigned code = 202;
+    if (strstr(url, "/next") != NULL) {
+        pthread_mutex_lock(&lock);
+        while (offered == taken && !stopping)
+            pthread_cond_wait(&cond, &lock);
+        taken++;
+        pthread_mutex_unlock(&lock);
+        static const char ev[] = "{\"text\":\"Hello\"}";
+        r = MHD_create_response_from_buffer(sizeof ev - 1, (void *)ev, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Lambda-Runtime-Aws-Request-Id",
+                                "8476a536-e9f4-11e8-9739-2dfe598c3fcd");
+        MHD_add_response_header(r, "Lambda-Runtime-Deadline-Ms", "1542409706888");
+        code = 200;
+    } else {
+        pthread_mutex_lock(&lock);
+        answered++;
+        pthread_cond_broadcast(&cond);
+        pthread_mutex_unlock(&lock);
+        static const char ok[] = "{\"status\":\"OK\"}";
+        r = MHD_create_response_from_buffer(sizeof ok - 1, (void *)ok, MHD_RESPMEM_PERSISTENT);
+    }
+    enum MHD_Result rc = MHD_queue_response(con, code, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* Offer one event and wait for its answer. */
+static void stub_round(void)
+{
+    pthread_mutex_lock(&lock);
+    unsigned want = answered + 1;
+    offered++;
+    pthread_cond_broadcast(&cond);
+    while (answered < want)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+}
+
+static pid_t spawn_bare(const char *bootstrap, const char *dir, unsigned port)
+{
+    char api[64], root[600], tmp[600];
+    snprintf(api, sizeof api, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", port);
+    snprintf(root, sizeof root, "LAMBDA_TASK_ROOT=%s", dir);
+    snprintf(tmp, sizeof tmp, "TMPDIR=%s", "/tmp");
+    char path[4096];
+    snprintf(path, sizeof path, "PATH=%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    char *env[] = { api, root, tmp, path, (char *)"_HANDLER=function.handler", NULL };
+    char *argv[] = { (char *)"bash", (char *)bootstrap, NULL };
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    if (posix_spawn(&pid, "/bin/bash", &fa, &at, argv, env) != 0)
+        exit(1);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    return pid;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s SRCDIR/tests/runtime [N]\n", argv[0]);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    const char *dir = argv[1];
+    size_t n = argc > 2 ? (size_t)atoi(argv[2]) : 20;
+    char bootstrap[4096];
+    snprintf(bootstrap, sizeof bootstrap, "%s/bootstrap", dir);
+    double *cold = calloc(n, sizeof *cold), *cold_bare = calloc(n, sizeof *cold_bare);
+    double *init = calloc(n, sizeof *init);
+    double *warm = calloc(n, sizeof *warm), *warm_bare = calloc(n, sizeof *warm_bare);
+
+    /* libfaas */
+    faas_runtime *rt;
+    if (faas_runtime_new(&rt, NULL) != FAAS_OK)
+        return 1;
+    const char *args[] = { "bash", bootstrap, NULL };
+    const char *env[] = { "TMPDIR=/tmp", NULL };
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = "/bin/bash";
+    pc.argv = args;
+    pc.handler = "function.handler";
+    pc.environment = env;
+    pc.cwd = dir;
+    static const char ev[] = "{\"text\":\"Hello\"}";
+    int devnull = open("/dev/null", O_WRONLY), saved = dup(2);
+    dup2(devnull, 2);                   /* the handler logs each event to stderr */
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "cold%zu", i);
+        if (faas_register_process(rt, name, &pc, NULL) != FAAS_OK)
+            return 1;
+        faas_response res;
+        uint64_t t0 = bench_now_ns();
+        int rc = faas_invoke(rt, name, ev, sizeof ev - 1, &res);
+        cold[i] = (double)(bench_now_ns() - t0) / 1e6;
+        init[i] = (double)res.record.init_ns / 1e6;
+        if (rc != FAAS_OK)
+            return 1;
+        faas_response_free(&res);
+        if (i == 0)
+            for (size_t k = 0; k < n; k++) {
+                t0 = bench_now_ns();
+                faas_invoke(rt, name, ev, sizeof ev - 1, &res);
+                warm[k] = (double)(bench_now_ns() - t0) / 1e3;
+                faas_response_free(&res);
+            }
+        faas_unregister(rt, name);
+    }
+    faas_runtime_free(rt);
+
+    /* bare: the stub and posix_spawn */
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
+        0, NULL, NULL, stub, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_END);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+    struct sockaddr_in b;
+    socklen_t bl = sizeof b;
+    getsockname(info->listen_fd, (struct sockaddr *)&b, &bl);
+    unsigned port = ntohs(b.sin_port);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t0 = bench_now_ns();
+        pid_t pid = spawn_bare(bootstrap, dir, port);
+        stub_round();
+        cold_bare[i] = (double)(bench_now_ns() - t0) / 1e6;
+        if (i == 0)
+            for (size_t k = 0; k < n; k++) {
+                t0 = bench_now_ns();
+                stub_round();
+                warm_bare[k] = (double)(bench_now_ns() - t0) / 1e3;
+            }
+        kill(-pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    dup2(saved, 2);
+    pthread_mutex_lock(&lock);
+    stopping = 1;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    MHD_stop_daemon(d);
+
+    printf("process instances, AWS's tutorial bootstrap (bash + curl), medians of %zu:\n", n);
+    printf("  cold start, faas_invoke first call      %8.2f ms  (record init_ns %.2f ms)\n",
+           bench_median(cold, n), bench_median(init, n));
+    printf("  cold start, bare posix_spawn + 1st req  %8.2f ms  ratio %.2f\n",
+           bench_median(cold_bare, n), bench_median(cold, n) / bench_median(cold_bare, n));
+    printf("  warm round trip, faas_invoke            %8.0f us\n", bench_median(warm, n));
+    printf("  warm round trip, bare stub              %8.0f us  ratio %.2f\n",
+           bench_median(warm_bare, n), bench_median(warm, n) / bench_median(warm_bare, n));
+    return 0;
+}

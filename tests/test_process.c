@@ -1,0 +1,390 @@
+/*
+ * test_process.c - process instances speaking the Lambda Runtime API (faas_register_process):
+ * AWS's tutorial custom runtime (tests/runtime/bootstrap + function.sh, unchanged) served
+ * through faas_invoke(); a handler that fails mid-call (Runtime.ExitError with the exit
+ * status), the /error and /init/error routes, a timeout (the group is killed), concurrency
+ * at max_concurrency (4 processes, the 5th call throttled) and scale to zero (no process
+ * left in /proc). The runtime is manual, on a fake clock, so that keep-alive is exact; the
+ * processes are real.
+ */
+#include "util.h"
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+typedef struct pfix {
+    fake_clock    clock;
+    faas_runtime *rt;
+    char          dir[256];     /* LAMBDA_TASK_ROOT: the handler scripts */
+    char          bootstrap[1024];
+    char          tmpenv[300];  /* TMPDIR=dir: the bootstrap's mktemp files stay in dir */
+} pfix;
+
+static int setup(void **state)
+{
+    pfix *f = calloc(1, sizeof *f);
+    faas_options o = manual_options(&f->clock);
+    if (f == NULL || faas_runtime_new(&f->rt, &o) != FAAS_OK)
+        return -1;
+    const char *src = getenv("top_srcdir");
+    snprintf(f->bootstrap, sizeof f->bootstrap, "%s/tests/runtime/bootstrap",
+             src ? src : "..");
+    if (temp_dir(f->dir, sizeof f->dir, "faas-process") == NULL)
+        return -1;
+    snprintf(f->tmpenv, sizeof f->tmpenv, "TMPDIR=%s", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    pfix *f = *state;
+    faas_runtime_free(f->rt);
+    remove_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Write DIR/name with text. */
+static void put_file(const pfix *f, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* Copy the tutorial's function.sh into DIR (LAMBDA_TASK_ROOT). */
+static void put_tutorial_handler(const pfix *f)
+{
+    const char *src = getenv("top_srcdir");
+    char path[1024], text[4096];
+    snprintf(path, sizeof path, "%s/tests/runtime/function.sh", src ? src : "..");
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    put_file(f, "function.sh", text);
+}
+
+/* Register NAME running the tutorial bootstrap (under bash) with handler H. */
+static void register_tutorial(pfix *f, const char *name, const char *handler,
+                              const faas_config *cfg)
+{
+    const char *argv[] = { "bash", f->bootstrap, NULL };
+    const char *env[] = { f->tmpenv, "GREETING=hello there", NULL };
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = "/bin/bash";
+    pc.argv = argv;
+    pc.handler = handler;
+    pc.environment = env;
+    pc.cwd = f->dir;
+    ASSERT_OK(faas_register_process(f->rt, name, &pc, cfg));
+}
+
+static bool process_exists(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", pid);
+    return access(path, F_OK) == 0;
+}
+
+/* Live processes (not zombies, not exiting) whose process group is pgid. A process past
+ * its exit's release of memory and files (vsize 0, not a zombie yet) is gone for every
+ * purpose: only its task remains, for a moment. */
+typedef struct members {
+    int pgid, n;
+} members;
+
+static void count_member(int pid, const char *fields, void *arg)
+{
+    members *m = arg;
+    char st;
+    int ppid, pgrp;
+    unsigned long vsize = 0;
+    if (sscanf(fields, " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+               "%*d %*d %*u %lu", &st, &ppid, &pgrp, &vsize) == 4 &&
+        pgrp == m->pgid && st != 'Z' && st != 'X' && vsize != 0) {
+        fprintf(stderr, "# member %d:%s\n", pid, fields);
+        m->n++;
+    }
+}
+
+static int group_members(int pgid)
+{
+    members m = { pgid, 0 };
+    assert_int_equal(proc_each(count_member, &m), 0);
+    return m.n;
+}
+
+/* ---- the tutorial, unchanged ------------------------------------------------------------- */
+
+static void tutorial_bootstrap_serves_its_handler(void **state)
+{
+    pfix *f = *state;
+    put_tutorial_handler(f);
+    register_tutorial(f, "bash-runtime", "function.handler", NULL);
+    static const char event[] = "{\"text\":\"Hello\"}";
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, "bash-runtime", event, sizeof event - 1, &res));
+    assert_int_equal(res.status, FAAS_OK);
+    assert_string_equal((const char *)res.data, "Echoing request: '{\"text\":\"Hello\"}'");
+    assert_int_equal(res.record.cold, 1);
+    assert_true(res.record.max_memory_bytes > 0);       /* the runtime's VmHWM */
+    faas_response_free(&res);
+
+    /* Warm: the same process answers, with a new request id. */
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(faas_invoke(f->rt, "bash-runtime", "{\"n\":1}", 7, &res));
+        assert_string_equal((const char *)res.data, "Echoing request: '{\"n\":1}'");
+        assert_int_equal(res.record.cold, 0);
+        faas_response_free(&res);
+    }
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(f->rt, "bash-runtime", &st));
+    assert_int_equal(st.cold_starts, 1);
+    assert_int_equal(st.instances_live, 1);
+}
+
+/* The handler sees Lambda's reserved variables and the function's own. */
+static void environment_is_lambdas(void **state)
+{
+    pfix *f = *state;
+    put_file(f, "env.sh",
+             "function handler () {\n"
+             "  echo \"$AWS_LAMBDA_FUNCTION_NAME|$AWS_LAMBDA_FUNCTION_VERSION|"
+             "$AWS_LAMBDA_FUNCTION_MEMORY_SIZE|$AWS_LAMBDA_LOG_GROUP_NAME|$AWS_REGION|"
+             "$AWS_DEFAULT_REGION|$_HANDLER|$LAMBDA_TASK_ROOT|$TZ|$GREETING|"
+             "${AWS_LAMBDA_RUNTIME_API%%/*}\"\n"
+             "}\n");
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.memory_mb = 256;
+    register_tutorial(f, "envfn", "env.handler", &cfg);
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, "envfn", "{}", 2, &res));
+    char want[1024];
+    snprintf(want, sizeof want, "envfn|$LATEST|256|/aws/lambda/envfn|us-east-1|us-east-1|"
+             "env.handler|%s|:UTC|hello there|127.0.0.1:", f->dir);
+    /* the endpoint's port varies: compare up to it */
+    assert_int_equal(strncmp((const char *)res.data, want, strlen(want)), 0);
+    faas_response_free(&res);
+
+    /* Reserved names cannot be set by the function. */
+    const char *bad[] = { "AWS_LAMBDA_FUNCTION_NAME=x", NULL };
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = "/bin/true";
+    pc.environment = bad;
+    assert_int_equal(faas_register_process(f->rt, "bad", &pc, NULL), FAAS_EINVAL);
+    pc.environment = NULL;
+    pc.command = NULL;
+    assert_int_equal(faas_register_process(f->rt, "bad", &pc, NULL), FAAS_EINVAL);
+}
+
+/* ---- failures ---------------------------------------------------------------------------- */
+
+/* The tutorial's bootstrap runs under set -e: a failing handler ends the runtime mid-call. */
+static void handler_failure_is_an_exit_error(void **state)
+{
+    pfix *f = *state;
+    put_file(f, "fail.sh", "function handler () {\n  exit 3\n}\n");
+    register_tutorial(f, "failing", "fail.handler", NULL);
+    faas_response res;
+    assert_int_equal(faas_invoke(f->rt, "failing", "{}", 2, &res), FAAS_ECRASHED);
+    assert_string_equal(res.error_type, "Runtime.ExitError");
+    assert_non_null(strstr(res.error_message, "exit status 3"));
+    faas_response_free(&res);
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(f->rt, "failing", &st));
+    assert_int_equal(st.instances_live, 0);             /* retired, as Lambda resets it */
+}
+
+/* A runtime of our own posting to /error and /init/error, with curl. */
+static void error_routes(void **state)
+{
+    pfix *f = *state;
+    put_file(f, "errboot",
+             "API=\"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime\"\n"
+             "if [ \"$_HANDLER\" = init ]; then\n"
+             "  curl -sS -X POST \"$API/init/error\" -H 'Lambda-Runtime-Function-Error-Type: "
+             "Runtime.Custom' -d '{\"errorMessage\":\"no config\",\"errorType\":"
+             "\"ConfigError\"}' >/dev/null\n"
+             "  exit 1\n"
+             "fi\n"
+             "while true; do\n"
+             "  H=$(mktemp)\n"
+             "  curl -sS -D \"$H\" \"$API/invocation/next\" >/dev/null\n"
+             "  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id \"$H\" | tr -d '[:space:]' | "
+             "cut -d: -f2)\n"
+             "  C=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "
+             "\"$API/invocation/not-$ID/response\" -d x)\n"
+             "  curl -sS -X POST \"$API/invocation/$ID/error\" -H "
+             "'Lambda-Runtime-Function-Error-Type: Unhandled' -d "
+             "\"{\\\"errorMessage\\\":\\\"bad id got $C\\\",\\\"errorType\\\":"
+             "\\\"InvalidEventDataException\\\",\\\"stackTrace\\\":[]}\" >/dev/null\n"
+             "done\n");
+    char boot[300];
+    snprintf(boot, sizeof boot, "%s/errboot", f->dir);
+    const char *argv[] = { "bash", boot, NULL };
+    const char *env[] = { f->tmpenv, NULL };
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = "/bin/bash";
+    pc.argv = argv;
+    pc.environment = env;
+    pc.cwd = f->dir;
+    pc.handler = "call";
+    ASSERT_OK(faas_register_process(f->rt, "errs", &pc, NULL));
+    faas_response res;
+    assert_int_equal(faas_invoke(f->rt, "errs", "{}", 2, &res), FAAS_EHANDLER);
+    assert_string_equal(res.error_type, "InvalidEventDataException");
+    assert_string_equal(res.error_message, "bad id got 400");
+    assert_non_null(strstr((const char *)res.data, "\"stackTrace\""));
+    faas_response_free(&res);
+    /* A function error keeps the instance: the next call is warm. */
+    assert_int_equal(faas_invoke(f->rt, "errs", "{}", 2, &res), FAAS_EHANDLER);
+    assert_int_equal(res.record.cold, 0);
+    faas_response_free(&res);
+
+    pc.handler = "init";
+    ASSERT_OK(faas_register_process(f->rt, "initerr", &pc, NULL));
+    assert_int_equal(faas_invoke(f->rt, "initerr", "{}", 2, &res), FAAS_EINIT);
+    assert_string_equal(res.error_type, "Runtime.InitError");
+    assert_non_null(strstr(res.error_message, "no config"));
+    faas_response_free(&res);
+}
+
+static void timeout_kills_the_group(void **state)
+{
+    pfix *f = *state;
+    put_file(f, "slow.sh", "function handler () {\n  echo $$ > \"$TMPDIR/pid\"\n"
+             "  sleep 30\n}\n");
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.timeout_ms = 3000;          /* generous: the handler must have started by then */
+    register_tutorial(f, "slow", "slow.handler", &cfg);
+    faas_response res;
+    assert_int_equal(faas_invoke(f->rt, "slow", "{}", 2, &res), FAAS_ETIMEOUT);
+    assert_string_equal(res.error_type, "Sandbox.Timedout");
+    faas_response_free(&res);
+    char path[300];
+    snprintf(path, sizeof path, "%s/pid", f->dir);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    int pid = 0;
+    assert_int_equal(fscanf(fp, "%d", &pid), 1);
+    fclose(fp);
+    assert_false(process_exists(pid));                  /* the bootstrap, reaped */
+    assert_int_equal(group_members(pid), 0);            /* and its sleep, killed */
+}
+
+/* ---- concurrency and scale to zero ---------------------------------------------------- */
+
+typedef struct caller {
+    pfix *f;
+    int      status;
+    char     pid[32];
+} caller;
+
+static void *call_blocking(void *arg)
+{
+    caller *c = arg;
+    faas_response res;
+    c->status = faas_invoke(c->f->rt, "block", "{}", 2, &res);
+    if (c->status == FAAS_OK)
+        snprintf(c->pid, sizeof c->pid, "%s", (const char *)res.data);
+    faas_response_free(&res);
+    return NULL;
+}
+
+static void four_processes_then_throttled_then_zero(void **state)
+{
+    pfix *f = *state;
+    char fifo[300], gatefile[300];
+    snprintf(fifo, sizeof fifo, "%s/started", f->dir);
+    snprintf(gatefile, sizeof gatefile, "%s/gate", f->dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    /* Each call says it started (the FIFO the test reads), then waits for the gate file. */
+    put_file(f, "block.sh",
+             "function handler () {\n"
+             "  echo $$ > \"$TMPDIR/started\"\n"
+             "  while [ ! -e \"$TMPDIR/gate\" ]; do sleep 0.01; done\n"
+             "  echo $$\n"
+             "}\n");
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.max_concurrency = 4;
+    cfg.keep_alive_ms = 60000;
+    cfg.timeout_ms = 20000;
+    register_tutorial(f, "block", "block.handler", &cfg);
+
+    caller c[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        c[i].f = f;
+        assert_int_equal(pthread_create(&t[i], NULL, call_blocking, &c[i]), 0);
+    }
+    /* Wait for the four to be running: four lines through the FIFO. */
+    int lines = 0;
+    while (lines < 4) {
+        FILE *fp = fopen(fifo, "r");            /* blocks until a writer opens it */
+        assert_non_null(fp);
+        int ch;
+        while ((ch = fgetc(fp)) != EOF)
+            lines += ch == '\n';
+        fclose(fp);
+    }
+    faas_response res;
+    assert_int_equal(faas_invoke(f->rt, "block", "{}", 2, &res), FAAS_ETHROTTLED);
+    faas_response_free(&res);
+    put_file(f, "gate", "");
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(c[i].status, FAAS_OK);
+    }
+    int pids[4];
+    for (int i = 0; i < 4; i++) {
+        pids[i] = atoi(c[i].pid);
+        assert_true(pids[i] > 0);
+        assert_true(process_exists(pids[i]));
+        for (int j = 0; j < i; j++)
+            assert_int_not_equal(pids[i], pids[j]);     /* four processes */
+    }
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(f->rt, "block", &st));
+    assert_int_equal(st.instances_live, 4);
+    assert_int_equal(st.throttles, 1);
+
+    /* Keep-alive passes on the runtime's clock: every instance is stopped. */
+    fake_advance(&f->clock, MS(60001));
+    faas_run_pending(f->rt);
+    ASSERT_OK(faas_stats_get(f->rt, "block", &st));
+    assert_int_equal(st.instances_live, 0);
+    for (int i = 0; i < 4; i++) {
+        assert_false(process_exists(pids[i]));
+        assert_int_equal(group_members(pids[i]), 0);
+    }
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(tutorial_bootstrap_serves_its_handler, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(environment_is_lambdas, setup, teardown),
+        cmocka_unit_test_setup_teardown(handler_failure_is_an_exit_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(error_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(timeout_kills_the_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(four_processes_then_throttled_then_zero, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
