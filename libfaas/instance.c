@@ -279,20 +279,9 @@ static inline int take_locked(faas_function *fn, faas__slot *slot)
     return FAAS_OK;
 }
 
-int faas__slot_take(faas_function *fn, faas__slot *slot)
+/* faas__slot_take (internal.h) when this thread's shard's hot slot had no instance. */
+int faas__slot_take_slow(faas_function *fn, faas__slot *slot)
 {
-    if (fn->cfg.max_concurrency == 0) {
-        /* The fast path: this thread's shard's last instance, without the lock. */
-        faas__instance *inst = atomic_exchange(&fn->hot[faas__shard()], NULL);
-        if (inst != NULL) {
-            if (!atomic_load(&fn->dead)) {
-                slot->inst = inst;
-                return FAAS_OK;
-            }
-            faas__slot_give(fn, inst, true, 0);   /* unregistered meanwhile */
-            return FAAS_ENOTFOUND;
-        }
-    }
     pthread_mutex_lock(&fn->lock);
     int rc = fn->dead ? FAAS_ENOTFOUND : take_locked(fn, slot);
     pthread_mutex_unlock(&fn->lock);
@@ -396,30 +385,21 @@ static void give_idle_locked(faas_function *fn, faas__instance *inst, uint64_t n
     arm_maint(fn, now + (uint64_t)fn->cfg.keep_alive_ms * 1000000u);
 }
 
-void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint64_t now)
+/* The instance faas__slot_give's fast path (internal.h) took out of the hot slot: to the
+ * idle list. It is in this thread's hands, so still counted busy: fn cannot go away. */
+void faas__slot_give_older(faas_function *fn, faas__instance *older)
+{
+    pthread_mutex_lock(&fn->lock);
+    give_idle_locked(fn, older, older->idle_since_ns);
+    pthread_mutex_unlock(&fn->lock);
+}
+
+/* faas__slot_give (internal.h) off its fast path. */
+void faas__slot_give_slow(faas_function *fn, faas__instance *inst, bool retire, uint64_t now)
 {
     faas_runtime *rt = fn->rt;
     /* Its code was replaced meanwhile (faas_update_code): retired, never reused. */
     retire = retire || inst->gen != atomic_load_explicit(&fn->gen, memory_order_relaxed);
-    if (!retire && fn->cfg.max_concurrency == 0 && fn->cfg.keep_alive_ms != 0 &&
-        atomic_load(&fn->maint_armed) && !atomic_load(&fn->dead)) {
-        /* The fast path: into this thread's shard's hot slot, without the lock. No call
-         * can be parked (there is no limit) and the reaper is armed, so it will find the
-         * instance there. The one the slot held (older) goes to the idle list.
-         * Once inst is in the slot, fn must not be touched: an unregistration may collect
-         * it, find the function quiet and free it. If that unregistration began between
-         * the test of dead above and the exchange, it is waiting for inst, and it looks in
-         * the hot slots again while it waits (see faas__pool_close). */
-        inst->idle_since_ns = now;
-        faas__instance *older = atomic_exchange(&fn->hot[faas__shard()], inst);
-        if (older == NULL)
-            return;
-        /* older is in this thread's hands, so still counted busy: fn cannot go away. */
-        pthread_mutex_lock(&fn->lock);
-        give_idle_locked(fn, older, older->idle_since_ns);
-        pthread_mutex_unlock(&fn->lock);
-        return;
-    }
     pthread_mutex_lock(&fn->lock);
     faas__job *heir = !retire && fn->parked_head != NULL ? unpark_locked(fn) : NULL;
     if (heir != NULL) {

@@ -202,7 +202,25 @@ struct faas_function {
 
 /* Take an idle instance or reserve the right to create one. FAAS_ETHROTTLED at
  * max_concurrency, FAAS_ENOTFOUND if the function was unregistered. */
-int  faas__slot_take(faas_function *fn, faas__slot *slot);
+int  faas__slot_take_slow(faas_function *fn, faas__slot *slot);
+void faas__slot_give_slow(faas_function *fn, faas__instance *inst, bool retire, uint64_t now);
+static inline int faas__slot_take(faas_function *fn, faas__slot *slot)
+{
+    if (fn->cfg.max_concurrency == 0) {
+        /* The fast path, inline (every warm call): this thread's shard's last instance,
+         * without the lock. */
+        faas__instance *inst = atomic_exchange(&fn->hot[faas__shard()], NULL);
+        if (inst != NULL) {
+            if (__builtin_expect(!atomic_load(&fn->dead), 1)) {
+                slot->inst = inst;
+                return FAAS_OK;
+            }
+            faas__slot_give_slow(fn, inst, true, 0);   /* unregistered meanwhile */
+            return FAAS_ENOTFOUND;
+        }
+    }
+    return faas__slot_take_slow(fn, slot);
+}
 /* An async call to a function with max_concurrency: take its slot now (job->slotted; the
  * slot is "held" while the job waits in the run queue), or, at the limit or behind calls
  * already waiting, join the function's FIFO (FAAS__PARKED). A freed slot is handed
@@ -219,7 +237,30 @@ void faas__slot_release_held(faas_function *fn, faas__slot *slot);
 int  faas__instance_create(faas_function *fn, faas__instance **out, char *err, size_t errlen);
 /* Give an instance back after a call, at time now; retire = shut it down instead. After
  * this (or faas__slot_cancel) the caller must not touch fn: it may be unregistered. */
-void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire, uint64_t now);
+void faas__slot_give_older(faas_function *fn, faas__instance *older);
+static inline void faas__slot_give(faas_function *fn, faas__instance *inst, bool retire,
+                                   uint64_t now)
+{
+    /* An instance of replaced code (faas_update_code) is retired, never reused. */
+    if (!retire && inst->gen == atomic_load_explicit(&fn->gen, memory_order_relaxed) &&
+        fn->cfg.max_concurrency == 0 && fn->cfg.keep_alive_ms != 0 &&
+        atomic_load(&fn->maint_armed) && !atomic_load(&fn->dead)) {
+        /* The fast path, inline (every warm call): into this thread's shard's hot slot,
+         * without the lock. No call can be parked (there is no limit) and the reaper is
+         * armed, so it will find the instance there. The one the slot held (older) goes to
+         * the idle list.
+         * Once inst is in the slot, fn must not be touched: an unregistration may collect
+         * it, find the function quiet and free it. If that unregistration began between
+         * the test of dead above and the exchange, it is waiting for inst, and it looks in
+         * the hot slots again while it waits (see faas__pool_close). */
+        inst->idle_since_ns = now;
+        faas__instance *older = atomic_exchange(&fn->hot[faas__shard()], inst);
+        if (older != NULL)
+            faas__slot_give_older(fn, older);
+        return;
+    }
+    faas__slot_give_slow(fn, inst, retire, now);
+}
 /* Give back a reserved slot whose instance could not be created. */
 void faas__slot_cancel(faas_function *fn);
 /* Shut down an instance found dead but keep its slot: a new one is created in its place. */

@@ -780,8 +780,10 @@ record_call(faas_function *fn, faas_record *r, int status, int cold, int attempt
     charge(fn, r, end);
 }
 
-/* faas__run, with call_data for the handler (see faas__invoke_data). */
-static int run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
+/* faas__run, with call_data for the handler (see faas__invoke_data). Inlined into call(),
+ * the sync path's one frame for the whole call (issue 17: run's own frame and its ten
+ * arguments were ~25 instructions of a warm call); faas__run has the other copy. */
+static inline __attribute__((always_inline)) int run(faas_function *fn, faas__slot *slot, const void *payload, size_t len,
                int attempt, const char *request_id, faas_response *res, bool borrow_name,
                const uint64_t *queued_ns, void *call_data)
 {
@@ -837,8 +839,9 @@ int faas__run(faas_function *fn, faas__slot *slot, const void *payload, size_t l
     return run(fn, slot, payload, len, attempt, request_id, res, borrow_name, queued_ns, NULL);
 }
 
-static int call(faas_function *fn, const void *payload, size_t len, int attempt,
-                const char *request_id, faas_response *res, void *call_data)
+static __attribute__((noinline)) int call(faas_function *fn, const void *payload, size_t len,
+                                          int attempt, const char *request_id,
+                                          faas_response *res, void *call_data)
 {
     faas__slot slot;
     int rc = faas__budget_check(fn, request_id, attempt, res);
@@ -865,7 +868,8 @@ int faas__call(faas_function *fn, const void *payload, size_t len, int attempt,
 }
 
 /* Checks shared by both sync entry points; fills res and returns non-zero on failure. */
-static int precheck(faas_runtime *rt, const void *payload, size_t len, faas_response *res)
+static inline __attribute__((always_inline)) int
+precheck(faas_runtime *rt, const void *payload, size_t len, faas_response *res)
 {
     if (payload == NULL && len > 0)
         return faas__response_service_error(res, FAAS_EINVAL, NULL, NULL,
@@ -1022,7 +1026,7 @@ int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_resp
         char copy[PAYLOAD_SHORT];
         copy_short(copy, payload, len);
         copy[len] = '\0';
-        rc = faas__call(fn, copy, len, 1, NULL, out);
+        rc = call(fn, copy, len, 1, NULL, out, NULL);
     } else {
         rc = invoke_copied(NULL, fn, NULL, payload, len, out);
     }
