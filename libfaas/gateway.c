@@ -494,6 +494,17 @@ static bool exists(faas__gw *gw, const faas__gw_call *call, faas__gw_resp *r)
     return false;
 }
 
+/* exists(), for an Invoke: the handle found is kept in call (fn, epoch), so that the call
+ * itself does not look the name up again (faas__invoke_known). */
+static bool exists_keep(faas__gw *gw, faas__gw_call *call, faas__gw_resp *r)
+{
+    call->fn = faas__lookup_epoch(gw->rt, call->qname, &call->epoch);
+    if (call->fn != NULL)
+        return true;
+    not_found(gw, r, call->name, qual_of(call), NULL);
+    return false;
+}
+
 /* ---- the Tail log ---------------------------------------------------------------------------- */
 
 static char *base64(const char *s, size_t n)
@@ -637,7 +648,7 @@ static void invoke_sync(faas__gw *gw, const faas__gw_call *call, const void *pay
                         size_t len, faas__gw_resp *r)
 {
     faas_response res;
-    int rc = faas_invoke(gw->rt, call->qname, payload, len, &res);
+    int rc = faas__invoke_known(gw->rt, call->qname, call->fn, call->epoch, payload, len, &res);
     if (rc != FAAS_OK && !function_error(rc)) {
         status_error(gw, r, call, rc, res.error_message ? res.error_message
                                                         : faas_strerror(rc),
@@ -1167,7 +1178,7 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
         faas__gw_too_large(gw, call, req->content_length, r);
         return true;
     }
-    return !exists(gw, call, r);
+    return !exists_keep(gw, call, r);
 }
 
 void faas__gw_finish(faas__gw *gw, const faas__gw_call *call, const faas__gw_req *req,

@@ -89,6 +89,8 @@ typedef struct faas__gw_call {
     char                qname[195]; /* NAME or NAME:QUALIFIER, what the library is given */
     char                alias[129]; /* .../aliases/ALIAS: the alias */
     size_t              limit;      /* the most body bytes to read */
+    struct faas_function *fn;       /* Invoke: qname as begin found it, at epoch (the one */
+    uint64_t            epoch;      /* lookup of the request: faas__invoke_known) */
 } faas__gw_call;
 
 /* Headers are in: true if resp is the answer now (the body is not needed, or refused);

@@ -428,6 +428,23 @@ bool faas__valid_name(const char *name, size_t *len_out);
  * is filled (faas__throttled) while the function cannot go away, and the caller emits it. */
 int faas__lookup_slot(faas_runtime *rt, const char *name, faas_function **fn,
                       faas__slot *slot, faas_response *res);
+/* faas_lookup(), and the registry's epoch then (*epoch) for faas__lookup_slot_known. */
+faas_function *faas__lookup_epoch(faas_runtime *rt, const char *name, uint64_t *epoch);
+/* faas__lookup_slot of NAME, found earlier as known (faas__lookup_epoch) at epoch: no name
+ * lookup while nothing was unregistered since (known is alive) and known is no alias (an
+ * alias routes by name); known may be NULL (never found) or freed (epoch moved on). */
+int faas__lookup_slot_known(faas_runtime *rt, const char *name, faas_function *known,
+                            uint64_t epoch, faas_function **fn, faas__slot *slot,
+                            faas_response *res);
+
+/* faas_invoke() of NAME, found as fn at epoch (faas__lookup_epoch; fn NULL: not found):
+ * the gateway's Invoke, which found its function before the body came, looks it up once. */
+typedef struct faas__known {
+    faas_function *fn;
+    uint64_t       epoch;
+} faas__known;
+int faas__invoke_known(faas_runtime *rt, const char *name, faas_function *fn, uint64_t epoch,
+                       const void *payload, size_t len, faas_response *res);
 
 /* Register a FAAS__FFI function whose call ffi.c has prepared (ffi is owned on success
  * and on failure). */
@@ -557,6 +574,8 @@ struct faas_runtime {
     pthread_rwlock_t reg_lock;    /* protects fns, quals and every function's vers */
     faas_function   *fns;         /* registered functions ($LATEST), by name */
     faas_function   *quals;       /* published versions and aliases, by "NAME:QUALIFIER" */
+    uint64_t         reg_epoch;   /* under reg_lock: +1 by every unregistration, so a handle
+                                     found at an epoch is alive while it is the same */
     _Atomic uint64_t route_rng;   /* alias routing's generator (version.c) */
 
     pthread_mutex_t  mod_lock;    /* protects mods and every module's regs */

@@ -924,12 +924,14 @@ static inline void copy_short(char *d, const char *s, size_t n)
 
 /* What faas_invoke does once the payload is terminated. */
 static inline __attribute__((always_inline)) int
-invoke_named(faas_runtime *rt, const char *name, const void *payload, size_t len,
-             faas_response *out)
+invoke_named(faas_runtime *rt, const char *name, const faas__known *known,
+             const void *payload, size_t len, faas_response *out)
 {
     faas_function *fn;
     faas__slot slot;
-    int rc = faas__lookup_slot(rt, name, &fn, &slot, out);
+    int rc = known != NULL
+        ? faas__lookup_slot_known(rt, name, known->fn, known->epoch, &fn, &slot, out)
+        : faas__lookup_slot(rt, name, &fn, &slot, out);
     if (rc == FAAS_OK)
         rc = faas__run(fn, &slot, payload, len, 1, NULL, out, false, NULL);
     else if (rc == FAAS_ETHROTTLED || rc == FAAS_EBUDGET)
@@ -949,8 +951,8 @@ invoke_named(faas_runtime *rt, const char *name, const void *payload, size_t len
  * line, so that the short path's frame holds neither the 4 KB buffer nor a heap pointer
  * across the call. */
 static __attribute__((noinline)) int
-invoke_copied(faas_runtime *rt, faas_function *fn, const char *name, const void *payload,
-              size_t len, faas_response *out)
+invoke_copied(faas_runtime *rt, faas_function *fn, const char *name,
+              const faas__known *known, const void *payload, size_t len, faas_response *out)
 {
     char stack[PAYLOAD_STACK], *heap = NULL;
     const void *p = faas__empty;
@@ -968,13 +970,15 @@ invoke_copied(faas_runtime *rt, faas_function *fn, const char *name, const void 
         ((char *)p)[len] = '\0';
     }
     int rc = fn != NULL ? faas__call(fn, p, len, 1, NULL, out)
-                        : invoke_named(rt, name, p, len, out);
+                        : invoke_named(rt, name, known, p, len, out);
     free(heap);
     return rc;
 }
 
-int faas_invoke(faas_runtime *rt, const char *name, const void *payload, size_t len,
-                faas_response *res)
+/* faas_invoke, and faas__invoke_known with known. */
+static inline __attribute__((always_inline)) int
+invoke_by_name(faas_runtime *rt, const char *name, const faas__known *known,
+               const void *payload, size_t len, faas_response *res)
 {
     faas_response discard;
     faas_response *out = res ? res : &discard;
@@ -988,13 +992,26 @@ int faas_invoke(faas_runtime *rt, const char *name, const void *payload, size_t 
         char copy[PAYLOAD_SHORT];
         copy_short(copy, payload, len);
         copy[len] = '\0';
-        rc = invoke_named(rt, name, copy, len, out);
+        rc = invoke_named(rt, name, known, copy, len, out);
     } else {
-        rc = invoke_copied(rt, NULL, name, payload, len, out);
+        rc = invoke_copied(rt, NULL, name, known, payload, len, out);
     }
     if (res == NULL)
         faas_response_free(&discard);
     return rc;
+}
+
+int faas_invoke(faas_runtime *rt, const char *name, const void *payload, size_t len,
+                faas_response *res)
+{
+    return invoke_by_name(rt, name, NULL, payload, len, res);
+}
+
+int faas__invoke_known(faas_runtime *rt, const char *name, faas_function *fn, uint64_t epoch,
+                       const void *payload, size_t len, faas_response *res)
+{
+    faas__known known = { fn, epoch };
+    return invoke_by_name(rt, name, &known, payload, len, res);
 }
 
 /* faas_invoke_fn() of an alias's handle: the call of the version it routes this call to,
@@ -1028,7 +1045,7 @@ int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_resp
         copy[len] = '\0';
         rc = call(fn, copy, len, 1, NULL, out, NULL);
     } else {
-        rc = invoke_copied(NULL, fn, NULL, payload, len, out);
+        rc = invoke_copied(NULL, fn, NULL, NULL, payload, len, out);
     }
     if (res == NULL)
         faas_response_free(&discard);

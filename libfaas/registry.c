@@ -376,11 +376,14 @@ void faas__version_insert(faas_runtime *rt, faas_function *fn)
 
 /* NAME, plain or qualified (route: an alias resolved to this call's version), taking the
  * registry lock; NULL with *status FAAS_EINVAL or FAAS_ENOTFOUND. */
-static faas_function *find(faas_runtime *rt, const char *name, bool route, int *status)
+static faas_function *find(faas_runtime *rt, const char *name, bool route, int *status,
+                           uint64_t *epoch)
 {
     size_t len;
     faas_function *fn = NULL;
     pthread_rwlock_rdlock(&rt->reg_lock);
+    if (epoch != NULL)
+        *epoch = rt->reg_epoch;
     if (__builtin_expect(faas__valid_name(name, &len), 1)) {
         HASH_FIND(hh, rt->fns, name, len, fn);
         *status = fn ? FAAS_OK : FAAS_ENOTFOUND;
@@ -391,19 +394,24 @@ static faas_function *find(faas_runtime *rt, const char *name, bool route, int *
     return fn;
 }
 
-faas_function *faas_lookup(faas_runtime *rt, const char *name)
+faas_function *faas__lookup_epoch(faas_runtime *rt, const char *name, uint64_t *epoch)
 {
     if (rt == NULL) {
         faas__fail(FAAS_EINVAL, "faas_lookup: runtime is NULL");
         return NULL;
     }
     int rc;
-    faas_function *fn = find(rt, name, false, &rc);   /* an alias stays one: it routes */
+    faas_function *fn = find(rt, name, false, &rc, epoch);  /* an alias stays one: it routes */
     if (fn == NULL && rc == FAAS_EINVAL)
         faas__fail(FAAS_EINVAL, "faas_lookup: invalid name \"%.80s\"", name ? name : "(null)");
     else if (fn == NULL)
         faas__fail(FAAS_ENOTFOUND, "Function not found: %.200s", name);
     return fn;
+}
+
+faas_function *faas_lookup(faas_runtime *rt, const char *name)
+{
+    return faas__lookup_epoch(rt, name, NULL);
 }
 
 /* Take a slot on fn found under the registry lock (held by the caller). */
@@ -451,6 +459,23 @@ int faas__lookup_slot(faas_runtime *rt, const char *name, faas_function **fnp,
     return rc;
 }
 
+int faas__lookup_slot_known(faas_runtime *rt, const char *name, faas_function *known,
+                            uint64_t epoch, faas_function **fnp, faas__slot *slot,
+                            faas_response *res)
+{
+    if (known != NULL) {
+        pthread_rwlock_rdlock(&rt->reg_lock);
+        if (rt->reg_epoch == epoch && known->kind != FAAS__ALIAS) {
+            int rc = slot_on(known, slot, res);
+            pthread_rwlock_unlock(&rt->reg_lock);
+            *fnp = known;
+            return rc;
+        }
+        pthread_rwlock_unlock(&rt->reg_lock);
+    }
+    return faas__lookup_slot(rt, name, fnp, slot, res);
+}
+
 int faas_unregister(faas_runtime *rt, const char *name)
 {
     if (rt == NULL)
@@ -472,8 +497,10 @@ int faas_unregister(faas_runtime *rt, const char *name)
         pthread_rwlock_unlock(&rt->reg_lock);
         return faas__fail(FAAS_ENOMEM, "faas_unregister %s: out of memory", name);
     }
-    if (fn != NULL)
+    if (fn != NULL) {
         HASH_DEL(rt->fns, fn);
+        rt->reg_epoch++;                /* handles found before may be freed from now on */
+    }
     pthread_rwlock_unlock(&rt->reg_lock);
     if (fn == NULL)
         return faas__fail(FAAS_ENOTFOUND, "faas_unregister: Function not found: %s", name);
@@ -513,7 +540,7 @@ void faas__registry_close(faas_runtime *rt)
 
 faas_function *faas__lookup_fn(faas_runtime *rt, const char *name, int *status)
 {
-    return find(rt, name, true, status);
+    return find(rt, name, true, status, NULL);
 }
 
 int faas_warm(faas_runtime *rt, const char *name, unsigned instances)

@@ -1176,6 +1176,44 @@ static void slow_body_is_dropped(void **state)
     }
 }
 
+/* The gateway looks an Invoke's function up once, when the headers are in, and calls
+ * through that handle once the body is in (issue 17). The function unregistered between
+ * the two: the call finds it gone (404), or finds the one registered under the name since
+ * (here "count"'s handler under "echo"), never the freed one (ASan, valgrind). */
+static void function_replaced_while_the_body_comes(void **state)
+{
+    server *s = *state;
+    char buf[4096];
+    for (int again = 0; again <= 1; again++) {
+        if (again)
+            ASSERT_OK(faas_register(s->rt, "echo", echo, NULL));
+        int fd = connect_to(s->port);
+        /* The interim answer: begin has found "echo". */
+        send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+                     "Authorization: Bearer tok\r\nExpect: 100-continue\r\n"
+                     "Content-Length: 7\r\n\r\n");
+        ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
+        assert_true(r > 0);
+        buf[r] = '\0';
+        assert_non_null(strstr(buf, "HTTP/1.1 100 Continue"));
+        ASSERT_OK(faas_unregister(s->rt, "echo"));
+        int before = atomic_load(&counted);
+        if (again)
+            ASSERT_OK(faas_register(s->rt, "echo", count, NULL));
+        send_str(fd, "\"hello\"");
+        assert_true(read_response(fd, buf, sizeof buf) > 0);
+        if (again) {
+            assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+            assert_string_equal(body_of(buf), "\"hello\"");
+            assert_int_equal(atomic_load(&counted), before + 1);   /* the new one ran */
+        } else {
+            assert_non_null(strstr(buf, "HTTP/1.1 404 "));
+            assert_non_null(strstr(buf, "\r\nx-amzn-ErrorType: ResourceNotFoundException"));
+        }
+        close(fd);
+    }
+}
+
 /* Has the server closed fd? Moves the fake clock past the header deadline before each
  * look, so that however late the server noted the start of the wait, a later move is
  * past it; the reaper looks every 250 ms of real time. 40 looks of 500 ms stay well
@@ -1615,6 +1653,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(payloads_are_terminated_and_no_reply_is_null, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(slow_body_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(function_replaced_while_the_body_comes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(slow_headers_are_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(ambiguous_framing_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(strict_parsing_lets_well_formed_requests_in, setup,
