@@ -1145,6 +1145,22 @@ static void payloads_are_terminated_and_no_reply_is_null(void **state)
     faas_response_free(&res);
 }
 
+/* A connection with the headers of an Invoke of "echo" with a 7-byte body sent, and their
+ * interim answer (Expect: 100-continue) read: the server has handled them. */
+static int echo_headers_continued(int port)
+{
+    char buf[512];
+    int fd = connect_to(port);
+    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+                 "Authorization: Bearer tok\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 7\r\n\r\n");
+    ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
+    assert_true(r > 0);
+    buf[r] = '\0';
+    assert_non_null(strstr(buf, "HTTP/1.1 100 Continue"));
+    return fd;
+}
+
 /* The body must be in within body_timeout_ms of the headers: on the runtime's clock, so a
  * fake clock makes a slow client with no waiting. */
 static void slow_body_is_dropped(void **state)
@@ -1152,16 +1168,9 @@ static void slow_body_is_dropped(void **state)
     server *s = *state;
     char buf[4096];
     for (int slow = 0; slow <= 1; slow++) {
-        int fd = connect_to(s->port);
         /* 100-continue: the interim answer proves the headers were handled, and so the
          * deadline set, before the clock moves. */
-        send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
-                     "Authorization: Bearer tok\r\nExpect: 100-continue\r\n"
-                     "Content-Length: 7\r\n\r\n");
-        ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
-        assert_true(r > 0);
-        buf[r] = '\0';
-        assert_non_null(strstr(buf, "HTTP/1.1 100 Continue"));
+        int fd = echo_headers_continued(s->port);
         if (slow)
             fake_advance(&s->clock, MS(1001));
         send_str(fd, "\"hello\"");
@@ -1187,15 +1196,7 @@ static void function_replaced_while_the_body_comes(void **state)
     for (int again = 0; again <= 1; again++) {
         if (again)
             ASSERT_OK(faas_register(s->rt, "echo", echo, NULL));
-        int fd = connect_to(s->port);
-        /* The interim answer: begin has found "echo". */
-        send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
-                     "Authorization: Bearer tok\r\nExpect: 100-continue\r\n"
-                     "Content-Length: 7\r\n\r\n");
-        ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
-        assert_true(r > 0);
-        buf[r] = '\0';
-        assert_non_null(strstr(buf, "HTTP/1.1 100 Continue"));
+        int fd = echo_headers_continued(s->port);   /* begin has found "echo" */
         ASSERT_OK(faas_unregister(s->rt, "echo"));
         int before = atomic_load(&counted);
         if (again)
