@@ -689,7 +689,7 @@ static bool local_source(faas__gw *gw, const char *bucket, const char *key, code
                         "when S3Bucket is \"" LOCAL_BUCKET "\"");
     struct stat st;
     unsigned char magic[4];
-    int fd = open(key, O_RDONLY | O_CLOEXEC);
+    int fd = open(key, O_RDONLY | O_CLOEXEC | O_NONBLOCK);  /* a FIFO must not block us */
     bool elf = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
                read(fd, magic, 4) == 4 && is_elf(magic, 4);
     if (fd >= 0)
