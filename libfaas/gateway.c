@@ -1007,6 +1007,9 @@ static void console_json(faas__gw *gw, faas__gw_resp *r,
 }
 
 #define CONTROL_BODY_MAX 65536u         /* a control-plane request's JSON body */
+/* UpdateFunctionCode's: Lambda's "Request must be smaller than 70167211 bytes for the
+ * UpdateFunctionCode operation" (50 MB zipped, base64, in JSON); max_body still caps it. */
+#define UPDATE_CODE_BODY_MAX 70167211u
 
 /* A control-plane route, its name resolved: the alias segment, then either the answer now
  * (true) or the body to read (false). A FunctionName with a qualifier names no function
@@ -1038,7 +1041,9 @@ static bool control_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *
         faas__gw_control(gw, call, query, NULL, 0, r);
         return true;
     }
-    call->limit = CONTROL_BODY_MAX < gw->max_body ? CONTROL_BODY_MAX : gw->max_body;
+    call->limit = call->route == FAAS__GW_UPDATE_CODE ? UPDATE_CODE_BODY_MAX : CONTROL_BODY_MAX;
+    if (call->limit > gw->max_body)
+        call->limit = gw->max_body;
     if (req->content_length != FAAS__GW_NO_LENGTH && req->content_length > call->limit) {
         faas__gw_too_large(gw, call, req->content_length, r);
         return true;

@@ -1,9 +1,10 @@
 /*
  * gateway_versions.c - the Lambda control plane of versions and aliases on the gateway:
  * PublishVersion, ListVersionsByFunction, CreateAlias, GetAlias, UpdateAlias, DeleteAlias,
- * ListAliases (and UpdateFunctionCode's "not yet"), with the service's routes, request and
- * response shapes, status codes and error codes, over faas_publish_version(),
- * faas_versions_list(), faas_alias_set/get/delete() and faas_aliases_list(). gateway.c
+ * ListAliases and UpdateFunctionCode, with the service's routes, request and response
+ * shapes, status codes and error codes, over faas_publish_version(), faas_versions_list(),
+ * faas_alias_set/get/delete(), faas_aliases_list(), faas_update_code() and
+ * faas_update_status(). gateway.c
  * routes, authenticates and resolves the FunctionName before any of this runs.
  *
  * Sources: the routes, status codes and modeled errors are botocore's Lambda model
@@ -26,9 +27,14 @@
 #include "gateway.h"
 #include "text.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -43,7 +49,7 @@
 bool faas__gw_control_has_body(enum faas__gw_route route)
 {
     return route == FAAS__GW_PUBLISH || route == FAAS__GW_ALIAS_CREATE ||
-           route == FAAS__GW_ALIAS_UPDATE;
+           route == FAAS__GW_ALIAS_UPDATE || route == FAAS__GW_UPDATE_CODE;
 }
 
 bool faas__gw_alias_valid(const char *a, size_t n)
@@ -533,6 +539,300 @@ static void list_aliases(faas__gw *gw, const faas__gw_call *call, const char *qu
     paged(gw, query, items, "Aliases", "Name", r);
 }
 
+/* ---- UpdateFunctionCode ------------------------------------------------------------------- */
+
+/* PUT /2015-03-31/functions/NAME/code (botocore's lambda/2015-03-31/service-2.json,
+ * UpdateFunctionCode: 200 and a FunctionConfiguration; RevisionId's 412
+ * PreconditionFailedException; API_UpdateFunctionCode.html). The code comes from one of:
+ * - "ZipFile": the bytes of the module's .so itself (an ELF shared object), base64 in the
+ *   JSON as every SDK sends a blob. A zip archive is refused (400): unpacking one is left
+ *   to the caller.
+ * - "S3Bucket": "file" (LOCAL_BUCKET) with "S3Key" the absolute path of a .so on the
+ *   gateway's machine: the same request shape the SDKs send for S3, so they need no change.
+ * "Publish": true publishes a version after a successful update (the answer is that
+ * version's configuration); "DryRun": true checks the request and changes nothing. An
+ * update whose LOAD or INIT fails is still a 200, as Lambda's: LastUpdateStatus "Failed"
+ * with the reason, and the old code keeps serving. */
+
+#define LOCAL_BUCKET "file"
+
+/* Member KEY of o as a boolean (absent: false); false: r holds the 400. */
+static bool bool_member(faas__gw *gw, json_t *o, const char *key, bool *out, faas__gw_resp *r)
+{
+    json_t *v = json_object_get(o, key);
+    *out = json_is_true(v);
+    if (v == NULL || json_is_null(v) || json_is_boolean(v))
+        return true;
+    faas__gw_error(gw, r, 400, "InvalidParameterValueException", "%s must be a boolean", key);
+    return false;
+}
+
+static int b64digit(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Standard base64 with padding (what the SDKs send for a blob) into out (3/4 of n bytes at
+ * most); false if s is not that. */
+static bool b64_decode(const char *s, size_t n, unsigned char *out, size_t *len)
+{
+    size_t j = 0;
+    if (n % 4 != 0)
+        return false;
+    for (size_t i = 0; i < n; i += 4) {
+        int d[4];
+        size_t pad = 0;
+        for (int k = 0; k < 4; k++) {
+            unsigned char c = (unsigned char)s[i + (size_t)k];
+            bool last = i + 4 == n;
+            if (c == '=' && last && k >= 2 && (k == 3 || s[i + 3] == '=')) {
+                d[k] = 0;
+                pad++;
+            } else if ((d[k] = b64digit(c)) < 0 || pad > 0) {
+                return false;
+            }
+        }
+        uint32_t v = (uint32_t)d[0] << 18 | (uint32_t)d[1] << 12 | (uint32_t)d[2] << 6 |
+                     (uint32_t)d[3];
+        out[j++] = (unsigned char)(v >> 16);
+        if (pad < 2)
+            out[j++] = (unsigned char)(v >> 8 & 0xff);
+        if (pad < 1)
+            out[j++] = (unsigned char)(v & 0xff);
+    }
+    *len = j;
+    return true;
+}
+
+/* Write all of buf to fd; false with errno set. */
+static bool write_bytes(int fd, const unsigned char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static bool is_elf(const unsigned char *b, size_t n)
+{
+    return n >= 4 && memcmp(b, "\177ELF", 4) == 0;
+}
+
+/* Where the new code is: a file update.c can read. */
+typedef struct code_source {
+    int     fd;                 /* a memfd holding ZipFile's bytes, or -1 */
+    char    path[4096];         /* what faas_update_code() reads */
+    int64_t size;               /* CodeSize */
+} code_source;
+
+static bool bad_code(faas__gw *gw, faas__gw_resp *r, const char *fmt, const char *arg)
+{
+    faas__gw_error(gw, r, 400, "InvalidParameterValueException", fmt, arg);
+    return false;
+}
+
+/* ZipFile's bytes into a private memfd; false: r holds the 400. */
+static bool zip_file_source(faas__gw *gw, const char *b64, size_t n, code_source *cs,
+                            faas__gw_resp *r)
+{
+    unsigned char *bytes = malloc(n / 4 * 3 + 1);
+    size_t len = 0;
+    if (bytes == NULL) {
+        faas__gw_error(gw, r, 500, "ServiceException", "out of memory");
+        return false;
+    }
+    bool ok = false;
+    if (!b64_decode(b64, n, bytes, &len))
+        faas__gw_error(gw, r, 400, "InvalidRequestContentException", "Could not parse "
+                       "request body into json: ZipFile is not valid base64");
+    else if (len >= 4 && memcmp(bytes, "PK\003\004", 4) == 0)
+        bad_code(gw, r, "%s", "ZipFile is a zip archive: this gateway takes the module's "
+                 ".so bytes themselves, or S3Bucket \"" LOCAL_BUCKET "\" with S3Key the "
+                 ".so's absolute path");
+    else if (!is_elf(bytes, len))
+        bad_code(gw, r, "%s", "Could not unzip uploaded file. Please check your file, then "
+                 "try to upload again. (ZipFile must hold an ELF shared object)");
+    else if ((cs->fd = memfd_create("faas-gw-code", MFD_CLOEXEC)) < 0 ||
+             !write_bytes(cs->fd, bytes, len))
+        faas__gw_error(gw, r, 500, "ServiceException", "memfd: %s", strerror(errno));
+    else {
+        snprintf(cs->path, sizeof cs->path, "/proc/self/fd/%d", cs->fd);
+        cs->size = (int64_t)len;
+        ok = true;
+    }
+    free(bytes);
+    return ok;
+}
+
+/* S3Bucket LOCAL_BUCKET + S3Key: a .so on this machine; false: r holds the 400. */
+static bool local_source(faas__gw *gw, const char *bucket, const char *key, code_source *cs,
+                         faas__gw_resp *r)
+{
+    if (strcmp(bucket, LOCAL_BUCKET) != 0)
+        return bad_code(gw, r, "S3Bucket \"%.64s\": this gateway reads code from the local "
+                        "file system only: S3Bucket \"" LOCAL_BUCKET "\" with S3Key the .so's "
+                        "absolute path", bucket);
+    if (key == NULL || key[0] != '/' || strlen(key) >= sizeof cs->path)
+        return bad_code(gw, r, "%s", "S3Key must be the absolute path of the module's .so "
+                        "when S3Bucket is \"" LOCAL_BUCKET "\"");
+    struct stat st;
+    unsigned char magic[4];
+    int fd = open(key, O_RDONLY | O_CLOEXEC | O_NONBLOCK);  /* a FIFO must not block us */
+    bool elf = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+               read(fd, magic, 4) == 4 && is_elf(magic, 4);
+    if (fd >= 0)
+        close(fd);
+    if (fd < 0)
+        return bad_code(gw, r, "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 "
+                        "Error Message: %s: no such file", key);
+    if (!elf)
+        return bad_code(gw, r, "%s is not an ELF shared object", key);
+    snprintf(cs->path, sizeof cs->path, "%s", key);
+    cs->size = (int64_t)st.st_size;
+    return true;
+}
+
+/* The code of the request; false: r holds the 400. */
+static bool code_source_of(faas__gw *gw, json_t *in, code_source *cs, faas__gw_resp *r)
+{
+    const char *zip, *bucket, *key, *image;
+    cs->fd = -1;
+    if (!string_member(gw, in, "ZipFile", &zip, r) ||
+        !string_member(gw, in, "S3Bucket", &bucket, r) ||
+        !string_member(gw, in, "S3Key", &key, r) ||
+        !string_member(gw, in, "ImageUri", &image, r))
+        return false;
+    if (image != NULL)
+        return bad_code(gw, r, "%s", "Please don't provide ImageUri when updating a function "
+                        "with packageType Zip.");
+    if (zip != NULL && (bucket != NULL || key != NULL))
+        return bad_code(gw, r, "%s", "Please do not provide other FunctionCode parameters "
+                        "when providing a ZipFile.");
+    if (zip != NULL)
+        return zip_file_source(gw, zip, json_string_length(json_object_get(in, "ZipFile")),
+                               cs, r);
+    if (bucket != NULL)
+        return local_source(gw, bucket, key, cs, r);
+    return bad_code(gw, r, "%s", "Please provide a source for function code: ZipFile (the "
+                    ".so's bytes) or S3Bucket \"" LOCAL_BUCKET "\" with S3Key its path.");
+}
+
+/* $LATEST's RevisionId: one more with each successful update ("1" as registered). */
+static void code_revision(const faas_update_info *u, char out[24])
+{
+    snprintf(out, 24, "%llu", (unsigned long long)u->updates + 1);
+}
+
+/* The FunctionConfiguration of an update's outcome. */
+static json_t *code_configuration(faas__gw *gw, const faas_function_info *f,
+                                  const char *version, const faas_update_info *u,
+                                  int64_t size)
+{
+    char rev[24];
+    json_t *o = faas__gw_configuration(gw, f, version, u->code_sha256, NULL);
+    if (o == NULL)
+        return NULL;
+    code_revision(u, rev);
+    json_object_set_new(o, "CodeSize", json_integer(size));
+    json_object_set_new(o, "RevisionId", json_string(rev));
+    if (u->status == FAAS_UPDATE_FAILED) {
+        json_object_set_new(o, "LastUpdateStatus", json_string("Failed"));
+        json_object_set_new(o, "LastUpdateStatusReason", json_string(u->reason));
+        json_object_set_new(o, "LastUpdateStatusReasonCode",
+                            json_string(u->error == FAAS_EINIT ? "FunctionError"
+                                                               : "InvalidZipFileException"));
+    }
+    return o;
+}
+
+/* The body's RevisionId against $LATEST's; false: r holds the 412. */
+static bool revision_matches(faas__gw *gw, json_t *in, const faas_update_info *u,
+                             faas__gw_resp *r)
+{
+    const char *want;
+    char rev[24];
+    if (!string_member(gw, in, "RevisionId", &want, r))
+        return false;
+    code_revision(u, rev);
+    if (want == NULL || strcmp(want, rev) == 0)
+        return true;
+    faas__gw_error(gw, r, 412, "PreconditionFailedException", "The Revision Id provided does "
+                   "not match the latest Revision Id. Call the GetFunction/GetAlias API to "
+                   "retrieve the latest Revision Id");
+    return false;
+}
+
+/* Publish $LATEST after the update and answer that version; false: r holds the error. */
+static bool publish_updated(faas__gw *gw, const faas__gw_call *call, char version[12],
+                            faas__gw_resp *r)
+{
+    uint32_t number;
+    int rc = faas_publish_version(gw->rt, call->name, NULL, &number);
+    if (rc != FAAS_OK) {
+        library_error(gw, call, rc, r);
+        return false;
+    }
+    version_text(number, version);
+    return true;
+}
+
+static void update_code(faas__gw *gw, const faas__gw_call *call, json_t *in, faas__gw_resp *r)
+{
+    bool publish_it, dry;
+    if (!bool_member(gw, in, "Publish", &publish_it, r) ||
+        !bool_member(gw, in, "DryRun", &dry, r))
+        return;
+    faas_function_info *f = describe(gw, call, r);
+    if (f == NULL)
+        return;
+    faas_update_info u;
+    code_source cs = { .fd = -1 };
+    char version[12] = "$LATEST";
+    int rc;
+    if (strcmp(f->kind, "module") != 0) {
+        faas__gw_error(gw, r, 400, "InvalidParameterValueException", "%s is a %s function: "
+                       "only a module function has code to update", call->name, f->kind);
+        goto out;
+    }
+    if ((rc = faas_update_status(gw->rt, call->name, &u)) != FAAS_OK) {
+        library_error(gw, call, rc, r);
+        goto out;
+    }
+    if (!revision_matches(gw, in, &u, r) || !code_source_of(gw, in, &cs, r))
+        goto out;
+    if (!dry) {
+        rc = faas_update_code(gw->rt, call->name, cs.path);
+        if (rc != FAAS_OK && rc != FAAS_EINIT && rc != FAAS_ELOAD) {
+            library_error(gw, call, rc, r);
+            goto out;
+        }
+        if ((rc = faas_update_status(gw->rt, call->name, &u)) != FAAS_OK) {
+            library_error(gw, call, rc, r);
+            goto out;
+        }
+        if (u.status == FAAS_UPDATE_SUCCESSFUL && publish_it &&
+            !publish_updated(gw, call, version, r))
+            goto out;
+    }
+    faas__gw_json(gw, r, 200, code_configuration(gw, f, version, &u, cs.size));
+out:
+    if (cs.fd >= 0)
+        close(cs.fd);
+    faas_info_free(f);
+}
+
 void faas__gw_control(faas__gw *gw, const faas__gw_call *call, const char *query,
                       const char *body, size_t len, faas__gw_resp *r)
 {
@@ -575,9 +875,7 @@ void faas__gw_control(faas__gw *gw, const faas__gw_call *call, const char *query
         break;
     }
     default:        /* FAAS__GW_UPDATE_CODE */
-        faas__gw_error(gw, r, 400, "InvalidParameterValueException", "UpdateFunctionCode is "
-                       "not available on this gateway yet: replace the module file and "
-                       "register the function again");
+        update_code(gw, call, in, r);
         break;
     }
     json_decref(in);

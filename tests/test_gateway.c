@@ -284,12 +284,13 @@ static void exact_answers(void **state)
 static unsigned http(server *s, const char *method, const char *target, const char *body,
                      const char *extra, char *buf, size_t size)
 {
-    char req[2048];
+    char *req;
     int fd = connect_to(s->port);
-    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n"
-             "%sContent-Length: %zu\r\n\r\n%s", method, target, extra ? extra : "",
-             body ? strlen(body) : 0, body ? body : "");
+    assert_true(asprintf(&req, "%s %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n"
+                         "%sContent-Length: %zu\r\n\r\n%s", method, target,
+                         extra ? extra : "", body ? strlen(body) : 0, body ? body : "") > 0);
     send_str(fd, req);
+    free(req);
     assert_true(read_response(fd, buf, size) > 0);
     close(fd);
     unsigned status = 0;
@@ -529,8 +530,8 @@ static void invoke_with_qualifiers(void **state)
     expect_error(buf, st, 400, "InvalidRequestContentException", NULL);
     st = http(s, "POST", "/2015-03-31/functions/m:1/versions", "{}", NULL, buf, sizeof buf);
     expect_error(buf, st, 400, "InvalidParameterValueException", NULL);
-    /* UpdateFunctionCode: not yet, in the service's error shape. */
-    st = http(s, "PUT", "/2015-03-31/functions/m/code", "{}", NULL, buf, sizeof buf);
+    /* UpdateFunctionCode of a version: only $LATEST has code to update. */
+    st = http(s, "PUT", "/2015-03-31/functions/m:1/code", "{}", NULL, buf, sizeof buf);
     expect_error(buf, st, 400, "InvalidParameterValueException", NULL);
     /* The token rules are the other routes'. */
     int fd = connect_to(s->port);
@@ -1621,6 +1622,169 @@ static void stop_lets_a_call_in_progress_finish(void **state)
     faas_runtime_free(rt);
 }
 
+/* ---- UpdateFunctionCode --------------------------------------------------------------------- */
+
+/* Standard base64 of FILE's bytes (malloc'd). */
+static char *file_base64(const char *file)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    FILE *f = fopen(file, "rb");
+    assert_non_null(f);
+    static unsigned char b[1 << 20];
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof b);
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)b[i] << 16 | (i + 1 < n ? (uint32_t)b[i + 1] << 8 : 0) |
+                     (i + 2 < n ? b[i + 2] : 0);
+        *o++ = abc[v >> 18];
+        *o++ = abc[v >> 12 & 63];
+        *o++ = i + 1 < n ? abc[v >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? abc[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Invoke u (TARGET's qualifier) and expect ANSWER from the code that ran. */
+static void expect_answer(server *s, const char *target, const char *answer)
+{
+    static char buf[1 << 16];
+    unsigned st = http(s, "POST", target, "{}", NULL, buf, sizeof buf);
+    if (st != 200)
+        fail_msg("%s: %u: %s", target, st, buf);
+    assert_string_equal(body_of(buf), answer);
+}
+
+/* PUT /code with BODY: 200 and its FunctionConfiguration (the caller frees it). */
+static json_t *update_ok(server *s, const char *body)
+{
+    static char buf[1 << 16];
+    unsigned st = http(s, "PUT", "/2015-03-31/functions/u/code", body, NULL, buf, sizeof buf);
+    if (st != 200)
+        fail_msg("%u: %s", st, buf);
+    return body_json(buf);
+}
+
+/* UpdateFunctionCode from a local path (S3Bucket "file") and from ZipFile's bytes: the next
+ * Invoke runs the new code; RevisionId, Publish, DryRun; a failed INIT answers 200 with
+ * LastUpdateStatus Failed and the old code keeps serving. */
+static void update_code_route(void **state)
+{
+    server *s = *state;
+    char body[4400];
+    ASSERT_OK(faas_register_module(s->rt, "u", test_module("mod_update_a.so"), "answer",
+                                   NULL));
+    expect_answer(s, "/2015-03-31/functions/u/invocations", "A");
+
+    snprintf(body, sizeof body, "{\"S3Bucket\":\"file\",\"S3Key\":\"%s\"}",
+             test_module("mod_update_b.so"));
+    json_t *o = update_ok(s, body);
+    assert_string_equal(member(o, "LastUpdateStatus"), "Successful");
+    assert_string_equal(member(o, "Version"), "$LATEST");
+    assert_string_equal(member(o, "RevisionId"), "2");
+    assert_int_equal(strlen(member(o, "CodeSha256")), 44);
+    assert_true(json_integer_value(json_object_get(o, "CodeSize")) > 0);
+    json_decref(o);
+    expect_answer(s, "/2015-03-31/functions/u/invocations", "B");
+
+    /* A stale RevisionId: 412, nothing changes. */
+    static char buf[1 << 16];
+    snprintf(body, sizeof body, "{\"S3Bucket\":\"file\",\"S3Key\":\"%s\",\"RevisionId\":\"1\"}",
+             test_module("mod_update_a.so"));
+    unsigned st = http(s, "PUT", "/2015-03-31/functions/u/code", body, NULL, buf, sizeof buf);
+    expect_error(buf, st, 412, "PreconditionFailedException", NULL);
+    expect_answer(s, "/2015-03-31/functions/u/invocations", "B");
+
+    /* DryRun: checked, not done. */
+    snprintf(body, sizeof body, "{\"S3Bucket\":\"file\",\"S3Key\":\"%s\",\"DryRun\":true}",
+             test_module("mod_update_a.so"));
+    json_decref(update_ok(s, body));
+    expect_answer(s, "/2015-03-31/functions/u/invocations", "B");
+
+    /* ZipFile: the .so's bytes in base64, published as version 1. */
+    char *b64 = file_base64(test_module("mod_update_a.so"));
+    char *zip;
+    assert_true(asprintf(&zip, "{\"ZipFile\":\"%s\",\"Publish\":true,\"RevisionId\":\"2\"}",
+                         b64) > 0);
+    o = update_ok(s, zip);
+    free(zip);
+    free(b64);
+    assert_string_equal(member(o, "Version"), "1");
+    assert_string_equal(member(o, "RevisionId"), "3");
+    json_decref(o);
+    expect_answer(s, "/2015-03-31/functions/u/invocations", "A");
+    expect_answer(s, "/2015-03-31/functions/u/invocations?Qualifier=1", "A");
+
+    /* An INIT that fails: 200, Failed with the reason, the old code still serves. */
+    snprintf(body, sizeof body, "{\"S3Bucket\":\"file\",\"S3Key\":\"%s\",\"Publish\":true}",
+             test_module("mod_update_bad.so"));
+    o = update_ok(s, body);
+    assert_string_equal(member(o, "LastUpdateStatus"), "Failed");
+    assert_string_equal(member(o, "LastUpdateStatusReasonCode"), "FunctionError");
+    assert_non_null(strstr(member(o, "LastUpdateStatusReason"), "refuses to start"));
+    assert_string_equal(member(o, "Version"), "$LATEST");      /* nothing published */
+    json_decref(o);
+    expect_answer(s, "/2015-03-31/functions/u/invocations", "A");
+    ASSERT_OK(faas_unregister(s->rt, "u"));
+}
+
+/* Each refusal of UpdateFunctionCode in the service's status and error code. */
+static void update_code_errors(void **state)
+{
+    server *s = *state;
+    static char buf[1 << 16];
+    char body[4400];
+    ASSERT_OK(faas_register_module(s->rt, "u", test_module("mod_update_a.so"), "answer",
+                                   NULL));
+    static const struct { const char *fn, *body; unsigned status; const char *type; } bad[] = {
+        { "nope", "{\"ZipFile\":\"f0VMRg==\"}", 404, "ResourceNotFoundException" },
+        { "echo", "{\"ZipFile\":\"f0VMRg==\"}", 400, "InvalidParameterValueException" },
+        { "u", "{\"ZipFile\":\"!!!!\"}", 400, "InvalidRequestContentException" },
+        { "u", "{\"ZipFile\":\"f0VMR\"}", 400, "InvalidRequestContentException" },
+        { "u", "{\"ZipFile\":\"aGVsbG8=\"}", 400, "InvalidParameterValueException" },
+        { "u", "{\"ZipFile\":\"UEsDBAo=\"}", 400, "InvalidParameterValueException" },
+        { "u", "{}", 400, "InvalidParameterValueException" },
+        { "u", "{\"ZipFile\":1}", 400, "InvalidParameterValueException" },
+        { "u", "{\"ZipFile\":\"f0VMRg==\",\"S3Bucket\":\"file\"}", 400,
+          "InvalidParameterValueException" },
+        { "u", "{\"S3Bucket\":\"my-bucket\",\"S3Key\":\"/x.so\"}", 400,
+          "InvalidParameterValueException" },
+        { "u", "{\"S3Bucket\":\"file\",\"S3Key\":\"rel.so\"}", 400,
+          "InvalidParameterValueException" },
+        { "u", "{\"S3Bucket\":\"file\",\"S3Key\":\"/nonexistent/x.so\"}", 400,
+          "InvalidParameterValueException" },
+        { "u", "{\"ImageUri\":\"file:///x.so\"}", 400, "InvalidParameterValueException" },
+        { "u", "{\"S3Bucket\":\"file\",\"S3Key\":\"/x.so\",\"Publish\":\"yes\"}", 400,
+          "InvalidParameterValueException" },
+        { "u", "{\"ZipFile\":", 400, "InvalidRequestContentException" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char target[96];
+        snprintf(target, sizeof target, "/2015-03-31/functions/%s/code", bad[i].fn);
+        unsigned st = http(s, "PUT", target, bad[i].body, NULL, buf, sizeof buf);
+        if (st != bad[i].status)
+            fail_msg("%s %s: %u: %s", target, bad[i].body, st, buf);
+        expect_error(buf, st, bad[i].status, bad[i].type, NULL);
+    }
+    /* A file that is not an ELF shared object. */
+    snprintf(body, sizeof body, "{\"S3Bucket\":\"file\",\"S3Key\":\"%s\"}", "/proc/self/status");
+    unsigned st = http(s, "PUT", "/2015-03-31/functions/u/code", body, NULL, buf, sizeof buf);
+    expect_error(buf, st, 400, "InvalidParameterValueException", NULL);
+    /* Too large, from the Content-Length alone. */
+    int fd = connect_to(s->port);
+    send_str(fd, "PUT /2015-03-31/functions/u/code HTTP/1.1\r\nHost: x\r\n" AUTH
+                 "Content-Length: 1000000000\r\n\r\n");
+    assert_true(read_until_closed(fd, buf, sizeof buf) > 0);
+    close(fd);
+    assert_non_null(strstr(buf, "HTTP/1.1 413 Content Too Large\r\n"));
+    assert_non_null(strstr(buf, "\r\nx-amzn-ErrorType: RequestEntityTooLargeException\r\n"));
+    /* None of it changed the code. */
+    expect_answer(s, "/2015-03-31/functions/u/invocations", "A");
+    ASSERT_OK(faas_unregister(s->rt, "u"));
+}
+
 #else /* !FAAS_HAVE_GATEWAY */
 
 static void not_built_is_enotsup(void **state)
@@ -1648,6 +1812,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(exact_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(invoke_with_qualifiers, setup, teardown),
         cmocka_unit_test_setup_teardown(alias_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(update_code_route, setup, teardown),
+        cmocka_unit_test_setup_teardown(update_code_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(console_state_and_page, setup, teardown),
         cmocka_unit_test_setup_teardown(console_cost_and_instances, setup, teardown),
         cmocka_unit_test(console_records_from_workers),

@@ -1007,18 +1007,57 @@ static int rt_routing_seed(lua_State *L)
     return 0;
 }
 
-/* rt:update_code(name, path) -> true | nil, err. The slot for hot code update (issue 15):
- * faas_update_code(b->rt, name, path) goes here once the library has it; until then the
- * error is ENOTSUP, as for any feature this libfaas lacks. */
+/* Lambda's LastUpdateStatus of a FAAS_UPDATE_* (nil: never updated). */
+static const char *update_status_text(int status)
+{
+    switch (status) {
+    case FAAS_UPDATE_SUCCESSFUL: return "Successful";
+    case FAAS_UPDATE_FAILED: return "Failed";
+    case FAAS_UPDATE_IN_PROGRESS: return "InProgress";
+    default: return NULL;
+    }
+}
+
+/* rt:update_status(name) -> {status, reason, code_sha256, updates, failures, updated_ns}
+ * | nil, err */
+static int rt_update_status(lua_State *L)
+{
+    lfaas_rt *b = check_rt(L, 1);
+    faas_update_info u;
+    int rc = faas_update_status(b->rt, luaL_checkstring(L, 2), &u);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    lua_createtable(L, 0, 6);
+    const char *st = update_status_text(u.status);
+    if (st != NULL) {
+        lua_pushstring(L, st);
+        lua_setfield(L, -2, "status");
+    }
+    lua_pushstring(L, u.reason);
+    lua_setfield(L, -2, "reason");
+    lua_pushstring(L, u.code_sha256);
+    lua_setfield(L, -2, "code_sha256");
+    push_u64(L, "updates", u.updates);
+    push_u64(L, "failures", u.failures);
+    lua_pushinteger(L, (lua_Integer)u.updated_ns);
+    lua_setfield(L, -2, "updated_ns");
+    return 1;
+}
+
+/* rt:update_code(name[, path]) -> status | nil, err: hot code update (faas_update_code(3));
+ * path nil reads the function's file again. On success the table rt:update_status()
+ * answers; a LOAD or INIT that fails is nil, err (ELOAD/EINIT, the reason in its message)
+ * and the old code keeps serving. */
 static int rt_update_code(lua_State *L)
 {
-    check_rt(L, 1);
-    luaL_checkstring(L, 2);
-    luaL_checkstring(L, 3);
-    lua_pushnil(L);
-    push_error(L, FAAS_ENOTSUP, NULL, "update_code: this libfaas has no faas_update_code",
-               NULL, NULL, NULL);
-    return 2;
+    lfaas_rt *b = check_rt(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    const char *path = luaL_optstring(L, 3, NULL);
+    int rc = faas_update_code(b->rt, name, path);
+    if (rc != FAAS_OK)
+        return fail_status(L, rc);
+    lua_settop(L, 2);
+    return rt_update_status(L);
 }
 
 /* rt:cost_totals(["function" | "tag" | "total"]) -> rows | nil, err */
@@ -1450,7 +1489,8 @@ LFAAS_EXPORT int luaopen_faas(lua_State *L)
         { "publish_version", rt_publish_version }, { "versions", rt_versions },
         { "alias_set", rt_alias_set }, { "alias_get", rt_alias_get },
         { "alias_delete", rt_alias_delete }, { "routing_seed", rt_routing_seed },
-        { "update_code", rt_update_code }, { NULL, NULL },
+        { "update_code", rt_update_code }, { "update_status", rt_update_status },
+        { NULL, NULL },
     };
     if (luaL_newmetatable(L, LFAAS_RT_MT)) {
         luaL_newlib(L, rt_methods);

@@ -21,7 +21,8 @@ from .cost import cost_compare, format_usd, price_models
 from .errors import (AlreadyExists, BudgetExceeded, Busy, Crashed, FaasError, FunctionError,
                      InitError, InvalidArgument, LoadError, NoMemory, NotFound, NotSupported,
                      OutOfMemory, Shutdown, Throttled, Timeout, TooLarge)
-from .records import Alias, Budget, CostRow, PriceModel, Record, Response, Stats, Version
+from .records import (Alias, Budget, CostRow, PriceModel, Record, Response, Stats,
+                      UpdateStatus, Version)
 
 __version__ = "0.1.0"
 
@@ -32,7 +33,7 @@ def library_version():
 
 
 __all__ = ["Runtime", "Context", "ManualClock", "schedule_next", "Record", "Response", "Stats", "library_version",
-           "Budget", "CostRow", "Version", "Alias", "PriceModel", "cost_compare", "format_usd", "price_models",
+           "Budget", "CostRow", "Version", "Alias", "UpdateStatus", "PriceModel", "cost_compare", "format_usd", "price_models",
            "FaasError", "FunctionError", "Timeout", "OutOfMemory", "Crashed", "LoadError",
            "InitError", "InvalidArgument", "NoMemory", "NotFound", "AlreadyExists",
            "Throttled", "TooLarge", "Busy", "Shutdown", "BudgetExceeded", "NotSupported"]

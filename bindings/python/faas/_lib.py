@@ -12,7 +12,7 @@ import ctypes
 import ctypes.util
 import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_int,
-                    c_int64, c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
+                    c_int32, c_int64, c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
 # The C library is at least this version (faas_version_number(): major << 16 | minor << 8).
 MIN_VERSION = 0x000100
@@ -118,6 +118,19 @@ class AliasInfo(Structure):
         ("extra_version", c_uint32),
         ("extra_weight", c_double),
         ("revision", c_uint64),
+        ("reserved", c_uint64 * 4),
+    ]
+
+
+class UpdateInfo(Structure):
+    _fields_ = [
+        ("status", c_int32),
+        ("error", c_int32),
+        ("reason", c_char * 512),
+        ("code_sha256", c_char * 48),
+        ("updates", c_uint64),
+        ("failures", c_uint64),
+        ("updated_ns", c_int64),
         ("reserved", c_uint64 * 4),
     ]
 
@@ -341,6 +354,7 @@ def _declare(lib):
     # Hot code update (issue 15): declared when the loaded library has it.
     if hasattr(lib, "faas_update_code"):
         fn("faas_update_code", c_int, vp, cp, cp)
+        fn("faas_update_status", c_int, vp, cp, POINTER(UpdateInfo))
     return lib
 
 

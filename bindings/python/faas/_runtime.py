@@ -28,8 +28,9 @@ from ._lib import AliasInfo as _CAliasInfo
 from ._lib import Budget as _CBudget
 from ._lib import VersionInfo as _CVersionInfo
 from ._lib import Response as _CResponse
+from ._lib import UpdateInfo as _CUpdateInfo
 from ._lib import Stats as _CStats
-from .records import Alias, Budget, Record, Response, Stats, Version
+from .records import Alias, Budget, Record, Response, Stats, UpdateStatus, Version
 
 _EHANDLER = STATUS["EHANDLER"]
 _ETOOLARGE = STATUS["ETOOLARGE"]
@@ -932,15 +933,29 @@ class Runtime:
         """Seed the weighted routing: the same seed, the same choices (tests)."""
         lib.faas_routing_seed(self._rt(), int(seed))
 
-    def update_code(self, name, path):
-        """Load NAME's module from PATH for new instances, with no failed call (hot code
-        update, issue 15). faas.NotSupported where the loaded libfaas does not have it."""
+    def update_code(self, name, path=None):
+        """Load NAME's module from PATH (None: its file as replaced on disk) for new
+        instances, with no failed call (faas_update_code(3)); returns the faas.UpdateStatus.
+        A LOAD or INIT that fails raises faas.LoadError or faas.InitError with the reason,
+        and the old code keeps serving. faas.NotSupported where the loaded libfaas does not
+        have it."""
         update = getattr(lib, "faas_update_code", None)
         if update is None:
             raise errors.NotSupported("update_code: this libfaas has no faas_update_code")
-        rc = update(self._rt(), _name(name), os.fsencode(path))
+        rc = update(self._rt(), _name(name), None if path is None else os.fsencode(path))
         if rc != 0:
             raise errors.from_status(rc)
+        return self.update_status(name)
+
+    def update_status(self, name):
+        """NAME's last code update: a faas.UpdateStatus (faas_update_status(3))."""
+        if getattr(lib, "faas_update_status", None) is None:
+            raise errors.NotSupported("update_status: this libfaas has no faas_update_status")
+        out = _CUpdateInfo()
+        rc = lib.faas_update_status(self._rt(), _name(name), ctypes.byref(out))
+        if rc != 0:
+            raise errors.from_status(rc)
+        return UpdateStatus._from_c(out)
 
     # -- cost, budgets and metrics --
 

@@ -218,6 +218,26 @@ class Alias:
 
 
 @dataclass(frozen=True)
+class UpdateStatus:
+    """NAME's last hot code update (faas_update_status(3)): status is Lambda's
+    LastUpdateStatus ("Successful", "Failed", "InProgress", or None when never updated),
+    reason why it failed, code_sha256 of the code $LATEST runs."""
+    status: Optional[str]
+    reason: str
+    code_sha256: str
+    updates: int
+    failures: int
+    updated_ns: int
+
+    _STATUS = {0: None, 1: "Successful", 2: "Failed", 3: "InProgress"}
+
+    @classmethod
+    def _from_c(cls, u):
+        return cls(cls._STATUS.get(u.status), u.reason.decode(errors="replace"),
+                   u.code_sha256.decode(), u.updates, u.failures, u.updated_ns)
+
+
+@dataclass(frozen=True)
 class PriceModel:
     """A preset price model's published figures (faas_price_model(3)): pico-dollars per
     request and per GB-second, and a second dimension when it has one."""

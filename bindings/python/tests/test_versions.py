@@ -95,11 +95,22 @@ def test_weighted_routing_between_two_builds(rt, tmp_path):
     assert all(rt.invoke_response("greet:live", {}).record.version == 2 for _ in range(50))
 
 
-def test_update_code_is_there_or_not_supported(rt):
-    rt.register_module("echo", _module("echo.so"), "echo")
-    if not hasattr(faas._lib, "faas_update_code"):
-        with pytest.raises(faas.NotSupported):
-            rt.update_code("echo", _module("echo.so"))
-    else:
-        rt.update_code("echo", _module("echo.so"))
-        assert rt.invoke("echo", 1) == 1
+def test_update_code_runs_the_new_code_and_reports_status(rt, tmp_path):
+    live = tmp_path / "greet.so"
+    live.write_bytes(open(_module("greet.so"), "rb").read())
+    rt.register_module("greet", str(live), "greet")
+    assert rt.invoke("greet", {}) == {"greeting": "hello"}
+    assert rt.update_status("greet").status is None             # as registered
+    st = rt.update_code("greet", _module("greet_v2.so"))
+    assert isinstance(st, faas.UpdateStatus)
+    assert st.status == "Successful" and st.updates == 1 and len(st.code_sha256) == 44
+    assert rt.invoke("greet", {}) == {"greeting": "Hello!", "version": 2}
+    # Code without the handler's symbol: LoadError with the reason, the old code serves.
+    with pytest.raises(faas.LoadError):
+        rt.update_code("greet", _module("echo.so"))
+    st = rt.update_status("greet")
+    assert st.status == "Failed" and st.failures == 1 and "greet" in st.reason
+    assert rt.invoke("greet", {}) == {"greeting": "Hello!", "version": 2}
+    rt.register("host", lambda event, context: 1)
+    with pytest.raises(faas.NotSupported):
+        rt.update_code("host", _module("echo.so"))
