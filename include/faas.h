@@ -391,6 +391,9 @@ typedef struct faas_update_info {       /* fixed: the library fills it */
 /* Load NAME's module again from path (NULL: the file it was registered or last updated
  * with, as replaced on disk). FAAS_EINIT/FAAS_ELOAD: the old code still serves. */
 FAAS_API int  faas_update_code(faas_runtime *rt, const char *name, const char *path);
+/* on = 1: $LATEST follows its file (registered or last updated with) on disk: a file
+ * renamed into place or closed after writing is one faas_update_code(). on = 0: stop. */
+FAAS_API int  faas_update_follow(faas_runtime *rt, const char *name, int on);
 /* NAME's last code update: status, reason, CodeSha256. */
 FAAS_API int  faas_update_status(faas_runtime *rt, const char *name, faas_update_info *out);
 

@@ -495,6 +495,9 @@ int  faas__code_copy(const char *path, const char *memfd_name, const char *api,
                      const char *name, char sha[48], int *fd);
 /* Free fn->upd (fn is being freed: no instance is left). */
 void faas__update_free(faas_function *fn);
+/* The file NAME's $LATEST code comes from (registered or last updated with), malloc'd in
+ * *source; FAAS_ENOTSUP unless NAME is a module running in this process. */
+int  faas__update_source(faas_runtime *rt, const char *api, const char *name, char **source);
 
 /* ---- runtime.c ------------------------------------------------------------------------- */
 

@@ -31,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define POLL_MS 2                       /* how often the updater looks for stale instances */
@@ -115,6 +117,35 @@ int faas__code_copy(const char *path, const char *memfd_name, const char *api,
     return FAAS_OK;
 }
 
+/* Is the ELF file copied into fd whole? dlopen() of a truncated module (a file caught
+ * half-written, or cut short in place) maps segments past its end and dies of SIGBUS
+ * inside the loader, so the copy's headers are checked first: every segment and the
+ * section table must lie inside the file. Not an ELF file: dlopen() says why. */
+static int elf_whole(int fd, const char *name, const char *path)
+{
+    struct stat st;
+    Elf64_Ehdr eh;
+    if (fstat(fd, &st) != 0 || pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64)
+        return FAAS_OK;
+    uint64_t size = (uint64_t)st.st_size, need = eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize;
+    uint64_t ph_end = eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
+    if (ph_end > need)
+        need = ph_end;
+    for (unsigned i = 0; i < eh.e_phnum && ph_end <= size; i++) {
+        Elf64_Phdr ph;
+        if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * sizeof ph)) != (ssize_t)sizeof ph)
+            break;
+        if (ph.p_type == PT_LOAD && ph.p_offset + ph.p_filesz > need)
+            need = ph.p_offset + ph.p_filesz;
+    }
+    if (need <= size)
+        return FAAS_OK;
+    return faas__fail(FAAS_ELOAD, "faas_update_code %s: \"%s\" is cut short (%llu bytes, its "
+                      "ELF headers need %llu): not loaded", name, path,
+                      (unsigned long long)size, (unsigned long long)need);
+}
+
 /* ---- the update's state ----------------------------------------------------------------- */
 
 void faas__update_free(faas_function *fn)
@@ -173,6 +204,34 @@ static int find_updatable(faas_runtime *rt, const char *api, const char *name,
     return FAAS_OK;
 }
 
+/* Requires rt->reg_lock. The registered function NAME whose code can be updated: a module
+ * running in this process. */
+static int updatable_locked(faas_runtime *rt, const char *api, const char *name,
+                            faas_function **fn)
+{
+    int rc = find_updatable(rt, api, name, fn);
+    if (rc == FAAS_OK && ((*fn)->kind != FAAS__MODULE || (*fn)->isolated))
+        rc = faas__fail(FAAS_ENOTSUP, "%s %s: only a module running in this process can "
+                        "have its code updated (not a host, FFI or isolated function)", api,
+                        name);
+    return rc;
+}
+
+int faas__update_source(faas_runtime *rt, const char *api, const char *name, char **source)
+{
+    faas_function *fn;
+    *source = NULL;
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    int rc = updatable_locked(rt, api, name, &fn);
+    if (rc == FAAS_OK) {
+        const char *from = fn->upd && fn->upd->source ? fn->upd->source : fn->mod->path;
+        if ((*source = strdup(from)) == NULL)
+            rc = faas__fail(FAAS_ENOMEM, "%s %s: out of memory", api, name);
+    }
+    pthread_rwlock_unlock(&rt->reg_lock);
+    return rc;
+}
+
 /* Find NAME, check it runs a module in this process, give it its update state and pin it.
  * On success *source is the file to read (path, or the last one), malloc'd. */
 static int begin(faas_runtime *rt, const char *name, const char *path, faas_function **fnp,
@@ -182,11 +241,7 @@ static int begin(faas_runtime *rt, const char *name, const char *path, faas_func
     faas_function *fn;
     *source = NULL;
     pthread_rwlock_wrlock(&rt->reg_lock);
-    int rc = find_updatable(rt, api, name, &fn);
-    if (rc == FAAS_OK && (fn->kind != FAAS__MODULE || fn->isolated))
-        rc = faas__fail(FAAS_ENOTSUP, "%s %s: only a module running in this process can "
-                        "have its code updated (not a host, FFI or isolated function)", api,
-                        name);
+    int rc = updatable_locked(rt, api, name, &fn);
     if (rc == FAAS_OK && fn->upd == NULL) {
         faas__update *u = calloc(1, sizeof *u);
         if (u == NULL)
@@ -309,6 +364,8 @@ int faas_update_code(faas_runtime *rt, const char *name, const char *path)
     faas__module *mod = NULL;
     faas__instance *probe = NULL;
     rc = faas__code_copy(source, "faas-update", "faas_update_code", name, sha, &fd);
+    if (rc == FAAS_OK && (rc = elf_whole(fd, name, source)) != FAAS_OK)
+        close(fd);
     if (rc == FAAS_OK && (mod = faas__module_adopt(rt, fd)) == NULL)
         rc = faas__fail(FAAS_ENOMEM, "faas_update_code %s: out of memory", name);
     if (rc == FAAS_OK) {

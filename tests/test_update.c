@@ -11,6 +11,7 @@
 
 typedef struct ufixture {
     faas_runtime *rt;
+    fake_clock    clock;               /* setup_manual's */
     char          dir[2048];
     char          path[4096];          /* the function's file: dir/fn.so */
 } ufixture;
@@ -21,6 +22,21 @@ static int setup(void **state)
     faas_options o = FAAS_OPTIONS_INIT;
     o.workers = 2;
     if (f == NULL || faas_runtime_new(&f->rt, &o) != FAAS_OK ||
+        temp_dir(f->dir, sizeof f->dir, "faas-update") == NULL)
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/fn.so", f->dir);
+    *state = f;
+    return 0;
+}
+
+/* A manual runtime on a fake clock: the follower's debounce moves only when the test says. */
+static int setup_manual(void **state)
+{
+    ufixture *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    faas_options o = manual_options(&f->clock);
+    if (faas_runtime_new(&f->rt, &o) != FAAS_OK ||
         temp_dir(f->dir, sizeof f->dir, "faas-update") == NULL)
         return -1;
     snprintf(f->path, sizeof f->path, "%s/fn.so", f->dir);
@@ -331,6 +347,268 @@ static void renamed_file_runs_its_new_bytes(void **state)
     assert_true(lat[ROUNDS / 2] < UINT64_C(5000000000));  /* generous: 5 s */
 }
 
+/* ---- following the file on disk (faas_update_follow) --------------------------------------- */
+
+/* Write test module FILE's first LEN bytes (all: SIZE_MAX) over TO in place, as an editor
+ * does (truncate, write, close); the file stays open with *keep when keep is set. */
+static void write_in_place(const char *file, const char *to, size_t len, FILE **keep)
+{
+    FILE *in = fopen(test_module(file), "rb"), *out = fopen(to, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t n;
+    while (len > 0 && (n = fread(buf, 1, len < sizeof buf ? len : sizeof buf, in)) > 0) {
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+        len -= n;
+    }
+    fclose(in);
+    assert_int_equal(fflush(out), 0);
+    if (keep != NULL)
+        *keep = out;
+    else
+        assert_int_equal(fclose(out), 0);
+}
+
+static uint64_t updates_of(faas_runtime *rt, const char *name)
+{
+    faas_update_info ui;
+    ASSERT_OK(faas_update_status(rt, name, &ui));
+    return ui.updates;
+}
+
+/* Manual mode: the events read, then quiet for the debounce: one update. */
+static void settle_follow(ufixture *f)
+{
+    faas_run_pending(f->rt);
+    fake_advance(&f->clock, MS(150));
+    faas_run_pending(f->rt);
+}
+
+static void follower_updates_once_per_rename(void **state)
+{
+    ufixture *f = *state;
+    install("mod_update_a.so", f->path);
+    ASSERT_OK(faas_register_module(f->rt, "fn", f->path, "answer", NULL));
+    ASSERT_OK(faas_update_follow(f->rt, "fn", 1));
+    assert_int_equal(answer_of(f->rt, "fn"), 'A');
+
+    install("mod_update_b.so", f->path);             /* written beside it, renamed over */
+    faas_run_pending(f->rt);
+    assert_int_equal(answer_of(f->rt, "fn"), 'A');    /* not quiet yet */
+    assert_int_equal(updates_of(f->rt, "fn"), 0);
+    fake_advance(&f->clock, MS(99));
+    faas_run_pending(f->rt);
+    assert_int_equal(updates_of(f->rt, "fn"), 0);
+    fake_advance(&f->clock, MS(2));
+    faas_run_pending(f->rt);
+    assert_int_equal(updates_of(f->rt, "fn"), 1);     /* exactly one for the rename */
+    assert_int_equal(answer_of(f->rt, "fn"), 'B');
+    fake_advance(&f->clock, MS(5000));
+    faas_run_pending(f->rt);
+    assert_int_equal(updates_of(f->rt, "fn"), 1);     /* and no more */
+
+    /* Three quick renames: one update, of the last file. */
+    install("mod_update_b.so", f->path);
+    fake_advance(&f->clock, MS(50));
+    faas_run_pending(f->rt);
+    install("mod_update_b.so", f->path);
+    fake_advance(&f->clock, MS(50));
+    faas_run_pending(f->rt);
+    install("mod_update_a.so", f->path);
+    fake_advance(&f->clock, MS(50));
+    faas_run_pending(f->rt);
+    assert_int_equal(updates_of(f->rt, "fn"), 1);
+    settle_follow(f);
+    assert_int_equal(updates_of(f->rt, "fn"), 2);
+    assert_int_equal(answer_of(f->rt, "fn"), 'A');
+
+    /* An editor writing in place (the code runs from a private copy, so that is safe):
+     * one update, after the close. */
+    write_in_place("mod_update_b.so", f->path, SIZE_MAX, NULL);
+    settle_follow(f);
+    assert_int_equal(updates_of(f->rt, "fn"), 3);
+    assert_int_equal(answer_of(f->rt, "fn"), 'B');
+
+    /* Other files of the directory are not followed. */
+    char other[4200];
+    snprintf(other, sizeof other, "%s/other.so", f->dir);
+    install("mod_update_a.so", other);
+    settle_follow(f);
+    assert_int_equal(updates_of(f->rt, "fn"), 3);
+    assert_int_equal(answer_of(f->rt, "fn"), 'B');
+}
+
+static void follower_never_loads_a_broken_or_half_file(void **state)
+{
+    ufixture *f = *state;
+    install("mod_update_a.so", f->path);
+    ASSERT_OK(faas_register_module(f->rt, "fn", f->path, "answer", NULL));
+    ASSERT_OK(faas_update_follow(f->rt, "fn", 1));
+    assert_int_equal(answer_of(f->rt, "fn"), 'A');   /* loaded (a module loads lazily) */
+
+    /* A module whose INIT fails dropped in: the old code serves, the status says why. */
+    install("mod_update_bad.so", f->path);
+    settle_follow(f);
+    assert_int_equal(answer_of(f->rt, "fn"), 'A');
+    faas_update_info ui;
+    ASSERT_OK(faas_update_status(f->rt, "fn", &ui));
+    assert_int_equal(ui.status, FAAS_UPDATE_FAILED);
+    assert_int_equal(ui.error, FAAS_EINIT);
+    assert_non_null(strstr(ui.reason, "INIT of fn refuses to start"));
+    assert_int_equal(ui.failures, 1);
+
+    /* A new file being written (created, still open): no update while it is, however long
+     * the pause between its writes; one after its close. */
+    assert_int_equal(unlink(f->path), 0);
+    FILE *open_file;
+    write_in_place("mod_update_b.so", f->path, 4096, &open_file);
+    settle_follow(f);
+    fake_advance(&f->clock, MS(1000));
+    faas_run_pending(f->rt);
+    ASSERT_OK(faas_update_status(f->rt, "fn", &ui));
+    assert_int_equal(ui.failures, 1);                 /* the half file was never loaded */
+    assert_int_equal(ui.updates, 0);
+    assert_int_equal(fclose(open_file), 0);
+    write_in_place("mod_update_b.so", f->path, SIZE_MAX, NULL);
+    settle_follow(f);
+    ASSERT_OK(faas_update_status(f->rt, "fn", &ui));
+    assert_int_equal(ui.status, FAAS_UPDATE_SUCCESSFUL);
+    assert_int_equal(ui.updates, 1);
+    assert_int_equal(ui.failures, 1);
+    assert_int_equal(answer_of(f->rt, "fn"), 'B');
+
+    /* A truncated module closed in place: it does not load, the old code serves. */
+    write_in_place("mod_update_a.so", f->path, 4096, NULL);
+    settle_follow(f);
+    ASSERT_OK(faas_update_status(f->rt, "fn", &ui));
+    assert_int_equal(ui.status, FAAS_UPDATE_FAILED);
+    assert_int_equal(ui.error, FAAS_ELOAD);
+    assert_int_equal(answer_of(f->rt, "fn"), 'B');
+}
+
+static void follower_off_does_nothing(void **state)
+{
+    ufixture *f = *state;
+    install("mod_update_a.so", f->path);
+    ASSERT_OK(faas_register_module(f->rt, "fn", f->path, "answer", NULL));
+    assert_int_equal(answer_of(f->rt, "fn"), 'A');   /* loaded (a module loads lazily) */
+    install("mod_update_b.so", f->path);              /* never followed */
+    settle_follow(f);
+    assert_int_equal(answer_of(f->rt, "fn"), 'A');
+    ASSERT_OK(faas_update_follow(f->rt, "fn", 1));
+    ASSERT_OK(faas_update_follow(f->rt, "fn", 1));    /* again: still one follower */
+    ASSERT_OK(faas_update_follow(f->rt, "fn", 0));
+    ASSERT_OK(faas_update_follow(f->rt, "fn", 0));    /* off twice: fine */
+    install("mod_update_b.so", f->path);
+    settle_follow(f);
+    assert_int_equal(answer_of(f->rt, "fn"), 'A');
+    faas_update_info ui;
+    ASSERT_OK(faas_update_status(f->rt, "fn", &ui));
+    assert_int_equal(ui.status, FAAS_UPDATE_NONE);
+
+    /* Arguments: what faas_update_code refuses, faas_update_follow refuses. */
+    assert_int_equal(faas_update_follow(NULL, "fn", 1), FAAS_EINVAL);
+    assert_int_equal(faas_update_follow(f->rt, NULL, 1), FAAS_EINVAL);
+    assert_int_equal(faas_update_follow(f->rt, "nope", 1), FAAS_ENOTFOUND);
+    assert_int_equal(faas_update_follow(f->rt, "fn:$LATEST", 1), FAAS_EINVAL);
+    ASSERT_OK(faas_register(f->rt, "host", nul_terminated_echo, NULL));
+    assert_int_equal(faas_update_follow(f->rt, "host", 1), FAAS_ENOTSUP);
+
+    /* Following again after that: one update per rename. */
+    ASSERT_OK(faas_update_follow(f->rt, "fn", 1));
+    install("mod_update_b.so", f->path);
+    settle_follow(f);
+    assert_int_equal(answer_of(f->rt, "fn"), 'B');
+    assert_int_equal(updates_of(f->rt, "fn"), 1);
+    /* Unregistered: the follower lets it go (a rename later updates nothing, fails nothing). */
+    ASSERT_OK(faas_unregister(f->rt, "fn"));
+    install("mod_update_a.so", f->path);
+    settle_follow(f);
+}
+
+/* The follower's thread, on the real clock: file renamed into place -> first call on the
+ * new code, with no faas_update_code() call (the debounce is in the latency). */
+static void follower_thread_latency(void **state)
+{
+    ufixture *f = *state;
+    install("mod_update_a.so", f->path);
+    ASSERT_OK(faas_register_module(f->rt, "fn", f->path, "answer", NULL));
+    ASSERT_OK(faas_update_follow(f->rt, "fn", 1));
+    assert_int_equal(answer_of(f->rt, "fn"), 'A');   /* loaded (a module loads lazily) */
+    enum { ROUNDS = 7 };
+    uint64_t lat[ROUNDS];
+    for (int i = 0; i < ROUNDS; i++) {
+        char want = i % 2 ? 'A' : 'B';
+        uint64_t t0 = now_ns(), end = t0 + UINT64_C(10000000000);   /* generous: 10 s */
+        install(want == 'A' ? "mod_update_a.so" : "mod_update_b.so", f->path);
+        /* The answer changes at the commit; the status just after it. */
+        while ((answer_of(f->rt, "fn") != want || updates_of(f->rt, "fn") != (uint64_t)i + 1)
+               && now_ns() < end)
+            sched_yield();
+        lat[i] = now_ns() - t0;
+        assert_int_equal(answer_of(f->rt, "fn"), want);
+        assert_int_equal(updates_of(f->rt, "fn"), (uint64_t)i + 1);
+    }
+    qsort(lat, ROUNDS, sizeof lat[0], cmp_u64);
+    print_message("# follower update latency (file renamed into place -> first call on the "
+                  "new code, %d ms debounce included): median %.1f ms, min %.1f ms, max "
+                  "%.1f ms over %d renames\n", 100, lat[ROUNDS / 2] / 1e6, lat[0] / 1e6,
+                  lat[ROUNDS - 1] / 1e6, ROUNDS);
+}
+
+/* ---- the generation check ------------------------------------------------------------------ */
+
+/* An instance taken before an update and used after it must not run the old code: an
+ * async call of a function with a concurrency limit holds its instance while it is queued
+ * (manual mode: until faas_run_pending). The update commits meanwhile; the call, run after,
+ * must answer with the new code (invoke.c's generation check retires the old instance). */
+typedef struct updater {
+    faas_runtime *rt;
+    int           rc;
+} updater;
+
+static void *update_b(void *arg)
+{
+    updater *u = arg;
+    u->rc = faas_update_code(u->rt, "fn", test_module("mod_update_b.so"));
+    return NULL;
+}
+
+static void held_instance_of_old_code_is_not_used(void **state)
+{
+    ufixture *f = *state;
+    install("mod_update_a.so", f->path);
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.max_concurrency = 1;
+    cfg.timeout_ms = 1000;
+    ASSERT_OK(faas_register_module(f->rt, "fn", f->path, "answer", &cfg));
+    ASSERT_OK(faas_warm(f->rt, "fn", 1));
+    faas_future *fut;
+    ASSERT_OK(faas_invoke_future(f->rt, "fn", "{}", 2, &fut));   /* holds the A instance */
+
+    updater u = { f->rt, -1 };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, update_b, &u), 0);
+    /* Committed (the status is settled before the updater waits for the old instance). */
+    uint64_t end = now_ns() + UINT64_C(10000000000);
+    while (updates_of(f->rt, "fn") == 0 && now_ns() < end)
+        sched_yield();
+    assert_int_equal(updates_of(f->rt, "fn"), 1);
+    faas_run_pending(f->rt);                          /* the queued call runs now */
+    faas_response res;
+    ASSERT_OK(faas_future_wait(fut, 0, &res));
+    assert_int_equal(res.status, FAAS_OK);
+    assert_int_equal(res.len, 1);
+    assert_int_equal(((const char *)res.data)[0], 'B');   /* not the old instance's A */
+    faas_response_free(&res);
+    faas_future_free(fut);
+    pthread_join(t, NULL);
+    ASSERT_OK(u.rc);
+    assert_int_equal(answer_of(f->rt, "fn"), 'B');
+}
+
 /* ---- the canary report --------------------------------------------------------------------- */
 
 static void canary_report_compares_two_versions(void **state)
@@ -401,6 +679,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(versions_keep_their_code, setup, teardown),
         cmocka_unit_test_setup_teardown(renamed_file_runs_its_new_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(canary_report_compares_two_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(follower_updates_once_per_rename, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(follower_never_loads_a_broken_or_half_file,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(follower_off_does_nothing, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(follower_thread_latency, setup, teardown),
+        cmocka_unit_test_setup_teardown(held_instance_of_old_code_is_not_used, setup_manual,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1132,6 +1132,14 @@ static int start_sources(faas_runtime *rt, ff_file *f, ff_function *fn, const ch
             failed++;
         }
     }
+    if (fn->reload) {                   /* $LATEST follows the module file on disk */
+        int rc = faas_update_follow(rt, fn->name, 1);
+        if (rc != FAAS_OK) {
+            file_error(f, name, fn->line, "[%s]: reload = true: %s: %s", fn->name,
+                       faas_err_name(rc), faas_last_error());
+            failed++;
+        }
+    }
     return failed;
 }
 
@@ -1225,6 +1233,8 @@ int ff_register(faas_runtime *rt, ff_file *f, const char *name)
                 faas_unschedule(rt, sched);
             if (!f->no_sources && watch != 0)
                 faas_unwatch(rt, watch);
+            if (!f->no_sources && fn->reload)
+                faas_update_follow(rt, fn->name, 0);
             faas_unregister(rt, fn->name);
         }
         return failed + set_budgets(rt, f, name);

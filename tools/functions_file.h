@@ -26,8 +26,8 @@ typedef struct ff_function {
     char       *watch_prefix, *watch_suffix;
     faas_watch_options watch_opts; /* prefix and suffix point to the two above */
     char       *qualifier;      /* the schedule and watch call NAME:QUALIFIER, or NULL */
-    int         reload;         /* reload = true: follow the module file on disk (serve:
-                                   faas_update_code on a change, wired by the watcher) */
+    int         reload;         /* reload = true: follow the module file on disk
+                                   (faas_update_follow, with the schedule and watch) */
     unsigned    seen;           /* one bit per key of the table, to refuse repeats */
     int         registered;     /* set by ff_register */
 } ff_function;
