@@ -112,16 +112,17 @@ static bool put_var(char **env, size_t *k, const char *fmt, ...)
     return true;
 }
 
-static void free_env(char **env)
+/* A NULL-terminated vector of malloc'd strings, and the strings. */
+static void free_strv(char **v)
 {
-    if (env == NULL)
+    if (v == NULL)
         return;
-    for (char **e = env; *e; e++)
-        free(*e);
-    free(env);
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
 }
 
-/* The instance's environment, every string malloc'd (free_env): Lambda's variables for
+/* The instance's environment, every string malloc'd (free_strv): Lambda's variables for
  * a function of the provided (OS-only) runtime family, then the function's own. Sources
  * (runtime_api.md): the Developer Guide's "Defined runtime environment variables". Not
  * set: AWS_EXECUTION_ENV (not defined for the provided family), the execution role's
@@ -174,7 +175,7 @@ static char **build_env(faas_function *fn, const proc_fn *pf, const char *endpoi
     for (size_t i = 0; ok && i < own; i++)
         ok = put_var(env, &k, "%s", pf->env[i]);
     if (!ok) {
-        free_env(env);
+        free_strv(env);
         return NULL;
     }
     return env;
@@ -209,7 +210,7 @@ static int spawn(faas_function *fn, proc_inst *pi, char *err, size_t errlen)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     int alive[2];
     if (pipe2(alive, O_CLOEXEC) != 0) {
-        free_env(env);
+        free_strv(env);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&at);
         snprintf(err, errlen, "pipe2: %s", strerror(errno));
@@ -222,7 +223,7 @@ static int spawn(faas_function *fn, proc_inst *pi, char *err, size_t errlen)
     int rc = posix_spawn(&pi->pid, pf->command, &fa, &at, pf->argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
-    free_env(env);
+    free_strv(env);
     close(alive[1]);
     pi->alive = alive[0];
     if (rc != 0) {
@@ -498,14 +499,6 @@ static int proc_attach(faas_function *fn)
     return FAAS_OK;                     /* the state came with the registration */
 }
 
-static void free_strv(char **v)
-{
-    if (v == NULL)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
 
 static void pf_free(proc_fn *pf)
 {
