@@ -92,18 +92,51 @@ static bool own_sets(const proc_fn *pf, const char *name)
     return false;
 }
 
-/* The instance's environment (malloc'd block: the array, then its strings). */
+/* Append a formatted "NAME=value" to env (k entries so far, room for them all): false
+ * when out of memory. */
+static bool put_var(char **env, size_t *k, const char *fmt, ...) FAAS_PRINTF(3, 4);
+static bool put_var(char **env, size_t *k, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (s == NULL)
+        return false;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    env[(*k)++] = s;
+    env[*k] = NULL;
+    return true;
+}
+
+/* A NULL-terminated vector of malloc'd strings, and the strings. */
+static void free_strv(char **v)
+{
+    if (v == NULL)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+/* The instance's environment, every string malloc'd (free_strv): Lambda's variables for
+ * a function of the provided (OS-only) runtime family, then the function's own. Sources
+ * (runtime_api.md): the Developer Guide's "Defined runtime environment variables". Not
+ * set: AWS_EXECUTION_ENV (not defined for the provided family), the execution role's
+ * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN (there is no role here), and
+ * _X_AMZN_TRACE_ID (a runtime sets it per call from Lambda-Runtime-Trace-Id). */
 static char **build_env(faas_function *fn, const proc_fn *pf, const char *endpoint)
 {
-    enum { RESERVED = 16, LINE = 512 };
+    enum { RESERVED = 20 };
     size_t own = 0;
     while (pf->env[own] != NULL)
         own++;
-    size_t slots = RESERVED + own + 1;
-    char **env = malloc(slots * sizeof *env + RESERVED * LINE);
+    char **env = calloc(RESERVED + own + 1, sizeof *env);
     if (env == NULL)
         return NULL;
-    char *text = (char *)(env + slots);
     size_t k = 0;
     char version[16];
     if (fn->version != 0)
@@ -115,31 +148,36 @@ static char **build_env(faas_function *fn, const proc_fn *pf, const char *endpoi
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(day, sizeof day, "%Y/%m/%d", &tm);
-    const char *path = getenv("PATH");
-#define PUT(...) (snprintf(text, LINE, __VA_ARGS__), env[k++] = text, text += LINE)
-    PUT("AWS_LAMBDA_FUNCTION_NAME=%s", fn->name->name);
-    PUT("AWS_LAMBDA_FUNCTION_VERSION=%s", version);
-    PUT("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%u", fn->cfg.memory_mb);
-    PUT("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", fn->name->name);
-    PUT("AWS_LAMBDA_LOG_STREAM_NAME=%s/[%s]%016llx%016llx", day, version,
-        (unsigned long long)faas__rand64(), (unsigned long long)faas__rand64());
-    PUT("AWS_LAMBDA_RUNTIME_API=%s", endpoint);
-    PUT("AWS_REGION=" REGION);
-    PUT("AWS_DEFAULT_REGION=" REGION);
-    PUT("AWS_EXECUTION_ENV=AWS_Lambda_provided");
-    PUT("_HANDLER=%s", pf->handler);
-    PUT("LAMBDA_TASK_ROOT=%s", pf->cwd);
-    PUT("LAMBDA_RUNTIME_DIR=%s", pf->cwd);
-    if (!own_sets(pf, "TZ"))
-        PUT("TZ=:UTC");
-    if (!own_sets(pf, "LANG"))
-        PUT("LANG=en_US.UTF-8");
-    if (!own_sets(pf, "PATH"))
-        PUT("PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
-#undef PUT
-    for (size_t i = 0; i < own; i++)
-        env[k++] = pf->env[i];
-    env[k] = NULL;
+    const char *path = getenv("PATH"), *ld = getenv("LD_LIBRARY_PATH");
+    const char *name = fn->name->name, *root = pf->cwd;
+    bool ok =
+        put_var(env, &k, "AWS_LAMBDA_FUNCTION_NAME=%s", name) &&
+        put_var(env, &k, "AWS_LAMBDA_FUNCTION_VERSION=%s", version) &&
+        put_var(env, &k, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%u", fn->cfg.memory_mb) &&
+        put_var(env, &k, "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand") &&
+        put_var(env, &k, "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", name) &&
+        put_var(env, &k, "AWS_LAMBDA_LOG_STREAM_NAME=%s/[%s]%016llx%016llx", day, version,
+                (unsigned long long)faas__rand64(), (unsigned long long)faas__rand64()) &&
+        put_var(env, &k, "AWS_LAMBDA_RUNTIME_API=%s", endpoint) &&
+        put_var(env, &k, "AWS_REGION=" REGION) &&
+        put_var(env, &k, "AWS_DEFAULT_REGION=" REGION) &&
+        put_var(env, &k, "_HANDLER=%s", pf->handler) &&
+        put_var(env, &k, "LAMBDA_TASK_ROOT=%s", root) &&
+        put_var(env, &k, "LAMBDA_RUNTIME_DIR=%s", root) &&
+        (own_sets(pf, "TZ") || put_var(env, &k, "TZ=:UTC")) &&
+        (own_sets(pf, "LANG") || put_var(env, &k, "LANG=en_US.UTF-8")) &&
+        (own_sets(pf, "PATH") ||
+         put_var(env, &k, "PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin")) &&
+        /* Lambda's, with this host's own path (if any) after it */
+        (own_sets(pf, "LD_LIBRARY_PATH") ||
+         put_var(env, &k, "LD_LIBRARY_PATH=/lib64:/usr/lib64:%s:%s/lib:%s:%s/lib:/opt/lib%s%s",
+                 root, root, root, root, ld && *ld ? ":" : "", ld ? ld : ""));
+    for (size_t i = 0; ok && i < own; i++)
+        ok = put_var(env, &k, "%s", pf->env[i]);
+    if (!ok) {
+        free_strv(env);
+        return NULL;
+    }
     return env;
 }
 
@@ -172,7 +210,7 @@ static int spawn(faas_function *fn, proc_inst *pi, char *err, size_t errlen)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     int alive[2];
     if (pipe2(alive, O_CLOEXEC) != 0) {
-        free(env);
+        free_strv(env);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&at);
         snprintf(err, errlen, "pipe2: %s", strerror(errno));
@@ -185,7 +223,7 @@ static int spawn(faas_function *fn, proc_inst *pi, char *err, size_t errlen)
     int rc = posix_spawn(&pi->pid, pf->command, &fa, &at, pf->argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
-    free(env);
+    free_strv(env);
     close(alive[1]);
     pi->alive = alive[0];
     if (rc != 0) {
@@ -461,14 +499,6 @@ static int proc_attach(faas_function *fn)
     return FAAS_OK;                     /* the state came with the registration */
 }
 
-static void free_strv(char **v)
-{
-    if (v == NULL)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
 
 static void pf_free(proc_fn *pf)
 {

@@ -813,6 +813,187 @@ static void check_only_leaves_no_budget(void **state)
     faas_runtime_free(rt);
 }
 
+/* ---- runtime = provided: process functions ------------------------------------------------ */
+
+/* DIR/name with text and mode. */
+static void put(const char *dir, const char *name, const char *text, mode_t mode)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static void process_function_keys(void **state)
+{
+    (void)state;
+    char dir[256], want[512];
+    assert_non_null(temp_dir(dir, sizeof dir, "faas-ff-proc"));
+    put(dir, "bootstrap", "#!/bin/sh\n", 0755);
+    ff_file f = parse("[hello]\n"
+                      "runtime = provided\n"
+                      "bootstrap = bootstrap\n"
+                      "handler = function.handler\n"
+                      "memory_mb = 256\n"
+                      "max_concurrency = 4\n"
+                      "min_warm = 1\n"
+                      "keep_alive_ms = 5000\n"
+                      "timeout_ms = 3000\n"
+                      "\n"
+                      "[environment hello]\n"
+                      "GREETING = hello there\n"
+                      "TABLE = a=b, c\n"
+                      "[tut]\n"
+                      "runtime = provided.al2023\n"
+                      "command =  bash   bootstrap --x \n"
+                      "handler = function.handler\n"
+                      "cwd = code\n"
+                      "[al2]\n"
+                      "runtime = provided.al2\n"
+                      "command = /bin/true\n", dir);
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    assert_int_equal(f.n, 3);
+    ff_function *h = &f.fns[0];
+    assert_int_equal(h->runtime, 1);
+    snprintf(want, sizeof want, "%s/bootstrap", dir);
+    assert_string_equal(h->command, want);
+    assert_null(h->argv);
+    assert_null(h->cwd);                    /* faas_register_process's: the bootstrap's */
+    assert_string_equal(h->handler, "function.handler");
+    assert_int_equal(h->cfg.memory_mb, 256);
+    assert_int_equal(h->cfg.max_concurrency, 4);
+    assert_int_equal(h->cfg.min_warm, 1);
+    assert_int_equal(h->cfg.keep_alive_ms, 5000);
+    assert_int_equal(h->cfg.timeout_ms, 3000);
+    assert_int_equal(h->nenv, 2);
+    assert_string_equal(h->environment[0], "GREETING=hello there");
+    assert_string_equal(h->environment[1], "TABLE=a=b, c");
+    assert_null(h->environment[2]);
+    ff_function *t = &f.fns[1];
+    assert_int_equal(t->runtime, 1);
+    assert_true(strlen(t->command) > 5 &&
+                strcmp(t->command + strlen(t->command) - 5, "/bash") == 0);   /* PATH's */
+    assert_string_equal(t->argv[0], "bash");
+    assert_string_equal(t->argv[1], "bootstrap");
+    assert_string_equal(t->argv[2], "--x");
+    assert_null(t->argv[3]);
+    snprintf(want, sizeof want, "%s/code", dir);
+    assert_string_equal(t->cwd, want);
+    assert_null(t->environment);
+    assert_string_equal(f.fns[2].command, "/bin/true");
+    assert_string_equal(f.fns[2].cwd, dir);   /* command = ...: the file's directory */
+    ff_free(&f);
+    remove_tree(dir);
+}
+
+static void process_function_errors_with_their_lines(void **state)
+{
+    (void)state;
+    char dir[256];
+    assert_non_null(temp_dir(dir, sizeof dir, "faas-ff-proc"));
+    put(dir, "plain", "#!/bin/sh\n", 0644);
+    ff_file f = parse("[a]\n"                               /* 1 */
+                      "runtime = provided\n"                /* 2: no command */
+                      "[b]\n"                               /* 3 */
+                      "runtime = provided\n"                /* 4 */
+                      "command = ./nothere x\n"             /* 5: no such file */
+                      "module = /x.so\n"                    /* 6: a module key */
+                      "[environment b]\n"                   /* 7 */
+                      "AWS_LAMBDA_FUNCTION_NAME = x\n"      /* 8: reserved */
+                      "_HANDLER = y\n"                      /* 9: reserved */
+                      "1BAD = z\n"                          /* 10: not a name */
+                      "OK = 1\n"                            /* 11 */
+                      "OK = 2\n"                            /* 12: twice */
+                      "[environment zz]\n"                  /* 13: not defined */
+                      "[c]\n"                               /* 14 */
+                      "module = /c.so\n"                    /* 15 */
+                      "[environment c]\n"                   /* 16: a module function's */
+                      "X1 = 1\n"                            /* 17 */
+                      "[d]\n"                               /* 18 */
+                      "module = /d.so\n"                    /* 19 */
+                      "handler = x.y\n"                     /* 20: without runtime */
+                      "[e]\n"                               /* 21 */
+                      "runtime = provided\n"                /* 22 */
+                      "bootstrap = plain\n"                 /* 23: not executable */
+                      "[g]\n"                               /* 24 */
+                      "runtime = nodejs20.x\n"              /* 25: not ours */
+                      "[h]\n"                               /* 26 */
+                      "runtime = provided\n"                /* 27 */
+                      "command = /bin/true\n"               /* 28 */
+                      "bootstrap = /bin/true\n"             /* 29: both */
+                      "[environment h]\n"                   /* 30 */
+                      "AWS_SECRET_ACCESS_KEY = k\n",        /* 31: reserved */
+                      dir);
+    print_errors(&f);
+    static const char *const want[] = {
+        "fns.ini:5: [b] command = ./nothere x: ",
+        "fns.ini:8: [environment b] AWS_LAMBDA_FUNCTION_NAME: reserved by Lambda",
+        "fns.ini:9: [environment b] _HANDLER: reserved by Lambda",
+        "fns.ini:10: [environment b] 1BAD: a variable's name is a letter",
+        "fns.ini:12: [environment b] OK: given twice",
+        "fns.ini:13: [environment zz]: function zz is not defined above it",
+        "fns.ini:23: [e] bootstrap = plain: ",
+        "fns.ini:25: runtime = nodejs20.x: one of provided, provided.al2023, provided.al2",
+        "fns.ini:29: [h] bootstrap: command and bootstrap name one thing",
+        "fns.ini:31: [environment h] AWS_SECRET_ACCESS_KEY: reserved by Lambda",
+        "fns.ini:1: [a]: runtime = provided needs command = PROGRAM [ARGS...] or bootstrap",
+        "fns.ini:3: [b]: module is for module functions, not runtime = provided",
+        "fns.ini:14: [c]: [environment c] (line 16): only runtime = provided functions take",
+        "fns.ini:18: [d]: handler needs runtime = provided",
+        "fns.ini:24: [g]: needs module = PATH (a shared object) or ffi = SIGNATURE (or runtime",
+    };
+    for (size_t i = 0; i < f.nerrors && i < sizeof want / sizeof want[0]; i++) {
+        if (!starts(f.errors[i], want[i]))
+            print_message("# error %zu: want %s\n", i, want[i]);
+        assert_true(starts(f.errors[i], want[i]));
+    }
+    assert_int_equal(f.nerrors, sizeof want / sizeof want[0]);
+    assert_non_null(strstr(f.errors[0], "is not an executable file (No such file"));
+    assert_non_null(strstr(f.errors[6], "is not an executable file (Permission denied)"));
+    ff_free(&f);
+    remove_tree(dir);
+}
+
+/* The tutorial's bootstrap through the file: registered with faas_register_process, its
+ * environment reaching the handler, as --check does too. */
+static void process_function_is_registered_and_runs(void **state)
+{
+    (void)state;
+    char dir[256], text[2048];
+    assert_non_null(temp_dir(dir, sizeof dir, "faas-ff-proc"));
+    put(dir, "greet.sh", "function handler () {\n  echo \"$GREETING|$_HANDLER|$1\"\n}\n",
+        0644);
+    const char *src = getenv("top_srcdir");
+    snprintf(text, sizeof text,
+             "[greet]\nruntime = provided\ncommand = bash %s/tests/runtime/bootstrap\n"
+             "handler = greet.handler\nmax_concurrency = 2\n"
+             "[environment greet]\nGREETING = hello there\nTMPDIR = %s\n",
+             src ? src : "..", dir);
+    faas_options o = { .size = sizeof(faas_options), .manual = 1 };
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    ff_file f = parse(text, dir);
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    f.check_only = 1;
+    assert_int_equal(ff_register(rt, &f, "fns.ini"), 0);
+    assert_null(faas_lookup(rt, "greet"));
+    f.check_only = 0;
+    assert_int_equal(ff_register(rt, &f, "fns.ini"), 0);
+    faas_response res;
+    ASSERT_OK(faas_invoke(rt, "greet", "{\"a\":1}", 7, &res));
+    assert_string_equal((const char *)res.data, "hello there|greet.handler|{\"a\":1}");
+    assert_int_equal(res.record.cold, 1);
+    faas_response_free(&res);
+    ff_free(&f);
+    faas_runtime_free(rt);
+    remove_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -833,6 +1014,9 @@ int main(void)
         cmocka_unit_test(versions_and_aliases_are_applied),
         cmocka_unit_test(check_only_checks_versions_and_aliases),
         cmocka_unit_test(a_watch_calls_its_qualifier),
+        cmocka_unit_test(process_function_keys),
+        cmocka_unit_test(process_function_errors_with_their_lines),
+        cmocka_unit_test(process_function_is_registered_and_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

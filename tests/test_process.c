@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -187,6 +188,60 @@ static void environment_is_lambdas(void **state)
     pc.environment = NULL;
     pc.command = NULL;
     assert_int_equal(faas_register_process(f->rt, "bad", &pc, NULL), FAAS_EINVAL);
+}
+
+/* Every variable Lambda defines for a provided-runtime function, as the runtime's process
+ * sees it (a handler that prints them). */
+static void environment_is_complete(void **state)
+{
+    pfix *f = *state;
+    put_file(f, "envall.sh",
+             "function handler () {\n"
+             "  for v in AWS_LAMBDA_FUNCTION_NAME AWS_LAMBDA_FUNCTION_VERSION "
+             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE AWS_LAMBDA_INITIALIZATION_TYPE "
+             "AWS_LAMBDA_LOG_GROUP_NAME AWS_LAMBDA_LOG_STREAM_NAME AWS_LAMBDA_RUNTIME_API "
+             "AWS_REGION AWS_DEFAULT_REGION _HANDLER LAMBDA_TASK_ROOT LAMBDA_RUNTIME_DIR TZ "
+             "LANG PATH LD_LIBRARY_PATH AWS_EXECUTION_ENV GREETING; do\n"
+             "    printf '%s=%s;' \"$v\" \"${!v-(unset)}\"\n"
+             "  done\n"
+             "}\n");
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.memory_mb = 512;
+    register_tutorial(f, "envall", "envall.handler", &cfg);
+    /* Only $LATEST: a hooked function cannot be published yet (faas_publish_version says
+     * so); AWS_LAMBDA_FUNCTION_VERSION follows fn->version once it can. */
+    const char *qualified[] = { "envall" };
+    const char *version[] = { "$LATEST" };
+    for (int q = 0; q < 1; q++) {
+        faas_response res;
+        ASSERT_OK(faas_invoke(f->rt, qualified[q], "{}", 2, &res));
+        const char *out = (const char *)res.data;
+        print_message("# %s\n", out);
+        char want[2048];
+        snprintf(want, sizeof want,
+                 "AWS_LAMBDA_FUNCTION_NAME=envall;AWS_LAMBDA_FUNCTION_VERSION=%s;"
+                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512;AWS_LAMBDA_INITIALIZATION_TYPE=on-demand;"
+                 "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/envall;", version[q]);
+        assert_int_equal(strncmp(out, want, strlen(want)), 0);
+        regex_t re;
+        char pattern[4096];
+        snprintf(pattern, sizeof pattern,
+                 ";AWS_LAMBDA_LOG_STREAM_NAME=[0-9]{4}/[0-9]{2}/[0-9]{2}/\\[%s\\][0-9a-f]{32};"
+                 "AWS_LAMBDA_RUNTIME_API=127\\.0\\.0\\.1:[0-9]+/[^;]+;"
+                 "AWS_REGION=us-east-1;AWS_DEFAULT_REGION=us-east-1;_HANDLER=envall\\.handler;"
+                 "LAMBDA_TASK_ROOT=%s;LAMBDA_RUNTIME_DIR=%s;TZ=:UTC;LANG=en_US\\.UTF-8;"
+                 "PATH=[^;]+;LD_LIBRARY_PATH=/lib64:/usr/lib64:%s:%s/lib:%s:%s/lib:/opt/lib[^;]*;"
+                 "AWS_EXECUTION_ENV=\\(unset\\);GREETING=hello there;$",
+                 q == 0 ? "\\$LATEST" : "1", f->dir, f->dir, f->dir, f->dir, f->dir, f->dir);
+        assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+        int m = regexec(&re, out, 0, NULL, 0);
+        regfree(&re);
+        if (m != 0)
+            print_message("# does not match %s\n", pattern);
+        assert_int_equal(m, 0);
+        faas_response_free(&res);
+    }
 }
 
 /* ---- failures ---------------------------------------------------------------------------- */
@@ -380,6 +435,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(tutorial_bootstrap_serves_its_handler, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(environment_is_lambdas, setup, teardown),
+        cmocka_unit_test_setup_teardown(environment_is_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(handler_failure_is_an_exit_error, setup, teardown),
         cmocka_unit_test_setup_teardown(error_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(timeout_kills_the_group, setup, teardown),

@@ -38,6 +38,8 @@ typedef struct parser {
     size_t      budget;             /* 1 + the index in out->budgets of the [budget TAG]
                                        section being read; 0: none */
     size_t      version, alias;     /* the same for [version NAME:N] and [alias NAME:A] */
+    size_t      env;                /* 1 + the index in out->fns of the function whose
+                                       [environment NAME] section is being read; 0: none */
 } parser;
 
 /* Grow *array of *cap elements of size each to hold at least need: doubling, so that n
@@ -294,6 +296,115 @@ static bool set_schedule(parser *p, ff_function *fn, const ff_key *k, const char
     return set_text(p, fn, k, v);
 }
 
+/* ---- runtime = provided: process functions -------------------------------------------------
+ * command = PROGRAM ARGS... (words split on blanks, no quoting) or bootstrap = PATH (Lambda's
+ * name: an executable run without arguments). A program with a slash is a path, relative to
+ * the file's directory; a bare name is looked up in PATH. It must be executable now, so that
+ * --check names the line. */
+
+static void free_words(char **v)
+{
+    if (v == NULL)
+        return;
+    for (char **w = v; *w; w++)
+        free(*w);
+    free(v);
+}
+
+static bool is_space(char c);
+
+/* The words of v (blank-separated), NULL-terminated; NULL (p->oom set) without memory. */
+static char **split_words(parser *p, const char *v)
+{
+    size_t n = 0, cap = 0;
+    char **words = NULL;
+    for (const char *c = v; *c;) {
+        while (*c && is_space(*c))
+            c++;
+        if (*c == '\0')
+            break;
+        const char *start = c;
+        while (*c && !is_space(*c))
+            c++;
+        if (!reserve((void **)&words, &cap, n + 2, sizeof *words) ||
+            (words[n] = strndup(start, (size_t)(c - start))) == NULL) {
+            if (words != NULL)
+                words[n] = NULL;
+            free_words(words);
+            p->oom = true;
+            return NULL;
+        }
+        words[++n] = NULL;
+    }
+    return words;
+}
+
+/* PROGRAM as the path to run (malloc'd), or NULL: not found (errno) or out of memory. */
+static char *find_program(parser *p, const char *prog)
+{
+    if (prog[0] == '/' || (strchr(prog, '/') != NULL && p->dir == NULL))
+        return strdup(prog);
+    if (strchr(prog, '/') != NULL)
+        return in_dir(p, prog);
+    const char *path = getenv("PATH");
+    char *copy = strdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+    if (copy == NULL)
+        return NULL;
+    char *save = NULL, *found = NULL;
+    for (char *d = strtok_r(copy, ":", &save); d != NULL; d = strtok_r(NULL, ":", &save)) {
+        size_t need = strlen(d) + strlen(prog) + 2;
+        char *full = malloc(need);
+        if (full == NULL)
+            break;
+        snprintf(full, need, "%s/%s", d, prog);
+        if (access(full, X_OK) == 0) {
+            found = full;
+            break;
+        }
+        free(full);
+    }
+    free(copy);
+    if (found == NULL)
+        errno = ENOENT;
+    return found;
+}
+
+static bool set_command(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    char b[72];
+    bool bootstrap = strcmp(k->name, "bootstrap") == 0;
+    if (fn->command != NULL) {
+        error(p, "[%s] %s: command and bootstrap name one thing: give one of them",
+              fn->name, k->name);
+        return false;
+    }
+    if (!set_text(p, fn, k, v))     /* checks the text; the field is replaced below */
+        return false;
+    free(fn->command);
+    fn->command = NULL;
+    char **words = bootstrap ? NULL : split_words(p, v);
+    if (!bootstrap && words == NULL)
+        return false;
+    const char *prog = bootstrap ? v : words[0];
+    /* a bootstrap is a file: never looked up in PATH */
+    char *path = bootstrap && v[0] != '/' && p->dir != NULL ? in_dir(p, v)
+               : find_program(p, prog);
+    if (path == NULL || access(path, X_OK) != 0) {
+        int e = path == NULL && errno == ENOMEM ? ENOMEM : errno;
+        if (e == ENOMEM)
+            p->oom = true;
+        else
+            error(p, "[%s] %s = %s: %s is not an executable file (%s)", fn->name, k->name,
+                  shown(v, b), path ? path : prog, strerror(e));
+        free(path);
+        free_words(words);
+        return false;
+    }
+    fn->command = path;
+    fn->argv = words;
+    return true;
+}
+
 static const ff_word bool_words[] = {
     { "false", 0 }, { "true", 1 }, { "no", 0 }, { "yes", 1 }, { NULL, 0 },
 };
@@ -303,6 +414,9 @@ static const ff_word watch_event_words[] = {
 };
 static const ff_word isolation_words[] = {
     { "none", FAAS_ISOLATE_NONE }, { "process", FAAS_ISOLATE_PROCESS }, { NULL, 0 },
+};
+static const ff_word runtime_words[] = {
+    { "provided", 1 }, { "provided.al2023", 1 }, { "provided.al2", 1 }, { NULL, 0 },
 };
 static const ff_word seccomp_words[] = {
     { "none", FAAS_SECCOMP_NONE }, { "no-network", FAAS_SECCOMP_NO_NETWORK },
@@ -344,9 +458,24 @@ static const ff_key keys[] = {
     { "qualifier",       set_text,     offsetof(ff_function, qualifier),       0, 128, NULL },
     { "reload",          set_word,     offsetof(ff_function, reload),          0, 0,
       bool_words },
+    { "runtime",         set_word,     offsetof(ff_function, runtime),         0, 0,
+      runtime_words },
+    { "command",         set_command,  offsetof(ff_function, command),         0, 4096, NULL },
+    { "bootstrap",       set_command,  offsetof(ff_function, command),         0, 4096, NULL },
+    { "handler",         set_text,     offsetof(ff_function, handler),         0, 128, NULL },
+    { "cwd",             set_dir,      offsetof(ff_function, cwd),             0, 4096, NULL },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
-_Static_assert(NKEYS <= sizeof(unsigned) * CHAR_BIT, "ff_function.seen has a bit per key");
+_Static_assert(NKEYS <= sizeof(uint64_t) * CHAR_BIT, "ff_function.seen has a bit per key");
+
+/* The seen bit of the key called name (0 if there is none). */
+static uint64_t key_bit(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return UINT64_C(1) << i;
+    return 0;
+}
 
 /* ---- lines --------------------------------------------------------------------------------- */
 
@@ -829,6 +958,131 @@ static void check_alias(parser *p, const ff_alias *a)
         error(p, "[alias %s:%s]: extra_version without extra_weight", a->function, a->alias);
 }
 
+/* ---- [environment NAME] and the kind of a function ----------------------------------------
+ * [environment NAME] follows [NAME] (runtime = provided): one VARIABLE = value a line. */
+
+/* Lambda's reserved variables (the list faas_register_process(3) refuses, from the AWS
+ * Lambda Developer Guide, "Defined runtime environment variables"): checked here so that
+ * the error names its line. */
+static bool env_reserved(const char *name)
+{
+    static const char *const names[] = {
+        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    };
+    if (strncmp(name, "AWS_LAMBDA_", 11) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+#define ENV_MAX 4096                /* Lambda: all of a function's variables, 4 KB */
+
+/* The section line [environment NAME]: NAME is a function defined above. */
+static void environment_section(parser *p, char *name)
+{
+    char b[72];
+    size_t n = strlen(name);
+    name = trim(name, &n);
+    ff_function *fn = find(p, name);
+    if (fn == NULL) {
+        error(p, "[environment %s]: function %s is not defined above it", shown(name, b),
+              shown(name, b));
+        return;
+    }
+    if (fn->env_line != 0) {
+        error(p, "[environment %s]: already defined at line %u", name, fn->env_line);
+        return;
+    }
+    fn->env_line = p->line;
+    p->env = (size_t)(fn - p->out->fns) + 1;
+}
+
+/* NAME = value in an [environment FUNCTION] section. */
+static void environment_key(parser *p, const char *key, const char *value)
+{
+    char b[72], c[72];
+    ff_function *fn = &p->out->fns[p->env - 1];
+    if (env_reserved(key)) {
+        error(p, "[environment %s] %s: reserved by Lambda (the runtime sets it)", fn->name,
+              key);
+        return;
+    }
+    bool ok = (key[0] >= 'a' && key[0] <= 'z') || (key[0] >= 'A' && key[0] <= 'Z');
+    for (const char *ch = key; *ch && ok; ch++)
+        ok = (*ch >= 'a' && *ch <= 'z') || (*ch >= 'A' && *ch <= 'Z') ||
+             (*ch >= '0' && *ch <= '9') || *ch == '_';
+    if (!ok || strlen(key) < 2) {
+        error(p, "[environment %s] %s: a variable's name is a letter, then letters, digits "
+              "or _ (2 or more in all)", fn->name, shown(key, b));
+        return;
+    }
+    size_t kn = strlen(key), vn = strlen(value);
+    for (size_t i = 0; i < fn->nenv; i++)
+        if (strncmp(fn->environment[i], key, kn) == 0 && fn->environment[i][kn] == '=') {
+            error(p, "[environment %s] %s: given twice", fn->name, key);
+            return;
+        }
+    for (const char *ch = value; *ch; ch++)
+        if ((unsigned char)*ch < 0x20 || *ch == 0x7f) {
+            error(p, "[environment %s] %s = %s: has a control character", fn->name, key,
+                  shown(value, c));
+            return;
+        }
+    if (fn->env_bytes + kn + vn > ENV_MAX) {
+        error(p, "[environment %s] %s: the variables of a function are at most %d bytes "
+              "(names and values, as Lambda counts them)", fn->name, key, ENV_MAX);
+        return;
+    }
+    size_t cap = fn->nenv ? fn->nenv + 1 : 0;
+    char *entry = malloc(kn + vn + 2);
+    if (entry == NULL || !reserve((void **)&fn->environment, &cap, fn->nenv + 2,
+                                  sizeof *fn->environment)) {
+        free(entry);
+        p->oom = true;
+        return;
+    }
+    snprintf(entry, kn + vn + 2, "%s=%s", key, value);
+    fn->environment[fn->nenv++] = entry;
+    fn->environment[fn->nenv] = NULL;
+    fn->env_bytes += kn + vn;
+}
+
+/* What a function's kind allows: process keys only with runtime = provided, module keys
+ * only without. */
+static void check_kind(parser *p, ff_function *fn)
+{
+    static const char *const module_keys[] = { "module", "symbol", "ffi", "isolation",
+                                               "seccomp", "pids_max" };
+    static const char *const process_keys[] = { "command", "bootstrap", "handler", "cwd" };
+    if (fn->runtime) {
+        if (fn->command == NULL && !(fn->seen & (key_bit("command") | key_bit("bootstrap"))))
+            error(p, "[%s]: runtime = provided needs command = PROGRAM [ARGS...] or "
+                  "bootstrap = PATH", fn->name);
+        for (size_t i = 0; i < sizeof module_keys / sizeof *module_keys; i++)
+            if (fn->seen & key_bit(module_keys[i]))
+                error(p, "[%s]: %s is for module functions, not runtime = provided",
+                      fn->name, module_keys[i]);
+        /* command = PROGRAM ARGS runs in the file's directory (its arguments are relative
+         * to it); bootstrap = PATH in the bootstrap's (faas_register_process's default). */
+        if (fn->cwd == NULL && fn->argv != NULL && p->dir != NULL &&
+            (fn->cwd = strdup(p->dir)) == NULL)
+            p->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < sizeof process_keys / sizeof *process_keys; i++)
+        if (fn->seen & key_bit(process_keys[i]))
+            error(p, "[%s]: %s needs runtime = provided (a process function)", fn->name,
+                  process_keys[i]);
+    if (fn->env_line != 0)
+        error(p, "[%s]: [environment %s] (line %u): only runtime = provided functions take "
+              "an environment for now (in-process functions get theirs through the context "
+              "later)", fn->name, fn->name, fn->env_line);
+}
+
 /* A function's qualifier = Q: $LATEST, a declared version or alias of it. */
 static void check_qualifier(parser *p, const ff_function *fn)
 {
@@ -871,7 +1125,7 @@ static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in
         char *name = trim(s + 1, &nn);
         *in_bad = true;             /* until the section proves good */
         *cur = NULL;
-        p->budget = p->version = p->alias = 0;
+        p->budget = p->version = p->alias = p->env = 0;
         if (strncmp(name, "budget", 6) == 0 && is_space(name[6])) {
             budget_section(p, name + 7);
             *in_bad = p->budget == 0;
@@ -885,6 +1139,11 @@ static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in
         if (strncmp(name, "alias", 5) == 0 && is_space(name[5])) {
             alias_section(p, name + 6);
             *in_bad = p->alias == 0;
+            return;
+        }
+        if (strncmp(name, "environment", 11) == 0 && is_space(name[11])) {
+            environment_section(p, name + 12);
+            *in_bad = p->env == 0;
             return;
         }
         if (!valid_name(name)) {
@@ -921,6 +1180,10 @@ static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in
         alias_key(p, key, value);
         return;
     }
+    if (p->env != 0) {
+        environment_key(p, key, value);
+        return;
+    }
     if (*cur == NULL) {
         if (!*in_bad)               /* keys of a section already refused are not repeated */
             error(p, "%s: a key outside any [function] section", shown(key, b));
@@ -939,7 +1202,7 @@ static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in
         error(p, "[%s] %s: unknown key (known: %s)", (*cur)->name, shown(key, b), known);
         return;
     }
-    unsigned bit = 1u << (k - keys);
+    uint64_t bit = UINT64_C(1) << (k - keys);
     if ((*cur)->seen & bit) {
         error(p, "[%s] %s: given twice", (*cur)->name, k->name);
         return;
@@ -956,9 +1219,11 @@ static void parse_line(parser *p, char *s, size_t n, ff_function **cur, bool *in
 static void check_function(parser *p, ff_function *fn)
 {
     p->line = fn->line;
-    if (fn->module == NULL && fn->ffi == NULL)
-        error(p, "[%s]: needs module = PATH (a shared object) or ffi = SIGNATURE", fn->name);
-    if (fn->symbol == NULL && !valid_symbol(fn->name))
+    check_kind(p, fn);
+    if (!fn->runtime && fn->module == NULL && fn->ffi == NULL)
+        error(p, "[%s]: needs module = PATH (a shared object) or ffi = SIGNATURE (or "
+              "runtime = provided: a process function)", fn->name);
+    if (!fn->runtime && fn->symbol == NULL && !valid_symbol(fn->name))
         error(p, "[%s]: the name is not a C identifier: give symbol = SYMBOL", fn->name);
     if (fn->cfg.max_concurrency != 0 && fn->cfg.min_warm > fn->cfg.max_concurrency)
         error(p, "[%s]: min_warm (%u) is more than max_concurrency (%u)", fn->name,
@@ -986,7 +1251,7 @@ static void check_function(parser *p, ff_function *fn)
 int ff_parse(const char *text, size_t len, const char *name, const char *dir, ff_file *out)
 {
     memset(out, 0, sizeof *out);
-    parser p = { out, name ? name : "(functions)", dir, 0, false, { NULL, 0 }, 0, 0, 0 };
+    parser p = { out, name ? name : "(functions)", dir, 0, false, { NULL, 0 }, 0, 0, 0, 0 };
     char *line = NULL;
     size_t cap = 0;
     ff_function *cur = NULL;
@@ -1090,7 +1355,15 @@ static int register_one(faas_runtime *rt, ff_file *f, ff_function *fn, const cha
 {
     const char *symbol = fn->symbol ? fn->symbol : fn->name;
     int rc;
-    if (fn->ffi != NULL)
+    if (fn->runtime) {
+        faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+        pc.command = fn->command;
+        pc.argv = (const char *const *)fn->argv;
+        pc.handler = fn->handler;
+        pc.environment = (const char *const *)fn->environment;
+        pc.cwd = fn->cwd;
+        rc = faas_register_process(rt, fn->name, &pc, &fn->cfg);
+    } else if (fn->ffi != NULL)
         rc = faas_register_ffi(rt, fn->name, fn->module, symbol, fn->ffi, &fn->cfg);
     else
         rc = faas_register_module(rt, fn->name, fn->module, symbol, &fn->cfg);
@@ -1290,6 +1563,11 @@ void ff_free(ff_file *f)
         free(fn->watch_prefix);
         free(fn->watch_suffix);
         free(fn->qualifier);
+        free(fn->command);
+        free_words(fn->argv);
+        free(fn->handler);
+        free(fn->cwd);
+        free_words(fn->environment);
     }
     for (size_t i = 0; i < f->nversions; i++) {
         free(f->versions[i].function);

@@ -28,7 +28,16 @@ typedef struct ff_function {
     char       *qualifier;      /* the schedule and watch call NAME:QUALIFIER, or NULL */
     int         reload;         /* reload = true: follow the module file on disk
                                    (faas_update_follow, with the schedule and watch) */
-    unsigned    seen;           /* one bit per key of the table, to refuse repeats */
+    /* runtime = provided: a process function (faas_register_process(3)) */
+    int         runtime;        /* 0: a module or ffi function; 1: provided */
+    char       *command;        /* the executable, resolved (command or bootstrap) */
+    char      **argv;           /* command's words (NULL-terminated), or NULL: { command } */
+    char       *handler, *cwd;  /* _HANDLER; the working directory (NULL: the default) */
+    char      **environment;    /* "NAME=value" from [environment NAME], NULL-terminated,
+                                   or NULL: none */
+    size_t      nenv, env_bytes;
+    unsigned    env_line;       /* where [environment NAME] starts (0: none) */
+    uint64_t    seen;           /* one bit per key of the table, to refuse repeats */
     int         registered;     /* set by ff_register */
 } ff_function;
 
