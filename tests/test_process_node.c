@@ -78,7 +78,7 @@ static void need_runtime(nfix *f)
         return;
     char native[1200];
     snprintf(native, sizeof native,
-             "%s/tests/npm/node_modules/aws-lambda-ric/build/Release/rapid-client.node",
+             "%s/tests/npm/node_modules/aws-lambda-ric/dist/rapid-client.node",
              srcdir());
     if (access(f->entry, R_OK) != 0) {
         fprintf(stderr, "# SKIP: aws-lambda-ric is not installed in tests/npm "
