@@ -93,16 +93,22 @@ static void need_runtime(nfix *f)
     }
 }
 
-static void register_node(nfix *f, const char *name, const faas_config *cfg)
+static void register_handler(nfix *f, const char *name, const char *handler,
+                             const faas_config *cfg)
 {
     /* as Lambda's nodejs images run it: node <ric>/bin/index.mjs index.handler */
-    const char *argv[] = { "env", "node", f->entry, "index.handler", NULL };
+    const char *argv[] = { "env", "node", f->entry, handler, NULL };
     faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
     pc.command = "/usr/bin/env";            /* node from PATH */
     pc.argv = argv;
-    pc.handler = "index.handler";
+    pc.handler = handler;
     pc.cwd = f->root;
     ASSERT_OK(faas_register_process(f->rt, name, &pc, cfg));
+}
+
+static void register_node(nfix *f, const char *name, const faas_config *cfg)
+{
+    register_handler(f, name, "index.handler", cfg);
 }
 
 /* The number after "KEY": in a JSON text, or -1. */
@@ -193,6 +199,22 @@ static void timeout_kills_the_process(void **state)
     faas_response_free(&res);
 }
 
+/* A handler module that does not load: the runtime posts .../init/error (the RIC from its
+ * JavaScript side, which takes AWS_LAMBDA_RUNTIME_API as host:port) and the call fails
+ * Runtime.InitError with the runtime's own body. */
+static void init_error_is_the_runtimes(void **state)
+{
+    nfix *f = *state;
+    need_runtime(f);
+    register_handler(f, "nodeinit", "missing.handler", NULL);
+    faas_response res;
+    assert_int_equal(faas_invoke(f->rt, "nodeinit", "{}", 2, &res), FAAS_EINIT);
+    fprintf(stderr, "# %s | %s\n", res.error_type, res.error_message);
+    assert_string_equal(res.error_type, "Runtime.InitError");
+    assert_non_null(strstr(res.error_message, "missing"));
+    faas_response_free(&res);
+}
+
 int main(void)
 {
     tap_fix_skips();
@@ -201,9 +223,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(answers_with_its_context, setup_ric, teardown),
         cmocka_unit_test_setup_teardown(thrown_error_is_unhandled, setup_ric, teardown),
         cmocka_unit_test_setup_teardown(timeout_kills_the_process, setup_ric, teardown),
+        cmocka_unit_test_setup_teardown(init_error_is_the_runtimes, setup_ric, teardown),
         cmocka_unit_test_setup_teardown(answers_with_its_context, setup_loop, teardown),
         cmocka_unit_test_setup_teardown(thrown_error_is_unhandled, setup_loop, teardown),
         cmocka_unit_test_setup_teardown(timeout_kills_the_process, setup_loop, teardown),
+        cmocka_unit_test_setup_teardown(init_error_is_the_runtimes, setup_loop, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
