@@ -1,10 +1,11 @@
 /*
  * runtime_api.c - the Lambda Runtime API (2018-06-01) on loopback, for process instances:
- * one libmicrohttpd server per runtime (a thread per connection: a runtime's GET .../next
- * blocks until it has a call), each instance named by a random token in its endpoint's
- * path. It owns the server and the instances' mailboxes (runtime_api.h); it never spawns or
- * kills a process (process.c) and never touches the pool or the records. The routes, status
- * codes and bodies are libfaas/runtime_api.md's.
+ * one libmicrohttpd listener per instance, on its own loopback port (a thread per
+ * connection: a runtime's GET .../next blocks until it has a call), so that the endpoint is
+ * the plain "host:port" every runtime interface client expects and an instance's port
+ * serves only its own calls. It owns the listeners and the instances' mailboxes
+ * (runtime_api.h); it never spawns or kills a process (process.c) and never touches the
+ * pool or the records. The routes, status codes and bodies are libfaas/runtime_api.md's.
  */
 #include "internal.h"
 
@@ -25,8 +26,8 @@
 #define API_PREFIX "/2018-06-01/runtime/"
 
 struct faas__rapi_inst {
-    UT_hash_handle  hh;           /* in srv->insts, by token */
     faas__rapi     *srv;
+    struct MHD_Daemon *d;         /* its own listener: 127.0.0.1:port serves only it */
     pthread_cond_t  cond;         /* a call was offered, or the instance closed */
     unsigned        refs;         /* the host's, and each request's that holds it */
     int             wake;         /* eventfd: the host has something to look at */
@@ -43,20 +44,16 @@ struct faas__rapi_inst {
     size_t          len;
     char           *headers[6];   /* deadline, arn, trace, client context, cognito: values */
     faas__rapi_answer ans;
-    char            token[33];
-    char            endpoint[80];
+    char            endpoint[32];
 };
 
 struct faas__rapi {
-    pthread_mutex_t   lock;       /* protects insts and every instance's fields */
+    pthread_mutex_t   lock;       /* protects every instance's fields */
     atomic_uint       refs;
-    struct MHD_Daemon *d;
-    unsigned short    port;
     size_t            max_body;
-    faas__rapi_inst  *insts;
 };
 
-/* ---- the runtime's part: one server, started by the first process function ------------ */
+/* ---- the runtime's part: the instances' shared state, made by the first process function - */
 
 typedef struct rapi_part {
     faas__part  base;
@@ -65,8 +62,6 @@ typedef struct rapi_part {
 
 static void server_free(faas__rapi *srv)
 {
-    if (srv->d != NULL)
-        MHD_stop_daemon(srv->d);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
 }
@@ -91,7 +86,7 @@ static const faas__part_ops part_ops = { NULL, part_free };
 enum route { R_NONE, R_NEXT, R_RESPONSE, R_ERROR, R_INIT_ERROR };
 
 typedef struct req {
-    faas__rapi_inst *inst;        /* with a reference, or NULL: no such token */
+    faas__rapi_inst *inst;        /* with a reference, or NULL: no such route */
     enum route       route;
     bool             bad_method;
     char             rid[64];
@@ -123,16 +118,12 @@ static void wake_host(faas__rapi_inst *inst)
     (void)n;                            /* EAGAIN: the counter is already non-zero */
 }
 
-/* "/i/TOKEN/2018-06-01/runtime/..." -> the instance (a reference) and the route. */
-static void parse(faas__rapi *srv, const char *url, const char *method, req *r)
+/* "/2018-06-01/runtime/..." on INST's listener -> the route, and INST (a reference). */
+static void parse(faas__rapi_inst *inst, const char *url, const char *method, req *r)
 {
-    if (strncmp(url, "/i/", 3) != 0 || strlen(url) < 3 + 32 ||
-        strncmp(url + 3 + 32, API_PREFIX, sizeof API_PREFIX - 1) != 0)
+    if (strncmp(url, API_PREFIX, sizeof API_PREFIX - 1) != 0)
         return;
-    char token[33];
-    memcpy(token, url + 3, 32);
-    token[32] = '\0';
-    const char *rest = url + 3 + 32 + sizeof API_PREFIX - 1;
+    const char *rest = url + sizeof API_PREFIX - 1;
     bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     if (strcmp(rest, "invocation/next") == 0) {
         r->route = R_NEXT;
@@ -157,11 +148,10 @@ static void parse(faas__rapi *srv, const char *url, const char *method, req *r)
     } else {
         return;
     }
-    pthread_mutex_lock(&srv->lock);
-    HASH_FIND_STR(srv->insts, token, r->inst);
-    if (r->inst != NULL)
-        r->inst->refs++;
-    pthread_mutex_unlock(&srv->lock);
+    pthread_mutex_lock(&inst->srv->lock);
+    r->inst = inst;
+    inst->refs++;
+    pthread_mutex_unlock(&inst->srv->lock);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *con, unsigned status, char *body,
@@ -309,14 +299,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
 {
-    faas__rapi *srv = cls;
+    faas__rapi_inst *inst = cls;
+    faas__rapi *srv = inst->srv;
     (void)version;
     req *r = *con_cls;
     if (r == NULL) {
         r = calloc(1, sizeof *r);
         if (r == NULL)
             return MHD_NO;
-        parse(srv, url, method, r);
+        parse(inst, url, method, r);
         *con_cls = r;
         return MHD_YES;
     }
@@ -346,9 +337,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         return reply_error(con, 404, "NotFound", "No such route");
     if (r->bad_method)
         return reply_error(con, 405, "MethodNotAllowed", "Method not allowed");
-    if (r->inst == NULL)
-        return reply_error(con, 403, "Forbidden", "No such runtime: the endpoint is not a "
-                           "live instance's");
     switch (r->route) {
     case R_NEXT:       return serve_next(srv, con, r);
     case R_RESPONSE:
@@ -362,7 +350,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
-    faas__rapi *srv = cls;
+    faas__rapi *srv = ((faas__rapi_inst *)cls)->srv;
     (void)con;
     (void)why;
     req *r = *con_cls;
@@ -400,37 +388,6 @@ static faas__part *part_create(faas_runtime *rt)
     pthread_mutex_init(&srv->lock, NULL);
     atomic_init(&srv->refs, 1);         /* the part's */
     srv->max_body = rt->opts.max_payload_sync;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    srv->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-            MHD_USE_ITC | MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, 0u,
-        MHD_OPTION_END);
-    if (srv->d == NULL) {
-        server_free(srv);
-        free(rp);
-        faas__fail(FAAS_ENOMEM, "the Runtime API server did not start on 127.0.0.1: %s",
-                   strerror(errno));
-        return NULL;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->d,
-                                                           MHD_DAEMON_INFO_LISTEN_FD);
-    struct sockaddr_in bound;
-    socklen_t blen = sizeof bound;
-    if (info == NULL || getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) != 0) {
-        server_free(srv);
-        free(rp);
-        faas__fail(FAAS_ENOMEM, "the Runtime API server: no port");
-        return NULL;
-    }
-    srv->port = ntohs(bound.sin_port);
     rp->base.ops = &part_ops;
     rp->srv = srv;
     return &rp->base;
@@ -450,6 +407,34 @@ int faas__rapi_get(faas_runtime *rt, faas__rapi **out, char *err, size_t errlen)
 
 /* ---- instances (the host's side) ------------------------------------------------------ */
 
+/* INST's listener on 127.0.0.1, an ephemeral port; its port, or 0. */
+static unsigned listen_for(faas__rapi_inst *inst)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    inst->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+            MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, inst,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, inst,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 8u,
+        MHD_OPTION_END);
+    if (inst->d == NULL)
+        return 0;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(inst->d,
+                                                           MHD_DAEMON_INFO_LISTEN_FD);
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof bound;
+    if (info == NULL || getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) != 0)
+        return 0;
+    return ntohs(bound.sin_port);
+}
+
 int faas__rapi_inst_new(faas__rapi *srv, faas__rapi_inst **out)
 {
     faas__rapi_inst *inst = calloc(1, sizeof *inst);
@@ -463,14 +448,12 @@ int faas__rapi_inst_new(faas__rapi *srv, faas__rapi_inst **out)
     pthread_cond_init(&inst->cond, NULL);
     inst->srv = srv;
     inst->refs = 1;
-    uint64_t bits[2] = { faas__rand64(), faas__rand64() };
-    snprintf(inst->token, sizeof inst->token, "%016llx%016llx", (unsigned long long)bits[0],
-             (unsigned long long)bits[1]);
-    snprintf(inst->endpoint, sizeof inst->endpoint, "127.0.0.1:%u/i/%s", srv->port,
-             inst->token);
-    pthread_mutex_lock(&srv->lock);
-    HASH_ADD_STR(srv->insts, token, inst);
-    pthread_mutex_unlock(&srv->lock);
+    unsigned port = listen_for(inst);
+    if (port == 0) {
+        faas__rapi_inst_close(inst);
+        return FAAS_ENOMEM;
+    }
+    snprintf(inst->endpoint, sizeof inst->endpoint, "127.0.0.1:%u", port);
     *out = inst;
     return FAAS_OK;
 }
@@ -576,9 +559,13 @@ void faas__rapi_inst_close(faas__rapi_inst *inst)
 {
     faas__rapi *srv = inst->srv;
     pthread_mutex_lock(&srv->lock);
-    HASH_DEL(srv->insts, inst);
     inst->closed = true;
     pthread_cond_broadcast(&inst->cond);
+    pthread_mutex_unlock(&srv->lock);
+    /* Its port closes; the connection threads (a next woken above) are joined. */
+    if (inst->d != NULL)
+        MHD_stop_daemon(inst->d);
+    pthread_mutex_lock(&srv->lock);
     inst_unref_locked(inst);
     pthread_mutex_unlock(&srv->lock);
 }

@@ -1,8 +1,9 @@
 /*
  * runtime_api.h - the Lambda Runtime API server (runtime_api.c) as process instances
- * (process.c) use it. Never installed. One server per faas_runtime, on 127.0.0.1 and a
- * free port, started by the first process function; each instance is known by a random
- * token in its endpoint's path, so that it can fetch and answer only its own calls.
+ * (process.c) use it. Never installed. The shared state is made per faas_runtime by the
+ * first process function; each instance has its own listener on 127.0.0.1 and a free port,
+ * its endpoint "127.0.0.1:PORT" (the host:port every runtime interface client parses), so
+ * that it can fetch and answer only its own calls.
  *
  * The host offers a call (faas__rapi_offer); the instance's GET .../invocation/next takes
  * it; its POST .../response or .../error answers it; the instance's wake fd (an eventfd)
@@ -45,7 +46,7 @@ typedef struct faas__rapi_inst faas__rapi_inst;
 int  faas__rapi_get(faas_runtime *rt, faas__rapi **out, char *err, size_t errlen);
 void faas__rapi_unref(faas__rapi *srv);
 
-/* A new instance and its endpoint, "127.0.0.1:PORT/i/TOKEN". */
+/* A new instance, listening, and its endpoint, "127.0.0.1:PORT". */
 int  faas__rapi_inst_new(faas__rapi *srv, faas__rapi_inst **out);
 const char *faas__rapi_endpoint(const faas__rapi_inst *inst);
 int  faas__rapi_wake_fd(const faas__rapi_inst *inst);
@@ -61,8 +62,8 @@ bool faas__rapi_taken(faas__rapi_inst *inst);
 /* The answer to the call, if there is one (moved into *ans; the call is over). */
 bool faas__rapi_answer_take(faas__rapi_inst *inst, faas__rapi_answer *ans);
 void faas__rapi_answer_free(faas__rapi_answer *ans);
-/* The instance is gone: its token stops working, a next it blocks in returns, and inst is
- * freed once no request holds it. */
+/* The instance is gone: a next it blocks in returns, its listener is stopped (its
+ * connection threads joined: never call with the server's lock held), and inst is freed. */
 void faas__rapi_inst_close(faas__rapi_inst *inst);
 
 #endif /* FAAS_RUNTIME_API_H */

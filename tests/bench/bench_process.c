@@ -6,7 +6,11 @@
  *          bootstrap against a minimal libmicrohttpd Runtime API stub here, until its first
  *          response arrives;
  *   warm:  a faas_invoke() round trip on the warm instance vs one event through the stub to
- *          a bootstrap kept running.
+ *          a bootstrap kept running, and vs a bare loopback HTTP request/response of the
+ *          same sizes on a kept-alive connection (a C client and server here, no runtime);
+ *   memory: the PSS of a warm instance's process tree (/proc/PID/smaps_rollup) for the
+ *          bash bootstrap and for Node (tests/runtime/node/bootstrap.js, and aws-lambda-ric
+ *          when tests/npm has it built), as instances per GiB.
  * Medians of N (default 20) runs. Usage: bench_process SRCDIR/tests/runtime [N]
  */
 #include "bench.h"
@@ -22,6 +26,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/wait.h>
 
 #include <microhttpd.h>
@@ -112,6 +117,173 @@ static pid_t spawn_bare(const char *bootstrap, const char *dir, unsigned port)
     return pid;
 }
 
+/* ---- a bare kept-alive HTTP exchange: the floor of a warm round trip -------------------- */
+
+static const char bare_req[] =
+    "POST /2018-06-01/runtime/invocation/x/response HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    "Content-Length: 16\r\n\r\n{\"text\":\"Hello\"}";
+static const char bare_resp[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 36\r\nContent-Type: application/json\r\n\r\n"
+    "Echoing request: '{\"text\":\"Hello\"}'";
+
+/* Read one whole message of exactly n bytes (the peer's are fixed). */
+static bool read_n(int fd, char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r <= 0)
+            return false;
+        got += (size_t)r;
+    }
+    return true;
+}
+
+static void *bare_server(void *arg)
+{
+    int lfd = *(int *)arg;
+    int fd = accept(lfd, NULL, NULL);
+    char buf[512];
+    while (fd >= 0 && read_n(fd, buf, sizeof bare_req - 1))
+        if (write(fd, bare_resp, sizeof bare_resp - 1) < 0)
+            break;
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+/* N request/response round trips (us each) on one kept-alive loopback connection. */
+static void bare_http(double *out, size_t n)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 1) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0)
+        exit(1);
+    pthread_t t;
+    pthread_create(&t, NULL, bare_server, &lfd);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        exit(1);
+    char buf[512];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t0 = bench_now_ns();
+        if (write(fd, bare_req, sizeof bare_req - 1) < 0 ||
+            !read_n(fd, buf, sizeof bare_resp - 1))
+            exit(1);
+        out[i] = (double)(bench_now_ns() - t0) / 1e3;
+    }
+    close(fd);
+    pthread_join(t, NULL);
+    close(lfd);
+}
+
+/* ---- memory: the PSS of a process group ------------------------------------------------- */
+
+typedef struct tree {
+    pid_t  parent;        /* find the child of this process ... */
+    pid_t  pgid;          /* ... or sum this group's PSS */
+    pid_t  child;
+    long   pss_kb, rss_kb;
+    int    procs;
+} tree;
+
+static void tree_visit(tree *t)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[300], buf[1024];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *fp = fopen(path, "r");
+        if (fp == NULL)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, fp);
+        fclose(fp);
+        buf[len] = '\0';
+        char *rp = strrchr(buf, ')');
+        int ppid, pgrp;
+        char st;
+        if (rp == NULL || sscanf(rp + 1, " %c %d %d", &st, &ppid, &pgrp) != 3)
+            continue;
+        if (t->pgid == 0 && ppid == t->parent && st != 'Z')
+            t->child = atoi(e->d_name);
+        if (t->pgid != 0 && pgrp == t->pgid) {
+            t->procs++;
+            snprintf(path, sizeof path, "/proc/%s/smaps_rollup", e->d_name);
+            fp = fopen(path, "r");
+            while (fp != NULL && fgets(buf, sizeof buf, fp) != NULL) {
+                long kb;
+                if (sscanf(buf, "Pss: %ld kB", &kb) == 1)
+                    t->pss_kb += kb;
+                else if (sscanf(buf, "Rss: %ld kB", &kb) == 1)
+                    t->rss_kb += kb;
+            }
+            if (fp != NULL)
+                fclose(fp);
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
+/* The process tree of the only process function instance that is warm now. */
+static tree instance_tree(void)
+{
+    tree t = { getpid(), 0, 0, 0, 0, 0 };
+    tree_visit(&t);
+    if (t.child != 0) {
+        t.pgid = t.child;
+        tree_visit(&t);
+    }
+    return t;
+}
+
+/* Register a function running argv in cwd; report its warm round trip (median of n, and
+ * its ratio to the bare HTTP exchange's median) and its warm instance's PSS. */
+static void warm_and_memory(faas_runtime *rt, const char *what, const char *command,
+                            const char **argv, const char *handler, const char *cwd,
+                            size_t n, double bare_us)
+{
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    const char *env[] = { "TMPDIR=/tmp", NULL };
+    pc.command = command;
+    pc.argv = argv;
+    pc.handler = handler;
+    pc.environment = env;
+    pc.cwd = cwd;
+    static const char ev[] = "{\"text\":\"Hello\"}";
+    faas_response res;
+    if (faas_register_process(rt, "mem", &pc, NULL) != FAAS_OK ||
+        faas_invoke(rt, "mem", ev, sizeof ev - 1, &res) != FAAS_OK) {
+        printf("  %-28s (did not run)\n", what);
+        faas_unregister(rt, "mem");
+        return;
+    }
+    faas_response_free(&res);
+    double *warm = calloc(n, sizeof *warm);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t0 = bench_now_ns();
+        faas_invoke(rt, "mem", ev, sizeof ev - 1, &res);
+        warm[i] = (double)(bench_now_ns() - t0) / 1e3;
+        faas_response_free(&res);
+    }
+    tree t = instance_tree();
+    long kb = t.pss_kb;
+    printf("  %-26s warm %8.1f us (%.0fx bare HTTP)  %d procs, PSS %5.1f MiB (RSS %5.1f)"
+           "  %5.0f instances/GiB\n", what, bench_median(warm, n),
+           bench_median(warm, n) / bare_us, t.procs, (double)kb / 1024,
+           (double)t.rss_kb / 1024, kb > 0 ? 1024.0 * 1024.0 / (double)kb : 0.0);
+    free(warm);
+    faas_unregister(rt, "mem");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -126,6 +298,7 @@ int main(int argc, char **argv)
     double *cold = calloc(n, sizeof *cold), *cold_bare = calloc(n, sizeof *cold_bare);
     double *init = calloc(n, sizeof *init);
     double *warm = calloc(n, sizeof *warm), *warm_bare = calloc(n, sizeof *warm_bare);
+    double *warm_http = calloc(n, sizeof *warm_http);
 
     /* libfaas */
     faas_runtime *rt;
@@ -194,6 +367,7 @@ int main(int argc, char **argv)
         kill(-pid, SIGKILL);
         waitpid(pid, NULL, 0);
     }
+    bare_http(warm_http, n);
     dup2(saved, 2);
     pthread_mutex_lock(&lock);
     stopping = 1;
@@ -209,5 +383,32 @@ int main(int argc, char **argv)
     printf("  warm round trip, faas_invoke            %8.0f us\n", bench_median(warm, n));
     printf("  warm round trip, bare stub              %8.0f us  ratio %.2f\n",
            bench_median(warm_bare, n), bench_median(warm, n) / bench_median(warm_bare, n));
+    printf("  warm round trip, bare kept-alive HTTP   %8.1f us  ratio %.2f\n",
+           bench_median(warm_http, n), bench_median(warm, n) / bench_median(warm_http, n));
+
+    /* memory of a warm instance, bash and Node */
+    if (faas_runtime_new(&rt, NULL) != FAAS_OK)
+        return 1;
+    char node_dir[4200], node_boot[4300], ric[4300];
+    snprintf(node_dir, sizeof node_dir, "%s/node", dir);
+    snprintf(node_boot, sizeof node_boot, "%s/bootstrap.js", node_dir);
+    snprintf(ric, sizeof ric, "%s/../npm/node_modules/aws-lambda-ric/bin/index.mjs", dir);
+    dup2(devnull, 2);                   /* the instances' output */
+    const char *bash_argv[] = { "bash", bootstrap, NULL };
+    const char *node_argv[] = { "env", "node", node_boot, "index.handler", NULL };
+    const char *ric_argv[] = { "env", "node", ric, "index.handler", NULL };
+    double bare = bench_median(warm_http, n);
+    printf("warm instances (process tree PSS from /proc/PID/smaps_rollup):\n");
+    warm_and_memory(rt, "bash bootstrap (tutorial)", "/bin/bash", bash_argv,
+                    "function.handler", dir, n, bare);
+    warm_and_memory(rt, "node bootstrap.js", "/usr/bin/env", node_argv, "index.handler",
+                    node_dir, n, bare);
+    if (access(ric, R_OK) == 0)
+        warm_and_memory(rt, "node aws-lambda-ric", "/usr/bin/env", ric_argv, "index.handler",
+                        node_dir, n, bare);
+    else
+        printf("  node aws-lambda-ric: not installed in tests/npm\n");
+    faas_runtime_free(rt);
+    dup2(saved, 2);
     return 0;
 }
