@@ -304,6 +304,11 @@ extern const faas__isolation_hooks *faas__isolation;
 /* Register a function whose instances ops make (a process function, process.c): fn->iso
  * is state, fn->isolated is set, and ops->detach frees state with the function, on
  * failure too. */
+/* NAME's registration as a process function (process.c): its _HANDLER, command and own
+ * environment ("NAME=value", NULL-terminated), malloc'd copies (free *env's strings and
+ * the array). FAAS_ENOTFOUND: NAME is not a process function. */
+int faas__process_describe(faas_runtime *rt, const char *name, char **handler,
+                           char **command, char ***env);
 int faas__register_hooked(faas_runtime *rt, const char *name, const faas_config *cfg,
                           const faas__isolation_hooks *ops, void *state);
 
@@ -336,7 +341,13 @@ struct faas_ctx {
                                      (ffi.c's binary path); NULL for every public entry */
     int             fail_status;  /* what a failure ends as: 0 = FAAS_EHANDLER, else set
                                      by faas__ctx_fail() */
+    const char     *client_context; /* faas_invoke_ex()'s, compact JSON, or NULL */
 };
+
+/* Is text (len bytes) a client context: a JSON object of at most FAAS_CLIENT_CONTEXT_MAX
+ * bytes? FAAS_OK, FAAS_EINVAL (not a JSON object), FAAS_ETOOLARGE, FAAS_ENOMEM; *compact
+ * (NULL: not wanted) gets it as one line of JSON, malloc'd. */
+int faas__client_context_check(const char *text, size_t len, char **compact);
 
 /* Fail the call as faas_fail() does, but ending with status (e.g. FAAS_EINVAL: the ffi
  * bridge's arguments did not match the signature) instead of FAAS_EHANDLER. */

@@ -4,10 +4,12 @@
  * uses; responses and records. It takes slots from the pool and never manages instances
  * itself; the scheduler reaches it through faas__call().
  */
+#include "abi.h"
 #include "internal.h"
 #include "text.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,10 @@
 
 /* The call this thread is running (a handler may invoke another function: a chain). */
 static _Thread_local faas_ctx *tls_current __attribute__((tls_model("initial-exec")));
+/* The client context faas_invoke_ex() hands to the call it is about to start on this
+ * thread: taken (and cleared) by that call's ctx_begin, so a call the handler makes in
+ * turn does not inherit it. */
+static _Thread_local const char *tls_client_context __attribute__((tls_model("initial-exec")));
 
 bool faas__in_call_of(const faas_function *fn)
 {
@@ -416,6 +422,11 @@ const char *faas_ctx_function(const faas_ctx *ctx)
     return ctx ? ctx->fn->name->name : NULL;
 }
 
+const char *faas_ctx_client_context(const faas_ctx *ctx)
+{
+    return ctx ? ctx->client_context : NULL;
+}
+
 /* ---- accounting ----------------------------------------------------------------------- */
 
 /* Price the record and count it; a call that ended at `now`. A refused call (throttled,
@@ -587,6 +598,9 @@ ctx_begin(faas_ctx *ctx, faas_function *fn, faas__slot *slot, const char *reques
     ctx->failed = ctx->oom = ctx->too_large = ctx->crashed = ctx->stale = false;
     ctx->log = NULL;
     ctx->log_len = ctx->log_cap = 0;
+    ctx->client_context = tls_client_context;
+    if (__builtin_expect(ctx->client_context != NULL, 0))
+        tls_client_context = NULL;
     if (request_id != NULL)
         memcpy(r->request_id, request_id, 37);
     else
@@ -990,6 +1004,58 @@ int faas_invoke(faas_runtime *rt, const char *name, const void *payload, size_t 
     }
     if (res == NULL)
         faas_response_free(&discard);
+    return rc;
+}
+
+/* The options faas_invoke_ex() knows: INVOKE_OPTIONS_V1 bytes, the first layout. */
+#define INVOKE_OPTIONS_V1 (offsetof(faas_invoke_options, client_context) + sizeof(const char *))
+
+int faas__client_context_check(const char *text, size_t len, char **compact)
+{
+    if (compact != NULL)
+        *compact = NULL;
+    if (len > FAAS_CLIENT_CONTEXT_MAX)
+        return FAAS_ETOOLARGE;
+    json_error_t e;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+    if (j == NULL || !json_is_object(j)) {
+        json_decref(j);
+        return FAAS_EINVAL;
+    }
+    int rc = FAAS_OK;
+    if (compact != NULL) {
+        /* One line: it travels in a header (Lambda-Runtime-Client-Context) too. */
+        *compact = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (*compact == NULL)
+            rc = FAAS_ENOMEM;
+    }
+    json_decref(j);
+    return rc;
+}
+
+int faas_invoke_ex(faas_runtime *rt, const char *name, const void *payload, size_t len,
+                   const faas_invoke_options *opts, faas_response *res)
+{
+    faas_invoke_options o;
+    int rc = faas__abi_copy(&o, sizeof o, opts, INVOKE_OPTIONS_V1, "faas_invoke_ex");
+    char *cc = NULL;
+    if (rc == FAAS_OK && o.client_context != NULL) {
+        rc = faas__client_context_check(o.client_context, strlen(o.client_context), &cc);
+        if (rc == FAAS_EINVAL)
+            faas__fail(rc, "faas_invoke_ex: client_context is not a JSON object");
+        else if (rc == FAAS_ETOOLARGE)
+            faas__fail(rc, "faas_invoke_ex: client_context is over %d bytes",
+                       FAAS_CLIENT_CONTEXT_MAX);
+    }
+    if (rc != FAAS_OK) {
+        if (res != NULL)
+            faas__response_service_error(res, rc, NULL, NULL, "%s", faas_last_error());
+        return rc;
+    }
+    tls_client_context = cc;
+    rc = faas_invoke(rt, name, payload, len, res);
+    tls_client_context = NULL;          /* not taken: the call never began */
+    free(cc);
     return rc;
 }
 

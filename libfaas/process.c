@@ -354,7 +354,7 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
     faas__rapi_call call = {
         .request_id = ctx->request_id, .payload = payload, .len = len,
         .deadline_ms = faas__wall(ctx->rt) / 1000000 + (int64_t)(left / 1000000u),
-        .arn = arn, .trace_id = trace,
+        .arn = arn, .trace_id = trace, .client_context = ctx->client_context,
     };
     if (faas__rapi_offer(pi->api, &call) != FAAS_OK)
         return faas_fail(ctx, "Runtime.Unknown", "out of memory offering the call");
@@ -514,6 +514,38 @@ static char **copy_strv(const char *const *v, const char *only)
         }
     }
     return out;
+}
+
+/* ---- what GetFunction shows ------------------------------------------------------------ */
+
+int faas__process_describe(faas_runtime *rt, const char *name, char **handler,
+                           char **command, char ***env)
+{
+    *handler = *command = NULL;
+    *env = NULL;
+    size_t len;
+    if (rt == NULL || !faas__valid_name(name, &len))
+        return FAAS_EINVAL;
+    int rc = FAAS_ENOTFOUND;
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    faas_function *fn = NULL;
+    HASH_FIND(hh, rt->fns, name, len, fn);
+    if (fn != NULL && fn->iso_ops == &hooks && fn->iso != NULL) {
+        const proc_fn *pf = fn->iso;
+        *handler = strdup(pf->handler);
+        *command = strdup(pf->command);
+        *env = copy_strv((const char *const *)pf->env, NULL);
+        rc = *handler && *command && *env ? FAAS_OK : FAAS_ENOMEM;
+    }
+    pthread_rwlock_unlock(&rt->reg_lock);
+    if (rc != FAAS_OK) {
+        free(*handler);
+        free(*command);
+        free_strv(*env);
+        *handler = *command = NULL;
+        *env = NULL;
+    }
+    return rc;
 }
 
 int faas_register_process(faas_runtime *rt, const char *name, const faas_process_config *pc,
