@@ -180,8 +180,15 @@ typedef struct faas_config {    /* fixed: start from faas_config_init() */
                                    for a worker to run (see faas_nats_attach(3)) (0) */
     unsigned pids_max;          /* isolated: most processes and threads of an instance and
                                    all it forks; 0 = no limit (1024, as AWS Lambda) */
+    const char *const *environment; /* the function's own "NAME=value" variables,
+                                   NULL-terminated, copied (NULL: none): faas_ctx_getenv();
+                                   Lambda's reserved names (AWS_LAMBDA_*, _HANDLER...) are
+                                   refused. In the place of a reserved word (0.1.0 had 8) */
+#if UINTPTR_MAX == UINT32_MAX
+    uint32_t environment_pad_;  /* zero: the reserved word's other half */
+#endif
     /* later fields take the place of reserved words, here: the size never changes */
-    uint64_t reserved[8];       /* zero */
+    uint64_t reserved[7];       /* zero */
 } faas_config;
 
 typedef struct faas_record {    /* fixed: handed back in arrays */
@@ -497,6 +504,12 @@ FAAS_API const char *faas_ctx_function(const faas_ctx *ctx);
 /* The call's client context (Lambda's ClientContext, decoded: compact JSON object text),
  * or NULL when the caller sent none; valid during the call. See faas_ctx_state(3). */
 FAAS_API const char *faas_ctx_client_context(const faas_ctx *ctx);
+/* The value of environment variable NAME as the function sees it: Lambda's reserved
+ * variables (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, _HANDLER, TZ...) and the function's own
+ * (faas_config.environment), never the host's; NULL if it has none. Valid during the
+ * call. In-process functions have no environment of their own: this is it. See
+ * faas_ctx_state(3). */
+FAAS_API const char *faas_ctx_getenv(faas_ctx *ctx, const char *name);
 
 /* ---- Records and metrics ----------------------------------------------------------- */
 

@@ -881,12 +881,12 @@ static json_t *revision_id(const char *name, const char *version, const char *sh
 
 /* Environment {Variables} from "NAME=value" strings (NULL when there are none, as Lambda
  * leaves Environment out). */
-static json_t *environment(char **env)
+static json_t *environment(const char *const *env)
 {
     if (env == NULL || env[0] == NULL)
         return NULL;
     json_t *vars = json_object(), *o = json_object();
-    for (char **e = env; *e; e++) {
+    for (const char *const *e = env; *e; e++) {
         const char *eq = strchr(*e, '=');
         if (eq == NULL)
             continue;
@@ -919,7 +919,8 @@ json_t *faas__gw_configuration(faas__gw *gw, const faas_function_info *f,
         snprintf(desc, sizeof desc, "libfaas host function");
     else
         snprintf(desc, sizeof desc, "libfaas %s function: %s", f->kind, f->symbol);
-    /* A process function: its _HANDLER, command and own environment. */
+    /* A process function: its _HANDLER, command and own environment (another function's
+     * is in its config). */
     char *handler = NULL, *command = NULL, **env = NULL;
     bool process = faas__process_describe(gw->rt, f->name, &handler, &command, &env) ==
                    FAAS_OK;
@@ -963,7 +964,7 @@ json_t *faas__gw_configuration(faas__gw *gw, const faas_function_info *f,
     json_object_set_new(o, "MemorySize", json_integer(f->config.memory_mb));
     json_object_set_new(o, "LastModified", json_string(gw->started));
     json_object_set_new(o, "Version", json_string(version));
-    json_t *e = environment(env);
+    json_t *e = environment(process ? (const char *const *)env : f->config.environment);
     if (e != NULL)
         json_object_set_new(o, "Environment", e);
     if (f->config.dead_letter != NULL) {

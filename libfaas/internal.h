@@ -161,6 +161,7 @@ struct faas_function {
     void            *ffi;         /* ffi.c's prepared call, FAAS__FFI */
     faas_config      cfg;         /* strings point into name block / dead_letter copy */
     char            *dead_letter;
+    char           **env;         /* cfg.environment's copy, NULL-terminated, or NULL */
     faas__fnprice    price;       /* what a billed ms costs at memory_mb (cost.h) */
     bool             hist_on;     /* keep latency histograms (not opts.no_histograms) */
     _Atomic(faas__budget *) budget; /* its tag's budget, or NULL (no lock: cost.h) */
@@ -393,6 +394,12 @@ int faas__response_service_error(faas_response *res, int status, const char *req
 /* Is name a function name (1 to 64 characters of [A-Za-z0-9_-])? *len_out (NULL ok) gets
  * its length. */
 bool faas__valid_name(const char *name, size_t *len_out);
+/* Is VAR ("NAME" or "NAME=value") one of Lambda's reserved environment names, which a
+ * function's own environment may not set? */
+bool faas__env_reserved(const char *var);
+/* Check a NULL-terminated "NAME=value" list (NULL ok) as a function's own environment;
+ * api and name word the failure (FAAS_EINVAL). */
+int faas__env_check(const char *const *env, const char *api, const char *name);
 /* Find NAME and take a slot on it under the registry lock, so that unregistration cannot
  * free it in between. FAAS_EINVAL for a bad name, FAAS_ENOTFOUND; on FAAS_ETHROTTLED res
  * is filled (faas__throttled) while the function cannot go away, and the caller emits it. */

@@ -427,6 +427,56 @@ const char *faas_ctx_client_context(const faas_ctx *ctx)
     return ctx ? ctx->client_context : NULL;
 }
 
+/* text formatted into the call's arena (valid during the call), or NULL. */
+static const char *arena_text(faas_ctx *ctx, const char *fmt, ...) FAAS_PRINTF(2, 3);
+static const char *arena_text(faas_ctx *ctx, const char *fmt, ...)
+{
+    char buf[160];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return NULL;
+    char *p = faas_ctx_alloc(ctx, (size_t)n + 1);
+    if (p != NULL)
+        memcpy(p, buf, (size_t)n + 1);
+    return p;
+}
+
+const char *faas_ctx_getenv(faas_ctx *ctx, const char *name)
+{
+    if (ctx == NULL || name == NULL || name[0] == '\0')
+        return NULL;
+    const faas_function *fn = ctx->fn;
+    size_t n = strlen(name);
+    /* The function's own first: it may set TZ or LANG (never a reserved name). */
+    if (fn->env != NULL)
+        for (char **e = fn->env; *e; e++)
+            if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+                return *e + n + 1;
+    const char *fname = fn->name->name;
+    if (strcmp(name, "AWS_LAMBDA_FUNCTION_NAME") == 0)
+        return fname;
+    if (strcmp(name, "AWS_LAMBDA_FUNCTION_VERSION") == 0)
+        return fn->version == 0 ? "$LATEST" : arena_text(ctx, "%u", fn->version);
+    if (strcmp(name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE") == 0)
+        return arena_text(ctx, "%u", fn->cfg.memory_mb);
+    if (strcmp(name, "AWS_LAMBDA_LOG_GROUP_NAME") == 0)
+        return arena_text(ctx, "/aws/lambda/%s", fname);
+    if (strcmp(name, "AWS_REGION") == 0 || strcmp(name, "AWS_DEFAULT_REGION") == 0)
+        return "us-east-1";
+    if (strcmp(name, "AWS_EXECUTION_ENV") == 0)
+        return "AWS_Lambda_provided";
+    if (strcmp(name, "_HANDLER") == 0)
+        return fn->symbol != NULL ? fn->symbol : fname;
+    if (strcmp(name, "TZ") == 0)
+        return ":UTC";
+    if (strcmp(name, "LANG") == 0)
+        return "en_US.UTF-8";
+    return NULL;
+}
+
 /* ---- accounting ----------------------------------------------------------------------- */
 
 /* Price the record and count it; a call that ended at `now`. A refused call (throttled,
