@@ -180,8 +180,15 @@ typedef struct faas_config {    /* fixed: start from faas_config_init() */
                                    for a worker to run (see faas_nats_attach(3)) (0) */
     unsigned pids_max;          /* isolated: most processes and threads of an instance and
                                    all it forks; 0 = no limit (1024, as AWS Lambda) */
+    const char *const *environment; /* the function's own "NAME=value" variables,
+                                   NULL-terminated, copied (NULL: none): faas_ctx_getenv();
+                                   Lambda's reserved names (AWS_LAMBDA_*, _HANDLER...) are
+                                   refused. In the place of a reserved word (0.1.0 had 8) */
+#if UINTPTR_MAX == UINT32_MAX
+    uint32_t environment_pad_;  /* zero: the reserved word's other half */
+#endif
     /* later fields take the place of reserved words, here: the size never changes */
-    uint64_t reserved[8];       /* zero */
+    uint64_t reserved[7];       /* zero */
 } faas_config;
 
 typedef struct faas_record {    /* fixed: handed back in arrays */
@@ -311,6 +318,27 @@ FAAS_API const char *faas_future_request_id(const faas_future *f);
 FAAS_API void faas_future_free(faas_future *f);
 /* Make at least N instances of NAME live and initialised; returns when they are. */
 FAAS_API int  faas_warm(faas_runtime *rt, const char *name, unsigned instances);
+
+/* Lambda's ClientContext: at most this many bytes of JSON (the most whose base64 fits the
+ * Invoke API's 3,583 bytes). See faas_invoke_ex(3). */
+#define FAAS_CLIENT_CONTEXT_MAX 2687
+
+typedef struct faas_invoke_options {    /* sized: FAAS_INVOKE_OPTIONS_INIT; all-zero =
+                                           faas_invoke()'s behaviour */
+    size_t      size;                   /* sizeof(faas_invoke_options) */
+    const char *client_context;         /* Lambda's ClientContext, decoded: the text of a
+                                           JSON object, at most FAAS_CLIENT_CONTEXT_MAX
+                                           bytes, that the handler reads with
+                                           faas_ctx_client_context() (NULL: none) */
+    /* later fields are only ever added here, at the end */
+} faas_invoke_options;
+
+#define FAAS_INVOKE_OPTIONS_INIT FAAS_SIZED_INIT_(faas_invoke_options)
+
+/* faas_invoke() with per-call options (opts NULL: none); FAAS_EINVAL if client_context is
+ * not a JSON object, FAAS_ETOOLARGE if it is too long. See faas_invoke_ex(3). */
+FAAS_API int  faas_invoke_ex(faas_runtime *rt, const char *name, const void *payload,
+                             size_t len, const faas_invoke_options *opts, faas_response *res);
 
 /* ---- Versions and aliases ---------------------------------------------------------------
  * A name may carry one qualifier: NAME and NAME:$LATEST are the function as registered;
@@ -476,6 +504,15 @@ FAAS_API void       *faas_ctx_state(const faas_ctx *ctx);
 /* The call's request id (UUID text) and function name; valid during the call. */
 FAAS_API const char *faas_ctx_request_id(const faas_ctx *ctx);
 FAAS_API const char *faas_ctx_function(const faas_ctx *ctx);
+/* The call's client context (Lambda's ClientContext, decoded: compact JSON object text),
+ * or NULL when the caller sent none; valid during the call. See faas_ctx_state(3). */
+FAAS_API const char *faas_ctx_client_context(const faas_ctx *ctx);
+/* The value of environment variable NAME as the function sees it: Lambda's reserved
+ * variables (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, _HANDLER, TZ...) and the function's own
+ * (faas_config.environment), never the host's; NULL if it has none. Valid during the
+ * call. In-process functions have no environment of their own: this is it. See
+ * faas_ctx_state(3). */
+FAAS_API const char *faas_ctx_getenv(faas_ctx *ctx, const char *name);
 
 /* ---- Records and metrics ----------------------------------------------------------- */
 

@@ -31,6 +31,24 @@ static size_t strings_size(const faas_function *fn)
         n += strlen(fn->cfg.dead_letter) + 1;
     if (fn->cfg.tag != NULL)
         n += strlen(fn->cfg.tag) + 1;
+    if (fn->env != NULL) {              /* the pointers first: the block starts aligned */
+        for (char **e = fn->env; *e; e++)
+            n += sizeof(char *) + strlen(*e) + 1;
+        n += sizeof(char *);
+    }
+    return n;
+}
+
+/* Pointer arrays go at the start of a block's string area (aligned), strings after them:
+ * the bytes the pointers of fn take. */
+static size_t pointers_size(const faas_function *fn)
+{
+    size_t n = 0;
+    if (fn->env != NULL) {
+        for (char **e = fn->env; *e; e++)
+            n += sizeof(char *);
+        n += sizeof(char *);
+    }
     return n;
 }
 
@@ -45,8 +63,10 @@ static const char *put(char **at, const char *s)
     return d;
 }
 
-/* Fill info from fn, its strings written at *at (advanced). */
-static void describe(const faas_function *fn, faas_function_info *info, char **at)
+/* Fill info from fn, its strings written at *at and its pointer arrays at *ptrs (both
+ * advanced). */
+static void describe(const faas_function *fn, faas_function_info *info, char **at,
+                     const char ***ptrs)
 {
     info->name = put(at, fn->name->name);
     info->kind = kind_name(fn->kind);
@@ -56,6 +76,16 @@ static void describe(const faas_function *fn, faas_function_info *info, char **a
     memset(info->reserved, 0, sizeof info->reserved);
     info->config.dead_letter = put(at, fn->cfg.dead_letter);
     info->config.tag = put(at, fn->cfg.tag);
+    info->config.environment = NULL;
+    if (fn->env != NULL) {
+        const char **env = *ptrs;
+        size_t i = 0;
+        for (char **e = fn->env; *e; e++)
+            env[i++] = put(at, *e);
+        env[i++] = NULL;
+        *ptrs += i;
+        info->config.environment = env;
+    }
     if (fn->kind == FAAS__HOST) {
         info->config.init = fn->init;
         info->config.shutdown = fn->shutdown;
@@ -79,10 +109,12 @@ int faas_list(faas_runtime *rt, faas_function_info **infos, size_t *count)
     if (infos == NULL || count == NULL)
         return faas__fail(FAAS_EINVAL, "faas_list: infos and count must not be NULL");
     pthread_rwlock_rdlock(&rt->reg_lock);
-    size_t n = HASH_COUNT(rt->fns), bytes = 0;
+    size_t n = HASH_COUNT(rt->fns), bytes = 0, pbytes = 0;
     faas_function *fn, *tmp;
-    HASH_ITER(hh, rt->fns, fn, tmp)
+    HASH_ITER(hh, rt->fns, fn, tmp) {
         bytes += strings_size(fn);
+        pbytes += pointers_size(fn);
+    }
     faas_function_info *out = NULL;
     if (n > 0) {
         out = malloc(n * sizeof *out + bytes);
@@ -90,10 +122,11 @@ int faas_list(faas_runtime *rt, faas_function_info **infos, size_t *count)
             pthread_rwlock_unlock(&rt->reg_lock);
             return faas__fail(FAAS_ENOMEM, "faas_list: out of memory for %zu functions", n);
         }
-        char *at = (char *)(out + n);
+        const char **ptrs = (const char **)(void *)(out + n);
+        char *at = (char *)(out + n) + pbytes;
         size_t i = 0;
         HASH_ITER(hh, rt->fns, fn, tmp)
-            describe(fn, &out[i++], &at);
+            describe(fn, &out[i++], &at, &ptrs);
     }
     pthread_rwlock_unlock(&rt->reg_lock);
     if (n > 1)
@@ -127,8 +160,9 @@ int faas_describe(faas_runtime *rt, const char *name, faas_function_info **info)
         pthread_rwlock_unlock(&rt->reg_lock);
         return faas__fail(FAAS_ENOMEM, "faas_describe: out of memory");
     }
-    char *at = (char *)(out + 1);
-    describe(fn, out, &at);
+    const char **ptrs = (const char **)(void *)(out + 1);
+    char *at = (char *)(out + 1) + pointers_size(fn);
+    describe(fn, out, &at, &ptrs);
     pthread_rwlock_unlock(&rt->reg_lock);
     *info = out;
     return FAAS_OK;

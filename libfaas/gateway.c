@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include "gateway.h"
+#include "sha256.h"
 #include "text.h"
 
 #include <stdarg.h>
@@ -644,11 +645,94 @@ void faas__gw_bad_framing(faas__gw *gw, const char *why, faas__gw_resp *r)
     r->close = true;        /* where the next request would start is not known */
 }
 
+/* ---- X-Amz-Client-Context ------------------------------------------------------------- */
+
+#define CLIENT_CONTEXT_B64_MAX 3583     /* the Invoke API's limit, on the base64 text */
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+/* Standard base64, its padding optional (as Java's decoder, Lambda's): the length of what
+ * it decodes to in out (room for n * 3 / 4 bytes), or -1 if it is not base64. */
+static long b64_decode(const char *s, size_t n, unsigned char *out)
+{
+    size_t pad = 0;
+    while (pad < 2 && n > 0 && s[n - 1] == '=') {
+        n--;
+        pad++;
+    }
+    if (n % 4 == 1 || (pad > 0 && n % 4 + pad != 4))
+        return -1;                      /* a lone character, or padding that does not fit */
+    size_t k = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value((unsigned char)s[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[k++] = (unsigned char)(acc >> bits);
+        }
+    }
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+        return -1;                      /* stray bits past the last byte */
+    return (long)k;
+}
+
+/* The request's X-Amz-Client-Context, checked: true and *json (malloc'd one-line JSON, NULL
+ * when there is none) if it is fine; false with the 400 in r if not. */
+static bool client_context(faas__gw *gw, const faas__gw_req *req, char **json,
+                           faas__gw_resp *r)
+{
+    *json = NULL;
+    const char *h = req->header(req->header_arg, "X-Amz-Client-Context");
+    if (h == NULL || h[0] == '\0')
+        return true;
+    size_t n = strlen(h);
+    if (n > CLIENT_CONTEXT_B64_MAX) {
+        service_error(gw, r, 400, "InvalidRequestContentException", NULL, NULL,
+                      "Client context must be no longer than %d bytes of base64 (it is %zu)",
+                      CLIENT_CONTEXT_B64_MAX, n);
+        return false;
+    }
+    unsigned char buf[CLIENT_CONTEXT_B64_MAX];
+    long len = b64_decode(h, n, buf);
+    int rc = len < 0 ? FAAS_EINVAL
+                     : faas__client_context_check((const char *)buf, (size_t)len, json);
+    if (rc == FAAS_ENOMEM) {
+        service_error(gw, r, 500, "ServiceException", NULL, NULL, "out of memory");
+        return false;
+    }
+    if (rc != FAAS_OK) {                /* FAAS_ETOOLARGE cannot be: 3,583 decode to less */
+        service_error(gw, r, 400, "InvalidRequestContentException", NULL, NULL,
+                      "Client context must be a valid Base64-encoded JSON object.");
+        return false;
+    }
+    return true;
+}
+
 static void invoke_sync(faas__gw *gw, const faas__gw_call *call, const void *payload,
-                        size_t len, faas__gw_resp *r)
+                        size_t len, faas__gw_resp *r, const char *cc)
 {
     faas_response res;
-    int rc = faas__invoke_known(gw->rt, call->qname, call->fn, call->epoch, payload, len, &res);
+    int rc;
+    if (cc != NULL) {                   /* a client context: the by-name call that takes one */
+        faas_invoke_options io = FAAS_INVOKE_OPTIONS_INIT;
+        io.client_context = cc;
+        rc = faas_invoke_ex(gw->rt, call->qname, payload, len, &io, &res);
+    } else {
+        rc = faas__invoke_known(gw->rt, call->qname, call->fn, call->epoch, payload, len, &res);
+    }
     if (rc != FAAS_OK && !function_error(rc)) {
         status_error(gw, r, call, rc, res.error_message ? res.error_message
                                                         : faas_strerror(rc),
@@ -732,7 +816,11 @@ static void invoke(faas__gw *gw, const faas__gw_call *call, const faas__gw_req *
     } else if (call->type == FAAS__GW_EVENT || call->route == FAAS__GW_INVOKE_ASYNC) {
         invoke_event(gw, call, payload, len, r);
     } else {
-        invoke_sync(gw, call, payload, len, r);
+        /* Lambda hands ClientContext to synchronous calls only; Event calls drop it. */
+        char *cc;
+        if (client_context(gw, req, &cc, r))
+            invoke_sync(gw, call, payload, len, r, cc);
+        free(cc);
     }
 }
 
@@ -757,6 +845,83 @@ static json_t *configuration(faas__gw *gw, const faas_function_info *f)
     return faas__gw_configuration(gw, f, "$LATEST", NULL, NULL);
 }
 
+/* The size and SHA-256 (base64, as Lambda's CodeSha256) of the file at path: *size -1
+ * if it cannot be read. */
+static void file_digest(const char *path, long long *size, char sha[48])
+{
+    *size = -1;
+    sha[0] = '\0';
+    FILE *fp = path ? fopen(path, "rb") : NULL;
+    if (fp == NULL)
+        return;
+    faas__sha256 h;
+    faas__sha256_init(&h);
+    unsigned char buf[16384], d[32];
+    size_t n;
+    long long total = 0;
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
+        faas__sha256_update(&h, buf, n);
+        total += (long long)n;
+    }
+    if (!ferror(fp)) {
+        faas__sha256_final(&h, d);
+        faas__sha256_base64(d, sha);
+        *size = total;
+    }
+    fclose(fp);
+}
+
+/* A RevisionId (Lambda's is a UUID that changes with every change of the function): a
+ * UUID-shaped digest of the name, version, code and updates, so the same state gives the
+ * same id. */
+static json_t *revision_id(const char *name, const char *version, const char *sha,
+                           uint64_t updates)
+{
+    faas__sha256 h;
+    unsigned char d[32];
+    char text[600];
+    int n = snprintf(text, sizeof text, "%s\n%s\n%s\n%llu", name, version, sha,
+                     (unsigned long long)updates);
+    faas__sha256_init(&h);
+    faas__sha256_update(&h, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    faas__sha256_final(&h, d);
+    d[6] = (unsigned char)((d[6] & 0x0f) | 0x40);
+    d[8] = (unsigned char)((d[8] & 0x3f) | 0x80);
+    char id[37];
+    snprintf(id, sizeof id, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x", d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8],
+             d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+    return json_string(id);
+}
+
+/* Environment {Variables} from "NAME=value" strings (NULL when there are none, as Lambda
+ * leaves Environment out). */
+static json_t *environment(const char *const *env)
+{
+    if (env == NULL || env[0] == NULL)
+        return NULL;
+    json_t *vars = json_object(), *o = json_object();
+    for (const char *const *e = env; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq == NULL)
+            continue;
+        char key[256];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - *e), *e);
+        json_object_set_new(vars, key, faas__json_text(eq + 1));
+    }
+    json_object_set_new(o, "Variables", vars);
+    return o;
+}
+
+static void free_env(char **env)
+{
+    if (env == NULL)
+        return;
+    for (char **e = env; *e; e++)
+        free(*e);
+    free(env);
+}
+
 json_t *faas__gw_configuration(faas__gw *gw, const faas_function_info *f,
                                const char *version, const char *sha, const char *description)
 {
@@ -769,32 +934,80 @@ json_t *faas__gw_configuration(faas__gw *gw, const faas_function_info *f,
         snprintf(desc, sizeof desc, "libfaas host function");
     else
         snprintf(desc, sizeof desc, "libfaas %s function: %s", f->kind, f->symbol);
+    /* A process function: its _HANDLER, command and own environment (another function's
+     * is in its config). */
+    char *handler = NULL, *command = NULL, **env = NULL;
+    bool process = faas__process_describe(gw->rt, f->name, &handler, &command, &env) ==
+                   FAAS_OK;
+    if (process)
+        snprintf(desc, sizeof desc, "libfaas process function: %s", command);
+    /* The code: a module's file (its SHA-256 the one faas_update_status reports for
+     * $LATEST, which follows updates), a process function's command. */
+    long long code_size = 0;
+    char file_sha[48] = "";
+    faas_update_info ui;
+    memset(&ui, 0, sizeof ui);
+    bool have_ui = faas_update_status(gw->rt, f->name, &ui) == FAAS_OK;
+    const char *code_file = process ? command : f->module;
+    if (code_file != NULL)
+        file_digest(code_file, &code_size, file_sha);
+    if (code_size < 0)
+        code_size = 0;
+    if (sha == NULL && latest && have_ui && ui.code_sha256[0] != '\0')
+        sha = ui.code_sha256;
+    if (sha == NULL && file_sha[0] != '\0')
+        sha = file_sha;
+    if (sha == NULL)        /* no code file (a host function): the digest of no bytes */
+        sha = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
     json_object_set_new(o, "FunctionName", json_string(f->name));
     /* A version's ARN is qualified, as Lambda's; $LATEST's is not. */
     json_object_set_new(o, "FunctionArn", faas__gw_arn(gw, f->name, latest ? NULL : version));
-    json_object_set_new(o, "Runtime", json_string("provided"));
-    json_object_set_new(o, "Handler", faas__json_text(f->symbol ? f->symbol : f->name));
-    json_object_set_new(o, "CodeSize", json_integer(0));
+    /* Lambda's Runtime enum: process functions are custom runtimes on Amazon Linux 2023
+     * ("provided.al2023"); in-process ones have no managed runtime ("provided"). */
+    json_object_set_new(o, "Runtime", json_string(process ? "provided.al2023" : "provided"));
+    char role[160];
+    snprintf(role, sizeof role, "arn:aws:iam::%s:role/libfaas-local", gw->account);
+    json_object_set_new(o, "Role", json_string(role));
+    json_object_set_new(o, "Handler", faas__json_text(process ? handler
+                                                      : f->symbol ? f->symbol : f->name));
+    json_object_set_new(o, "CodeSize", json_integer(code_size));
     json_object_set_new(o, "Description", faas__json_text(description && description[0]
                                                           ? description : desc));
-    if (sha != NULL)
-        json_object_set_new(o, "CodeSha256", json_string(sha));
+    json_object_set_new(o, "CodeSha256", json_string(sha));
     json_object_set_new(o, "Timeout",
                         json_integer(((json_int_t)f->config.timeout_ms + 999) / 1000));
     json_object_set_new(o, "MemorySize", json_integer(f->config.memory_mb));
     json_object_set_new(o, "LastModified", json_string(gw->started));
     json_object_set_new(o, "Version", json_string(version));
+    json_t *e = environment(process ? (const char *const *)env : f->config.environment);
+    if (e != NULL)
+        json_object_set_new(o, "Environment", e);
     if (f->config.dead_letter != NULL) {
         json_t *dl = json_object();
         json_object_set_new(dl, "TargetArn", arn_of(gw, f->config.dead_letter));
         json_object_set_new(o, "DeadLetterConfig", dl);
     }
+    json_object_set_new(o, "RevisionId", revision_id(f->name, version, sha,
+                                                      have_ui ? ui.updates : 0));
     json_object_set_new(o, "State", json_string("Active"));
-    json_object_set_new(o, "LastUpdateStatus", json_string("Successful"));
+    /* $LATEST's last code update (faas_update_code); a version's code never changes. */
+    const char *status = "Successful";
+    if (latest && have_ui && ui.status == FAAS_UPDATE_FAILED)
+        status = "Failed";
+    else if (latest && have_ui && ui.status == FAAS_UPDATE_IN_PROGRESS)
+        status = "InProgress";
+    json_object_set_new(o, "LastUpdateStatus", json_string(status));
+    if (strcmp(status, "Failed") == 0 && ui.reason[0] != '\0') {
+        json_object_set_new(o, "LastUpdateStatusReason", faas__json_text(ui.reason));
+        json_object_set_new(o, "LastUpdateStatusReasonCode", json_string("InternalError"));
+    }
     json_object_set_new(o, "PackageType", json_string("Zip"));
     json_t *arch = json_array();
     json_array_append_new(arch, json_string(ARCH));
     json_object_set_new(o, "Architectures", arch);
+    free(handler);
+    free(command);
+    free_env(env);
     return o;
 }
 
@@ -1176,6 +1389,10 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
         return true;
     }
     call->tail = log != NULL && strcmp(log, "Tail") == 0 && call->type == FAAS__GW_SYNC;
+    char *cc;                           /* refused before the body is read; kept for later */
+    if (!client_context(gw, req, &cc, r))
+        return true;
+    free(cc);
     call->limit = call->type == FAAS__GW_EVENT ? gw->max_async : gw->max_sync;
     if (call->limit > gw->max_body)
         call->limit = gw->max_body;

@@ -161,6 +161,7 @@ struct faas_function {
     void            *ffi;         /* ffi.c's prepared call, FAAS__FFI */
     faas_config      cfg;         /* strings point into name block / dead_letter copy */
     char            *dead_letter;
+    char           **env;         /* cfg.environment's copy, NULL-terminated, or NULL */
     faas__fnprice    price;       /* what a billed ms costs at memory_mb (cost.h) */
     bool             hist_on;     /* keep latency histograms (not opts.no_histograms) */
     _Atomic(faas__budget *) budget; /* its tag's budget, or NULL (no lock: cost.h) */
@@ -345,6 +346,11 @@ extern const faas__isolation_hooks *faas__isolation;
 /* Register a function whose instances ops make (a process function, process.c): fn->iso
  * is state, fn->isolated is set, and ops->detach frees state with the function, on
  * failure too. */
+/* NAME's registration as a process function (process.c): its _HANDLER, command and own
+ * environment ("NAME=value", NULL-terminated), malloc'd copies (free *env's strings and
+ * the array). FAAS_ENOTFOUND: NAME is not a process function. */
+int faas__process_describe(faas_runtime *rt, const char *name, char **handler,
+                           char **command, char ***env);
 int faas__register_hooked(faas_runtime *rt, const char *name, const faas_config *cfg,
                           const faas__isolation_hooks *ops, void *state);
 
@@ -377,7 +383,13 @@ struct faas_ctx {
                                      (ffi.c's binary path); NULL for every public entry */
     int             fail_status;  /* what a failure ends as: 0 = FAAS_EHANDLER, else set
                                      by faas__ctx_fail() */
+    const char     *client_context; /* faas_invoke_ex()'s, compact JSON, or NULL */
 };
+
+/* Is text (len bytes) a client context: a JSON object of at most FAAS_CLIENT_CONTEXT_MAX
+ * bytes? FAAS_OK, FAAS_EINVAL (not a JSON object), FAAS_ETOOLARGE, FAAS_ENOMEM; *compact
+ * (NULL: not wanted) gets it as one line of JSON, malloc'd. */
+int faas__client_context_check(const char *text, size_t len, char **compact);
 
 /* Fail the call as faas_fail() does, but ending with status (e.g. FAAS_EINVAL: the ffi
  * bridge's arguments did not match the signature) instead of FAAS_EHANDLER. */
@@ -423,6 +435,12 @@ int faas__response_service_error(faas_response *res, int status, const char *req
 /* Is name a function name (1 to 64 characters of [A-Za-z0-9_-])? *len_out (NULL ok) gets
  * its length. */
 bool faas__valid_name(const char *name, size_t *len_out);
+/* Is VAR ("NAME" or "NAME=value") one of Lambda's reserved environment names, which a
+ * function's own environment may not set? */
+bool faas__env_reserved(const char *var);
+/* Check a NULL-terminated "NAME=value" list (NULL ok) as a function's own environment;
+ * api and name word the failure (FAAS_EINVAL). */
+int faas__env_check(const char *const *env, const char *api, const char *name);
 /* Find NAME and take a slot on it under the registry lock, so that unregistration cannot
  * free it in between. FAAS_EINVAL for a bad name, FAAS_ENOTFOUND; on FAAS_ETHROTTLED res
  * is filled (faas__throttled) while the function cannot go away, and the caller emits it. */

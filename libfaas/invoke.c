@@ -4,10 +4,12 @@
  * uses; responses and records. It takes slots from the pool and never manages instances
  * itself; the scheduler reaches it through faas__call().
  */
+#include "abi.h"
 #include "internal.h"
 #include "text.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,10 @@
 
 /* The call this thread is running (a handler may invoke another function: a chain). */
 static _Thread_local faas_ctx *tls_current __attribute__((tls_model("initial-exec")));
+/* The client context faas_invoke_ex() hands to the call it is about to start on this
+ * thread: taken (and cleared) by that call's ctx_begin, so a call the handler makes in
+ * turn does not inherit it. */
+static _Thread_local const char *tls_client_context __attribute__((tls_model("initial-exec")));
 
 bool faas__in_call_of(const faas_function *fn)
 {
@@ -416,6 +422,61 @@ const char *faas_ctx_function(const faas_ctx *ctx)
     return ctx ? ctx->fn->name->name : NULL;
 }
 
+const char *faas_ctx_client_context(const faas_ctx *ctx)
+{
+    return ctx ? ctx->client_context : NULL;
+}
+
+/* text formatted into the call's arena (valid during the call), or NULL. */
+static const char *arena_text(faas_ctx *ctx, const char *fmt, ...) FAAS_PRINTF(2, 3);
+static const char *arena_text(faas_ctx *ctx, const char *fmt, ...)
+{
+    char buf[160];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return NULL;
+    char *p = faas_ctx_alloc(ctx, (size_t)n + 1);
+    if (p != NULL)
+        memcpy(p, buf, (size_t)n + 1);
+    return p;
+}
+
+const char *faas_ctx_getenv(faas_ctx *ctx, const char *name)
+{
+    if (ctx == NULL || name == NULL || name[0] == '\0')
+        return NULL;
+    const faas_function *fn = ctx->fn;
+    size_t n = strlen(name);
+    /* The function's own first: it may set TZ or LANG (never a reserved name). */
+    if (fn->env != NULL)
+        for (char **e = fn->env; *e; e++)
+            if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+                return *e + n + 1;
+    const char *fname = fn->name->name;
+    if (strcmp(name, "AWS_LAMBDA_FUNCTION_NAME") == 0)
+        return fname;
+    if (strcmp(name, "AWS_LAMBDA_FUNCTION_VERSION") == 0)
+        return fn->version == 0 ? "$LATEST" : arena_text(ctx, "%u", fn->version);
+    if (strcmp(name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE") == 0)
+        return arena_text(ctx, "%u", fn->cfg.memory_mb);
+    if (strcmp(name, "AWS_LAMBDA_LOG_GROUP_NAME") == 0)
+        return arena_text(ctx, "/aws/lambda/%s", fname);
+    if (strcmp(name, "AWS_REGION") == 0 || strcmp(name, "AWS_DEFAULT_REGION") == 0)
+        return "us-east-1";
+    if (strcmp(name, "AWS_EXECUTION_ENV") == 0)
+        return "AWS_Lambda_provided";
+    if (strcmp(name, "_HANDLER") == 0)
+        return fn->symbol != NULL ? fn->symbol : fname;
+    if (strcmp(name, "TZ") == 0)
+        return ":UTC";
+    if (strcmp(name, "LANG") == 0)
+        return "en_US.UTF-8";
+    return NULL;
+}
+
 /* ---- accounting ----------------------------------------------------------------------- */
 
 /* Price the record and count it; a call that ended at `now`. A refused call (throttled,
@@ -587,6 +648,9 @@ ctx_begin(faas_ctx *ctx, faas_function *fn, faas__slot *slot, const char *reques
     ctx->failed = ctx->oom = ctx->too_large = ctx->crashed = ctx->stale = false;
     ctx->log = NULL;
     ctx->log_len = ctx->log_cap = 0;
+    ctx->client_context = tls_client_context;
+    if (__builtin_expect(ctx->client_context != NULL, 0))
+        tls_client_context = NULL;
     if (request_id != NULL)
         memcpy(r->request_id, request_id, 37);
     else
@@ -1012,6 +1076,58 @@ int faas__invoke_known(faas_runtime *rt, const char *name, faas_function *fn, ui
 {
     faas__known known = { fn, epoch };
     return invoke_by_name(rt, name, &known, payload, len, res);
+}
+
+/* The options faas_invoke_ex() knows: INVOKE_OPTIONS_V1 bytes, the first layout. */
+#define INVOKE_OPTIONS_V1 (offsetof(faas_invoke_options, client_context) + sizeof(const char *))
+
+int faas__client_context_check(const char *text, size_t len, char **compact)
+{
+    if (compact != NULL)
+        *compact = NULL;
+    if (len > FAAS_CLIENT_CONTEXT_MAX)
+        return FAAS_ETOOLARGE;
+    json_error_t e;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+    if (j == NULL || !json_is_object(j)) {
+        json_decref(j);
+        return FAAS_EINVAL;
+    }
+    int rc = FAAS_OK;
+    if (compact != NULL) {
+        /* One line: it travels in a header (Lambda-Runtime-Client-Context) too. */
+        *compact = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (*compact == NULL)
+            rc = FAAS_ENOMEM;
+    }
+    json_decref(j);
+    return rc;
+}
+
+int faas_invoke_ex(faas_runtime *rt, const char *name, const void *payload, size_t len,
+                   const faas_invoke_options *opts, faas_response *res)
+{
+    faas_invoke_options o;
+    int rc = faas__abi_copy(&o, sizeof o, opts, INVOKE_OPTIONS_V1, "faas_invoke_ex");
+    char *cc = NULL;
+    if (rc == FAAS_OK && o.client_context != NULL) {
+        rc = faas__client_context_check(o.client_context, strlen(o.client_context), &cc);
+        if (rc == FAAS_EINVAL)
+            faas__fail(rc, "faas_invoke_ex: client_context is not a JSON object");
+        else if (rc == FAAS_ETOOLARGE)
+            faas__fail(rc, "faas_invoke_ex: client_context is over %d bytes",
+                       FAAS_CLIENT_CONTEXT_MAX);
+    }
+    if (rc != FAAS_OK) {
+        if (res != NULL)
+            faas__response_service_error(res, rc, NULL, NULL, "%s", faas_last_error());
+        return rc;
+    }
+    tls_client_context = cc;
+    rc = faas_invoke(rt, name, payload, len, res);
+    tls_client_context = NULL;          /* not taken: the call never began */
+    free(cc);
+    return rc;
 }
 
 /* faas_invoke_fn() of an alias's handle: the call of the version it routes this call to,

@@ -66,23 +66,6 @@ static uint64_t mono_ns(void)
 
 /* ---- the environment ------------------------------------------------------------------ */
 
-/* Lambda's reserved names: a function's own variables may not set them. */
-static bool reserved(const char *var)
-{
-    static const char *const names[] = {
-        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION",
-        "AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "AWS_ACCESS_KEY",
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    };
-    size_t n = strcspn(var, "=");
-    if (n >= 11 && strncmp(var, "AWS_LAMBDA_", 11) == 0)
-        return true;
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (strlen(names[i]) == n && strncmp(var, names[i], n) == 0)
-            return true;
-    return false;
-}
-
 static bool own_sets(const proc_fn *pf, const char *name)
 {
     size_t n = strlen(name);
@@ -392,7 +375,7 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
     faas__rapi_call call = {
         .request_id = ctx->request_id, .payload = payload, .len = len,
         .deadline_ms = faas__wall(ctx->rt) / 1000000 + (int64_t)(left / 1000000u),
-        .arn = arn, .trace_id = trace,
+        .arn = arn, .trace_id = trace, .client_context = ctx->client_context,
     };
     if (faas__rapi_offer(pi->api, &call) != FAAS_OK)
         return faas_fail(ctx, "Runtime.Unknown", "out of memory offering the call");
@@ -546,6 +529,38 @@ static char **copy_strv(const char *const *v, const char *only)
     return out;
 }
 
+/* ---- what GetFunction shows ------------------------------------------------------------ */
+
+int faas__process_describe(faas_runtime *rt, const char *name, char **handler,
+                           char **command, char ***env)
+{
+    *handler = *command = NULL;
+    *env = NULL;
+    size_t len;
+    if (rt == NULL || !faas__valid_name(name, &len))
+        return FAAS_EINVAL;
+    int rc = FAAS_ENOTFOUND;
+    pthread_rwlock_rdlock(&rt->reg_lock);
+    faas_function *fn = NULL;
+    HASH_FIND(hh, rt->fns, name, len, fn);
+    if (fn != NULL && fn->iso_ops == &hooks && fn->iso != NULL) {
+        const proc_fn *pf = fn->iso;
+        *handler = strdup(pf->handler);
+        *command = strdup(pf->command);
+        *env = copy_strv((const char *const *)pf->env, NULL);
+        rc = *handler && *command && *env ? FAAS_OK : FAAS_ENOMEM;
+    }
+    pthread_rwlock_unlock(&rt->reg_lock);
+    if (rc != FAAS_OK) {
+        free(*handler);
+        free(*command);
+        free_strv(*env);
+        *handler = *command = NULL;
+        *env = NULL;
+    }
+    return rc;
+}
+
 int faas_register_process(faas_runtime *rt, const char *name, const faas_process_config *pc,
                           const faas_config *cfg)
 {
@@ -555,21 +570,18 @@ int faas_register_process(faas_runtime *rt, const char *name, const faas_process
         return rc;
     if (pc == NULL || c.command == NULL || c.command[0] == '\0')
         return faas__fail(FAAS_EINVAL, "faas_register_process: a command is required");
+    if (cfg != NULL && cfg->environment != NULL)
+        return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: a process function's "
+                          "environment is faas_process_config.environment, not "
+                          "faas_config.environment", name ? name : "(null)");
     if (cfg != NULL && (cfg->init != NULL || cfg->shutdown != NULL ||
                         cfg->isolation != FAAS_ISOLATE_NONE || cfg->seccomp != 0))
         return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: init, shutdown, "
                           "isolation and seccomp are not for process functions (their "
                           "instances are processes already)", name ? name : "(null)");
-    if (c.environment != NULL)
-        for (const char *const *e = c.environment; *e; e++) {
-            const char *eq = strchr(*e, '=');
-            if (eq == NULL || eq == *e)
-                return faas__fail(FAAS_EINVAL, "faas_register_process: environment entry "
-                                  "\"%.80s\" is not NAME=value", *e);
-            if (reserved(*e))
-                return faas__fail(FAAS_EINVAL, "faas_register_process: %.*s is reserved by "
-                                  "Lambda and cannot be set", (int)(eq - *e), *e);
-        }
+    rc = faas__env_check(c.environment, "faas_register_process", name);
+    if (rc != FAAS_OK)
+        return rc;
     proc_fn *pf = calloc(1, sizeof *pf);
     if (pf == NULL)
         return faas__fail(FAAS_ENOMEM, "faas_register_process: out of memory");

@@ -15,3 +15,13 @@ int faas_register_process(faas_runtime *rt, const char *name, const faas_process
                       "without libmicrohttpd, which its Runtime API server needs",
                       name ? name : "(null)");
 }
+
+int faas__process_describe(faas_runtime *rt, const char *name, char **handler,
+                           char **command, char ***env)
+{
+    (void)rt;
+    (void)name;
+    *handler = *command = NULL;
+    *env = NULL;
+    return FAAS_ENOTFOUND;
+}

@@ -73,6 +73,68 @@ void faas_config_init(faas_config *cfg)
     cfg->pids_max = 1024;       /* AWS Lambda's processes and threads per environment */
 }
 
+/* ---- a function's own environment ------------------------------------------------------ */
+
+bool faas__env_reserved(const char *var)
+{
+    static const char *const names[] = {
+        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    };
+    size_t n = strcspn(var, "=");
+    if (n >= 11 && strncmp(var, "AWS_LAMBDA_", 11) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i]) == n && strncmp(var, names[i], n) == 0)
+            return true;
+    return false;
+}
+
+int faas__env_check(const char *const *env, const char *api, const char *name)
+{
+    if (env == NULL)
+        return FAAS_OK;
+    for (const char *const *e = env; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq == NULL || eq == *e)
+            return faas__fail(FAAS_EINVAL, "%s %.80s: environment entry \"%.80s\" is not "
+                              "NAME=value", api, name ? name : "(null)", *e);
+        if (faas__env_reserved(*e))
+            return faas__fail(FAAS_EINVAL, "%s %.80s: %.*s is reserved by Lambda and cannot "
+                              "be set", api, name ? name : "(null)", (int)(eq - *e), *e);
+    }
+    return FAAS_OK;
+}
+
+static void env_free(char **env)
+{
+    if (env == NULL)
+        return;
+    for (char **e = env; *e; e++)
+        free(*e);
+    free(env);
+}
+
+/* A copy of a NULL-terminated list; NULL for NULL, or out of memory (*oom set). */
+static char **env_copy(const char *const *env, bool *oom)
+{
+    *oom = false;
+    if (env == NULL)
+        return NULL;
+    size_t n = 0;
+    while (env[n] != NULL)
+        n++;
+    char **out = calloc(n + 1, sizeof *out);
+    for (size_t i = 0; out != NULL && i < n; i++)
+        if ((out[i] = strdup(env[i])) == NULL) {
+            env_free(out);
+            out = NULL;
+        }
+    *oom = out == NULL;
+    return out;
+}
+
 #define MEMORY_MB_MAX (1u << 20)   /* 1 TB: the arena limit must fit a size_t shift */
 
 static int check_config(const char *name, const faas_config *cfg)
@@ -97,6 +159,9 @@ static int check_config(const char *name, const faas_config *cfg)
             return faas__fail(FAAS_EINVAL, "%s: a function cannot be its own dead letter",
                               name);
     }
+    int rc = faas__env_check(cfg->environment, "register", name);
+    if (rc != FAAS_OK)
+        return rc;
     if (cfg->isolation != FAAS_ISOLATE_NONE && cfg->isolation != FAAS_ISOLATE_PROCESS)
         return faas__fail(FAAS_EINVAL, "%s: isolation must be FAAS_ISOLATE_NONE or "
                           "FAAS_ISOLATE_PROCESS, not %d", name, cfg->isolation);
@@ -140,6 +205,7 @@ static void fn_free(faas_function *fn)
     pthread_cond_destroy(&fn->quiet);
     pthread_mutex_destroy(&fn->lock);
     free(fn->dead_letter);
+    env_free(fn->env);
     free(fn->symbol);
     faas__name_unref(fn->name);
     free(fn);
@@ -183,11 +249,14 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     for (unsigned i = 0; i < FAAS__SHARDS; i++)
         atomic_init(&fn->hot[i], NULL);
     faas__pool_init(fn);
-    if (fn->name == NULL || (cfg->dead_letter && fn->dead_letter == NULL)) {
+    bool env_oom;
+    fn->env = env_copy(cfg->environment, &env_oom);
+    if (fn->name == NULL || (cfg->dead_letter && fn->dead_letter == NULL) || env_oom) {
         fn_free(fn);
         return faas__fail(FAAS_ENOMEM, "register %s: out of memory", name);
     }
     fn->cfg.dead_letter = fn->dead_letter;
+    fn->cfg.environment = (const char *const *)fn->env;
     fn->cfg.tag = fn->name->tag;
     fn->key = fn->name->name;
     faas__price_fn(rt->price, cfg->memory_mb, &fn->price);

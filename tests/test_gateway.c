@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -1785,6 +1786,214 @@ static void update_code_errors(void **state)
     ASSERT_OK(faas_unregister(s->rt, "u"));
 }
 
+/* ---- X-Amz-Client-Context ------------------------------------------------------------------- */
+
+static faas_runtime *cc_rt;             /* for the nested call of client_context_echo */
+
+/* Replies with its client context ("none" without one); with the payload "nested", with
+ * that of a call it makes itself, which must not inherit its own. */
+static int client_context_echo(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)len;
+    if (strcmp((const char *)payload, "\"nested\"") == 0) {
+        faas_response res;
+        int rc = faas_invoke(cc_rt, "cc", "{}", 2, &res);
+        if (rc == FAAS_OK)
+            faas_reply(ctx, res.data, res.len);
+        faas_response_free(&res);
+        return rc;
+    }
+    const char *cc = faas_ctx_client_context(ctx);
+    return faas_reply(ctx, cc ? cc : "none", strlen(cc ? cc : "none"));
+}
+
+static void b64encode(const char *in, size_t n, bool pad, char *out)
+{
+    static const char a[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t k = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)(unsigned char)in[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)in[i + 2];
+        out[k++] = a[v >> 18];
+        out[k++] = a[(v >> 12) & 63];
+        if (i + 1 < n) out[k++] = a[(v >> 6) & 63]; else if (pad) out[k++] = '=';
+        if (i + 2 < n) out[k++] = a[v & 63]; else if (pad) out[k++] = '=';
+    }
+    out[k] = '\0';
+}
+
+/* Invoke cc with X-Amz-Client-Context: HEADER (NULL: none) and PAYLOAD; status, buf. */
+static unsigned invoke_cc(server *s, const char *header, const char *payload, char *buf,
+                          size_t size)
+{
+    static char req[8192];
+    int fd = connect_to(s->port);
+    snprintf(req, sizeof req, "POST /2015-03-31/functions/cc/invocations HTTP/1.1\r\n"
+             "Host: x\r\nAuthorization: Bearer tok\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
+             header ? "X-Amz-Client-Context: " : "", header ? header : "",
+             header ? "\r\n" : "", strlen(payload), payload);
+    send_str(fd, req);
+    assert_true(read_response(fd, buf, size) > 0);
+    close(fd);
+    unsigned status = 0;
+    assert_int_equal(sscanf(buf, "HTTP/1.1 %u", &status), 1);
+    return status;
+}
+
+/* A JSON object of exactly n bytes: {"k":"xxx...x"}. */
+static void object_of(size_t n, char *out)
+{
+    memcpy(out, "{\"k\":\"", 6);
+    memset(out + 6, 'x', n - 8);
+    memcpy(out + n - 2, "\"}", 3);
+}
+
+static void client_context_is_checked_and_reaches_the_handler(void **state)
+{
+    server *s = *state;
+    static char buf[1 << 16], b64[4096], json[4096];
+    cc_rt = s->rt;
+    ASSERT_OK(faas_register(s->rt, "cc", client_context_echo, NULL));
+    static const char *const bad_message =
+        "Client context must be a valid Base64-encoded JSON object.";
+
+    /* What boto3 sends: base64 of a JSON object. The handler gets it compact. */
+    const char *ctx = "{\"client\": {\"app_title\": \"t\"},\n \"custom\": {\"a\": 1}, "
+                      "\"env\": {\"locale\": \"fr\"}}";
+    b64encode(ctx, strlen(ctx), true, b64);
+    assert_int_equal(invoke_cc(s, b64, "{}", buf, sizeof buf), 200);
+    assert_string_equal(body_of(buf), "{\"client\":{\"app_title\":\"t\"},\"custom\":{\"a\":1},"
+                                      "\"env\":{\"locale\":\"fr\"}}");
+    /* None sent: none seen, also by a later call on the same worker thread. */
+    assert_int_equal(invoke_cc(s, NULL, "{}", buf, sizeof buf), 200);
+    assert_string_equal(body_of(buf), "none");
+    /* A call the handler makes does not inherit it. */
+    assert_int_equal(invoke_cc(s, b64, "\"nested\"", buf, sizeof buf), 200);
+    assert_string_equal(body_of(buf), "none");
+
+    /* Refused, as Lambda does: not base64, not JSON, not an object. */
+    expect_error(buf, invoke_cc(s, "%%%", "{}", buf, sizeof buf), 400,
+                 "InvalidRequestContentException", bad_message);
+    assert_int_equal(invoke_cc(s, "e30", "{}", buf, sizeof buf), 200);   /* {}, unpadded */
+    assert_string_equal(body_of(buf), "{}");
+    b64encode("not json", 8, true, b64);
+    expect_error(buf, invoke_cc(s, b64, "{}", buf, sizeof buf), 400,
+                 "InvalidRequestContentException", bad_message);
+    b64encode("[1,2]", 5, true, b64);
+    expect_error(buf, invoke_cc(s, b64, "{}", buf, sizeof buf), 400,
+                 "InvalidRequestContentException", bad_message);
+    expect_error(buf, invoke_cc(s, "e30==", "{}", buf, sizeof buf), 400,
+                 "InvalidRequestContentException", bad_message);   /* padding too long */
+
+    /* The limit is 3,583 bytes of base64: 2,687 bytes of JSON, unpadded, are exactly
+     * that; 2,688 are 3,584. */
+    object_of(FAAS_CLIENT_CONTEXT_MAX, json);
+    b64encode(json, strlen(json), false, b64);
+    assert_int_equal(strlen(b64), 3583);
+    assert_int_equal(invoke_cc(s, b64, "{}", buf, sizeof buf), 200);
+    assert_string_equal(body_of(buf), json);
+    object_of(FAAS_CLIENT_CONTEXT_MAX + 1, json);
+    b64encode(json, strlen(json), false, b64);
+    assert_int_equal(strlen(b64), 3584);
+    expect_error(buf, invoke_cc(s, b64, "{}", buf, sizeof buf), 400,
+                 "InvalidRequestContentException", NULL);
+
+    /* The library's entry point, without the gateway. */
+    faas_invoke_options io = FAAS_INVOKE_OPTIONS_INIT;
+    faas_response res;
+    io.client_context = "{ \"custom\" : {} }";
+    ASSERT_OK(faas_invoke_ex(s->rt, "cc", "{}", 2, &io, &res));
+    assert_string_equal(res.data, "{\"custom\":{}}");
+    faas_response_free(&res);
+    io.client_context = "[1]";
+    assert_int_equal(faas_invoke_ex(s->rt, "cc", "{}", 2, &io, &res), FAAS_EINVAL);
+    faas_response_free(&res);
+    io.client_context = json;           /* one byte too long */
+    assert_int_equal(faas_invoke_ex(s->rt, "cc", "{}", 2, &io, NULL), FAAS_ETOOLARGE);
+    io.client_context = "{}";           /* the call fails before it begins: not kept */
+    assert_int_equal(faas_invoke_ex(s->rt, "nothere", "{}", 2, &io, NULL), FAAS_ENOTFOUND);
+    ASSERT_OK(faas_invoke_ex(s->rt, "cc", "{}", 2, NULL, &res));
+    assert_string_equal(res.data, "none");
+    faas_response_free(&res);
+    ASSERT_OK(faas_invoke(s->rt, "cc", "{}", 2, &res));
+    assert_string_equal(res.data, "none");
+    faas_response_free(&res);
+}
+
+/* GetFunction and GetFunctionConfiguration carry what SDK users read: of a host function,
+ * and of a process function (its handler, environment and command's digest). */
+static void get_function_fields(void **state)
+{
+    server *s = *state;
+    static char buf[1 << 16];
+    const char *env[] = { "GREETING=hello", "EMPTY=", NULL };
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = "/bin/true";
+    pc.handler = "function.handler";
+    pc.environment = env;
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.memory_mb = 512;
+    cfg.timeout_ms = 2500;
+    int rc = faas_register_process(s->rt, "proc", &pc, &cfg);
+    if (rc == FAAS_ENOTSUP)
+        skip();
+    ASSERT_OK(rc);
+    assert_int_equal(http(s, "GET", "/2015-03-31/functions/proc/configuration", NULL, NULL,
+                          buf, sizeof buf), 200);
+    json_t *c = body_json(buf);
+    assert_string_equal(member(c, "Runtime"), "provided.al2023");
+    assert_string_equal(member(c, "Handler"), "function.handler");
+    json_t *vars = json_object_get(json_object_get(c, "Environment"), "Variables");
+    assert_int_equal(json_object_size(vars), 2);
+    assert_string_equal(member(vars, "GREETING"), "hello");
+    assert_string_equal(member(vars, "EMPTY"), "");
+    assert_string_equal(member(c, "Role"), "arn:aws:iam::123456789012:role/libfaas-local");
+    assert_string_equal(member(c, "State"), "Active");
+    assert_string_equal(member(c, "LastUpdateStatus"), "Successful");
+    assert_string_equal(member(c, "Version"), "$LATEST");
+    assert_string_equal(member(c, "FunctionArn"),
+                        "arn:aws:lambda:eu-west-3:123456789012:function:proc");
+    assert_int_equal(json_integer_value(json_object_get(c, "MemorySize")), 512);
+    assert_int_equal(json_integer_value(json_object_get(c, "Timeout")), 3);
+    struct stat st;
+    assert_int_equal(stat("/bin/true", &st), 0);
+    assert_int_equal(json_integer_value(json_object_get(c, "CodeSize")), st.st_size);
+    assert_int_equal(strlen(member(c, "CodeSha256")), 44);
+    const char *rev = member(c, "RevisionId");
+    assert_int_equal(strlen(rev), 36);
+    assert_int_equal(rev[14], '4');                     /* UUID v4 shaped */
+    char rev1[37];
+    snprintf(rev1, sizeof rev1, "%s", rev);
+    json_t *arch = json_object_get(c, "Architectures");
+    assert_int_equal(json_array_size(arch), 1);
+    json_decref(c);
+
+    /* GetFunction: the same configuration, and the same RevisionId while nothing changed. */
+    assert_int_equal(http(s, "GET", "/2015-03-31/functions/proc", NULL, NULL, buf,
+                          sizeof buf), 200);
+    c = body_json(buf);
+    json_t *conf = json_object_get(c, "Configuration");
+    assert_string_equal(member(conf, "RevisionId"), rev1);
+    assert_string_equal(member(conf, "Handler"), "function.handler");
+    json_decref(c);
+
+    /* A host function: no environment, no code file (the digest of no bytes). */
+    assert_int_equal(http(s, "GET", "/2015-03-31/functions/echo/configuration", NULL, NULL,
+                          buf, sizeof buf), 200);
+    c = body_json(buf);
+    assert_string_equal(member(c, "Runtime"), "provided");
+    assert_null(json_object_get(c, "Environment"));
+    assert_string_equal(member(c, "CodeSha256"),
+                        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+    assert_int_equal(json_integer_value(json_object_get(c, "CodeSize")), 0);
+    assert_string_not_equal(member(c, "RevisionId"), rev1);
+    assert_string_equal(member(c, "LastUpdateStatus"), "Successful");
+    json_decref(c);
+}
+
 #else /* !FAAS_HAVE_GATEWAY */
 
 static void not_built_is_enotsup(void **state)
@@ -1830,6 +2039,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(early_answer_reads_a_bounded_body, setup, teardown),
         cmocka_unit_test(pool_model_and_ipv6),
         cmocka_unit_test(stop_lets_a_call_in_progress_finish),
+        cmocka_unit_test_setup_teardown(client_context_is_checked_and_reaches_the_handler,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(get_function_fields, setup, teardown),
 #else
         cmocka_unit_test(not_built_is_enotsup),
 #endif

@@ -244,6 +244,44 @@ static void environment_is_complete(void **state)
     }
 }
 
+/* The client context reaches a process instance in Lambda-Runtime-Client-Context: a
+ * runtime of our own answers with the header's value ("none" without one). */
+static void client_context_header(void **state)
+{
+    pfix *f = *state;
+    put_file(f, "ccboot",
+             "API=\"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime\"\n"
+             "while true; do\n"
+             "  H=$(mktemp)\n"
+             "  curl -sS -D \"$H\" \"$API/invocation/next\" >/dev/null\n"
+             "  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id \"$H\" | tr -d '[:space:]' | "
+             "cut -d: -f2)\n"
+             "  CC=$(grep -Fi Lambda-Runtime-Client-Context \"$H\" | cut -d' ' -f2- | "
+             "tr -d '\\r')\n"
+             "  curl -sS -X POST \"$API/invocation/$ID/response\" --data-binary "
+             "\"${CC:-none}\" >/dev/null\n"
+             "done\n");
+    char boot[300];
+    snprintf(boot, sizeof boot, "%s/ccboot", f->dir);
+    const char *argv[] = { "bash", boot, NULL };
+    const char *env[] = { f->tmpenv, NULL };
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = "/bin/bash";
+    pc.argv = argv;
+    pc.environment = env;
+    pc.cwd = f->dir;
+    ASSERT_OK(faas_register_process(f->rt, "ccfn", &pc, NULL));
+    faas_invoke_options io = FAAS_INVOKE_OPTIONS_INIT;
+    io.client_context = "{\"custom\": {\"k\": \"v\"},\n \"env\": {}}";
+    faas_response res;
+    ASSERT_OK(faas_invoke_ex(f->rt, "ccfn", "{}", 2, &io, &res));
+    assert_string_equal(res.data, "{\"custom\":{\"k\":\"v\"},\"env\":{}}");
+    faas_response_free(&res);
+    ASSERT_OK(faas_invoke(f->rt, "ccfn", "{}", 2, &res));
+    assert_string_equal(res.data, "none");
+    faas_response_free(&res);
+}
+
 /* ---- failures ---------------------------------------------------------------------------- */
 
 /* The tutorial's bootstrap runs under set -e: a failing handler ends the runtime mid-call. */
@@ -436,6 +474,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(environment_is_lambdas, setup, teardown),
         cmocka_unit_test_setup_teardown(environment_is_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_context_header, setup, teardown),
         cmocka_unit_test_setup_teardown(handler_failure_is_an_exit_error, setup, teardown),
         cmocka_unit_test_setup_teardown(error_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(timeout_kills_the_group, setup, teardown),

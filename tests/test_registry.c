@@ -137,6 +137,83 @@ static void config_strings_are_copied(void **state)
     faas_response_free(&res);
 }
 
+/* Replies "NAME=value|NAME=value..." for the names in its payload ("A B C"), (null) for
+ * those it does not have. */
+static int getenv_echo(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)len;
+    char out[1024] = "", names[256];
+    snprintf(names, sizeof names, "%s", (const char *)payload);
+    for (char *save = NULL, *n = strtok_r(names, " ", &save); n != NULL;
+         n = strtok_r(NULL, " ", &save)) {
+        const char *v = faas_ctx_getenv(ctx, n);
+        size_t at = strlen(out);
+        snprintf(out + at, sizeof out - at, "%s%s=%s", at ? "|" : "", n, v ? v : "(null)");
+    }
+    return faas_reply(ctx, out, strlen(out));
+}
+
+/* An in-process function's environment: Lambda's reserved variables and its own, through
+ * the context (never the host's); reserved names refused; copied at registration; shown by
+ * faas_describe(). */
+static void environment_through_the_context(void **state)
+{
+    faas_runtime *rt = *state;
+    char greeting[32] = "GREETING=hello";
+    const char *env[] = { greeting, "TZ=Europe/Paris", "EMPTY=", NULL };
+    faas_config c;
+    faas_config_init(&c);
+    c.memory_mb = 256;
+    c.environment = env;
+    ASSERT_OK(faas_register(rt, "envfn", getenv_echo, &c));
+    memcpy(greeting, "GREETING=XXXXX", 14);     /* copied at registration */
+    setenv("FAAS_TEST_HOST_ONLY", "host", 1);
+    const char *ask = "AWS_LAMBDA_FUNCTION_NAME AWS_LAMBDA_FUNCTION_VERSION "
+                      "AWS_LAMBDA_FUNCTION_MEMORY_SIZE AWS_LAMBDA_LOG_GROUP_NAME AWS_REGION "
+                      "_HANDLER GREETING TZ EMPTY FAAS_TEST_HOST_ONLY PATH";
+    faas_response res;
+    ASSERT_OK(faas_invoke(rt, "envfn", ask, strlen(ask), &res));
+    assert_string_equal(res.data,
+                        "AWS_LAMBDA_FUNCTION_NAME=envfn|AWS_LAMBDA_FUNCTION_VERSION=$LATEST|"
+                        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256|"
+                        "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/envfn|AWS_REGION=us-east-1|"
+                        "_HANDLER=envfn|GREETING=hello|TZ=Europe/Paris|EMPTY=|"
+                        "FAAS_TEST_HOST_ONLY=(null)|PATH=(null)");
+    faas_response_free(&res);
+    /* A function without one still has Lambda's. */
+    ASSERT_OK(faas_register(rt, "plain", getenv_echo, NULL));
+    ASSERT_OK(faas_invoke(rt, "plain", "TZ GREETING", 11, &res));
+    assert_string_equal(res.data, "TZ=:UTC|GREETING=(null)");
+    faas_response_free(&res);
+
+    faas_function_info *info;
+    ASSERT_OK(faas_describe(rt, "envfn", &info));
+    assert_non_null(info->config.environment);
+    assert_string_equal(info->config.environment[0], "GREETING=hello");
+    assert_string_equal(info->config.environment[2], "EMPTY=");
+    assert_null(info->config.environment[3]);
+    faas_info_free(info);
+    faas_function_info *all;
+    size_t n;
+    ASSERT_OK(faas_list(rt, &all, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(all[0].name, "envfn");
+    assert_string_equal(all[0].config.environment[1], "TZ=Europe/Paris");
+    assert_null(all[1].config.environment);
+    faas_info_free(all);
+
+    const char *reserved[] = { "AWS_LAMBDA_FUNCTION_NAME=x", NULL };
+    c.environment = reserved;
+    assert_int_equal(faas_register(rt, "bad", getenv_echo, &c), FAAS_EINVAL);
+    const char *handler[] = { "_HANDLER=x", NULL };
+    c.environment = handler;
+    assert_int_equal(faas_register(rt, "bad", getenv_echo, &c), FAAS_EINVAL);
+    const char *no_equals[] = { "JUSTNAME", NULL };
+    c.environment = no_equals;
+    assert_int_equal(faas_register(rt, "bad", getenv_echo, &c), FAAS_EINVAL);
+    assert_null(faas_lookup(rt, "bad"));
+}
+
 static void lookup_and_handles(void **state)
 {
     faas_runtime *rt = *state;
@@ -384,6 +461,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(duplicate_is_eexist, setup, teardown),
         cmocka_unit_test_setup_teardown(config_defaults_and_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(config_strings_are_copied, setup, teardown),
+        cmocka_unit_test_setup_teardown(environment_through_the_context, setup, teardown),
         cmocka_unit_test_setup_teardown(lookup_and_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(unregister_then_reregister, setup, teardown),
         cmocka_unit_test_setup_teardown(unregister_waits_for_running_calls, setup, teardown),

@@ -372,6 +372,16 @@ static int ctx_remaining_ms(lua_State *L)
     return 1;
 }
 
+/* Push the decoded client context (text, with its hold): in a pcall, so that the hold is
+ * released by the caller whatever happens. */
+static int push_client_context(lua_State *L)
+{
+    const char *text = lua_touserdata(L, 1);
+    lfaas_hold *h = lua_touserdata(L, 2);
+    lfaas_push_payload(L, text, strlen(text), 1, h);
+    return 1;
+}
+
 static int ctx_index(lua_State *L)
 {
     lfaas_ctx *u = luaL_checkudata(L, 1, LFAAS_CTX_MT);
@@ -392,7 +402,22 @@ static int ctx_index(lua_State *L)
         lua_pushinteger(L, u->memory_mb);
     else if (strcmp(k, "request_id") == 0 || strcmp(k, "aws_request_id") == 0)
         lua_pushstring(L, faas_ctx_request_id(check_ctx(L)));
-    else
+    else if (strcmp(k, "client_context") == 0) {
+        /* Lambda's ClientContext as a table ({client=, custom=, env=}), or nil. */
+        const char *cc = faas_ctx_client_context(check_ctx(L));
+        if (cc == NULL) {
+            lua_pushnil(L);
+            return 1;
+        }
+        lfaas_hold h = { NULL, NULL };
+        lua_pushcfunction(L, push_client_context);
+        lua_pushlightuserdata(L, (void *)cc);
+        lua_pushlightuserdata(L, &h);
+        int st = lua_pcall(L, 2, 1, 0);
+        lfaas_hold_release(&h);
+        if (st != LUA_OK)
+            return lua_error(L);
+    } else
         lua_pushnil(L);
     return 1;
 }

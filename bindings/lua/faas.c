@@ -586,11 +586,18 @@ static int invoke(lua_State *L, bool full)
     lfaas_rt *b = check_rt(L, 1);
     const char *name = luaL_checkstring(L, 2);
     lfaas_hold h = { NULL, NULL };
+    /* opts (4th argument): { client_context = "JSON object text" } */
+    faas_invoke_options io = FAAS_INVOKE_OPTIONS_INIT;
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "client_context");
+        io.client_context = lua_tostring(L, -1);    /* kept alive by the table */
+        lua_pop(L, 1);
+    }
     size_t len = event_payload(L, 3, &h);
     faas_response res;
     lua_State *saved = b->cur;
     b->cur = L;
-    faas_invoke(b->rt, name, h.text ? h.text : "", len, &res);
+    faas_invoke_ex(b->rt, name, h.text ? h.text : "", len, &io, &res);
     b->cur = saved;
     lfaas_hold_release(&h);
     lua_pushcfunction(L, push_response);
@@ -607,13 +614,14 @@ static int invoke(lua_State *L, bool full)
     return lua_isnil(L, -1) ? (lua_pop(L, 1), 1) : 2;
 }
 
-/* rt:invoke(name [, event]) -> result | nil, err */
+/* rt:invoke(name [, event [, opts]]) -> result | nil, err; opts.client_context: a JSON
+ * object's text, the handler's ctx.client_context */
 static int rt_invoke(lua_State *L)
 {
     return invoke(L, false);
 }
 
-/* rt:invoke_response(name [, event]) -> {ok, status, result, error, log, record} */
+/* rt:invoke_response(name [, event [, opts]]) -> {ok, status, result, error, log, record} */
 static int rt_invoke_response(lua_State *L)
 {
     return invoke(L, true);

@@ -1,6 +1,7 @@
 """test_gateway.py - `faas serve` driven by real AWS clients: boto3 (Debian's, with retries
 off) and /usr/bin/aws lambda (CLI v2), plus raw HTTP where a client cannot say it."""
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -241,6 +242,70 @@ def test_get_function(lam):
     assert c["Handler"] == "echo"
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_function(FunctionName="nope")
+
+
+def test_client_context_and_get_function_fields():
+    """boto3's ClientContext reaches the handler; a bad one is Lambda's 400; GetFunction
+    and GetFunctionConfiguration carry the fields SDK users read."""
+    so = os.path.join(TEST_MODULES, "mod_gateway.so")
+    s = Server("[cc]\nmodule = %s\nsymbol = client_context\nmemory_mb = 256\n" % so)
+    try:
+        lam = client(s.url)
+        sent = {"client": {"app_title": "shop"}, "custom": {"k": "v"}, "env": {"locale": "fr"}}
+        cc = base64.b64encode(json.dumps(sent).encode()).decode()
+        r = lam.invoke(FunctionName="cc", ClientContext=cc)
+        assert json.loads(r["Payload"].read()) == sent
+        assert json.loads(lam.invoke(FunctionName="cc")["Payload"].read()) is None
+        for bad in ("%%%", base64.b64encode(b"[1]").decode(), base64.b64encode(b"{").decode()):
+            with pytest.raises(ClientError) as e:
+                lam.invoke(FunctionName="cc", ClientContext=bad)
+            assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
+            assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        c = lam.get_function_configuration(FunctionName="cc")
+        assert c["Runtime"] == "provided"
+        assert c["Handler"] == "client_context"
+        assert c["Role"] == "arn:aws:iam::000000000000:role/libfaas-local"
+        assert c["State"] == "Active" and c["LastUpdateStatus"] == "Successful"
+        assert c["CodeSize"] == os.path.getsize(so)
+        digest = base64.b64encode(hashlib.sha256(open(so, "rb").read()).digest()).decode()
+        assert c["CodeSha256"] == digest
+        uuid.UUID(c["RevisionId"])
+        assert c["MemorySize"] == 256 and c["Timeout"] == 3 and c["Version"] == "$LATEST"
+        assert c["Architectures"] in (["x86_64"], ["arm64"])
+        assert c["FunctionArn"].endswith(":function:cc")
+        g = lam.get_function(FunctionName="cc")
+        assert g["Configuration"]["RevisionId"] == c["RevisionId"]
+    finally:
+        rc, err = s.stop()
+        assert rc == 0, err
+
+
+def test_js_sdk_client_context_and_get_function():
+    """The same from @aws-sdk/client-lambda (tests/npm/lambda_client_context.js)."""
+    from test_hostile_clients import NPM_DIR, _node_or_skip
+    node = _node_or_skip()
+    so = os.path.join(TEST_MODULES, "mod_gateway.so")
+    s = Server("[cc]\nmodule = %s\nsymbol = client_context\n" % so)
+    try:
+        env = dict(os.environ, NODE_NO_WARNINGS="1", AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        r = subprocess.run([node, os.path.join(NPM_DIR, "lambda_client_context.js"), s.url,
+                            "cc"], capture_output=True, text=True, env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["seen"] == {"custom": {"from": "js"}, "env": {"platform": "node"}}
+        assert out["bad"] == "InvalidRequestContentException"
+        c = out["configuration"]
+        assert out["get_function"] == c
+        assert c["Runtime"] == "provided" and c["Handler"] == "client_context"
+        assert c["Role"] == "arn:aws:iam::000000000000:role/libfaas-local"
+        assert c["CodeSize"] == os.path.getsize(so) and len(c["CodeSha256"]) == 44
+        uuid.UUID(c["RevisionId"])
+        assert c["State"] == "Active" and c["LastUpdateStatus"] == "Successful"
+        assert c["MemorySize"] == 128 and c["Timeout"] == 3 and c["Version"] == "$LATEST"
+    finally:
+        rc, err = s.stop()
+        assert rc == 0, err
 
 
 # ---- the wire, where no client can say it --------------------------------------------------

@@ -13,6 +13,16 @@
 int logs(faas_ctx *ctx, const void *payload, size_t len);
 int fail_logged(faas_ctx *ctx, const void *payload, size_t len);
 int hold(faas_ctx *ctx, const void *payload, size_t len);
+int client_context(faas_ctx *ctx, const void *payload, size_t len);
+
+/* Replies with the call's client context ("null" without one). */
+int client_context(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)payload;
+    (void)len;
+    const char *cc = faas_ctx_client_context(ctx);
+    return faas_reply(ctx, cc ? cc : "null", strlen(cc ? cc : "null"));
+}
 
 int logs(faas_ctx *ctx, const void *payload, size_t len)
 {

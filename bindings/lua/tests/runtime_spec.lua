@@ -42,6 +42,22 @@ describe("a runtime", function()
     assert.has_error(function() kept:log("late") end)
   end)
 
+  it("gives the handler the caller's client context", function()
+    rt:register("cc", function(event, ctx)
+      local c = ctx.client_context
+      if c == nil then return "none" end
+      return { title = c.client.app_title, tenant = c.custom.tenant, locale = c.env.locale }
+    end)
+    local cc = '{"client": {"app_title": "shop"}, "custom": {"tenant": "t1"}, ' ..
+               '"env": {"locale": "fr"}}'
+    assert.are.same({ title = "shop", tenant = "t1", locale = "fr" },
+      rt:invoke("cc", {}, { client_context = cc }))
+    assert.are.equal("none", rt:invoke("cc", {}))
+    local r, err = rt:invoke("cc", {}, { client_context = "[1]" })
+    assert.is_nil(r)
+    assert.are.equal("EINVAL", err.status)
+  end)
+
   it("keeps a ctx's name and memory once its function is gone", function()
     local kept
     rt:register("keeper", function(event, ctx) kept = ctx; return 1 end, { memory_mb = 256 })

@@ -76,7 +76,8 @@ class Config(Structure):
         ("seccomp", c_int),
         ("remote", c_int),
         ("pids_max", c_uint),
-        ("reserved", c_uint64 * 8),
+        ("environment", POINTER(c_char_p)),     # a union with a uint64_t in faas.h
+        ("reserved", c_uint64 * 7),
     ]
 
 
@@ -231,6 +232,13 @@ class PriceModel(Structure):
     ]
 
 
+class InvokeOptions(_Sized):
+    _fields_ = [
+        ("size", c_size_t),
+        ("client_context", c_char_p),
+    ]
+
+
 class ScheduleOptions(_Sized):
     _fields_ = [
         ("size", c_size_t),
@@ -312,6 +320,7 @@ def _declare(lib):
     fn("faas_unregister", c_int, vp, cp)
     # Payloads are passed as bytes (read-only to the library, which copies what it keeps).
     fn("faas_invoke", c_int, vp, cp, cp, sz, POINTER(Response))
+    fn("faas_invoke_ex", c_int, vp, cp, cp, sz, POINTER(InvokeOptions), POINTER(Response))
     fn("faas_response_free", None, POINTER(Response))
     fn("faas_invoke_async", c_int, vp, cp, cp, sz, CALLBACK, vp, c_char_p)
     fn("faas_warm", c_int, vp, cp, c_uint)
@@ -319,6 +328,8 @@ def _declare(lib):
     fn("faas_fail_body", c_int, vp, cp, sz)
     fn("faas_ctx_remaining_ms", c_int64, vp)
     fn("faas_ctx_request_id", cp, vp)
+    fn("faas_ctx_client_context", cp, vp)
+    fn("faas_ctx_getenv", cp, vp, cp)
     fn("faas_ctx_state", vp, vp)
     fn("faas_ctx_log", None, vp, cp, cp)    # always called as (ctx, b"%s", line)
     fn("faas_stats_get", c_int, vp, cp, POINTER(Stats))

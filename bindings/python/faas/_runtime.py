@@ -18,6 +18,7 @@ import time
 import traceback
 import uuid
 import weakref
+from collections.abc import Mapping
 from concurrent.futures import Future
 
 from . import errors
@@ -27,6 +28,7 @@ from ._lib import (CALLBACK, HANDLER, INIT_HOOK, LOG_SINK, MONO_NS, RECORD_HOOK,
 from ._lib import AliasInfo as _CAliasInfo
 from ._lib import Budget as _CBudget
 from ._lib import VersionInfo as _CVersionInfo
+from ._lib import InvokeOptions as _CInvokeOptions
 from ._lib import Response as _CResponse
 from ._lib import UpdateInfo as _CUpdateInfo
 from ._lib import Stats as _CStats
@@ -223,6 +225,65 @@ class _Function:
         self.log_group = "/aws/lambda/" + name
         self.stream_prefix = time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + token
         self.handler = None
+        self.env_names = ()
+
+
+# Lambda's reserved variables, which faas_ctx_getenv() gives every function.
+_LAMBDA_ENV = ("AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
+               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_REGION",
+               "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "_HANDLER", "TZ", "LANG")
+
+
+class Environ(Mapping):
+    """context.environ: the function's environment as os.environ shows a Lambda function's,
+    read-only: Lambda's reserved variables and the function's own (environment=...), never
+    the host's (faas_ctx_getenv). Valid during the call."""
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context):
+        self._context = context
+
+    def __getitem__(self, name):
+        value = self._context.getenv(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self):
+        seen = set()
+        for name in self._context._fn.env_names + _LAMBDA_ENV:
+            if name not in seen and self._context.getenv(name) is not None:
+                seen.add(name)
+                yield name
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+class Client:
+    """context.client_context.client: the calling app, as Lambda's Python runtime has it."""
+
+    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code",
+                 "app_package_name")
+
+    def __init__(self, d):
+        for k in self.__slots__:
+            setattr(self, k, d.get(k))
+
+
+class ClientContext:
+    """context.client_context: the call's X-Amz-Client-Context (faas_ctx_client_context),
+    as Lambda's Python runtime shapes it: .client (a Client or None), .custom and .env (the
+    JSON objects, or None)."""
+
+    __slots__ = ("client", "custom", "env")
+
+    def __init__(self, d):
+        client = d.get("client")
+        self.client = Client(client) if isinstance(client, dict) else None
+        self.custom = d.get("custom")
+        self.env = d.get("env")
 
 
 class Context:
@@ -231,7 +292,6 @@ class Context:
 
     __slots__ = ("_ctx", "_fn", "_request_id", "_pending", "_outer")
     function_version = "$LATEST"
-    client_context = None
     identity = None
     tenant_id = None
 
@@ -247,6 +307,25 @@ class Context:
         if self._request_id is None and self._ctx is not None:
             self._request_id = lib.faas_ctx_request_id(self._ctx).decode()
         return self._request_id
+
+    def getenv(self, name, default=None):
+        """The function's environment variable NAME (Lambda's reserved ones and its own),
+        or default: os.getenv for an in-process function (faas_ctx_getenv)."""
+        if self._ctx is None:
+            return default
+        value = lib.faas_ctx_getenv(self._ctx, str(name).encode("utf-8"))
+        return default if value is None else value.decode("utf-8")
+
+    @property
+    def environ(self):
+        """The function's environment, an os.environ-like read-only mapping (Environ)."""
+        return Environ(self)
+
+    @property
+    def client_context(self):
+        """The caller's client context (a ClientContext), or None when it sent none."""
+        text = lib.faas_ctx_client_context(self._ctx) if self._ctx is not None else None
+        return ClientContext(json.loads(text)) if text else None
 
     @property
     def function_name(self):
@@ -680,6 +759,13 @@ class Runtime:
                 if not 0 <= value <= _UINT_MAX:
                     raise ValueError("%s must be 0 to %d, not %d" % (key, _UINT_MAX, value))
                 setattr(cfg, key, value)
+            elif key == "environment":
+                # {"NAME": "value"}: the function's own variables (copied by the library)
+                items = ["%s=%s" % (k, v) for k, v in (value or {}).items()]
+                arr = (ctypes.c_char_p * (len(items) + 1))(
+                    *[i.encode("utf-8") for i in items], None)
+                cfg._environment = arr          # alive while cfg is
+                cfg.environment = ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p))
             elif key in _CONFIG_STRINGS:
                 setattr(cfg, key, None if value is None else str(value).encode("utf-8"))
             elif key in _CONFIG_ENUMS:
@@ -691,7 +777,7 @@ class Runtime:
             else:
                 raise TypeError("unknown function setting %r (one of: %s)"
                                 % (key, ", ".join(_CONFIG_UINTS + _CONFIG_STRINGS +
-                                                  tuple(_CONFIG_ENUMS))))
+                                                  tuple(_CONFIG_ENUMS) + ("environment",))))
         return cfg
 
     def register(self, name, fn, **config):
@@ -705,6 +791,7 @@ class Runtime:
         core = self._core
         f = _Function(name, fn, cfg.memory_mb, self._capture, self._region,
                       self._account_id, core.token)
+        f.env_names = tuple((config.get("environment") or {}).keys())
         f.handler = HANDLER(functools.partial(_dispatch, f))
         cfg.init = core.init_hook
         rc = lib.faas_register(self._rt(), name_b, f.handler, ctypes.byref(cfg))
@@ -752,12 +839,23 @@ class Runtime:
 
     # -- calling --
 
-    def invoke(self, name, event=_NO_EVENT):
+    def invoke(self, name, event=_NO_EVENT, client_context=None):
         """Call NAME on this thread and return its decoded result; raise the exception of
-        its status (faas.FunctionError, faas.Throttled, faas.NotFound...) if it failed."""
+        its status (faas.FunctionError, faas.Throttled, faas.NotFound...) if it failed.
+        client_context: a dict (or JSON object text) the handler sees as
+        context.client_context, as boto3's ClientContext (decoded)."""
         payload = _encode_event(event)
         res = _CResponse()
-        lib.faas_invoke(self._rt(), _name(name), payload, len(payload), ctypes.byref(res))
+        if client_context is None:
+            lib.faas_invoke(self._rt(), _name(name), payload, len(payload), ctypes.byref(res))
+        else:
+            if not isinstance(client_context, (str, bytes)):
+                client_context = json.dumps(client_context)
+            if isinstance(client_context, str):
+                client_context = client_context.encode()
+            opts = _CInvokeOptions(client_context=client_context)
+            lib.faas_invoke_ex(self._rt(), _name(name), payload, len(payload),
+                               ctypes.byref(opts), ctypes.byref(res))
         try:
             return _result_of(res)
         finally:

@@ -287,3 +287,39 @@ def test_the_error_body_is_lambdas(rt):
                         r'( *[~^]+\n)?',                 # Python 3.11+ marks the spot
                         body["stackTrace"][0])
     assert res.log_tail.startswith("[ERROR] KeyError: 'action'\nTraceback (most recent call")
+
+
+def test_client_context_is_lambdas_shape(rt):
+    @rt.function("cc")
+    def cc(event, context):
+        c = context.client_context
+        if c is None:
+            return None
+        return {"title": c.client.app_title if c.client else None, "custom": c.custom,
+                "env": c.env}
+
+    sent = {"client": {"app_title": "shop", "installation_id": "i-1"},
+            "custom": {"tenant": "t1"}, "env": {"locale": "fr"}}
+    assert rt.invoke("cc", {}, client_context=sent) == {
+        "title": "shop", "custom": {"tenant": "t1"}, "env": {"locale": "fr"}}
+    assert rt.invoke("cc", {}, client_context='{"custom": {}}') == {
+        "title": None, "custom": {}, "env": None}
+    assert rt.invoke("cc", {}) is None
+    with pytest.raises(faas.InvalidArgument):
+        rt.invoke("cc", {}, client_context="[1]")
+
+
+def test_environment_through_the_context(rt):
+    @rt.function("envfn", memory_mb=256, environment={"GREETING": "hello", "TZ": "Europe/Paris"})
+    def envfn(event, context):
+        e = context.environ
+        return {"name": e["AWS_LAMBDA_FUNCTION_NAME"], "memory": e["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"],
+                "greeting": context.getenv("GREETING"), "tz": e.get("TZ"),
+                "host": context.getenv("PATH", "none"), "keys": sorted(e)}
+
+    r = rt.invoke("envfn", {})
+    assert r["name"] == "envfn" and r["memory"] == "256"
+    assert r["greeting"] == "hello" and r["tz"] == "Europe/Paris" and r["host"] == "none"
+    assert "GREETING" in r["keys"] and "AWS_REGION" in r["keys"] and "PATH" not in r["keys"]
+    with pytest.raises(faas.InvalidArgument):
+        rt.register("bad", envfn, environment={"AWS_LAMBDA_FUNCTION_NAME": "x"})
