@@ -228,7 +228,7 @@ static void environment_is_complete(void **state)
         char pattern[4096];
         snprintf(pattern, sizeof pattern,
                  ";AWS_LAMBDA_LOG_STREAM_NAME=[0-9]{4}/[0-9]{2}/[0-9]{2}/\\[%s\\][0-9a-f]{32};"
-                 "AWS_LAMBDA_RUNTIME_API=127\\.0\\.0\\.1:[0-9]+/[^;]+;"
+                 "AWS_LAMBDA_RUNTIME_API=127\\.0\\.0\\.1:[0-9]+;"
                  "AWS_REGION=us-east-1;AWS_DEFAULT_REGION=us-east-1;_HANDLER=envall\\.handler;"
                  "LAMBDA_TASK_ROOT=%s;LAMBDA_RUNTIME_DIR=%s;TZ=:UTC;LANG=en_US\\.UTF-8;"
                  "PATH=[^;]+;LD_LIBRARY_PATH=/lib64:/usr/lib64:%s:%s/lib:%s:%s/lib:/opt/lib[^;]*;"
