@@ -911,7 +911,7 @@ static void process_function_errors_with_their_lines(void **state)
                       "[environment zz]\n"                  /* 13: not defined */
                       "[c]\n"                               /* 14 */
                       "module = /c.so\n"                    /* 15 */
-                      "[environment c]\n"                   /* 16: a module function's */
+                      "[environment c]\n"                   /* 16: a module's: fine */
                       "X1 = 1\n"                            /* 17 */
                       "[d]\n"                               /* 18 */
                       "module = /d.so\n"                    /* 19 */
@@ -942,7 +942,6 @@ static void process_function_errors_with_their_lines(void **state)
         "fns.ini:31: [environment h] AWS_SECRET_ACCESS_KEY: reserved by Lambda",
         "fns.ini:1: [a]: runtime = provided needs command = PROGRAM [ARGS...] or bootstrap",
         "fns.ini:3: [b]: module is for module functions, not runtime = provided",
-        "fns.ini:14: [c]: [environment c] (line 16): only runtime = provided functions take",
         "fns.ini:18: [d]: handler needs runtime = provided",
         "fns.ini:24: [g]: needs module = PATH (a shared object) or ffi = SIGNATURE (or runtime",
     };
@@ -994,6 +993,33 @@ static void process_function_is_registered_and_runs(void **state)
     remove_tree(dir);
 }
 
+/* [environment NAME] of a module function is its faas_config.environment: what
+ * faas_ctx_getenv gives its handler, and what faas_describe shows. */
+static void module_function_environment(void **state)
+{
+    (void)state;
+    char text[1024];
+    snprintf(text, sizeof text, "[m]\nmodule = %s\n[environment m]\nSTAGE = test run\n"
+             "COLOUR = blue\n", test_module("mod_basic.so"));
+    faas_options o = { .size = sizeof(faas_options), .manual = 1 };
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    ff_file f = parse(text, ".");
+    print_errors(&f);
+    assert_int_equal(f.nerrors, 0);
+    assert_int_equal(ff_register(rt, &f, "fns.ini"), 0);
+    faas_function_info *info;
+    ASSERT_OK(faas_describe(rt, "m", &info));
+    const char *const *env = info->config.environment;
+    assert_non_null(env);
+    assert_string_equal(env[0], "STAGE=test run");
+    assert_string_equal(env[1], "COLOUR=blue");
+    assert_null(env[2]);
+    faas_info_free(info);
+    ff_free(&f);
+    faas_runtime_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1017,6 +1043,7 @@ int main(void)
         cmocka_unit_test(process_function_keys),
         cmocka_unit_test(process_function_errors_with_their_lines),
         cmocka_unit_test(process_function_is_registered_and_runs),
+        cmocka_unit_test(module_function_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1077,10 +1077,8 @@ static void check_kind(parser *p, ff_function *fn)
         if (fn->seen & key_bit(process_keys[i]))
             error(p, "[%s]: %s needs runtime = provided (a process function)", fn->name,
                   process_keys[i]);
-    if (fn->env_line != 0)
-        error(p, "[%s]: [environment %s] (line %u): only runtime = provided functions take "
-              "an environment for now (in-process functions get theirs through the context "
-              "later)", fn->name, fn->name, fn->env_line);
+    /* A module's or ffi function's environment is faas_config.environment: the function
+     * reads it through its context (faas_ctx_getenv), not from a process of its own. */
 }
 
 /* A function's qualifier = Q: $LATEST, a declared version or alias of it. */
@@ -1355,6 +1353,8 @@ static int register_one(faas_runtime *rt, ff_file *f, ff_function *fn, const cha
 {
     const char *symbol = fn->symbol ? fn->symbol : fn->name;
     int rc;
+    if (!fn->runtime)
+        fn->cfg.environment = (const char *const *)fn->environment;
     if (fn->runtime) {
         faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
         pc.command = fn->command;
