@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include "base64.h"
 #include "gateway.h"
 #include "sha256.h"
 #include "text.h"
@@ -508,30 +509,12 @@ static bool exists_keep(faas__gw *gw, faas__gw_call *call, faas__gw_resp *r)
 
 /* ---- the Tail log ---------------------------------------------------------------------------- */
 
+/* A base64 copy of n bytes at s (malloc'd), or NULL. */
 static char *base64(const char *s, size_t n)
 {
-    static const char abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((n + 2) / 3 * 4 + 1);
-    if (out == NULL)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t j = 0, i = 0;
-    for (; i + 3 <= n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-        out[j++] = abc[v >> 18];
-        out[j++] = abc[(v >> 12) & 63];
-        out[j++] = abc[(v >> 6) & 63];
-        out[j++] = abc[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
-        out[j++] = abc[v >> 18];
-        out[j++] = abc[(v >> 12) & 63];
-        out[j++] = i + 1 < n ? abc[(v >> 6) & 63] : '=';
-        out[j++] = '=';
-    }
-    out[j] = '\0';
+    char *out = malloc(FAAS__BASE64_LEN(n) + 1);
+    if (out != NULL)
+        faas__base64_encode(s, n, out);
     return out;
 }
 
@@ -649,46 +632,6 @@ void faas__gw_bad_framing(faas__gw *gw, const char *why, faas__gw_resp *r)
 
 #define CLIENT_CONTEXT_B64_MAX 3583     /* the Invoke API's limit, on the base64 text */
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-/* Standard base64, its padding optional (as Java's decoder, Lambda's): the length of what
- * it decodes to in out (room for n * 3 / 4 bytes), or -1 if it is not base64. */
-static long b64_decode(const char *s, size_t n, unsigned char *out)
-{
-    size_t pad = 0;
-    while (pad < 2 && n > 0 && s[n - 1] == '=') {
-        n--;
-        pad++;
-    }
-    if (n % 4 == 1 || (pad > 0 && n % 4 + pad != 4))
-        return -1;                      /* a lone character, or padding that does not fit */
-    size_t k = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value((unsigned char)s[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[k++] = (unsigned char)(acc >> bits);
-        }
-    }
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-        return -1;                      /* stray bits past the last byte */
-    return (long)k;
-}
-
 /* The request's X-Amz-Client-Context, checked: true and *json (malloc'd one-line JSON, NULL
  * when there is none) if it is fine; false with the 400 in r if not. */
 static bool client_context(faas__gw *gw, const faas__gw_req *req, char **json,
@@ -705,8 +648,8 @@ static bool client_context(faas__gw *gw, const faas__gw_req *req, char **json,
                       CLIENT_CONTEXT_B64_MAX, n);
         return false;
     }
-    unsigned char buf[CLIENT_CONTEXT_B64_MAX];
-    long len = b64_decode(h, n, buf);
+    unsigned char buf[CLIENT_CONTEXT_B64_MAX / 4 * 3 + 2];
+    long len = faas__base64_decode(h, n, buf, FAAS__BASE64_PAD_OPTIONAL);
     int rc = len < 0 ? FAAS_EINVAL
                      : faas__client_context_check((const char *)buf, (size_t)len, json);
     if (rc == FAAS_ENOMEM) {

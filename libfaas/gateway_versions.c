@@ -24,6 +24,7 @@
  */
 #include "internal.h"
 
+#include "base64.h"
 #include "gateway.h"
 #include "text.h"
 
@@ -567,49 +568,6 @@ static bool bool_member(faas__gw *gw, json_t *o, const char *key, bool *out, faa
     return false;
 }
 
-static int b64digit(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Standard base64 with padding (what the SDKs send for a blob) into out (3/4 of n bytes at
- * most); false if s is not that. */
-static bool b64_decode(const char *s, size_t n, unsigned char *out, size_t *len)
-{
-    size_t j = 0;
-    if (n % 4 != 0)
-        return false;
-    for (size_t i = 0; i < n; i += 4) {
-        int d[4];
-        size_t pad = 0;
-        for (int k = 0; k < 4; k++) {
-            unsigned char c = (unsigned char)s[i + (size_t)k];
-            bool last = i + 4 == n;
-            if (c == '=' && last && k >= 2 && (k == 3 || s[i + 3] == '=')) {
-                d[k] = 0;
-                pad++;
-            } else if ((d[k] = b64digit(c)) < 0 || pad > 0) {
-                return false;
-            }
-        }
-        uint32_t v = (uint32_t)d[0] << 18 | (uint32_t)d[1] << 12 | (uint32_t)d[2] << 6 |
-                     (uint32_t)d[3];
-        out[j++] = (unsigned char)(v >> 16);
-        if (pad < 2)
-            out[j++] = (unsigned char)(v >> 8 & 0xff);
-        if (pad < 1)
-            out[j++] = (unsigned char)(v & 0xff);
-    }
-    *len = j;
-    return true;
-}
-
 /* Write all of buf to fd; false with errno set. */
 static bool write_bytes(int fd, const unsigned char *buf, size_t n)
 {
@@ -647,14 +605,15 @@ static bool bad_code(faas__gw *gw, faas__gw_resp *r, const char *fmt, const char
 static bool zip_file_source(faas__gw *gw, const char *b64, size_t n, code_source *cs,
                             faas__gw_resp *r)
 {
-    unsigned char *bytes = malloc(n / 4 * 3 + 1);
-    size_t len = 0;
+    unsigned char *bytes = malloc(n / 4 * 3 + 2);
     if (bytes == NULL) {
         faas__gw_error(gw, r, 500, "ServiceException", "out of memory");
         return false;
     }
     bool ok = false;
-    if (!b64_decode(b64, n, bytes, &len))
+    long dec = faas__base64_decode(b64, n, bytes, 0);
+    size_t len = dec < 0 ? 0 : (size_t)dec;
+    if (dec < 0)
         faas__gw_error(gw, r, 400, "InvalidRequestContentException", "Could not parse "
                        "request body into json: ZipFile is not valid base64");
     else if (len >= 4 && memcmp(bytes, "PK\003\004", 4) == 0)

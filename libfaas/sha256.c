@@ -4,6 +4,8 @@
  */
 #include "sha256.h"
 
+#include "base64.h"
+
 #include <string.h>
 
 static const uint32_t K[64] = {
@@ -106,19 +108,5 @@ void faas__sha256_final(faas__sha256 *s, unsigned char digest[32])
 
 void faas__sha256_base64(const unsigned char d[32], char out[45])
 {
-    static const char abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < 32; i += 3) {
-        uint32_t v = (uint32_t)d[i] << 16;
-        if (i + 1 < 32)
-            v |= (uint32_t)d[i + 1] << 8;
-        if (i + 2 < 32)
-            v |= d[i + 2];
-        out[o++] = abc[(v >> 18) & 63];
-        out[o++] = abc[(v >> 12) & 63];
-        out[o++] = i + 1 < 32 ? abc[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < 32 ? abc[v & 63] : '=';
-    }
-    out[o] = '\0';
+    faas__base64_encode(d, 32, out);
 }

@@ -1,10 +1,12 @@
 /* test_qname.c - the qualified-name parser (libfaas/qname.c) on every well-formed kind and
  * every malformed form, and the SHA-256 behind a version's CodeSha256 (libfaas/sha256.c)
- * on FIPS 180-4's test vectors, in Lambda's base64. Both files are compiled in: they are
- * private to the library. */
+ * on FIPS 180-4's test vectors, in Lambda's base64 (libfaas/base64.c, both ways, on RFC
+ * 4648's vectors and what it must refuse). The files are compiled in: they are private to
+ * the library. */
 #include "util.h"
 
 #include "../libfaas/qname.h"
+#include "../libfaas/base64.h"
 #include "../libfaas/sha256.h"
 
 static void well_formed_names_parse(void **state)
@@ -137,9 +139,45 @@ static void sha256_matches_the_standard_vectors(void **state)
     assert_string_equal(out, "zcduXJkU+5KBocfihNc+Z/GAmkiklyAOBG05zMcRLNA=");
 }
 
+/* RFC 4648's test vectors both ways; padding optional only when asked; every form no
+ * encoder gives is -1. */
+static void base64_both_ways(void **state)
+{
+    (void)state;
+    static const char *const vec[][2] = {
+        { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+        { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+    };
+    char text[16];
+    unsigned char bytes[16];
+    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+        size_t n = strlen(vec[i][0]);
+        assert_int_equal(faas__base64_encode(vec[i][0], n, text), FAAS__BASE64_LEN(n));
+        assert_string_equal(text, vec[i][1]);
+        assert_int_equal(faas__base64_decode(vec[i][1], strlen(vec[i][1]), bytes, 0), n);
+        assert_memory_equal(bytes, vec[i][0], n);
+    }
+    /* Without padding: only when asked. */
+    assert_int_equal(faas__base64_decode("Zm8", 3, bytes, 0), -1);
+    assert_int_equal(faas__base64_decode("Zm8", 3, bytes, FAAS__BASE64_PAD_OPTIONAL), 2);
+    assert_memory_equal(bytes, "fo", 2);
+    assert_int_equal(faas__base64_decode("Zg", 2, bytes, FAAS__BASE64_PAD_OPTIONAL), 1);
+    static const char *const bad[] = {
+        "Z", "Zm9vY", "Zg=", "Z===", "Zh==", "Zm9=", "Zm9v!A==", "Zm=v", "=Zm9", "Zm 9v",
+        "Zm9vYg=A",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long rc = faas__base64_decode(bad[i], strlen(bad[i]), bytes, FAAS__BASE64_PAD_OPTIONAL);
+        if (rc != -1)
+            print_message("# %s decoded to %ld bytes\n", bad[i], rc);
+        assert_int_equal(rc, -1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(base64_both_ways),
         cmocka_unit_test(well_formed_names_parse),
         cmocka_unit_test(every_malformed_form_is_einval),
         cmocka_unit_test(parser_stays_inside_the_string),
