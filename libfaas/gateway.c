@@ -856,15 +856,6 @@ static json_t *environment(const char *const *env)
     return o;
 }
 
-static void free_env(char **env)
-{
-    if (env == NULL)
-        return;
-    for (char **e = env; *e; e++)
-        free(*e);
-    free(env);
-}
-
 json_t *faas__gw_configuration(faas__gw *gw, const faas_function_info *f,
                                const char *version, const char *sha, const char *description)
 {
@@ -950,7 +941,7 @@ json_t *faas__gw_configuration(faas__gw *gw, const faas_function_info *f,
     json_object_set_new(o, "Architectures", arch);
     free(handler);
     free(command);
-    free_env(env);
+    faas__strv_free(env);
     return o;
 }
 

@@ -441,6 +441,8 @@ bool faas__env_reserved(const char *var);
 /* Check a NULL-terminated "NAME=value" list (NULL ok) as a function's own environment;
  * api and name word the failure (FAAS_EINVAL). */
 int faas__env_check(const char *const *env, const char *api, const char *name);
+/* Free a NULL-terminated vector of malloc'd strings and the strings (NULL: nothing). */
+void faas__strv_free(char **v);
 /* Find NAME and take a slot on it under the registry lock, so that unregistration cannot
  * free it in between. FAAS_EINVAL for a bad name, FAAS_ENOTFOUND; on FAAS_ETHROTTLED res
  * is filled (faas__throttled) while the function cannot go away, and the caller emits it. */

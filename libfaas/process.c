@@ -95,17 +95,8 @@ static bool put_var(char **env, size_t *k, const char *fmt, ...)
     return true;
 }
 
-/* A NULL-terminated vector of malloc'd strings, and the strings. */
-static void free_strv(char **v)
-{
-    if (v == NULL)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
 
-/* The instance's environment, every string malloc'd (free_strv): Lambda's variables for
+/* The instance's environment, every string malloc'd (faas__strv_free): Lambda's variables for
  * a function of the provided (OS-only) runtime family, then the function's own. Sources
  * (runtime_api.md): the Developer Guide's "Defined runtime environment variables". Not
  * set: AWS_EXECUTION_ENV (not defined for the provided family), the execution role's
@@ -158,7 +149,7 @@ static char **build_env(faas_function *fn, const proc_fn *pf, const char *endpoi
     for (size_t i = 0; ok && i < own; i++)
         ok = put_var(env, &k, "%s", pf->env[i]);
     if (!ok) {
-        free_strv(env);
+        faas__strv_free(env);
         return NULL;
     }
     return env;
@@ -193,7 +184,7 @@ static int spawn(faas_function *fn, proc_inst *pi, char *err, size_t errlen)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     int alive[2];
     if (pipe2(alive, O_CLOEXEC) != 0) {
-        free_strv(env);
+        faas__strv_free(env);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&at);
         snprintf(err, errlen, "pipe2: %s", strerror(errno));
@@ -206,7 +197,7 @@ static int spawn(faas_function *fn, proc_inst *pi, char *err, size_t errlen)
     int rc = posix_spawn(&pi->pid, pf->command, &fa, &at, pf->argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
-    free_strv(env);
+    faas__strv_free(env);
     close(alive[1]);
     pi->alive = alive[0];
     if (rc != 0) {
@@ -492,8 +483,8 @@ static void pf_free(proc_fn *pf)
     free(pf->command);
     free(pf->handler);
     free(pf->cwd);
-    free_strv(pf->argv);
-    free_strv(pf->env);
+    faas__strv_free(pf->argv);
+    faas__strv_free(pf->env);
     free(pf);
 }
 
@@ -522,7 +513,7 @@ static char **copy_strv(const char *const *v, const char *only)
     for (size_t i = 0; i < n; i++) {
         out[i] = strdup(v ? v[i] : only);
         if (out[i] == NULL) {
-            free_strv(out);
+            faas__strv_free(out);
             return NULL;
         }
     }
@@ -554,7 +545,7 @@ int faas__process_describe(faas_runtime *rt, const char *name, char **handler,
     if (rc != FAAS_OK) {
         free(*handler);
         free(*command);
-        free_strv(*env);
+        faas__strv_free(*env);
         *handler = *command = NULL;
         *env = NULL;
     }

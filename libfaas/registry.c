@@ -107,13 +107,13 @@ int faas__env_check(const char *const *env, const char *api, const char *name)
     return FAAS_OK;
 }
 
-static void env_free(char **env)
+void faas__strv_free(char **v)
 {
-    if (env == NULL)
+    if (v == NULL)
         return;
-    for (char **e = env; *e; e++)
-        free(*e);
-    free(env);
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
 }
 
 /* A copy of a NULL-terminated list; NULL for NULL, or out of memory (*oom set). */
@@ -128,7 +128,7 @@ static char **env_copy(const char *const *env, bool *oom)
     char **out = calloc(n + 1, sizeof *out);
     for (size_t i = 0; out != NULL && i < n; i++)
         if ((out[i] = strdup(env[i])) == NULL) {
-            env_free(out);
+            faas__strv_free(out);
             out = NULL;
         }
     *oom = out == NULL;
@@ -205,7 +205,7 @@ static void fn_free(faas_function *fn)
     pthread_cond_destroy(&fn->quiet);
     pthread_mutex_destroy(&fn->lock);
     free(fn->dead_letter);
-    env_free(fn->env);
+    faas__strv_free(fn->env);
     free(fn->symbol);
     faas__name_unref(fn->name);
     free(fn);
