@@ -54,7 +54,8 @@ for want in "  1    cold" "  2    warm" "FAAS_ETHROTTLED: TooManyRequestsExcepti
             "load-tests a function and prices it" "shows a web console at /console" \
             "published greet:1, then the rebuilt module as greet:2" \
             "200 calls of greet:live: 180 ran version 1, 20 ran version 2" \
-            "   greet:1       180       0" "   greet:2        20       0" \
+            "the canary report of greet:live (faas_canary_get)" \
+            "   greet:1       90 %     180       0" "   greet:2       10 %      20       0" \
             "promoted: live = 2 alone; the next 20 calls ran version 2 20 times"; do
     if grep -qF "$want" "$tmp/demo"; then ok "demo shows: $want"; else not_ok "demo shows: $want"; fi
 done

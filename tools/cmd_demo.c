@@ -272,16 +272,16 @@ static int calls_through(demo *d, const char *target, unsigned n, unsigned by_ve
     return 0;
 }
 
-static void version_row(demo *d, uint32_t version)
+/* One side of faas_canary_get()'s report: the numbers a person reads before moving the
+ * weight. */
+static void canary_row(const faas_canary_side *c)
 {
     char name[32], per[32];
-    faas_stats st = {0};
-    snprintf(name, sizeof name, "greet:%u", version);
-    faas_stats_get(d->rt, name, &st);
-    uint64_t per_million = st.invocations ? st.cost_picousd / st.invocations * 1000000u : 0;
-    printf("   %-9s %7llu %7llu %9.1f %9.1f  %s\n", name, (unsigned long long)st.invocations,
-           (unsigned long long)st.errors, st.p50_ms * 1000, st.p99_ms * 1000,
-           usd(per_million, per, sizeof per));
+    snprintf(name, sizeof name, "greet:%u", c->version);
+    printf("   %-9s %6.0f %% %7llu %7llu %9.1f %9.1f  %s\n", name, c->weight * 100,
+           (unsigned long long)c->invocations, (unsigned long long)c->errors,
+           c->p50_ms * 1000, c->p99_ms * 1000,
+           usd(c->cost_per_million_picousd, per, sizeof per));
 }
 
 static int demo_canary(demo *d)
@@ -319,10 +319,14 @@ static int demo_canary(demo *d)
         return 1;
     printf("   200 calls of greet:live: %u ran version %u, %u ran version %u\n",
            by_version[first], first, by_version[second], second);
-    printf("   %-9s %7s %7s %9s %9s  %s\n", "version", "calls", "errors", "p50 us", "p99 us",
-           "cost per 1M calls");
-    version_row(d, first);
-    version_row(d, second);
+    faas_canary c;
+    if (check(faas_canary_get(d->rt, "greet", "live", &c), "canary report") != 0)
+        return 1;
+    printf("   the canary report of greet:live (faas_canary_get):\n");
+    printf("   %-9s %8s %7s %7s %9s %9s  %s\n", "version", "weight", "calls", "errors",
+           "p50 us", "p99 us", "cost per 1M calls");
+    canary_row(&c.primary);
+    canary_row(&c.extra);
     if (check(faas_alias_set(d->rt, "greet", "live", second, 0, 0.0), "promote") != 0 ||
         calls_through(d, "greet:live", 20, promoted) != 0)
         return 1;
