@@ -598,7 +598,8 @@ struct faas_runtime {
     faas_function   *fns;         /* registered functions ($LATEST), by name */
     faas_function   *quals;       /* published versions and aliases, by "NAME:QUALIFIER" */
     uint64_t         reg_epoch;   /* under reg_lock: +1 by every unregistration, so a handle
-                                     found at an epoch is alive while it is the same */
+                                     found at an epoch is alive while it is the same. Any
+                                     code that frees a faas_function must bump it too */
     _Atomic uint64_t route_rng;   /* alias routing's generator (version.c) */
 
     pthread_mutex_t  mod_lock;    /* protects mods and every module's regs */
