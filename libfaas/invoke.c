@@ -1130,17 +1130,18 @@ int faas_invoke_ex(faas_runtime *rt, const char *name, const void *payload, size
     return rc;
 }
 
-/* faas_invoke_fn() of an alias's handle: the call of the version it routes this call to,
- * into out (filled whatever happens). Out of line: the plain handle's path pays one test. */
-static __attribute__((noinline)) int
-invoke_alias(faas_function *alias, const void *payload, size_t len, faas_response *out)
+/* faas_invoke_fn() of an alias's handle: the version it routes this call to, or NULL with
+ * out filled (the alias was deleted). Out of line: the plain handle's path pays one test,
+ * and the alias's call goes on in the caller's frame (no second faas_invoke_fn). */
+static __attribute__((noinline)) faas_function *
+alias_target(faas_function *alias, faas_response *out, int *rc)
 {
     faas_function *v = faas__route_pick(alias);
     if (v == NULL)
-        return faas__response_service_error(out, FAAS_ENOTFOUND, NULL, NULL,
-                                            "Function not found: %.200s (the alias was "
-                                            "deleted)", alias->key);
-    return faas_invoke_fn(v, payload, len, out);
+        *rc = faas__response_service_error(out, FAAS_ENOTFOUND, NULL, NULL,
+                                           "Function not found: %.200s (the alias was "
+                                           "deleted)", alias->key);
+    return v;
 }
 
 int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_response *res)
@@ -1151,8 +1152,9 @@ int faas_invoke_fn(faas_function *fn, const void *payload, size_t len, faas_resp
     if (fn == NULL) {
         rc = faas__response_service_error(out, FAAS_EINVAL, NULL, NULL,
                                           "faas_invoke_fn: function is NULL");
-    } else if (__builtin_expect(fn->kind == FAAS__ALIAS, 0)) {
-        rc = invoke_alias(fn, payload, len, out);
+    } else if (__builtin_expect(fn->kind == FAAS__ALIAS, 0) &&
+               (fn = alias_target(fn, out, &rc)) == NULL) {
+        /* a deleted alias: out is filled */
     } else if ((rc = precheck(fn->rt, payload, len, out)) != FAAS_OK) {
         /* refused: out is filled */
     } else if (len - 1 < PAYLOAD_SHORT - 1) {  /* 1 to 15 bytes */
