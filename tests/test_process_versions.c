@@ -350,6 +350,10 @@ static void aliases_route_exactly(void **state)
     assert_int_equal(st.invocations, 20);
     ASSERT_OK(faas_stats_get(f->rt, "al:2", &st));
     assert_int_equal(st.invocations, 20);
+    /* Unregistered: its versions go, and their copies with them. */
+    assert_int_equal(snapshots(f), 2);
+    ASSERT_OK(faas_unregister(f->rt, "al"));
+    assert_int_equal(snapshots(f), 0);
 }
 
 /* A relative link inside the root stays a link; an absolute one is replaced by a copy of
