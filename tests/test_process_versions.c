@@ -319,6 +319,33 @@ static void the_runtime_sees_its_version(void **state)
     assert_int_equal(snapshots(f), 0);
 }
 
+/* A command that is a file of the task root is run from the copy: $0 names the copy's. */
+static void command_in_the_task_root_runs_from_the_copy(void **state)
+{
+    vfix *f = *state;
+    put_root_file(f, "run", "#!/bin/bash\nexport RUN_AS=\"$0\"\n"
+                            "exec bash \"$(dirname \"$0\")/bootstrap\"\n");
+    put_root_file(f, "who.sh", "function handler () {\n  echo \"$RUN_AS\"\n}\n");
+    char cmd[PATH_MAX + 8];
+    snprintf(cmd, sizeof cmd, "%s/run", f->root);
+    assert_int_equal(chmod(cmd, 0755), 0);
+    const char *env[] = { f->tmpenv, NULL };
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = cmd;                   /* cwd: the command's directory */
+    pc.handler = "who.handler";
+    pc.environment = env;
+    ASSERT_OK(faas_register_process(f->rt, "who", &pc, NULL));
+    uint32_t v;
+    ASSERT_OK(faas_publish_version(f->rt, "who", NULL, &v));
+    char out[PATH_MAX + 64], prefix[PATH_MAX + 32];
+    assert_int_equal(call(f, "who", "{}", out, sizeof out), 0);
+    assert_string_equal(out, cmd);
+    assert_int_equal(call(f, "who:1", "{}", out, sizeof out), 1);
+    snprintf(prefix, sizeof prefix, "%s/faas-code-who-", f->tmp);
+    assert_int_equal(strncmp(out, prefix, strlen(prefix)), 0);
+    assert_string_equal(out + strlen(out) - 4, "/run");
+}
+
 static void aliases_route_exactly(void **state)
 {
     vfix *f = *state;
@@ -435,6 +462,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(publish_freezes_the_task_root, setup, teardown),
         cmocka_unit_test_setup_teardown(the_runtime_sees_its_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(command_in_the_task_root_runs_from_the_copy, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(aliases_route_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(links_are_frozen, setup, teardown),
         cmocka_unit_test_setup_teardown(limits_and_update_code, setup, teardown),
