@@ -352,11 +352,14 @@ FAAS_API int  faas_invoke_ex(faas_runtime *rt, const char *name, const void *pay
 typedef struct faas_version_info {      /* fixed: the library fills it */
     uint32_t    version;                /* 1, 2, ... */
     uint32_t    reserved32;
-    char        code_sha256[48];        /* base64 SHA-256 of the module file (44 chars), as
-                                           Lambda's CodeSha256 */
+    char        code_sha256[48];        /* base64 SHA-256 of the module file, or of a process
+                                           function's task root (44 chars), as Lambda's
+                                           CodeSha256; see faas_publish_version(3) */
     const char *description;            /* as published ("" if none) */
     int64_t     published_ns;           /* when, Unix time (the runtime's wall clock) */
-    uint64_t    reserved[4];            /* later fields take their place */
+    uint64_t    code_size;              /* bytes of its frozen code (CodeSize): the module
+                                           file, the task root's files; 0: a host function */
+    uint64_t    reserved[3];            /* later fields take their place */
 } faas_version_info;
 
 typedef struct faas_alias_info {        /* fixed: the library fills it */

@@ -6,6 +6,7 @@
  * is made of is gateway_name.c's, whether a payload is JSON gateway_json.c's.
  */
 #include "internal.h"
+#include "process_code.h"
 
 #include "base64.h"
 #include "gateway.h"
@@ -883,6 +884,23 @@ json_t *faas__gw_configuration(faas__gw *gw, const faas_function_info *f,
     memset(&ui, 0, sizeof ui);
     bool have_ui = faas_update_status(gw->rt, f->name, &ui) == FAAS_OK;
     const char *code_file = process ? command : f->module;
+    uint64_t tree_size = 0;
+    faas_version_info *vs = NULL;
+    size_t nv = 0;
+    if (!latest && faas_versions_list(gw->rt, f->name, &vs, &nv) == FAAS_OK) {
+        /* A version's code is its frozen copy (a process function's task root) */
+        for (size_t i = 0; i < nv; i++)
+            if (vs[i].version == (uint32_t)strtoul(version, NULL, 10) && vs[i].code_size) {
+                code_size = (long long)vs[i].code_size;
+                code_file = NULL;
+            }
+        faas_versions_free(vs);
+    } else if (latest && process &&
+               faas__process_code(gw->rt, f->name, file_sha, &tree_size) == FAAS_OK) {
+        /* $LATEST's code is its task root, as a publish would freeze it (process_code.c) */
+        code_size = (long long)tree_size;
+        code_file = NULL;
+    }
     if (code_file != NULL)
         file_digest(code_file, &code_size, file_sha);
     if (code_size < 0)

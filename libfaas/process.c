@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include "abi.h"
+#include "process_code.h"
 #include "runtime_api.h"
 
 #include <errno.h>
@@ -43,6 +44,8 @@ typedef struct proc_fn {
     char   *command, *handler, *cwd;
     char  **argv;                 /* NULL-terminated copies */
     char  **env;                  /* the function's own "NAME=value", NULL-terminated */
+    char   *snapshot;             /* a published version's frozen task root (cwd), removed
+                                     with it (process_code.c); NULL for $LATEST */
 } proc_fn;
 
 /* inst->state of a process instance: used by one call at a time (the slot's owner). */
@@ -485,6 +488,8 @@ static void pf_free(proc_fn *pf)
     free(pf->cwd);
     faas__strv_free(pf->argv);
     faas__strv_free(pf->env);
+    faas__tree_remove(pf->snapshot);
+    free(pf->snapshot);
     free(pf);
 }
 
@@ -550,6 +555,54 @@ int faas__process_describe(faas_runtime *rt, const char *name, char **handler,
         *env = NULL;
     }
     return rc;
+}
+
+/* ---- published versions (version.c decides; process_code.c freezes the code) ---------- */
+
+bool faas__process_is(const faas_function *fn)
+{
+    return fn->iso_ops == &hooks && fn->iso != NULL;
+}
+
+int faas__process_spec(const faas_function *fn, faas__proc_spec *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!faas__process_is(fn))
+        return FAAS_ENOTFOUND;
+    const proc_fn *pf = fn->iso;
+    out->command = strdup(pf->command);
+    out->handler = strdup(pf->handler);
+    out->cwd = strdup(pf->cwd);
+    out->argv = copy_strv((const char *const *)pf->argv, NULL);
+    out->env = copy_strv((const char *const *)pf->env, NULL);
+    if (!out->command || !out->handler || !out->cwd || !out->argv || !out->env) {
+        faas__proc_spec_free(out);
+        return FAAS_ENOMEM;
+    }
+    return FAAS_OK;
+}
+
+int faas__process_adopt(faas_function *fn, faas__proc_spec *spec, char *snapshot)
+{
+    proc_fn *pf = calloc(1, sizeof *pf);
+    if (pf == NULL) {
+        faas__proc_spec_free(spec);
+        faas__tree_remove(snapshot);
+        free(snapshot);
+        return FAAS_ENOMEM;
+    }
+    pthread_mutex_init(&pf->lock, NULL);
+    pf->command = spec->command;
+    pf->handler = spec->handler;
+    pf->cwd = spec->cwd;
+    pf->argv = spec->argv;
+    pf->env = spec->env;
+    pf->snapshot = snapshot;
+    memset(spec, 0, sizeof *spec);
+    fn->isolated = true;
+    fn->iso_ops = &hooks;
+    fn->iso = pf;
+    return FAAS_OK;
 }
 
 int faas_register_process(faas_runtime *rt, const char *name, const faas_process_config *pc,

@@ -24,6 +24,7 @@
  * for the update to end; the update then finds it gone and fails FAAS_ENOTFOUND.
  */
 #include "internal.h"
+#include "process_code.h"
 #include "sha256.h"
 
 #include <errno.h>
@@ -210,7 +211,12 @@ static int updatable_locked(faas_runtime *rt, const char *api, const char *name,
                             faas_function **fn)
 {
     int rc = find_updatable(rt, api, name, fn);
-    if (rc == FAAS_OK && ((*fn)->kind != FAAS__MODULE || (*fn)->isolated))
+    if (rc == FAAS_OK && faas__process_is(*fn))
+        rc = faas__fail(FAAS_ENOTSUP, "%s %s: a process function's code is the files of its "
+                        "task root, which $LATEST's new instances read as they are: change "
+                        "them there (faas_publish_version freezes a copy); there is no "
+                        "module to replace", api, name);
+    else if (rc == FAAS_OK && ((*fn)->kind != FAAS__MODULE || (*fn)->isolated))
         rc = faas__fail(FAAS_ENOTSUP, "%s %s: only a module running in this process can "
                         "have its code updated (not a host, FFI or isolated function)", api,
                         name);
@@ -422,6 +428,12 @@ int faas_update_status(faas_runtime *rt, const char *name, faas_update_info *out
             memcpy(out->code_sha256, sha, sizeof sha);
         free(path);
     }
+    /* A process function's code is its task root, digested as a publish would freeze it
+     * (process_code.c); a tree that cannot be read leaves it "". */
+    uint64_t size;
+    if (rc == FAAS_OK && out->code_sha256[0] == '\0' &&
+        faas__process_code(rt, name, out->code_sha256, &size) != FAAS_OK)
+        out->code_sha256[0] = '\0';
     return rc;
 }
 

@@ -52,7 +52,14 @@
  * to the file or to $LATEST afterwards. A host function has no file: its identity is
  * hashed instead (its handler, init and shutdown addresses). If neither the hash nor the
  * config differs from the last version's, that version is returned and none is made, as
- * Lambda does. FFI and isolated functions cannot be published yet (FAAS_ENOTSUP).
+ * Lambda does. A process function's code is its task root (LAMBDA_TASK_ROOT): it is
+ * copied, read-only, into a private directory while its CodeSha256 is computed
+ * (process_code.c says how), and the version's processes run that copy, their command
+ * and arguments that named files of the task root pointed at the same files in it;
+ * its configuration (command, arguments, handler, environment) is frozen with it and
+ * digested, so that a publish with neither changed returns the last version. The copy is
+ * removed with the version (process.c, when the function is freed). FFI and isolated
+ * modules cannot be published yet (FAAS_ENOTSUP).
  *
  * Qualified names are parsed by faas__qname_parse() alone (qname.c; unit-tested by
  * tests/test_qname.c, fuzzed by tests/fuzz/fuzz_qname.c);
@@ -65,11 +72,13 @@
  * aws-cloudformation/rain#175 for a version; the gateway adds the ARN as it does for NAME).
  */
 #include "internal.h"
+#include "process_code.h"
 #include "sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +132,8 @@ faas_function *faas__route_pick(faas_function *alias)
 typedef struct published {
     uint32_t       number;
     char           sha[48];
+    char           conf[48];            /* a process function's spec digest, or "" */
+    uint64_t       size;                /* bytes of its frozen code */
     char          *description;
     int64_t        when_ns;
     faas_function *fn;                  /* in rt->quals until $LATEST is unregistered */
@@ -254,6 +265,11 @@ typedef struct snapshot {
     faas_handler    handler;
     faas_init_fn    init;
     faas_shutdown_fn shutdown;
+    bool            process;            /* a process function: */
+    faas__proc_spec proc;               /* its spec (rebased to tree once frozen) */
+    char           *tree;               /* its frozen task root (process_code.c) */
+    char            conf[48];           /* its spec's digest */
+    uint64_t        size;               /* bytes of the frozen code */
 } snapshot;
 
 /* Freeze the snapshot's code: a module file is copied into a private memfd (*fd; the
@@ -261,11 +277,25 @@ typedef struct snapshot {
  * happens to the file) while its CodeSha256 is computed into sha (faas__code_copy,
  * update.c's); a host function has no file (*fd -1) and its identity is hashed (its
  * addresses: the same function, the same hash). */
-static int freeze_code(const snapshot *sn, const char *name, char sha[48], int *fd)
+static int freeze_code(snapshot *sn, const char *name, char sha[48], int *fd)
 {
-    if (sn->path != NULL)
-        return faas__code_copy(sn->path, "faas-version", "faas_publish_version", name, sha,
-                               fd);
+    *fd = -1;
+    if (sn->process) {                  /* the task root, copied (process_code.c) */
+        faas__proc_spec_digest(&sn->proc, sn->conf);
+        int rc = faas__tree_freeze(sn->proc.cwd, "faas_publish_version", name, sha,
+                                   &sn->size, &sn->tree);
+        if (rc == FAAS_OK && faas__proc_spec_rebase(&sn->proc, sn->tree) != FAAS_OK)
+            rc = faas__fail(FAAS_ENOMEM, "faas_publish_version %s: out of memory", name);
+        return rc;
+    }
+    if (sn->path != NULL) {
+        int rc = faas__code_copy(sn->path, "faas-version", "faas_publish_version", name, sha,
+                                 fd);
+        struct stat st;
+        if (rc == FAAS_OK && fstat(*fd, &st) == 0)
+            sn->size = (uint64_t)st.st_size;
+        return rc;
+    }
     faas__sha256 h;
     unsigned char d[32];
     faas__sha256_init(&h);
@@ -305,9 +335,14 @@ static int take_snapshot(faas_runtime *rt, const char *name, snapshot *sn)
     if (rc == FAAS_OK && sn->latest->kind == FAAS__FFI)
         rc = faas__fail(FAAS_ENOTSUP, "faas_publish_version %s: an FFI function cannot be "
                         "published yet (only host functions and modules)", name);
-    if (rc == FAAS_OK && sn->latest->isolated)
-        rc = faas__fail(FAAS_ENOTSUP, "faas_publish_version %s: an isolated function cannot "
+    if (rc == FAAS_OK && faas__process_is(sn->latest)) {
+        sn->process = true;
+        if (faas__process_spec(sn->latest, &sn->proc) != FAAS_OK)
+            rc = faas__fail(FAAS_ENOMEM, "faas_publish_version %s: out of memory", name);
+    } else if (rc == FAAS_OK && sn->latest->isolated) {
+        rc = faas__fail(FAAS_ENOTSUP, "faas_publish_version %s: an isolated module cannot "
                         "be published yet", name);
+    }
     if (rc == FAAS_OK) {
         faas_function *fn = sn->latest;
         sn->kind = fn->kind;
@@ -322,8 +357,8 @@ static int take_snapshot(faas_runtime *rt, const char *name, snapshot *sn)
 }
 
 /* Add version fn to vs (under the write lock). */
-static int versions_add(faas__versions *vs, faas_function *fn, const char *sha,
-                        const char *description, int64_t when)
+static int versions_add(faas__versions *vs, faas_function *fn, const snapshot *sn,
+                        const char *sha, const char *description, int64_t when)
 {
     if (vs->n == vs->cap) {
         size_t cap = vs->cap ? 2 * vs->cap : 4;
@@ -339,6 +374,8 @@ static int versions_add(faas__versions *vs, faas_function *fn, const char *sha,
         return FAAS_ENOMEM;
     p->number = fn->version;
     memcpy(p->sha, sha, sizeof p->sha);
+    memcpy(p->conf, sn->process ? sn->conf : "", sn->process ? sizeof p->conf : 1);
+    p->size = sn->size;
     p->when_ns = when;
     p->fn = fn;
     vs->n++;
@@ -350,6 +387,35 @@ static faas__versions *versions_of(faas_function *latest)
     if (latest->vers == NULL)
         latest->vers = calloc(1, sizeof *latest->vers);
     return latest->vers;
+}
+
+/* Release what a snapshot holds (a frozen tree not handed to a version is removed). */
+static void snapshot_free(snapshot *sn)
+{
+    free(sn->path);
+    faas__proc_spec_free(&sn->proc);
+    faas__tree_remove(sn->tree);
+    free(sn->tree);
+    sn->path = sn->tree = NULL;
+}
+
+/* Make version NUMBER of latest from sn (under the write lock): a copy of latest, and for
+ * a process function the frozen spec and tree, which it then owns. */
+static int version_make(faas_function *latest, snapshot *sn, const char *name,
+                        uint32_t number, int code_fd, faas_function **fn)
+{
+    char key[KEY_MAX], code_path[40];
+    snprintf(key, sizeof key, "%s:%u", name, number);
+    snprintf(code_path, sizeof code_path, "/proc/self/fd/%d", code_fd);
+    int rc = faas__version_new(latest, number, key, code_fd >= 0 ? code_path : NULL,
+                               code_fd, fn);
+    if (rc == FAAS_OK && sn->process) {
+        rc = faas__process_adopt(*fn, &sn->proc, sn->tree);
+        sn->tree = NULL;                /* the version's now, or removed */
+        if (rc != FAAS_OK)
+            rc = faas__fail(rc, "faas_publish_version %s: out of memory", name);
+    }
+    return rc;
 }
 
 int faas_publish_version(faas_runtime *rt, const char *name, const char *description,
@@ -366,9 +432,10 @@ int faas_publish_version(faas_runtime *rt, const char *name, const char *descrip
     int code_fd = -1;
     if (rc == FAAS_OK)
         rc = freeze_code(&sn, name, sha, &code_fd);
-    free(sn.path);
-    if (rc != FAAS_OK)
+    if (rc != FAAS_OK) {
+        snapshot_free(&sn);
         return rc;
+    }
 
     /* Numbered, made and inserted under the write lock, so that a concurrent publish or
      * unregistration is settled there (making one allocates and takes rt->mod_lock, which
@@ -385,11 +452,13 @@ int faas_publish_version(faas_runtime *rt, const char *name, const char *descrip
         rc = faas__fail(FAAS_ENOMEM, "faas_publish_version %s: out of memory", name);
     const published *last = vs != NULL && vs->n > 0 ? &vs->v[vs->n - 1] : NULL;
     if (rc == FAAS_OK && last != NULL && strcmp(last->sha, sha) == 0 &&
+        strcmp(last->conf, sn.process ? sn.conf : "") == 0 &&
         same_config(&last->fn->cfg, &latest->cfg)) {
         number = last->number;          /* nothing changed: Lambda returns the last one */
         pthread_rwlock_unlock(&rt->reg_lock);
         if (code_fd >= 0)
             close(code_fd);
+        snapshot_free(&sn);             /* its tree too: the version has its own */
         if (version != NULL)
             *version = number;
         return FAAS_OK;
@@ -397,20 +466,17 @@ int faas_publish_version(faas_runtime *rt, const char *name, const char *descrip
     if (rc == FAAS_OK && (number = last != NULL ? last->number + 1 : 1) == 0)
         rc = faas__fail(FAAS_EBUSY, "faas_publish_version %s: no version number left", name);
     if (rc == FAAS_OK) {
-        char key[KEY_MAX], code_path[40];
-        snprintf(key, sizeof key, "%s:%u", name, number);
-        snprintf(code_path, sizeof code_path, "/proc/self/fd/%d", code_fd);
-        rc = faas__version_new(latest, number, key, code_fd >= 0 ? code_path : NULL,
-                               code_fd, &fn);
+        rc = version_make(latest, &sn, name, number, code_fd, &fn);
         code_fd = -1;                   /* the version's now, or closed */
     }
-    if (rc == FAAS_OK && versions_add(vs, fn, sha, description, faas__wall(rt)) != FAAS_OK)
+    if (rc == FAAS_OK && versions_add(vs, fn, &sn, sha, description, faas__wall(rt)) != FAAS_OK)
         rc = faas__fail(FAAS_ENOMEM, "faas_publish_version %s: out of memory", name);
     if (rc == FAAS_OK)
         faas__version_insert(rt, fn);
     pthread_rwlock_unlock(&rt->reg_lock);
     if (code_fd >= 0)
         close(code_fd);
+    snapshot_free(&sn);
     if (rc != FAAS_OK) {
         if (fn != NULL)
             faas__fn_free(fn);
@@ -449,6 +515,7 @@ int faas_versions_list(faas_runtime *rt, const char *name, faas_version_info **i
             const published *p = &vs->v[i];
             out[i].version = p->number;
             memcpy(out[i].code_sha256, p->sha, sizeof out[i].code_sha256);
+            out[i].code_size = p->size;
             out[i].published_ns = p->when_ns;
             size_t dl = strlen(p->description) + 1;
             memcpy(at, p->description, dl);

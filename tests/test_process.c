@@ -209,8 +209,8 @@ static void environment_is_complete(void **state)
     faas_config_init(&cfg);
     cfg.memory_mb = 512;
     register_tutorial(f, "envall", "envall.handler", &cfg);
-    /* Only $LATEST: a hooked function cannot be published yet (faas_publish_version says
-     * so); AWS_LAMBDA_FUNCTION_VERSION follows fn->version once it can. */
+    /* $LATEST; a published version's variables (its number, its frozen task root) are
+     * tests/test_process_versions.c's. */
     const char *qualified[] = { "envall" };
     const char *version[] = { "$LATEST" };
     for (int q = 0; q < 1; q++) {
