@@ -79,11 +79,15 @@ typedef struct faas__sched {
     uint64_t        spin_ns;        /* the longest an idle worker polls before it sleeps */
 
     /* Finished jobs come back here from any thread (lock-free push); submitters reuse
-     * them through the cache instead of a malloc and a cross-thread free per call. */
+     * them through the cache instead of a malloc and a cross-thread free per call. The
+     * workers write this line on every job; the submitters only when the cache is empty.
+     * allocated is written only when a job is malloc'd or freed, not per call. */
     _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) returned;
-    atomic_size_t   cached;         /* jobs in returned + cache, to bound them */
-    size_t          cache_max;      /* queue_capacity */
-    faas__lock      cache_lock;     /* protects cache (held a few instructions) */
+    atomic_size_t   allocated;      /* jobs that exist: running, queued or cached */
+    size_t          cache_max;      /* queue_capacity: no more jobs are kept for reuse */
+
+    /* The submitters' line: the cache they pop from. */
+    _Alignas(FAAS__CACHELINE) faas__lock cache_lock; /* protects cache (a few instructions) */
     faas__job      *cache;
 
     /* Unregistered functions an async call may still name: freed when pending is 0. */
