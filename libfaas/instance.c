@@ -245,9 +245,9 @@ static unsigned collect_hot_locked(faas_function *fn)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < FAAS__SHARDS; i++) {
-        if (atomic_load_explicit(&fn->hot[i], memory_order_relaxed) == NULL)
+        if (atomic_load_explicit(&fn->hot[i].p, memory_order_relaxed) == NULL)
             continue;
-        faas__instance *inst = atomic_exchange(&fn->hot[i], NULL);
+        faas__instance *inst = atomic_exchange(&fn->hot[i].p, NULL);
         if (inst != NULL) {
             push_idle_locked(fn, inst);
             n++;
@@ -643,7 +643,7 @@ void faas__pool_counts(faas_function *fn, unsigned *live, unsigned *busy)
     unsigned hot = 0;
     pthread_mutex_lock(&fn->lock);
     for (unsigned i = 0; i < FAAS__SHARDS; i++)
-        hot += atomic_load_explicit(&fn->hot[i], memory_order_relaxed) != NULL;
+        hot += atomic_load_explicit(&fn->hot[i].p, memory_order_relaxed) != NULL;
     *live = fn->live;
     unsigned idle = fn->idle + fn->held + hot;
     *busy = fn->live > idle ? fn->live - idle : 0;

@@ -192,7 +192,9 @@ struct faas_function {
      * and given back without fn->lock (the warm fast path). They count as live, not as
      * idle; the reaper, warm, unregistration and a thread whose slot is empty collect
      * them under the lock. */
-    _Atomic(faas__instance *) hot[FAAS__SHARDS];
+    struct {                      /* one line each: two workers' exchanges never share one */
+        _Alignas(FAAS__CACHELINE) _Atomic(faas__instance *) p;
+    } hot[FAAS__SHARDS];
     faas__hist       hist;        /* lock-free histogram of handler durations */
     faas__hist       init_hist;   /* ... of INIT durations (cold calls) */
     faas__hist       queue_hist;  /* ... of async queue waits (acceptance to start) */
@@ -210,7 +212,7 @@ static inline int faas__slot_take(faas_function *fn, faas__slot *slot)
     if (fn->cfg.max_concurrency == 0) {
         /* The fast path, inline (every warm call): this thread's shard's last instance,
          * without the lock. */
-        faas__instance *inst = atomic_exchange(&fn->hot[faas__shard()], NULL);
+        faas__instance *inst = atomic_exchange(&fn->hot[faas__shard()].p, NULL);
         if (inst != NULL) {
             if (__builtin_expect(!atomic_load(&fn->dead), 1)) {
                 slot->inst = inst;
@@ -255,7 +257,7 @@ static inline void faas__slot_give(faas_function *fn, faas__instance *inst, bool
          * the test of dead above and the exchange, it is waiting for inst, and it looks in
          * the hot slots again while it waits (see faas__pool_close). */
         inst->idle_since_ns = now;
-        faas__instance *older = atomic_exchange(&fn->hot[faas__shard()], inst);
+        faas__instance *older = atomic_exchange(&fn->hot[faas__shard()].p, inst);
         if (older != NULL)
             faas__slot_give_older(fn, older);
         return;

@@ -232,7 +232,7 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     if (rc != FAAS_OK)
         return rc;
 
-    faas_function *fn = calloc(1, sizeof *fn);
+    faas_function *fn = faas__zalloc_lines(sizeof *fn);  /* counters, hot: lines apart */
     if (fn == NULL)
         return faas__fail(FAAS_ENOMEM, "register %s: out of memory", name);
     fn->rt = rt;
@@ -247,7 +247,7 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     atomic_init(&fn->maint_armed, false);
     atomic_init(&fn->budget, NULL);
     for (unsigned i = 0; i < FAAS__SHARDS; i++)
-        atomic_init(&fn->hot[i], NULL);
+        atomic_init(&fn->hot[i].p, NULL);
     faas__pool_init(fn);
     bool env_oom;
     fn->env = env_copy(cfg->environment, &env_oom);

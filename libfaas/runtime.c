@@ -62,7 +62,7 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     if (model->time_basis == FAAS_TIME_CPU)
         o.cpu_time = 1;                 /* a model that bills CPU time needs it measured */
 
-    faas_runtime *rt = calloc(1, sizeof *rt);
+    faas_runtime *rt = faas__zalloc_lines(sizeof *rt);   /* the scheduler's lines */
     faas_price_model *price = faas__price_dup(model);    /* the caller's may go away */
     if (rt == NULL || price == NULL) {
         free(rt);

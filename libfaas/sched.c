@@ -42,6 +42,16 @@ struct faas_future {
 static void retry_fire(faas__timer *t, int cancelled);
 
 
+/* The lines of a job the submitter writes, fetched for writing while it finishes the
+ * current call: a cached job was last written by a worker on the other core, and without
+ * this every submit waited for its lines one miss at a time. */
+static inline void job_prefetch(const faas__job *job)
+{
+    const char *p = (const char *)job;
+    for (size_t off = 0; off < sizeof *job; off += FAAS__CACHELINE)
+        __builtin_prefetch(p + off, 1, 3);
+}
+
 /* A job from the cache, or a new one. */
 static faas__job *job_get(faas__sched *s)
 {
@@ -51,25 +61,42 @@ static faas__job *job_get(faas__sched *s)
     faas__job *job = s->cache;
     if (job != NULL)
         s->cache = job->next;
+    faas__job *next = s->cache;
     faas__lock_drop(&s->cache_lock);
     if (job != NULL) {
-        atomic_fetch_sub_explicit(&s->cached, 1, memory_order_relaxed);
+        if (next != NULL)
+            job_prefetch(next);
         return job;
     }
-    return malloc(sizeof *job);
+    job = malloc(sizeof *job);
+    if (job != NULL)
+        atomic_fetch_add_explicit(&s->allocated, 1, memory_order_relaxed);
+    return job;
 }
 
-/* A job goes back to the cache (or to free() past CACHE_MAX). Any thread. */
+/* A job that will not be reused. */
+static void job_free(faas__sched *s, faas__job *job)
+{
+    atomic_fetch_sub_explicit(&s->allocated, 1, memory_order_relaxed);
+    free(job);
+}
+
+/* A job goes back to the cache (or to free() while more than cache_max exist). Any
+ * thread. Bounding the jobs that exist, instead of counting those cached, keeps the
+ * cache at most cache_max (a job enters it only while no more than that exist) without an
+ * atomic on a shared line per call: allocated changes only when one is malloc'd or freed. */
 static void job_put(faas__sched *s, faas__job *job)
 {
     if (job->payload != job->inline_buf)
         free(job->payload);
     /* At most as many as can be pending at once: the cache is the high-water mark of the
      * queue, reused, instead of first-touch page faults on every burst. */
-    if (atomic_fetch_add_explicit(&s->cached, 1, memory_order_relaxed) >= s->cache_max) {
-        atomic_fetch_sub_explicit(&s->cached, 1, memory_order_relaxed);
-        free(job);
-        return;
+    if (atomic_load_explicit(&s->allocated, memory_order_relaxed) > s->cache_max) {
+        if (atomic_fetch_sub_explicit(&s->allocated, 1, memory_order_relaxed) > s->cache_max) {
+            free(job);
+            return;
+        }
+        atomic_fetch_add_explicit(&s->allocated, 1, memory_order_relaxed);
     }
     /* A push-only stack emptied with one exchange: no ABA. */
     faas__job *head = atomic_load_explicit(&s->returned, memory_order_relaxed);
@@ -99,7 +126,7 @@ static faas__job *job_new(faas__sched *s, faas_function *fn, const void *payload
     } else {
         job->payload = malloc(len + 1);
         if (job->payload == NULL) {
-            free(job);
+            job_free(s, job);
             return NULL;
         }
     }
@@ -712,7 +739,7 @@ int faas__sched_init(faas_runtime *rt)
     atomic_init(&s->has_retired, false);
     atomic_init(&s->incoming, NULL);
     atomic_init(&s->returned, NULL);
-    atomic_init(&s->cached, 0);
+    atomic_init(&s->allocated, 0);
     atomic_init(&s->sleeping, 0);
     atomic_init(&s->wakes, 0);
     atomic_init(&s->spinners, 0);

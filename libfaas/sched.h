@@ -10,6 +10,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "journal.h"
 #include "lock.h"
@@ -59,6 +61,19 @@ const char *faas__job_id(faas__job *job);
 /* Cache lines apart: what submitters write, what workers write, and the counters. */
 #define FAAS__CACHELINE 64
 
+/* Zeroed memory that starts a cache line. calloc's 16-byte alignment does not honour a
+ * struct's _Alignas(FAAS__CACHELINE) members: the groups they separate would straddle two
+ * lines each, and share them with their neighbours, in a pattern set by where the block
+ * landed. For the runtime and its functions. NULL without memory; free() frees it. */
+static inline void *faas__zalloc_lines(size_t size)
+{
+    void *p;
+    if (posix_memalign(&p, FAAS__CACHELINE, size) != 0)
+        return NULL;
+    memset(p, 0, size);
+    return p;
+}
+
 typedef struct faas__sched {
     /* Submitters push here without a lock (newest first); workers take it all at once. */
     _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) incoming;
@@ -79,11 +94,15 @@ typedef struct faas__sched {
     uint64_t        spin_ns;        /* the longest an idle worker polls before it sleeps */
 
     /* Finished jobs come back here from any thread (lock-free push); submitters reuse
-     * them through the cache instead of a malloc and a cross-thread free per call. */
+     * them through the cache instead of a malloc and a cross-thread free per call. The
+     * workers write this line on every job; the submitters only when the cache is empty.
+     * allocated is written only when a job is malloc'd or freed, not per call. */
     _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) returned;
-    atomic_size_t   cached;         /* jobs in returned + cache, to bound them */
-    size_t          cache_max;      /* queue_capacity */
-    faas__lock      cache_lock;     /* protects cache (held a few instructions) */
+    atomic_size_t   allocated;      /* jobs that exist: running, queued or cached */
+    size_t          cache_max;      /* queue_capacity: no more jobs are kept for reuse */
+
+    /* The submitters' line: the cache they pop from. */
+    _Alignas(FAAS__CACHELINE) faas__lock cache_lock; /* protects cache (a few instructions) */
     faas__job      *cache;
 
     /* Unregistered functions an async call may still name: freed when pending is 0. */
