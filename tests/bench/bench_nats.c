@@ -4,7 +4,8 @@
  * payloads (the ratio is what libfaas costs on top of the engine). Systems:
  *
  *   raw        js_PublishAsync (no Nats-Msg-Id) to a work-queue stream; worker processes
- *              natsSubscription_Fetch(64) + natsMsg_Ack each, on one shared durable
+ *              pull 64 at a time (as natsSubscription_Fetch(64) does) and ack each, on
+ *              one shared durable
  *   raw_id     the same with a unique Nats-Msg-Id per message: the server's de-duplication,
  *              which libfaas uses to make a republish idempotent, is part of the gap
  *   faas       faas_invoke_async of a remote function with no callback (fire and forget)
@@ -19,15 +20,18 @@
  * started here (nats_server.h: file storage, max_payload 8MB) and stopped at the end.
  *
  * Run from the build directory: ./tests/bench/bench_nats [--quick] [--n N] [--reps R]
- * [--size BYTES] [--workers 1,2,3] [--memory]. See tests/bench/README.md.
+ * [--size BYTES] [--workers 1,2,3] [--systems raw,raw_id,faas,faas_cb] [--memory]. See
+ * tests/bench/README.md.
  */
 #include "config.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <faas.h>
 #include <nats/nats.h>
@@ -41,7 +45,8 @@
 static struct {
     unsigned n, reps, size, memory;
     unsigned workers[MAX_WORKERS], nworkers;
-} opt = { 20000, 5, 100, 0, { 1, 2, 3 }, 3 };
+    unsigned systems;               /* bit per system (SYS_*) run; the ratio needs raw */
+} opt = { 20000, 5, 100, 0, { 1, 2, 3 }, 3, 0xf };
 
 static char self_path[4096];
 
@@ -90,30 +95,58 @@ static void start_reporter(natsConnection *nc)
     pthread_detach(t);
 }
 
+/* The raw peer pulls as natsSubscription_Fetch(64) does inside: a no_wait request for 64
+ * messages, answered with what the stream has (a 404 status ends it); with nothing there,
+ * a request that waits (450 ms), taken as soon as a message comes (with the others already
+ * queued). The messages of a round are then acked, +ACK published to each one's reply, as
+ * natsMsg_Ack does. Not natsSubscription_Fetch itself: in libnats 3.4.1 it writes past its
+ * array when messages of an expired request are still queued, which killed a raw worker
+ * now and then (glibc's "double free or corruption") and left its messages to the 30 s
+ * AckWait: a rep at 666 calls/s, or with one worker a run that never ends. */
 static _Noreturn void raw_worker(const char *url)
 {
     natsConnection *nc;
-    jsCtx *js;
     check(natsConnection_ConnectTo(&nc, url), "connect");
-    check(natsConnection_JetStream(&js, nc, NULL), "jetstream");
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = "RAW";
-    so.Consumer = "raw";
+    char inbox[64];
+    snprintf(inbox, sizeof inbox, "bench.pull.%ld", (long)getpid());
     natsSubscription *sub;
-    check(js_PullSubscribe(&sub, js, "raw.work", "raw", NULL, &so, NULL), "pull subscribe");
+    check(natsConnection_SubscribeSync(&sub, nc, inbox), "subscribe");
+    check(natsSubscription_SetPendingLimits(sub, -1, -1), "pending limits");
     start_reporter(nc);
     printf("raw worker %ld: ready:\n", (long)getpid());
     fflush(stdout);
+    static const char next[] = "$JS.API.CONSUMER.MSG.NEXT.RAW.raw";
+    static const char now_req[] = "{\"batch\":64,\"no_wait\":true}";
+    static const char wait_req[] = "{\"batch\":64,\"expires\":450000000}";
+    bool waiting = false;
     for (;;) {
-        natsMsgList list = { NULL, 0 };
-        natsStatus s = natsSubscription_Fetch(&list, sub, 64, 500, NULL);
-        if (s != NATS_OK && s != NATS_TIMEOUT)
-            fail("fetch", natsStatus_GetText(s));
-        for (int i = 0; i < list.Count; i++)
-            natsMsg_Ack(list.Msgs[i], NULL);
-        atomic_fetch_add(&worker_count, (uint64_t)list.Count);
-        natsMsgList_Destroy(&list);
+        const char *req = waiting ? wait_req : now_req;
+        check(natsConnection_PublishRequest(nc, next, inbox, req, (int)strlen(req)), "pull");
+        natsMsg *got[64];
+        int count = 0;
+        while (count < 64) {
+            int pending = 0;
+            if (waiting && count > 0 &&
+                (natsSubscription_GetPending(sub, &pending, NULL) != NATS_OK || pending == 0))
+                break;                      /* waited for one: take what came with it */
+            natsMsg *msg = NULL;
+            if (natsSubscription_NextMsg(&msg, sub, 500) != NATS_OK)
+                break;
+            const char *status = NULL;
+            if (natsMsgHeader_Get(msg, "Status", &status) == NATS_OK && status != NULL) {
+                natsMsg_Destroy(msg);       /* 404 none now, 408 expired: request over */
+                break;
+            }
+            got[count++] = msg;
+        }
+        for (int i = 0; i < count; i++) {
+            const char *reply = natsMsg_GetReply(got[i]);
+            if (reply != NULL)
+                natsConnection_Publish(nc, reply, "+ACK", 4);
+            natsMsg_Destroy(got[i]);
+        }
+        atomic_fetch_add(&worker_count, (uint64_t)count);
+        waiting = count == 0;
     }
 }
 
@@ -232,7 +265,38 @@ static void wait_for(uint64_t n, int callbacks)
     pthread_mutex_unlock(&prog.mu);
 }
 
+/* ---- where the CPU goes: per call, per process, per system ---------------------------- */
+
+/* The CPU time a process has used (every thread), ns; 0 if it cannot be read. */
+static uint64_t cpu_ns(pid_t pid)
+{
+    clockid_t id;
+    struct timespec ts;
+    if (pid == 0)
+        id = CLOCK_PROCESS_CPUTIME_ID;
+    else if (clock_getcpuclockid(pid, &id) != 0)
+        return 0;
+    if (clock_gettime(id, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+enum { CPU_SERVER, CPU_PRODUCER, CPU_WORKERS, NCPU };
+static pid_t server_pid, worker_pid[2][MAX_WORKERS];    /* [0] raw, [1] faas */
+static unsigned worker_count_now;
+
+static void cpu_sample(uint64_t out[NCPU])
+{
+    out[CPU_SERVER] = cpu_ns(server_pid);
+    out[CPU_PRODUCER] = cpu_ns(0);
+    out[CPU_WORKERS] = 0;           /* both kinds: the idle ones' polling counts too */
+    for (unsigned k = 0; k < 2; k++)
+        for (unsigned i = 0; i < worker_count_now; i++)
+            out[CPU_WORKERS] += cpu_ns(worker_pid[k][i]);
+}
+
 enum { SYS_RAW, SYS_RAW_ID, SYS_FAAS, SYS_FAAS_CB, NSYS };
+static uint64_t cpu_used[NSYS][NCPU], cpu_calls[NSYS];
 static const char *sys_name[NSYS] = { "raw", "raw_id", "faas", "faas_cb" };
 static uint64_t next_id;
 
@@ -242,9 +306,11 @@ typedef struct ctx {
     char         *payload;
 } ctx;
 
-static double run_rep(ctx *c, int sys, unsigned n)
+static double run_rep(ctx *c, int sys, unsigned n, bool counted)
 {
     rep_begin();
+    uint64_t cpu0[NCPU];
+    cpu_sample(cpu0);
     uint64_t t0 = bench_now_ns();
     if (sys == SYS_RAW || sys == SYS_RAW_ID) {
         jsPubOptions id;
@@ -271,7 +337,15 @@ static double run_rep(ctx *c, int sys, unsigned n)
     wait_for(n, sys == SYS_FAAS_CB);
     if (sys >= SYS_FAAS && faas_drain(c->rt, 60000) != FAAS_OK)
         fail("faas_drain", faas_last_error());
-    return (double)n / ((double)(bench_now_ns() - t0) / 1e9);
+    double rate = (double)n / ((double)(bench_now_ns() - t0) / 1e9);
+    if (counted) {
+        uint64_t cpu1[NCPU];
+        cpu_sample(cpu1);
+        for (int k = 0; k < NCPU; k++)
+            cpu_used[sys][k] += cpu1[k] - cpu0[k];
+        cpu_calls[sys] += n;
+    }
+    return rate;
 }
 
 static void start_workers(nats_worker *w, unsigned k, const char *kind, const char *url)
@@ -299,6 +373,17 @@ static void parse_args(int argc, char **argv)
         } else if (strcmp(a, "--size") == 0) {
             opt.size = (unsigned)atoi(v);
             i++;
+        } else if (strcmp(a, "--systems") == 0) {
+            opt.systems = 0;        /* names as in the table, comma-separated */
+            char list[256];
+            snprintf(list, sizeof list, ",%s,", v);
+            for (int sys = 0; sys < 4; sys++) {
+                char item[16];
+                snprintf(item, sizeof item, ",%s,", sys_name[sys]);
+                if (strstr(list, item) != NULL)
+                    opt.systems |= 1u << sys;
+            }
+            i++;
         } else if (strcmp(a, "--memory") == 0) {
             opt.memory = 1;
         } else if (strcmp(a, "--workers") == 0) {
@@ -309,12 +394,14 @@ static void parse_args(int argc, char **argv)
             i++;
         } else {
             fprintf(stderr, "usage: bench_nats [--quick] [--n N] [--reps R] [--size BYTES] "
-                            "[--workers 1,2,3] [--memory]\n");
+                            "[--workers 1,2,3] [--systems raw,raw_id,faas,faas_cb] "
+                            "[--memory]\n");
             exit(2);
         }
     }
-    if (opt.n == 0 || opt.reps == 0 || opt.reps > MAX_REPS || opt.size == 0)
-        fail("options", "n, reps (at most 15) and size must be positive");
+    if (opt.n == 0 || opt.reps == 0 || opt.reps > MAX_REPS || opt.size == 0 ||
+        opt.systems == 0)
+        fail("options", "n, reps (at most 15), size and the systems must be positive");
 }
 
 int main(int argc, char **argv)
@@ -333,6 +420,7 @@ int main(int argc, char **argv)
     memset(&srv, 0, sizeof srv);
     if (nats_server_start(&srv) != 0)
         fail("nats-server", "did not start (is it installed? apt-get install nats-server)");
+    server_pid = srv.pid;
 
     natsConnection *nc;
     jsCtx *js;
@@ -396,19 +484,51 @@ int main(int argc, char **argv)
         memset(faas_w, 0, sizeof faas_w);
         start_workers(raw_w, k, "--raw-worker", srv.url);
         start_workers(faas_w, k, "--faas-worker", srv.url);
+        for (unsigned i = 0; i < k; i++) {
+            worker_pid[0][i] = raw_w[i].pid;
+            worker_pid[1][i] = faas_w[i].pid;
+        }
+        worker_count_now = k;
+        memset(cpu_used, 0, sizeof cpu_used);
+        memset(cpu_calls, 0, sizeof cpu_calls);
         double v[NSYS][MAX_REPS];
+        memset(v, 0, sizeof v);
         for (int sys = 0; sys < NSYS; sys++)       /* warm-up: connections, instances */
-            run_rep(&c, sys, opt.n / 10 + 1);
+            if (opt.systems & (1u << sys))
+                run_rep(&c, sys, opt.n / 10 + 1, false);
         for (unsigned r = 0; r < opt.reps; r++)
             for (int sys = 0; sys < NSYS; sys++)   /* interleaved: drift hits all alike */
-                v[sys][r] = run_rep(&c, sys, opt.n);
+                if (opt.systems & (1u << sys))
+                    v[sys][r] = run_rep(&c, sys, opt.n, true);
         bench_summary raw = bench_summarise(v[SYS_RAW], opt.reps);
         for (int sys = 0; sys < NSYS; sys++) {
+            if (!(opt.systems & (1u << sys)))
+                continue;
             bench_summary s = bench_summarise(v[sys], opt.reps);
             char range[64];
             snprintf(range, sizeof range, "[%.0f - %.0f]", s.min, s.max);
-            printf("  %-8u %-8s %10.0f %25s %7.2f\n", k, sys_name[sys], s.median, range,
-                   s.median / raw.median);
+            if (opt.systems & 1u)
+                printf("  %-8u %-8s %10.0f %25s %7.2f\n", k, sys_name[sys], s.median, range,
+                       s.median / raw.median);
+            else                        /* no raw row: no ratio */
+                printf("  %-8u %-8s %10.0f %25s %7s\n", k, sys_name[sys], s.median, range,
+                       "-");
+        }
+        /* CPU per call over every counted rep (every process shares the two cores, so
+         * the rate is about what the calls cost in all): the server, this producer, the
+         * workers (their row's kind; the idle kind's polling is included). */
+        printf("  %-8s %-8s %10s %10s %10s %10s   (CPU us per call, all reps)\n", "", "",
+               "server", "producer", "workers", "total");
+        for (int sys = 0; sys < NSYS; sys++) {
+            if (!(opt.systems & (1u << sys)) || cpu_calls[sys] == 0)
+                continue;
+            double per[NCPU], total = 0;
+            for (int i = 0; i < NCPU; i++) {
+                per[i] = (double)cpu_used[sys][i] / 1e3 / (double)cpu_calls[sys];
+                total += per[i];
+            }
+            printf("  %-8u %-8s %10.2f %10.2f %10.2f %10.2f\n", k, sys_name[sys],
+                   per[CPU_SERVER], per[CPU_PRODUCER], per[CPU_WORKERS], total);
         }
         fflush(stdout);
         for (unsigned i = 0; i < k; i++) {
