@@ -16,7 +16,7 @@
  *   tp2   the same from two threads, N/2 each
  *   rt    one task at a time: submit, wait (mutex + condvar) for its completion, repeat
  *
- * Run it from the build directory: ./tests/bench/bench_async [--quick] [--n N]
+ * Run it from the build directory: ./tests/bench/bench_async [--quick] [--n N] [--warmup-n N]
  * [--reps R] [--trips T] [--workers W] [--only NAME[,NAME]] [--gap-us G] [--capacity C]
  * [--list]. See tests/bench/README.md.
  */
@@ -58,13 +58,20 @@ static struct {
     int         quick;
     int         verbose;    /* print every rep as it ends */
     uint64_t    n;          /* tasks per throughput rep */
+    uint64_t    warmup_n;   /* tasks of a throughput warm-up rep; 0: n */
     unsigned    reps;
     unsigned    trips;      /* round trips per rt rep */
     unsigned    workers;
     unsigned    gap_us;     /* pause between round trips */
-    long long   capacity;   /* libfaas queue_capacity; -1: n + 1024 (never EBUSY) */
+    long long   capacity;   /* libfaas queue_capacity; -1: tasks_most() + 1024 (never EBUSY) */
     const char *only;
 } opt = { .capacity = -1 };
+
+/* The most tasks one throughput rep submits (the warm-up may be the larger). */
+static uint64_t tasks_most(void)
+{
+    return opt.warmup_n > opt.n ? opt.warmup_n : opt.n;
+}
 
 static void die(const char *what)
 {
@@ -235,7 +242,7 @@ static size_t faas_capacity(void)
 {
     if (opt.capacity >= 0)
         return (size_t)opt.capacity;          /* 0: the library's default, 65536 */
-    return (size_t)opt.n + 1024;
+    return (size_t)tasks_most() + 1024;
 }
 
 static int faas_setup(sys *s)
@@ -325,7 +332,7 @@ static void ev_rt_wait(sys *s)
 #ifdef HAVE_LIBUV
 typedef struct uv_state {
     uv_loop_t  loops[2];
-    uv_work_t *reqs;           /* opt.n of them, one per throughput task */
+    uv_work_t *reqs;           /* tasks_most() of them, one per throughput task */
     uv_work_t  rt_req;
 } uv_state;
 
@@ -368,10 +375,10 @@ static int uv_setup(sys *s)
     for (int i = 0; i < 2; i++)
         if (uv_loop_init(&st->loops[i]) != 0)
             die("uv_loop_init failed");
-    st->reqs = malloc(opt.n * sizeof *st->reqs);
+    st->reqs = malloc(tasks_most() * sizeof *st->reqs);
     if (st->reqs == NULL)
         die("out of memory for the uv_work_t requests");
-    memset(st->reqs, 0, opt.n * sizeof *st->reqs);  /* first touch now, not timed */
+    memset(st->reqs, 0, tasks_most() * sizeof *st->reqs);  /* first touch now, not timed */
     s->state = st;
     return 0;
 }
@@ -495,7 +502,7 @@ static void min_rt_task(void *arg)
 static int min_setup(sys *s)
 {
     minpool *p = malloc(sizeof *p);
-    if (p == NULL || minpool_init(p, opt.workers, (size_t)opt.n) != 0)
+    if (p == NULL || minpool_init(p, opt.workers, (size_t)tasks_most()) != 0)
         die("minpool_init failed");
     s->state = p;
     return 0;
@@ -887,18 +894,22 @@ static void print_spin(unsigned reps, const int *ran_case, int ran[NCASES][NSYS]
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: bench_async [--quick] [--n N] [--reps R] [--trips T] [--workers W]\n"
-            "                   [--only NAME[,NAME...]] [--gap-us G] [--capacity C] [-v]\n"
+            "usage: bench_async [--quick] [--n N] [--warmup-n N] [--reps R] [--trips T]\n"
+            "                   [--workers W] [--only NAME[,NAME...]] [--gap-us G]\n"
+            "                   [--capacity C] [-v]\n"
             "                   [--list]\n"
             "  --quick       N = 50,000, 3 reps, 500 trips (a CI smoke run; rough numbers)\n"
             "  --n N         tasks per throughput rep (default 1,000,000)\n"
+            "  --warmup-n N  tasks of the throughput warm-up rep (default: --n); the same\n"
+            "                for two --n runs, the difference of their counts is the timed\n"
+            "                calls alone (callgrind_async.sh)\n"
             "  --reps R      timed reps per case and system (default 5), after 1 warm-up\n"
             "  --trips T     round trips per rt rep (default 2,000)\n"
             "  --workers W   worker threads of every system (default 2)\n"
             "  --only NAMES  systems and/or cases to run (see --list); a list without a\n"
             "                system name runs every system, one without a case every case\n"
             "  --gap-us G    pause G us between round trips (default 0: back to back)\n"
-            "  --capacity C  libfaas queue_capacity (default N + 1024: never busy; 0: the\n"
+            "  --capacity C  libfaas queue_capacity (default the larger N + 1024: never busy; 0: the\n"
             "                library default); a busy submit is retried after sched_yield()\n"
             "  -v, --verbose print every rep as it ends (warm-ups included)\n"
             "  --list        the systems and cases, then exit\n");
@@ -999,6 +1010,9 @@ int main(int argc, char **argv)
             opt.verbose = 1;
         } else if (strcmp(a, "--n") == 0 && v) {
             opt.n = parse_count(v, "--n", 0);
+            i++;
+        } else if (strcmp(a, "--warmup-n") == 0 && v) {
+            opt.warmup_n = parse_count(v, "--warmup-n", 0);
             i++;
         } else if (strcmp(a, "--reps") == 0 && v) {
             opt.reps = (unsigned)parse_count(v, "--reps", 0);
@@ -1135,7 +1149,8 @@ int main(int argc, char **argv)
                     free(copy);
                     r->n_all += trips;
                 } else {
-                    tp_rep(s, c == CASE_TP1 ? 1 : 2, opt.n, &tp_res[c][k], rep);
+                    uint64_t n = rep < 0 && opt.warmup_n != 0 ? opt.warmup_n : opt.n;
+                    tp_rep(s, c == CASE_TP1 ? 1 : 2, n, &tp_res[c][k], rep);
                 }
             }
         }
