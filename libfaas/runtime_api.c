@@ -44,6 +44,8 @@ struct faas__rapi_inst {
     size_t          len;
     char           *headers[6];   /* deadline, arn, trace, client context, cognito: values */
     faas__rapi_answer ans;
+    void          (*on_take)(void *arg);  /* run as a call is taken (process.c's output mark) */
+    void           *on_take_arg;
     char            endpoint[32];
 };
 
@@ -209,6 +211,8 @@ static enum MHD_Result serve_next(faas__rapi *srv, struct MHD_Connection *con, r
     }
     inst->offered = false;
     inst->taken = true;
+    if (inst->on_take != NULL)
+        inst->on_take(inst->on_take_arg);   /* before the runtime can see the call */
     char *payload = inst->payload;
     size_t len = inst->len;
     inst->payload = NULL;
@@ -461,6 +465,14 @@ int faas__rapi_inst_new(faas__rapi *srv, faas__rapi_inst **out)
 const char *faas__rapi_endpoint(const faas__rapi_inst *inst)
 {
     return inst->endpoint;
+}
+
+void faas__rapi_on_take(faas__rapi_inst *inst, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&inst->srv->lock);
+    inst->on_take = fn;
+    inst->on_take_arg = arg;
+    pthread_mutex_unlock(&inst->srv->lock);
 }
 
 int faas__rapi_wake_fd(const faas__rapi_inst *inst)
