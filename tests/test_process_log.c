@@ -171,7 +171,7 @@ static void handler_output_is_its_calls(void **state)
     /* warm calls: each tail holds its own event only, never the one before, nor what curl
      * prints after the answer ({"status":"OK"}: between calls) */
     for (int i = 2; i <= 4; i++) {
-        char ev[16], prev[16];
+        char ev[32], prev[32];
         snprintf(ev, sizeof ev, "{\"n\":%d}", i);
         snprintf(prev, sizeof prev, "{\"n\":%d}", i - 1);
         ASSERT_OK(faas_invoke(f->rt, "tut", ev, strlen(ev), &res));
@@ -223,7 +223,7 @@ static void output_between_calls_is_no_calls(void **state)
     ASSERT_OK(faas_register_process(f->rt, "idle", &pc, &cfg));
     for (int i = 1; i <= 3; i++) {
         faas_response res;
-        char ev[16], says[32], nonl[48];
+        char ev[32], says[64], nonl[64];
         snprintf(ev, sizeof ev, "{\"i\":%d}", i);
         ASSERT_OK(faas_invoke(f->rt, "idle", ev, strlen(ev), &res));
         snprintf(says, sizeof says, "call %d says %s", i, ev);
