@@ -359,11 +359,12 @@ static void deliver(faas_ctx *ctx, faas__rapi_answer *a)
     }
 }
 
-/* The call is over (answered, timed out or dead): what the pipe holds now is read, the
- * call's lines into ctx's log, and what it prints from here on is no call's. */
+/* The call is over (answered, timed out or dead): the rest of its output is read (up to
+ * the answer's mark, or what the pipe holds now), its lines into ctx's log; what the
+ * runtime prints from here on is no call's. */
 static void output_end(proc_inst *pi, faas_ctx *ctx)
 {
-    faas__plog_read(&pi->log, ctx, faas__plog_pending(&pi->log));
+    faas__plog_read(&pi->log, ctx, faas__plog_call_left(&pi->log));
     faas__plog_flush(&pi->log, ctx);
     faas__plog_unmark(&pi->log);
 }
@@ -422,7 +423,7 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
                     ctx->request_id, why);
         return 0;
     }
-    /* It printed before it answered: what the pipe holds now is the call's (or before). */
+    /* It printed before it answered: the call's output is in the pipe up to the mark. */
     output_end(pi, ctx);
     ctx->inst->arena.used = peak_bytes(pi->pid);
     deliver(ctx, &a);
@@ -459,7 +460,7 @@ static int proc_create(faas_function *fn, faas__instance *inst, char *err, size_
         free(pi);
         return FAAS_EINIT;
     }
-    faas__rapi_on_take(pi->api, faas__plog_mark, &pi->log);
+    faas__rapi_on_mark(pi->api, faas__plog_mark, &pi->log);
     rc = spawn(fn, pi, out, err, errlen);
     if (rc != FAAS_OK) {
         if (pi->alive >= 0)

@@ -24,7 +24,7 @@ int faas__plog_open(faas__plog *pl, faas_runtime *rt, int *wr)
     memset(pl, 0, sizeof *pl);
     pl->rt = rt;
     pl->fd = -1;
-    pl->from = UINT64_MAX;
+    pl->from = pl->to = UINT64_MAX;
     pthread_mutex_init(&pl->lock, NULL);
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0)
@@ -55,23 +55,39 @@ size_t faas__plog_pending(const faas__plog *pl)
     return (size_t)n;
 }
 
-void faas__plog_mark(void *arg)
+void faas__plog_mark(void *arg, bool taken)
 {
     faas__plog *pl = arg;
     int n = 0;
     pthread_mutex_lock(&pl->lock);
-    /* What the pipe holds now was printed before the runtime could see the call. */
+    /* What the pipe holds now was printed before the runtime could see the call (taken),
+     * or before it could know its answer was received: it prints before it answers. */
     if (pl->fd < 0 || ioctl(pl->fd, FIONREAD, &n) != 0 || n < 0)
         n = 0;
-    pl->from = pl->rd + (uint64_t)n;
+    if (taken) {
+        pl->from = pl->rd + (uint64_t)n;
+        pl->to = UINT64_MAX;
+    } else {
+        pl->to = pl->rd + (uint64_t)n;
+    }
     pthread_mutex_unlock(&pl->lock);
 }
 
 void faas__plog_unmark(faas__plog *pl)
 {
     pthread_mutex_lock(&pl->lock);
-    pl->from = UINT64_MAX;
+    pl->from = pl->to = UINT64_MAX;
     pthread_mutex_unlock(&pl->lock);
+}
+
+size_t faas__plog_call_left(faas__plog *pl)
+{
+    pthread_mutex_lock(&pl->lock);
+    uint64_t rd = pl->rd, to = pl->to;
+    pthread_mutex_unlock(&pl->lock);
+    if (to == UINT64_MAX)
+        return faas__plog_pending(pl);
+    return to > rd ? (size_t)(to - rd) : 0;
 }
 
 static void to_stderr(const char *s, size_t n)
@@ -167,23 +183,28 @@ void faas__plog_read(faas__plog *pl, faas_ctx *ctx, size_t max)
          * falls before or after these bytes, not among them. */
         pthread_mutex_lock(&pl->lock);
         ssize_t r = read(pl->fd, buf, want);
-        uint64_t off = pl->rd, from = pl->from;
+        int e = errno;
+        uint64_t off = pl->rd, from = pl->from, to = pl->to;
         if (r > 0)
             pl->rd += (uint64_t)r;
         pthread_mutex_unlock(&pl->lock);
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && e == EINTR)
             continue;
-        if (r == 0)
-            pl->eof = true;             /* no process holds it any more: stop polling */
+        if (r == 0 || (r < 0 && e != EAGAIN))
+            pl->eof = true;             /* no process holds it any more (or it failed) */
         if (r <= 0)
             break;
-        size_t got = (size_t)r, pre = 0;
-        if (from > off)
-            pre = from - off < got ? (size_t)(from - off) : got;
-        if (pre > 0)
-            feed(pl, ctx, false, buf, pre);
-        if (got > pre)
-            feed(pl, ctx, true, buf + pre, got - pre);
+        /* [off, off + got): before from, no call's; from up to to, the call's; after */
+        size_t got = (size_t)r;
+        uint64_t end = off + got;
+        uint64_t a = from < off ? off : from > end ? end : from;
+        uint64_t b = to < a ? a : to > end ? end : to;
+        if (a > off)
+            feed(pl, ctx, false, buf, (size_t)(a - off));
+        if (b > a)
+            feed(pl, ctx, true, buf + (a - off), (size_t)(b - a));
+        if (end > b)
+            feed(pl, ctx, false, buf + (b - off), (size_t)(end - b));
         max -= got;
     }
 }

@@ -6,10 +6,12 @@
  * runtime blocked on a full pipe while idle is drained by the next call; 64 MB printed in
  * one call all reach the sink, the tail is its last 4 KB and the host does not grow; a line
  * longer than the cap comes in pieces; a call that times out keeps what it printed; a Node
- * handler's console.log. The runtime is manual, on a fake clock; the processes are real.
+ * handler's console.log; without a log sink, the host's stderr. The runtime is manual, on
+ * a fake clock; the processes are real.
  */
 #include "util.h"
 
+#include <fcntl.h>
 #include <stdbool.h>
 
 typedef struct sink {
@@ -336,6 +338,50 @@ static void closed_output_does_not_stall(void **state)
     }
 }
 
+/* Without a log sink, the lines also go to the host's stderr (and still to the tail). */
+static void without_a_sink_lines_go_to_stderr(void **state)
+{
+    lfix *f = *state;
+    faas_runtime *rt;
+    fake_clock clock;
+    faas_options o = manual_options(&clock);
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    put_file(f, "says.sh", "function handler () {\n  echo \"to the host's stderr\" 1>&2\n"
+             "  echo fine\n}\n");
+    const char *argv[] = { "bash", f->bootstrap, NULL };
+    const char *env[] = { f->tmpenv, NULL };
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = "/bin/bash";
+    pc.argv = argv;
+    pc.handler = "says.handler";
+    pc.environment = env;
+    pc.cwd = f->dir;
+    ASSERT_OK(faas_register_process(rt, "says", &pc, NULL));
+    char path[512];
+    snprintf(path, sizeof path, "%s/host-stderr", f->dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    close(fd);
+    faas_response res;
+    int rc = faas_invoke(rt, "says", "{}", 2, &res);
+    dup2(saved, 2);
+    close(saved);
+    ASSERT_OK(rc);
+    assert_true(has_line(res.log_tail, "to the host's stderr"));
+    faas_response_free(&res);
+    faas_runtime_free(rt);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    assert_true(has_line(text, "to the host's stderr"));
+}
+
 /* ---- Node: console.log ------------------------------------------------------------------ */
 
 static void node_console_log(void **state)
@@ -390,6 +436,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_timed_out_call_keeps_what_it_printed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(closed_output_does_not_stall, setup, teardown),
+        cmocka_unit_test_setup_teardown(without_a_sink_lines_go_to_stderr, setup, teardown),
         cmocka_unit_test_setup_teardown(node_console_log, setup, teardown),
     };
     tap_fix_skips();
