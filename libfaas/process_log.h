@@ -5,7 +5,8 @@
  * the instance had taken when the byte reached the pipe, or no call's (INIT, between
  * calls): the marks are set on the Runtime API's connection thread as the instance takes
  * a call, before the runtime can see it, and as it answers, before it hears the answer was
- * received (faas__plog_mark, from faas__rapi_on_mark).
+ * received (faas__plog_mark, from faas__rapi_on_mark). Lock order: the Runtime API
+ * server's lock, then a plog's (the marks run under the first); never the other way.
  * Never installed.
  */
 #ifndef FAAS_PROCESS_LOG_H
