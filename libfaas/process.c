@@ -12,6 +12,7 @@
 
 #include "abi.h"
 #include "process_code.h"
+#include "process_log.h"
 #include "runtime_api.h"
 
 #include <errno.h>
@@ -58,6 +59,7 @@ typedef struct proc_inst {
                                      instance holds as fd 3: EOF once they are all gone */
     bool             reaped;      /* waited for: pid is no longer ours */
     int              status;      /* its wait status, once reaped */
+    faas__plog       log;         /* its stdout and stderr (process_log.h) */
 } proc_inst;
 
 static uint64_t mono_ns(void)
@@ -160,11 +162,13 @@ static char **build_env(faas_function *fn, const proc_fn *pf, const char *endpoi
 
 /* ---- spawning and ending a process ---------------------------------------------------- */
 
-static int spawn(faas_function *fn, proc_inst *pi, char *err, size_t errlen)
+/* Start the runtime, its stdout and stderr on out (closed here). */
+static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t errlen)
 {
     proc_fn *pf = fn->iso;
     char **env = build_env(fn, pf, faas__rapi_endpoint(pi->api));
     if (env == NULL) {
+        close(out);
         snprintf(err, errlen, "out of memory starting %s", pf->command);
         return FAAS_ENOMEM;
     }
@@ -187,13 +191,15 @@ static int spawn(faas_function *fn, proc_inst *pi, char *err, size_t errlen)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     int alive[2];
     if (pipe2(alive, O_CLOEXEC) != 0) {
+        close(out);
         faas__strv_free(env);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&at);
         snprintf(err, errlen, "pipe2: %s", strerror(errno));
         return FAAS_EINIT;
     }
-    posix_spawn_file_actions_adddup2(&fa, 2, 1);  /* its output is the host's stderr */
+    posix_spawn_file_actions_adddup2(&fa, out, 1);  /* its output: the call's log */
+    posix_spawn_file_actions_adddup2(&fa, out, 2);
     posix_spawn_file_actions_adddup2(&fa, alive[1], 3);
     posix_spawn_file_actions_addchdir_np(&fa, pf->cwd);
     posix_spawn_file_actions_addclosefrom_np(&fa, 4);
@@ -202,6 +208,7 @@ static int spawn(faas_function *fn, proc_inst *pi, char *err, size_t errlen)
     posix_spawnattr_destroy(&at);
     faas__strv_free(env);
     close(alive[1]);
+    close(out);
     pi->alive = alive[0];
     if (rc != 0) {
         snprintf(err, errlen, "posix_spawn(\"%s\"): %s", pf->command, strerror(rc));
@@ -267,21 +274,24 @@ static void proc_close(void *state)
     if (pi->pidfd >= 0)
         close(pi->pidfd);
     close(pi->alive);
+    faas__plog_close(&pi->log);         /* what it printed last: no call's */
     free(pi);
 }
 
 /* Wait for the runtime's word or its death until deadline (monotonic ns): 1 the wake fd,
- * 2 it exited, 0 the deadline passed. */
-static int wait_event(proc_inst *pi, uint64_t deadline)
+ * 2 it exited, 0 the deadline passed. What it prints meanwhile is read as it comes (a full
+ * pipe would stop it), ctx's if ctx had taken the call then (ctx NULL: INIT). */
+static int wait_event(proc_inst *pi, uint64_t deadline, faas_ctx *ctx)
 {
     for (;;) {
         uint64_t now = mono_ns();
         int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
         /* Without pidfds (ENOSYS: old kernels, valgrind), the hang-up of the pipe every
          * process of the instance holds: the leader has exited with it. */
-        struct pollfd p[2] = { { faas__rapi_wake_fd(pi->api), POLLIN, 0 },
-                               { pi->pidfd >= 0 ? pi->pidfd : pi->alive, POLLIN, 0 } };
-        int rc = poll(p, 2, left);
+        struct pollfd p[3] = { { faas__rapi_wake_fd(pi->api), POLLIN, 0 },
+                               { pi->pidfd >= 0 ? pi->pidfd : pi->alive, POLLIN, 0 },
+                               { faas__plog_fd(&pi->log), POLLIN, 0 } };
+        int rc = poll(p, 3, left);
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0)
@@ -289,6 +299,10 @@ static int wait_event(proc_inst *pi, uint64_t deadline)
         if (p[0].revents & POLLIN) {
             faas__rapi_drain(pi->api);
             return 1;
+        }
+        if (p[2].revents) {             /* a bounded bite, then look at the others again */
+            faas__plog_read(&pi->log, ctx, 65536);
+            continue;
         }
         return 2;
     }
@@ -348,6 +362,16 @@ static void deliver(faas_ctx *ctx, faas__rapi_answer *a)
     }
 }
 
+/* The call is over (answered, timed out or dead): the rest of its output is read (up to
+ * the answer's mark, or what the pipe holds now), its lines into ctx's log; what the
+ * runtime prints from here on is no call's. */
+static void output_end(proc_inst *pi, faas_ctx *ctx)
+{
+    faas__plog_read(&pi->log, ctx, faas__plog_call_left(&pi->log));
+    faas__plog_flush(&pi->log, ctx);
+    faas__plog_unmark(&pi->log);
+}
+
 static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
 {
     proc_inst *pi = ctx->inst->state;
@@ -378,18 +402,20 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
     uint64_t deadline = mono_ns() + left;
     faas__rapi_answer a;
     for (;;) {
-        int ev = wait_event(pi, deadline);
+        int ev = wait_event(pi, deadline, ctx);
         if (faas__rapi_answer_take(pi->api, &a))
             break;
         if (ev == 1)
             continue;
         if (ev == 0) {
             kill(-pi->pid, SIGKILL);    /* past the deadline: the whole group */
+            output_end(pi, ctx);
             ctx->deadline_ns = 0;       /* FAAS_ETIMEOUT: see internal.h */
             return 0;
         }
         bool taken = faas__rapi_taken(pi->api);
         reap(pi);
+        output_end(pi, ctx);            /* its processes are gone: all of it is there */
         char why[96];
         describe_exit(pi->status, why, sizeof why);
         if (!taken)
@@ -400,6 +426,8 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
                     ctx->request_id, why);
         return 0;
     }
+    /* It printed before it answered: the call's output is in the pipe up to the mark. */
+    output_end(pi, ctx);
     ctx->inst->arena.used = peak_bytes(pi->pid);
     deliver(ctx, &a);
     faas__rapi_answer_free(&a);
@@ -427,11 +455,21 @@ static int proc_create(faas_function *fn, faas__instance *inst, char *err, size_
     pi->fn = fn;
     pi->pidfd = -1;
     pi->alive = -1;
-    rc = spawn(fn, pi, err, errlen);
+    int out;
+    if (faas__plog_open(&pi->log, fn->rt, &out) != FAAS_OK) {
+        snprintf(err, errlen, "pipe2: %s", strerror(errno));
+        faas__rapi_inst_close(pi->api);
+        faas__plog_close(&pi->log);
+        free(pi);
+        return FAAS_EINIT;
+    }
+    faas__rapi_on_mark(pi->api, faas__plog_mark, &pi->log);
+    rc = spawn(fn, pi, out, err, errlen);
     if (rc != FAAS_OK) {
         if (pi->alive >= 0)
             close(pi->alive);
         faas__rapi_inst_close(pi->api);
+        faas__plog_close(&pi->log);
         free(pi);
         return rc;
     }
@@ -439,10 +477,15 @@ static int proc_create(faas_function *fn, faas__instance *inst, char *err, size_
     uint64_t deadline = mono_ns() + (uint64_t)INIT_LIMIT_MS * 1000000u;
     for (;;) {
         char *body = NULL, *type = NULL;
-        int ev = wait_event(pi, deadline);
+        int ev = wait_event(pi, deadline, NULL);
         int st = faas__rapi_init_state(pi->api, &body, &type);
-        if (st == 1)
+        if (st == 1) {
+            /* What INIT printed (all of it: it prints before it asks): the function's
+             * log, no call's; the first call's lines start with that call. */
+            faas__plog_read(&pi->log, NULL, faas__plog_pending(&pi->log));
+            faas__plog_flush(&pi->log, NULL);
             break;
+        }
         if (st == -1) {
             snprintf(err, errlen, "%s", body);
             free(body);

@@ -44,6 +44,8 @@ struct faas__rapi_inst {
     size_t          len;
     char           *headers[6];   /* deadline, arn, trace, client context, cognito: values */
     faas__rapi_answer ans;
+    void          (*on_mark)(void *arg, bool taken);  /* a call is taken, or answered */
+    void           *on_mark_arg;
     char            endpoint[32];
 };
 
@@ -209,6 +211,8 @@ static enum MHD_Result serve_next(faas__rapi *srv, struct MHD_Connection *con, r
     }
     inst->offered = false;
     inst->taken = true;
+    if (inst->on_mark != NULL)
+        inst->on_mark(inst->on_mark_arg, true);   /* before the runtime can see the call */
     char *payload = inst->payload;
     size_t len = inst->len;
     inst->payload = NULL;
@@ -255,6 +259,8 @@ static enum MHD_Result serve_answer(faas__rapi *srv, struct MHD_Connection *con,
     }
     inst->taken = false;
     inst->answered = true;
+    if (inst->on_mark != NULL)
+        inst->on_mark(inst->on_mark_arg, false);  /* before the runtime hears the 202 */
     faas__rapi_answer *a = &inst->ans;
     a->error = r->route == R_ERROR;
     a->too_large = r->over;
@@ -461,6 +467,14 @@ int faas__rapi_inst_new(faas__rapi *srv, faas__rapi_inst **out)
 const char *faas__rapi_endpoint(const faas__rapi_inst *inst)
 {
     return inst->endpoint;
+}
+
+void faas__rapi_on_mark(faas__rapi_inst *inst, void (*fn)(void *arg, bool taken), void *arg)
+{
+    pthread_mutex_lock(&inst->srv->lock);
+    inst->on_mark = fn;
+    inst->on_mark_arg = arg;
+    pthread_mutex_unlock(&inst->srv->lock);
 }
 
 int faas__rapi_wake_fd(const faas__rapi_inst *inst)

@@ -50,6 +50,11 @@ void faas__rapi_unref(faas__rapi *srv);
 int  faas__rapi_inst_new(faas__rapi *srv, faas__rapi_inst **out);
 const char *faas__rapi_endpoint(const faas__rapi_inst *inst);
 int  faas__rapi_wake_fd(const faas__rapi_inst *inst);
+/* fn(arg, true) runs each time the instance takes a call, before the call is sent to it,
+ * and fn(arg, false) as it answers one, before its 202 is sent: what the runtime printed
+ * before the first or after the second is not the call's (process_log.h). On a connection
+ * thread, under the server's lock: fn must not call back into the server. */
+void faas__rapi_on_mark(faas__rapi_inst *inst, void (*fn)(void *arg, bool taken), void *arg);
 /* Drain the wake fd (after poll said it is readable). */
 void faas__rapi_drain(faas__rapi_inst *inst);
 /* INIT: 1 once the instance has asked for its first call; -1 if it posted an init error

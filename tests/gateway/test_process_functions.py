@@ -149,9 +149,15 @@ def test_boto3_tutorial_runtime_answers(pserver):
     assert log[-2] == "END RequestId: %s" % rid
     assert log[-1].startswith("REPORT RequestId: %s\tDuration: " % rid)
     assert "\tInit Duration: " in log[-1]               # the cold start: spawn + INIT
+    # what the handler printed (function.sh echoes the event to stderr): this call's
+    assert '{"text":"Hello"}' in log[1:-2], log
     r = lam.invoke(FunctionName="tutorial", Payload=b'"warm"', LogType="Tail")
     assert r["Payload"].read() == b"Echoing request: '\"warm\"'"
-    assert "Init Duration" not in report(tail(r))
+    log = tail(r)
+    assert "Init Duration" not in report(log)
+    lines = log.splitlines()
+    assert '"warm"' in lines and '{"text":"Hello"}' not in lines, log
+    assert '{"status":"OK"}' not in log                 # curl's, after the answer: no call's
 
 
 def test_report_lines_have_a_modules_form(pserver):
