@@ -11,7 +11,12 @@
  *   memory: the PSS of a warm instance's process tree (/proc/PID/smaps_rollup) for the
  *          bash bootstrap and for Node (tests/runtime/node/bootstrap.js, and aws-lambda-ric
  *          when tests/npm has it built), as instances per GiB.
- * Medians of N (default 20) runs. Usage: bench_process SRCDIR/tests/runtime [N]
+ *   the C bootstrap (tests/runtime/c/bootstrap, built by make check): its cold start
+ *          against posix_spawn of it under the stub, and its warm round trip against the
+ *          same bootstrap under the stub and the bare HTTP exchange, interleaved, with its
+ *          PSS: libfaas's own overhead, no interpreter in the way.
+ * Medians of N (default 20) runs. Usage: bench_process SRCDIR/tests/runtime [N [c]]
+ * (a third argument "c": the C bootstrap's part only).
  */
 #include "bench.h"
 
@@ -38,6 +43,7 @@ extern char **environ;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static unsigned offered, taken, answered, stopping;
+static unsigned gen;    /* bumped when a bare bootstrap is killed: its pending next ends */
 
 static enum MHD_Result stub(void *cls, struct MHD_Connection *con, const char *url,
                             const char *method, const char *version, const char *data,
@@ -56,8 +62,13 @@ static enum MHD_Result stub(void *cls, struct MHD_Connection *con, const char *u
     unsigned code = 202;
     if (strstr(url, "/next") != NULL) {
         pthread_mutex_lock(&lock);
-        while (offered == taken && !stopping)
+        unsigned mine = gen;
+        while (offered == taken && !stopping && mine == gen)
             pthread_cond_wait(&cond, &lock);
+        if (mine != gen || stopping) {
+            pthread_mutex_unlock(&lock);
+            return MHD_NO;              /* its bootstrap was killed: not for a new one */
+        }
         taken++;
         pthread_mutex_unlock(&lock);
         static const char ev[] = "{\"text\":\"Hello\"}";
@@ -91,16 +102,28 @@ static void stub_round(void)
     pthread_mutex_unlock(&lock);
 }
 
-static pid_t spawn_bare(const char *bootstrap, const char *dir, unsigned port)
+/* Kill a bare bootstrap's group; a next it left pending takes no further event. */
+static void bare_kill(pid_t pid)
 {
-    char api[64], root[600], tmp[600];
+    kill(-pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    pthread_mutex_lock(&lock);
+    gen++;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+}
+
+static pid_t spawn_bare(const char *command, char *const *argv, const char *dir,
+                        const char *handler, unsigned port)
+{
+    char api[64], root[600], tmp[600], hd[200];
     snprintf(api, sizeof api, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", port);
     snprintf(root, sizeof root, "LAMBDA_TASK_ROOT=%s", dir);
     snprintf(tmp, sizeof tmp, "TMPDIR=%s", "/tmp");
+    snprintf(hd, sizeof hd, "_HANDLER=%s", handler);
     char path[4096];
     snprintf(path, sizeof path, "PATH=%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
-    char *env[] = { api, root, tmp, path, (char *)"_HANDLER=function.handler", NULL };
-    char *argv[] = { (char *)"bash", (char *)bootstrap, NULL };
+    char *env[] = { api, root, tmp, path, hd, NULL };
     posix_spawnattr_t at;
     posix_spawnattr_init(&at);
     posix_spawnattr_setpgroup(&at, 0);
@@ -110,7 +133,7 @@ static pid_t spawn_bare(const char *bootstrap, const char *dir, unsigned port)
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     pid_t pid;
-    if (posix_spawn(&pid, "/bin/bash", &fa, &at, argv, env) != 0)
+    if (posix_spawn(&pid, command, &fa, &at, argv, env) != 0)
         exit(1);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
@@ -152,34 +175,54 @@ static void *bare_server(void *arg)
     return NULL;
 }
 
-/* N request/response round trips (us each) on one kept-alive loopback connection. */
-static void bare_http(double *out, size_t n)
+typedef struct bare_conn {
+    int       lfd, fd;
+    pthread_t t;
+} bare_conn;
+
+static void bare_open(bare_conn *b)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    b->lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t sl = sizeof sa;
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 1) != 0 ||
-        getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0)
+    if (bind(b->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(b->lfd, 1) != 0 ||
+        getsockname(b->lfd, (struct sockaddr *)&sa, &sl) != 0)
         exit(1);
-    pthread_t t;
-    pthread_create(&t, NULL, bare_server, &lfd);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+    pthread_create(&b->t, NULL, bare_server, &b->lfd);
+    b->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(b->fd, (struct sockaddr *)&sa, sizeof sa) != 0)
         exit(1);
+}
+
+/* One request/response round trip (us) on the kept-alive loopback connection. */
+static double bare_round(bare_conn *b)
+{
     char buf[512];
-    for (size_t i = 0; i < n; i++) {
-        uint64_t t0 = bench_now_ns();
-        if (write(fd, bare_req, sizeof bare_req - 1) < 0 ||
-            !read_n(fd, buf, sizeof bare_resp - 1))
-            exit(1);
-        out[i] = (double)(bench_now_ns() - t0) / 1e3;
-    }
-    close(fd);
-    pthread_join(t, NULL);
-    close(lfd);
+    uint64_t t0 = bench_now_ns();
+    if (write(b->fd, bare_req, sizeof bare_req - 1) < 0 ||
+        !read_n(b->fd, buf, sizeof bare_resp - 1))
+        exit(1);
+    return (double)(bench_now_ns() - t0) / 1e3;
+}
+
+static void bare_close(bare_conn *b)
+{
+    close(b->fd);
+    pthread_join(b->t, NULL);
+    close(b->lfd);
+}
+
+/* N request/response round trips (us each) on one kept-alive loopback connection. */
+static void bare_http(double *out, size_t n)
+{
+    bare_conn b;
+    bare_open(&b);
+    for (size_t i = 0; i < n; i++)
+        out[i] = bare_round(&b);
+    bare_close(&b);
 }
 
 /* ---- memory: the PSS of a process group ------------------------------------------------- */
@@ -284,15 +327,149 @@ static void warm_and_memory(faas_runtime *rt, const char *what, const char *comm
     faas_unregister(rt, "mem");
 }
 
+/* ---- the C bootstrap (tests/runtime/c/bootstrap): libfaas's own overhead ---------------- */
+
+/* Where make built it: next to this program's build directory (libtool may run us from
+ * tests/bench/.libs). */
+static bool find_cboot(char *out, size_t n)
+{
+    char self[4096];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k <= 0)
+        return false;
+    self[k] = '\0';
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(self, '/');
+        if (slash == NULL)
+            return false;
+        *slash = '\0';
+        snprintf(out, n, "%s/runtime/c/bootstrap", self);
+        if (access(out, X_OK) == 0)
+            return true;
+        snprintf(out, n, "%s/tests/runtime/c/bootstrap", self);
+        if (access(out, X_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+static double quant(const double *v, size_t n, double q)
+{
+    double *c = malloc(n * sizeof *c);
+    memcpy(c, v, n * sizeof *c);
+    double r = bench_quantile(c, n, q);
+    free(c);
+    return r;
+}
+
+/* Cold start, warm round trip and memory of a process function running the C bootstrap,
+ * side by side with the same bootstrap under the stub (port) and the bare HTTP exchange;
+ * warm samples interleaved in blocks so that the machine's load falls on all three alike. */
+static void c_runtime(const char *cboot, const char *dir, unsigned port, size_t n)
+{
+    double *cold = calloc(n, sizeof *cold), *cold_bare = calloc(n, sizeof *cold_bare);
+    double *init = calloc(n, sizeof *init);
+    faas_runtime *rt;
+    if (faas_runtime_new(&rt, NULL) != FAAS_OK)
+        exit(1);
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = cboot;
+    pc.handler = "echo";
+    pc.cwd = dir;
+    static const char ev[] = "{\"text\":\"Hello\"}";
+    faas_response res;
+    char *cargv[] = { (char *)"bootstrap", NULL };
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "ccold%zu", i);
+        if (faas_register_process(rt, name, &pc, NULL) != FAAS_OK)
+            exit(1);
+        uint64_t t0 = bench_now_ns();
+        if (faas_invoke(rt, name, ev, sizeof ev - 1, &res) != FAAS_OK)
+            exit(1);
+        cold[i] = (double)(bench_now_ns() - t0) / 1e3;
+        init[i] = (double)res.record.init_ns / 1e3;
+        faas_response_free(&res);
+        faas_unregister(rt, name);
+
+        t0 = bench_now_ns();
+        pid_t pid = spawn_bare(cboot, cargv, dir, "echo", port);
+        stub_round();
+        cold_bare[i] = (double)(bench_now_ns() - t0) / 1e3;
+        bare_kill(pid);
+    }
+
+    /* warm: one instance, one bootstrap under the stub, one bare connection */
+    size_t m = n * 100 < 2000 ? 2000 : n * 100, block = 50;
+    double *wf = calloc(m, sizeof *wf), *ws = calloc(m, sizeof *ws), *wh = calloc(m, sizeof *wh);
+    if (faas_register_process(rt, "cwarm", &pc, NULL) != FAAS_OK ||
+        faas_invoke(rt, "cwarm", ev, sizeof ev - 1, &res) != FAAS_OK)
+        exit(1);
+    faas_response_free(&res);
+    pid_t pid = spawn_bare(cboot, cargv, dir, "echo", port);
+    stub_round();
+    bare_conn b;
+    bare_open(&b);
+    for (size_t i = 0; i < 200; i++) {  /* warm-up of all three */
+        faas_invoke(rt, "cwarm", ev, sizeof ev - 1, &res);
+        faas_response_free(&res);
+        stub_round();
+        bare_round(&b);
+    }
+    for (size_t i = 0; i < m; i += block) {
+        for (size_t k = i; k < i + block && k < m; k++) {
+            uint64_t t0 = bench_now_ns();
+            faas_invoke(rt, "cwarm", ev, sizeof ev - 1, &res);
+            wf[k] = (double)(bench_now_ns() - t0) / 1e3;
+            if (res.status != FAAS_OK || res.len != sizeof ev - 1)
+                exit(1);
+            faas_response_free(&res);
+        }
+        for (size_t k = i; k < i + block && k < m; k++) {
+            uint64_t t0 = bench_now_ns();
+            stub_round();
+            ws[k] = (double)(bench_now_ns() - t0) / 1e3;
+        }
+        for (size_t k = i; k < i + block && k < m; k++)
+            wh[k] = bare_round(&b);
+    }
+    bare_close(&b);
+    bare_kill(pid);
+    tree t = instance_tree();
+    faas_unregister(rt, "cwarm");
+    faas_runtime_free(rt);
+
+    double f50 = quant(wf, m, 0.5), s50 = quant(ws, m, 0.5), h50 = quant(wh, m, 0.5);
+    printf("C bootstrap (tests/runtime/c/bootstrap), cold medians of %zu, warm of %zu "
+           "interleaved in blocks of %zu:\n", n, m, block);
+    printf("  cold start, faas_invoke first call      %8.0f us  (record init_ns %.0f us)\n",
+           bench_median(cold, n), bench_median(init, n));
+    printf("  cold start, bare posix_spawn + 1st req  %8.0f us  ratio %.2f\n",
+           bench_median(cold_bare, n), bench_median(cold, n) / bench_median(cold_bare, n));
+    printf("  warm round trip, faas_invoke            %8.1f us  (p10 %.1f, p90 %.1f)\n", f50,
+           quant(wf, m, 0.1), quant(wf, m, 0.9));
+    printf("  warm round trip, same bootstrap, stub   %8.1f us  (p10 %.1f, p90 %.1f)  "
+           "faas/stub %.2f\n", s50, quant(ws, m, 0.1), quant(ws, m, 0.9), f50 / s50);
+    printf("  warm round trip, bare kept-alive HTTP   %8.1f us  (p10 %.1f, p90 %.1f)  "
+           "faas/bare %.2f (target <= 1.5)\n", h50, quant(wh, m, 0.1), quant(wh, m, 0.9),
+           f50 / h50);
+    printf("  warm instance: %d procs, PSS %.2f MiB (RSS %.2f)  %.0f instances/GiB "
+           "(RSS: %.0f)\n", t.procs, (double)t.pss_kb / 1024, (double)t.rss_kb / 1024,
+           t.pss_kb > 0 ? 1024.0 * 1024.0 / (double)t.pss_kb : 0.0,
+           t.rss_kb > 0 ? 1024.0 * 1024.0 / (double)t.rss_kb : 0.0);
+    free(cold); free(cold_bare); free(init); free(wf); free(ws); free(wh);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s SRCDIR/tests/runtime [N]\n", argv[0]);
+        fprintf(stderr, "usage: %s SRCDIR/tests/runtime [N [c]]\n", argv[0]);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     const char *dir = argv[1];
     size_t n = argc > 2 ? (size_t)atoi(argv[2]) : 20;
+    bool only_c = argc > 3 && strcmp(argv[3], "c") == 0;  /* the C bootstrap only */
     char bootstrap[4096];
     snprintf(bootstrap, sizeof bootstrap, "%s/bootstrap", dir);
     double *cold = calloc(n, sizeof *cold), *cold_bare = calloc(n, sizeof *cold_bare);
@@ -315,7 +492,7 @@ int main(int argc, char **argv)
     static const char ev[] = "{\"text\":\"Hello\"}";
     int devnull = open("/dev/null", O_WRONLY), saved = dup(2);
     dup2(devnull, 2);                   /* the handler logs each event to stderr */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; !only_c && i < n; i++) {
         char name[32];
         snprintf(name, sizeof name, "cold%zu", i);
         if (faas_register_process(rt, name, &pc, NULL) != FAAS_OK)
@@ -353,9 +530,10 @@ int main(int argc, char **argv)
     socklen_t bl = sizeof b;
     getsockname(info->listen_fd, (struct sockaddr *)&b, &bl);
     unsigned port = ntohs(b.sin_port);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; !only_c && i < n; i++) {
         uint64_t t0 = bench_now_ns();
-        pid_t pid = spawn_bare(bootstrap, dir, port);
+        char *bash_argv0[] = { (char *)"bash", bootstrap, NULL };
+        pid_t pid = spawn_bare("/bin/bash", bash_argv0, dir, "function.handler", port);
         stub_round();
         cold_bare[i] = (double)(bench_now_ns() - t0) / 1e6;
         if (i == 0)
@@ -364,16 +542,23 @@ int main(int argc, char **argv)
                 stub_round();
                 warm_bare[k] = (double)(bench_now_ns() - t0) / 1e3;
             }
-        kill(-pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        bare_kill(pid);
     }
     bare_http(warm_http, n);
+    char cboot[4200];
+    bool have_c = find_cboot(cboot, sizeof cboot);
     dup2(saved, 2);
+    if (have_c)
+        c_runtime(cboot, dir, port, n);
+    else
+        printf("C bootstrap: tests/runtime/c/bootstrap not built (make check builds it)\n");
     pthread_mutex_lock(&lock);
     stopping = 1;
     pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&lock);
     MHD_stop_daemon(d);
+    if (only_c)
+        return 0;
 
     printf("process instances, AWS's tutorial bootstrap (bash + curl), medians of %zu:\n", n);
     printf("  cold start, faas_invoke first call      %8.2f ms  (record init_ns %.2f ms)\n",
