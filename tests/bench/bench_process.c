@@ -42,14 +42,17 @@ extern char **environ;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static unsigned offered, taken, answered, stopping;
-static unsigned gen;    /* bumped when a bare bootstrap is killed: its pending next ends */
+static unsigned offered, taken, answered;
+static uintptr_t gen;   /* the live stub daemon's number (its cls): an older daemon's
+                           connection (a killed bootstrap's next, even one MHD reads late)
+                           never takes an event */
 
 static enum MHD_Result stub(void *cls, struct MHD_Connection *con, const char *url,
                             const char *method, const char *version, const char *data,
                             size_t *size, void **con_cls)
 {
-    (void)cls; (void)version; (void)data; (void)method;
+    (void)version; (void)data; (void)method;
+    uintptr_t mine = (uintptr_t)cls;
     if (*con_cls == NULL) {
         *con_cls = (void *)1;
         return MHD_YES;
@@ -62,10 +65,9 @@ static enum MHD_Result stub(void *cls, struct MHD_Connection *con, const char *u
     unsigned code = 202;
     if (strstr(url, "/next") != NULL) {
         pthread_mutex_lock(&lock);
-        unsigned mine = gen;
-        while (offered == taken && !stopping && mine == gen)
+        while (offered == taken && mine == gen)
             pthread_cond_wait(&cond, &lock);
-        if (mine != gen || stopping) {
+        if (mine != gen) {
             pthread_mutex_unlock(&lock);
             return MHD_NO;              /* its bootstrap was killed: not for a new one */
         }
@@ -102,8 +104,32 @@ static void stub_round(void)
     pthread_mutex_unlock(&lock);
 }
 
-/* Kill a bare bootstrap's group; a next it left pending takes no further event. */
-static void bare_kill(pid_t pid)
+/* A stub daemon on 127.0.0.1 (its port in *port), the live one from now on. */
+static struct MHD_Daemon *stub_start(unsigned *port)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    pthread_mutex_lock(&lock);
+    uintptr_t g = ++gen;
+    pthread_mutex_unlock(&lock);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
+        0, NULL, NULL, stub, (void *)g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_END);
+    const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD)
+                                         : NULL;
+    struct sockaddr_in b;
+    socklen_t bl = sizeof b;
+    if (info == NULL || getsockname(info->listen_fd, (struct sockaddr *)&b, &bl) != 0)
+        exit(1);
+    *port = ntohs(b.sin_port);
+    return d;
+}
+
+/* Kill a bare bootstrap's group and stop its stub daemon (a next left pending ends). */
+static void bare_kill(pid_t pid, struct MHD_Daemon *d)
 {
     kill(-pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -111,6 +137,7 @@ static void bare_kill(pid_t pid)
     gen++;
     pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&lock);
+    MHD_stop_daemon(d);
 }
 
 static pid_t spawn_bare(const char *command, char *const *argv, const char *dir,
@@ -363,9 +390,9 @@ static double quant(const double *v, size_t n, double q)
 }
 
 /* Cold start, warm round trip and memory of a process function running the C bootstrap,
- * side by side with the same bootstrap under the stub (port) and the bare HTTP exchange;
+ * side by side with the same bootstrap under the stub and the bare HTTP exchange;
  * warm samples interleaved in blocks so that the machine's load falls on all three alike. */
-static void c_runtime(const char *cboot, const char *dir, unsigned port, size_t n)
+static void c_runtime(const char *cboot, const char *dir, size_t n)
 {
     double *cold = calloc(n, sizeof *cold), *cold_bare = calloc(n, sizeof *cold_bare);
     double *init = calloc(n, sizeof *init);
@@ -392,11 +419,13 @@ static void c_runtime(const char *cboot, const char *dir, unsigned port, size_t 
         faas_response_free(&res);
         faas_unregister(rt, name);
 
+        unsigned port;
+        struct MHD_Daemon *d = stub_start(&port);
         t0 = bench_now_ns();
         pid_t pid = spawn_bare(cboot, cargv, dir, "echo", port);
         stub_round();
         cold_bare[i] = (double)(bench_now_ns() - t0) / 1e3;
-        bare_kill(pid);
+        bare_kill(pid, d);
     }
 
     /* warm: one instance, one bootstrap under the stub, one bare connection */
@@ -406,6 +435,8 @@ static void c_runtime(const char *cboot, const char *dir, unsigned port, size_t 
         faas_invoke(rt, "cwarm", ev, sizeof ev - 1, &res) != FAAS_OK)
         exit(1);
     faas_response_free(&res);
+    unsigned port;
+    struct MHD_Daemon *d = stub_start(&port);
     pid_t pid = spawn_bare(cboot, cargv, dir, "echo", port);
     stub_round();
     bare_conn b;
@@ -434,7 +465,7 @@ static void c_runtime(const char *cboot, const char *dir, unsigned port, size_t 
             wh[k] = bare_round(&b);
     }
     bare_close(&b);
-    bare_kill(pid);
+    bare_kill(pid, d);
     tree t = instance_tree();
     faas_unregister(rt, "cwarm");
     faas_runtime_free(rt);
@@ -517,20 +548,9 @@ int main(int argc, char **argv)
     faas_runtime_free(rt);
 
     /* bare: the stub and posix_spawn */
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
-        0, NULL, NULL, stub, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_END);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
-    struct sockaddr_in b;
-    socklen_t bl = sizeof b;
-    getsockname(info->listen_fd, (struct sockaddr *)&b, &bl);
-    unsigned port = ntohs(b.sin_port);
     for (size_t i = 0; !only_c && i < n; i++) {
+        unsigned port;
+        struct MHD_Daemon *d = stub_start(&port);
         uint64_t t0 = bench_now_ns();
         char *bash_argv0[] = { (char *)"bash", bootstrap, NULL };
         pid_t pid = spawn_bare("/bin/bash", bash_argv0, dir, "function.handler", port);
@@ -542,21 +562,16 @@ int main(int argc, char **argv)
                 stub_round();
                 warm_bare[k] = (double)(bench_now_ns() - t0) / 1e3;
             }
-        bare_kill(pid);
+        bare_kill(pid, d);
     }
     bare_http(warm_http, n);
     char cboot[4200];
     bool have_c = find_cboot(cboot, sizeof cboot);
-    dup2(saved, 2);
-    if (have_c)
-        c_runtime(cboot, dir, port, n);
+    if (have_c)             /* stderr still /dev/null: instances closed mid-POST say so */
+        c_runtime(cboot, dir, n);
     else
         printf("C bootstrap: tests/runtime/c/bootstrap not built (make check builds it)\n");
-    pthread_mutex_lock(&lock);
-    stopping = 1;
-    pthread_cond_broadcast(&cond);
-    pthread_mutex_unlock(&lock);
-    MHD_stop_daemon(d);
+    dup2(saved, 2);
     if (only_c)
         return 0;
 
