@@ -18,6 +18,9 @@
  * Medians of N (default 20) runs. Usage: bench_process SRCDIR/tests/runtime [N [c]]
  * (a third argument "c": the C bootstrap's part only).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1   /* posix_spawn_file_actions_addclosefrom_np */
+#endif
 #include "bench.h"
 
 #include <faas.h>
@@ -30,6 +33,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <dirent.h>
 #include <sys/wait.h>
@@ -159,6 +164,7 @@ static pid_t spawn_bare(const char *command, char *const *argv, const char *dir,
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);  /* not the bare sockets' ends */
     pid_t pid;
     if (posix_spawn(&pid, command, &fa, &at, argv, env) != 0)
         exit(1);
@@ -354,6 +360,101 @@ static void warm_and_memory(faas_runtime *rt, const char *what, const char *comm
     faas_unregister(rt, "mem");
 }
 
+/* ---- the Runtime API's own floor: the C bootstrap against raw sockets ------------------- */
+
+/* One thread is both the caller and the server, with no HTTP library: it writes the event
+ * as the response to the pending next, reads the POST (the answer: one exchange), then
+ * writes the 202 and reads the next GET (the protocol's second exchange). What a host that
+ * did the Runtime API's I/O on the invoking thread itself could reach. */
+typedef struct raw_api {
+    int    lfd, fd;
+    pid_t  pid;
+    char   buf[8192];
+    size_t have;
+} raw_api;
+
+/* Read one request (head and Content-Length body) off the connection. */
+static bool raw_request(raw_api *r)
+{
+    for (;;) {
+        r->buf[r->have] = '\0';
+        char *end = strstr(r->buf, "\r\n\r\n");
+        if (end != NULL) {
+            size_t head = (size_t)(end - r->buf) + 4, body = 0;
+            for (char *l = strstr(r->buf, "\r\n"); l != NULL && l < end;
+                 l = strstr(l + 2, "\r\n"))
+                if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
+                    body = (size_t)strtoul(l + 17, NULL, 10);
+            if (head + body > sizeof r->buf - 1)
+                return false;
+            if (r->have >= head + body) {
+                memmove(r->buf, r->buf + head + body, r->have - head - body);
+                r->have -= head + body;
+                return true;
+            }
+        }
+        if (r->have == sizeof r->buf - 1)
+            return false;
+        ssize_t n = read(r->fd, r->buf + r->have, sizeof r->buf - 1 - r->have);
+        if (n <= 0)
+            return false;
+        r->have += (size_t)n;
+    }
+}
+
+static void raw_open(raw_api *r, const char *cboot, const char *dir)
+{
+    memset(r, 0, sizeof *r);
+    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    if (bind(r->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(r->lfd, 1) != 0 ||
+        getsockname(r->lfd, (struct sockaddr *)&sa, &sl) != 0)
+        exit(1);
+    char *cargv[] = { (char *)"bootstrap", NULL };
+    r->pid = spawn_bare(cboot, cargv, dir, "echo", ntohs(sa.sin_port));
+    r->fd = accept(r->lfd, NULL, NULL);
+    int one = 1;
+    setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (r->fd < 0 || !raw_request(r))     /* its first next */
+        exit(1);
+}
+
+/* One call: *answer_us until the POST is in, *cycle_us until the next GET is in. */
+static void raw_call(raw_api *r, double *answer_us, double *cycle_us)
+{
+    static const char event[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Lambda-Runtime-Aws-Request-Id: 8476a536-e9f4-11e8-9739-2dfe598c3fcd\r\n"
+        "Lambda-Runtime-Deadline-Ms: 1542409706888\r\n"
+        "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:"
+        "function:cwarm\r\n"
+        "Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;"
+        "Parent=9a9197af755a6419;Sampled=0\r\n"
+        "Content-Length: 16\r\n\r\n{\"text\":\"Hello\"}";
+    static const char accepted[] =
+        "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n"
+        "\r\n{\"status\":\"OK\"}";
+    uint64_t t0 = bench_now_ns();
+    if (write(r->fd, event, sizeof event - 1) < 0 || !raw_request(r))
+        exit(1);
+    *answer_us = (double)(bench_now_ns() - t0) / 1e3;
+    if (write(r->fd, accepted, sizeof accepted - 1) < 0 || !raw_request(r))
+        exit(1);
+    *cycle_us = (double)(bench_now_ns() - t0) / 1e3;
+}
+
+static void raw_close(raw_api *r)
+{
+    kill(-r->pid, SIGKILL);
+    waitpid(r->pid, NULL, 0);
+    close(r->fd);
+    close(r->lfd);
+}
+
 /* ---- the C bootstrap (tests/runtime/c/bootstrap): libfaas's own overhead ---------------- */
 
 /* Where make built it: next to this program's build directory (libtool may run us from
@@ -431,6 +532,7 @@ static void c_runtime(const char *cboot, const char *dir, size_t n)
     /* warm: one instance, one bootstrap under the stub, one bare connection */
     size_t m = n * 100 < 2000 ? 2000 : n * 100, block = 50;
     double *wf = calloc(m, sizeof *wf), *ws = calloc(m, sizeof *ws), *wh = calloc(m, sizeof *wh);
+    double *wa = calloc(m, sizeof *wa), *wc = calloc(m, sizeof *wc), junk;
     if (faas_register_process(rt, "cwarm", &pc, NULL) != FAAS_OK ||
         faas_invoke(rt, "cwarm", ev, sizeof ev - 1, &res) != FAAS_OK)
         exit(1);
@@ -441,11 +543,14 @@ static void c_runtime(const char *cboot, const char *dir, size_t n)
     stub_round();
     bare_conn b;
     bare_open(&b);
-    for (size_t i = 0; i < 200; i++) {  /* warm-up of all three */
+    raw_api raw;
+    raw_open(&raw, cboot, dir);
+    for (size_t i = 0; i < 200; i++) {  /* warm-up of all four */
         faas_invoke(rt, "cwarm", ev, sizeof ev - 1, &res);
         faas_response_free(&res);
         stub_round();
         bare_round(&b);
+        raw_call(&raw, &junk, &junk);
     }
     for (size_t i = 0; i < m; i += block) {
         for (size_t k = i; k < i + block && k < m; k++) {
@@ -463,8 +568,11 @@ static void c_runtime(const char *cboot, const char *dir, size_t n)
         }
         for (size_t k = i; k < i + block && k < m; k++)
             wh[k] = bare_round(&b);
+        for (size_t k = i; k < i + block && k < m; k++)
+            raw_call(&raw, &wa[k], &wc[k]);
     }
     bare_close(&b);
+    raw_close(&raw);
     bare_kill(pid, d);
     tree t = instance_tree();
     faas_unregister(rt, "cwarm");
@@ -484,11 +592,16 @@ static void c_runtime(const char *cboot, const char *dir, size_t n)
     printf("  warm round trip, bare kept-alive HTTP   %8.1f us  (p10 %.1f, p90 %.1f)  "
            "faas/bare %.2f (target <= 1.5)\n", h50, quant(wh, m, 0.1), quant(wh, m, 0.9),
            f50 / h50);
+    printf("  Runtime API floor, raw sockets, caller = server thread: event -> answer %.1f us "
+           "(%.2fx bare), whole cycle (+ 202, next GET) %.1f us (%.2fx bare); faas/cycle %.2f\n",
+           quant(wa, m, 0.5), quant(wa, m, 0.5) / h50, quant(wc, m, 0.5),
+           quant(wc, m, 0.5) / h50, f50 / quant(wc, m, 0.5));
     printf("  warm instance: %d procs, PSS %.2f MiB (RSS %.2f)  %.0f instances/GiB "
            "(RSS: %.0f)\n", t.procs, (double)t.pss_kb / 1024, (double)t.rss_kb / 1024,
            t.pss_kb > 0 ? 1024.0 * 1024.0 / (double)t.pss_kb : 0.0,
            t.rss_kb > 0 ? 1024.0 * 1024.0 / (double)t.rss_kb : 0.0);
     free(cold); free(cold_bare); free(init); free(wf); free(ws); free(wh);
+    free(wa); free(wc);
 }
 
 int main(int argc, char **argv)
