@@ -223,7 +223,9 @@ static enum MHD_Result serve_next(faas__rapi *srv, struct MHD_Connection *con, r
         values[i] = inst->headers[i];
         inst->headers[i] = NULL;
     }
-    wake_host(inst);                    /* taken: a death from now on is a crash */
+    /* Taken: a death from now on is a crash. The host is not woken for it (it asks
+     * faas__rapi_taken only once the process has died): a wake-up here cost the host a
+     * poll/read/poll cycle per call, on the CPU the runtime needs next. */
     pthread_mutex_unlock(&srv->lock);
 
     struct MHD_Response *resp = MHD_create_response_from_buffer(

@@ -354,6 +354,67 @@ static void error_routes(void **state)
     faas_response_free(&res);
 }
 
+/* ---- tests/runtime/c/bootstrap: a custom runtime in C ------------------------------------ */
+
+/* Register NAME running the C bootstrap (built by make check) with handler H. */
+static void register_c(pfix *f, const char *name, const char *handler)
+{
+    const char *b = getenv("top_builddir");
+    char boot[1024];
+    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
+    assert_int_equal(access(boot, X_OK), 0);
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = boot;
+    pc.handler = handler;
+    pc.cwd = f->dir;
+    ASSERT_OK(faas_register_process(f->rt, name, &pc, NULL));
+}
+
+/* Warm echoes through one kept-alive connection, a body larger than one read, the /error
+ * route and an init error, from a runtime with no interpreter or curl in the way. */
+static void c_bootstrap_echoes(void **state)
+{
+    pfix *f = *state;
+    register_c(f, "c-echo", "echo");
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, "c-echo", "{\"text\":\"Hello\"}", 16, &res));
+    assert_int_equal(res.record.cold, 1);
+    assert_int_equal(res.len, 16);
+    assert_memory_equal(res.data, "{\"text\":\"Hello\"}", 16);
+    faas_response_free(&res);
+    size_t big = 300000;                /* several reads on both sides */
+    char *ev = malloc(big);
+    assert_non_null(ev);
+    for (size_t i = 0; i < big; i++)
+        ev[i] = (char)('a' + i % 26);
+    ev[0] = '"';
+    ev[big - 1] = '"';
+    for (int i = 0; i < 5; i++) {
+        size_t len = i % 2 ? big : 7;
+        ASSERT_OK(faas_invoke(f->rt, "c-echo", i % 2 ? ev : "{\"n\":1}", len, &res));
+        assert_int_equal(res.record.cold, 0);
+        assert_int_equal(res.len, len);
+        assert_memory_equal(res.data, i % 2 ? ev : "{\"n\":1}", len);
+        faas_response_free(&res);
+    }
+    free(ev);
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(f->rt, "c-echo", &st));
+    assert_int_equal(st.cold_starts, 1);
+
+    register_c(f, "c-error", "error");
+    assert_int_equal(faas_invoke(f->rt, "c-error", "{}", 2, &res), FAAS_EHANDLER);
+    assert_string_equal(res.error_type, "Handled.Error");
+    assert_string_equal(res.error_message, "failed on an event of 2 bytes");
+    faas_response_free(&res);
+
+    register_c(f, "c-init", "no.such");
+    assert_int_equal(faas_invoke(f->rt, "c-init", "{}", 2, &res), FAAS_EINIT);
+    assert_string_equal(res.error_type, "Runtime.InitError");
+    assert_non_null(strstr(res.error_message, "no handler named no.such"));
+    faas_response_free(&res);
+}
+
 static void timeout_kills_the_group(void **state)
 {
     pfix *f = *state;
@@ -477,6 +538,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_context_header, setup, teardown),
         cmocka_unit_test_setup_teardown(handler_failure_is_an_exit_error, setup, teardown),
         cmocka_unit_test_setup_teardown(error_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(c_bootstrap_echoes, setup, teardown),
         cmocka_unit_test_setup_teardown(timeout_kills_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(four_processes_then_throttled_then_zero, setup,
                                         teardown),

@@ -11,8 +11,16 @@
  *   memory: the PSS of a warm instance's process tree (/proc/PID/smaps_rollup) for the
  *          bash bootstrap and for Node (tests/runtime/node/bootstrap.js, and aws-lambda-ric
  *          when tests/npm has it built), as instances per GiB.
- * Medians of N (default 20) runs. Usage: bench_process SRCDIR/tests/runtime [N]
+ *   the C bootstrap (tests/runtime/c/bootstrap, built by make check): its cold start
+ *          against posix_spawn of it under the stub, and its warm round trip against the
+ *          same bootstrap under the stub and the bare HTTP exchange, interleaved, with its
+ *          PSS: libfaas's own overhead, no interpreter in the way.
+ * Medians of N (default 20) runs. Usage: bench_process SRCDIR/tests/runtime [N [c]]
+ * (a third argument "c": the C bootstrap's part only).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1   /* posix_spawn_file_actions_addclosefrom_np */
+#endif
 #include "bench.h"
 
 #include <faas.h>
@@ -25,6 +33,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <dirent.h>
 #include <sys/wait.h>
@@ -37,13 +47,17 @@ extern char **environ;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static unsigned offered, taken, answered, stopping;
+static unsigned offered, taken, answered;
+static uintptr_t gen;   /* the live stub daemon's number (its cls): an older daemon's
+                           connection (a killed bootstrap's next, even one MHD reads late)
+                           never takes an event */
 
 static enum MHD_Result stub(void *cls, struct MHD_Connection *con, const char *url,
                             const char *method, const char *version, const char *data,
                             size_t *size, void **con_cls)
 {
-    (void)cls; (void)version; (void)data; (void)method;
+    (void)version; (void)data; (void)method;
+    uintptr_t mine = (uintptr_t)cls;
     if (*con_cls == NULL) {
         *con_cls = (void *)1;
         return MHD_YES;
@@ -56,8 +70,12 @@ static enum MHD_Result stub(void *cls, struct MHD_Connection *con, const char *u
     unsigned code = 202;
     if (strstr(url, "/next") != NULL) {
         pthread_mutex_lock(&lock);
-        while (offered == taken && !stopping)
+        while (offered == taken && mine == gen)
             pthread_cond_wait(&cond, &lock);
+        if (mine != gen) {
+            pthread_mutex_unlock(&lock);
+            return MHD_NO;              /* its bootstrap was killed: not for a new one */
+        }
         taken++;
         pthread_mutex_unlock(&lock);
         static const char ev[] = "{\"text\":\"Hello\"}";
@@ -91,16 +109,61 @@ static void stub_round(void)
     pthread_mutex_unlock(&lock);
 }
 
-static pid_t spawn_bare(const char *bootstrap, const char *dir, unsigned port)
+/* A stub daemon on 127.0.0.1 (its port in *port), the live one from now on. */
+static struct MHD_Daemon *stub_start(unsigned *port)
 {
-    char api[64], root[600], tmp[600];
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    pthread_mutex_lock(&lock);
+    uintptr_t g = ++gen;
+    pthread_mutex_unlock(&lock);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
+        0, NULL, NULL, stub, (void *)g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_END);
+    const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD)
+                                         : NULL;
+    struct sockaddr_in b;
+    socklen_t bl = sizeof b;
+    if (info == NULL || getsockname(info->listen_fd, (struct sockaddr *)&b, &bl) != 0)
+        exit(1);
+    *port = ntohs(b.sin_port);
+    return d;
+}
+
+/* Kill a bare bootstrap's group and stop its stub daemon (a next left pending ends). */
+static void bare_kill(pid_t pid, struct MHD_Daemon *d)
+{
+    kill(-pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    pthread_mutex_lock(&lock);
+    gen++;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    MHD_stop_daemon(d);
+}
+
+/* LD_LIBRARY_PATH for spawn_bare: unset, or (lambda_ldpath) the value process.c sets, as
+ * Lambda does, for the cwd DIR: every exec then searches those directories (and their
+ * glibc-hwcaps subdirectories) for each library first. */
+static bool lambda_ldpath;
+
+static pid_t spawn_bare(const char *command, char *const *argv, const char *dir,
+                        const char *handler, unsigned port)
+{
+    char ld[3000];
+    snprintf(ld, sizeof ld, "LD_LIBRARY_PATH=/lib64:/usr/lib64:%s:%s/lib:%s:%s/lib:/opt/lib",
+             dir, dir, dir, dir);
+    char api[64], root[600], tmp[600], hd[200];
     snprintf(api, sizeof api, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", port);
     snprintf(root, sizeof root, "LAMBDA_TASK_ROOT=%s", dir);
     snprintf(tmp, sizeof tmp, "TMPDIR=%s", "/tmp");
+    snprintf(hd, sizeof hd, "_HANDLER=%s", handler);
     char path[4096];
     snprintf(path, sizeof path, "PATH=%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
-    char *env[] = { api, root, tmp, path, (char *)"_HANDLER=function.handler", NULL };
-    char *argv[] = { (char *)"bash", (char *)bootstrap, NULL };
+    char *env[] = { api, root, tmp, path, hd, lambda_ldpath ? ld : NULL, NULL };
     posix_spawnattr_t at;
     posix_spawnattr_init(&at);
     posix_spawnattr_setpgroup(&at, 0);
@@ -109,8 +172,9 @@ static pid_t spawn_bare(const char *bootstrap, const char *dir, unsigned port)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);  /* not the bare sockets' ends */
     pid_t pid;
-    if (posix_spawn(&pid, "/bin/bash", &fa, &at, argv, env) != 0)
+    if (posix_spawn(&pid, command, &fa, &at, argv, env) != 0)
         exit(1);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
@@ -152,34 +216,54 @@ static void *bare_server(void *arg)
     return NULL;
 }
 
-/* N request/response round trips (us each) on one kept-alive loopback connection. */
-static void bare_http(double *out, size_t n)
+typedef struct bare_conn {
+    int       lfd, fd;
+    pthread_t t;
+} bare_conn;
+
+static void bare_open(bare_conn *b)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    b->lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t sl = sizeof sa;
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 1) != 0 ||
-        getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0)
+    if (bind(b->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(b->lfd, 1) != 0 ||
+        getsockname(b->lfd, (struct sockaddr *)&sa, &sl) != 0)
         exit(1);
-    pthread_t t;
-    pthread_create(&t, NULL, bare_server, &lfd);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+    pthread_create(&b->t, NULL, bare_server, &b->lfd);
+    b->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(b->fd, (struct sockaddr *)&sa, sizeof sa) != 0)
         exit(1);
+}
+
+/* One request/response round trip (us) on the kept-alive loopback connection. */
+static double bare_round(bare_conn *b)
+{
     char buf[512];
-    for (size_t i = 0; i < n; i++) {
-        uint64_t t0 = bench_now_ns();
-        if (write(fd, bare_req, sizeof bare_req - 1) < 0 ||
-            !read_n(fd, buf, sizeof bare_resp - 1))
-            exit(1);
-        out[i] = (double)(bench_now_ns() - t0) / 1e3;
-    }
-    close(fd);
-    pthread_join(t, NULL);
-    close(lfd);
+    uint64_t t0 = bench_now_ns();
+    if (write(b->fd, bare_req, sizeof bare_req - 1) < 0 ||
+        !read_n(b->fd, buf, sizeof bare_resp - 1))
+        exit(1);
+    return (double)(bench_now_ns() - t0) / 1e3;
+}
+
+static void bare_close(bare_conn *b)
+{
+    close(b->fd);
+    pthread_join(b->t, NULL);
+    close(b->lfd);
+}
+
+/* N request/response round trips (us each) on one kept-alive loopback connection. */
+static void bare_http(double *out, size_t n)
+{
+    bare_conn b;
+    bare_open(&b);
+    for (size_t i = 0; i < n; i++)
+        out[i] = bare_round(&b);
+    bare_close(&b);
 }
 
 /* ---- memory: the PSS of a process group ------------------------------------------------- */
@@ -284,15 +368,271 @@ static void warm_and_memory(faas_runtime *rt, const char *what, const char *comm
     faas_unregister(rt, "mem");
 }
 
+/* ---- the Runtime API's own floor: the C bootstrap against raw sockets ------------------- */
+
+/* One thread is both the caller and the server, with no HTTP library: it writes the event
+ * as the response to the pending next, reads the POST (the answer: one exchange), then
+ * writes the 202 and reads the next GET (the protocol's second exchange). What a host that
+ * did the Runtime API's I/O on the invoking thread itself could reach. */
+typedef struct raw_api {
+    int    lfd, fd;
+    pid_t  pid;
+    char   buf[8192];
+    size_t have;
+} raw_api;
+
+/* Read one request (head and Content-Length body) off the connection. */
+static bool raw_request(raw_api *r)
+{
+    for (;;) {
+        r->buf[r->have] = '\0';
+        char *end = strstr(r->buf, "\r\n\r\n");
+        if (end != NULL) {
+            size_t head = (size_t)(end - r->buf) + 4, body = 0;
+            for (char *l = strstr(r->buf, "\r\n"); l != NULL && l < end;
+                 l = strstr(l + 2, "\r\n"))
+                if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
+                    body = (size_t)strtoul(l + 17, NULL, 10);
+            if (head + body > sizeof r->buf - 1)
+                return false;
+            if (r->have >= head + body) {
+                memmove(r->buf, r->buf + head + body, r->have - head - body);
+                r->have -= head + body;
+                return true;
+            }
+        }
+        if (r->have == sizeof r->buf - 1)
+            return false;
+        ssize_t n = read(r->fd, r->buf + r->have, sizeof r->buf - 1 - r->have);
+        if (n <= 0)
+            return false;
+        r->have += (size_t)n;
+    }
+}
+
+static void raw_open(raw_api *r, const char *cboot, const char *dir)
+{
+    memset(r, 0, sizeof *r);
+    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    if (bind(r->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(r->lfd, 1) != 0 ||
+        getsockname(r->lfd, (struct sockaddr *)&sa, &sl) != 0)
+        exit(1);
+    char *cargv[] = { (char *)"bootstrap", NULL };
+    r->pid = spawn_bare(cboot, cargv, dir, "echo", ntohs(sa.sin_port));
+    r->fd = accept(r->lfd, NULL, NULL);
+    int one = 1;
+    setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (r->fd < 0 || !raw_request(r))     /* its first next */
+        exit(1);
+}
+
+/* One call: *answer_us until the POST is in, *cycle_us until the next GET is in. */
+static void raw_call(raw_api *r, double *answer_us, double *cycle_us)
+{
+    static const char event[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Lambda-Runtime-Aws-Request-Id: 8476a536-e9f4-11e8-9739-2dfe598c3fcd\r\n"
+        "Lambda-Runtime-Deadline-Ms: 1542409706888\r\n"
+        "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:"
+        "function:cwarm\r\n"
+        "Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;"
+        "Parent=9a9197af755a6419;Sampled=0\r\n"
+        "Content-Length: 16\r\n\r\n{\"text\":\"Hello\"}";
+    static const char accepted[] =
+        "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n"
+        "\r\n{\"status\":\"OK\"}";
+    uint64_t t0 = bench_now_ns();
+    if (write(r->fd, event, sizeof event - 1) < 0 || !raw_request(r))
+        exit(1);
+    *answer_us = (double)(bench_now_ns() - t0) / 1e3;
+    if (write(r->fd, accepted, sizeof accepted - 1) < 0 || !raw_request(r))
+        exit(1);
+    *cycle_us = (double)(bench_now_ns() - t0) / 1e3;
+}
+
+static void raw_close(raw_api *r)
+{
+    kill(-r->pid, SIGKILL);
+    waitpid(r->pid, NULL, 0);
+    close(r->fd);
+    close(r->lfd);
+}
+
+/* ---- the C bootstrap (tests/runtime/c/bootstrap): libfaas's own overhead ---------------- */
+
+/* Where make built it: next to this program's build directory (libtool may run us from
+ * tests/bench/.libs). */
+static bool find_cboot(char *out, size_t n)
+{
+    char self[4096];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k <= 0)
+        return false;
+    self[k] = '\0';
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(self, '/');
+        if (slash == NULL)
+            return false;
+        *slash = '\0';
+        snprintf(out, n, "%s/runtime/c/bootstrap", self);
+        if (access(out, X_OK) == 0)
+            return true;
+        snprintf(out, n, "%s/tests/runtime/c/bootstrap", self);
+        if (access(out, X_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+static double quant(const double *v, size_t n, double q)
+{
+    double *c = malloc(n * sizeof *c);
+    memcpy(c, v, n * sizeof *c);
+    double r = bench_quantile(c, n, q);
+    free(c);
+    return r;
+}
+
+/* Cold start, warm round trip and memory of a process function running the C bootstrap,
+ * side by side with the same bootstrap under the stub and the bare HTTP exchange;
+ * warm samples interleaved in blocks so that the machine's load falls on all three alike. */
+static void c_runtime(const char *cboot, const char *dir, size_t n)
+{
+    double *cold = calloc(n, sizeof *cold), *cold_bare = calloc(n, sizeof *cold_bare);
+    double *init = calloc(n, sizeof *init), *cold_ld = calloc(n, sizeof *cold_ld);
+    faas_runtime *rt;
+    if (faas_runtime_new(&rt, NULL) != FAAS_OK)
+        exit(1);
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = cboot;
+    pc.handler = "echo";
+    pc.cwd = dir;
+    static const char ev[] = "{\"text\":\"Hello\"}";
+    faas_response res;
+    char *cargv[] = { (char *)"bootstrap", NULL };
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "ccold%zu", i);
+        if (faas_register_process(rt, name, &pc, NULL) != FAAS_OK)
+            exit(1);
+        uint64_t t0 = bench_now_ns();
+        if (faas_invoke(rt, name, ev, sizeof ev - 1, &res) != FAAS_OK)
+            exit(1);
+        cold[i] = (double)(bench_now_ns() - t0) / 1e3;
+        init[i] = (double)res.record.init_ns / 1e3;
+        faas_response_free(&res);
+        faas_unregister(rt, name);
+
+        unsigned port;
+        struct MHD_Daemon *d = stub_start(&port);
+        t0 = bench_now_ns();
+        pid_t pid = spawn_bare(cboot, cargv, dir, "echo", port);
+        stub_round();
+        cold_bare[i] = (double)(bench_now_ns() - t0) / 1e3;
+        bare_kill(pid, d);
+
+        d = stub_start(&port);          /* the same, with Lambda's LD_LIBRARY_PATH */
+        lambda_ldpath = true;
+        t0 = bench_now_ns();
+        pid = spawn_bare(cboot, cargv, dir, "echo", port);
+        stub_round();
+        cold_ld[i] = (double)(bench_now_ns() - t0) / 1e3;
+        lambda_ldpath = false;
+        bare_kill(pid, d);
+    }
+
+    /* warm: one instance, one bootstrap under the stub, one bare connection */
+    size_t m = n * 100 < 2000 ? 2000 : n * 100, block = 50;
+    double *wf = calloc(m, sizeof *wf), *ws = calloc(m, sizeof *ws), *wh = calloc(m, sizeof *wh);
+    double *wa = calloc(m, sizeof *wa), *wc = calloc(m, sizeof *wc), junk;
+    if (faas_register_process(rt, "cwarm", &pc, NULL) != FAAS_OK ||
+        faas_invoke(rt, "cwarm", ev, sizeof ev - 1, &res) != FAAS_OK)
+        exit(1);
+    faas_response_free(&res);
+    unsigned port;
+    struct MHD_Daemon *d = stub_start(&port);
+    pid_t pid = spawn_bare(cboot, cargv, dir, "echo", port);
+    stub_round();
+    bare_conn b;
+    bare_open(&b);
+    raw_api raw;
+    raw_open(&raw, cboot, dir);
+    for (size_t i = 0; i < 200; i++) {  /* warm-up of all four */
+        faas_invoke(rt, "cwarm", ev, sizeof ev - 1, &res);
+        faas_response_free(&res);
+        stub_round();
+        bare_round(&b);
+        raw_call(&raw, &junk, &junk);
+    }
+    for (size_t i = 0; i < m; i += block) {
+        for (size_t k = i; k < i + block && k < m; k++) {
+            uint64_t t0 = bench_now_ns();
+            faas_invoke(rt, "cwarm", ev, sizeof ev - 1, &res);
+            wf[k] = (double)(bench_now_ns() - t0) / 1e3;
+            if (res.status != FAAS_OK || res.len != sizeof ev - 1)
+                exit(1);
+            faas_response_free(&res);
+        }
+        for (size_t k = i; k < i + block && k < m; k++) {
+            uint64_t t0 = bench_now_ns();
+            stub_round();
+            ws[k] = (double)(bench_now_ns() - t0) / 1e3;
+        }
+        for (size_t k = i; k < i + block && k < m; k++)
+            wh[k] = bare_round(&b);
+        for (size_t k = i; k < i + block && k < m; k++)
+            raw_call(&raw, &wa[k], &wc[k]);
+    }
+    bare_close(&b);
+    raw_close(&raw);
+    bare_kill(pid, d);
+    tree t = instance_tree();
+    faas_unregister(rt, "cwarm");
+    faas_runtime_free(rt);
+
+    double f50 = quant(wf, m, 0.5), s50 = quant(ws, m, 0.5), h50 = quant(wh, m, 0.5);
+    printf("C bootstrap (tests/runtime/c/bootstrap), cold medians of %zu, warm of %zu "
+           "interleaved in blocks of %zu:\n", n, m, block);
+    printf("  cold start, faas_invoke first call      %8.0f us  (record init_ns %.0f us)\n",
+           bench_median(cold, n), bench_median(init, n));
+    printf("  cold start, bare posix_spawn + 1st req  %8.0f us  ratio %.2f\n",
+           bench_median(cold_bare, n), bench_median(cold, n) / bench_median(cold_bare, n));
+    printf("  ... the same with Lambda's LD_LIBRARY_PATH %5.0f us  ratio %.2f\n",
+           bench_median(cold_ld, n), bench_median(cold, n) / bench_median(cold_ld, n));
+    printf("  warm round trip, faas_invoke            %8.1f us  (p10 %.1f, p90 %.1f)\n", f50,
+           quant(wf, m, 0.1), quant(wf, m, 0.9));
+    printf("  warm round trip, same bootstrap, stub   %8.1f us  (p10 %.1f, p90 %.1f)  "
+           "faas/stub %.2f\n", s50, quant(ws, m, 0.1), quant(ws, m, 0.9), f50 / s50);
+    printf("  warm round trip, bare kept-alive HTTP   %8.1f us  (p10 %.1f, p90 %.1f)  "
+           "faas/bare %.2f (target <= 1.5)\n", h50, quant(wh, m, 0.1), quant(wh, m, 0.9),
+           f50 / h50);
+    printf("  Runtime API floor, raw sockets, caller = server thread: event -> answer %.1f us "
+           "(%.2fx bare), whole cycle (+ 202, next GET) %.1f us (%.2fx bare); faas/cycle %.2f\n",
+           quant(wa, m, 0.5), quant(wa, m, 0.5) / h50, quant(wc, m, 0.5),
+           quant(wc, m, 0.5) / h50, f50 / quant(wc, m, 0.5));
+    printf("  warm instance: %d procs, PSS %.2f MiB (RSS %.2f)  %.0f instances/GiB "
+           "(RSS: %.0f)\n", t.procs, (double)t.pss_kb / 1024, (double)t.rss_kb / 1024,
+           t.pss_kb > 0 ? 1024.0 * 1024.0 / (double)t.pss_kb : 0.0,
+           t.rss_kb > 0 ? 1024.0 * 1024.0 / (double)t.rss_kb : 0.0);
+    free(cold); free(cold_bare); free(init); free(cold_ld); free(wf); free(ws); free(wh);
+    free(wa); free(wc);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s SRCDIR/tests/runtime [N]\n", argv[0]);
+        fprintf(stderr, "usage: %s SRCDIR/tests/runtime [N [c]]\n", argv[0]);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     const char *dir = argv[1];
     size_t n = argc > 2 ? (size_t)atoi(argv[2]) : 20;
+    bool only_c = argc > 3 && strcmp(argv[3], "c") == 0;  /* the C bootstrap only */
     char bootstrap[4096];
     snprintf(bootstrap, sizeof bootstrap, "%s/bootstrap", dir);
     double *cold = calloc(n, sizeof *cold), *cold_bare = calloc(n, sizeof *cold_bare);
@@ -315,7 +655,7 @@ int main(int argc, char **argv)
     static const char ev[] = "{\"text\":\"Hello\"}";
     int devnull = open("/dev/null", O_WRONLY), saved = dup(2);
     dup2(devnull, 2);                   /* the handler logs each event to stderr */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; !only_c && i < n; i++) {
         char name[32];
         snprintf(name, sizeof name, "cold%zu", i);
         if (faas_register_process(rt, name, &pc, NULL) != FAAS_OK)
@@ -340,22 +680,12 @@ int main(int argc, char **argv)
     faas_runtime_free(rt);
 
     /* bare: the stub and posix_spawn */
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
-        0, NULL, NULL, stub, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_END);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
-    struct sockaddr_in b;
-    socklen_t bl = sizeof b;
-    getsockname(info->listen_fd, (struct sockaddr *)&b, &bl);
-    unsigned port = ntohs(b.sin_port);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; !only_c && i < n; i++) {
+        unsigned port;
+        struct MHD_Daemon *d = stub_start(&port);
         uint64_t t0 = bench_now_ns();
-        pid_t pid = spawn_bare(bootstrap, dir, port);
+        char *bash_argv0[] = { (char *)"bash", bootstrap, NULL };
+        pid_t pid = spawn_bare("/bin/bash", bash_argv0, dir, "function.handler", port);
         stub_round();
         cold_bare[i] = (double)(bench_now_ns() - t0) / 1e6;
         if (i == 0)
@@ -364,16 +694,18 @@ int main(int argc, char **argv)
                 stub_round();
                 warm_bare[k] = (double)(bench_now_ns() - t0) / 1e3;
             }
-        kill(-pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        bare_kill(pid, d);
     }
     bare_http(warm_http, n);
+    char cboot[4200];
+    bool have_c = find_cboot(cboot, sizeof cboot);
+    if (have_c)             /* stderr still /dev/null: instances closed mid-POST say so */
+        c_runtime(cboot, dir, n);
+    else
+        printf("C bootstrap: tests/runtime/c/bootstrap not built (make check builds it)\n");
     dup2(saved, 2);
-    pthread_mutex_lock(&lock);
-    stopping = 1;
-    pthread_cond_broadcast(&cond);
-    pthread_mutex_unlock(&lock);
-    MHD_stop_daemon(d);
+    if (only_c)
+        return 0;
 
     printf("process instances, AWS's tutorial bootstrap (bash + curl), medians of %zu:\n", n);
     printf("  cold start, faas_invoke first call      %8.2f ms  (record init_ns %.2f ms)\n",

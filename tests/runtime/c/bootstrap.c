@@ -1,0 +1,342 @@
+/*
+ * bootstrap.c - a minimal custom runtime in C: a real Lambda Runtime API client for tests
+ * and benchmarks (tests/bench/bench_process.c measures libfaas's own warm overhead with
+ * it: no interpreter, no curl, one kept-alive connection).
+ *
+ * It reads AWS_LAMBDA_RUNTIME_API (host:port), opens one TCP connection (TCP_NODELAY) and
+ * loops: GET /2018-06-01/runtime/invocation/next, then POST .../invocation/{id}/response
+ * with the event as the answer. The response's Content-Length (or chunked body) and its
+ * Lambda-Runtime-Aws-Request-Id header are parsed; a connection the server closes is
+ * opened again. _HANDLER picks what it does:
+ *   "echo" (or empty)  the answer is the event;
+ *   "error"            POST .../invocation/{id}/error, type Handled.Error, the event as the
+ *                      errorMessage's subject;
+ *   anything else      POST /2018-06-01/runtime/init/error (Runtime.HandlerNotFound) and
+ *                      exit 1, as a runtime whose handler cannot be loaded does.
+ * Exit status 2: no AWS_LAMBDA_RUNTIME_API, or the API could not be reached.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <errno.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#define API "/2018-06-01/runtime/"
+
+typedef struct conn {
+    char   host[256], port[16];
+    int    fd;
+    char  *buf;           /* what was read and not consumed: buf[off, end) */
+    size_t off, end, cap;
+} conn;
+
+typedef struct resp {
+    int    status;
+    char   rid[128];      /* Lambda-Runtime-Aws-Request-Id, or "" */
+    char  *body;          /* malloc'd, NUL-terminated */
+    size_t len;
+    bool   close;         /* Connection: close */
+} resp;
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bootstrap.c: %s: %s\n", what, errno ? strerror(errno) : "failed");
+    exit(2);
+}
+
+static bool dial(conn *c)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai;
+    if (getaddrinfo(c->host, c->port, &hints, &ai) != 0)
+        return false;
+    c->fd = -1;
+    for (struct addrinfo *a = ai; a != NULL && c->fd < 0; a = a->ai_next) {
+        c->fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (c->fd >= 0 && connect(c->fd, a->ai_addr, a->ai_addrlen) != 0) {
+            close(c->fd);
+            c->fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    if (c->fd < 0)
+        return false;
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->off = c->end = 0;
+    return true;
+}
+
+static void hang_up(conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->off = c->end = 0;
+}
+
+/* Read more into the buffer (growing it): false at EOF or on an error. */
+static bool fill(conn *c)
+{
+    if (c->off > 0 && c->off == c->end)
+        c->off = c->end = 0;
+    if (c->end == c->cap) {
+        if (c->off > 0) {
+            memmove(c->buf, c->buf + c->off, c->end - c->off);
+            c->end -= c->off;
+            c->off = 0;
+        } else {
+            size_t cap = c->cap ? c->cap * 2 : 65536;
+            char *b = realloc(c->buf, cap);
+            if (b == NULL)
+                die("out of memory");
+            c->buf = b;
+            c->cap = cap;
+        }
+    }
+    for (;;) {
+        ssize_t n = read(c->fd, c->buf + c->end, c->cap - c->end);
+        if (n > 0) {
+            c->end += (size_t)n;
+            return true;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return false;
+    }
+}
+
+/* The next line (without its CRLF) at c->buf + c->off, reading as needed; NULL at EOF. */
+static char *line(conn *c, size_t *len)
+{
+    for (;;) {
+        char *s = c->buf + c->off;
+        char *nl = c->end > c->off ? memchr(s, '\n', c->end - c->off) : NULL;
+        if (nl != NULL) {
+            size_t n = (size_t)(nl - s);
+            c->off += n + 1;
+            if (n > 0 && s[n - 1] == '\r')
+                n--;
+            s[n] = '\0';
+            *len = n;
+            return s;
+        }
+        if (!fill(c))
+            return NULL;
+    }
+}
+
+/* Append n body bytes to r. */
+static bool take(conn *c, resp *r, size_t n)
+{
+    char *b = realloc(r->body, r->len + n + 1);
+    if (b == NULL)
+        die("out of memory");
+    r->body = b;
+    while (n > 0) {
+        if (c->off == c->end && !fill(c))
+            return false;
+        size_t k = c->end - c->off < n ? c->end - c->off : n;
+        memcpy(r->body + r->len, c->buf + c->off, k);
+        c->off += k;
+        r->len += k;
+        n -= k;
+    }
+    r->body[r->len] = '\0';
+    return true;
+}
+
+static bool chunked_body(conn *c, resp *r)
+{
+    for (;;) {
+        size_t ll;
+        char *l = line(c, &ll);
+        if (l == NULL)
+            return false;
+        char *end;
+        unsigned long long n = strtoull(l, &end, 16);
+        if (end == l)
+            return false;
+        if (n == 0)
+            break;
+        if (!take(c, r, (size_t)n) || line(c, &ll) == NULL)
+            return false;
+    }
+    for (;;) {                          /* trailers, up to the empty line */
+        size_t ll;
+        if (line(c, &ll) == NULL)
+            return false;
+        if (ll == 0)
+            return true;
+    }
+}
+
+/* One response: status line, headers, body. False if the connection failed. */
+static bool read_resp(conn *c, resp *r)
+{
+    memset(r, 0, sizeof *r);
+    size_t ll;
+    char *l = line(c, &ll);
+    if (l == NULL || strncmp(l, "HTTP/1.", 7) != 0 || ll < 12)
+        return false;
+    r->status = atoi(l + 9);
+    r->close = l[7] == '0';             /* HTTP/1.0: closes unless told otherwise */
+    long long clen = -1;
+    bool chunked = false;
+    while ((l = line(c, &ll)) != NULL && ll > 0) {
+        char *colon = strchr(l, ':');
+        if (colon == NULL)
+            continue;
+        *colon = '\0';
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        size_t vl = strlen(v);
+        while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+            v[--vl] = '\0';
+        if (strcasecmp(l, "Content-Length") == 0) {
+            char *end;
+            clen = strtoll(v, &end, 10);
+            if (end == v || *end != '\0' || clen < 0)
+                return false;
+        } else if (strcasecmp(l, "Transfer-Encoding") == 0) {
+            chunked = strcasestr(v, "chunked") != NULL;
+        } else if (strcasecmp(l, "Lambda-Runtime-Aws-Request-Id") == 0) {
+            snprintf(r->rid, sizeof r->rid, "%s", v);
+        } else if (strcasecmp(l, "Connection") == 0) {
+            r->close = strcasecmp(v, "close") == 0;
+        }
+    }
+    if (l == NULL)
+        return false;
+    if (chunked)
+        return chunked_body(c, r);
+    return take(c, r, clen > 0 ? (size_t)clen : 0);
+}
+
+/* Send one request (one writev) and read its response; reconnect once if the kept-alive
+ * connection had been closed by the server before the request went out. */
+static bool exchange(conn *c, const char *method, const char *path, const char *extra,
+                     const char *body, size_t len, resp *r)
+{
+    char head[1024];
+    int hl = snprintf(head, sizeof head,
+                      "%s " API "%s HTTP/1.1\r\nHost: %s:%s\r\n%s%s"
+                      "Content-Length: %zu\r\n\r\n",
+                      method, path, c->host, c->port, extra ? extra : "",
+                      body ? "Content-Type: application/json\r\n" : "", len);
+    if (hl < 0 || (size_t)hl >= sizeof head)
+        return false;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (c->fd < 0 && !dial(c))
+            return false;
+        struct iovec iov[2] = { { head, (size_t)hl }, { (void *)body, len } };
+        size_t total = (size_t)hl + len, sent = 0;
+        bool ok = true;
+        while (sent < total) {
+            ssize_t n = writev(c->fd, iov, body ? 2 : 1);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                ok = false;
+                break;
+            }
+            sent += (size_t)n;
+            for (int i = 0; i < 2; i++) {  /* advance the vectors past what was sent */
+                size_t k = iov[i].iov_len < (size_t)n ? iov[i].iov_len : (size_t)n;
+                iov[i].iov_base = (char *)iov[i].iov_base + k;
+                iov[i].iov_len -= k;
+                n -= (ssize_t)k;
+            }
+        }
+        if (ok && read_resp(c, r)) {
+            if (r->close)
+                hang_up(c);
+            return true;
+        }
+        free(r->body);
+        r->body = NULL;
+        hang_up(c);
+        if (sent > 0 && attempt == 0 && strcmp(method, "GET") != 0)
+            return false;               /* a POST may have arrived: do not send it twice */
+    }
+    return false;
+}
+
+int main(void)
+{
+    const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
+    const char *handler = getenv("_HANDLER");
+    if (api == NULL || *api == '\0') {
+        errno = 0;
+        die("AWS_LAMBDA_RUNTIME_API is not set");
+    }
+    conn c = { .fd = -1 };
+    const char *colon = strrchr(api, ':');
+    if (colon == NULL || (size_t)(colon - api) >= sizeof c.host ||
+        strlen(colon + 1) >= sizeof c.port) {
+        errno = 0;
+        die("AWS_LAMBDA_RUNTIME_API is not host:port");
+    }
+    memcpy(c.host, api, (size_t)(colon - api));
+    strcpy(c.port, colon + 1);
+    if (handler == NULL)
+        handler = "";
+    bool fail = strcmp(handler, "error") == 0;
+    resp r;
+    if (!fail && *handler != '\0' && strcmp(handler, "echo") != 0) {
+        char body[512];
+        int n = snprintf(body, sizeof body,
+                         "{\"errorMessage\":\"no handler named %.200s\","
+                         "\"errorType\":\"Runtime.HandlerNotFound\"}", handler);
+        if (!exchange(&c, "POST", "init/error",
+                      "Lambda-Runtime-Function-Error-Type: Runtime.HandlerNotFound\r\n",
+                      body, (size_t)n, &r))
+            die("POST init/error");
+        free(r.body);
+        return 1;
+    }
+    for (;;) {
+        if (!exchange(&c, "GET", "invocation/next", NULL, NULL, 0, &r))
+            die("GET invocation/next");
+        if (r.status != 200 || r.rid[0] == '\0') {
+            fprintf(stderr, "bootstrap.c: next: status %d\n", r.status);
+            free(r.body);
+            return 2;
+        }
+        char path[200];
+        resp a;
+        bool ok;
+        if (fail) {
+            char *msg = NULL;
+            int n = asprintf(&msg, "{\"errorMessage\":\"failed on an event of %zu bytes\","
+                             "\"errorType\":\"Handled.Error\"}", r.len);
+            if (n < 0)
+                die("out of memory");
+            snprintf(path, sizeof path, "invocation/%s/error", r.rid);
+            ok = exchange(&c, "POST", path,
+                          "Lambda-Runtime-Function-Error-Type: Handled.Error\r\n",
+                          msg, (size_t)n, &a);
+            free(msg);
+        } else {
+            snprintf(path, sizeof path, "invocation/%s/response", r.rid);
+            ok = exchange(&c, "POST", path, NULL, r.body, r.len, &a);
+        }
+        free(r.body);
+        if (!ok)
+            die("POST the answer");
+        if (a.status != 202)
+            fprintf(stderr, "bootstrap.c: answer: status %d: %s\n", a.status,
+                    a.body ? a.body : "");
+        free(a.body);
+    }
+}
