@@ -246,9 +246,18 @@ static int do_file(walk *w, int dirfd, const char *name, const struct stat *st, 
     w->bytes += (uint64_t)st->st_size;
     if (!w->hash)
         return too_large(w);
-    int in = openat(dirfd, name, O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+    /* O_NONBLOCK: if the entry was swapped for a FIFO since its stat, opening it must not
+     * wait for a writer; what was opened is checked to be the regular file stat saw. */
+    int in = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
     if (in < 0)
         return io_error(w, "open", errno);
+    struct stat now;
+    if (fstat(in, &now) != 0 || !S_ISREG(now.st_mode) || now.st_ino != st->st_ino ||
+        now.st_dev != st->st_dev) {
+        close(in);
+        return faas__fail(FAAS_EIO, "%s %s: %s/%s changed while it was copied: publish "
+                          "again", w->api, w->name, w->root, w->rel);
+    }
     int out = -1;
     if (dst >= 0 && (out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                                   0600)) < 0) {

@@ -416,6 +416,34 @@ static void links_are_frozen(void **state)
     assert_int_equal(snapshots(f), 1);
 }
 
+/* A FIFO is not code: publishing skips it (and a link to one) instead of waiting for a
+ * writer that never comes, and the version has neither. */
+static void fifos_are_not_code(void **state)
+{
+    vfix *f = *state;
+    char fifo[PATH_MAX + 16], link[PATH_MAX + 16], outside[PATH_MAX + 16];
+    snprintf(fifo, sizeof fifo, "%s/pipe", f->root);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    snprintf(outside, sizeof outside, "%s/pipe", f->outside);
+    assert_int_equal(mkfifo(outside, 0644), 0);
+    snprintf(link, sizeof link, "%s/to-pipe", f->root);
+    assert_int_equal(symlink(outside, link), 0);
+    put_root_file(f, "fifo.sh",
+                  "function handler () {\n"
+                  "  a=no; b=no; [ -e \"$LAMBDA_TASK_ROOT/pipe\" ] && a=yes\n"
+                  "  [ -e \"$LAMBDA_TASK_ROOT/to-pipe\" ] && b=yes\n"
+                  "  echo \"$a|$b\"\n"
+                  "}\n");
+    register_fn(f, "fi", "fifo.handler");
+    uint32_t v;
+    ASSERT_OK(faas_publish_version(f->rt, "fi", NULL, &v));
+    char out[512];
+    assert_int_equal(call(f, "fi", "{}", out, sizeof out), 0);
+    assert_string_equal(out, "yes|yes");
+    assert_int_equal(call(f, "fi:1", "{}", out, sizeof out), 1);
+    assert_string_equal(out, "no|no");
+}
+
 static void limits_and_update_code(void **state)
 {
     vfix *f = *state;
@@ -466,6 +494,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(aliases_route_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(links_are_frozen, setup, teardown),
+        cmocka_unit_test_setup_teardown(fifos_are_not_code, setup, teardown),
         cmocka_unit_test_setup_teardown(limits_and_update_code, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
