@@ -7,7 +7,7 @@
  * left in /proc). The runtime is manual, on a fake clock, so that keep-alive is exact; the
  * processes are real.
  */
-#include "util.h"
+#include "process_fixture.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -18,26 +18,16 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-typedef struct pfix {
-    fake_clock    clock;
-    faas_runtime *rt;
-    char          dir[256];     /* LAMBDA_TASK_ROOT: the handler scripts */
-    char          bootstrap[1024];
-    char          tmpenv[300];  /* TMPDIR=dir: the bootstrap's mktemp files stay in dir */
-} pfix;
+typedef proc_fix pfix;
 
 static int setup(void **state)
 {
     pfix *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
     faas_options o = manual_options(&f->clock);
-    if (f == NULL || faas_runtime_new(&f->rt, &o) != FAAS_OK)
+    if (proc_fix_open(f, &o, "faas-process") != 0)
         return -1;
-    const char *src = getenv("top_srcdir");
-    snprintf(f->bootstrap, sizeof f->bootstrap, "%s/tests/runtime/bootstrap",
-             src ? src : "..");
-    if (temp_dir(f->dir, sizeof f->dir, "faas-process") == NULL)
-        return -1;
-    snprintf(f->tmpenv, sizeof f->tmpenv, "TMPDIR=%s", f->dir);
     *state = f;
     return 0;
 }
@@ -45,21 +35,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     pfix *f = *state;
-    faas_runtime_free(f->rt);
-    remove_tree(f->dir);
+    proc_fix_close(f);
     free(f);
     return 0;
-}
-
-/* Write DIR/name with text. */
-static void put_file(const pfix *f, const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", f->dir, name);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
 }
 
 /* Copy the tutorial's function.sh into DIR (LAMBDA_TASK_ROOT). */
@@ -73,22 +51,14 @@ static void put_tutorial_handler(const pfix *f)
     size_t n = fread(text, 1, sizeof text - 1, fp);
     fclose(fp);
     text[n] = '\0';
-    put_file(f, "function.sh", text);
+    proc_fix_put_file(f, "function.sh", text);
 }
 
 /* Register NAME running the tutorial bootstrap (under bash) with handler H. */
 static void register_tutorial(pfix *f, const char *name, const char *handler,
                               const faas_config *cfg)
 {
-    const char *argv[] = { "bash", f->bootstrap, NULL };
-    const char *env[] = { f->tmpenv, "GREETING=hello there", NULL };
-    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
-    pc.command = "/bin/bash";
-    pc.argv = argv;
-    pc.handler = handler;
-    pc.environment = env;
-    pc.cwd = f->dir;
-    ASSERT_OK(faas_register_process(f->rt, name, &pc, cfg));
+    proc_fix_register_tutorial(f, name, handler, "GREETING=hello there", cfg);
 }
 
 static bool process_exists(int pid)
@@ -159,7 +129,7 @@ static void tutorial_bootstrap_serves_its_handler(void **state)
 static void environment_is_lambdas(void **state)
 {
     pfix *f = *state;
-    put_file(f, "env.sh",
+    proc_fix_put_file(f, "env.sh",
              "function handler () {\n"
              "  echo \"$AWS_LAMBDA_FUNCTION_NAME|$AWS_LAMBDA_FUNCTION_VERSION|"
              "$AWS_LAMBDA_FUNCTION_MEMORY_SIZE|$AWS_LAMBDA_LOG_GROUP_NAME|$AWS_REGION|"
@@ -195,7 +165,7 @@ static void environment_is_lambdas(void **state)
 static void environment_is_complete(void **state)
 {
     pfix *f = *state;
-    put_file(f, "envall.sh",
+    proc_fix_put_file(f, "envall.sh",
              "function handler () {\n"
              "  for v in AWS_LAMBDA_FUNCTION_NAME AWS_LAMBDA_FUNCTION_VERSION "
              "AWS_LAMBDA_FUNCTION_MEMORY_SIZE AWS_LAMBDA_INITIALIZATION_TYPE "
@@ -249,7 +219,7 @@ static void environment_is_complete(void **state)
 static void client_context_header(void **state)
 {
     pfix *f = *state;
-    put_file(f, "ccboot",
+    proc_fix_put_file(f, "ccboot",
              "API=\"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime\"\n"
              "while true; do\n"
              "  H=$(mktemp)\n"
@@ -288,7 +258,7 @@ static void client_context_header(void **state)
 static void handler_failure_is_an_exit_error(void **state)
 {
     pfix *f = *state;
-    put_file(f, "fail.sh", "function handler () {\n  exit 3\n}\n");
+    proc_fix_put_file(f, "fail.sh", "function handler () {\n  exit 3\n}\n");
     register_tutorial(f, "failing", "fail.handler", NULL);
     faas_response res;
     assert_int_equal(faas_invoke(f->rt, "failing", "{}", 2, &res), FAAS_ECRASHED);
@@ -304,7 +274,7 @@ static void handler_failure_is_an_exit_error(void **state)
 static void error_routes(void **state)
 {
     pfix *f = *state;
-    put_file(f, "errboot",
+    proc_fix_put_file(f, "errboot",
              "API=\"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime\"\n"
              "if [ \"$_HANDLER\" = init ]; then\n"
              "  curl -sS -X POST \"$API/init/error\" -H 'Lambda-Runtime-Function-Error-Type: "
@@ -418,7 +388,7 @@ static void c_bootstrap_echoes(void **state)
 static void timeout_kills_the_group(void **state)
 {
     pfix *f = *state;
-    put_file(f, "slow.sh", "function handler () {\n  echo $$ > \"$TMPDIR/pid\"\n"
+    proc_fix_put_file(f, "slow.sh", "function handler () {\n  echo $$ > \"$TMPDIR/pid\"\n"
              "  sleep 30\n}\n");
     faas_config cfg;
     faas_config_init(&cfg);
@@ -466,7 +436,7 @@ static void four_processes_then_throttled_then_zero(void **state)
     snprintf(gatefile, sizeof gatefile, "%s/gate", f->dir);
     assert_int_equal(mkfifo(fifo, 0600), 0);
     /* Each call says it started (the FIFO the test reads), then waits for the gate file. */
-    put_file(f, "block.sh",
+    proc_fix_put_file(f, "block.sh",
              "function handler () {\n"
              "  echo $$ > \"$TMPDIR/started\"\n"
              "  while [ ! -e \"$TMPDIR/gate\" ]; do sleep 0.01; done\n"
@@ -498,7 +468,7 @@ static void four_processes_then_throttled_then_zero(void **state)
     faas_response res;
     assert_int_equal(faas_invoke(f->rt, "block", "{}", 2, &res), FAAS_ETHROTTLED);
     faas_response_free(&res);
-    put_file(f, "gate", "");
+    proc_fix_put_file(f, "gate", "");
     for (int i = 0; i < 4; i++) {
         pthread_join(t[i], NULL);
         assert_int_equal(c[i].status, FAAS_OK);

@@ -9,7 +9,7 @@
  * handler's console.log (bootstrap.js, and npm's aws-lambda-ric when built); without a log
  * sink, the host's stderr. The runtime is manual, on a fake clock; the processes are real.
  */
-#include "util.h"
+#include "process_fixture.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
@@ -58,12 +58,8 @@ static long sink_find(sink *s, size_t from, const char *text, bool exact)
 }
 
 typedef struct lfix {
-    fake_clock    clock;
+    proc_fix      pf;               /* first: an lfix is a proc_fix */
     sink          sink;
-    faas_runtime *rt;
-    char          dir[256];
-    char          bootstrap[1024];
-    char          tmpenv[300];
 } lfix;
 
 static int setup(void **state)
@@ -72,17 +68,11 @@ static int setup(void **state)
     if (f == NULL)
         return -1;
     pthread_mutex_init(&f->sink.mu, NULL);
-    faas_options o = manual_options(&f->clock);
+    faas_options o = manual_options(&f->pf.clock);
     o.log = sink_line;
     o.log_arg = &f->sink;
-    if (faas_runtime_new(&f->rt, &o) != FAAS_OK)
+    if (proc_fix_open(&f->pf, &o, "faas-plog") != 0)
         return -1;
-    const char *src = getenv("top_srcdir");
-    snprintf(f->bootstrap, sizeof f->bootstrap, "%s/tests/runtime/bootstrap",
-             src ? src : "..");
-    if (temp_dir(f->dir, sizeof f->dir, "faas-plog") == NULL)
-        return -1;
-    snprintf(f->tmpenv, sizeof f->tmpenv, "TMPDIR=%s", f->dir);
     *state = f;
     return 0;
 }
@@ -90,8 +80,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     lfix *f = *state;
-    faas_runtime_free(f->rt);
-    remove_tree(f->dir);
+    proc_fix_close(&f->pf);
     for (size_t i = 0; i < f->sink.n; i++)
         free(f->sink.lines[i]);
     free(f->sink.lines);
@@ -100,32 +89,14 @@ static int teardown(void **state)
     return 0;
 }
 
-static void put_file(const lfix *f, const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", f->dir, name);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
 /* NAME: the tutorial's bootstrap (unchanged, under bash) with handler H. */
 static void register_tutorial(lfix *f, const char *name, const char *handler,
                               unsigned timeout_ms)
 {
-    const char *argv[] = { "bash", f->bootstrap, NULL };
-    const char *env[] = { f->tmpenv, NULL };
-    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
-    pc.command = "/bin/bash";
-    pc.argv = argv;
-    pc.handler = handler;
-    pc.environment = env;
-    pc.cwd = f->dir;
     faas_config cfg;
     faas_config_init(&cfg);
     cfg.timeout_ms = timeout_ms;
-    ASSERT_OK(faas_register_process(f->rt, name, &pc, &cfg));
+    proc_fix_register_tutorial(&f->pf, name, handler, NULL, &cfg);
 }
 
 static bool has_line(const char *log, const char *line)
@@ -143,7 +114,7 @@ static void handler_output_is_its_calls(void **state)
 {
     lfix *f = *state;
     /* the tutorial's function.sh, plus a line at INIT (when the bootstrap sources it) */
-    put_file(f, "function.sh",
+    proc_fix_put_file(&f->pf, "function.sh",
              "echo \"init says hi\" 1>&2\n"
              "function handler () {\n"
              "  EVENT_DATA=$1\n"
@@ -154,7 +125,7 @@ static void handler_output_is_its_calls(void **state)
              "}\n");
     register_tutorial(f, "tut", "function.handler", 10000);
     faas_response res;
-    ASSERT_OK(faas_invoke(f->rt, "tut", "{\"n\":1}", 7, &res));
+    ASSERT_OK(faas_invoke(f->pf.rt, "tut", "{\"n\":1}", 7, &res));
     assert_string_equal((const char *)res.data, "Echoing request: '{\"n\":1}'");
     assert_true(res.record.cold);
     assert_true(has_line(res.log_tail, "{\"n\":1}"));
@@ -176,7 +147,7 @@ static void handler_output_is_its_calls(void **state)
         char ev[32], prev[32];
         snprintf(ev, sizeof ev, "{\"n\":%d}", i);
         snprintf(prev, sizeof prev, "{\"n\":%d}", i - 1);
-        ASSERT_OK(faas_invoke(f->rt, "tut", ev, strlen(ev), &res));
+        ASSERT_OK(faas_invoke(f->pf.rt, "tut", ev, strlen(ev), &res));
         assert_false(res.record.cold);
         assert_true(has_line(res.log_tail, ev));
         assert_null(strstr(res.log_tail, prev));
@@ -194,7 +165,7 @@ static void handler_output_is_its_calls(void **state)
 static void output_between_calls_is_no_calls(void **state)
 {
     lfix *f = *state;
-    put_file(f, "idleboot",
+    proc_fix_put_file(&f->pf, "idleboot",
              "API=\"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime\"\n"
              "echo \"init line\"\n"
              "N=0\n"
@@ -211,23 +182,23 @@ static void output_between_calls_is_no_calls(void **state)
              "  head -c 1048576 /dev/zero | tr '\\0' z | fold -w 1000\n"
              "done\n");
     char boot[300];
-    snprintf(boot, sizeof boot, "%s/idleboot", f->dir);
+    snprintf(boot, sizeof boot, "%s/idleboot", f->pf.dir);
     const char *argv[] = { "bash", boot, NULL };
-    const char *env[] = { f->tmpenv, NULL };
+    const char *env[] = { f->pf.tmpenv, NULL };
     faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
     pc.command = "/bin/bash";
     pc.argv = argv;
     pc.environment = env;
-    pc.cwd = f->dir;
+    pc.cwd = f->pf.dir;
     faas_config cfg;
     faas_config_init(&cfg);
     cfg.timeout_ms = 20000;
-    ASSERT_OK(faas_register_process(f->rt, "idle", &pc, &cfg));
+    ASSERT_OK(faas_register_process(f->pf.rt, "idle", &pc, &cfg));
     for (int i = 1; i <= 3; i++) {
         faas_response res;
         char ev[32], says[64], nonl[64];
         snprintf(ev, sizeof ev, "{\"i\":%d}", i);
-        ASSERT_OK(faas_invoke(f->rt, "idle", ev, strlen(ev), &res));
+        ASSERT_OK(faas_invoke(f->pf.rt, "idle", ev, strlen(ev), &res));
         snprintf(says, sizeof says, "call %d says %s", i, ev);
         snprintf(nonl, sizeof nonl, "no newline at the end of call %d", i);
         assert_true(has_line(res.log_tail, says));
@@ -266,7 +237,7 @@ static size_t peak_kb(void)
 static void sixty_four_megabytes_keep_the_last_4kb(void **state)
 {
     lfix *f = *state;
-    put_file(f, "loud.sh",
+    proc_fix_put_file(&f->pf, "loud.sh",
              "function handler () {\n"
              "  L=$(printf '%0999d' 0)\n"
              "  yes \"$L\" | head -n 65536 1>&2\n"
@@ -278,13 +249,13 @@ static void sixty_four_megabytes_keep_the_last_4kb(void **state)
              "}\n");
     register_tutorial(f, "loud", "loud.handler", 60000);
     faas_response res;
-    ASSERT_OK(faas_invoke(f->rt, "loud", "{}", 2, &res));  /* cold: the pool's own memory */
+    ASSERT_OK(faas_invoke(f->pf.rt, "loud", "{}", 2, &res));  /* cold: the pool's own memory */
     faas_response_free(&res);
     pthread_mutex_lock(&f->sink.mu);
     uint64_t bytes0 = f->sink.bytes;
     pthread_mutex_unlock(&f->sink.mu);
     size_t before = peak_kb();
-    ASSERT_OK(faas_invoke(f->rt, "loud", "{}", 2, &res));
+    ASSERT_OK(faas_invoke(f->pf.rt, "loud", "{}", 2, &res));
     size_t after = peak_kb();
     assert_string_equal((const char *)res.data, "done");
     /* the tail: exactly the last 4 KB, which end with the handler's last lines (then
@@ -314,11 +285,11 @@ static void sixty_four_megabytes_keep_the_last_4kb(void **state)
 static void a_timed_out_call_keeps_what_it_printed(void **state)
 {
     lfix *f = *state;
-    put_file(f, "slow.sh", "function handler () {\n  echo \"about to hang\" 1>&2\n"
+    proc_fix_put_file(&f->pf, "slow.sh", "function handler () {\n  echo \"about to hang\" 1>&2\n"
              "  sleep 30\n}\n");
     register_tutorial(f, "slow", "slow.handler", 1500);
     faas_response res;
-    assert_int_equal(faas_invoke(f->rt, "slow", "{}", 2, &res), FAAS_ETIMEOUT);
+    assert_int_equal(faas_invoke(f->pf.rt, "slow", "{}", 2, &res), FAAS_ETIMEOUT);
     assert_true(has_line(res.log_tail, "about to hang"));
     assert_non_null(strstr(res.log_tail, "Task timed out"));
     faas_response_free(&res);
@@ -328,11 +299,11 @@ static void a_timed_out_call_keeps_what_it_printed(void **state)
 static void closed_output_does_not_stall(void **state)
 {
     lfix *f = *state;
-    put_file(f, "quiet.sh", "exec >&- 2>&-\nfunction handler () {\n  echo quiet\n}\n");
+    proc_fix_put_file(&f->pf, "quiet.sh", "exec >&- 2>&-\nfunction handler () {\n  echo quiet\n}\n");
     register_tutorial(f, "quiet", "quiet.handler", 10000);
     for (int i = 0; i < 3; i++) {
         faas_response res;
-        ASSERT_OK(faas_invoke(f->rt, "quiet", "{}", 2, &res));
+        ASSERT_OK(faas_invoke(f->pf.rt, "quiet", "{}", 2, &res));
         assert_string_equal((const char *)res.data, "quiet");
         faas_response_free(&res);
     }
@@ -346,19 +317,19 @@ static void without_a_sink_lines_go_to_stderr(void **state)
     fake_clock clock;
     faas_options o = manual_options(&clock);
     ASSERT_OK(faas_runtime_new(&rt, &o));
-    put_file(f, "says.sh", "function handler () {\n  echo \"to the host's stderr\" 1>&2\n"
+    proc_fix_put_file(&f->pf, "says.sh", "function handler () {\n  echo \"to the host's stderr\" 1>&2\n"
              "  echo fine\n}\n");
-    const char *argv[] = { "bash", f->bootstrap, NULL };
-    const char *env[] = { f->tmpenv, NULL };
+    const char *argv[] = { "bash", f->pf.bootstrap, NULL };
+    const char *env[] = { f->pf.tmpenv, NULL };
     faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
     pc.command = "/bin/bash";
     pc.argv = argv;
     pc.handler = "says.handler";
     pc.environment = env;
-    pc.cwd = f->dir;
+    pc.cwd = f->pf.dir;
     ASSERT_OK(faas_register_process(rt, "says", &pc, NULL));
     char path[512];
-    snprintf(path, sizeof path, "%s/host-stderr", f->dir);
+    snprintf(path, sizeof path, "%s/host-stderr", f->pf.dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
     fflush(stderr);
@@ -408,7 +379,7 @@ static void node_logs(lfix *f, bool ric)
     } else {
         snprintf(entry, sizeof entry, "%s/tests/runtime/node/bootstrap.js", src ? src : "..");
     }
-    put_file(f, "logs.js",
+    proc_fix_put_file(&f->pf, "logs.js",
              "console.log('loaded');\n"
              "exports.handler = async (event, context) => {\n"
              "  console.log('hello from', event.who);\n"
@@ -420,15 +391,15 @@ static void node_logs(lfix *f, bool ric)
     pc.command = "/usr/bin/env";
     pc.argv = argv;
     pc.handler = "logs.handler";
-    pc.cwd = f->dir;
+    pc.cwd = f->pf.dir;
     faas_config cfg;
     faas_config_init(&cfg);
     cfg.timeout_ms = 20000;
-    ASSERT_OK(faas_register_process(f->rt, "nodelog", &pc, &cfg));
+    ASSERT_OK(faas_register_process(f->pf.rt, "nodelog", &pc, &cfg));
     for (int i = 0; i < 3; i++) {
         faas_response res;
         const char *ev = i % 2 == 0 ? "{\"who\":\"ann\"}" : "{\"who\":\"bob\"}";
-        ASSERT_OK(faas_invoke(f->rt, "nodelog", ev, strlen(ev), &res));
+        ASSERT_OK(faas_invoke(f->pf.rt, "nodelog", ev, strlen(ev), &res));
         fprintf(stderr, "# tail %d: %s", i, res.log_tail);
         assert_non_null(strstr(res.log_tail, i % 2 == 0 ? "hello from ann" : "hello from bob"));
         assert_null(strstr(res.log_tail, i % 2 == 0 ? "bob" : "ann"));
