@@ -426,6 +426,35 @@ static void register_c(pfix *f, const char *name, const char *handler)
     ASSERT_OK(faas_register_process(f->rt, name, &pc, NULL));
 }
 
+/* Max Memory Used is the runtime's peak so far (VmHWM), also when the peak was freed
+ * before the answer and the calls before it left /proc/PID/status unread (process.c reads
+ * it only when the runtime's page-fault counts have moved): a call that maps and touches
+ * 64 MiB shows them; the quiet calls after it keep them. */
+static void max_memory_is_the_peak(void **state)
+{
+    pfix *f = *state;
+    register_c(f, "c-alloc", "alloc");
+    faas_response res;
+    uint64_t quiet = 0;
+    for (int i = 0; i < 5; i++) {                 /* no faults: the peak kept, not re-read */
+        ASSERT_OK(faas_invoke(f->rt, "c-alloc", "0", 1, &res));
+        assert_true(res.record.max_memory_bytes > 0);
+        if (i > 0)
+            assert_true(res.record.max_memory_bytes <= quiet + (1u << 20));
+        quiet = res.record.max_memory_bytes;
+        faas_response_free(&res);
+    }
+    ASSERT_OK(faas_invoke(f->rt, "c-alloc", "64", 2, &res));
+    uint64_t peak = res.record.max_memory_bytes;
+    assert_true(peak >= quiet + (60u << 20));     /* unmapped before it answered */
+    faas_response_free(&res);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(faas_invoke(f->rt, "c-alloc", "0", 1, &res));
+        assert_true(res.record.max_memory_bytes >= peak);
+        faas_response_free(&res);
+    }
+}
+
 /* Warm echoes through one kept-alive connection, a body larger than one read, the /error
  * route and an init error, from a runtime with no interpreter or curl in the way. */
 static void c_bootstrap_echoes(void **state)
@@ -596,6 +625,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(error_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(call_headers_are_lambdas, setup, teardown),
         cmocka_unit_test_setup_teardown(c_bootstrap_echoes, setup, teardown),
+        cmocka_unit_test_setup_teardown(max_memory_is_the_peak, setup, teardown),
         cmocka_unit_test_setup_teardown(timeout_kills_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(four_processes_then_throttled_then_zero, setup,
                                         teardown),
