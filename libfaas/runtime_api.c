@@ -271,8 +271,8 @@ static enum MHD_Result serve_answer(faas__rapi *srv, struct MHD_Connection *con,
     a->error_type = etype && a->error ? strdup(etype) : NULL;
     if (!r->over)
         r->body = NULL;
-    wake_host(inst);
     pthread_mutex_unlock(&srv->lock);
+    wake_host(inst);                    /* unlocked: the host wakes to take it at once */
     if (r->over) {
         char msg[128];
         snprintf(msg, sizeof msg, "Exceeded maximum allowed payload size (%zu bytes).",
@@ -538,8 +538,10 @@ int faas__rapi_offer(faas__rapi_inst *inst, const faas__rapi_call *call)
     snprintf(inst->rid, sizeof inst->rid, "%s", call->request_id);
     inst->offered = true;
     inst->taken = inst->answered = false;
-    pthread_cond_broadcast(&inst->cond);
     pthread_mutex_unlock(&srv->lock);
+    /* Signalled unlocked (the waiter re-checks offered): the runtime's connection thread
+     * wakes to take the call, not to wait for the lock. The host's reference keeps cond. */
+    pthread_cond_broadcast(&inst->cond);
     return FAAS_OK;
 }
 

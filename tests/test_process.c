@@ -252,6 +252,62 @@ static void client_context_header(void **state)
     faas_response_free(&res);
 }
 
+/* The per-call headers a runtime reads: the function's ARN (the same each call), a trace
+ * header of X-Ray's form (new ids each call) and the deadline in Unix ms. */
+static void call_headers_are_lambdas(void **state)
+{
+    pfix *f = *state;
+    put_file(f, "hdboot",
+             "API=\"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime\"\n"
+             "while true; do\n"
+             "  H=$(mktemp)\n"
+             "  curl -sS -D \"$H\" \"$API/invocation/next\" >/dev/null\n"
+             "  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id \"$H\" | tr -d '[:space:]' | "
+             "cut -d: -f2)\n"
+             "  V=$(grep -Ei '^Lambda-Runtime-(Invoked-Function-Arn|Trace-Id|Deadline-Ms):' "
+             "\"$H\" | sort | cut -d' ' -f2- | tr -d '\\r' | tr '\\n' ' ')\n"
+             "  curl -sS -X POST \"$API/invocation/$ID/response\" --data-binary \"$V\" "
+             ">/dev/null\n"
+             "done\n");
+    char boot[300];
+    snprintf(boot, sizeof boot, "%s/hdboot", f->dir);
+    const char *argv[] = { "bash", boot, NULL };
+    const char *env[] = { f->tmpenv, NULL };
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = "/bin/bash";
+    pc.argv = argv;
+    pc.environment = env;
+    pc.cwd = f->dir;
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.timeout_ms = 5000;
+    ASSERT_OK(faas_register_process(f->rt, "hdfn", &pc, &cfg));
+    regex_t re;
+    /* sorted by name (the runtime's clock is the fixture's, standing still): Deadline-Ms, Invoked-Function-Arn, Trace-Id */
+    assert_int_equal(regcomp(&re, "^([0-9]{13}) arn:aws:lambda:us-east-1:000000000000:"
+                             "function:hdfn (Root=1-[0-9a-f]{8}-[0-9a-f]{24};"
+                             "Parent=[0-9a-f]{16};Sampled=0) $", REG_EXTENDED), 0);
+    char trace[2][128];
+    for (int i = 0; i < 2; i++) {
+        long long now_ms = (long long)(atomic_load(&f->clock.wall) / 1000000);  /* still */
+        faas_response res;
+        ASSERT_OK(faas_invoke(f->rt, "hdfn", "{}", 2, &res));
+        regmatch_t m[3];
+        if (regexec(&re, res.data, 3, m, 0) != 0)
+            fail_msg("headers seen by the runtime: \"%s\"", (const char *)res.data);
+        long long deadline = strtoll((const char *)res.data + m[1].rm_so, NULL, 10);
+        assert_true(deadline > now_ms + 4000 && deadline <= now_ms + 5000);
+        snprintf(trace[i], sizeof trace[i], "%.*s", (int)(m[2].rm_eo - m[2].rm_so),
+                 (const char *)res.data + m[2].rm_so);
+        /* its Root's time is the call's, in hex seconds */
+        long long root_s = strtoll(trace[i] + 7, NULL, 16);
+        assert_int_equal(root_s, now_ms / 1000);
+        faas_response_free(&res);
+    }
+    assert_string_not_equal(trace[0], trace[1]);
+    regfree(&re);
+}
+
 /* ---- failures ---------------------------------------------------------------------------- */
 
 /* The tutorial's bootstrap runs under set -e: a failing handler ends the runtime mid-call. */
@@ -338,6 +394,35 @@ static void register_c(pfix *f, const char *name, const char *handler)
     pc.handler = handler;
     pc.cwd = f->dir;
     ASSERT_OK(faas_register_process(f->rt, name, &pc, NULL));
+}
+
+/* Max Memory Used is the runtime's peak so far (VmHWM), also when the peak was freed
+ * before the answer and the calls before it left /proc/PID/status unread (process.c reads
+ * it only when the runtime's page-fault counts have moved): a call that maps and touches
+ * 64 MiB shows them; the quiet calls after it keep them. */
+static void max_memory_is_the_peak(void **state)
+{
+    pfix *f = *state;
+    register_c(f, "c-alloc", "alloc");
+    faas_response res;
+    uint64_t quiet = 0;
+    for (int i = 0; i < 5; i++) {                 /* no faults: the peak kept, not re-read */
+        ASSERT_OK(faas_invoke(f->rt, "c-alloc", "0", 1, &res));
+        assert_true(res.record.max_memory_bytes > 0);
+        if (i > 0)
+            assert_true(res.record.max_memory_bytes <= quiet + (1u << 20));
+        quiet = res.record.max_memory_bytes;
+        faas_response_free(&res);
+    }
+    ASSERT_OK(faas_invoke(f->rt, "c-alloc", "64", 2, &res));
+    uint64_t peak = res.record.max_memory_bytes;
+    assert_true(peak >= quiet + (60u << 20));     /* unmapped before it answered */
+    faas_response_free(&res);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(faas_invoke(f->rt, "c-alloc", "0", 1, &res));
+        assert_true(res.record.max_memory_bytes >= peak);
+        faas_response_free(&res);
+    }
 }
 
 /* Warm echoes through one kept-alive connection, a body larger than one read, the /error
@@ -508,7 +593,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_context_header, setup, teardown),
         cmocka_unit_test_setup_teardown(handler_failure_is_an_exit_error, setup, teardown),
         cmocka_unit_test_setup_teardown(error_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(call_headers_are_lambdas, setup, teardown),
         cmocka_unit_test_setup_teardown(c_bootstrap_echoes, setup, teardown),
+        cmocka_unit_test_setup_teardown(max_memory_is_the_peak, setup, teardown),
         cmocka_unit_test_setup_teardown(timeout_kills_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(four_processes_then_throttled_then_zero, setup,
                                         teardown),

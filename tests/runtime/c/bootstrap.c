@@ -11,6 +11,8 @@
  *   "echo" (or empty)  the answer is the event;
  *   "error"            POST .../invocation/{id}/error, type Handled.Error, the event as the
  *                      errorMessage's subject;
+ *   "alloc"            the event is a number N: N MiB are mapped, written and unmapped
+ *                      before the echo (a peak of its memory that is gone by the answer);
  *   anything else      POST /2018-06-01/runtime/init/error (Runtime.HandlerNotFound) and
  *                      exit 1, as a runtime whose handler cannot be loaded does.
  * Exit status 2: no AWS_LAMBDA_RUNTIME_API, or the API could not be reached.
@@ -28,6 +30,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -291,9 +294,9 @@ int main(void)
     strcpy(c.port, colon + 1);
     if (handler == NULL)
         handler = "";
-    bool fail = strcmp(handler, "error") == 0;
+    bool fail = strcmp(handler, "error") == 0, alloc = strcmp(handler, "alloc") == 0;
     resp r;
-    if (!fail && *handler != '\0' && strcmp(handler, "echo") != 0) {
+    if (!fail && !alloc && *handler != '\0' && strcmp(handler, "echo") != 0) {
         char body[512];
         int n = snprintf(body, sizeof body,
                          "{\"errorMessage\":\"no handler named %.200s\","
@@ -328,6 +331,15 @@ int main(void)
                           msg, (size_t)n, &a);
             free(msg);
         } else {
+            if (alloc && r.body != NULL) {
+                size_t mib = (size_t)strtoul(r.body, NULL, 10) << 20;
+                void *m = mib ? mmap(NULL, mib, PROT_READ | PROT_WRITE,
+                                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
+                if (m != MAP_FAILED) {
+                    memset(m, 1, mib);
+                    munmap(m, mib);
+                }
+            }
             snprintf(path, sizeof path, "invocation/%s/response", r.rid);
             ok = exchange(&c, "POST", path, NULL, r.body, r.len, &a);
         }
