@@ -257,7 +257,7 @@ static void client_context_header(void **state)
 static void call_headers_are_lambdas(void **state)
 {
     pfix *f = *state;
-    put_file(f, "hdboot",
+    proc_fix_put_file(f, "hdboot",
              "API=\"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime\"\n"
              "while true; do\n"
              "  H=$(mktemp)\n"
