@@ -50,9 +50,23 @@ static struct {
 
 static char self_path[4096];
 
+/* The processes the bench started (nats-server, workers), so that a failure does not leave
+ * them running: only the bench's own process (main_pid) stops them. */
+static pid_t main_pid, started[1 + 2 * MAX_WORKERS];
+static size_t nstarted;
+
+static void started_add(pid_t pid)
+{
+    if (pid > 0 && nstarted < sizeof started / sizeof started[0])
+        started[nstarted++] = pid;
+}
+
 static _Noreturn void fail(const char *what, const char *why)
 {
     fprintf(stderr, "bench_nats: %s: %s\n", what, why);
+    if (getpid() == main_pid)
+        for (size_t i = 0; i < nstarted; i++)
+            kill(started[i], SIGKILL);
     exit(1);
 }
 
@@ -352,7 +366,9 @@ static void start_workers(nats_worker *w, unsigned k, const char *kind, const ch
 {
     for (unsigned i = 0; i < k; i++) {
         char *argv[] = { self_path, (char *)kind, (char *)url, NULL };
-        if (nats_worker_start(&w[i], argv) != 0)
+        int rc = nats_worker_start(&w[i], argv);
+        started_add(w[i].pid);
+        if (rc != 0)
             fail("worker", w[i].last);
     }
 }
@@ -416,9 +432,12 @@ int main(int argc, char **argv)
         faas_worker(argv[2]);
     parse_args(argc, argv);
 
+    main_pid = getpid();
     nats_server srv;
     memset(&srv, 0, sizeof srv);
-    if (nats_server_start(&srv) != 0)
+    int started_ok = nats_server_start(&srv);
+    started_add(srv.pid);
+    if (started_ok != 0)
         fail("nats-server", "did not start (is it installed? apt-get install nats-server)");
     server_pid = srv.pid;
 
@@ -535,6 +554,7 @@ int main(int argc, char **argv)
             nats_worker_stop(&raw_w[i], SIGKILL);
             nats_worker_stop(&faas_w[i], SIGKILL);
         }
+        nstarted = 1;                   /* reaped: only the server is left to stop */
         pthread_mutex_lock(&prog.mu);
         prog.npid = 0;                  /* the next workers are new processes */
         memset(prog.count, 0, sizeof prog.count);
