@@ -933,7 +933,8 @@ static int rt_publish_version(lua_State *L)
     return 1;
 }
 
-/* rt:versions(name) -> { {version, code_sha256, description, published_ns}, ... } | nil, err */
+/* rt:versions(name) -> { {version, code_sha256, code_size, description, published_ns}, ... }
+ * | nil, err */
 static int rt_versions(lua_State *L)
 {
     lfaas_rt *b = check_rt(L, 1);
@@ -948,10 +949,11 @@ static int rt_versions(lua_State *L)
     }
     lua_createtable(L, (int)n, 0);          /* may raise: a few bytes of infos are lost */
     for (size_t i = 0; i < n; i++) {
-        lua_createtable(L, 0, 4);
+        lua_createtable(L, 0, 5);
         push_u64(L, "version", infos[i].version);
         lua_pushstring(L, infos[i].code_sha256);
         lua_setfield(L, -2, "code_sha256");
+        push_u64(L, "code_size", infos[i].code_size);
         lua_pushstring(L, infos[i].description ? infos[i].description : "");
         lua_setfield(L, -2, "description");
         lua_pushinteger(L, (lua_Integer)infos[i].published_ns);

@@ -45,6 +45,9 @@ describe("versions and aliases", function()
     assert.are.equal("v1", vs[1].description)
     assert.are.equal(44, #vs[1].code_sha256)
     assert.are_not.equal(vs[1].code_sha256, vs[2].code_sha256)
+    local f = assert(io.open(dir .. "/greet.so", "rb"))
+    assert.are.equal(f:seek("end"), vs[1].code_size)   -- the module file's bytes
+    f:close()
     assert.is_true(vs[2].published_ns > 0)
 
     assert.are.same({ greeting = "hello" }, rt:invoke("greet:1", {}))

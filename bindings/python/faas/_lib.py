@@ -109,7 +109,8 @@ class VersionInfo(Structure):
         ("code_sha256", c_char * 48),
         ("description", c_char_p),
         ("published_ns", c_int64),
-        ("reserved", c_uint64 * 4),
+        ("code_size", c_uint64),
+        ("reserved", c_uint64 * 3),
     ]
 
 

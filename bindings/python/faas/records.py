@@ -190,17 +190,20 @@ class Budget:
 @dataclass(frozen=True)
 class Version:
     """A published version (faas_publish_version(3)): its number, Lambda's CodeSha256
-    (base64), its description and when it was published (Unix time, ns)."""
+    (base64), its description, when it was published (Unix time, ns) and Lambda's CodeSize
+    (bytes of its frozen code: the module file, or a process function's task root; 0 for a
+    host function)."""
     version: int
     code_sha256: str
     description: str
     published_ns: int
+    code_size: int = 0
 
     @classmethod
     def _from_c(cls, v):
         return cls(v.version, v.code_sha256.decode(),
                    v.description.decode("utf-8", "replace") if v.description else "",
-                   v.published_ns)
+                   v.published_ns, v.code_size)
 
 
 @dataclass(frozen=True)

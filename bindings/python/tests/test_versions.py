@@ -33,6 +33,7 @@ def test_publish_list_and_invoke_a_version(rt):
     assert v.version == 1 and v.description == "first"
     assert len(v.code_sha256) == 44 and v.code_sha256.endswith("=")
     assert v.published_ns > 0
+    assert v.code_size == os.path.getsize(_module("echo.so"))
     assert rt.invoke("echo:1", {"a": 1}) == {"a": 1}
     assert rt.invoke("echo:$LATEST", {"a": 2}) == {"a": 2}
     r = rt.invoke_response("echo:1", {"a": 3})
