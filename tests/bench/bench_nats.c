@@ -50,23 +50,20 @@ static struct {
 
 static char self_path[4096];
 
-/* The processes the bench started (nats-server, workers), so that a failure does not leave
- * them running: only the bench's own process (main_pid) stops them. */
-static pid_t main_pid, started[1 + 2 * MAX_WORKERS];
-static size_t nstarted;
-
-static void started_add(pid_t pid)
-{
-    if (pid > 0 && nstarted < sizeof started / sizeof started[0])
-        started[nstarted++] = pid;
-}
+/* The processes the bench started (0: none), for their CPU time and so that a failure does
+ * not leave them running. A worker process has none. */
+static pid_t server_pid, worker_pid[2][MAX_WORKERS];    /* [0] raw, [1] faas */
+static unsigned worker_count_now;
 
 static _Noreturn void fail(const char *what, const char *why)
 {
     fprintf(stderr, "bench_nats: %s: %s\n", what, why);
-    if (getpid() == main_pid)
-        for (size_t i = 0; i < nstarted; i++)
-            kill(started[i], SIGKILL);
+    for (int k = 0; k < 2; k++)
+        for (unsigned i = 0; i < MAX_WORKERS; i++)
+            if (worker_pid[k][i] > 0)
+                kill(worker_pid[k][i], SIGKILL);
+    if (server_pid > 0)
+        kill(server_pid, SIGKILL);
     exit(1);
 }
 
@@ -296,9 +293,6 @@ static uint64_t cpu_ns(pid_t pid)
 }
 
 enum { CPU_SERVER, CPU_PRODUCER, CPU_WORKERS, NCPU };
-static pid_t server_pid, worker_pid[2][MAX_WORKERS];    /* [0] raw, [1] faas */
-static unsigned worker_count_now;
-
 static void cpu_sample(uint64_t out[NCPU])
 {
     out[CPU_SERVER] = cpu_ns(server_pid);
@@ -362,12 +356,14 @@ static double run_rep(ctx *c, int sys, unsigned n, bool counted)
     return rate;
 }
 
-static void start_workers(nats_worker *w, unsigned k, const char *kind, const char *url)
+/* Start k workers of kind into w, their pids into pids (at once: a failure stops them). */
+static void start_workers(nats_worker *w, pid_t *pids, unsigned k, const char *kind,
+                          const char *url)
 {
     for (unsigned i = 0; i < k; i++) {
         char *argv[] = { self_path, (char *)kind, (char *)url, NULL };
         int rc = nats_worker_start(&w[i], argv);
-        started_add(w[i].pid);
+        pids[i] = w[i].pid;
         if (rc != 0)
             fail("worker", w[i].last);
     }
@@ -432,14 +428,12 @@ int main(int argc, char **argv)
         faas_worker(argv[2]);
     parse_args(argc, argv);
 
-    main_pid = getpid();
     nats_server srv;
     memset(&srv, 0, sizeof srv);
-    int started_ok = nats_server_start(&srv);
-    started_add(srv.pid);
-    if (started_ok != 0)
-        fail("nats-server", "did not start (is it installed? apt-get install nats-server)");
+    int started = nats_server_start(&srv);
     server_pid = srv.pid;
+    if (started != 0)
+        fail("nats-server", "did not start (is it installed? apt-get install nats-server)");
 
     natsConnection *nc;
     jsCtx *js;
@@ -501,12 +495,8 @@ int main(int argc, char **argv)
         nats_worker raw_w[MAX_WORKERS], faas_w[MAX_WORKERS];
         memset(raw_w, 0, sizeof raw_w);
         memset(faas_w, 0, sizeof faas_w);
-        start_workers(raw_w, k, "--raw-worker", srv.url);
-        start_workers(faas_w, k, "--faas-worker", srv.url);
-        for (unsigned i = 0; i < k; i++) {
-            worker_pid[0][i] = raw_w[i].pid;
-            worker_pid[1][i] = faas_w[i].pid;
-        }
+        start_workers(raw_w, worker_pid[0], k, "--raw-worker", srv.url);
+        start_workers(faas_w, worker_pid[1], k, "--faas-worker", srv.url);
         worker_count_now = k;
         memset(cpu_used, 0, sizeof cpu_used);
         memset(cpu_calls, 0, sizeof cpu_calls);
@@ -554,7 +544,7 @@ int main(int argc, char **argv)
             nats_worker_stop(&raw_w[i], SIGKILL);
             nats_worker_stop(&faas_w[i], SIGKILL);
         }
-        nstarted = 1;                   /* reaped: only the server is left to stop */
+        memset(worker_pid, 0, sizeof worker_pid);   /* reaped: no longer ours */
         pthread_mutex_lock(&prog.mu);
         prog.npid = 0;                  /* the next workers are new processes */
         memset(prog.count, 0, sizeof prog.count);
