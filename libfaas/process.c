@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -108,6 +109,48 @@ static bool put_var(char **env, size_t *k, const char *fmt, ...)
 }
 
 
+/* LD_LIBRARY_PATH: Lambda's directories, in Lambda's order, that exist as the instance
+ * starts (each named once), then this host's own path (if any). The loader skips a missing
+ * directory anyway, but only after trying it and its glibc-hwcaps subdirectories for every
+ * library of every program the runtime execs: Lambda's full list cost ~60 failed opens and
+ * ~120-190 us per exec here (runtime_api.md, "Environment of an instance"). */
+static bool put_ld_path(char **env, size_t *k, const char *root, const char *host)
+{
+    size_t rlen = strlen(root);
+    char *lib = malloc(rlen + sizeof "/lib");
+    if (lib == NULL)
+        return false;
+    memcpy(lib, root, rlen);
+    memcpy(lib + rlen, "/lib", sizeof "/lib");
+    const char *dirs[] = { "/lib64", "/usr/lib64", root, lib, root, lib, "/opt/lib" };
+    enum { NDIRS = sizeof dirs / sizeof *dirs };
+    const char *keep[NDIRS];
+    size_t n = 0, len = 0;
+    for (size_t i = 0; i < NDIRS; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = strcmp(keep[j], dirs[i]) == 0;
+        struct stat st;
+        if (seen || stat(dirs[i], &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        keep[n++] = dirs[i];
+        len += strlen(dirs[i]) + 1;
+    }
+    char *path = malloc(len + 1);
+    bool ok = path != NULL;
+    if (ok) {
+        char *p = path;
+        *p = '\0';
+        for (size_t i = 0; i < n; i++)
+            p += sprintf(p, "%s%s", i ? ":" : "", keep[i]);
+        ok = put_var(env, k, "LD_LIBRARY_PATH=%s%s%s", path,
+                     host && *host ? (n ? ":" : "") : "", host ? host : "");
+    }
+    free(path);
+    free(lib);
+    return ok;
+}
+
 /* The instance's environment, every string malloc'd (faas__strv_free): Lambda's variables for
  * a function of the provided (OS-only) runtime family, then the function's own. Sources
  * (runtime_api.md): the Developer Guide's "Defined runtime environment variables". Not
@@ -154,10 +197,7 @@ static char **build_env(faas_function *fn, const proc_fn *pf, const char *endpoi
         (own_sets(pf, "LANG") || put_var(env, &k, "LANG=en_US.UTF-8")) &&
         (own_sets(pf, "PATH") ||
          put_var(env, &k, "PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin")) &&
-        /* Lambda's, with this host's own path (if any) after it */
-        (own_sets(pf, "LD_LIBRARY_PATH") ||
-         put_var(env, &k, "LD_LIBRARY_PATH=/lib64:/usr/lib64:%s:%s/lib:%s:%s/lib:/opt/lib%s%s",
-                 root, root, root, root, ld && *ld ? ":" : "", ld ? ld : ""));
+        (own_sets(pf, "LD_LIBRARY_PATH") || put_ld_path(env, &k, root, ld));
     for (size_t i = 0; ok && i < own; i++)
         ok = put_var(env, &k, "%s", pf->env[i]);
     if (!ok) {

@@ -148,9 +148,9 @@ static void bare_kill(pid_t pid, struct MHD_Daemon *d)
     MHD_stop_daemon(d);
 }
 
-/* LD_LIBRARY_PATH for spawn_bare: unset, or (lambda_ldpath) the value process.c sets, as
- * Lambda does, for the cwd DIR: every exec then searches those directories (and their
- * glibc-hwcaps subdirectories) for each library first. */
+/* LD_LIBRARY_PATH for spawn_bare: unset, or (lambda_ldpath) Lambda's full list for the cwd
+ * DIR, unpruned (process.c keeps only its directories that exist): every exec then searches
+ * those directories (and their glibc-hwcaps subdirectories) for each library first. */
 static bool lambda_ldpath;
 
 static pid_t spawn_bare(const char *command, char *const *argv, const char *dir,
@@ -644,7 +644,7 @@ static void c_runtime(const char *cboot, const char *dir, size_t n)
            bench_median(cold, n), bench_median(init, n));
     printf("  cold start, bare posix_spawn + 1st req  %8.0f us  ratio %.2f\n",
            bench_median(cold_bare, n), bench_median(cold, n) / bench_median(cold_bare, n));
-    printf("  ... the same with Lambda's LD_LIBRARY_PATH %5.0f us  ratio %.2f\n",
+    printf("  ... bare given Lambda's full LD_LIBRARY_PATH %3.0f us  ratio %.2f\n",
            bench_median(cold_ld, n), bench_median(cold, n) / bench_median(cold_ld, n));
     printf("  warm round trip, faas_invoke            %8.1f us  (p10 %.1f, p90 %.1f)\n", f50,
            quant(wf, m, 0.1), quant(wf, m, 0.9));
