@@ -265,6 +265,10 @@ FAAS_API void faas_runtime_free(faas_runtime *rt);
 FAAS_API int  faas_run_pending(faas_runtime *rt);
 /* Run the async queue to the end; FAAS_ETIMEOUT if it is not empty after timeout_ms. */
 FAAS_API int  faas_drain(faas_runtime *rt, unsigned timeout_ms);
+/* Where rt's monotonic time comes from: "custom" (opts.clock.mono_ns), "tsc" (the TSC
+ * scaled to CLOCK_MONOTONIC, where the kernel says it is stable), "calibrating" (still
+ * CLOCK_MONOTONIC while the TSC's scale is measured) or "system" (CLOCK_MONOTONIC). */
+FAAS_API const char *faas_clock_source(const faas_runtime *rt);
 /* Set the hook that receives every record (NULL removes it). See faas_on_record(3). */
 FAAS_API void faas_on_record(faas_runtime *rt, faas_record_hook hook, void *arg);
 

@@ -39,6 +39,7 @@
 
 #include "faas.h"
 #include "arena.h"
+#include "clock.h"
 #include "cost.h"
 #include "metrics.h"
 #include "qname.h"
@@ -648,9 +649,7 @@ static inline uint64_t faas__now(const faas_runtime *rt)
 {
     if (rt->opts.clock.mono_ns)
         return rt->opts.clock.mono_ns(rt->opts.clock.arg);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return faas__default_mono_ns();     /* CLOCK_MONOTONIC or the TSC: clock.h */
 }
 
 static inline int64_t faas__wall(const faas_runtime *rt)

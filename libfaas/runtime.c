@@ -61,6 +61,8 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
         o.max_payload_async = FAAS__DEFAULT_ASYNC_LIMIT;
     if (model->time_basis == FAAS_TIME_CPU)
         o.cpu_time = 1;                 /* a model that bills CPU time needs it measured */
+    if (o.clock.mono_ns == NULL)
+        faas__tsc_start();              /* the default clock: the TSC where it is stable */
 
     faas_runtime *rt = faas__zalloc_lines(sizeof *rt);   /* the scheduler's lines */
     faas_price_model *price = faas__price_dup(model);    /* the caller's may go away */
@@ -398,4 +400,11 @@ void faas_on_record(faas_runtime *rt, faas_record_hook hook, void *arg)
         rt->user_hook_arg = was_arg;
     }
     pthread_mutex_unlock(&rt->hook_lock);
+}
+
+const char *faas_clock_source(const faas_runtime *rt)
+{
+    if (rt == NULL)
+        return "";
+    return rt->opts.clock.mono_ns != NULL ? "custom" : faas__tsc_source();
 }
