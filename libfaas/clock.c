@@ -90,18 +90,21 @@ static void decide(void)
     first = take_sample();
     if (first.width == UINT64_MAX)
         return;
+    atomic_store_explicit(&faas__tsc_clock.due, first.ns + CALIBRATE_NS, memory_order_relaxed);
     atomic_store_explicit(&faas__tsc_clock.state, FAAS__TSC_CALIBRATING, memory_order_release);
 }
 
-void faas__tsc_start(void)
+bool faas__tsc_start(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, decide);
+    return atomic_load_explicit(&faas__tsc_clock.state, memory_order_acquire) != FAAS__TSC_OFF;
 }
 
-void faas__tsc_calibrate(uint64_t ns)
+static void calibrate(uint64_t ns)
 {
-    if (atomic_flag_test_and_set_explicit(&calib_busy, memory_order_acquire))
+    if (ns < atomic_load_explicit(&faas__tsc_clock.due, memory_order_relaxed) ||
+        atomic_flag_test_and_set_explicit(&calib_busy, memory_order_acquire))
         return;                            /* another thread is at it */
     if (atomic_load_explicit(&faas__tsc_clock.state, memory_order_relaxed) !=
             FAAS__TSC_CALIBRATING || ns < first.ns + CALIBRATE_NS) {
@@ -111,24 +114,45 @@ void faas__tsc_calibrate(uint64_t ns)
     sample second = take_sample();
     uint64_t dt = second.tsc - first.tsc, dns = second.ns - first.ns;
     /* The two brackets bound the error of dt; MHz sanity: 50 MHz to 50 GHz. */
-    bool ok = second.width != UINT64_MAX && second.tsc > first.tsc && second.ns > first.ns &&
-              (first.width + second.width) * (1000000u / MAX_PPM) <= dt &&
-              dt / 50 <= dns && dt >= dns / 20;
-    if (ok) {
+    bool sane = second.width != UINT64_MAX && second.tsc > first.tsc && second.ns > first.ns &&
+                dt / 50 <= dns && dt >= dns / 20;
+    if (sane && (first.width + second.width) * (1000000u / MAX_PPM) <= dt) {
         faas__tsc_clock.tsc0 = second.tsc;
         faas__tsc_clock.ns0 = second.ns;
         faas__tsc_clock.mult = (uint64_t)(((unsigned __int128)dns << 32) / dt);
         atomic_store_explicit(&faas__tsc_clock.state, FAAS__TSC_ON, memory_order_release);
     } else {
-        first = second;                    /* start again from here */
+        /* Not yet precise enough (wide brackets: a preempted sample, or valgrind's slow
+         * system calls): try again in CALIBRATE_NS from the same first sample, so the
+         * interval grows until the brackets are small against it; unless the first was
+         * much wider than this one (preempted) or this one is not sane. */
+        if (!sane || first.width > 4 * second.width)
+            first = second;
+        atomic_store_explicit(&faas__tsc_clock.due, ns + CALIBRATE_NS, memory_order_relaxed);
     }
     atomic_flag_clear_explicit(&calib_busy, memory_order_release);
 }
 
+uint64_t faas__mono_ns_slow(void)
+{
+    uint64_t ns = faas__sys_mono_ns();
+    if (__builtin_expect(atomic_load_explicit(&faas__tsc_clock.state, memory_order_relaxed) ==
+                             FAAS__TSC_CALIBRATING, 0))
+        calibrate(ns);
+    return ns;
+}
+
 #else /* not x86-64: CLOCK_MONOTONIC always */
 
-void faas__tsc_start(void) {}
-void faas__tsc_calibrate(uint64_t ns) { (void)ns; }
+bool faas__tsc_start(void)
+{
+    return false;
+}
+
+uint64_t faas__mono_ns_slow(void)
+{
+    return faas__sys_mono_ns();
+}
 
 #endif
 
