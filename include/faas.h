@@ -107,7 +107,10 @@ enum faas_status {
 
 typedef struct faas_clock {             /* NULL functions: the system clocks. Embedded in
                                            faas_options: never changes */
-    uint64_t (*mono_ns)(void *arg);     /* monotonic: deadlines, keep-alive, backoff */
+    uint64_t (*mono_ns)(void *arg);     /* monotonic: deadlines, durations, keep-alive,
+                                           backoff. NULL: CLOCK_MONOTONIC, or the TSC scaled
+                                           to it where the kernel says the TSC is stable
+                                           (faas_runtime_new(3), faas_clock_source()) */
     int64_t  (*wall_ns)(void *arg);     /* Unix time in ns: timestamps, schedules */
     void      *arg;
 } faas_clock;
