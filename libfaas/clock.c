@@ -55,8 +55,11 @@ static bool cpu_flags_ok(void)
     while (fgets(line, sizeof line, f) != NULL) {
         if (strncmp(line, "flags", 5) != 0)
             continue;
+        char *list = strchr(line, ':');
+        if (list == NULL)
+            break;
         bool constant = false, nonstop = false;
-        for (char *save = NULL, *w = strtok_r(strchr(line, ':'), ": \t\n", &save); w != NULL;
+        for (char *save = NULL, *w = strtok_r(list + 1, " \t\n", &save); w != NULL;
              w = strtok_r(NULL, " \t\n", &save)) {
             constant |= strcmp(w, "constant_tsc") == 0;
             nonstop |= strcmp(w, "nonstop_tsc") == 0;
