@@ -107,7 +107,10 @@ enum faas_status {
 
 typedef struct faas_clock {             /* NULL functions: the system clocks. Embedded in
                                            faas_options: never changes */
-    uint64_t (*mono_ns)(void *arg);     /* monotonic: deadlines, keep-alive, backoff */
+    uint64_t (*mono_ns)(void *arg);     /* monotonic: deadlines, durations, keep-alive,
+                                           backoff. NULL: CLOCK_MONOTONIC, or the TSC scaled
+                                           to it where the kernel says the TSC is stable
+                                           (faas_runtime_new(3), faas_clock_source()) */
     int64_t  (*wall_ns)(void *arg);     /* Unix time in ns: timestamps, schedules */
     void      *arg;
 } faas_clock;
@@ -265,6 +268,10 @@ FAAS_API void faas_runtime_free(faas_runtime *rt);
 FAAS_API int  faas_run_pending(faas_runtime *rt);
 /* Run the async queue to the end; FAAS_ETIMEOUT if it is not empty after timeout_ms. */
 FAAS_API int  faas_drain(faas_runtime *rt, unsigned timeout_ms);
+/* Where rt's monotonic time comes from: "custom" (opts.clock.mono_ns), "tsc" (the TSC
+ * scaled to CLOCK_MONOTONIC, where the kernel says it is stable), "calibrating" (still
+ * CLOCK_MONOTONIC while the TSC's scale is measured) or "system" (CLOCK_MONOTONIC). */
+FAAS_API const char *faas_clock_source(const faas_runtime *rt);
 /* Set the hook that receives every record (NULL removes it). See faas_on_record(3). */
 FAAS_API void faas_on_record(faas_runtime *rt, faas_record_hook hook, void *arg);
 

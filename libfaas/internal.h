@@ -39,6 +39,7 @@
 
 #include "faas.h"
 #include "arena.h"
+#include "clock.h"
 #include "cost.h"
 #include "metrics.h"
 #include "qname.h"
@@ -595,6 +596,7 @@ struct faas_runtime {
     faas_options     opts;        /* copied; price_model points to the model's name,
                                      price to the model */
     faas_price_model *price;      /* the runtime's own copy */
+    int              clock_kind;  /* FAAS__CLOCK_*: what faas__now() reads; set once */
 
     pthread_rwlock_t reg_lock;    /* protects fns, quals and every function's vers */
     faas_function   *fns;         /* registered functions ($LATEST), by name */
@@ -646,11 +648,13 @@ bool faas__attach_with(faas_runtime *rt, const char *kind,
 
 static inline uint64_t faas__now(const faas_runtime *rt)
 {
-    if (rt->opts.clock.mono_ns)
+    /* One test on the system clock's path, as before the TSC (a runtime whose process
+     * cannot use the TSC never reads its state). */
+    if (rt->clock_kind == FAAS__CLOCK_TSC)
+        return faas__default_mono_ns(); /* the TSC once calibrated: clock.h */
+    if (__builtin_expect(rt->clock_kind == FAAS__CLOCK_USER, 0))
         return rt->opts.clock.mono_ns(rt->opts.clock.arg);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return faas__sys_mono_ns();
 }
 
 static inline int64_t faas__wall(const faas_runtime *rt)

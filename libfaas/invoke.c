@@ -683,7 +683,7 @@ instance_ready(faas_runtime *rt, faas_function *fn, faas_ctx *ctx, const uint64_
             faas__hist_record(&fn->queue_hist, t0 > *queued_ns ? t0 - *queued_ns : 0);
         int rc = faas__instance_create(fn, &ctx->inst, err, err_size);
         *start = faas__now(rt);
-        *init_ns = *start - t0;
+        *init_ns = *start > t0 ? *start - t0 : 0;
         return rc;
     }
     *start = faas__now(rt);
@@ -837,7 +837,7 @@ record_call(faas_function *fn, faas_record *r, int status, int cold, int attempt
     r->cold = cold;
     r->attempt = attempt;
     r->init_ns = init_ns;
-    r->duration_ns = end - start;
+    r->duration_ns = end > start ? end - start : 0;
     r->cpu_ns = cpu_ns;
     r->memory_mb = fn->cfg.memory_mb;
     r->max_memory_bytes = max_mem;

@@ -61,6 +61,9 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
         o.max_payload_async = FAAS__DEFAULT_ASYNC_LIMIT;
     if (model->time_basis == FAAS_TIME_CPU)
         o.cpu_time = 1;                 /* a model that bills CPU time needs it measured */
+    int clock_kind = o.clock.mono_ns != NULL ? FAAS__CLOCK_USER
+                     : faas__tsc_start() ? FAAS__CLOCK_TSC   /* where the kernel vouches */
+                                         : FAAS__CLOCK_SYSTEM;
 
     faas_runtime *rt = faas__zalloc_lines(sizeof *rt);   /* the scheduler's lines */
     faas_price_model *price = faas__price_dup(model);    /* the caller's may go away */
@@ -73,6 +76,7 @@ int faas_runtime_new(faas_runtime **out, const faas_options *opts)
     o.price = price;
     rt->opts = o;
     rt->price = price;
+    rt->clock_kind = clock_kind;
     pthread_rwlock_init(&rt->reg_lock, NULL);
     pthread_mutex_init(&rt->mod_lock, NULL);
     pthread_mutex_init(&rt->hook_lock, NULL);
@@ -398,4 +402,11 @@ void faas_on_record(faas_runtime *rt, faas_record_hook hook, void *arg)
         rt->user_hook_arg = was_arg;
     }
     pthread_mutex_unlock(&rt->hook_lock);
+}
+
+const char *faas_clock_source(const faas_runtime *rt)
+{
+    if (rt == NULL)
+        return "";
+    return rt->opts.clock.mono_ns != NULL ? "custom" : faas__tsc_source();
 }
