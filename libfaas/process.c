@@ -316,7 +316,7 @@ static void describe_exit(int status, char *out, size_t n)
 static void proc_close(void *state)
 {
     proc_inst *pi = state;
-    faas__rapi_inst_close(pi->api);     /* a next it blocks in returns */
+    faas__rapi_inst_close(pi->api);     /* its port and connections closed */
     reap(pi);
     if (pi->pidfd >= 0)
         close(pi->pidfd);
@@ -329,33 +329,38 @@ static void proc_close(void *state)
     free(pi);
 }
 
-/* Wait for the runtime's word or its death until deadline (monotonic ns): 1 the wake fd,
- * 2 it exited, 0 the deadline passed. What it prints meanwhile is read as it comes (a full
- * pipe would stop it), ctx's if ctx had taken the call then (ctx NULL: INIT). */
+/* Drive the instance's Runtime API listener (this thread owns the instance: the requests
+ * the runtime sends are served here, runtime_api.h) and wait for the runtime's word or its
+ * death until deadline (monotonic ns): 1 news from the Runtime API (faas__rapi_run), 2 it
+ * exited, 0 the deadline passed. What it prints meanwhile is read as it comes (a full pipe
+ * would stop it), ctx's if ctx had taken the call then (ctx NULL: INIT). The poll comes
+ * first, so that a runtime found dead is seen before a call could be handed to it. */
 static int wait_event(proc_inst *pi, uint64_t deadline, faas_ctx *ctx)
 {
     for (;;) {
         uint64_t now = mono_ns();
-        int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        if (now >= deadline)
+            return 0;
+        int left = (int)((deadline - now + 999999u) / 1000000u);
+        int t = faas__rapi_timeout(pi->api);
+        if (t >= 0 && t < left)
+            left = t;
         /* Without pidfds (ENOSYS: old kernels, valgrind), the hang-up of the pipe every
          * process of the instance holds: the leader has exited with it. */
-        struct pollfd p[3] = { { faas__rapi_wake_fd(pi->api), POLLIN, 0 },
+        struct pollfd p[3] = { { faas__rapi_fd(pi->api), POLLIN, 0 },
                                { pi->pidfd >= 0 ? pi->pidfd : pi->alive, POLLIN, 0 },
                                { faas__plog_fd(&pi->log), POLLIN, 0 } };
         int rc = poll(p, 3, left);
         if (rc < 0 && errno == EINTR)
             continue;
-        if (rc <= 0)
+        if (rc < 0)
             return 0;
-        if (p[0].revents & POLLIN) {
-            faas__rapi_drain(pi->api);
-            return 1;
-        }
-        if (p[2].revents) {             /* a bounded bite, then look at the others again */
+        if (p[1].revents)
+            return 2;
+        if (p[2].revents)               /* a bounded bite */
             faas__plog_read(&pi->log, ctx, 65536);
-            continue;
-        }
-        return 2;
+        if ((p[0].revents || t == 0) && faas__rapi_run(pi->api))
+            return 1;
     }
 }
 
@@ -508,26 +513,35 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
         .deadline_ms = faas__wall(ctx->rt) / 1000000 + (int64_t)(left / 1000000u),
         .arn = arn, .trace_id = trace, .client_context = ctx->client_context,
     };
-    if (faas__rapi_offer(pi->api, &call) != FAAS_OK)
-        return faas_fail(ctx, "Runtime.Unknown", "out of memory offering the call");
+    faas__rapi_offer(pi->api, &call);
     /* The deadline in real time: the kill must happen even on a test's clock that does
      * not move. */
     uint64_t deadline = mono_ns() + left;
     faas__rapi_answer a;
     for (;;) {
         int ev = wait_event(pi, deadline, ctx);
-        if (faas__rapi_answer_take(pi->api, &a))
-            break;
-        if (ev == 1)
+        if (ev == 1) {
+            if (faas__rapi_answer_take(pi->api, &a, false))
+                break;
             continue;
+        }
         if (ev == 0) {
+            if (faas__rapi_answer_take(pi->api, &a, true))
+                break;                  /* answered in time; its 202 was not taken */
+            faas__rapi_withdraw(pi->api);
             kill(-pi->pid, SIGKILL);    /* past the deadline: the whole group */
             output_end(pi, ctx);
             ctx->deadline_ns = 0;       /* FAAS_ETIMEOUT: see internal.h */
             return 0;
         }
-        bool taken = faas__rapi_taken(pi->api);
+        /* It exited: what it sent before is all in the sockets; it is read (an answer
+         * sent before the end counts, as it did), no call handed out. */
+        faas__rapi_settle(pi->api);
+        if (faas__rapi_answer_take(pi->api, &a, true))
+            break;
         reap(pi);
+        bool taken = faas__rapi_taken(pi->api);
+        faas__rapi_withdraw(pi->api);
         output_end(pi, ctx);            /* its processes are gone: all of it is there */
         char why[96];
         describe_exit(pi->status, why, sizeof why);
@@ -539,6 +553,7 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
                     ctx->request_id, why);
         return 0;
     }
+    faas__rapi_withdraw(pi->api);
     /* It printed before it answered: the call's output is in the pipe up to the mark. */
     output_end(pi, ctx);
     ctx->inst->arena.used = peak_bytes(pi);
@@ -593,6 +608,10 @@ static int proc_create(faas_function *fn, faas__instance *inst, char *err, size_
     for (;;) {
         char *body = NULL, *type = NULL;
         int ev = wait_event(pi, deadline, NULL);
+        if (ev == 2) {
+            reap(pi);                   /* an init error it sent before it exited counts */
+            faas__rapi_settle(pi->api);
+        }
         int st = faas__rapi_init_state(pi->api, &body, &type);
         if (st == 1) {
             /* What INIT printed (all of it: it prints before it asks): the function's
@@ -613,7 +632,6 @@ static int proc_create(faas_function *fn, faas__instance *inst, char *err, size_
                      "(Lambda's INIT limit)", INIT_LIMIT_MS);
             rc = FAAS_EINIT;
         } else {
-            reap(pi);
             char why[96];
             describe_exit(pi->status, why, sizeof why);
             snprintf(err, errlen, "Runtime exited during INIT: %s", why);

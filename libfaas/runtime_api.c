@@ -1,11 +1,17 @@
 /*
  * runtime_api.c - the Lambda Runtime API (2018-06-01) on loopback, for process instances:
- * one libmicrohttpd listener per instance, on its own loopback port (a thread per
- * connection: a runtime's GET .../next blocks until it has a call), so that the endpoint is
+ * one libmicrohttpd daemon per instance, on its own loopback port, so that the endpoint is
  * the plain "host:port" every runtime interface client expects and an instance's port
- * serves only its own calls. It owns the listeners and the instances' mailboxes
- * (runtime_api.h); it never spawns or kills a process (process.c) and never touches the
- * pool or the records. The routes, status codes and bodies are libfaas/runtime_api.md's.
+ * serves only its own calls. The daemons have no threads of their own: the thread that
+ * owns an instance (the one running its INIT, then each call's, process.c) drives its
+ * daemon while it waits on it (faas__rapi_fd, faas__rapi_run), so that the event goes out
+ * and the answer comes in on that thread, with no hand-off to another. A GET .../next with
+ * no call on offer is suspended until one is offered; between calls nobody drives the
+ * daemon, and what the runtime sends then (its next GET) waits in the socket for the next
+ * call, as in a frozen Lambda environment. It owns the listeners and the instances'
+ * mailboxes (runtime_api.h); it never spawns or kills a process (process.c) and never
+ * touches the pool or the records. The routes, status codes and bodies are
+ * libfaas/runtime_api.md's.
  */
 #include "internal.h"
 
@@ -18,31 +24,37 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
 
 #define API_PREFIX "/2018-06-01/runtime/"
 
+typedef struct req req;
+
+/* One instance. Used by one thread at a time: the instance's owner (process.c: the thread
+ * creating it, then each call's, then the one closing it; the pool's lock orders them).
+ * Every callback below runs on that thread, inside faas__rapi_run or faas__rapi_inst_close. */
 struct faas__rapi_inst {
     faas__rapi     *srv;
     struct MHD_Daemon *d;         /* its own listener: 127.0.0.1:port serves only it */
-    pthread_cond_t  cond;         /* a call was offered, or the instance closed */
-    unsigned        refs;         /* the host's, and each request's that holds it */
-    int             wake;         /* eventfd: the host has something to look at */
-    bool            closed;
+    int             epfd;         /* the daemon's epoll fd: readable when it has work */
+    bool            closed;       /* being stopped: no next is served */
+    bool            dying;        /* its process is gone: read what it sent, serve no call */
+    bool            news;         /* something for the host since the last faas__rapi_run */
+    bool            resumed;      /* a next was resumed: faas__rapi_run is due now */
     bool            inited;       /* it has asked for its first call */
+    bool            init_failed;
     bool            offered;      /* a call waits to be taken */
     bool            taken;        /* ... was taken and is not answered yet */
-    bool            answered;
-    bool            init_failed;
+    bool            handed;       /* the call on offer was taken (answered or not) */
+    bool            answered;     /* ans holds the answer */
+    bool            acked;        /* ... and the answer's request is over (its 202 sent) */
+    req            *acking;       /* the answer's request, until it is over */
+    req            *waiting;      /* suspended nexts (req->next_wait), to resume on an offer */
     char           *init_body, *init_type;
-    /* the call, copied by faas__rapi_offer */
-    char            rid[37];
-    char           *payload;
-    size_t          len;
-    char           *headers[6];   /* deadline, arn, trace, client context, cognito: values */
+    faas__rapi_call call;         /* on offer: the strings are the caller's (the call's) */
     faas__rapi_answer ans;
     void          (*on_mark)(void *arg, bool taken);  /* a call is taken, or answered */
     void           *on_mark_arg;
@@ -50,7 +62,6 @@ struct faas__rapi_inst {
 };
 
 struct faas__rapi {
-    pthread_mutex_t   lock;       /* protects every instance's fields */
     atomic_uint       refs;
     size_t            max_body;
 };
@@ -62,16 +73,10 @@ typedef struct rapi_part {
     faas__rapi *srv;
 } rapi_part;
 
-static void server_free(faas__rapi *srv)
-{
-    pthread_mutex_destroy(&srv->lock);
-    free(srv);
-}
-
 void faas__rapi_unref(faas__rapi *srv)
 {
     if (srv != NULL && atomic_fetch_sub(&srv->refs, 1) == 1)
-        server_free(srv);
+        free(srv);
 }
 
 static void part_free(faas__part *p)
@@ -87,41 +92,20 @@ static const faas__part_ops part_ops = { NULL, part_free };
 
 enum route { R_NONE, R_NEXT, R_RESPONSE, R_ERROR, R_INIT_ERROR };
 
-typedef struct req {
-    faas__rapi_inst *inst;        /* with a reference, or NULL: no such route */
+struct req {
     enum route       route;
     bool             bad_method;
+    bool             suspended;   /* a next waiting for a call (on inst->waiting) */
+    struct MHD_Connection *con;
+    req             *next_wait;
     char             rid[64];
     char            *body;
     size_t           len, cap;
     bool             over;        /* the body went past max_body: not kept */
-} req;
+};
 
-/* Requires srv->lock. */
-static void inst_unref_locked(faas__rapi_inst *inst)
-{
-    if (--inst->refs > 0)
-        return;
-    pthread_cond_destroy(&inst->cond);
-    close(inst->wake);
-    free(inst->payload);
-    for (size_t i = 0; i < sizeof inst->headers / sizeof *inst->headers; i++)
-        free(inst->headers[i]);
-    faas__rapi_answer_free(&inst->ans);
-    free(inst->init_body);
-    free(inst->init_type);
-    free(inst);
-}
-
-static void wake_host(faas__rapi_inst *inst)
-{
-    uint64_t one = 1;
-    ssize_t n = write(inst->wake, &one, sizeof one);
-    (void)n;                            /* EAGAIN: the counter is already non-zero */
-}
-
-/* "/2018-06-01/runtime/..." on INST's listener -> the route, and INST (a reference). */
-static void parse(faas__rapi_inst *inst, const char *url, const char *method, req *r)
+/* "/2018-06-01/runtime/..." -> the route. */
+static void parse(const char *url, const char *method, req *r)
 {
     if (strncmp(url, API_PREFIX, sizeof API_PREFIX - 1) != 0)
         return;
@@ -147,25 +131,16 @@ static void parse(faas__rapi_inst *inst, const char *url, const char *method, re
         memcpy(r->rid, id, n);
         r->rid[n] = '\0';
         r->bad_method = !post;
-    } else {
-        return;
     }
-    pthread_mutex_lock(&inst->srv->lock);
-    r->inst = inst;
-    inst->refs++;
-    pthread_mutex_unlock(&inst->srv->lock);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *con, unsigned status, char *body,
-                             size_t len, bool owned)
+static enum MHD_Result reply(struct MHD_Connection *con, unsigned status, const char *body,
+                             size_t len)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
-    if (resp == NULL) {
-        if (owned)
-            free(body);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body,
+                                                                MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
         return MHD_NO;
-    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     enum MHD_Result ok = MHD_queue_response(con, status, resp);
     MHD_destroy_response(resp);
@@ -179,88 +154,83 @@ static enum MHD_Result reply_error(struct MHD_Connection *con, unsigned status,
     char body[512];
     int n = snprintf(body, sizeof body, "{\"errorMessage\":\"%s\",\"errorType\":\"%s\"}",
                      msg, type);
-    return reply(con, status, body, (size_t)n, false);
+    return reply(con, status, body, (size_t)n);
 }
 
 static enum MHD_Result reply_accepted(struct MHD_Connection *con)
 {
     static const char ok[] = "{\"status\":\"OK\"}";
-    return reply(con, 202, (char *)ok, sizeof ok - 1, false);
+    return reply(con, 202, ok, sizeof ok - 1);
 }
 
-static const char *const header_names[] = {
-    "Lambda-Runtime-Deadline-Ms", "Lambda-Runtime-Invoked-Function-Arn",
-    "Lambda-Runtime-Trace-Id", "Lambda-Runtime-Client-Context",
-    "Lambda-Runtime-Cognito-Identity",
-};
-
-/* GET .../invocation/next: block until a call is offered (or the instance closes). */
-static enum MHD_Result serve_next(faas__rapi *srv, struct MHD_Connection *con, req *r)
+static void unwait(faas__rapi_inst *inst, req *r)
 {
-    faas__rapi_inst *inst = r->inst;
-    pthread_mutex_lock(&srv->lock);
+    for (req **p = &inst->waiting; *p != NULL; p = &(*p)->next_wait)
+        if (*p == r) {
+            *p = r->next_wait;
+            break;
+        }
+    r->next_wait = NULL;
+}
+
+/* GET .../invocation/next: the call on offer, or (none yet) the connection is suspended
+ * until one is offered (faas__rapi_offer resumes it and this runs again). */
+static enum MHD_Result serve_next(faas__rapi_inst *inst, struct MHD_Connection *con, req *r)
+{
+    r->suspended = false;
+    if (inst->closed || inst->dying)
+        return MHD_NO;                  /* the instance is being stopped: drop the line */
     if (!inst->inited) {
-        inst->inited = true;
-        wake_host(inst);                /* INIT is over: the cold start ends here */
+        inst->inited = true;            /* INIT is over: the cold start ends here */
+        inst->news = true;
     }
-    while (!inst->offered && !inst->closed)
-        pthread_cond_wait(&inst->cond, &srv->lock);
-    if (inst->closed) {
-        pthread_mutex_unlock(&srv->lock);
-        return MHD_NO;                  /* the instance is being killed: drop the line */
+    if (!inst->offered) {
+        r->con = con;
+        r->suspended = true;
+        r->next_wait = inst->waiting;
+        inst->waiting = r;
+        MHD_suspend_connection(con);
+        return MHD_YES;
     }
+    /* Taken: a death from now on is a crash. */
     inst->offered = false;
-    inst->taken = true;
+    inst->taken = inst->handed = true;
     if (inst->on_mark != NULL)
         inst->on_mark(inst->on_mark_arg, true);   /* before the runtime can see the call */
-    char *payload = inst->payload;
-    size_t len = inst->len;
-    inst->payload = NULL;
-    char rid[37];
-    memcpy(rid, inst->rid, sizeof rid);
-    char *values[5];
-    for (size_t i = 0; i < 5; i++) {
-        values[i] = inst->headers[i];
-        inst->headers[i] = NULL;
-    }
-    /* Taken: a death from now on is a crash. The host is not woken for it (it asks
-     * faas__rapi_taken only once the process has died): a wake-up here cost the host a
-     * poll/read/poll cycle per call, on the CPU the runtime needs next. */
-    pthread_mutex_unlock(&srv->lock);
-
+    const faas__rapi_call *c = &inst->call;
     struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, payload ? payload : (char *)"", payload ? MHD_RESPMEM_MUST_FREE
-                                                     : MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result ok = MHD_NO;
-    if (resp != NULL) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        MHD_add_response_header(resp, "Lambda-Runtime-Aws-Request-Id", rid);
-        for (size_t i = 0; i < 5; i++)
-            if (values[i] != NULL)
-                MHD_add_response_header(resp, header_names[i], values[i]);
-        ok = MHD_queue_response(con, 200, resp);
-        MHD_destroy_response(resp);
-    } else {
-        free(payload);
-    }
-    for (size_t i = 0; i < 5; i++)
-        free(values[i]);
+        c->len, (void *)(c->len ? c->payload : ""), MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    char deadline[24];
+    snprintf(deadline, sizeof deadline, "%lld", (long long)c->deadline_ms);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, "Lambda-Runtime-Aws-Request-Id", c->request_id);
+    MHD_add_response_header(resp, "Lambda-Runtime-Deadline-Ms", deadline);
+    if (c->arn != NULL)
+        MHD_add_response_header(resp, "Lambda-Runtime-Invoked-Function-Arn", c->arn);
+    if (c->trace_id != NULL)
+        MHD_add_response_header(resp, "Lambda-Runtime-Trace-Id", c->trace_id);
+    if (c->client_context != NULL)
+        MHD_add_response_header(resp, "Lambda-Runtime-Client-Context", c->client_context);
+    if (c->cognito_identity != NULL)
+        MHD_add_response_header(resp, "Lambda-Runtime-Cognito-Identity",
+                                c->cognito_identity);
+    enum MHD_Result ok = MHD_queue_response(con, 200, resp);
+    MHD_destroy_response(resp);
     return ok;
 }
 
 /* POST .../{id}/response and .../{id}/error. */
-static enum MHD_Result serve_answer(faas__rapi *srv, struct MHD_Connection *con, req *r)
+static enum MHD_Result serve_answer(faas__rapi_inst *inst, struct MHD_Connection *con, req *r)
 {
-    faas__rapi_inst *inst = r->inst;
+    if (!inst->taken || strcmp(r->rid, inst->call.request_id) != 0)
+        return reply_error(con, 400, "InvalidRequestID", "Invalid request ID");
     const char *etype = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
                                                     "Lambda-Runtime-Function-Error-Type");
-    pthread_mutex_lock(&srv->lock);
-    if (!inst->taken || strcmp(r->rid, inst->rid) != 0) {
-        pthread_mutex_unlock(&srv->lock);
-        return reply_error(con, 400, "InvalidRequestID", "Invalid request ID");
-    }
     inst->taken = false;
     inst->answered = true;
+    inst->acking = r;                   /* the host waits until its 202 is out */
     if (inst->on_mark != NULL)
         inst->on_mark(inst->on_mark_arg, false);  /* before the runtime hears the 202 */
     faas__rapi_answer *a = &inst->ans;
@@ -271,35 +241,29 @@ static enum MHD_Result serve_answer(faas__rapi *srv, struct MHD_Connection *con,
     a->error_type = etype && a->error ? strdup(etype) : NULL;
     if (!r->over)
         r->body = NULL;
-    pthread_mutex_unlock(&srv->lock);
-    wake_host(inst);                    /* unlocked: the host wakes to take it at once */
     if (r->over) {
         char msg[128];
         snprintf(msg, sizeof msg, "Exceeded maximum allowed payload size (%zu bytes).",
-                 srv->max_body);
+                 inst->srv->max_body);
         return reply_error(con, 413, "RequestEntityTooLarge", msg);
     }
     return reply_accepted(con);
 }
 
 /* POST .../init/error: only before the first next. */
-static enum MHD_Result serve_init_error(faas__rapi *srv, struct MHD_Connection *con, req *r)
+static enum MHD_Result serve_init_error(faas__rapi_inst *inst, struct MHD_Connection *con,
+                                        req *r)
 {
-    faas__rapi_inst *inst = r->inst;
-    const char *etype = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
-                                                    "Lambda-Runtime-Function-Error-Type");
-    pthread_mutex_lock(&srv->lock);
-    if (inst->inited || inst->init_failed) {
-        pthread_mutex_unlock(&srv->lock);
+    if (inst->inited || inst->init_failed)
         return reply_error(con, 403, "InvalidStateTransition",
                            "State transition from Ready to InitError failed");
-    }
+    const char *etype = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+                                                    "Lambda-Runtime-Function-Error-Type");
     inst->init_failed = true;
     inst->init_body = r->body ? r->body : strdup("");
     r->body = NULL;
     inst->init_type = etype ? strdup(etype) : NULL;
-    wake_host(inst);
-    pthread_mutex_unlock(&srv->lock);
+    inst->news = true;
     return reply_accepted(con);
 }
 
@@ -308,21 +272,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
                                   const char *upload, size_t *upload_size, void **con_cls)
 {
     faas__rapi_inst *inst = cls;
-    faas__rapi *srv = inst->srv;
     (void)version;
     req *r = *con_cls;
     if (r == NULL) {
         r = calloc(1, sizeof *r);
         if (r == NULL)
             return MHD_NO;
-        parse(inst, url, method, r);
+        parse(url, method, r);
         *con_cls = r;
         return MHD_YES;
     }
     if (*upload_size > 0) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (r->over || r->len + n > srv->max_body) {
+        if (r->over || r->len + n > inst->srv->max_body) {
             r->over = true;
             return MHD_YES;             /* read to the end, keep nothing */
         }
@@ -346,10 +309,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     if (r->bad_method)
         return reply_error(con, 405, "MethodNotAllowed", "Method not allowed");
     switch (r->route) {
-    case R_NEXT:       return serve_next(srv, con, r);
+    case R_NEXT:       return serve_next(inst, con, r);
     case R_RESPONSE:
-    case R_ERROR:      return serve_answer(srv, con, r);
-    case R_INIT_ERROR: return serve_init_error(srv, con, r);
+    case R_ERROR:      return serve_answer(inst, con, r);
+    case R_INIT_ERROR: return serve_init_error(inst, con, r);
     case R_NONE:       break;
     }
     return MHD_NO;
@@ -358,16 +321,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
-    faas__rapi *srv = ((faas__rapi_inst *)cls)->srv;
+    faas__rapi_inst *inst = cls;
     (void)con;
     (void)why;
     req *r = *con_cls;
     if (r == NULL)
         return;
-    if (r->inst != NULL) {
-        pthread_mutex_lock(&srv->lock);
-        inst_unref_locked(r->inst);
-        pthread_mutex_unlock(&srv->lock);
+    if (r->suspended)
+        unwait(inst, r);
+    if (inst->acking == r) {            /* the answer's 202 is out (or its line is gone) */
+        inst->acking = NULL;
+        inst->acked = true;
+        inst->news = true;
     }
     free(r->body);
     free(r);
@@ -393,7 +358,6 @@ static faas__part *part_create(faas_runtime *rt)
         faas__fail(FAAS_ENOMEM, "the Runtime API server: out of memory");
         return NULL;
     }
-    pthread_mutex_init(&srv->lock, NULL);
     atomic_init(&srv->refs, 1);         /* the part's */
     srv->max_body = rt->opts.max_payload_sync;
     rp->base.ops = &part_ops;
@@ -415,7 +379,8 @@ int faas__rapi_get(faas_runtime *rt, faas__rapi **out, char *err, size_t errlen)
 
 /* ---- instances (the host's side) ------------------------------------------------------ */
 
-/* INST's listener on 127.0.0.1, an ephemeral port; its port, or 0. */
+/* INST's listener on 127.0.0.1, an ephemeral port, driven by its owner (no thread of its
+ * own); its port, or 0. */
 static unsigned listen_for(faas__rapi_inst *inst)
 {
     struct sockaddr_in sa;
@@ -423,8 +388,7 @@ static unsigned listen_for(faas__rapi_inst *inst)
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     inst->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-            MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, inst,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, inst,
@@ -434,12 +398,15 @@ static unsigned listen_for(faas__rapi_inst *inst)
         MHD_OPTION_END);
     if (inst->d == NULL)
         return 0;
+    const union MHD_DaemonInfo *ep = MHD_get_daemon_info(inst->d, MHD_DAEMON_INFO_EPOLL_FD);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(inst->d,
                                                            MHD_DAEMON_INFO_LISTEN_FD);
     struct sockaddr_in bound;
     socklen_t blen = sizeof bound;
-    if (info == NULL || getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) != 0)
+    if (ep == NULL || info == NULL ||
+        getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) != 0)
         return 0;
+    inst->epfd = ep->epoll_fd;
     return ntohs(bound.sin_port);
 }
 
@@ -448,14 +415,8 @@ int faas__rapi_inst_new(faas__rapi *srv, faas__rapi_inst **out)
     faas__rapi_inst *inst = calloc(1, sizeof *inst);
     if (inst == NULL)
         return FAAS_ENOMEM;
-    inst->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (inst->wake < 0) {
-        free(inst);
-        return FAAS_ENOMEM;
-    }
-    pthread_cond_init(&inst->cond, NULL);
     inst->srv = srv;
-    inst->refs = 1;
+    inst->epfd = -1;
     unsigned port = listen_for(inst);
     if (port == 0) {
         faas__rapi_inst_close(inst);
@@ -473,97 +434,96 @@ const char *faas__rapi_endpoint(const faas__rapi_inst *inst)
 
 void faas__rapi_on_mark(faas__rapi_inst *inst, void (*fn)(void *arg, bool taken), void *arg)
 {
-    pthread_mutex_lock(&inst->srv->lock);
     inst->on_mark = fn;
     inst->on_mark_arg = arg;
-    pthread_mutex_unlock(&inst->srv->lock);
 }
 
-int faas__rapi_wake_fd(const faas__rapi_inst *inst)
+int faas__rapi_fd(const faas__rapi_inst *inst)
 {
-    return inst->wake;
+    return inst->epfd;
 }
 
-void faas__rapi_drain(faas__rapi_inst *inst)
+int faas__rapi_timeout(faas__rapi_inst *inst)
 {
-    uint64_t n;
-    ssize_t rc = read(inst->wake, &n, sizeof n);
-    (void)rc;
+    MHD_UNSIGNED_LONG_LONG t;
+    if (inst->resumed)
+        return 0;                       /* MHD's timeout does not count a resume */
+    if (MHD_get_timeout(inst->d, &t) != MHD_YES)
+        return -1;
+    return t > INT32_MAX ? INT32_MAX : (int)t;
+}
+
+bool faas__rapi_run(faas__rapi_inst *inst)
+{
+    inst->resumed = false;
+    MHD_run(inst->d);
+    bool news = inst->news;
+    inst->news = false;
+    return news;
+}
+
+void faas__rapi_settle(faas__rapi_inst *inst)
+{
+    inst->dying = true;
+    /* Bounded: a process still writing (a child the kill has not reached) cannot hold the
+     * host here. */
+    for (int i = 0; i < 64; i++) {
+        MHD_run(inst->d);
+        if (faas__rapi_timeout(inst) == 0)
+            continue;
+        struct pollfd p = { inst->epfd, POLLIN, 0 };
+        if (poll(&p, 1, 0) <= 0)
+            break;
+    }
+    inst->news = false;
 }
 
 int faas__rapi_init_state(faas__rapi_inst *inst, char **body, char **type)
 {
-    int st = 0;
-    pthread_mutex_lock(&inst->srv->lock);
     if (inst->init_failed) {
-        st = -1;
         *body = inst->init_body;
         *type = inst->init_type;
         inst->init_body = inst->init_type = NULL;
-    } else if (inst->inited) {
-        st = 1;
+        return -1;
     }
-    pthread_mutex_unlock(&inst->srv->lock);
-    return st;
+    return inst->inited ? 1 : 0;
 }
 
-static char *dup_or_null(const char *s)
+void faas__rapi_offer(faas__rapi_inst *inst, const faas__rapi_call *call)
 {
-    return s ? strdup(s) : NULL;
-}
-
-int faas__rapi_offer(faas__rapi_inst *inst, const faas__rapi_call *call)
-{
-    char deadline[24];
-    snprintf(deadline, sizeof deadline, "%lld", (long long)call->deadline_ms);
-    char *payload = malloc(call->len ? call->len : 1);
-    char *h[5] = { strdup(deadline), dup_or_null(call->arn), dup_or_null(call->trace_id),
-                   dup_or_null(call->client_context), dup_or_null(call->cognito_identity) };
-    if (payload == NULL || h[0] == NULL) {
-        free(payload);
-        for (size_t i = 0; i < 5; i++)
-            free(h[i]);
-        return FAAS_ENOMEM;
-    }
-    memcpy(payload, call->payload, call->len);
-    faas__rapi *srv = inst->srv;
-    pthread_mutex_lock(&srv->lock);
-    free(inst->payload);
-    inst->payload = payload;
-    inst->len = call->len;
-    for (size_t i = 0; i < 5; i++) {
-        free(inst->headers[i]);
-        inst->headers[i] = h[i];
-    }
-    snprintf(inst->rid, sizeof inst->rid, "%s", call->request_id);
+    inst->call = *call;
     inst->offered = true;
-    inst->taken = inst->answered = false;
-    pthread_mutex_unlock(&srv->lock);
-    /* Signalled unlocked (the waiter re-checks offered): the runtime's connection thread
-     * wakes to take the call, not to wait for the lock. The host's reference keeps cond. */
-    pthread_cond_broadcast(&inst->cond);
-    return FAAS_OK;
+    inst->taken = inst->handed = inst->answered = inst->acked = false;
+    /* A next waiting for it runs again at the next faas__rapi_run (due at once:
+     * faas__rapi_timeout is 0; MHD's epoll fd is not woken by a resume without a thread). */
+    while (inst->waiting != NULL) {
+        req *r = inst->waiting;
+        inst->waiting = r->next_wait;
+        r->next_wait = NULL;
+        MHD_resume_connection(r->con);
+        inst->resumed = true;
+    }
 }
 
 bool faas__rapi_taken(faas__rapi_inst *inst)
 {
-    pthread_mutex_lock(&inst->srv->lock);
-    bool t = !inst->offered;
-    pthread_mutex_unlock(&inst->srv->lock);
-    return t;
+    return inst->handed;
 }
 
-bool faas__rapi_answer_take(faas__rapi_inst *inst, faas__rapi_answer *ans)
+bool faas__rapi_answer_take(faas__rapi_inst *inst, faas__rapi_answer *ans, bool unsent)
 {
-    pthread_mutex_lock(&inst->srv->lock);
-    bool a = inst->answered;
-    if (a) {
-        *ans = inst->ans;
-        memset(&inst->ans, 0, sizeof inst->ans);
-        inst->answered = false;
-    }
-    pthread_mutex_unlock(&inst->srv->lock);
-    return a;
+    if (!inst->answered || !(inst->acked || unsent))
+        return false;
+    *ans = inst->ans;
+    memset(&inst->ans, 0, sizeof inst->ans);
+    inst->answered = false;
+    return true;
+}
+
+void faas__rapi_withdraw(faas__rapi_inst *inst)
+{
+    inst->offered = inst->taken = false;
+    memset(&inst->call, 0, sizeof inst->call);
 }
 
 void faas__rapi_answer_free(faas__rapi_answer *ans)
@@ -575,15 +535,19 @@ void faas__rapi_answer_free(faas__rapi_answer *ans)
 
 void faas__rapi_inst_close(faas__rapi_inst *inst)
 {
-    faas__rapi *srv = inst->srv;
-    pthread_mutex_lock(&srv->lock);
     inst->closed = true;
-    pthread_cond_broadcast(&inst->cond);
-    pthread_mutex_unlock(&srv->lock);
-    /* Its port closes; the connection threads (a next woken above) are joined. */
+    /* MHD may not be stopped with a suspended connection: each is resumed, then closed
+     * with the rest (its request completed as the daemon shuts down). */
+    while (inst->waiting != NULL) {
+        req *r = inst->waiting;
+        inst->waiting = r->next_wait;
+        r->next_wait = NULL;
+        MHD_resume_connection(r->con);
+    }
     if (inst->d != NULL)
         MHD_stop_daemon(inst->d);
-    pthread_mutex_lock(&srv->lock);
-    inst_unref_locked(inst);
-    pthread_mutex_unlock(&srv->lock);
+    faas__rapi_answer_free(&inst->ans);
+    free(inst->init_body);
+    free(inst->init_type);
+    free(inst);
 }
