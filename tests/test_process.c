@@ -519,6 +519,53 @@ static void c_bootstrap_echoes(void **state)
     faas_response_free(&res);
 }
 
+/* A runtime that misbehaves between calls (bootstrap "hostile": a second connection
+ * waiting in its own next, garbage and a request never finished on others, every third
+ * next sent only 20 ms after the 202): the host drives its listener only during calls,
+ * and each call still reaches it exactly once (the runtime exits if an answer is refused:
+ * a call handed out twice) and ends with its own answer, on the same process. */
+static void hostile_runtime_gets_each_call_once(void **state)
+{
+    pfix *f = *state;
+    register_c(f, "c-hostile", "hostile");
+    faas_response res;
+    for (int i = 0; i < 30; i++) {
+        char ev[32];
+        int n = snprintf(ev, sizeof ev, "{\"n\":%d}", i);
+        ASSERT_OK(faas_invoke(f->rt, "c-hostile", ev, (size_t)n, &res));
+        assert_int_equal(res.len, n);
+        assert_memory_equal(res.data, ev, (size_t)n);
+        assert_int_equal(res.record.cold, i == 0);
+        faas_response_free(&res);
+    }
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(f->rt, "c-hostile", &st));
+    assert_int_equal(st.cold_starts, 1);
+}
+
+/* A runtime that exits right after it posts its answer, without reading the 202
+ * (bootstrap "once"): its answer counts; the next call finds it gone before it was
+ * handed the call and runs on a new instance instead of failing. */
+static void answer_then_exit(void **state)
+{
+    pfix *f = *state;
+    register_c(f, "c-once", "once");
+    faas_response res;
+    for (int i = 0; i < 4; i++) {
+        char ev[32];
+        int n = snprintf(ev, sizeof ev, "{\"n\":%d}", i);
+        ASSERT_OK(faas_invoke(f->rt, "c-once", ev, (size_t)n, &res));
+        assert_int_equal(res.len, n);
+        assert_memory_equal(res.data, ev, (size_t)n);
+        assert_int_equal(res.record.cold, 1);
+        faas_response_free(&res);
+    }
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(f->rt, "c-once", &st));
+    assert_int_equal(st.cold_starts, 4);
+    assert_int_equal(st.errors, 0);
+}
+
 static void timeout_kills_the_group(void **state)
 {
     pfix *f = *state;
@@ -646,6 +693,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(call_headers_are_lambdas, setup, teardown),
         cmocka_unit_test_setup_teardown(c_bootstrap_echoes, setup, teardown),
         cmocka_unit_test_setup_teardown(max_memory_is_the_peak, setup, teardown),
+        cmocka_unit_test_setup_teardown(hostile_runtime_gets_each_call_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(answer_then_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(timeout_kills_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(four_processes_then_throttled_then_zero, setup,
                                         teardown),

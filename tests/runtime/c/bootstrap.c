@@ -13,6 +13,14 @@
  *                      errorMessage's subject;
  *   "alloc"            the event is a number N: N MiB are mapped, written and unmapped
  *                      before the echo (a peak of its memory that is gone by the answer);
+ *   "hostile"          the echo, from a runtime that misbehaves between calls: it keeps
+ *                      a second connection waiting in its own next (a call may come on
+ *                      either: it answers on the one that got it), after each answer it
+ *                      sends garbage on a new connection, keeps a request it never
+ *                      finishes open (slowloris), and sends every third next only 20 ms
+ *                      after the 202;
+ *   "once"             the echo, then exit 0 at once, without reading the 202 (a runtime
+ *                      that dies right after answering: the next call finds it gone);
  *   anything else      POST /2018-06-01/runtime/init/error (Runtime.HandlerNotFound) and
  *                      exit 1, as a runtime whose handler cannot be loaded does.
  * Exit status 2: no AWS_LAMBDA_RUNTIME_API, or the API could not be reached.
@@ -30,6 +38,8 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -226,10 +236,9 @@ static bool read_resp(conn *c, resp *r)
     return take(c, r, clen > 0 ? (size_t)clen : 0);
 }
 
-/* Send one request (one writev) and read its response; reconnect once if the kept-alive
- * connection had been closed by the server before the request went out. */
-static bool exchange(conn *c, const char *method, const char *path, const char *extra,
-                     const char *body, size_t len, resp *r)
+/* Write one request (one writev, as long as it takes): the bytes sent, total if all. */
+static size_t send_req(conn *c, const char *method, const char *path, const char *extra,
+                       const char *body, size_t len, size_t *total)
 {
     char head[1024];
     int hl = snprintf(head, sizeof head,
@@ -237,30 +246,39 @@ static bool exchange(conn *c, const char *method, const char *path, const char *
                       "Content-Length: %zu\r\n\r\n",
                       method, path, c->host, c->port, extra ? extra : "",
                       body ? "Content-Type: application/json\r\n" : "", len);
+    *total = 1;
     if (hl < 0 || (size_t)hl >= sizeof head)
-        return false;
+        return 0;
+    struct iovec iov[2] = { { head, (size_t)hl }, { (void *)body, len } };
+    size_t sent = 0;
+    *total = (size_t)hl + len;
+    while (sent < *total) {
+        ssize_t n = writev(c->fd, iov, body ? 2 : 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+        for (int i = 0; i < 2; i++) {   /* advance the vectors past what was sent */
+            size_t k = iov[i].iov_len < (size_t)n ? iov[i].iov_len : (size_t)n;
+            iov[i].iov_base = (char *)iov[i].iov_base + k;
+            iov[i].iov_len -= k;
+            n -= (ssize_t)k;
+        }
+    }
+    return sent;
+}
+
+/* Send one request and read its response; reconnect once if the kept-alive connection
+ * had been closed by the server before the request went out. */
+static bool exchange(conn *c, const char *method, const char *path, const char *extra,
+                     const char *body, size_t len, resp *r)
+{
     for (int attempt = 0; attempt < 2; attempt++) {
         if (c->fd < 0 && !dial(c))
             return false;
-        struct iovec iov[2] = { { head, (size_t)hl }, { (void *)body, len } };
-        size_t total = (size_t)hl + len, sent = 0;
-        bool ok = true;
-        while (sent < total) {
-            ssize_t n = writev(c->fd, iov, body ? 2 : 1);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                ok = false;
-                break;
-            }
-            sent += (size_t)n;
-            for (int i = 0; i < 2; i++) {  /* advance the vectors past what was sent */
-                size_t k = iov[i].iov_len < (size_t)n ? iov[i].iov_len : (size_t)n;
-                iov[i].iov_base = (char *)iov[i].iov_base + k;
-                iov[i].iov_len -= k;
-                n -= (ssize_t)k;
-            }
-        }
+        size_t total, sent = send_req(c, method, path, extra, body, len, &total);
+        bool ok = sent == total;
         if (ok && read_resp(c, r)) {
             if (r->close)
                 hang_up(c);
@@ -273,6 +291,78 @@ static bool exchange(conn *c, const char *method, const char *path, const char *
             return false;               /* a POST may have arrived: do not send it twice */
     }
     return false;
+}
+
+/* A second connection to the same API (its own buffer). */
+static void dial_like(const conn *c, conn *out)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->host, c->host, sizeof out->host);
+    memcpy(out->port, c->port, sizeof out->port);
+    if (!dial(out))
+        die("connect");
+}
+
+static void send_or_die(conn *c, const char *method, const char *path, const char *body,
+                        size_t len)
+{
+    size_t total;
+    if (send_req(c, method, path, NULL, body, len, &total) != total)
+        die(path);
+}
+
+/* "hostile" (see the top). Dies (exit 2) if an answer is not accepted with a 202: a call
+ * handed out twice, or answered after it was over, shows as a dead runtime. */
+_Noreturn static void hostile(conn *c)
+{
+    static const char garbage[] = "NOT HTTP AT ALL\r\n\r\n";
+    static const char partial[] = "GET " API "invocation/ne";
+    conn x, slow, noise = { .fd = -1 };
+    dial_like(c, &x);
+    dial_like(c, &slow);
+    if (write(slow.fd, partial, sizeof partial - 1) < 0)   /* never finished */
+        die("write");
+    if (!dial(c))
+        die("connect");
+    conn *cs[2] = { c, &x };
+    for (int i = 0; i < 2; i++)
+        send_or_die(cs[i], "GET", "invocation/next", NULL, 0);
+    for (unsigned calls = 0;; calls++) {
+        conn *got = NULL;
+        while (got == NULL) {
+            for (int i = 0; i < 2 && got == NULL; i++)
+                if (cs[i]->end > cs[i]->off)
+                    got = cs[i];            /* already read */
+            if (got != NULL)
+                break;
+            struct pollfd p[2] = { { c->fd, POLLIN, 0 }, { x.fd, POLLIN, 0 } };
+            if (poll(p, 2, -1) < 0 && errno != EINTR)
+                die("poll");
+            got = p[0].revents ? c : p[1].revents ? &x : NULL;
+        }
+        resp r, a;
+        if (!read_resp(got, &r) || r.status != 200 || r.rid[0] == '\0')
+            die("next");
+        char path[200];
+        snprintf(path, sizeof path, "invocation/%s/response", r.rid);
+        send_or_die(got, "POST", path, r.body, r.len);
+        free(r.body);
+        if (!read_resp(got, &a) || a.status != 202) {
+            errno = 0;
+            die("the answer was not accepted");
+        }
+        free(a.body);
+        if (noise.fd >= 0)
+            hang_up(&noise);
+        dial_like(c, &noise);               /* left open, its 400 never read */
+        if (write(noise.fd, garbage, sizeof garbage - 1) < 0)
+            die("write");
+        if (calls % 3 == 2) {
+            struct timespec ts = { 0, 20 * 1000 * 1000 };
+            nanosleep(&ts, NULL);           /* the next comes late */
+        }
+        send_or_die(got, "GET", "invocation/next", NULL, 0);
+    }
 }
 
 int main(void)
@@ -295,8 +385,11 @@ int main(void)
     if (handler == NULL)
         handler = "";
     bool fail = strcmp(handler, "error") == 0, alloc = strcmp(handler, "alloc") == 0;
+    bool once = strcmp(handler, "once") == 0;
     resp r;
-    if (!fail && !alloc && *handler != '\0' && strcmp(handler, "echo") != 0) {
+    if (strcmp(handler, "hostile") == 0)
+        hostile(&c);
+    if (!fail && !alloc && !once && *handler != '\0' && strcmp(handler, "echo") != 0) {
         char body[512];
         int n = snprintf(body, sizeof body,
                          "{\"errorMessage\":\"no handler named %.200s\","
@@ -341,6 +434,10 @@ int main(void)
                 }
             }
             snprintf(path, sizeof path, "invocation/%s/response", r.rid);
+            if (once) {
+                send_or_die(&c, "POST", path, r.body, r.len);
+                return 0;                   /* gone before the 202 */
+            }
             ok = exchange(&c, "POST", path, NULL, r.body, r.len, &a);
         }
         free(r.body);
