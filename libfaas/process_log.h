@@ -3,10 +3,10 @@
  * share one pipe per instance, read by the thread that waits on the instance (process.c:
  * the INIT's, then each call's), never by a thread of its own. Each byte is the call's that
  * the instance had taken when the byte reached the pipe, or no call's (INIT, between
- * calls): the marks are set on the Runtime API's connection thread as the instance takes
- * a call, before the runtime can see it, and as it answers, before it hears the answer was
- * received (faas__plog_mark, from faas__rapi_on_mark). Lock order: the Runtime API
- * server's lock, then a plog's (the marks run under the first); never the other way.
+ * calls): the marks are set as the instance takes a call, before the runtime can see
+ * it, and as it answers, before it hears the answer was received (faas__plog_mark, from
+ * faas__rapi_on_mark), by the same thread that reads the pipe: the instance's owner serves
+ * the runtime's requests itself (runtime_api.h). Lock order: a plog's lock is innermost.
  * Never installed.
  */
 #ifndef FAAS_PROCESS_LOG_H
@@ -40,7 +40,7 @@ int  faas__plog_open(faas__plog *pl, faas_runtime *rt, int *wr);
 void faas__plog_close(faas__plog *pl);
 /* The fd to poll for output, or -1 (none, or at its end). */
 int  faas__plog_fd(const faas__plog *pl);
-/* A call is taken now (taken), or answered now (on_mark's callback, any thread). */
+/* A call is taken now (taken), or answered now (on_mark's callback). */
 void faas__plog_mark(void *pl, bool taken);
 /* The call is over: what follows is no call's. */
 void faas__plog_unmark(faas__plog *pl);
