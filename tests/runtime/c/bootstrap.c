@@ -436,6 +436,8 @@ int main(void)
             snprintf(path, sizeof path, "invocation/%s/response", r.rid);
             if (once) {
                 send_or_die(&c, "POST", path, r.body, r.len);
+                free(r.body);
+                free(c.buf);
                 return 0;                   /* gone before the 202 */
             }
             ok = exchange(&c, "POST", path, NULL, r.body, r.len, &a);
