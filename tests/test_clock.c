@@ -66,15 +66,21 @@ static void past_calibration(faas_runtime *rt, faas_function *fn)
     assert_string_not_equal(faas_clock_source(rt), "calibrating");
 }
 
+/* NAME registered as H on RT, called until the clock is past its calibration. */
+static faas_function *calibrated(faas_runtime *rt, const char *name, faas_handler h)
+{
+    ASSERT_OK(faas_register(rt, name, h, NULL));
+    faas_function *fn = faas_lookup(rt, name);
+    assert_non_null(fn);
+    past_calibration(rt, fn);
+    return fn;
+}
+
 static void the_expected_source(void **state)
 {
     (void)state;
     faas_runtime *rt = default_runtime();
-    faas_function *fn;
-    ASSERT_OK(faas_register(rt, "noop", noop, NULL));
-    fn = faas_lookup(rt, "noop");
-    assert_non_null(fn);
-    past_calibration(rt, fn);
+    calibrated(rt, "noop", noop);
     const char *env = getenv("FAAS_CLOCK");
     const char *src = faas_clock_source(rt);
     fprintf(stderr, "# FAAS_CLOCK=%s: clock source %s\n", env ? env : "(unset)", src);
@@ -122,11 +128,7 @@ static void busy_5ms_is_5ms(void **state)
 {
     (void)state;
     faas_runtime *rt = default_runtime();
-    faas_function *fn;
-    ASSERT_OK(faas_register(rt, "busy", busy_5ms, NULL));
-    fn = faas_lookup(rt, "busy");
-    assert_non_null(fn);
-    past_calibration(rt, fn);
+    faas_function *fn = calibrated(rt, "busy", busy_5ms);
 
     for (int i = 0; i < 5; i++) {               /* sync */
         faas_response res;
@@ -156,11 +158,7 @@ static void no_duration_wraps(void **state)
 {
     (void)state;
     faas_runtime *rt = default_runtime();
-    faas_function *fn;
-    ASSERT_OK(faas_register(rt, "noop", noop, NULL));
-    fn = faas_lookup(rt, "noop");
-    assert_non_null(fn);
-    past_calibration(rt, fn);
+    faas_function *fn = calibrated(rt, "noop", noop);
     for (int i = 0; i < 20000; i++) {
         faas_response res;
         ASSERT_OK(faas_invoke_fn(fn, "{}", 2, &res));

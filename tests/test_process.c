@@ -519,6 +519,22 @@ static void c_bootstrap_echoes(void **state)
     faas_response_free(&res);
 }
 
+/* CALLS calls of NAME (an echoing bootstrap), each answered with its own event; the first
+ * is cold, and so is every one if EVERY_COLD. */
+static void echo_calls(pfix *f, const char *name, int calls, bool every_cold)
+{
+    for (int i = 0; i < calls; i++) {
+        char ev[32];
+        int n = snprintf(ev, sizeof ev, "{\"n\":%d}", i);
+        faas_response res;
+        ASSERT_OK(faas_invoke(f->rt, name, ev, (size_t)n, &res));
+        assert_int_equal(res.len, n);
+        assert_memory_equal(res.data, ev, (size_t)n);
+        assert_int_equal(res.record.cold, every_cold || i == 0);
+        faas_response_free(&res);
+    }
+}
+
 /* A runtime that misbehaves between calls (bootstrap "hostile": a second connection
  * waiting in its own next, garbage and a request never finished on others, every third
  * next sent only 20 ms after the 202): the host drives its listener only during calls,
@@ -528,16 +544,7 @@ static void hostile_runtime_gets_each_call_once(void **state)
 {
     pfix *f = *state;
     register_c(f, "c-hostile", "hostile");
-    faas_response res;
-    for (int i = 0; i < 30; i++) {
-        char ev[32];
-        int n = snprintf(ev, sizeof ev, "{\"n\":%d}", i);
-        ASSERT_OK(faas_invoke(f->rt, "c-hostile", ev, (size_t)n, &res));
-        assert_int_equal(res.len, n);
-        assert_memory_equal(res.data, ev, (size_t)n);
-        assert_int_equal(res.record.cold, i == 0);
-        faas_response_free(&res);
-    }
+    echo_calls(f, "c-hostile", 30, false);
     faas_stats st;
     ASSERT_OK(faas_stats_get(f->rt, "c-hostile", &st));
     assert_int_equal(st.cold_starts, 1);
@@ -550,16 +557,7 @@ static void answer_then_exit(void **state)
 {
     pfix *f = *state;
     register_c(f, "c-once", "once");
-    faas_response res;
-    for (int i = 0; i < 4; i++) {
-        char ev[32];
-        int n = snprintf(ev, sizeof ev, "{\"n\":%d}", i);
-        ASSERT_OK(faas_invoke(f->rt, "c-once", ev, (size_t)n, &res));
-        assert_int_equal(res.len, n);
-        assert_memory_equal(res.data, ev, (size_t)n);
-        assert_int_equal(res.record.cold, 1);
-        faas_response_free(&res);
-    }
+    echo_calls(f, "c-once", 4, true);
     faas_stats st;
     ASSERT_OK(faas_stats_get(f->rt, "c-once", &st));
     assert_int_equal(st.cold_starts, 4);
