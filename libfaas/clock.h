@@ -16,9 +16,10 @@
  * narrowest of a few tries); the scale is accepted only when the two brackets together
  * are at most MAX_PPM of the interval; else it tries again CALIBRATE_NS later from the
  * same first sample (the interval grows until the brackets are small against it), unless
- * the first was much wider than the second, which then takes its place. Afterwards ns = ns0 + (tsc - tsc0) * scale, anchored at the second
- * sample's earliest TSC, so a TSC read is never earlier than a CLOCK_MONOTONIC read
- * before the switch (up to the scale's error times the time since).
+ * the first was much wider than the second, which then takes its place. Afterwards
+ * ns = ns0 + (tsc - tsc0) * scale, anchored at the second sample's earliest TSC, so a TSC
+ * read is never earlier than a CLOCK_MONOTONIC read before the switch (up to the scale's
+ * error times the time since).
  */
 #ifndef FAAS_CLOCK_H
 #define FAAS_CLOCK_H
