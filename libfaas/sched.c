@@ -43,9 +43,9 @@ static void retry_fire(faas__timer *t, int cancelled);
 
 
 /* The lines of a job the submitter writes (its first 128 bytes and a small payload's first
- * bytes), fetched for writing while it finishes the current call: a cached job was last
- * written by a worker on the other core, and without this every submit waited for its lines
- * one miss at a time. Not request_id's line: the worker writes that next. */
+ * bytes, which share a line with request_id), fetched for writing while it finishes the
+ * current call: a cached job was last written by a worker on the other core, and without
+ * this every submit waited for its lines one miss at a time. */
 static inline void job_prefetch(const faas__job *job)
 {
     uintptr_t first = (uintptr_t)job & ~(uintptr_t)(FAAS__CACHELINE - 1);

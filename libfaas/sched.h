@@ -33,8 +33,8 @@ typedef struct faas__slot {
 
 typedef struct faas__job faas__job;
 /* Ordered by who touches what on every call. The submitter writes the first 128 bytes and
- * the payload's first bytes; a worker reads them, writes request_id and returns the job
- * (next). The rest is read only on the paths that need it (parking, retries). In a deep
+ * the payload's first bytes; a worker reads them, writes request_id (next to the payload)
+ * and returns the job (next). The rest is read only on the paths that need it (parking, retries). In a deep
  * queue each line a call touches is a miss on both sides, so the common path keeps to as
  * few lines as it can (312 bytes, formerly spread over every one of its 5 lines). */
 struct faas__job {
@@ -56,8 +56,10 @@ struct faas__job {
     size_t          len;
     unsigned char  *payload;        /* inline_buf, or a malloc'd copy; NUL-terminated */
     faas__jentry    jent;           /* its place in the journal (kind NONE: not in one) */
-    unsigned char   inline_buf[FAAS__JOB_INLINE];
+    /* request_id, then the payload: the line a worker writes the id's text into is the
+     * one a small payload starts in, which it reads anyway */
     char            request_id[37]; /* its text, made when first needed (on the worker) */
+    unsigned char   inline_buf[FAAS__JOB_INLINE];
     /* Off the common path. Not reset per call: prev and slot are written before they are
      * read (parking, slotted), retry is initialised once when the job is allocated and is
      * idle again whenever the job is free. */
