@@ -34,9 +34,10 @@ typedef struct faas__slot {
 typedef struct faas__job faas__job;
 /* Ordered by who touches what on every call. The submitter writes the first 128 bytes and
  * the payload's first bytes; a worker reads them, writes request_id (next to the payload)
- * and returns the job (next). The rest is read only on the paths that need it (parking, retries). In a deep
- * queue each line a call touches is a miss on both sides, so the common path keeps to as
- * few lines as it can (312 bytes, formerly spread over every one of its 5 lines). */
+ * and returns the job (next). The rest is read only on the paths that need it (parking,
+ * retries). In a deep queue each line a call touches is a miss on both sides, so the
+ * common path keeps to as few lines as it can (3 or 4 of the 312 bytes' 5 or 6 lines for a
+ * small payload; every call used to write and read all of them). */
 struct faas__job {
     /* 64 bytes: the queue, the call and its accounting */
     faas__job      *next;           /* a queue, its function's parked list, or the cache */
@@ -60,9 +61,9 @@ struct faas__job {
      * one a small payload starts in, which it reads anyway */
     char            request_id[37]; /* its text, made when first needed (on the worker) */
     unsigned char   inline_buf[FAAS__JOB_INLINE];
-    /* Off the common path. Not reset per call: prev and slot are written before they are
-     * read (parking, slotted), retry is initialised once when the job is allocated and is
-     * idle again whenever the job is free. */
+    /* Off the common path, not reset per call: prev is never read (a parked list is walked
+     * from its head), slot is read only while slotted, and retry is initialised once when
+     * the job is allocated and is idle again whenever the job is free. */
     faas__job      *prev;           /* its function's parked list */
     faas__slot      slot;
     faas__timer     retry;          /* the backoff before the next attempt */
