@@ -556,21 +556,13 @@ void faas__sched_push(faas_runtime *rt, faas__job *job)
     }
 }
 
-/* While the local FIFO holds this many jobs, a worker takes the next from it without
- * looking at incoming: the exchange takes incoming's line from the submitters, and with a
- * deep queue it was made once per call or two. The jobs left in incoming are newer than
- * every one in the FIFO, so the order is the same. */
-#define REFILL_BELOW 32
-
 /* Requires s->qlock. Move what was pushed since to the end of the local FIFO, oldest
- * first, unless the FIFO holds REFILL_BELOW jobs or more (all: in any case); true if the
- * FIFO is not empty. has_local is raised before incoming is emptied:
+ * first; true if the FIFO is not empty. has_local is raised before incoming is emptied:
  * a worker about to sleep that finds incoming empty then sees has_local (both seq_cst),
  * so no job sits in the FIFO while a worker sleeps without having looked at it. */
-static bool refill(faas__sched *s, bool all)
+static bool refill(faas__sched *s)
 {
-    if ((all || s->local_n < REFILL_BELOW) &&
-        (s->head == NULL || atomic_load_explicit(&s->incoming, memory_order_relaxed))) {
+    if (s->head == NULL || atomic_load_explicit(&s->incoming, memory_order_relaxed)) {
         if (atomic_load_explicit(&s->incoming, memory_order_relaxed) != NULL)
             atomic_store(&s->has_local, true);
         faas__job *newest = atomic_exchange(&s->incoming, NULL);
@@ -580,7 +572,6 @@ static bool refill(faas__sched *s, bool all)
             newest->next = oldest;
             oldest = newest;
             newest = next;
-            s->local_n++;
         }
         if (oldest != NULL) {
             if (s->tail != NULL)
@@ -599,7 +590,6 @@ static faas__job *pop(faas__sched *s)
 {
     faas__job *job = s->head;
     s->head = job->next;
-    s->local_n--;
     if (s->head == NULL) {
         s->tail = NULL;
         atomic_store_explicit(&s->has_local, false, memory_order_relaxed);
@@ -612,7 +602,7 @@ static faas__job *pop(faas__sched *s)
 static faas__job *take_one(faas__sched *s)
 {
     faas__lock_take(&s->qlock);
-    faas__job *job = refill(s, false) ? pop(s) : NULL;
+    faas__job *job = refill(s) ? pop(s) : NULL;
     faas__lock_drop(&s->qlock);
     return job;
 }
@@ -703,10 +693,9 @@ static void *worker_main(void *arg)
 static faas__job *take_all(faas__sched *s)
 {
     faas__lock_take(&s->qlock);
-    refill(s, true);
+    refill(s);
     faas__job *all = s->head;
     s->head = s->tail = NULL;
-    s->local_n = 0;
     atomic_store_explicit(&s->has_local, false, memory_order_relaxed);
     faas__lock_drop(&s->qlock);
     return all;

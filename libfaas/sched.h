@@ -98,7 +98,6 @@ typedef struct faas__sched {
 
     _Alignas(FAAS__CACHELINE) faas__lock qlock; /* protects head, tail (a pop at a time) */
     faas__job      *head, *tail;    /* taken from incoming, oldest first */
-    size_t          local_n;        /* how many: head to tail */
     pthread_mutex_t lock;           /* the conds' mutex: sleeping workers, drain */
     pthread_cond_t  work;           /* idle workers sleep here */
     pthread_cond_t  quiet;          /* faas_drain() waits here for pending == 0 */
