@@ -72,13 +72,6 @@ typedef struct iso_inst {
     unsigned char *buf;           /* FAAS__ISO_MSG_MAX bytes for incoming messages */
 } iso_inst;
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 #define MS_NS(ms) ((uint64_t)(ms) * 1000000u)
 
 /* Wait until sock is readable or the deadline (real time, ns) passes; 1 ready, 0 timed
@@ -86,13 +79,13 @@ static uint64_t mono_ns(void)
 static int wait_readable(int sock, uint64_t deadline)
 {
     for (;;) {
-        uint64_t now = mono_ns();
+        uint64_t now = faas__sys_mono_ns();
         int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
         struct pollfd p = { sock, POLLIN, 0 };
         int rc = poll(&p, 1, left);
         if (rc > 0)
             return 1;
-        if (rc == 0 && mono_ns() >= deadline)
+        if (rc == 0 && faas__sys_mono_ns() >= deadline)
             return 0;
         if (rc < 0 && errno != EINTR)
             return -1;
@@ -171,14 +164,14 @@ static void zygote_stop(iso_fn *z, bool kill_now)
         return;
     if (!kill_now) {
         shutdown(z->ctl, SHUT_WR);
-        uint64_t deadline = mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS);
+        uint64_t deadline = faas__sys_mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS);
         char b[64];
         int fd;
         while (wait_readable(z->ctl, deadline) == 1 &&
                faas__iso_recv(z->ctl, b, sizeof b, &fd, true) > 0)
             if (fd >= 0)
                 close(fd);
-        kill_now = mono_ns() >= deadline;
+        kill_now = faas__sys_mono_ns() >= deadline;
     }
     if (kill_now)
         kill(z->pid, SIGKILL);
@@ -269,7 +262,7 @@ static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
     long n = -1;
     int fd = -1, ready = -1;
     if (faas__iso_send(z->ctl, iov, 4, -1) == 0 &&
-        (ready = wait_readable(z->ctl, mono_ns() + MS_NS(START_LIMIT_MS))) == 1)
+        (ready = wait_readable(z->ctl, faas__sys_mono_ns() + MS_NS(START_LIMIT_MS))) == 1)
         n = faas__iso_recv(z->ctl, buf, sizeof buf - 1, &fd, true);
     if (fd >= 0)
         close(fd);
@@ -313,7 +306,7 @@ static int zygote_spawn(iso_fn *z, pid_t *pid, int *chan, char *err, size_t errl
         return -1;
     int fd = -1;
     long n = -1;
-    if (wait_readable(z->ctl, mono_ns() + MS_NS(SPAWN_LIMIT_MS)) == 1)
+    if (wait_readable(z->ctl, faas__sys_mono_ns() + MS_NS(SPAWN_LIMIT_MS)) == 1)
         n = faas__iso_recv(z->ctl, &s, sizeof s, &fd, true);
     if (n != (long)sizeof s || s.type != FAAS__ISO_SPAWNED) {
         if (fd >= 0)
@@ -662,7 +655,8 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
     /* The deadline in real time: the kill must happen even if the runtime's clock is a
      * test's that does not move. */
     uint64_t now = faas__now(ctx->rt);
-    uint64_t deadline = mono_ns() + (ctx->deadline_ns > now ? ctx->deadline_ns - now : 0);
+    uint64_t deadline = faas__sys_mono_ns() +
+                        (ctx->deadline_ns > now ? ctx->deadline_ns - now : 0);
     if (faas__iso_send(ii->fd, iov, iovcnt, passfd) != 0) {
         /* A closed channel: the instance (and whatever it forked) had gone, and the
          * message was not sent. */
@@ -787,7 +781,7 @@ static bool zygote_reap(iso_inst *ii)
         struct iovec iov = { &r, sizeof r };
         int fd = -1;
         if (faas__iso_send(z->ctl, &iov, 1, -1) == 0 &&
-            wait_readable(z->ctl, mono_ns() + MS_NS(REAP_LIMIT_MS)) == 1 &&
+            wait_readable(z->ctl, faas__sys_mono_ns() + MS_NS(REAP_LIMIT_MS)) == 1 &&
             faas__iso_recv(z->ctl, &r, sizeof r, &fd, true) == (long)sizeof r &&
             r.type == FAAS__ISO_REAPED && r.pid == (int32_t)ii->pid)
             done = true;
@@ -805,7 +799,7 @@ static bool zygote_reap(iso_inst *ii)
 static void wait_exit(iso_inst *ii, uint64_t deadline)
 {
     for (;;) {
-        uint64_t now = mono_ns();
+        uint64_t now = faas__sys_mono_ns();
         int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
         struct pollfd p[2] = { { ii->fd, POLLIN, 0 }, { ii->pidfd, POLLIN, 0 } };
         int rc = poll(p, ii->pidfd >= 0 ? 2 : 1, left);
@@ -833,7 +827,7 @@ static void iso_close(void *state)
     iso_inst *ii = state;
     if (!ii->eof && !ii->doomed) {
         shutdown(ii->fd, SHUT_WR);
-        wait_exit(ii, mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS));
+        wait_exit(ii, faas__sys_mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS));
     }
     if (!zygote_reap(ii)) {
         /* Its zygote died (killed from outside): the group can be killed only while a

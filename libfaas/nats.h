@@ -139,13 +139,6 @@ struct nats_part {
 
 /* ---- helpers of every file of the part ---------------------------------------------------- */
 
-static inline uint64_t faas__nats_real_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static inline const char *faas__nats_why(natsStatus s)
 {
     const char *last = nats_GetLastError(NULL);

@@ -38,7 +38,7 @@ static void *keeper_main(void *arg)
         if (atomic_load(&n->closing))
             break;
         pthread_mutex_unlock(&n->lock);
-        uint64_t now = faas__nats_real_ns();
+        uint64_t now = faas__sys_mono_ns();
         if (n->role & FAAS_NATS_PRODUCER) {
             faas__nats_producer_tick(n, now);
             faas__nats_producer_expire(n, now);

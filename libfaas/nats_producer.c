@@ -152,7 +152,7 @@ static int producer_submit(faas__remote *r, faas__job *job, const char *name)
     pthread_mutex_lock(&n->plock);
     HASH_ADD_STR(n->calls, id, pc);
     fifo_append(n, pc);
-    pc->sent_ns = faas__nats_real_ns();
+    pc->sent_ns = faas__sys_mono_ns();
     if (pc->want_result) {
         pc->deadline_ms = result_deadline_ms(n, job);
         pc->deadline_ns = pc->sent_ns + pc->deadline_ms * 1000000u;

@@ -334,7 +334,7 @@ static void worker_done(const faas_response *res, void *arg)
     }
     if (own_used)
         faas_response_free(&own);
-    uint64_t now = faas__nats_real_ns();
+    uint64_t now = faas__sys_mono_ns();
     pthread_mutex_lock(&n->hlock);
     n->running--;
     if (n->running == 0)
@@ -364,7 +364,7 @@ static void worker_done(const faas_response *res, void *arg)
 static void confirmed(nats_part *n, const char *tokens)
 {
     held *settled = NULL;
-    uint64_t now = faas__nats_real_ns();
+    uint64_t now = faas__sys_mono_ns();
     pthread_mutex_lock(&n->hlock);
     for (const char *p = tokens; p != NULL && *p != '\0';) {
         char *end;
@@ -424,7 +424,7 @@ static void on_wack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     bool settled = false;
     pthread_mutex_lock(&n->hlock);
     HASH_FIND(hh, n->held_map, &token, sizeof token, h);
-    uint64_t now = faas__nats_real_ns();
+    uint64_t now = faas__sys_mono_ns();
     if (h != NULL && h->state == H_DEAD_LETTER && stored_ok) {
         COUNT(n, dead_letters);
         natsMsg_Destroy(h->out);
@@ -506,7 +506,7 @@ static void take_message(nats_part *n, wfunc *wf, natsMsg *msg)
     h->msg = msg;
     h->attempt = attempt;
     h->state = H_RUNNING;
-    h->touched_ns = faas__nats_real_ns();
+    h->touched_ns = faas__sys_mono_ns();
     pthread_mutex_lock(&n->hlock);
     h->token = ++n->next_token;
     HASH_ADD(hh, n->held_map, token, sizeof h->token, h);
@@ -551,10 +551,10 @@ static int pull(nats_part *n, wfunc *wf, int batch)
                        (int64_t)(FETCH_WAIT_MS - 50) * 1000000);    /* ns */
     if (natsConnection_PublishRequest(n->nc, wf->next, wf->inbox, req, len) != NATS_OK)
         return -1;
-    uint64_t deadline = faas__nats_real_ns() + (uint64_t)FETCH_WAIT_MS * 1000000u;
+    uint64_t deadline = faas__sys_mono_ns() + (uint64_t)FETCH_WAIT_MS * 1000000u;
     int got = 0;
     while (got < batch) {
-        uint64_t now = faas__nats_real_ns();
+        uint64_t now = faas__sys_mono_ns();
         if (now >= deadline)
             break;
         natsMsg *msg = NULL;

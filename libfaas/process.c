@@ -70,13 +70,6 @@ typedef struct proc_inst {
     faas__plog       log;         /* its stdout and stderr (process_log.h) */
 } proc_inst;
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- the environment ------------------------------------------------------------------ */
 
 static bool own_sets(const proc_fn *pf, const char *name)
@@ -286,9 +279,9 @@ static void reap(proc_inst *pi)
     if (pi->reaped)
         return;
     kill(-pi->pid, SIGKILL);
-    uint64_t deadline = mono_ns() + (uint64_t)REAP_LIMIT_MS * 1000000u;
+    uint64_t deadline = faas__sys_mono_ns() + (uint64_t)REAP_LIMIT_MS * 1000000u;
     for (;;) {
-        uint64_t now = mono_ns();
+        uint64_t now = faas__sys_mono_ns();
         struct pollfd p = { pi->alive, POLLIN, 0 };
         int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
         int rc = poll(&p, 1, left);
@@ -338,7 +331,7 @@ static void proc_close(void *state)
 static int wait_event(proc_inst *pi, uint64_t deadline, faas_ctx *ctx)
 {
     for (;;) {
-        uint64_t now = mono_ns();
+        uint64_t now = faas__sys_mono_ns();
         if (now >= deadline)
             return 0;
         int left = (int)((deadline - now + 999999u) / 1000000u);
@@ -516,7 +509,7 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
     faas__rapi_offer(pi->api, &call);
     /* The deadline in real time: the kill must happen even on a test's clock that does
      * not move. */
-    uint64_t deadline = mono_ns() + left;
+    uint64_t deadline = faas__sys_mono_ns() + left;
     faas__rapi_answer a;
     for (;;) {
         int ev = wait_event(pi, deadline, ctx);
@@ -604,7 +597,7 @@ static int proc_create(faas_function *fn, faas__instance *inst, char *err, size_
         return rc;
     }
     /* INIT: until the runtime asks for its first call, posts an init error, or exits. */
-    uint64_t deadline = mono_ns() + (uint64_t)INIT_LIMIT_MS * 1000000u;
+    uint64_t deadline = faas__sys_mono_ns() + (uint64_t)INIT_LIMIT_MS * 1000000u;
     for (;;) {
         char *body = NULL, *type = NULL;
         int ev = wait_event(pi, deadline, NULL);

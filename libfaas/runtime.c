@@ -300,13 +300,6 @@ int faas_run_pending(faas_runtime *rt)
 /* Manual mode: run on this thread until nothing is pending. With the system clock, wait
  * for the next timer (a retry's backoff) in real time; with a test clock, time moves only
  * when the test moves it, so stop when nothing can run. */
-static uint64_t real_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int drain_manual(faas_runtime *rt, uint64_t deadline, uint64_t real_deadline)
 {
     faas__sched *s = &rt->sched;
@@ -314,7 +307,7 @@ static int drain_manual(faas_runtime *rt, uint64_t deadline, uint64_t real_deadl
         int ran = faas_run_pending(rt);
         if (atomic_load(&s->pending) == 0)
             return FAAS_OK;
-        if (ran > 0 && real_ns() < real_deadline)   /* callbacks that keep queueing work */
+        if (ran > 0 && faas__sys_mono_ns() < real_deadline)  /* callbacks queueing work */
             continue;
         uint64_t now = faas__now(rt);
         uint64_t next = faas__timers_next_due(rt);
@@ -339,7 +332,7 @@ int faas_drain(faas_runtime *rt, unsigned timeout_ms)
     if (faas__on_worker_of(rt))
         return faas__fail(FAAS_EBUSY, "faas_drain: called from an asynchronous call or its "
                           "callback on this runtime's own worker: it would wait for itself");
-    uint64_t real_deadline = real_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t real_deadline = faas__sys_mono_ns() + (uint64_t)timeout_ms * 1000000u;
     if (rt->opts.manual)
         return drain_manual(rt, faas__now(rt) + (uint64_t)timeout_ms * 1000000u,
                             real_deadline);

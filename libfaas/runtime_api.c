@@ -489,13 +489,9 @@ int faas__rapi_init_state(faas__rapi_inst *inst, char **body, char **type)
     return inst->inited ? 1 : 0;
 }
 
-void faas__rapi_offer(faas__rapi_inst *inst, const faas__rapi_call *call)
+/* Resume every suspended next; faas__rapi_run is then due at once. */
+static void resume_waiting(faas__rapi_inst *inst)
 {
-    inst->call = *call;
-    inst->offered = true;
-    inst->taken = inst->handed = inst->answered = inst->acked = false;
-    /* A next waiting for it runs again at the next faas__rapi_run (due at once:
-     * faas__rapi_timeout is 0; MHD's epoll fd is not woken by a resume without a thread). */
     while (inst->waiting != NULL) {
         req *r = inst->waiting;
         inst->waiting = r->next_wait;
@@ -503,6 +499,16 @@ void faas__rapi_offer(faas__rapi_inst *inst, const faas__rapi_call *call)
         MHD_resume_connection(r->con);
         inst->resumed = true;
     }
+}
+
+void faas__rapi_offer(faas__rapi_inst *inst, const faas__rapi_call *call)
+{
+    inst->call = *call;
+    inst->offered = true;
+    inst->taken = inst->handed = inst->answered = inst->acked = false;
+    /* A next waiting for it runs again at the next faas__rapi_run (due at once:
+     * faas__rapi_timeout is 0; MHD's epoll fd is not woken by a resume without a thread). */
+    resume_waiting(inst);
 }
 
 bool faas__rapi_taken(faas__rapi_inst *inst)
@@ -538,12 +544,7 @@ void faas__rapi_inst_close(faas__rapi_inst *inst)
     inst->closed = true;
     /* MHD may not be stopped with a suspended connection: each is resumed, then closed
      * with the rest (its request completed as the daemon shuts down). */
-    while (inst->waiting != NULL) {
-        req *r = inst->waiting;
-        inst->waiting = r->next_wait;
-        r->next_wait = NULL;
-        MHD_resume_connection(r->con);
-    }
+    resume_waiting(inst);
     if (inst->d != NULL)
         MHD_stop_daemon(inst->d);
     faas__rapi_answer_free(&inst->ans);

@@ -607,13 +607,6 @@ static faas__job *take_one(faas__sched *s)
     return job;
 }
 
-static inline uint64_t real_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static inline bool work_visible(faas__sched *s)
 {
     return atomic_load(&s->incoming) != NULL || atomic_load(&s->has_local) ||
@@ -630,7 +623,7 @@ static bool spin_for_work(faas__sched *s, uint64_t *budget)
     if (*budget == 0 ||
         !atomic_compare_exchange_strong(&s->spinners, &expected, 1))
         return false;
-    uint64_t start = real_now_ns();
+    uint64_t start = faas__sys_mono_ns();
     bool found = false;
     for (unsigned i = 1;; i++) {
         if (work_visible(s)) {
@@ -638,7 +631,7 @@ static bool spin_for_work(faas__sched *s, uint64_t *budget)
             break;
         }
         faas__cpu_relax();
-        if ((i & 63) == 0 && real_now_ns() - start > *budget)
+        if ((i & 63) == 0 && faas__sys_mono_ns() - start > *budget)
             break;
     }
     atomic_store(&s->spinners, 0);
