@@ -31,6 +31,11 @@
 
 #define API_PREFIX "/2018-06-01/runtime/"
 
+/* The connections an instance's listener keeps at once; it closes the rest as it accepts
+ * them. Runtime clients use one or two (curl's bootstrap one per request); the cap keeps a
+ * runtime from holding the host's descriptors and memory with connections. */
+#define RAPI_CONNECTIONS 16
+
 typedef struct req req;
 
 /* One instance. Used by one thread at a time: the instance's owner (process.c: the thread
@@ -394,6 +399,7 @@ static unsigned listen_for(faas__rapi_inst *inst)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, inst,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)RAPI_CONNECTIONS,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 8u,
         MHD_OPTION_END);
     if (inst->d == NULL)

@@ -40,19 +40,6 @@ static void restore_zygote(void)
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1;                   /* the directory's own descriptor */
-}
-
 /* This process's children (zombies included), up to max pids into out; returns how many. */
 typedef struct child_scan {
     pid_t *out;

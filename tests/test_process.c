@@ -564,6 +564,47 @@ static void answer_then_exit(void **state)
     assert_int_equal(st.errors, 0);
 }
 
+/* A runtime that opens connection after connection to its endpoint and keeps them (bootstrap
+ * "flood": each kept once the API has answered on it) cannot run its host out of file
+ * descriptors: an instance's listener holds at most 16 connections (runtime_api.c) and
+ * leaves the rest unaccepted, so the flood stops there, and the warm instance holds no more
+ * than 16 of the host's descriptors. Without the limit the host accepts and keeps all 300.
+ * The instance still serves its next call. */
+static void connection_flood_is_capped(void **state)
+{
+    pfix *f = *state;
+    const char *b = getenv("top_builddir");
+    char boot[1024];
+    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = boot;
+    pc.handler = "flood";
+    pc.cwd = f->dir;
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.timeout_ms = 30000;
+    ASSERT_OK(faas_register_process(f->rt, "c-flood", &pc, &cfg));
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, "c-flood", "0", 1, &res));    /* started, idle */
+    faas_response_free(&res);
+    int before = count_fds();
+    assert_true(before > 0);
+    ASSERT_OK(faas_invoke(f->rt, "c-flood", "300", 3, &res));
+    assert_int_equal(res.status, FAAS_OK);
+    unsigned opened = 0;
+    assert_int_equal(sscanf((const char *)res.data, "{\"opened\":%u}", &opened), 1);
+    faas_response_free(&res);
+    int after = count_fds();
+    print_message("# flood: %u connections kept; host fds %d before, %d after\n", opened,
+                  before, after);
+    assert_true(opened < 16);           /* the runtime's own connection is the 16th */
+    assert_true(after - before <= 16);
+    ASSERT_OK(faas_invoke(f->rt, "c-flood", "0", 1, &res));    /* still served */
+    assert_int_equal(res.status, FAAS_OK);
+    faas_response_free(&res);
+    faas_unregister(f->rt, "c-flood");
+}
+
 static void timeout_kills_the_group(void **state)
 {
     pfix *f = *state;
@@ -692,6 +733,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(c_bootstrap_echoes, setup, teardown),
         cmocka_unit_test_setup_teardown(max_memory_is_the_peak, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_runtime_gets_each_call_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(connection_flood_is_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(answer_then_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(timeout_kills_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(four_processes_then_throttled_then_zero, setup,

@@ -19,6 +19,11 @@
  *                      sends garbage on a new connection, keeps a request it never
  *                      finishes open (slowloris), and sends every third next only 20 ms
  *                      after the 202;
+ *   "flood"            the event is a number N: before its answer, it opens up to N
+ *                      more connections to the API, each kept open for good once the API
+ *                      has answered a request on it (a runtime that tries to run its host
+ *                      out of file descriptors); it stops at the first one not answered
+ *                      within a second; the answer is {"opened":K}, K those kept;
  *   "once"             the echo, then exit 0 at once, without reading the 202 (a runtime
  *                      that dies right after answering: the next call finds it gone);
  *   anything else      POST /2018-06-01/runtime/init/error (Runtime.HandlerNotFound) and
@@ -293,6 +298,36 @@ static bool exchange(conn *c, const char *method, const char *path, const char *
     return false;
 }
 
+/* Up to N more connections to the API, each kept open once the API has answered a request
+ * on it (so each is one the host accepted and holds); stops at the first one the API does
+ * not answer within a second (a listener at its connection limit leaves it in the kernel's
+ * backlog). The connections it kept: never closed, on purpose. */
+static unsigned flood_api(const conn *c, unsigned n)
+{
+    unsigned kept = 0;
+    for (; kept < n; kept++) {
+        conn x = { .fd = -1 };
+        memcpy(x.host, c->host, sizeof x.host);
+        memcpy(x.port, c->port, sizeof x.port);
+        if (!dial(&x))
+            break;
+        struct timeval tv = { .tv_sec = 1 };
+        setsockopt(x.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        size_t total;
+        resp rr;
+        bool ok = send_req(&x, "GET", "flood", NULL, NULL, 0, &total) == total &&
+                  read_resp(&x, &rr);
+        if (ok)
+            free(rr.body);
+        free(x.buf);
+        if (!ok) {
+            close(x.fd);
+            break;
+        }
+    }
+    return kept;
+}
+
 /* A second connection to the same API (its own buffer). */
 static void dial_like(const conn *c, conn *out)
 {
@@ -385,11 +420,12 @@ int main(void)
     if (handler == NULL)
         handler = "";
     bool fail = strcmp(handler, "error") == 0, alloc = strcmp(handler, "alloc") == 0;
-    bool once = strcmp(handler, "once") == 0;
+    bool once = strcmp(handler, "once") == 0, flood = strcmp(handler, "flood") == 0;
     resp r;
     if (strcmp(handler, "hostile") == 0)
         hostile(&c);
-    if (!fail && !alloc && !once && *handler != '\0' && strcmp(handler, "echo") != 0) {
+    if (!fail && !alloc && !once && !flood && *handler != '\0' &&
+        strcmp(handler, "echo") != 0) {
         char body[512];
         int n = snprintf(body, sizeof body,
                          "{\"errorMessage\":\"no handler named %.200s\","
@@ -434,6 +470,11 @@ int main(void)
                 }
             }
             snprintf(path, sizeof path, "invocation/%s/response", r.rid);
+            if (flood && r.body != NULL) {
+                unsigned n = (unsigned)strtoul(r.body, NULL, 10);
+                free(r.body);
+                r.len = (size_t)asprintf(&r.body, "{\"opened\":%u}", flood_api(&c, n));
+            }
             if (once) {
                 send_or_die(&c, "POST", path, r.body, r.len);
                 free(r.body);
