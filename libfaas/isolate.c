@@ -92,62 +92,6 @@ static int wait_readable(int sock, uint64_t deadline)
     }
 }
 
-/* ---- the wire: isolate_child.c uses it too, which pulls this file into a static link --- */
-
-int faas__iso_send(int sock, struct iovec *iov, int iovcnt, int fd)
-{
-    union {
-        struct cmsghdr h;
-        char           buf[CMSG_SPACE(sizeof(int))];
-    } u;
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = iov;
-    m.msg_iovlen = (size_t)iovcnt;
-    if (fd >= 0) {
-        memset(&u, 0, sizeof u);
-        m.msg_control = u.buf;
-        m.msg_controllen = sizeof u.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
-    ssize_t n;
-    do
-        n = sendmsg(sock, &m, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n < 0 ? -1 : 0;
-}
-
-long faas__iso_recv(int sock, void *buf, size_t cap, int *fd, bool restart)
-{
-    union {
-        struct cmsghdr h;
-        char           buf[CMSG_SPACE(sizeof(int))];
-    } u;
-    struct iovec iov = { buf, cap };
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = u.buf;
-    m.msg_controllen = sizeof u.buf;
-    *fd = -1;
-    ssize_t n;
-    do
-        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR && restart);
-    if (n < 0)
-        return -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len >= CMSG_LEN(sizeof(int)))
-            memcpy(fd, CMSG_DATA(c), sizeof *fd);
-    return (long)n;
-}
-
 /* ---- the zygote ---------------------------------------------------------------------- */
 
 static const char *zygote_path(void)
@@ -162,24 +106,7 @@ static void zygote_stop(iso_fn *z, bool kill_now)
 {
     if (z->pid <= 0)
         return;
-    if (!kill_now) {
-        shutdown(z->ctl, SHUT_WR);
-        uint64_t deadline = faas__sys_mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS);
-        char b[64];
-        int fd;
-        while (wait_readable(z->ctl, deadline) == 1 &&
-               faas__iso_recv(z->ctl, b, sizeof b, &fd, true) > 0)
-            if (fd >= 0)
-                close(fd);
-        kill_now = faas__sys_mono_ns() >= deadline;
-    }
-    if (kill_now)
-        kill(z->pid, SIGKILL);
-    close(z->ctl);
-    int st;
-    /* ECHILD: a host that ignores SIGCHLD, or reaps every child itself, already did. */
-    while (waitpid(z->pid, &st, 0) < 0 && errno == EINTR)
-        ;
+    faas__helper_stop(z->pid, z->ctl, kill_now);
     z->ctl = -1;
     z->pid = 0;
     if (z->cgroup != NULL)              /* a zygote that exited cleanly removed it */
@@ -192,50 +119,6 @@ static void zygote_stop(iso_fn *z, bool kill_now)
  * initialised). */
 static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        snprintf(err, errlen, "socketpair: %s", strerror(errno));
-        return FAAS_ENOMEM;
-    }
-    if (sv[1] <= FAAS__ISO_CTL_FD) {
-        /* dup2() onto itself would keep close-on-exec, and 0 (a host without stdin) is
-         * where /dev/null goes: move it out of the way first. */
-        int moved = fcntl(sv[1], F_DUPFD_CLOEXEC, FAAS__ISO_CTL_FD + 1);
-        close(sv[1]);
-        sv[1] = moved;
-    }
-    const char *path = zygote_path();
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, sv[1], FAAS__ISO_CTL_FD);
-    posix_spawnattr_init(&at);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&at, &none);     /* whatever the calling thread blocks */
-    posix_spawnattr_setsigdefault(&at, &all);   /* whatever the host ignores */
-    posix_spawnattr_setpgroup(&at, 0);          /* a terminal's ^C is for the host */
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
-    char *argv[] = { (char *)"faas-zygote", fn->name->name, NULL };
-    pid_t pid;
-    int rc = sv[1] < 0 ? errno : posix_spawn(&pid, path, &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    if (sv[1] >= 0)
-        close(sv[1]);
-    if (rc != 0) {
-        close(sv[0]);
-        snprintf(err, errlen, "posix_spawn(\"%s\"): %s (set FAAS_ZYGOTE to the faas-zygote "
-                 "program)", path, strerror(rc));
-        return FAAS_ELOAD;
-    }
-    z->pid = pid;
-    z->ctl = sv[0];
-    z->gen++;
-
     faas__iso_config c;
     memset(&c, 0, sizeof c);
     c.type = FAAS__ISO_CONFIG;
@@ -255,29 +138,21 @@ static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
                             { (void *)sym, c.symbol_len + 1u } };
     if (sizeof c + c.name_len + c.path_len + c.symbol_len + 3 > FAAS__ISO_MSG_MAX) {
         snprintf(err, errlen, "module path too long: %.80s...", mpath);
-        zygote_stop(z, true);
         return FAAS_ELOAD;
     }
     char buf[sizeof(faas__iso_hello) + 1300];
-    long n = -1;
-    int fd = -1, ready = -1;
-    if (faas__iso_send(z->ctl, iov, 4, -1) == 0 &&
-        (ready = wait_readable(z->ctl, faas__sys_mono_ns() + MS_NS(START_LIMIT_MS))) == 1)
-        n = faas__iso_recv(z->ctl, buf, sizeof buf - 1, &fd, true);
-    if (fd >= 0)
-        close(fd);
+    long n;
+    int pid, ctl;
+    char *argv[] = { (char *)"faas-zygote", (char *)name, NULL };
+    int rc = faas__helper_start(zygote_path(), argv, iov, 4, START_LIMIT_MS, &pid, &ctl, buf,
+                                sizeof buf, &n, err, errlen);
+    if (rc != FAAS_OK)
+        return rc;
+    z->pid = pid;
+    z->ctl = ctl;
+    z->gen++;
     faas__iso_hello h;
-    if (n < (long)sizeof h) {
-        /* EOF, or a reset: it exited (a reset when it left our CONFIG unread). */
-        snprintf(err, errlen, "the zygote of %s (%s) did not start: %s", name, path,
-                 ready == 0 ? "no answer after 10 s of load and INIT"
-                 : n > 0 ? "a malformed reply"
-                         : "it exited (is FAAS_ZYGOTE a faas-zygote of this libfaas?)");
-        zygote_stop(z, true);
-        return ready == 0 ? FAAS_EINIT : FAAS_ELOAD;
-    }
     memcpy(&h, buf, sizeof h);
-    buf[n] = '\0';
     if (h.status != FAAS_OK) {
         snprintf(err, errlen, "%s", buf + sizeof h);
         zygote_stop(z, true);
@@ -777,7 +652,7 @@ static bool zygote_reap(iso_inst *ii)
     bool done = false;
     pthread_mutex_lock(&z->lock);
     if (z->pid > 0 && z->gen == ii->zgen) {
-        faas__iso_reap r = { FAAS__ISO_REAP, (int32_t)ii->pid };
+        faas__iso_reap r = { FAAS__ISO_REAP, (int32_t)ii->pid, 0 };
         struct iovec iov = { &r, sizeof r };
         int fd = -1;
         if (faas__iso_send(z->ctl, &iov, 1, -1) == 0 &&

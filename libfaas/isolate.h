@@ -9,6 +9,11 @@
  *                              the zygote kills what it still has and exits
  *   channel (host <-> one instance): CALL ->; <- LOG*, then DONE, CRASH or EXIT; EOF -> the
  *                              instance runs its SHUTDOWN hook and exits
+ *   spawner (host <-> faas-spawner, process_spawner.c; process instances): <- HELLO; then
+ *                              EXEC + the runtime's output and fd 3 (SCM_RIGHTS) ->,
+ *                              <- EXECED (the runtime's pid, or why it did not start);
+ *                              REAP ->, <- REAPED with the runtime's wait status; EOF ->
+ *                              it kills every runtime it started and exits
  * A payload or reply above FAAS__ISO_INLINE travels in a shared memfd region instead (flag
  * FAAS__ISO_SHM, at offset 0); whichever side needs a bigger region makes a new one and sends
  * its fd with the message that first uses it (FAAS__ISO_NEWSHM). Nothing else is copied.
@@ -41,7 +46,7 @@
 enum {
     FAAS__ISO_CONFIG = 1, FAAS__ISO_HELLO, FAAS__ISO_SPAWN, FAAS__ISO_SPAWNED,
     FAAS__ISO_CALL, FAAS__ISO_LOG, FAAS__ISO_DONE, FAAS__ISO_CRASH, FAAS__ISO_EXIT,
-    FAAS__ISO_REAP, FAAS__ISO_REAPED
+    FAAS__ISO_REAP, FAAS__ISO_REAPED, FAAS__ISO_EXEC, FAAS__ISO_EXECED
 };
 
 #define FAAS__ISO_SHM    1u     /* the payload is in the shared region, not the message */
@@ -52,7 +57,7 @@ enum {
 /* Both ends must be the same build: the host and the faas-zygote it starts could come from
  * two installed versions. A zygote that gets another wire exits without a word, and the host
  * reports that it "did not start". */
-#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 2u)
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 3u)
 
 typedef struct faas__iso_config {
     uint32_t type;
@@ -85,11 +90,33 @@ typedef struct faas__iso_spawn {
 } faas__iso_spawn;
 
 /* host -> zygote: the instance pid is retired: kill its process group and reap all of it.
- * zygote -> host: done (REAPED, the same pid). */
+ * zygote -> host: done (REAPED, the same pid; a spawner adds the runtime's wait status). */
 typedef struct faas__iso_reap {
     uint32_t type;
     int32_t  pid;
+    int32_t  status;
 } faas__iso_reap;
+
+/* host -> spawner: start a runtime: argc + envc + 2 NUL-terminated strings follow (the
+ * command, its argv, its environment, its working directory), and two fds: its output
+ * (stdout and stderr) and the one it gets as fd 3. spawner -> host: EXECED once it has
+ * exec'd, or why not. */
+typedef struct faas__iso_exec {
+    uint32_t type;
+    uint32_t argc, envc;
+    uint32_t len;                   /* the strings' bytes */
+} faas__iso_exec;
+
+/* spawner -> host: the runtime started (err 0): its pid and its process group's id (its
+ * init's pid: the group stays until REAP), both as the host sees them; or the errno of
+ * what failed (where names it: "fork", "chdir", "execve"...). */
+typedef struct faas__iso_execed {
+    uint32_t type;
+    int32_t  err;
+    int32_t  pid, group;
+    uint32_t pidns;                 /* 1: in a PID namespace of its own */
+    char     where[16];
+} faas__iso_execed;
 
 /* host -> instance: run one call; the inline payload follows. */
 typedef struct faas__iso_call {
@@ -147,6 +174,20 @@ typedef struct faas__iso_exit {
 __attribute__((visibility("default")))
 int faas__isolate_main(int argc, char **argv, volatile uint64_t *oom_request);
 
+/* ---- the host's side of a helper program (helper.c) ---- */
+
+struct iovec;
+/* Start the helper at path (argv, NULL-terminated), send it the message in first (nfirst 0:
+ * none), and wait up to limit_ms for its HELLO, copied into hello (cap bytes, NUL-terminated;
+ * *hlen its length). FAAS_OK with *pid and *ctl, or FAAS_ELOAD / FAAS_EINIT / FAAS_ENOMEM
+ * with err (the helper is gone then). */
+int  faas__helper_start(const char *path, char *const argv[], struct iovec *first, int nfirst,
+                        unsigned limit_ms, int *pid, int *ctl, char *hello, size_t cap,
+                        long *hlen, char *err, size_t errlen);
+/* Stop it: EOF on ctl (it ends what it still has and exits, within 2 s) or at once with
+ * SIGKILL; reaped either way. */
+void faas__helper_stop(int pid, int ctl, bool kill_now);
+
 /* ---- the far side's parts (isolate_seccomp.c, isolate_pids.c) ---- */
 
 /* The function's seccomp profile as BPF, built once (FAAS_SECCOMP_NONE: len 0). */
@@ -179,9 +220,14 @@ void faas__iso_cgroup_remove(const char *dir);
  * SIGPIPE. Returns 0 or -1 (errno). */
 struct iovec;
 int faas__iso_send(int sock, struct iovec *iov, int iovcnt, int fd);
+/* The same with nfds (at most 4) fds. */
+int faas__iso_send_fds(int sock, struct iovec *iov, int iovcnt, const int *fds, int nfds);
 /* One message in, at most cap bytes; a passed fd (close-on-exec) goes to *fd, else -1.
  * Returns the length, 0 at EOF, or -1 (errno). EINTR is retried when restart is true; a
  * receive under SO_RCVTIMEO must not be (each retry would start the timeout again). */
 long faas__iso_recv(int sock, void *buf, size_t cap, int *fd, bool restart);
+/* The same for up to maxfds (at most 4) fds: *nfds of them in fds; any more are closed. */
+long faas__iso_recv_fds(int sock, void *buf, size_t cap, int *fds, int maxfds, int *nfds,
+                        bool restart);
 
 #endif /* FAAS_ISOLATE_H */

@@ -602,7 +602,7 @@ static void reap_instance(pid_t pid)
             break;
         }
     }
-    faas__iso_reap r = { FAAS__ISO_REAPED, (int32_t)pid };
+    faas__iso_reap r = { FAAS__ISO_REAPED, (int32_t)pid, 0 };
     struct iovec iov = { &r, sizeof r };
     faas__iso_send(z.ctl, &iov, 1, -1);
 }

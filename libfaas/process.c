@@ -1,11 +1,12 @@
 /*
  * process.c - process instances: a function whose instances are processes started from a
  * command (a custom runtime's bootstrap) that speak the Lambda Runtime API
- * (runtime_api.c). An instance is spawned in its own process group with the reserved
+ * (runtime_api.c). An instance's runtime is started (process_spawn.c: by the runtime's
+ * spawner, in a PID namespace of its own where the host may make one) with the reserved
  * environment of a Lambda function; its cold start is the spawn and the runtime's INIT,
  * until its first GET .../next; a call is offered through the Runtime API and its answer
  * awaited together with the process's death (pidfd) and the deadline, at which the whole
- * group is killed. The pool, limits, keep-alive, records and cost are the core's: it is
+ * instance is killed. The pool, limits, keep-alive, records and cost are the core's: it is
  * reached only through the isolation hook table (internal.h), as isolated modules are.
  */
 #include "internal.h"
@@ -13,6 +14,7 @@
 #include "abi.h"
 #include "process_code.h"
 #include "process_log.h"
+#include "process_spawn.h"
 #include "runtime_api.h"
 
 #include <errno.h>
@@ -54,8 +56,9 @@ typedef struct proc_fn {
 typedef struct proc_inst {
     faas_function   *fn;
     faas__rapi_inst *api;
-    pid_t            pid;         /* the runtime, leader of its own process group */
-    int              pidfd;       /* readable once it has exited */
+    faas__pspawn_proc proc;       /* the runtime, and how to end it */
+    pid_t            pid;         /* the runtime (proc.pid) */
+    int              pidfd;       /* readable once it has exited (its proc.group's) */
     int              alive;       /* a pipe's read end whose write end every process of the
                                      instance holds as fd 3: EOF once they are all gone */
     int              status_fd;   /* its /proc/PID/status, or -1 (not opened yet) */
@@ -65,7 +68,7 @@ typedef struct proc_inst {
     bool             have_faults; /* ... known: a call without faults since keeps peak */
     unsigned         streak;      /* calls in a row that faulted */
     unsigned         skip;        /* calls left that read VmHWM without asking first */
-    bool             reaped;      /* waited for: pid is no longer ours */
+    bool             reaped;      /* ended (proc): pid is no longer ours */
     int              status;      /* its wait status, once reaped */
     faas__plog       log;         /* its stdout and stderr (process_log.h) */
 } proc_inst;
@@ -212,58 +215,31 @@ static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t er
         snprintf(err, errlen, "out of memory starting %s", pf->command);
         return FAAS_ENOMEM;
     }
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_init(&at);
-    posix_spawn_file_actions_init(&fa);
-    sigset_t none, def;
-    sigemptyset(&none);
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGCHLD);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGINT);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setpgroup(&at, 0);          /* its own group: killed as one */
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     int alive[2];
     if (pipe2(alive, O_CLOEXEC) != 0) {
         close(out);
         faas__strv_free(env);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&at);
         snprintf(err, errlen, "pipe2: %s", strerror(errno));
         return FAAS_EINIT;
     }
-    posix_spawn_file_actions_adddup2(&fa, out, 1);  /* its output: the call's log */
-    posix_spawn_file_actions_adddup2(&fa, out, 2);
-    posix_spawn_file_actions_adddup2(&fa, alive[1], 3);
-    posix_spawn_file_actions_addchdir_np(&fa, pf->cwd);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-    int rc = posix_spawn(&pi->pid, pf->command, &fa, &at, pf->argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+    faas__pspawn_req q = { pf->command, pf->argv, env, pf->cwd, out, alive[1] };
+    int rc = faas__pspawn_start(fn->rt, &q, &pi->proc, err, errlen);
     faas__strv_free(env);
     close(alive[1]);
     close(out);
     pi->alive = alive[0];
-    if (rc != 0) {
-        snprintf(err, errlen, "posix_spawn(\"%s\"): %s", pf->command, strerror(rc));
-        return FAAS_EINIT;
-    }
+    if (rc != FAAS_OK)
+        return rc;
+    pi->pid = pi->proc.pid;
 #ifdef SYS_pidfd_open
-    pi->pidfd = (int)syscall(SYS_pidfd_open, pi->pid, 0);
+    pi->pidfd = (int)syscall(SYS_pidfd_open, pi->proc.group, 0);
 #else
     pi->pidfd = -1;
     errno = ENOSYS;
 #endif
     if (pi->pidfd < 0 && errno != ENOSYS) {
         int e = errno;
-        kill(-pi->pid, SIGKILL);
-        waitpid(pi->pid, NULL, 0);
+        faas__pspawn_end(&pi->proc);
         pi->reaped = true;
         snprintf(err, errlen, "pidfd_open: %s", strerror(e));
         return FAAS_EINIT;
@@ -278,7 +254,7 @@ static void reap(proc_inst *pi)
 {
     if (pi->reaped)
         return;
-    kill(-pi->pid, SIGKILL);
+    faas__pspawn_kill(&pi->proc);
     uint64_t deadline = faas__sys_mono_ns() + (uint64_t)REAP_LIMIT_MS * 1000000u;
     for (;;) {
         uint64_t now = faas__sys_mono_ns();
@@ -293,8 +269,7 @@ static void reap(proc_inst *pi)
         if (read(pi->alive, junk, sizeof junk) <= 0)
             break;
     }
-    while (waitpid(pi->pid, &pi->status, 0) < 0 && errno == EINTR)
-        ;
+    pi->status = faas__pspawn_end(&pi->proc);
     pi->reaped = true;
 }
 
@@ -522,7 +497,7 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
             if (faas__rapi_answer_take(pi->api, &a, true))
                 break;                  /* answered in time; its 202 was not taken */
             faas__rapi_withdraw(pi->api);
-            kill(-pi->pid, SIGKILL);    /* past the deadline: the whole group */
+            faas__pspawn_kill(&pi->proc);   /* past the deadline: the whole instance */
             output_end(pi, ctx);
             ctx->deadline_ns = 0;       /* FAAS_ETIMEOUT: see internal.h */
             return 0;

@@ -14,9 +14,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 typedef proc_fix pfix;
 
@@ -605,10 +609,156 @@ static void connection_flood_is_capped(void **state)
     faas_unregister(f->rt, "c-flood");
 }
 
+/* May this process make PID namespaces (CAP_SYS_ADMIN)? Asked in a child. */
+static bool can_make_pid_namespaces(void)
+{
+    pid_t p = fork();
+    if (p == 0)
+        _exit(unshare(CLONE_NEWPID) == 0 ? 0 : 1);
+    int st = 1;
+    return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* A process that a runtime started and that left the instance's process group and session
+ * (bootstrap "escape": fork, setsid, fork, every descriptor closed) dies with the instance:
+ * the runtime is the init of a PID namespace of its own, whose processes the kernel kills
+ * when it dies. Without that, killing the group missed it and it lived on, reparented to
+ * the host's init, after its function was gone. */
+static void escaped_processes_die_with_the_instance(void **state)
+{
+    if (!can_make_pid_namespaces()) {
+        print_message("# skipped: this host may not make PID namespaces (no CAP_SYS_ADMIN),"
+                      " so an instance is only a process group\n");
+        skip();
+    }
+    pfix *f = *state;
+    const char *b = getenv("top_builddir");
+    char boot[1024];
+    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = boot;
+    pc.handler = "escape";
+    pc.cwd = f->dir;
+    ASSERT_OK(faas_register_process(f->rt, "c-escape", &pc, NULL));
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, "c-escape", "{}", 2, &res));
+    long pid = -1;
+    assert_int_equal(sscanf((const char *)res.data, "{\"pid\":%ld}", &pid), 1);
+    faas_response_free(&res);
+    assert_true(pid > 1);
+    int pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    assert_true(pfd >= 0);                      /* it runs */
+    faas_unregister(f->rt, "c-escape");         /* the instance is stopped */
+    struct pollfd p = { pfd, POLLIN, 0 };
+    bool gone = poll(&p, 1, 10000) == 1;        /* readable once it has exited */
+    if (!gone)
+        kill((pid_t)pid, SIGKILL);
+    close(pfd);
+    assert_true(gone);
+}
+
+static volatile sig_atomic_t usr1_seen;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    usr1_seen++;
+}
+
+/* A runtime cannot signal its host (or any process outside its instance): in its PID
+ * namespace the host's pid names no process (bootstrap "signal" sends SIGUSR1 to the pid in
+ * its event: kill() fails with ESRCH, and the host's handler never runs). */
+static void runtime_cannot_signal_the_host(void **state)
+{
+    if (!can_make_pid_namespaces()) {
+        print_message("# skipped: this host may not make PID namespaces (no CAP_SYS_ADMIN),"
+                      " so a runtime can signal processes of the same user\n");
+        skip();
+    }
+    pfix *f = *state;
+    const char *b = getenv("top_builddir");
+    char boot[1024], ev[32];
+    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = boot;
+    pc.handler = "signal";
+    pc.cwd = f->dir;
+    ASSERT_OK(faas_register_process(f->rt, "c-signal", &pc, NULL));
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    usr1_seen = 0;
+    int n = snprintf(ev, sizeof ev, "%d", (int)getpid());
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, "c-signal", ev, (size_t)n, &res));
+    int rc = 0, e = 0;
+    assert_int_equal(sscanf((const char *)res.data, "{\"rc\":%d,\"errno\":%d}", &rc, &e), 2);
+    faas_response_free(&res);
+    sigaction(SIGUSR1, &old, NULL);
+    assert_int_equal(rc, -1);
+    assert_int_equal(e, ESRCH);
+    assert_int_equal(usr1_seen, 0);
+    faas_unregister(f->rt, "c-signal");
+}
+
+/* Without its spawner (FAAS_SPAWNER names no program), a runtime's process instances are
+ * spawned directly: they work, and the log says once that their processes are not
+ * contained. */
+static void without_the_spawner_runtimes_start_directly(void **state)
+{
+    pfix *f = *state;
+    const char *was = getenv("FAAS_SPAWNER");
+    char *saved = was ? strdup(was) : NULL;
+    setenv("FAAS_SPAWNER", "/nonexistent/faas-spawner", 1);
+    capture cap;
+    capture_init(&cap);
+    fake_clock clock;
+    faas_options o = manual_options(&clock);
+    o.log = capture_line;
+    o.log_arg = &cap;
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    const char *b = getenv("top_builddir");
+    char boot[1024];
+    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = boot;
+    pc.handler = "echo";
+    pc.cwd = f->dir;
+    ASSERT_OK(faas_register_process(rt, "c-direct", &pc, NULL));
+    faas_response res;
+    for (int i = 0; i < 2; i++) {                 /* a second instance: said once */
+        ASSERT_OK(faas_invoke(rt, "c-direct", "{\"n\":1}", 7, &res));
+        assert_string_equal((const char *)res.data, "{\"n\":1}");
+        faas_response_free(&res);
+        faas_runtime_free(rt);
+        if (i == 0) {
+            ASSERT_OK(faas_runtime_new(&rt, &o));
+            ASSERT_OK(faas_register_process(rt, "c-direct", &pc, NULL));
+        }
+    }
+    if (saved != NULL)
+        setenv("FAAS_SPAWNER", saved, 1);
+    else
+        unsetenv("FAAS_SPAWNER");
+    free(saved);
+    size_t said = 0;
+    for (size_t i = 0; i < cap.n; i++)
+        said += strstr(cap.lines[i], "spawned directly") != NULL &&
+                strstr(cap.lines[i], "not contained") != NULL;
+    capture_free(&cap);
+    assert_int_equal(said, 2);                    /* once per runtime */
+}
+
 static void timeout_kills_the_group(void **state)
 {
     pfix *f = *state;
-    proc_fix_put_file(f, "slow.sh", "function handler () {\n  echo $$ > \"$TMPDIR/pid\"\n"
+    /* The bootstrap's id as the host sees it: its process group's (the runtime is 1 in its
+     * own PID namespace, where it can; /proc is the host's). */
+    proc_fix_put_file(f, "slow.sh", "function handler () {\n"
+             "  read -r _ _ _ _ group _ < /proc/self/stat; echo $group > \"$TMPDIR/pid\"\n"
              "  sleep 30\n}\n");
     faas_config cfg;
     faas_config_init(&cfg);
@@ -658,9 +808,10 @@ static void four_processes_then_throttled_then_zero(void **state)
     /* Each call says it started (the FIFO the test reads), then waits for the gate file. */
     proc_fix_put_file(f, "block.sh",
              "function handler () {\n"
-             "  echo $$ > \"$TMPDIR/started\"\n"
+             "  read -r _ _ _ _ group _ < /proc/self/stat\n"    /* as in slow.sh */
+             "  echo $group > \"$TMPDIR/started\"\n"
              "  while [ ! -e \"$TMPDIR/gate\" ]; do sleep 0.01; done\n"
-             "  echo $$\n"
+             "  echo $group\n"
              "}\n");
     faas_config cfg;
     faas_config_init(&cfg);
@@ -734,6 +885,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(max_memory_is_the_peak, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_runtime_gets_each_call_once, setup, teardown),
         cmocka_unit_test_setup_teardown(connection_flood_is_capped, setup, teardown),
+        cmocka_unit_test_setup_teardown(escaped_processes_die_with_the_instance, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(runtime_cannot_signal_the_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(without_the_spawner_runtimes_start_directly, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(answer_then_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(timeout_kills_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(four_processes_then_throttled_then_zero, setup,

@@ -182,7 +182,7 @@ static void timeout_kills_the_process(void **state)
     register_node(f, "nodeslow", &cfg);
     faas_response res;
     ASSERT_OK(faas_invoke(f->rt, "nodeslow", "{}", 2, &res));
-    long long pid = json_number((const char *)res.data, "pid");
+    long long pid = json_number((const char *)res.data, "hostPid");
     assert_true(pid > 0);
     faas_response_free(&res);
     static const char ev[] = "{\"wait_ms\":60000}";
@@ -195,7 +195,7 @@ static void timeout_kills_the_process(void **state)
     /* the next call starts a new process */
     ASSERT_OK(faas_invoke(f->rt, "nodeslow", "{}", 2, &res));
     assert_int_equal(res.record.cold, 1);
-    assert_true(json_number((const char *)res.data, "pid") != pid);
+    assert_true(json_number((const char *)res.data, "hostPid") != pid);
     faas_response_free(&res);
 }
 

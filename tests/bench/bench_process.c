@@ -320,11 +320,52 @@ static void tree_visit(tree *t)
         closedir(d);
 }
 
-/* The process tree of the only process function instance that is warm now. */
+/* The comm of pid into out ("" if gone). */
+static void comm_of(pid_t pid, char *out, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    FILE *fp = fopen(path, "r");
+    out[0] = '\0';
+    if (fp != NULL && fgets(out, (int)n, fp) != NULL)
+        out[strcspn(out, "\n")] = '\0';
+    if (fp != NULL)
+        fclose(fp);
+}
+
+/* The process tree of the only process function instance that is warm now: the group of
+ * the host's child, or, when that child is the runtime's spawner (faas-spawner), the
+ * largest group among the spawner's children (an instance's init and its runtime; the
+ * spare init waiting for the next cold start is a group of one). The spawner itself is
+ * shared by all of a runtime's instances: not counted. */
 static tree instance_tree(void)
 {
     tree t = { getpid(), 0, 0, 0, 0, 0 };
     tree_visit(&t);
+    char comm[32];
+    comm_of(t.child, comm, sizeof comm);
+    if (t.child != 0 && strcmp(comm, "faas-spawner") == 0) {
+        tree best = t;
+        best.procs = 0;
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            pid_t pid = (pid_t)atoi(e->d_name);
+            char c[32];
+            if (pid <= 0)
+                continue;
+            comm_of(pid, c, sizeof c);
+            if (strcmp(c, "faas-init") != 0)
+                continue;
+            tree g = { 0, pid, pid, 0, 0, 0 };
+            tree_visit(&g);
+            if (g.procs > best.procs)
+                best = g;
+        }
+        if (d != NULL)
+            closedir(d);
+        return best;
+    }
     if (t.child != 0) {
         t.pgid = t.child;
         tree_visit(&t);

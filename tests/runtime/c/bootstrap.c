@@ -24,6 +24,12 @@
  *                      has answered a request on it (a runtime that tries to run its host
  *                      out of file descriptors); it stops at the first one not answered
  *                      within a second; the answer is {"opened":K}, K those kept;
+ *   "escape"           before its answer, starts a process that leaves the instance's
+ *                      process group and session (fork, setsid, fork), closes every
+ *                      descriptor and waits for ever; the answer is {"pid":P}, P that
+ *                      process's id as the host sees it (its /proc/self);
+ *   "signal"           the event is a pid: it sends that process SIGUSR1 and answers
+ *                      {"rc":R,"errno":E}, kill()'s result;
  *   "once"             the echo, then exit 0 at once, without reading the 202 (a runtime
  *                      that dies right after answering: the next call finds it gone);
  *   anything else      POST /2018-06-01/runtime/init/error (Runtime.HandlerNotFound) and
@@ -44,10 +50,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #define API "/2018-06-01/runtime/"
 
@@ -328,6 +336,38 @@ static unsigned flood_api(const conn *c, unsigned n)
     return kept;
 }
 
+/* A process out of the runtime's process group and session (fork, setsid, fork: a
+ * daemon), holding none of its descriptors, that waits for ever: its id as the host sees
+ * it (the runtime may be in a PID namespace of its own, /proc is the host's), or -1. */
+static long escapee(void)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    pid_t child = fork();
+    if (child == 0) {
+        setsid();
+        if (fork() == 0) {
+            char self[32] = "";
+            ssize_t n = readlink("/proc/self", self, sizeof self - 1);
+            if (n > 0 && write(p[1], self, (size_t)n) != n)
+                _exit(1);
+            for (int fd = 0; fd < 1024; fd++)
+                close(fd);
+            for (;;)
+                pause();
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    char buf[32] = "";
+    ssize_t n = child > 0 ? read(p[0], buf, sizeof buf - 1) : -1;
+    close(p[0]);
+    if (child > 0)
+        waitpid(child, NULL, 0);
+    return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
 /* A second connection to the same API (its own buffer). */
 static void dial_like(const conn *c, conn *out)
 {
@@ -421,10 +461,11 @@ int main(void)
         handler = "";
     bool fail = strcmp(handler, "error") == 0, alloc = strcmp(handler, "alloc") == 0;
     bool once = strcmp(handler, "once") == 0, flood = strcmp(handler, "flood") == 0;
+    bool escape = strcmp(handler, "escape") == 0, sig = strcmp(handler, "signal") == 0;
     resp r;
     if (strcmp(handler, "hostile") == 0)
         hostile(&c);
-    if (!fail && !alloc && !once && !flood && *handler != '\0' &&
+    if (!fail && !alloc && !once && !flood && !escape && !sig && *handler != '\0' &&
         strcmp(handler, "echo") != 0) {
         char body[512];
         int n = snprintf(body, sizeof body,
@@ -474,6 +515,18 @@ int main(void)
                 unsigned n = (unsigned)strtoul(r.body, NULL, 10);
                 free(r.body);
                 r.len = (size_t)asprintf(&r.body, "{\"opened\":%u}", flood_api(&c, n));
+            }
+            if (sig && r.body != NULL) {
+                pid_t target = (pid_t)strtol(r.body, NULL, 10);
+                errno = 0;
+                int rc = target > 0 ? kill(target, SIGUSR1) : -1;
+                int e = errno;
+                free(r.body);
+                r.len = (size_t)asprintf(&r.body, "{\"rc\":%d,\"errno\":%d}", rc, e);
+            }
+            if (escape) {
+                free(r.body);
+                r.len = (size_t)asprintf(&r.body, "{\"pid\":%ld}", escapee());
             }
             if (once) {
                 send_or_die(&c, "POST", path, r.body, r.len);

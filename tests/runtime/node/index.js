@@ -15,5 +15,8 @@ exports.handler = async (event, context) => {
     functionName: context.functionName,
     arn: context.invokedFunctionArn,
     pid: process.pid,
+    // its id as the host sees it (/proc is the host's; the runtime may be in a PID
+    // namespace of its own, where process.pid is 2)
+    hostPid: Number(require('fs').readlinkSync('/proc/self')),
   };
 };

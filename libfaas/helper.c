@@ -1,0 +1,130 @@
+/*
+ * helper.c - starting and stopping libfaas's helper programs (faas-zygote for isolated
+ * functions, faas-spawner for process instances): each is spawned with its control socket
+ * as fd 3 (FAAS__ISO_CTL_FD) and /dev/null as stdin, in a process group of its own, and
+ * answers a HELLO first; it exits at EOF on that socket.
+ */
+#include "internal.h"
+
+#include "isolate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+#define MS_NS(ms) ((uint64_t)(ms) * 1000000u)
+#define SHUTDOWN_LIMIT_MS 2000    /* a helper's own shutdown (a zygote's SHUTDOWN hook) */
+
+/* Wait until sock is readable or the deadline (monotonic ns) passes; 1 ready, 0 timed out,
+ * -1 error. */
+static int wait_readable(int sock, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = faas__sys_mono_ns();
+        int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        struct pollfd p = { sock, POLLIN, 0 };
+        int rc = poll(&p, 1, left);
+        if (rc > 0)
+            return 1;
+        if (rc == 0 && faas__sys_mono_ns() >= deadline)
+            return 0;
+        if (rc < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+void faas__helper_stop(int pid, int ctl, bool kill_now)
+{
+    if (!kill_now) {
+        shutdown(ctl, SHUT_WR);
+        uint64_t deadline = faas__sys_mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS);
+        char b[64];
+        int fd;
+        while (wait_readable(ctl, deadline) == 1 &&
+               faas__iso_recv(ctl, b, sizeof b, &fd, true) > 0)
+            if (fd >= 0)
+                close(fd);
+        kill_now = faas__sys_mono_ns() >= deadline;
+    }
+    if (kill_now)
+        kill(pid, SIGKILL);
+    close(ctl);
+    int st;
+    /* ECHILD: a host that ignores SIGCHLD, or reaps every child itself, already did. */
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+}
+
+int faas__helper_start(const char *path, char *const argv[], struct iovec *first, int nfirst,
+                       unsigned limit_ms, int *pid_out, int *ctl_out, char *hello, size_t cap,
+                       long *hlen, char *err, size_t errlen)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        snprintf(err, errlen, "socketpair: %s", strerror(errno));
+        return FAAS_ENOMEM;
+    }
+    if (sv[1] <= FAAS__ISO_CTL_FD) {
+        /* dup2() onto itself would keep close-on-exec, and 0 (a host without stdin) is
+         * where /dev/null goes: move it out of the way first. */
+        int moved = fcntl(sv[1], F_DUPFD_CLOEXEC, FAAS__ISO_CTL_FD + 1);
+        close(sv[1]);
+        sv[1] = moved;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], FAAS__ISO_CTL_FD);
+    posix_spawnattr_init(&at);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);     /* whatever the calling thread blocks */
+    posix_spawnattr_setsigdefault(&at, &all);   /* whatever the host ignores */
+    posix_spawnattr_setpgroup(&at, 0);          /* a terminal's ^C is for the host */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETPGROUP);
+    pid_t pid;
+    int rc = sv[1] < 0 ? errno : posix_spawn(&pid, path, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (sv[1] >= 0)
+        close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        snprintf(err, errlen, "posix_spawn(\"%s\"): %s", path, strerror(rc));
+        return FAAS_ELOAD;
+    }
+    long n = -1;
+    int fd = -1, ready = -1;
+    if ((nfirst == 0 || faas__iso_send(sv[0], first, nfirst, -1) == 0) &&
+        (ready = wait_readable(sv[0], faas__sys_mono_ns() + MS_NS(limit_ms))) == 1)
+        n = faas__iso_recv(sv[0], hello, cap - 1, &fd, true);
+    if (fd >= 0)
+        close(fd);
+    if (n < (long)sizeof(faas__iso_hello)) {
+        /* EOF, or a reset: it exited (a reset when it left our CONFIG unread). */
+        snprintf(err, errlen, "%s (%s) did not start: %s", argv[0], path,
+                 ready == 0 ? "no answer in time"
+                 : n > 0 ? "a malformed reply"
+                         : "it exited (is it the helper of this libfaas?)");
+        faas__helper_stop(pid, sv[0], true);
+        return ready == 0 ? FAAS_EINIT : FAAS_ELOAD;
+    }
+    hello[n] = '\0';
+    *hlen = n;
+    *pid_out = pid;
+    *ctl_out = sv[0];
+    return FAAS_OK;
+}

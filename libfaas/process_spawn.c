@@ -1,0 +1,344 @@
+/*
+ * process_spawn.c - starting and ending a process instance's runtime (process_spawn.h)
+ * through the runtime's spawner: one faas-spawner per runtime (process_spawner.c; the wire
+ * is isolate.h's EXEC and REAP), started at the first process instance and stopped when the
+ * runtime and its last instance are gone. One round trip at a time (its lock); a spawner
+ * found dead is started again, and the instances it had are gone with it (their inits die
+ * with it). When it cannot start (no faas-spawner), runtimes are spawned directly, and the
+ * log says once that their processes are not contained.
+ */
+#include "internal.h"
+
+#include "isolate.h"
+#include "process_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#define START_LIMIT_MS 10000u     /* the spawner's own start */
+#define EXEC_LIMIT_MS  10000u     /* a runtime's fork and exec in the spawner */
+#define REAP_LIMIT_MS  5000u      /* an instance's processes killed and reaped */
+
+/* ---- directly ------------------------------------------------------------------------- */
+
+static int spawn_direct(const faas__pspawn_req *q, faas__pspawn_proc *p, char *err,
+                        size_t errlen)
+{
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_init(&fa);
+    sigset_t none, def;
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGCHLD);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGINT);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setpgroup(&at, 0);          /* its own group: killed as one */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, q->out, 1);   /* its output: the call's log */
+    posix_spawn_file_actions_adddup2(&fa, q->out, 2);
+    posix_spawn_file_actions_adddup2(&fa, q->fd3, 3);
+    posix_spawn_file_actions_addchdir_np(&fa, q->cwd);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    int rc = posix_spawn(&p->pid, q->path, &fa, &at, q->argv, q->envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) {
+        snprintf(err, errlen, "posix_spawn(\"%s\"): %s", q->path, strerror(rc));
+        return FAAS_EINIT;
+    }
+    p->group = p->pid;
+    p->sp = NULL;
+    p->gen = 0;
+    p->pidns = false;
+    p->reaped = false;
+    return FAAS_OK;
+}
+
+/* ---- through the spawner -------------------------------------------------------------- */
+
+#ifndef FAAS_SPAWNER_PATH
+# define FAAS_SPAWNER_PATH "faas-spawner"
+#endif
+
+static const char *spawner_path(void)
+{
+    const char *p = getenv("FAAS_SPAWNER");     /* the build tree's, for tests */
+    return p != NULL && p[0] != '\0' ? p : FAAS_SPAWNER_PATH;
+}
+
+/* The spawner: the runtime's part holds a reference, and each instance it started one, so
+ * that it outlives them all (the parts are freed before the instances are closed). */
+typedef struct faas__spawner {
+    atomic_uint     refs;
+    pthread_mutex_t lock;         /* protects the rest: one round trip at a time */
+    int             pid, ctl;     /* 0 / -1 when none runs */
+    unsigned        gen;          /* one more at each start */
+    bool            direct;       /* it could not start: runtimes are spawned directly */
+    char           *warning;      /* to log once the lock is dropped, or NULL */
+    unsigned char  *buf;          /* FAAS__ISO_MSG_MAX bytes: an EXEC */
+} spawner;
+
+typedef struct spawner_part {
+    faas__part base;
+    spawner   *s;
+} spawner_part;
+
+static void spawner_stop(spawner *s, bool kill_now)
+{
+    if (s->pid > 0)
+        faas__helper_stop(s->pid, s->ctl, kill_now);
+    s->pid = 0;
+    s->ctl = -1;
+}
+
+static void spawner_unref(spawner *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    spawner_stop(s, false);             /* EOF: it kills what it still has, and exits */
+    pthread_mutex_destroy(&s->lock);
+    free(s->warning);
+    free(s->buf);
+    free(s);
+}
+
+static void part_free(faas__part *part)
+{
+    spawner_part *sp = (spawner_part *)part;
+    spawner_unref(sp->s);
+    free(sp);
+}
+
+static const faas__part_ops spawner_ops = { NULL, part_free };
+
+static faas__part *part_create(faas_runtime *rt)
+{
+    (void)rt;
+    spawner_part *sp = calloc(1, sizeof *sp);
+    spawner *s = calloc(1, sizeof *s);
+    if (sp == NULL || s == NULL || (s->buf = malloc(FAAS__ISO_MSG_MAX)) == NULL) {
+        free(sp);
+        free(s);
+        faas__fail(FAAS_ENOMEM, "the process instances' spawner: out of memory");
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);           /* the part's */
+    pthread_mutex_init(&s->lock, NULL);
+    s->ctl = -1;
+    sp->s = s;
+    sp->base.ops = &spawner_ops;
+    return &sp->base;
+}
+
+/* Wait until fd is readable or limit_ms passed: true if readable. */
+static bool readable(int fd, unsigned limit_ms)
+{
+    uint64_t deadline = faas__sys_mono_ns() + (uint64_t)limit_ms * 1000000u;
+    for (;;) {
+        uint64_t now = faas__sys_mono_ns();
+        int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        struct pollfd pf = { fd, POLLIN, 0 };
+        int rc = poll(&pf, 1, left);
+        if (rc > 0)
+            return true;
+        if (rc == 0 || errno != EINTR)
+            return false;
+    }
+}
+
+/* Requires s->lock. Start the spawner; false if it cannot be (s->direct from then on,
+ * with the warning to log). */
+static bool spawner_start(spawner *s)
+{
+    char wire[16], hello[sizeof(faas__iso_hello) + 256], err[512];
+    snprintf(wire, sizeof wire, "%x", (unsigned)FAAS__ISO_WIRE);
+    char *argv[] = { (char *)"faas-spawner", wire, NULL };
+    long n;
+    int rc = faas__helper_start(spawner_path(), argv, NULL, 0, START_LIMIT_MS, &s->pid, &s->ctl,
+                                hello, sizeof hello, &n, err, sizeof err);
+    faas__iso_hello h;
+    if (rc == FAAS_OK)
+        memcpy(&h, hello, sizeof h);
+    if (rc != FAAS_OK || h.status != FAAS_OK) {
+        if (rc == FAAS_OK)
+            spawner_stop(s, true);
+        s->direct = true;
+        free(s->warning);
+        if (asprintf(&s->warning, "WARNING process instances are spawned directly, their "
+                     "processes not contained: the spawner did not start: %s",
+                     rc != FAAS_OK ? err : "out of memory") < 0)
+            s->warning = NULL;
+        return false;
+    }
+    s->gen++;
+    const char *what = hello + sizeof h;
+    if (strncmp(what, "no ", 3) == 0) {
+        free(s->warning);
+        if (asprintf(&s->warning, "WARNING process instances are process groups only (a "
+                     "process that leaves its group outlives them): %s", what) < 0)
+            s->warning = NULL;
+    }
+    return true;
+}
+
+/* Requires s->lock. One EXEC round trip; FAAS_OK, -1 if the spawner is gone, or a status
+ * with err. */
+static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *p, char *err,
+                      size_t errlen)
+{
+    faas__iso_exec e = { FAAS__ISO_EXEC, 0, 0, 0 };
+    size_t len = 0, room = FAAS__ISO_MSG_MAX - sizeof e;
+    char *out = (char *)s->buf + sizeof e;
+    bool fits = true;
+#define PUT(str)                                                    \
+    do {                                                            \
+        size_t l_ = strlen(str) + 1;                                \
+        if (l_ > room - len)                                        \
+            fits = false;                                           \
+        else                                                        \
+            memcpy(out + len, (str), l_), len += l_;                \
+    } while (0)
+    PUT(q->path);
+    for (char *const *a = q->argv; *a != NULL && fits; a++, e.argc++)
+        PUT(*a);
+    for (char *const *v = q->envp; *v != NULL && fits; v++, e.envc++)
+        PUT(*v);
+    PUT(q->cwd);
+#undef PUT
+    if (!fits || e.argc == 0) {
+        snprintf(err, errlen, "%s: its command, arguments, environment and directory "
+                 "%s", q->path, fits ? "name no program (argv is empty)"
+                                      : "exceed 64 KB");
+        return FAAS_EINIT;
+    }
+    e.len = (uint32_t)len;
+    memcpy(s->buf, &e, sizeof e);
+    struct iovec iov = { s->buf, sizeof e + len };
+    int fds[2] = { q->out, q->fd3 };
+    if (faas__iso_send_fds(s->ctl, &iov, 1, fds, 2) != 0)
+        return -1;
+    faas__iso_execed r;
+    int got[2], ngot = 0;
+    long n = readable(s->ctl, EXEC_LIMIT_MS)
+                 ? faas__iso_recv_fds(s->ctl, &r, sizeof r, got, 2, &ngot, true) : -1;
+    for (int i = 0; i < ngot; i++)
+        close(got[i]);
+    if (n != (long)sizeof r || r.type != FAAS__ISO_EXECED)
+        return -1;
+    if (r.err != 0) {
+        r.where[sizeof r.where - 1] = '\0';
+        snprintf(err, errlen, "%s(\"%s\") for the runtime: %s", r.where, q->path,
+                 strerror(r.err));
+        return r.err == ENOMEM || r.err == EAGAIN ? FAAS_ENOMEM : FAAS_EINIT;
+    }
+    p->pid = r.pid;
+    p->group = r.group;
+    p->gen = s->gen;
+    p->pidns = r.pidns != 0;
+    p->reaped = false;
+    return FAAS_OK;
+}
+
+int faas__pspawn_start(faas_runtime *rt, const faas__pspawn_req *q, faas__pspawn_proc *p,
+                       char *err, size_t errlen)
+{
+    spawner_part *part = (spawner_part *)faas__part_get(rt, &spawner_ops, part_create);
+    if (part == NULL) {
+        snprintf(err, errlen, "%s", faas_last_error());
+        return FAAS_ENOMEM;
+    }
+    spawner *s = part->s;
+    int rc = -1;
+    pthread_mutex_lock(&s->lock);
+    for (int tries = 0; tries < 2 && rc == -1 && !s->direct; tries++) {
+        if (s->pid <= 0 && !spawner_start(s))
+            break;
+        rc = exec_round(s, q, p, err, errlen);
+        if (rc == -1)
+            spawner_stop(s, true);      /* it died, or hangs: kill it, start another */
+    }
+    bool direct = s->direct;
+    char *warning = s->warning;
+    s->warning = NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (warning != NULL) {              /* the sink is user code: never under the lock */
+        faas__log_line(rt, warning);
+        free(warning);
+    }
+    if (direct)
+        return spawn_direct(q, p, err, errlen);
+    if (rc == -1) {
+        snprintf(err, errlen, "the process instances' spawner stopped answering");
+        return FAAS_EINIT;
+    }
+    if (rc == FAAS_OK) {
+        atomic_fetch_add(&s->refs, 1);  /* the instance's, until faas__pspawn_end */
+        p->sp = s;
+    }
+    return rc;
+}
+
+/* The wait status REAP gives, or -1 if its spawner is gone since. */
+static int reap_round(const faas__pspawn_proc *p)
+{
+    spawner *s = p->sp;
+    int status = -1;
+    pthread_mutex_lock(&s->lock);
+    if (s->pid > 0 && s->gen == p->gen) {
+        faas__iso_reap q = { FAAS__ISO_REAP, (int32_t)p->pid, 0 };
+        struct iovec iov = { &q, sizeof q };
+        faas__iso_reap r;
+        int fd = -1;
+        if (faas__iso_send(s->ctl, &iov, 1, -1) == 0 && readable(s->ctl, REAP_LIMIT_MS) &&
+            faas__iso_recv(s->ctl, &r, sizeof r, &fd, true) == (long)sizeof r &&
+            r.type == FAAS__ISO_REAPED && r.pid == q.pid)
+            status = r.status;
+        else
+            spawner_stop(s, true);      /* gone or stuck: its instances die with it */
+        if (fd >= 0)
+            close(fd);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return status;
+}
+
+void faas__pspawn_kill(const faas__pspawn_proc *p)
+{
+    if (!p->reaped)
+        kill(-p->group, SIGKILL);
+}
+
+int faas__pspawn_end(faas__pspawn_proc *p)
+{
+    if (p->reaped)
+        return 0;
+    p->reaped = true;
+    int status = SIGKILL;               /* as waitpid says "killed by SIGKILL" */
+    if (p->sp == NULL) {
+        kill(-p->group, SIGKILL);
+        while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        return status;
+    }
+    int st = reap_round(p);             /* the spawner kills and reaps it */
+    spawner_unref(p->sp);
+    p->sp = NULL;
+    return st == -1 ? SIGKILL : st;
+}

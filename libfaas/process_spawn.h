@@ -1,0 +1,49 @@
+/*
+ * process_spawn.h - how a process instance's runtime is started and ended (process.c):
+ * through the runtime's spawner (a faas-zygote in exec mode, process_zygote.c), which gives
+ * each runtime an init of its own, in a PID namespace of its own where the host may make
+ * one; or, in a build without process isolation or when the spawner cannot start,
+ * directly with posix_spawn (the runtime then leads its own process group, and nothing
+ * more contains it). Never installed.
+ */
+#ifndef FAAS_PROCESS_SPAWN_H
+#define FAAS_PROCESS_SPAWN_H
+
+#include "internal.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* What to start: the program (path), its NULL-terminated argv and environment, its
+ * working directory, the descriptor its stdout and stderr write to, and the one it gets
+ * as fd 3. Neither descriptor is closed here. */
+typedef struct faas__pspawn_req {
+    const char *path;
+    char *const *argv, *const *envp;
+    const char *cwd;
+    int         out, fd3;
+} faas__pspawn_req;
+
+/* A started runtime. */
+typedef struct faas__pspawn_proc {
+    pid_t    pid;                   /* the runtime, as the host sees it (/proc/PID) */
+    pid_t    group;                 /* its process group: kill(-group) ends the instance;
+                                       also the process to watch (a pidfd): it has exited
+                                       once the runtime has */
+    struct faas__spawner *sp;       /* a reference to the spawner that started it (until
+                                       the end), or NULL: started directly */
+    unsigned gen;                   /* which start of that spawner */
+    bool     pidns;                 /* in a PID namespace of its own */
+    bool     reaped;
+} faas__pspawn_proc;
+
+/* Start it; FAAS_OK, or FAAS_EINIT / FAAS_ENOMEM with err. */
+int  faas__pspawn_start(faas_runtime *rt, const faas__pspawn_req *req, faas__pspawn_proc *p,
+                        char *err, size_t errlen);
+/* SIGKILL to the whole instance (any thread; the group's id stays valid until the end). */
+void faas__pspawn_kill(const faas__pspawn_proc *p);
+/* Kill it if it is not dead yet, and reap it: the runtime's wait status (for WIFEXITED and
+ * the rest). Once. */
+int  faas__pspawn_end(faas__pspawn_proc *p);
+
+#endif /* FAAS_PROCESS_SPAWN_H */

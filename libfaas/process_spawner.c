@@ -1,0 +1,411 @@
+/*
+ * process_spawner.c - faas-spawner, the helper program that starts process instances'
+ * runtimes (one per libfaas runtime, started by process_spawn.c; the wire is isolate.h's
+ * EXEC and REAP). It links only the C library (and wire.c), so that its forks are cheap
+ * and the init it leaves in each instance is small. A runtime is not its child:
+ *
+ *   spawner --fork--> init (pid 1 of a new PID namespace, leader of the instance's group)
+ *                       --fork, exec--> the runtime (pid 2 there, in the init's group)
+ *
+ * When the host may make PID namespaces (CAP_SYS_ADMIN), each instance gets one, so
+ *   - everything the runtime starts dies with the instance, even a process that left its
+ *     process group and session (setsid) or was orphaned: when a namespace's init exits,
+ *     the kernel kills every process in it, and the init exits as soon as the runtime has;
+ *   - the runtime sees no process outside its namespace, so it cannot signal, trace or wait
+ *     for one (the host included);
+ *   - the runtime is not pid 1: the init is, and reaps what is orphaned below it.
+ * Without that right the instance is its init's process group and nothing more, as a
+ * runtime spawned directly by the host was: a process that calls setsid() can outlive it
+ * (EXECED's pidns says which; the host warns once).
+ *
+ * The spawner keeps one init forked ahead (the spare), so that a cold start pays no fork
+ * of its own: on EXEC it hands the request and its two descriptors to the spare over their
+ * socket, the init starts the runtime with posix_spawn (the runtime runs at once, and an
+ * error of its exec comes back as a result) and answers its pid; the spawner answers the
+ * host, then forks the next spare. The spawner reaps an init only when the host retires the
+ * instance (REAP): until then the group's id (the init's pid) cannot be reused, so the host
+ * may always kill(-group). The init sends the runtime's wait status over its socket as it
+ * reaps it, and REAP answers it. Single-threaded, so it forks freely; it never runs code of
+ * the function. Started by hand, or by another build of libfaas (argv[1] is the wire's
+ * version), it exits.
+ */
+#include "config.h"
+
+#include <faas.h>
+
+#include "isolate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+typedef struct kid {
+    pid_t runtime, init;
+    int   sock;                     /* the spawner's end of the init's socket */
+} kid;
+
+static struct {
+    int      ctl;
+    pid_t    self;
+    int      own_ns;                /* this process's PID namespace, or -1: none made */
+    kid      spare;                 /* an init waiting for its runtime (init 0: none) */
+    bool     spare_ns;
+    kid     *kids;
+    size_t   nkids, cap;
+    unsigned char *buf;
+} sp = { .ctl = -1, .own_ns = -1 };
+
+/* An init's report: its runtime's pid (> 0), or an errno (< 0) and what failed. */
+typedef struct report {
+    int32_t code;
+    char    where[16];
+} report;
+
+/* ---- an init (in a fork) -------------------------------------------------------------- */
+
+/* Close every descriptor but keep[0..n) (sorted ascending). */
+static void close_all_but(const int *keep, int n)
+{
+    int from = 0;
+    for (int i = 0; i <= n; i++) {
+        int to = i < n ? keep[i] - 1 : INT_MAX;
+        if (to >= from) {
+#ifdef SYS_close_range
+            if (syscall(SYS_close_range, (unsigned)from, (unsigned)to, 0) != 0)
+#endif
+                for (int fd = from; fd <= to && fd < 65536; fd++)
+                    close(fd);
+        }
+        if (i < n)
+            from = keep[i] + 1;
+    }
+}
+
+static void send_report(int sock, int32_t code, const char *where)
+{
+    report r;
+    memset(&r, 0, sizeof r);
+    r.code = code;
+    if (where != NULL)
+        snprintf(r.where, sizeof r.where, "%s", where);
+    send(sock, &r, sizeof r, MSG_NOSIGNAL);
+}
+
+/* Split the strings of an EXEC (the path to run, argc arguments, envc variables, the
+ * directory) into v (argc + envc + 2 slots): the NULL-terminated argv and envp. False if
+ * they do not add up. */
+static bool split(const faas__iso_exec *e, long n, char **v, char **path, char ***argv,
+                  char ***envp, char **cwd)
+{
+    if ((size_t)n != sizeof *e + e->len || e->argc == 0)
+        return false;
+    char *p = (char *)(e + 1), *end = p + e->len;
+    size_t want = 1u + e->argc + e->envc + 1u, k = 0, j = 0;
+    *argv = v;
+    *envp = v + e->argc + 1;
+    while (p < end && k < want) {
+        char *z = memchr(p, '\0', (size_t)(end - p));
+        if (z == NULL)
+            return false;
+        if (k == 0)
+            *path = p;
+        else if (k == want - 1)
+            *cwd = p;
+        else
+            v[j++] = p;
+        if (k == e->argc)
+            v[j++] = NULL;                      /* the end of argv */
+        k++;
+        p = z + 1;
+    }
+    v[j] = NULL;
+    return k == want && p == end;
+}
+
+/* The pid of this process's only child as the host sees it (/proc is the host's), or 0. */
+static pid_t child_as_host_sees(void)
+{
+    char self[32] = "", path[96], buf[64] = "";
+    ssize_t n = readlink("/proc/self", self, sizeof self - 1);
+    if (n <= 0)
+        return 0;
+    self[n] = '\0';
+    snprintf(path, sizeof path, "/proc/%s/task/%s/children", self, self);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n > 0 ? (pid_t)strtol(buf, NULL, 10) : 0;
+}
+
+/* Start the runtime the EXEC in buf (n bytes) asks for, with out and fd3; its pid (the
+ * init's view), or -1 with the report sent. */
+static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int sock)
+{
+    const faas__iso_exec *e = (const void *)buf;
+    char **argv = NULL, **envp = NULL, *cwd = NULL, *path = NULL;
+    char **v = (size_t)n >= sizeof *e && e->argc < 4096 && e->envc < 4096
+                   ? calloc(e->argc + e->envc + 2u, sizeof *v) : NULL;
+    if (v == NULL || !split(e, n, v, &path, &argv, &envp, &cwd)) {
+        send_report(sock, -(v == NULL ? ENOMEM : EPROTO), "request");
+        return -1;
+    }
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_init(&fa);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out, 1);  /* its output: the call's log */
+    posix_spawn_file_actions_adddup2(&fa, out, 2);
+    posix_spawn_file_actions_adddup2(&fa, fd3, 3);
+    posix_spawn_file_actions_addchdir_np(&fa, cwd);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    pid_t rt;
+    int rc = posix_spawn(&rt, path, &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    free(v);
+    if (rc != 0) {
+        send_report(sock, -rc, "posix_spawn");
+        return -1;
+    }
+    pid_t seen = child_as_host_sees();
+    send_report(sock, seen > 0 ? seen : rt, NULL);
+    return rt;
+}
+
+/* An instance's init: leads the instance's process group, waits for its EXEC on sock,
+ * starts the runtime in its group, reaps whatever is orphaned to it, and exits once the
+ * runtime has (after sending its wait status): in a namespace of its own, the kernel then
+ * kills the rest. */
+static _Noreturn void init_main(int sock, bool ns)
+{
+    int keep[] = { sock };
+    close_all_but(keep, 1);                     /* the spawner's socket, other instances' */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);  /* the spawner killed: so is the instance */
+    if (getppid() != (ns ? 0 : sp.self))        /* (its parent is outside the namespace) */
+        _exit(1);
+    prctl(PR_SET_NAME, "faas-init", 0, 0, 0);
+    setpgid(0, 0);
+    if (!ns)
+        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    struct rlimit none_core = { 0, 0 };
+    setrlimit(RLIMIT_CORE, &none_core);         /* a crash is reported, not dumped */
+    int fds[2], nfds;
+    long n = faas__iso_recv_fds(sock, sp.buf, FAAS__ISO_MSG_MAX, fds, 2, &nfds, true);
+    if (n <= 0 || nfds != 2)
+        _exit(0);                               /* the spawner is done with its spare */
+    for (int i = 0; i < 2; i++) {               /* above 0-3, where the runtime's go */
+        int high = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+        close(fds[i]);
+        fds[i] = high;
+    }
+    pid_t rt = start_runtime(sp.buf, n, fds[0], fds[1], sock);
+    close(fds[0]);                              /* the init holds nothing of the instance's */
+    close(fds[1]);
+    if (rt < 0)
+        _exit(1);
+    for (;;) {
+        int status;
+        pid_t p = waitpid(-1, &status, 0);
+        if (p == rt) {
+            send(sock, &status, sizeof status, MSG_NOSIGNAL);
+            _exit(0);
+        }
+        if (p < 0 && errno != EINTR)
+            _exit(0);
+    }
+}
+
+/* ---- the spawner ---------------------------------------------------------------------- */
+
+/* Fork the next spare init, in a PID namespace of its own where it may. */
+static void prefork(void)
+{
+    int sv[2];
+    if (sp.spare.init > 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return;
+    /* The namespace is made for the next child only, then this process's own is back for
+     * the ones after it. */
+    bool ns = sp.own_ns >= 0 && unshare(CLONE_NEWPID) == 0;
+    pid_t init = fork();
+    if (init != 0 && ns && setns(sp.own_ns, CLONE_NEWPID) != 0)
+        _exit(3);                       /* cannot be: it was ours. Exiting kills them all */
+    if (init == 0) {
+        close(sv[0]);
+        init_main(sv[1], ns);
+    }
+    close(sv[1]);
+    if (init < 0) {
+        close(sv[0]);
+        return;
+    }
+    sp.spare = (kid){ .runtime = -1, .init = init, .sock = sv[0] };
+    sp.spare_ns = ns;
+}
+
+/* Kill an init (and so its namespace or group) and reap it; the runtime's wait status, or
+ * a SIGKILL's when the init sent none. */
+static int end_init(kid *k)
+{
+    kill(-k->init, SIGKILL);
+    kill(k->init, SIGKILL);             /* a spare that has not made its group yet */
+    while (waitpid(k->init, NULL, 0) < 0 && errno == EINTR)
+        ;
+    int status = SIGKILL;               /* as waitpid says "killed by SIGKILL" */
+    if (recv(k->sock, &status, sizeof status, MSG_DONTWAIT) != (ssize_t)sizeof status)
+        status = SIGKILL;
+    close(k->sock);
+    return status;
+}
+
+static int end_kid(size_t i)
+{
+    kid k = sp.kids[i];
+    sp.kids[i] = sp.kids[--sp.nkids];
+    return end_init(&k);
+}
+
+static void do_exec(long n, int *fds, int nfds)
+{
+    faas__iso_execed r;
+    memset(&r, 0, sizeof r);
+    r.type = FAAS__ISO_EXECED;
+    if (sp.nkids == sp.cap) {
+        size_t cap = sp.cap ? sp.cap * 2 : 16;
+        kid *k = realloc(sp.kids, cap * sizeof *k);
+        if (k != NULL) {
+            sp.kids = k;
+            sp.cap = cap;
+        }
+    }
+    prefork();                          /* none ready (the first, or the last failed) */
+    kid k = sp.spare;
+    sp.spare.init = 0;
+    report rep = { -EIO, "start" };
+    struct iovec iov = { sp.buf, (size_t)n };
+    if (sp.nkids == sp.cap) {
+        rep = (report){ -ENOMEM, "request" };
+    } else if (k.init <= 0) {
+        rep = (report){ -EAGAIN, "fork" };
+    } else if (nfds != 2) {
+        rep = (report){ -EPROTO, "request" };
+    } else if (faas__iso_send_fds(k.sock, &iov, 1, fds, 2) == 0) {
+        ssize_t got;
+        do
+            got = recv(k.sock, &rep, sizeof rep, 0);
+        while (got < 0 && errno == EINTR);
+        if (got != (ssize_t)sizeof rep)
+            rep = (report){ -EIO, "start" };    /* the init died */
+    }
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+    if (rep.code > 0) {
+        k.runtime = rep.code;
+        sp.kids[sp.nkids++] = k;
+        r.pid = rep.code;
+        r.group = k.init;
+        r.pidns = sp.spare_ns;
+    } else {
+        r.err = -rep.code;
+        rep.where[sizeof rep.where - 1] = '\0';
+        memcpy(r.where, rep.where, sizeof r.where);
+        if (k.init > 0)
+            end_init(&k);
+    }
+    struct iovec out = { &r, sizeof r };
+    faas__iso_send(sp.ctl, &out, 1, -1);
+    prefork();                          /* the next one, off the next call's path */
+}
+
+static void do_reap(const faas__iso_reap *q)
+{
+    faas__iso_reap r = { FAAS__ISO_REAPED, q->pid, SIGKILL };
+    for (size_t i = 0; i < sp.nkids; i++)
+        if (sp.kids[i].runtime == (pid_t)q->pid) {
+            r.status = end_kid(i);
+            break;
+        }
+    struct iovec iov = { &r, sizeof r };
+    faas__iso_send(sp.ctl, &iov, 1, -1);
+}
+
+int main(int argc, char **argv)
+{
+    char wire[16];
+    snprintf(wire, sizeof wire, "%x", (unsigned)FAAS__ISO_WIRE);
+    if (argc != 2 || strcmp(argv[1], wire) != 0) {
+        fprintf(stderr, "faas-spawner: the helper of libfaas's process instances; libfaas "
+                "starts it, it is not run by hand\n");
+        return 2;
+    }
+    int ctl = FAAS__ISO_CTL_FD;
+    int keep[] = { 0, 1, 2, ctl };
+    close_all_but(keep, 4);             /* the host's, inherited through exec */
+    sp.ctl = ctl;
+    sp.self = getpid();
+    prctl(PR_SET_NAME, "faas-spawner", 0, 0, 0);
+    signal(SIGPIPE, SIG_IGN);
+    sp.buf = malloc(FAAS__ISO_MSG_MAX + 1);
+    /* May it make PID namespaces? Tried once: a namespace for no child costs nothing
+     * more. Its own is kept open to come back to after each one. */
+    char what[200] = "pid namespaces";
+    int own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (own >= 0 && unshare(CLONE_NEWPID) == 0 && setns(own, CLONE_NEWPID) == 0) {
+        sp.own_ns = own;
+    } else {
+        snprintf(what, sizeof what, "no pid namespaces: %s", strerror(errno));
+        if (own >= 0)
+            close(own);
+    }
+    faas__iso_hello h = { FAAS__ISO_HELLO, sp.buf != NULL ? FAAS_OK : FAAS_ENOMEM,
+                          FAAS__ISO_PIDS_OFF };
+    struct iovec hi[2] = { { &h, sizeof h }, { what, strlen(what) + 1 } };
+    faas__iso_send(ctl, hi, 2, -1);
+    if (sp.buf == NULL)
+        return 1;
+    prefork();
+    for (;;) {
+        int fds[2], nfds;
+        long n = faas__iso_recv_fds(ctl, sp.buf, FAAS__ISO_MSG_MAX, fds, 2, &nfds, true);
+        if (n <= 0)
+            break;                      /* EOF: the runtime is freed, or the host is gone */
+        const faas__iso_exec *e = (const void *)sp.buf;
+        const faas__iso_reap *q = (const void *)sp.buf;
+        if ((size_t)n >= sizeof *e && e->type == FAAS__ISO_EXEC) {
+            do_exec(n, fds, nfds);
+            continue;
+        }
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        if ((size_t)n >= sizeof *q && q->type == FAAS__ISO_REAP)
+            do_reap(q);
+    }
+    while (sp.nkids > 0)                /* no runtime outlives its host */
+        end_kid(0);
+    if (sp.spare.init > 0)
+        end_init(&sp.spare);
+    free(sp.kids);
+    free(sp.buf);
+    return 0;
+}

@@ -1,0 +1,99 @@
+/*
+ * wire.c - the messages of libfaas's helper programs over their SOCK_SEQPACKET sockets
+ * (isolate.h): one message per call, with descriptors passed along (SCM_RIGHTS). Used by
+ * the host (isolate.c, process_spawn.c), by faas-zygote and its instances
+ * (isolate_child.c), and compiled into faas-spawner (process_spawner.c), which does not
+ * link libfaas.
+ */
+#include "isolate.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#define MAX_FDS 4
+
+int faas__iso_send_fds(int sock, struct iovec *iov, int iovcnt, const int *fds, int nfds)
+{
+    union {
+        struct cmsghdr h;
+        char           buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+    } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov;
+    m.msg_iovlen = (size_t)iovcnt;
+    if (nfds > MAX_FDS) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (nfds > 0) {
+        memset(&u, 0, sizeof u);
+        m.msg_control = u.buf;
+        m.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+    }
+    ssize_t n;
+    do
+        n = sendmsg(sock, &m, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -1 : 0;
+}
+
+int faas__iso_send(int sock, struct iovec *iov, int iovcnt, int fd)
+{
+    return faas__iso_send_fds(sock, iov, iovcnt, &fd, fd >= 0 ? 1 : 0);
+}
+
+long faas__iso_recv_fds(int sock, void *buf, size_t cap, int *fds, int maxfds, int *nfds,
+                        bool restart)
+{
+    union {
+        struct cmsghdr h;
+        char           buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+    } u;
+    struct iovec iov = { buf, cap };
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.buf;
+    m.msg_controllen = sizeof u.buf;
+    *nfds = 0;
+    ssize_t n;
+    do
+        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR && restart);
+    if (n < 0)
+        return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len < CMSG_LEN(0))
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (*nfds < maxfds)
+                fds[(*nfds)++] = fd;
+            else
+                close(fd);              /* more than was asked for: not kept */
+        }
+    }
+    return (long)n;
+}
+
+long faas__iso_recv(int sock, void *buf, size_t cap, int *fd, bool restart)
+{
+    int n;
+    long len = faas__iso_recv_fds(sock, buf, cap, fd, 1, &n, restart);
+    if (n == 0)
+        *fd = -1;
+    return len;
+}
