@@ -25,9 +25,7 @@ extern char **environ;
 #define MS_NS(ms) ((uint64_t)(ms) * 1000000u)
 #define SHUTDOWN_LIMIT_MS 2000    /* a helper's own shutdown (a zygote's SHUTDOWN hook) */
 
-/* Wait until sock is readable or the deadline (monotonic ns) passes; 1 ready, 0 timed out,
- * -1 error. */
-static int wait_readable(int sock, uint64_t deadline)
+int faas__helper_wait(int sock, uint64_t deadline)
 {
     for (;;) {
         uint64_t now = faas__sys_mono_ns();
@@ -50,7 +48,7 @@ void faas__helper_stop(int pid, int ctl, bool kill_now)
         uint64_t deadline = faas__sys_mono_ns() + MS_NS(SHUTDOWN_LIMIT_MS);
         char b[64];
         int fd;
-        while (wait_readable(ctl, deadline) == 1 &&
+        while (faas__helper_wait(ctl, deadline) == 1 &&
                faas__iso_recv(ctl, b, sizeof b, &fd, true) > 0)
             if (fd >= 0)
                 close(fd);
@@ -109,7 +107,7 @@ int faas__helper_start(const char *path, char *const argv[], struct iovec *first
     long n = -1;
     int fd = -1, ready = -1;
     if ((nfirst == 0 || faas__iso_send(sv[0], first, nfirst, -1) == 0) &&
-        (ready = wait_readable(sv[0], faas__sys_mono_ns() + MS_NS(limit_ms))) == 1)
+        (ready = faas__helper_wait(sv[0], faas__sys_mono_ns() + MS_NS(limit_ms))) == 1)
         n = faas__iso_recv(sv[0], hello, cap - 1, &fd, true);
     if (fd >= 0)
         close(fd);

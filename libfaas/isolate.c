@@ -74,24 +74,6 @@ typedef struct iso_inst {
 
 #define MS_NS(ms) ((uint64_t)(ms) * 1000000u)
 
-/* Wait until sock is readable or the deadline (real time, ns) passes; 1 ready, 0 timed
- * out, -1 error. Rounds up, so that it never returns before the deadline. */
-static int wait_readable(int sock, uint64_t deadline)
-{
-    for (;;) {
-        uint64_t now = faas__sys_mono_ns();
-        int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
-        struct pollfd p = { sock, POLLIN, 0 };
-        int rc = poll(&p, 1, left);
-        if (rc > 0)
-            return 1;
-        if (rc == 0 && faas__sys_mono_ns() >= deadline)
-            return 0;
-        if (rc < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
 /* ---- the zygote ---------------------------------------------------------------------- */
 
 static const char *zygote_path(void)
@@ -181,7 +163,7 @@ static int zygote_spawn(iso_fn *z, pid_t *pid, int *chan, char *err, size_t errl
         return -1;
     int fd = -1;
     long n = -1;
-    if (wait_readable(z->ctl, faas__sys_mono_ns() + MS_NS(SPAWN_LIMIT_MS)) == 1)
+    if (faas__helper_wait(z->ctl, faas__sys_mono_ns() + MS_NS(SPAWN_LIMIT_MS)) == 1)
         n = faas__iso_recv(z->ctl, &s, sizeof s, &fd, true);
     if (n != (long)sizeof s || s.type != FAAS__ISO_SPAWNED) {
         if (fd >= 0)
@@ -569,7 +551,7 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
                 continue;       /* past SO_RCVTIMEO, or a signal: poll for the time left */
         } else {
-            ready = wait_readable(ii->fd, deadline);
+            ready = faas__helper_wait(ii->fd, deadline);
             n = ready > 0 ? faas__iso_recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, &fd, true) : -1;
         }
         if (ready == 0) {
@@ -656,7 +638,7 @@ static bool zygote_reap(iso_inst *ii)
         struct iovec iov = { &r, sizeof r };
         int fd = -1;
         if (faas__iso_send(z->ctl, &iov, 1, -1) == 0 &&
-            wait_readable(z->ctl, faas__sys_mono_ns() + MS_NS(REAP_LIMIT_MS)) == 1 &&
+            faas__helper_wait(z->ctl, faas__sys_mono_ns() + MS_NS(REAP_LIMIT_MS)) == 1 &&
             faas__iso_recv(z->ctl, &r, sizeof r, &fd, true) == (long)sizeof r &&
             r.type == FAAS__ISO_REAPED && r.pid == (int32_t)ii->pid)
             done = true;

@@ -187,6 +187,9 @@ int  faas__helper_start(const char *path, char *const argv[], struct iovec *firs
 /* Stop it: EOF on ctl (it ends what it still has and exits, within 2 s) or at once with
  * SIGKILL; reaped either way. */
 void faas__helper_stop(int pid, int ctl, bool kill_now);
+/* Wait until sock is readable or the deadline (monotonic ns) passes: 1 ready, 0 timed out,
+ * -1 error. Rounds up, so that it never returns before the deadline. */
+int  faas__helper_wait(int sock, uint64_t deadline);
 
 /* ---- the far side's parts (isolate_seccomp.c, isolate_pids.c) ---- */
 

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -150,17 +149,7 @@ static faas__part *part_create(faas_runtime *rt)
 /* Wait until fd is readable or limit_ms passed: true if readable. */
 static bool readable(int fd, unsigned limit_ms)
 {
-    uint64_t deadline = faas__sys_mono_ns() + (uint64_t)limit_ms * 1000000u;
-    for (;;) {
-        uint64_t now = faas__sys_mono_ns();
-        int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
-        struct pollfd pf = { fd, POLLIN, 0 };
-        int rc = poll(&pf, 1, left);
-        if (rc > 0)
-            return true;
-        if (rc == 0 || errno != EINTR)
-            return false;
-    }
+    return faas__helper_wait(fd, faas__sys_mono_ns() + (uint64_t)limit_ms * 1000000u) == 1;
 }
 
 /* Requires s->lock. Start the spawner; false if it cannot be (s->direct from then on,

@@ -435,8 +435,10 @@ static void error_routes(void **state)
 
 /* ---- tests/runtime/c/bootstrap: a custom runtime in C ------------------------------------ */
 
-/* Register NAME running the C bootstrap (built by make check) with handler H. */
-static void register_c(pfix *f, const char *name, const char *handler)
+/* Register NAME on rt running the C bootstrap (built by make check) with handler H in dir,
+ * with cfg (NULL: the defaults). */
+static void register_c_on(faas_runtime *rt, const char *dir, const char *name,
+                          const char *handler, const faas_config *cfg)
 {
     const char *b = getenv("top_builddir");
     char boot[1024];
@@ -445,8 +447,13 @@ static void register_c(pfix *f, const char *name, const char *handler)
     faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
     pc.command = boot;
     pc.handler = handler;
-    pc.cwd = f->dir;
-    ASSERT_OK(faas_register_process(f->rt, name, &pc, NULL));
+    pc.cwd = dir;
+    ASSERT_OK(faas_register_process(rt, name, &pc, cfg));
+}
+
+static void register_c(pfix *f, const char *name, const char *handler)
+{
+    register_c_on(f->rt, f->dir, name, handler, NULL);
 }
 
 /* Max Memory Used is the runtime's peak so far (VmHWM), also when the peak was freed
@@ -577,17 +584,10 @@ static void answer_then_exit(void **state)
 static void connection_flood_is_capped(void **state)
 {
     pfix *f = *state;
-    const char *b = getenv("top_builddir");
-    char boot[1024];
-    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
-    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
-    pc.command = boot;
-    pc.handler = "flood";
-    pc.cwd = f->dir;
     faas_config cfg;
     faas_config_init(&cfg);
     cfg.timeout_ms = 30000;
-    ASSERT_OK(faas_register_process(f->rt, "c-flood", &pc, &cfg));
+    register_c_on(f->rt, f->dir, "c-flood", "flood", &cfg);
     faas_response res;
     ASSERT_OK(faas_invoke(f->rt, "c-flood", "0", 1, &res));    /* started, idle */
     faas_response_free(&res);
@@ -632,14 +632,7 @@ static void escaped_processes_die_with_the_instance(void **state)
         skip();
     }
     pfix *f = *state;
-    const char *b = getenv("top_builddir");
-    char boot[1024];
-    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
-    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
-    pc.command = boot;
-    pc.handler = "escape";
-    pc.cwd = f->dir;
-    ASSERT_OK(faas_register_process(f->rt, "c-escape", &pc, NULL));
+    register_c(f, "c-escape", "escape");
     faas_response res;
     ASSERT_OK(faas_invoke(f->rt, "c-escape", "{}", 2, &res));
     long pid = -1;
@@ -676,14 +669,8 @@ static void runtime_cannot_signal_the_host(void **state)
         skip();
     }
     pfix *f = *state;
-    const char *b = getenv("top_builddir");
-    char boot[1024], ev[32];
-    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
-    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
-    pc.command = boot;
-    pc.handler = "signal";
-    pc.cwd = f->dir;
-    ASSERT_OK(faas_register_process(f->rt, "c-signal", &pc, NULL));
+    char ev[32];
+    register_c(f, "c-signal", "signal");
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_usr1;
@@ -720,14 +707,7 @@ static void without_the_spawner_runtimes_start_directly(void **state)
     o.log_arg = &cap;
     faas_runtime *rt;
     ASSERT_OK(faas_runtime_new(&rt, &o));
-    const char *b = getenv("top_builddir");
-    char boot[1024];
-    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
-    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
-    pc.command = boot;
-    pc.handler = "echo";
-    pc.cwd = f->dir;
-    ASSERT_OK(faas_register_process(rt, "c-direct", &pc, NULL));
+    register_c_on(rt, f->dir, "c-direct", "echo", NULL);
     faas_response res;
     for (int i = 0; i < 2; i++) {                 /* a second instance: said once */
         ASSERT_OK(faas_invoke(rt, "c-direct", "{\"n\":1}", 7, &res));
@@ -736,7 +716,7 @@ static void without_the_spawner_runtimes_start_directly(void **state)
         faas_runtime_free(rt);
         if (i == 0) {
             ASSERT_OK(faas_runtime_new(&rt, &o));
-            ASSERT_OK(faas_register_process(rt, "c-direct", &pc, NULL));
+            register_c_on(rt, f->dir, "c-direct", "echo", NULL);
         }
     }
     if (saved != NULL)
