@@ -36,9 +36,13 @@ done
 
 HANDLERS = {
     "fail.sh": "function handler () {\n  exit 3\n}\n",
-    # says it started (one line through the FIFO), waits for the gate file, answers its pid
-    "block.sh": "function handler () {\n  echo $$ > \"$TMPDIR/started\"\n"
-                "  while [ ! -e \"$TMPDIR/gate\" ]; do sleep 0.01; done\n  echo $$\n}\n",
+    # says it started (one line through the FIFO), waits for the gate file, answers its
+    # instance's process group as the host sees it (/proc is the host's; inside its PID
+    # namespace the runtime's $$ is 2): one per instance
+    "block.sh": "function handler () {\n"
+                "  read -r _ _ _ _ group _ < /proc/self/stat\n"
+                "  echo $group > \"$TMPDIR/started\"\n"
+                "  while [ ! -e \"$TMPDIR/gate\" ]; do sleep 0.01; done\n  echo $group\n}\n",
 }
 
 FUNCTIONS = """\
