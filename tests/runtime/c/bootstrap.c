@@ -26,8 +26,9 @@
  *                      within a second; the answer is {"opened":K}, K those kept;
  *   "escape"           before its answer, starts a process that leaves the instance's
  *                      process group and session (fork, setsid, fork), closes every
- *                      descriptor and waits for ever; the answer is {"pid":P}, P that
- *                      process's id as the host sees it (its /proc/self);
+ *                      descriptor and waits for ever; the answer is {"pid":P,"self":S},
+ *                      P that process's id as the host sees it (its /proc/self), S the
+ *                      runtime's own getpid();
  *   "signal"           the event is a pid: it sends that process SIGUSR1 and answers
  *                      {"rc":R,"errno":E}, kill()'s result;
  *   "once"             the echo, then exit 0 at once, without reading the 202 (a runtime
@@ -526,7 +527,8 @@ int main(void)
             }
             if (escape) {
                 free(r.body);
-                r.len = (size_t)asprintf(&r.body, "{\"pid\":%ld}", escapee());
+                r.len = (size_t)asprintf(&r.body, "{\"pid\":%ld,\"self\":%d}", escapee(),
+                                         (int)getpid());
             }
             if (once) {
                 send_or_die(&c, "POST", path, r.body, r.len);
