@@ -181,8 +181,9 @@ typedef struct faas_config {    /* fixed: start from faas_config_init() */
     int seccomp;                /* isolated instances' syscall profile (FAAS_SECCOMP_NONE) */
     int remote;                 /* 1: with a NATS producer attached, async calls are published
                                    for a worker to run (see faas_nats_attach(3)) (0) */
-    unsigned pids_max;          /* isolated: most processes and threads of an instance and
-                                   all it forks; 0 = no limit (1024, as AWS Lambda) */
+    unsigned pids_max;          /* isolated and process instances: most processes and
+                                   threads of an instance and all it forks; 0 = no limit
+                                   (1024, as AWS Lambda) */
     const char *const *environment; /* the function's own "NAME=value" variables,
                                    NULL-terminated, copied (NULL: none): faas_ctx_getenv();
                                    Lambda's reserved names (AWS_LAMBDA_*, _HANDLER...) are

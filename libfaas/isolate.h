@@ -105,6 +105,7 @@ typedef struct faas__iso_exec {
     uint32_t type;
     uint32_t argc, envc;
     uint32_t len;                   /* the strings' bytes */
+    uint32_t pids_max;              /* the instance's processes and threads; 0: no limit */
 } faas__iso_exec;
 
 /* spawner -> host: the runtime started (err 0): its pid and its process group's id (its
@@ -212,8 +213,9 @@ typedef struct faas__iso_pids {
 /* In the zygote at its start: find how, and say it in what (the cgroup, or why none).
  * Returns p->how. */
 int  faas__iso_pids_setup(faas__iso_pids *p, unsigned max, char *what, size_t whatlen);
-/* In a new instance, before its first call: join its own cgroup, or set RLIMIT_NPROC. */
-int  faas__iso_pids_join(const faas__iso_pids *p);
+/* In a new instance, before its first call: join its own cgroup (named id: its pid as the
+ * zygote or spawner sees it), or set RLIMIT_NPROC. */
+int  faas__iso_pids_join(const faas__iso_pids *p, int id);
 /* In the zygote, once the instance's processes are reaped: remove its cgroup. */
 void faas__iso_pids_release(const faas__iso_pids *p, int pid);
 /* Remove a zygote's cgroup directory and its instances' empty ones (best effort). */

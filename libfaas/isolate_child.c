@@ -401,7 +401,7 @@ static void instance_main(int chan)
     catch_fatal_signals();
     on_exit(on_exit_report, NULL);
     pthread_atfork(NULL, NULL, forked_by_module);
-    if (faas__iso_pids_join(&z.pids) != 0)
+    if (faas__iso_pids_join(&z.pids, (int)getpid()) != 0)
         _exit(126);                     /* no process limit: the host reports the exit */
     set_limits();
     if (faas__iso_filters_load(&z.filter, (int)z.self) != 0)

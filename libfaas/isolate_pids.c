@@ -232,7 +232,7 @@ int faas__iso_pids_setup(faas__iso_pids *p, unsigned max, char *what, size_t wha
     return p->how;
 }
 
-int faas__iso_pids_join(const faas__iso_pids *p)
+int faas__iso_pids_join(const faas__iso_pids *p, int id)
 {
     if (p->how == FAAS__ISO_PIDS_RLIMIT) {
         struct rlimit rl = { (rlim_t)p->nproc, (rlim_t)p->nproc };
@@ -241,7 +241,7 @@ int faas__iso_pids_join(const faas__iso_pids *p)
     if (p->how != FAAS__ISO_PIDS_CGROUP)
         return 0;
     char dir[PATH_MAX], max[16];
-    if ((size_t)snprintf(dir, sizeof dir, "%s/%d", p->dir, (int)getpid()) >= sizeof dir ||
+    if ((size_t)snprintf(dir, sizeof dir, "%s/%d", p->dir, id) >= sizeof dir ||
         (mkdir(dir, 0755) != 0 && errno != EEXIST))
         return -1;
     snprintf(max, sizeof max, "%u", p->max);

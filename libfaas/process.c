@@ -222,7 +222,8 @@ static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t er
         snprintf(err, errlen, "pipe2: %s", strerror(errno));
         return FAAS_EINIT;
     }
-    faas__pspawn_req q = { pf->command, pf->argv, env, pf->cwd, out, alive[1] };
+    faas__pspawn_req q = { pf->command, pf->argv, env, pf->cwd, out, alive[1],
+                           fn->cfg.pids_max };
     int rc = faas__pspawn_start(fn->rt, &q, &pi->proc, err, errlen);
     faas__strv_free(env);
     close(alive[1]);

@@ -156,7 +156,7 @@ static bool readable(int fd, unsigned limit_ms)
  * with the warning to log). */
 static bool spawner_start(spawner *s)
 {
-    char wire[16], hello[sizeof(faas__iso_hello) + 256], err[512];
+    char wire[16], hello[sizeof(faas__iso_hello) + 1400], err[512];
     snprintf(wire, sizeof wire, "%x", (unsigned)FAAS__ISO_WIRE);
     char *argv[] = { (char *)"faas-spawner", wire, NULL };
     long n;
@@ -177,13 +177,24 @@ static bool spawner_start(spawner *s)
         return false;
     }
     s->gen++;
-    const char *what = hello + sizeof h;
-    if (strncmp(what, "no ", 3) == 0) {
-        free(s->warning);
-        if (asprintf(&s->warning, "WARNING process instances are process groups only (a "
-                     "process that leaves its group outlives them): %s", what) < 0)
-            s->warning = NULL;
-    }
+    /* The text: "pid namespaces" or "no pid namespaces: why", a newline, then how pids_max
+     * is kept (isolate_pids.c's words). */
+    char *what = hello + sizeof h, *pids = strchr(what, '\n');
+    if (pids != NULL)
+        *pids++ = '\0';
+    free(s->warning);
+    s->warning = NULL;
+    int w = 0;
+    if (strncmp(what, "no ", 3) == 0)
+        w = asprintf(&s->warning, "WARNING process instances are process groups only (a "
+                     "process that leaves its group outlives them): %s%s%s", what,
+                     h.pids == FAAS__ISO_PIDS_NONE ? "; and pids_max is not enforced: " : "",
+                     h.pids == FAAS__ISO_PIDS_NONE && pids ? pids : "");
+    else if (h.pids == FAAS__ISO_PIDS_NONE)
+        w = asprintf(&s->warning, "WARNING process instances: pids_max is not enforced: %s",
+                     pids ? pids : "?");
+    if (w < 0)
+        s->warning = NULL;
     return true;
 }
 
@@ -192,7 +203,7 @@ static bool spawner_start(spawner *s)
 static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *p, char *err,
                       size_t errlen)
 {
-    faas__iso_exec e = { FAAS__ISO_EXEC, 0, 0, 0 };
+    faas__iso_exec e = { FAAS__ISO_EXEC, 0, 0, 0, q->pids_max };
     size_t len = 0, room = FAAS__ISO_MSG_MAX - sizeof e;
     char *out = (char *)s->buf + sizeof e;
     bool fits = true;

@@ -15,13 +15,15 @@
 #include <sys/types.h>
 
 /* What to start: the program (path), its NULL-terminated argv and environment, its
- * working directory, the descriptor its stdout and stderr write to, and the one it gets
- * as fd 3. Neither descriptor is closed here. */
+ * working directory, the descriptor its stdout and stderr write to, the one it gets as
+ * fd 3 (neither is closed here), and the most processes and threads it may have (a pids
+ * cgroup per instance where the spawner can make one; not kept when spawned directly). */
 typedef struct faas__pspawn_req {
     const char *path;
     char *const *argv, *const *envp;
     const char *cwd;
     int         out, fd3;
+    unsigned    pids_max;           /* its processes and threads at once; 0: no limit */
 } faas__pspawn_req;
 
 /* A started runtime. */

@@ -62,6 +62,7 @@ static struct {
     pid_t    self;
     int      own_ns;                /* this process's PID namespace, or -1: none made */
     kid      spare;                 /* an init waiting for its runtime (init 0: none) */
+    faas__iso_pids pids;            /* how pids_max is kept (isolate_pids.c) */
     bool     spare_ns;
     kid     *kids;
     size_t   nkids, cap;
@@ -215,6 +216,21 @@ static _Noreturn void init_main(int sock, bool ns)
     long n = faas__iso_recv_fds(sock, sp.buf, FAAS__ISO_MSG_MAX, fds, 2, &nfds, true);
     if (n <= 0 || nfds != 2)
         _exit(0);                               /* the spawner is done with its spare */
+    const faas__iso_exec *e = (const void *)sp.buf;
+    if ((size_t)n >= sizeof *e && e->pids_max > 0 &&
+        (sp.pids.how == FAAS__ISO_PIDS_CGROUP || sp.pids.how == FAAS__ISO_PIDS_RLIMIT)) {
+        /* Its own pids cgroup (named by its pid as the spawner sees it), or the user's
+         * RLIMIT_NPROC, before the runtime exists: nothing of it runs unbounded. */
+        faas__iso_pids q = sp.pids;
+        q.max = e->pids_max;
+        q.nproc = sp.pids.nproc - sp.pids.max + e->pids_max;
+        char self[32] = "";
+        ssize_t sl = readlink("/proc/self", self, sizeof self - 1);
+        if (sl <= 0 || faas__iso_pids_join(&q, (int)strtol(self, NULL, 10)) != 0) {
+            send_report(sock, -(errno ? errno : EIO), "pids cgroup");
+            _exit(1);
+        }
+    }
     for (int i = 0; i < 2; i++) {               /* above 0-3, where the runtime's go */
         int high = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
         close(fds[i]);
@@ -272,6 +288,7 @@ static int end_init(kid *k)
     kill(k->init, SIGKILL);             /* a spare that has not made its group yet */
     while (waitpid(k->init, NULL, 0) < 0 && errno == EINTR)
         ;
+    faas__iso_pids_release(&sp.pids, (int)k->init);    /* its cgroup, empty now */
     int status = SIGKILL;               /* as waitpid says "killed by SIGKILL" */
     if (recv(k->sock, &status, sizeof status, MSG_DONTWAIT) != (ssize_t)sizeof status)
         status = SIGKILL;
@@ -378,10 +395,18 @@ int main(int argc, char **argv)
         if (own >= 0)
             close(own);
     }
+    /* How each instance's pids_max will be kept: set up once (a cgroup of the spawner's
+     * own, with a directory per instance), whatever the limit of each. */
+    char pids[1024];
+    faas__iso_pids_setup(&sp.pids, 1, pids, sizeof pids);
     faas__iso_hello h = { FAAS__ISO_HELLO, sp.buf != NULL ? FAAS_OK : FAAS_ENOMEM,
-                          FAAS__ISO_PIDS_OFF };
-    struct iovec hi[2] = { { &h, sizeof h }, { what, strlen(what) + 1 } };
-    faas__iso_send(ctl, hi, 2, -1);
+                          sp.pids.how };
+    struct iovec hi[3] = { { &h, sizeof h }, { what, strlen(what) }, { pids, 0 } };
+    char nl_pids[1100];
+    snprintf(nl_pids, sizeof nl_pids, "\n%s", pids);
+    hi[2].iov_base = nl_pids;
+    hi[2].iov_len = strlen(nl_pids) + 1;
+    faas__iso_send(ctl, hi, 3, -1);
     if (sp.buf == NULL)
         return 1;
     prefork();
@@ -405,6 +430,8 @@ int main(int argc, char **argv)
         end_kid(0);
     if (sp.spare.init > 0)
         end_init(&sp.spare);
+    if (sp.pids.how == FAAS__ISO_PIDS_CGROUP)
+        faas__iso_cgroup_remove(sp.pids.dir);
     free(sp.kids);
     free(sp.buf);
     return 0;

@@ -842,6 +842,7 @@ static void process_function_keys(void **state)
                       "min_warm = 1\n"
                       "keep_alive_ms = 5000\n"
                       "timeout_ms = 3000\n"
+                      "pids_max = 32\n"
                       "\n"
                       "[environment hello]\n"
                       "GREETING = hello there\n"
@@ -869,6 +870,7 @@ static void process_function_keys(void **state)
     assert_int_equal(h->cfg.min_warm, 1);
     assert_int_equal(h->cfg.keep_alive_ms, 5000);
     assert_int_equal(h->cfg.timeout_ms, 3000);
+    assert_int_equal(h->cfg.pids_max, 32);          /* process instances keep it too */
     assert_int_equal(h->nenv, 2);
     assert_string_equal(h->environment[0], "GREETING=hello there");
     assert_string_equal(h->environment[1], "TABLE=a=b, c");

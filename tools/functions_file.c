@@ -1056,7 +1056,7 @@ static void environment_key(parser *p, const char *key, const char *value)
 static void check_kind(parser *p, ff_function *fn)
 {
     static const char *const module_keys[] = { "module", "symbol", "ffi", "isolation",
-                                               "seccomp", "pids_max" };
+                                               "seccomp" };
     static const char *const process_keys[] = { "command", "bootstrap", "handler", "cwd" };
     if (fn->runtime) {
         if (fn->command == NULL && !(fn->seen & (key_bit("command") | key_bit("bootstrap"))))

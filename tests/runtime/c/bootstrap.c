@@ -31,6 +31,9 @@
  *                      runtime's own getpid();
  *   "signal"           the event is a pid: it sends that process SIGUSR1 and answers
  *                      {"rc":R,"errno":E}, kill()'s result;
+ *   "fork"             the event is a number N: it forks N children that wait for ever
+ *                      (they die with the instance), and answers {"forked":K}, K the
+ *                      forks that succeeded;
  *   "once"             the echo, then exit 0 at once, without reading the 202 (a runtime
  *                      that dies right after answering: the next call finds it gone);
  *   anything else      POST /2018-06-01/runtime/init/error (Runtime.HandlerNotFound) and
@@ -463,10 +466,11 @@ int main(void)
     bool fail = strcmp(handler, "error") == 0, alloc = strcmp(handler, "alloc") == 0;
     bool once = strcmp(handler, "once") == 0, flood = strcmp(handler, "flood") == 0;
     bool escape = strcmp(handler, "escape") == 0, sig = strcmp(handler, "signal") == 0;
+    bool forks = strcmp(handler, "fork") == 0;
     resp r;
     if (strcmp(handler, "hostile") == 0)
         hostile(&c);
-    if (!fail && !alloc && !once && !flood && !escape && !sig && *handler != '\0' &&
+    if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && *handler != '\0' &&
         strcmp(handler, "echo") != 0) {
         char body[512];
         int n = snprintf(body, sizeof body,
@@ -524,6 +528,19 @@ int main(void)
                 int e = errno;
                 free(r.body);
                 r.len = (size_t)asprintf(&r.body, "{\"rc\":%d,\"errno\":%d}", rc, e);
+            }
+            if (forks && r.body != NULL) {
+                unsigned n = (unsigned)strtoul(r.body, NULL, 10), made = 0;
+                for (unsigned i = 0; i < n; i++) {
+                    pid_t p = fork();
+                    if (p == 0) {
+                        for (;;)
+                            pause();
+                    }
+                    made += p > 0;
+                }
+                free(r.body);
+                r.len = (size_t)asprintf(&r.body, "{\"forked\":%u}", made);
             }
             if (escape) {
                 free(r.body);
