@@ -637,6 +637,16 @@ static bool can_make_pid_namespaces(void)
     return found && (caps >> 21 & 1u);
 }
 
+/* Skip the test, saying what is missing, where this host may not make PID namespaces. */
+static void need_pid_namespaces(const char *without)
+{
+    if (!can_make_pid_namespaces()) {
+        print_message("# skipped: this host may not make PID namespaces (no CAP_SYS_ADMIN), "
+                      "so %s\n", without);
+        skip();
+    }
+}
+
 /* A process that a runtime started and that left the instance's process group and session
  * (bootstrap "escape": fork, setsid, fork, every descriptor closed) dies with the instance:
  * the runtime is the init of a PID namespace of its own, whose processes the kernel kills
@@ -644,11 +654,7 @@ static bool can_make_pid_namespaces(void)
  * the host's init, after its function was gone. */
 static void escaped_processes_die_with_the_instance(void **state)
 {
-    if (!can_make_pid_namespaces()) {
-        print_message("# skipped: this host may not make PID namespaces (no CAP_SYS_ADMIN),"
-                      " so an instance is only a process group\n");
-        skip();
-    }
+    need_pid_namespaces("an instance is only a process group");
     pfix *f = *state;
     register_c(f, "c-escape", "escape");
     faas_response res;
@@ -683,11 +689,7 @@ static void on_usr1(int sig)
  * its event: kill() fails with ESRCH, and the host's handler never runs). */
 static void runtime_cannot_signal_the_host(void **state)
 {
-    if (!can_make_pid_namespaces()) {
-        print_message("# skipped: this host may not make PID namespaces (no CAP_SYS_ADMIN),"
-                      " so a runtime can signal processes of the same user\n");
-        skip();
-    }
+    need_pid_namespaces("a runtime can signal processes of the same user");
     pfix *f = *state;
     char ev[32];
     register_c(f, "c-signal", "signal");
