@@ -665,7 +665,9 @@ static void escaped_processes_die_with_the_instance(void **state)
                      2);
     faas_response_free(&res);
     assert_true(pid > 1);
-    assert_int_equal(self, 2);                  /* the runtime, under its init */
+    /* The runtime, under its init, in a namespace of its own: a small pid there (2, or 3
+     * when a sanitizer's thread in the init took 2), not 1 and not the host's. */
+    assert_true(self > 1 && self < 64);
     assert_true(live_process((pid_t)pid));       /* it runs */
     /* The instance is stopped: its init reaped, so its namespace's processes are gone
      * (the kernel kills and reaps them before the init's exit is complete). */
