@@ -641,9 +641,13 @@ static void ten_thousand_calls_over_three_workers(void **state)
         print_message(" %u", t.per_pid[i]);
     print_message("\n");
     assert_exactly_once(&t);
-    assert_int_equal(t.npid, 3);
-    for (unsigned i = 0; i < t.npid; i++)
-        assert_true(t.per_pid[i] >= n / 20);   /* spread: at least 5% each */
+    assert_int_equal(t.npid, 3);               /* all three took part */
+    /* Spread: at least 5% each, once there are more calls than two workers can hold (256
+     * in flight each, nats_attach.c): below that (500 under valgrind) two workers that fetch
+     * first may take nearly all, and a third that starts later gets a handful (5 of 500). */
+    if (n >= 4 * 256)
+        for (unsigned i = 0; i < t.npid; i++)
+            assert_true(t.per_pid[i] >= n / 20);
     faas_nats_stats st;
     ASSERT_OK(faas_nats_stats_get(rt, &st));
     assert_int_equal(st.published, n);
