@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +33,6 @@
 
 #include <linux/magic.h>
 #include <seccomp.h>
-
-extern char **environ;
 
 #ifndef FAAS_ZYGOTE_PATH
 # define FAAS_ZYGOTE_PATH "faas-zygote"

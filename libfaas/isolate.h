@@ -115,7 +115,6 @@ typedef struct faas__iso_execed {
     uint32_t type;
     int32_t  err;
     int32_t  pid, group;
-    uint32_t pidns;                 /* 1: in a PID namespace of its own */
     char     where[16];
 } faas__iso_execed;
 

@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +29,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-
-extern char **environ;
 
 #define INIT_LIMIT_MS 10000u      /* spawn + the runtime's INIT: Lambda's INIT limit */
 #define REAP_LIMIT_MS 2000u       /* the killed processes of an instance are all gone */
@@ -56,8 +53,7 @@ typedef struct proc_fn {
 typedef struct proc_inst {
     faas_function   *fn;
     faas__rapi_inst *api;
-    faas__pspawn_proc proc;       /* the runtime, and how to end it */
-    pid_t            pid;         /* the runtime (proc.pid) */
+    faas__pspawn_proc proc;       /* the runtime (proc.pid), and how to end it */
     int              pidfd;       /* readable once it has exited (its proc.group's) */
     int              alive;       /* a pipe's read end whose write end every process of the
                                      instance holds as fd 3: EOF once they are all gone */
@@ -68,8 +64,7 @@ typedef struct proc_inst {
     bool             have_faults; /* ... known: a call without faults since keeps peak */
     unsigned         streak;      /* calls in a row that faulted */
     unsigned         skip;        /* calls left that read VmHWM without asking first */
-    bool             reaped;      /* ended (proc): pid is no longer ours */
-    int              status;      /* its wait status, once reaped */
+    int              status;      /* its wait status, once ended (proc.reaped) */
     faas__plog       log;         /* its stdout and stderr (process_log.h) */
 } proc_inst;
 
@@ -231,7 +226,6 @@ static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t er
     pi->alive = alive[0];
     if (rc != FAAS_OK)
         return rc;
-    pi->pid = pi->proc.pid;
 #ifdef SYS_pidfd_open
     pi->pidfd = (int)syscall(SYS_pidfd_open, pi->proc.group, 0);
 #else
@@ -241,7 +235,6 @@ static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t er
     if (pi->pidfd < 0 && errno != ENOSYS) {
         int e = errno;
         faas__pspawn_end(&pi->proc);
-        pi->reaped = true;
         snprintf(err, errlen, "pidfd_open: %s", strerror(e));
         return FAAS_EINIT;
     }
@@ -253,7 +246,7 @@ static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t er
  * left when this returns, then reap the leader. */
 static void reap(proc_inst *pi)
 {
-    if (pi->reaped)
+    if (pi->proc.reaped)
         return;
     faas__pspawn_kill(&pi->proc);
     uint64_t deadline = faas__sys_mono_ns() + (uint64_t)REAP_LIMIT_MS * 1000000u;
@@ -271,7 +264,6 @@ static void reap(proc_inst *pi)
             break;
     }
     pi->status = faas__pspawn_end(&pi->proc);
-    pi->reaped = true;
 }
 
 static void describe_exit(int status, char *out, size_t n)
@@ -363,7 +355,7 @@ static size_t proc_read(proc_inst *pi, int *fd, const char *name, char *buf, siz
 {
     if (*fd < 0) {
         char path[40];
-        snprintf(path, sizeof path, "/proc/%d/%s", (int)pi->pid, name);
+        snprintf(path, sizeof path, "/proc/%d/%s", (int)pi->proc.pid, name);
         *fd = open(path, O_RDONLY | O_CLOEXEC);
         if (*fd < 0)
             return 0;
@@ -516,7 +508,7 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
         describe_exit(pi->status, why, sizeof why);
         if (!taken)
             crashed(ctx, true, "the runtime (pid %d) had exited while idle: %s",
-                    (int)pi->pid, why);
+                    (int)pi->proc.pid, why);
         else
             crashed(ctx, false, "RequestId: %s Error: Runtime exited with error: %s",
                     ctx->request_id, why);

@@ -13,9 +13,7 @@
 #include "process_spawn.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,31 +31,7 @@
 static int spawn_direct(const faas__pspawn_req *q, faas__pspawn_proc *p, char *err,
                         size_t errlen)
 {
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_init(&at);
-    posix_spawn_file_actions_init(&fa);
-    sigset_t none, def;
-    sigemptyset(&none);
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGCHLD);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGINT);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setpgroup(&at, 0);          /* its own group: killed as one */
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, q->out, 1);   /* its output: the call's log */
-    posix_spawn_file_actions_adddup2(&fa, q->out, 2);
-    posix_spawn_file_actions_adddup2(&fa, q->fd3, 3);
-    posix_spawn_file_actions_addchdir_np(&fa, q->cwd);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-    int rc = posix_spawn(&p->pid, q->path, &fa, &at, q->argv, q->envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+    int rc = faas__spawn_runtime(q, true, &p->pid);
     if (rc != 0) {
         snprintf(err, errlen, "posix_spawn(\"%s\"): %s", q->path, strerror(rc));
         return FAAS_EINIT;
@@ -65,7 +39,6 @@ static int spawn_direct(const faas__pspawn_req *q, faas__pspawn_proc *p, char *e
     p->group = p->pid;
     p->sp = NULL;
     p->gen = 0;
-    p->pidns = false;
     p->reaped = false;
     return FAAS_OK;
 }
@@ -251,7 +224,6 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
     p->pid = r.pid;
     p->group = r.group;
     p->gen = s->gen;
-    p->pidns = r.pidns != 0;
     p->reaped = false;
     return FAAS_OK;
 }

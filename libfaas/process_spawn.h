@@ -35,9 +35,13 @@ typedef struct faas__pspawn_proc {
     struct faas__spawner *sp;       /* a reference to the spawner that started it (until
                                        the end), or NULL: started directly */
     unsigned gen;                   /* which start of that spawner */
-    bool     pidns;                 /* in a PID namespace of its own */
     bool     reaped;
 } faas__pspawn_proc;
+
+/* posix_spawn q's program as a runtime (process_exec.c): stdin /dev/null, stdout and
+ * stderr on q->out, q->fd3 as fd 3 and nothing else open, in q->cwd, every signal unblocked
+ * and at its default; leading a process group of its own when own_group. 0, or the errno. */
+int  faas__spawn_runtime(const faas__pspawn_req *q, bool own_group, pid_t *pid);
 
 /* Start it; FAAS_OK, or FAAS_EINIT / FAAS_ENOMEM with err. */
 int  faas__pspawn_start(faas_runtime *rt, const faas__pspawn_req *req, faas__pspawn_proc *p,

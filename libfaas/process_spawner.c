@@ -16,7 +16,7 @@
  *   - the runtime is not pid 1: the init is, and reaps what is orphaned below it.
  * Without that right the instance is its init's process group and nothing more, as a
  * runtime spawned directly by the host was: a process that calls setsid() can outlive it
- * (EXECED's pidns says which; the host warns once).
+ * (its HELLO says which; the host warns once).
  *
  * The spawner keeps one init forked ahead (the spare), so that a cold start pays no fork
  * of its own: on EXEC it hands the request and its two descriptors to the spare over their
@@ -29,9 +29,7 @@
  * the function. Started by hand, or by another build of libfaas (argv[1] is the wire's
  * version), it exits.
  */
-#include "config.h"
-
-#include <faas.h>
+#include "process_spawn.h"    /* first: internal.h, config.h */
 
 #include "isolate.h"
 
@@ -40,7 +38,6 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +60,6 @@ static struct {
     int      own_ns;                /* this process's PID namespace, or -1: none made */
     kid      spare;                 /* an init waiting for its runtime (init 0: none) */
     faas__iso_pids pids;            /* how pids_max is kept (isolate_pids.c) */
-    bool     spare_ns;
     kid     *kids;
     size_t   nkids, cap;
     unsigned char *buf;
@@ -136,26 +132,31 @@ static bool split(const faas__iso_exec *e, long n, char **v, char **path, char *
     return k == want && p == end;
 }
 
-/* The pid of this process's only child as the host sees it (/proc is the host's), or 0. */
-static pid_t child_as_host_sees(void)
+/* This process's pid as the host sees it (/proc is the host's), or 0. */
+static pid_t self_as_host_sees(void)
 {
-    char self[32] = "", path[96], buf[64] = "";
+    char self[32] = "";
     ssize_t n = readlink("/proc/self", self, sizeof self - 1);
-    if (n <= 0)
-        return 0;
-    self[n] = '\0';
-    snprintf(path, sizeof path, "/proc/%s/task/%s/children", self, self);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    return n > 0 ? (pid_t)strtol(self, NULL, 10) : 0;
+}
+
+/* The pid of the only child of self (as the host sees both), or 0. */
+static pid_t child_as_host_sees(pid_t self)
+{
+    char path[96], buf[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)self, (int)self);
+    int fd = self > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0)
         return 0;
-    n = read(fd, buf, sizeof buf - 1);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     return n > 0 ? (pid_t)strtol(buf, NULL, 10) : 0;
 }
 
-/* Start the runtime the EXEC in buf (n bytes) asks for, with out and fd3; its pid (the
- * init's view), or -1 with the report sent. */
-static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int sock)
+/* Start the runtime the EXEC in buf (n bytes) asks for, with out and fd3, as the child of
+ * self (the init's pid as the host sees it); its pid (the init's view), or -1 with the
+ * report sent. */
+static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int sock, pid_t self)
 {
     const faas__iso_exec *e = (const void *)buf;
     char **argv = NULL, **envp = NULL, *cwd = NULL, *path = NULL;
@@ -165,32 +166,15 @@ static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int soc
         send_report(sock, -(v == NULL ? ENOMEM : EPROTO), "request");
         return -1;
     }
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_init(&at);
-    posix_spawn_file_actions_init(&fa);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out, 1);  /* its output: the call's log */
-    posix_spawn_file_actions_adddup2(&fa, out, 2);
-    posix_spawn_file_actions_adddup2(&fa, fd3, 3);
-    posix_spawn_file_actions_addchdir_np(&fa, cwd);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    faas__pspawn_req q = { path, argv, envp, cwd, out, fd3, e->pids_max };
     pid_t rt;
-    int rc = posix_spawn(&rt, path, &fa, &at, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+    int rc = faas__spawn_runtime(&q, false, &rt);  /* in the init's group */
     free(v);
     if (rc != 0) {
         send_report(sock, -rc, "posix_spawn");
         return -1;
     }
-    pid_t seen = child_as_host_sees();
+    pid_t seen = child_as_host_sees(self);
     send_report(sock, seen > 0 ? seen : rt, NULL);
     return rt;
 }
@@ -217,6 +201,7 @@ static _Noreturn void init_main(int sock, bool ns)
     if (n <= 0 || nfds != 2)
         _exit(0);                               /* the spawner is done with its spare */
     const faas__iso_exec *e = (const void *)sp.buf;
+    pid_t self = self_as_host_sees();
     if ((size_t)n >= sizeof *e && e->pids_max > 0 &&
         (sp.pids.how == FAAS__ISO_PIDS_CGROUP || sp.pids.how == FAAS__ISO_PIDS_RLIMIT)) {
         /* Its own pids cgroup (named by its pid as the spawner sees it), or the user's
@@ -224,9 +209,7 @@ static _Noreturn void init_main(int sock, bool ns)
         faas__iso_pids q = sp.pids;
         q.max = e->pids_max;
         q.nproc = sp.pids.nproc - sp.pids.max + e->pids_max;
-        char self[32] = "";
-        ssize_t sl = readlink("/proc/self", self, sizeof self - 1);
-        if (sl <= 0 || faas__iso_pids_join(&q, (int)strtol(self, NULL, 10)) != 0) {
+        if (self <= 0 || faas__iso_pids_join(&q, (int)self) != 0) {
             send_report(sock, -(errno ? errno : EIO), "pids cgroup");
             _exit(1);
         }
@@ -236,7 +219,7 @@ static _Noreturn void init_main(int sock, bool ns)
         close(fds[i]);
         fds[i] = high;
     }
-    pid_t rt = start_runtime(sp.buf, n, fds[0], fds[1], sock);
+    pid_t rt = start_runtime(sp.buf, n, fds[0], fds[1], sock, self);
     close(fds[0]);                              /* the init holds nothing of the instance's */
     close(fds[1]);
     if (rt < 0)
@@ -277,7 +260,6 @@ static void prefork(void)
         return;
     }
     sp.spare = (kid){ .runtime = -1, .init = init, .sock = sv[0] };
-    sp.spare_ns = ns;
 }
 
 /* Kill an init (and so its namespace or group) and reap it; the runtime's wait status, or
@@ -342,7 +324,6 @@ static void do_exec(long n, int *fds, int nfds)
         sp.kids[sp.nkids++] = k;
         r.pid = rep.code;
         r.group = k.init;
-        r.pidns = sp.spare_ns;
     } else {
         r.err = -rep.code;
         rep.where[sizeof rep.where - 1] = '\0';

@@ -725,12 +725,7 @@ static void without_the_spawner_runtimes_start_directly(void **state)
     setenv("FAAS_SPAWNER", "/nonexistent/faas-spawner", 1);
     capture cap;
     capture_init(&cap);
-    fake_clock clock;
-    faas_options o = manual_options(&clock);
-    o.log = capture_line;
-    o.log_arg = &cap;
-    faas_runtime *rt;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(0, capture_line, &cap);
     register_c_on(rt, f->dir, "c-direct", "echo", NULL);
     faas_response res;
     for (int i = 0; i < 2; i++) {                 /* a second instance: said once */
@@ -739,7 +734,7 @@ static void without_the_spawner_runtimes_start_directly(void **state)
         faas_response_free(&res);
         faas_runtime_free(rt);
         if (i == 0) {
-            ASSERT_OK(faas_runtime_new(&rt, &o));
+            rt = plain_runtime(0, capture_line, &cap);
             register_c_on(rt, f->dir, "c-direct", "echo", NULL);
         }
     }
@@ -748,10 +743,7 @@ static void without_the_spawner_runtimes_start_directly(void **state)
     else
         unsetenv("FAAS_SPAWNER");
     free(saved);
-    size_t said = 0;
-    for (size_t i = 0; i < cap.n; i++)
-        said += strstr(cap.lines[i], "spawned directly") != NULL &&
-                strstr(cap.lines[i], "not contained") != NULL;
+    size_t said = capture_count(&cap, "spawned directly, their processes not contained");
     capture_free(&cap);
     assert_int_equal(said, 2);                    /* once per runtime */
 }
@@ -765,12 +757,7 @@ static void pids_max_bounds_a_runtimes_forks(void **state)
     pfix *f = *state;
     capture cap;
     capture_init(&cap);
-    fake_clock clock;
-    faas_options o = manual_options(&clock);
-    o.log = capture_line;
-    o.log_arg = &cap;
-    faas_runtime *rt;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = plain_runtime(0, capture_line, &cap);
     faas_config cfg;
     faas_config_init(&cfg);
     cfg.pids_max = 8;
@@ -780,9 +767,7 @@ static void pids_max_bounds_a_runtimes_forks(void **state)
     unsigned made = 0;
     assert_int_equal(sscanf((const char *)res.data, "{\"forked\":%u}", &made), 1);
     faas_response_free(&res);
-    bool unenforced = false;
-    for (size_t i = 0; i < cap.n; i++)
-        unenforced |= strstr(cap.lines[i], "pids_max is not enforced") != NULL;
+    bool unenforced = capture_count(&cap, "pids_max is not enforced") > 0;
     print_message("# 64 forks under pids_max 8: %u made%s\n", made,
                   unenforced ? " (pids_max is not enforced here)" : "");
     if (!unenforced) {

@@ -230,6 +230,17 @@ static inline void capture_record(const faas_record *r, void *arg)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* How many captured lines hold needle. */
+static inline size_t capture_count(capture *c, const char *needle)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n; i++)
+        n += strstr(c->lines[i], needle) != NULL;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
 static inline void capture_free(capture *c)
 {
     for (size_t i = 0; i < c->n; i++)
