@@ -167,7 +167,8 @@ typedef void (*faas_shutdown_fn)(void *state);                     /* module sym
 
 typedef struct faas_config {    /* fixed: start from faas_config_init() */
     unsigned memory_mb;         /* billing size and the per-call arena limit; isolated: the
-                                   instance's address-space limit too (128) */
+                                   instance's address-space limit too; a process function:
+                                   its instance's memory cgroup (128) */
     unsigned timeout_ms;        /* deadline: cooperative, or a SIGKILL when isolated (3000) */
     unsigned max_concurrency;   /* most instances at once; 0 = no limit (0) */
     unsigned min_warm;          /* instances kept initialised (0) */

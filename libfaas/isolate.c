@@ -631,7 +631,7 @@ static bool zygote_reap(iso_inst *ii)
     bool done = false;
     pthread_mutex_lock(&z->lock);
     if (z->pid > 0 && z->gen == ii->zgen) {
-        faas__iso_reap r = { FAAS__ISO_REAP, (int32_t)ii->pid, 0 };
+        faas__iso_reap r = { FAAS__ISO_REAP, (int32_t)ii->pid, 0, 0 };
         struct iovec iov = { &r, sizeof r };
         int fd = -1;
         if (faas__iso_send(z->ctl, &iov, 1, -1) == 0 &&

@@ -57,7 +57,7 @@ enum {
 /* Both ends must be the same build: the host and the faas-zygote it starts could come from
  * two installed versions. A zygote that gets another wire exits without a word, and the host
  * reports that it "did not start". */
-#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 3u)
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 4u)
 
 typedef struct faas__iso_config {
     uint32_t type;
@@ -79,6 +79,7 @@ typedef struct faas__iso_hello {
     uint32_t type;
     int32_t  status;
     int32_t  pids;                  /* FAAS__ISO_PIDS_* */
+    int32_t  memory;                /* a spawner's: 1 if memory_mb is kept (a cgroup) */
 } faas__iso_hello;
 
 /* host -> zygote: fork an instance. zygote -> host: its pid (err 0) + its channel, or the
@@ -95,6 +96,7 @@ typedef struct faas__iso_reap {
     uint32_t type;
     int32_t  pid;
     int32_t  status;
+    uint32_t oom_kills;             /* a spawner's: processes of it killed for memory */
 } faas__iso_reap;
 
 /* host -> spawner: start a runtime: argc + envc + 2 NUL-terminated strings follow (the
@@ -106,6 +108,7 @@ typedef struct faas__iso_exec {
     uint32_t argc, envc;
     uint32_t len;                   /* the strings' bytes */
     uint32_t pids_max;              /* the instance's processes and threads; 0: no limit */
+    uint32_t memory_mb;             /* the instance's memory, MiB; 0: no limit */
 } faas__iso_exec;
 
 /* spawner -> host: the runtime started (err 0): its pid and its process group's id (its
@@ -191,7 +194,7 @@ void faas__helper_stop(int pid, int ctl, bool kill_now);
  * -1 error. Rounds up, so that it never returns before the deadline. */
 int  faas__helper_wait(int sock, uint64_t deadline);
 
-/* ---- the far side's parts (isolate_seccomp.c, isolate_pids.c) ---- */
+/* ---- the far side's parts (isolate_seccomp.c, isolate_cgroup.c) ---- */
 
 /* The function's seccomp profile as BPF, built once (FAAS_SECCOMP_NONE: len 0). */
 struct sock_fprog;
@@ -200,7 +203,7 @@ int faas__iso_profile_build(int profile, struct sock_fprog *out, char *err, size
  * containment filter for its pid self. 0, or -1 (errno). */
 int faas__iso_filters_load(const struct sock_fprog *profile, int self);
 
-/* How pids_max is kept (see isolate_pids.c). */
+/* How pids_max is kept (see isolate_cgroup.c). */
 typedef struct faas__iso_pids {
     int      how;                   /* FAAS__ISO_PIDS_* */
     unsigned max;
@@ -219,6 +222,24 @@ int  faas__iso_pids_join(const faas__iso_pids *p, int id);
 void faas__iso_pids_release(const faas__iso_pids *p, int pid);
 /* Remove a zygote's cgroup directory and its instances' empty ones (best effort). */
 void faas__iso_cgroup_remove(const char *dir);
+
+/* How a process instance's memory_mb is kept (faas-spawner; isolate_cgroup.c): a memory
+ * cgroup per instance, below one of the spawner's own, or nothing. */
+typedef struct faas__iso_mem {
+    bool     on;                    /* a memory cgroup could be made */
+    bool     v2;
+    char     dir[4096];             /* the spawner's cgroup, one sub-directory per instance */
+} faas__iso_mem;
+
+/* In the spawner at its start: find whether, and say it in what (the cgroup, or why not).
+ * Returns m->on. */
+bool faas__iso_mem_setup(faas__iso_mem *m, char *what, size_t whatlen);
+/* In an instance's init, before the runtime exists: join its own memory cgroup (named id),
+ * limited to memory_mb MiB, swap none. 0, or -1 (errno). */
+int  faas__iso_mem_join(const faas__iso_mem *m, int id, unsigned memory_mb);
+/* In the spawner, once the instance's processes are reaped: how many of them the kernel
+ * killed for memory (the cgroup's oom_kill count), and the cgroup removed. */
+unsigned faas__iso_mem_release(const faas__iso_mem *m, int id);
 
 /* One message out (iov), with fd passed along when it is >= 0 (SCM_RIGHTS); never raises
  * SIGPIPE. Returns 0 or -1 (errno). */

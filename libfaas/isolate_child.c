@@ -5,7 +5,7 @@
  * rlimits and process limit, seccomp, crash reports, calls served by an inner manual-mode
  * runtime, so the module's faas_ctx is a real one). It runs only in faas-zygote and its
  * forks, never in a host; the host side is isolate.c, the wire isolate.h, the filters
- * isolate_seccomp.c and the process limit isolate_pids.c.
+ * isolate_seccomp.c and the process limit isolate_cgroup.c.
  */
 #include "internal.h"
 
@@ -448,7 +448,7 @@ static void close_inherited(void)
 
 static void send_hello(int status, const char *msg)
 {
-    faas__iso_hello h = { FAAS__ISO_HELLO, status, z.pids.how };
+    faas__iso_hello h = { FAAS__ISO_HELLO, status, z.pids.how, 0 };
     struct iovec iov[2] = { { &h, sizeof h }, { (void *)msg, strlen(msg) + 1 } };
     faas__iso_send(z.ctl, iov, 2, -1);
 }
@@ -602,7 +602,7 @@ static void reap_instance(pid_t pid)
             break;
         }
     }
-    faas__iso_reap r = { FAAS__ISO_REAPED, (int32_t)pid, 0 };
+    faas__iso_reap r = { FAAS__ISO_REAPED, (int32_t)pid, 0, 0 };
     struct iovec iov = { &r, sizeof r };
     faas__iso_send(z.ctl, &iov, 1, -1);
 }

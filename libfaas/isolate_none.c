@@ -3,7 +3,7 @@
  * or no libseccomp): faas__isolation (registry.c) stays NULL, so a registration asking for
  * isolation = process gets FAAS_ENOTSUP, and the zygote program's entry point, exported for
  * faas-zygote alone, fails. The real parts are isolate.c, isolate_child.c,
- * isolate_seccomp.c and isolate_pids.c; mk/isolate.am chooses.
+ * isolate_seccomp.c and isolate_cgroup.c; mk/isolate.am chooses.
  */
 #include "internal.h"
 

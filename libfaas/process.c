@@ -218,7 +218,7 @@ static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t er
         return FAAS_EINIT;
     }
     faas__pspawn_req q = { pf->command, pf->argv, env, pf->cwd, out, alive[1],
-                           fn->cfg.pids_max };
+                           fn->cfg.pids_max, fn->cfg.memory_mb };
     int rc = faas__pspawn_start(fn->rt, &q, &pi->proc, err, errlen);
     faas__strv_free(env);
     close(alive[1]);
@@ -266,12 +266,17 @@ static void reap(proc_inst *pi)
     pi->status = faas__pspawn_end(&pi->proc);
 }
 
-static void describe_exit(int status, char *out, size_t n)
+/* How the reaped runtime ended, as Lambda words it ("signal: Killed", "exit status 2"),
+ * and why when the kernel killed a process of it for memory. */
+static void describe_exit(const proc_inst *pi, char *out, size_t n)
 {
-    if (WIFSIGNALED(status))
-        snprintf(out, n, "signal: %s", strsignal(WTERMSIG(status)));
-    else
-        snprintf(out, n, "exit status %d", WEXITSTATUS(status));
+    int status = pi->status;
+    int k = WIFSIGNALED(status)
+                ? snprintf(out, n, "signal: %s", strsignal(WTERMSIG(status)))
+                : snprintf(out, n, "exit status %d", WEXITSTATUS(status));
+    if (pi->proc.oom && k >= 0 && (size_t)k < n)
+        snprintf(out + k, n - (size_t)k, " (out of memory: past the function's memory "
+                 "limit of %u MB)", pi->fn->cfg.memory_mb);
 }
 
 static void proc_close(void *state)
@@ -328,25 +333,29 @@ static int wait_event(proc_inst *pi, uint64_t deadline, faas_ctx *ctx)
 /* ---- the hooks ------------------------------------------------------------------------ */
 
 /* A "type\0message\0" error block on ctx (the form the core reads): a crash
- * (FAAS_ECRASHED), or with stale, a death before the call was taken. */
-static void crashed(faas_ctx *ctx, bool stale, const char *fmt, ...) FAAS_PRINTF(3, 4);
-static void crashed(faas_ctx *ctx, bool stale, const char *fmt, ...)
+ * (FAAS_ECRASHED), with oom a kill for memory (FAAS_EMEMORY), or with stale, a death before
+ * the call was taken. */
+static void crashed(faas_ctx *ctx, bool stale, bool oom, const char *fmt, ...)
+    FAAS_PRINTF(4, 5);
+static void crashed(faas_ctx *ctx, bool stale, bool oom, const char *fmt, ...)
 {
-    static const char type[] = "Runtime.ExitError";
+    const char *type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";
+    size_t tl = strlen(type) + 1;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     size_t ml = strlen(msg);
-    char *b = malloc(sizeof type + ml + 1);
+    char *b = malloc(tl + ml + 1);
     if (b != NULL) {
-        memcpy(b, type, sizeof type);
-        memcpy(b + sizeof type, msg, ml + 1);
+        memcpy(b, type, tl);
+        memcpy(b + tl, msg, ml + 1);
         free(ctx->err);
         ctx->err = b;
     }
-    ctx->oom = ctx->crashed = true;
+    ctx->oom = true;
+    ctx->crashed = !oom;
     ctx->stale = stale;
 }
 
@@ -504,14 +513,17 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
         bool taken = faas__rapi_taken(pi->api);
         faas__rapi_withdraw(pi->api);
         output_end(pi, ctx);            /* its processes are gone: all of it is there */
-        char why[96];
-        describe_exit(pi->status, why, sizeof why);
-        if (!taken)
-            crashed(ctx, true, "the runtime (pid %d) had exited while idle: %s",
+        char why[160];
+        describe_exit(pi, why, sizeof why);
+        if (!taken) {
+            crashed(ctx, true, false, "the runtime (pid %d) had exited while idle: %s",
                     (int)pi->proc.pid, why);
-        else
-            crashed(ctx, false, "RequestId: %s Error: Runtime exited with error: %s",
-                    ctx->request_id, why);
+        } else {
+            if (pi->proc.oom)           /* it reached the limit: Lambda says it so */
+                ctx->inst->arena.used = (uint64_t)fn->cfg.memory_mb << 20;
+            crashed(ctx, false, pi->proc.oom, "RequestId: %s Error: Runtime exited with "
+                    "error: %s", ctx->request_id, why);
+        }
         return 0;
     }
     faas__rapi_withdraw(pi->api);
@@ -593,8 +605,8 @@ static int proc_create(faas_function *fn, faas__instance *inst, char *err, size_
                      "(Lambda's INIT limit)", INIT_LIMIT_MS);
             rc = FAAS_EINIT;
         } else {
-            char why[96];
-            describe_exit(pi->status, why, sizeof why);
+            char why[160];
+            describe_exit(pi, why, sizeof why);
             snprintf(err, errlen, "Runtime exited during INIT: %s", why);
             rc = FAAS_EINIT;
         }

@@ -39,7 +39,7 @@ static int spawn_direct(const faas__pspawn_req *q, faas__pspawn_proc *p, char *e
     p->group = p->pid;
     p->sp = NULL;
     p->gen = 0;
-    p->reaped = false;
+    p->reaped = p->oom = false;
     return FAAS_OK;
 }
 
@@ -144,29 +144,39 @@ static bool spawner_start(spawner *s)
         s->direct = true;
         free(s->warning);
         if (asprintf(&s->warning, "WARNING process instances are spawned directly, their "
-                     "processes not contained: the spawner did not start: %s",
+                     "processes not contained (nor pids_max and memory_mb kept): the spawner "
+                     "did not start: %s",
                      rc != FAAS_OK ? err : "out of memory") < 0)
             s->warning = NULL;
         return false;
     }
     s->gen++;
-    /* The text: "pid namespaces" or "no pid namespaces: why", a newline, then how pids_max
-     * is kept (isolate_pids.c's words). */
-    char *what = hello + sizeof h, *pids = strchr(what, '\n');
-    if (pids != NULL)
+    /* The text: "pid namespaces" or "no pid namespaces: why", then on lines of their own
+     * how pids_max and memory_mb are kept (isolate_cgroup.c's words). */
+    hello[n < (long)sizeof hello ? n : (long)sizeof hello - 1] = '\0';
+    char *what = hello + sizeof h, *pids = strchr(what, '\n'), *mem = NULL;
+    if (pids != NULL) {
         *pids++ = '\0';
+        if ((mem = strchr(pids, '\n')) != NULL)
+            *mem++ = '\0';
+    }
+    /* What is not kept, each in its own clause. */
+    char clause[3][1500];
+    int nc = 0;
+    if (strncmp(what, "no ", 3) == 0)
+        snprintf(clause[nc++], sizeof clause[0], "they are process groups only (a process "
+                 "that leaves its group outlives them): %s", what);
+    if (h.pids == FAAS__ISO_PIDS_NONE)
+        snprintf(clause[nc++], sizeof clause[0], "pids_max is not enforced: %s",
+                 pids ? pids : "?");
+    if (!h.memory)
+        snprintf(clause[nc++], sizeof clause[0], "memory_mb is not enforced: %s",
+                 mem ? mem : "?");
     free(s->warning);
     s->warning = NULL;
-    int w = 0;
-    if (strncmp(what, "no ", 3) == 0)
-        w = asprintf(&s->warning, "WARNING process instances are process groups only (a "
-                     "process that leaves its group outlives them): %s%s%s", what,
-                     h.pids == FAAS__ISO_PIDS_NONE ? "; and pids_max is not enforced: " : "",
-                     h.pids == FAAS__ISO_PIDS_NONE && pids ? pids : "");
-    else if (h.pids == FAAS__ISO_PIDS_NONE)
-        w = asprintf(&s->warning, "WARNING process instances: pids_max is not enforced: %s",
-                     pids ? pids : "?");
-    if (w < 0)
+    if (nc > 0 && asprintf(&s->warning, "WARNING process instances: %s%s%s%s%s", clause[0],
+                           nc > 1 ? "; " : "", nc > 1 ? clause[1] : "", nc > 2 ? "; " : "",
+                           nc > 2 ? clause[2] : "") < 0)
         s->warning = NULL;
     return true;
 }
@@ -176,7 +186,7 @@ static bool spawner_start(spawner *s)
 static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *p, char *err,
                       size_t errlen)
 {
-    faas__iso_exec e = { FAAS__ISO_EXEC, 0, 0, 0, q->pids_max };
+    faas__iso_exec e = { FAAS__ISO_EXEC, 0, 0, 0, q->pids_max, q->memory_mb };
     size_t len = 0, room = FAAS__ISO_MSG_MAX - sizeof e;
     char *out = (char *)s->buf + sizeof e;
     bool fits = true;
@@ -224,7 +234,7 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
     p->pid = r.pid;
     p->group = r.group;
     p->gen = s->gen;
-    p->reaped = false;
+    p->reaped = p->oom = false;
     return FAAS_OK;
 }
 
@@ -267,23 +277,25 @@ int faas__pspawn_start(faas_runtime *rt, const faas__pspawn_req *q, faas__pspawn
     return rc;
 }
 
-/* The wait status REAP gives, or -1 if its spawner is gone since. */
-static int reap_round(const faas__pspawn_proc *p)
+/* The wait status REAP gives (and p->oom), or -1 if its spawner is gone since. */
+static int reap_round(faas__pspawn_proc *p)
 {
     spawner *s = p->sp;
     int status = -1;
     pthread_mutex_lock(&s->lock);
     if (s->pid > 0 && s->gen == p->gen) {
-        faas__iso_reap q = { FAAS__ISO_REAP, (int32_t)p->pid, 0 };
+        faas__iso_reap q = { FAAS__ISO_REAP, (int32_t)p->pid, 0, 0 };
         struct iovec iov = { &q, sizeof q };
         faas__iso_reap r;
         int fd = -1;
         if (faas__iso_send(s->ctl, &iov, 1, -1) == 0 && readable(s->ctl, REAP_LIMIT_MS) &&
             faas__iso_recv(s->ctl, &r, sizeof r, &fd, true) == (long)sizeof r &&
-            r.type == FAAS__ISO_REAPED && r.pid == q.pid)
+            r.type == FAAS__ISO_REAPED && r.pid == q.pid) {
             status = r.status;
-        else
+            p->oom = r.oom_kills > 0;
+        } else {
             spawner_stop(s, true);      /* gone or stuck: its instances die with it */
+        }
         if (fd >= 0)
             close(fd);
     }

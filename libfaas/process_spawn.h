@@ -1,6 +1,6 @@
 /*
  * process_spawn.h - how a process instance's runtime is started and ended (process.c):
- * through the runtime's spawner (a faas-zygote in exec mode, process_zygote.c), which gives
+ * through the runtime's spawner (faas-spawner, process_spawner.c), which gives
  * each runtime an init of its own, in a PID namespace of its own where the host may make
  * one; or, in a build without process isolation or when the spawner cannot start,
  * directly with posix_spawn (the runtime then leads its own process group, and nothing
@@ -16,14 +16,16 @@
 
 /* What to start: the program (path), its NULL-terminated argv and environment, its
  * working directory, the descriptor its stdout and stderr write to, the one it gets as
- * fd 3 (neither is closed here), and the most processes and threads it may have (a pids
- * cgroup per instance where the spawner can make one; not kept when spawned directly). */
+ * fd 3 (neither is closed here), the most processes and threads it may have and its
+ * memory (a pids and a memory cgroup per instance where the spawner can make them; neither
+ * is kept when spawned directly). */
 typedef struct faas__pspawn_req {
     const char *path;
     char *const *argv, *const *envp;
     const char *cwd;
     int         out, fd3;
     unsigned    pids_max;           /* its processes and threads at once; 0: no limit */
+    unsigned    memory_mb;          /* its memory, MiB, no swap; 0: no limit */
 } faas__pspawn_req;
 
 /* A started runtime. */
@@ -36,6 +38,8 @@ typedef struct faas__pspawn_proc {
                                        the end), or NULL: started directly */
     unsigned gen;                   /* which start of that spawner */
     bool     reaped;
+    bool     oom;                   /* once reaped: the kernel killed a process of it for
+                                       memory (past memory_mb) */
 } faas__pspawn_proc;
 
 /* posix_spawn q's program as a runtime (process_exec.c): stdin /dev/null, stdout and
@@ -49,7 +53,7 @@ int  faas__pspawn_start(faas_runtime *rt, const faas__pspawn_req *req, faas__psp
 /* SIGKILL to the whole instance (any thread; the group's id stays valid until the end). */
 void faas__pspawn_kill(const faas__pspawn_proc *p);
 /* Kill it if it is not dead yet, and reap it: the runtime's wait status (for WIFEXITED and
- * the rest). Once. */
+ * the rest), and p->oom. Once. */
 int  faas__pspawn_end(faas__pspawn_proc *p);
 
 #endif /* FAAS_PROCESS_SPAWN_H */

@@ -14,6 +14,10 @@
  *   - the runtime sees no process outside its namespace, so it cannot signal, trace or wait
  *     for one (the host included);
  *   - the runtime is not pid 1: the init is, and reaps what is orphaned below it.
+ * Each init also joins a pids cgroup (pids_max) and a memory cgroup (memory_mb) of its own
+ * before it starts the runtime (isolate_cgroup.c), where they can be made; the spawner
+ * removes them at REAP, and tells the host whether the kernel killed a process of the
+ * instance for memory.
  * Without that right the instance is its init's process group and nothing more, as a
  * runtime spawned directly by the host was: a process that calls setsid() can outlive it
  * (its HELLO says which; the host warns once).
@@ -59,7 +63,8 @@ static struct {
     pid_t    self;
     int      own_ns;                /* this process's PID namespace, or -1: none made */
     kid      spare;                 /* an init waiting for its runtime (init 0: none) */
-    faas__iso_pids pids;            /* how pids_max is kept (isolate_pids.c) */
+    faas__iso_pids pids;            /* how pids_max is kept (isolate_cgroup.c) */
+    faas__iso_mem  mem;             /* how memory_mb is kept (isolate_cgroup.c) */
     kid     *kids;
     size_t   nkids, cap;
     unsigned char *buf;
@@ -166,7 +171,7 @@ static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int soc
         send_report(sock, -(v == NULL ? ENOMEM : EPROTO), "request");
         return -1;
     }
-    faas__pspawn_req q = { path, argv, envp, cwd, out, fd3, e->pids_max };
+    faas__pspawn_req q = { path, argv, envp, cwd, out, fd3, e->pids_max, e->memory_mb };
     pid_t rt;
     int rc = faas__spawn_runtime(&q, false, &rt);  /* in the init's group */
     free(v);
@@ -202,6 +207,13 @@ static _Noreturn void init_main(int sock, bool ns)
         _exit(0);                               /* the spawner is done with its spare */
     const faas__iso_exec *e = (const void *)sp.buf;
     pid_t self = self_as_host_sees();
+    /* Its own memory cgroup (named by its pid as the spawner sees it), before the runtime
+     * exists: every page of it is counted. */
+    if ((size_t)n >= sizeof *e && e->memory_mb > 0 && sp.mem.on &&
+        (self <= 0 || faas__iso_mem_join(&sp.mem, (int)self, e->memory_mb) != 0)) {
+        send_report(sock, -(errno ? errno : EIO), "memory cgroup");
+        _exit(1);
+    }
     if ((size_t)n >= sizeof *e && e->pids_max > 0 &&
         (sp.pids.how == FAAS__ISO_PIDS_CGROUP || sp.pids.how == FAAS__ISO_PIDS_RLIMIT)) {
         /* Its own pids cgroup (named by its pid as the spawner sees it), or the user's
@@ -263,14 +275,16 @@ static void prefork(void)
 }
 
 /* Kill an init (and so its namespace or group) and reap it; the runtime's wait status, or
- * a SIGKILL's when the init sent none. */
-static int end_init(kid *k)
+ * a SIGKILL's when the init sent none, and in *oom how many of its processes the kernel
+ * killed for memory. */
+static int end_init(kid *k, unsigned *oom)
 {
     kill(-k->init, SIGKILL);
     kill(k->init, SIGKILL);             /* a spare that has not made its group yet */
     while (waitpid(k->init, NULL, 0) < 0 && errno == EINTR)
         ;
-    faas__iso_pids_release(&sp.pids, (int)k->init);    /* its cgroup, empty now */
+    *oom = faas__iso_mem_release(&sp.mem, (int)k->init);   /* its cgroups, empty now */
+    faas__iso_pids_release(&sp.pids, (int)k->init);
     int status = SIGKILL;               /* as waitpid says "killed by SIGKILL" */
     if (recv(k->sock, &status, sizeof status, MSG_DONTWAIT) != (ssize_t)sizeof status)
         status = SIGKILL;
@@ -278,11 +292,11 @@ static int end_init(kid *k)
     return status;
 }
 
-static int end_kid(size_t i)
+static int end_kid(size_t i, unsigned *oom)
 {
     kid k = sp.kids[i];
     sp.kids[i] = sp.kids[--sp.nkids];
-    return end_init(&k);
+    return end_init(&k, oom);
 }
 
 static void do_exec(long n, int *fds, int nfds)
@@ -328,8 +342,9 @@ static void do_exec(long n, int *fds, int nfds)
         r.err = -rep.code;
         rep.where[sizeof rep.where - 1] = '\0';
         memcpy(r.where, rep.where, sizeof r.where);
+        unsigned oom;
         if (k.init > 0)
-            end_init(&k);
+            end_init(&k, &oom);
     }
     struct iovec out = { &r, sizeof r };
     faas__iso_send(sp.ctl, &out, 1, -1);
@@ -338,10 +353,10 @@ static void do_exec(long n, int *fds, int nfds)
 
 static void do_reap(const faas__iso_reap *q)
 {
-    faas__iso_reap r = { FAAS__ISO_REAPED, q->pid, SIGKILL };
+    faas__iso_reap r = { FAAS__ISO_REAPED, q->pid, SIGKILL, 0 };
     for (size_t i = 0; i < sp.nkids; i++)
         if (sp.kids[i].runtime == (pid_t)q->pid) {
-            r.status = end_kid(i);
+            r.status = end_kid(i, &r.oom_kills);
             break;
         }
     struct iovec iov = { &r, sizeof r };
@@ -378,15 +393,14 @@ int main(int argc, char **argv)
     }
     /* How each instance's pids_max will be kept: set up once (a cgroup of the spawner's
      * own, with a directory per instance), whatever the limit of each. */
-    char pids[1024];
+    char pids[1024], mem[1024], text[2100];
     faas__iso_pids_setup(&sp.pids, 1, pids, sizeof pids);
+    faas__iso_mem_setup(&sp.mem, mem, sizeof mem);
     faas__iso_hello h = { FAAS__ISO_HELLO, sp.buf != NULL ? FAAS_OK : FAAS_ENOMEM,
-                          sp.pids.how };
-    struct iovec hi[3] = { { &h, sizeof h }, { what, strlen(what) }, { pids, 0 } };
-    char nl_pids[1100];
-    snprintf(nl_pids, sizeof nl_pids, "\n%s", pids);
-    hi[2].iov_base = nl_pids;
-    hi[2].iov_len = strlen(nl_pids) + 1;
+                          sp.pids.how, sp.mem.on };
+    snprintf(text, sizeof text, "\n%s\n%s", pids, mem);
+    struct iovec hi[3] = { { &h, sizeof h }, { what, strlen(what) },
+                           { text, strlen(text) + 1 } };
     faas__iso_send(ctl, hi, 3, -1);
     if (sp.buf == NULL)
         return 1;
@@ -407,12 +421,15 @@ int main(int argc, char **argv)
         if ((size_t)n >= sizeof *q && q->type == FAAS__ISO_REAP)
             do_reap(q);
     }
+    unsigned oom;
     while (sp.nkids > 0)                /* no runtime outlives its host */
-        end_kid(0);
+        end_kid(0, &oom);
     if (sp.spare.init > 0)
-        end_init(&sp.spare);
+        end_init(&sp.spare, &oom);
     if (sp.pids.how == FAAS__ISO_PIDS_CGROUP)
         faas__iso_cgroup_remove(sp.pids.dir);
+    if (sp.mem.on)
+        faas__iso_cgroup_remove(sp.mem.dir);
     free(sp.kids);
     free(sp.buf);
     return 0;

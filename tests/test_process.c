@@ -483,6 +483,53 @@ static void max_memory_is_the_peak(void **state)
     }
 }
 
+/* memory_mb bounds the instance's processes together (a memory cgroup per instance; the
+ * runtime gets no RLIMIT_AS, which V8 could not live with): a runtime that touches more is
+ * killed by the kernel, and the call fails Runtime.OutOfMemory (FAAS_EMEMORY) with Max
+ * Memory Used at the limit, as Lambda's; the host and the next call (on a new instance) go
+ * on. A child of the runtime is counted too: it is killed, and the runtime goes on. */
+static void memory_mb_bounds_a_runtime(void **state)
+{
+    pfix *f = *state;
+    capture cap;
+    capture_init(&cap);
+    faas_runtime *rt = plain_runtime(0, capture_line, &cap);
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.memory_mb = 48;
+    register_c_on(rt, f->dir, "c-alloc", "alloc", &cfg);
+    faas_response res;
+    ASSERT_OK(faas_invoke(rt, "c-alloc", "8", 1, &res));        /* under the limit */
+    faas_response_free(&res);
+    bool unenforced = capture_count(&cap, "memory_mb is not enforced") > 0;
+    int rc = faas_invoke(rt, "c-alloc", "200", 3, &res);
+    print_message("# 200 MiB under memory_mb 48: %s%s\n", faas_strerror(rc),
+                  unenforced ? " (memory_mb is not enforced here)" : "");
+    if (!unenforced) {
+        assert_int_equal(rc, FAAS_EMEMORY);
+        assert_string_equal(res.error_type, "Runtime.OutOfMemory");
+        assert_non_null(strstr(res.error_message, "memory limit of 48 MB"));
+        assert_int_equal(res.record.status, FAAS_EMEMORY);
+        assert_int_equal(res.record.max_memory_bytes, 48u << 20);
+    }
+    faas_response_free(&res);
+    ASSERT_OK(faas_invoke(rt, "c-alloc", "c200", 4, &res));     /* a child of it */
+    char want[64];
+    snprintf(want, sizeof want, "{\"exit\":%d,\"signal\":%d}", unenforced ? 0 : -1,
+             unenforced ? 0 : SIGKILL);
+    assert_int_equal(res.len, strlen(want));
+    assert_memory_equal(res.data, want, res.len);
+    assert_int_equal(res.record.cold, !unenforced);             /* a new instance */
+    faas_response_free(&res);
+    ASSERT_OK(faas_invoke(rt, "c-alloc", "c8", 2, &res));       /* under it: fine */
+    assert_memory_equal(res.data, "{\"exit\":0,\"signal\":0}", res.len);
+    faas_response_free(&res);
+    faas_runtime_free(rt);
+    capture_free(&cap);
+    if (unenforced)
+        skip();
+}
+
 /* Warm echoes through one kept-alive connection, a body larger than one read, the /error
  * route and an init error, from a runtime with no interpreter or curl in the way. */
 static void c_bootstrap_echoes(void **state)
@@ -918,6 +965,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(runtime_cannot_signal_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(pids_max_bounds_a_runtimes_forks, setup, teardown),
+        cmocka_unit_test_setup_teardown(memory_mb_bounds_a_runtime, setup, teardown),
         cmocka_unit_test_setup_teardown(without_the_spawner_runtimes_start_directly, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(answer_then_exit, setup, teardown),

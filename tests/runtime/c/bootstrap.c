@@ -13,6 +13,8 @@
  *                      errorMessage's subject;
  *   "alloc"            the event is a number N: N MiB are mapped, written and unmapped
  *                      before the echo (a peak of its memory that is gone by the answer);
+ *                      or "cN": a child it forks does that, and the answer is
+ *                      {"exit":E,"signal":S}, how the child ended (E -1 if by a signal);
  *   "hostile"          the echo, from a runtime that misbehaves between calls: it keeps
  *                      a second connection waiting in its own next (a call may come on
  *                      either: it answers on the one that got it), after each answer it
@@ -444,6 +446,19 @@ _Noreturn static void hostile(conn *c)
     }
 }
 
+/* Map and touch mib MiB, then unmap them; false if they could not be mapped. */
+static bool touch_mib(unsigned long mib)
+{
+    size_t n = (size_t)mib << 20;
+    void *m = n ? mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                : MAP_FAILED;
+    if (m == MAP_FAILED)
+        return false;
+    memset(m, 1, n);
+    munmap(m, n);
+    return true;
+}
+
 int main(void)
 {
     const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
@@ -506,14 +521,20 @@ int main(void)
                           msg, (size_t)n, &a);
             free(msg);
         } else {
-            if (alloc && r.body != NULL) {
-                size_t mib = (size_t)strtoul(r.body, NULL, 10) << 20;
-                void *m = mib ? mmap(NULL, mib, PROT_READ | PROT_WRITE,
-                                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
-                if (m != MAP_FAILED) {
-                    memset(m, 1, mib);
-                    munmap(m, mib);
-                }
+            if (alloc && r.body != NULL && r.body[0] == 'c') {
+                /* "cN": a child touches N MiB; the answer says how it ended. */
+                pid_t kid = fork();
+                if (kid == 0)
+                    _exit(touch_mib(strtoul(r.body + 1, NULL, 10)) ? 0 : 3);
+                int st = 0;
+                while (kid > 0 && waitpid(kid, &st, 0) < 0 && errno == EINTR)
+                    ;
+                free(r.body);
+                r.len = (size_t)asprintf(&r.body, "{\"exit\":%d,\"signal\":%d}",
+                                         kid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                                         kid > 0 && WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+            } else if (alloc && r.body != NULL) {
+                touch_mib(strtoul(r.body, NULL, 10));
             }
             snprintf(path, sizeof path, "invocation/%s/response", r.rid);
             if (flood && r.body != NULL) {

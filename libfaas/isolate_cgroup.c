@@ -1,7 +1,9 @@
 /*
- * isolate_pids.c - process isolation's process limit (faas_config.pids_max): how many
- * processes and threads an instance and everything it forks may have at once. The zygote
- * finds the best way once, at its start:
+ * isolate_cgroup.c - the cgroups that bound an instance.
+ *
+ * Its processes (faas_config.pids_max), for process isolation's instances and for process
+ * instances: how many processes and threads an instance and everything it forks may have at
+ * once. The zygote (or the spawner) finds the best way once, at its start:
  *   - a pids cgroup: a directory of the zygote's own (faas-zygote-NS-PID) in the cgroup v2
  *     hierarchy when the pids controller is delegated to the host's cgroup, else in the v1
  *     pids hierarchy, where each instance makes and joins a sub-directory (its pid) with
@@ -13,6 +15,15 @@
  * The zygote removes an instance's directory once it has reaped its processes, and its own
  * at exit; the host removes what a zygote killed from outside left, and the next zygote
  * started there what the host could not (instances still in it then).
+ *
+ * Its memory (faas_config.memory_mb), for process instances (isolated instances have
+ * RLIMIT_AS, isolate_child.c): a memory cgroup made the same way (the spawner's own
+ * directory in the v2 hierarchy with the memory controller delegated, else in the v1
+ * memory hierarchy), a sub-directory per instance whose limit is memory_mb with no swap. The
+ * kernel counts every page of the instance's processes (their children's too, and the page
+ * cache they fault in) and, past the limit and what it can reclaim, kills one of them (v2:
+ * all of them, memory.oom.group); the spawner reads how many it killed (oom_kill) before it
+ * removes the directory, so that the host can say Runtime.OutOfMemory.
  */
 #include "internal.h"
 
@@ -44,30 +55,36 @@ static int put(const char *dir, const char *file, const char *text)
     return w == (ssize_t)n ? 0 : -1;
 }
 
-/* Does dir/file hold word (space-separated)? */
-static bool holds(const char *dir, const char *file, const char *word)
+/* Read dir/file into buf (NUL-terminated); its length, or -1. */
+static ssize_t get(const char *dir, const char *file, char *buf, size_t size)
 {
-    char path[PATH_MAX], buf[512];
+    char path[PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
-        return false;
+        return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+        return -1;
+    ssize_t n = read(fd, buf, size - 1);
     close(fd);
-    if (n <= 0)
-        return false;
+    if (n < 0)
+        return -1;
     buf[n] = '\0';
-    for (char *save, *w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+    return n;
+}
+
+/* Is word in the list s of words separated by any of sep? (s is changed.) */
+static bool listed(char *s, const char *sep, const char *word)
+{
+    for (char *save, *w = strtok_r(s, sep, &save); w; w = strtok_r(NULL, sep, &save))
         if (strcmp(w, word) == 0)
             return true;
     return false;
 }
 
-/* This process's cgroup directory in the hierarchy that is v2 (want_v1 false) or the v1
- * hierarchy with the pids controller: /proc/self/cgroup names the path, and
+/* This process's cgroup directory in the hierarchy that is v2 (v1 NULL) or the v1
+ * hierarchy with the controller v1: /proc/self/cgroup names the path, and
  * /proc/self/mountinfo where that hierarchy is mounted (and which of its directories). */
-static bool own_cgroup(bool want_v1, char *out, size_t outlen)
+static bool own_cgroup(const char *v1, char *out, size_t outlen)
 {
     char path[PATH_MAX] = "", line[4096];
     bool found = false;
@@ -80,10 +97,7 @@ static bool own_cgroup(bool want_v1, char *out, size_t outlen)
         if (c2 == NULL)
             continue;
         *c1 = *c2 = '\0';
-        bool pids = false;
-        for (char *save, *w = strtok_r(c1 + 1, ",", &save); w; w = strtok_r(NULL, ",", &save))
-            pids |= strcmp(w, "pids") == 0;
-        if (want_v1 ? pids : strcmp(line, "0") == 0 && c1[1] == '\0') {
+        if (v1 ? listed(c1 + 1, ",", v1) : strcmp(line, "0") == 0 && c1[1] == '\0') {
             snprintf(path, sizeof path, "%s", c2 + 1);
             found = true;
         }
@@ -99,10 +113,8 @@ static bool own_cgroup(bool want_v1, char *out, size_t outlen)
         if (dash == NULL || sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2 ||
             sscanf(dash + 3, "%63s %255s %1023s", fstype, source, super) < 2)
             continue;
-        bool pids = false;
-        for (char *save, *w = strtok_r(super, ",", &save); w; w = strtok_r(NULL, ",", &save))
-            pids |= strcmp(w, "pids") == 0;
-        if (want_v1 ? strcmp(fstype, "cgroup") != 0 || !pids : strcmp(fstype, "cgroup2") != 0)
+        if (v1 ? strcmp(fstype, "cgroup") != 0 || !listed(super, ",", v1)
+               : strcmp(fstype, "cgroup2") != 0)
             continue;
         /* The mount shows ROOT of the hierarchy at MNT: the path must be below it. */
         size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
@@ -179,6 +191,34 @@ static void sweep_dead_zygotes(const char *parent)
     closedir(d);
 }
 
+/* Make this process's own directory (faas-zygote-NS-PID) for the controller ctl: in the v2
+ * hierarchy when ctl is delegated to this process's cgroup there (and then handed down
+ * from it), else in ctl's v1 hierarchy. True with dir (dirlen bytes) and *v2. */
+static bool make_own(const char *ctl, char *dir, size_t dirlen, bool *v2)
+{
+    char parent[PATH_MAX], mine[PATH_MAX], buf[512], plus[32];
+    unsigned long ns = pid_namespace();
+    int self = (int)getpid();
+    snprintf(plus, sizeof plus, "+%s", ctl);
+    for (int pass = 0; pass < 2; pass++) {
+        *v2 = pass == 0;
+        if (!own_cgroup(*v2 ? NULL : ctl, parent, sizeof parent) ||
+            (*v2 && (get(parent, "cgroup.subtree_control", buf, sizeof buf) <= 0 ||
+                     !listed(buf, " \n", ctl))) ||
+            (size_t)snprintf(mine, sizeof mine, "%s/faas-zygote-%lu-%d", parent, ns, self) >=
+                sizeof mine ||
+            (mkdir(mine, 0755) != 0 && errno != EEXIST))
+            continue;
+        if (*v2 && put(mine, "cgroup.subtree_control", plus) != 0) {
+            rmdir(mine);
+            continue;
+        }
+        sweep_dead_zygotes(parent);
+        return (size_t)snprintf(dir, dirlen, "%s", mine) < dirlen;
+    }
+    return false;
+}
+
 int faas__iso_pids_setup(faas__iso_pids *p, unsigned max, char *what, size_t whatlen)
 {
     memset(p, 0, sizeof *p);
@@ -188,33 +228,9 @@ int faas__iso_pids_setup(faas__iso_pids *p, unsigned max, char *what, size_t wha
         snprintf(what, whatlen, "no limit (pids_max 0)");
         return p->how;
     }
-    char dir[PATH_MAX], mine[PATH_MAX];
-    pid_t self = getpid();
-    unsigned long ns = pid_namespace();
-    /* cgroup v2, when the host's cgroup hands the pids controller down. */
-    if (own_cgroup(false, dir, sizeof dir) && holds(dir, "cgroup.subtree_control", "pids") &&
-        (size_t)snprintf(mine, sizeof mine, "%s/faas-zygote-%lu-%d", dir, ns, (int)self) <
-            sizeof mine &&
-        (mkdir(mine, 0755) == 0 || errno == EEXIST)) {
-        if (put(mine, "cgroup.subtree_control", "+pids") == 0) {
-            sweep_dead_zygotes(dir);
-            p->how = FAAS__ISO_PIDS_CGROUP;
-            p->v2 = true;
-            snprintf(p->dir, sizeof p->dir, "%s", mine);
-            snprintf(what, whatlen, "cgroup v2 %s", mine);
-            return p->how;
-        }
-        rmdir(mine);
-    }
-    /* The v1 pids hierarchy. */
-    if (own_cgroup(true, dir, sizeof dir) &&
-        (size_t)snprintf(mine, sizeof mine, "%s/faas-zygote-%lu-%d", dir, ns, (int)self) <
-            sizeof mine &&
-        (mkdir(mine, 0755) == 0 || errno == EEXIST)) {
-        sweep_dead_zygotes(dir);
+    if (make_own("pids", p->dir, sizeof p->dir, &p->v2)) {
         p->how = FAAS__ISO_PIDS_CGROUP;
-        snprintf(p->dir, sizeof p->dir, "%s", mine);
-        snprintf(what, whatlen, "cgroup v1 %s", mine);
+        snprintf(what, whatlen, "cgroup %s %s", p->v2 ? "v2" : "v1", p->dir);
         return p->how;
     }
     if (geteuid() != 0) {
@@ -277,4 +293,65 @@ void faas__iso_cgroup_remove(const char *dir)
     }
     closedir(d);
     rmdir(dir);
+}
+
+/* ---- memory (process instances) ------------------------------------------------------- */
+
+bool faas__iso_mem_setup(faas__iso_mem *m, char *what, size_t whatlen)
+{
+    memset(m, 0, sizeof *m);
+    m->on = make_own("memory", m->dir, sizeof m->dir, &m->v2);
+    if (m->on)
+        snprintf(what, whatlen, "cgroup %s %s", m->v2 ? "v2" : "v1", m->dir);
+    else
+        snprintf(what, whatlen, "no memory cgroup could be made (neither cgroup v2 with the "
+                 "memory controller delegated nor a writable v1 memory hierarchy)");
+    return m->on;
+}
+
+int faas__iso_mem_join(const faas__iso_mem *m, int id, unsigned memory_mb)
+{
+    if (!m->on || memory_mb == 0)
+        return 0;
+    char dir[PATH_MAX], bytes[32];
+    if ((size_t)snprintf(dir, sizeof dir, "%s/%d", m->dir, id) >= sizeof dir ||
+        (mkdir(dir, 0755) != 0 && errno != EEXIST))
+        return -1;
+    snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)memory_mb << 20);
+    /* The limit first, then the move. No swap: the memory a function is given is memory
+     * (the swap limits are absent without swap accounting; then there is none to limit).
+     * On v2 an out-of-memory kill takes the whole instance, as a runtime half killed is
+     * no use. */
+    int rc = put(dir, m->v2 ? "memory.max" : "memory.limit_in_bytes", bytes);
+    if (rc == 0 && m->v2) {
+        put(dir, "memory.swap.max", "0");
+        put(dir, "memory.oom.group", "1");
+    } else if (rc == 0) {
+        put(dir, "memory.memsw.limit_in_bytes", bytes);
+    }
+    if (rc != 0 || put(dir, "cgroup.procs", "0") != 0) {
+        int e = errno;
+        rmdir(dir);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+unsigned faas__iso_mem_release(const faas__iso_mem *m, int id)
+{
+    if (!m->on)
+        return 0;
+    char dir[PATH_MAX], buf[1024];
+    if ((size_t)snprintf(dir, sizeof dir, "%s/%d", m->dir, id) >= sizeof dir)
+        return 0;
+    unsigned kills = 0;
+    /* v2: memory.events; v1: memory.oom_control (Linux 4.13 and later): "oom_kill N". */
+    if (get(dir, m->v2 ? "memory.events" : "memory.oom_control", buf, sizeof buf) > 0) {
+        const char *k = strstr(buf, "oom_kill ");
+        if (k != NULL && (k == buf || k[-1] == '\n'))
+            kills = (unsigned)strtoul(k + 9, NULL, 10);
+    }
+    rmdir(dir);
+    return kills;
 }
