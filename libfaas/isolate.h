@@ -216,8 +216,11 @@ typedef struct faas__iso_pids {
  * Returns p->how. */
 int  faas__iso_pids_setup(faas__iso_pids *p, unsigned max, char *what, size_t whatlen);
 /* In a new instance, before its first call: join its own cgroup (named id: its pid as the
- * zygote or spawner sees it), or set RLIMIT_NPROC. */
+ * zygote or spawner sees it) limited to p->max (0: no limit yet), or set RLIMIT_NPROC. */
 int  faas__iso_pids_join(const faas__iso_pids *p, int id);
+/* Set the limit of instance id (joined) to max: its cgroup's pids.max (0: none), or
+ * RLIMIT_NPROC for this process (the user's tasks at the start plus max). 0, or -1. */
+int  faas__iso_pids_limit(const faas__iso_pids *p, int id, unsigned max);
 /* In the zygote, once the instance's processes are reaped: remove its cgroup. */
 void faas__iso_pids_release(const faas__iso_pids *p, int pid);
 /* Remove a zygote's cgroup directory and its instances' empty ones (best effort). */
@@ -234,9 +237,11 @@ typedef struct faas__iso_mem {
 /* In the spawner at its start: find whether, and say it in what (the cgroup, or why not).
  * Returns m->on. */
 bool faas__iso_mem_setup(faas__iso_mem *m, char *what, size_t whatlen);
-/* In an instance's init, before the runtime exists: join its own memory cgroup (named id),
- * limited to memory_mb MiB, swap none. 0, or -1 (errno). */
-int  faas__iso_mem_join(const faas__iso_mem *m, int id, unsigned memory_mb);
+/* In an instance's init, ahead of its EXEC: join its own memory cgroup (named id), no
+ * limit yet. 0, or -1 (errno). */
+int  faas__iso_mem_join(const faas__iso_mem *m, int id);
+/* Then, before the runtime exists: limit it to memory_mb MiB (0: none), swap none. */
+int  faas__iso_mem_limit(const faas__iso_mem *m, int id, unsigned memory_mb);
 /* In the spawner, once the instance's processes are reaped: how many of them the kernel
  * killed for memory (the cgroup's oom_kill count), and the cgroup removed. */
 unsigned faas__iso_mem_release(const faas__iso_mem *m, int id);

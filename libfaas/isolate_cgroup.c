@@ -248,6 +248,12 @@ int faas__iso_pids_setup(faas__iso_pids *p, unsigned max, char *what, size_t wha
     return p->how;
 }
 
+/* The directory of instance id below base, into dir. */
+static bool instance_dir(const char *base, int id, char *dir, size_t dirlen)
+{
+    return (size_t)snprintf(dir, dirlen, "%s/%d", base, id) < dirlen;
+}
+
 int faas__iso_pids_join(const faas__iso_pids *p, int id)
 {
     if (p->how == FAAS__ISO_PIDS_RLIMIT) {
@@ -256,17 +262,33 @@ int faas__iso_pids_join(const faas__iso_pids *p, int id)
     }
     if (p->how != FAAS__ISO_PIDS_CGROUP)
         return 0;
-    char dir[PATH_MAX], max[16];
-    if ((size_t)snprintf(dir, sizeof dir, "%s/%d", p->dir, id) >= sizeof dir ||
-        (mkdir(dir, 0755) != 0 && errno != EEXIST))
+    char dir[PATH_MAX];
+    if (!instance_dir(p->dir, id, dir, sizeof dir) || (mkdir(dir, 0755) != 0 && errno != EEXIST))
         return -1;
-    snprintf(max, sizeof max, "%u", p->max);
     /* The limit first, then the move: nothing runs in the cgroup without it. */
-    if (put(dir, "pids.max", max) != 0 || put(dir, "cgroup.procs", "0") != 0) {
+    if (faas__iso_pids_limit(p, id, p->max) != 0 || put(dir, "cgroup.procs", "0") != 0) {
+        int e = errno;
         rmdir(dir);
+        errno = e;
         return -1;
     }
     return 0;
+}
+
+int faas__iso_pids_limit(const faas__iso_pids *p, int id, unsigned max)
+{
+    if (p->how == FAAS__ISO_PIDS_RLIMIT && max > 0) {
+        rlim_t n = (rlim_t)(p->nproc - p->max + max);
+        struct rlimit rl = { n, n };
+        return setrlimit(RLIMIT_NPROC, &rl);
+    }
+    char dir[PATH_MAX], text[16];
+    if (p->how != FAAS__ISO_PIDS_CGROUP)
+        return 0;
+    if (!instance_dir(p->dir, id, dir, sizeof dir))
+        return -1;
+    snprintf(text, sizeof text, max ? "%u" : "max", max);
+    return put(dir, "pids.max", text);
 }
 
 void faas__iso_pids_release(const faas__iso_pids *p, int pid)
@@ -274,7 +296,7 @@ void faas__iso_pids_release(const faas__iso_pids *p, int pid)
     if (p->how != FAAS__ISO_PIDS_CGROUP)
         return;
     char dir[PATH_MAX];
-    if ((size_t)snprintf(dir, sizeof dir, "%s/%d", p->dir, (int)pid) < sizeof dir)
+    if (instance_dir(p->dir, pid, dir, sizeof dir))
         rmdir(dir);
 }
 
@@ -309,31 +331,41 @@ bool faas__iso_mem_setup(faas__iso_mem *m, char *what, size_t whatlen)
     return m->on;
 }
 
-int faas__iso_mem_join(const faas__iso_mem *m, int id, unsigned memory_mb)
+int faas__iso_mem_join(const faas__iso_mem *m, int id)
 {
-    if (!m->on || memory_mb == 0)
+    char dir[PATH_MAX];
+    if (!m->on)
         return 0;
-    char dir[PATH_MAX], bytes[32];
-    if ((size_t)snprintf(dir, sizeof dir, "%s/%d", m->dir, id) >= sizeof dir ||
+    if (!instance_dir(m->dir, id, dir, sizeof dir) ||
         (mkdir(dir, 0755) != 0 && errno != EEXIST))
         return -1;
-    snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)memory_mb << 20);
-    /* The limit first, then the move. No swap: the memory a function is given is memory
-     * (the swap limits are absent without swap accounting; then there is none to limit).
-     * On v2 an out-of-memory kill takes the whole instance, as a runtime half killed is
-     * no use. */
-    int rc = put(dir, m->v2 ? "memory.max" : "memory.limit_in_bytes", bytes);
-    if (rc == 0 && m->v2) {
-        put(dir, "memory.swap.max", "0");
-        put(dir, "memory.oom.group", "1");
-    } else if (rc == 0) {
-        put(dir, "memory.memsw.limit_in_bytes", bytes);
-    }
-    if (rc != 0 || put(dir, "cgroup.procs", "0") != 0) {
+    if (put(dir, "cgroup.procs", "0") != 0) {
         int e = errno;
         rmdir(dir);
         errno = e;
         return -1;
+    }
+    return 0;
+}
+
+int faas__iso_mem_limit(const faas__iso_mem *m, int id, unsigned memory_mb)
+{
+    char dir[PATH_MAX], bytes[32];
+    if (!m->on || memory_mb == 0)
+        return 0;
+    if (!instance_dir(m->dir, id, dir, sizeof dir))
+        return -1;
+    snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)memory_mb << 20);
+    /* No swap: the memory a function is given is memory (the swap limits are absent
+     * without swap accounting; then there is none to limit). On v2 an out-of-memory kill
+     * takes the whole instance, as a runtime half killed is no use. */
+    if (put(dir, m->v2 ? "memory.max" : "memory.limit_in_bytes", bytes) != 0)
+        return -1;
+    if (m->v2) {
+        put(dir, "memory.swap.max", "0");
+        put(dir, "memory.oom.group", "1");
+    } else {
+        put(dir, "memory.memsw.limit_in_bytes", bytes);
     }
     return 0;
 }
@@ -343,7 +375,7 @@ unsigned faas__iso_mem_release(const faas__iso_mem *m, int id)
     if (!m->on)
         return 0;
     char dir[PATH_MAX], buf[1024];
-    if ((size_t)snprintf(dir, sizeof dir, "%s/%d", m->dir, id) >= sizeof dir)
+    if (!instance_dir(m->dir, id, dir, sizeof dir))
         return 0;
     unsigned kills = 0;
     /* v2: memory.events; v1: memory.oom_control (Linux 4.13 and later): "oom_kill N". */
