@@ -9,11 +9,14 @@
  *                              the zygote kills what it still has and exits
  *   channel (host <-> one instance): CALL ->; <- LOG*, then DONE, CRASH or EXIT; EOF -> the
  *                              instance runs its SHUTDOWN hook and exits
- *   spawner (host <-> faas-spawner, process_spawner.c; process instances): <- HELLO; then
- *                              EXEC + the runtime's output and fd 3 (SCM_RIGHTS) ->,
- *                              <- EXECED (the runtime's pid, or why it did not start);
- *                              REAP ->, <- REAPED with the runtime's wait status; EOF ->
- *                              it kills every runtime it started and exits
+ *   spawner (host <-> faas-spawner, process_spawner.c; process instances): <- HELLO,
+ *                              <- SPARE + a spare init's socket (SCM_RIGHTS); to start a
+ *                              runtime the host sends that init EXEC + the runtime's
+ *                              output and fd 3 (SCM_RIGHTS) ->, <- STARTED (the runtime's
+ *                              pid, or why it did not start), then tells the spawner
+ *                              TAKEN ->, <- SPARE (the next); REAP ->, <- REAPED with the
+ *                              runtime's wait status; EOF -> it kills every runtime it
+ *                              started and exits
  * A payload or reply above FAAS__ISO_INLINE travels in a shared memfd region instead (flag
  * FAAS__ISO_SHM, at offset 0); whichever side needs a bigger region makes a new one and sends
  * its fd with the message that first uses it (FAAS__ISO_NEWSHM). Nothing else is copied.
@@ -46,7 +49,7 @@
 enum {
     FAAS__ISO_CONFIG = 1, FAAS__ISO_HELLO, FAAS__ISO_SPAWN, FAAS__ISO_SPAWNED,
     FAAS__ISO_CALL, FAAS__ISO_LOG, FAAS__ISO_DONE, FAAS__ISO_CRASH, FAAS__ISO_EXIT,
-    FAAS__ISO_REAP, FAAS__ISO_REAPED, FAAS__ISO_EXEC, FAAS__ISO_EXECED
+    FAAS__ISO_REAP, FAAS__ISO_REAPED, FAAS__ISO_EXEC, FAAS__ISO_SPARE, FAAS__ISO_TAKEN
 };
 
 #define FAAS__ISO_SHM    1u     /* the payload is in the shared region, not the message */
@@ -57,7 +60,7 @@ enum {
 /* Both ends must be the same build: the host and the faas-zygote it starts could come from
  * two installed versions. A zygote that gets another wire exits without a word, and the host
  * reports that it "did not start". */
-#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 4u)
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 5u)
 
 typedef struct faas__iso_config {
     uint32_t type;
@@ -99,10 +102,19 @@ typedef struct faas__iso_reap {
     uint32_t oom_kills;             /* a spawner's: processes of it killed for memory */
 } faas__iso_reap;
 
-/* host -> spawner: start a runtime: argc + envc + 2 NUL-terminated strings follow (the
- * command, its argv, its environment, its working directory), and two fds: its output
- * (stdout and stderr) and the one it gets as fd 3. spawner -> host: EXECED once it has
- * exec'd, or why not. */
+/* spawner -> host: the next spare init (err 0): its pid, as the host sees it (the
+ * instance's process group, until REAP), and its socket as SCM_RIGHTS; or err, the errno
+ * of its fork. Sent after HELLO and after each TAKEN. */
+typedef struct faas__iso_spare {
+    uint32_t type;
+    int32_t  err;
+    int32_t  init;
+} faas__iso_spare;
+
+/* host -> a spare init, on its socket: start a runtime: argc + envc + 2 NUL-terminated
+ * strings follow (the command, its argv, its environment, its working directory), and two
+ * fds: its output (stdout and stderr) and the one it gets as fd 3. The init answers
+ * STARTED. */
 typedef struct faas__iso_exec {
     uint32_t type;
     uint32_t argc, envc;
@@ -111,15 +123,21 @@ typedef struct faas__iso_exec {
     uint32_t memory_mb;             /* the instance's memory, MiB; 0: no limit */
 } faas__iso_exec;
 
-/* spawner -> host: the runtime started (err 0): its pid and its process group's id (its
- * init's pid: the group stays until REAP), both as the host sees them; or the errno of
- * what failed (where names it: "fork", "chdir", "execve"...). */
-typedef struct faas__iso_execed {
-    uint32_t type;
-    int32_t  err;
-    int32_t  pid, group;
+/* init -> host: the runtime's pid as the host sees it (code > 0), or -errno and what
+ * failed (where: "posix_spawn", "memory cgroup", ...). The init's last message on that
+ * socket is the runtime's wait status (an int), which the spawner reads at REAP. */
+typedef struct faas__iso_started {
+    int32_t  code;
     char     where[16];
-} faas__iso_execed;
+} faas__iso_started;
+
+/* host -> spawner: the spare init was used; runtime is its runtime's pid (0: it did not
+ * start, and the spawner ends it). The spawner answers with the next SPARE. */
+typedef struct faas__iso_taken {
+    uint32_t type;
+    int32_t  init;
+    int32_t  runtime;
+} faas__iso_taken;
 
 /* host -> instance: run one call; the inline payload follows. */
 typedef struct faas__iso_call {

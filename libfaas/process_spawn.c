@@ -1,11 +1,14 @@
 /*
  * process_spawn.c - starting and ending a process instance's runtime (process_spawn.h)
  * through the runtime's spawner: one faas-spawner per runtime (process_spawner.c; the wire
- * is isolate.h's EXEC and REAP), started at the first process instance and stopped when the
- * runtime and its last instance are gone. One round trip at a time (its lock); a spawner
- * found dead is started again, and the instances it had are gone with it (their inits die
- * with it). When it cannot start (no faas-spawner), runtimes are spawned directly, and the
- * log says once that their processes are not contained.
+ * is isolate.h's SPARE, TAKEN and REAP, and EXEC to a spare init), started at the first
+ * process instance and stopped when the runtime and its last instance are gone. One
+ * exchange at a time (its lock): a cold start sends EXEC to the spare init the spawner
+ * offered, reads its STARTED, and tells the spawner TAKEN without waiting for the next
+ * SPARE (read when the next cold start needs it). A spawner found dead is started again,
+ * and the instances it had are gone with it (their inits die with it); a spare found dead
+ * is replaced by the next. When it cannot start (no faas-spawner), runtimes are spawned
+ * directly, and the log says once that their processes are not contained.
  */
 #include "internal.h"
 
@@ -61,6 +64,9 @@ typedef struct faas__spawner {
     atomic_uint     refs;
     pthread_mutex_t lock;         /* protects the rest: one round trip at a time */
     int             pid, ctl;     /* 0 / -1 when none runs */
+    int             spare;        /* a spare init's socket, or -1: none offered yet */
+    int             spare_init;   /* its pid */
+    int             spare_err;    /* or the errno of its fork (no spare then) */
     unsigned        gen;          /* one more at each start */
     bool            direct;       /* it could not start: runtimes are spawned directly */
     char           *warning;      /* to log once the lock is dropped, or NULL */
@@ -76,8 +82,12 @@ static void spawner_stop(spawner *s, bool kill_now)
 {
     if (s->pid > 0)
         faas__helper_stop(s->pid, s->ctl, kill_now);
+    if (s->spare >= 0)
+        close(s->spare);
     s->pid = 0;
     s->ctl = -1;
+    s->spare = -1;
+    s->spare_err = 0;
 }
 
 static void spawner_unref(spawner *s)
@@ -114,6 +124,7 @@ static faas__part *part_create(faas_runtime *rt)
     atomic_init(&s->refs, 1);           /* the part's */
     pthread_mutex_init(&s->lock, NULL);
     s->ctl = -1;
+    s->spare = -1;
     sp->s = s;
     sp->base.ops = &spawner_ops;
     return &sp->base;
@@ -181,11 +192,70 @@ static bool spawner_start(spawner *s)
     return true;
 }
 
-/* Requires s->lock. One EXEC round trip; FAAS_OK, -1 if the spawner is gone, or a status
- * with err. */
+/* exec_round's answers besides FAAS_OK and the FAAS_E* statuses: */
+#define SPAWNER_GONE   1        /* the spawner died or hangs: start another */
+#define SPARE_GONE     2        /* its spare did not answer: the next one is tried */
+
+/* Requires s->lock. Read the spawner's messages until one of type want (its length, in m)
+ * has come: a SPARE on the way is kept, whichever is wanted. -1 if the spawner is gone or
+ * silent for limit_ms. */
+typedef union ctl_msg {
+    uint32_t        type;
+    faas__iso_spare spare;
+    faas__iso_reap  reap;
+} ctl_msg;
+
+static long ctl_read(spawner *s, uint32_t want, ctl_msg *m, unsigned limit_ms)
+{
+    for (;;) {
+        int fd = -1;
+        long n = readable(s->ctl, limit_ms) ? faas__iso_recv(s->ctl, m, sizeof *m, &fd, true)
+                                            : -1;
+        if (n == (long)sizeof m->spare && m->type == FAAS__ISO_SPARE) {
+            if (s->spare >= 0)
+                close(s->spare);        /* cannot be: one at a time */
+            s->spare = m->spare.err == 0 ? fd : -1;
+            s->spare_init = m->spare.init;
+            s->spare_err = m->spare.err == 0 && fd < 0 ? EPROTO : m->spare.err;
+            if (s->spare < 0 && fd >= 0)
+                close(fd);
+            if (want == FAAS__ISO_SPARE)
+                return n;
+            continue;
+        }
+        if (fd >= 0)
+            close(fd);
+        return n > 0 && m->type == want ? n : -1;
+    }
+}
+
+/* Requires s->lock. Tell the spawner its spare was used (runtime 0: it is to be ended);
+ * its next SPARE is read when it is needed. False if the spawner is gone. */
+static bool taken(spawner *s, int init, int runtime)
+{
+    faas__iso_taken t = { FAAS__ISO_TAKEN, init, runtime };
+    struct iovec iov = { &t, sizeof t };
+    return faas__iso_send(s->ctl, &iov, 1, -1) == 0;
+}
+
+/* Requires s->lock. Start a runtime in the spare init: EXEC to it, STARTED from it (one
+ * round trip, the spawner not on the path), then TAKEN to the spawner; FAAS_OK,
+ * SPAWNER_GONE, SPARE_GONE (killed from outside: the spawner ends it and offers another),
+ * or a status with err. */
 static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *p, char *err,
                       size_t errlen)
 {
+    ctl_msg m;
+    if (s->spare < 0 && s->spare_err == 0 && ctl_read(s, FAAS__ISO_SPARE, &m, EXEC_LIMIT_MS) < 0)
+        return SPAWNER_GONE;
+    if (s->spare < 0) {
+        int e = s->spare_err;
+        s->spare_err = 0;
+        snprintf(err, errlen, "fork(\"%s\") for the runtime: %s", q->path, strerror(e));
+        if (!taken(s, 0, 0))
+            return SPAWNER_GONE;
+        return e == ENOMEM || e == EAGAIN ? FAAS_ENOMEM : FAAS_EINIT;
+    }
     faas__iso_exec e = { FAAS__ISO_EXEC, 0, 0, 0, q->pids_max, q->memory_mb };
     size_t len = 0, room = FAAS__ISO_MSG_MAX - sizeof e;
     char *out = (char *)s->buf + sizeof e;
@@ -209,30 +279,35 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
         snprintf(err, errlen, "%s: its command, arguments, environment and directory "
                  "%s", q->path, fits ? "name no program (argv is empty)"
                                       : "exceed 64 KB");
-        return FAAS_EINIT;
+        return FAAS_EINIT;              /* the spare stays for the next */
     }
     e.len = (uint32_t)len;
     memcpy(s->buf, &e, sizeof e);
     struct iovec iov = { s->buf, sizeof e + len };
-    int fds[2] = { q->out, q->fd3 };
-    if (faas__iso_send_fds(s->ctl, &iov, 1, fds, 2) != 0)
-        return -1;
-    faas__iso_execed r;
-    int got[2], ngot = 0;
-    long n = readable(s->ctl, EXEC_LIMIT_MS)
-                 ? faas__iso_recv_fds(s->ctl, &r, sizeof r, got, 2, &ngot, true) : -1;
-    for (int i = 0; i < ngot; i++)
-        close(got[i]);
-    if (n != (long)sizeof r || r.type != FAAS__ISO_EXECED)
-        return -1;
-    if (r.err != 0) {
+    int fds[2] = { q->out, q->fd3 }, init = s->spare_init;
+    faas__iso_started r;
+    int fd = -1;
+    bool ok = faas__iso_send_fds(s->spare, &iov, 1, fds, 2) == 0 &&
+              readable(s->spare, EXEC_LIMIT_MS) &&
+              faas__iso_recv(s->spare, &r, sizeof r, &fd, true) == (long)sizeof r;
+    if (fd >= 0)
+        close(fd);
+    close(s->spare);                    /* the spawner keeps its own end */
+    s->spare = -1;
+    if (!taken(s, init, ok && r.code > 0 ? r.code : 0))
+        return SPAWNER_GONE;
+    if (!ok) {
+        snprintf(err, errlen, "%s: the runtime's init did not answer its start", q->path);
+        return SPARE_GONE;
+    }
+    if (r.code <= 0) {
         r.where[sizeof r.where - 1] = '\0';
         snprintf(err, errlen, "%s(\"%s\") for the runtime: %s", r.where, q->path,
-                 strerror(r.err));
-        return r.err == ENOMEM || r.err == EAGAIN ? FAAS_ENOMEM : FAAS_EINIT;
+                 strerror(-r.code));
+        return r.code == -ENOMEM || r.code == -EAGAIN ? FAAS_ENOMEM : FAAS_EINIT;
     }
-    p->pid = r.pid;
-    p->group = r.group;
+    p->pid = r.code;
+    p->group = init;
     p->gen = s->gen;
     p->reaped = p->oom = false;
     return FAAS_OK;
@@ -247,13 +322,13 @@ int faas__pspawn_start(faas_runtime *rt, const faas__pspawn_req *q, faas__pspawn
         return FAAS_ENOMEM;
     }
     spawner *s = part->s;
-    int rc = -1;
+    int rc = SPAWNER_GONE;
     pthread_mutex_lock(&s->lock);
-    for (int tries = 0; tries < 2 && rc == -1 && !s->direct; tries++) {
+    for (int tries = 0; tries < 3 && rc > 0 && !s->direct; tries++) {
         if (s->pid <= 0 && !spawner_start(s))
             break;
         rc = exec_round(s, q, p, err, errlen);
-        if (rc == -1)
+        if (rc == SPAWNER_GONE)
             spawner_stop(s, true);      /* it died, or hangs: kill it, start another */
     }
     bool direct = s->direct;
@@ -266,10 +341,10 @@ int faas__pspawn_start(faas_runtime *rt, const faas__pspawn_req *q, faas__pspawn
     }
     if (direct)
         return spawn_direct(q, p, err, errlen);
-    if (rc == -1) {
+    if (rc == SPAWNER_GONE)
         snprintf(err, errlen, "the process instances' spawner stopped answering");
-        return FAAS_EINIT;
-    }
+    if (rc > 0)
+        return FAAS_EINIT;              /* with err */
     if (rc == FAAS_OK) {
         atomic_fetch_add(&s->refs, 1);  /* the instance's, until faas__pspawn_end */
         p->sp = s;
@@ -286,18 +361,15 @@ static int reap_round(faas__pspawn_proc *p)
     if (s->pid > 0 && s->gen == p->gen) {
         faas__iso_reap q = { FAAS__ISO_REAP, (int32_t)p->pid, 0, 0 };
         struct iovec iov = { &q, sizeof q };
-        faas__iso_reap r;
-        int fd = -1;
-        if (faas__iso_send(s->ctl, &iov, 1, -1) == 0 && readable(s->ctl, REAP_LIMIT_MS) &&
-            faas__iso_recv(s->ctl, &r, sizeof r, &fd, true) == (long)sizeof r &&
-            r.type == FAAS__ISO_REAPED && r.pid == q.pid) {
-            status = r.status;
-            p->oom = r.oom_kills > 0;
+        ctl_msg m;
+        if (faas__iso_send(s->ctl, &iov, 1, -1) == 0 &&
+            ctl_read(s, FAAS__ISO_REAPED, &m, REAP_LIMIT_MS) == (long)sizeof m.reap &&
+            m.reap.pid == q.pid) {
+            status = m.reap.status;
+            p->oom = m.reap.oom_kills > 0;
         } else {
             spawner_stop(s, true);      /* gone or stuck: its instances die with it */
         }
-        if (fd >= 0)
-            close(fd);
     }
     pthread_mutex_unlock(&s->lock);
     return status;

@@ -23,13 +23,15 @@
  * (its HELLO says which; the host warns once).
  *
  * The spawner keeps one init forked ahead (the spare), so that a cold start pays no fork
- * of its own: on EXEC it hands the request and its two descriptors to the spare over their
- * socket, the init starts the runtime with posix_spawn (the runtime runs at once, and an
- * error of its exec comes back as a result) and answers its pid; the spawner answers the
- * host, then forks the next spare. The spawner reaps an init only when the host retires the
- * instance (REAP): until then the group's id (the init's pid) cannot be reused, so the host
- * may always kill(-group). The init sends the runtime's wait status over its socket as it
- * reaps it, and REAP answers it. Single-threaded, so it forks freely; it never runs code of
+ * of its own, and hands the host the spare's socket (SPARE): the host sends the EXEC and
+ * its two descriptors to the init itself, the init starts the runtime with posix_spawn (the
+ * runtime runs at once, and an error of its exec comes back as a result) and answers its
+ * pid to the host (STARTED): the spawner is not on the cold start's path. The host then
+ * says TAKEN, and the spawner keeps the init as that runtime's and forks the next spare.
+ * The spawner reaps an init only when the host retires the instance (REAP): until then the
+ * group's id (the init's pid) cannot be reused, so the host may always kill(-group). The
+ * init sends the runtime's wait status over its socket as it reaps it, and REAP answers
+ * it. Single-threaded, so it forks freely; it never runs code of
  * the function. Started by hand, or by another build of libfaas (argv[1] is the wire's
  * version), it exits.
  */
@@ -70,12 +72,6 @@ static struct {
     unsigned char *buf;
 } sp = { .ctl = -1, .own_ns = -1 };
 
-/* An init's report: its runtime's pid (> 0), or an errno (< 0) and what failed. */
-typedef struct report {
-    int32_t code;
-    char    where[16];
-} report;
-
 /* ---- an init (in a fork) -------------------------------------------------------------- */
 
 /* Close every descriptor but keep[0..n) (sorted ascending). */
@@ -98,7 +94,7 @@ static void close_all_but(const int *keep, int n)
 
 static void send_report(int sock, int32_t code, const char *where)
 {
-    report r;
+    faas__iso_started r;
     memset(&r, 0, sizeof r);
     r.code = code;
     if (where != NULL)
@@ -253,16 +249,25 @@ static _Noreturn void init_main(int sock, bool ns)
 
 /* ---- the spawner ---------------------------------------------------------------------- */
 
-/* Fork the next spare init, in a PID namespace of its own where it may. */
-static void prefork(void)
+/* Fork the next spare init, in a PID namespace of its own where it may; 0 or an errno. */
+static int prefork(void)
 {
     int sv[2];
-    if (sp.spare.init > 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-        return;
+    if (sp.nkids == sp.cap) {           /* room for it as a kid, before it is handed out */
+        size_t cap = sp.cap ? sp.cap * 2 : 16;
+        kid *k = realloc(sp.kids, cap * sizeof *k);
+        if (k == NULL)
+            return ENOMEM;
+        sp.kids = k;
+        sp.cap = cap;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return errno;
     /* The namespace is made for the next child only, then this process's own is back for
      * the ones after it. */
     bool ns = sp.own_ns >= 0 && unshare(CLONE_NEWPID) == 0;
     pid_t init = fork();
+    int e = errno;
     if (init != 0 && ns && setns(sp.own_ns, CLONE_NEWPID) != 0)
         _exit(3);                       /* cannot be: it was ours. Exiting kills them all */
     if (init == 0) {
@@ -272,9 +277,21 @@ static void prefork(void)
     close(sv[1]);
     if (init < 0) {
         close(sv[0]);
-        return;
+        return e;
     }
     sp.spare = (kid){ .runtime = -1, .init = init, .sock = sv[0] };
+    return 0;
+}
+
+/* Fork the next spare and hand the host its socket (SPARE), or say why there is none. */
+static void offer_spare(void)
+{
+    faas__iso_spare m = { FAAS__ISO_SPARE, 0, 0 };
+    if (sp.spare.init <= 0)
+        m.err = prefork();
+    m.init = sp.spare.init;
+    struct iovec iov = { &m, sizeof m };
+    faas__iso_send(sp.ctl, &iov, 1, m.err == 0 ? sp.spare.sock : -1);
 }
 
 /* Kill an init (and so its namespace or group) and reap it; the runtime's wait status, or
@@ -288,9 +305,13 @@ static int end_init(kid *k, unsigned *oom)
         ;
     *oom = faas__iso_mem_release(&sp.mem, (int)k->init);   /* its cgroups, empty now */
     faas__iso_pids_release(&sp.pids, (int)k->init);
+    /* Its last message is the wait status; a STARTED the host did not read may precede. */
     int status = SIGKILL;               /* as waitpid says "killed by SIGKILL" */
-    if (recv(k->sock, &status, sizeof status, MSG_DONTWAIT) != (ssize_t)sizeof status)
-        status = SIGKILL;
+    union { faas__iso_started s; int status; } m;
+    ssize_t got;
+    while ((got = recv(k->sock, &m, sizeof m, MSG_DONTWAIT)) > 0)
+        if (got == (ssize_t)sizeof m.status)
+            status = m.status;
     close(k->sock);
     return status;
 }
@@ -302,56 +323,22 @@ static int end_kid(size_t i, unsigned *oom)
     return end_init(&k, oom);
 }
 
-static void do_exec(long n, int *fds, int nfds)
+/* The host used the spare: keep it as the instance of its runtime (or end it: none
+ * started), and offer the next. */
+static void do_taken(const faas__iso_taken *q)
 {
-    faas__iso_execed r;
-    memset(&r, 0, sizeof r);
-    r.type = FAAS__ISO_EXECED;
-    if (sp.nkids == sp.cap) {
-        size_t cap = sp.cap ? sp.cap * 2 : 16;
-        kid *k = realloc(sp.kids, cap * sizeof *k);
-        if (k != NULL) {
-            sp.kids = k;
-            sp.cap = cap;
+    if (sp.spare.init > 0 && q->init == (int32_t)sp.spare.init) {
+        kid k = sp.spare;
+        sp.spare.init = 0;
+        unsigned oom;
+        if (q->runtime > 0 && sp.nkids < sp.cap) {
+            k.runtime = q->runtime;
+            sp.kids[sp.nkids++] = k;
+        } else {
+            end_init(&k, &oom);
         }
     }
-    prefork();                          /* none ready (the first, or the last failed) */
-    kid k = sp.spare;
-    sp.spare.init = 0;
-    report rep = { -EIO, "start" };
-    struct iovec iov = { sp.buf, (size_t)n };
-    if (sp.nkids == sp.cap) {
-        rep = (report){ -ENOMEM, "request" };
-    } else if (k.init <= 0) {
-        rep = (report){ -EAGAIN, "fork" };
-    } else if (nfds != 2) {
-        rep = (report){ -EPROTO, "request" };
-    } else if (faas__iso_send_fds(k.sock, &iov, 1, fds, 2) == 0) {
-        ssize_t got;
-        do
-            got = recv(k.sock, &rep, sizeof rep, 0);
-        while (got < 0 && errno == EINTR);
-        if (got != (ssize_t)sizeof rep)
-            rep = (report){ -EIO, "start" };    /* the init died */
-    }
-    for (int i = 0; i < nfds; i++)
-        close(fds[i]);
-    if (rep.code > 0) {
-        k.runtime = rep.code;
-        sp.kids[sp.nkids++] = k;
-        r.pid = rep.code;
-        r.group = k.init;
-    } else {
-        r.err = -rep.code;
-        rep.where[sizeof rep.where - 1] = '\0';
-        memcpy(r.where, rep.where, sizeof r.where);
-        unsigned oom;
-        if (k.init > 0)
-            end_init(&k, &oom);
-    }
-    struct iovec out = { &r, sizeof r };
-    faas__iso_send(sp.ctl, &out, 1, -1);
-    prefork();                          /* the next one, off the next call's path */
+    offer_spare();
 }
 
 static void do_reap(const faas__iso_reap *q)
@@ -407,22 +394,19 @@ int main(int argc, char **argv)
     faas__iso_send(ctl, hi, 3, -1);
     if (sp.buf == NULL)
         return 1;
-    prefork();
+    offer_spare();
     for (;;) {
-        int fds[2], nfds;
-        long n = faas__iso_recv_fds(ctl, sp.buf, FAAS__ISO_MSG_MAX, fds, 2, &nfds, true);
+        union { uint32_t type; faas__iso_taken t; faas__iso_reap r; } m;
+        int fd;
+        long n = faas__iso_recv(ctl, &m, sizeof m, &fd, true);
         if (n <= 0)
             break;                      /* EOF: the runtime is freed, or the host is gone */
-        const faas__iso_exec *e = (const void *)sp.buf;
-        const faas__iso_reap *q = (const void *)sp.buf;
-        if ((size_t)n >= sizeof *e && e->type == FAAS__ISO_EXEC) {
-            do_exec(n, fds, nfds);
-            continue;
-        }
-        for (int i = 0; i < nfds; i++)
-            close(fds[i]);
-        if ((size_t)n >= sizeof *q && q->type == FAAS__ISO_REAP)
-            do_reap(q);
+        if (fd >= 0)
+            close(fd);
+        if (n == (long)sizeof m.t && m.type == FAAS__ISO_TAKEN)
+            do_taken(&m.t);
+        else if (n == (long)sizeof m.r && m.type == FAAS__ISO_REAP)
+            do_reap(&m.r);
     }
     unsigned oom;
     while (sp.nkids > 0)                /* no runtime outlives its host */

@@ -533,6 +533,60 @@ static void memory_mb_bounds_a_runtime(void **state)
     capture_free(&cap);
 }
 
+/* The children of parent named comm (its /proc/PID/stat's "(comm)"), up to max, in pids;
+ * how many. */
+static int children_named(int parent, const char *comm, int *pids, int max)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], buf[512], want[64];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = e->d_name[0] >= '1' && e->d_name[0] <= '9' ? fopen(path, "r") : NULL;
+        if (f == NULL)
+            continue;
+        size_t got = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[got] = '\0';
+        int ppid = 0;
+        char st = 0;
+        const char *rp = strrchr(buf, ')');
+        snprintf(want, sizeof want, "(%s)", comm);
+        if (rp != NULL && strstr(buf, want) != NULL && sscanf(rp + 1, " %c %d", &st, &ppid) == 2 &&
+            ppid == parent && st != 'Z' && n < max)
+            pids[n++] = atoi(e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+/* A cold start hands the runtime to the spawner's spare init directly (the host holds its
+ * socket): a spare killed from outside meanwhile does not fail the call, the next spare
+ * starts it. */
+static void a_killed_spare_init_is_replaced(void **state)
+{
+    pfix *f = *state;
+    faas_runtime *rt = plain_runtime(0, NULL, NULL);
+    register_c_on(rt, f->dir, "c-one", "echo", NULL);
+    faas_response res;
+    ASSERT_OK(faas_invoke(rt, "c-one", "1", 1, &res));          /* the spawner starts */
+    faas_response_free(&res);
+    assert_int_equal(faas_unregister(rt, "c-one"), FAAS_OK);    /* its instance ended */
+    int spawner, init[4];
+    assert_int_equal(children_named((int)getpid(), "faas-spawner", &spawner, 1), 1);
+    /* The spawner made the next spare before it answered the REAP (it reads in order). */
+    assert_int_equal(children_named(spawner, "faas-init", init, 4), 1);   /* only it */
+    assert_int_equal(kill(init[0], SIGKILL), 0);
+    register_c_on(rt, f->dir, "c-two", "echo", NULL);
+    ASSERT_OK(faas_invoke(rt, "c-two", "2", 1, &res));
+    assert_memory_equal(res.data, "2", 1);
+    assert_int_equal(res.record.cold, 1);
+    faas_response_free(&res);
+    faas_runtime_free(rt);
+}
+
 /* Warm echoes through one kept-alive connection, a body larger than one read, the /error
  * route and an init error, from a runtime with no interpreter or curl in the way. */
 static void c_bootstrap_echoes(void **state)
@@ -969,6 +1023,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(runtime_cannot_signal_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(pids_max_bounds_a_runtimes_forks, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_mb_bounds_a_runtime, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_killed_spare_init_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(without_the_spawner_runtimes_start_directly, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(answer_then_exit, setup, teardown),
