@@ -910,6 +910,9 @@ typedef struct faas_process_config {    /* sized: FAAS_PROCESS_CONFIG_INIT */
                                            (AWS_LAMBDA_*, _HANDLER...) are refused */
     const char *cwd;                    /* working directory and LAMBDA_TASK_ROOT; NULL: the
                                            command's directory */
+    const char *user;                   /* the user the runtime runs as, a name or a uid;
+                                           NULL: "nobody" when the host is root, else the
+                                           host's own */
     /* later fields are only ever added here, at the end */
 } faas_process_config;
 

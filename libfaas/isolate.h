@@ -60,7 +60,7 @@ enum {
 /* Both ends must be the same build: the host and the faas-zygote it starts could come from
  * two installed versions. A zygote that gets another wire exits without a word, and the host
  * reports that it "did not start". */
-#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 5u)
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 6u)
 
 typedef struct faas__iso_config {
     uint32_t type;
@@ -121,6 +121,7 @@ typedef struct faas__iso_exec {
     uint32_t len;                   /* the strings' bytes */
     uint32_t pids_max;              /* the instance's processes and threads; 0: no limit */
     uint32_t memory_mb;             /* the instance's memory, MiB; 0: no limit */
+    int32_t  uid, gid;              /* the user the runtime runs as; -1: the spawner's */
 } faas__iso_exec;
 
 /* init -> host: the runtime's pid as the host sees it (code > 0), or -errno and what

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ typedef struct proc_fn {
     char  **env;                  /* the function's own "NAME=value", NULL-terminated */
     char   *snapshot;             /* a published version's frozen task root (cwd), removed
                                      with it (process_code.c); NULL for $LATEST */
+    int     uid, gid;             /* the user its runtimes run as; -1: the host's */
 } proc_fn;
 
 /* inst->state of a process instance: used by one call at a time (the slot's owner). */
@@ -218,7 +220,7 @@ static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t er
         return FAAS_EINIT;
     }
     faas__pspawn_req q = { pf->command, pf->argv, env, pf->cwd, out, alive[1],
-                           fn->cfg.pids_max, fn->cfg.memory_mb };
+                           fn->cfg.pids_max, fn->cfg.memory_mb, pf->uid, pf->gid };
     int rc = faas__pspawn_start(fn->rt, &q, &pi->proc, err, errlen);
     faas__strv_free(env);
     close(alive[1]);
@@ -724,6 +726,8 @@ int faas__process_spec(const faas_function *fn, faas__proc_spec *out)
     out->cwd = strdup(pf->cwd);
     out->argv = copy_strv((const char *const *)pf->argv, NULL);
     out->env = copy_strv((const char *const *)pf->env, NULL);
+    out->uid = pf->uid;
+    out->gid = pf->gid;
     if (!out->command || !out->handler || !out->cwd || !out->argv || !out->env) {
         faas__proc_spec_free(out);
         return FAAS_ENOMEM;
@@ -746,11 +750,49 @@ int faas__process_adopt(faas_function *fn, faas__proc_spec *spec, char *snapshot
     pf->cwd = spec->cwd;
     pf->argv = spec->argv;
     pf->env = spec->env;
+    pf->uid = spec->uid;
+    pf->gid = spec->gid;
     pf->snapshot = snapshot;
     memset(spec, 0, sizeof *spec);
     fn->isolated = true;
     fn->iso_ops = &hooks;
     fn->iso = pf;
+    return FAAS_OK;
+}
+
+/* The user a runtime runs as (faas_process_config.user, a name or a number; NULL:
+ * "nobody" when the host is root): *uid and *gid (its primary group), or -1 for the host's
+ * own. FAAS_OK, or FAAS_EINVAL with the error set. */
+static int runtime_user(const char *user, const char *name, int *uid, int *gid)
+{
+    *uid = *gid = -1;
+    bool root = geteuid() == 0;
+    if (user == NULL && !root)
+        return FAAS_OK;                 /* the host's: it can be no other */
+    const char *who = user ? user : "nobody";
+    struct passwd pw, *found = NULL;
+    char buf[4096], *end;
+    errno = 0;
+    long n = strtol(who, &end, 10);
+    bool numeric = who[0] != '\0' && *end == '\0' && n >= 0 && n < INT32_MAX;
+    int e = numeric ? getpwuid_r((uid_t)n, &pw, buf, sizeof buf, &found)
+                    : getpwnam_r(who, &pw, buf, sizeof buf, &found);
+    if (found != NULL) {
+        *uid = (int)pw.pw_uid;
+        *gid = (int)pw.pw_gid;
+    } else if (numeric) {
+        *uid = *gid = (int)n;           /* a uid without a name: its own group number */
+    } else if (user == NULL) {
+        *uid = *gid = 65534;            /* no "nobody" here: its usual number */
+    } else {
+        return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: user %.80s: %s", name,
+                          who, e ? strerror(e) : "no such user");
+    }
+    if (*uid == (int)geteuid() && !root)
+        *uid = *gid = -1;               /* the host's own, named */
+    else if (!root)
+        return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: user %.80s: only a "
+                          "host run as root can run its runtimes as another user", name, who);
     return FAAS_OK;
 }
 
@@ -775,10 +817,16 @@ int faas_register_process(faas_runtime *rt, const char *name, const faas_process
     rc = faas__env_check(c.environment, "faas_register_process", name);
     if (rc != FAAS_OK)
         return rc;
+    int uid, gid;
+    rc = runtime_user(c.user, name ? name : "(null)", &uid, &gid);
+    if (rc != FAAS_OK)
+        return rc;
     proc_fn *pf = calloc(1, sizeof *pf);
     if (pf == NULL)
         return faas__fail(FAAS_ENOMEM, "faas_register_process: out of memory");
     pthread_mutex_init(&pf->lock, NULL);
+    pf->uid = uid;
+    pf->gid = gid;
     /* Both absolute: the process starts in cwd, where a relative command would not be
      * found, and LAMBDA_TASK_ROOT is a path the runtime uses from anywhere. */
     pf->command = strchr(c.command, '/') ? realpath(c.command, NULL) : strdup(c.command);

@@ -82,6 +82,11 @@ void faas__proc_spec_digest(const faas__proc_spec *spec, char out[48])
         digest_str(&h, 'a', *a);
     for (char **e = spec->env; e && *e; e++)
         digest_str(&h, 'e', *e);
+    if (spec->uid >= 0) {
+        char ids[32];
+        snprintf(ids, sizeof ids, "%d:%d", spec->uid, spec->gid);
+        digest_str(&h, 'u', ids);
+    }
     faas__sha256_final(&h, d);
     faas__sha256_base64(d, out);
 }

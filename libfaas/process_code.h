@@ -24,6 +24,7 @@ typedef struct faas__proc_spec {
     char  *cwd;         /* the task root, absolute (realpath) */
     char **argv;        /* NULL-terminated */
     char **env;         /* the function's own "NAME=value", NULL-terminated */
+    int    uid, gid;    /* the user it runs as; -1: the host's */
 } faas__proc_spec;
 
 void faas__proc_spec_free(faas__proc_spec *spec);

@@ -155,7 +155,7 @@ static bool spawner_start(spawner *s)
         s->direct = true;
         free(s->warning);
         if (asprintf(&s->warning, "WARNING process instances are spawned directly, their "
-                     "processes not contained (nor pids_max and memory_mb kept): the spawner "
+                     "processes not contained (nor pids_max, memory_mb and user kept): the spawner "
                      "did not start: %s",
                      rc != FAAS_OK ? err : "out of memory") < 0)
             s->warning = NULL;
@@ -256,7 +256,7 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
             return SPAWNER_GONE;
         return e == ENOMEM || e == EAGAIN ? FAAS_ENOMEM : FAAS_EINIT;
     }
-    faas__iso_exec e = { FAAS__ISO_EXEC, 0, 0, 0, q->pids_max, q->memory_mb };
+    faas__iso_exec e = { FAAS__ISO_EXEC, 0, 0, 0, q->pids_max, q->memory_mb, q->uid, q->gid };
     size_t len = 0, room = FAAS__ISO_MSG_MAX - sizeof e;
     char *out = (char *)s->buf + sizeof e;
     bool fits = true;

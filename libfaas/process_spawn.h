@@ -26,6 +26,9 @@ typedef struct faas__pspawn_req {
     int         out, fd3;
     unsigned    pids_max;           /* its processes and threads at once; 0: no limit */
     unsigned    memory_mb;          /* its memory, MiB, no swap; 0: no limit */
+    int         uid, gid;           /* the user it runs as (no other groups); -1: the host's
+                                       (the spawner's init changes it; not when spawned
+                                       directly) */
 } faas__pspawn_req;
 
 /* A started runtime. */

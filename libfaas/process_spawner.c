@@ -41,6 +41,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -167,7 +168,8 @@ static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int soc
         send_report(sock, -(v == NULL ? ENOMEM : EPROTO), "request");
         return -1;
     }
-    faas__pspawn_req q = { path, argv, envp, cwd, out, fd3, e->pids_max, e->memory_mb };
+    faas__pspawn_req q = { path, argv, envp, cwd, out, fd3, e->pids_max, e->memory_mb, e->uid,
+                           e->gid };
     pid_t rt;
     int rc = faas__spawn_runtime(&q, false, &rt);  /* in the init's group */
     free(v);
@@ -221,6 +223,23 @@ static _Noreturn void init_main(int sock, bool ns)
     if (failed == NULL && (size_t)n >= sizeof *e &&
         faas__iso_pids_limit(&sp.pids, (int)self, e->pids_max) != 0)
         failed = pids_cg ? "pids cgroup" : "RLIMIT_NPROC", err = errno;
+    /* The runtime's user, last: the cgroups are the init's to join and limit as root.
+     * The init runs as it too from here, so the runtime is no child of a process with more
+     * rights than its own. */
+    if (failed == NULL && (size_t)n >= sizeof *e && e->uid >= 0) {
+        if (setgroups(0, NULL) != 0 || setgid((gid_t)e->gid) != 0 ||
+            setuid((uid_t)e->uid) != 0) {
+            failed = "setuid", err = errno;
+        } else {
+            /* A change of user clears the parent-death signal: armed again, then checked
+             * (the spawner may have died in between). Not dumpable: the runtime, of the
+             * same user now, cannot trace its init or read its memory. */
+            prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+            if (getppid() != (ns ? 0 : sp.self))
+                _exit(1);
+        }
+    }
     if (failed != NULL) {
         send_report(sock, -(err ? err : EIO), failed);
         _exit(1);

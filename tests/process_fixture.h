@@ -26,7 +26,7 @@ static inline int proc_fix_open(proc_fix *f, const faas_options *o, const char *
     const char *src = getenv("top_srcdir");
     snprintf(f->bootstrap, sizeof f->bootstrap, "%s/tests/runtime/bootstrap",
              src ? src : "..");
-    if (temp_dir(f->dir, sizeof f->dir, prefix) == NULL)
+    if (shared_temp_dir(f->dir, sizeof f->dir, prefix) == NULL)
         return -1;
     snprintf(f->tmpenv, sizeof f->tmpenv, "TMPDIR=%s", f->dir);
     return 0;

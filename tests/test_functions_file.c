@@ -831,7 +831,7 @@ static void process_function_keys(void **state)
 {
     (void)state;
     char dir[256], want[512];
-    assert_non_null(temp_dir(dir, sizeof dir, "faas-ff-proc"));
+    assert_non_null(shared_temp_dir(dir, sizeof dir, "faas-ff-proc"));
     put(dir, "bootstrap", "#!/bin/sh\n", 0755);
     ff_file f = parse("[hello]\n"
                       "runtime = provided\n"
@@ -843,6 +843,7 @@ static void process_function_keys(void **state)
                       "keep_alive_ms = 5000\n"
                       "timeout_ms = 3000\n"
                       "pids_max = 32\n"
+                      "user = nobody\n"
                       "\n"
                       "[environment hello]\n"
                       "GREETING = hello there\n"
@@ -871,6 +872,7 @@ static void process_function_keys(void **state)
     assert_int_equal(h->cfg.keep_alive_ms, 5000);
     assert_int_equal(h->cfg.timeout_ms, 3000);
     assert_int_equal(h->cfg.pids_max, 32);          /* process instances keep it too */
+    assert_string_equal(h->user, "nobody");
     assert_int_equal(h->nenv, 2);
     assert_string_equal(h->environment[0], "GREETING=hello there");
     assert_string_equal(h->environment[1], "TABLE=a=b, c");
@@ -896,7 +898,7 @@ static void process_function_errors_with_their_lines(void **state)
 {
     (void)state;
     char dir[256];
-    assert_non_null(temp_dir(dir, sizeof dir, "faas-ff-proc"));
+    assert_non_null(shared_temp_dir(dir, sizeof dir, "faas-ff-proc"));
     put(dir, "plain", "#!/bin/sh\n", 0644);
     ff_file f = parse("[a]\n"                               /* 1 */
                       "runtime = provided\n"                /* 2: no command */
@@ -965,7 +967,7 @@ static void process_function_is_registered_and_runs(void **state)
 {
     (void)state;
     char dir[256], text[2048];
-    assert_non_null(temp_dir(dir, sizeof dir, "faas-ff-proc"));
+    assert_non_null(shared_temp_dir(dir, sizeof dir, "faas-ff-proc"));
     put(dir, "greet.sh", "function handler () {\n  echo \"$GREETING|$_HANDLER|$1\"\n}\n",
         0644);
     const char *src = getenv("top_srcdir");

@@ -10,6 +10,7 @@
 #include "process_fixture.h"
 
 #include <dirent.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -533,6 +534,57 @@ static void memory_mb_bounds_a_runtime(void **state)
     capture_free(&cap);
 }
 
+/* A runtime cannot open its host's memory (/proc/PID/mem, as a debugger would) to change
+ * it: in its own PID namespace the host's pid names nothing it may signal, but /proc is the
+ * host's, so what stops it is its user: "nobody" by default when the host is root, without
+ * the right to another user's memory. Run as root ("user" set so), it can: what the default
+ * prevents. A user that does not exist is refused at registration. */
+static void runtime_cannot_open_the_hosts_memory(void **state)
+{
+    pfix *f = *state;
+    if (geteuid() != 0) {
+        print_message("# the host is not root: its runtimes run as its own user, who may "
+                      "open its memory (faas_register_process(3) says so)\n");
+        skip();
+    }
+    const char *b = getenv("top_builddir");
+    char boot[1024], pid[16];
+    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
+    int n = snprintf(pid, sizeof pid, "%d", (int)getpid());
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = boot;
+    pc.handler = "mem";
+    pc.cwd = f->dir;
+    const char *users[] = { NULL, "root" };
+    for (int i = 0; i < 2; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "c-mem-%d", i);
+        pc.user = users[i];
+        ASSERT_OK(faas_register_process(f->rt, name, &pc, NULL));
+        faas_response res;
+        ASSERT_OK(faas_invoke(f->rt, name, pid, (size_t)n, &res));
+        int opened = -1, err = -1, uid = -1;
+        assert_int_equal(sscanf((const char *)res.data, "{\"opened\":%d,\"errno\":%d,"
+                                "\"uid\":%d}", &opened, &err, &uid), 3);
+        print_message("# runtime as %s (uid %d): /proc/%s/mem %s (errno %d)\n",
+                      users[i] ? users[i] : "the default", uid, pid,
+                      opened ? "opened for writing" : "refused", err);
+        faas_response_free(&res);
+        if (i == 0) {
+            struct passwd *pw = getpwnam("nobody");
+            assert_int_equal(uid, pw ? (int)pw->pw_uid : 65534);
+            assert_int_equal(opened, 0);
+            assert_true(err == EACCES || err == EPERM);
+        } else {
+            assert_int_equal(uid, 0);
+            assert_int_equal(opened, 1);
+        }
+    }
+    pc.user = "no-such-user-here";
+    assert_int_equal(faas_register_process(f->rt, "c-mem-x", &pc, NULL), FAAS_EINVAL);
+    assert_non_null(strstr(faas_last_error(), "no-such-user-here"));
+}
+
 /* The children of parent named comm (its /proc/PID/stat's "(comm)"), up to max, in pids;
  * how many. */
 static int children_named(int parent, const char *comm, int *pids, int max)
@@ -938,6 +990,7 @@ static void four_processes_then_throttled_then_zero(void **state)
     snprintf(fifo, sizeof fifo, "%s/started", f->dir);
     snprintf(gatefile, sizeof gatefile, "%s/gate", f->dir);
     assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(chmod(fifo, 0666), 0);     /* the runtime's user writes it */
     /* Each call says it started (the FIFO the test reads), then waits for the gate file. */
     proc_fix_put_file(f, "block.sh",
              "function handler () {\n"
@@ -1024,6 +1077,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(pids_max_bounds_a_runtimes_forks, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_mb_bounds_a_runtime, setup, teardown),
         cmocka_unit_test_setup_teardown(a_killed_spare_init_is_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(runtime_cannot_open_the_hosts_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(without_the_spawner_runtimes_start_directly, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(answer_then_exit, setup, teardown),

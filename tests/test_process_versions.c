@@ -39,7 +39,7 @@ typedef struct vfix {
 static void real_temp_dir(char *dir, const char *prefix)
 {
     char made[PATH_MAX];
-    assert_non_null(temp_dir(made, sizeof made, prefix));
+    assert_non_null(shared_temp_dir(made, sizeof made, prefix));
     assert_non_null(realpath(made, dir));
 }
 

@@ -21,8 +21,8 @@
 #include <dirent.h>
 #include <strings.h>
 #include <ftw.h>
-#include <dirent.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include <faas.h>
@@ -135,6 +135,14 @@ static inline char *temp_dir(char *dir, size_t size, const char *prefix)
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, size, "%s/%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", prefix);
     return mkdtemp(dir);
+}
+
+/* The same, open to every user as /tmp is (1777): a process function's runtime runs as
+ * "nobody" when the tests run as root (faas_register_process(3)), and reads its task root
+ * and writes its TMPDIR there. */
+static inline char *shared_temp_dir(char *dir, size_t size, const char *prefix)
+{
+    return temp_dir(dir, size, prefix) != NULL && chmod(dir, 01777) == 0 ? dir : NULL;
 }
 
 /* nftw()'s callback for remove_tree(). */

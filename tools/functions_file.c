@@ -464,6 +464,7 @@ static const ff_key keys[] = {
     { "bootstrap",       set_command,  offsetof(ff_function, command),         0, 4096, NULL },
     { "handler",         set_text,     offsetof(ff_function, handler),         0, 128, NULL },
     { "cwd",             set_dir,      offsetof(ff_function, cwd),             0, 4096, NULL },
+    { "user",            set_text,     offsetof(ff_function, user),            0, 256, NULL },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= sizeof(uint64_t) * CHAR_BIT, "ff_function.seen has a bit per key");
@@ -1057,7 +1058,8 @@ static void check_kind(parser *p, ff_function *fn)
 {
     static const char *const module_keys[] = { "module", "symbol", "ffi", "isolation",
                                                "seccomp" };
-    static const char *const process_keys[] = { "command", "bootstrap", "handler", "cwd" };
+    static const char *const process_keys[] = { "command", "bootstrap", "handler", "cwd",
+                                                "user" };
     if (fn->runtime) {
         if (fn->command == NULL && !(fn->seen & (key_bit("command") | key_bit("bootstrap"))))
             error(p, "[%s]: runtime = provided needs command = PROGRAM [ARGS...] or "
@@ -1362,6 +1364,7 @@ static int register_one(faas_runtime *rt, ff_file *f, ff_function *fn, const cha
         pc.handler = fn->handler;
         pc.environment = (const char *const *)fn->environment;
         pc.cwd = fn->cwd;
+        pc.user = fn->user;
         rc = faas_register_process(rt, fn->name, &pc, &fn->cfg);
     } else if (fn->ffi != NULL)
         rc = faas_register_ffi(rt, fn->name, fn->module, symbol, fn->ffi, &fn->cfg);
@@ -1566,6 +1569,7 @@ void ff_free(ff_file *f)
         free(fn->command);
         free_words(fn->argv);
         free(fn->handler);
+        free(fn->user);
         free(fn->cwd);
         free_words(fn->environment);
     }

@@ -33,6 +33,7 @@ typedef struct ff_function {
     char       *command;        /* the executable, resolved (command or bootstrap) */
     char      **argv;           /* command's words (NULL-terminated), or NULL: { command } */
     char       *handler, *cwd;  /* _HANDLER; the working directory (NULL: the default) */
+    char       *user;           /* the runtime's user (NULL: faas_register_process's default) */
     char      **environment;    /* "NAME=value" from [environment NAME], NULL-terminated,
                                    or NULL: none */
     size_t      nenv, env_bytes;

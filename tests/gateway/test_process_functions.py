@@ -90,6 +90,7 @@ TMPDIR = {dir}
 
 def make_dir():
     d = tempfile.mkdtemp(prefix="faas-proc-")
+    os.chmod(d, 0o1777)  # the runtime runs as nobody when the tests run as root
     shutil.copy(os.path.join(SRC, "tests", "runtime", "function.sh"), d)
     for name, text in HANDLERS.items():
         with open(os.path.join(d, name), "w") as f:
@@ -97,6 +98,7 @@ def make_dir():
     with open(os.path.join(d, "errboot"), "w") as f:
         f.write(ERRBOOT)
     os.mkfifo(os.path.join(d, "started"))
+    os.chmod(os.path.join(d, "started"), 0o666)  # the runtime's user writes it
     return d
 
 

@@ -68,6 +68,8 @@ def invoke(lam, **kw):
 def test_versions_of_a_process_function():
     root = tempfile.mkdtemp(prefix="faas-pv-root-")
     tmp = tempfile.mkdtemp(prefix="faas-pv-tmp-")
+    for d in (root, tmp):
+        os.chmod(d, 0o1777)  # the runtime runs as nobody when the tests run as root
     for name in ("bootstrap", "function.sh"):
         shutil.copy(os.path.join(SRC, "tests", "runtime", name), root)
     os.chmod(os.path.join(root, "bootstrap"), 0o755)

@@ -26,6 +26,9 @@
  *                      has answered a request on it (a runtime that tries to run its host
  *                      out of file descriptors); it stops at the first one not answered
  *                      within a second; the answer is {"opened":K}, K those kept;
+ *   "mem"              the event is a pid P: it opens /proc/P/mem for writing (as a
+ *                      debugger would, to change P's memory); the answer is
+ *                      {"opened":0|1,"errno":E,"uid":U}, U its own user id;
  *   "escape"           before its answer, starts a process that leaves the instance's
  *                      process group and session (fork, setsid, fork), closes every
  *                      descriptor and waits for ever; the answer is {"pid":P,"self":S},
@@ -46,6 +49,7 @@
 #define _GNU_SOURCE 1
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -481,11 +485,12 @@ int main(void)
     bool fail = strcmp(handler, "error") == 0, alloc = strcmp(handler, "alloc") == 0;
     bool once = strcmp(handler, "once") == 0, flood = strcmp(handler, "flood") == 0;
     bool escape = strcmp(handler, "escape") == 0, sig = strcmp(handler, "signal") == 0;
-    bool forks = strcmp(handler, "fork") == 0;
+    bool forks = strcmp(handler, "fork") == 0, mem = strcmp(handler, "mem") == 0;
     resp r;
     if (strcmp(handler, "hostile") == 0)
         hostile(&c);
-    if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && *handler != '\0' &&
+    if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && !mem &&
+        *handler != '\0' &&
         strcmp(handler, "echo") != 0) {
         char body[512];
         int n = snprintf(body, sizeof body,
@@ -549,6 +554,18 @@ int main(void)
                 int e = errno;
                 free(r.body);
                 r.len = (size_t)asprintf(&r.body, "{\"rc\":%d,\"errno\":%d}", rc, e);
+            }
+            if (mem && r.body != NULL) {
+                char file[64];
+                snprintf(file, sizeof file, "/proc/%ld/mem", strtol(r.body, NULL, 10));
+                errno = 0;
+                int fd = open(file, O_RDWR | O_CLOEXEC);
+                int e = errno;
+                if (fd >= 0)
+                    close(fd);
+                free(r.body);
+                r.len = (size_t)asprintf(&r.body, "{\"opened\":%d,\"errno\":%d,\"uid\":%d}",
+                                         fd >= 0, fd >= 0 ? 0 : e, (int)getuid());
             }
             if (forks && r.body != NULL) {
                 unsigned n = (unsigned)strtoul(r.body, NULL, 10), made = 0;
