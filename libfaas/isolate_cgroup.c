@@ -254,6 +254,28 @@ static bool instance_dir(const char *base, int id, char *dir, size_t dirlen)
     return (size_t)snprintf(dir, dirlen, "%s/%d", base, id) < dirlen;
 }
 
+/* Make it (dir: PATH_MAX bytes); 0, or -1 (errno). */
+static int instance_make(const char *base, int id, char *dir)
+{
+    if (!instance_dir(base, id, dir, PATH_MAX)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* Move this process into dir, made by instance_make; 0, or -1 (errno) with dir removed
+ * (also when failed, a step before this one that failed). */
+static int instance_enter(const char *dir, bool failed)
+{
+    if (!failed && put(dir, "cgroup.procs", "0") == 0)
+        return 0;
+    int e = errno;
+    rmdir(dir);
+    errno = e;
+    return -1;
+}
+
 int faas__iso_pids_join(const faas__iso_pids *p, int id)
 {
     if (p->how == FAAS__ISO_PIDS_RLIMIT) {
@@ -263,16 +285,10 @@ int faas__iso_pids_join(const faas__iso_pids *p, int id)
     if (p->how != FAAS__ISO_PIDS_CGROUP)
         return 0;
     char dir[PATH_MAX];
-    if (!instance_dir(p->dir, id, dir, sizeof dir) || (mkdir(dir, 0755) != 0 && errno != EEXIST))
+    if (instance_make(p->dir, id, dir) != 0)
         return -1;
     /* The limit first, then the move: nothing runs in the cgroup without it. */
-    if (faas__iso_pids_limit(p, id, p->max) != 0 || put(dir, "cgroup.procs", "0") != 0) {
-        int e = errno;
-        rmdir(dir);
-        errno = e;
-        return -1;
-    }
-    return 0;
+    return instance_enter(dir, faas__iso_pids_limit(p, id, p->max) != 0);
 }
 
 int faas__iso_pids_limit(const faas__iso_pids *p, int id, unsigned max)
@@ -336,16 +352,7 @@ int faas__iso_mem_join(const faas__iso_mem *m, int id)
     char dir[PATH_MAX];
     if (!m->on)
         return 0;
-    if (!instance_dir(m->dir, id, dir, sizeof dir) ||
-        (mkdir(dir, 0755) != 0 && errno != EEXIST))
-        return -1;
-    if (put(dir, "cgroup.procs", "0") != 0) {
-        int e = errno;
-        rmdir(dir);
-        errno = e;
-        return -1;
-    }
-    return 0;
+    return instance_make(m->dir, id, dir) == 0 ? instance_enter(dir, false) : -1;
 }
 
 int faas__iso_mem_limit(const faas__iso_mem *m, int id, unsigned memory_mb)

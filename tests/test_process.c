@@ -487,6 +487,14 @@ static void max_memory_is_the_peak(void **state)
     }
 }
 
+/* A runtime whose log lines go to cap, and cfg at its defaults. */
+static faas_runtime *logged_runtime(capture *cap, faas_config *cfg)
+{
+    capture_init(cap);
+    faas_config_init(cfg);
+    return plain_runtime(0, capture_line, cap);
+}
+
 /* memory_mb bounds the instance's processes together (a memory cgroup per instance; the
  * runtime gets no RLIMIT_AS, which V8 could not live with): a runtime that touches more is
  * killed by the kernel, and the call fails Runtime.OutOfMemory (FAAS_EMEMORY) with Max
@@ -497,10 +505,8 @@ static void memory_mb_bounds_a_runtime(void **state)
 {
     pfix *f = *state;
     capture cap;
-    capture_init(&cap);
-    faas_runtime *rt = plain_runtime(0, capture_line, &cap);
     faas_config cfg;
-    faas_config_init(&cfg);
+    faas_runtime *rt = logged_runtime(&cap, &cfg);
     cfg.memory_mb = 256;
     register_c_on(rt, f->dir, "c-alloc", "alloc", &cfg);
     faas_response res;
@@ -912,10 +918,8 @@ static void pids_max_bounds_a_runtimes_forks(void **state)
 {
     pfix *f = *state;
     capture cap;
-    capture_init(&cap);
-    faas_runtime *rt = plain_runtime(0, capture_line, &cap);
     faas_config cfg;
-    faas_config_init(&cfg);
+    faas_runtime *rt = logged_runtime(&cap, &cfg);
     cfg.pids_max = 8;
     register_c_on(rt, f->dir, "c-fork", "fork", &cfg);
     faas_response res;
