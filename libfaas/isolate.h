@@ -60,7 +60,7 @@ enum {
 /* Both ends must be the same build: the host and the faas-zygote it starts could come from
  * two installed versions. A zygote that gets another wire exits without a word, and the host
  * reports that it "did not start". */
-#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 6u)
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 7u)
 
 typedef struct faas__iso_config {
     uint32_t type;
@@ -130,6 +130,8 @@ typedef struct faas__iso_exec {
 typedef struct faas__iso_started {
     int32_t  code;
     char     where[16];
+    int32_t  userns;                /* the runtime has a user namespace of its own: 1; not
+                                       asked (it runs as the host's user): 0; else -errno */
 } faas__iso_started;
 
 /* host -> spawner: the spare init was used; runtime is its runtime's pid (0: it did not

@@ -69,6 +69,7 @@ typedef struct faas__spawner {
     int             spare_err;    /* or the errno of its fork (no spare then) */
     unsigned        gen;          /* one more at each start */
     bool            direct;       /* it could not start: runtimes are spawned directly */
+    bool            userns_said;  /* the log said runtimes have no user namespace */
     char           *warning;      /* to log once the lock is dropped, or NULL */
     unsigned char  *buf;          /* FAAS__ISO_MSG_MAX bytes: an EXEC */
 } spawner;
@@ -305,6 +306,13 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
         snprintf(err, errlen, "%s(\"%s\") for the runtime: %s", r.where, q->path,
                  strerror(-r.code));
         return r.code == -ENOMEM || r.code == -EAGAIN ? FAAS_ENOMEM : FAAS_EINIT;
+    }
+    if (r.userns < 0 && !s->userns_said && s->warning == NULL) {
+        s->userns_said = true;
+        if (asprintf(&s->warning, "WARNING process instances: runtimes run as uid %d share "
+                     "it without a user namespace of their own (%s): one may read another's "
+                     "memory and environment", q->uid, strerror(-r.userns)) < 0)
+            s->warning = NULL;
     }
     p->pid = r.code;
     p->group = init;

@@ -93,11 +93,15 @@ static void close_all_but(const int *keep, int n)
     }
 }
 
+/* In an init: what became of the runtime's user namespace (faas__iso_started.userns). */
+static int32_t own_userns;
+
 static void send_report(int sock, int32_t code, const char *where)
 {
     faas__iso_started r;
     memset(&r, 0, sizeof r);
     r.code = code;
+    r.userns = own_userns;
     if (where != NULL)
         snprintf(r.where, sizeof r.where, "%s", where);
     send(sock, &r, sizeof r, MSG_NOSIGNAL);
@@ -182,6 +186,43 @@ static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int soc
     return rt;
 }
 
+/* Write text to /proc/self/file; 0 or -1. */
+static int put_self(const char *file, const char *text)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/%s", file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    size_t n = strlen(text);
+    int rc = fd >= 0 && write(fd, text, n) == (ssize_t)n ? 0 : -1;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* In an init that has become uid/gid: a user namespace of its own, where the same ids map
+ * to themselves (files are made as them), for it and the runtime it starts. The kernel
+ * lets a process reach another's memory or environment (/proc/PID/mem, ptrace) only with
+ * a right in the other's user namespace: so runtimes of the same user in namespaces of
+ * their own cannot reach each other, nor the host, whatever user they share. 1, or -errno
+ * when none could be made (no user namespaces here, or a threaded init under a sanitizer);
+ * *broken if one was made but its maps were refused (the runtime could make no file). */
+static int32_t userns_for(uid_t uid, gid_t gid, bool *broken)
+{
+    char map[64];
+    *broken = false;
+    if (unshare(CLONE_NEWUSER) != 0)
+        return -errno;
+    *broken = true;
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+    if (put_self("uid_map", map) != 0)
+        return -errno;
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+    if (put_self("setgroups", "deny") != 0 || put_self("gid_map", map) != 0)
+        return -errno;
+    *broken = false;
+    return 1;
+}
+
 /* An instance's init: leads the instance's process group, waits for its EXEC on sock,
  * starts the runtime in its group, reaps whatever is orphaned to it, and exits once the
  * runtime has (after sending its wait status): in a namespace of its own, the kernel then
@@ -232,12 +273,18 @@ static _Noreturn void init_main(int sock, bool ns)
             failed = "setuid", err = errno;
         } else {
             /* A change of user clears the parent-death signal: armed again, then checked
-             * (the spawner may have died in between). Not dumpable: the runtime, of the
-             * same user now, cannot trace its init or read its memory. */
+             * (the spawner may have died in between). A user namespace of its own, then not
+             * dumpable: the runtime, of the same user now, cannot trace its init or read
+             * its memory. */
             prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-            prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
             if (getppid() != (ns ? 0 : sp.self))
                 _exit(1);
+            bool broken;
+            prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); /* a new user's is 0: its maps root's */
+            own_userns = userns_for((uid_t)e->uid, (gid_t)e->gid, &broken);
+            if (broken)
+                failed = "user namespace", err = -own_userns;
+            prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* after: its /proc/self files are root's */
         }
     }
     if (failed != NULL) {

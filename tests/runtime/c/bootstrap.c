@@ -28,7 +28,8 @@
  *                      within a second; the answer is {"opened":K}, K those kept;
  *   "mem"              the event is a pid P: it opens /proc/P/mem for writing (as a
  *                      debugger would, to change P's memory); the answer is
- *                      {"opened":0|1,"errno":E,"uid":U}, U its own user id;
+ *                      {"opened":0|1,"errno":E,"uid":U,"self":S}, U its own user id,
+ *                      S its pid as the host sees it;
  *   "escape"           before its answer, starts a process that leaves the instance's
  *                      process group and session (fork, setsid, fork), closes every
  *                      descriptor and waits for ever; the answer is {"pid":P,"self":S},
@@ -563,9 +564,13 @@ int main(void)
                 int e = errno;
                 if (fd >= 0)
                     close(fd);
+                char self[32] = "";
+                if (readlink("/proc/self", self, sizeof self - 1) < 0)
+                    self[0] = '\0';
                 free(r.body);
-                r.len = (size_t)asprintf(&r.body, "{\"opened\":%d,\"errno\":%d,\"uid\":%d}",
-                                         fd >= 0, fd >= 0 ? 0 : e, (int)getuid());
+                r.len = (size_t)asprintf(&r.body, "{\"opened\":%d,\"errno\":%d,\"uid\":%d,"
+                                         "\"self\":%ld}", fd >= 0, fd >= 0 ? 0 : e,
+                                         (int)getuid(), strtol(self, NULL, 10));
             }
             if (forks && r.body != NULL) {
                 unsigned n = (unsigned)strtoul(r.body, NULL, 10), made = 0;
