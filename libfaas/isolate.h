@@ -246,6 +246,8 @@ int  faas__iso_pids_limit(const faas__iso_pids *p, int id, unsigned max);
 void faas__iso_pids_release(const faas__iso_pids *p, int pid);
 /* Remove a zygote's cgroup directory and its instances' empty ones (best effort). */
 void faas__iso_cgroup_remove(const char *dir);
+/* Write text to dir/file (a cgroup's or /proc's control file); 0 or -1 (errno). */
+int  faas__iso_put(const char *dir, const char *file, const char *text);
 
 /* How a process instance's memory_mb is kept (faas-spawner; isolate_cgroup.c): a memory
  * cgroup per instance, below one of the spawner's own, or nothing. */

@@ -40,8 +40,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-/* Write text to dir/file; 0 or -1. */
-static int put(const char *dir, const char *file, const char *text)
+int faas__iso_put(const char *dir, const char *file, const char *text)
 {
     char path[PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
@@ -209,7 +208,7 @@ static bool make_own(const char *ctl, char *dir, size_t dirlen, bool *v2)
                 sizeof mine ||
             (mkdir(mine, 0755) != 0 && errno != EEXIST))
             continue;
-        if (*v2 && put(mine, "cgroup.subtree_control", plus) != 0) {
+        if (*v2 && faas__iso_put(mine, "cgroup.subtree_control", plus) != 0) {
             rmdir(mine);
             continue;
         }
@@ -268,7 +267,7 @@ static int instance_make(const char *base, int id, char *dir)
  * (also when failed, a step before this one that failed). */
 static int instance_enter(const char *dir, bool failed)
 {
-    if (!failed && put(dir, "cgroup.procs", "0") == 0)
+    if (!failed && faas__iso_put(dir, "cgroup.procs", "0") == 0)
         return 0;
     int e = errno;
     rmdir(dir);
@@ -304,7 +303,7 @@ int faas__iso_pids_limit(const faas__iso_pids *p, int id, unsigned max)
     if (!instance_dir(p->dir, id, dir, sizeof dir))
         return -1;
     snprintf(text, sizeof text, max ? "%u" : "max", max);
-    return put(dir, "pids.max", text);
+    return faas__iso_put(dir, "pids.max", text);
 }
 
 void faas__iso_pids_release(const faas__iso_pids *p, int pid)
@@ -366,13 +365,13 @@ int faas__iso_mem_limit(const faas__iso_mem *m, int id, unsigned memory_mb)
     /* No swap: the memory a function is given is memory (the swap limits are absent
      * without swap accounting; then there is none to limit). On v2 an out-of-memory kill
      * takes the whole instance, as a runtime half killed is no use. */
-    if (put(dir, m->v2 ? "memory.max" : "memory.limit_in_bytes", bytes) != 0)
+    if (faas__iso_put(dir, m->v2 ? "memory.max" : "memory.limit_in_bytes", bytes) != 0)
         return -1;
     if (m->v2) {
-        put(dir, "memory.swap.max", "0");
-        put(dir, "memory.oom.group", "1");
+        faas__iso_put(dir, "memory.swap.max", "0");
+        faas__iso_put(dir, "memory.oom.group", "1");
     } else {
-        put(dir, "memory.memsw.limit_in_bytes", bytes);
+        faas__iso_put(dir, "memory.memsw.limit_in_bytes", bytes);
     }
     return 0;
 }

@@ -772,7 +772,6 @@ static int runtime_user(const char *user, const char *name, int *uid, int *gid)
     const char *who = user ? user : "nobody";
     struct passwd pw, *found = NULL;
     char buf[4096], *end;
-    errno = 0;
     long n = strtol(who, &end, 10);
     bool numeric = who[0] != '\0' && *end == '\0' && n >= 0 && n < INT32_MAX;
     int e = numeric ? getpwuid_r((uid_t)n, &pw, buf, sizeof buf, &found)
@@ -788,11 +787,12 @@ static int runtime_user(const char *user, const char *name, int *uid, int *gid)
         return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: user %.80s: %s", name,
                           who, e ? strerror(e) : "no such user");
     }
-    if (*uid == (int)geteuid() && !root)
-        *uid = *gid = -1;               /* the host's own, named */
-    else if (!root)
+    if (root)
+        return FAAS_OK;
+    if (*uid != (int)geteuid())
         return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: user %.80s: only a "
                           "host run as root can run its runtimes as another user", name, who);
+    *uid = *gid = -1;                   /* the host's own, named */
     return FAAS_OK;
 }
 

@@ -186,19 +186,6 @@ static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int soc
     return rt;
 }
 
-/* Write text to /proc/self/file; 0 or -1. */
-static int put_self(const char *file, const char *text)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/%s", file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    size_t n = strlen(text);
-    int rc = fd >= 0 && write(fd, text, n) == (ssize_t)n ? 0 : -1;
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
 /* In an init that has become uid/gid: a user namespace of its own, where the same ids map
  * to themselves (files are made as them), for it and the runtime it starts. The kernel
  * lets a process reach another's memory or environment (/proc/PID/mem, ptrace) only with
@@ -214,10 +201,11 @@ static int32_t userns_for(uid_t uid, gid_t gid, bool *broken)
         return -errno;
     *broken = true;
     snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
-    if (put_self("uid_map", map) != 0)
+    if (faas__iso_put("/proc/self", "uid_map", map) != 0)
         return -errno;
     snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
-    if (put_self("setgroups", "deny") != 0 || put_self("gid_map", map) != 0)
+    if (faas__iso_put("/proc/self", "setgroups", "deny") != 0 ||
+        faas__iso_put("/proc/self", "gid_map", map) != 0)
         return -errno;
     *broken = false;
     return 1;
