@@ -177,7 +177,8 @@ static bool spawner_start(spawner *s)
     int nc = 0;
     if (strncmp(what, "no ", 3) == 0)
         snprintf(clause[nc++], sizeof clause[0], "they are process groups only (a process "
-                 "that leaves its group outlives them): %s", what);
+                 "that leaves its group outlives them, and a runtime may signal any process "
+                 "of its user%s): %.1200s", geteuid() != 0 ? ", this host included" : "", what);
     if (h.pids == FAAS__ISO_PIDS_NONE)
         snprintf(clause[nc++], sizeof clause[0], "pids_max is not enforced: %s",
                  pids ? pids : "?");
@@ -309,9 +310,11 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
     }
     if (r.userns < 0 && !s->userns_said && s->warning == NULL) {
         s->userns_said = true;
+        /* uid -1: the host's own user, whose processes the host is one of. */
         if (asprintf(&s->warning, "WARNING process instances: runtimes run as uid %d share "
                      "it without a user namespace of their own (%s): one may read another's "
-                     "memory and environment", q->uid, strerror(-r.userns)) < 0)
+                     "memory and environment%s", q->uid >= 0 ? q->uid : (int)geteuid(),
+                     strerror(-r.userns), q->uid >= 0 ? "" : ", and write this host's") < 0)
             s->warning = NULL;
     }
     p->pid = r.code;

@@ -7,7 +7,9 @@
  *   spawner --fork--> init (pid 1 of a new PID namespace, leader of the instance's group)
  *                       --fork, exec--> the runtime (pid 2 there, in the init's group)
  *
- * When the host may make PID namespaces (CAP_SYS_ADMIN), each instance gets one, so
+ * When the host may make PID namespaces (CAP_SYS_ADMIN; a host not root gets that right in a
+ * user namespace the spawner makes for itself at start, where the host's user maps to
+ * itself), each instance gets one, so
  *   - everything the runtime starts dies with the instance, even a process that left its
  *     process group and session (setsid) or was orphaned: when a namespace's init exits,
  *     the kernel kills every process in it, and the init exits as soon as the runtime has;
@@ -65,6 +67,8 @@ static struct {
     int      ctl;
     pid_t    self;
     int      own_ns;                /* this process's PID namespace, or -1: none made */
+    bool     fresh_ns;              /* in a user namespace of its own: a new PID namespace
+                                       before each fork, none to come back to */
     kid      spare;                 /* an init waiting for its runtime (init 0: none) */
     faas__iso_pids pids;            /* how pids_max is kept (isolate_cgroup.c) */
     faas__iso_mem  mem;             /* how memory_mb is kept (isolate_cgroup.c) */
@@ -249,15 +253,18 @@ static _Noreturn void init_main(int sock, bool ns)
     if (failed == NULL && (size_t)n >= sizeof *e &&
         faas__iso_mem_limit(&sp.mem, (int)self, e->memory_mb) != 0)
         failed = "memory cgroup", err = errno;
-    if (failed == NULL && (size_t)n >= sizeof *e &&
+    if (failed == NULL && (size_t)n >= sizeof *e && pids_cg &&
         faas__iso_pids_limit(&sp.pids, (int)self, e->pids_max) != 0)
-        failed = pids_cg ? "pids cgroup" : "RLIMIT_NPROC", err = errno;
+        failed = "pids cgroup", err = errno;
     /* The runtime's user, last: the cgroups are the init's to join and limit as root.
      * The init runs as it too from here, so the runtime is no child of a process with more
      * rights than its own. */
-    if (failed == NULL && (size_t)n >= sizeof *e && e->uid >= 0) {
-        if (setgroups(0, NULL) != 0 || setgid((gid_t)e->gid) != 0 ||
-            setuid((uid_t)e->uid) != 0) {
+    if (failed == NULL && (size_t)n >= sizeof *e) {
+        /* uid -1: the host's own (a host not root), kept; a user namespace all the same,
+         * or the runtime could open the host's memory as any process of its user can. */
+        uid_t uid = e->uid >= 0 ? (uid_t)e->uid : geteuid();
+        gid_t gid = e->uid >= 0 ? (gid_t)e->gid : getegid();
+        if (e->uid >= 0 && (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
             failed = "setuid", err = errno;
         } else {
             /* A change of user clears the parent-death signal: armed again, then checked
@@ -269,11 +276,23 @@ static _Noreturn void init_main(int sock, bool ns)
                 _exit(1);
             bool broken;
             prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); /* a new user's is 0: its maps root's */
-            own_userns = userns_for((uid_t)e->uid, (gid_t)e->gid, &broken);
+            own_userns = userns_for(uid, gid, &broken);
             if (broken)
                 failed = "user namespace", err = -own_userns;
             prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* after: its /proc/self files are root's */
         }
+    }
+    /* RLIMIT_NPROC (a host not root) counts a user's processes per user namespace: in the
+     * instance's own only the instance's, its init the first, so the limit is pids_max
+     * itself. Set once the namespace is made: the namespace keeps the limit its creator
+     * had then as the bound of the count above it, where every instance's processes are
+     * counted together. */
+    if (failed == NULL && (size_t)n >= sizeof *e && !pids_cg && e->pids_max > 0 &&
+        sp.pids.how == FAAS__ISO_PIDS_RLIMIT) {
+        struct rlimit rl = { (rlim_t)e->pids_max, (rlim_t)e->pids_max };
+        if (own_userns > 0 ? setrlimit(RLIMIT_NPROC, &rl) != 0
+                           : faas__iso_pids_limit(&sp.pids, (int)self, e->pids_max) != 0)
+            failed = "RLIMIT_NPROC", err = errno;
     }
     if (failed != NULL) {
         send_report(sock, -(err ? err : EIO), failed);
@@ -303,6 +322,15 @@ static _Noreturn void init_main(int sock, bool ns)
 
 /* ---- the spawner ---------------------------------------------------------------------- */
 
+/* fork(), the child in a PID namespace of its own (clone's CLONE_NEWPID: the caller's
+ * stays as it is). The spawner is single-threaded, so nothing fork() would do for threads
+ * is missed; the child only runs init_main, which asks glibc nothing of its thread. */
+static pid_t fork_into_pidns(void)
+{
+    return (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | SIGCHLD), NULL, NULL,
+                          NULL, 0UL);
+}
+
 /* Fork the next spare init, in a PID namespace of its own where it may; 0 or an errno. */
 static int prefork(void)
 {
@@ -318,11 +346,21 @@ static int prefork(void)
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return errno;
     /* The namespace is made for the next child only, then this process's own is back for
-     * the ones after it. */
-    bool ns = sp.own_ns >= 0 && unshare(CLONE_NEWPID) == 0;
-    pid_t init = fork();
+     * the ones after it. In a user namespace of its own the spawner may not come back (its
+     * own PID namespace is not that user namespace's, and the kernel makes a new one only
+     * from the one a process runs in): each init is cloned into a new one instead, and
+     * none is forked without. */
+    bool ns;
+    pid_t init;
+    if (sp.fresh_ns) {
+        init = fork_into_pidns();
+        ns = true;
+    } else {
+        ns = sp.own_ns >= 0 && unshare(CLONE_NEWPID) == 0;
+        init = fork();
+    }
     int e = errno;
-    if (init != 0 && ns && setns(sp.own_ns, CLONE_NEWPID) != 0)
+    if (init != 0 && ns && !sp.fresh_ns && setns(sp.own_ns, CLONE_NEWPID) != 0)
         _exit(3);                       /* cannot be: it was ours. Exiting kills them all */
     if (init == 0) {
         close(sv[0]);
@@ -431,9 +469,31 @@ int main(int argc, char **argv)
     if (own >= 0 && unshare(CLONE_NEWPID) == 0 && setns(own, CLONE_NEWPID) == 0) {
         sp.own_ns = own;
     } else {
-        snprintf(what, sizeof what, "no pid namespaces: %s", strerror(errno));
+        int e = errno;
         if (own >= 0)
             close(own);
+        /* Not root: a user namespace of its own, where this user maps to itself, gives it
+         * the right (its PID namespaces are that namespace's). The host, its creator's
+         * user, keeps every right over it; nothing in it has any over the host. */
+        bool broken = false;
+        int32_t uns = e == EPERM && geteuid() != 0
+                      ? userns_for(geteuid(), getegid(), &broken) : 0;
+        if (broken)
+            return 1;                   /* in a namespace without its user: the host goes on
+                                           without a spawner, and says so */
+        pid_t probe = uns > 0 ? fork_into_pidns() : -1;
+        if (probe == 0)
+            _exit(0);
+        if (probe > 0) {
+            while (waitpid(probe, NULL, 0) < 0 && errno == EINTR)
+                ;
+            sp.fresh_ns = true;
+        }
+        else if (uns < 0)
+            snprintf(what, sizeof what, "no pid namespaces: %s (nor a user namespace: %s)",
+                     strerror(e), strerror(-uns));
+        else
+            snprintf(what, sizeof what, "no pid namespaces: %s", strerror(uns > 0 ? errno : e));
     }
     /* How each instance's pids_max will be kept: set up once (a cgroup of the spawner's
      * own, with a directory per instance), whatever the limit of each. */

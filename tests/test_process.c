@@ -10,6 +10,7 @@
 #include "process_fixture.h"
 
 #include <dirent.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <regex.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -551,8 +553,8 @@ static void runtime_cannot_open_the_hosts_memory(void **state)
 {
     pfix *f = *state;
     if (geteuid() != 0) {
-        print_message("# the host is not root: its runtimes run as its own user, who may "
-                      "open its memory (faas_register_process(3) says so)\n");
+        print_message("# the host is not root: its runtimes run as its own user (see "
+                      "non_root_host_cannot_be_reached), and it may not name root\n");
         skip();
     }
     capture cap;
@@ -605,6 +607,168 @@ static void runtime_cannot_open_the_hosts_memory(void **state)
     assert_non_null(strstr(faas_last_error(), "no-such-user-here"));
     faas_runtime_free(rt);
     capture_free(&cap);
+}
+
+#if defined(__SANITIZE_THREAD__)
+# define TSAN 1
+#elif defined(__has_feature)
+# if __has_feature(thread_sanitizer)
+#  define TSAN 1
+# endif
+#endif
+#ifndef TSAN
+# define TSAN 0
+#endif
+
+/* Can a process of this user make a user namespace here (a probe, in a child)? */
+static bool user_namespaces_allowed(void)
+{
+    pid_t p = fork();
+    if (p == 0)
+        _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+    int st;
+    return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* The host's side of non_root_host_cannot_be_reached, without cmocka (it may run in a
+ * child): as this process's user, a runtime opens this process's memory ("mem"), then
+ * signals it ("signal", SIGUSR1, ignored here). 0: both refused; 1: one succeeded, or the
+ * log says runtimes are not contained where they could be; 2: the test could not run (its
+ * reason in why); 3: the log says they are not contained, and they cannot be here (no user
+ * namespaces for this user, or a threaded spawner under TSan): nothing is asserted. */
+static int reach_host_as_self(const char *dir, char *why, size_t whylen)
+{
+    const char *b = getenv("top_builddir");
+    char boot[1024], pid[16];
+    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
+    if (access(boot, X_OK) != 0 || access(dir, W_OK | X_OK) != 0) {
+        snprintf(why, whylen, "uid %d cannot run %.200s in %.200s", (int)geteuid(), boot, dir);
+        return 2;
+    }
+    signal(SIGUSR1, SIG_IGN);               /* a signal that arrives is seen in kill()'s rc */
+    capture cap;
+    capture_init(&cap);
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.manual = 1;
+    o.log = capture_line;
+    o.log_arg = &cap;
+    faas_runtime *rt;
+    int result = 2;
+    if (faas_runtime_new(&rt, &o) != FAAS_OK) {
+        snprintf(why, whylen, "faas_runtime_new: %s", faas_last_error());
+        capture_free(&cap);
+        return 2;
+    }
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    /* The host signalled, the host's memory, then a second runtime opens the first's
+     * memory (both of the host's user). */
+    const char *names[] = { "signal", "mem", "mem-2" }, *handlers[] = { "signal", "mem", "mem" };
+    const char *what[] = { "signalling the host", "opening the host's memory",
+                           "opening another runtime's memory" };
+    int reached = 0;
+    for (int i = 0; i < 3; i++) {
+        faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+        pc.command = boot;
+        pc.handler = handlers[i];
+        pc.cwd = dir;
+        faas_response res;
+        memset(&res, 0, sizeof res);
+        if (faas_register_process(rt, names[i], &pc, NULL) != FAAS_OK ||
+            faas_invoke(rt, names[i], pid, strlen(pid), &res) != FAAS_OK) {
+            snprintf(why, whylen, "%s: %s", names[i], faas_last_error());
+            faas_response_free(&res);
+            goto out;
+        }
+        int a = -1, e = -1, uid = -1, self = 0;
+        bool mem = i != 0;
+        bool read = mem
+            ? sscanf((const char *)res.data, "{\"opened\":%d,\"errno\":%d,\"uid\":%d,"
+                     "\"self\":%d}", &a, &e, &uid, &self) == 4
+            : sscanf((const char *)res.data, "{\"rc\":%d,\"errno\":%d", &a, &e) == 2;
+        printf("# host uid %d: a runtime %s (%s): %s (errno %d)\n", (int)geteuid(), what[i],
+               pid, (mem ? a == 1 : a == 0) ? "done" : "refused", e);
+        faas_response_free(&res);
+        if (!read) {
+            snprintf(why, whylen, "%s: no answer of the expected form", names[i]);
+            goto out;
+        }
+        if (i == 1)
+            snprintf(pid, sizeof pid, "%d", self);      /* the next "mem" opens this one's */
+        if (mem && uid != (int)geteuid()) {
+            snprintf(why, whylen, "the runtime ran as uid %d, not the host's %d", uid,
+                     (int)geteuid());
+            result = 1;
+            goto out;
+        }
+        reached += mem ? a == 1 : a == 0;
+    }
+    result = reached > 0 ? 1 : 0;
+    if (capture_count(&cap, "process groups only") > 0 ||
+        capture_count(&cap, "without a user namespace of their own") > 0) {
+        bool could = user_namespaces_allowed() && !TSAN;
+        snprintf(why, whylen, "the log says runtimes are not contained%s",
+                 could ? ", where user namespaces could contain them" : " (nor can they be here)");
+        result = could ? 1 : 3;
+    }
+out:
+    fflush(stdout);
+    faas_runtime_free(rt);
+    capture_free(&cap);
+    return result;
+}
+
+/* A host not run as root, as most are: its runtimes run as its own user, but in PID and
+ * user namespaces of their own, so none can signal the host or open its memory (as any
+ * other process of its user could: two of them are here). Run as root, the test makes
+ * such a host: a child that drops to nobody. */
+static void non_root_host_cannot_be_reached(void **state)
+{
+    pfix *f = *state;
+    char why[512] = "";
+    int rc;
+    if (geteuid() != 0) {
+        rc = reach_host_as_self(f->dir, why, sizeof why);
+    } else {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        fflush(stdout);
+        pid_t kid = fork();
+        assert_true(kid >= 0);
+        if (kid == 0) {
+            close(p[0]);
+            struct passwd *pw = getpwnam("nobody");
+            uid_t uid = pw ? pw->pw_uid : 65534;
+            gid_t gid = pw ? pw->pw_gid : 65534;
+            /* Dumpable again after the change of user, as a host exec'd as that user is:
+             * else its memory is closed to its user's processes anyway. */
+            if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0 ||
+                prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+                snprintf(why, sizeof why, "setuid(%d): %s", (int)uid, strerror(errno));
+                rc = 2;
+            } else {
+                rc = reach_host_as_self(f->dir, why, sizeof why);
+            }
+            if (write(p[1], why, strlen(why)) < 0)
+                rc = 2;
+            _exit(rc);
+        }
+        close(p[1]);
+        ssize_t n = read(p[0], why, sizeof why - 1);
+        why[n > 0 ? n : 0] = '\0';
+        close(p[0]);
+        int st;
+        assert_int_equal(waitpid(kid, &st, 0), kid);
+        assert_true(WIFEXITED(st));
+        rc = WEXITSTATUS(st);
+    }
+    if (rc == 2 || rc == 3) {
+        print_message("# %s\n", why);
+        skip();
+    }
+    if (rc != 0)
+        print_message("# %s\n", why);
+    assert_int_equal(rc, 0);
 }
 
 /* The children of parent named comm (its /proc/PID/stat's "(comm)"), up to max, in pids;
@@ -800,10 +964,13 @@ static bool live_process(pid_t pid)
     return rp != NULL && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
 }
 
-/* May this process make PID namespaces: has it CAP_SYS_ADMIN (bit 21 of CapEff in
- * /proc/self/status)? Read, not tried: a fork here would be a second test process. */
+/* May this host's spawner make PID namespaces: has this process CAP_SYS_ADMIN (bit 21 of
+ * CapEff in /proc/self/status), or, not root, may it make a user namespace (where it has
+ * it; not under TSan, whose threaded spawner may not)? */
 static bool can_make_pid_namespaces(void)
 {
+    if (geteuid() != 0 && !TSAN && user_namespaces_allowed())
+        return true;
     FILE *fp = fopen("/proc/self/status", "r");
     char line[256];
     unsigned long long caps = 0;
@@ -819,7 +986,8 @@ static bool can_make_pid_namespaces(void)
 static void need_pid_namespaces(const char *without)
 {
     if (!can_make_pid_namespaces()) {
-        print_message("# skipped: this host may not make PID namespaces (no CAP_SYS_ADMIN), "
+        print_message("# skipped: this host may not make PID namespaces (no CAP_SYS_ADMIN, "
+                      "no user namespace), "
                       "so %s\n", without);
         skip();
     }
@@ -1098,6 +1266,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(memory_mb_bounds_a_runtime, setup, teardown),
         cmocka_unit_test_setup_teardown(a_killed_spare_init_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(runtime_cannot_open_the_hosts_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(non_root_host_cannot_be_reached, setup, teardown),
         cmocka_unit_test_setup_teardown(without_the_spawner_runtimes_start_directly, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(answer_then_exit, setup, teardown),
