@@ -51,6 +51,7 @@ typedef struct iso_fn {
     unsigned        gen;          /* which zygote: one more at each start */
     char           *cgroup;       /* its pids cgroup directory, or NULL */
     char           *warning;      /* to log once the lock is dropped, or NULL */
+    atomic_bool     userns_said;  /* the log said instances have no user namespace */
 } iso_fn;
 
 /* inst->state of an isolated instance: used by one call at a time (the slot's owner). */
@@ -406,6 +407,15 @@ static void crashed(faas_ctx *ctx, iso_inst *ii, const faas__iso_crash *c)
 static int finished(faas_ctx *ctx, iso_inst *ii, const faas__iso_done *d, long n, int fd)
 {
     ctx->inst->arena.used = d->peak_bytes;      /* the record's Max Memory Used */
+    iso_fn *z = ii->fn->iso;
+    if (__builtin_expect(d->flags & FAAS__ISO_NOUSERNS, 0) &&
+        !atomic_exchange_explicit(&z->userns_said, true, memory_order_relaxed)) {
+        char line[300];
+        snprintf(line, sizeof line, "WARNING %s: isolated instances have no user namespace "
+                 "of their own (none can be made here): one may open the memory of another "
+                 "process of its user, this host's included", ii->fn->name->name);
+        faas__log_line(ii->fn->rt, line);
+    }
     const char *text = (const char *)(d + 1);
     size_t textlen = (size_t)n - sizeof *d;
     const char *type = "Runtime.Unknown", *msg = "";

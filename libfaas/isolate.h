@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <faas/version.h>
 
@@ -54,6 +55,7 @@ enum {
 
 #define FAAS__ISO_SHM    1u     /* the payload is in the shared region, not the message */
 #define FAAS__ISO_NEWSHM 2u     /* an fd of a new shared region comes with this message */
+#define FAAS__ISO_NOUSERNS 4u   /* DONE: the instance could make no user namespace of its own */
 
 /* host -> zygote, first: what to load and how to limit it; then name, path, symbol, each
  * NUL-terminated. */
@@ -248,6 +250,12 @@ void faas__iso_pids_release(const faas__iso_pids *p, int pid);
 void faas__iso_cgroup_remove(const char *dir);
 /* Write text to dir/file (a cgroup's or /proc's control file); 0 or -1 (errno). */
 int  faas__iso_put(const char *dir, const char *file, const char *text);
+
+/* This process into a user namespace of its own where uid and gid map to themselves
+ * (isolate_userns.c): 1, or -errno when none could be made (user namespaces disabled, or
+ * a threaded process); *broken if one was made but its maps were refused (the process
+ * then has no user: it must not go on). Single-threaded callers only. */
+int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken);
 
 /* How a process instance's memory_mb is kept (faas-spawner; isolate_cgroup.c): a memory
  * cgroup per instance, below one of the spawner's own, or nothing. */

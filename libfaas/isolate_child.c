@@ -55,6 +55,8 @@ static struct {
     int              chan;          /* an instance's channel to the host */
     pid_t            self;          /* an instance's pid: its children do not report */
     volatile sig_atomic_t in_call;  /* an instance has taken a call and not answered it */
+    uint32_t         userns_flag;   /* FAAS__ISO_NOUSERNS: an instance has no user namespace
+                                       of its own (none could be made) */
     faas__iso_config cfg;
     char            *name, *path, *symbol;
     void            *dl;            /* the module */
@@ -289,6 +291,7 @@ static void send_done(const faas_response *res)
     memset(&d, 0, sizeof d);
     d.type = FAAS__ISO_DONE;
     d.status = res->status;
+    d.flags = z.userns_flag;
     d.peak_bytes = peak_bytes();
     d.oom_request = oom_request();
     struct iovec iov[4];
@@ -336,7 +339,7 @@ static void send_done(const faas_response *res)
             return;
         }
         memcpy(z.shm, res->data, res->len);
-        d.flags = FAAS__ISO_SHM;
+        d.flags |= FAAS__ISO_SHM;
         if (fresh) {
             d.flags |= FAAS__ISO_NEWSHM;
             fd = z.shm_fd;
@@ -404,6 +407,15 @@ static void instance_main(int chan)
     if (faas__iso_pids_join(&z.pids, (int)getpid()) != 0)
         _exit(126);                     /* no process limit: the host reports the exit */
     set_limits();
+    /* A user namespace of its own, its user mapped to itself, before the filter (which
+     * refuses unshare()): /proc is the host's, and without it the instance could open the
+     * host's memory (/proc/PID/mem) or another instance's, as any process of its user can. */
+    bool broken;
+    if (faas__iso_userns(geteuid(), getegid(), &broken) < 0)
+        z.userns_flag = FAAS__ISO_NOUSERNS;     /* said with every answer: the host warns */
+    if (broken)
+        _exit(125);                     /* a namespace without its user: the host reports
+                                           the exit */
     if (faas__iso_filters_load(&z.filter, (int)z.self) != 0)
         _exit(127);                     /* the host reports an exit without a report */
     for (;;) {

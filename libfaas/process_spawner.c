@@ -67,8 +67,8 @@ static struct {
     int      ctl;
     pid_t    self;
     int      own_ns;                /* this process's PID namespace, or -1: none made */
-    bool     fresh_ns;              /* in a user namespace of its own: a new PID namespace
-                                       before each fork, none to come back to */
+    bool     fresh_ns;              /* in a user namespace of its own (a host not root):
+                                       each init is cloned into a new PID namespace */
     kid      spare;                 /* an init waiting for its runtime (init 0: none) */
     faas__iso_pids pids;            /* how pids_max is kept (isolate_cgroup.c) */
     faas__iso_mem  mem;             /* how memory_mb is kept (isolate_cgroup.c) */
@@ -190,31 +190,6 @@ static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int soc
     return rt;
 }
 
-/* In an init that has become uid/gid: a user namespace of its own, where the same ids map
- * to themselves (files are made as them), for it and the runtime it starts. The kernel
- * lets a process reach another's memory or environment (/proc/PID/mem, ptrace) only with
- * a right in the other's user namespace: so runtimes of the same user in namespaces of
- * their own cannot reach each other, nor the host, whatever user they share. 1, or -errno
- * when none could be made (no user namespaces here, or a threaded init under a sanitizer);
- * *broken if one was made but its maps were refused (the runtime could make no file). */
-static int32_t userns_for(uid_t uid, gid_t gid, bool *broken)
-{
-    char map[64];
-    *broken = false;
-    if (unshare(CLONE_NEWUSER) != 0)
-        return -errno;
-    *broken = true;
-    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
-    if (faas__iso_put("/proc/self", "uid_map", map) != 0)
-        return -errno;
-    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
-    if (faas__iso_put("/proc/self", "setgroups", "deny") != 0 ||
-        faas__iso_put("/proc/self", "gid_map", map) != 0)
-        return -errno;
-    *broken = false;
-    return 1;
-}
-
 /* An instance's init: leads the instance's process group, waits for its EXEC on sock,
  * starts the runtime in its group, reaps whatever is orphaned to it, and exits once the
  * runtime has (after sending its wait status): in a namespace of its own, the kernel then
@@ -276,7 +251,7 @@ static _Noreturn void init_main(int sock, bool ns)
                 _exit(1);
             bool broken;
             prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); /* a new user's is 0: its maps root's */
-            own_userns = userns_for(uid, gid, &broken);
+            own_userns = faas__iso_userns(uid, gid, &broken);
             if (broken)
                 failed = "user namespace", err = -own_userns;
             prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* after: its /proc/self files are root's */
@@ -477,7 +452,7 @@ int main(int argc, char **argv)
          * user, keeps every right over it; nothing in it has any over the host. */
         bool broken = false;
         int32_t uns = e == EPERM && geteuid() != 0
-                      ? userns_for(geteuid(), getegid(), &broken) : 0;
+                      ? faas__iso_userns(geteuid(), getegid(), &broken) : 0;
         if (broken)
             return 1;                   /* in a namespace without its user: the host goes on
                                            without a spawner, and says so */

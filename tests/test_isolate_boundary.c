@@ -469,6 +469,63 @@ static void test_signals_contained(void **state)
     }
 }
 
+/* An instance cannot open the host's memory, nor another function's instance's, through
+ * /proc/PID/mem (the file system is not filtered, and the instance runs as the host's
+ * user): each instance is in a user namespace of its own, and the kernel grants that open
+ * only with a right in the other process's. Its own memory it may open. Under strict,
+ * open() itself is refused. Where no user namespace can be made (TSan's threaded
+ * instances), the log says so and the refusals are not asserted. */
+static void test_memory_of_others_closed(void **state)
+{
+    (void)state;
+    if (!built)
+        skip();
+    int host = (int)getpid();
+    for (size_t p = 0; p < 3; p++) {
+        sink s;
+        sink_init(&s);
+        faas_runtime *rt = runtime(&s, 0);
+        faas_config c = hostile_config(profiles[p]);
+        reg(rt, "h", &c);
+        reg(rt, "other", &c);
+        faas_response res;
+        ASSERT_OK(callf(rt, "other", &res, "pid"));
+        int other = 0;
+        assert_int_equal(sscanf((const char *)res.data, "{\"pid\":%d}", &other), 1);
+        faas_response_free(&res);
+        const struct { int pid; const char *whose; } targets[] = {
+            { 0, "its own" }, { host, "the host's" }, { other, "another function's" },
+        };
+        for (size_t t = 0; t < 3; t++) {
+            char what[96];
+            snprintf(what, sizeof what, "%s: %s memory", profile_names[p], targets[t].whose);
+            int rc = t == 0 ? callf(rt, "h", &res, "mem self")
+                            : callf(rt, "h", &res, "mem %d", targets[t].pid);
+            if (profiles[p] == FAAS_SECCOMP_STRICT) {
+                expect(&res, rc, FAAS_ECRASHED, "profile \"strict\"", what);
+                faas_response_free(&res);
+                continue;
+            }
+            expect(&res, rc, FAAS_OK, NULL, what);
+            int opened = -1, err = -1;
+            assert_int_equal(sscanf((const char *)res.data, "{\"opened\":%d,\"errno\":%d}",
+                                    &opened, &err), 2);
+            faas_response_free(&res);
+            bool shared = sink_has(&s, "no user namespace of their own");
+            print_message("# %s: %s (errno %d)%s\n", what, opened ? "opened" : "refused", err,
+                          shared ? " (no user namespaces here)" : "");
+            if (t == 0)
+                assert_int_equal(opened, 1);
+            else if (!shared) {
+                assert_int_equal(opened, 0);
+                assert_true(err == EACCES || err == EPERM);
+            }
+        }
+        faas_runtime_free(rt);
+        sink_free(&s);
+    }
+}
+
 /* ---- 3. the process tree dies with its instance -------------------------------------- */
 
 static void test_tree_killed_on_retire(void **state)
@@ -931,6 +988,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_sealed_regions),
         T(test_signals_contained),
+        T(test_memory_of_others_closed),
         T(test_tree_killed_on_retire),
         /* before any test starts a thread: a fork then inherits no cached thread stack,
          * which valgrind would report as possibly lost in the forked host */

@@ -148,6 +148,23 @@ static int forge_lengths(faas_ctx *ctx)
     _exit(0);
 }
 
+/* "mem PID": open /proc/PID/mem for writing ("self": this process's), as a debugger does to
+ * change a process's memory; /proc is the host's. Replies {"opened":0|1,"errno":E}. */
+static int mem_open(faas_ctx *ctx, const char *arg)
+{
+    char path[64];
+    if (strcmp(arg, "self") == 0)
+        snprintf(path, sizeof path, "/proc/self/mem");
+    else
+        snprintf(path, sizeof path, "/proc/%ld/mem", strtol(arg, NULL, 10));
+    errno = 0;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    return replyf(ctx, "{\"opened\":%d,\"errno\":%d}", fd >= 0, fd >= 0 ? 0 : e);
+}
+
 /* "signal NAME PID SIG [ADDR]": one system call that acts on process PID ("self": this one). */
 static int signal_other(faas_ctx *ctx, const char *arg)
 {
@@ -370,6 +387,8 @@ int attack(faas_ctx *ctx, const void *payload, size_t len)
         return forge_lengths(ctx);
     if (IS("signal"))
         return signal_other(ctx, arg);
+    if (IS("mem"))
+        return mem_open(ctx, arg);
     if (IS("child-kill"))
         return child_kill(ctx, arg);
     if (IS("kids"))
