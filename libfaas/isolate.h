@@ -113,8 +113,9 @@ typedef struct faas__iso_spare {
     int32_t  init;
 } faas__iso_spare;
 
-/* host -> a spare init, on its socket: start a runtime: argc + envc + 2 NUL-terminated
- * strings follow (the command, its argv, its environment, its working directory), and two
+/* host -> a spare init, on its socket: start a runtime: argc + envc + 3 NUL-terminated
+ * strings follow (the command, its argv, its environment, its working directory, and a
+ * directory to hide from it, the host's journal, or ""), and two
  * fds: its output (stdout and stderr) and the one it gets as fd 3. The init answers
  * STARTED. */
 typedef struct faas__iso_exec {
@@ -134,6 +135,8 @@ typedef struct faas__iso_started {
     char     where[16];
     int32_t  userns;                /* the runtime has a user namespace of its own: 1; not
                                        asked (it runs as the host's user): 0; else -errno */
+    int32_t  hidden;                /* the EXEC's directory is hidden from it: 1; none
+                                       named: 0; else -errno (a mount namespace, a mount) */
 } faas__iso_started;
 
 /* host -> spawner: the spare init was used; runtime is its runtime's pid (0: it did not

@@ -77,6 +77,7 @@ struct faas__jreplay {
 struct faas__journal {
     faas_runtime   *rt;
     char           *dir;
+    char           *abs;        /* dir's absolute path, or NULL (realpath failed) */
     int             dirfd, lockfd;
     uint64_t        seg_max;
     uint64_t        salt;
@@ -1103,6 +1104,7 @@ static void journal_free(faas__journal *j)
     pthread_cond_destroy(&j->cv[1]);
     pthread_mutex_destroy(&j->lock);
     free(j->dir);
+    free(j->abs);
     free(j);
 }
 
@@ -1197,6 +1199,11 @@ static int recover(faas__journal *j)
     return FAAS_OK;
 }
 
+const char *faas__journal_path(const faas__journal *j)
+{
+    return j->abs;
+}
+
 int faas__journal_open(faas_runtime *rt, const char *dir, size_t segment_bytes,
                        faas__journal **out)
 {
@@ -1230,6 +1237,7 @@ int faas__journal_open(faas_runtime *rt, const char *dir, size_t segment_bytes,
                         "faas_runtime_new: journal directory %s: %s", dir, strerror(errno));
         goto fail;
     }
+    j->abs = realpath(dir, NULL);
     j->lockfd = openat(j->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (j->lockfd < 0) {
         rc = faas__fail(FAAS_EINVAL, "faas_runtime_new: journal directory %s: %s", dir,

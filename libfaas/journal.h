@@ -35,6 +35,9 @@ typedef struct faas__jentry {
  * holds only them. segment_bytes 0: the default. FAAS_EBUSY if another process has it. */
 int  faas__journal_open(faas_runtime *rt, const char *dir, size_t segment_bytes,
                         faas__journal **out);
+/* Its directory's absolute path (resolved when it was opened), or NULL: process instances
+ * hide it from their runtimes. */
+const char *faas__journal_path(const faas__journal *j);
 /* faas_runtime_free() has begun: calls kept from now on must stay in the files, so no
  * segment is rewritten any more. */
 void faas__journal_closing(faas__journal *j);

@@ -220,7 +220,8 @@ static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t er
         return FAAS_EINIT;
     }
     faas__pspawn_req q = { pf->command, pf->argv, env, pf->cwd, out, alive[1],
-                           fn->cfg.pids_max, fn->cfg.memory_mb, pf->uid, pf->gid };
+                           fn->cfg.pids_max, fn->cfg.memory_mb, pf->uid, pf->gid,
+                           fn->rt->journal ? faas__journal_path(fn->rt->journal) : NULL };
     int rc = faas__pspawn_start(fn->rt, &q, &pi->proc, err, errlen);
     faas__strv_free(env);
     close(alive[1]);

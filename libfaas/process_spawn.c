@@ -70,6 +70,7 @@ typedef struct faas__spawner {
     unsigned        gen;          /* one more at each start */
     bool            direct;       /* it could not start: runtimes are spawned directly */
     bool            userns_said;  /* the log said runtimes have no user namespace */
+    bool            hidden_said;  /* ... that the journal is not hidden from them */
     char           *warning;      /* to log once the lock is dropped, or NULL */
     unsigned char  *buf;          /* FAAS__ISO_MSG_MAX bytes: an EXEC */
 } spawner;
@@ -276,6 +277,7 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
     for (char *const *v = q->envp; *v != NULL && fits; v++, e.envc++)
         PUT(*v);
     PUT(q->cwd);
+    PUT(q->hide ? q->hide : "");
 #undef PUT
     if (!fits || e.argc == 0) {
         snprintf(err, errlen, "%s: its command, arguments, environment and directory "
@@ -315,6 +317,13 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
                      "it without a user namespace of their own (%s): one may read another's "
                      "memory and environment%s", q->uid >= 0 ? q->uid : (int)geteuid(),
                      strerror(-r.userns), q->uid >= 0 ? "" : ", and write this host's") < 0)
+            s->warning = NULL;
+    }
+    if (r.hidden < 0 && !s->hidden_said && s->warning == NULL) {
+        s->hidden_said = true;
+        if (asprintf(&s->warning, "WARNING process instances: the journal %s is not hidden "
+                     "from runtimes (a mount namespace: %s): one run as this host's user may "
+                     "change it", q->hide, strerror(-r.hidden)) < 0)
             s->warning = NULL;
     }
     p->pid = r.code;

@@ -29,6 +29,8 @@ typedef struct faas__pspawn_req {
     int         uid, gid;           /* the user it runs as (no other groups); -1: the host's
                                        (the spawner's init changes it; not when spawned
                                        directly) */
+    const char *hide;               /* a directory the runtime must not reach (the host's
+                                       journal), absolute, or NULL */
 } faas__pspawn_req;
 
 /* A started runtime. */

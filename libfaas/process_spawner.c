@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -97,8 +98,9 @@ static void close_all_but(const int *keep, int n)
     }
 }
 
-/* In an init: what became of the runtime's user namespace (faas__iso_started.userns). */
-static int32_t own_userns;
+/* In an init: what became of the runtime's user namespace and of the directory it must
+ * not reach (faas__iso_started.userns, .hidden). */
+static int32_t own_userns, own_hidden;
 
 static void send_report(int sock, int32_t code, const char *where)
 {
@@ -106,6 +108,7 @@ static void send_report(int sock, int32_t code, const char *where)
     memset(&r, 0, sizeof r);
     r.code = code;
     r.userns = own_userns;
+    r.hidden = own_hidden;
     if (where != NULL)
         snprintf(r.where, sizeof r.where, "%s", where);
     send(sock, &r, sizeof r, MSG_NOSIGNAL);
@@ -120,7 +123,7 @@ static bool split(const faas__iso_exec *e, long n, char **v, char **path, char *
     if ((size_t)n != sizeof *e + e->len || e->argc == 0)
         return false;
     char *p = (char *)(e + 1), *end = p + e->len;
-    size_t want = 1u + e->argc + e->envc + 1u, k = 0, j = 0;
+    size_t want = 1u + e->argc + e->envc + 2u, k = 0, j = 0;   /* + cwd, the hidden dir */
     *argv = v;
     *envp = v + e->argc + 1;
     while (p < end && k < want) {
@@ -129,9 +132,9 @@ static bool split(const faas__iso_exec *e, long n, char **v, char **path, char *
             return false;
         if (k == 0)
             *path = p;
-        else if (k == want - 1)
+        else if (k == want - 2)
             *cwd = p;
-        else
+        else if (k < want - 2)
             v[j++] = p;
         if (k == e->argc)
             v[j++] = NULL;                      /* the end of argv */
@@ -177,7 +180,7 @@ static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int soc
         return -1;
     }
     faas__pspawn_req q = { path, argv, envp, cwd, out, fd3, e->pids_max, e->memory_mb, e->uid,
-                           e->gid };
+                           e->gid, NULL };
     pid_t rt;
     int rc = faas__spawn_runtime(&q, false, &rt);  /* in the init's group */
     free(v);
@@ -188,6 +191,35 @@ static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int soc
     pid_t seen = child_as_host_sees(self);
     send_report(sock, seen > 0 ? seen : rt, NULL);
     return rt;
+}
+
+/* The EXEC's last string: the directory to hide, "" for none, or NULL if the message is
+ * malformed (start_runtime's split() then refuses it). */
+static const char *exec_hide(const faas__iso_exec *e, long n)
+{
+    if ((size_t)n != sizeof *e + e->len || e->len < 2)
+        return NULL;
+    const char *p = (const char *)(e + 1), *end = p + e->len - 1;
+    if (*end != '\0')
+        return NULL;
+    while (end > p && end[-1] != '\0')
+        end--;
+    return end;
+}
+
+/* dir out of the runtime's reach: a mount namespace of the instance's own, private (no
+ * mount made here reaches the host's), where an empty, read-only tmpfs that nobody may
+ * enter covers it. The runtime, with no right over that namespace, cannot unmount it. 1,
+ * or -errno (none can be made: a threaded init, no right to). */
+static int32_t hide_dir(const char *dir)
+{
+    if (unshare(CLONE_NEWNS) != 0)
+        return -errno;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("faas-hidden", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "size=4k,mode=0") != 0)
+        return -errno;
+    return 1;
 }
 
 /* An instance's init: leads the instance's process group, waits for its EXEC on sock,
@@ -231,6 +263,10 @@ static _Noreturn void init_main(int sock, bool ns)
     if (failed == NULL && (size_t)n >= sizeof *e && pids_cg &&
         faas__iso_pids_limit(&sp.pids, (int)self, e->pids_max) != 0)
         failed = "pids cgroup", err = errno;
+    /* The host's journal hidden, while the init still has the right to mount. */
+    const char *hide = failed == NULL && (size_t)n >= sizeof *e ? exec_hide(e, n) : NULL;
+    if (hide != NULL && hide[0] == '/')
+        own_hidden = hide_dir(hide);
     /* The runtime's user, last: the cgroups are the init's to join and limit as root.
      * The init runs as it too from here, so the runtime is no child of a process with more
      * rights than its own. */

@@ -630,6 +630,46 @@ static bool user_namespaces_allowed(void)
     return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* A runtime (as user, NULL: the default) of rt, whose journal is the directory journal,
+ * tries to list, add to and empty it ("spoil"). 1: it saw, made or removed something, or the
+ * journal's lock file is gone; 0: none of that; -1: the call did not run (why says so).
+ * Without cmocka (it may run in a child). */
+static int spoil_journal(faas_runtime *rt, const char *boot, const char *dir,
+                         const char *journal, const char *user, char *why, size_t whylen)
+{
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = boot;
+    pc.handler = "spoil";
+    pc.cwd = dir;
+    pc.user = user;
+    char name[32];
+    snprintf(name, sizeof name, "spoil-%s", user ? user : "default");
+    faas_response res;
+    memset(&res, 0, sizeof res);
+    if (faas_register_process(rt, name, &pc, NULL) != FAAS_OK ||
+        faas_invoke(rt, name, journal, strlen(journal), &res) != FAAS_OK) {
+        snprintf(why, whylen, "%s: %s", name, faas_last_error());
+        faas_response_free(&res);
+        return -1;
+    }
+    unsigned seen = 0, removed = 0;
+    int created = -1, e = -1;
+    int got = sscanf((const char *)res.data, "{\"seen\":%u,\"created\":%d,\"removed\":%u,"
+                     "\"errno\":%d}", &seen, &created, &removed, &e);
+    faas_response_free(&res);
+    char lock[1100];
+    snprintf(lock, sizeof lock, "%s/lock", journal);
+    bool intact = access(lock, F_OK) == 0;
+    printf("# host uid %d: a runtime (as %s) in its journal %s: saw %u, created %d, removed "
+           "%u (errno %d); its lock file %s\n", (int)geteuid(), user ? user : "the default",
+           journal, seen, created, removed, e, intact ? "is there" : "is GONE");
+    if (got != 4) {
+        snprintf(why, whylen, "%s: no answer of the expected form", name);
+        return -1;
+    }
+    return seen > 0 || created != 0 || removed > 0 || !intact ? 1 : 0;
+}
+
 /* The host's side of non_root_host_cannot_be_reached, without cmocka (it may run in a
  * child): as this process's user, a runtime opens this process's memory ("mem"), then
  * signals it ("signal", SIGUSR1, ignored here). 0: both refused; 1: one succeeded, or the
@@ -648,11 +688,14 @@ static int reach_host_as_self(const char *dir, char *why, size_t whylen)
     signal(SIGUSR1, SIG_IGN);               /* a signal that arrives is seen in kill()'s rc */
     capture cap;
     capture_init(&cap);
+    char journal[1024];
+    snprintf(journal, sizeof journal, "%s/journal-%d", dir, (int)getpid());
     faas_options o;
     memset(&o, 0, sizeof o);
     o.manual = 1;
     o.log = capture_line;
     o.log_arg = &cap;
+    o.journal_dir = journal;
     faas_runtime *rt;
     int result = 2;
     if (faas_runtime_new(&rt, &o) != FAAS_OK) {
@@ -662,7 +705,7 @@ static int reach_host_as_self(const char *dir, char *why, size_t whylen)
     }
     snprintf(pid, sizeof pid, "%d", (int)getpid());
     /* The host signalled, the host's memory, then a second runtime opens the first's
-     * memory (both of the host's user). */
+     * memory (both of the host's user); then one goes for the host's journal. */
     const char *names[] = { "signal", "mem", "mem-2" }, *handlers[] = { "signal", "mem", "mem" };
     const char *what[] = { "signalling the host", "opening the host's memory",
                            "opening another runtime's memory" };
@@ -703,9 +746,14 @@ static int reach_host_as_self(const char *dir, char *why, size_t whylen)
         }
         reached += mem ? a == 1 : a == 0;
     }
+    int spoiled = spoil_journal(rt, boot, dir, journal, NULL, why, whylen);
+    if (spoiled < 0)
+        goto out;
+    reached += spoiled;
     result = reached > 0 ? 1 : 0;
     if (capture_count(&cap, "process groups only") > 0 ||
-        capture_count(&cap, "without a user namespace of their own") > 0) {
+        capture_count(&cap, "without a user namespace of their own") > 0 ||
+        capture_count(&cap, "is not hidden from runtimes") > 0) {
         bool could = user_namespaces_allowed() && !TSAN;
         snprintf(why, whylen, "the log says runtimes are not contained%s",
                  could ? ", where user namespaces could contain them" : " (nor can they be here)");
@@ -716,6 +764,42 @@ out:
     faas_runtime_free(rt);
     capture_free(&cap);
     return result;
+}
+
+/* The host's journal (faas_options.journal_dir: its accepted calls) is hidden from its
+ * runtimes: an empty, read-only tmpfs covers it in each instance's mount namespace. A
+ * runtime run as root (in its own user namespace) could otherwise empty it, root's mode
+ * 0700 or not. (A host not root: non_root_host_cannot_be_reached.) Where no mount
+ * namespace can be made (TSan's threaded init) the log says so, and nothing is asserted. */
+static void runtime_cannot_reach_the_journal(void **state)
+{
+    pfix *f = *state;
+    if (geteuid() != 0)
+        skip();                             /* it may not name root; the other test runs */
+    const char *b = getenv("top_builddir");
+    char boot[1024], journal[1024], why[512] = "";
+    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
+    snprintf(journal, sizeof journal, "%s/journal", f->dir);
+    capture cap;
+    capture_init(&cap);
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.manual = 1;
+    o.log = capture_line;
+    o.log_arg = &cap;
+    o.journal_dir = journal;
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    const char *users[] = { "root", NULL };
+    for (int i = 0; i < 2; i++) {
+        int rc = spoil_journal(rt, boot, f->dir, journal, users[i], why, sizeof why);
+        if (rc < 0)
+            fail_msg("%s", why);
+        if (capture_count(&cap, "is not hidden from runtimes") == 0)
+            assert_int_equal(rc, 0);
+    }
+    faas_runtime_free(rt);
+    capture_free(&cap);
 }
 
 /* A host not run as root, as most are: its runtimes run as its own user, but in PID and
@@ -1268,6 +1352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_killed_spare_init_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(runtime_cannot_open_the_hosts_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(non_root_host_cannot_be_reached, setup, teardown),
+        cmocka_unit_test_setup_teardown(runtime_cannot_reach_the_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(without_the_spawner_runtimes_start_directly, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(answer_then_exit, setup, teardown),

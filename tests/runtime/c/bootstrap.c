@@ -30,6 +30,10 @@
  *                      debugger would, to change P's memory); the answer is
  *                      {"opened":0|1,"errno":E,"uid":U,"self":S}, U its own user id,
  *                      S its pid as the host sees it;
+ *   "spoil"            the event is a directory D (the host's journal): it counts what
+ *                      it sees there, tries to create D/intruder and to remove every
+ *                      entry, and answers {"seen":N,"created":0|1,"removed":R,"errno":E},
+ *                      E the create's errno (or opendir's, if it could not list D);
  *   "escape"           before its answer, starts a process that leaves the instance's
  *                      process group and session (fork, setsid, fork), closes every
  *                      descriptor and waits for ever; the answer is {"pid":P,"self":S},
@@ -49,6 +53,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -464,6 +469,37 @@ static bool touch_mib(unsigned long mib)
     return true;
 }
 
+/* The "spoil" handler: count what dir holds, try to add a file and to remove everything;
+ * its answer in *out (malloc'd), its length returned. */
+static size_t spoil_dir(const char *dir, char **out)
+{
+    char path[4096];
+    unsigned seen = 0, removed = 0;
+    int e = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        e = errno;
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        seen++;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        removed += unlink(path) == 0;
+    }
+    if (d != NULL)
+        closedir(d);
+    snprintf(path, sizeof path, "%s/intruder", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    else if (e == 0)
+        e = errno;
+    int n = asprintf(out, "{\"seen\":%u,\"created\":%d,\"removed\":%u,\"errno\":%d}", seen,
+                     fd >= 0, removed, e);
+    return n > 0 ? (size_t)n : 0;
+}
+
 int main(void)
 {
     const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
@@ -487,10 +523,11 @@ int main(void)
     bool once = strcmp(handler, "once") == 0, flood = strcmp(handler, "flood") == 0;
     bool escape = strcmp(handler, "escape") == 0, sig = strcmp(handler, "signal") == 0;
     bool forks = strcmp(handler, "fork") == 0, mem = strcmp(handler, "mem") == 0;
+    bool spoil = strcmp(handler, "spoil") == 0;
     resp r;
     if (strcmp(handler, "hostile") == 0)
         hostile(&c);
-    if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && !mem &&
+    if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && !mem && !spoil &&
         *handler != '\0' &&
         strcmp(handler, "echo") != 0) {
         char body[512];
@@ -571,6 +608,12 @@ int main(void)
                 r.len = (size_t)asprintf(&r.body, "{\"opened\":%d,\"errno\":%d,\"uid\":%d,"
                                          "\"self\":%ld}", fd >= 0, fd >= 0 ? 0 : e,
                                          (int)getuid(), strtol(self, NULL, 10));
+            }
+            if (spoil && r.body != NULL) {
+                char *dir = r.body;
+                r.body = NULL;
+                r.len = spoil_dir(dir, &r.body);
+                free(dir);
             }
             if (forks && r.body != NULL) {
                 unsigned n = (unsigned)strtoul(r.body, NULL, 10), made = 0;
