@@ -52,6 +52,7 @@ typedef struct iso_fn {
     char           *cgroup;       /* its pids cgroup directory, or NULL */
     char           *warning;      /* to log once the lock is dropped, or NULL */
     atomic_bool     userns_said;  /* the log said instances have no user namespace */
+    atomic_bool     hidden_said;  /* ... that the journal is not hidden from them */
 } iso_fn;
 
 /* inst->state of an isolated instance: used by one call at a time (the slot's owner). */
@@ -109,14 +110,20 @@ static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
     c.max_reply = fn->rt->opts.max_payload_sync;
     c.pids_max = fn->cfg.pids_max;
     const char *name = fn->name->name, *mpath = fn->mod->path, *sym = fn->symbol;
+    const char *hide = fn->rt->journal ? faas__journal_path(fn->rt->journal) : NULL;
+    if (hide == NULL)
+        hide = "";
     c.name_len = (uint32_t)strlen(name);
     c.path_len = (uint32_t)strlen(mpath);
     c.symbol_len = (uint32_t)strlen(sym);
-    struct iovec iov[4] = { { &c, sizeof c },
+    c.hide_len = (uint32_t)strlen(hide);
+    struct iovec iov[5] = { { &c, sizeof c },
                             { (void *)name, c.name_len + 1u },
                             { (void *)mpath, c.path_len + 1u },
-                            { (void *)sym, c.symbol_len + 1u } };
-    if (sizeof c + c.name_len + c.path_len + c.symbol_len + 3 > FAAS__ISO_MSG_MAX) {
+                            { (void *)sym, c.symbol_len + 1u },
+                            { (void *)hide, c.hide_len + 1u } };
+    if (sizeof c + c.name_len + c.path_len + c.symbol_len + c.hide_len + 4 >
+        FAAS__ISO_MSG_MAX) {
         snprintf(err, errlen, "module path too long: %.80s...", mpath);
         return FAAS_ELOAD;
     }
@@ -124,7 +131,7 @@ static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
     long n;
     int pid, ctl;
     char *argv[] = { (char *)"faas-zygote", (char *)name, NULL };
-    int rc = faas__helper_start(zygote_path(), argv, iov, 4, START_LIMIT_MS, &pid, &ctl, buf,
+    int rc = faas__helper_start(zygote_path(), argv, iov, 5, START_LIMIT_MS, &pid, &ctl, buf,
                                 sizeof buf, &n, err, errlen);
     if (rc != FAAS_OK)
         return rc;
@@ -414,6 +421,14 @@ static int finished(faas_ctx *ctx, iso_inst *ii, const faas__iso_done *d, long n
         snprintf(line, sizeof line, "WARNING %s: isolated instances have no user namespace "
                  "of their own (none can be made here): one may open the memory of another "
                  "process of its user, this host's included", ii->fn->name->name);
+        faas__log_line(ii->fn->rt, line);
+    }
+    if (__builtin_expect(d->flags & FAAS__ISO_NOTHIDDEN, 0) &&
+        !atomic_exchange_explicit(&z->hidden_said, true, memory_order_relaxed)) {
+        char line[300];
+        snprintf(line, sizeof line, "WARNING %s: the journal is not hidden from isolated "
+                 "instances (no mount namespace can be made here): one may change it",
+                 ii->fn->name->name);
         faas__log_line(ii->fn->rt, line);
     }
     const char *text = (const char *)(d + 1);

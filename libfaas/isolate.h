@@ -56,13 +56,14 @@ enum {
 #define FAAS__ISO_SHM    1u     /* the payload is in the shared region, not the message */
 #define FAAS__ISO_NEWSHM 2u     /* an fd of a new shared region comes with this message */
 #define FAAS__ISO_NOUSERNS 4u   /* DONE: the instance could make no user namespace of its own */
+#define FAAS__ISO_NOTHIDDEN 8u  /* DONE: the config's hidden directory is not hidden from it */
 
 /* host -> zygote, first: what to load and how to limit it; then name, path, symbol, each
  * NUL-terminated. */
 /* Both ends must be the same build: the host and the faas-zygote it starts could come from
  * two installed versions. A zygote that gets another wire exits without a word, and the host
  * reports that it "did not start". */
-#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 7u)
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 8u)
 
 typedef struct faas__iso_config {
     uint32_t type;
@@ -72,6 +73,8 @@ typedef struct faas__iso_config {
     uint64_t max_reply;             /* the host's max_payload_sync */
     uint32_t name_len, path_len, symbol_len;   /* without their NULs */
     uint32_t pids_max;              /* 0: no limit */
+    uint32_t hide_len;              /* the 4th string: a directory hidden from instances
+                                       (the host's journal), or empty */
 } faas__iso_config;
 
 /* How the zygote bounds an instance's processes (pids_max). */
@@ -259,6 +262,13 @@ int  faas__iso_put(const char *dir, const char *file, const char *text);
  * a threaded process); *broken if one was made but its maps were refused (the process
  * then has no user: it must not go on). Single-threaded callers only. */
 int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken);
+/* dir (absolute) out of this process's reach and its children's: a mount namespace of its
+ * own, private (no mount made here reaches the host's), where an empty, read-only tmpfs
+ * that nobody may enter covers it. 1, or -errno (none can be made: a threaded process, no
+ * right to). Requires the right to mount (CAP_SYS_ADMIN in this user namespace): a process
+ * that must not undo it then goes into a user namespace below this one, where it has none
+ * over this mount namespace (a namespace it makes of its own copies the mount locked). */
+int32_t faas__iso_hide(const char *dir);
 
 /* How a process instance's memory_mb is kept (faas-spawner; isolate_cgroup.c): a memory
  * cgroup per instance, below one of the spawner's own, or nothing. */

@@ -55,10 +55,12 @@ static struct {
     int              chan;          /* an instance's channel to the host */
     pid_t            self;          /* an instance's pid: its children do not report */
     volatile sig_atomic_t in_call;  /* an instance has taken a call and not answered it */
-    uint32_t         userns_flag;   /* FAAS__ISO_NOUSERNS: an instance has no user namespace
-                                       of its own (none could be made) */
+    uint32_t         userns_flag;   /* an instance's DONE flags: FAAS__ISO_NOUSERNS (it has
+                                       no user namespace of its own), FAAS__ISO_NOTHIDDEN
+                                       (the journal is not hidden from it) */
     faas__iso_config cfg;
     char            *name, *path, *symbol;
+    char            *hide;          /* hidden from instances (the host's journal), or "" */
     void            *dl;            /* the module */
     faas_handler     handler;       /* its handler symbol */
     faas_runtime    *rt;            /* the inner runtime: manual mode, no thread */
@@ -411,11 +413,20 @@ static void instance_main(int chan)
      * refuses unshare()): /proc is the host's, and without it the instance could open the
      * host's memory (/proc/PID/mem) or another instance's, as any process of its user can. */
     bool broken;
-    if (faas__iso_userns(geteuid(), getegid(), &broken) < 0)
-        z.userns_flag = FAAS__ISO_NOUSERNS;     /* said with every answer: the host warns */
+    bool own = faas__iso_userns(geteuid(), getegid(), &broken) > 0;
     if (broken)
         _exit(125);                     /* a namespace without its user: the host reports
                                            the exit */
+    /* The host's journal: hidden in a mount namespace that this user namespace has the
+     * right to make, then a second user namespace below it, which has no right over that
+     * mount namespace (the instance cannot unmount what covers the journal). */
+    bool hidden = z.hide[0] != '/' ||
+                  (own && faas__iso_hide(z.hide) > 0 &&
+                   faas__iso_userns(geteuid(), getegid(), &broken) > 0);
+    if (broken)
+        _exit(125);
+    /* Said with every answer: the host warns once. */
+    z.userns_flag = (own ? 0u : FAAS__ISO_NOUSERNS) | (hidden ? 0u : FAAS__ISO_NOTHIDDEN);
     if (faas__iso_filters_load(&z.filter, (int)z.self) != 0)
         _exit(127);                     /* the host reports an exit without a report */
     for (;;) {
@@ -530,7 +541,8 @@ static int read_config(void)
     if (n < (long)sizeof z.cfg)
         return -1;
     memcpy(&z.cfg, z.buf, sizeof z.cfg);
-    size_t need = sizeof z.cfg + z.cfg.name_len + z.cfg.path_len + z.cfg.symbol_len + 3;
+    size_t need = sizeof z.cfg + z.cfg.name_len + z.cfg.path_len + z.cfg.symbol_len +
+                  z.cfg.hide_len + 4;
     if (z.cfg.type != FAAS__ISO_CONFIG || z.cfg.wire != FAAS__ISO_WIRE || (size_t)n != need)
         return -1;
     char *p = (char *)z.buf + sizeof z.cfg;
@@ -539,7 +551,9 @@ static int read_config(void)
     z.path = strdup(p);
     p += z.cfg.path_len + 1;
     z.symbol = strdup(p);
-    return z.name && z.path && z.symbol ? 0 : -1;
+    p += z.cfg.symbol_len + 1;
+    z.hide = strdup(p);
+    return z.name && z.path && z.symbol && z.hide ? 0 : -1;
 }
 
 /* ---- the zygote: instances and their process trees ---------------------------------- */

@@ -9,6 +9,9 @@
  *
  * Used by process instances' inits (process_spawner.c), by the spawner of a host not root
  * (for the right to make PID namespaces), and by isolated instances (isolate_child.c).
+ *
+ * Also a directory hidden from a process: the host's journal, which its functions must not
+ * reach whatever user they run as.
  */
 #include "internal.h"
 
@@ -17,6 +20,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
+#include <sys/mount.h>
 
 int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken)
 {
@@ -33,5 +37,16 @@ int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken)
         faas__iso_put("/proc/self", "gid_map", map) != 0)
         return -errno;
     *broken = false;
+    return 1;
+}
+
+int32_t faas__iso_hide(const char *dir)
+{
+    if (unshare(CLONE_NEWNS) != 0)
+        return -errno;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("faas-hidden", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "size=4k,mode=0") != 0)
+        return -errno;
     return 1;
 }

@@ -51,7 +51,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -207,21 +206,6 @@ static const char *exec_hide(const faas__iso_exec *e, long n)
     return end;
 }
 
-/* dir out of the runtime's reach: a mount namespace of the instance's own, private (no
- * mount made here reaches the host's), where an empty, read-only tmpfs that nobody may
- * enter covers it. The runtime, with no right over that namespace, cannot unmount it. 1,
- * or -errno (none can be made: a threaded init, no right to). */
-static int32_t hide_dir(const char *dir)
-{
-    if (unshare(CLONE_NEWNS) != 0)
-        return -errno;
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("faas-hidden", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              "size=4k,mode=0") != 0)
-        return -errno;
-    return 1;
-}
-
 /* An instance's init: leads the instance's process group, waits for its EXEC on sock,
  * starts the runtime in its group, reaps whatever is orphaned to it, and exits once the
  * runtime has (after sending its wait status): in a namespace of its own, the kernel then
@@ -266,7 +250,7 @@ static _Noreturn void init_main(int sock, bool ns)
     /* The host's journal hidden, while the init still has the right to mount. */
     const char *hide = failed == NULL && (size_t)n >= sizeof *e ? exec_hide(e, n) : NULL;
     if (hide != NULL && hide[0] == '/')
-        own_hidden = hide_dir(hide);
+        own_hidden = faas__iso_hide(hide);
     /* The runtime's user, last: the cgroups are the init's to join and limit as root.
      * The init runs as it too from here, so the runtime is no child of a process with more
      * rights than its own. */

@@ -526,6 +526,68 @@ static void test_memory_of_others_closed(void **state)
     }
 }
 
+/* The host's journal (faas_options.journal_dir) is out of an instance's reach, though it
+ * runs as the host's user: an empty, read-only tmpfs covers it in the instance's mount
+ * namespace, made in a user namespace that the instance then leaves for one below it, with
+ * no right to unmount it, there or in a namespace it makes of its own (the mount is locked
+ * there). Under strict, opendir() itself is refused. Where no namespaces can be made
+ * (TSan's threaded instances) the log says so and nothing is asserted. */
+static void test_journal_hidden(void **state)
+{
+    (void)state;
+    if (!built)
+        skip();
+    char dir[] = "/tmp/faas-boundary-journal-XXXXXX", journal[64], lock[80];
+    assert_non_null(mkdtemp(dir));
+    snprintf(journal, sizeof journal, "%s/j", dir);
+    snprintf(lock, sizeof lock, "%s/lock", journal);
+    for (size_t p = 0; p < 3; p++) {
+        sink s;
+        sink_init(&s);
+        faas_options o;
+        memset(&o, 0, sizeof o);
+        o.manual = 1;
+        o.log = sink_line;
+        o.log_arg = &s;
+        o.journal_dir = journal;
+        faas_runtime *rt;
+        ASSERT_OK(faas_runtime_new(&rt, &o));
+        faas_config c = hostile_config(profiles[p]);
+        reg(rt, "h", &c);
+        faas_response res;
+        int rc = callf(rt, "h", &res, "spoil %s", journal);
+        if (profiles[p] == FAAS_SECCOMP_STRICT) {
+            expect(&res, rc, FAAS_ECRASHED, "profile \"strict\"", profile_names[p]);
+        } else {
+            expect(&res, rc, FAAS_OK, NULL, profile_names[p]);
+            int u1 = -1, u2 = -1, created = -1, e = -1;
+            unsigned seen = 0, removed = 0;
+            assert_int_equal(sscanf((const char *)res.data, "{\"umount\":%d,\"umount_own\":"
+                                    "%d,\"seen\":%u,\"created\":%d,\"removed\":%u,"
+                                    "\"errno\":%d}", &u1, &u2, &seen, &created, &removed, &e),
+                             6);
+            bool open_here = sink_has(&s, "not hidden from isolated instances");
+            print_message("# %s: unmount %d, in its own namespaces %d; saw %u, created %d, "
+                          "removed %u (errno %d)%s\n", profile_names[p], u1, u2, seen, created,
+                          removed, e, open_here ? " (not hidden here: the log says so)" : "");
+            if (!open_here) {
+                assert_int_not_equal(u1, 0);
+                assert_int_not_equal(u2, 0);
+                assert_int_equal(seen, 0);
+                assert_int_equal(created, 0);
+                assert_int_equal(removed, 0);
+            }
+        }
+        faas_response_free(&res);
+        bool open_here = sink_has(&s, "not hidden from isolated instances");
+        faas_runtime_free(rt);
+        sink_free(&s);
+        if (!open_here)
+            assert_int_equal(access(lock, F_OK), 0);    /* the host's journal is whole */
+    }
+    remove_tree(dir);
+}
+
 /* ---- 3. the process tree dies with its instance -------------------------------------- */
 
 static void test_tree_killed_on_retire(void **state)
@@ -989,6 +1051,7 @@ int main(void)
         T(test_sealed_regions),
         T(test_signals_contained),
         T(test_memory_of_others_closed),
+        T(test_journal_hidden),
         T(test_tree_killed_on_retire),
         /* before any test starts a thread: a fork then inherits no cached thread stack,
          * which valgrind would report as possibly lost in the forked host */

@@ -7,7 +7,9 @@
 #define _GNU_SOURCE 1
 #include <faas.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -163,6 +166,42 @@ static int mem_open(faas_ctx *ctx, const char *arg)
     if (fd >= 0)
         close(fd);
     return replyf(ctx, "{\"opened\":%d,\"errno\":%d}", fd >= 0, fd >= 0 ? 0 : e);
+}
+
+/* "spoil DIR" (the host's journal): unmount what covers DIR, here and in a user and mount
+ * namespace of its own; then count what DIR holds, try to add a file and to remove every
+ * entry. Replies {"umount":E,"umount_own":E2,"seen":N,"created":0|1,"removed":R,"errno":E3},
+ * E and E2 0 when an unmount succeeded (else its errno), E3 the create's errno (or
+ * opendir's). */
+static int spoil(faas_ctx *ctx, const char *dir)
+{
+    int u1 = umount2(dir, MNT_DETACH) == 0 ? 0 : errno;
+    int u2 = unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0 ? errno
+             : umount2(dir, MNT_DETACH) == 0 ? 0 : errno;
+    char path[4096];
+    unsigned seen = 0, removed = 0;
+    int e = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        e = errno;
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        seen++;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        removed += unlink(path) == 0;
+    }
+    if (d != NULL)
+        closedir(d);
+    snprintf(path, sizeof path, "%s/intruder", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    else if (e == 0)
+        e = errno;
+    return replyf(ctx, "{\"umount\":%d,\"umount_own\":%d,\"seen\":%u,\"created\":%d,"
+                  "\"removed\":%u,\"errno\":%d}", u1, u2, seen, fd >= 0, removed, e);
 }
 
 /* "signal NAME PID SIG [ADDR]": one system call that acts on process PID ("self": this one). */
@@ -389,6 +428,8 @@ int attack(faas_ctx *ctx, const void *payload, size_t len)
         return signal_other(ctx, arg);
     if (IS("mem"))
         return mem_open(ctx, arg);
+    if (IS("spoil"))
+        return spoil(ctx, arg);
     if (IS("child-kill"))
         return child_kill(ctx, arg);
     if (IS("kids"))
