@@ -630,6 +630,20 @@ static bool user_namespaces_allowed(void)
     return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* A manual runtime whose log goes to cap (initialised here) and whose journal is the
+ * directory journal: faas_runtime_new()'s status. Without cmocka (it may run in a child). */
+static int journal_runtime(faas_runtime **rt, capture *cap, const char *journal)
+{
+    capture_init(cap);
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.manual = 1;
+    o.log = capture_line;
+    o.log_arg = cap;
+    o.journal_dir = journal;
+    return faas_runtime_new(rt, &o);
+}
+
 /* A runtime (as user, NULL: the default) of rt, whose journal is the directory journal,
  * tries to list, add to and empty it ("spoil"). 1: it saw, made or removed something, or the
  * journal's lock file is gone; 0: none of that; -1: the call did not run (why says so).
@@ -687,18 +701,11 @@ static int reach_host_as_self(const char *dir, char *why, size_t whylen)
     }
     signal(SIGUSR1, SIG_IGN);               /* a signal that arrives is seen in kill()'s rc */
     capture cap;
-    capture_init(&cap);
     char journal[1024];
     snprintf(journal, sizeof journal, "%s/journal-%d", dir, (int)getpid());
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.manual = 1;
-    o.log = capture_line;
-    o.log_arg = &cap;
-    o.journal_dir = journal;
     faas_runtime *rt;
     int result = 2;
-    if (faas_runtime_new(&rt, &o) != FAAS_OK) {
+    if (journal_runtime(&rt, &cap, journal) != FAAS_OK) {
         snprintf(why, whylen, "faas_runtime_new: %s", faas_last_error());
         capture_free(&cap);
         return 2;
@@ -781,15 +788,8 @@ static void runtime_cannot_reach_the_journal(void **state)
     snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
     snprintf(journal, sizeof journal, "%s/journal", f->dir);
     capture cap;
-    capture_init(&cap);
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.manual = 1;
-    o.log = capture_line;
-    o.log_arg = &cap;
-    o.journal_dir = journal;
     faas_runtime *rt;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    ASSERT_OK(journal_runtime(&rt, &cap, journal));
     const char *users[] = { "root", NULL };
     for (int i = 0; i < 2; i++) {
         int rc = spoil_journal(rt, boot, f->dir, journal, users[i], why, sizeof why);

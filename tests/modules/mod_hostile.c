@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 
 #include "../../libfaas/isolate.h"   /* the wire, to forge messages (private) */
+#include "../spoil.h"
 
 int attack(faas_ctx *ctx, const void *payload, size_t len);
 
@@ -178,30 +179,9 @@ static int spoil(faas_ctx *ctx, const char *dir)
     int u1 = umount2(dir, MNT_DETACH) == 0 ? 0 : errno;
     int u2 = unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0 ? errno
              : umount2(dir, MNT_DETACH) == 0 ? 0 : errno;
-    char path[4096];
-    unsigned seen = 0, removed = 0;
-    int e = 0;
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        e = errno;
-    struct dirent *de;
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        seen++;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        removed += unlink(path) == 0;
-    }
-    if (d != NULL)
-        closedir(d);
-    snprintf(path, sizeof path, "%s/intruder", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        close(fd);
-    else if (e == 0)
-        e = errno;
+    spoiled r = spoil_dir(dir);
     return replyf(ctx, "{\"umount\":%d,\"umount_own\":%d,\"seen\":%u,\"created\":%d,"
-                  "\"removed\":%u,\"errno\":%d}", u1, u2, seen, fd >= 0, removed, e);
+                  "\"removed\":%u,\"errno\":%d}", u1, u2, r.seen, r.created, r.removed, r.err);
 }
 
 /* "signal NAME PID SIG [ADDR]": one system call that acts on process PID ("self": this one). */

@@ -73,6 +73,8 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
+#include "../../spoil.h"
+
 #define API "/2018-06-01/runtime/"
 
 typedef struct conn {
@@ -469,34 +471,12 @@ static bool touch_mib(unsigned long mib)
     return true;
 }
 
-/* The "spoil" handler: count what dir holds, try to add a file and to remove everything;
- * its answer in *out (malloc'd), its length returned. */
-static size_t spoil_dir(const char *dir, char **out)
+/* The "spoil" handler's answer in *out (malloc'd), its length returned. */
+static size_t spoil_answer(const char *dir, char **out)
 {
-    char path[4096];
-    unsigned seen = 0, removed = 0;
-    int e = 0;
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        e = errno;
-    struct dirent *de;
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        seen++;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        removed += unlink(path) == 0;
-    }
-    if (d != NULL)
-        closedir(d);
-    snprintf(path, sizeof path, "%s/intruder", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        close(fd);
-    else if (e == 0)
-        e = errno;
-    int n = asprintf(out, "{\"seen\":%u,\"created\":%d,\"removed\":%u,\"errno\":%d}", seen,
-                     fd >= 0, removed, e);
+    spoiled r = spoil_dir(dir);
+    int n = asprintf(out, "{\"seen\":%u,\"created\":%d,\"removed\":%u,\"errno\":%d}", r.seen,
+                     r.created, r.removed, r.err);
     return n > 0 ? (size_t)n : 0;
 }
 
@@ -612,7 +592,7 @@ int main(void)
             if (spoil && r.body != NULL) {
                 char *dir = r.body;
                 r.body = NULL;
-                r.len = spoil_dir(dir, &r.body);
+                r.len = spoil_answer(dir, &r.body);
                 free(dir);
             }
             if (forks && r.body != NULL) {
