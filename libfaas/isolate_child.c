@@ -404,6 +404,8 @@ static void instance_main(int chan)
     signal(SIGCHLD, SIG_DFL);           /* the module may wait for its own children */
     prctl(PR_SET_NAME, "faas-instance", 0, 0, 0);
     catch_fatal_signals();
+    /* The OOM killer's first choice, never the host (what it forks inherits it). */
+    faas__iso_put("/proc/self", "oom_score_adj", "1000");
     on_exit(on_exit_report, NULL);
     pthread_atfork(NULL, NULL, forked_by_module);
     if (faas__iso_pids_join(&z.pids, (int)getpid()) != 0)

@@ -526,6 +526,44 @@ static void test_memory_of_others_closed(void **state)
     }
 }
 
+/* Should the machine run out of memory, the OOM killer takes an isolated instance first
+ * (oom_score_adj 1000), never the host, whose own is untouched. */
+static void test_oom_killer_takes_instances_first(void **state)
+{
+    (void)state;
+    if (!built)
+        skip();
+    char self[64];
+    snprintf(self, sizeof self, "/proc/%d/oom_score_adj", (int)getpid());
+    int host_before = -2000, host_after = -2000, inst = -2000;
+    FILE *fp = fopen(self, "r");
+    assert_non_null(fp);
+    assert_int_equal(fscanf(fp, "%d", &host_before), 1);
+    fclose(fp);
+    faas_runtime *rt = runtime(NULL, 0);
+    faas_config c = hostile_config(FAAS_SECCOMP_NONE);
+    reg(rt, "h", &c);
+    faas_response res;
+    ASSERT_OK(callf(rt, "h", &res, "pid"));
+    int pid = 0;
+    assert_int_equal(sscanf((const char *)res.data, "{\"pid\":%d}", &pid), 1);
+    faas_response_free(&res);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/oom_score_adj", pid);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_int_equal(fscanf(fp, "%d", &inst), 1);
+    fclose(fp);
+    fp = fopen(self, "r");
+    assert_non_null(fp);
+    assert_int_equal(fscanf(fp, "%d", &host_after), 1);
+    fclose(fp);
+    faas_runtime_free(rt);              /* first: a failure leaves no instance behind */
+    print_message("# the instance's oom_score_adj %d, the host's %d\n", inst, host_after);
+    assert_int_equal(inst, 1000);
+    assert_int_equal(host_after, host_before);
+}
+
 /* The host's journal (faas_options.journal_dir) is out of an instance's reach, though it
  * runs as the host's user: an empty, read-only tmpfs covers it in the instance's mount
  * namespace, made in a user namespace that the instance then leaves for one below it, with
@@ -1052,6 +1090,7 @@ int main(void)
         T(test_signals_contained),
         T(test_memory_of_others_closed),
         T(test_journal_hidden),
+        T(test_oom_killer_takes_instances_first),
         T(test_tree_killed_on_retire),
         /* before any test starts a thread: a fork then inherits no cached thread stack,
          * which valgrind would report as possibly lost in the forked host */

@@ -644,6 +644,42 @@ static int journal_runtime(faas_runtime **rt, capture *cap, const char *journal)
     return faas_runtime_new(rt, &o);
 }
 
+/* /proc/PID/oom_score_adj, or -2000 if it cannot be read. */
+static int oom_score_adj_of(int pid)
+{
+    char path[64];
+    int v = -2000;
+    snprintf(path, sizeof path, "/proc/%d/oom_score_adj", pid);
+    FILE *fp = fopen(path, "r");
+    if (fp != NULL) {
+        if (fscanf(fp, "%d", &v) != 1)
+            v = -2000;
+        fclose(fp);
+    }
+    return v;
+}
+
+/* Should the machine run out of memory (memory_mb not kept, a host not root), the kernel's
+ * OOM killer takes a runtime first (oom_score_adj 1000, inherited from its init), never
+ * the host, whose own is untouched. */
+static void runtimes_are_the_oom_killers_first_choice(void **state)
+{
+    pfix *f = *state;
+    int host = oom_score_adj_of((int)getpid());
+    register_c(f, "c-oom", "mem");
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, "c-oom", "1", 1, &res));
+    const char *at = strstr((const char *)res.data, "\"self\":");
+    assert_non_null(at);
+    int self = atoi(at + 7);
+    faas_response_free(&res);
+    assert_true(self > 0);
+    print_message("# the runtime's oom_score_adj %d, the host's %d\n", oom_score_adj_of(self),
+                  oom_score_adj_of((int)getpid()));
+    assert_int_equal(oom_score_adj_of(self), 1000);
+    assert_int_equal(oom_score_adj_of((int)getpid()), host);
+}
+
 /* A runtime (as user, NULL: the default) of rt, whose journal is the directory journal,
  * tries to list, add to and empty it ("spoil"). 1: it saw, made or removed something, or the
  * journal's lock file is gone; 0: none of that; -1: the call did not run (why says so).
@@ -1353,6 +1389,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(runtime_cannot_open_the_hosts_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(non_root_host_cannot_be_reached, setup, teardown),
         cmocka_unit_test_setup_teardown(runtime_cannot_reach_the_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(runtimes_are_the_oom_killers_first_choice, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(without_the_spawner_runtimes_start_directly, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(answer_then_exit, setup, teardown),
