@@ -642,6 +642,14 @@ int faas__ffi_sig_parse(const char *text, faas__ffi_sig **out, char *err, size_t
         if (sig->text == NULL || sig->atypes == NULL)
             rc = oom(&p);
     }
+    /* The normal form is what is shown and parsed again (a published version, the
+     * gateway): one longer than the limit, which spacing can make of one within it, could
+     * not be. Found by fuzz_ffi_sig (a 4,090-byte signature). */
+    if (rc == FAAS_OK && strlen(sig->text) > FAAS__FFI_SIG_MAX) {
+        snprintf(err, errlen, "the signature is longer than %d bytes once written in its "
+                 "normal form", FAAS__FFI_SIG_MAX);
+        rc = FAAS_EINVAL;
+    }
     if (rc == FAAS_OK) {
         for (unsigned i = 0; i < sig->nparams; i++)
             sig->atypes[i] = sig->params[i].ft;
