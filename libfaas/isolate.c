@@ -409,27 +409,30 @@ static void crashed(faas_ctx *ctx, iso_inst *ii, const faas__iso_crash *c)
     }
 }
 
+/* Log "WARNING FUNCTION: what" the first time only (*said). */
+static void say_once(faas_function *fn, atomic_bool *said, const char *what)
+{
+    if (atomic_exchange_explicit(said, true, memory_order_relaxed))
+        return;
+    char line[300];
+    snprintf(line, sizeof line, "WARNING %s: %s", fn->name->name, what);
+    faas__log_line(fn->rt, line);
+}
+
 /* The call ended; reproduce its outcome on the host's ctx. Every length in the message is
  * the instance's word: it is checked against what arrived, never trusted. */
 static int finished(faas_ctx *ctx, iso_inst *ii, const faas__iso_done *d, long n, int fd)
 {
     ctx->inst->arena.used = d->peak_bytes;      /* the record's Max Memory Used */
-    iso_fn *z = ii->fn->iso;
-    if (__builtin_expect(d->flags & FAAS__ISO_NOUSERNS, 0) &&
-        !atomic_exchange_explicit(&z->userns_said, true, memory_order_relaxed)) {
-        char line[300];
-        snprintf(line, sizeof line, "WARNING %s: isolated instances have no user namespace "
-                 "of their own (none can be made here): one may open the memory of another "
-                 "process of its user, this host's included", ii->fn->name->name);
-        faas__log_line(ii->fn->rt, line);
-    }
-    if (__builtin_expect(d->flags & FAAS__ISO_NOTHIDDEN, 0) &&
-        !atomic_exchange_explicit(&z->hidden_said, true, memory_order_relaxed)) {
-        char line[300];
-        snprintf(line, sizeof line, "WARNING %s: the journal is not hidden from isolated "
-                 "instances (no mount namespace can be made here): one may change it",
-                 ii->fn->name->name);
-        faas__log_line(ii->fn->rt, line);
+    if (__builtin_expect(d->flags & (FAAS__ISO_NOUSERNS | FAAS__ISO_NOTHIDDEN), 0)) {
+        iso_fn *z = ii->fn->iso;
+        if (d->flags & FAAS__ISO_NOUSERNS)
+            say_once(ii->fn, &z->userns_said, "isolated instances have no user namespace of "
+                     "their own (none can be made here): one may open the memory of another "
+                     "process of its user, this host's included");
+        if (d->flags & FAAS__ISO_NOTHIDDEN)
+            say_once(ii->fn, &z->hidden_said, "the journal is not hidden from isolated "
+                     "instances (no mount namespace can be made here): one may change it");
     }
     const char *text = (const char *)(d + 1);
     size_t textlen = (size_t)n - sizeof *d;

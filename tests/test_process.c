@@ -644,21 +644,6 @@ static int journal_runtime(faas_runtime **rt, capture *cap, const char *journal)
     return faas_runtime_new(rt, &o);
 }
 
-/* /proc/PID/oom_score_adj, or -2000 if it cannot be read. */
-static int oom_score_adj_of(int pid)
-{
-    char path[64];
-    int v = -2000;
-    snprintf(path, sizeof path, "/proc/%d/oom_score_adj", pid);
-    FILE *fp = fopen(path, "r");
-    if (fp != NULL) {
-        if (fscanf(fp, "%d", &v) != 1)
-            v = -2000;
-        fclose(fp);
-    }
-    return v;
-}
-
 /* Should the machine run out of memory (memory_mb not kept, a host not root), the kernel's
  * OOM killer takes a runtime first (oom_score_adj 1000, inherited from its init), never
  * the host, whose own is untouched. */

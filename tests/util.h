@@ -399,6 +399,21 @@ static inline void tap_fix_skips(void)
 
 /* ---- /proc ---------------------------------------------------------------------------- */
 
+/* /proc/PID/oom_score_adj, or -2000 (outside its range) if it cannot be read. */
+static inline int oom_score_adj_of(int pid)
+{
+    char path[64];
+    int v = -2000;
+    snprintf(path, sizeof path, "/proc/%d/oom_score_adj", pid);
+    FILE *fp = fopen(path, "r");
+    if (fp != NULL) {
+        if (fscanf(fp, "%d", &v) != 1)
+            v = -2000;
+        fclose(fp);
+    }
+    return v;
+}
+
 /* Call fn(pid, fields, arg) for every process in /proc, fields being its stat line after
  * the command's closing parenthesis (" S PPID PGRP ..."; comm may hold spaces and
  * parentheses). Returns -1 if /proc cannot be read. */
