@@ -913,8 +913,14 @@ typedef struct faas_process_config {    /* sized: FAAS_PROCESS_CONFIG_INIT */
     const char *user;                   /* the user the runtime runs as, a name or a uid;
                                            NULL: "nobody" when the host is root, else the
                                            host's own */
+    const char *const *writable;        /* directories the runtime may write, NULL-terminated
+                                           (at most FAAS_PROCESS_WRITABLE_MAX); NULL: none.
+                                           It sees the rest of the host's files read-only,
+                                           and a /tmp of its own */
     /* later fields are only ever added here, at the end */
 } faas_process_config;
+
+#define FAAS_PROCESS_WRITABLE_MAX 64
 
 #define FAAS_PROCESS_CONFIG_INIT FAAS_SIZED_INIT_(faas_process_config)
 

@@ -52,7 +52,7 @@ typedef struct iso_fn {
     char           *cgroup;       /* its pids cgroup directory, or NULL */
     char           *warning;      /* to log once the lock is dropped, or NULL */
     atomic_bool     userns_said;  /* the log said instances have no user namespace */
-    atomic_bool     hidden_said;  /* ... that the journal is not hidden from them */
+    atomic_bool     hidden_said;  /* ... that they do not see its files read-only */
 } iso_fn;
 
 /* inst->state of an isolated instance: used by one call at a time (the slot's owner). */
@@ -431,8 +431,9 @@ static int finished(faas_ctx *ctx, iso_inst *ii, const faas__iso_done *d, long n
                      "their own (none can be made here): one may open the memory of another "
                      "process of its user, this host's included");
         if (d->flags & FAAS__ISO_NOTHIDDEN)
-            say_once(ii->fn, &z->hidden_said, "the journal is not hidden from isolated "
-                     "instances (no mount namespace can be made here): one may change it");
+            say_once(ii->fn, &z->hidden_said, "isolated instances do not see this host's "
+                     "files read-only (no mount namespace can be made here): one may change "
+                     "those its user may, the journal included");
     }
     const char *text = (const char *)(d + 1);
     size_t textlen = (size_t)n - sizeof *d;

@@ -56,14 +56,15 @@ enum {
 #define FAAS__ISO_SHM    1u     /* the payload is in the shared region, not the message */
 #define FAAS__ISO_NEWSHM 2u     /* an fd of a new shared region comes with this message */
 #define FAAS__ISO_NOUSERNS 4u   /* DONE: the instance could make no user namespace of its own */
-#define FAAS__ISO_NOTHIDDEN 8u  /* DONE: the config's hidden directory is not hidden from it */
+#define FAAS__ISO_NOTHIDDEN 8u  /* DONE: its view of the host's files is not read-only, or
+                                   the journal not hidden (faas__iso_view failed) */
 
 /* host -> zygote, first: what to load and how to limit it; then name, path, symbol, each
  * NUL-terminated. */
 /* Both ends must be the same build: the host and the faas-zygote it starts could come from
  * two installed versions. A zygote that gets another wire exits without a word, and the host
  * reports that it "did not start". */
-#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 8u)
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 9u)
 
 typedef struct faas__iso_config {
     uint32_t type;
@@ -117,8 +118,9 @@ typedef struct faas__iso_spare {
 } faas__iso_spare;
 
 /* host -> a spare init, on its socket: start a runtime: argc + envc + 3 NUL-terminated
- * strings follow (the command, its argv, its environment, its working directory, and a
- * directory to hide from it, the host's journal, or ""), and two
+ * strings follow (the command, its argv, its environment, its working directory, a
+ * directory to hide from it, the host's journal, or ""), then `writable` directories the
+ * runtime may write (real paths; faas__iso_view), and two
  * fds: its output (stdout and stderr) and the one it gets as fd 3. The init answers
  * STARTED. */
 typedef struct faas__iso_exec {
@@ -128,6 +130,7 @@ typedef struct faas__iso_exec {
     uint32_t pids_max;              /* the instance's processes and threads; 0: no limit */
     uint32_t memory_mb;             /* the instance's memory, MiB; 0: no limit */
     int32_t  uid, gid;              /* the user the runtime runs as; -1: the spawner's */
+    uint32_t writable;              /* writable directories, the last strings */
 } faas__iso_exec;
 
 /* init -> host: the runtime's pid as the host sees it (code > 0), or -errno and what
@@ -138,8 +141,9 @@ typedef struct faas__iso_started {
     char     where[16];
     int32_t  userns;                /* the runtime has a user namespace of its own: 1; not
                                        asked (it runs as the host's user): 0; else -errno */
-    int32_t  hidden;                /* the EXEC's directory is hidden from it: 1; none
-                                       named: 0; else -errno (a mount namespace, a mount) */
+    int32_t  view;                  /* its view of the host's files (faas__iso_view) is
+                                       made: 1; else -errno, and view_step what failed */
+    int32_t  view_step;
 } faas__iso_started;
 
 /* host -> spawner: the spare init was used; runtime is its runtime's pid (0: it did not
@@ -262,13 +266,26 @@ int  faas__iso_put(const char *dir, const char *file, const char *text);
  * a threaded process); *broken if one was made but its maps were refused (the process
  * then has no user: it must not go on). Single-threaded callers only. */
 int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken);
-/* dir (absolute) out of this process's reach and its children's: a mount namespace of its
- * own, private (no mount made here reaches the host's), where an empty, read-only tmpfs
- * that nobody may enter covers it. 1, or -errno (none can be made: a threaded process, no
- * right to). Requires the right to mount (CAP_SYS_ADMIN in this user namespace): a process
- * that must not undo it then goes into a user namespace below this one, where it has none
- * over this mount namespace (a namespace it makes of its own copies the mount locked). */
-int32_t faas__iso_hide(const char *dir);
+/* What this process and its children see of the host's files (isolate_userns.c): a mount
+ * namespace of its own, private (no mount made here reaches the host's), where every mount
+ * is read-only but /proc; /tmp and /dev/shm are empty tmpfs of its own (512 MiB, 1777);
+ * dirs[0..nkeep) (absolute, real paths: the runtime's cwd, its command's directory) are
+ * put back read-only where /tmp or /dev/shm covered them; dirs[nkeep..nkeep+nwritable)
+ * are put back writable (as the host has them), each only if its path still names the
+ * directory itself (no link swapped in since: ELOOP); and hide (the host's journal;
+ * NULL or "": none), where it is still to be seen, is covered by an empty tmpfs that
+ * nobody may enter. 1, or -errno with *step saying what failed (FAAS__ISO_VIEW_*): none
+ * can be made (a threaded process, no right to, a kernel before 5.12). Requires the right
+ * to mount (CAP_SYS_ADMIN in this user namespace): a process that must not undo it then
+ * goes into a user namespace below this one, where it has none over this mount namespace
+ * (a namespace it makes of its own copies the mounts locked). Single-threaded callers. */
+#define FAAS__ISO_VIEW_DIRS 66          /* nkeep + nwritable at most */
+enum { FAAS__ISO_VIEW_NS = 1, FAAS__ISO_VIEW_READONLY, FAAS__ISO_VIEW_TMP,
+       FAAS__ISO_VIEW_KEEP, FAAS__ISO_VIEW_WRITABLE, FAAS__ISO_VIEW_HIDE };
+int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
+                       size_t nwritable, int *step);
+/* What a FAAS__ISO_VIEW_* step is, in words ("every mount read-only"). */
+const char *faas__iso_view_step(int step);
 
 /* How a process instance's memory_mb is kept (faas-spawner; isolate_cgroup.c): a memory
  * cgroup per instance, below one of the spawner's own, or nothing. */

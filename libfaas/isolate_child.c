@@ -57,7 +57,7 @@ static struct {
     volatile sig_atomic_t in_call;  /* an instance has taken a call and not answered it */
     uint32_t         userns_flag;   /* an instance's DONE flags: FAAS__ISO_NOUSERNS (it has
                                        no user namespace of its own), FAAS__ISO_NOTHIDDEN
-                                       (the journal is not hidden from it) */
+                                       (its view of the host's files is not read-only) */
     faas__iso_config cfg;
     char            *name, *path, *symbol;
     char            *hide;          /* hidden from instances (the host's journal), or "" */
@@ -419,12 +419,14 @@ static void instance_main(int chan)
     if (broken)
         _exit(125);                     /* a namespace without its user: the host reports
                                            the exit */
-    /* The host's journal: hidden in a mount namespace that this user namespace has the
-     * right to make, then a second user namespace below it, which has no right over that
-     * mount namespace (the instance cannot unmount what covers the journal). */
-    bool hidden = z.hide[0] != '/' ||
-                  (own && faas__iso_hide(z.hide) > 0 &&
-                   faas__iso_userns(geteuid(), getegid(), &broken) > 0);
+    /* The host's files read-only, a /tmp of its own, the journal hidden: a mount namespace
+     * that this user namespace has the right to make, then a second user namespace below
+     * it, which has no right over that mount namespace (the instance cannot unmount or
+     * remount what it sees). The module is loaded already: nothing of its own to keep. */
+    int step;
+    bool hidden = own && faas__iso_view(z.hide, NULL, 0, 0, &step) > 0;
+    if (own && faas__iso_userns(geteuid(), getegid(), &broken) <= 0)
+        hidden = false;
     if (broken)
         _exit(125);
     /* Said with every answer: the host warns once. */

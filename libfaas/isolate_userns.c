@@ -10,17 +10,22 @@
  * Used by process instances' inits (process_spawner.c), by the spawner of a host not root
  * (for the right to make PID namespaces), and by isolated instances (isolate_child.c).
  *
- * Also a directory hidden from a process: the host's journal, which its functions must not
- * reach whatever user they run as.
+ * Also what a process sees of the host's files (faas__iso_view): every mount read-only, a
+ * /tmp of its own, the directories it was given put back, the host's journal hidden.
  */
 #include "internal.h"
 
 #include "isolate.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken)
 {
@@ -40,13 +45,163 @@ int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken)
     return 1;
 }
 
-int32_t faas__iso_hide(const char *dir)
+/* ---- what a process sees of the host's files ------------------------------------------ */
+
+/* path is dir or below it (both absolute, without a trailing slash but "/"). */
+static bool below(const char *path, const char *dir)
 {
-    if (unshare(CLONE_NEWNS) != 0)
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The scratch tmpfs of the view that covers path (/tmp or /dev/shm), or NULL. */
+static const char *covered_by(const char *path)
+{
+    static const char *const scratch[] = { "/tmp", "/dev/shm" };
+    for (size_t i = 0; i < sizeof scratch / sizeof *scratch; i++)
+        if (below(path, scratch[i]))
+            return scratch[i];
+    return NULL;
+}
+
+/* dir opened as an O_PATH fd, only if what it names now is the directory itself: a process
+ * able to write one of its parents could have put a link to another directory in its place
+ * since it was registered (ELOOP then). */
+static int open_dir_as_named(const char *dir)
+{
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char self[64], real[PATH_MAX];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(self, real, sizeof real - 1);
+    if (n < 0 || (real[n] = '\0', strcmp(real, dir) != 0)) {
+        close(fd);
+        errno = n < 0 ? errno : ELOOP;
+        return -1;
+    }
+    return fd;
+}
+
+/* A copy of the mounts at dir (and below), detached, to put back on the view: read-only
+ * for a kept directory, as the host has it for a writable one. An fd, or -1. */
+static int copy_of(const char *dir, bool writable)
+{
+    int at = writable ? open_dir_as_named(dir) : open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (at < 0)
+        return -1;
+    int fd = open_tree(at, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+                               AT_EMPTY_PATH);
+    int e = errno;
+    close(at);
+    if (fd >= 0 && !writable) {
+        struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof ro) != 0) {
+            e = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    errno = e;
+    return fd;
+}
+
+/* path, and its parents, made in the scratch tmpfs that covers it (mode 0755). */
+static int make_path(const char *path)
+{
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+        return errno = ENAMETOOLONG, -1;
+    for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+        if (s != NULL)
+            *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST)
+            return -1;
+        if (s == NULL)
+            return 0;
+        *s = '/';
+    }
+}
+
+const char *faas__iso_view_step(int step)
+{
+    switch (step) {
+    case FAAS__ISO_VIEW_NS:       return "a mount namespace";
+    case FAAS__ISO_VIEW_READONLY: return "every mount read-only";
+    case FAAS__ISO_VIEW_TMP:      return "a private /tmp";
+    case FAAS__ISO_VIEW_KEEP:     return "a directory the runtime needs";
+    case FAAS__ISO_VIEW_WRITABLE: return "a writable directory";
+    case FAAS__ISO_VIEW_HIDE:     return "the journal hidden";
+    default:                      return "the view";
+    }
+}
+
+int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
+                       size_t nwritable, int *step)
+{
+    int fds[FAAS__ISO_VIEW_DIRS], nfds = 0, rc = 0;
+    size_t n = nkeep + nwritable;
+    if (n > FAAS__ISO_VIEW_DIRS)
+        return *step = FAAS__ISO_VIEW_WRITABLE, -E2BIG;
+    *step = FAAS__ISO_VIEW_NS;
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         return -errno;
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("faas-hidden", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              "size=4k,mode=0") != 0)
-        return -errno;
-    return 1;
+    /* The directories to put back, copied while the host's tree is still as it is. */
+    for (size_t i = 0; i < n; i++) {
+        bool writable = i >= nkeep;
+        fds[i] = -1;
+        nfds++;
+        if (!writable && covered_by(dirs[i]) == NULL)
+            continue;                   /* a kept dir outside /tmp: read-only, in place */
+        fds[i] = copy_of(dirs[i], writable);
+        if (fds[i] < 0) {
+            *step = writable ? FAAS__ISO_VIEW_WRITABLE : FAAS__ISO_VIEW_KEEP;
+            rc = -errno;
+            goto out;
+        }
+    }
+    /* Every mount read-only, but /proc (the process's own files: uid_map, oom_score_adj;
+     * what it may change of others' the kernel decides by their owner). */
+    *step = FAAS__ISO_VIEW_READONLY;
+    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+    struct mount_attr rw = { .attr_clr = MOUNT_ATTR_RDONLY };
+    if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) != 0 ||
+        mount_setattr(AT_FDCWD, "/proc", AT_RECURSIVE, &rw, sizeof rw) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    /* A /tmp and a /dev/shm of its own, empty. */
+    *step = FAAS__ISO_VIEW_TMP;
+    if (mount("faas-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=512m,mode=1777") != 0 ||
+        (access("/dev/shm", F_OK) == 0 &&
+         mount("faas-shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=512m,mode=1777")
+             != 0)) {
+        rc = -errno;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (fds[i] < 0)
+            continue;
+        *step = i >= nkeep ? FAAS__ISO_VIEW_WRITABLE : FAAS__ISO_VIEW_KEEP;
+        if ((covered_by(dirs[i]) != NULL && make_path(dirs[i]) != 0) ||
+            move_mount(fds[i], "", AT_FDCWD, dirs[i], MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+            rc = -errno;
+            goto out;
+        }
+    }
+    /* The journal, where it is still to be seen (it may be in /tmp, hidden already). */
+    *step = FAAS__ISO_VIEW_HIDE;
+    struct stat st;
+    if (hide != NULL && hide[0] == '/' && stat(hide, &st) == 0 &&
+        mount("faas-hidden", hide, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "size=4k,mode=0") != 0) {
+        rc = -errno;
+        goto out;
+    }
+    rc = 1;
+out:
+    for (int i = 0; i < nfds; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    return rc;
 }

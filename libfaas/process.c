@@ -46,6 +46,8 @@ typedef struct proc_fn {
     char   *command, *handler, *cwd;
     char  **argv;                 /* NULL-terminated copies */
     char  **env;                  /* the function's own "NAME=value", NULL-terminated */
+    char  **writable;             /* the directories its runtimes may write (real paths),
+                                     NULL-terminated; the rest they see read-only */
     char   *snapshot;             /* a published version's frozen task root (cwd), removed
                                      with it (process_code.c); NULL for $LATEST */
     int     uid, gid;             /* the user its runtimes run as; -1: the host's */
@@ -221,7 +223,8 @@ static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t er
     }
     faas__pspawn_req q = { pf->command, pf->argv, env, pf->cwd, out, alive[1],
                            fn->cfg.pids_max, fn->cfg.memory_mb, pf->uid, pf->gid,
-                           fn->rt->journal ? faas__journal_path(fn->rt->journal) : NULL };
+                           fn->rt->journal ? faas__journal_path(fn->rt->journal) : NULL,
+                           pf->writable };
     int rc = faas__pspawn_start(fn->rt, &q, &pi->proc, err, errlen);
     faas__strv_free(env);
     close(alive[1]);
@@ -640,6 +643,7 @@ static void pf_free(proc_fn *pf)
     free(pf->cwd);
     faas__strv_free(pf->argv);
     faas__strv_free(pf->env);
+    faas__strv_free(pf->writable);
     faas__tree_remove(pf->snapshot);
     free(pf->snapshot);
     free(pf);
@@ -727,9 +731,11 @@ int faas__process_spec(const faas_function *fn, faas__proc_spec *out)
     out->cwd = strdup(pf->cwd);
     out->argv = copy_strv((const char *const *)pf->argv, NULL);
     out->env = copy_strv((const char *const *)pf->env, NULL);
+    out->writable = copy_strv((const char *const *)pf->writable, NULL);
     out->uid = pf->uid;
     out->gid = pf->gid;
-    if (!out->command || !out->handler || !out->cwd || !out->argv || !out->env) {
+    if (!out->command || !out->handler || !out->cwd || !out->argv || !out->env ||
+        !out->writable) {
         faas__proc_spec_free(out);
         return FAAS_ENOMEM;
     }
@@ -751,6 +757,7 @@ int faas__process_adopt(faas_function *fn, faas__proc_spec *spec, char *snapshot
     pf->cwd = spec->cwd;
     pf->argv = spec->argv;
     pf->env = spec->env;
+    pf->writable = spec->writable;
     pf->uid = spec->uid;
     pf->gid = spec->gid;
     pf->snapshot = snapshot;
@@ -758,6 +765,54 @@ int faas__process_adopt(faas_function *fn, faas__proc_spec *spec, char *snapshot
     fn->isolated = true;
     fn->iso_ops = &hooks;
     fn->iso = pf;
+    return FAAS_OK;
+}
+
+/* path is dir or below it (both real paths). */
+static bool path_below(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/' ||
+                                          (n == 1 && dir[0] == '/'));
+}
+
+/* faas_process_config.writable as real paths, NULL-terminated, in *out; FAAS_OK, or
+ * FAAS_EINVAL with the error set (not a directory, "/", the journal's, too many). */
+static int writable_dirs(faas_runtime *rt, const char *const *dirs, const char *name,
+                         char ***out)
+{
+    size_t n = 0;
+    while (dirs != NULL && dirs[n] != NULL)
+        n++;
+    if (n > FAAS_PROCESS_WRITABLE_MAX)
+        return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: %zu writable "
+                          "directories: %d at most", name, n, FAAS_PROCESS_WRITABLE_MAX);
+    char **w = calloc(n + 1, sizeof *w);
+    if (w == NULL)
+        return faas__fail(FAAS_ENOMEM, "faas_register_process: out of memory");
+    const char *journal = rt != NULL && rt->journal ? faas__journal_path(rt->journal) : NULL;
+    char *jreal = journal ? realpath(journal, NULL) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        const char *why = NULL;
+        w[i] = dirs[i][0] != '\0' ? realpath(dirs[i], NULL) : NULL;
+        if (w[i] == NULL)
+            why = dirs[i][0] != '\0' ? strerror(errno) : "empty";
+        else if (stat(w[i], &st) != 0 || !S_ISDIR(st.st_mode))
+            why = "not a directory";
+        else if (strcmp(w[i], "/") == 0)
+            why = "the whole tree cannot be writable";
+        else if (jreal != NULL && (path_below(w[i], jreal) || path_below(jreal, w[i])))
+            why = "it holds the journal, or the journal holds it";
+        if (why != NULL) {
+            faas__strv_free(w);
+            free(jreal);
+            return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: writable "
+                              "directory %.200s: %s", name, dirs[i], why);
+        }
+    }
+    free(jreal);
+    *out = w;
     return FAAS_OK;
 }
 
@@ -849,6 +904,11 @@ int faas_register_process(faas_runtime *rt, const char *name, const faas_process
         return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: %s %.200s: %s",
                           name ? name : "(null)", cmd ? "command" : "cwd",
                           cmd ? c.command : (c.cwd ? c.cwd : "(its directory)"), strerror(e));
+    }
+    rc = writable_dirs(rt, c.writable, name ? name : "(null)", &pf->writable);
+    if (rc != FAAS_OK) {
+        pf_free(pf);
+        return rc;
     }
     pf->argv = copy_strv(c.argv, c.command);
     pf->env = copy_strv(c.environment, NULL);

@@ -60,6 +60,7 @@ void faas__proc_spec_free(faas__proc_spec *spec)
     free(spec->cwd);
     faas__strv_free(spec->argv);
     faas__strv_free(spec->env);
+    faas__strv_free(spec->writable);
     memset(spec, 0, sizeof *spec);
 }
 
@@ -82,6 +83,8 @@ void faas__proc_spec_digest(const faas__proc_spec *spec, char out[48])
         digest_str(&h, 'a', *a);
     for (char **e = spec->env; e && *e; e++)
         digest_str(&h, 'e', *e);
+    for (char **w = spec->writable; w && *w; w++)
+        digest_str(&h, 'W', *w);
     if (spec->uid >= 0) {
         char ids[32];
         snprintf(ids, sizeof ids, "%d:%d", spec->uid, spec->gid);

@@ -24,11 +24,13 @@ typedef struct faas__proc_spec {
     char  *cwd;         /* the task root, absolute (realpath) */
     char **argv;        /* NULL-terminated */
     char **env;         /* the function's own "NAME=value", NULL-terminated */
+    char **writable;    /* the directories its runtimes may write, NULL-terminated */
     int    uid, gid;    /* the user it runs as; -1: the host's */
 } faas__proc_spec;
 
 void faas__proc_spec_free(faas__proc_spec *spec);
-/* The digest (base64 SHA-256) of spec's configuration (command, argv, handler, cwd, env):
+/* The digest (base64 SHA-256) of spec's configuration (command, argv, handler, cwd, env,
+ * writable directories, user):
  * two publishes with the same code and this digest make the same version. */
 void faas__proc_spec_digest(const faas__proc_spec *spec, char out[48]);
 /* Point spec's command and argv entries that name root or a path under it at the same

@@ -70,7 +70,7 @@ typedef struct faas__spawner {
     unsigned        gen;          /* one more at each start */
     bool            direct;       /* it could not start: runtimes are spawned directly */
     bool            userns_said;  /* the log said runtimes have no user namespace */
-    bool            hidden_said;  /* ... that the journal is not hidden from them */
+    bool            view_said;    /* ... that their view of its files is not read-only */
     char           *warning;      /* to log once the lock is dropped, or NULL */
     unsigned char  *buf;          /* FAAS__ISO_MSG_MAX bytes: an EXEC */
 } spawner;
@@ -157,7 +157,8 @@ static bool spawner_start(spawner *s)
         s->direct = true;
         free(s->warning);
         if (asprintf(&s->warning, "WARNING process instances are spawned directly, their "
-                     "processes not contained (nor pids_max, memory_mb and user kept): the spawner "
+                     "processes not contained (nor pids_max, memory_mb, user and a read-only "
+                     "view of this host's files kept): the spawner "
                      "did not start: %s",
                      rc != FAAS_OK ? err : "out of memory") < 0)
             s->warning = NULL;
@@ -259,7 +260,8 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
             return SPAWNER_GONE;
         return e == ENOMEM || e == EAGAIN ? FAAS_ENOMEM : FAAS_EINIT;
     }
-    faas__iso_exec e = { FAAS__ISO_EXEC, 0, 0, 0, q->pids_max, q->memory_mb, q->uid, q->gid };
+    faas__iso_exec e = { FAAS__ISO_EXEC, 0, 0, 0, q->pids_max, q->memory_mb, q->uid, q->gid,
+                         0 };
     size_t len = 0, room = FAAS__ISO_MSG_MAX - sizeof e;
     char *out = (char *)s->buf + sizeof e;
     bool fits = true;
@@ -278,6 +280,8 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
         PUT(*v);
     PUT(q->cwd);
     PUT(q->hide ? q->hide : "");
+    for (char *const *w = q->writable; w != NULL && *w != NULL && fits; w++, e.writable++)
+        PUT(*w);
 #undef PUT
     if (!fits || e.argc == 0) {
         snprintf(err, errlen, "%s: its command, arguments, environment and directory "
@@ -319,11 +323,12 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
                      strerror(-r.userns), q->uid >= 0 ? "" : ", and write this host's") < 0)
             s->warning = NULL;
     }
-    if (r.hidden < 0 && !s->hidden_said && s->warning == NULL) {
-        s->hidden_said = true;
-        if (asprintf(&s->warning, "WARNING process instances: the journal %s is not hidden "
-                     "from runtimes (a mount namespace: %s): one run as this host's user may "
-                     "change it", q->hide, strerror(-r.hidden)) < 0)
+    if (r.view < 0 && !s->view_said && s->warning == NULL) {
+        s->view_said = true;
+        if (asprintf(&s->warning, "WARNING process instances: runtimes do not see this "
+                     "host's files read-only (%s: %s): one may change those its user may%s%s",
+                     faas__iso_view_step(r.view_step), strerror(-r.view),
+                     q->hide ? ", the journal " : "", q->hide ? q->hide : "") < 0)
             s->warning = NULL;
     }
     p->pid = r.code;

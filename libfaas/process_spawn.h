@@ -31,6 +31,9 @@ typedef struct faas__pspawn_req {
                                        directly) */
     const char *hide;               /* a directory the runtime must not reach (the host's
                                        journal), absolute, or NULL */
+    char *const *writable;          /* the directories it may write (real paths), NULL-
+                                       terminated, or NULL; the rest of the host's files
+                                       it sees read-only (faas__iso_view) */
 } faas__pspawn_req;
 
 /* A started runtime. */

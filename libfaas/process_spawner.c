@@ -97,9 +97,9 @@ static void close_all_but(const int *keep, int n)
     }
 }
 
-/* In an init: what became of the runtime's user namespace and of the directory it must
- * not reach (faas__iso_started.userns, .hidden). */
-static int32_t own_userns, own_hidden;
+/* In an init: what became of the runtime's user namespace and of its view of the host's
+ * files (faas__iso_started.userns, .view, .view_step). */
+static int32_t own_userns, own_view, own_view_step;
 
 static void send_report(int sock, int32_t code, const char *where)
 {
@@ -107,22 +107,25 @@ static void send_report(int sock, int32_t code, const char *where)
     memset(&r, 0, sizeof r);
     r.code = code;
     r.userns = own_userns;
-    r.hidden = own_hidden;
+    r.view = own_view;
+    r.view_step = own_view_step;
     if (where != NULL)
         snprintf(r.where, sizeof r.where, "%s", where);
     send(sock, &r, sizeof r, MSG_NOSIGNAL);
 }
 
 /* Split the strings of an EXEC (the path to run, argc arguments, envc variables, the
- * directory) into v (argc + envc + 2 slots): the NULL-terminated argv and envp. False if
- * they do not add up. */
+ * directory; then the journal and the writable directories, which the view took) into v
+ * (argc + envc + 2 slots): the NULL-terminated argv and envp. False if they do not add
+ * up. */
 static bool split(const faas__iso_exec *e, long n, char **v, char **path, char ***argv,
                   char ***envp, char **cwd)
 {
     if ((size_t)n != sizeof *e + e->len || e->argc == 0)
         return false;
     char *p = (char *)(e + 1), *end = p + e->len;
-    size_t want = 1u + e->argc + e->envc + 2u, k = 0, j = 0;   /* + cwd, the hidden dir */
+    size_t want = 1u + e->argc + e->envc + 2u + e->writable, k = 0, j = 0;
+    size_t cwd_at = 1u + e->argc + e->envc;     /* then the journal, the writable dirs */
     *argv = v;
     *envp = v + e->argc + 1;
     while (p < end && k < want) {
@@ -131,9 +134,9 @@ static bool split(const faas__iso_exec *e, long n, char **v, char **path, char *
             return false;
         if (k == 0)
             *path = p;
-        else if (k == want - 2)
+        else if (k == cwd_at)
             *cwd = p;
-        else if (k < want - 2)
+        else if (k < cwd_at)
             v[j++] = p;
         if (k == e->argc)
             v[j++] = NULL;                      /* the end of argv */
@@ -179,7 +182,7 @@ static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int soc
         return -1;
     }
     faas__pspawn_req q = { path, argv, envp, cwd, out, fd3, e->pids_max, e->memory_mb, e->uid,
-                           e->gid, NULL };
+                           e->gid, NULL, NULL };
     pid_t rt;
     int rc = faas__spawn_runtime(&q, false, &rt);  /* in the init's group */
     free(v);
@@ -192,18 +195,53 @@ static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int soc
     return rt;
 }
 
-/* The EXEC's last string: the directory to hide, "" for none, or NULL if the message is
- * malformed (start_runtime's split() then refuses it). */
-static const char *exec_hide(const faas__iso_exec *e, long n)
+/* The EXEC's string i (0: the command), or NULL if the message has no such string. */
+static const char *exec_string(const faas__iso_exec *e, long n, size_t i)
 {
-    if ((size_t)n != sizeof *e + e->len || e->len < 2)
+    if ((size_t)n != sizeof *e + e->len || e->len == 0)
         return NULL;
-    const char *p = (const char *)(e + 1), *end = p + e->len - 1;
-    if (*end != '\0')
+    const char *p = (const char *)(e + 1), *end = p + e->len;
+    if (end[-1] != '\0')
         return NULL;
-    while (end > p && end[-1] != '\0')
-        end--;
-    return end;
+    for (; i > 0 && p < end; i--)
+        p += strlen(p) + 1;
+    return p < end ? p : NULL;
+}
+
+/* The runtime's view of the host's files (faas__iso_view), made while the init still has
+ * the right to mount: read-only, the journal hidden; its directory and its command's
+ * kept where the view's /tmp covers them, the EXEC's writable directories writable. NULL,
+ * or what failed when the runtime must not start: a directory it was given cannot be (a
+ * writable one swapped for a link, say); where no view can be made at all, it starts,
+ * and STARTED says why (the host warns). */
+static const char *make_view(const faas__iso_exec *e, long n)
+{
+    size_t at = 1u + e->argc + e->envc;         /* cwd, the journal, the writable dirs */
+    const char *cmd = exec_string(e, n, 0), *cwd = exec_string(e, n, at);
+    const char *hide = exec_string(e, n, at + 1);
+    const char *dirs[FAAS__ISO_VIEW_DIRS];
+    char cmd_dir[PATH_MAX];
+    size_t nkeep = 0;
+    own_view_step = 0;
+    if (cmd == NULL || cwd == NULL || hide == NULL ||
+        e->writable > FAAS__ISO_VIEW_DIRS - 2u) {
+        own_view = -EPROTO;                     /* split() refuses it */
+        return NULL;
+    }
+    dirs[nkeep++] = cwd;
+    const char *slash = strrchr(cmd, '/');
+    if (cmd[0] == '/' && slash != cmd &&
+        snprintf(cmd_dir, sizeof cmd_dir, "%.*s", (int)(slash - cmd), cmd) < (int)sizeof cmd_dir)
+        dirs[nkeep++] = cmd_dir;
+    for (uint32_t i = 0; i < e->writable; i++)
+        if ((dirs[nkeep + i] = exec_string(e, n, at + 2u + i)) == NULL) {
+            own_view = -EPROTO;
+            return NULL;
+        }
+    own_view = faas__iso_view(hide, dirs, nkeep, e->writable, &own_view_step);
+    return own_view > 0 ? NULL
+         : own_view_step == FAAS__ISO_VIEW_WRITABLE ? "writable dir"
+         : own_view_step == FAAS__ISO_VIEW_KEEP ? "runtime's dir" : NULL;
 }
 
 /* An instance's init: leads the instance's process group, waits for its EXEC on sock,
@@ -251,10 +289,10 @@ static _Noreturn void init_main(int sock, bool ns)
     if (failed == NULL && (size_t)n >= sizeof *e && pids_cg &&
         faas__iso_pids_limit(&sp.pids, (int)self, e->pids_max) != 0)
         failed = "pids cgroup", err = errno;
-    /* The host's journal hidden, while the init still has the right to mount. */
-    const char *hide = failed == NULL && (size_t)n >= sizeof *e ? exec_hide(e, n) : NULL;
-    if (hide != NULL && hide[0] == '/')
-        own_hidden = faas__iso_hide(hide);
+    /* The host's files read-only, the journal hidden, while the init still has the right
+     * to mount. */
+    if (failed == NULL && (size_t)n >= sizeof *e && (failed = make_view(e, n)) != NULL)
+        err = -own_view;
     /* The runtime's user, last: the cgroups are the init's to join and limit as root.
      * The init runs as it too from here, so the runtime is no child of a process with more
      * rights than its own. */

@@ -15,6 +15,8 @@ typedef struct proc_fix {
     char          dir[256];     /* LAMBDA_TASK_ROOT: the handler scripts */
     char          bootstrap[1024];
     char          tmpenv[300];  /* TMPDIR=dir */
+    const char   *writable[2];  /* { dir, NULL }: faas_process_config.writable of a runtime
+                                   given TMPDIR (the rest it sees read-only) */
 } proc_fix;
 
 /* Fill f: o's runtime (o's clock is f->clock: manual_options(&f->clock)) and a new
@@ -29,6 +31,8 @@ static inline int proc_fix_open(proc_fix *f, const faas_options *o, const char *
     if (shared_temp_dir(f->dir, sizeof f->dir, prefix) == NULL)
         return -1;
     snprintf(f->tmpenv, sizeof f->tmpenv, "TMPDIR=%s", f->dir);
+    f->writable[0] = f->dir;
+    f->writable[1] = NULL;
     return 0;
 }
 
@@ -63,6 +67,7 @@ static inline void proc_fix_register_tutorial(proc_fix *f, const char *name,
     pc.handler = handler;
     pc.environment = env;
     pc.cwd = f->dir;
+    pc.writable = f->writable;
     assert_int_equal(faas_register_process(f->rt, name, &pc, cfg), FAAS_OK);
 }
 

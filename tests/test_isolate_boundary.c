@@ -12,6 +12,7 @@
  *   - an instance that died while idle costs the next call nothing but a cold start;
  *   - the payload a handler gets is followed by a NUL byte, inline or shared. */
 #include "util.h"
+#include "spoil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -561,8 +562,8 @@ static void test_journal_hidden(void **state)
     (void)state;
     if (!built)
         skip();
-    char dir[] = "/tmp/faas-boundary-journal-XXXXXX", journal[64], lock[80];
-    assert_non_null(mkdtemp(dir));
+    char dir[256], journal[300], lock[320];      /* outside /tmp: the view's own covers it */
+    assert_non_null(outside_temp_dir(dir, sizeof dir, "faas-boundary-journal"));
     snprintf(journal, sizeof journal, "%s/j", dir);
     snprintf(lock, sizeof lock, "%s/lock", journal);
     for (size_t p = 0; p < 3; p++) {
@@ -590,7 +591,7 @@ static void test_journal_hidden(void **state)
                                     "%d,\"seen\":%u,\"created\":%d,\"removed\":%u,"
                                     "\"errno\":%d}", &u1, &u2, &seen, &created, &removed, &e),
                              6);
-            bool open_here = sink_has(&s, "not hidden from isolated instances");
+            bool open_here = sink_has(&s, "do not see this host's files read-only");
             print_message("# %s: unmount %d, in its own namespaces %d; saw %u, created %d, "
                           "removed %u (errno %d)%s\n", profile_names[p], u1, u2, seen, created,
                           removed, e, open_here ? " (not hidden here: the log says so)" : "");
@@ -603,13 +604,59 @@ static void test_journal_hidden(void **state)
             }
         }
         faas_response_free(&res);
-        bool open_here = sink_has(&s, "not hidden from isolated instances");
+        bool open_here = sink_has(&s, "do not see this host's files read-only");
         faas_runtime_free(rt);
         sink_free(&s);
         if (!open_here)
             assert_int_equal(access(lock, F_OK), 0);    /* the host's journal is whole */
     }
     remove_tree(dir);
+}
+
+/* The host's files are read-only to an instance, though it runs as the host's user: it
+ * cannot remove a file of a directory it owns, add one, or remount / read-write, there or
+ * in a user and mount namespace of its own (its mounts are locked there); it sees a /tmp of
+ * its own, empty. Where no namespaces can be made (TSan's threaded instances) the log says
+ * so and nothing is asserted. */
+static void test_files_read_only(void **state)
+{
+    (void)state;
+    if (!built)
+        skip();
+    for (size_t p = 0; p < 2; p++) {            /* strict refuses open() itself */
+        deface_scene sc;
+        deface_scene_make(&sc, "faas-boundary-deface");
+        sink s;
+        sink_init(&s);
+        faas_runtime *rt = runtime(&s, 1);
+        faas_config c = hostile_config(profiles[p]);
+        reg(rt, "h", &c);
+        faas_response res;
+        int rc = callf(rt, "h", &res, "deface %s", sc.event);
+        expect(&res, rc, FAAS_OK, NULL, profile_names[p]);
+        defaced d;
+        assert_int_equal(defaced_parse((const char *)res.data, res.len, &d), 0);
+        faas_response_free(&res);
+        faas_runtime_free(rt);
+        bool open_here = sink_has(&s, "do not see this host's files read-only");
+        sink_free(&s);
+        bool intact = deface_scene_intact(&sc);
+        print_message("# %s: remount %d, victim %d, new %d, /tmp %d (the host's seen: %d), "
+                      "remount in its own namespaces %d; the host's files %s%s\n",
+                      profile_names[p], d.remount, d.victim, d.made, d.tmp, d.seen,
+                      d.remount_own, intact ? "intact" : "CHANGED",
+                      open_here ? " (not read-only here: the log says so)" : "");
+        if (!open_here) {
+            assert_int_not_equal(d.remount, 0);
+            assert_int_equal(d.victim, EROFS);
+            assert_int_equal(d.made, EROFS);
+            assert_int_equal(d.tmp, 0);         /* its own /tmp is writable */
+            assert_int_equal(d.seen, 0);
+            assert_int_not_equal(d.remount_own, 0);
+            assert_true(intact);
+        }
+        deface_scene_free(&sc);
+    }
 }
 
 /* ---- 3. the process tree dies with its instance -------------------------------------- */
@@ -1076,6 +1123,7 @@ int main(void)
         T(test_signals_contained),
         T(test_memory_of_others_closed),
         T(test_journal_hidden),
+        T(test_files_read_only),
         T(test_oom_killer_takes_instances_first),
         T(test_tree_killed_on_retire),
         /* before any test starts a thread: a fork then inherits no cached thread stack,

@@ -8,6 +8,7 @@
  * processes are real.
  */
 #include "process_fixture.h"
+#include "spoil.h"
 
 #include <dirent.h>
 #include <grp.h>
@@ -293,6 +294,7 @@ static void client_context_header(void **state)
     pc.command = "/bin/bash";
     pc.argv = argv;
     pc.environment = env;
+    pc.writable = f->writable;
     pc.cwd = f->dir;
     ASSERT_OK(faas_register_process(f->rt, "ccfn", &pc, NULL));
     faas_invoke_options io = FAAS_INVOKE_OPTIONS_INIT;
@@ -331,6 +333,7 @@ static void call_headers_are_lambdas(void **state)
     pc.command = "/bin/bash";
     pc.argv = argv;
     pc.environment = env;
+    pc.writable = f->writable;
     pc.cwd = f->dir;
     faas_config cfg;
     faas_config_init(&cfg);
@@ -412,6 +415,7 @@ static void error_routes(void **state)
     pc.command = "/bin/bash";
     pc.argv = argv;
     pc.environment = env;
+    pc.writable = f->writable;
     pc.cwd = f->dir;
     pc.handler = "call";
     ASSERT_OK(faas_register_process(f->rt, "errs", &pc, NULL));
@@ -774,14 +778,14 @@ static int reach_host_as_self(const char *dir, char *why, size_t whylen)
         }
         reached += mem ? a == 1 : a == 0;
     }
-    int spoiled = spoil_journal(rt, boot, dir, journal, NULL, why, whylen);
-    if (spoiled < 0)
+    int journal_spoiled = spoil_journal(rt, boot, dir, journal, NULL, why, whylen);
+    if (journal_spoiled < 0)
         goto out;
-    reached += spoiled;
+    reached += journal_spoiled;
     result = reached > 0 ? 1 : 0;
     if (capture_count(&cap, "process groups only") > 0 ||
         capture_count(&cap, "without a user namespace of their own") > 0 ||
-        capture_count(&cap, "is not hidden from runtimes") > 0) {
+        capture_count(&cap, "do not see this host's files read-only") > 0) {
         bool could = user_namespaces_allowed() && !TSAN;
         snprintf(why, whylen, "the log says runtimes are not contained%s",
                  could ? ", where user namespaces could contain them" : " (nor can they be here)");
@@ -807,7 +811,9 @@ static void runtime_cannot_reach_the_journal(void **state)
     const char *b = getenv("top_builddir");
     char boot[1024], journal[1024], why[512] = "";
     snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
-    snprintf(journal, sizeof journal, "%s/journal", f->dir);
+    char outside[256];                      /* the view's own /tmp would hide f->dir */
+    assert_non_null(outside_temp_dir(outside, sizeof outside, "faas-journal"));
+    snprintf(journal, sizeof journal, "%s/journal", outside);
     capture cap;
     faas_runtime *rt;
     ASSERT_OK(journal_runtime(&rt, &cap, journal));
@@ -816,11 +822,183 @@ static void runtime_cannot_reach_the_journal(void **state)
         int rc = spoil_journal(rt, boot, f->dir, journal, users[i], why, sizeof why);
         if (rc < 0)
             fail_msg("%s", why);
-        if (capture_count(&cap, "is not hidden from runtimes") == 0)
+        if (capture_count(&cap, "do not see this host's files read-only") == 0)
             assert_int_equal(rc, 0);
     }
     faas_runtime_free(rt);
     capture_free(&cap);
+    remove_tree(outside);
+}
+
+/* Register NAME on rt: the C bootstrap's "deface" in dir, as user (NULL: the default),
+ * writable the directories it may write (NULL: none). faas_register_process()'s status. */
+static int register_deface(faas_runtime *rt, const char *name, const char *dir,
+                           const char *user, const char *const *writable)
+{
+    const char *b = getenv("top_builddir");
+    char boot[1024];
+    snprintf(boot, sizeof boot, "%s/tests/runtime/c/bootstrap", b ? b : "..");
+    faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
+    pc.command = boot;
+    pc.handler = "deface";
+    pc.cwd = dir;
+    pc.user = user;
+    pc.writable = writable;
+    return faas_register_process(rt, name, &pc, NULL);
+}
+
+/* NAME's "deface" of sc: what it did, its call's status returned. */
+static int deface_call(faas_runtime *rt, const char *name, const deface_scene *sc, defaced *d,
+                       faas_response *res)
+{
+    int rc = faas_invoke(rt, name, sc->event, strlen(sc->event), res);
+    if (rc == FAAS_OK)
+        assert_int_equal(defaced_parse((const char *)res->data, res->len, d), 0);
+    return rc;
+}
+
+/* A runtime sees the host's files read-only, whatever its user (the default, and root in
+ * a user namespace of its own on a root host): it cannot remove a file of a directory its
+ * user may write (0777), add one, or remount / read-write, there or in namespaces of its
+ * own; it has a /tmp of its own, where the host's files are not. A directory named
+ * writable it may change. Where no view can be made (TSan's threaded spawner) the log says
+ * so, and nothing is asserted; where one could be, that warning fails the test. */
+static void runtimes_see_the_host_read_only(void **state)
+{
+    pfix *f = *state;
+    const char *users[] = { NULL, "root" };
+    for (int i = 0; i < (geteuid() == 0 ? 2 : 1); i++) {
+        deface_scene sc;
+        deface_scene_make(&sc, "faas-deface");
+        capture cap;
+        faas_runtime *rt;
+        ASSERT_OK(journal_runtime(&rt, &cap, NULL));
+        const char *writable[] = { sc.dir, NULL };
+        ASSERT_OK(register_deface(rt, "ro", f->dir, users[i], NULL));
+        ASSERT_OK(register_deface(rt, "rw", f->dir, users[i], writable));
+        faas_response res;
+        defaced d;
+        ASSERT_OK(deface_call(rt, "ro", &sc, &d, &res));
+        faas_response_free(&res);
+        bool intact = deface_scene_intact(&sc);
+        bool said = capture_count(&cap, "do not see this host's files read-only") > 0;
+        print_message("# as %s: remount %d, victim %d, new %d, /tmp %d (the host's seen: %d), "
+                      "remount in its own namespaces %d; the host's files %s%s\n",
+                      users[i] ? users[i] : "the default", d.remount, d.victim, d.made, d.tmp,
+                      d.seen, d.remount_own, intact ? "intact" : "CHANGED",
+                      said ? " (not read-only here: the log says so)" : "");
+        if (said && user_namespaces_allowed() && !TSAN)
+            fail_msg("the log says runtimes do not see the host read-only, where they could");
+        if (!said) {
+            assert_int_not_equal(d.remount, 0);
+            assert_int_equal(d.victim, EROFS);
+            assert_int_equal(d.made, EROFS);
+            assert_int_equal(d.tmp, 0);
+            assert_int_equal(d.seen, 0);
+            assert_int_not_equal(d.remount_own, 0);
+            assert_true(intact);
+        }
+        ASSERT_OK(deface_call(rt, "rw", &sc, &d, &res));      /* named writable: it may */
+        faas_response_free(&res);
+        print_message("# writable: victim %d, new %d\n", d.victim, d.made);
+        assert_int_equal(d.victim, 0);
+        assert_int_equal(d.made, 0);
+        assert_int_not_equal(access(sc.victim, F_OK), 0);
+        assert_int_equal(access(sc.made, F_OK), 0);
+        assert_int_not_equal(access(sc.its_file, F_OK), 0);   /* its /tmp is still its own */
+        faas_runtime_free(rt);
+        capture_free(&cap);
+        deface_scene_free(&sc);
+    }
+}
+
+/* faas_process_config.writable: each a directory that exists, not "/", not the journal's
+ * nor one that holds it, 64 at most; FAAS_EINVAL naming it otherwise. */
+static void writable_is_checked(void **state)
+{
+    pfix *f = *state;
+    char base[256], journal[300], inside[320], file[300];
+    assert_non_null(outside_temp_dir(base, sizeof base, "faas-writable"));
+    snprintf(journal, sizeof journal, "%s/journal", base);
+    snprintf(file, sizeof file, "%s/file", base);
+    FILE *fp = fopen(file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    capture cap;
+    faas_runtime *rt;
+    ASSERT_OK(journal_runtime(&rt, &cap, journal));
+    snprintf(inside, sizeof inside, "%s/below", journal);
+    assert_int_equal(mkdir(inside, 0700), 0);
+    struct { const char *dir, *why; } bad[] = {
+        { "/no/such/dir", "No such file or directory" }, { file, "not a directory" },
+        { "/", "the whole tree" }, { "", "empty" }, { base, "holds the journal" },
+        { journal, "holds the journal" }, { inside, "holds the journal" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *w[] = { f->dir, bad[i].dir, NULL };
+        assert_int_equal(register_deface(rt, "bad", f->dir, NULL, w), FAAS_EINVAL);
+        print_message("# %s\n", faas_last_error());
+        assert_non_null(strstr(faas_last_error(), bad[i].why));
+        assert_non_null(strstr(faas_last_error(), "writable directory"));
+    }
+    const char *many[FAAS_PROCESS_WRITABLE_MAX + 2];
+    for (int i = 0; i < FAAS_PROCESS_WRITABLE_MAX + 1; i++)
+        many[i] = f->dir;
+    many[FAAS_PROCESS_WRITABLE_MAX + 1] = NULL;
+    assert_int_equal(register_deface(rt, "bad", f->dir, NULL, many), FAAS_EINVAL);
+    assert_non_null(strstr(faas_last_error(), "at most"));
+    many[FAAS_PROCESS_WRITABLE_MAX] = NULL;                 /* 64: fine */
+    ASSERT_OK(register_deface(rt, "good", f->dir, NULL, many));
+    faas_runtime_free(rt);
+    capture_free(&cap);
+    remove_tree(base);
+}
+
+/* A writable directory is the one named, whatever its path names later: a runtime that
+ * may write its parent (here the host plays it) could put there a link to another of the
+ * host's directories. The instance then does not start (the init finds the path naming
+ * another directory: ELOOP), and the other directory is untouched; the directory put back,
+ * it starts and writes there. */
+static void writable_is_only_what_was_named(void **state)
+{
+    pfix *f = *state;
+    deface_scene sc;
+    deface_scene_make(&sc, "faas-deface");
+    char base[256], w[300], away[300];
+    assert_non_null(outside_temp_dir(base, sizeof base, "faas-writable"));
+    snprintf(w, sizeof w, "%s/w", base);
+    snprintf(away, sizeof away, "%s/away", base);
+    assert_int_equal(mkdir(w, 0777), 0);
+    assert_int_equal(chmod(w, 0777), 0);
+    capture cap;
+    faas_runtime *rt;
+    ASSERT_OK(journal_runtime(&rt, &cap, NULL));
+    const char *writable[] = { w, NULL };
+    ASSERT_OK(register_deface(rt, "rw", f->dir, NULL, writable));
+    assert_int_equal(rename(w, away), 0);                   /* w is now a link to sc.dir */
+    assert_int_equal(symlink(sc.dir, w), 0);
+    faas_response res;
+    defaced d;
+    int rc = deface_call(rt, "rw", &sc, &d, &res);
+    print_message("# the writable directory swapped for a link: %s (%s)\n",
+                  faas_strerror(rc), res.error_message ? res.error_message : "");
+    bool said = capture_count(&cap, "do not see this host's files read-only") > 0;
+    if (!said || (user_namespaces_allowed() && !TSAN)) {
+        assert_int_equal(rc, FAAS_EINIT);
+        assert_non_null(strstr(res.error_message, "Too many levels of symbolic links"));
+        assert_true(deface_scene_intact(&sc));
+    }
+    faas_response_free(&res);
+    assert_int_equal(unlink(w), 0);                         /* put back: it works */
+    assert_int_equal(rename(away, w), 0);
+    snprintf(sc.event, sizeof sc.event, "%s %s", w, sc.marker);
+    ASSERT_OK(deface_call(rt, "rw", &sc, &d, &res));
+    faas_response_free(&res);
+    assert_int_equal(d.made, 0);
+    faas_runtime_free(rt);
+    capture_free(&cap);
+    deface_scene_free(&sc);
+    remove_tree(base);
 }
 
 /* A host not run as root, as most are: its runtimes run as its own user, but in PID and
@@ -1374,6 +1552,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(runtime_cannot_open_the_hosts_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(non_root_host_cannot_be_reached, setup, teardown),
         cmocka_unit_test_setup_teardown(runtime_cannot_reach_the_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(runtimes_see_the_host_read_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(writable_is_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(writable_is_only_what_was_named, setup, teardown),
         cmocka_unit_test_setup_teardown(runtimes_are_the_oom_killers_first_choice, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(without_the_spawner_runtimes_start_directly, setup,

@@ -189,6 +189,7 @@ static void output_between_calls_is_no_calls(void **state)
     pc.command = "/bin/bash";
     pc.argv = argv;
     pc.environment = env;
+    pc.writable = f->pf.writable;
     pc.cwd = f->pf.dir;
     faas_config cfg;
     faas_config_init(&cfg);
@@ -326,6 +327,7 @@ static void without_a_sink_lines_go_to_stderr(void **state)
     pc.argv = argv;
     pc.handler = "says.handler";
     pc.environment = env;
+    pc.writable = f->pf.writable;
     pc.cwd = f->pf.dir;
     ASSERT_OK(faas_register_process(rt, "says", &pc, NULL));
     char path[512];

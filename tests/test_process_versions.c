@@ -31,6 +31,7 @@ typedef struct vfix {
     char          tmp[PATH_MAX];        /* TMPDIR: mktemp's files and the snapshots */
     char          outside[PATH_MAX];    /* a file a link of the root points at */
     char          tmpenv[PATH_MAX + 8];
+    const char   *writable[2];  /* { tmp, NULL }: the runtime's TMPDIR, writable to it */
     char          bootstrap[PATH_MAX + 16];
     char         *old_tmpdir;
 } vfix;
@@ -87,11 +88,16 @@ static int setup(void **state)
         return -1;
     real_temp_dir(f->root, "faas-pver-root");
     real_temp_dir(f->tmp, "faas-pver-tmp");
-    real_temp_dir(f->outside, "faas-pver-out");
+    /* outside /tmp: the runtime's view has a /tmp of its own, where the host's is not */
+    char made[PATH_MAX];
+    assert_non_null(outside_temp_dir(made, sizeof made, "faas-pver-out"));
+    assert_non_null(realpath(made, f->outside));
     const char *old = getenv("TMPDIR");
     f->old_tmpdir = old ? strdup(old) : NULL;
     setenv("TMPDIR", f->tmp, 1);        /* where the library makes its snapshots */
     snprintf(f->tmpenv, sizeof f->tmpenv, "TMPDIR=%s", f->tmp);
+    f->writable[0] = f->tmp;
+    f->writable[1] = NULL;
     snprintf(f->bootstrap, sizeof f->bootstrap, "%s/bootstrap", f->root);
     put_runtime_file(f, "bootstrap", 0755);
     put_runtime_file(f, "function.sh", 0644);
@@ -129,6 +135,7 @@ static void register_fn(vfix *f, const char *name, const char *handler)
     pc.argv = argv;
     pc.handler = handler;
     pc.environment = env;
+    pc.writable = f->writable;
     pc.cwd = f->root;
     ASSERT_OK(faas_register_process(f->rt, name, &pc, NULL));
 }
@@ -334,6 +341,7 @@ static void command_in_the_task_root_runs_from_the_copy(void **state)
     pc.command = cmd;                   /* cwd: the command's directory */
     pc.handler = "who.handler";
     pc.environment = env;
+    pc.writable = f->writable;
     ASSERT_OK(faas_register_process(f->rt, "who", &pc, NULL));
     uint32_t v;
     ASSERT_OK(faas_publish_version(f->rt, "who", NULL, &v));

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <pthread.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <strings.h>
 #include <ftw.h>
 #include <unistd.h>
@@ -145,6 +147,18 @@ static inline char *shared_temp_dir(char *dir, size_t size, const char *prefix)
     return temp_dir(dir, size, prefix) != NULL && chmod(dir, 01777) == 0 ? dir : NULL;
 }
 
+/* A new directory prefix-XXXXXX outside /tmp (/var/tmp, else $top_builddir), open to
+ * every user (0777), its path in dir; NULL if not. A process function's runtime and an
+ * isolated instance see a /tmp of their own: a directory of the host's they must see
+ * (read-only) is made here. */
+static inline char *outside_temp_dir(char *dir, size_t size, const char *prefix)
+{
+    const char *build = getenv("top_builddir");
+    const char *at = access("/var/tmp", W_OK) == 0 ? "/var/tmp" : build ? build : ".";
+    snprintf(dir, size, "%s/%s-XXXXXX", at, prefix);
+    return mkdtemp(dir) != NULL && chmod(dir, 0777) == 0 ? dir : NULL;
+}
+
 /* nftw()'s callback for remove_tree(). */
 static inline int remove_tree_one(const char *path, const struct stat *st, int flag,
                                   struct FTW *ftw)
@@ -157,6 +171,60 @@ static inline int remove_tree_one(const char *path, const struct stat *st, int f
 static inline void remove_tree(const char *path)
 {
     nftw(path, remove_tree_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* What a function that tries to change the host's files ("deface", spoil.h) is given: a
+ * directory outside /tmp that its user may write (0777) holding a file it may remove
+ * (victim), and a marker: the host made /tmp/MARKER.host, the function must not see it,
+ * and the host must not see the /tmp/MARKER it makes. */
+typedef struct deface_scene {
+    char dir[256], victim[300], made[300], marker[64], host_file[128], its_file[128];
+    char event[400];            /* "DIR MARKER" */
+} deface_scene;
+
+static inline void deface_scene_make(deface_scene *s, const char *prefix)
+{
+    assert_non_null(outside_temp_dir(s->dir, sizeof s->dir, prefix));
+    snprintf(s->victim, sizeof s->victim, "%s/victim", s->dir);
+    snprintf(s->made, sizeof s->made, "%s/new", s->dir);
+    snprintf(s->marker, sizeof s->marker, "faas-deface-%d-%ld", (int)getpid(),
+             (long)random());
+    snprintf(s->host_file, sizeof s->host_file, "/tmp/%s.host", s->marker);
+    snprintf(s->its_file, sizeof s->its_file, "/tmp/%s", s->marker);
+    snprintf(s->event, sizeof s->event, "%s %s", s->dir, s->marker);
+    FILE *fp = fopen(s->victim, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    fp = fopen(s->host_file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+}
+
+/* The host's files as they were: victim there, nothing made in DIR or in its /tmp. */
+static inline bool deface_scene_intact(const deface_scene *s)
+{
+    return access(s->victim, F_OK) == 0 && access(s->made, F_OK) != 0 &&
+           access(s->its_file, F_OK) != 0;
+}
+
+static inline void deface_scene_free(deface_scene *s)
+{
+    remove_tree(s->dir);
+    unlink(s->host_file);
+    unlink(s->its_file);
+}
+
+/* The first size - 1 bytes of path, NUL-terminated, in buf; their count, or -1. */
+static inline ssize_t read_small_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n >= 0)
+        buf[n] = '\0';
+    return n;
 }
 
 /* ---- the handler ABI's NUL byte ----------------------------------------------------------- */

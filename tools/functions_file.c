@@ -181,7 +181,8 @@ static bool store(parser *p, char **slot, const char *v)
     return true;
 }
 
-static bool set_text(parser *p, ff_function *fn, const ff_key *k, const char *v)
+/* v is text for key k: not longer than k->max, no control character. */
+static bool check_text(parser *p, const ff_key *k, const char *v)
 {
     char b[72];
     size_t n = strlen(v);
@@ -194,7 +195,12 @@ static bool set_text(parser *p, ff_function *fn, const ff_key *k, const char *v)
             error(p, "%s = %s: has a control character", k->name, shown(v, b));
             return false;
         }
-    return store(p, FIELD(fn, k, char *), v);
+    return true;
+}
+
+static bool set_text(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    return check_text(p, k, v) && store(p, FIELD(fn, k, char *), v);
 }
 
 static bool set_name(parser *p, ff_function *fn, const ff_key *k, const char *v)
@@ -405,6 +411,41 @@ static bool set_command(parser *p, ff_function *fn, const ff_key *k, const char 
     return true;
 }
 
+/* writable = DIR... (blank-separated, each relative to the file's directory): the
+ * directories the runtime may write (faas_process_config.writable); registration checks
+ * that each is one. */
+static bool set_writable(parser *p, ff_function *fn, const ff_key *k, const char *v)
+{
+    if (!check_text(p, k, v))
+        return false;
+    char **words = split_words(p, v);
+    if (words == NULL) {
+        if (!p->oom)
+            error(p, "[%s] writable: name one directory or more", fn->name);
+        return false;
+    }
+    size_t n = 0;
+    for (char **w = words; *w != NULL; w++, n++)
+        if ((*w)[0] != '/' && p->dir != NULL) {
+            char *joined = in_dir(p, *w);
+            if (joined == NULL) {
+                free_words(words);
+                return false;
+            }
+            free(*w);
+            *w = joined;
+        }
+    if (n > FAAS_PROCESS_WRITABLE_MAX) {
+        error(p, "[%s] writable: %zu directories, %d at most", fn->name, n,
+              FAAS_PROCESS_WRITABLE_MAX);
+        free_words(words);
+        return false;
+    }
+    free_words(fn->writable);
+    fn->writable = words;
+    return true;
+}
+
 static const ff_word bool_words[] = {
     { "false", 0 }, { "true", 1 }, { "no", 0 }, { "yes", 1 }, { NULL, 0 },
 };
@@ -465,6 +506,7 @@ static const ff_key keys[] = {
     { "handler",         set_text,     offsetof(ff_function, handler),         0, 128, NULL },
     { "cwd",             set_dir,      offsetof(ff_function, cwd),             0, 4096, NULL },
     { "user",            set_text,     offsetof(ff_function, user),            0, 256, NULL },
+    { "writable",        set_writable, offsetof(ff_function, writable),        0, 65536, NULL },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= sizeof(uint64_t) * CHAR_BIT, "ff_function.seen has a bit per key");
@@ -1059,7 +1101,7 @@ static void check_kind(parser *p, ff_function *fn)
     static const char *const module_keys[] = { "module", "symbol", "ffi", "isolation",
                                                "seccomp" };
     static const char *const process_keys[] = { "command", "bootstrap", "handler", "cwd",
-                                                "user" };
+                                                "user", "writable" };
     if (fn->runtime) {
         if (fn->command == NULL && !(fn->seen & (key_bit("command") | key_bit("bootstrap"))))
             error(p, "[%s]: runtime = provided needs command = PROGRAM [ARGS...] or "
@@ -1365,6 +1407,7 @@ static int register_one(faas_runtime *rt, ff_file *f, ff_function *fn, const cha
         pc.environment = (const char *const *)fn->environment;
         pc.cwd = fn->cwd;
         pc.user = fn->user;
+        pc.writable = (const char *const *)fn->writable;
         rc = faas_register_process(rt, fn->name, &pc, &fn->cfg);
     } else if (fn->ffi != NULL)
         rc = faas_register_ffi(rt, fn->name, fn->module, symbol, fn->ffi, &fn->cfg);
@@ -1570,6 +1613,7 @@ void ff_free(ff_file *f)
         free_words(fn->argv);
         free(fn->handler);
         free(fn->user);
+        free_words(fn->writable);
         free(fn->cwd);
         free_words(fn->environment);
     }

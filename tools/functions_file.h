@@ -34,6 +34,8 @@ typedef struct ff_function {
     char      **argv;           /* command's words (NULL-terminated), or NULL: { command } */
     char       *handler, *cwd;  /* _HANDLER; the working directory (NULL: the default) */
     char       *user;           /* the runtime's user (NULL: faas_register_process's default) */
+    char      **writable;       /* the directories it may write, resolved, NULL-terminated,
+                                   or NULL: none */
     char      **environment;    /* "NAME=value" from [environment NAME], NULL-terminated,
                                    or NULL: none */
     size_t      nenv, env_bytes;

@@ -184,6 +184,23 @@ static int spoil(faas_ctx *ctx, const char *dir)
                   "\"removed\":%u,\"errno\":%d}", u1, u2, r.seen, r.created, r.removed, r.err);
 }
 
+/* "deface DIR MARKER": try to change the host's files (spoil.h's deface_dir); replies
+ * defaced_json(). */
+static int deface(faas_ctx *ctx, const char *arg)
+{
+    char event[4096], *dir, *marker;
+    snprintf(event, sizeof event, "%s", arg);
+    if (deface_event(event, &dir, &marker) != 0)
+        return faas_fail(ctx, "Usage", "deface DIR MARKER");
+    defaced d = deface_dir(dir, marker);
+    char *json = NULL;
+    if (defaced_json(&d, &json) < 0)
+        return faas_fail(ctx, "NoMemory", "asprintf");
+    int rc = replyf(ctx, "%s", json);
+    free(json);
+    return rc;
+}
+
 /* "signal NAME PID SIG [ADDR]": one system call that acts on process PID ("self": this one). */
 static int signal_other(faas_ctx *ctx, const char *arg)
 {
@@ -410,6 +427,8 @@ int attack(faas_ctx *ctx, const void *payload, size_t len)
         return mem_open(ctx, arg);
     if (IS("spoil"))
         return spoil(ctx, arg);
+    if (IS("deface"))
+        return deface(ctx, arg);
     if (IS("child-kill"))
         return child_kill(ctx, arg);
     if (IS("kids"))

@@ -34,6 +34,10 @@
  *                      it sees there, tries to create D/intruder and to remove every
  *                      entry, and answers {"seen":N,"created":0|1,"removed":R,"errno":E},
  *                      E the create's errno (or opendir's, if it could not list D);
+ *   "deface"           the event is "D M": it tries to change the host's files (remount
+ *                      / read-write, remove D/victim, make D/new, leave /tmp/M, look
+ *                      for /tmp/M.host, remount in namespaces of its own) and answers
+ *                      spoil.h's defaced_json(), an errno each (0: it worked);
  *   "escape"           before its answer, starts a process that leaves the instance's
  *                      process group and session (fork, setsid, fork), closes every
  *                      descriptor and waits for ever; the answer is {"pid":P,"self":S},
@@ -503,11 +507,11 @@ int main(void)
     bool once = strcmp(handler, "once") == 0, flood = strcmp(handler, "flood") == 0;
     bool escape = strcmp(handler, "escape") == 0, sig = strcmp(handler, "signal") == 0;
     bool forks = strcmp(handler, "fork") == 0, mem = strcmp(handler, "mem") == 0;
-    bool spoil = strcmp(handler, "spoil") == 0;
+    bool spoil = strcmp(handler, "spoil") == 0, deface = strcmp(handler, "deface") == 0;
     resp r;
     if (strcmp(handler, "hostile") == 0)
         hostile(&c);
-    if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && !mem && !spoil &&
+    if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && !mem && !spoil && !deface &&
         *handler != '\0' &&
         strcmp(handler, "echo") != 0) {
         char body[512];
@@ -594,6 +598,15 @@ int main(void)
                 r.body = NULL;
                 r.len = spoil_answer(dir, &r.body);
                 free(dir);
+            }
+            if (deface && r.body != NULL) {
+                char *dir, *marker;
+                defaced d = { EINVAL, EINVAL, EINVAL, EINVAL, 0, EINVAL };
+                if (deface_event(r.body, &dir, &marker) == 0)
+                    d = deface_dir(dir, marker);
+                free(r.body);
+                int n = defaced_json(&d, &r.body);
+                r.len = n > 0 ? (size_t)n : 0;
             }
             if (forks && r.body != NULL) {
                 unsigned n = (unsigned)strtoul(r.body, NULL, 10), made = 0;
