@@ -853,6 +853,7 @@ static void process_function_keys(void **state)
                       "command =  bash   bootstrap --x \n"
                       "handler = function.handler\n"
                       "cwd = code\n"
+                      "writable = out  /var/tmp\n"
                       "[al2]\n"
                       "runtime = provided.al2\n"
                       "command = /bin/true\n", dir);
@@ -888,6 +889,11 @@ static void process_function_keys(void **state)
     snprintf(want, sizeof want, "%s/code", dir);
     assert_string_equal(t->cwd, want);
     assert_null(t->environment);
+    snprintf(want, sizeof want, "%s/out", dir);     /* relative to the file's directory */
+    assert_string_equal(t->writable[0], want);
+    assert_string_equal(t->writable[1], "/var/tmp");
+    assert_null(t->writable[2]);
+    assert_null(h->writable);
     assert_string_equal(f.fns[2].command, "/bin/true");
     assert_string_equal(f.fns[2].cwd, dir);   /* command = ...: the file's directory */
     ff_free(&f);
@@ -930,7 +936,14 @@ static void process_function_errors_with_their_lines(void **state)
                       "command = /bin/true\n"               /* 28 */
                       "bootstrap = /bin/true\n"             /* 29: both */
                       "[environment h]\n"                   /* 30 */
-                      "AWS_SECRET_ACCESS_KEY = k\n",        /* 31: reserved */
+                      "AWS_SECRET_ACCESS_KEY = k\n"         /* 31: reserved */
+                      "[i]\n"                               /* 32 */
+                      "runtime = provided\n"                /* 33 */
+                      "command = /bin/true\n"               /* 34 */
+                      "writable = \t \n"                    /* 35: none named */
+                      "[j]\n"                               /* 36 */
+                      "module = /j.so\n"                    /* 37 */
+                      "writable = /var/tmp\n",              /* 38: without runtime */
                       dir);
     print_errors(&f);
     static const char *const want[] = {
@@ -944,10 +957,12 @@ static void process_function_errors_with_their_lines(void **state)
         "fns.ini:25: runtime = nodejs20.x: one of provided, provided.al2023, provided.al2",
         "fns.ini:29: [h] bootstrap: command and bootstrap name one thing",
         "fns.ini:31: [environment h] AWS_SECRET_ACCESS_KEY: reserved by Lambda",
+        "fns.ini:35: [i] writable: needs a value",
         "fns.ini:1: [a]: runtime = provided needs command = PROGRAM [ARGS...] or bootstrap",
         "fns.ini:3: [b]: module is for module functions, not runtime = provided",
         "fns.ini:18: [d]: handler needs runtime = provided",
         "fns.ini:24: [g]: needs module = PATH (a shared object) or ffi = SIGNATURE (or runtime",
+        "fns.ini:36: [j]: writable needs runtime = provided",
     };
     for (size_t i = 0; i < f.nerrors && i < sizeof want / sizeof want[0]; i++) {
         if (!starts(f.errors[i], want[i]))
@@ -973,7 +988,7 @@ static void process_function_is_registered_and_runs(void **state)
     const char *src = getenv("top_srcdir");
     snprintf(text, sizeof text,
              "[greet]\nruntime = provided\ncommand = bash %s/tests/runtime/bootstrap\n"
-             "handler = greet.handler\nmax_concurrency = 2\n"
+             "handler = greet.handler\nmax_concurrency = 2\nwritable = .\n"
              "[environment greet]\nGREETING = hello there\nTMPDIR = %s\n",
              src ? src : "..", dir);
     faas_options o = { .size = sizeof(faas_options), .manual = 1 };

@@ -54,6 +54,7 @@ runtime = provided
 command = bash {bootstrap}
 handler = function.handler
 cwd = {dir}
+writable = {dir}
 
 [environment tutorial]
 TMPDIR = {dir}
@@ -63,6 +64,7 @@ runtime = provided.al2023
 command = bash {bootstrap}
 handler = fail.handler
 cwd = {dir}
+writable = {dir}
 
 [environment crashes]
 TMPDIR = {dir}
@@ -71,6 +73,7 @@ TMPDIR = {dir}
 runtime = provided
 command = bash {dir}/errboot
 cwd = {dir}
+writable = {dir}
 
 [environment errors]
 TMPDIR = {dir}
@@ -82,6 +85,7 @@ handler = block.handler
 max_concurrency = 4
 timeout_ms = 60000
 cwd = {dir}
+writable = {dir}
 
 [environment block]
 TMPDIR = {dir}

@@ -24,6 +24,7 @@ runtime = provided
 command = bash {dir}/bootstrap
 handler = function.handler
 cwd = {dir}
+writable = {tmp}
 
 [environment tut]
 TMPDIR = {tmp}
