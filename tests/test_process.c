@@ -613,26 +613,6 @@ static void runtime_cannot_open_the_hosts_memory(void **state)
     capture_free(&cap);
 }
 
-#if defined(__SANITIZE_THREAD__)
-# define TSAN 1
-#elif defined(__has_feature)
-# if __has_feature(thread_sanitizer)
-#  define TSAN 1
-# endif
-#endif
-#ifndef TSAN
-# define TSAN 0
-#endif
-
-/* Can a process of this user make a user namespace here (a probe, in a child)? */
-static bool user_namespaces_allowed(void)
-{
-    pid_t p = fork();
-    if (p == 0)
-        _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
-    int st;
-    return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
 
 /* A manual runtime whose log goes to cap (initialised here) and whose journal is the
  * directory journal: faas_runtime_new()'s status. Without cmocka (it may run in a child). */
@@ -955,46 +935,67 @@ static void writable_is_checked(void **state)
 }
 
 /* A writable directory is the one named, whatever its path names later: a runtime that
- * may write its parent (here the host plays it) could put there a link to another of the
- * host's directories. The instance then does not start (the init finds the path naming
- * another directory: ELOOP), and the other directory is untouched; the directory put back,
- * it starts and writes there. */
+ * may write it or one of its parents (here the host plays it) could put there a link to
+ * another of the host's directories, for the directory itself or for a parent. The
+ * instance then does not start (the init finds the path naming another directory: ELOOP),
+ * and the other directory is untouched; the directory put back, it starts and writes
+ * there. */
 static void writable_is_only_what_was_named(void **state)
 {
     pfix *f = *state;
     deface_scene sc;
     deface_scene_make(&sc, "faas-deface");
-    char base[256], w[300], away[300];
+    char base[256], p[300], w[310], away[300], target[300], moved[320];
     assert_non_null(outside_temp_dir(base, sizeof base, "faas-writable"));
-    snprintf(w, sizeof w, "%s/w", base);
+    snprintf(p, sizeof p, "%s/p", base);
+    snprintf(w, sizeof w, "%s/w", p);
     snprintf(away, sizeof away, "%s/away", base);
+    snprintf(target, sizeof target, "%s/target", base);
+    assert_int_equal(mkdir(p, 0777), 0);
     assert_int_equal(mkdir(w, 0777), 0);
-    assert_int_equal(chmod(w, 0777), 0);
+    assert_int_equal(chmod(w, 0777), 0);                /* the runtime's user writes it */
+    assert_int_equal(mkdir(target, 0777), 0);
+    /* The scene moves to target/w: what base/p/w names once base/p is a link to target. */
+    snprintf(moved, sizeof moved, "%s/w", target);
+    assert_int_equal(rename(sc.dir, moved), 0);
+    snprintf(sc.dir, sizeof sc.dir, "%s", moved);
+    snprintf(sc.victim, sizeof sc.victim, "%s/victim", moved);
+    snprintf(sc.made, sizeof sc.made, "%s/new", moved);
+    snprintf(sc.event, sizeof sc.event, "%s %s", moved, sc.marker);
     capture cap;
     faas_runtime *rt;
     ASSERT_OK(journal_runtime(&rt, &cap, NULL));
     const char *writable[] = { w, NULL };
     ASSERT_OK(register_deface(rt, "rw", f->dir, NULL, writable));
-    assert_int_equal(rename(w, away), 0);                   /* w is now a link to sc.dir */
-    assert_int_equal(symlink(sc.dir, w), 0);
+    const char *swapped[] = { "the writable directory", "its parent" };
+    for (int i = 0; i < 2; i++) {
+        const char *from = i == 0 ? w : p;              /* the directory, or its parent */
+        assert_int_equal(rename(from, away), 0);
+        assert_int_equal(symlink(i == 0 ? moved : target, from), 0);
+        faas_response res;
+        defaced d;
+        int rc = deface_call(rt, "rw", &sc, &d, &res);
+        print_message("# %s swapped for a link: %s (%s)\n",
+                      swapped[i], faas_strerror(rc), res.error_message ? res.error_message
+                                                                       : "");
+        bool said = capture_count(&cap, "do not see this host's files read-only") > 0;
+        if (!said || (user_namespaces_allowed() && !TSAN)) {
+            assert_int_equal(rc, FAAS_EINIT);
+            assert_non_null(strstr(res.error_message, "Too many levels of symbolic links"));
+            assert_true(deface_scene_intact(&sc));
+        }
+        faas_response_free(&res);
+        assert_int_equal(unlink(from), 0);              /* put back */
+        assert_int_equal(rename(away, from), 0);
+    }
+    deface_scene event = sc;                            /* it works, in w itself */
+    snprintf(event.event, sizeof event.event, "%s %s", w, sc.marker);
     faas_response res;
     defaced d;
-    int rc = deface_call(rt, "rw", &sc, &d, &res);
-    print_message("# the writable directory swapped for a link: %s (%s)\n",
-                  faas_strerror(rc), res.error_message ? res.error_message : "");
-    bool said = capture_count(&cap, "do not see this host's files read-only") > 0;
-    if (!said || (user_namespaces_allowed() && !TSAN)) {
-        assert_int_equal(rc, FAAS_EINIT);
-        assert_non_null(strstr(res.error_message, "Too many levels of symbolic links"));
-        assert_true(deface_scene_intact(&sc));
-    }
-    faas_response_free(&res);
-    assert_int_equal(unlink(w), 0);                         /* put back: it works */
-    assert_int_equal(rename(away, w), 0);
-    snprintf(sc.event, sizeof sc.event, "%s %s", w, sc.marker);
-    ASSERT_OK(deface_call(rt, "rw", &sc, &d, &res));
+    ASSERT_OK(deface_call(rt, "rw", &event, &d, &res));
     faas_response_free(&res);
     assert_int_equal(d.made, 0);
+    assert_true(deface_scene_intact(&sc));
     faas_runtime_free(rt);
     capture_free(&cap);
     deface_scene_free(&sc);

@@ -24,7 +24,9 @@
 #include <strings.h>
 #include <ftw.h>
 #include <unistd.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include <faas.h>
@@ -178,8 +180,8 @@ static inline void remove_tree(const char *path)
  * (victim), and a marker: the host made /tmp/MARKER.host, the function must not see it,
  * and the host must not see the /tmp/MARKER it makes. */
 typedef struct deface_scene {
-    char dir[256], victim[300], made[300], marker[64], host_file[128], its_file[128];
-    char event[400];            /* "DIR MARKER" */
+    char dir[400], victim[420], made[420], marker[64], host_file[128], its_file[128];
+    char event[500];            /* "DIR MARKER" */
 } deface_scene;
 
 static inline void deface_scene_make(deface_scene *s, const char *prefix)
@@ -463,6 +465,29 @@ static inline void tap_fix_skips(void)
         setvbuf(f, NULL, _IOLBF, 0);
         stdout = f;
     }
+}
+
+#if defined(__SANITIZE_THREAD__)
+# define TSAN 1
+#elif defined(__has_feature)
+# if __has_feature(thread_sanitizer)
+#  define TSAN 1
+# endif
+#endif
+#ifndef TSAN
+# define TSAN 0
+#endif
+
+/* Can a process of this user make a user namespace here (a probe, in a child)? Where it
+ * can, and not under ThreadSanitizer (whose threads forbid it), instances get namespaces
+ * of their own: a log that says they do not is then a failure. */
+static inline bool user_namespaces_allowed(void)
+{
+    pid_t p = fork();
+    if (p == 0)
+        _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+    int st;
+    return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 /* ---- /proc ---------------------------------------------------------------------------- */
