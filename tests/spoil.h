@@ -62,6 +62,9 @@ typedef struct defaced {
     int remount_own;            /* / remounted read-write in a user and mount namespace of
                                    its own (where it has every right: the mounts it was
                                    given must stay locked) */
+    int cgroup;                 /* the root cgroup's cgroup.procs opened for writing (a
+                                   process could leave its own, and its limits); not
+                                   written */
 } defaced;
 
 /* A function that tries to change the host's files: remount / read-write, remove a file
@@ -71,7 +74,7 @@ static inline defaced deface_dir(const char *dir, const char *marker)
 {
     if (strlen(dir) >= 4096 || strlen(marker) >= 64)
         return (defaced){ ENAMETOOLONG, ENAMETOOLONG, ENAMETOOLONG, ENAMETOOLONG, 0,
-                          ENAMETOOLONG };
+                          ENAMETOOLONG, ENAMETOOLONG };
     defaced d;
     char path[4200];
     d.remount = mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL) == 0 ? 0 : errno;
@@ -89,6 +92,12 @@ static inline defaced deface_dir(const char *dir, const char *marker)
         close(fd);
     if (t >= 0)
         close(t);
+    const char *procs = access("/sys/fs/cgroup/cgroup.procs", F_OK) == 0
+                        ? "/sys/fs/cgroup/cgroup.procs" : "/sys/fs/cgroup/pids/cgroup.procs";
+    int cg = open(procs, O_WRONLY | O_CLOEXEC);
+    d.cgroup = cg >= 0 ? 0 : errno;
+    if (cg >= 0)
+        close(cg);
     d.remount_own = unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0 ? errno
                     : mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL) == 0 ? 0 : errno;
     return d;
@@ -110,8 +119,8 @@ static inline int deface_event(char *event, char **dir, char **marker)
 static inline int defaced_json(const defaced *d, char **out)
 {
     return asprintf(out, "{\"remount\":%d,\"victim\":%d,\"made\":%d,\"tmp\":%d,"
-                    "\"seen\":%d,\"remount_own\":%d}", d->remount, d->victim, d->made, d->tmp,
-                    d->seen, d->remount_own);
+                    "\"seen\":%d,\"remount_own\":%d,\"cgroup\":%d}", d->remount, d->victim,
+                    d->made, d->tmp, d->seen, d->remount_own, d->cgroup);
 }
 
 /* The answer back into *d; 0, or -1 if it is not one. */
@@ -123,8 +132,8 @@ static inline int defaced_parse(const char *json, size_t len, defaced *d)
     memcpy(buf, json, len);
     buf[len] = '\0';
     return sscanf(buf, "{\"remount\":%d,\"victim\":%d,\"made\":%d,\"tmp\":%d,"
-                  "\"seen\":%d,\"remount_own\":%d}", &d->remount, &d->victim, &d->made,
-                  &d->tmp, &d->seen, &d->remount_own) == 6 ? 0 : -1;
+                  "\"seen\":%d,\"remount_own\":%d,\"cgroup\":%d}", &d->remount, &d->victim,
+                  &d->made, &d->tmp, &d->seen, &d->remount_own, &d->cgroup) == 7 ? 0 : -1;
 }
 
 #endif /* FAAS_TESTS_SPOIL_H */

@@ -863,9 +863,9 @@ static void runtimes_see_the_host_read_only(void **state)
         bool intact = deface_scene_intact(&sc);
         bool said = capture_count(&cap, "do not see this host's files read-only") > 0;
         print_message("# as %s: remount %d, victim %d, new %d, /tmp %d (the host's seen: %d), "
-                      "remount in its own namespaces %d; the host's files %s%s\n",
+                      "remount in its own namespaces %d, cgroup.procs %d; the host's files %s%s\n",
                       users[i] ? users[i] : "the default", d.remount, d.victim, d.made, d.tmp,
-                      d.seen, d.remount_own, intact ? "intact" : "CHANGED",
+                      d.seen, d.remount_own, d.cgroup, intact ? "intact" : "CHANGED",
                       said ? " (not read-only here: the log says so)" : "");
         if (said && user_namespaces_allowed() && !TSAN)
             fail_msg("the log says runtimes do not see the host read-only, where they could");
@@ -876,6 +876,7 @@ static void runtimes_see_the_host_read_only(void **state)
             assert_int_equal(d.tmp, 0);
             assert_int_equal(d.seen, 0);
             assert_int_not_equal(d.remount_own, 0);
+            assert_int_not_equal(d.cgroup, 0);
             assert_true(intact);
         }
         ASSERT_OK(deface_call(rt, "rw", &sc, &d, &res));      /* named writable: it may */

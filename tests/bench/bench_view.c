@@ -1,0 +1,127 @@
+/*
+ * bench_view.c - what the read-only view of the host's files (faas__iso_view,
+ * isolate_userns.c) costs a process instance's init, against what the init did before:
+ * a mount namespace of its own and the journal hidden (an unshare, a private /, one tmpfs).
+ * Each round forks three children side by side, in turn, and times fork-to-reaped:
+ *
+ *   bare   fork, exit                              (the floor)
+ *   ns     fork, mount namespace + journal hidden, exit   (before the view)
+ *   view   fork, faas__iso_view (every mount read-only, /tmp and /dev/shm of its own,
+ *          a directory of the runtime's put back from /tmp, one writable directory,
+ *          the journal hidden), exit
+ *
+ * Not root, each child first makes a user namespace of its own (as the spawner of a host
+ * not root does), in every variant. Prints the medians (microseconds) and the view's cost
+ * over ns; run it several times, the machine is noisy.
+ *
+ *   tests/bench/bench_view [ROUNDS]          (default 200)
+ */
+#include "../../libfaas/internal.h"
+#include "../../libfaas/isolate.h"
+#include "bench.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { BARE, NS, VIEW, NVARIANTS };
+static const char *const names[NVARIANTS] = { "bare", "ns", "view" };
+
+static char journal[256], keep[256], writable[256];
+
+/* The child's work for variant v: 0 on success, else 1 + the failed step. */
+static int child(int v, bool root)
+{
+    bool broken;
+    if (!root && faas__iso_userns(geteuid(), getegid(), &broken) <= 0)
+        return 100;
+    if (v == BARE)
+        return 0;
+    if (v == NS) {
+        if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+            return 101;
+        return mount("faas-hidden", journal, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
+                     MS_NOEXEC, "size=4k,mode=0") == 0 ? 0 : 102;
+    }
+    const char *dirs[] = { keep, writable };
+    int step = 0;
+    return faas__iso_view(journal, dirs, 1, 1, &step) > 0 ? 0 : 1 + step;
+}
+
+/* Fork, run variant v, reap: microseconds, or -1 (the child failed: *why its code). */
+static double once(int v, bool root, int *why)
+{
+    uint64_t t0 = bench_now_ns();
+    pid_t p = fork();
+    if (p == 0)
+        _exit(child(v, root));
+    int st = 0;
+    while (p > 0 && waitpid(p, &st, 0) < 0 && errno == EINTR)
+        ;
+    uint64_t t1 = bench_now_ns();
+    if (p < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        *why = p < 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 200;
+        return -1;
+    }
+    return (double)(t1 - t0) / 1000.0;
+}
+
+static int make_dir(char *out, size_t size, const char *at, const char *prefix)
+{
+    snprintf(out, size, "%s/%s-XXXXXX", at, prefix);
+    return mkdtemp(out) != NULL ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    size_t rounds = argc > 1 ? (size_t)bench_parse_count(argv[0], argv[1], "ROUNDS") : 200;
+    bool root = geteuid() == 0;
+    /* the journal and the writable directory outside /tmp; the kept one in it */
+    if (make_dir(journal, sizeof journal, "/var/tmp", "faas-bv-journal") != 0 ||
+        make_dir(writable, sizeof writable, "/var/tmp", "faas-bv-writable") != 0 ||
+        make_dir(keep, sizeof keep, "/tmp", "faas-bv-keep") != 0) {
+        perror("bench_view: mkdtemp");
+        return 1;
+    }
+    double *t[NVARIANTS];
+    for (int v = 0; v < NVARIANTS; v++)
+        t[v] = calloc(rounds, sizeof(double));
+    int rc = 0;
+    for (size_t i = 0; i < rounds && rc == 0; i++)
+        for (int v = 0; v < NVARIANTS; v++) {
+            int why = 0;
+            t[v][i] = once(v, root, &why);
+            if (t[v][i] < 0) {
+                fprintf(stderr, "bench_view: %s failed (%d%s%s)\n", names[v], why,
+                        v == VIEW && why > 1 ? ": " : "",
+                        v == VIEW && why > 1 ? faas__iso_view_step(why - 1) : "");
+                rc = 1;
+                break;
+            }
+        }
+    if (rc == 0) {
+        double med[NVARIANTS];
+        printf("bench_view: %zu rounds, as %s%s (fork to reaped, microseconds)\n", rounds,
+               root ? "root" : "a user not root",
+               root ? "" : ", each child in a user namespace of its own");
+        for (int v = 0; v < NVARIANTS; v++) {
+            bench_summary s = bench_summarise(t[v], rounds);
+            med[v] = s.median;
+            printf("  %-5s median %8.1f  p90 %8.1f  min %8.1f\n", names[v], s.median, s.p90,
+                   s.min);
+        }
+        printf("  the view costs %.1f us over ns (%.2fx), %.1f us over bare\n",
+               med[VIEW] - med[NS], med[NS] > 0 ? med[VIEW] / med[NS] : 0.0,
+               med[VIEW] - med[BARE]);
+    }
+    for (int v = 0; v < NVARIANTS; v++)
+        free(t[v]);
+    rmdir(journal);
+    rmdir(writable);
+    rmdir(keep);
+    return rc;
+}
