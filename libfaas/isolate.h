@@ -284,7 +284,8 @@ enum { FAAS__ISO_VIEW_NS = 1, FAAS__ISO_VIEW_READONLY, FAAS__ISO_VIEW_TMP,
        FAAS__ISO_VIEW_KEEP, FAAS__ISO_VIEW_WRITABLE, FAAS__ISO_VIEW_HIDE };
 int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
                        size_t nwritable, int *step);
-/* What a FAAS__ISO_VIEW_* step is, in words ("every mount read-only"). */
+/* What a FAAS__ISO_VIEW_* step is, in words ("every mount read-only"; wire.c, in every
+ * build). */
 const char *faas__iso_view_step(int step);
 
 /* How a process instance's memory_mb is kept (faas-spawner; isolate_cgroup.c): a memory

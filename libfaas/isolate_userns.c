@@ -123,19 +123,6 @@ static int make_path(const char *path)
     }
 }
 
-const char *faas__iso_view_step(int step)
-{
-    switch (step) {
-    case FAAS__ISO_VIEW_NS:       return "a mount namespace";
-    case FAAS__ISO_VIEW_READONLY: return "every mount read-only";
-    case FAAS__ISO_VIEW_TMP:      return "a private /tmp";
-    case FAAS__ISO_VIEW_KEEP:     return "a directory the runtime needs";
-    case FAAS__ISO_VIEW_WRITABLE: return "a writable directory";
-    case FAAS__ISO_VIEW_HIDE:     return "the journal hidden";
-    default:                      return "the view";
-    }
-}
-
 int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
                        size_t nwritable, int *step)
 {

@@ -97,3 +97,18 @@ long faas__iso_recv(int sock, void *buf, size_t cap, int *fd, bool restart)
         *fd = -1;
     return len;
 }
+
+/* STARTED.view_step in words (the host says it; the view is made in isolate_userns.c,
+ * which a build without isolation leaves out of the library). */
+const char *faas__iso_view_step(int step)
+{
+    switch (step) {
+    case FAAS__ISO_VIEW_NS:       return "a mount namespace";
+    case FAAS__ISO_VIEW_READONLY: return "every mount read-only";
+    case FAAS__ISO_VIEW_TMP:      return "a private /tmp";
+    case FAAS__ISO_VIEW_KEEP:     return "a directory the runtime needs";
+    case FAAS__ISO_VIEW_WRITABLE: return "a writable directory";
+    case FAAS__ISO_VIEW_HIDE:     return "the journal hidden";
+    default:                      return "the view";
+    }
+}
