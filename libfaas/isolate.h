@@ -281,7 +281,9 @@ int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken);
  * (a namespace it makes of its own copies the mounts locked). Single-threaded callers. */
 #define FAAS__ISO_VIEW_DIRS 66          /* nkeep + nwritable at most */
 enum { FAAS__ISO_VIEW_NS = 1, FAAS__ISO_VIEW_READONLY, FAAS__ISO_VIEW_TMP,
-       FAAS__ISO_VIEW_KEEP, FAAS__ISO_VIEW_WRITABLE, FAAS__ISO_VIEW_HIDE };
+       FAAS__ISO_VIEW_KEEP, FAAS__ISO_VIEW_WRITABLE, FAAS__ISO_VIEW_HIDE,
+       FAAS__ISO_VIEW_LOCK };   /* (after it: the runtime, root without a user namespace
+                                   of its own, could undo it) */
 int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
                        size_t nwritable, int *step);
 /* What a FAAS__ISO_VIEW_* step is, in words ("every mount read-only"; wire.c, in every

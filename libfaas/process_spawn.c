@@ -71,7 +71,8 @@ typedef struct faas__spawner {
     bool            direct;       /* it could not start: runtimes are spawned directly */
     bool            userns_said;  /* the log said runtimes have no user namespace */
     bool            view_said;    /* ... that their view of its files is not read-only */
-    char           *warning;      /* to log once the lock is dropped, or NULL */
+    char           *warning;      /* to log once the lock is dropped, or NULL: lines
+                                     separated by '\n' */
     unsigned char  *buf;          /* FAAS__ISO_MSG_MAX bytes: an EXEC */
 } spawner;
 
@@ -323,13 +324,16 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
                      strerror(-r.userns), q->uid >= 0 ? "" : ", and write this host's") < 0)
             s->warning = NULL;
     }
-    if (r.view < 0 && !s->view_said && s->warning == NULL) {
+    char *view = NULL;
+    if (r.view < 0 && !s->view_said &&
+        asprintf(&view, "%s%sWARNING process instances: runtimes do not see this host's "
+                 "files read-only (%s: %s): one may change those its user may%s%s",
+                 s->warning ? s->warning : "", s->warning ? "\n" : "",
+                 faas__iso_view_step(r.view_step), strerror(-r.view),
+                 q->hide ? ", the journal " : "", q->hide ? q->hide : "") >= 0) {
         s->view_said = true;
-        if (asprintf(&s->warning, "WARNING process instances: runtimes do not see this "
-                     "host's files read-only (%s: %s): one may change those its user may%s%s",
-                     faas__iso_view_step(r.view_step), strerror(-r.view),
-                     q->hide ? ", the journal " : "", q->hide ? q->hide : "") < 0)
-            s->warning = NULL;
+        free(s->warning);               /* a second line after the first */
+        s->warning = view;
     }
     p->pid = r.code;
     p->group = init;
@@ -360,10 +364,13 @@ int faas__pspawn_start(faas_runtime *rt, const faas__pspawn_req *q, faas__pspawn
     char *warning = s->warning;
     s->warning = NULL;
     pthread_mutex_unlock(&s->lock);
-    if (warning != NULL) {              /* the sink is user code: never under the lock */
-        faas__log_line(rt, warning);
-        free(warning);
+    /* the sink is user code: never under the lock */
+    for (char *line = warning, *nl; line != NULL; line = nl ? nl + 1 : NULL) {
+        if ((nl = strchr(line, '\n')) != NULL)
+            *nl = '\0';
+        faas__log_line(rt, line);
     }
+    free(warning);
     if (direct)
         return spawn_direct(q, p, err, errlen);
     if (rc == SPAWNER_GONE)

@@ -319,6 +319,12 @@ static _Noreturn void init_main(int sock, bool ns)
             prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* after: its /proc/self files are root's */
         }
     }
+    /* Root without a user namespace of its own keeps its rights over the mount namespace:
+     * it could remount what the view made read-only. Said, as a view not made. */
+    if (failed == NULL && own_view > 0 && own_userns < 0 && geteuid() == 0) {
+        own_view = own_userns;
+        own_view_step = FAAS__ISO_VIEW_LOCK;
+    }
     /* RLIMIT_NPROC (a host not root) counts a user's processes per user namespace: in the
      * instance's own only the instance's, its init the first, so the limit is pids_max
      * itself. Set once the namespace is made: the namespace keeps the limit its creator
