@@ -282,10 +282,17 @@ int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken);
 #define FAAS__ISO_VIEW_DIRS 66          /* nkeep + nwritable at most */
 enum { FAAS__ISO_VIEW_NS = 1, FAAS__ISO_VIEW_READONLY, FAAS__ISO_VIEW_TMP,
        FAAS__ISO_VIEW_KEEP, FAAS__ISO_VIEW_WRITABLE, FAAS__ISO_VIEW_HIDE,
+       FAAS__ISO_VIEW_PROC,     /* /proc put back as the host has it */
        FAAS__ISO_VIEW_LOCK };   /* (after it: the runtime, root without a user namespace
                                    of its own, could undo it) */
+#define FAAS__ISO_VIEW_PARTIAL 0x100  /* in *step: it failed after the read-only step */
 int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
                        size_t nwritable, int *step);
+/* Must the process not go on after faas__iso_view() returned rc with step? A view half
+ * made (FAAS__ISO_VIEW_PARTIAL), or a directory of the runtime's that could not be put
+ * back (but for ENOSYS: none can be made here): true. Where no view could be made at
+ * all, false: it goes on, and the host warns. */
+bool faas__iso_view_fatal(int32_t rc, int step);
 /* What a FAAS__ISO_VIEW_* step is, in words ("every mount read-only"; wire.c, in every
  * build). */
 const char *faas__iso_view_step(int step);

@@ -123,17 +123,39 @@ static int make_path(const char *path)
     }
 }
 
+/* Cover the journal, where it is to be seen from here; 0, or -1 (errno). */
+static int hide_journal(const char *hide)
+{
+    struct stat st;
+    if (hide == NULL || hide[0] != '/')
+        return 0;
+    if (stat(hide, &st) != 0)
+        return errno == ENOENT ? 0 : -1;        /* not to be seen: hidden already */
+    return mount("faas-hidden", hide, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                 "size=4k,mode=0");
+}
+
 int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
                        size_t nwritable, int *step)
 {
-    int fds[FAAS__ISO_VIEW_DIRS], nfds = 0, rc = 0;
+    int fds[FAAS__ISO_VIEW_DIRS], nfds = 0, proc = -1, rc = 0;
+    bool done_ro = false;
     size_t n = nkeep + nwritable;
     if (n > FAAS__ISO_VIEW_DIRS)
         return *step = FAAS__ISO_VIEW_WRITABLE, -E2BIG;
     *step = FAAS__ISO_VIEW_NS;
     if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         return -errno;
-    /* The directories to put back, copied while the host's tree is still as it is. */
+    /* Copied while the host's tree is still as it is: /proc, to put back as the host has
+     * it (the process's own files there, uid_map and oom_score_adj, are written after;
+     * what it may write of others' the kernel decides by their owner), and the
+     * directories to put back. */
+    *step = FAAS__ISO_VIEW_READONLY;
+    proc = open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (proc < 0) {
+        rc = -errno;
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         bool writable = i >= nkeep;
         fds[i] = -1;
@@ -147,13 +169,24 @@ int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
             goto out;
         }
     }
-    /* Every mount read-only, but /proc (the process's own files: uid_map, oom_score_adj;
-     * what it may change of others' the kernel decides by their owner). */
+    /* Every mount read-only (one call: all or none), then /proc back. From here on, a
+     * failure leaves a view half made: the caller must not run code in it. */
     *step = FAAS__ISO_VIEW_READONLY;
     struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
-    struct mount_attr rw = { .attr_clr = MOUNT_ATTR_RDONLY };
-    if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) != 0 ||
-        mount_setattr(AT_FDCWD, "/proc", AT_RECURSIVE, &rw, sizeof rw) != 0) {
+    if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    done_ro = true;
+    *step = FAAS__ISO_VIEW_PROC;
+    if (move_mount(proc, "", AT_FDCWD, "/proc", MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    /* The journal, before /tmp is covered: a process whose working directory is in the
+     * host's /tmp still reaches what lies below it there. */
+    *step = FAAS__ISO_VIEW_HIDE;
+    if (hide_journal(hide) != 0) {
         rc = -errno;
         goto out;
     }
@@ -176,12 +209,9 @@ int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
             goto out;
         }
     }
-    /* The journal, where it is still to be seen (it may be in /tmp, hidden already). */
+    /* Again, where a directory put back from /tmp shows it. */
     *step = FAAS__ISO_VIEW_HIDE;
-    struct stat st;
-    if (hide != NULL && hide[0] == '/' && stat(hide, &st) == 0 &&
-        mount("faas-hidden", hide, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              "size=4k,mode=0") != 0) {
+    if (hide_journal(hide) != 0) {
         rc = -errno;
         goto out;
     }
@@ -190,5 +220,21 @@ out:
     for (int i = 0; i < nfds; i++)
         if (fds[i] >= 0)
             close(fds[i]);
+    if (proc >= 0)
+        close(proc);
+    if (rc < 0 && done_ro)
+        *step |= FAAS__ISO_VIEW_PARTIAL;
     return rc;
+}
+
+bool faas__iso_view_fatal(int32_t rc, int step)
+{
+    if (rc > 0)
+        return false;
+    if (step & FAAS__ISO_VIEW_PARTIAL)
+        return true;                    /* half made: read-only, /tmp or the journal not */
+    /* Before the read-only step nothing is changed: none can be made (a kernel without
+     * open_tree or mount_setattr included), or a directory of the runtime's cannot be put
+     * back (a writable one swapped for a link, say), which it must not run without. */
+    return (step == FAAS__ISO_VIEW_KEEP || step == FAAS__ISO_VIEW_WRITABLE) && rc != -ENOSYS;
 }

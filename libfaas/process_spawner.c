@@ -225,8 +225,8 @@ static const char *make_view(const faas__iso_exec *e, long n)
     own_view_step = 0;
     if (cmd == NULL || cwd == NULL || hide == NULL ||
         e->writable > FAAS__ISO_VIEW_DIRS - 2u) {
-        own_view = -EPROTO;                     /* split() refuses it */
-        return NULL;
+        own_view = -EPROTO;                     /* no runtime without its view */
+        return "request";
     }
     dirs[nkeep++] = cwd;
     const char *slash = strrchr(cmd, '/');
@@ -236,12 +236,14 @@ static const char *make_view(const faas__iso_exec *e, long n)
     for (uint32_t i = 0; i < e->writable; i++)
         if ((dirs[nkeep + i] = exec_string(e, n, at + 2u + i)) == NULL) {
             own_view = -EPROTO;
-            return NULL;
+            return "request";
         }
     own_view = faas__iso_view(hide, dirs, nkeep, e->writable, &own_view_step);
-    return own_view > 0 ? NULL
-         : own_view_step == FAAS__ISO_VIEW_WRITABLE ? "writable dir"
-         : own_view_step == FAAS__ISO_VIEW_KEEP ? "runtime's dir" : NULL;
+    if (!faas__iso_view_fatal(own_view, own_view_step))
+        return NULL;
+    int step = own_view_step & ~FAAS__ISO_VIEW_PARTIAL;
+    return step == FAAS__ISO_VIEW_WRITABLE ? "writable dir"
+         : step == FAAS__ISO_VIEW_KEEP ? "runtime's dir" : "read-only view";
 }
 
 /* An instance's init: leads the instance's process group, waits for its EXEC on sock,

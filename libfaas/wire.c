@@ -102,13 +102,14 @@ long faas__iso_recv(int sock, void *buf, size_t cap, int *fd, bool restart)
  * which a build without isolation leaves out of the library). */
 const char *faas__iso_view_step(int step)
 {
-    switch (step) {
+    switch (step & ~FAAS__ISO_VIEW_PARTIAL) {
     case FAAS__ISO_VIEW_NS:       return "a mount namespace";
     case FAAS__ISO_VIEW_READONLY: return "every mount read-only";
     case FAAS__ISO_VIEW_TMP:      return "a private /tmp";
     case FAAS__ISO_VIEW_KEEP:     return "a directory the runtime needs";
     case FAAS__ISO_VIEW_WRITABLE: return "a writable directory";
     case FAAS__ISO_VIEW_HIDE:     return "the journal hidden";
+    case FAAS__ISO_VIEW_PROC:     return "/proc put back";
     case FAAS__ISO_VIEW_LOCK:     return "a user namespace, without which root undoes it";
     default:                      return "the view";
     }

@@ -613,6 +613,60 @@ static void test_journal_hidden(void **state)
     remove_tree(dir);
 }
 
+/* The journal is hidden from an instance also through a working directory it inherited in
+ * the host's /tmp (which its own /tmp covers, but "." still reaches): covered before
+ * /tmp is. */
+static void test_journal_hidden_below_cwd(void **state)
+{
+    (void)state;
+    if (!built)
+        skip();
+    char dir[] = "/tmp/faas-boundary-cwd-XXXXXX", journal[64], lock[80], here[4096];
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(getcwd(here, sizeof here));
+    snprintf(journal, sizeof journal, "%s/j", dir);
+    snprintf(lock, sizeof lock, "%s/lock", journal);
+    assert_int_equal(chdir(dir), 0);            /* the zygote, and so each instance, too */
+    sink s;
+    sink_init(&s);
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.manual = 1;
+    o.log = sink_line;
+    o.log_arg = &s;
+    o.journal_dir = journal;
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_config c = hostile_config(FAAS_SECCOMP_NONE);
+    reg(rt, "h", &c);
+    faas_response res;
+    int rc = callf(rt, "h", &res, "spoil j");   /* relative: through its working directory */
+    int u1 = -1, u2 = -1, created = -1, e = -1;
+    unsigned seen = 0, removed = 0;
+    if (rc == FAAS_OK)
+        assert_int_equal(sscanf((const char *)res.data, "{\"umount\":%d,\"umount_own\":%d,"
+                                "\"seen\":%u,\"created\":%d,\"removed\":%u,\"errno\":%d}",
+                                &u1, &u2, &seen, &created, &removed, &e), 6);
+    faas_response_free(&res);
+    faas_runtime_free(rt);
+    bool open_here = sink_has(&s, "do not see this host's files read-only");
+    sink_free(&s);
+    assert_int_equal(chdir(here), 0);
+    print_message("# through its working directory %s: saw %u, created %d, removed %u "
+                  "(errno %d)%s\n", dir, seen, created, removed, e,
+                  open_here ? " (not hidden here: the log says so)" : "");
+    assert_int_equal(rc, FAAS_OK);
+    if (open_here && user_namespaces_allowed() && !TSAN)
+        fail_msg("the log says instances do not see the host read-only, where they could");
+    if (!open_here) {
+        assert_int_equal(seen, 0);
+        assert_int_equal(created, 0);
+        assert_int_equal(removed, 0);
+        assert_int_equal(access(lock, F_OK), 0);
+    }
+    remove_tree(dir);
+}
+
 /* The host's files are read-only to an instance, though it runs as the host's user: it
  * cannot remove a file of a directory it owns, add one, or remount / read-write, there or
  * in a user and mount namespace of its own (its mounts are locked there); it sees a /tmp of
@@ -1127,6 +1181,7 @@ int main(void)
         T(test_memory_of_others_closed),
         T(test_journal_hidden),
         T(test_files_read_only),
+        T(test_journal_hidden_below_cwd),
         T(test_oom_killer_takes_instances_first),
         T(test_tree_killed_on_retire),
         /* before any test starts a thread: a fork then inherits no cached thread stack,
