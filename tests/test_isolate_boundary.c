@@ -551,6 +551,31 @@ static void test_oom_killer_takes_instances_first(void **state)
     assert_int_equal(host_after, host_before);
 }
 
+/* A manual runtime whose log goes to s (initialised here) and whose journal is the
+ * directory journal. */
+static faas_runtime *journal_runtime(sink *s, const char *journal)
+{
+    sink_init(s);
+    return journal_plain_runtime(0, sink_line, s, journal);
+}
+
+/* mod_hostile's "spoil DIR" answer. */
+typedef struct spoil_answer {
+    int      umount, umount_own;        /* 0: an unmount succeeded, else its errno */
+    unsigned seen, removed;
+    int      created, err;
+} spoil_answer;
+
+static spoil_answer spoil_parse(const faas_response *res)
+{
+    spoil_answer a = { -1, -1, 0, 0, -1, -1 };
+    assert_int_equal(sscanf((const char *)res->data, "{\"umount\":%d,\"umount_own\":%d,"
+                            "\"seen\":%u,\"created\":%d,\"removed\":%u,\"errno\":%d}",
+                            &a.umount, &a.umount_own, &a.seen, &a.created, &a.removed,
+                            &a.err), 6);
+    return a;
+}
+
 /* The host's journal (faas_options.journal_dir) is out of an instance's reach, though it
  * runs as the host's user: an empty, read-only tmpfs covers it in the instance's mount
  * namespace, made in a user namespace that the instance then leaves for one below it, with
@@ -568,15 +593,7 @@ static void test_journal_hidden(void **state)
     snprintf(lock, sizeof lock, "%s/lock", journal);
     for (size_t p = 0; p < 3; p++) {
         sink s;
-        sink_init(&s);
-        faas_options o;
-        memset(&o, 0, sizeof o);
-        o.manual = 1;
-        o.log = sink_line;
-        o.log_arg = &s;
-        o.journal_dir = journal;
-        faas_runtime *rt;
-        ASSERT_OK(faas_runtime_new(&rt, &o));
+        faas_runtime *rt = journal_runtime(&s, journal);
         faas_config c = hostile_config(profiles[p]);
         reg(rt, "h", &c);
         faas_response res;
@@ -585,22 +602,18 @@ static void test_journal_hidden(void **state)
             expect(&res, rc, FAAS_ECRASHED, "profile \"strict\"", profile_names[p]);
         } else {
             expect(&res, rc, FAAS_OK, NULL, profile_names[p]);
-            int u1 = -1, u2 = -1, created = -1, e = -1;
-            unsigned seen = 0, removed = 0;
-            assert_int_equal(sscanf((const char *)res.data, "{\"umount\":%d,\"umount_own\":"
-                                    "%d,\"seen\":%u,\"created\":%d,\"removed\":%u,"
-                                    "\"errno\":%d}", &u1, &u2, &seen, &created, &removed, &e),
-                             6);
+            spoil_answer a = spoil_parse(&res);
             bool open_here = sink_has(&s, "do not see this host's files read-only");
             print_message("# %s: unmount %d, in its own namespaces %d; saw %u, created %d, "
-                          "removed %u (errno %d)%s\n", profile_names[p], u1, u2, seen, created,
-                          removed, e, open_here ? " (not hidden here: the log says so)" : "");
+                          "removed %u (errno %d)%s\n", profile_names[p], a.umount, a.umount_own,
+                          a.seen, a.created, a.removed, a.err,
+                          open_here ? " (not hidden here: the log says so)" : "");
             if (!open_here) {
-                assert_int_not_equal(u1, 0);
-                assert_int_not_equal(u2, 0);
-                assert_int_equal(seen, 0);
-                assert_int_equal(created, 0);
-                assert_int_equal(removed, 0);
+                assert_int_not_equal(a.umount, 0);
+                assert_int_not_equal(a.umount_own, 0);
+                assert_int_equal(a.seen, 0);
+                assert_int_equal(a.created, 0);
+                assert_int_equal(a.removed, 0);
             }
         }
         faas_response_free(&res);
@@ -628,40 +641,29 @@ static void test_journal_hidden_below_cwd(void **state)
     snprintf(lock, sizeof lock, "%s/lock", journal);
     assert_int_equal(chdir(dir), 0);            /* the zygote, and so each instance, too */
     sink s;
-    sink_init(&s);
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.manual = 1;
-    o.log = sink_line;
-    o.log_arg = &s;
-    o.journal_dir = journal;
-    faas_runtime *rt;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
+    faas_runtime *rt = journal_runtime(&s, journal);
     faas_config c = hostile_config(FAAS_SECCOMP_NONE);
     reg(rt, "h", &c);
     faas_response res;
     int rc = callf(rt, "h", &res, "spoil j");   /* relative: through its working directory */
-    int u1 = -1, u2 = -1, created = -1, e = -1;
-    unsigned seen = 0, removed = 0;
+    spoil_answer a = { -1, -1, 0, 0, -1, -1 };
     if (rc == FAAS_OK)
-        assert_int_equal(sscanf((const char *)res.data, "{\"umount\":%d,\"umount_own\":%d,"
-                                "\"seen\":%u,\"created\":%d,\"removed\":%u,\"errno\":%d}",
-                                &u1, &u2, &seen, &created, &removed, &e), 6);
+        a = spoil_parse(&res);
     faas_response_free(&res);
     faas_runtime_free(rt);
     bool open_here = sink_has(&s, "do not see this host's files read-only");
     sink_free(&s);
     assert_int_equal(chdir(here), 0);
     print_message("# through its working directory %s: saw %u, created %d, removed %u "
-                  "(errno %d)%s\n", dir, seen, created, removed, e,
+                  "(errno %d)%s\n", dir, a.seen, a.created, a.removed, a.err,
                   open_here ? " (not hidden here: the log says so)" : "");
     assert_int_equal(rc, FAAS_OK);
     if (open_here && user_namespaces_allowed() && !TSAN)
         fail_msg("the log says instances do not see the host read-only, where they could");
     if (!open_here) {
-        assert_int_equal(seen, 0);
-        assert_int_equal(created, 0);
-        assert_int_equal(removed, 0);
+        assert_int_equal(a.seen, 0);
+        assert_int_equal(a.created, 0);
+        assert_int_equal(a.removed, 0);
         assert_int_equal(access(lock, F_OK), 0);
     }
     remove_tree(dir);

@@ -369,9 +369,11 @@ static inline int fixture_teardown(void **state)
     return 0;
 }
 
-/* A runtime on the real clock, manual when workers is 0; its log to log(arg) when log is set. */
-static inline faas_runtime *plain_runtime(unsigned workers,
-                                          void (*log)(const char *line, void *arg), void *arg)
+/* A runtime on the real clock, manual when workers is 0; its log to log(arg) when log is
+ * set; its journal the directory journal when that is set. */
+static inline faas_runtime *journal_plain_runtime(unsigned workers,
+                                                  void (*log)(const char *line, void *arg),
+                                                  void *arg, const char *journal)
 {
     faas_options o;
     memset(&o, 0, sizeof o);
@@ -381,9 +383,16 @@ static inline faas_runtime *plain_runtime(unsigned workers,
         o.workers = workers;
     o.log = log;
     o.log_arg = arg;
+    o.journal_dir = journal;
     faas_runtime *rt;
     ASSERT_OK(faas_runtime_new(&rt, &o));
     return rt;
+}
+
+static inline faas_runtime *plain_runtime(unsigned workers,
+                                          void (*log)(const char *line, void *arg), void *arg)
+{
+    return journal_plain_runtime(workers, log, arg, NULL);
 }
 
 /* A one-shot gate for threads: wait until opened. */
