@@ -268,14 +268,20 @@ int  faas__iso_put(const char *dir, const char *file, const char *text);
 int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken);
 /* What this process and its children see of the host's files (isolate_userns.c): a mount
  * namespace of its own, private (no mount made here reaches the host's), where every mount
- * is read-only but /proc; /tmp and /dev/shm are empty tmpfs of its own (512 MiB, 1777);
+ * is read-only but /proc (put back as the host has it); /tmp and /dev/shm are empty tmpfs
+ * of its own (512 MiB, 1777);
  * dirs[0..nkeep) (absolute, real paths: the runtime's cwd, its command's directory) are
  * put back read-only where /tmp or /dev/shm covered them; dirs[nkeep..nkeep+nwritable)
  * are put back writable (as the host has them), each only if its path still names the
  * directory itself (no link swapped in since: ELOOP); and hide (the host's journal;
- * NULL or "": none), where it is still to be seen, is covered by an empty tmpfs that
- * nobody may enter. 1, or -errno with *step saying what failed (FAAS__ISO_VIEW_*): none
- * can be made (a threaded process, no right to, a kernel before 5.12). Requires the right
+ * NULL or "": none) is covered by an empty tmpfs that nobody may enter, before /tmp is
+ * and again where a directory put back shows it. With root (the process will run as uid
+ * 0, which a read-only mount does not stop from writing device nodes and /proc/sys): no
+ * device node may be opened but /dev/null, zero, full, random, urandom and tty, and
+ * /proc/sys and /proc/sysrq-trigger are read-only. 1, or -errno with *step saying what failed
+ * (FAAS__ISO_VIEW_*, with FAAS__ISO_VIEW_PARTIAL once past the read-only step): none can
+ * be made (a threaded process, no right to, a kernel before 5.12), or a directory given
+ * cannot be put back. Requires the right
  * to mount (CAP_SYS_ADMIN in this user namespace): a process that must not undo it then
  * goes into a user namespace below this one, where it has none over this mount namespace
  * (a namespace it makes of its own copies the mounts locked). Single-threaded callers. */
@@ -283,11 +289,12 @@ int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken);
 enum { FAAS__ISO_VIEW_NS = 1, FAAS__ISO_VIEW_READONLY, FAAS__ISO_VIEW_TMP,
        FAAS__ISO_VIEW_KEEP, FAAS__ISO_VIEW_WRITABLE, FAAS__ISO_VIEW_HIDE,
        FAAS__ISO_VIEW_PROC,     /* /proc put back as the host has it */
+       FAAS__ISO_VIEW_ROOT,     /* root's devices and kernel settings shut */
        FAAS__ISO_VIEW_LOCK };   /* (after it: the runtime, root without a user namespace
                                    of its own, could undo it) */
 #define FAAS__ISO_VIEW_PARTIAL 0x100  /* in *step: it failed after the read-only step */
 int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
-                       size_t nwritable, int *step);
+                       size_t nwritable, bool root, int *step);
 /* Must the process not go on after faas__iso_view() returned rc with step? A view half
  * made (FAAS__ISO_VIEW_PARTIAL), or a directory of the runtime's that could not be put
  * back (but for ENOSYS: none can be made here): true. Where no view could be made at

@@ -424,7 +424,7 @@ static void instance_main(int chan)
      * it, which has no right over that mount namespace (the instance cannot unmount or
      * remount what it sees). The module is loaded already: nothing of its own to keep. */
     int step = 0;
-    int32_t view = own ? faas__iso_view(z.hide, NULL, 0, 0, &step) : -EPERM;
+    int32_t view = own ? faas__iso_view(z.hide, NULL, 0, 0, geteuid() == 0, &step) : -EPERM;
     if (faas__iso_view_fatal(view, step))
         _exit(125);                     /* a view half made: the host reports the exit */
     bool hidden = view > 0;

@@ -135,11 +135,36 @@ static int hide_journal(const char *hide)
                  "size=4k,mode=0");
 }
 
+/* The device nodes a process run as root keeps in its view (every other one it may not
+ * open: the host's disks, its memory). */
+static const char *const harmless_devices[] = {
+    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
+};
+#define NDEVICES (sizeof harmless_devices / sizeof *harmless_devices)
+
+/* path (in /proc) put back read-only over itself; 0, or -1 (errno). ENOENT: none here. */
+static int proc_read_only(const char *path)
+{
+    int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+    int rc = mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof ro) == 0 &&
+             move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) == 0 ? 0 : -1;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
 int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
-                       size_t nwritable, int *step)
+                       size_t nwritable, bool root, int *step)
 {
     int fds[FAAS__ISO_VIEW_DIRS], nfds = 0, proc = -1, rc = 0;
+    int devs[NDEVICES];
     bool done_ro = false;
+    for (size_t i = 0; i < NDEVICES; i++)
+        devs[i] = -1;
     size_t n = nkeep + nwritable;
     if (n > FAAS__ISO_VIEW_DIRS)
         return *step = FAAS__ISO_VIEW_WRITABLE, -E2BIG;
@@ -169,10 +194,20 @@ int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
             goto out;
         }
     }
+    /* Root may open every device node its mounts allow, the host's disks among them (a
+     * read-only mount does not stop a device): none but the harmless ones, copied here. */
+    *step = FAAS__ISO_VIEW_ROOT;
+    for (size_t i = 0; root && i < NDEVICES; i++)
+        if (access(harmless_devices[i], F_OK) == 0 &&
+            (devs[i] = open_tree(AT_FDCWD, harmless_devices[i],
+                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0) {
+            rc = -errno;
+            goto out;
+        }
     /* Every mount read-only (one call: all or none), then /proc back. From here on, a
      * failure leaves a view half made: the caller must not run code in it. */
     *step = FAAS__ISO_VIEW_READONLY;
-    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | (root ? MOUNT_ATTR_NODEV : 0) };
     if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) != 0) {
         rc = -errno;
         goto out;
@@ -183,6 +218,21 @@ int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
         rc = -errno;
         goto out;
     }
+    /* Root's kernel settings read-only (core_pattern would run a program of its choice as
+     * the host's root), the harmless devices back. */
+    *step = FAAS__ISO_VIEW_ROOT;
+    if (root && (proc_read_only("/proc/sys") != 0 ||
+                 proc_read_only("/proc/sysrq-trigger") != 0)) {
+        rc = -errno;
+        goto out;
+    }
+    for (size_t i = 0; i < NDEVICES; i++)
+        if (devs[i] >= 0 &&
+            move_mount(devs[i], "", AT_FDCWD, harmless_devices[i], MOVE_MOUNT_F_EMPTY_PATH)
+                != 0) {
+            rc = -errno;
+            goto out;
+        }
     /* The journal, before /tmp is covered: a process whose working directory is in the
      * host's /tmp still reaches what lies below it there. */
     *step = FAAS__ISO_VIEW_HIDE;
@@ -222,6 +272,9 @@ out:
             close(fds[i]);
     if (proc >= 0)
         close(proc);
+    for (size_t i = 0; i < NDEVICES; i++)
+        if (devs[i] >= 0)
+            close(devs[i]);
     if (rc < 0 && done_ro)
         *step |= FAAS__ISO_VIEW_PARTIAL;
     return rc;
@@ -236,5 +289,6 @@ bool faas__iso_view_fatal(int32_t rc, int step)
     /* Before the read-only step nothing is changed: none can be made (a kernel without
      * open_tree or mount_setattr included), or a directory of the runtime's cannot be put
      * back (a writable one swapped for a link, say), which it must not run without. */
-    return (step == FAAS__ISO_VIEW_KEEP || step == FAAS__ISO_VIEW_WRITABLE) && rc != -ENOSYS;
+    return (step == FAAS__ISO_VIEW_KEEP || step == FAAS__ISO_VIEW_WRITABLE ||
+            step == FAAS__ISO_VIEW_ROOT) && rc != -ENOSYS;
 }

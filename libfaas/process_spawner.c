@@ -238,12 +238,15 @@ static const char *make_view(const faas__iso_exec *e, long n)
             own_view = -EPROTO;
             return "request";
         }
-    own_view = faas__iso_view(hide, dirs, nkeep, e->writable, &own_view_step);
+    /* uid -1: the spawner's own, which is root's for a host run as root */
+    bool root = e->uid == 0 || (e->uid < 0 && geteuid() == 0);
+    own_view = faas__iso_view(hide, dirs, nkeep, e->writable, root, &own_view_step);
     if (!faas__iso_view_fatal(own_view, own_view_step))
         return NULL;
     int step = own_view_step & ~FAAS__ISO_VIEW_PARTIAL;
     return step == FAAS__ISO_VIEW_WRITABLE ? "writable dir"
-         : step == FAAS__ISO_VIEW_KEEP ? "runtime's dir" : "read-only view";
+         : step == FAAS__ISO_VIEW_KEEP ? "runtime's dir"
+         : step == FAAS__ISO_VIEW_ROOT ? "root's devices" : "read-only view";
 }
 
 /* An instance's init: leads the instance's process group, waits for its EXEC on sock,

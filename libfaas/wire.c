@@ -110,6 +110,7 @@ const char *faas__iso_view_step(int step)
     case FAAS__ISO_VIEW_WRITABLE: return "a writable directory";
     case FAAS__ISO_VIEW_HIDE:     return "the journal hidden";
     case FAAS__ISO_VIEW_PROC:     return "/proc put back";
+    case FAAS__ISO_VIEW_ROOT:     return "root's devices and kernel settings shut";
     case FAAS__ISO_VIEW_LOCK:     return "a user namespace, without which root undoes it";
     default:                      return "the view";
     }

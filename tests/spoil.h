@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 typedef struct spoiled {
     unsigned seen, removed;     /* entries listed in dir; those unlink() removed */
@@ -65,7 +67,44 @@ typedef struct defaced {
     int cgroup;                 /* the root cgroup's cgroup.procs opened for writing (a
                                    process could leave its own, and its limits); not
                                    written */
+    int disk;                   /* the block device of / opened for writing (a read-only
+                                   mount does not stop a device node); not written */
+    int sysctl;                 /* /proc/sys/kernel/core_pattern opened for writing (root
+                                   could make the host's kernel run a program of its own
+                                   at the next crash); not written */
 } defaced;
+
+/* The device node of the file system / is on (/dev/vda, say), in path; else
+ * /dev/loop0. */
+static inline void root_disk(char *path, size_t size)
+{
+    struct stat st;
+    char uevent[128], line[256];
+    snprintf(path, size, "/dev/loop0");
+    if (stat("/", &st) != 0)
+        return;
+    snprintf(uevent, sizeof uevent, "/sys/dev/block/%u:%u/uevent", major(st.st_dev),
+             minor(st.st_dev));
+    FILE *fp = fopen(uevent, "r");
+    if (fp == NULL)
+        return;
+    while (fgets(line, sizeof line, fp) != NULL)
+        if (strncmp(line, "DEVNAME=", 8) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(path, size, "/dev/%.200s", line + 8);
+        }
+    fclose(fp);
+}
+
+/* Open path for writing, write nothing: 0, or the errno. */
+static inline int open_to_write(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    close(fd);
+    return 0;
+}
 
 /* A function that tries to change the host's files: remount / read-write, remove a file
  * of DIR and add one, leave a file in /tmp and look for the host's; last, remount / in
@@ -74,7 +113,7 @@ static inline defaced deface_dir(const char *dir, const char *marker)
 {
     if (strlen(dir) >= 4096 || strlen(marker) >= 64)
         return (defaced){ ENAMETOOLONG, ENAMETOOLONG, ENAMETOOLONG, ENAMETOOLONG, 0,
-                          ENAMETOOLONG, ENAMETOOLONG };
+                          ENAMETOOLONG, ENAMETOOLONG, ENAMETOOLONG, ENAMETOOLONG };
     defaced d;
     char path[4200];
     d.remount = mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL) == 0 ? 0 : errno;
@@ -94,10 +133,10 @@ static inline defaced deface_dir(const char *dir, const char *marker)
         close(t);
     const char *procs = access("/sys/fs/cgroup/cgroup.procs", F_OK) == 0
                         ? "/sys/fs/cgroup/cgroup.procs" : "/sys/fs/cgroup/pids/cgroup.procs";
-    int cg = open(procs, O_WRONLY | O_CLOEXEC);
-    d.cgroup = cg >= 0 ? 0 : errno;
-    if (cg >= 0)
-        close(cg);
+    d.cgroup = open_to_write(procs);
+    root_disk(path, sizeof path);
+    d.disk = open_to_write(path);
+    d.sysctl = open_to_write("/proc/sys/kernel/core_pattern");
     d.remount_own = unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0 ? errno
                     : mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL) == 0 ? 0 : errno;
     return d;
@@ -119,8 +158,9 @@ static inline int deface_event(char *event, char **dir, char **marker)
 static inline int defaced_json(const defaced *d, char **out)
 {
     return asprintf(out, "{\"remount\":%d,\"victim\":%d,\"made\":%d,\"tmp\":%d,"
-                    "\"seen\":%d,\"remount_own\":%d,\"cgroup\":%d}", d->remount, d->victim,
-                    d->made, d->tmp, d->seen, d->remount_own, d->cgroup);
+                    "\"seen\":%d,\"remount_own\":%d,\"cgroup\":%d,\"disk\":%d,\"sysctl\":%d}",
+                    d->remount, d->victim, d->made, d->tmp, d->seen, d->remount_own,
+                    d->cgroup, d->disk, d->sysctl);
 }
 
 /* The answer back into *d; 0, or -1 if it is not one. */
@@ -132,8 +172,9 @@ static inline int defaced_parse(const char *json, size_t len, defaced *d)
     memcpy(buf, json, len);
     buf[len] = '\0';
     return sscanf(buf, "{\"remount\":%d,\"victim\":%d,\"made\":%d,\"tmp\":%d,"
-                  "\"seen\":%d,\"remount_own\":%d,\"cgroup\":%d}", &d->remount, &d->victim,
-                  &d->made, &d->tmp, &d->seen, &d->remount_own, &d->cgroup) == 7 ? 0 : -1;
+                  "\"seen\":%d,\"remount_own\":%d,\"cgroup\":%d,\"disk\":%d,\"sysctl\":%d}",
+                  &d->remount, &d->victim, &d->made, &d->tmp, &d->seen, &d->remount_own,
+                  &d->cgroup, &d->disk, &d->sysctl) == 9 ? 0 : -1;
 }
 
 #endif /* FAAS_TESTS_SPOIL_H */

@@ -698,9 +698,11 @@ static void test_files_read_only(void **state)
         sink_free(&s);
         bool intact = deface_scene_intact(&sc);
         print_message("# %s: remount %d, victim %d, new %d, /tmp %d (the host's seen: %d), "
-                      "remount in its own namespaces %d, cgroup.procs %d; the host's files %s%s\n",
+                      "remount in its own namespaces %d, cgroup.procs %d, disk %d, "
+                      "core_pattern %d; the host's files %s%s\n",
                       profile_names[p], d.remount, d.victim, d.made, d.tmp, d.seen,
-                      d.remount_own, d.cgroup, intact ? "intact" : "CHANGED",
+                      d.remount_own, d.cgroup, d.disk, d.sysctl,
+                      intact ? "intact" : "CHANGED",
                       open_here ? " (not read-only here: the log says so)" : "");
         if (open_here && user_namespaces_allowed() && !TSAN)
             fail_msg("the log says instances do not see the host read-only, where they could");
@@ -712,6 +714,8 @@ static void test_files_read_only(void **state)
             assert_int_equal(d.seen, 0);
             assert_int_not_equal(d.remount_own, 0);
             assert_int_not_equal(d.cgroup, 0);
+            assert_int_not_equal(d.disk, 0);
+            assert_int_not_equal(d.sysctl, 0);
             assert_true(intact);
         }
         deface_scene_free(&sc);

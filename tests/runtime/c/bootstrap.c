@@ -36,8 +36,9 @@
  *                      E the create's errno (or opendir's, if it could not list D);
  *   "deface"           the event is "D M": it tries to change the host's files (remount
  *                      / read-write, remove D/victim, make D/new, leave /tmp/M, look
- *                      for /tmp/M.host, open the root cgroup's cgroup.procs for
- *                      writing, remount in namespaces of its own) and answers
+ *                      for /tmp/M.host, open the root cgroup's cgroup.procs, the
+ *                      disk of / and /proc/sys/kernel/core_pattern for writing,
+ *                      remount in namespaces of its own) and answers
  *                      spoil.h's defaced_json(), an errno each (0: it worked);
  *   "escape"           before its answer, starts a process that leaves the instance's
  *                      process group and session (fork, setsid, fork), closes every
@@ -512,7 +513,8 @@ int main(void)
     resp r;
     if (strcmp(handler, "hostile") == 0)
         hostile(&c);
-    if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && !mem && !spoil && !deface &&
+    if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && !mem && !spoil &&
+        !deface &&
         *handler != '\0' &&
         strcmp(handler, "echo") != 0) {
         char body[512];
@@ -602,7 +604,8 @@ int main(void)
             }
             if (deface && r.body != NULL) {
                 char *dir, *marker;
-                defaced d = { EINVAL, EINVAL, EINVAL, EINVAL, 0, EINVAL, EINVAL };
+                defaced d = { EINVAL, EINVAL, EINVAL, EINVAL, 0, EINVAL, EINVAL, EINVAL,
+                              EINVAL };
                 if (deface_event(r.body, &dir, &marker) == 0)
                     d = deface_dir(dir, marker);
                 free(r.body);
