@@ -233,11 +233,16 @@ static const char *make_view(const faas__iso_exec *e, long n)
     if (cmd[0] == '/' && slash != cmd &&
         snprintf(cmd_dir, sizeof cmd_dir, "%.*s", (int)(slash - cmd), cmd) < (int)sizeof cmd_dir)
         dirs[nkeep++] = cmd_dir;
-    for (uint32_t i = 0; i < e->writable; i++)
-        if ((dirs[nkeep + i] = exec_string(e, n, at + 2u + i)) == NULL) {
+    /* the writable dirs follow the journal (exec_string checked the last NUL) */
+    const char *w = hide, *end = (const char *)(e + 1) + e->len;
+    for (uint32_t i = 0; i < e->writable; i++) {
+        w += strlen(w) + 1;
+        if (w >= end) {
             own_view = -EPROTO;
             return "request";
         }
+        dirs[nkeep + i] = w;
+    }
     /* uid -1: the spawner's own, which is root's for a host run as root */
     bool root = e->uid == 0 || (e->uid < 0 && geteuid() == 0);
     own_view = faas__iso_view(hide, dirs, nkeep, e->writable, root, &own_view_step);

@@ -175,60 +175,6 @@ static inline void remove_tree(const char *path)
     nftw(path, remove_tree_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* What a function that tries to change the host's files ("deface", spoil.h) is given: a
- * directory outside /tmp that its user may write (0777) holding a file it may remove
- * (victim), and a marker: the host made /tmp/MARKER.host, the function must not see it,
- * and the host must not see the /tmp/MARKER it makes. */
-typedef struct deface_scene {
-    char dir[400], victim[420], made[420], marker[64], host_file[128], its_file[128];
-    char event[500];            /* "DIR MARKER" */
-} deface_scene;
-
-static inline void deface_scene_make(deface_scene *s, const char *prefix)
-{
-    assert_non_null(outside_temp_dir(s->dir, sizeof s->dir, prefix));
-    snprintf(s->victim, sizeof s->victim, "%s/victim", s->dir);
-    snprintf(s->made, sizeof s->made, "%s/new", s->dir);
-    snprintf(s->marker, sizeof s->marker, "faas-deface-%d-%ld", (int)getpid(),
-             (long)random());
-    snprintf(s->host_file, sizeof s->host_file, "/tmp/%s.host", s->marker);
-    snprintf(s->its_file, sizeof s->its_file, "/tmp/%s", s->marker);
-    snprintf(s->event, sizeof s->event, "%s %s", s->dir, s->marker);
-    FILE *fp = fopen(s->victim, "w");
-    assert_non_null(fp);
-    fclose(fp);
-    fp = fopen(s->host_file, "w");
-    assert_non_null(fp);
-    fclose(fp);
-}
-
-/* The host's files as they were: victim there, nothing made in DIR or in its /tmp. */
-static inline bool deface_scene_intact(const deface_scene *s)
-{
-    return access(s->victim, F_OK) == 0 && access(s->made, F_OK) != 0 &&
-           access(s->its_file, F_OK) != 0;
-}
-
-static inline void deface_scene_free(deface_scene *s)
-{
-    remove_tree(s->dir);
-    unlink(s->host_file);
-    unlink(s->its_file);
-}
-
-/* The first size - 1 bytes of path, NUL-terminated, in buf; their count, or -1. */
-static inline ssize_t read_small_file(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n >= 0)
-        buf[n] = '\0';
-    return n;
-}
-
 /* ---- the handler ABI's NUL byte ----------------------------------------------------------- */
 
 /* A handler that replies with its payload when the payload keeps the handler ABI (never
