@@ -192,8 +192,15 @@ typedef struct faas_config {    /* fixed: start from faas_config_init() */
 #if UINTPTR_MAX == UINT32_MAX
     uint32_t environment_pad_;  /* zero: the reserved word's other half */
 #endif
+    const char *user;           /* isolated instances: the user they run as, a name or a
+                                   uid (NULL: "nobody" when the host is root, else the
+                                   host's own); NULL for other functions. In the place of
+                                   a reserved word (0.1.0 had 8) */
+#if UINTPTR_MAX == UINT32_MAX
+    uint32_t user_pad_;         /* zero: the reserved word's other half */
+#endif
     /* later fields take the place of reserved words, here: the size never changes */
-    uint64_t reserved[7];       /* zero */
+    uint64_t reserved[6];       /* zero */
 } faas_config;
 
 typedef struct faas_record {    /* fixed: handed back in arrays */

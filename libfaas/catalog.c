@@ -31,6 +31,8 @@ static size_t strings_size(const faas_function *fn)
         n += strlen(fn->cfg.dead_letter) + 1;
     if (fn->cfg.tag != NULL)
         n += strlen(fn->cfg.tag) + 1;
+    if (fn->cfg.user != NULL)
+        n += strlen(fn->cfg.user) + 1;
     if (fn->env != NULL) {              /* the pointers first: the block starts aligned */
         for (char **e = fn->env; *e; e++)
             n += sizeof(char *) + strlen(*e) + 1;
@@ -76,6 +78,7 @@ static void describe(const faas_function *fn, faas_function_info *info, char **a
     memset(info->reserved, 0, sizeof info->reserved);
     info->config.dead_letter = put(at, fn->cfg.dead_letter);
     info->config.tag = put(at, fn->cfg.tag);
+    info->config.user = put(at, fn->cfg.user);
     info->config.environment = NULL;
     if (fn->env != NULL) {
         const char **env = *ptrs;

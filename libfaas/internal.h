@@ -150,6 +150,9 @@ struct faas_function {
     _Atomic(faas__route *) route; /* FAAS__ALIAS: its routing now (version.c) */
     bool             isolated;    /* cfg.isolation != NONE: instances are processes, made
                                      by faas__isolation; the host never loads mod */
+    char            *user;        /* cfg.user's copy (an isolated function's), or NULL */
+    int              run_uid, run_gid; /* isolated: the user its instances run as (-1: the
+                                     host's own) */
     void            *iso;         /* the isolation part's per-function state (its zygote),
                                      or a process function's (process.c) */
     const struct faas__isolation_hooks *iso_ops; /* who makes isolated's instances:
@@ -446,6 +449,12 @@ bool faas__env_reserved(const char *var);
 int faas__env_check(const char *const *env, const char *api, const char *name);
 /* Free a NULL-terminated vector of malloc'd strings and the strings (NULL: nothing). */
 void faas__strv_free(char **v);
+/* The user a function's processes run as (faas_config.user of an isolated function,
+ * faas_process_config.user; a name or a number; NULL: "nobody" when the host is root, else
+ * the host's own): *uid and *gid (its primary group), or -1 for the host's own. FAAS_OK, or
+ * FAAS_EINVAL with the error worded by api, name and who ("instances", "runtimes"). */
+int faas__user_lookup(const char *user, const char *api, const char *name, const char *who,
+                      int *uid, int *gid);
 /* Find NAME and take a slot on it under the registry lock, so that unregistration cannot
  * free it in between. FAAS_EINVAL for a bad name, FAAS_ENOTFOUND; on FAAS_ETHROTTLED res
  * is filled (faas__throttled) while the function cannot go away, and the caller emits it. */

@@ -109,6 +109,8 @@ static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
     c.seccomp = fn->cfg.seccomp;
     c.max_reply = fn->rt->opts.max_payload_sync;
     c.pids_max = fn->cfg.pids_max;
+    c.uid = fn->run_uid;
+    c.gid = fn->run_gid;
     const char *name = fn->name->name, *mpath = fn->mod->path, *sym = fn->symbol;
     const char *hide = fn->rt->journal ? faas__journal_path(fn->rt->journal) : NULL;
     if (hide == NULL)

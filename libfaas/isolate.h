@@ -64,7 +64,7 @@ enum {
 /* Both ends must be the same build: the host and the faas-zygote it starts could come from
  * two installed versions. A zygote that gets another wire exits without a word, and the host
  * reports that it "did not start". */
-#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 9u)
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 10u)
 
 typedef struct faas__iso_config {
     uint32_t type;
@@ -76,6 +76,8 @@ typedef struct faas__iso_config {
     uint32_t pids_max;              /* 0: no limit */
     uint32_t hide_len;              /* the 4th string: a directory hidden from instances
                                        (the host's journal), or empty */
+    int32_t  uid, gid;              /* the user instances run as (a root host's zygote
+                                       only); -1: the zygote's own */
 } faas__iso_config;
 
 /* How the zygote bounds an instance's processes (pids_max). */

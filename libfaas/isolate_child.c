@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -394,6 +395,38 @@ static void forked_by_module(void)
     z.chan = -1;
 }
 
+/* A root host's instance that is to run as another user (faas_config.user; "nobody" by
+ * default): its view of the host's files made while it is still root (in the host's user
+ * namespace: nothing to gain first), then that user, then a user namespace of its own, as
+ * a process runtime's init does (process_spawner.c). As that user it reads only what the
+ * user may (not root's files: /etc/shadow, keys), and it has no right over the view's
+ * mount namespace, which the host's user namespace owns. Sets *hidden: the view made.
+ * Returns whether it has a user namespace of its own. */
+static bool become(bool *hidden)
+{
+    int step = 0;
+    int32_t view = faas__iso_view(z.hide, NULL, 0, 0, false, &step);
+    if (faas__iso_view_fatal(view, step))
+        _exit(125);                     /* a view half made: the host reports the exit */
+    *hidden = view > 0;
+    if (setgroups(0, NULL) != 0 || setgid((gid_t)z.cfg.gid) != 0 ||
+        setuid((uid_t)z.cfg.uid) != 0)
+        _exit(125);                     /* never root by mistake: the host reports it */
+    /* A change of user made the process not dumpable: its /proc/self files are root's,
+     * so it could neither write its own uid_map nor open its own /proc/self/fd or mem.
+     * Dumpable again, as a process started as that user is: its user namespace keeps
+     * other processes of that user (a process function's runtime, another instance)
+     * from tracing it or opening its memory. Without one, it stays not dumpable. */
+    bool broken;
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    bool own = faas__iso_userns((uid_t)z.cfg.uid, (gid_t)z.cfg.gid, &broken) > 0;
+    if (broken)
+        _exit(125);                     /* a namespace without its user */
+    if (!own)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    return own;
+}
+
 static void instance_main(int chan)
 {
     z.chan = chan;
@@ -411,27 +444,34 @@ static void instance_main(int chan)
     if (faas__iso_pids_join(&z.pids, (int)getpid()) != 0)
         _exit(126);                     /* no process limit: the host reports the exit */
     set_limits();
-    /* A user namespace of its own, its user mapped to itself, before the filter (which
-     * refuses unshare()): /proc is the host's, and without it the instance could open the
-     * host's memory (/proc/PID/mem) or another instance's, as any process of its user can. */
-    bool broken;
-    bool own = faas__iso_userns(geteuid(), getegid(), &broken) > 0;
-    if (broken)
-        _exit(125);                     /* a namespace without its user: the host reports
+    bool own, hidden, broken;
+    if (z.cfg.uid >= 0) {
+        own = become(&hidden);
+    } else {
+        /* A user namespace of its own, its user mapped to itself, before the filter
+         * (which refuses unshare()): /proc is the host's, and without it the instance
+         * could open the host's memory (/proc/PID/mem) or another instance's, as any
+         * process of its user can. */
+        own = faas__iso_userns(geteuid(), getegid(), &broken) > 0;
+        if (broken)
+            _exit(125);                 /* a namespace without its user: the host reports
                                            the exit */
-    /* The host's files read-only, a /tmp of its own, the journal hidden: a mount namespace
-     * that this user namespace has the right to make, then a second user namespace below
-     * it, which has no right over that mount namespace (the instance cannot unmount or
-     * remount what it sees). The module is loaded already: nothing of its own to keep. */
-    int step = 0;
-    int32_t view = own ? faas__iso_view(z.hide, NULL, 0, 0, geteuid() == 0, &step) : -EPERM;
-    if (faas__iso_view_fatal(view, step))
-        _exit(125);                     /* a view half made: the host reports the exit */
-    bool hidden = view > 0;
-    if (own && faas__iso_userns(geteuid(), getegid(), &broken) <= 0)
-        hidden = false;
-    if (broken)
-        _exit(125);
+        /* The host's files read-only, a /tmp of its own, the journal hidden: a mount
+         * namespace that this user namespace has the right to make, then a second user
+         * namespace below it, which has no right over that mount namespace (the instance
+         * cannot unmount or remount what it sees). The module is loaded already: nothing
+         * of its own to keep. */
+        int step = 0;
+        int32_t view = own ? faas__iso_view(z.hide, NULL, 0, 0, geteuid() == 0, &step)
+                           : -EPERM;
+        if (faas__iso_view_fatal(view, step))
+            _exit(125);                 /* a view half made: the host reports the exit */
+        hidden = view > 0;
+        if (own && faas__iso_userns(geteuid(), getegid(), &broken) <= 0)
+            hidden = false;
+        if (broken)
+            _exit(125);
+    }
     /* Said with every answer: the host warns once. */
     z.userns_flag = (own ? 0u : FAAS__ISO_NOUSERNS) | (hidden ? 0u : FAAS__ISO_NOTHIDDEN);
     if (faas__iso_filters_load(&z.filter, (int)z.self) != 0)

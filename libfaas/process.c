@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -816,42 +815,6 @@ static int writable_dirs(faas_runtime *rt, const char *const *dirs, const char *
     return FAAS_OK;
 }
 
-/* The user a runtime runs as (faas_process_config.user, a name or a number; NULL:
- * "nobody" when the host is root): *uid and *gid (its primary group), or -1 for the host's
- * own. FAAS_OK, or FAAS_EINVAL with the error set. */
-static int runtime_user(const char *user, const char *name, int *uid, int *gid)
-{
-    *uid = *gid = -1;
-    bool root = geteuid() == 0;
-    if (user == NULL && !root)
-        return FAAS_OK;                 /* the host's: it can be no other */
-    const char *who = user ? user : "nobody";
-    struct passwd pw, *found = NULL;
-    char buf[4096], *end;
-    long n = strtol(who, &end, 10);
-    bool numeric = who[0] != '\0' && *end == '\0' && n >= 0 && n < INT32_MAX;
-    int e = numeric ? getpwuid_r((uid_t)n, &pw, buf, sizeof buf, &found)
-                    : getpwnam_r(who, &pw, buf, sizeof buf, &found);
-    if (found != NULL) {
-        *uid = (int)pw.pw_uid;
-        *gid = (int)pw.pw_gid;
-    } else if (numeric) {
-        *uid = *gid = (int)n;           /* a uid without a name: its own group number */
-    } else if (user == NULL) {
-        *uid = *gid = 65534;            /* no "nobody" here: its usual number */
-    } else {
-        return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: user %.80s: %s", name,
-                          who, e ? strerror(e) : "no such user");
-    }
-    if (root)
-        return FAAS_OK;
-    if (*uid != (int)geteuid())
-        return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: user %.80s: only a "
-                          "host run as root can run its runtimes as another user", name, who);
-    *uid = *gid = -1;                   /* the host's own, named */
-    return FAAS_OK;
-}
-
 int faas_register_process(faas_runtime *rt, const char *name, const faas_process_config *pc,
                           const faas_config *cfg)
 {
@@ -870,11 +833,16 @@ int faas_register_process(faas_runtime *rt, const char *name, const faas_process
         return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: init, shutdown, "
                           "isolation and seccomp are not for process functions (their "
                           "instances are processes already)", name ? name : "(null)");
+    if (cfg != NULL && cfg->user != NULL)
+        return faas__fail(FAAS_EINVAL, "faas_register_process %.80s: a runtime's user is "
+                          "faas_process_config.user, not faas_config.user",
+                          name ? name : "(null)");
     rc = faas__env_check(c.environment, "faas_register_process", name);
     if (rc != FAAS_OK)
         return rc;
     int uid, gid;
-    rc = runtime_user(c.user, name ? name : "(null)", &uid, &gid);
+    rc = faas__user_lookup(c.user, "faas_register_process", name ? name : "(null)",
+                           "runtimes", &uid, &gid);
     if (rc != FAAS_OK)
         return rc;
     proc_fn *pf = calloc(1, sizeof *pf);

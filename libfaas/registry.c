@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "abi.h"
 
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,6 +117,40 @@ void faas__strv_free(char **v)
     free(v);
 }
 
+int faas__user_lookup(const char *user, const char *api, const char *name, const char *who,
+                      int *uid, int *gid)
+{
+    *uid = *gid = -1;
+    bool root = geteuid() == 0;
+    if (user == NULL && !root)
+        return FAAS_OK;                 /* the host's: it can be no other */
+    const char *named = user ? user : "nobody";
+    struct passwd pw, *found = NULL;
+    char buf[4096], *end;
+    long n = strtol(named, &end, 10);
+    bool numeric = named[0] != '\0' && *end == '\0' && n >= 0 && n < INT32_MAX;
+    int e = numeric ? getpwuid_r((uid_t)n, &pw, buf, sizeof buf, &found)
+                    : getpwnam_r(named, &pw, buf, sizeof buf, &found);
+    if (found != NULL) {
+        *uid = (int)pw.pw_uid;
+        *gid = (int)pw.pw_gid;
+    } else if (numeric) {
+        *uid = *gid = (int)n;           /* a uid without a name: its own group number */
+    } else if (user == NULL) {
+        *uid = *gid = 65534;            /* no "nobody" here: its usual number */
+    } else {
+        return faas__fail(FAAS_EINVAL, "%s %.80s: user %.80s: %s", api, name, named,
+                          e ? strerror(e) : "no such user");
+    }
+    if (root)
+        return FAAS_OK;
+    if (*uid != (int)geteuid())
+        return faas__fail(FAAS_EINVAL, "%s %.80s: user %.80s: only a host run as root can "
+                          "run its %s as another user", api, name, named, who);
+    *uid = *gid = -1;                   /* the host's own, named */
+    return FAAS_OK;
+}
+
 /* A copy of a NULL-terminated list; NULL for NULL, or out of memory (*oom set). */
 static char **env_copy(const char *const *env, bool *oom)
 {
@@ -168,6 +203,10 @@ static int check_config(const char *name, const faas_config *cfg)
     if (cfg->seccomp < FAAS_SECCOMP_NONE || cfg->seccomp > FAAS_SECCOMP_STRICT)
         return faas__fail(FAAS_EINVAL, "%s: seccomp must be FAAS_SECCOMP_NONE, _NO_NETWORK "
                           "or _STRICT, not %d", name, cfg->seccomp);
+    if (cfg->user != NULL && cfg->isolation == FAAS_ISOLATE_NONE)
+        return faas__fail(FAAS_EINVAL, "%s: user is for isolated instances (isolation = "
+                          "FAAS_ISOLATE_PROCESS): an in-process function runs as the host",
+                          name);
     if (cfg->seccomp != FAAS_SECCOMP_NONE && cfg->isolation == FAAS_ISOLATE_NONE)
         return faas__fail(FAAS_EINVAL, "%s: a seccomp profile needs isolation = "
                           "FAAS_ISOLATE_PROCESS (the host process cannot be filtered)", name);
@@ -205,6 +244,7 @@ static void fn_free(faas_function *fn)
     pthread_cond_destroy(&fn->quiet);
     pthread_mutex_destroy(&fn->lock);
     free(fn->dead_letter);
+    free(fn->user);
     faas__strv_free(fn->env);
     free(fn->symbol);
     faas__name_unref(fn->name);
@@ -231,6 +271,12 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     int rc = check_config(name, cfg);
     if (rc != FAAS_OK)
         return rc;
+    int uid = -1, gid = -1;
+    if (cfg->isolation != FAAS_ISOLATE_NONE &&
+        (rc = faas__user_lookup(cfg->user, api, name, "instances", &uid, &gid)) != FAAS_OK)
+        return rc;
+    if (uid >= 0 && (uid_t)uid == geteuid())
+        uid = gid = -1;                 /* root named: the host's own, as before */
 
     faas_function *fn = faas__zalloc_lines(sizeof *fn);  /* counters, hot: lines apart */
     if (fn == NULL)
@@ -241,6 +287,9 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     fn->cfg = *cfg;
     fn->name = faas__name_new(name, cfg->tag);
     fn->dead_letter = cfg->dead_letter ? strdup(cfg->dead_letter) : NULL;
+    fn->user = cfg->user ? strdup(cfg->user) : NULL;
+    fn->run_uid = uid;
+    fn->run_gid = gid;
     pthread_mutex_init(&fn->lock, NULL);
     pthread_cond_init(&fn->quiet, NULL);
     atomic_init(&fn->dead, false);
@@ -251,12 +300,14 @@ static int fn_new(faas_runtime *rt, const char *name, const faas_config *cfg,
     faas__pool_init(fn);
     bool env_oom;
     fn->env = env_copy(cfg->environment, &env_oom);
-    if (fn->name == NULL || (cfg->dead_letter && fn->dead_letter == NULL) || env_oom) {
+    if (fn->name == NULL || (cfg->dead_letter && fn->dead_letter == NULL) ||
+        (cfg->user && fn->user == NULL) || env_oom) {
         fn_free(fn);
         return faas__fail(FAAS_ENOMEM, "register %s: out of memory", name);
     }
     fn->cfg.dead_letter = fn->dead_letter;
     fn->cfg.environment = (const char *const *)fn->env;
+    fn->cfg.user = fn->user;
     fn->cfg.tag = fn->name->tag;
     fn->key = fn->name->name;
     faas__price_fn(rt->price, cfg->memory_mb, &fn->price);

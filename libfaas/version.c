@@ -322,7 +322,8 @@ static bool same_config(const faas_config *a, const faas_config *b)
            a->keep_alive_ms == b->keep_alive_ms && a->max_retries == b->max_retries &&
            same_string(a->dead_letter, b->dead_letter) && same_string(a->tag, b->tag) &&
            a->init == b->init && a->shutdown == b->shutdown && a->isolation == b->isolation &&
-           a->seccomp == b->seccomp && a->remote == b->remote && a->pids_max == b->pids_max;
+           a->seccomp == b->seccomp && a->remote == b->remote && a->pids_max == b->pids_max &&
+           same_string(a->user, b->user);
 }
 
 static int take_snapshot(faas_runtime *rt, const char *name, snapshot *sn)

@@ -55,13 +55,15 @@ static void every_key(void **state)
                       "module = /opt/fn/untrusted.so\n"
                       "isolation = process\n"
                       "seccomp = no-network\n"
-                      "pids_max = 64\n", NULL);
+                      "pids_max = 64\n"
+                      "user = nobody\n", NULL);
     print_errors(&f);
     assert_int_equal(f.nerrors, 0);
     assert_int_equal(f.n, 4);
     assert_int_equal(f.fns[3].cfg.isolation, FAAS_ISOLATE_PROCESS);
     assert_int_equal(f.fns[3].cfg.seccomp, FAAS_SECCOMP_NO_NETWORK);
     assert_int_equal(f.fns[3].cfg.pids_max, 64);
+    assert_string_equal(f.fns[3].user, "nobody");   /* faas_config.user of its instances */
     assert_int_equal(f.fns[0].cfg.isolation, FAAS_ISOLATE_NONE);
     ff_function *r = &f.fns[0];
     assert_string_equal(r->name, "resize");
@@ -943,7 +945,10 @@ static void process_function_errors_with_their_lines(void **state)
                       "writable = \t \n"                    /* 35: none named */
                       "[j]\n"                               /* 36 */
                       "module = /j.so\n"                    /* 37 */
-                      "writable = /var/tmp\n",              /* 38: without runtime */
+                      "writable = /var/tmp\n"               /* 38: without runtime */
+                      "[k]\n"                               /* 39 */
+                      "module = /k.so\n"                    /* 40 */
+                      "user = nobody\n",                    /* 41: not isolated */
                       dir);
     print_errors(&f);
     static const char *const want[] = {
@@ -963,6 +968,7 @@ static void process_function_errors_with_their_lines(void **state)
         "fns.ini:18: [d]: handler needs runtime = provided",
         "fns.ini:24: [g]: needs module = PATH (a shared object) or ffi = SIGNATURE (or runtime",
         "fns.ini:36: [j]: writable needs runtime = provided",
+        "fns.ini:39: [k]: user needs runtime = provided or isolation = process",
     };
     for (size_t i = 0; i < f.nerrors && i < sizeof want / sizeof want[0]; i++) {
         if (!starts(f.errors[i], want[i]))

@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <time.h>
@@ -701,6 +702,118 @@ static void test_files_read_only(void **state)
     }
 }
 
+/* Who an instance runs as ("who PATH": its uid, gid, supplementary groups, and whether it
+ * may read PATH). */
+typedef struct whoami {
+    unsigned uid, gid;
+    int groups, read;
+} whoami;
+
+static whoami who_runs(faas_runtime *rt, const char *name, const char *path)
+{
+    faas_response res;
+    int rc = callf(rt, name, &res, "who %s", path);
+    expect(&res, rc, FAAS_OK, NULL, name);
+    whoami w;
+    if (sscanf((const char *)res.data, "{\"uid\":%u,\"gid\":%u,\"groups\":%d,\"read\":%d}",
+               &w.uid, &w.gid, &w.groups, &w.read) != 4)
+        fail_msg("%s: who: %s", name, (const char *)res.data);
+    faas_response_free(&res);
+    return w;
+}
+
+/* faas_config.user: a root host's instances run as "nobody" unless told otherwise, and so
+ * read none of root's files; a host not root can name only itself. */
+static void test_instances_run_as_user(void **state)
+{
+    (void)state;
+    if (!built)
+        skip();
+    char dir[400], secret[420];
+    assert_non_null(outside_temp_dir(dir, sizeof dir, "faas-boundary-user"));
+    snprintf(secret, sizeof secret, "%s/secret", dir);
+    int fd = open(secret, O_WRONLY | O_CREAT | O_EXCL, 0600);   /* the host's alone */
+    assert_true(fd >= 0);
+    close(fd);
+    faas_runtime *rt = runtime(NULL, 1);
+    faas_config c = hostile_config(FAAS_SECCOMP_NONE);
+    /* Refused at registration: a user for an in-process function, a user not known. */
+    faas_config in = c;
+    in.isolation = FAAS_ISOLATE_NONE;
+    in.user = "nobody";
+    assert_int_equal(faas_register_module(rt, "in", test_module("mod_hostile.so"), "attack",
+                                          &in), FAAS_EINVAL);
+    assert_non_null(strstr(faas_last_error(), "user is for isolated instances"));
+    c.user = "faas-no-such-user";
+    assert_int_equal(faas_register_module(rt, "x", test_module("mod_hostile.so"), "attack",
+                                          &c), FAAS_EINVAL);
+    assert_non_null(strstr(faas_last_error(), "faas-no-such-user"));
+    if (geteuid() != 0) {
+        /* Another user: refused; its own, by number: its own. */
+        c.user = "0";
+        assert_int_equal(faas_register_module(rt, "x", test_module("mod_hostile.so"),
+                                              "attack", &c), FAAS_EINVAL);
+        assert_non_null(strstr(faas_last_error(), "only a host run as root"));
+        char self[16];
+        snprintf(self, sizeof self, "%u", (unsigned)geteuid());
+        c.user = self;
+        reg(rt, "self", &c);
+        c.user = NULL;
+        reg(rt, "default", &c);
+        for (int i = 0; i < 2; i++) {
+            whoami w = who_runs(rt, i ? "default" : "self", secret);
+            assert_int_equal(w.uid, geteuid());
+            assert_int_equal(w.read, 0);            /* its user's file */
+        }
+        faas_runtime_free(rt);
+        remove_tree(dir);
+        return;
+    }
+    for (size_t p = 0; p < 2; p++) {
+        char name[32];
+        c = hostile_config(profiles[p]);
+        snprintf(name, sizeof name, "default-%zu", p);
+        reg(rt, name, &c);                          /* NULL: "nobody" */
+        whoami w = who_runs(rt, name, secret);
+        print_message("# %s: uid %u gid %u, %d groups, read root's file: %d\n",
+                      profile_names[p], w.uid, w.gid, w.groups, w.read);
+        struct passwd *pw = getpwnam("nobody");
+        assert_int_equal(w.uid, pw ? pw->pw_uid : 65534);
+        assert_int_equal(w.gid, pw ? pw->pw_gid : 65534);
+        assert_int_equal(w.groups, 0);              /* root's groups dropped */
+        assert_int_equal(w.read, EACCES);
+        w = who_runs(rt, name, "/etc/shadow");
+        assert_int_not_equal(w.read, 0);
+    }
+    c = hostile_config(FAAS_SECCOMP_NONE);
+    c.user = "4321";                                /* a uid without a name */
+    reg(rt, "numbered", &c);
+    whoami w = who_runs(rt, "numbered", secret);
+    assert_int_equal(w.uid, 4321);
+    assert_int_equal(w.gid, 4321);
+    assert_int_equal(w.read, EACCES);
+    c.user = "root";                                /* as before: root, in its namespace */
+    reg(rt, "root", &c);
+    w = who_runs(rt, "root", secret);
+    assert_int_equal(w.uid, 0);
+    assert_int_equal(w.read, 0);
+    /* What the catalog says it was given. */
+    faas_function_info *info;
+    size_t n;
+    ASSERT_OK(faas_list(rt, &info, &n));
+    size_t seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(info[i].name, "numbered") == 0)
+            seen++, assert_string_equal(info[i].config.user, "4321");
+        if (strcmp(info[i].name, "default-0") == 0)
+            seen++, assert_null(info[i].config.user);
+    }
+    assert_int_equal(seen, 2);
+    faas_info_free(info);
+    faas_runtime_free(rt);
+    remove_tree(dir);
+}
+
 /* ---- 3. the process tree dies with its instance -------------------------------------- */
 
 static void test_tree_killed_on_retire(void **state)
@@ -1167,6 +1280,7 @@ int main(void)
         T(test_journal_hidden),
         T(test_files_read_only),
         T(test_journal_hidden_below_cwd),
+        T(test_instances_run_as_user),
         T(test_oom_killer_takes_instances_first),
         T(test_tree_killed_on_retire),
         /* before any test starts a thread: a fork then inherits no cached thread stack,

@@ -168,6 +168,10 @@ static void environment_is_lambdas(void **state)
     pc.environment = bad;
     assert_int_equal(faas_register_process(f->rt, "bad", &pc, NULL), FAAS_EINVAL);
     pc.environment = NULL;
+    /* A runtime's user is pc.user: faas_config.user (an isolated module's) is refused. */
+    cfg.user = "nobody";
+    assert_int_equal(faas_register_process(f->rt, "bad", &pc, &cfg), FAAS_EINVAL);
+    assert_non_null(strstr(faas_last_error(), "faas_process_config.user"));
     pc.command = NULL;
     assert_int_equal(faas_register_process(f->rt, "bad", &pc, NULL), FAAS_EINVAL);
 }

@@ -1101,7 +1101,7 @@ static void check_kind(parser *p, ff_function *fn)
     static const char *const module_keys[] = { "module", "symbol", "ffi", "isolation",
                                                "seccomp" };
     static const char *const process_keys[] = { "command", "bootstrap", "handler", "cwd",
-                                                "user", "writable" };
+                                                "writable" };
     if (fn->runtime) {
         if (fn->command == NULL && !(fn->seen & (key_bit("command") | key_bit("bootstrap"))))
             error(p, "[%s]: runtime = provided needs command = PROGRAM [ARGS...] or "
@@ -1121,6 +1121,10 @@ static void check_kind(parser *p, ff_function *fn)
         if (fn->seen & key_bit(process_keys[i]))
             error(p, "[%s]: %s needs runtime = provided (a process function)", fn->name,
                   process_keys[i]);
+    /* user: a runtime's, or an isolated module's instances' (faas_config.user). */
+    if ((fn->seen & key_bit("user")) && fn->cfg.isolation != FAAS_ISOLATE_PROCESS)
+        error(p, "[%s]: user needs runtime = provided or isolation = process (an "
+              "in-process function runs as the host)", fn->name);
     /* A module's or ffi function's environment is faas_config.environment: the function
      * reads it through its context (faas_ctx_getenv), not from a process of its own. */
 }
@@ -1397,8 +1401,10 @@ static int register_one(faas_runtime *rt, ff_file *f, ff_function *fn, const cha
 {
     const char *symbol = fn->symbol ? fn->symbol : fn->name;
     int rc;
-    if (!fn->runtime)
+    if (!fn->runtime) {
         fn->cfg.environment = (const char *const *)fn->environment;
+        fn->cfg.user = fn->user;
+    }
     if (fn->runtime) {
         faas_process_config pc = FAAS_PROCESS_CONFIG_INIT;
         pc.command = fn->command;

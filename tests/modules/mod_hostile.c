@@ -407,6 +407,18 @@ static int nul(faas_ctx *ctx, const void *payload, size_t len)
     return replyf(ctx, "%s %zu", ((const char *)payload)[len] == '\0' ? "nul" : "no-nul", len);
 }
 
+/* "who PATH": the user the instance runs as, and whether it may read PATH (a file only
+ * root may read, say). Replies {"uid":U,"gid":G,"groups":N,"read":0|errno}. */
+static int who(faas_ctx *ctx, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int read_err = fd >= 0 ? 0 : errno;
+    if (fd >= 0)
+        close(fd);
+    return replyf(ctx, "{\"uid\":%u,\"gid\":%u,\"groups\":%d,\"read\":%d}",
+                  (unsigned)geteuid(), (unsigned)getegid(), getgroups(0, NULL), read_err);
+}
+
 /* The first word of the payload picks the attack; its argument follows a space. */
 int attack(faas_ctx *ctx, const void *payload, size_t len)
 {
@@ -443,6 +455,8 @@ int attack(faas_ctx *ctx, const void *payload, size_t len)
         return nul(ctx, payload, len);
     if (IS("pid"))
         return replyf(ctx, "{\"pid\":%d}", (int)getpid());
+    if (IS("who"))
+        return who(ctx, arg);
 #undef IS
     return faas_reply(ctx, payload, len);
 }
