@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -63,6 +64,46 @@ void faas__helper_stop(int pid, int ctl, bool kill_now)
         ;
 }
 
+/* Is VAR ("NAME=value") one of the host's variables a helper starts with? Only what
+ * running a program needs: the helpers, and the instances forked from a zygote, are no
+ * place for the host's secrets (FAAS_GATEWAY_TOKEN, AWS_SECRET_ACCESS_KEY, a database's
+ * password), which an isolated module could read in its own memory. */
+static bool helper_var(const char *var)
+{
+    static const char *const names[] = {
+        "PATH", "LD_LIBRARY_PATH", "LD_PRELOAD", "HOME", "LANG", "LANGUAGE", "TZ", "TZDIR",
+        "TMPDIR", "FAAS_CLOCK", "FAAS_ZYGOTE", "FAAS_SPAWNER",
+    };
+    size_t n = strcspn(var, "=");
+    if (var[n] != '=')
+        return false;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i]) == n && strncmp(var, names[i], n) == 0)
+            return true;
+    /* The locale's (LC_ALL, LC_CTYPE...) and the sanitizers' (ASAN_OPTIONS, TSAN_OPTIONS,
+     * UBSAN_OPTIONS, LSAN_OPTIONS) */
+    return strncmp(var, "LC_", 3) == 0 ||
+           (n >= 12 && strncmp(var + n - 12, "SAN_OPTIONS=", 12) == 0);
+}
+
+/* The environment a helper starts with: the host's variables that helper_var() keeps, in
+ * a NULL-terminated array that points into environ (freed by the caller; NULL: no memory). */
+static char **helper_environment(void)
+{
+    size_t n = 0;
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        n++;
+    char **out = malloc((n + 1) * sizeof *out);
+    if (out == NULL)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (helper_var(environ[i]))
+            out[k++] = environ[i];
+    out[k] = NULL;
+    return out;
+}
+
 int faas__helper_start(const char *path, char *const argv[], struct iovec *first, int nfirst,
                        unsigned limit_ms, int *pid_out, int *ctl_out, char *hello, size_t cap,
                        long *hlen, char *err, size_t errlen)
@@ -94,7 +135,10 @@ int faas__helper_start(const char *path, char *const argv[], struct iovec *first
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
                                       POSIX_SPAWN_SETPGROUP);
     pid_t pid;
-    int rc = sv[1] < 0 ? errno : posix_spawn(&pid, path, &fa, &at, argv, environ);
+    char **env = helper_environment();
+    int rc = sv[1] < 0 ? errno : env == NULL ? ENOMEM : posix_spawn(&pid, path, &fa, &at,
+                                                                      argv, env);
+    free(env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (sv[1] >= 0)

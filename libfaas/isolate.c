@@ -119,22 +119,39 @@ static int zygote_start(faas_function *fn, iso_fn *z, char *err, size_t errlen)
     c.path_len = (uint32_t)strlen(mpath);
     c.symbol_len = (uint32_t)strlen(sym);
     c.hide_len = (uint32_t)strlen(hide);
-    struct iovec iov[5] = { { &c, sizeof c },
+    /* The function's own environment: the instances' (faas_ctx_getenv, getenv). */
+    size_t env_len = 0;
+    for (char **e = fn->env; e != NULL && *e != NULL; e++)
+        env_len += strlen(*e) + 1;
+    size_t total = sizeof c + c.name_len + c.path_len + c.symbol_len + c.hide_len + 4 +
+                   env_len;
+    if (total > FAAS__ISO_MSG_MAX) {
+        snprintf(err, errlen, "module path and environment too long (%zu bytes, at most "
+                 "%u): %.80s...", total, FAAS__ISO_MSG_MAX, mpath);
+        return FAAS_ELOAD;
+    }
+    char *env = malloc(env_len + 1);
+    if (env == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return FAAS_ENOMEM;
+    }
+    char *at = env;
+    for (char **e = fn->env; e != NULL && *e != NULL; e++)
+        at = stpcpy(at, *e) + 1;
+    c.env_len = (uint32_t)env_len;
+    struct iovec iov[6] = { { &c, sizeof c },
                             { (void *)name, c.name_len + 1u },
                             { (void *)mpath, c.path_len + 1u },
                             { (void *)sym, c.symbol_len + 1u },
-                            { (void *)hide, c.hide_len + 1u } };
-    if (sizeof c + c.name_len + c.path_len + c.symbol_len + c.hide_len + 4 >
-        FAAS__ISO_MSG_MAX) {
-        snprintf(err, errlen, "module path too long: %.80s...", mpath);
-        return FAAS_ELOAD;
-    }
+                            { (void *)hide, c.hide_len + 1u },
+                            { env, env_len } };
     char buf[sizeof(faas__iso_hello) + 1300];
     long n;
     int pid, ctl;
     char *argv[] = { (char *)"faas-zygote", (char *)name, NULL };
-    int rc = faas__helper_start(zygote_path(), argv, iov, 5, START_LIMIT_MS, &pid, &ctl, buf,
+    int rc = faas__helper_start(zygote_path(), argv, iov, 6, START_LIMIT_MS, &pid, &ctl, buf,
                                 sizeof buf, &n, err, errlen);
+    free(env);
     if (rc != FAAS_OK)
         return rc;
     z->pid = pid;

@@ -59,8 +59,8 @@ enum {
 #define FAAS__ISO_NOTHIDDEN 8u  /* DONE: its view of the host's files is not read-only, or
                                    the journal not hidden (faas__iso_view failed) */
 
-/* host -> zygote, first: what to load and how to limit it; then name, path, symbol, each
- * NUL-terminated. */
+/* host -> zygote, first: what to load and how to limit it; then name, path, symbol and
+ * hide, each NUL-terminated, and the environment (env_len). */
 /* Both ends must be the same build: the host and the faas-zygote it starts could come from
  * two installed versions. A zygote that gets another wire exits without a word, and the host
  * reports that it "did not start". */
@@ -78,6 +78,9 @@ typedef struct faas__iso_config {
                                        (the host's journal), or empty */
     int32_t  uid, gid;              /* the user instances run as (a root host's zygote
                                        only); -1: the zygote's own */
+    uint32_t env_len;               /* last: the function's own environment, its
+                                       "NAME=value" entries one after the other, each with
+                                       its NUL, env_len bytes in all (0: none) */
 } faas__iso_config;
 
 /* How the zygote bounds an instance's processes (pids_max). */

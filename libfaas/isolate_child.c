@@ -62,6 +62,7 @@ static struct {
     faas__iso_config cfg;
     char            *name, *path, *symbol;
     char            *hide;          /* hidden from instances (the host's journal), or "" */
+    char           **env;           /* the function's own environment, NULL-terminated */
     void            *dl;            /* the module */
     faas_handler     handler;       /* its handler symbol */
     faas_runtime    *rt;            /* the inner runtime: manual mode, no thread */
@@ -523,9 +524,33 @@ static void send_hello(int status, const char *msg)
     faas__iso_send(z.ctl, iov, 2, -1);
 }
 
+/* The function's own variables in the zygote's environment, which its instances inherit:
+ * a module's constructors, INIT and handler read them with getenv(), as a process
+ * runtime's do (the handler also through faas_ctx_getenv()). The rest of the zygote's
+ * environment is the few of the host's that faas__helper_start() passes. */
+static int put_environment(char *err, size_t errlen)
+{
+    for (char **e = z.env; *e != NULL; e++) {
+        char *eq = strchr(*e, '=');
+        if (eq == NULL)
+            continue;                   /* the host checked: NAME=value */
+        *eq = '\0';
+        int rc = setenv(*e, eq + 1, 1);
+        *eq = '=';
+        if (rc != 0) {
+            snprintf(err, errlen, "setenv(\"%.80s\"): %s", *e, strerror(errno));
+            return FAAS_ELOAD;
+        }
+    }
+    return FAAS_OK;
+}
+
 /* Load the module and run its INIT once, here, so that every instance starts from it. */
 static int load(char *err, size_t errlen)
 {
+    int env_rc = put_environment(err, errlen);
+    if (env_rc != FAAS_OK)
+        return env_rc;
     dlerror();
     /* RTLD_NOW: every symbol is bound once, here, not again by each instance. */
     z.dl = dlopen(z.path, RTLD_NOW | RTLD_LOCAL);
@@ -555,6 +580,7 @@ static int load(char *err, size_t errlen)
     c.timeout_ms = z.cfg.timeout_ms;
     c.keep_alive_ms = UINT_MAX;         /* nothing is reaped: no one runs the timers */
     c.max_retries = 0;
+    c.environment = (const char *const *)z.env;
     c.init = (faas_init_fn)dlsym(z.dl, "faas_init");
     c.shutdown = (faas_shutdown_fn)dlsym(z.dl, "faas_shutdown");
     if (rc == FAAS_OK)
@@ -588,8 +614,8 @@ static int read_config(void)
     if (n < (long)sizeof z.cfg)
         return -1;
     memcpy(&z.cfg, z.buf, sizeof z.cfg);
-    size_t need = sizeof z.cfg + z.cfg.name_len + z.cfg.path_len + z.cfg.symbol_len +
-                  z.cfg.hide_len + 4;
+    size_t need = sizeof z.cfg + (size_t)z.cfg.name_len + z.cfg.path_len + z.cfg.symbol_len +
+                  z.cfg.hide_len + 4 + z.cfg.env_len;
     if (z.cfg.type != FAAS__ISO_CONFIG || z.cfg.wire != FAAS__ISO_WIRE || (size_t)n != need)
         return -1;
     char *p = (char *)z.buf + sizeof z.cfg;
@@ -600,6 +626,20 @@ static int read_config(void)
     z.symbol = strdup(p);
     p += z.cfg.symbol_len + 1;
     z.hide = strdup(p);
+    p += z.cfg.hide_len + 1;
+    /* The environment's entries, each NUL-terminated (the last byte a NUL). */
+    const char *env = p, *end = p + z.cfg.env_len;
+    if (z.cfg.env_len > 0 && end[-1] != '\0')
+        return -1;
+    size_t count = 0;
+    for (const char *e = env; e < end; e += strlen(e) + 1)
+        count++;
+    if ((z.env = calloc(count + 1, sizeof *z.env)) == NULL)
+        return -1;
+    size_t i = 0;
+    for (const char *e = env; e < end; e += strlen(e) + 1)
+        if ((z.env[i++] = strdup(e)) == NULL)
+            return -1;
     return z.name && z.path && z.symbol && z.hide ? 0 : -1;
 }
 

@@ -814,6 +814,61 @@ static void test_instances_run_as_user(void **state)
     remove_tree(dir);
 }
 
+/* What an instance has of the variable NAME ("env NAME"): getenv(), faas_ctx_getenv(),
+ * and whether it was in the environment its process started with. */
+static void env_in(faas_runtime *rt, const char *name, const char *var, char *g, char *c,
+                   int *proc)
+{
+    faas_response res;
+    int rc = callf(rt, name, &res, "env %s", var);
+    expect(&res, rc, FAAS_OK, NULL, var);
+    if (sscanf((const char *)res.data, "{\"getenv\":%1023[^,],\"ctx\":%1023[^,],\"proc\":%d}",
+               g, c, proc) != 3)
+        fail_msg("env %s: %s", var, (const char *)res.data);
+    faas_response_free(&res);
+}
+
+/* An isolated instance's process environment is not the host's: none of the host's
+ * variables but what running a program needs (PATH...), so not a secret the host holds
+ * there (the gateway's token); the function's own environment is there, and in its
+ * context. */
+static void test_environment_is_not_the_hosts(void **state)
+{
+    (void)state;
+    if (!built)
+        skip();
+    assert_int_equal(setenv("FAAS_GATEWAY_TOKEN", "host-secret-0451", 1), 0);
+    assert_int_equal(setenv("FAAS_TEST_DB_PASSWORD", "host-secret-0452", 1), 0);
+    faas_runtime *rt = runtime(NULL, 1);
+    faas_config c = hostile_config(FAAS_SECCOMP_NONE);
+    const char *own[] = { "GREETING=hello", "TZ=Europe/Paris", NULL };
+    c.environment = own;
+    reg(rt, "h", &c);
+    char g[1024], x[1024];
+    int proc;
+    static const char *const secrets[] = { "FAAS_GATEWAY_TOKEN", "FAAS_TEST_DB_PASSWORD" };
+    for (size_t i = 0; i < 2; i++) {
+        env_in(rt, "h", secrets[i], g, x, &proc);
+        print_message("# the host's %s: getenv %s, context %s, started with it: %d\n",
+                      secrets[i], g, x, proc);
+        assert_string_equal(g, "null");
+        assert_string_equal(x, "null");
+        assert_int_equal(proc, 0);
+    }
+    env_in(rt, "h", "GREETING", g, x, &proc);   /* its own: both ways */
+    assert_string_equal(g, "\"hello\"");
+    assert_string_equal(x, "\"hello\"");
+    env_in(rt, "h", "TZ", g, x, &proc);         /* its own over Lambda's :UTC */
+    assert_string_equal(g, "\"Europe/Paris\"");
+    assert_string_equal(x, "\"Europe/Paris\"");
+    env_in(rt, "h", "PATH", g, x, &proc);       /* the host's, kept: a program needs it */
+    assert_string_not_equal(g, "null");
+    assert_int_equal(proc, 1);
+    faas_runtime_free(rt);
+    unsetenv("FAAS_GATEWAY_TOKEN");
+    unsetenv("FAAS_TEST_DB_PASSWORD");
+}
+
 /* ---- 3. the process tree dies with its instance -------------------------------------- */
 
 static void test_tree_killed_on_retire(void **state)
@@ -1281,6 +1336,7 @@ int main(void)
         T(test_files_read_only),
         T(test_journal_hidden_below_cwd),
         T(test_instances_run_as_user),
+        T(test_environment_is_not_the_hosts),
         T(test_oom_killer_takes_instances_first),
         T(test_tree_killed_on_retire),
         /* before any test starts a thread: a fork then inherits no cached thread stack,

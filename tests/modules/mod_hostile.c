@@ -419,6 +419,29 @@ static int who(faas_ctx *ctx, const char *path)
                   (unsigned)geteuid(), (unsigned)getegid(), getgroups(0, NULL), read_err);
 }
 
+/* "env NAME": what the instance has of the variable NAME: getenv()'s value, the
+ * context's (faas_ctx_getenv), and whether NAME= is in /proc/self/environ (what it was
+ * started with). Replies {"getenv":"V"|null,"ctx":"V"|null,"proc":0|1} (plain values). */
+static int env_of(faas_ctx *ctx, const char *name)
+{
+    const char *g = getenv(name), *c = faas_ctx_getenv(ctx, name);
+    char buf[65536], want[256];
+    int proc = 0;
+    snprintf(want, sizeof want, "%s=", name);
+    int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n > 0)
+        buf[n] = '\0';
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+        if (strncmp(buf + i, want, strlen(want)) == 0)
+            proc = 1;
+    return replyf(ctx, "{\"getenv\":%s%s%s,\"ctx\":%s%s%s,\"proc\":%d}",
+                  g ? "\"" : "", g ? g : "null", g ? "\"" : "",
+                  c ? "\"" : "", c ? c : "null", c ? "\"" : "", proc);
+}
+
 /* The first word of the payload picks the attack; its argument follows a space. */
 int attack(faas_ctx *ctx, const void *payload, size_t len)
 {
@@ -457,6 +480,8 @@ int attack(faas_ctx *ctx, const void *payload, size_t len)
         return replyf(ctx, "{\"pid\":%d}", (int)getpid());
     if (IS("who"))
         return who(ctx, arg);
+    if (IS("env"))
+        return env_of(ctx, arg);
 #undef IS
     return faas_reply(ctx, payload, len);
 }
