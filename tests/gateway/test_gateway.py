@@ -18,8 +18,8 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import (AWS, FAAS, MODULES, TEST_MODULES, Gate, Server, aws_cli, client,
-                      functions_text, in_thread)
+from conftest import (AWS, FAAS, MODULES, TEST_MODULES, WRAPPER, Gate, Server, aws_cli,
+                      client, functions_text, in_thread)
 
 SYNC_LIMIT = 6291456
 ASYNC_LIMIT = 1048576
@@ -421,6 +421,26 @@ def test_token_bearer(token_server):
     assert st == 200                    # probes need no token
     st, _, _ = raw(token_server, "GET", "/2015-03-31/functions/")
     assert st == 401
+
+
+def test_token_not_in_the_command_line():
+    # /proc/PID/cmdline is readable by every process of the machine, a function's included
+    # (an isolated instance, a process runtime): --token is wiped from it once read.
+    s = Server(functions_text(), args=("--token", "argv-secret-0451"))
+    try:
+        path = "/2015-03-31/functions/echo/invocations"
+        st, _, _ = raw(s, "POST", path, b"{}", {"Authorization": "Bearer argv-secret-0451"})
+        assert st == 200
+        st, _, _ = raw(s, "POST", path, b"{}")
+        assert st == 401
+        if not WRAPPER:                 # under valgrind, the program's argv is a copy
+            with open("/proc/%d/cmdline" % s.proc.pid, "rb") as f:
+                cmdline = f.read()
+            assert b"--token" in cmdline
+            assert b"argv-secret-0451" not in cmdline
+    finally:
+        rc, err = s.stop()
+    assert rc == 0, err
 
 
 def test_token_as_boto3_access_key(token_server):
