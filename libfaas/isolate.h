@@ -273,7 +273,7 @@ int  faas__iso_put(const char *dir, const char *file, const char *text);
 int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken);
 /* What this process and its children see of the host's files (isolate_userns.c): a mount
  * namespace of its own, private (no mount made here reaches the host's), where every mount
- * is read-only but /proc (put back as the host has it); /tmp and /dev/shm are empty tmpfs
+ * is read-only but /proc (see proc below); /tmp and /dev/shm are empty tmpfs
  * of its own (512 MiB, 1777);
  * dirs[0..nkeep) (absolute, real paths: the runtime's cwd, its command's directory) are
  * put back read-only where /tmp or /dev/shm covered them; dirs[nkeep..nkeep+nwritable)
@@ -283,7 +283,12 @@ int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken);
  * and again where a directory put back shows it. With root (the process will run as uid
  * 0, which a read-only mount does not stop from writing device nodes and /proc/sys): no
  * device node may be opened but /dev/null, zero, full, random, urandom and tty, and
- * /proc/sys and /proc/sysrq-trigger are read-only. 1, or -errno with *step saying what failed
+ * /proc/sys and /proc/sysrq-trigger are read-only. proc (FAAS__ISO_PROC_*) says which
+ * /proc: the host's, put back as it has it; a new one of the caller's PID namespace (the
+ * caller leads one of its own: its processes are all it shows); or a new one that shows
+ * only the processes the viewer may trace (hidepid=invisible: for a process that will
+ * run as another user, in a user namespace of its own). Where a new one cannot be
+ * mounted, the host's. 2 (a /proc of its own), 1 (the host's), or -errno with *step saying what failed
  * (FAAS__ISO_VIEW_*, with FAAS__ISO_VIEW_PARTIAL once past the read-only step): none can
  * be made (a threaded process, no right to, a kernel before 5.12), or a directory given
  * cannot be put back. Requires the right
@@ -293,13 +298,14 @@ int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken);
 #define FAAS__ISO_VIEW_DIRS 66          /* nkeep + nwritable at most */
 enum { FAAS__ISO_VIEW_NS = 1, FAAS__ISO_VIEW_READONLY, FAAS__ISO_VIEW_TMP,
        FAAS__ISO_VIEW_KEEP, FAAS__ISO_VIEW_WRITABLE, FAAS__ISO_VIEW_HIDE,
-       FAAS__ISO_VIEW_PROC,     /* /proc put back as the host has it */
+       FAAS__ISO_VIEW_PROC,     /* /proc: the host's put back, or one of its own */
        FAAS__ISO_VIEW_ROOT,     /* root's devices and kernel settings shut */
        FAAS__ISO_VIEW_LOCK };   /* (after it: the runtime, root without a user namespace
                                    of its own, could undo it) */
 #define FAAS__ISO_VIEW_PARTIAL 0x100  /* in *step: it failed after the read-only step */
+enum { FAAS__ISO_PROC_HOST, FAAS__ISO_PROC_PIDNS, FAAS__ISO_PROC_TRACEABLE };
 int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
-                       size_t nwritable, bool root, int *step);
+                       size_t nwritable, bool root, int proc, int *step);
 /* Must the process not go on after faas__iso_view() returned rc with step? A view half
  * made (FAAS__ISO_VIEW_PARTIAL), or a directory of the runtime's that could not be put
  * back (but for ENOSYS: none can be made here): true. Where no view could be made at

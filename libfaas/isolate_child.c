@@ -406,7 +406,7 @@ static void forked_by_module(void)
 static bool become(bool *hidden)
 {
     int step = 0;
-    int32_t view = faas__iso_view(z.hide, NULL, 0, 0, false, &step);
+    int32_t view = faas__iso_view(z.hide, NULL, 0, 0, false, FAAS__ISO_PROC_TRACEABLE, &step);
     if (faas__iso_view_fatal(view, step))
         _exit(125);                     /* a view half made: the host reports the exit */
     *hidden = view > 0;
@@ -463,7 +463,8 @@ static void instance_main(int chan)
          * cannot unmount or remount what it sees). The module is loaded already: nothing
          * of its own to keep. */
         int step = 0;
-        int32_t view = own ? faas__iso_view(z.hide, NULL, 0, 0, geteuid() == 0, &step)
+        int32_t view = own ? faas__iso_view(z.hide, NULL, 0, 0, geteuid() == 0,
+                                            FAAS__ISO_PROC_HOST, &step)
                            : -EPERM;
         if (faas__iso_view_fatal(view, step))
             _exit(125);                 /* a view half made: the host reports the exit */

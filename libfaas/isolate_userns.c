@@ -157,8 +157,15 @@ static int proc_read_only(const char *path)
     return rc;
 }
 
+/* A new procfs on /proc (FAAS__ISO_PROC_PIDNS or _TRACEABLE); 0, or -1 (errno). */
+static int own_proc(int kind)
+{
+    return mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                 kind == FAAS__ISO_PROC_TRACEABLE ? "hidepid=invisible" : NULL);
+}
+
 int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
-                       size_t nwritable, bool root, int *step)
+                       size_t nwritable, bool root, int proc_kind, int *step)
 {
     int fds[FAAS__ISO_VIEW_DIRS], nfds = 0, proc = -1, rc = 0;
     int devs[NDEVICES];
@@ -213,8 +220,12 @@ int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
         goto out;
     }
     done_ro = true;
+    /* /proc: a new one, which shows none of the host's processes (their command lines,
+     * their environments' names), where it can be mounted; else the host's, as it has it
+     * (the copy taken first). */
     *step = FAAS__ISO_VIEW_PROC;
-    if (move_mount(proc, "", AT_FDCWD, "/proc", MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    bool mine = proc_kind != FAAS__ISO_PROC_HOST && own_proc(proc_kind) == 0;
+    if (!mine && move_mount(proc, "", AT_FDCWD, "/proc", MOVE_MOUNT_F_EMPTY_PATH) != 0) {
         rc = -errno;
         goto out;
     }
@@ -265,7 +276,7 @@ int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
         rc = -errno;
         goto out;
     }
-    rc = 1;
+    rc = mine ? 2 : 1;
 out:
     for (int i = 0; i < nfds; i++)
         if (fds[i] >= 0)

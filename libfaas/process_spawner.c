@@ -155,23 +155,29 @@ static pid_t self_as_host_sees(void)
     return n > 0 ? (pid_t)strtol(self, NULL, 10) : 0;
 }
 
-/* The pid of the only child of self (as the host sees both), or 0. */
-static pid_t child_as_host_sees(pid_t self)
+/* The host's /proc/SELF/task/SELF/children of self (the init's pid as the host sees it),
+ * opened while /proc is the host's (the view puts a /proc of the init's own PID namespace
+ * in its place): an fd, or -1. */
+static int children_file(pid_t self)
 {
-    char path[96], buf[64] = "";
+    char path[96];
     snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)self, (int)self);
-    int fd = self > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    return self > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+}
+
+/* The pid of the init's only child as the host sees it (children: children_file()), or 0. */
+static pid_t child_as_host_sees(int children)
+{
+    char buf[64] = "";
+    ssize_t n = children >= 0 ? pread(children, buf, sizeof buf - 1, 0) : -1;
     return n > 0 ? (pid_t)strtol(buf, NULL, 10) : 0;
 }
 
-/* Start the runtime the EXEC in buf (n bytes) asks for, with out and fd3, as the child of
- * self (the init's pid as the host sees it); its pid (the init's view), or -1 with the
- * report sent. */
-static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int sock, pid_t self)
+/* Start the runtime the EXEC in buf (n bytes) asks for, with out and fd3, as the init's
+ * child (children: the init's, children_file()); its pid (the init's view), or -1 with
+ * the report sent. */
+static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int sock,
+                           int children)
 {
     const faas__iso_exec *e = (const void *)buf;
     char **argv = NULL, **envp = NULL, *cwd = NULL, *path = NULL;
@@ -190,7 +196,7 @@ static pid_t start_runtime(unsigned char *buf, long n, int out, int fd3, int soc
         send_report(sock, -rc, "posix_spawn");
         return -1;
     }
-    pid_t seen = child_as_host_sees(self);
+    pid_t seen = child_as_host_sees(children);
     send_report(sock, seen > 0 ? seen : rt, NULL);
     return rt;
 }
@@ -214,7 +220,7 @@ static const char *exec_string(const faas__iso_exec *e, long n, size_t i)
  * or what failed when the runtime must not start: a directory it was given cannot be (a
  * writable one swapped for a link, say); where no view can be made at all, it starts,
  * and STARTED says why (the host warns). */
-static const char *make_view(const faas__iso_exec *e, long n)
+static const char *make_view(const faas__iso_exec *e, long n, bool ns)
 {
     size_t at = 1u + e->argc + e->envc;         /* cwd, the journal, the writable dirs */
     const char *cmd = exec_string(e, n, 0), *cwd = exec_string(e, n, at);
@@ -245,7 +251,10 @@ static const char *make_view(const faas__iso_exec *e, long n)
     }
     /* uid -1: the spawner's own, which is root's for a host run as root */
     bool root = e->uid == 0 || (e->uid < 0 && geteuid() == 0);
-    own_view = faas__iso_view(hide, dirs, nkeep, e->writable, root, &own_view_step);
+    /* In a PID namespace of its own (the init its first process), a /proc of that
+     * namespace: the runtime sees its instance's processes, none of the host's. */
+    own_view = faas__iso_view(hide, dirs, nkeep, e->writable, root,
+                              ns ? FAAS__ISO_PROC_PIDNS : FAAS__ISO_PROC_HOST, &own_view_step);
     if (!faas__iso_view_fatal(own_view, own_view_step))
         return NULL;
     int step = own_view_step & ~FAAS__ISO_VIEW_PARTIAL;
@@ -279,6 +288,7 @@ static _Noreturn void init_main(int sock, bool ns)
      * a join costs 0.1-0.5 ms here (v1), off the cold start's path; the limits, cheap
      * writes, come with the EXEC, before the runtime exists. */
     pid_t self = self_as_host_sees();
+    int children = children_file(self);         /* before the view's own /proc */
     const char *failed = self <= 0 ? "/proc/self" : NULL;
     int err = self <= 0 ? EIO : 0;
     bool pids_cg = sp.pids.how == FAAS__ISO_PIDS_CGROUP;
@@ -301,7 +311,7 @@ static _Noreturn void init_main(int sock, bool ns)
         failed = "pids cgroup", err = errno;
     /* The host's files read-only, the journal hidden, while the init still has the right
      * to mount. */
-    if (failed == NULL && (size_t)n >= sizeof *e && (failed = make_view(e, n)) != NULL)
+    if (failed == NULL && (size_t)n >= sizeof *e && (failed = make_view(e, n, ns)) != NULL)
         err = -own_view;
     /* The runtime's user, last: the cgroups are the init's to join and limit as root.
      * The init runs as it too from here, so the runtime is no child of a process with more
@@ -356,7 +366,7 @@ static _Noreturn void init_main(int sock, bool ns)
         close(fds[i]);
         fds[i] = high;
     }
-    pid_t rt = start_runtime(sp.buf, n, fds[0], fds[1], sock, self);
+    pid_t rt = start_runtime(sp.buf, n, fds[0], fds[1], sock, children);
     close(fds[0]);                              /* the init holds nothing of the instance's */
     close(fds[1]);
     if (rt < 0)

@@ -73,41 +73,6 @@ static bool is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static bool process_exists(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d", pid);
-    return access(path, F_OK) == 0;
-}
-
-/* Live processes (not zombies, not exiting) whose process group is pgid. A process past
- * its exit's release of memory and files (vsize 0, not a zombie yet) is gone for every
- * purpose: only its task remains, for a moment. */
-typedef struct members {
-    int pgid, n;
-} members;
-
-static void count_member(int pid, const char *fields, void *arg)
-{
-    members *m = arg;
-    char st;
-    int ppid, pgrp;
-    unsigned long vsize = 0;
-    if (sscanf(fields, " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-               "%*d %*d %*u %lu", &st, &ppid, &pgrp, &vsize) == 4 &&
-        pgrp == m->pgid && st != 'Z' && st != 'X' && vsize != 0) {
-        fprintf(stderr, "# member %d:%s\n", pid, fields);
-        m->n++;
-    }
-}
-
-static int group_members(int pgid)
-{
-    members m = { pgid, 0 };
-    assert_int_equal(proc_each(count_member, &m), 0);
-    return m.n;
-}
-
 /* ---- the tutorial, unchanged ------------------------------------------------------------- */
 
 static void tutorial_bootstrap_serves_its_handler(void **state)
@@ -601,14 +566,16 @@ static void runtime_cannot_open_the_hosts_memory(void **state)
             bool shared = capture_count(&cap, "without a user namespace of their own") > 0;
             if (i == 0 || !shared) {    /* runtimes of one user: their namespaces apart */
                 assert_int_equal(opened, 0);
-                assert_true(err == EACCES || err == EPERM);
+                /* ENOENT: its /proc, its PID namespace's, does not show the process */
+                assert_true(err == EACCES || err == EPERM || err == ENOENT);
             }
         } else {                        /* root in a user namespace of its own: no more */
             assert_int_equal(uid, 0);
             if (capture_count(&cap, "without a user namespace of their own") == 0)
                 assert_int_equal(opened, 0);
         }
-        last = self;
+        last = (int)host_pid_of(name, self);   /* its pid as the host sees it */
+        assert_true(last > 0);
     }
     pc.user = "no-such-user-here";
     assert_int_equal(faas_register_process(rt, "c-mem-x", &pc, NULL), FAAS_EINVAL);
@@ -644,7 +611,7 @@ static void runtimes_are_the_oom_killers_first_choice(void **state)
     ASSERT_OK(faas_invoke(f->rt, "c-oom", "1", 1, &res));
     const char *at = strstr((const char *)res.data, "\"self\":");
     assert_non_null(at);
-    int self = atoi(at + 7);
+    int self = (int)host_pid_of("c-oom", atol(at + 7));     /* as the host sees it */
     faas_response_free(&res);
     assert_true(self > 0);
     print_message("# the runtime's oom_score_adj %d, the host's %d\n", oom_score_adj_of(self),
@@ -752,8 +719,8 @@ static int reach_host_as_self(const char *dir, char *why, size_t whylen)
             snprintf(why, whylen, "%s: no answer of the expected form", names[i]);
             goto out;
         }
-        if (i == 1)
-            snprintf(pid, sizeof pid, "%d", self);      /* the next "mem" opens this one's */
+        if (i == 1)                                     /* the next "mem" opens this one's */
+            snprintf(pid, sizeof pid, "%d", (int)host_pid_of(names[i], self));
         if (mem && uid != (int)geteuid()) {
             snprintf(why, whylen, "the runtime ran as uid %d, not the host's %d", uid,
                      (int)geteuid());
@@ -1298,6 +1265,8 @@ static void escaped_processes_die_with_the_instance(void **state)
     /* The runtime, under its init, in a namespace of its own: a small pid there (2, or 3
      * when a sanitizer's thread in the init took 2), not 1 and not the host's. */
     assert_true(self > 1 && self < 64);
+    pid = (long)host_pid_of("c-escape", pid);   /* the escapee as the host sees it */
+    assert_true(pid > 1);
     assert_true(live_process((pid_t)pid));       /* it runs */
     /* The instance is stopped: its init reaped, so its namespace's processes are gone
      * (the kernel kills and reaps them before the init's exit is complete). */
@@ -1342,6 +1311,41 @@ static void runtime_cannot_signal_the_host(void **state)
     assert_int_equal(e, ESRCH);
     assert_int_equal(usr1_seen, 0);
     faas_unregister(f->rt, "c-signal");
+}
+
+/* A runtime's /proc is its PID namespace's: it shows the instance's processes (the init,
+ * the runtime, what it forks), none of the host's, whose command lines and environments'
+ * names it could read otherwise (bootstrap "procs": is /proc/PID there, how many). */
+static void runtime_sees_only_its_processes(void **state)
+{
+    need_pid_namespaces("a runtime's /proc is the host's");
+    pfix *f = *state;
+    capture cap;
+    faas_runtime *rt;
+    ASSERT_OK(journal_runtime(&rt, &cap, NULL));
+    register_c_on(rt, f->dir, "c-procs", "procs", NULL);
+    char ev[32];
+    int n = snprintf(ev, sizeof ev, "%d", (int)getpid());
+    faas_response res;
+    ASSERT_OK(faas_invoke(rt, "c-procs", ev, (size_t)n, &res));
+    int seen = -1, count = -1, self = -1;
+    assert_int_equal(sscanf((const char *)res.data, "{\"seen\":%d,\"count\":%d,\"self\":%d}",
+                            &seen, &count, &self), 3);
+    faas_response_free(&res);
+    bool said = capture_count(&cap, "do not see this host's files read-only") > 0;
+    print_message("# the host's /proc/%s: %s; /proc shows %d processes%s\n", ev,
+                  seen ? "seen" : "not there", count, said ? " (no view here: the log says so)"
+                                                            : "");
+    if (!said) {
+        assert_int_equal(seen, 0);
+        assert_true(count >= 2 && count <= 8);  /* the init and the runtime (+ a sanitizer's) */
+        snprintf(ev, sizeof ev, "%d", self);    /* itself: there */
+        ASSERT_OK(faas_invoke(rt, "c-procs", ev, strlen(ev), &res));
+        assert_non_null(strstr((const char *)res.data, "\"seen\":1"));
+        faas_response_free(&res);
+    }
+    faas_runtime_free(rt);
+    capture_free(&cap);
 }
 
 /* Without its spawner (FAAS_SPAWNER names no program), a runtime's process instances are
@@ -1432,8 +1436,9 @@ static void timeout_kills_the_group(void **state)
     int pid = 0;
     assert_int_equal(fscanf(fp, "%d", &pid), 1);
     fclose(fp);
-    assert_false(process_exists(pid));                  /* the bootstrap, reaped */
-    assert_int_equal(group_members(pid), 0);            /* and its sleep, killed */
+    assert_true(pid > 0);                               /* it ran, in its namespace */
+    /* the bootstrap reaped and its sleep killed: no process of the function is left */
+    assert_int_equal(function_processes("slow"), 0);
 }
 
 /* ---- concurrency and scale to zero ---------------------------------------------------- */
@@ -1466,10 +1471,10 @@ static void four_processes_then_throttled_then_zero(void **state)
     /* Each call says it started (the FIFO the test reads), then waits for the gate file. */
     proc_fix_put_file(f, "block.sh",
              "function handler () {\n"
-             "  read -r _ _ _ _ group _ < /proc/self/stat\n"    /* as in slow.sh */
-             "  echo $group > \"$TMPDIR/started\"\n"
+             "  ns=$(readlink /proc/self/ns/pid)\n"     /* its instance's PID namespace */
+             "  echo $ns > \"$TMPDIR/started\"\n"
              "  while [ ! -e \"$TMPDIR/gate\" ]; do sleep 0.01; done\n"
-             "  echo $group\n"
+             "  echo $ns\n"
              "}\n");
     faas_config cfg;
     faas_config_init(&cfg);
@@ -1502,14 +1507,13 @@ static void four_processes_then_throttled_then_zero(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(c[i].status, FAAS_OK);
     }
-    int pids[4];
     for (int i = 0; i < 4; i++) {
-        pids[i] = atoi(c[i].pid);
-        assert_true(pids[i] > 0);
-        assert_true(process_exists(pids[i]));
-        for (int j = 0; j < i; j++)
-            assert_int_not_equal(pids[i], pids[j]);     /* four processes */
+        assert_non_null(strstr(c[i].pid, "pid:["));
+        for (int j = 0; j < i; j++)                     /* four instances, apart */
+            assert_string_not_equal(c[i].pid, c[j].pid);
     }
+    /* four bootstraps (and what they run between calls: nothing) */
+    assert_true(function_processes("block") >= 4);
     faas_stats st;
     ASSERT_OK(faas_stats_get(f->rt, "block", &st));
     assert_int_equal(st.instances_live, 4);
@@ -1520,10 +1524,7 @@ static void four_processes_then_throttled_then_zero(void **state)
     faas_run_pending(f->rt);
     ASSERT_OK(faas_stats_get(f->rt, "block", &st));
     assert_int_equal(st.instances_live, 0);
-    for (int i = 0; i < 4; i++) {
-        assert_false(process_exists(pids[i]));
-        assert_int_equal(group_members(pids[i]), 0);
-    }
+    assert_int_equal(function_processes("block"), 0);  /* none left, /proc says */
 }
 
 int main(void)
@@ -1547,6 +1548,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(escaped_processes_die_with_the_instance, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(runtime_cannot_signal_the_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(runtime_sees_only_its_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(pids_max_bounds_a_runtimes_forks, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_mb_bounds_a_runtime, setup, teardown),
         cmocka_unit_test_setup_teardown(a_killed_spare_init_is_replaced, setup, teardown),

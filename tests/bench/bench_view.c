@@ -11,6 +11,10 @@
  *          the journal hidden), exit
  *   root   the same for a process that will run as root: besides, no device node but
  *          six harmless ones, /proc/sys and /proc/sysrq-trigger read-only
+ *   pidns  (as root only) the view, the child in a PID namespace of its own (as a process
+ *          instance's init is), /proc the host's put back
+ *   proc   the same with a new /proc of that namespace (FAAS__ISO_PROC_PIDNS), as the
+ *          init makes it: the new /proc's cost is proc over pidns
  *
  * Not root, each child first makes a user namespace of its own (as the spawner of a host
  * not root does), in every variant. Two times each: "made", the child's own time from its
@@ -26,15 +30,17 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { BARE, NS, VIEW, ROOT, NVARIANTS };
-static const char *const names[NVARIANTS] = { "bare", "ns", "view", "root" };
+enum { BARE, NS, VIEW, ROOT, PIDNS, PROC, NVARIANTS };
+static const char *const names[NVARIANTS] = { "bare", "ns", "view", "root", "pidns", "proc" };
 
 static char journal[256], keep[256], writable[256];
 
@@ -54,7 +60,11 @@ static int child(int v, bool root)
     }
     const char *dirs[] = { keep, writable };
     int step = 0;
-    return faas__iso_view(journal, dirs, 1, 1, v == ROOT, &step) > 0 ? 0 : 1 + step;
+    int32_t made = faas__iso_view(journal, dirs, 1, 1, v == ROOT,
+                                  v == PROC ? FAAS__ISO_PROC_PIDNS : FAAS__ISO_PROC_HOST, &step);
+    if (v == PROC && made == 1)
+        return 98;                      /* the host's /proc: no new one was mounted */
+    return made > 0 ? 0 : 1 + step;
 }
 
 /* Fork, run variant v, reap: fork to reaped in microseconds, and in *made the child's
@@ -67,7 +77,9 @@ static double once(int v, bool root, double *made, int *why)
         return -1;
     }
     uint64_t t0 = bench_now_ns();
-    pid_t p = fork();
+    pid_t p = v >= PIDNS ? (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | SIGCHLD),
+                                          NULL, NULL, NULL, 0UL)
+                         : fork();
     if (p == 0) {
         uint64_t c0 = bench_now_ns();
         int rc = child(v, root);
@@ -117,8 +129,9 @@ int main(int argc, char **argv)
             return 1;
     }
     int rc = 0;
+    int nvariants = root ? NVARIANTS : PIDNS;   /* a PID namespace needs root here */
     for (size_t i = 0; i < rounds && rc == 0; i++)
-        for (int v = 0; v < NVARIANTS; v++) {
+        for (int v = 0; v < nvariants; v++) {
             int why = 0;
             t[v][i] = once(v, root, &m[v][i], &why);
             if (t[v][i] < 0) {
@@ -134,7 +147,7 @@ int main(int argc, char **argv)
         printf("bench_view: %zu rounds, as %s%s (medians, microseconds)\n", rounds,
                root ? "root" : "a user not root",
                root ? "" : ", each child in a user namespace of its own");
-        for (int v = 0; v < NVARIANTS; v++) {
+        for (int v = 0; v < nvariants; v++) {
             bench_summary s = bench_summarise(t[v], rounds), c = bench_summarise(m[v], rounds);
             whole[v] = s.median;
             made[v] = c.median;
@@ -146,6 +159,9 @@ int main(int argc, char **argv)
                whole[VIEW] - whole[NS], whole[NS] > 0 ? whole[VIEW] / whole[NS] : 0.0);
         printf("  root's part over the view: made +%.1f us, whole +%.1f us\n",
                made[ROOT] - made[VIEW], whole[ROOT] - whole[VIEW]);
+        if (root)
+            printf("  a /proc of its own over the host's (in a PID namespace): made +%.1f us, "
+                   "whole +%.1f us\n", made[PROC] - made[PIDNS], whole[PROC] - whole[PIDNS]);
     }
     for (int v = 0; v < NVARIANTS; v++) {
         free(t[v]);

@@ -43,8 +43,11 @@
  *   "escape"           before its answer, starts a process that leaves the instance's
  *                      process group and session (fork, setsid, fork), closes every
  *                      descriptor and waits for ever; the answer is {"pid":P,"self":S},
- *                      P that process's id as the host sees it (its /proc/self), S the
+ *                      P that process's getpid() (named "faas-escaped"), S the
  *                      runtime's own getpid();
+ *   "procs"            the event is a pid: answers {"seen":0|1,"count":N,"self":S},
+ *                      whether /proc/PID exists, how many processes /proc shows, and
+ *                      its own getpid();
  *   "signal"           the event is a pid: it sends that process SIGUSR1 and answers
  *                      {"rc":R,"errno":E}, kill()'s result;
  *   "fork"             the event is a number N: it forks N children that wait for ever
@@ -74,6 +77,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -361,8 +365,8 @@ static unsigned flood_api(const conn *c, unsigned n)
 }
 
 /* A process out of the runtime's process group and session (fork, setsid, fork: a
- * daemon), holding none of its descriptors, that waits for ever: its id as the host sees
- * it (the runtime may be in a PID namespace of its own, /proc is the host's), or -1. */
+ * daemon), holding none of its descriptors, that waits for ever: its getpid() (in the
+ * runtime's PID namespace, where there is one), or -1. */
 static long escapee(void)
 {
     int p[2];
@@ -372,9 +376,10 @@ static long escapee(void)
     if (child == 0) {
         setsid();
         if (fork() == 0) {
-            char self[32] = "";
-            ssize_t n = readlink("/proc/self", self, sizeof self - 1);
-            if (n > 0 && write(p[1], self, (size_t)n) != n)
+            char self[32];
+            int n = snprintf(self, sizeof self, "%d", (int)getpid());
+            prctl(PR_SET_NAME, "faas-escaped", 0, 0, 0);    /* for the host to find it */
+            if (write(p[1], self, (size_t)n) != n)
                 _exit(1);
             for (int fd = 0; fd < 1024; fd++)
                 close(fd);
@@ -510,11 +515,12 @@ int main(void)
     bool escape = strcmp(handler, "escape") == 0, sig = strcmp(handler, "signal") == 0;
     bool forks = strcmp(handler, "fork") == 0, mem = strcmp(handler, "mem") == 0;
     bool spoil = strcmp(handler, "spoil") == 0, deface = strcmp(handler, "deface") == 0;
+    bool procs = strcmp(handler, "procs") == 0;
     resp r;
     if (strcmp(handler, "hostile") == 0)
         hostile(&c);
     if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && !mem && !spoil &&
-        !deface &&
+        !deface && !procs &&
         *handler != '\0' &&
         strcmp(handler, "echo") != 0) {
         char body[512];
@@ -595,6 +601,19 @@ int main(void)
                 r.len = (size_t)asprintf(&r.body, "{\"opened\":%d,\"errno\":%d,\"uid\":%d,"
                                          "\"self\":%ld}", fd >= 0, fd >= 0 ? 0 : e,
                                          (int)getuid(), strtol(self, NULL, 10));
+            }
+            if (procs && r.body != NULL) {
+                char dir[64];
+                snprintf(dir, sizeof dir, "/proc/%ld", strtol(r.body, NULL, 10));
+                int seen = access(dir, F_OK) == 0, count = 0;
+                DIR *d = opendir("/proc");
+                for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;)
+                    count += de->d_name[0] >= '1' && de->d_name[0] <= '9';
+                if (d != NULL)
+                    closedir(d);
+                free(r.body);
+                r.len = (size_t)asprintf(&r.body, "{\"seen\":%d,\"count\":%d,\"self\":%d}",
+                                         seen, count, (int)getpid());
             }
             if (spoil && r.body != NULL) {
                 char *dir = r.body;

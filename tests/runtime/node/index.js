@@ -14,9 +14,7 @@ exports.handler = async (event, context) => {
     remainingMs: context.getRemainingTimeInMillis(),
     functionName: context.functionName,
     arn: context.invokedFunctionArn,
+    // in the runtime's PID namespace (2, say): the host maps it (host_pid_of, util.h)
     pid: process.pid,
-    // its id as the host sees it (/proc is the host's; the runtime may be in a PID
-    // namespace of its own, where process.pid is 2)
-    hostPid: Number(require('fs').readlinkSync('/proc/self')),
   };
 };
