@@ -149,70 +149,68 @@ static inline char *shared_temp_dir(char *dir, size_t size, const char *prefix)
     return temp_dir(dir, size, prefix) != NULL && chmod(dir, 01777) == 0 ? dir : NULL;
 }
 
-/* The pid, as this process sees it, of a process of the process function FUNCTION (its
- * environment has AWS_LAMBDA_FUNCTION_NAME=FUNCTION: the runtime and what it forks) whose
- * own getpid() is local: the last pid of its /proc/PID/status NSpid line (a runtime is in
- * a PID namespace of its own, and its /proc shows that namespace alone). 0: none. */
-static inline pid_t host_pid_of(const char *function, long local)
+/* Is pid a live process of the process function FUNCTION (its environment has
+ * AWS_LAMBDA_FUNCTION_NAME=FUNCTION: a runtime and what it forks; a zombie's is empty)? */
+static inline bool process_of_function(long pid, const char *function)
 {
     char want[200], path[64], buf[16384];
     int wn = snprintf(want, sizeof want, "AWS_LAMBDA_FUNCTION_NAME=%s", function) + 1;
+    snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
+    if (fd >= 0)
+        close(fd);
+    for (ssize_t i = 0; i + wn <= n; i += (ssize_t)strlen(buf + i) + 1)
+        if (memcmp(buf + i, want, (size_t)wn) == 0)
+            return true;
+    return false;
+}
+
+/* The pid of process pid in the innermost PID namespace it is in: the last of its
+ * /proc/PID/status NSpid line (pid itself without one); 0 if it is gone. */
+static inline long innermost_pid(long pid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    long last = pid;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "NSpid:", 6) == 0) {
+            char *p = line + 6, *end;
+            for (long v; (v = strtol(p, &end, 10), end != p); p = end)
+                last = v;
+        }
+    fclose(f);
+    return last;
+}
+
+/* The pid, as this process sees it, of a process of the process function FUNCTION whose
+ * own getpid() is local (a runtime is in a PID namespace of its own, and its /proc shows
+ * that namespace alone); 0: none. */
+static inline pid_t host_pid_of(const char *function, long local)
+{
     pid_t found = 0;
     DIR *d = opendir("/proc");
     for (struct dirent *e; d != NULL && found == 0 && (e = readdir(d)) != NULL;) {
         long pid = strtol(e->d_name, NULL, 10);
-        if (pid <= 0)
-            continue;
-        snprintf(path, sizeof path, "/proc/%ld/status", pid);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        long last = pid;                /* no NSpid line: one namespace */
-        while (fgets(buf, sizeof buf, f) != NULL)
-            if (strncmp(buf, "NSpid:", 6) == 0) {
-                char *p = buf + 6, *end;
-                for (long v; (v = strtol(p, &end, 10), end != p); p = end)
-                    last = v;
-            }
-        fclose(f);
-        if (last != local)
-            continue;
-        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
-        if (fd >= 0)
-            close(fd);
-        for (ssize_t i = 0; i + wn <= n && found == 0; i += (ssize_t)strlen(buf + i) + 1)
-            if (memcmp(buf + i, want, (size_t)wn) == 0)
-                found = (pid_t)pid;
+        if (pid > 0 && innermost_pid(pid) == local && process_of_function(pid, function))
+            found = (pid_t)pid;
     }
     if (d != NULL)
         closedir(d);
     return found;
 }
 
-/* How many live processes of the process function FUNCTION there are (their environment
- * has AWS_LAMBDA_FUNCTION_NAME=FUNCTION: runtimes and what they fork; a zombie has none). */
+/* How many live processes of the process function FUNCTION there are. */
 static inline int function_processes(const char *function)
 {
-    char want[200], path[64], buf[16384];
-    int wn = snprintf(want, sizeof want, "AWS_LAMBDA_FUNCTION_NAME=%s", function) + 1;
     int count = 0;
     DIR *d = opendir("/proc");
     for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
         long pid = strtol(e->d_name, NULL, 10);
-        if (pid <= 0)
-            continue;
-        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
-        if (fd >= 0)
-            close(fd);
-        for (ssize_t i = 0; i + wn <= n; i += (ssize_t)strlen(buf + i) + 1)
-            if (memcmp(buf + i, want, (size_t)wn) == 0) {
-                count++;
-                break;
-            }
+        count += pid > 0 && process_of_function(pid, function);
     }
     if (d != NULL)
         closedir(d);
