@@ -1176,6 +1176,27 @@ static void console_json(faas__gw *gw, faas__gw_resp *r,
  * UpdateFunctionCode operation" (50 MB zipped, base64, in JSON); max_body still caps it. */
 #define UPDATE_CODE_BODY_MAX 70167211u
 
+
+/* Does route change what a function is (its code, versions, aliases)? */
+static bool changes_functions(int route)
+{
+    return route == FAAS__GW_PUBLISH || route == FAAS__GW_ALIAS_CREATE ||
+           route == FAAS__GW_ALIAS_UPDATE || route == FAAS__GW_ALIAS_DELETE ||
+           route == FAAS__GW_UPDATE_CODE;
+}
+
+/* The Lambda action of a route that changes functions, for the 403's message. */
+static const char *route_action(int route)
+{
+    switch (route) {
+    case FAAS__GW_PUBLISH:      return "PublishVersion";
+    case FAAS__GW_ALIAS_CREATE: return "CreateAlias";
+    case FAAS__GW_ALIAS_UPDATE: return "UpdateAlias";
+    case FAAS__GW_ALIAS_DELETE: return "DeleteAlias";
+    default:                    return "UpdateFunctionCode";
+    }
+}
+
 /* A control-plane route, its name resolved: the alias segment, then either the answer now
  * (true) or the body to read (false). A FunctionName with a qualifier names no function
  * these routes act on. */
@@ -1292,6 +1313,17 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
         call->route = FAAS__GW_INVOKE_ASYNC;
     if (call->route == FAAS__GW_NONE) {
         unknown_operation(gw, r);
+        return true;
+    }
+    /* Without a token, every local process may call the gateway, a function's runtime or
+     * isolated instance included: it may run functions, not change them (a module's new
+     * code is loaded into the host). */
+    if (gw->token == NULL && changes_functions(call->route)) {
+        service_error(gw, r, 403, "AccessDeniedException", NULL, NULL,
+                      "User: anonymous is not authorized to perform: lambda:%s (this gateway "
+                      "has no token: only one given a token, faas serve --token or "
+                      "FAAS_GATEWAY_TOKEN, changes code, versions or aliases)",
+                      route_action(call->route));
         return true;
     }
 

@@ -187,6 +187,12 @@ def gate(server):
     return Gate(server)
 
 
+# The token of the servers whose tests change functions (code, versions, aliases): a
+# gateway without one refuses those calls (any local process, a function's included, could
+# reach it).
+CONTROL_TOKEN = "control-token"
+
+
 def client(url, key="x", **config):
     import boto3
     from botocore.config import Config

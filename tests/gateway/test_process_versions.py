@@ -14,7 +14,7 @@ import shutil
 import stat
 import tempfile
 
-from conftest import Server, client
+from conftest import CONTROL_TOKEN, Server, client
 
 SRC = os.path.abspath(os.environ.get("top_srcdir", ".."))
 
@@ -76,9 +76,10 @@ def test_versions_of_a_process_function():
     os.chmod(os.path.join(root, "bootstrap"), 0o755)
     os.chmod(os.path.join(root, "function.sh"), 0o644)
     sha1, size1 = digest(root)
-    s = Server(FUNCTIONS.format(dir=root, tmp=tmp), env={"TMPDIR": tmp})
+    s = Server(FUNCTIONS.format(dir=root, tmp=tmp),
+               env={"TMPDIR": tmp, "FAAS_GATEWAY_TOKEN": CONTROL_TOKEN})
     try:
-        lam = client(s.url)
+        lam = client(s.url, key=CONTROL_TOKEN)
         latest = lam.get_function(FunctionName="tut")["Configuration"]
         assert latest["Version"] == "$LATEST" and latest["Runtime"] == "provided.al2023"
         assert latest["CodeSha256"] == sha1 and latest["CodeSize"] == size1, (latest, sha1)

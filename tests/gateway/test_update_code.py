@@ -10,8 +10,9 @@ import subprocess
 import zipfile
 
 import pytest
+from botocore.exceptions import ClientError
 
-from conftest import TEST_MODULES, Server, client
+from conftest import CONTROL_TOKEN, TEST_MODULES, Server, client
 from test_hostile_clients import NPM_DIR, _node_or_skip
 
 
@@ -21,7 +22,8 @@ def module(name):
 
 @pytest.fixture
 def userver():
-    s = Server("[uf]\nmodule = %s\nsymbol = answer\n" % module("mod_update_a.so"))
+    s = Server("[uf]\nmodule = %s\nsymbol = answer\n" % module("mod_update_a.so"),
+               env={"FAAS_GATEWAY_TOKEN": CONTROL_TOKEN})
     yield s
     rc, err = s.stop()
     assert rc == 0, err
@@ -35,7 +37,7 @@ def answer(lam, **kw):
 
 
 def test_boto3_update_function_code(userver):
-    lam = client(userver.url)
+    lam = client(userver.url, key=CONTROL_TOKEN)
     assert answer(lam) == "A"
     r = lam.update_function_code(FunctionName="uf", S3Bucket="file",
                                  S3Key=module("mod_update_b.so"))
@@ -89,7 +91,7 @@ def test_js_sdk_update_function_code(userver):
     """The same calls from @aws-sdk/client-lambda (tests/npm/lambda_update_code.js)."""
     node = _node_or_skip()
     env = dict(os.environ, NODE_NO_WARNINGS="1", AWS_CONFIG_FILE="/dev/null",
-               AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null", FAAS_TEST_KEY=CONTROL_TOKEN)
     r = subprocess.run([node, os.path.join(NPM_DIR, "lambda_update_code.js"), userver.url,
                         "uf", module("mod_update_b.so"), module("mod_update_a.so"),
                         module("mod_update_bad.so")],
@@ -104,3 +106,37 @@ def test_js_sdk_update_function_code(userver):
     assert out["errors"] == {"stale": "PreconditionFailedException",
                              "unknown": "ResourceNotFoundException",
                              "not_elf": "InvalidParameterValueException"}
+
+
+def test_without_a_token_functions_run_but_do_not_change():
+    """A gateway without a token answers any local process, a function's runtime or
+    isolated instance included: it runs functions, but refuses (403 AccessDeniedException)
+    what would change one. A module's new code is loaded into the host: a function that
+    could send it would run its own code there."""
+    s = Server("[uf]\nmodule = %s\nsymbol = answer\n" % module("mod_update_a.so"))
+    try:
+        lam = client(s.url)
+        assert answer(lam) == "A"
+        with open(module("mod_update_b.so"), "rb") as f:
+            code = f.read()
+        attempts = [
+            lambda: lam.update_function_code(FunctionName="uf", ZipFile=code),
+            lambda: lam.update_function_code(FunctionName="uf", S3Bucket="file",
+                                             S3Key=module("mod_update_b.so")),
+            lambda: lam.publish_version(FunctionName="uf"),
+            lambda: lam.create_alias(FunctionName="uf", Name="live", FunctionVersion="$LATEST"),
+            lambda: lam.update_alias(FunctionName="uf", Name="live", FunctionVersion="1"),
+            lambda: lam.delete_alias(FunctionName="uf", Name="live"),
+        ]
+        for attempt in attempts:
+            with pytest.raises(ClientError) as e:
+                attempt()
+            assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+            assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+            assert "has no token" in e.value.response["Error"]["Message"]
+        assert answer(lam) == "A"                        # its code unchanged
+        assert [v["Version"] for v in lam.list_versions_by_function(FunctionName="uf")
+                ["Versions"]] == ["$LATEST"]             # reading is open, as invoking
+    finally:
+        rc, err = s.stop()
+        assert rc == 0, err

@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from conftest import MODULES, Server, client
+from conftest import CONTROL_TOKEN, MODULES, Server, client
 from test_hostile_clients import NPM_DIR, _node_or_skip
 
 
@@ -20,7 +20,8 @@ def _versioned_server():
     d = tempfile.mkdtemp(prefix="faas-gw-versions-")
     path = os.path.join(d, "vf.so")
     shutil.copyfile(os.path.abspath(os.path.join(MODULES, "echo.so")), path)
-    s = Server("[vf]\nmodule = %s\nsymbol = echo\n" % path)
+    s = Server("[vf]\nmodule = %s\nsymbol = echo\n" % path,
+               env={"FAAS_GATEWAY_TOKEN": CONTROL_TOKEN})
     s.module = path
     s.scratch = d
     return s
@@ -49,7 +50,7 @@ def invoke_version(lam, **kw):
 
 
 def test_boto3_versions_and_aliases(vserver):
-    lam = client(vserver.url)
+    lam = client(vserver.url, key=CONTROL_TOKEN)
     v1 = lam.publish_version(FunctionName="vf", Description="first")
     assert v1["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert v1["Version"] == "1" and v1["Description"] == "first"
@@ -147,8 +148,8 @@ def test_js_sdk_versions_and_aliases(vserver):
     """The same calls from @aws-sdk/client-lambda (tests/npm/lambda_versions.js)."""
     node = _node_or_skip()
     env = dict(os.environ, NODE_NO_WARNINGS="1", AWS_CONFIG_FILE="/dev/null",
-               AWS_SHARED_CREDENTIALS_FILE="/dev/null")
-    lam = client(vserver.url)
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null", FAAS_TEST_KEY=CONTROL_TOKEN)
+    lam = client(vserver.url, key=CONTROL_TOKEN)
     assert lam.publish_version(FunctionName="vf")["Version"] == "1"
     append_code(vserver, "\nversion 2")
     r = subprocess.run([node, os.path.join(NPM_DIR, "lambda_versions.js"), vserver.url, "vf"],
