@@ -931,7 +931,10 @@ json_t *faas__gw_configuration(faas__gw *gw, const faas_function_info *f,
     json_object_set_new(o, "MemorySize", json_integer(f->config.memory_mb));
     json_object_set_new(o, "LastModified", json_string(gw->started));
     json_object_set_new(o, "Version", json_string(version));
-    json_t *e = environment(process ? (const char *const *)env : f->config.environment);
+    /* A function's variables may be secrets: only a gateway with a token shows them
+     * (without one, every local process, another function's included, may ask). */
+    json_t *e = gw->token == NULL ? NULL
+              : environment(process ? (const char *const *)env : f->config.environment);
     if (e != NULL)
         json_object_set_new(o, "Environment", e);
     if (f->config.dead_letter != NULL) {

@@ -111,12 +111,16 @@ def test_js_sdk_update_function_code(userver):
 def test_without_a_token_functions_run_but_do_not_change():
     """A gateway without a token answers any local process, a function's runtime or
     isolated instance included: it runs functions, but refuses (403 AccessDeniedException)
-    what would change one. A module's new code is loaded into the host: a function that
-    could send it would run its own code there."""
-    s = Server("[uf]\nmodule = %s\nsymbol = answer\n" % module("mod_update_a.so"))
+    what would change one, and does not show their environments. A module's new code is
+    loaded into the host: a function that could send it would run its own code there."""
+    s = Server("[uf]\nmodule = %s\nsymbol = answer\n[environment uf]\nDB_PASSWORD = s3\n"
+               % module("mod_update_a.so"))
     try:
         lam = client(s.url)
         assert answer(lam) == "A"
+        # its variables (secrets, maybe) are not shown either
+        assert "Environment" not in lam.get_function_configuration(FunctionName="uf")
+        assert "Environment" not in lam.get_function(FunctionName="uf")["Configuration"]
         with open(module("mod_update_b.so"), "rb") as f:
             code = f.read()
         attempts = [
