@@ -83,7 +83,7 @@ static bool helper_var(const char *var)
     /* The locale's (LC_ALL, LC_CTYPE...) and the sanitizers' (ASAN_OPTIONS, TSAN_OPTIONS,
      * UBSAN_OPTIONS, LSAN_OPTIONS) */
     return strncmp(var, "LC_", 3) == 0 ||
-           (n >= 12 && strncmp(var + n - 12, "SAN_OPTIONS=", 12) == 0);
+           (n > 11 && strncmp(var + n - 11, "SAN_OPTIONS=", 12) == 0);
 }
 
 /* The environment a helper starts with: the host's variables that helper_var() keeps, in

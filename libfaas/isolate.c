@@ -53,6 +53,7 @@ typedef struct iso_fn {
     char           *warning;      /* to log once the lock is dropped, or NULL */
     atomic_bool     userns_said;  /* the log said instances have no user namespace */
     atomic_bool     hidden_said;  /* ... that they do not see its files read-only */
+    atomic_bool     proc_said;    /* ... that they see its /proc */
 } iso_fn;
 
 /* inst->state of an isolated instance: used by one call at a time (the slot's owner). */
@@ -443,12 +444,21 @@ static void say_once(faas_function *fn, atomic_bool *said, const char *what)
 static int finished(faas_ctx *ctx, iso_inst *ii, const faas__iso_done *d, long n, int fd)
 {
     ctx->inst->arena.used = d->peak_bytes;      /* the record's Max Memory Used */
-    if (__builtin_expect(d->flags & (FAAS__ISO_NOUSERNS | FAAS__ISO_NOTHIDDEN), 0)) {
+    if (__builtin_expect(d->flags & (FAAS__ISO_NOUSERNS | FAAS__ISO_NOTHIDDEN |
+                                     FAAS__ISO_HOSTPROC), 0)) {
         iso_fn *z = ii->fn->iso;
         if (d->flags & FAAS__ISO_NOUSERNS)
-            say_once(ii->fn, &z->userns_said, "isolated instances have no user namespace of "
-                     "their own (none can be made here): one may open the memory of another "
-                     "process of its user, this host's included");
+            say_once(ii->fn, &z->userns_said, ii->fn->run_uid >= 0
+                     ? "isolated instances have no user namespace of their own (none can be "
+                       "made here): one may open the memory of another process of its user "
+                       "(another instance, a process function's runtime)"
+                     : "isolated instances have no user namespace of their own (none can be "
+                       "made here): one may open the memory of another process of its user, "
+                       "this host's included");
+        if (d->flags & FAAS__ISO_HOSTPROC)
+            say_once(ii->fn, &z->proc_said, "isolated instances see this host's /proc (none "
+                     "of their own could be mounted here): one may list its processes and "
+                     "read their command lines");
         if (d->flags & FAAS__ISO_NOTHIDDEN)
             say_once(ii->fn, &z->hidden_said, "isolated instances do not see this host's "
                      "files read-only (no mount namespace can be made here): one may change "

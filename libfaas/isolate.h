@@ -58,6 +58,8 @@ enum {
 #define FAAS__ISO_NOUSERNS 4u   /* DONE: the instance could make no user namespace of its own */
 #define FAAS__ISO_NOTHIDDEN 8u  /* DONE: its view of the host's files is not read-only, or
                                    the journal not hidden (faas__iso_view failed) */
+#define FAAS__ISO_HOSTPROC 16u  /* DONE: its /proc is the host's, where it was to have one
+                                   of its own (the new one could not be mounted) */
 
 /* host -> zygote, first: what to load and how to limit it; then name, path, symbol and
  * hide, each NUL-terminated, and the environment (env_len). */
@@ -288,7 +290,8 @@ int32_t faas__iso_userns(uid_t uid, gid_t gid, bool *broken);
  * caller leads one of its own: its processes are all it shows); or a new one that shows
  * only the processes the viewer may trace (hidepid=invisible: for a process that will
  * run as another user, in a user namespace of its own). Where a new one cannot be
- * mounted, the host's. 2 (a /proc of its own), 1 (the host's), or -errno with *step saying what failed
+ * mounted, the host's (*step FAAS__ISO_VIEW_PROC with 1 then). 2 (a /proc of its own), 1
+ * (the host's), or -errno with *step saying what failed
  * (FAAS__ISO_VIEW_*, with FAAS__ISO_VIEW_PARTIAL once past the read-only step): none can
  * be made (a threaded process, no right to, a kernel before 5.12), or a directory given
  * cannot be put back. Requires the right

@@ -402,29 +402,30 @@ static void forked_by_module(void)
  * a process runtime's init does (process_spawner.c). As that user it reads only what the
  * user may (not root's files: /etc/shadow, keys), and it has no right over the view's
  * mount namespace, which the host's user namespace owns. Sets *hidden: the view made.
- * Returns whether it has a user namespace of its own. */
-static bool become(bool *hidden)
+ * *host_proc: its /proc is the host's (no new one could be mounted). Returns whether it
+ * has a user namespace of its own. */
+static bool become(bool *hidden, bool *host_proc)
 {
     int step = 0;
     int32_t view = faas__iso_view(z.hide, NULL, 0, 0, false, FAAS__ISO_PROC_TRACEABLE, &step);
     if (faas__iso_view_fatal(view, step))
         _exit(125);                     /* a view half made: the host reports the exit */
     *hidden = view > 0;
+    *host_proc = view == 1;
     if (setgroups(0, NULL) != 0 || setgid((gid_t)z.cfg.gid) != 0 ||
         setuid((uid_t)z.cfg.uid) != 0)
         _exit(125);                     /* never root by mistake: the host reports it */
     /* A change of user made the process not dumpable: its /proc/self files are root's,
-     * so it could neither write its own uid_map nor open its own /proc/self/fd or mem.
-     * Dumpable again, as a process started as that user is: its user namespace keeps
-     * other processes of that user (a process function's runtime, another instance)
-     * from tracing it or opening its memory. Without one, it stays not dumpable. */
+     * so it could neither write its own uid_map nor open its own /proc/self/fd, environ
+     * or mem. Dumpable again, as a process started as that user is: its user namespace
+     * keeps other processes of that user (a process function's runtime, another
+     * instance) from tracing it or opening its memory. Where none can be made, they may,
+     * as the host warns (FAAS__ISO_NOUSERNS). */
     bool broken;
     prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     bool own = faas__iso_userns((uid_t)z.cfg.uid, (gid_t)z.cfg.gid, &broken) > 0;
     if (broken)
         _exit(125);                     /* a namespace without its user */
-    if (!own)
-        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     return own;
 }
 
@@ -445,9 +446,9 @@ static void instance_main(int chan)
     if (faas__iso_pids_join(&z.pids, (int)getpid()) != 0)
         _exit(126);                     /* no process limit: the host reports the exit */
     set_limits();
-    bool own, hidden, broken;
+    bool own, hidden, broken, host_proc = false;
     if (z.cfg.uid >= 0) {
-        own = become(&hidden);
+        own = become(&hidden, &host_proc);
     } else {
         /* A user namespace of its own, its user mapped to itself, before the filter
          * (which refuses unshare()): /proc is the host's, and without it the instance
@@ -475,7 +476,8 @@ static void instance_main(int chan)
             _exit(125);
     }
     /* Said with every answer: the host warns once. */
-    z.userns_flag = (own ? 0u : FAAS__ISO_NOUSERNS) | (hidden ? 0u : FAAS__ISO_NOTHIDDEN);
+    z.userns_flag = (own ? 0u : FAAS__ISO_NOUSERNS) | (hidden ? 0u : FAAS__ISO_NOTHIDDEN) |
+                    (hidden && host_proc ? FAAS__ISO_HOSTPROC : 0u);
     if (faas__iso_filters_load(&z.filter, (int)z.self) != 0)
         _exit(127);                     /* the host reports an exit without a report */
     for (;;) {
@@ -620,14 +622,15 @@ static int read_config(void)
     if (z.cfg.type != FAAS__ISO_CONFIG || z.cfg.wire != FAAS__ISO_WIRE || (size_t)n != need)
         return -1;
     char *p = (char *)z.buf + sizeof z.cfg;
-    z.name = strdup(p);
-    p += z.cfg.name_len + 1;
-    z.path = strdup(p);
-    p += z.cfg.path_len + 1;
-    z.symbol = strdup(p);
-    p += z.cfg.symbol_len + 1;
-    z.hide = strdup(p);
-    p += z.cfg.hide_len + 1;
+    const uint32_t lens[4] = { z.cfg.name_len, z.cfg.path_len, z.cfg.symbol_len,
+                               z.cfg.hide_len };
+    char **strs[4] = { &z.name, &z.path, &z.symbol, &z.hide };
+    for (int i = 0; i < 4; i++) {       /* each ends where its length says */
+        if (p[lens[i]] != '\0' || strlen(p) != lens[i])
+            return -1;
+        *strs[i] = strdup(p);
+        p += lens[i] + 1;
+    }
     /* The environment's entries, each NUL-terminated (the last byte a NUL). */
     const char *env = p, *end = p + z.cfg.env_len;
     if (z.cfg.env_len > 0 && end[-1] != '\0')

@@ -277,6 +277,8 @@ int32_t faas__iso_view(const char *hide, const char *const *dirs, size_t nkeep,
         goto out;
     }
     rc = mine ? 2 : 1;
+    if (!mine && proc_kind != FAAS__ISO_PROC_HOST)
+        *step = FAAS__ISO_VIEW_PROC;    /* made, but /proc is the host's: the caller says so */
 out:
     for (int i = 0; i < nfds; i++)
         if (fds[i] >= 0)

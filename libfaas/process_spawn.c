@@ -71,6 +71,7 @@ typedef struct faas__spawner {
     bool            direct;       /* it could not start: runtimes are spawned directly */
     bool            userns_said;  /* the log said runtimes have no user namespace */
     bool            view_said;    /* ... that their view of its files is not read-only */
+    bool            proc_said;    /* ... that their /proc is the host's */
     char           *warning;      /* to log once the lock is dropped, or NULL: lines
                                      separated by '\n' */
     unsigned char  *buf;          /* FAAS__ISO_MSG_MAX bytes: an EXEC */
@@ -333,6 +334,15 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
                  q->hide ? ", the journal " : "", q->hide ? q->hide : "") >= 0) {
         s->view_said = true;
         free(s->warning);               /* a second line after the first */
+        s->warning = view;
+    }
+    if (r.view == 1 && r.view_step == FAAS__ISO_VIEW_PROC && !s->proc_said &&
+        asprintf(&view, "%s%sWARNING process instances: runtimes see this host's /proc (none "
+                 "of their own could be mounted here): one may list its processes and read "
+                 "their command lines", s->warning ? s->warning : "",
+                 s->warning ? "\n" : "") >= 0) {
+        s->proc_said = true;
+        free(s->warning);
         s->warning = view;
     }
     p->pid = r.code;

@@ -131,7 +131,12 @@ int faas__user_lookup(const char *user, const char *api, const char *name, const
     bool numeric = named[0] != '\0' && *end == '\0' && n >= 0 && n < INT32_MAX;
     int e = numeric ? getpwuid_r((uid_t)n, &pw, buf, sizeof buf, &found)
                     : getpwnam_r(named, &pw, buf, sizeof buf, &found);
-    if (found != NULL) {
+    if (found != NULL && (pw.pw_uid > (uid_t)INT32_MAX || pw.pw_gid > (gid_t)INT32_MAX)) {
+        /* -1 would mean the host's own: root, on a root host */
+        return faas__fail(FAAS_EINVAL, "%s %.80s: user %.80s: uid %lu or gid %lu is past "
+                          "%ld, which libfaas cannot pass on", api, name, named,
+                          (unsigned long)pw.pw_uid, (unsigned long)pw.pw_gid, (long)INT32_MAX);
+    } else if (found != NULL) {
         *uid = (int)pw.pw_uid;
         *gid = (int)pw.pw_gid;
     } else if (numeric) {

@@ -155,11 +155,15 @@ static inline bool process_of_function(long pid, const char *function)
 {
     char want[200], path[64], buf[16384];
     int wn = snprintf(want, sizeof want, "AWS_LAMBDA_FUNCTION_NAME=%s", function) + 1;
+    if (wn > (int)sizeof want)
+        return false;                   /* no function's name is that long */
     snprintf(path, sizeof path, "/proc/%ld/environ", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
     if (fd >= 0)
         close(fd);
+    if (n >= 0)
+        buf[n] = '\0';                  /* the last entry may be cut: strlen stops here */
     for (ssize_t i = 0; i + wn <= n; i += (ssize_t)strlen(buf + i) + 1)
         if (memcmp(buf + i, want, (size_t)wn) == 0)
             return true;
