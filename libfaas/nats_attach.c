@@ -5,6 +5,7 @@
  * and the worker are in nats_producer.c and nats_worker.c, the protocol in nats.h.
  */
 #include "nats.h"
+#include "userinfo.h"
 #include "abi.h"
 
 #include <sched.h>
@@ -254,6 +255,14 @@ static char *dup_or(const char *s, const char *dflt)
     return strdup(s != NULL && s[0] != '\0' ? s : dflt);
 }
 
+/* url as it may be shown (an error message, a log): at most size - 1 bytes of it, its
+ * user information hidden. */
+static const char *url_shown(const char *url, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", url ? url : "(null)");
+    return faas__hide_userinfo(buf);
+}
+
 /* A subject token: no dot, space or wildcard. */
 static bool token_ok(const char *s, bool dots)
 {
@@ -291,8 +300,9 @@ static int connect_to(nats_part *n, const char *url)
     natsOptions_Destroy(no);
     if (s != NATS_OK) {
         n->nc = NULL;
-        return faas__fail(FAAS_EINVAL, "nats: cannot connect to %.200s: %s", url,
-                          faas__nats_why(s));
+        char shown[256];
+        return faas__fail(FAAS_EINVAL, "nats: cannot connect to %s: %s",
+                          url_shown(url, shown, sizeof shown), faas__nats_why(s));
     }
     jsOptions jo;
     jsOptions_Init(&jo);

@@ -166,7 +166,6 @@ static void print_summary(faas_runtime *rt, const struct timespec *t0)
 int cmd_serve(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:9001", *token = getenv("FAAS_GATEWAY_TOKEN");
-    static char *token_copy;            /* --token's, once wiped from argv (kept to exit) */
     const char *file = NULL, *nats = NULL, *spool = NULL;
     int only_check = 0, show_log = 0, no_spool = 0;
     unsigned threads = 0, max_conns = 0, per_address = 0, header_ms = 0, drain_ms = UINT_MAX;
@@ -187,14 +186,11 @@ int cmd_serve(int argc, char **argv)
         } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             listen = argv[++i];
         } else if (strcmp(argv[i], "--nats") == 0 && i + 1 < argc) {
-            nats = argv[++i];
-        } else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc) {
-            /* Every process of the machine may read our command line (/proc/PID/cmdline),
-             * the functions' included: the token is copied and wiped from it. */
-            free(token_copy);
-            if ((token = token_copy = strdup(argv[++i])) == NULL)
+            if ((nats = keep_secret(argv[++i], false)) == NULL)
                 return die(1, "out of memory");
-            memset(argv[i], '*', strlen(argv[i]));
+        } else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc) {
+            if ((token = keep_secret(argv[++i], true)) == NULL)
+                return die(1, "out of memory");
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             if (parse_unsigned(argv[++i], &threads) != 0 || threads == 0)
                 return die(2, "--threads wants a number above 0, not \"%s\"", argv[i]);

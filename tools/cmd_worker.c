@@ -49,7 +49,7 @@ static int split_module(char *spec, char **name, char **path, char **symbol)
 
 int cmd_worker(int argc, char **argv)
 {
-    const char *url = NULL, *file = NULL;
+    const char *url = NULL, *shown = NULL, *file = NULL;
     char *modules[MODULES_MAX];
     size_t nmodules = 0;
     unsigned concurrency = 0;
@@ -72,7 +72,9 @@ int cmd_worker(int argc, char **argv)
         }
         i++;
         if (strcmp(a, "--nats") == 0) {
-            url = v;
+            if ((url = keep_secret(argv[i], false)) == NULL)
+                return die(1, "out of memory");
+            shown = argv[i];                    /* wiped: what may be printed */
         } else if (strcmp(a, "--module") == 0) {
             if (nmodules == MODULES_MAX)
                 return die(2, "at most %d --module options", MODULES_MAX);
@@ -162,7 +164,7 @@ int cmd_worker(int argc, char **argv)
         return 1;
     }
     printf("faas worker %ld: ready: %zu function%s from %s\n", (long)getpid(), nfns,
-           nfns == 1 ? "" : "s", url);
+           nfns == 1 ? "" : "s", shown);
     fflush(stdout);
 
     int sig = 0;

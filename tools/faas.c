@@ -5,6 +5,7 @@
 #include <faas.h>
 
 #include "tool.h"
+#include "../libfaas/userinfo.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -64,6 +65,23 @@ void block_stop_signals(sigset_t *stop)
     sigaddset(stop, SIGINT);
     sigaddset(stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, stop, NULL);
+}
+
+char *keep_secret(char *arg, bool whole)
+{
+    static char *kept[8];               /* the copies, reachable until exit */
+    static size_t nkept;
+    char *copy = strdup(arg);
+    if (copy == NULL)
+        return NULL;
+    if (nkept < sizeof kept / sizeof *kept)
+        kept[nkept++] = copy;
+    if (whole) {
+        memset(arg, '*', strlen(arg));
+        return copy;
+    }
+    faas__hide_userinfo(arg);
+    return copy;
 }
 
 int parse_unsigned(const char *s, unsigned *out)

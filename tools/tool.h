@@ -7,6 +7,7 @@
 #define FAAS_TOOL_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -18,6 +19,11 @@ void usage(FILE *to);
 /* Pico-dollars as dollars, e.g. $0.000000210419 (exact: integer arithmetic). */
 const char *usd(uint64_t pusd, char *buf, size_t size);
 int parse_unsigned(const char *s, unsigned *out);
+/* A copy of the command-line argument arg (NULL: no memory), which is then wiped where
+ * every process of the machine may read it (/proc/PID/cmdline), the functions' included:
+ * whole, or only each URL's user information (a NATS URL's user, password or token).
+ * The copy is the caller's for the process's lifetime. */
+char *keep_secret(char *arg, bool whole);
 /* All of stdin (NULL on failure; *len its size). */
 char *read_stdin(size_t *len);
 /* Block SIGINT and SIGTERM in this thread, and so in every thread started after it, and

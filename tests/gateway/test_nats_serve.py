@@ -36,15 +36,17 @@ def free_port():
 class NatsServer:
     """nats-server -js on 127.0.0.1 with max_payload raised, in its own directory."""
 
-    def __init__(self):
+    def __init__(self, auth=None):
         self.dir = tempfile.mkdtemp(prefix="faas-nats-")
         self.port = free_port()
-        self.url = "nats://127.0.0.1:%d" % self.port
+        self.url = "nats://%s127.0.0.1:%d" % ("%s:%s@" % auth if auth else "", self.port)
         conf = os.path.join(self.dir, "server.conf")
         with open(conf, "w") as f:
             f.write("listen: 127.0.0.1:%d\nmax_payload: 8MB\njetstream {\n"
                     "  store_dir: \"%s/js\"\n  max_memory_store: 64MB\n"
                     "  max_file_store: 256MB\n}\n" % (self.port, self.dir))
+            if auth:
+                f.write("authorization {\n  user: %s\n  password: %s\n}\n" % auth)
         self.proc = subprocess.Popen([NATS_SERVER, "-c", conf], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
 
@@ -101,3 +103,43 @@ def test_event_call_runs_on_a_worker_process():
         nats.stop()
     assert worker.returncode == 0, err
     assert "fetched 1," in out and "acked 1," in out, out
+
+
+def cmdline(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return f.read()
+
+
+def test_nats_credentials_are_not_shown():
+    """A NATS URL's password is wiped from `faas worker`'s and `faas serve`'s command lines
+    (/proc/PID/cmdline: every process of the machine may read it, functions included) and
+    left out of what they print; they still connect with it."""
+    nats = NatsServer(auth=("faas", "nats-secret-0451"))
+    d = tempfile.mkdtemp(prefix="faas-natspw-")
+    fns = os.path.join(d, "worker.ini")
+    with open(fns, "w") as f:
+        f.write("[work]\nmodule = %s/mod_gateway.so\nsymbol = hold\n" % TEST_MODULES)
+    worker = subprocess.Popen([FAAS, "worker", "--nats", nats.url, "--concurrency", "1", fns],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = in_thread(worker.stdout.readline, timeout=30)
+        assert "ready: 1 function from nats://*********************@127.0.0.1:" in line, line
+        assert b"nats-secret-0451" not in cmdline(worker.pid)
+        s = Server("[work]\nmodule = %s/mod_gateway.so\nsymbol = hold\n" % TEST_MODULES,
+                   args=("--nats", nats.url))
+        try:
+            assert b"nats-secret-0451" not in cmdline(s.proc.pid)
+            assert b"nats://*" in cmdline(s.proc.pid)
+        finally:
+            rc, err = s.stop()
+            assert rc == 0, err
+        # a wrong password: the error names the server, not the password
+        bad = subprocess.run([FAAS, "worker", "--nats", nats.url.replace("0451", "0452"),
+                              fns], capture_output=True, text=True, timeout=60)
+        assert bad.returncode != 0
+        assert "cannot connect to nats://****" in bad.stderr, bad.stderr
+        assert "nats-secret" not in bad.stderr + bad.stdout
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=30)
+        nats.stop()
