@@ -107,7 +107,10 @@ typedef struct faas__iso_spawn {
 } faas__iso_spawn;
 
 /* host -> zygote: the instance pid is retired: kill its process group and reap all of it.
- * zygote -> host: done (REAPED, the same pid; a spawner adds the runtime's wait status). */
+ * zygote -> host: done (REAPED, the same pid; a spawner adds the runtime's wait status).
+ * To a spawner, status FAAS__ISO_REAP_EXITED says the host saw the runtime end: its init
+ * is let report how first. */
+#define FAAS__ISO_REAP_EXITED 1
 typedef struct faas__iso_reap {
     uint32_t type;
     int32_t  pid;

@@ -239,7 +239,7 @@ static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t er
 #endif
     if (pi->pidfd < 0 && errno != ENOSYS) {
         int e = errno;
-        faas__pspawn_end(&pi->proc);
+        faas__pspawn_end(&pi->proc, false);
         snprintf(err, errlen, "pidfd_open: %s", strerror(e));
         return FAAS_EINIT;
     }
@@ -248,12 +248,17 @@ static int spawn(faas_function *fn, proc_inst *pi, int out, char *err, size_t er
 
 /* Kill the instance's whole process group while the unreaped leader still holds the
  * group's id, wait (bounded) until no process of it holds fd 3 any more, so that none is
- * left when this returns, then reap the leader. */
-static void reap(proc_inst *pi)
+ * left when this returns, then reap the leader. exited: the runtime was seen to end; the
+ * group is killed and reaped first, by the spawner once its init has said how the runtime
+ * ended (killed at once, the init may not have: "signal: Killed" for "exit status 3"). */
+static void reap(proc_inst *pi, bool exited)
 {
     if (pi->proc.reaped)
         return;
-    faas__pspawn_kill(&pi->proc);
+    if (exited)
+        pi->status = faas__pspawn_end(&pi->proc, true);
+    else
+        faas__pspawn_kill(&pi->proc);
     uint64_t deadline = faas__sys_mono_ns() + (uint64_t)REAP_LIMIT_MS * 1000000u;
     for (;;) {
         uint64_t now = faas__sys_mono_ns();
@@ -268,7 +273,8 @@ static void reap(proc_inst *pi)
         if (read(pi->alive, junk, sizeof junk) <= 0)
             break;
     }
-    pi->status = faas__pspawn_end(&pi->proc);
+    if (!exited)
+        pi->status = faas__pspawn_end(&pi->proc, false);
 }
 
 /* How the reaped runtime ended, as Lambda words it ("signal: Killed", "exit status 2"),
@@ -288,7 +294,7 @@ static void proc_close(void *state)
 {
     proc_inst *pi = state;
     faas__rapi_inst_close(pi->api);     /* its port and connections closed */
-    reap(pi);
+    reap(pi, false);
     if (pi->pidfd >= 0)
         close(pi->pidfd);
     if (pi->status_fd >= 0)
@@ -514,7 +520,7 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
         faas__rapi_settle(pi->api);
         if (faas__rapi_answer_take(pi->api, &a, true))
             break;
-        reap(pi);
+        reap(pi, true);
         bool taken = faas__rapi_taken(pi->api);
         faas__rapi_withdraw(pi->api);
         output_end(pi, ctx);            /* its processes are gone: all of it is there */
@@ -587,7 +593,7 @@ static int proc_create(faas_function *fn, faas__instance *inst, char *err, size_
         char *body = NULL, *type = NULL;
         int ev = wait_event(pi, deadline, NULL);
         if (ev == 2) {
-            reap(pi);                   /* an init error it sent before it exited counts */
+            reap(pi, true);             /* an init error it sent before it exited counts */
             faas__rapi_settle(pi->api);
         }
         int st = faas__rapi_init_state(pi->api, &body, &type);

@@ -395,13 +395,14 @@ int faas__pspawn_start(faas_runtime *rt, const faas__pspawn_req *q, faas__pspawn
 }
 
 /* The wait status REAP gives (and p->oom), or -1 if its spawner is gone since. */
-static int reap_round(faas__pspawn_proc *p)
+static int reap_round(faas__pspawn_proc *p, bool exited)
 {
     spawner *s = p->sp;
     int status = -1;
     pthread_mutex_lock(&s->lock);
     if (s->pid > 0 && s->gen == p->gen) {
-        faas__iso_reap q = { FAAS__ISO_REAP, (int32_t)p->pid, 0, 0 };
+        faas__iso_reap q = { FAAS__ISO_REAP, (int32_t)p->pid,
+                             exited ? FAAS__ISO_REAP_EXITED : 0, 0 };
         struct iovec iov = { &q, sizeof q };
         ctl_msg m;
         if (faas__iso_send(s->ctl, &iov, 1, -1) == 0 &&
@@ -423,7 +424,7 @@ void faas__pspawn_kill(const faas__pspawn_proc *p)
         kill(-p->group, SIGKILL);
 }
 
-int faas__pspawn_end(faas__pspawn_proc *p)
+int faas__pspawn_end(faas__pspawn_proc *p, bool exited)
 {
     if (p->reaped)
         return 0;
@@ -435,7 +436,7 @@ int faas__pspawn_end(faas__pspawn_proc *p)
             ;
         return status;
     }
-    int st = reap_round(p);             /* the spawner kills and reaps it */
+    int st = reap_round(p, exited);     /* the spawner kills and reaps it */
     spawner_unref(p->sp);
     p->sp = NULL;
     return st == -1 ? SIGKILL : st;

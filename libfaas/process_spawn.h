@@ -61,7 +61,8 @@ int  faas__pspawn_start(faas_runtime *rt, const faas__pspawn_req *req, faas__psp
 /* SIGKILL to the whole instance (any thread; the group's id stays valid until the end). */
 void faas__pspawn_kill(const faas__pspawn_proc *p);
 /* Kill it if it is not dead yet, and reap it: the runtime's wait status (for WIFEXITED and
- * the rest), and p->oom. Once. */
-int  faas__pspawn_end(faas__pspawn_proc *p);
+ * the rest), and p->oom. Once. exited: the runtime was seen to end (the caller has not
+ * killed the instance): its init may report how before it is killed. */
+int  faas__pspawn_end(faas__pspawn_proc *p, bool exited);
 
 #endif /* FAAS_PROCESS_SPAWN_H */

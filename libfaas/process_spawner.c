@@ -45,11 +45,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -452,30 +454,63 @@ static void offer_spare(void)
 /* Kill an init (and so its namespace or group) and reap it; the runtime's wait status, or
  * a SIGKILL's when the init sent none, and in *oom how many of its processes the kernel
  * killed for memory. */
-static int end_init(kid *k, unsigned *oom)
+/* Its init's messages on sock, read until the runtime's wait status (its last: a STARTED
+ * the host did not read may precede), for at most limit_ms (0: what is there now). True,
+ * with *status, if it came. */
+static bool read_report(int sock, int *status, int limit_ms)
 {
+    union { faas__iso_started s; int status; } m;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        ssize_t got = recv(sock, &m, sizeof m, MSG_DONTWAIT);
+        if (got == (ssize_t)sizeof m.status) {
+            *status = m.status;
+            return true;
+        }
+        if (got > 0)
+            continue;
+        if (got == 0 || errno != EAGAIN || limit_ms <= 0)
+            return false;               /* the init is gone without it, or no wait */
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        struct pollfd p = { sock, POLLIN, 0 };
+        if (spent >= limit_ms || (poll(&p, 1, (int)(limit_ms - spent)) < 0 && errno != EINTR))
+            return false;
+    }
+}
+
+/* The most an exited runtime's init is given to report how it ended, before it is killed:
+ * it does at once (the host saw the runtime go; the init but reaps it). */
+#define REPORT_LIMIT_MS 200
+
+/* End an instance: its init and what is left of its group killed and reaped, its cgroups
+ * released. exited: the host saw the runtime end (its descriptor 3 closed), so its init is
+ * given REPORT_LIMIT_MS to say how before it is killed, lest its report be lost (a host
+ * without pidfds, valgrind's: it sees the runtime go before the init has reaped it). The
+ * runtime's wait status, or SIGKILL's. */
+static int end_init(kid *k, unsigned *oom, bool exited)
+{
+    int status = SIGKILL;               /* as waitpid says "killed by SIGKILL" */
+    bool reported = exited && read_report(k->sock, &status, REPORT_LIMIT_MS);
     kill(-k->init, SIGKILL);
     kill(k->init, SIGKILL);             /* a spare that has not made its group yet */
     while (waitpid(k->init, NULL, 0) < 0 && errno == EINTR)
         ;
     *oom = faas__iso_mem_release(&sp.mem, (int)k->init);   /* its cgroups, empty now */
     faas__iso_pids_release(&sp.pids, (int)k->init);
-    /* Its last message is the wait status; a STARTED the host did not read may precede. */
-    int status = SIGKILL;               /* as waitpid says "killed by SIGKILL" */
-    union { faas__iso_started s; int status; } m;
-    ssize_t got;
-    while ((got = recv(k->sock, &m, sizeof m, MSG_DONTWAIT)) > 0)
-        if (got == (ssize_t)sizeof m.status)
-            status = m.status;
+    if (!reported)
+        read_report(k->sock, &status, 0);
     close(k->sock);
     return status;
 }
 
-static int end_kid(size_t i, unsigned *oom)
+static int end_kid(size_t i, unsigned *oom, bool exited)
 {
     kid k = sp.kids[i];
     sp.kids[i] = sp.kids[--sp.nkids];
-    return end_init(&k, oom);
+    return end_init(&k, oom, exited);
 }
 
 /* The host used the spare: keep it as the instance of its runtime (or end it: none
@@ -490,7 +525,7 @@ static void do_taken(const faas__iso_taken *q)
             k.runtime = q->runtime;
             sp.kids[sp.nkids++] = k;
         } else {
-            end_init(&k, &oom);
+            end_init(&k, &oom, false);
         }
     }
     offer_spare();
@@ -501,7 +536,7 @@ static void do_reap(const faas__iso_reap *q)
     faas__iso_reap r = { FAAS__ISO_REAPED, q->pid, SIGKILL, 0 };
     for (size_t i = 0; i < sp.nkids; i++)
         if (sp.kids[i].runtime == (pid_t)q->pid) {
-            r.status = end_kid(i, &r.oom_kills);
+            r.status = end_kid(i, &r.oom_kills, q->status == FAAS__ISO_REAP_EXITED);
             break;
         }
     struct iovec iov = { &r, sizeof r };
@@ -587,9 +622,9 @@ int main(int argc, char **argv)
     }
     unsigned oom;
     while (sp.nkids > 0)                /* no runtime outlives its host */
-        end_kid(0, &oom);
+        end_kid(0, &oom, false);
     if (sp.spare.init > 0)
-        end_init(&sp.spare, &oom);
+        end_init(&sp.spare, &oom, false);
     if (sp.pids.how == FAAS__ISO_PIDS_CGROUP)
         faas__iso_cgroup_remove(sp.pids.dir);
     if (sp.mem.on)
