@@ -1438,7 +1438,7 @@ static void timeout_kills_the_group(void **state)
     fclose(fp);
     assert_true(pid > 0);                               /* it ran, in its namespace */
     /* the bootstrap reaped and its sleep killed: no process of the function is left */
-    assert_int_equal(function_processes("slow"), 0);
+    assert_int_equal(function_processes("slow", f->tmpenv), 0);
 }
 
 /* ---- concurrency and scale to zero ---------------------------------------------------- */
@@ -1513,7 +1513,7 @@ static void four_processes_then_throttled_then_zero(void **state)
             assert_string_not_equal(c[i].pid, c[j].pid);
     }
     /* four bootstraps (and what they run between calls: nothing) */
-    assert_true(function_processes("block") >= 4);
+    assert_true(function_processes("block", f->tmpenv) >= 4);
     faas_stats st;
     ASSERT_OK(faas_stats_get(f->rt, "block", &st));
     assert_int_equal(st.instances_live, 4);
@@ -1524,7 +1524,7 @@ static void four_processes_then_throttled_then_zero(void **state)
     faas_run_pending(f->rt);
     ASSERT_OK(faas_stats_get(f->rt, "block", &st));
     assert_int_equal(st.instances_live, 0);
-    assert_int_equal(function_processes("block"), 0);  /* none left, /proc says */
+    assert_int_equal(function_processes("block", f->tmpenv), 0);  /* none left */
 }
 
 int main(void)

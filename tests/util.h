@@ -150,8 +150,9 @@ static inline char *shared_temp_dir(char *dir, size_t size, const char *prefix)
 }
 
 /* Is pid a live process of the process function FUNCTION (its environment has
- * AWS_LAMBDA_FUNCTION_NAME=FUNCTION: a runtime and what it forks; a zombie's is empty)? */
-static inline bool process_of_function(long pid, const char *function)
+ * AWS_LAMBDA_FUNCTION_NAME=FUNCTION: a runtime and what it forks; a zombie's is empty),
+ * and, unless marker is NULL, has marker ("NAME=value") too? */
+static inline bool process_of_function(long pid, const char *function, const char *marker)
 {
     char want[200], path[64], buf[16384];
     int wn = snprintf(want, sizeof want, "AWS_LAMBDA_FUNCTION_NAME=%s", function) + 1;
@@ -162,10 +163,39 @@ static inline bool process_of_function(long pid, const char *function)
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
     if (fd >= 0)
         close(fd);
-    if (n >= 0)
-        buf[n] = '\0';                  /* the last entry may be cut: strlen stops here */
-    for (ssize_t i = 0; i + wn <= n; i += (ssize_t)strlen(buf + i) + 1)
-        if (memcmp(buf + i, want, (size_t)wn) == 0)
+    if (n < 0)
+        return false;
+    buf[n] = '\0';                      /* the last entry may be cut: strlen stops here */
+    bool named = false, marked = marker == NULL;
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
+        named = named || memcmp(buf + i, want, (size_t)wn) == 0;
+        marked = marked || strcmp(buf + i, marker) == 0;
+    }
+    return named && marked;
+}
+
+/* The parent of pid (its /proc/PID/stat), or 0. */
+static inline long parent_of(long pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    const char *rp = strrchr(buf, ')');
+    long ppid = 0;
+    return rp != NULL && sscanf(rp + 1, " %*c %ld", &ppid) == 1 ? ppid : 0;
+}
+
+/* Is pid below this process (its child, grandchild...)? Other test programs that run at
+ * the same time (make check -j) may have functions of the same names. */
+static inline bool below_me(long pid)
+{
+    for (int depth = 0; pid > 1 && depth < 64; depth++)
+        if ((pid = parent_of(pid)) == (long)getpid())
             return true;
     return false;
 }
@@ -190,16 +220,17 @@ static inline long innermost_pid(long pid)
     return last;
 }
 
-/* The pid, as this process sees it, of a process of the process function FUNCTION whose
- * own getpid() is local (a runtime is in a PID namespace of its own, and its /proc shows
- * that namespace alone); 0: none. */
+/* The pid, as this process sees it, of a process below it of the process function
+ * FUNCTION whose own getpid() is local (a runtime is in a PID namespace of its own, and
+ * its /proc shows that namespace alone); 0: none. */
 static inline pid_t host_pid_of(const char *function, long local)
 {
     pid_t found = 0;
     DIR *d = opendir("/proc");
     for (struct dirent *e; d != NULL && found == 0 && (e = readdir(d)) != NULL;) {
         long pid = strtol(e->d_name, NULL, 10);
-        if (pid > 0 && innermost_pid(pid) == local && process_of_function(pid, function))
+        if (pid > 0 && innermost_pid(pid) == local &&
+            process_of_function(pid, function, NULL) && below_me(pid))
             found = (pid_t)pid;
     }
     if (d != NULL)
@@ -207,14 +238,16 @@ static inline pid_t host_pid_of(const char *function, long local)
     return found;
 }
 
-/* How many live processes of the process function FUNCTION there are. */
-static inline int function_processes(const char *function)
+/* How many live processes of the process function FUNCTION there are whose environment
+ * has marker too (its TMPDIR, say: this test's own, though another program's function
+ * may have the same name and its processes be left to init). */
+static inline int function_processes(const char *function, const char *marker)
 {
     int count = 0;
     DIR *d = opendir("/proc");
     for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
         long pid = strtol(e->d_name, NULL, 10);
-        count += pid > 0 && process_of_function(pid, function);
+        count += pid > 0 && process_of_function(pid, function, marker);
     }
     if (d != NULL)
         closedir(d);
