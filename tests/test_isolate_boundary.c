@@ -166,22 +166,15 @@ typedef struct proc_id {
 /* PID's start time and state, or 0 if there is no such process. */
 static unsigned long long proc_start(pid_t pid, char *state)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
+    char buf[1024];
+    const char *p = proc_stat_fields(pid, buf, sizeof buf);
     if (p == NULL)
         return 0;
     char st = '?';
     unsigned long long start = 0;
     /* after comm: state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
      * utime stime cutime cstime priority nice threads itrealvalue starttime(22) */
-    if (sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+    if (sscanf(p, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
                "%*d %*d %llu", &st, &start) != 2)
         return 0;
     if (state != NULL)
@@ -228,24 +221,6 @@ static int left(const proc_id *p, int n, unsigned limit_ms)
     }
 }
 
-/* The parent of pid, or 0. */
-static pid_t proc_ppid(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    int ppid = 0;
-    if (p == NULL || sscanf(p + 1, " %*c %d", &ppid) != 1)
-        return 0;
-    return (pid_t)ppid;
-}
-
 /* The zygote this process started for the function name, or 0. */
 static pid_t zygote_of(const char *name)
 {
@@ -269,7 +244,7 @@ static pid_t zygote_of(const char *name)
         /* argv[0] is the libtool wrapper's choice: any path ending in faas-zygote. */
         size_t l0 = strlen(buf);
         if (l0 >= 11 && strcmp(buf + l0 - 11, "faas-zygote") == 0 &&
-            strcmp(buf + l0 + 1, name) == 0 && proc_ppid(pid) == getpid())
+            strcmp(buf + l0 + 1, name) == 0 && parent_of(pid) == getpid())
             found = pid;
     }
     closedir(d);

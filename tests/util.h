@@ -174,20 +174,29 @@ static inline bool process_of_function(long pid, const char *function, const cha
     return named && marked;
 }
 
-/* The parent of pid (its /proc/PID/stat), or 0. */
-static inline long parent_of(long pid)
+/* The fields of /proc/PID/stat after the command's "(name)", read into buf: from the
+ * state on (" S 1 ..."), or NULL if pid is gone. */
+static inline const char *proc_stat_fields(long pid, char *buf, size_t size)
 {
-    char path[64], buf[512];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
     if (f == NULL)
-        return 0;
-    size_t got = fread(buf, 1, sizeof buf - 1, f);
+        return NULL;
+    size_t got = fread(buf, 1, size - 1, f);
     fclose(f);
     buf[got] = '\0';
     const char *rp = strrchr(buf, ')');
+    return rp != NULL ? rp + 1 : NULL;
+}
+
+/* The parent of pid, or 0. */
+static inline long parent_of(long pid)
+{
+    char buf[1024];
+    const char *fields = proc_stat_fields(pid, buf, sizeof buf);
     long ppid = 0;
-    return rp != NULL && sscanf(rp + 1, " %*c %ld", &ppid) == 1 ? ppid : 0;
+    return fields != NULL && sscanf(fields, " %*c %ld", &ppid) == 1 ? ppid : 0;
 }
 
 /* Is pid below this process (its child, grandchild...)? Other test programs that run at
