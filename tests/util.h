@@ -229,22 +229,40 @@ static inline long innermost_pid(long pid)
     return last;
 }
 
+/* What host_pid_of() and function_processes() look for, through proc_each(). */
+typedef struct function_search {
+    const char *function, *marker;
+    long        local;                  /* host_pid_of's: the process's own getpid() */
+    pid_t       found;
+    int         count;
+} function_search;
+
+static inline void find_local(int pid, const char *fields, void *arg)
+{
+    (void)fields;
+    function_search *q = arg;
+    if (q->found == 0 && innermost_pid(pid) == q->local &&
+        process_of_function(pid, q->function, NULL) && below_me(pid))
+        q->found = (pid_t)pid;
+}
+
+static inline void count_marked(int pid, const char *fields, void *arg)
+{
+    (void)fields;
+    function_search *q = arg;
+    q->count += process_of_function(pid, q->function, q->marker);
+}
+
+static inline int proc_each(void (*fn)(int pid, const char *fields, void *arg), void *arg);
+
 /* The pid, as this process sees it, of a process below it of the process function
  * FUNCTION whose own getpid() is local (a runtime is in a PID namespace of its own, and
  * its /proc shows that namespace alone); 0: none. */
 static inline pid_t host_pid_of(const char *function, long local)
 {
-    pid_t found = 0;
-    DIR *d = opendir("/proc");
-    for (struct dirent *e; d != NULL && found == 0 && (e = readdir(d)) != NULL;) {
-        long pid = strtol(e->d_name, NULL, 10);
-        if (pid > 0 && innermost_pid(pid) == local &&
-            process_of_function(pid, function, NULL) && below_me(pid))
-            found = (pid_t)pid;
-    }
-    if (d != NULL)
-        closedir(d);
-    return found;
+    function_search q = { function, NULL, local, 0, 0 };
+    proc_each(find_local, &q);
+    return q.found;
 }
 
 /* How many live processes of the process function FUNCTION there are whose environment
@@ -252,15 +270,9 @@ static inline pid_t host_pid_of(const char *function, long local)
  * may have the same name and its processes be left to init). */
 static inline int function_processes(const char *function, const char *marker)
 {
-    int count = 0;
-    DIR *d = opendir("/proc");
-    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
-        long pid = strtol(e->d_name, NULL, 10);
-        count += pid > 0 && process_of_function(pid, function, marker);
-    }
-    if (d != NULL)
-        closedir(d);
-    return count;
+    function_search q = { function, marker, 0, 0, 0 };
+    proc_each(count_marked, &q);
+    return q.count;
 }
 
 /* A new directory prefix-XXXXXX outside /tmp (/var/tmp, else $top_builddir), open to
@@ -588,17 +600,10 @@ static inline int proc_each(void (*fn)(int pid, const char *fields, void *arg), 
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
-        char path[300], buf[512];
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        size_t got = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[got] = '\0';
-        char *rp = strrchr(buf, ')');
-        if (rp != NULL)
-            fn(atoi(e->d_name), rp + 1, arg);
+        char buf[1024];
+        const char *fields = proc_stat_fields(atol(e->d_name), buf, sizeof buf);
+        if (fields != NULL)
+            fn(atoi(e->d_name), fields, arg);
     }
     closedir(d);
     return 0;
