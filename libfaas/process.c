@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include "abi.h"
+#include "peer.h"
 #include "process_code.h"
 #include "process_log.h"
 #include "process_spawn.h"
@@ -50,6 +51,7 @@ typedef struct proc_fn {
     char   *snapshot;             /* a published version's frozen task root (cwd), removed
                                      with it (process_code.c); NULL for $LATEST */
     int     uid, gid;             /* the user its runtimes run as; -1: the host's */
+    bool    peer_said;            /* "cannot tell who connected" logged; under lock */
 } proc_fn;
 
 /* inst->state of a process instance: used by one call at a time (the slot's owner). */
@@ -546,6 +548,36 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
     return 0;
 }
 
+/* The instance's Runtime API accepts a connection only from a process of the instance (the
+ * tree below its init): any process of the machine may connect to a loopback port, another
+ * function's runtime among them, which would then take this instance's calls and answer
+ * them (runtime_api.md, "Endpoint"). Where the kernel cannot say who connected (no
+ * sock_diag, no right to read a runtime's descriptors) the connection is kept, and the log
+ * says so once per function. */
+static bool own_peer(void *arg, const struct sockaddr_in *peer, uint16_t port)
+{
+    proc_inst *pi = arg;
+    uint64_t inode = 0;
+    int rc = faas__peer_inode(peer, port, &inode);
+    if (rc == 0)
+        rc = faas__peer_in_tree(pi->proc.group, pi->proc.pid, inode);
+    if (rc >= 0 || rc == -ENOENT)
+        return rc == 1;                 /* ENOENT: the connection is gone already */
+    proc_fn *pf = pi->fn->iso;
+    pthread_mutex_lock(&pf->lock);
+    bool said = pf->peer_said;
+    pf->peer_said = true;
+    pthread_mutex_unlock(&pf->lock);
+    if (!said) {
+        char line[320];
+        snprintf(line, sizeof line, "WARNING %s: which process connected to an instance's "
+                 "Runtime API cannot be told here (%s): another process of this machine "
+                 "could take its calls", pi->fn->name->name, strerror(-rc));
+        faas__log_line(pi->fn->rt, line);
+    }
+    return true;
+}
+
 static int proc_create(faas_function *fn, faas__instance *inst, char *err, size_t errlen)
 {
     proc_fn *pf = fn->iso;
@@ -578,6 +610,7 @@ static int proc_create(faas_function *fn, faas__instance *inst, char *err, size_
         return FAAS_EINIT;
     }
     faas__rapi_on_mark(pi->api, faas__plog_mark, &pi->log);
+    faas__rapi_on_accept(pi->api, own_peer, pi);
     rc = spawn(fn, pi, out, err, errlen);
     if (rc != FAAS_OK) {
         if (pi->alive >= 0)

@@ -63,6 +63,9 @@ struct faas__rapi_inst {
     faas__rapi_answer ans;
     void          (*on_mark)(void *arg, bool taken);  /* a call is taken, or answered */
     void           *on_mark_arg;
+    bool          (*on_accept)(void *arg, const struct sockaddr_in *peer, uint16_t port);
+    void           *on_accept_arg;
+    uint16_t        port;
     char            endpoint[32];
 };
 
@@ -384,6 +387,19 @@ int faas__rapi_get(faas_runtime *rt, faas__rapi **out, char *err, size_t errlen)
 
 /* ---- instances (the host's side) ------------------------------------------------------ */
 
+/* MHD's accept policy: a connection stays only if the instance's hook says it is its own
+ * (runtime_api.md, "Endpoint"); closed unanswered otherwise. */
+static enum MHD_Result accept_ok(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    faas__rapi_inst *inst = cls;
+    if (inst->on_accept == NULL)
+        return MHD_YES;
+    if (addr == NULL || len < sizeof(struct sockaddr_in) || addr->sa_family != AF_INET)
+        return MHD_NO;                  /* the listener is 127.0.0.1's: never */
+    return inst->on_accept(inst->on_accept_arg, (const struct sockaddr_in *)addr, inst->port)
+               ? MHD_YES : MHD_NO;
+}
+
 /* INST's listener on 127.0.0.1, an ephemeral port, driven by its owner (no thread of its
  * own); its port, or 0. */
 static unsigned listen_for(faas__rapi_inst *inst)
@@ -394,7 +410,7 @@ static unsigned listen_for(faas__rapi_inst *inst)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     inst->d = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, inst,
+        0, accept_ok, inst, on_request, inst,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, inst,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -428,6 +444,7 @@ int faas__rapi_inst_new(faas__rapi *srv, faas__rapi_inst **out)
         faas__rapi_inst_close(inst);
         return FAAS_ENOMEM;
     }
+    inst->port = (uint16_t)port;
     snprintf(inst->endpoint, sizeof inst->endpoint, "127.0.0.1:%u", port);
     *out = inst;
     return FAAS_OK;
@@ -442,6 +459,14 @@ void faas__rapi_on_mark(faas__rapi_inst *inst, void (*fn)(void *arg, bool taken)
 {
     inst->on_mark = fn;
     inst->on_mark_arg = arg;
+}
+
+void faas__rapi_on_accept(faas__rapi_inst *inst,
+                          bool (*fn)(void *arg, const struct sockaddr_in *peer, uint16_t port),
+                          void *arg)
+{
+    inst->on_accept = fn;
+    inst->on_accept_arg = arg;
 }
 
 int faas__rapi_fd(const faas__rapi_inst *inst)

@@ -62,6 +62,14 @@ const char *faas__rapi_endpoint(const faas__rapi_inst *inst);
  * before the first or after the second is not the call's (process_log.h). It runs inside
  * faas__rapi_run, on the owner's thread: fn must not call back into the server. */
 void faas__rapi_on_mark(faas__rapi_inst *inst, void (*fn)(void *arg, bool taken), void *arg);
+/* fn(arg, peer, port) runs for each connection the listener (127.0.0.1:port) accepts,
+ * peer its other end: the connection is kept if it returns true, else closed before a
+ * byte of it is read (so that only the instance's own processes are served). Inside
+ * faas__rapi_run, on the owner's thread. Without it every connection is kept. */
+struct sockaddr_in;
+void faas__rapi_on_accept(faas__rapi_inst *inst,
+                          bool (*fn)(void *arg, const struct sockaddr_in *peer, uint16_t port),
+                          void *arg);
 /* The fd to poll (POLLIN) for the listener's work, and the longest wait before
  * faas__rapi_run must run even if it is not readable: 0 now, -1 no limit (ms). */
 int  faas__rapi_fd(const faas__rapi_inst *inst);

@@ -1152,6 +1152,82 @@ static void hostile_runtime_gets_each_call_once(void **state)
     assert_int_equal(st.cold_starts, 1);
 }
 
+/* What runtime_api_port() looks for, through proc_each(). */
+typedef struct port_search {
+    const char *function;
+    unsigned    port;
+} port_search;
+
+static void find_port(int pid, const char *fields, void *arg)
+{
+    (void)fields;
+    port_search *q = arg;
+    if (q->port != 0 || !process_of_function(pid, q->function, NULL) || !below_me(pid))
+        return;
+    char path[64], buf[16384];
+    snprintf(path, sizeof path, "/proc/%d/environ", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
+        buf[n] = '\0';
+        const char *v = buf + i, *key = "AWS_LAMBDA_RUNTIME_API=127.0.0.1:";
+        if (strncmp(v, key, strlen(key)) == 0)
+            q->port = (unsigned)strtoul(v + strlen(key), NULL, 10);
+    }
+}
+
+/* The port of the Runtime API endpoint of process function FUNCTION's (one) instance,
+ * as its runtime was told it, read from the runtime's environment; 0: none found. */
+static unsigned runtime_api_port(const char *function)
+{
+    port_search q = { function, 0 };
+    proc_each(find_port, &q);
+    return q.port;
+}
+
+/* A hostile function cannot take another function's calls: its runtime (bootstrap
+ * "steal") connects to the other instance's Runtime API endpoint (a loopback port anyone
+ * on the machine may connect to) and waits there in a GET .../next, ready to answer what
+ * it gets "stolen". The endpoint serves only connections from its own instance's
+ * processes (runtime_api.md, "Endpoint"): the thief's is closed unanswered, and each of
+ * the victim's calls reaches its own runtime and ends with its own answer. Without that
+ * check the thief's next, suspended first, took the second call and forged its answer. */
+static void another_function_cannot_take_the_calls(void **state)
+{
+    pfix *f = *state;
+    char victim[64], thief[64];
+    snprintf(victim, sizeof victim, "c-victim-%d", (int)getpid());
+    snprintf(thief, sizeof thief, "c-thief-%d", (int)getpid());
+    register_c(f, victim, "echo");
+    register_c(f, thief, "steal");
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, victim, "\"v\"", 3, &res));      /* started, idle */
+    faas_response_free(&res);
+    unsigned port = runtime_api_port(victim);
+    assert_true(port > 0);
+    char ev[16];
+    int n = snprintf(ev, sizeof ev, "%u", port);
+    ASSERT_OK(faas_invoke(f->rt, thief, ev, (size_t)n, &res));
+    assert_string_equal((const char *)res.data, "{\"sent\":1}");   /* its next is there */
+    faas_response_free(&res);
+    for (int i = 0; i < 10; i++) {
+        char want[32];
+        n = snprintf(want, sizeof want, "\"call %d\"", i);
+        ASSERT_OK(faas_invoke(f->rt, victim, want, (size_t)n, &res));
+        assert_int_equal(res.status, FAAS_OK);
+        assert_int_equal(res.len, (size_t)n);
+        assert_memory_equal(res.data, want, (size_t)n);              /* not "stolen" */
+        assert_int_equal(res.record.cold, 0);
+        faas_response_free(&res);
+    }
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(f->rt, victim, &st));
+    assert_int_equal(st.cold_starts, 1);
+    assert_int_equal(st.errors, 0);
+}
+
 /* A runtime that exits right after it posts its answer, without reading the 202
  * (bootstrap "once"): its answer counts; the next call finds it gone before it was
  * handed the call and runs on a new instance instead of failing. */
@@ -1544,6 +1620,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(c_bootstrap_echoes, setup, teardown),
         cmocka_unit_test_setup_teardown(max_memory_is_the_peak, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_runtime_gets_each_call_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(another_function_cannot_take_the_calls, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(connection_flood_is_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(escaped_processes_die_with_the_instance, setup,
                                         teardown),

@@ -53,6 +53,11 @@
  *   "fork"             the event is a number N: it forks N children that wait for ever
  *                      (they die with the instance), and answers {"forked":K}, K the
  *                      forks that succeeded;
+ *   "steal"            the event is a port: it connects to 127.0.0.1:PORT (another
+ *                      instance's Runtime API) and sends GET .../invocation/next there,
+ *                      then answers {"sent":1} (or {"sent":0,"errno":E}); a child it
+ *                      forks waits on that connection and, given a call, answers it
+ *                      "stolen" (a hostile function reading and forging another's calls);
  *   "once"             the echo, then exit 0 at once, without reading the 202 (a runtime
  *                      that dies right after answering: the next call finds it gone);
  *   anything else      POST /2018-06-01/runtime/init/error (Runtime.HandlerNotFound) and
@@ -515,12 +520,12 @@ int main(void)
     bool escape = strcmp(handler, "escape") == 0, sig = strcmp(handler, "signal") == 0;
     bool forks = strcmp(handler, "fork") == 0, mem = strcmp(handler, "mem") == 0;
     bool spoil = strcmp(handler, "spoil") == 0, deface = strcmp(handler, "deface") == 0;
-    bool procs = strcmp(handler, "procs") == 0;
+    bool procs = strcmp(handler, "procs") == 0, steal = strcmp(handler, "steal") == 0;
     resp r;
     if (strcmp(handler, "hostile") == 0)
         hostile(&c);
     if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && !mem && !spoil &&
-        !deface && !procs &&
+        !deface && !procs && !steal &&
         *handler != '\0' &&
         strcmp(handler, "echo") != 0) {
         char body[512];
@@ -630,6 +635,31 @@ int main(void)
                 free(r.body);
                 int n = defaced_json(&d, &r.body);
                 r.len = n > 0 ? (size_t)n : 0;
+            }
+            if (steal && r.body != NULL) {
+                conn t = { .host = "127.0.0.1", .fd = -1 };
+                snprintf(t.port, sizeof t.port, "%.15s", r.body);
+                size_t total = 0;
+                errno = 0;
+                bool sent = dial(&t) &&
+                            send_req(&t, "GET", "invocation/next", NULL, NULL, 0, &total) ==
+                                total;
+                int e = errno;
+                if (sent && fork() == 0) {
+                    resp x, y;
+                    if (read_resp(&t, &x) && x.status == 200 && x.rid[0] != '\0') {
+                        char to[200];
+                        snprintf(to, sizeof to, "invocation/%s/response", x.rid);
+                        if (exchange(&t, "POST", to, NULL, "\"stolen\"", 8, &y))
+                            free(y.body);
+                    }
+                    _exit(0);
+                }
+                hang_up(&t);
+                free(t.buf);
+                free(r.body);
+                r.len = (size_t)asprintf(&r.body, sent ? "{\"sent\":1}"
+                                                       : "{\"sent\":0,\"errno\":%d}", e);
             }
             if (forks && r.body != NULL) {
                 unsigned n = (unsigned)strtoul(r.body, NULL, 10), made = 0;

@@ -1,0 +1,31 @@
+/*
+ * peer.h - which process is at the other end of a loopback TCP connection (peer.c), so
+ * that an instance's Runtime API endpoint serves its own instance's processes only
+ * (runtime_api.md, "Endpoint"). Never installed.
+ *
+ * A loopback port is open to every process of the machine, another function's runtime
+ * among them, and TCP carries no credentials (SO_PEERCRED is Unix sockets only). So the
+ * host asks the kernel (sock_diag, NETLINK_SOCK_DIAG) for the inode of the connecting
+ * socket and looks for it among the descriptors of the instance's processes: the process
+ * tree below the instance's init (its PID namespace's processes are all there).
+ */
+#ifndef FAAS_PEER_H
+#define FAAS_PEER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+
+/* The inode of the TCP socket whose own address is peer and which is connected to
+ * 127.0.0.1:port (the other end of a connection accepted on that port), in *inode: 0;
+ * -ENOENT: no such socket (it is gone); another -errno: the kernel could not be asked. */
+int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, uint64_t *inode);
+
+/* Does a process of the tree rooted at root (root, its children, theirs...) hold the
+ * socket inode? 1 yes, 0 no, -errno when none was found and a process's descriptors
+ * could not be read (EACCES: no right to). first, if above 0, is looked at first (the
+ * runtime, which holds its connection itself but for a child's), and root then is not
+ * (the instance's init, which holds none of the runtime's). */
+int faas__peer_in_tree(pid_t root, pid_t first, uint64_t inode);
+
+#endif
