@@ -319,6 +319,16 @@ static bool credential(const char *auth, const char **tok, size_t *len)
 /* NULL if the request may go on, else resp is filled with the 401 or 403. */
 static bool authorised(faas__gw *gw, const faas__gw_req *req, faas__gw_resp *r)
 {
+    if (gw->token == NULL && req->foreign) {
+        service_error(gw, r, 403, "AccessDeniedException", NULL, NULL,
+                      "User: anonymous is not authorized: this gateway has no token, and "
+                      "without one it serves only processes of its own user (uid %u) and "
+                      "root; this client runs as another user (a function's runtime or "
+                      "isolated instance does). Start the gateway with a token (faas serve "
+                      "--token or FAAS_GATEWAY_TOKEN) to serve other users",
+                      (unsigned)geteuid());
+        return false;
+    }
     if (gw->token == NULL)
         return true;
     const char *tok = NULL;
@@ -1318,9 +1328,9 @@ bool faas__gw_begin(faas__gw *gw, const faas__gw_req *req, faas__gw_call *call,
         unknown_operation(gw, r);
         return true;
     }
-    /* Without a token, every local process may call the gateway, a function's runtime or
-     * isolated instance included: it may run functions, not change them (a module's new
-     * code is loaded into the host). */
+    /* Without a token, every process of the host's user and root may call the gateway
+     * (authorised()), a function's runtime of a host not root included: it may run
+     * functions, not change them (a module's new code is loaded into the host). */
     if (gw->token == NULL && changes_functions(call->route)) {
         service_error(gw, r, 403, "AccessDeniedException", NULL, NULL,
                       "User: anonymous is not authorized to perform: lambda:%s (this gateway "

@@ -52,6 +52,8 @@ typedef struct faas__gw_req {
     uint64_t    content_length;     /* FAAS__GW_NO_LENGTH when not given (chunked) */
     const char *body;               /* faas__gw_finish() only: the whole body */
     size_t      len;
+    bool        foreign;            /* from a local process of another user than the
+                                       host's (and not root): without a token, refused */
 } faas__gw_req;
 
 #define FAAS__GW_HEADERS 10

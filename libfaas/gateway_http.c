@@ -11,6 +11,7 @@
 
 #include "abi.h"
 #include "gateway.h"
+#include "peer.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -68,6 +69,7 @@ typedef struct conn {
     uint64_t     since;             /* faas__now() when its phase began */
     enum phase   phase;
     bool         cut;               /* shut down already (by the reaper, or given way) */
+    bool         foreign;           /* a local process of another user (set at its start) */
     peer        *peer;              /* NULL once cut, or when its address is not known */
 } conn;
 #define BODY_CHUNK 65536u           /* the first allocation for a body of unknown size */
@@ -92,6 +94,7 @@ struct faas_gateway {
     bool               stopping;
     bool               reaping;     /* the reaper thread was started */
     pthread_t          reaper;
+    atomic_bool        peer_said;   /* "cannot tell a client's user" logged */
 };
 
 /* One request, from its URI to its completion. */
@@ -219,6 +222,39 @@ static bool make_room(faas_gateway *g, conn *fresh)
     return true;
 }
 
+/* Without a token the gateway serves the processes of its own user (and root's) only:
+ * every local process may connect to it, a function's runtime or isolated instance among
+ * them (run as nobody by a host run as root), which could otherwise run any function.
+ * Is fd's other end a process of this machine run as another user? Where the kernel cannot
+ * say (no sock_diag) it is taken as not, and the log says so once; a client of another
+ * machine (no such socket here) is not: it reached an address the host chose to listen
+ * on. */
+static bool foreign_user(faas_gateway *g, int fd)
+{
+    uint32_t uid;
+    int rc = faas__peer_uid(fd, &uid);
+    if (rc == 0)
+        return uid != 0 && uid != (uint32_t)geteuid();
+    if (rc != -ENOENT && !atomic_exchange(&g->peer_said, true)) {
+        char line[240];
+        snprintf(line, sizeof line, "WARNING gateway: the user of a local client cannot be "
+                 "told here (%s): without a token every local process is served",
+                 strerror(-rc));
+        faas__log_line(g->gw.rt, line);
+    }
+    return false;
+}
+
+/* The verdict foreign_user() gave con's connection when it started; a connection not
+ * tracked (out of memory then) is taken as foreign. */
+static bool conn_foreign(struct MHD_Connection *con)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const conn *c = ci ? ci->socket_context : NULL;
+    return c == NULL || c->foreign;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -237,6 +273,7 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
         }
         c->since = faas__now(g->gw.rt);
         c->phase = WAITING;
+        c->foreign = g->gw.token == NULL && foreign_user(g, c->fd);
         const union MHD_ConnectionInfo *ai =
             MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         pthread_mutex_lock(&g->conn_lock);
@@ -603,6 +640,7 @@ static enum MHD_Result on_headers(faas_gateway *g, struct MHD_Connection *con, r
     faas__gw_req req = {
         .method = method, .target = r->target, .header = header_of, .header_arg = con,
         .content_length = r->content_length = content_length(con),
+        .foreign = conn_foreign(con),
     };
     if (!faas__gw_begin(&g->gw, &req, &r->call, &r->resp)) {
         r->reading = true;          /* the body comes in the next calls */
@@ -673,7 +711,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         faas__gw_req req = {
             .method = method, .target = r->target, .header = header_of, .header_arg = con,
             .content_length = r->content_length, .body = r->body ? r->body : "",
-            .len = r->len,
+            .len = r->len, .foreign = conn_foreign(con),
         };
         faas__gw_finish(&g->gw, &r->call, &req, &resp);
     }

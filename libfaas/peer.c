@@ -18,13 +18,16 @@
 
 #define TREE_MOST 4096          /* processes looked at: pids_max is 1024 by default */
 
-int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, uint64_t *inode)
+/* Ask the kernel (sock_diag, one exact lookup: no dump) about the TCP socket whose own
+ * address is src/sport and which is connected to dst/dport (ports in network order; for
+ * AF_INET the first 4 bytes of each address, for AF_INET6 all 16): its inode and its
+ * owner's uid. 0, -ENOENT (no such socket here), or another -errno. */
+static int diag(int family, const void *src, uint16_t sport, const void *dst, uint16_t dport,
+                uint64_t *inode, uint32_t *uid)
 {
     int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (fd < 0)
         return -errno;
-    /* One socket, found by its four addresses (no dump): the kernel's id names the
-     * socket's own address as the source, the one it is connected to as the destination. */
     struct {
         struct nlmsghdr         h;
         struct inet_diag_req_v2 r;
@@ -33,13 +36,16 @@ int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, uint64_t *in
     q.h.nlmsg_len = sizeof q;
     q.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
     q.h.nlmsg_flags = NLM_F_REQUEST;
-    q.r.sdiag_family = AF_INET;
+    q.r.sdiag_family = (uint8_t)family;
     q.r.sdiag_protocol = IPPROTO_TCP;
     q.r.idiag_states = ~0u;
-    q.r.id.idiag_sport = peer->sin_port;
-    q.r.id.idiag_dport = htons(port);
-    q.r.id.idiag_src[0] = peer->sin_addr.s_addr;
-    q.r.id.idiag_dst[0] = htonl(INADDR_LOOPBACK);
+    /* The kernel's id names the socket's own address as the source, the one it is
+     * connected to as the destination. */
+    size_t alen = family == AF_INET6 ? 16 : 4;
+    q.r.id.idiag_sport = sport;
+    q.r.id.idiag_dport = dport;
+    memcpy(q.r.id.idiag_src, src, alen);
+    memcpy(q.r.id.idiag_dst, dst, alen);
     q.r.id.idiag_cookie[0] = q.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
     int rc = -EIO;
@@ -70,6 +76,7 @@ int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, uint64_t *in
             h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
             const struct inet_diag_msg *m = NLMSG_DATA(h);
             *inode = m->idiag_inode;
+            *uid = m->idiag_uid;
             rc = m->idiag_inode != 0 ? 0 : -ENOENT;   /* 0: closed, in TIME_WAIT */
             break;
         }
@@ -77,6 +84,36 @@ int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, uint64_t *in
 out:
     close(fd);
     return rc;
+}
+
+int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, uint64_t *inode)
+{
+    uint32_t uid, lo = htonl(INADDR_LOOPBACK);
+    return diag(AF_INET, &peer->sin_addr, peer->sin_port, &lo, htons(port), inode, &uid);
+}
+
+int faas__peer_uid(int fd, uint32_t *uid)
+{
+    struct sockaddr_storage own, peer;
+    socklen_t ol = sizeof own, pl = sizeof peer;
+    if (getsockname(fd, (struct sockaddr *)&own, &ol) != 0 ||
+        getpeername(fd, (struct sockaddr *)&peer, &pl) != 0)
+        return -errno;
+    uint64_t inode;
+    if (own.ss_family == AF_INET && peer.ss_family == AF_INET) {
+        const struct sockaddr_in *o = (const void *)&own, *p = (const void *)&peer;
+        return diag(AF_INET, &p->sin_addr, p->sin_port, &o->sin_addr, o->sin_port, &inode,
+                    uid);
+    }
+    if (own.ss_family != AF_INET6 || peer.ss_family != AF_INET6)
+        return -EAFNOSUPPORT;
+    const struct sockaddr_in6 *o = (const void *)&own, *p = (const void *)&peer;
+    /* An IPv4 client of a dual-stack listener: its own socket is an IPv4 one. */
+    if (IN6_IS_ADDR_V4MAPPED(&p->sin6_addr) && IN6_IS_ADDR_V4MAPPED(&o->sin6_addr))
+        return diag(AF_INET, p->sin6_addr.s6_addr + 12, p->sin6_port,
+                    o->sin6_addr.s6_addr + 12, o->sin6_port, &inode, uid);
+    return diag(AF_INET6, &p->sin6_addr, p->sin6_port, &o->sin6_addr, o->sin6_port, &inode,
+                uid);
 }
 
 /* Does pid hold the socket? 1, 0 (also: pid is gone), or -errno. */

@@ -8,6 +8,7 @@
  * host asks the kernel (sock_diag, NETLINK_SOCK_DIAG) for the inode of the connecting
  * socket and looks for it among the descriptors of the instance's processes: the process
  * tree below the instance's init (its PID namespace's processes are all there).
+ * The same kernel answer gives the gateway the user of a local client (faas__peer_uid).
  */
 #ifndef FAAS_PEER_H
 #define FAAS_PEER_H
@@ -20,6 +21,12 @@
  * 127.0.0.1:port (the other end of a connection accepted on that port), in *inode: 0;
  * -ENOENT: no such socket (it is gone); another -errno: the kernel could not be asked. */
 int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, uint64_t *inode);
+
+/* The uid of the process that made the socket at the other end of the connected TCP
+ * socket fd, where that end is a socket of this machine (of this network namespace), in
+ * *uid: 0; -ENOENT: it is not (another machine's), or is gone; another -errno: the kernel
+ * could not be asked. The gateway uses it: without a token it serves its own user only. */
+int faas__peer_uid(int fd, uint32_t *uid);
 
 /* Does a process of the tree rooted at root (root, its children, theirs...) hold the
  * socket inode? 1 yes, 0 no, -errno when none was found and a process's descriptors

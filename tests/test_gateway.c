@@ -13,7 +13,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -276,6 +279,98 @@ static void exact_answers(void **state)
     buf[r] = '\0';
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
     close(fd);
+}
+
+/* ---- a gateway without a token serves its own user only ---------------------------------- */
+
+/* In a child run as uid/gid 65534 (nobody: a function's runtime or isolated instance of a
+ * host run as root runs so): REQ to 127.0.0.1:port, whose response must start with want
+ * and hold has. Exit 0 if so, else a code saying which step failed. Plain system calls
+ * only: the parent has threads. */
+static int as_nobody(int port, const char *req, const char *want, const char *has)
+{
+    pid_t kid = fork();
+    assert_true(kid >= 0);
+    if (kid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(10);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        struct timeval tv = { 30, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+            _exit(11);
+        if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
+            _exit(12);
+        static char buf[8192];
+        size_t n = 0;
+        for (ssize_t r; n < sizeof buf - 1 && (r = recv(fd, buf + n, sizeof buf - 1 - n, 0)) > 0;)
+            n += (size_t)r;
+        buf[n] = '\0';
+        if (strncmp(buf, want, strlen(want)) != 0)
+            _exit(13);
+        _exit(strstr(buf, has) != NULL ? 0 : 14);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(kid, &st, 0), kid);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+/* Without a token the gateway serves only processes of its own user and root: any local
+ * process may connect to it, a function's runtime among them (nobody, on a host run as
+ * root), which could otherwise run every function. The host's user is served; nobody is
+ * refused 403 AccessDeniedException for the API and for invoking (GET /healthz and the
+ * console's page stay open); with a token nobody is served when it carries the token.
+ * Without the check nobody's invoke ran (exit 13: a 200). */
+static void tokenless_serves_its_own_user_only(void **state)
+{
+    (void)state;
+    fake_clock clock;
+    faas_options o = manual_options(&clock);
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    ASSERT_OK(faas_register(rt, "echo", echo, NULL));
+    faas_gateway *open_gw, *tok_gw;
+    ASSERT_OK(faas_gateway_start(rt, "127.0.0.1:0", NULL, &open_gw));
+    faas_gateway_options go = { .token = "tok" };
+    ASSERT_OK(faas_gateway_start(rt, "127.0.0.1:0", &go, &tok_gw));
+    int open_port = faas_gateway_port(open_gw), tok_port = faas_gateway_port(tok_gw);
+    static char buf[1 << 14];
+    int fd = connect_to(open_port);     /* the host's own user */
+    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 2\r\n\r\n{}");
+    assert_true(read_response(fd, buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+    close(fd);
+    if (geteuid() != 0) {
+        faas_gateway_stop(tok_gw);
+        faas_gateway_stop(open_gw);
+        faas_runtime_free(rt);
+        skip();                         /* another user's client needs root to be made */
+    }
+    const char *invoke = "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+                         "Connection: close\r\nContent-Length: 2\r\n\r\n{}";
+    const char *list = "GET /2015-03-31/functions/ HTTP/1.1\r\nHost: x\r\n"
+                       "Connection: close\r\n\r\n";
+    assert_int_equal(as_nobody(open_port, invoke, "HTTP/1.1 403 ",
+                               "AccessDeniedException"), 0);
+    assert_int_equal(as_nobody(open_port, list, "HTTP/1.1 403 ", "its own user (uid 0)"), 0);
+    assert_int_equal(as_nobody(open_port, "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                               "Connection: close\r\n\r\n", "HTTP/1.1 200 ", "ok"), 0);
+    assert_int_equal(as_nobody(tok_port, invoke, "HTTP/1.1 401 ", "MissingAuthentication"),
+                     0);
+    assert_int_equal(as_nobody(tok_port, "POST /2015-03-31/functions/echo/invocations "
+                               "HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n"
+                               "Connection: close\r\nContent-Length: 2\r\n\r\n{}",
+                               "HTTP/1.1 200 ", "{}"), 0);
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(rt, "echo", &st));
+    assert_int_equal(st.invocations, 2);      /* the host's and the one with the token */
+    faas_gateway_stop(tok_gw);
+    faas_gateway_stop(open_gw);
+    faas_runtime_free(rt);
 }
 
 /* ---- versions and aliases: Invoke's Qualifier and the control-plane routes ------------------ */
@@ -2020,6 +2115,7 @@ int main(void)
 #if FAAS_HAVE_GATEWAY
         cmocka_unit_test(start_errors),
         cmocka_unit_test_setup_teardown(exact_answers, setup, teardown),
+        cmocka_unit_test(tokenless_serves_its_own_user_only),
         cmocka_unit_test_setup_teardown(invoke_with_qualifiers, setup, teardown),
         cmocka_unit_test_setup_teardown(alias_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(update_code_route, setup, teardown),
