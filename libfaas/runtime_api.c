@@ -61,6 +61,8 @@ struct faas__rapi_inst {
     char           *init_body, *init_type;
     faas__rapi_call call;         /* on offer: the strings are the caller's (the call's) */
     faas__rapi_answer ans;
+    size_t          buffered;     /* bytes allocated for request bodies, at most max_body
+                                     + 1 in all: an answer's or an init error's */
     void          (*on_mark)(void *arg, bool taken);  /* a call is taken, or answered */
     void           *on_mark_arg;
     bool          (*on_accept)(void *arg, const struct sockaddr_in *peer, uint16_t port);
@@ -108,7 +110,8 @@ struct req {
     req             *next_wait;
     char             rid[64];
     char            *body;
-    size_t           len, cap;
+    size_t           len, cap;    /* cap: bytes allocated, counted in inst->buffered */
+    bool             keep;        /* its body is wanted (keep_body()), else dropped */
     bool             over;        /* the body went past max_body: not kept */
 };
 
@@ -247,8 +250,11 @@ static enum MHD_Result serve_answer(faas__rapi_inst *inst, struct MHD_Connection
     a->body = r->over ? NULL : r->body;
     a->len = r->over ? 0 : r->len;
     a->error_type = etype && a->error ? strdup(etype) : NULL;
-    if (!r->over)
+    if (!r->over) {
         r->body = NULL;
+        inst->buffered -= r->cap;       /* the caller's now */
+        r->cap = 0;
+    }
     if (r->over) {
         char msg[128];
         snprintf(msg, sizeof msg, "Exceeded maximum allowed payload size (%zu bytes).",
@@ -270,9 +276,24 @@ static enum MHD_Result serve_init_error(faas__rapi_inst *inst, struct MHD_Connec
     inst->init_failed = true;
     inst->init_body = r->body ? r->body : strdup("");
     r->body = NULL;
+    inst->buffered -= r->cap;           /* the host's now */
+    r->cap = 0;
     inst->init_type = etype ? strdup(etype) : NULL;
     inst->news = true;
     return reply_accepted(con);
+}
+
+/* Is r's body wanted, as far as its headers say? Only an answer to the call the instance
+ * has taken (its id) and an init error while INIT lasts: any other body (a wrong id, an
+ * unknown route, a next with a body) is read and dropped, so that a runtime cannot make
+ * the host hold max_body bytes on each of its connections. */
+static bool keep_body(const faas__rapi_inst *inst, const req *r)
+{
+    if (r->bad_method)
+        return false;
+    if (r->route == R_RESPONSE || r->route == R_ERROR)
+        return inst->taken && strcmp(r->rid, inst->call.request_id) == 0;
+    return r->route == R_INIT_ERROR && !inst->inited && !inst->init_failed;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
@@ -287,23 +308,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         if (r == NULL)
             return MHD_NO;
         parse(url, method, r);
+        r->keep = keep_body(inst, r);
         *con_cls = r;
         return MHD_YES;
     }
     if (*upload_size > 0) {
-        size_t n = *upload_size;
+        size_t n = *upload_size, max = inst->srv->max_body;
         *upload_size = 0;
-        if (r->over || r->len + n > inst->srv->max_body) {
+        if (!r->keep)
+            return MHD_YES;             /* nobody wants it: read, not kept */
+        size_t need = r->len + n + 1, cap = r->cap ? r->cap : 4096;
+        while (cap < need && cap <= max)
+            cap *= 2;
+        if (cap > max + 1)
+            cap = max + 1;
+        if (r->over || need > max + 1 || inst->buffered - r->cap + cap > max + 1) {
+            /* Past max_body, or past what the instance may make the host hold at once
+             * (its other requests' bodies): read to the end, keep nothing. */
             r->over = true;
-            return MHD_YES;             /* read to the end, keep nothing */
+            inst->buffered -= r->cap;
+            free(r->body);
+            r->body = NULL;
+            r->len = r->cap = 0;
+            return MHD_YES;
         }
-        if (r->len + n + 1 > r->cap) {
-            size_t cap = r->cap ? r->cap : 4096;
-            while (cap < r->len + n + 1)
-                cap *= 2;
+        if (need > r->cap) {
             char *b = realloc(r->body, cap);
             if (b == NULL)
                 return MHD_NO;
+            inst->buffered += cap - r->cap;
             r->body = b;
             r->cap = cap;
         }
@@ -342,6 +375,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
         inst->acked = true;
         inst->news = true;
     }
+    inst->buffered -= r->cap;
     free(r->body);
     free(r);
     *con_cls = NULL;

@@ -58,6 +58,12 @@
  *                      then answers {"sent":1} (or {"sent":0,"errno":E}); a child it
  *                      forks waits on that connection and, given a call, answers it
  *                      "stolen" (a hostile function reading and forging another's calls);
+ *   "hoard"            the event is "same" or "other": it opens 4 more connections to
+ *                      its endpoint and on each starts a POST .../invocation/ID/response
+ *                      of 6 MiB (ID the call's own, or a made-up one) but leaves its
+ *                      last byte unsent, keeping them (the host holds what it read of
+ *                      them), then answers {"opened":N} on its own connection; any
+ *                      other event is echoed;
  *   "once"             the echo, then exit 0 at once, without reading the 202 (a runtime
  *                      that dies right after answering: the next call finds it gone);
  *   anything else      POST /2018-06-01/runtime/init/error (Runtime.HandlerNotFound) and
@@ -521,11 +527,12 @@ int main(void)
     bool forks = strcmp(handler, "fork") == 0, mem = strcmp(handler, "mem") == 0;
     bool spoil = strcmp(handler, "spoil") == 0, deface = strcmp(handler, "deface") == 0;
     bool procs = strcmp(handler, "procs") == 0, steal = strcmp(handler, "steal") == 0;
+    bool hoard = strcmp(handler, "hoard") == 0;
     resp r;
     if (strcmp(handler, "hostile") == 0)
         hostile(&c);
     if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && !mem && !spoil &&
-        !deface && !procs && !steal &&
+        !deface && !procs && !steal && !hoard &&
         *handler != '\0' &&
         strcmp(handler, "echo") != 0) {
         char body[512];
@@ -635,6 +642,35 @@ int main(void)
                 free(r.body);
                 int n = defaced_json(&d, &r.body);
                 r.len = n > 0 ? (size_t)n : 0;
+            }
+            if (hoard && r.body != NULL &&
+                (strcmp(r.body, "\"same\"") == 0 || strcmp(r.body, "\"other\"") == 0)) {
+                static char junk[1 << 16];
+                const size_t big = 6291456;
+                char head[400];
+                int hl = snprintf(head, sizeof head, "POST " API "invocation/%s/response "
+                                  "HTTP/1.1\r\nHost: %s:%s\r\nContent-Length: %zu\r\n\r\n",
+                                  strcmp(r.body, "\"same\"") == 0 ? r.rid : "made-up-id",
+                                  c.host, c.port, big);
+                unsigned opened = 0;
+                memset(junk, 'a', sizeof junk);
+                for (int i = 0; i < 4; i++) {
+                    conn h = { .fd = -1 };
+                    memcpy(h.host, c.host, sizeof h.host);
+                    memcpy(h.port, c.port, sizeof h.port);
+                    if (!dial(&h))
+                        break;
+                    bool wrote = write(h.fd, head, (size_t)hl) == hl;
+                    for (size_t sent = 0; wrote && sent < big - 1;) {
+                        size_t k = big - 1 - sent < sizeof junk ? big - 1 - sent : sizeof junk;
+                        ssize_t w = write(h.fd, junk, k);
+                        wrote = w > 0;
+                        sent += wrote ? (size_t)w : 0;
+                    }
+                    opened += wrote;            /* h.fd kept open: the request unfinished */
+                }
+                free(r.body);
+                r.len = (size_t)asprintf(&r.body, "{\"opened\":%u}", opened);
             }
             if (steal && r.body != NULL) {
                 conn t = { .host = "127.0.0.1", .fd = -1 };
