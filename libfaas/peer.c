@@ -15,15 +15,17 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #define TREE_MOST 4096          /* processes looked at: pids_max is 1024 by default */
 
 /* Ask the kernel (sock_diag, one exact lookup: no dump) about the TCP socket whose own
  * address is src/sport and which is connected to dst/dport (ports in network order; for
- * AF_INET the first 4 bytes of each address, for AF_INET6 all 16): its inode and its
- * owner's uid. 0, -ENOENT (no such socket here), or another -errno. */
+ * AF_INET the first 4 bytes of each address, for AF_INET6 all 16): its inode, its cookie
+ * (a 64-bit id the kernel never gives another socket) and its owner's uid. 0, -ENOENT (no
+ * such socket here), or another -errno. */
 static int diag(int family, const void *src, uint16_t sport, const void *dst, uint16_t dport,
-                uint64_t *inode, uint32_t *uid)
+                uint64_t *inode, uint64_t *cookie, uint32_t *uid)
 {
     int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (fd < 0)
@@ -76,6 +78,8 @@ static int diag(int family, const void *src, uint16_t sport, const void *dst, ui
             h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
             const struct inet_diag_msg *m = NLMSG_DATA(h);
             *inode = m->idiag_inode;
+            *cookie = (uint64_t)m->id.idiag_cookie[0] |
+                      (uint64_t)m->id.idiag_cookie[1] << 32;
             *uid = m->idiag_uid;
             rc = m->idiag_inode != 0 ? 0 : -ENOENT;   /* 0: closed, in TIME_WAIT */
             break;
@@ -86,10 +90,11 @@ out:
     return rc;
 }
 
-int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, uint64_t *inode)
+int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, faas__peer_sock *sock)
 {
     uint32_t uid, lo = htonl(INADDR_LOOPBACK);
-    return diag(AF_INET, &peer->sin_addr, peer->sin_port, &lo, htons(port), inode, &uid);
+    return diag(AF_INET, &peer->sin_addr, peer->sin_port, &lo, htons(port), &sock->inode,
+                &sock->cookie, &uid);
 }
 
 int faas__peer_uid(int fd, uint32_t *uid)
@@ -99,11 +104,11 @@ int faas__peer_uid(int fd, uint32_t *uid)
     if (getsockname(fd, (struct sockaddr *)&own, &ol) != 0 ||
         getpeername(fd, (struct sockaddr *)&peer, &pl) != 0)
         return -errno;
-    uint64_t inode;
+    uint64_t inode, cookie;
     if (own.ss_family == AF_INET && peer.ss_family == AF_INET) {
         const struct sockaddr_in *o = (const void *)&own, *p = (const void *)&peer;
         return diag(AF_INET, &p->sin_addr, p->sin_port, &o->sin_addr, o->sin_port, &inode,
-                    uid);
+                    &cookie, uid);
     }
     if (own.ss_family != AF_INET6 || peer.ss_family != AF_INET6)
         return -EAFNOSUPPORT;
@@ -111,13 +116,44 @@ int faas__peer_uid(int fd, uint32_t *uid)
     /* An IPv4 client of a dual-stack listener: its own socket is an IPv4 one. */
     if (IN6_IS_ADDR_V4MAPPED(&p->sin6_addr) && IN6_IS_ADDR_V4MAPPED(&o->sin6_addr))
         return diag(AF_INET, p->sin6_addr.s6_addr + 12, p->sin6_port,
-                    o->sin6_addr.s6_addr + 12, o->sin6_port, &inode, uid);
+                    o->sin6_addr.s6_addr + 12, o->sin6_port, &inode, &cookie, uid);
     return diag(AF_INET6, &p->sin6_addr, p->sin6_port, &o->sin6_addr, o->sin6_port, &inode,
-                uid);
+                &cookie, uid);
 }
 
-/* Does pid hold the socket? 1, 0 (also: pid is gone), or -errno. */
-static int holds(pid_t pid, const char *want)
+/* Is descriptor fd of pid the socket whose cookie is given? A socket's inode number is
+ * 32 bits and comes round again (the kernel's get_next_ino()): a process that makes
+ * sockets until it holds one numbered as the runtime's connection would otherwise pass
+ * for it. The descriptor is copied here (pidfd_getfd, Linux 5.6) and its cookie asked.
+ * 1 yes, 0 no; where it cannot be copied (an older kernel, no right to) the inode's word
+ * is taken: 1. */
+static int same_socket(pid_t pid, int fd, uint64_t cookie)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd) && defined(SO_COOKIE)
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pfd < 0)
+        return errno == ESRCH ? 0 : 1;
+    int copy = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+    int e = errno;
+    close(pfd);
+    if (copy < 0)
+        return e == EBADF || e == ESRCH ? 0 : 1;    /* closed or gone since: not it */
+    uint64_t got = 0;
+    socklen_t len = sizeof got;
+    int rc = getsockopt(copy, SOL_SOCKET, SO_COOKIE, &got, &len);
+    close(copy);
+    return rc != 0 || got == cookie;
+#else
+    (void)pid;
+    (void)fd;
+    (void)cookie;
+    return 1;
+#endif
+}
+
+/* Does pid hold the socket (its "socket:[INODE]" link, then its cookie)? 1, 0 (also: pid
+ * is gone), or -errno. */
+static int holds(pid_t pid, const char *want, uint64_t cookie)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
@@ -132,7 +168,8 @@ static int holds(pid_t pid, const char *want)
         ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
         if (n > 0) {
             link[n] = '\0';
-            found = strcmp(link, want) == 0;
+            found = strcmp(link, want) == 0 &&
+                    same_socket(pid, (int)strtol(e->d_name, NULL, 10), cookie);
         }
     }
     closedir(d);
@@ -169,13 +206,13 @@ static void children(pid_t pid, pid_t *tree, size_t *n)
     closedir(d);
 }
 
-int faas__peer_in_tree(pid_t root, pid_t first, uint64_t inode)
+int faas__peer_in_tree(pid_t root, pid_t first, const faas__peer_sock *sock)
 {
     char want[48];
-    snprintf(want, sizeof want, "socket:[%llu]", (unsigned long long)inode);
+    snprintf(want, sizeof want, "socket:[%llu]", (unsigned long long)sock->inode);
     int denied = 0;
     if (first > 0) {
-        int rc = holds(first, want);
+        int rc = holds(first, want, sock->cookie);
         if (rc > 0)
             return 1;
         denied = rc;
@@ -190,7 +227,8 @@ int faas__peer_in_tree(pid_t root, pid_t first, uint64_t inode)
         pid_t pid = tree[at++];
         /* The root, when it is not first, is the instance's init: the host's helper,
          * which holds no connection of the runtime's. */
-        int rc = pid == first || (pid == root && first > 0) ? 0 : holds(pid, want);
+        int rc = pid == first || (pid == root && first > 0) ? 0
+                                                             : holds(pid, want, sock->cookie);
         if (rc < 0 && denied == 0)
             denied = rc;
         found = rc > 0;

@@ -17,10 +17,16 @@
 #include <sys/types.h>
 #include <netinet/in.h>
 
-/* The inode of the TCP socket whose own address is peer and which is connected to
- * 127.0.0.1:port (the other end of a connection accepted on that port), in *inode: 0;
- * -ENOENT: no such socket (it is gone); another -errno: the kernel could not be asked. */
-int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, uint64_t *inode);
+/* A socket as the kernel names it: its inode number (32 bits, reused once they come
+ * round) and its cookie (64 bits, never reused). */
+typedef struct faas__peer_sock {
+    uint64_t inode, cookie;
+} faas__peer_sock;
+
+/* The TCP socket whose own address is peer and which is connected to 127.0.0.1:port (the
+ * other end of a connection accepted on that port), in *sock: 0; -ENOENT: no such socket
+ * (it is gone); another -errno: the kernel could not be asked. */
+int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, faas__peer_sock *sock);
 
 /* The uid of the process that made the socket at the other end of the connected TCP
  * socket fd, where that end is a socket of this machine (of this network namespace), in
@@ -29,10 +35,11 @@ int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, uint64_t *in
 int faas__peer_uid(int fd, uint32_t *uid);
 
 /* Does a process of the tree rooted at root (root, its children, theirs...) hold the
- * socket inode? 1 yes, 0 no, -errno when none was found and a process's descriptors
+ * socket (a descriptor linked to its inode, whose cookie is its cookie: pidfd_getfd, where
+ * the kernel has it)? 1 yes, 0 no, -errno when none was found and a process's descriptors
  * could not be read (EACCES: no right to). first, if above 0, is looked at first (the
  * runtime, which holds its connection itself but for a child's), and root then is not
  * (the instance's init, which holds none of the runtime's). */
-int faas__peer_in_tree(pid_t root, pid_t first, uint64_t inode);
+int faas__peer_in_tree(pid_t root, pid_t first, const faas__peer_sock *sock);
 
 #endif

@@ -557,10 +557,10 @@ static int proc_handler(faas_ctx *ctx, const void *payload, size_t len)
 static bool own_peer(void *arg, const struct sockaddr_in *peer, uint16_t port)
 {
     proc_inst *pi = arg;
-    uint64_t inode = 0;
-    int rc = faas__peer_inode(peer, port, &inode);
+    faas__peer_sock sock;
+    int rc = faas__peer_inode(peer, port, &sock);
     if (rc == 0)
-        rc = faas__peer_in_tree(pi->proc.group, pi->proc.pid, inode);
+        rc = faas__peer_in_tree(pi->proc.group, pi->proc.pid, &sock);
     if (rc >= 0 || rc == -ENOENT)
         return rc == 1;                 /* ENOENT: the connection is gone already */
     proc_fn *pf = pi->fn->iso;
