@@ -63,6 +63,8 @@ struct faas__rapi_inst {
     faas__rapi_answer ans;
     size_t          buffered;     /* bytes allocated for request bodies, at most max_body
                                      + 1 in all: an answer's or an init error's */
+    req            *kept;         /* the requests holding them */
+    unsigned        calls;        /* calls offered so far */
     void          (*on_mark)(void *arg, bool taken);  /* a call is taken, or answered */
     void           *on_mark_arg;
     bool          (*on_accept)(void *arg, const struct sockaddr_in *peer, uint16_t port);
@@ -112,6 +114,8 @@ struct req {
     char            *body;
     size_t           len, cap;    /* cap: bytes allocated, counted in inst->buffered */
     bool             keep;        /* its body is wanted (keep_body()), else dropped */
+    req             *kept_next;   /* on inst->kept while it holds a body */
+    unsigned         call;        /* inst->calls when it was kept: for that call */
     bool             over;        /* the body went past max_body: not kept */
 };
 
@@ -232,6 +236,35 @@ static enum MHD_Result serve_next(faas__rapi_inst *inst, struct MHD_Connection *
     return ok;
 }
 
+/* r no longer holds a body: off inst->kept, its bytes given back. */
+static void unkeep(faas__rapi_inst *inst, req *r)
+{
+    for (req **p = &inst->kept; *p != NULL; p = &(*p)->kept_next)
+        if (*p == r) {
+            *p = r->kept_next;
+            break;
+        }
+    r->kept_next = NULL;
+    inst->buffered -= r->cap;
+    r->cap = 0;
+}
+
+/* A new call: bodies kept for an answer to an earlier one (a runtime that never finished
+ * sending them) are dropped, so that they cannot hold the instance's budget for ever. */
+static void drop_stale(faas__rapi_inst *inst)
+{
+    for (req *r = inst->kept, *next; r != NULL; r = next) {
+        next = r->kept_next;
+        if (r->call != inst->calls && r->route != R_INIT_ERROR) {
+            unkeep(inst, r);
+            free(r->body);
+            r->body = NULL;
+            r->len = 0;
+            r->keep = false;
+        }
+    }
+}
+
 /* POST .../{id}/response and .../{id}/error. */
 static enum MHD_Result serve_answer(faas__rapi_inst *inst, struct MHD_Connection *con, req *r)
 {
@@ -252,8 +285,7 @@ static enum MHD_Result serve_answer(faas__rapi_inst *inst, struct MHD_Connection
     a->error_type = etype && a->error ? strdup(etype) : NULL;
     if (!r->over) {
         r->body = NULL;
-        inst->buffered -= r->cap;       /* the caller's now */
-        r->cap = 0;
+        unkeep(inst, r);                /* the caller's now */
     }
     if (r->over) {
         char msg[128];
@@ -276,8 +308,7 @@ static enum MHD_Result serve_init_error(faas__rapi_inst *inst, struct MHD_Connec
     inst->init_failed = true;
     inst->init_body = r->body ? r->body : strdup("");
     r->body = NULL;
-    inst->buffered -= r->cap;           /* the host's now */
-    r->cap = 0;
+    unkeep(inst, r);                    /* the host's now */
     inst->init_type = etype ? strdup(etype) : NULL;
     inst->news = true;
     return reply_accepted(con);
@@ -326,16 +357,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
             /* Past max_body, or past what the instance may make the host hold at once
              * (its other requests' bodies): read to the end, keep nothing. */
             r->over = true;
-            inst->buffered -= r->cap;
+            unkeep(inst, r);
             free(r->body);
             r->body = NULL;
-            r->len = r->cap = 0;
+            r->len = 0;
             return MHD_YES;
         }
         if (need > r->cap) {
             char *b = realloc(r->body, cap);
             if (b == NULL)
                 return MHD_NO;
+            if (r->cap == 0) {
+                r->kept_next = inst->kept;
+                inst->kept = r;
+                r->call = inst->calls;
+            }
             inst->buffered += cap - r->cap;
             r->body = b;
             r->cap = cap;
@@ -375,7 +411,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
         inst->acked = true;
         inst->news = true;
     }
-    inst->buffered -= r->cap;
+    unkeep(inst, r);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -571,6 +607,8 @@ void faas__rapi_offer(faas__rapi_inst *inst, const faas__rapi_call *call)
     inst->call = *call;
     inst->offered = true;
     inst->taken = inst->handed = inst->answered = inst->acked = false;
+    inst->calls++;
+    drop_stale(inst);
     /* A next waiting for it runs again at the next faas__rapi_run (due at once:
      * faas__rapi_timeout is 0; MHD's epoll fd is not woken by a resume without a thread). */
     resume_waiting(inst);
