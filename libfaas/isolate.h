@@ -66,7 +66,7 @@ enum {
 /* Both ends must be the same build: the host and the faas-zygote it starts could come from
  * two installed versions. A zygote that gets another wire exits without a word, and the host
  * reports that it "did not start". */
-#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 10u)
+#define FAAS__ISO_WIRE ((uint32_t)FAAS_VERSION_HEX << 8 | 11u)
 
 typedef struct faas__iso_config {
     uint32_t type;
@@ -154,6 +154,8 @@ typedef struct faas__iso_started {
     int32_t  view;                  /* its view of the host's files (faas__iso_view) is
                                        made: 1; else -errno, and view_step what failed */
     int32_t  view_step;
+    int32_t  pidns;                 /* the init is pid 1 of a PID namespace of its own: 1
+                                       (its exit ends every process of the instance) */
 } faas__iso_started;
 
 /* host -> spawner: the spare init was used; runtime is its runtime's pid (0: it did not

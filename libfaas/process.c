@@ -261,15 +261,21 @@ static void reap(proc_inst *pi, bool exited)
         pi->status = faas__pspawn_end(&pi->proc, true);
     else
         faas__pspawn_kill(&pi->proc);
+    /* In a PID namespace of its own the init exits (its pidfd readable) only once the
+     * kernel has ended every other process of the namespace: that is waited for, not the
+     * pipe, whose write end a process outside may hold (one instance of a hostile
+     * function can pass its fd 3 to another over a Unix socket: each stop then waited
+     * the whole limit, on the thread that runs every function's timers). */
+    bool by_init = pi->proc.pidns && pi->pidfd >= 0;
     uint64_t deadline = faas__sys_mono_ns() + (uint64_t)REAP_LIMIT_MS * 1000000u;
     for (;;) {
         uint64_t now = faas__sys_mono_ns();
-        struct pollfd p = { pi->alive, POLLIN, 0 };
+        struct pollfd p = { by_init ? pi->pidfd : pi->alive, POLLIN, 0 };
         int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
         int rc = poll(&p, 1, left);
         if (rc < 0 && errno == EINTR)
             continue;
-        if (rc <= 0 || (p.revents & (POLLHUP | POLLERR)))
+        if (rc <= 0 || by_init || (p.revents & (POLLHUP | POLLERR)))
             break;
         char junk[64];
         if (read(pi->alive, junk, sizeof junk) <= 0)

@@ -42,7 +42,7 @@ static int spawn_direct(const faas__pspawn_req *q, faas__pspawn_proc *p, char *e
     p->group = p->pid;
     p->sp = NULL;
     p->gen = 0;
-    p->reaped = p->oom = false;
+    p->reaped = p->oom = p->pidns = false;
     return FAAS_OK;
 }
 
@@ -349,6 +349,7 @@ static int exec_round(spawner *s, const faas__pspawn_req *q, faas__pspawn_proc *
     p->group = init;
     p->gen = s->gen;
     p->reaped = p->oom = false;
+    p->pidns = r.pidns == 1;
     return FAAS_OK;
 }
 

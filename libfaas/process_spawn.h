@@ -48,6 +48,8 @@ typedef struct faas__pspawn_proc {
     bool     reaped;
     bool     oom;                   /* once reaped: the kernel killed a process of it for
                                        memory (past memory_mb) */
+    bool     pidns;                 /* group is pid 1 of a PID namespace of its own: once it
+                                       has exited, every process of the instance has */
 } faas__pspawn_proc;
 
 /* posix_spawn q's program as a runtime (process_exec.c): stdin /dev/null, stdout and

@@ -101,7 +101,7 @@ static void close_all_but(const int *keep, int n)
 
 /* In an init: what became of the runtime's user namespace and of its view of the host's
  * files (faas__iso_started.userns, .view, .view_step). */
-static int32_t own_userns, own_view, own_view_step;
+static int32_t own_userns, own_view, own_view_step, own_pidns;
 
 static void send_report(int sock, int32_t code, const char *where)
 {
@@ -111,6 +111,7 @@ static void send_report(int sock, int32_t code, const char *where)
     r.userns = own_userns;
     r.view = own_view;
     r.view_step = own_view_step;
+    r.pidns = own_pidns;
     if (where != NULL)
         snprintf(r.where, sizeof r.where, "%s", where);
     send(sock, &r, sizeof r, MSG_NOSIGNAL);
@@ -277,6 +278,7 @@ static _Noreturn void init_main(int sock, bool ns)
     if (getppid() != (ns ? 0 : sp.self))        /* (its parent is outside the namespace) */
         _exit(1);
     prctl(PR_SET_NAME, "faas-init", 0, 0, 0);
+    own_pidns = ns;
     setpgid(0, 0);
     if (!ns)
         prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);

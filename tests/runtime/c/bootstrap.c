@@ -64,6 +64,12 @@
  *                      last byte unsent, keeping them (the host holds what it read of
  *                      them), then answers {"opened":N} on its own connection; any
  *                      other event is echoed;
+ *   "lend"             the event is "hold NAME" or "lend NAME": hold listens on the
+ *                      abstract Unix socket @NAME, and a child it forks takes one
+ *                      descriptor sent there and keeps it for ever; lend sends its fd 3
+ *                      (the pipe whose hang-up tells the host its processes are gone)
+ *                      there, as one instance of a hostile function may hand it to
+ *                      another; answers {"done":1} (or {"done":0,"errno":E});
  *   "once"             the echo, then exit 0 at once, without reading the 202 (a runtime
  *                      that dies right after answering: the next call finds it gone);
  *   anything else      POST /2018-06-01/runtime/init/error (Runtime.HandlerNotFound) and
@@ -78,6 +84,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +99,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "../../spoil.h"
@@ -527,12 +535,12 @@ int main(void)
     bool forks = strcmp(handler, "fork") == 0, mem = strcmp(handler, "mem") == 0;
     bool spoil = strcmp(handler, "spoil") == 0, deface = strcmp(handler, "deface") == 0;
     bool procs = strcmp(handler, "procs") == 0, steal = strcmp(handler, "steal") == 0;
-    bool hoard = strcmp(handler, "hoard") == 0;
+    bool hoard = strcmp(handler, "hoard") == 0, lend = strcmp(handler, "lend") == 0;
     resp r;
     if (strcmp(handler, "hostile") == 0)
         hostile(&c);
     if (!fail && !alloc && !once && !flood && !escape && !sig && !forks && !mem && !spoil &&
-        !deface && !procs && !steal && !hoard &&
+        !deface && !procs && !steal && !hoard && !lend &&
         *handler != '\0' &&
         strcmp(handler, "echo") != 0) {
         char body[512];
@@ -671,6 +679,50 @@ int main(void)
                 }
                 free(r.body);
                 r.len = (size_t)asprintf(&r.body, "{\"opened\":%u}", opened);
+            }
+            if (lend && r.body != NULL && r.len > 6) {
+                bool hold = strncmp(r.body + 1, "hold ", 5) == 0;
+                struct sockaddr_un un = { .sun_family = AF_UNIX };
+                size_t nl = r.len - 7 < sizeof un.sun_path - 2 ? r.len - 7
+                                                                 : sizeof un.sun_path - 2;
+                memcpy(un.sun_path + 1, r.body + 6, nl);    /* "\"hold NAME\"": NAME */
+                socklen_t ul = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + nl);
+                int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), done = 0, e = 0;
+                if (hold && u >= 0 && bind(u, (struct sockaddr *)&un, ul) == 0 &&
+                    listen(u, 1) == 0) {
+                    done = 1;
+                    if (fork() == 0) {
+                        int got = accept(u, NULL, NULL);
+                        char byte, space[CMSG_SPACE(sizeof(int))];
+                        struct iovec iv = { &byte, 1 };
+                        struct msghdr m = { .msg_iov = &iv, .msg_iovlen = 1,
+                                            .msg_control = space,
+                                            .msg_controllen = sizeof space };
+                        if (got >= 0)
+                            (void)recvmsg(got, &m, 0);      /* the descriptor, kept */
+                        for (;;)
+                            pause();
+                    }
+                } else if (!hold && u >= 0 && connect(u, (struct sockaddr *)&un, ul) == 0) {
+                    char byte = 'x', space[CMSG_SPACE(sizeof(int))];
+                    memset(space, 0, sizeof space);
+                    struct iovec iv = { &byte, 1 };
+                    struct msghdr m = { .msg_iov = &iv, .msg_iovlen = 1,
+                                        .msg_control = space, .msg_controllen = sizeof space };
+                    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+                    cm->cmsg_level = SOL_SOCKET;
+                    cm->cmsg_type = SCM_RIGHTS;
+                    cm->cmsg_len = CMSG_LEN(sizeof(int));
+                    int three = 3;
+                    memcpy(CMSG_DATA(cm), &three, sizeof three);
+                    done = sendmsg(u, &m, 0) == 1;
+                }
+                e = done ? 0 : errno;
+                if (u >= 0)
+                    close(u);
+                free(r.body);
+                r.len = (size_t)asprintf(&r.body, done ? "{\"done\":1}"
+                                                       : "{\"done\":0,\"errno\":%d}", e);
             }
             if (steal && r.body != NULL) {
                 conn t = { .host = "127.0.0.1", .fd = -1 };
