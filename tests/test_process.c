@@ -430,6 +430,19 @@ static void register_c(pfix *f, const char *name, const char *handler)
     register_c_on(f->rt, f->dir, name, handler, NULL);
 }
 
+/* Register NAME (the C bootstrap's handler H, a timeout of timeout_ms) and start its
+ * instance with a call of "0": warm and idle. */
+static void start_c(pfix *f, const char *name, const char *handler, unsigned timeout_ms)
+{
+    faas_config cfg;
+    faas_config_init(&cfg);
+    cfg.timeout_ms = timeout_ms;
+    register_c_on(f->rt, f->dir, name, handler, &cfg);
+    faas_response res;
+    ASSERT_OK(faas_invoke(f->rt, name, "0", 1, &res));
+    faas_response_free(&res);
+}
+
 /* Max Memory Used is the runtime's peak so far (VmHWM), also when the peak was freed
  * before the answer and the calls before it left /proc/PID/status unread (process.c reads
  * it only when the runtime's page-fault counts have moved): a call that maps and touches
@@ -1253,13 +1266,8 @@ static unsigned long rss_kib(void)
 static void runtime_cannot_make_the_host_hoard(void **state)
 {
     pfix *f = *state;
-    faas_config cfg;
-    faas_config_init(&cfg);
-    cfg.timeout_ms = 60000;
-    register_c_on(f->rt, f->dir, "c-hoard", "hoard", &cfg);
+    start_c(f, "c-hoard", "hoard", 60000);
     faas_response res;
-    ASSERT_OK(faas_invoke(f->rt, "c-hoard", "{}", 2, &res));          /* started, idle */
-    faas_response_free(&res);
     unsigned long before = rss_kib();
     const char *events[] = { "\"other\"", "\"same\"" };
     for (int e = 0; e < 2; e++) {
@@ -1370,13 +1378,8 @@ static void answer_then_exit(void **state)
 static void connection_flood_is_capped(void **state)
 {
     pfix *f = *state;
-    faas_config cfg;
-    faas_config_init(&cfg);
-    cfg.timeout_ms = 30000;
-    register_c_on(f->rt, f->dir, "c-flood", "flood", &cfg);
+    start_c(f, "c-flood", "flood", 30000);
     faas_response res;
-    ASSERT_OK(faas_invoke(f->rt, "c-flood", "0", 1, &res));    /* started, idle */
-    faas_response_free(&res);
     int before = count_fds();
     assert_true(before > 0);
     ASSERT_OK(faas_invoke(f->rt, "c-flood", "300", 3, &res));
