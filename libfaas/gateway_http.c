@@ -225,16 +225,19 @@ static bool make_room(faas_gateway *g, conn *fresh)
 /* Without a token the gateway serves the processes of its own user (and root's) only:
  * every local process may connect to it, a function's runtime or isolated instance among
  * them (run as nobody by a host run as root), which could otherwise run any function.
- * Is fd's other end a process of this machine run as another user? Where the kernel cannot
- * say (no sock_diag) it is taken as not, and the log says so once; a client of another
- * machine (no such socket here) is not: it reached an address the host chose to listen
- * on. */
+ * Is fd's other end a process of this machine run as another user? A loopback client the
+ * kernel does not find (closed at once, or bound to a device to hide) is. Where the
+ * kernel cannot say (no sock_diag) it is taken as not, and the log says so once; a client
+ * of another machine (no such socket here) is not: it reached an address the host chose
+ * to listen on. */
 static bool foreign_user(faas_gateway *g, int fd)
 {
     uint32_t uid;
     int rc = faas__peer_uid(fd, &uid);
     if (rc == 0)
         return uid != 0 && uid != (uint32_t)geteuid();
+    if (rc == -ESRCH)
+        return true;                    /* a loopback client the kernel will not name */
     if (rc != -ENOENT && !atomic_exchange(&g->peer_said, true)) {
         char line[240];
         snprintf(line, sizeof line, "WARNING gateway: the user of a local client cannot be "

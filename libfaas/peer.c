@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -19,13 +21,24 @@
 
 #define TREE_MOST 4096          /* processes looked at: pids_max is 1024 by default */
 
+/* Is addr (AF_INET: 4 bytes, AF_INET6: 16) a loopback address? */
+static bool loopback(int family, const void *addr)
+{
+    const unsigned char *b = addr;
+    if (family == AF_INET)
+        return b[0] == 127;
+    static const unsigned char one[16] = { [15] = 1 };
+    return memcmp(b, one, 16) == 0;
+}
+
 /* Ask the kernel (sock_diag, one exact lookup: no dump) about the TCP socket whose own
  * address is src/sport and which is connected to dst/dport (ports in network order; for
  * AF_INET the first 4 bytes of each address, for AF_INET6 all 16): its inode, its cookie
  * (a 64-bit id the kernel never gives another socket) and its owner's uid. 0, -ENOENT (no
  * such socket here), or another -errno. */
-static int diag(int family, const void *src, uint16_t sport, const void *dst, uint16_t dport,
-                uint64_t *inode, uint64_t *cookie, uint32_t *uid)
+static int diag_on(int family, const void *src, uint16_t sport, const void *dst,
+                   uint16_t dport, uint32_t ifindex, uint64_t *inode, uint64_t *cookie,
+                   uint32_t *uid)
 {
     int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (fd < 0)
@@ -48,6 +61,7 @@ static int diag(int family, const void *src, uint16_t sport, const void *dst, ui
     q.r.id.idiag_dport = dport;
     memcpy(q.r.id.idiag_src, src, alen);
     memcpy(q.r.id.idiag_dst, dst, alen);
+    q.r.id.idiag_if = ifindex;
     q.r.id.idiag_cookie[0] = q.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
     int rc = -EIO;
@@ -90,6 +104,51 @@ out:
     return rc;
 }
 
+/* diag_on() with no interface, then, for a loopback address, on "lo": a socket bound to
+ * a device (SO_BINDTODEVICE, open to every user since Linux 5.7) is found only by a
+ * lookup that names that device. */
+static int diag(int family, const void *src, uint16_t sport, const void *dst, uint16_t dport,
+                uint64_t *inode, uint64_t *cookie, uint32_t *uid)
+{
+    int rc = diag_on(family, src, sport, dst, dport, 0, inode, cookie, uid);
+    if (rc != -ENOENT || !loopback(family, dst))
+        return rc;
+    unsigned lo = if_nametoindex("lo");
+    return lo != 0 ? diag_on(family, src, sport, dst, dport, lo, inode, cookie, uid) : rc;
+}
+
+/* Does the kernel answer sock_diag lookups at all? A kernel without inet_diag/tcp_diag
+ * says ENOENT for every socket, as for one that is gone: asked once, about a connection
+ * made here for the purpose. */
+static int works = -1;
+static pthread_once_t works_once = PTHREAD_ONCE_INIT;
+
+static void probe(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1;
+    works = 0;
+    if (l >= 0 && bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0 &&
+        getsockname(l, (struct sockaddr *)&a, &al) == 0 &&
+        (c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+        connect(c, (struct sockaddr *)&a, sizeof a) == 0) {
+        uint32_t uid;
+        works = faas__peer_uid_of(c, true, &uid) == 0;
+    }
+    if (c >= 0)
+        close(c);
+    if (l >= 0)
+        close(l);
+}
+
+bool faas__peer_works(void)
+{
+    pthread_once(&works_once, probe);
+    return works == 1;
+}
+
 int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, faas__peer_sock *sock)
 {
     uint32_t uid, lo = htonl(INADDR_LOOPBACK);
@@ -97,12 +156,14 @@ int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, faas__peer_s
                 &sock->cookie, &uid);
 }
 
-int faas__peer_uid(int fd, uint32_t *uid)
+/* The uid of the socket at the other end of fd (self: of fd itself); as faas__peer_uid,
+ * without its judgement of ENOENT. */
+static int peer_uid_of(int fd, bool self, uint32_t *uid)
 {
     struct sockaddr_storage own, peer;
     socklen_t ol = sizeof own, pl = sizeof peer;
-    if (getsockname(fd, (struct sockaddr *)&own, &ol) != 0 ||
-        getpeername(fd, (struct sockaddr *)&peer, &pl) != 0)
+    if (getsockname(fd, (struct sockaddr *)(self ? &peer : &own), self ? &pl : &ol) != 0 ||
+        getpeername(fd, (struct sockaddr *)(self ? &own : &peer), self ? &ol : &pl) != 0)
         return -errno;
     uint64_t inode, cookie;
     if (own.ss_family == AF_INET && peer.ss_family == AF_INET) {
@@ -119,6 +180,33 @@ int faas__peer_uid(int fd, uint32_t *uid)
                     o->sin6_addr.s6_addr + 12, o->sin6_port, &inode, &cookie, uid);
     return diag(AF_INET6, &p->sin6_addr, p->sin6_port, &o->sin6_addr, o->sin6_port, &inode,
                 &cookie, uid);
+}
+
+int faas__peer_uid_of(int fd, bool self, uint32_t *uid)
+{
+    return peer_uid_of(fd, self, uid);
+}
+
+int faas__peer_uid(int fd, uint32_t *uid)
+{
+    int rc = peer_uid_of(fd, false, uid);
+    if (rc != -ENOENT)
+        return rc;
+    if (!faas__peer_works())
+        return -ENOSYS;
+    /* Not found: another machine's, unless it came from a loopback address (a socket
+     * gone since, or one hiding): then a process of this one. */
+    struct sockaddr_storage peer;
+    socklen_t pl = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &pl) != 0)
+        return -ESRCH;
+    const struct sockaddr_in6 *p6 = (const void *)&peer;
+    bool lo = peer.ss_family == AF_INET
+                  ? loopback(AF_INET, &((const struct sockaddr_in *)(const void *)&peer)->sin_addr)
+              : IN6_IS_ADDR_V4MAPPED(&p6->sin6_addr)
+                  ? p6->sin6_addr.s6_addr[12] == 127
+                  : loopback(AF_INET6, &p6->sin6_addr);
+    return lo ? -ESRCH : -ENOENT;
 }
 
 /* Is descriptor fd of pid the socket whose cookie is given? A socket's inode number is
@@ -198,6 +286,10 @@ static void children(pid_t pid, pid_t *tree, size_t *n)
         if (got <= 0)
             continue;
         buf[got] = '\0';
+        if ((size_t)got == sizeof buf - 1) {    /* full: its last pid may be cut short */
+            char *sp = strrchr(buf, ' ');
+            *(sp != NULL ? sp : buf) = '\0';
+        }
         char *p = buf, *end;
         for (long v; *n < TREE_MOST && (v = strtol(p, &end, 10), end != p); p = end)
             if (v > 0)

@@ -13,6 +13,7 @@
 #ifndef FAAS_PEER_H
 #define FAAS_PEER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <netinet/in.h>
@@ -30,9 +31,15 @@ int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, faas__peer_s
 
 /* The uid of the process that made the socket at the other end of the connected TCP
  * socket fd, where that end is a socket of this machine (of this network namespace), in
- * *uid: 0; -ENOENT: it is not (another machine's), or is gone; another -errno: the kernel
- * could not be asked. The gateway uses it: without a token it serves its own user only. */
+ * *uid: 0; -ENOENT: it is another machine's; -ESRCH: it came from a loopback address but
+ * is not found (gone since, or hiding): a process of this machine, user unknown; -ENOSYS
+ * or another -errno: the kernel cannot be asked. The gateway uses it: without a token it
+ * serves its own user only. */
 int faas__peer_uid(int fd, uint32_t *uid);
+/* The same lookup for fd's other end, or (self) for fd itself; no judgement of ENOENT. */
+int faas__peer_uid_of(int fd, bool self, uint32_t *uid);
+/* Does this kernel answer sock_diag lookups (inet_diag and tcp_diag)? Asked once. */
+bool faas__peer_works(void);
 
 /* Does a process of the tree rooted at root (root, its children, theirs...) hold the
  * socket (a descriptor linked to its inode, whose cookie is its cookie: pidfd_getfd, where

@@ -284,10 +284,11 @@ static void exact_answers(void **state)
 /* ---- a gateway without a token serves its own user only ---------------------------------- */
 
 /* In a child run as uid/gid 65534 (nobody: a function's runtime or isolated instance of a
- * host run as root runs so): REQ to 127.0.0.1:port, whose response must start with want
- * and hold has. Exit 0 if so, else a code saying which step failed. Plain system calls
- * only: the parent has threads. */
-static int as_nobody(int port, const char *req, const char *want, const char *has)
+ * host run as root runs so): REQ to 127.0.0.1:port (from a socket bound to the device "lo"
+ * when hide: any user may, and the kernel's lookup of such a socket must name the device),
+ * whose response must start with want and hold has. Exit 0 if so, else a code saying which
+ * step failed. Plain system calls only: the parent has threads. */
+static int as_nobody(int port, const char *req, const char *want, const char *has, bool hide)
 {
     pid_t kid = fork();
     assert_true(kid >= 0);
@@ -299,6 +300,8 @@ static int as_nobody(int port, const char *req, const char *want, const char *ha
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         struct timeval tv = { 30, 0 };
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (hide && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) != 0)
+            _exit(15);
         if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
             _exit(11);
         if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
@@ -322,8 +325,10 @@ static int as_nobody(int port, const char *req, const char *want, const char *ha
  * process may connect to it, a function's runtime among them (nobody, on a host run as
  * root), which could otherwise run every function. The host's user is served; nobody is
  * refused 403 AccessDeniedException for the API and for invoking (GET /healthz and the
- * console's page stay open); with a token nobody is served when it carries the token.
- * Without the check nobody's invoke ran (exit 13: a 200). */
+ * console's page stay open), also from a socket bound to "lo" (which a lookup without the
+ * device did not find: it was served as another machine's client); with a token nobody is
+ * served when it carries the token. Without the check nobody's invoke ran (exit 13: a
+ * 200). */
 static void tokenless_serves_its_own_user_only(void **state)
 {
     (void)state;
@@ -355,16 +360,19 @@ static void tokenless_serves_its_own_user_only(void **state)
     const char *list = "GET /2015-03-31/functions/ HTTP/1.1\r\nHost: x\r\n"
                        "Connection: close\r\n\r\n";
     assert_int_equal(as_nobody(open_port, invoke, "HTTP/1.1 403 ",
-                               "AccessDeniedException"), 0);
-    assert_int_equal(as_nobody(open_port, list, "HTTP/1.1 403 ", "its own user (uid 0)"), 0);
+                               "AccessDeniedException", false), 0);
+    assert_int_equal(as_nobody(open_port, invoke, "HTTP/1.1 403 ",   /* hidden: the same */
+                               "AccessDeniedException", true), 0);
+    assert_int_equal(as_nobody(open_port, list, "HTTP/1.1 403 ", "its own user (uid 0)",
+                               false), 0);
     assert_int_equal(as_nobody(open_port, "GET /healthz HTTP/1.1\r\nHost: x\r\n"
-                               "Connection: close\r\n\r\n", "HTTP/1.1 200 ", "ok"), 0);
-    assert_int_equal(as_nobody(tok_port, invoke, "HTTP/1.1 401 ", "MissingAuthentication"),
-                     0);
+                               "Connection: close\r\n\r\n", "HTTP/1.1 200 ", "ok", false), 0);
+    assert_int_equal(as_nobody(tok_port, invoke, "HTTP/1.1 401 ", "MissingAuthentication",
+                               false), 0);
     assert_int_equal(as_nobody(tok_port, "POST /2015-03-31/functions/echo/invocations "
                                "HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n"
                                "Connection: close\r\nContent-Length: 2\r\n\r\n{}",
-                               "HTTP/1.1 200 ", "{}"), 0);
+                               "HTTP/1.1 200 ", "{}", false), 0);
     faas_stats st;
     ASSERT_OK(faas_stats_get(rt, "echo", &st));
     assert_int_equal(st.invocations, 2);      /* the host's and the one with the token */
