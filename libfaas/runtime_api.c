@@ -249,13 +249,14 @@ static void unkeep(faas__rapi_inst *inst, req *r)
     r->cap = 0;
 }
 
-/* A new call: bodies kept for an answer to an earlier one (a runtime that never finished
- * sending them) are dropped, so that they cannot hold the instance's budget for ever. */
+/* A new call: bodies kept for an answer to an earlier one, or for an init error once INIT
+ * is over (a runtime that never finished sending them), are dropped, so that they cannot
+ * hold the instance's budget for ever. */
 static void drop_stale(faas__rapi_inst *inst)
 {
     for (req *r = inst->kept, *next; r != NULL; r = next) {
         next = r->kept_next;
-        if (r->call != inst->calls && r->route != R_INIT_ERROR) {
+        if (r->route == R_INIT_ERROR ? inst->inited : r->call != inst->calls) {
             unkeep(inst, r);
             free(r->body);
             r->body = NULL;
@@ -340,6 +341,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
             return MHD_NO;
         parse(url, method, r);
         r->keep = keep_body(inst, r);
+        r->call = inst->calls;          /* the call it may answer, as its headers came */
         *con_cls = r;
         return MHD_YES;
     }
@@ -370,7 +372,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
             if (r->cap == 0) {
                 r->kept_next = inst->kept;
                 inst->kept = r;
-                r->call = inst->calls;
             }
             inst->buffered += cap - r->cap;
             r->body = b;
