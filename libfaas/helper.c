@@ -29,8 +29,13 @@ extern char **environ;
 int faas__helper_wait(int sock, uint64_t deadline)
 {
     for (;;) {
+        /* Past the deadline nothing more is read, readable or not: a peer that keeps
+         * writing (an isolated instance's log messages) would otherwise hold its caller
+         * for as long as it liked. */
         uint64_t now = faas__sys_mono_ns();
-        int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        if (now >= deadline)
+            return 0;
+        int left = (int)((deadline - now + 999999u) / 1000000u);
         struct pollfd p = { sock, POLLIN, 0 };
         int rc = poll(&p, 1, left);
         if (rc > 0)

@@ -192,12 +192,12 @@ static int zygote_spawn(iso_fn *z, pid_t *pid, int *chan, char *err, size_t errl
         n = faas__iso_recv(z->ctl, &s, sizeof s, &fd, true);
     if (n != (long)sizeof s || s.type != FAAS__ISO_SPAWNED) {
         if (fd >= 0)
-            close(fd);
+            faas__iso_close_fd(fd);
         return -1;
     }
     if (s.err != 0 || fd < 0) {
         if (fd >= 0)
-            close(fd);
+            faas__iso_close_fd(fd);
         snprintf(err, errlen, "fork() in the zygote: %s", strerror(s.err ? s.err : EPROTO));
         return FAAS_ENOMEM;
     }
@@ -256,7 +256,7 @@ static int shm_map(iso_inst *ii, int fd, size_t cap)
 {
     void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
-        close(fd);
+        faas__iso_close_fd(fd);
         return -1;
     }
     shm_drop(ii);
@@ -281,7 +281,7 @@ static int shm_reserve(iso_inst *ii, size_t n)
         return -1;
     if (ftruncate(fd, (off_t)cap) != 0 ||
         fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-        close(fd);
+        faas__iso_close_fd(fd);
         return -1;
     }
     return shm_map(ii, fd, cap) == 0 ? 1 : -1;
@@ -323,7 +323,7 @@ static const char *shm_adopt(iso_inst *ii, int fd)
     else if (st.st_size <= 0 || (uint64_t)st.st_size > region_limit(ii->fn->rt))
         why = "has a size out of bounds";
     if (why != NULL) {
-        close(fd);
+        faas__iso_close_fd(fd);
         return why;
     }
     return shm_map(ii, fd, (size_t)st.st_size) == 0 ? NULL : "could not be mapped";
@@ -471,7 +471,7 @@ static int finished(faas_ctx *ctx, iso_inst *ii, const faas__iso_done *d, long n
         uint64_t tl = d->type_len, ml = d->msg_len;
         if (tl + ml + 2u > textlen || text[tl] != '\0' || text[tl + 1u + ml] != '\0') {
             if (fd >= 0)
-                close(fd);
+                faas__iso_close_fd(fd);
             ii->doomed = true;
             set_error(ctx, true, "Runtime.ExitError", "a malformed reply: an error of "
                       "%llu + %llu bytes in %zu", (unsigned long long)tl,
@@ -575,7 +575,7 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
         if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) {
             /* What it said before it went, if anything: a crash report (SIGXCPU). */
             char why[160] = "it had exited: signal: killed (SIGKILL), or _exit()";
-            long n = recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, MSG_DONTWAIT);
+            long n = faas__iso_recv_now(ii->fd, ii->buf, FAAS__ISO_MSG_MAX);
             const faas__iso_crash *cr = (const void *)ii->buf;
             const faas__iso_exit *e = (const void *)ii->buf;
             if (n >= (long)sizeof *cr && cr->type == FAAS__ISO_CRASH)
@@ -640,13 +640,13 @@ static int iso_handler(faas_ctx *ctx, const void *payload, size_t len)
             faas_ctx_log(ctx, "%.*s", (int)(n - (long)sizeof(faas__iso_log)),
                          (const char *)ii->buf + sizeof(faas__iso_log));
             if (fd >= 0)
-                close(fd);
+                faas__iso_close_fd(fd);
             continue;
         }
         if (type == FAAS__ISO_DONE && n >= (long)sizeof(faas__iso_done))
             return finished(ctx, ii, (const faas__iso_done *)(void *)ii->buf, n, fd);
         if (fd >= 0)
-            close(fd);
+            faas__iso_close_fd(fd);
         ii->doomed = true;
         if (type == FAAS__ISO_CRASH && n >= (long)sizeof(faas__iso_crash)) {
             const faas__iso_crash *cr = (const void *)ii->buf;
@@ -698,7 +698,7 @@ static bool zygote_reap(iso_inst *ii)
             r.type == FAAS__ISO_REAPED && r.pid == (int32_t)ii->pid)
             done = true;
         if (fd >= 0)
-            close(fd);
+            faas__iso_close_fd(fd);
         if (!done)
             zygote_stop(z, true);       /* dead or stuck: the next cold start restarts it */
     }
@@ -712,7 +712,9 @@ static void wait_exit(iso_inst *ii, uint64_t deadline)
 {
     for (;;) {
         uint64_t now = faas__sys_mono_ns();
-        int left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        if (now >= deadline)
+            return;                     /* an instance that keeps writing: no longer */
+        int left = (int)((deadline - now + 999999u) / 1000000u);
         struct pollfd p[2] = { { ii->fd, POLLIN, 0 }, { ii->pidfd, POLLIN, 0 } };
         int rc = poll(p, ii->pidfd >= 0 ? 2 : 1, left);
         if (rc < 0 && errno == EINTR)
@@ -722,7 +724,7 @@ static void wait_exit(iso_inst *ii, uint64_t deadline)
         int fd = -1;
         long n = faas__iso_recv(ii->fd, ii->buf, FAAS__ISO_MSG_MAX, &fd, true);
         if (fd >= 0)
-            close(fd);
+            faas__iso_close_fd(fd);
         if (n <= 0) {
             ii->eof = n == 0;
             return;                     /* EOF (or reset): nothing holds the channel */

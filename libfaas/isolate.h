@@ -353,8 +353,15 @@ int faas__iso_send_fds(int sock, struct iovec *iov, int iovcnt, const int *fds, 
  * Returns the length, 0 at EOF, or -1 (errno). EINTR is retried when restart is true; a
  * receive under SO_RCVTIMEO must not be (each retry would start the timeout again). */
 long faas__iso_recv(int sock, void *buf, size_t cap, int *fd, bool restart);
-/* The same for up to maxfds (at most 4) fds: *nfds of them in fds; any more are closed. */
+/* The same for up to maxfds (at most 4) fds: *nfds of them in fds; any more are closed
+ * (faas__iso_close_fd). */
 long faas__iso_recv_fds(int sock, void *buf, size_t cap, int *fds, int maxfds, int *nfds,
                         bool restart);
+/* One message in if one is there (MSG_DONTWAIT), any fd it carried closed. */
+long faas__iso_recv_now(int sock, void *buf, size_t cap);
+/* Close a descriptor another process sent: a socket is first told not to linger, so that
+ * a close cannot wait on a send queue the sender made sure would not drain (SO_LINGER
+ * with a long time, then its own copy closed: this close would be the last). */
+void faas__iso_close_fd(int fd);
 
 #endif /* FAAS_ISOLATE_H */

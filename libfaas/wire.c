@@ -11,9 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #define MAX_FDS 4
+#define RECV_FDS 253            /* SCM_MAX_FD: the most one message can carry */
 
 int faas__iso_send_fds(int sock, struct iovec *iov, int iovcnt, const int *fds, int nfds)
 {
@@ -51,12 +53,27 @@ int faas__iso_send(int sock, struct iovec *iov, int iovcnt, int fd)
     return faas__iso_send_fds(sock, iov, iovcnt, &fd, fd >= 0 ? 1 : 0);
 }
 
-long faas__iso_recv_fds(int sock, void *buf, size_t cap, int *fds, int maxfds, int *nfds,
-                        bool restart)
+void faas__iso_close_fd(int fd)
 {
+    struct stat st;
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        struct linger none = { 1, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &none, sizeof none);
+    }
+    close(fd);
+}
+
+static long recv_fds(int sock, void *buf, size_t cap, int *fds, int maxfds, int *nfds,
+                     bool restart, int flags)
+{
+    /* Room for as many descriptors as a message can carry: those the kernel could not
+     * pass (a truncated control message) it would close itself, here, where a socket
+     * set to linger could block this thread. */
     union {
         struct cmsghdr h;
-        char           buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+        char           buf[CMSG_SPACE(RECV_FDS * sizeof(int))];
     } u;
     struct iovec iov = { buf, cap };
     struct msghdr m;
@@ -68,7 +85,7 @@ long faas__iso_recv_fds(int sock, void *buf, size_t cap, int *fds, int maxfds, i
     *nfds = 0;
     ssize_t n;
     do
-        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | flags);
     while (n < 0 && errno == EINTR && restart);
     if (n < 0)
         return -1;
@@ -83,10 +100,25 @@ long faas__iso_recv_fds(int sock, void *buf, size_t cap, int *fds, int maxfds, i
             if (*nfds < maxfds)
                 fds[(*nfds)++] = fd;
             else
-                close(fd);              /* more than was asked for: not kept */
+                faas__iso_close_fd(fd); /* more than was asked for: not kept */
         }
     }
     return (long)n;
+}
+
+long faas__iso_recv_fds(int sock, void *buf, size_t cap, int *fds, int maxfds, int *nfds,
+                        bool restart)
+{
+    return recv_fds(sock, buf, cap, fds, maxfds, nfds, restart, 0);
+}
+
+long faas__iso_recv_now(int sock, void *buf, size_t cap)
+{
+    int fd = -1, n = 0;
+    long len = recv_fds(sock, buf, cap, &fd, 1, &n, false, MSG_DONTWAIT);
+    if (n > 0)
+        faas__iso_close_fd(fd);
+    return len;
 }
 
 long faas__iso_recv(int sock, void *buf, size_t cap, int *fd, bool restart)

@@ -308,6 +308,43 @@ static void test_abort(void **state)
     faas_runtime_free(rt);
 }
 
+/* A slow log sink (a terminal, a full disk): 1 ms a line for its first 3,000 lines
+ * (3 s), fast after that; the lines counted. */
+static void slow_line(const char *line, void *arg)
+{
+    (void)line;
+    unsigned long *n = arg;
+    struct timespec ms = { 0, 1000000 };
+    if ((*n)++ < 3000)
+        nanosleep(&ms, NULL);
+}
+
+/* An instance that logs without end, to a host whose sink is slower than its logging,
+ * still times out at its deadline: each log line is a message on its channel, and the
+ * host read them for as long as one was there (its wait said "readable" even past the
+ * deadline), so the call lasted as long as the sink was slow (3.2 s here) instead of
+ * 200 ms; with a sink slow for ever, for ever. */
+static void test_log_flood_times_out(void **state)
+{
+    (void)state;
+    if (!built)
+        skip();
+    unsigned long lines = 0;
+    faas_runtime *rt = plain_runtime(0, slow_line, &lines);
+    faas_config c = iso_config(FAAS_SECCOMP_NONE);
+    c.timeout_ms = 200;
+    reg(rt, "f", "dispatch", &c);
+    faas_response res;
+    assert_int_equal(call(rt, "f", "logspin", &res), FAAS_ETIMEOUT);
+    print_message("# %lu lines logged, the call ended after %.1f ms\n", lines,
+                  (double)res.record.duration_ns / 1e6);
+    assert_true(lines > 0);
+    assert_true(res.record.duration_ns >= MS(200));
+    assert_true(res.record.duration_ns < MS(2000));     /* 3 s of slow sink not waited */
+    faas_response_free(&res);
+    faas_runtime_free(rt);
+}
+
 static void test_infinite_loop(void **state)
 {
     (void)state;
@@ -766,6 +803,7 @@ int main(void)
         T(test_null_dereference),
         T(test_abort),
         T(test_infinite_loop),
+        T(test_log_flood_times_out),
         T(test_memory_limit),
         T(test_peak_memory),
         T(test_exit),

@@ -204,6 +204,10 @@ int dispatch(faas_ctx *ctx, const void *payload, size_t len)
         return do_abort(ctx, payload, len);
     if (w == 4 && memcmp(word, "spin", 4) == 0)
         return spin(ctx, payload, len);
+    if (w == 7 && memcmp(word, "logspin", 7) == 0) {    /* logs without end */
+        for (unsigned long i = 0;; i++)
+            faas_ctx_log(ctx, "line %lu", i);
+    }
     if (w == 3 && memcmp(word, "hog", 3) == 0)
         return hog(ctx, arg, strlen(arg));
     if (w == 3 && memcmp(word, "net", 3) == 0)
