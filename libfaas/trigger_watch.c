@@ -22,7 +22,9 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include <jansson.h>
 
@@ -74,6 +76,8 @@ typedef struct watch {
     bool            dead;            /* unwatched: written under busy */
     bool            gone;            /* the directory itself was removed */
     int             fd;              /* the watch's own inotify instance */
+    int             rootfd;          /* the root directory (O_PATH): what is below it is
+                                        opened from it, never by a path (open_beneath) */
     int             recursive;
     unsigned        events;
     unsigned        gen;             /* rescan generation */
@@ -367,13 +371,50 @@ static void path_of(const watch *w, const char *rel, char *out, size_t size)
     snprintf(out, size, "%s/%s", w->root, rel);
 }
 
+/* rel (below the root; "" the root) opened with flags, beneath the root with no symbolic
+ * link on the way: -1 (errno) otherwise. Whoever may write in a watched directory may put
+ * a link where a directory was between a file's close and the host's reading of it: a
+ * path would follow it (O_NOFOLLOW guards only its last part) and the host would read,
+ * and announce, a file outside the tree (root's, when the host runs as root). Where the
+ * kernel has no openat2 (before Linux 5.6) rel is opened by its path, as before. */
+static int open_beneath(const watch *w, const char *rel, int flags)
+{
+    flags |= O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY);
+#ifdef SYS_openat2
+    struct open_how how = { .flags = (uint64_t)flags,
+                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                       RESOLVE_NO_MAGICLINKS };
+    int fd = (int)syscall(SYS_openat2, w->rootfd, rel[0] != '\0' ? rel : ".", &how,
+                          sizeof how);
+    if (fd >= 0 || errno != ENOSYS)
+        return fd;
+#endif
+    char path[2 * PATH_MAX];
+    if (rel[0] == '\0')
+        snprintf(path, sizeof path, "%s", w->root);
+    else
+        path_of(w, rel, path, sizeof path);
+    return open(path, flags | O_NOFOLLOW);
+}
+
+/* lstat() of rel, beneath the root (open_beneath): 0, or -1. */
+static int stat_beneath(const watch *w, const char *rel, struct stat *st)
+{
+    int fd = open_beneath(w, rel, O_PATH | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    int rc = fstat(fd, st);
+    close(fd);
+    return rc;
+}
+
 /* The MD5 of a regular file as it is now, with the stat it had: false if it is gone, not a
  * regular file, open for writing, or changed while it was read (a writer is at work; its
  * close will report it). */
-static bool hash_file(const char *path, unsigned char *buf, size_t size, struct stat *st,
-                      char md5[33])
+static bool hash_file(const watch *w, const char *rel, unsigned char *buf, size_t size,
+                      struct stat *st, char md5[33])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    int fd = open_beneath(w, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return false;
     struct stat after;
@@ -411,18 +452,17 @@ static bool hash_file(const char *path, unsigned char *buf, size_t size, struct 
  * (the same inode, size, mtime and content: a rescan and a late event for one write). */
 static int created(watch *w, const char *rel, notes *ns)
 {
-    char key[3 * PATH_MAX + 1], path[2 * PATH_MAX];
+    char key[3 * PATH_MAX + 1];
     size_t klen = encode_key(rel, key, sizeof key);
-    path_of(w, rel, path, sizeof path);
     struct stat st;
     if (!passes(w, key, klen) || !(w->events & FAAS_WATCH_CREATED)) {
         /* Not announced, but remembered, so a rescan knows it. */
-        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+        if (stat_beneath(w, rel, &st) == 0 && S_ISREG(st.st_mode))
             file_set(w, rel, &st);
         return 0;
     }
     char md5[33];
-    if (!hash_file(path, w->chunk, sizeof w->chunk, &st, md5))
+    if (!hash_file(w, rel, w->chunk, sizeof w->chunk, &st, md5))
         return 0;
     wfile *f = file_find(w, rel);
     if (f != NULL && f->announced && same_stat(f, &st) && strcmp(f->md5, md5) == 0) {
@@ -620,7 +660,21 @@ static int dir_add(watch *w, const char *rel, notes *ns)
         snprintf(path, sizeof path, "%s", w->root);
     else
         path_of(w, rel, path, sizeof path);
-    int wd = inotify_add_watch(w->fd, path, w->recursive ? MASK_TREE : MASK_FLAT);
+    /* Below the root, the directory opened beneath it (open_beneath) and watched through
+     * its descriptor's /proc link: never a directory a link leads to. */
+    int dfd = rel[0] != '\0' ? open_beneath(w, rel, O_PATH | O_DIRECTORY) : -1;
+    if (rel[0] != '\0' && dfd < 0)
+        return FAAS_OK;                             /* gone again, or not a directory */
+    char via[64];
+    snprintf(via, sizeof via, "/proc/self/fd/%d", dfd);
+    uint32_t mask = (w->recursive ? MASK_TREE : MASK_FLAT) | IN_ONLYDIR;
+    int wd = inotify_add_watch(w->fd, dfd >= 0 ? via : path, mask);
+    if (wd < 0 && dfd >= 0 && errno == ENOENT)      /* no /proc: by its path, not a link */
+        wd = inotify_add_watch(w->fd, path, mask | IN_DONT_FOLLOW);
+    struct stat st;
+    bool known = (dfd >= 0 ? fstat(dfd, &st) : stat(path, &st)) == 0 && S_ISDIR(st.st_mode);
+    if (dfd >= 0)
+        close(dfd);
     if (wd < 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)            /* gone again already */
@@ -650,8 +704,6 @@ static int dir_add(watch *w, const char *rel, notes *ns)
         memcpy(d->rel, rel, n + 1);
         HASH_ADD_INT(w->dirs, wd, d);
     }
-    struct stat st;
-    bool known = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
     d->dev = known ? st.st_dev : 0;
     d->ino = known ? st.st_ino : 0;
     d->gen = w->gen;
@@ -669,10 +721,8 @@ static bool dir_still_there(const watch *w, const char *rel)
             break;
     if (d == NULL || (d->dev == 0 && d->ino == 0))
         return false;
-    char path[2 * PATH_MAX];
-    path_of(w, rel, path, sizeof path);
     struct stat st;
-    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == d->dev &&
+    return stat_beneath(w, rel, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == d->dev &&
            st.st_ino == d->ino;
 }
 
@@ -703,14 +753,13 @@ static int scan(watch *w, const char *rel, int depth, candidates *c, notes *ns)
     int rc = dir_add(w, rel, ns);
     if (rc != FAAS_OK)
         return rc;
-    char path[2 * PATH_MAX];
-    if (rel[0] == '\0')
-        snprintf(path, sizeof path, "%s", w->root);
-    else
-        path_of(w, rel, path, sizeof path);
-    DIR *dir = opendir(path);
-    if (dir == NULL)
+    int dfd = open_beneath(w, rel, O_RDONLY | O_DIRECTORY);
+    DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (dir == NULL) {
+        if (dfd >= 0)
+            close(dfd);
         return FAAS_OK;                             /* removed meanwhile */
+    }
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
@@ -871,6 +920,8 @@ static void watch_free(watch *w)
     }
     if (w->fd >= 0)
         close(w->fd);
+    if (w->rootfd >= 0)
+        close(w->rootfd);
     pthread_mutex_destroy(&w->busy);
     free(w);
 }
@@ -1139,6 +1190,7 @@ static watch *watch_new(const char *root, const char *function, const faas_watch
         w->config_json = copies[7];
         w->id = id;
         w->fd = -1;
+        w->rootfd = -1;
         w->refs = 1;                        /* the table's */
         w->recursive = o->recursive != 0;
         w->events = o->events ? o->events : FAAS_WATCH_CREATED;
@@ -1189,6 +1241,12 @@ int faas_watch(faas_runtime *rt, const char *function, const char *directory,
     if (w == NULL)
         return faas__fail(FAAS_ENOMEM, "%s: out of memory", me);
     w->part = part;
+    w->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (w->rootfd < 0) {
+        int e = errno;
+        watch_free(w);
+        return faas__fail(FAAS_EINVAL, "%s: %s: %s", me, root, strerror(e));
+    }
     w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (w->fd < 0) {
         int e = errno;

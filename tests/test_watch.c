@@ -459,6 +459,51 @@ static void recursive_watch_follows_new_subdirectories(void **state)
 
 /* Events of a directory read after it changed again: the watch acts on the directory as
  * it is now, and a file in it is announced once, not once more for each stale event. */
+/* A user who may write into a watched directory cannot make the host read a file outside
+ * it: a file written in d, then d moved away and a symbolic link to another directory
+ * put in its place before the host reads the close event. The host opened root/d/secret,
+ * the link followed to the other directory's file, and announced its size and MD5 under
+ * the key d/secret (and a handler opening root/d/secret would have read it). Now every
+ * file and directory is opened beneath the root with no symbolic link on the way. The
+ * same for a whole tree: a new directory replaced by a link to another tree. */
+static void a_link_swapped_in_reads_nothing_outside(void **state)
+{
+    (void)state;
+    faas_runtime *rt = manual_runtime();
+    char *dir = scratch("spool");
+    char *outside = scratch("private");
+    write_file(outside, "secret", "top secret");            /* 10 bytes */
+    char secret_md5[33];
+    md5_of("top secret", secret_md5);
+    faas_watch_options o = { .recursive = 1 };
+    ASSERT_OK(faas_watch(rt, "collect", dir, &o, NULL));
+    make_dir(dir, "d");
+    pump(rt);
+    write_file(dir, "d/secret", "x");         /* its close event waits in the queue */
+    char from[4096], to[4096];
+    path_in(from, sizeof from, dir, "d");
+    path_in(to, sizeof to, dir, "d2");
+    assert_int_equal(rename(from, to), 0);
+    assert_int_equal(symlink(outside, from), 0);
+    make_dir(dir, "t");                       /* a new directory, then a link instead */
+    path_in(from, sizeof from, dir, "t");
+    assert_int_equal(rmdir(from), 0);
+    assert_int_equal(symlink(outside, from), 0);
+    pump(rt);
+    size_t n = got_count();
+    for (size_t i = 0; i < n; i++) {
+        json_t *root, *rec = record(i, &root);
+        const char *key = str_at(rec, "s3.object.key"), *etag = str_at(rec, "s3.object.eTag");
+        print_message("# announced %s (%s)\n", key ? key : "?", etag ? etag : "no eTag");
+        assert_true(etag == NULL || strcmp(etag, secret_md5) != 0);
+        assert_true(key == NULL || strcmp(key, "t/secret") != 0);
+        json_decref(root);
+    }
+    faas_runtime_free(rt);
+    scratch_free(outside);
+    scratch_free(dir);
+}
+
 static void stale_directory_events_announce_nothing_twice(void **state)
 {
     (void)state;
@@ -922,6 +967,7 @@ int main(void)
         cmocka_unit_test(keys_are_url_encoded_as_s3_does),
         cmocka_unit_test(prefix_and_suffix_filters_as_s3s),
         cmocka_unit_test(recursive_watch_follows_new_subdirectories),
+        cmocka_unit_test(a_link_swapped_in_reads_nothing_outside),
         cmocka_unit_test(stale_directory_events_announce_nothing_twice),
         cmocka_unit_test(moved_in_rewritten_and_removed_files),
         cmocka_unit_test(existing_files_announced_only_when_asked),
