@@ -66,6 +66,9 @@ typedef struct wfunc {
     char              durable[SUBJECT_MAX];
     char              next[SUBJECT_MAX + 64];   /* $JS.API.CONSUMER.MSG.NEXT.STREAM.DURABLE */
     char              inbox[SUBJECT_MAX + 32];  /* where the pulled messages come */
+    char              acks[SUBJECT_MAX + 32];   /* ".STREAM.DURABLE.": in every one's ack
+                                                   subject ($JS.ACK...), which JetStream
+                                                   gives it as its reply */
     natsSubscription *sub;          /* synchronous, on inbox */
     int64_t           max_deliver;
     uint64_t          progress_ns;  /* a third of AckWait: in-progress acks past this */

@@ -446,6 +446,20 @@ static void on_wack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     faas__nats_handler_leave(n);
 }
 
+/* Is reply a producer's result subject, PREFIX.reply.<16 hex digits>? Where a call says
+ * its result goes (its Faas-Reply header) the worker publishes, with its own rights: a
+ * client that may only publish calls could otherwise make it publish on any subject
+ * ($JS.API... among them). Another one: the call is run as one nobody waits for. */
+static bool reply_subject_ok(const nats_part *n, const char *reply)
+{
+    size_t pl = strlen(n->prefix);
+    if (reply == NULL || strncmp(reply, n->prefix, pl) != 0 ||
+        strncmp(reply + pl, ".reply.", 7) != 0)
+        return false;
+    const char *id = reply + pl + 7;
+    return strlen(id) == 16 && strspn(id, "0123456789abcdef") == 16;
+}
+
 /* Out of memory at the last delivery of msg, before it is held: send its producer (if it
  * wants the outcome) the static out-of-memory error, built without a held entry of its own
  * (token 0 is never held, so the confirmation is ignored). Best effort: if even that fails,
@@ -455,7 +469,7 @@ static void answer_out_of_memory(nats_part *n, wfunc *wf, natsMsg *msg, int atte
     const char *id = NULL, *reply = NULL;
     if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || id == NULL ||
         strlen(id) != 36 || natsMsgHeader_Get(msg, "Faas-Reply", &reply) != NATS_OK ||
-        reply == NULL)
+        !reply_subject_ok(n, reply))
         return;
     held tmp;
     memset(&tmp, 0, sizeof tmp);
@@ -498,7 +512,7 @@ static void take_message(nats_part *n, wfunc *wf, natsMsg *msg)
         natsMsg_Destroy(msg);
         return;
     }
-    if (natsMsgHeader_Get(msg, "Faas-Reply", &reply) == NATS_OK && reply != NULL)
+    if (natsMsgHeader_Get(msg, "Faas-Reply", &reply) == NATS_OK && reply_subject_ok(n, reply))
         h->reply = strdup(reply);
     memcpy(h->id, id, 37);
     h->n = n;
@@ -568,6 +582,14 @@ static int pull(nats_part *n, wfunc *wf, int batch)
         if (natsMsgHeader_Get(msg, "Status", &status) == NATS_OK && status != NULL) {
             natsMsg_Destroy(msg);       /* 404 nothing now, 408 expired, 409 ... */
             break;
+        }
+        /* Only what JetStream delivers: its reply is the message's ack subject. Another
+         * client that may publish on the inbox's subject would otherwise hand this worker
+         * calls past the stream, with an "ack" subject of its choosing. */
+        const char *ack = natsMsg_GetReply(msg);
+        if (ack == NULL || strncmp(ack, "$JS.ACK.", 8) != 0 || strstr(ack, wf->acks) == NULL) {
+            natsMsg_Destroy(msg);
+            continue;
         }
         take_message(n, wf, msg);
         got++;
@@ -727,6 +749,7 @@ static int ensure_consumer(nats_part *n, wfunc *wf, const faas_config *cfg)
     snprintf(wf->next, sizeof wf->next, "$JS.API.CONSUMER.MSG.NEXT.%s.%s", n->stream,
              wf->durable);
     snprintf(wf->inbox, sizeof wf->inbox, "%s.pull.%s.%s", n->prefix, n->id, wf->name);
+    snprintf(wf->acks, sizeof wf->acks, ".%s.%s.", n->stream, wf->durable);
     s = natsConnection_SubscribeSync(&wf->sub, n->nc, wf->inbox);
     if (s == NATS_OK)
         s = natsSubscription_SetPendingLimits(wf->sub, -1, -1);

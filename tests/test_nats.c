@@ -1031,12 +1031,13 @@ static void a_worker_detached_before_its_result_is_confirmed_ends_the_last_deliv
     jsCtx *js;
     assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
     natsSubscription *replies;
-    assert_int_equal(natsConnection_SubscribeSync(&replies, nc, "test.reply"), NATS_OK);
+    const char *to = "faas.reply.00000000000000aa";     /* a producer's shape */
+    assert_int_equal(natsConnection_SubscribeSync(&replies, nc, to), NATS_OK);
     const char *rid = "00000000-0000-4000-8000-000000000001";
     natsMsg *call;
     assert_int_equal(natsMsg_Create(&call, "faas.invoke.echo", NULL, "42", 2), NATS_OK);
     assert_int_equal(natsMsgHeader_Set(call, "Nats-Msg-Id", rid), NATS_OK);
-    assert_int_equal(natsMsgHeader_Set(call, "Faas-Reply", "test.reply"), NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(call, "Faas-Reply", to), NATS_OK);
     assert_int_equal(js_PublishMsg(NULL, js, call, NULL, NULL), NATS_OK);
     natsMsg_Destroy(call);
 
@@ -1055,6 +1056,50 @@ static void a_worker_detached_before_its_result_is_confirmed_ends_the_last_deliv
     assert_int_equal(stream_msgs_wait(srv->url, 0, 10), 0);
 
     natsSubscription_Destroy(replies);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    faas_runtime_free(worker);
+}
+
+/* A call whose Faas-Reply names a subject that is no producer's result subject
+ * (PREFIX.reply.<16 hex>) is run, and nothing is published there: the worker publishes a
+ * result with its own rights, so a client allowed only to publish calls could otherwise
+ * make it publish on any subject ($JS.API.STREAM.DELETE.FAAS, say). Before, the result went
+ * to "test.evil", and the worker held the call for a confirmation nobody would send. */
+static void a_call_cannot_name_where_the_worker_publishes(void **state)
+{
+    NEED_SERVER(state);
+    faas_runtime *worker = threaded_runtime(2);
+    ASSERT_OK(faas_register(worker, "echo", echo, NULL));
+    faas_nats_options no;
+    memset(&no, 0, sizeof no);
+    no.role = FAAS_NATS_WORKER;
+    ASSERT_OK(faas_nats_attach(worker, srv->url, &no));
+
+    natsConnection *nc;
+    assert_int_equal(natsConnection_ConnectTo(&nc, srv->url), NATS_OK);
+    jsCtx *js;
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    natsSubscription *evil;
+    assert_int_equal(natsConnection_SubscribeSync(&evil, nc, "test.evil"), NATS_OK);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    natsMsg *call;
+    assert_int_equal(natsMsg_Create(&call, "faas.invoke.echo", NULL, "42", 2), NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(call, "Nats-Msg-Id",
+                                       "00000000-0000-4000-8000-000000000002"), NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(call, "Faas-Reply", "test.evil"), NATS_OK);
+    assert_int_equal(js_PublishMsg(NULL, js, call, NULL, NULL), NATS_OK);
+    natsMsg_Destroy(call);
+    /* Run and acked (the worker publishes a result before it acks): then anything it
+     * published is on its way to this connection before the flush's answer. */
+    assert_int_equal(stream_msgs_wait(srv->url, 0, 20), 0);
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(worker, "echo", &st));
+    assert_int_equal(st.invocations, 1);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    natsMsg *r = NULL;
+    assert_int_equal(natsSubscription_NextMsg(&r, evil, 0), NATS_TIMEOUT);
+    natsSubscription_Destroy(evil);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
     faas_runtime_free(worker);
@@ -1236,6 +1281,7 @@ int main(void)
         S(a_dead_letter_too_large_for_the_server_is_cut_to_fit),
         S(a_worker_without_the_function_ends_its_last_delivery),
         S(a_worker_detached_before_its_result_is_confirmed_ends_the_last_delivery),
+        S(a_call_cannot_name_where_the_worker_publishes),
         S(a_result_that_never_comes_ends_at_the_deadline),
         S(the_default_result_deadline_follows_the_function),
         S(a_freed_worker_runs_the_calls_it_fetched),
