@@ -61,6 +61,7 @@ typedef struct wfile {               /* a file of the tree as last seen or annou
     ino_t    ino;
     off_t    size;
     int64_t  mtime_ns;
+    int64_t  ctime_ns;               /* a write moves it, and no user may set it back */
     unsigned gen;
     bool     announced;              /* md5 holds what was announced */
     char     md5[33];
@@ -333,6 +334,15 @@ static int64_t mtime_ns(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+/* Unchanged since f was announced, for certain: not even its status changed (a write
+ * changes the ctime; utimensat() may set the mtime back, nothing sets the ctime). */
+static bool untouched(const wfile *f, const struct stat *st)
+{
+    return f->announced && f->dev == st->st_dev && f->ino == st->st_ino &&
+           f->size == st->st_size && f->mtime_ns == mtime_ns(st) &&
+           f->ctime_ns == (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
 static bool same_stat(const wfile *f, const struct stat *st)
 {
     return f->dev == st->st_dev && f->ino == st->st_ino && f->size == st->st_size &&
@@ -362,6 +372,7 @@ static wfile *file_set(watch *w, const char *rel, const struct stat *st)
     f->ino = st->st_ino;
     f->size = st->st_size;
     f->mtime_ns = mtime_ns(st);
+    f->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
     f->gen = w->gen;
     return f;
 }
@@ -461,10 +472,17 @@ static int created(watch *w, const char *rel, notes *ns)
             file_set(w, rel, &st);
         return 0;
     }
+    /* Opened and closed without a change (or an event late for what was announced):
+     * known without reading it again, which for a large file takes the watch thread, all
+     * watches' one, for as long as its reading does. */
+    wfile *f = file_find(w, rel);
+    if (f != NULL && stat_beneath(w, rel, &st) == 0 && untouched(f, &st)) {
+        f->gen = w->gen;
+        return 0;
+    }
     char md5[33];
     if (!hash_file(w, rel, w->chunk, sizeof w->chunk, &st, md5))
         return 0;
-    wfile *f = file_find(w, rel);
     if (f != NULL && f->announced && same_stat(f, &st) && strcmp(f->md5, md5) == 0) {
         f->gen = w->gen;
         return 0;
