@@ -1135,6 +1135,19 @@ static int recover(faas__journal *j)
         }
     }
     HASH_CLEAR(hh, rd.map);
+    if (n > 0 && seqs[n - 1] == UINT64_MAX) {
+        /* No number follows it: the next segment would be 0, which is not a segment's
+         * number, and the calls written to it would be lost at the start after. Nothing
+         * is deleted. */
+        for (faas__jreplay *r = rd.head, *next; r != NULL; r = next) {
+            next = r->rnext;
+            replay_free(r);
+        }
+        free(seqs);
+        return faas__fail(FAAS_EIO, "journal %s: a segment is numbered ffffffffffffffff, "
+                          "the last there can be: move the directory's files aside, replay "
+                          "them with a journal of their own renumbered from 1", j->dir);
+    }
     /* The live calls, in order, into the list, the replay queue and the buffer. */
     size_t bytes = 0;
     for (faas__jreplay *r = rd.head; r != NULL; r = r->rnext)

@@ -815,6 +815,27 @@ static void an_unreadable_segment_stops_the_start(void **state)
     assert_int_equal(segments(dir, names, 4), 1);   /* and no new segment was made */
 }
 
+/* A segment numbered ffffffffffffffff (the last there can be: only a crafted file is)
+ * stops the start and nothing is deleted: the next segment would have been numbered 0,
+ * which the start after does not take for a segment, and every call written there would
+ * have been lost. */
+static void the_last_segment_number_stops_the_start(void **state)
+{
+    (void)state;
+    char dir[4096], seg[4200];
+    new_dir(dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(seg, sizeof seg, "%s/ffffffffffffffff.journal", dir);
+    spit(seg, (const unsigned char *)"", 0);
+    faas_options o = manual_options(&CLOCK);
+    o.journal_dir = dir;
+    faas_runtime *rt;
+    assert_int_equal(faas_runtime_new(&rt, &o), FAAS_EIO);
+    assert_non_null(strstr(faas_last_error(), "ffffffffffffffff"));
+    char names[4][64];
+    assert_int_equal(segments(dir, names, 4), 1);   /* kept, and no segment 0 made */
+}
+
 /* The disk refuses the write (RLIMIT_FSIZE here): the call is refused with FAAS_EIO, its
  * callback never runs, and so is every later one. */
 static void a_write_failure_refuses_calls(void **state)
@@ -916,6 +937,7 @@ int main(void)
         cmocka_unit_test(a_journal_has_one_owner),
         cmocka_unit_test(a_bad_directory_is_refused),
         cmocka_unit_test(an_unreadable_segment_stops_the_start),
+        cmocka_unit_test(the_last_segment_number_stops_the_start),
         cmocka_unit_test(a_write_failure_refuses_calls),
         cmocka_unit_test(stats_without_a_journal),
     };
