@@ -36,6 +36,9 @@
 #define RETRY_MS       10            /* a call refused with FAAS_EBUSY is tried again after */
 #define READ_CHUNK     16384         /* bytes read at a time to hash a file */
 #define EVENTS_CHUNK   16384         /* bytes of inotify events read at a time */
+#define BACKLOG_MAX    4096          /* calls refused for a full queue, kept to send again:
+                                        past it no event is read (the kernel keeps them;
+                                        past its own limit a rescan finds the files) */
 
 /* What a directory's watch reports: complete files, files going away, and (recursive)
  * new subdirectories, and the directory's own end. IN_CREATE is asked only of recursive
@@ -112,6 +115,7 @@ struct watches {
                                         under a watch's busy, never the other way */
     watch          *table;
     pending        *backlog, *backlog_tail;
+    size_t          backlog_n;
     bool            stop;
     bool            has_thread;
     pthread_t       thread;
@@ -280,6 +284,7 @@ static int submit(watch *w, const char *key, char *payload, notes *ns)
             else
                 part->backlog = p;
             part->backlog_tail = p;
+            part->backlog_n++;
             pthread_mutex_unlock(&part->lock);
             rc = FAAS_OK;
         } else {
@@ -302,6 +307,7 @@ static int send_backlog(watches *part)
         pending *p = part->backlog;
         if (p != NULL && (part->backlog = p->next) == NULL)
             part->backlog_tail = NULL;
+        part->backlog_n -= p != NULL;
         pthread_mutex_unlock(&part->lock);
         if (p == NULL)
             return sent;
@@ -312,6 +318,7 @@ static int send_backlog(watches *part)
             if ((p->next = part->backlog) == NULL)
                 part->backlog_tail = p;
             part->backlog = p;
+            part->backlog_n++;
             pthread_mutex_unlock(&part->lock);
             return sent;
         }
@@ -985,11 +992,24 @@ static int serve(watches *part, watch *w)
     return queued;
 }
 
+/* Is the backlog at its bound (BACKLOG_MAX)? Then no watch's events are read: a writer
+ * that makes events faster than the function takes calls would otherwise grow it (about
+ * 1 KB an event) for as long as it liked. */
+static bool backlog_full(watches *part)
+{
+    pthread_mutex_lock(&part->lock);
+    bool full = part->backlog_n >= BACKLOG_MAX;
+    pthread_mutex_unlock(&part->lock);
+    return full;
+}
+
 /* Manual mode, in faas_run_pending(): whatever every watch has, without blocking. */
 static int part_poll(faas__part *p)
 {
     watches *part = (watches *)p;
     int queued = send_backlog(part);
+    if (backlog_full(part))
+        return queued;
     size_t n;
     watch **v;
     take_all(part, &v, &n);
@@ -1021,6 +1041,7 @@ static void *watch_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&part->lock);
         bool stop = part->stop, backlog = part->backlog != NULL;
+        bool full = part->backlog_n >= BACKLOG_MAX;
         pthread_mutex_unlock(&part->lock);
         if (stop)
             break;
@@ -1034,14 +1055,15 @@ static void *watch_main(void *arg)
                 cap = n + 1;
             }
         }
-        /* Short of memory, poll what fits and look again soon. */
-        size_t polled = cap == 0 ? 0 : cap > n ? n : cap - 1;
+        /* Short of memory, poll what fits and look again soon; with the backlog full,
+         * none (backlog_full). */
+        size_t polled = full || cap == 0 ? 0 : cap > n ? n : cap - 1;
         struct pollfd none = { .fd = part->wake, .events = POLLIN };
         struct pollfd *set = cap == 0 ? &none : fds;
         set[0] = none;
         for (size_t i = 0; i < polled; i++)
             set[i + 1] = (struct pollfd){ .fd = v[i]->fd, .events = POLLIN };
-        bool soon = backlog || !all || polled < n;
+        bool soon = backlog || !all || polled < n;     /* (full: backlog too) */
         int ready = poll(set, polled + 1, soon ? RETRY_MS : -1);
         if (ready > 0 && (set[0].revents & POLLIN)) {
             uint64_t count;
@@ -1082,6 +1104,7 @@ static void part_free(faas__part *p)
         pending *next = part->backlog->next;
         free(part->backlog);
         part->backlog = next;
+        part->backlog_n--;
     }
     if (part->wake >= 0)
         close(part->wake);

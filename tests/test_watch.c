@@ -809,6 +809,44 @@ static void a_full_queue_loses_nothing(void **state)
     scratch_free(dir);
 }
 
+/* More events than the backlog of refused calls holds (4,096): past that bound no more
+ * events are read until it drains (the 500 written then wait in the kernel's queue), and
+ * every file is still announced once, in the end. */
+static void past_the_backlog_bound_nothing_is_lost(void **state)
+{
+    (void)state;
+    faas_options opts = manual_options(&CLOCK);
+    opts.queue_capacity = 1;
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &opts));
+    ASSERT_OK(faas_register(rt, "collect", collect, NULL));
+    got_reset();
+    char *dir = scratch("burst");
+    ASSERT_OK(faas_watch(rt, "collect", dir, NULL, NULL));
+    enum { FILES = 5000, FIRST = 4500 };
+    for (int i = 0; i < FILES; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "f%d", i);
+        write_file(dir, name, "x");
+        if (i + 1 == FIRST)
+            faas_run_pending(rt);       /* one queued, the rest past the bound: kept */
+    }
+    pump(rt);                           /* the last 500 wait in the kernel meanwhile */
+    assert_int_equal(got_count(), FILES);
+    static bool seen[FILES];
+    memset(seen, 0, sizeof seen);
+    for (size_t i = 0; i < FILES; i++) {       /* each file once */
+        json_t *root, *rec = record(i, &root);
+        int f = -1;
+        assert_int_equal(sscanf(str_at(rec, "s3.object.key"), "f%d", &f), 1);
+        assert_true(f >= 0 && f < FILES && !seen[f]);
+        seen[f] = true;
+        json_decref(root);
+    }
+    faas_runtime_free(rt);
+    scratch_free(dir);
+}
+
 static void unwatch_stops_and_bad_arguments_are_refused(void **state)
 {
     (void)state;
@@ -974,6 +1012,7 @@ int main(void)
         cmocka_unit_test(queue_overflow_recovered_by_a_rescan),
         cmocka_unit_test(a_rescan_does_not_remove_a_file_being_rewritten),
         cmocka_unit_test(a_full_queue_loses_nothing),
+        cmocka_unit_test(past_the_backlog_bound_nothing_is_lost),
         cmocka_unit_test(unwatch_stops_and_bad_arguments_are_refused),
         cmocka_unit_test(thousand_files_written_concurrently),
         cmocka_unit_test(runtime_free_stops_live_watches),
