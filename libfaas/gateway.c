@@ -13,6 +13,8 @@
 #include "sha256.h"
 #include "text.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,6 +318,55 @@ static bool credential(const char *auth, const char **tok, size_t *len)
     return false;
 }
 
+/* Is host (a Host header's value, or an origin's host[:port]) a loopback name:
+ * localhost, 127.x.y.z or [::1], with or without a port? */
+static bool loopback_host(const char *host)
+{
+    char name[64];
+    size_t n;
+    if (host[0] == '[') {
+        const char *end = strchr(host, ']');
+        n = end != NULL ? (size_t)(end - host - 1) : sizeof name;
+        host++;
+    } else {
+        n = strcspn(host, ":");
+    }
+    if (n == 0 || n >= sizeof name)
+        return false;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    if (name[n - 1] == '.')
+        name[--n] = '\0';
+    unsigned char a[16];
+    return strcasecmp(name, "localhost") == 0 ||
+           (inet_pton(AF_INET, name, a) == 1 && a[0] == 127) ||
+           (inet_pton(AF_INET6, name, a) == 1 && IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a));
+}
+
+/* Without a token, is the request its client's own, not a web page's? A browser run by
+ * the host's user is that user's process: a page of any site could otherwise make it
+ * call the gateway (a form or a "no-cors" fetch: a simple POST, no preflight), or read
+ * the answers by DNS rebinding (its own name resolving to 127.0.0.1). Refused: a request
+ * a browser marks as another site's (Sec-Fetch-Site), one whose Origin is not the
+ * gateway's own (the Host it was sent to), and, where the gateway listens on loopback
+ * only, one sent to a name that is not a loopback one. */
+static const char *cross_site(const faas__gw *gw, const faas__gw_req *req)
+{
+    const char *site = req->header(req->header_arg, "Sec-Fetch-Site");
+    const char *origin = req->header(req->header_arg, "Origin");
+    const char *host = req->header(req->header_arg, "Host");
+    if (site != NULL && strcasecmp(site, "same-origin") != 0 && strcasecmp(site, "none") != 0)
+        return "Sec-Fetch-Site";
+    if (origin != NULL) {
+        const char *sep = strstr(origin, "://");
+        if (sep == NULL || host == NULL || strcasecmp(sep + 3, host) != 0)
+            return "Origin";
+    }
+    if (gw->loopback && host != NULL && !loopback_host(host))
+        return "Host";
+    return NULL;
+}
+
 /* NULL if the request may go on, else resp is filled with the 401 or 403. */
 static bool authorised(faas__gw *gw, const faas__gw_req *req, faas__gw_resp *r)
 {
@@ -327,6 +378,15 @@ static bool authorised(faas__gw *gw, const faas__gw_req *req, faas__gw_resp *r)
                       "isolated instance does). Start the gateway with a token (faas serve "
                       "--token or FAAS_GATEWAY_TOKEN) to serve other users",
                       (unsigned)geteuid());
+        return false;
+    }
+    const char *why = gw->token == NULL ? cross_site(gw, req) : NULL;
+    if (why != NULL) {
+        service_error(gw, r, 403, "AccessDeniedException", NULL, NULL,
+                      "User: anonymous is not authorized: this gateway has no token, and "
+                      "this request comes from a web page of another site, or was sent to "
+                      "another host name (its %s header); start the gateway with a token "
+                      "(faas serve --token or FAAS_GATEWAY_TOKEN) to serve web pages", why);
         return false;
     }
     if (gw->token == NULL)

@@ -34,6 +34,7 @@ typedef struct faas__gw {
     char          started[32];      /* LastModified of every function: the start time */
     uint64_t      started_ns;       /* the same on the runtime's clock */
     bool          recent;           /* it keeps the runtime's recent records (recent.c) */
+    bool          loopback;         /* it listens on a loopback address only */
     atomic_bool   draining;         /* every response then closes its connection */
 } faas__gw;
 

@@ -240,7 +240,7 @@ static void exact_answers(void **state)
     server *s = *state;
     static char buf[1 << 16];           /* /metrics is some 6 KB a function */
     int fd = connect_to(s->port);
-    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  "Authorization: Bearer tok\r\nContent-Length: 5\r\n\r\n[1,2]");
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
@@ -249,7 +249,7 @@ static void exact_answers(void **state)
     assert_string_equal(body_of(buf), "[1,2]");
 
     /* The same connection: an unknown function, in the region and account configured. */
-    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\n"
+    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  "Authorization: Bearer tok\r\nContent-Length: 0\r\n\r\n");
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 404 Not Found\r\n"));
@@ -258,22 +258,22 @@ static void exact_answers(void **state)
                         "arn:aws:lambda:eu-west-3:123456789012:function:other\"}");
 
     /* Tokens: the key id of a SigV4 header counts; a token one byte longer does not. */
-    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  "Authorization: AWS4-HMAC-SHA256 Credential=tok/20261126/us-east-1/lambda/"
                  "aws4_request, SignedHeaders=host, Signature=00\r\nContent-Length: 2\r\n\r\n"
                  "{}");
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
-    send_str(fd, "GET /2015-03-31/functions/ HTTP/1.1\r\nHost: x\r\n"
+    send_str(fd, "GET /2015-03-31/functions/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  "Authorization: Bearer tokk\r\n\r\n");
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 403 Forbidden\r\n"));
-    send_str(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n\r\n");
+    send_str(fd, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer tok\r\n\r\n");
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
     assert_non_null(strstr(buf, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
     assert_non_null(strstr(body_of(buf), "faas_invocations_total{function=\"echo\",status=\"ok\"} 2"));
-    send_str(fd, "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    send_str(fd, "HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
     assert_true(r > 0);
     buf[r] = '\0';
@@ -344,7 +344,7 @@ static void tokenless_serves_its_own_user_only(void **state)
     int open_port = faas_gateway_port(open_gw), tok_port = faas_gateway_port(tok_gw);
     static char buf[1 << 14];
     int fd = connect_to(open_port);     /* the host's own user */
-    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  "Content-Length: 2\r\n\r\n{}");
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
@@ -355,9 +355,9 @@ static void tokenless_serves_its_own_user_only(void **state)
         faas_runtime_free(rt);
         skip();                         /* another user's client needs root to be made */
     }
-    const char *invoke = "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+    const char *invoke = "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                          "Connection: close\r\nContent-Length: 2\r\n\r\n{}";
-    const char *list = "GET /2015-03-31/functions/ HTTP/1.1\r\nHost: x\r\n"
+    const char *list = "GET /2015-03-31/functions/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                        "Connection: close\r\n\r\n";
     assert_int_equal(as_nobody(open_port, invoke, "HTTP/1.1 403 ",
                                "AccessDeniedException", false), 0);
@@ -365,17 +365,89 @@ static void tokenless_serves_its_own_user_only(void **state)
                                "AccessDeniedException", true), 0);
     assert_int_equal(as_nobody(open_port, list, "HTTP/1.1 403 ", "its own user (uid 0)",
                                false), 0);
-    assert_int_equal(as_nobody(open_port, "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+    assert_int_equal(as_nobody(open_port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                "Connection: close\r\n\r\n", "HTTP/1.1 200 ", "ok", false), 0);
     assert_int_equal(as_nobody(tok_port, invoke, "HTTP/1.1 401 ", "MissingAuthentication",
                                false), 0);
     assert_int_equal(as_nobody(tok_port, "POST /2015-03-31/functions/echo/invocations "
-                               "HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n"
+                               "HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer tok\r\n"
                                "Connection: close\r\nContent-Length: 2\r\n\r\n{}",
                                "HTTP/1.1 200 ", "{}", false), 0);
     faas_stats st;
     ASSERT_OK(faas_stats_get(rt, "echo", &st));
     assert_int_equal(st.invocations, 2);      /* the host's and the one with the token */
+    faas_gateway_stop(tok_gw);
+    faas_gateway_stop(open_gw);
+    faas_runtime_free(rt);
+}
+
+/* REQ (a format with one %d, the port, for its Host or Origin) to 127.0.0.1:port on a new
+ * connection; the status. */
+static unsigned status_of(int port, const char *fmt, char *buf, size_t size)
+{
+    char req[1024];
+    snprintf(req, sizeof req, fmt, port);
+    int fd = connect_to(port);
+    send_str(fd, req);
+    assert_true(read_response(fd, buf, size) > 0);
+    close(fd);
+    unsigned status = 0;
+    assert_int_equal(sscanf(buf, "HTTP/1.1 %u", &status), 1);
+    return status;
+}
+
+/* A gateway without a token serves its own user's processes, and a browser the user runs is
+ * one: a page of any site could make it call the gateway (a simple POST needs no
+ * preflight) or, resolving its own name to 127.0.0.1, read the answers. So without a token
+ * a request a browser marks as another site's (Sec-Fetch-Site), whose Origin is not the
+ * gateway's own, or (on loopback) sent to a name that is not a loopback one, is refused
+ * 403; the gateway's own page (same origin), curl and the SDKs (no Origin) are served, and
+ * so is everything with a token. Without the checks each of the three ran the function. */
+static void tokenless_refuses_web_pages_of_other_sites(void **state)
+{
+    (void)state;
+    fake_clock clock;
+    faas_options o = manual_options(&clock);
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    ASSERT_OK(faas_register(rt, "echo", echo, NULL));
+    faas_gateway *open_gw, *tok_gw;
+    ASSERT_OK(faas_gateway_start(rt, "127.0.0.1:0", NULL, &open_gw));
+    faas_gateway_options go = { .token = "tok" };
+    ASSERT_OK(faas_gateway_start(rt, "127.0.0.1:0", &go, &tok_gw));
+    int op = faas_gateway_port(open_gw), tp = faas_gateway_port(tok_gw);
+    static char buf[1 << 18];           /* the console's page is some 40 KB */
+#define INV "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\n"
+#define END "Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+    /* a form or no-cors fetch from another site */
+    assert_int_equal(status_of(op, INV "Host: 127.0.0.1:%d\r\nOrigin: http://evil.example\r\n"
+                               END, buf, sizeof buf), 403);
+    assert_non_null(strstr(buf, "its Origin header"));
+    assert_int_equal(status_of(op, INV "Host: 127.0.0.1:%d\r\nSec-Fetch-Site: cross-site\r\n"
+                               END, buf, sizeof buf), 403);
+    /* DNS rebinding: same origin to the browser, another name to the gateway */
+    assert_int_equal(status_of(op, INV "Host: evil.example:%d\r\n"
+                               "Origin: http://evil.example:9999\r\n" END, buf, sizeof buf),
+                     403);
+    assert_int_equal(status_of(op, "GET /2015-03-31/functions/ HTTP/1.1\r\n"
+                               "Host: rebound.example:%d\r\nConnection: close\r\n\r\n",
+                               buf, sizeof buf), 403);
+    assert_non_null(strstr(buf, "its Host header"));
+    /* the gateway's own page, curl, localhost, [::1] */
+    char fmt[256];
+    snprintf(fmt, sizeof fmt, INV "Host: 127.0.0.1:%%d\r\nOrigin: http://127.0.0.1:%d\r\n"
+             "Sec-Fetch-Site: same-origin\r\n" END, op);
+    assert_int_equal(status_of(op, fmt, buf, sizeof buf), 200);
+    assert_int_equal(status_of(op, INV "Host: localhost:%d\r\n" END, buf, sizeof buf), 200);
+    assert_int_equal(status_of(op, INV "Host: [::1]:%d\r\n" END, buf, sizeof buf), 200);
+    /* the console's page itself stays open; a token gateway is not concerned */
+    assert_int_equal(status_of(op, "GET /console HTTP/1.1\r\nHost: evil.example:%d\r\n"
+                               "Connection: close\r\n\r\n", buf, sizeof buf), 200);
+    assert_int_equal(status_of(tp, INV "Host: evil.example:%d\r\nAuthorization: Bearer tok"
+                               "\r\nOrigin: http://evil.example\r\n" END, buf, sizeof buf),
+                     200);
+#undef INV
+#undef END
     faas_gateway_stop(tok_gw);
     faas_gateway_stop(open_gw);
     faas_runtime_free(rt);
@@ -390,7 +462,7 @@ static unsigned http(server *s, const char *method, const char *target, const ch
 {
     char *req;
     int fd = connect_to(s->port);
-    assert_true(asprintf(&req, "%s %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n"
+    assert_true(asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer tok\r\n"
                          "%sContent-Length: %zu\r\n\r\n%s", method, target,
                          extra ? extra : "", body ? strlen(body) : 0, body ? body : "") > 0);
     send_str(fd, req);
@@ -639,7 +711,7 @@ static void invoke_with_qualifiers(void **state)
     expect_error(buf, st, 400, "InvalidParameterValueException", NULL);
     /* The token rules are the other routes'. */
     int fd = connect_to(s->port);
-    send_str(fd, "POST /2015-03-31/functions/m/versions HTTP/1.1\r\nHost: x\r\n"
+    send_str(fd, "POST /2015-03-31/functions/m/versions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  "Content-Length: 2\r\n\r\n{}");
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     close(fd);
@@ -838,7 +910,7 @@ static json_t *console_get(server *s, const char *what, const char *auth, unsign
     static char buf[1 << 18];
     char req[256];
     int fd = connect_to(s->port);
-    snprintf(req, sizeof req, "GET /console/api/%s HTTP/1.1\r\nHost: x\r\n%s\r\n", what,
+    snprintf(req, sizeof req, "GET /console/api/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", what,
              auth);
     send_str(fd, req);
     assert_true(read_response(fd, buf, sizeof buf) > 0);
@@ -929,7 +1001,7 @@ static void console_state_and_page(void **state)
      * fetches nothing: no src or href, and a policy that would block it anyway. */
     static char buf[1 << 16];
     int fd = connect_to(s->port);
-    send_str(fd, "GET /console HTTP/1.1\r\nHost: x\r\n\r\n");
+    send_str(fd, "GET /console HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     close(fd);
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
@@ -1197,7 +1269,7 @@ static void post(server *s, const char *name, const char *type, const char *body
     int fd = connect_to(s->port);
     char head[512];
     snprintf(head, sizeof head, "POST /2015-03-31/functions/%s/invocations HTTP/1.1\r\n"
-             "Host: x\r\nAuthorization: Bearer tok\r\nX-Amz-Invocation-Type: %s\r\n"
+             "Host: 127.0.0.1\r\nAuthorization: Bearer tok\r\nX-Amz-Invocation-Type: %s\r\n"
              "Content-Length: %zu\r\n\r\n", name, type, strlen(body));
     send_str(fd, head);
     send_str(fd, body);
@@ -1256,7 +1328,7 @@ static int echo_headers_continued(int port)
 {
     char buf[512];
     int fd = connect_to(port);
-    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  "Authorization: Bearer tok\r\nExpect: 100-continue\r\n"
                  "Content-Length: 7\r\n\r\n");
     ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
@@ -1344,7 +1416,7 @@ static void slow_headers_are_cut(void **state)
     server *s = *state;
     char buf[4096];
     static const char req[] = "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\n"
-                              "Host: x\r\nAuthorization: Bearer tok\r\n"
+                              "Host: 127.0.0.1\r\nAuthorization: Bearer tok\r\n"
                               "Content-Length: 2\r\n\r\n{}";
     /* In time, however slowly: answered. */
     int fd = connect_to(s->port);
@@ -1358,7 +1430,7 @@ static void slow_headers_are_cut(void **state)
     close(fd);
     /* A new connection whose headers never end: cut too. */
     fd = connect_to(s->port);
-    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\nX-A");
+    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A");
     assert_true(cut_after_deadline(s, fd));
     close(fd);
     /* The server still answers. */
@@ -1397,7 +1469,7 @@ static size_t count_of(const char *hay, const char *needle)
 
 #define INVOKE "POST /2015-03-31/functions/count/invocations HTTP/1.1\r\n"
 #define AUTH "Authorization: Bearer tok\r\n"
-#define SMUGGLED INVOKE "Host: x\r\n" AUTH "Content-Length: 2\r\n\r\n{}"
+#define SMUGGLED INVOKE "Host: 127.0.0.1\r\n" AUTH "Content-Length: 2\r\n\r\n{}"
 
 typedef struct framing_case {
     const char *what;
@@ -1405,54 +1477,54 @@ typedef struct framing_case {
     size_t      len;            /* 0: strlen(req) */
 } framing_case;
 
-static const char nul_in_value[] = INVOKE "Host: x\r\n" AUTH "X-A: a\0b\r\n"
+static const char nul_in_value[] = INVOKE "Host: 127.0.0.1\r\n" AUTH "X-A: a\0b\r\n"
                                    "Content-Length: 2\r\n\r\n{}" SMUGGLED;
 
 static const framing_case framing_cases[] = {
-    { "two Content-Lengths", INVOKE "Host: x\r\n" AUTH "Content-Length: 2\r\n"
+    { "two Content-Lengths", INVOKE "Host: 127.0.0.1\r\n" AUTH "Content-Length: 2\r\n"
       "Content-Length: 83\r\n\r\n{}" SMUGGLED, 0 },
-    { "two Content-Lengths, the other order", INVOKE "Host: x\r\n" AUTH
+    { "two Content-Lengths, the other order", INVOKE "Host: 127.0.0.1\r\n" AUTH
       "Content-Length: 0\r\nContent-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
-    { "two equal Content-Lengths", INVOKE "Host: x\r\n" AUTH "Content-Length: 2\r\n"
+    { "two equal Content-Lengths", INVOKE "Host: 127.0.0.1\r\n" AUTH "Content-Length: 2\r\n"
       "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
-    { "Content-Length and Transfer-Encoding", INVOKE "Host: x\r\n" AUTH
+    { "Content-Length and Transfer-Encoding", INVOKE "Host: 127.0.0.1\r\n" AUTH
       "Content-Length: 95\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
       SMUGGLED, 0 },
-    { "a space before the colon", INVOKE "Host: x\r\n" AUTH "Transfer-Encoding : chunked\r\n"
+    { "a space before the colon", INVOKE "Host: 127.0.0.1\r\n" AUTH "Transfer-Encoding : chunked\r\n"
       "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
-    { "a tab before the colon", INVOKE "Host: x\r\n" AUTH "Transfer-Encoding\t: chunked\r\n"
+    { "a tab before the colon", INVOKE "Host: 127.0.0.1\r\n" AUTH "Transfer-Encoding\t: chunked\r\n"
       "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
-    { "a space in a header name", INVOKE "Host: x\r\n" AUTH "X A: b\r\n"
+    { "a space in a header name", INVOKE "Host: 127.0.0.1\r\n" AUTH "X A: b\r\n"
       "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
-    { "obs-fold", INVOKE "Host: x\r\n" AUTH "X-A: a\r\n b\r\nContent-Length: 2\r\n\r\n{}"
+    { "obs-fold", INVOKE "Host: 127.0.0.1\r\n" AUTH "X-A: a\r\n b\r\nContent-Length: 2\r\n\r\n{}"
       SMUGGLED, 0 },
-    { "obs-fold of Transfer-Encoding", INVOKE "Host: x\r\n" AUTH "Content-Length: 2\r\n"
+    { "obs-fold of Transfer-Encoding", INVOKE "Host: 127.0.0.1\r\n" AUTH "Content-Length: 2\r\n"
       "Transfer-Encoding: x\r\n\tchunked\r\n\r\n{}" SMUGGLED, 0 },
     { "bare LF everywhere", "POST /2015-03-31/functions/count/invocations HTTP/1.1\n"
       "Host: x\nAuthorization: Bearer tok\nContent-Length: 2\n\n{}" SMUGGLED, 0 },
     { "bare LF after the request line", "POST /2015-03-31/functions/count/invocations "
-      "HTTP/1.1\nHost: x\r\n" AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
-    { "bare LF between headers", INVOKE "Host: x\r\n" AUTH "X-A: 1\nContent-Length: 2\r\n"
+      "HTTP/1.1\nHost: 127.0.0.1\r\n" AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+    { "bare LF between headers", INVOKE "Host: 127.0.0.1\r\n" AUTH "X-A: 1\nContent-Length: 2\r\n"
       "\r\n{}" SMUGGLED, 0 },
-    { "bare LF ending the headers", INVOKE "Host: x\r\n" AUTH "Content-Length: 2\r\n\n{}"
+    { "bare LF ending the headers", INVOKE "Host: 127.0.0.1\r\n" AUTH "Content-Length: 2\r\n\n{}"
       SMUGGLED, 0 },
-    { "a CR alone in a value", INVOKE "Host: x\r\n" AUTH "X-A: a\rb\r\nContent-Length: 2\r\n"
+    { "a CR alone in a value", INVOKE "Host: 127.0.0.1\r\n" AUTH "X-A: a\rb\r\nContent-Length: 2\r\n"
       "\r\n{}" SMUGGLED, 0 },
     { "a NUL in a value", nul_in_value, sizeof nul_in_value - 1 },
-    { "Transfer-Encoding other than chunked", INVOKE "Host: x\r\n" AUTH
+    { "Transfer-Encoding other than chunked", INVOKE "Host: 127.0.0.1\r\n" AUTH
       "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" SMUGGLED, 0 },
-    { "two Transfer-Encodings", INVOKE "Host: x\r\n" AUTH "Transfer-Encoding: chunked\r\n"
+    { "two Transfer-Encodings", INVOKE "Host: 127.0.0.1\r\n" AUTH "Transfer-Encoding: chunked\r\n"
       "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" SMUGGLED, 0 },
     { "Transfer-Encoding in HTTP/1.0", "POST /2015-03-31/functions/count/invocations "
-      "HTTP/1.0\r\nHost: x\r\n" AUTH "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+      "HTTP/1.0\r\nHost: 127.0.0.1\r\n" AUTH "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
       SMUGGLED, 0 },
     { "HTTP/1.1 without Host", INVOKE AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
-    { "two Hosts", INVOKE "Host: x\r\nHost: y\r\n" AUTH "Content-Length: 2\r\n\r\n{}"
+    { "two Hosts", INVOKE "Host: 127.0.0.1\r\nHost: y\r\n" AUTH "Content-Length: 2\r\n\r\n{}"
       SMUGGLED, 0 },
     { "a space in the target", "POST /2015-03-31/functions/count/invocations x HTTP/1.1\r\n"
-      "Host: x\r\n" AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+      "Host: 127.0.0.1\r\n" AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
     { "two spaces after the method", "POST  /2015-03-31/functions/count/invocations HTTP/1.1"
-      "\r\nHost: x\r\n" AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+      "\r\nHost: 127.0.0.1\r\n" AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
 };
 
 /* Each case: a Lambda-shaped 400 (InvalidRequestContentException) and the connection
@@ -1492,7 +1564,7 @@ static void strict_parsing_lets_well_formed_requests_in(void **state)
     memset(big, 'a', sizeof big - 1);
     int before = atomic_load(&counted);
     int fd = connect_to(s->port);
-    send_str(fd, INVOKE "Host: x\r\n" AUTH "X-Big: ");
+    send_str(fd, INVOKE "Host: 127.0.0.1\r\n" AUTH "X-Big: ");
     send_str(fd, big);
     send_str(fd, "\r\nX-Empty:\r\nX-Tab: a\tb \r\nX-Utf8: \xc3\xa9t\xc3\xa9\r\n"
                  "Content-Length: 3\r\n\r\n[1]");
@@ -1501,7 +1573,7 @@ static void strict_parsing_lets_well_formed_requests_in(void **state)
     assert_string_equal(body_of(buf), "[1]");
     /* Two pipelined in one write, the first chunked; the second closes the connection. */
     send_str(fd, INVOKE "host: x\r\n" AUTH "Transfer-Encoding: chunked\r\n\r\n"
-                 "3\r\n[2]\r\n0\r\n\r\n" INVOKE "Host: x\r\n" AUTH "Connection: close\r\n"
+                 "3\r\n[2]\r\n0\r\n\r\n" INVOKE "Host: 127.0.0.1\r\n" AUTH "Connection: close\r\n"
                  "Content-Length: 2\r\n\r\n{}");
     assert_true(read_until_closed(fd, buf, sizeof buf) > 0);
     assert_int_equal(count_of(buf, "HTTP/1.1 200 OK\r\n"), 2);
@@ -1538,9 +1610,9 @@ static void early_answer_after_the_body(void **state)
     body[sizeof body - 1] = '}';
     int fd = connect_to(s->port);
     static const char *const heads[] = {
-        "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\n" AUTH,
-        "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n",
-        "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n" AUTH
+        "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n" AUTH,
+        "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+        "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n" AUTH
         "X-Amz-Invocation-Type: Event\r\n",
     };
     static const char *const statuses[] = {
@@ -1564,7 +1636,7 @@ static void early_answer_after_the_body(void **state)
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     assert_string_equal(body_of(buf), "{}");
     /* A chunked body is read to its end too. */
-    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\n" AUTH
+    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n" AUTH
                  "Transfer-Encoding: chunked\r\n\r\n");
     for (int i = 0; i < 8; i++) {
         send_str(fd, "2710\r\n");           /* 10,000 bytes */
@@ -1590,7 +1662,7 @@ static void early_answer_reads_a_bounded_body(void **state)
     static char buf[1 << 16];
     /* 1 GB announced, nothing sent: answered now. */
     int fd = connect_to(s->port);
-    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n" AUTH
+    send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n" AUTH
                  "Content-Length: 1000000000\r\n\r\n");
     assert_true(read_until_closed(fd, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 413 Content Too Large\r\n"));
@@ -1598,7 +1670,7 @@ static void early_answer_reads_a_bounded_body(void **state)
     close(fd);
     /* Expect: 100-continue: the client waits for us; answered now, nothing read. */
     fd = connect_to(s->port);
-    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\n" AUTH
+    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n" AUTH
                  "Expect: 100-continue\r\nContent-Length: 1000\r\n\r\n");
     assert_true(read_response(fd, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 404 Not Found\r\n"));
@@ -1608,7 +1680,7 @@ static void early_answer_reads_a_bounded_body(void **state)
      * so past the cap (128 KiB) the connection is dropped. The client's sends then fail,
      * or it reads the end, long before the 64 MiB it would send. */
     fd = connect_to(s->port);
-    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\n" AUTH
+    send_str(fd, "POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n" AUTH
                  "Transfer-Encoding: chunked\r\n\r\n");
     static char chunk[8192 + 8] = "2000\r\n";
     memset(chunk + 6, ' ', 8192);
@@ -1641,7 +1713,7 @@ static void pool_model_and_ipv6(void **state)
     int fd = connect_to(faas_gateway_port(gw));
     char buf[4096];
     for (int i = 0; i < 5; i++) {
-        send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+        send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      "Content-Length: 1\r\n\r\n7");
         assert_true(read_response(fd, buf, sizeof buf) > 0);
         assert_string_equal(body_of(buf), "7");
@@ -1661,7 +1733,7 @@ static void pool_model_and_ipv6(void **state)
         fd = socket(AF_INET6, SOCK_STREAM, 0);
         a6.sin6_port = htons((uint16_t)faas_gateway_port(gw));
         assert_int_equal(connect(fd, (struct sockaddr *)&a6, sizeof a6), 0);
-        send_str(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        send_str(fd, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         assert_true(read_response(fd, buf, sizeof buf) > 0);
         assert_string_equal(body_of(buf), "ok\n");
         close(fd);
@@ -1691,7 +1763,7 @@ static void *call_parked(void *p)
 {
     call_arg *a = p;
     int fd = connect_to(a->port);
-    send_str(fd, "POST /2015-03-31/functions/parked/invocations HTTP/1.1\r\nHost: x\r\n"
+    send_str(fd, "POST /2015-03-31/functions/parked/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  "Content-Length: 4\r\n\r\n\"in\"");
     a->n = read_response(fd, a->resp, sizeof a->resp);
     close(fd);
@@ -1878,7 +1950,7 @@ static void update_code_errors(void **state)
     expect_error(buf, st, 400, "InvalidParameterValueException", NULL);
     /* Too large, from the Content-Length alone. */
     int fd = connect_to(s->port);
-    send_str(fd, "PUT /2015-03-31/functions/u/code HTTP/1.1\r\nHost: x\r\n" AUTH
+    send_str(fd, "PUT /2015-03-31/functions/u/code HTTP/1.1\r\nHost: 127.0.0.1\r\n" AUTH
                  "Content-Length: 1000000000\r\n\r\n");
     assert_true(read_until_closed(fd, buf, sizeof buf) > 0);
     close(fd);
@@ -1934,7 +2006,7 @@ static unsigned invoke_cc(server *s, const char *header, const char *payload, ch
     static char req[8192];
     int fd = connect_to(s->port);
     snprintf(req, sizeof req, "POST /2015-03-31/functions/cc/invocations HTTP/1.1\r\n"
-             "Host: x\r\nAuthorization: Bearer tok\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
+             "Host: 127.0.0.1\r\nAuthorization: Bearer tok\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
              header ? "X-Amz-Client-Context: " : "", header ? header : "",
              header ? "\r\n" : "", strlen(payload), payload);
     send_str(fd, req);
@@ -2124,6 +2196,7 @@ int main(void)
         cmocka_unit_test(start_errors),
         cmocka_unit_test_setup_teardown(exact_answers, setup, teardown),
         cmocka_unit_test(tokenless_serves_its_own_user_only),
+        cmocka_unit_test(tokenless_refuses_web_pages_of_other_sites),
         cmocka_unit_test_setup_teardown(invoke_with_qualifiers, setup, teardown),
         cmocka_unit_test_setup_teardown(alias_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(update_code_route, setup, teardown),

@@ -344,7 +344,7 @@ def test_sigv4_headers_are_ignored(server):
 
 def test_413_is_sent_before_the_body_is_read(server):
     s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-    s.sendall(b"POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+    s.sendall(b"POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
               b"Content-Length: 20000000\r\n\r\n")  # and not one byte of the 20 MB
     got = s.recv(4096)
     s.close()
@@ -568,18 +568,18 @@ def test_connection_cap(tmp_path):
         idle = socket.create_connection(("127.0.0.1", s.port), timeout=30)
         idle.sendall(b"GET /heal")             # and no more
         busy = socket.create_connection(("127.0.0.1", s.port), timeout=30)
-        busy.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        busy.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert busy.recv(4096).startswith(b"HTTP/1.1 200")
         try:
             assert idle.recv(4096) == b""       # it gave way when busy came
         except ConnectionResetError:
             pass
         idle.close()
-        busy.sendall(b"POST /2015-03-31/functions/hold/invocations HTTP/1.1\r\nHost: x\r\n"
+        busy.sendall(b"POST /2015-03-31/functions/hold/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Content-Length: 2\r\n\r\n{}")
         g.wait_started()                        # its call is running
         extra = socket.create_connection(("127.0.0.1", s.port), timeout=30)
-        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         try:
             assert extra.recv(4096) == b""      # closed at once, unanswered
         except ConnectionResetError:

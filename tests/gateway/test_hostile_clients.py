@@ -78,7 +78,7 @@ def test_js_sdk_gets_answers_given_before_the_body():
 
 # ---- slow clients ------------------------------------------------------------------------------
 
-PARTIAL = (b"POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+PARTIAL = (b"POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
            b"Content-Length: 2\r\n")
 
 
@@ -171,7 +171,7 @@ def good_call(port, i, timeout):
     got = b""
     try:
         body = b'{"i":%d}' % i
-        s.sendall(b"POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+        s.sendall(b"POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                   b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
         while True:
             d = s.recv(65536)
@@ -247,13 +247,13 @@ def test_slowloris_does_not_starve_a_good_client():
 
 
 def _served(sock):
-    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     return sock.recv(4096).startswith(b"HTTP/1.1 200")
 
 
 def _refused(sock):
     try:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         return sock.recv(4096) == b""           # closed at once, unanswered
     except (ConnectionResetError, BrokenPipeError):
         return True
