@@ -58,7 +58,7 @@ static json_t *registration(faas_runtime *rt, const faas_function_info *f)
     json_t *idle = idle_instances(rt, f->name);
     if (idle == NULL)
         return NULL;
-    return json_pack("{s:o, s:s, s:o?, s:o?, s:o, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:o?, s:o?}}",
+    return json_pack("{s:o, s:s, s:o?, s:o?, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o?, s:o?}}",
                      "name", faas__json_text(f->name), "kind", f->kind,
                      "module", f->module ? faas__json_text(f->module) : NULL,
                      "symbol", f->symbol ? faas__json_text(f->symbol) : NULL,

@@ -648,7 +648,10 @@ static bool local_source(faas__gw *gw, const char *bucket, const char *key, code
                         "when S3Bucket is \"" LOCAL_BUCKET "\"");
     struct stat st;
     unsigned char magic[4];
-    int fd = open(key, O_RDONLY | O_CLOEXEC | O_NONBLOCK);  /* a FIFO must not block us */
+    /* A regular file before it is opened: opening a device node can do something
+     * (/dev/watchdog); O_NONBLOCK for a FIFO swapped in between. */
+    int fd = stat(key, &st) == 0 && S_ISREG(st.st_mode)
+                 ? open(key, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) : -1;
     bool elf = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
                read(fd, magic, 4) == 4 && is_elf(magic, 4);
     if (fd >= 0)

@@ -47,6 +47,8 @@ struct faas__update {
     char            reason[512];        /* ... in words */
     char            sha[48];            /* CodeSha256 of the code $LATEST runs */
     char           *source;             /* the file it came from (path NULL reads it again) */
+    bool            no_file;            /* it came from bytes (a descriptor's /proc link,
+                                           the gateway's ZipFile): nothing to read again */
     uint64_t        updates, failures;
     int64_t         updated_ns;
     /* Under lock: modules replaced, given back once no instance of theirs is left. */
@@ -223,12 +225,21 @@ static int updatable_locked(faas_runtime *rt, const char *api, const char *name,
     return rc;
 }
 
+/* Its code came from bytes, not a file (no_file). */
+static int no_file(const char *api, const char *name)
+{
+    return faas__fail(FAAS_EINVAL, "%s %s: its code was last given as bytes (a ZipFile), not "
+                      "a file: there is none to read again; give the path", api, name);
+}
+
 int faas__update_source(faas_runtime *rt, const char *api, const char *name, char **source)
 {
     faas_function *fn;
     *source = NULL;
     pthread_rwlock_rdlock(&rt->reg_lock);
     int rc = updatable_locked(rt, api, name, &fn);
+    if (rc == FAAS_OK && fn->upd != NULL && fn->upd->no_file)
+        rc = no_file(api, name);
     if (rc == FAAS_OK) {
         const char *from = fn->upd && fn->upd->source ? fn->upd->source : fn->mod->path;
         if ((*source = strdup(from)) == NULL)
@@ -257,6 +268,8 @@ static int begin(faas_runtime *rt, const char *name, const char *path, faas_func
             fn->upd = u;
         }
     }
+    if (rc == FAAS_OK && path == NULL && fn->upd->no_file)
+        rc = no_file(api, name);
     if (rc == FAAS_OK) {
         const char *from = path ? path : fn->upd->source ? fn->upd->source : fn->mod->path;
         if ((*source = strdup(from)) == NULL)
@@ -285,8 +298,10 @@ static void settle(faas_runtime *rt, faas__update *u, int rc, const char *sha,
         u->reason[0] = '\0';
         memcpy(u->sha, sha, sizeof u->sha);
         u->updates++;
-        char *s = strdup(source);
-        if (s != NULL) {                /* else path NULL keeps reading the older file */
+        /* A descriptor's link names whatever holds that number next, not this code. */
+        u->no_file = strncmp(source, "/proc/self/fd/", 14) == 0;
+        char *s = u->no_file ? NULL : strdup(source);
+        if (s != NULL || u->no_file) {  /* else path NULL keeps reading the older file */
             free(u->source);
             u->source = s;
         }

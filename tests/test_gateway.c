@@ -1892,6 +1892,11 @@ static void update_code_route(void **state)
     json_decref(o);
     expect_answer(s, "/2015-03-31/functions/u/invocations", "A");
     expect_answer(s, "/2015-03-31/functions/u/invocations?Qualifier=1", "A");
+    /* Its code came as bytes: no file to read again (the descriptor's /proc link it was
+     * loaded from names whatever holds that number next; before, that was read). */
+    assert_int_equal(faas_update_code(s->rt, "u", NULL), FAAS_EINVAL);
+    assert_non_null(strstr(faas_last_error(), "ZipFile"));
+    expect_answer(s, "/2015-03-31/functions/u/invocations", "A");
 
     /* An INIT that fails: 200, Failed with the reason, the old code still serves. */
     snprintf(body, sizeof body, "{\"S3Bucket\":\"file\",\"S3Key\":\"%s\",\"Publish\":true}",
