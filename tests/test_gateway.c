@@ -283,6 +283,30 @@ static void exact_answers(void **state)
 
 /* ---- a gateway without a token serves its own user only ---------------------------------- */
 
+/* One runtime ("echo") and two gateways on loopback: open (no token) and tok ("tok"). */
+typedef struct two_gateways {
+    fake_clock    clock;
+    faas_runtime *rt;
+    faas_gateway *open, *tok;
+} two_gateways;
+
+static void two_start(two_gateways *t)
+{
+    faas_options o = manual_options(&t->clock);
+    ASSERT_OK(faas_runtime_new(&t->rt, &o));
+    ASSERT_OK(faas_register(t->rt, "echo", echo, NULL));
+    ASSERT_OK(faas_gateway_start(t->rt, "127.0.0.1:0", NULL, &t->open));
+    faas_gateway_options go = { .token = "tok" };
+    ASSERT_OK(faas_gateway_start(t->rt, "127.0.0.1:0", &go, &t->tok));
+}
+
+static void two_stop(two_gateways *t)
+{
+    faas_gateway_stop(t->tok);
+    faas_gateway_stop(t->open);
+    faas_runtime_free(t->rt);
+}
+
 /* In a child run as uid/gid 65534 (nobody: a function's runtime or isolated instance of a
  * host run as root runs so): REQ to 127.0.0.1:port (from a socket bound to the device "lo"
  * when hide: any user may, and the kernel's lookup of such a socket must name the device),
@@ -332,16 +356,9 @@ static int as_nobody(int port, const char *req, const char *want, const char *ha
 static void tokenless_serves_its_own_user_only(void **state)
 {
     (void)state;
-    fake_clock clock;
-    faas_options o = manual_options(&clock);
-    faas_runtime *rt;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
-    ASSERT_OK(faas_register(rt, "echo", echo, NULL));
-    faas_gateway *open_gw, *tok_gw;
-    ASSERT_OK(faas_gateway_start(rt, "127.0.0.1:0", NULL, &open_gw));
-    faas_gateway_options go = { .token = "tok" };
-    ASSERT_OK(faas_gateway_start(rt, "127.0.0.1:0", &go, &tok_gw));
-    int open_port = faas_gateway_port(open_gw), tok_port = faas_gateway_port(tok_gw);
+    two_gateways t;
+    two_start(&t);
+    int open_port = faas_gateway_port(t.open), tok_port = faas_gateway_port(t.tok);
     static char buf[1 << 14];
     int fd = connect_to(open_port);     /* the host's own user */
     send_str(fd, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -350,13 +367,11 @@ static void tokenless_serves_its_own_user_only(void **state)
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
     close(fd);
     if (geteuid() != 0) {
-        faas_gateway_stop(tok_gw);
-        faas_gateway_stop(open_gw);
-        faas_runtime_free(rt);
+        two_stop(&t);
         skip();                         /* another user's client needs root to be made */
     }
-    const char *invoke = "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         "Connection: close\r\nContent-Length: 2\r\n\r\n{}";
+    const char *invoke = "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\n"
+                         "Host: 127.0.0.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}";
     const char *list = "GET /2015-03-31/functions/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                        "Connection: close\r\n\r\n";
     assert_int_equal(as_nobody(open_port, invoke, "HTTP/1.1 403 ",
@@ -374,11 +389,9 @@ static void tokenless_serves_its_own_user_only(void **state)
                                "Connection: close\r\nContent-Length: 2\r\n\r\n{}",
                                "HTTP/1.1 200 ", "{}", false), 0);
     faas_stats st;
-    ASSERT_OK(faas_stats_get(rt, "echo", &st));
+    ASSERT_OK(faas_stats_get(t.rt, "echo", &st));
     assert_int_equal(st.invocations, 2);      /* the host's and the one with the token */
-    faas_gateway_stop(tok_gw);
-    faas_gateway_stop(open_gw);
-    faas_runtime_free(rt);
+    two_stop(&t);
 }
 
 /* REQ (a format with one %d, the port, for its Host or Origin) to 127.0.0.1:port on a new
@@ -406,16 +419,9 @@ static unsigned status_of(int port, const char *fmt, char *buf, size_t size)
 static void tokenless_refuses_web_pages_of_other_sites(void **state)
 {
     (void)state;
-    fake_clock clock;
-    faas_options o = manual_options(&clock);
-    faas_runtime *rt;
-    ASSERT_OK(faas_runtime_new(&rt, &o));
-    ASSERT_OK(faas_register(rt, "echo", echo, NULL));
-    faas_gateway *open_gw, *tok_gw;
-    ASSERT_OK(faas_gateway_start(rt, "127.0.0.1:0", NULL, &open_gw));
-    faas_gateway_options go = { .token = "tok" };
-    ASSERT_OK(faas_gateway_start(rt, "127.0.0.1:0", &go, &tok_gw));
-    int op = faas_gateway_port(open_gw), tp = faas_gateway_port(tok_gw);
+    two_gateways t;
+    two_start(&t);
+    int op = faas_gateway_port(t.open), tp = faas_gateway_port(t.tok);
     static char buf[1 << 18];           /* the console's page is some 40 KB */
 #define INV "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\n"
 #define END "Content-Length: 2\r\nConnection: close\r\n\r\n{}"
@@ -448,9 +454,7 @@ static void tokenless_refuses_web_pages_of_other_sites(void **state)
                      200);
 #undef INV
 #undef END
-    faas_gateway_stop(tok_gw);
-    faas_gateway_stop(open_gw);
-    faas_runtime_free(rt);
+    two_stop(&t);
 }
 
 /* ---- versions and aliases: Invoke's Qualifier and the control-plane routes ------------------ */
@@ -1490,8 +1494,8 @@ static const framing_case framing_cases[] = {
     { "Content-Length and Transfer-Encoding", INVOKE "Host: 127.0.0.1\r\n" AUTH
       "Content-Length: 95\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
       SMUGGLED, 0 },
-    { "a space before the colon", INVOKE "Host: 127.0.0.1\r\n" AUTH "Transfer-Encoding : chunked\r\n"
-      "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
+    { "a space before the colon", INVOKE "Host: 127.0.0.1\r\n" AUTH
+      "Transfer-Encoding : chunked\r\nContent-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
     { "a tab before the colon", INVOKE "Host: 127.0.0.1\r\n" AUTH "Transfer-Encoding\t: chunked\r\n"
       "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
     { "a space in a header name", INVOKE "Host: 127.0.0.1\r\n" AUTH "X A: b\r\n"
@@ -1508,16 +1512,16 @@ static const framing_case framing_cases[] = {
       "\r\n{}" SMUGGLED, 0 },
     { "bare LF ending the headers", INVOKE "Host: 127.0.0.1\r\n" AUTH "Content-Length: 2\r\n\n{}"
       SMUGGLED, 0 },
-    { "a CR alone in a value", INVOKE "Host: 127.0.0.1\r\n" AUTH "X-A: a\rb\r\nContent-Length: 2\r\n"
-      "\r\n{}" SMUGGLED, 0 },
+    { "a CR alone in a value", INVOKE "Host: 127.0.0.1\r\n" AUTH
+      "X-A: a\rb\r\nContent-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
     { "a NUL in a value", nul_in_value, sizeof nul_in_value - 1 },
     { "Transfer-Encoding other than chunked", INVOKE "Host: 127.0.0.1\r\n" AUTH
       "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" SMUGGLED, 0 },
     { "two Transfer-Encodings", INVOKE "Host: 127.0.0.1\r\n" AUTH "Transfer-Encoding: chunked\r\n"
       "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" SMUGGLED, 0 },
     { "Transfer-Encoding in HTTP/1.0", "POST /2015-03-31/functions/count/invocations "
-      "HTTP/1.0\r\nHost: 127.0.0.1\r\n" AUTH "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
-      SMUGGLED, 0 },
+      "HTTP/1.0\r\nHost: 127.0.0.1\r\n" AUTH
+      "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" SMUGGLED, 0 },
     { "HTTP/1.1 without Host", INVOKE AUTH "Content-Length: 2\r\n\r\n{}" SMUGGLED, 0 },
     { "two Hosts", INVOKE "Host: 127.0.0.1\r\nHost: y\r\n" AUTH "Content-Length: 2\r\n\r\n{}"
       SMUGGLED, 0 },
