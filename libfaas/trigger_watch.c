@@ -393,8 +393,9 @@ static void path_of(const watch *w, const char *rel, char *out, size_t size)
  * link on the way: -1 (errno) otherwise. Whoever may write in a watched directory may put
  * a link where a directory was between a file's close and the host's reading of it: a
  * path would follow it (O_NOFOLLOW guards only its last part) and the host would read,
- * and announce, a file outside the tree (root's, when the host runs as root). Where the
- * kernel has no openat2 (before Linux 5.6) rel is opened by its path, as before. */
+ * and announce, a file outside the tree (root's, when the host runs as root). The kernel
+ * does it in one call (openat2, Linux 5.6); without it (older kernels, valgrind), one
+ * component at a time from the root's descriptor, none of them followed if a link. */
 static int open_beneath(const watch *w, const char *rel, int flags)
 {
     flags |= O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY);
@@ -407,12 +408,27 @@ static int open_beneath(const watch *w, const char *rel, int flags)
     if (fd >= 0 || errno != ENOSYS)
         return fd;
 #endif
-    char path[2 * PATH_MAX];
-    if (rel[0] == '\0')
-        snprintf(path, sizeof path, "%s", w->root);
-    else
-        path_of(w, rel, path, sizeof path);
-    return open(path, flags | O_NOFOLLOW);
+    char part[PATH_MAX];
+    if (snprintf(part, sizeof part, "%s", rel[0] != '\0' ? rel : ".") >= (int)sizeof part)
+        return errno = ENAMETOOLONG, -1;
+    int at = w->rootfd;
+    char *name = part;
+    for (char *slash; (slash = strchr(name, '/')) != NULL; name = slash + 1) {
+        *slash = '\0';
+        int next = openat(at, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        if (at != w->rootfd)
+            close(at);
+        if (next < 0)
+            return errno = e, -1;               /* a link: ENOTDIR (O_PATH opens it) */
+        at = next;
+    }
+    int opened = openat(at, name, flags | O_NOFOLLOW);
+    int e = errno;
+    if (at != w->rootfd)
+        close(at);
+    errno = e;
+    return opened;
 }
 
 /* lstat() of rel, beneath the root (open_beneath): 0, or -1. */
