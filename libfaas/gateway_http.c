@@ -806,11 +806,7 @@ int faas_gateway_start(faas_runtime *rt, const char *address,
         free(g);
         return rc;
     }
-    const struct sockaddr_in6 *a6 = (const void *)&ss;
-    g->gw.loopback = ss.ss_family == AF_INET
-        ? (ntohl(((const struct sockaddr_in *)(const void *)&ss)->sin_addr.s_addr) >> 24) == 127
-        : IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr) ||
-          (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr) && a6->sin6_addr.s6_addr[12] == 127);
+    g->gw.loopback = faas__addr_loopback(&ss);
     g->drain_ms = o.drain_timeout_ms ? o.drain_timeout_ms : DEFAULT_DRAIN_MS;
     g->header_ns = (uint64_t)(o.header_timeout_ms ? o.header_timeout_ms : DEFAULT_HEADER_MS) *
                    1000000u;

@@ -31,6 +31,16 @@ static bool loopback(int family, const void *addr)
     return memcmp(b, one, 16) == 0;
 }
 
+bool faas__addr_loopback(const struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET)
+        return loopback(AF_INET, &((const struct sockaddr_in *)(const void *)a)->sin_addr);
+    if (a->ss_family != AF_INET6)
+        return false;
+    const struct in6_addr *b = &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr;
+    return IN6_IS_ADDR_V4MAPPED(b) ? b->s6_addr[12] == 127 : loopback(AF_INET6, b);
+}
+
 /* Ask the kernel (sock_diag, one exact lookup: no dump) about the TCP socket whose own
  * address is src/sport and which is connected to dst/dport (ports in network order; for
  * AF_INET the first 4 bytes of each address, for AF_INET6 all 16): its inode, its cookie
@@ -117,6 +127,42 @@ static int diag(int family, const void *src, uint16_t sport, const void *dst, ui
     return lo != 0 ? diag_on(family, src, sport, dst, dport, lo, inode, cookie, uid) : rc;
 }
 
+int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, faas__peer_sock *sock)
+{
+    uint32_t uid, lo = htonl(INADDR_LOOPBACK);
+    return diag(AF_INET, &peer->sin_addr, peer->sin_port, &lo, htons(port), &sock->inode,
+                &sock->cookie, &uid);
+}
+
+/* The uid of the socket at the other end of fd (self: of fd itself), and in *lo whether
+ * that end's address is a loopback one; as faas__peer_uid, without its judgement of
+ * ENOENT. */
+static int peer_uid_of(int fd, bool self, uint32_t *uid, bool *lo)
+{
+    struct sockaddr_storage own, peer;
+    socklen_t ol = sizeof own, pl = sizeof peer;
+    *lo = false;
+    if (getsockname(fd, (struct sockaddr *)(self ? &peer : &own), self ? &pl : &ol) != 0 ||
+        getpeername(fd, (struct sockaddr *)(self ? &own : &peer), self ? &ol : &pl) != 0)
+        return -errno;
+    *lo = faas__addr_loopback(&peer);
+    uint64_t inode, cookie;
+    if (own.ss_family == AF_INET && peer.ss_family == AF_INET) {
+        const struct sockaddr_in *o = (const void *)&own, *p = (const void *)&peer;
+        return diag(AF_INET, &p->sin_addr, p->sin_port, &o->sin_addr, o->sin_port, &inode,
+                    &cookie, uid);
+    }
+    if (own.ss_family != AF_INET6 || peer.ss_family != AF_INET6)
+        return -EAFNOSUPPORT;
+    const struct sockaddr_in6 *o = (const void *)&own, *p = (const void *)&peer;
+    /* An IPv4 client of a dual-stack listener: its own socket is an IPv4 one. */
+    if (IN6_IS_ADDR_V4MAPPED(&p->sin6_addr) && IN6_IS_ADDR_V4MAPPED(&o->sin6_addr))
+        return diag(AF_INET, p->sin6_addr.s6_addr + 12, p->sin6_port,
+                    o->sin6_addr.s6_addr + 12, o->sin6_port, &inode, &cookie, uid);
+    return diag(AF_INET6, &p->sin6_addr, p->sin6_port, &o->sin6_addr, o->sin6_port, &inode,
+                &cookie, uid);
+}
+
 /* Does the kernel answer sock_diag lookups at all? A kernel without inet_diag/tcp_diag
  * says ENOENT for every socket, as for one that is gone: asked once, about a connection
  * made here for the purpose. */
@@ -135,7 +181,8 @@ static void probe(void)
         (c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
         connect(c, (struct sockaddr *)&a, sizeof a) == 0) {
         uint32_t uid;
-        works = faas__peer_uid_of(c, true, &uid) == 0;
+        bool lo;
+        works = peer_uid_of(c, true, &uid, &lo) == 0;
     }
     if (c >= 0)
         close(c);
@@ -149,63 +196,16 @@ bool faas__peer_works(void)
     return works == 1;
 }
 
-int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, faas__peer_sock *sock)
-{
-    uint32_t uid, lo = htonl(INADDR_LOOPBACK);
-    return diag(AF_INET, &peer->sin_addr, peer->sin_port, &lo, htons(port), &sock->inode,
-                &sock->cookie, &uid);
-}
-
-/* The uid of the socket at the other end of fd (self: of fd itself); as faas__peer_uid,
- * without its judgement of ENOENT. */
-static int peer_uid_of(int fd, bool self, uint32_t *uid)
-{
-    struct sockaddr_storage own, peer;
-    socklen_t ol = sizeof own, pl = sizeof peer;
-    if (getsockname(fd, (struct sockaddr *)(self ? &peer : &own), self ? &pl : &ol) != 0 ||
-        getpeername(fd, (struct sockaddr *)(self ? &own : &peer), self ? &ol : &pl) != 0)
-        return -errno;
-    uint64_t inode, cookie;
-    if (own.ss_family == AF_INET && peer.ss_family == AF_INET) {
-        const struct sockaddr_in *o = (const void *)&own, *p = (const void *)&peer;
-        return diag(AF_INET, &p->sin_addr, p->sin_port, &o->sin_addr, o->sin_port, &inode,
-                    &cookie, uid);
-    }
-    if (own.ss_family != AF_INET6 || peer.ss_family != AF_INET6)
-        return -EAFNOSUPPORT;
-    const struct sockaddr_in6 *o = (const void *)&own, *p = (const void *)&peer;
-    /* An IPv4 client of a dual-stack listener: its own socket is an IPv4 one. */
-    if (IN6_IS_ADDR_V4MAPPED(&p->sin6_addr) && IN6_IS_ADDR_V4MAPPED(&o->sin6_addr))
-        return diag(AF_INET, p->sin6_addr.s6_addr + 12, p->sin6_port,
-                    o->sin6_addr.s6_addr + 12, o->sin6_port, &inode, &cookie, uid);
-    return diag(AF_INET6, &p->sin6_addr, p->sin6_port, &o->sin6_addr, o->sin6_port, &inode,
-                &cookie, uid);
-}
-
-int faas__peer_uid_of(int fd, bool self, uint32_t *uid)
-{
-    return peer_uid_of(fd, self, uid);
-}
-
 int faas__peer_uid(int fd, uint32_t *uid)
 {
-    int rc = peer_uid_of(fd, false, uid);
+    bool lo;
+    int rc = peer_uid_of(fd, false, uid, &lo);
     if (rc != -ENOENT)
         return rc;
     if (!faas__peer_works())
         return -ENOSYS;
     /* Not found: another machine's, unless it came from a loopback address (a socket
      * gone since, or one hiding): then a process of this one. */
-    struct sockaddr_storage peer;
-    socklen_t pl = sizeof peer;
-    if (getpeername(fd, (struct sockaddr *)&peer, &pl) != 0)
-        return -ESRCH;
-    const struct sockaddr_in6 *p6 = (const void *)&peer;
-    bool lo = peer.ss_family == AF_INET
-                  ? loopback(AF_INET, &((const struct sockaddr_in *)(const void *)&peer)->sin_addr)
-              : IN6_IS_ADDR_V4MAPPED(&p6->sin6_addr)
-                  ? p6->sin6_addr.s6_addr[12] == 127
-                  : loopback(AF_INET6, &p6->sin6_addr);
     return lo ? -ESRCH : -ENOENT;
 }
 

@@ -36,8 +36,8 @@ int faas__peer_inode(const struct sockaddr_in *peer, uint16_t port, faas__peer_s
  * or another -errno: the kernel cannot be asked. The gateway uses it: without a token it
  * serves its own user only. */
 int faas__peer_uid(int fd, uint32_t *uid);
-/* The same lookup for fd's other end, or (self) for fd itself; no judgement of ENOENT. */
-int faas__peer_uid_of(int fd, bool self, uint32_t *uid);
+/* Is a an IPv4 or IPv6 loopback address (127.0.0.0/8, ::1, or 127.x mapped to IPv6)? */
+bool faas__addr_loopback(const struct sockaddr_storage *a);
 /* Does this kernel answer sock_diag lookups (inet_diag and tcp_diag)? Asked once. */
 bool faas__peer_works(void);
 

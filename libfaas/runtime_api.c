@@ -239,6 +239,8 @@ static enum MHD_Result serve_next(faas__rapi_inst *inst, struct MHD_Connection *
 /* r no longer holds a body: off inst->kept, its bytes given back. */
 static void unkeep(faas__rapi_inst *inst, req *r)
 {
+    if (r->cap == 0)
+        return;                         /* it holds none: not on the list */
     for (req **p = &inst->kept; *p != NULL; p = &(*p)->kept_next)
         if (*p == r) {
             *p = r->kept_next;

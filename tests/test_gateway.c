@@ -163,6 +163,18 @@ static const char *body_of(const char *resp)
     return b ? b + 4 : "";
 }
 
+/* req on a new connection to port; its response in buf, its status returned. */
+static unsigned round_trip(int port, const char *req, char *buf, size_t size)
+{
+    int fd = connect_to(port);
+    send_str(fd, req);
+    assert_true(read_response(fd, buf, size) > 0);
+    close(fd);
+    unsigned status = 0;
+    assert_int_equal(sscanf(buf, "HTTP/1.1 %u", &status), 1);
+    return status;
+}
+
 /* ---- start-up ------------------------------------------------------------------------------------ */
 
 static void start_errors(void **state)
@@ -400,13 +412,7 @@ static unsigned status_of(int port, const char *fmt, char *buf, size_t size)
 {
     char req[1024];
     snprintf(req, sizeof req, fmt, port);
-    int fd = connect_to(port);
-    send_str(fd, req);
-    assert_true(read_response(fd, buf, size) > 0);
-    close(fd);
-    unsigned status = 0;
-    assert_int_equal(sscanf(buf, "HTTP/1.1 %u", &status), 1);
-    return status;
+    return round_trip(port, req, buf, size);
 }
 
 /* A gateway without a token serves its own user's processes, and a browser the user runs is
@@ -465,16 +471,12 @@ static unsigned http(server *s, const char *method, const char *target, const ch
                      const char *extra, char *buf, size_t size)
 {
     char *req;
-    int fd = connect_to(s->port);
-    assert_true(asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer tok\r\n"
-                         "%sContent-Length: %zu\r\n\r\n%s", method, target,
-                         extra ? extra : "", body ? strlen(body) : 0, body ? body : "") > 0);
-    send_str(fd, req);
+    assert_true(asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Authorization: Bearer tok\r\n%sContent-Length: %zu\r\n\r\n%s",
+                         method, target, extra ? extra : "", body ? strlen(body) : 0,
+                         body ? body : "") > 0);
+    unsigned status = round_trip(s->port, req, buf, size);
     free(req);
-    assert_true(read_response(fd, buf, size) > 0);
-    close(fd);
-    unsigned status = 0;
-    assert_int_equal(sscanf(buf, "HTTP/1.1 %u", &status), 1);
     return status;
 }
 
@@ -2013,17 +2015,12 @@ static unsigned invoke_cc(server *s, const char *header, const char *payload, ch
                           size_t size)
 {
     static char req[8192];
-    int fd = connect_to(s->port);
     snprintf(req, sizeof req, "POST /2015-03-31/functions/cc/invocations HTTP/1.1\r\n"
-             "Host: 127.0.0.1\r\nAuthorization: Bearer tok\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
+             "Host: 127.0.0.1\r\nAuthorization: Bearer tok\r\n%s%s%s"
+             "Content-Length: %zu\r\n\r\n%s",
              header ? "X-Amz-Client-Context: " : "", header ? header : "",
              header ? "\r\n" : "", strlen(payload), payload);
-    send_str(fd, req);
-    assert_true(read_response(fd, buf, size) > 0);
-    close(fd);
-    unsigned status = 0;
-    assert_int_equal(sscanf(buf, "HTTP/1.1 %u", &status), 1);
-    return status;
+    return round_trip(s->port, req, buf, size);
 }
 
 /* A JSON object of exactly n bytes: {"k":"xxx...x"}. */

@@ -234,14 +234,21 @@ static void md5_rfc1321_vectors(void **state)
 
 static fake_clock CLOCK;
 
-static faas_runtime *manual_runtime(void)
+/* A manual runtime with "collect" registered and its queue_capacity (0: the default). */
+static faas_runtime *manual_runtime_with(size_t queue_capacity)
 {
     faas_options o = manual_options(&CLOCK);
+    o.queue_capacity = queue_capacity;
     faas_runtime *rt;
     ASSERT_OK(faas_runtime_new(&rt, &o));
     ASSERT_OK(faas_register(rt, "collect", collect, NULL));
     got_reset();
     return rt;
+}
+
+static faas_runtime *manual_runtime(void)
+{
+    return manual_runtime_with(0);
 }
 
 /* Run everything pending (the watch's events become calls, and the calls run). */
@@ -788,12 +795,7 @@ static void a_rescan_does_not_remove_a_file_being_rewritten(void **state)
 static void a_full_queue_loses_nothing(void **state)
 {
     (void)state;
-    faas_options opts = manual_options(&CLOCK);
-    opts.queue_capacity = 3;
-    faas_runtime *rt;
-    ASSERT_OK(faas_runtime_new(&rt, &opts));
-    ASSERT_OK(faas_register(rt, "collect", collect, NULL));
-    got_reset();
+    faas_runtime *rt = manual_runtime_with(3);
     char *dir = scratch("busy");
     ASSERT_OK(faas_watch(rt, "collect", dir, NULL, NULL));
     for (int i = 0; i < 10; i++) {
@@ -815,12 +817,7 @@ static void a_full_queue_loses_nothing(void **state)
 static void past_the_backlog_bound_nothing_is_lost(void **state)
 {
     (void)state;
-    faas_options opts = manual_options(&CLOCK);
-    opts.queue_capacity = 1;
-    faas_runtime *rt;
-    ASSERT_OK(faas_runtime_new(&rt, &opts));
-    ASSERT_OK(faas_register(rt, "collect", collect, NULL));
-    got_reset();
+    faas_runtime *rt = manual_runtime_with(1);
     char *dir = scratch("burst");
     ASSERT_OK(faas_watch(rt, "collect", dir, NULL, NULL));
     enum { FILES = 5000, FIRST = 4500 };
