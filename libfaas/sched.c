@@ -57,12 +57,35 @@ static inline void job_prefetch(const faas__job *job)
     __builtin_prefetch(&job->inline_buf[15], 1, 3);
 }
 
+/* Requires s->cache_lock and an empty cache: take the jobs some lane got back, trying the
+ * lanes in turn from the one after the last taken. */
+static void cache_refill(faas__sched *s)
+{
+    for (unsigned i = 0; i < s->nlanes && s->cache == NULL; i++) {
+        unsigned k = s->cache_lane + 1 < s->nlanes ? s->cache_lane + 1 : 0;
+        s->cache_lane = k;
+        if (atomic_load_explicit(&s->lanes[k].returned, memory_order_relaxed) != NULL)
+            s->cache = atomic_exchange_explicit(&s->lanes[k].returned, NULL,
+                                                memory_order_acquire);
+    }
+}
+
+/* The lines of the next job a worker will run: it is popped, read and written on the
+ * next call, and in a deep queue it was last touched long ago. */
+static inline void job_prefetch_run(const faas__job *job)
+{
+    const char *p = (const char *)job;
+    __builtin_prefetch(p, 1, 3);
+    __builtin_prefetch(p + FAAS__CACHELINE, 0, 3);
+    __builtin_prefetch(p + 2 * FAAS__CACHELINE, 1, 3);
+}
+
 /* A job from the cache, or a new one. */
 static faas__job *job_get(faas__sched *s)
 {
     faas__lock_take(&s->cache_lock);
     if (s->cache == NULL)
-        s->cache = atomic_exchange_explicit(&s->returned, NULL, memory_order_acquire);
+        cache_refill(s);
     faas__job *job = s->cache;
     if (job != NULL)
         s->cache = job->next;
@@ -92,6 +115,8 @@ static void job_free(faas__sched *s, faas__job *job)
  * thread. Bounding the jobs that exist, instead of counting those cached, keeps the
  * cache at most cache_max (a job enters it only while no more than that exist) without an
  * atomic on a shared line per call: allocated changes only when one is malloc'd or freed. */
+static unsigned own_lane(const faas__sched *s);
+
 static void job_put(faas__sched *s, faas__job *job)
 {
     if (job->payload != job->inline_buf)
@@ -105,11 +130,13 @@ static void job_put(faas__sched *s, faas__job *job)
         }
         atomic_fetch_add_explicit(&s->allocated, 1, memory_order_relaxed);
     }
-    /* A push-only stack emptied with one exchange: no ABA. */
-    faas__job *head = atomic_load_explicit(&s->returned, memory_order_relaxed);
+    /* A push-only stack emptied with one exchange: no ABA. A worker returns its jobs to
+     * its own lane, so that the line is not also taken by the other workers. */
+    _Atomic(faas__job *) *returned = &s->lanes[own_lane(s)].returned;
+    faas__job *head = atomic_load_explicit(returned, memory_order_relaxed);
     do
         job->next = head;
-    while (!atomic_compare_exchange_weak_explicit(&s->returned, &head, job,
+    while (!atomic_compare_exchange_weak_explicit(returned, &head, job,
                                                   memory_order_release,
                                                   memory_order_relaxed));
 }
@@ -533,19 +560,42 @@ static void run_job(faas_runtime *rt, faas__job *job)
 
 /* ---- the run queue --------------------------------------------------------------------------- */
 
+/* The runtime whose worker this thread is (NULL on any other thread), and its lane. */
+static _Thread_local const faas_runtime *tls_worker_of;
+static _Thread_local unsigned tls_lane;
+/* The lane this thread pushed its last call to: a thread's calls go round the lanes. */
+static _Thread_local unsigned tls_next_lane;
+
+bool faas__on_worker_of(const faas_runtime *rt)
+{
+    return tls_worker_of == rt;
+}
+
+/* This thread's lane if it is one of s's workers, else the first. */
+static unsigned own_lane(const faas__sched *s)
+{
+    return tls_worker_of != NULL && &tls_worker_of->sched == s ? tls_lane : 0;
+}
+
 void faas__sched_push(faas_runtime *rt, faas__job *job)
 {
     faas__sched *s = &rt->sched;
-    faas__job *head = atomic_load_explicit(&s->incoming, memory_order_relaxed);
+    unsigned k = tls_next_lane + 1;
+    if (k >= s->nlanes)
+        k = 0;
+    tls_next_lane = k;
+    _Atomic(faas__job *) *incoming = &s->lanes[k].incoming;
+    faas__job *head = atomic_load_explicit(incoming, memory_order_relaxed);
     do
         job->next = head;
-    while (!atomic_compare_exchange_weak_explicit(&s->incoming, &head, job,
+    while (!atomic_compare_exchange_weak_explicit(incoming, &head, job,
                                                   memory_order_seq_cst,
                                                   memory_order_relaxed));
-    /* A worker counts itself asleep, then looks at incoming, then waits (under the lock);
-     * this pushes, then looks at the count: one of the two sees the other. A sleeper that
-     * a wake-up is already on its way to (wakes) will look at incoming once it runs, so a
-     * burst wakes each sleeper once instead of taking the lock on every submit. */
+    /* A worker counts itself asleep, then looks at every lane, then waits (under the
+     * lock); this pushes, then looks at the count: one of the two sees the other. Any
+     * worker woken takes the call (from another's lane if need be). A sleeper that a
+     * wake-up is already on its way to (wakes) will look once it runs, so a burst wakes
+     * each sleeper once instead of taking the lock on every submit. */
     if (atomic_load(&s->sleeping) > atomic_load(&s->wakes)) {
         pthread_mutex_lock(&s->lock);
         if (atomic_load(&s->sleeping) > atomic_load(&s->wakes)) {
@@ -556,61 +606,78 @@ void faas__sched_push(faas_runtime *rt, faas__job *job)
     }
 }
 
-/* Requires s->qlock. Move what was pushed since to the end of the local FIFO, oldest
- * first; true if the FIFO is not empty. has_local is raised before incoming is emptied:
- * a worker about to sleep that finds incoming empty then sees has_local (both seq_cst),
- * so no job sits in the FIFO while a worker sleeps without having looked at it. */
-static bool refill(faas__sched *s)
+/* Requires l->lock. Move what was pushed since to the end of the lane's FIFO, oldest
+ * first. has_local is raised before incoming is emptied: a worker about to sleep that
+ * finds incoming empty then sees has_local (both seq_cst), so no job sits in a FIFO while
+ * a worker sleeps without having looked at it. */
+static void refill(faas__lane *l)
 {
-    if (s->head == NULL || atomic_load_explicit(&s->incoming, memory_order_relaxed)) {
-        if (atomic_load_explicit(&s->incoming, memory_order_relaxed) != NULL)
-            atomic_store(&s->has_local, true);
-        faas__job *newest = atomic_exchange(&s->incoming, NULL);
-        faas__job *oldest = NULL, *last = newest;
-        while (newest != NULL) {                    /* reverse: pushes are newest first */
-            faas__job *next = newest->next;
-            newest->next = oldest;
-            oldest = newest;
-            newest = next;
-        }
-        if (oldest != NULL) {
-            if (s->tail != NULL)
-                s->tail->next = oldest;
-            else
-                s->head = oldest;
-            s->tail = last;
-        }
+    if (atomic_load_explicit(&l->incoming, memory_order_relaxed) == NULL)
+        return;
+    atomic_store(&l->has_local, true);
+    faas__job *newest = atomic_exchange(&l->incoming, NULL);
+    faas__job *oldest = NULL, *last = newest;
+    while (newest != NULL) {                        /* reverse: pushes are newest first */
+        faas__job *next = newest->next;
+        newest->next = oldest;
+        oldest = newest;
+        newest = next;
     }
-    atomic_store_explicit(&s->has_local, s->head != NULL, memory_order_relaxed);
-    return s->head != NULL;
+    if (oldest != NULL) {
+        if (l->tail != NULL)
+            l->tail->next = oldest;
+        else
+            l->head = oldest;
+        l->tail = last;
+    }
+    atomic_store_explicit(&l->has_local, l->head != NULL, memory_order_relaxed);
 }
 
-/* Requires s->qlock and a non-empty FIFO. */
-static faas__job *pop(faas__sched *s)
+/* The oldest job of a lane, or NULL. Its FIFO is refilled only once empty: what is in it
+ * is older than anything pushed since, and the line submitters push on is left to them. */
+static faas__job *lane_take(faas__lane *l)
 {
-    faas__job *job = s->head;
-    s->head = job->next;
-    if (s->head == NULL) {
-        s->tail = NULL;
-        atomic_store_explicit(&s->has_local, false, memory_order_relaxed);
+    faas__lock_take(&l->lock);
+    if (l->head == NULL)
+        refill(l);
+    faas__job *job = l->head;
+    if (job != NULL) {
+        l->head = job->next;
+        if (l->head == NULL) {
+            l->tail = NULL;
+            atomic_store_explicit(&l->has_local, false, memory_order_relaxed);
+        }
+        job->next = NULL;
+        if (l->head != NULL)
+            job_prefetch_run(l->head);
     }
-    job->next = NULL;
+    faas__lock_drop(&l->lock);
     return job;
 }
 
-/* The oldest queued job, or NULL. */
-static faas__job *take_one(faas__sched *s)
+static inline bool lane_busy(faas__lane *l)
 {
-    faas__lock_take(&s->qlock);
-    faas__job *job = refill(s) ? pop(s) : NULL;
-    faas__lock_drop(&s->qlock);
+    return atomic_load(&l->incoming) != NULL || atomic_load(&l->has_local);
+}
+
+/* The oldest job of lane `own`, or else of the first other lane that has one. */
+static faas__job *take_one(faas__sched *s, unsigned own)
+{
+    faas__job *job = lane_take(&s->lanes[own]);
+    for (unsigned i = 1; job == NULL && i < s->nlanes; i++) {
+        faas__lane *l = &s->lanes[(own + i) % s->nlanes];
+        if (lane_busy(l))
+            job = lane_take(l);
+    }
     return job;
 }
 
 static inline bool work_visible(faas__sched *s)
 {
-    return atomic_load(&s->incoming) != NULL || atomic_load(&s->has_local) ||
-           atomic_load_explicit(&s->stop, memory_order_relaxed);
+    for (unsigned i = 0; i < s->nlanes; i++)
+        if (lane_busy(&s->lanes[i]))
+            return true;
+    return atomic_load_explicit(&s->stop, memory_order_relaxed);
 }
 
 /* An idle worker polls for up to *budget ns before it sleeps, so that a call arriving in
@@ -642,24 +709,18 @@ static bool spin_for_work(faas__sched *s, uint64_t *budget)
     return found;
 }
 
-/* The runtime whose worker this thread is (NULL on any other thread). */
-static _Thread_local const faas_runtime *tls_worker_of;
-
-bool faas__on_worker_of(const faas_runtime *rt)
-{
-    return tls_worker_of == rt;
-}
-
 static void *worker_main(void *arg)
 {
     faas_runtime *rt = arg;
     faas__sched *s = &rt->sched;
+    unsigned own = atomic_fetch_add(&s->lanes_taken, 1) % s->nlanes;
     tls_worker_of = rt;
+    tls_lane = own;
     uint64_t budget = s->spin_ns;
     while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
         /* One call at a time: a call taken in a batch would wait behind a long handler
          * while another worker sits idle. */
-        faas__job *job = take_one(s);
+        faas__job *job = take_one(s, own);
         if (job != NULL) {
             run_job(rt, job);
             continue;
@@ -682,15 +743,22 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Requires nothing. Every job queued now, oldest first (the FIFO is emptied). */
+/* Requires nothing. Every job queued now, lane after lane, each lane's oldest first (the
+ * FIFOs are emptied). */
 static faas__job *take_all(faas__sched *s)
 {
-    faas__lock_take(&s->qlock);
-    refill(s);
-    faas__job *all = s->head;
-    s->head = s->tail = NULL;
-    atomic_store_explicit(&s->has_local, false, memory_order_relaxed);
-    faas__lock_drop(&s->qlock);
+    faas__job *all = NULL, **end = &all;
+    for (unsigned i = 0; i < s->nlanes; i++) {
+        faas__lane *l = &s->lanes[i];
+        faas__lock_take(&l->lock);
+        refill(l);
+        *end = l->head;
+        if (l->tail != NULL)
+            end = &l->tail->next;
+        l->head = l->tail = NULL;
+        atomic_store_explicit(&l->has_local, false, memory_order_relaxed);
+        faas__lock_drop(&l->lock);
+    }
     return all;
 }
 
@@ -723,7 +791,6 @@ int faas__sched_init(faas_runtime *rt)
     int spin = o->idle_spin_us == 0 ? DEFAULT_SPIN_US : o->idle_spin_us;
     s->spin_ns = spin > 0 ? (uint64_t)spin * 1000u : 0;
     pthread_mutex_init(&s->lock, NULL);
-    faas__lock_init(&s->qlock);
     pthread_cond_init(&s->work, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -735,20 +802,31 @@ int faas__sched_init(faas_runtime *rt)
     s->cache_max = o->queue_capacity;
     s->retired = NULL;
     atomic_init(&s->has_retired, false);
-    atomic_init(&s->incoming, NULL);
-    atomic_init(&s->returned, NULL);
     atomic_init(&s->allocated, 0);
     atomic_init(&s->sleeping, 0);
     atomic_init(&s->wakes, 0);
     atomic_init(&s->spinners, 0);
-    atomic_init(&s->has_local, false);
+    atomic_init(&s->lanes_taken, 0);
     atomic_init(&s->pending, 0);
     atomic_init(&s->drainers, 0);
     atomic_init(&s->stop, false);
-    s->head = s->tail = NULL;
     s->cache = NULL;
+    s->cache_lane = 0;
     s->nthreads = 0;
     s->threads = NULL;
+    s->nlanes = o->manual || o->workers == 0 ? 1 : o->workers;
+    s->lanes = faas__zalloc_lines(s->nlanes * sizeof *s->lanes);
+    if (s->lanes == NULL)
+        return faas__fail(FAAS_ENOMEM, "faas_runtime_new: out of memory for %u run queues",
+                          s->nlanes);
+    for (unsigned i = 0; i < s->nlanes; i++) {
+        faas__lane *l = &s->lanes[i];
+        atomic_init(&l->incoming, NULL);
+        atomic_init(&l->returned, NULL);
+        faas__lock_init(&l->lock);
+        atomic_init(&l->has_local, false);
+        l->head = l->tail = NULL;
+    }
     if (o->manual)
         return FAAS_OK;
     s->threads = calloc(o->workers, sizeof *s->threads);
@@ -797,8 +875,12 @@ void faas__sched_destroy(faas_runtime *rt)
     free(s->threads);
     s->threads = NULL;
     free_list(s->cache);
-    free_list(atomic_exchange(&s->returned, NULL));
     s->cache = NULL;
+    for (unsigned i = 0; s->lanes != NULL && i < s->nlanes; i++)
+        free_list(atomic_exchange(&s->lanes[i].returned, NULL));
+    free(s->lanes);
+    s->lanes = NULL;
+    s->nlanes = 0;
     reclaim(s);                         /* nothing is pending any more */
     pthread_mutex_destroy(&s->retired_lock);
     pthread_cond_destroy(&s->work);

@@ -88,36 +88,55 @@ static inline void *faas__zalloc_lines(size_t size)
     return p;
 }
 
-typedef struct faas__sched {
-    /* Submitters push here without a lock (newest first); workers take it all at once. */
+/* A worker's own run queue. Submitters spread calls over the lanes in turn; a worker runs
+ * its own lane's calls, oldest first, and only when its lane is empty takes the oldest of
+ * another's, so two workers do not take turns on one lock and one list for every call
+ * (that hand-off was most of an async call's cost). Each group of fields is written by
+ * different threads, hence a line each. */
+typedef struct faas__lane {
+    /* Submitters push here without a lock (newest first); the lane's FIFO takes it all at
+     * once, when it is empty. */
     _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) incoming;
+    /* Finished jobs come back here (lock-free push), mostly from the lane's worker;
+     * submitters take the whole stack for reuse (the job cache) instead of a malloc and a
+     * cross-thread free per call. */
+    _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) returned;
+    /* The lane's worker takes this lock on every call; another worker only when its own
+     * lane is empty. */
+    _Alignas(FAAS__CACHELINE) faas__lock lock;  /* protects head, tail (a pop at a time) */
+    atomic_bool     has_local;      /* head != NULL, for workers that hold no lock */
+    faas__job      *head, *tail;    /* taken from incoming, oldest first */
+} faas__lane;
+
+typedef struct faas__sched {
+    /* What submitters and workers both write, seldom both at once. */
+    _Alignas(FAAS__CACHELINE) atomic_size_t pending; /* accepted, not yet completed: queued,
+                                       parked, waiting for a retry, or running */
     atomic_uint     sleeping;       /* workers asleep on work: a submitter must wake one */
     atomic_uint     wakes;          /* signals sent to sleepers not yet awake (under lock) */
-    atomic_size_t   pending;        /* accepted, not yet completed: queued, parked, waiting
-                                       for a retry, or running */
 
-    _Alignas(FAAS__CACHELINE) faas__lock qlock; /* protects head, tail (a pop at a time) */
-    faas__job      *head, *tail;    /* taken from incoming, oldest first */
+    /* Read on every call, written at start and stop. */
+    _Alignas(FAAS__CACHELINE) faas__lane *lanes; /* one per worker (one in manual mode) */
+    unsigned        nlanes;
+    atomic_uint     lanes_taken;    /* workers that have taken their lane */
+    atomic_bool     stop;           /* workers finish their current call and exit */
+    uint64_t        spin_ns;        /* the longest an idle worker polls before it sleeps */
+    size_t          cache_max;      /* queue_capacity: no more jobs are kept for reuse */
+
     pthread_mutex_t lock;           /* the conds' mutex: sleeping workers, drain */
     pthread_cond_t  work;           /* idle workers sleep here */
     pthread_cond_t  quiet;          /* faas_drain() waits here for pending == 0 */
-    atomic_bool     has_local;      /* head != NULL, for spinners that hold no lock */
     atomic_uint     drainers;       /* threads in faas_drain() */
     atomic_uint     spinners;       /* at most one idle worker polls at a time */
-    atomic_bool     stop;           /* workers finish their current call and exit */
-    uint64_t        spin_ns;        /* the longest an idle worker polls before it sleeps */
 
-    /* Finished jobs come back here from any thread (lock-free push); submitters reuse
-     * them through the cache instead of a malloc and a cross-thread free per call. The
-     * workers write this line on every job; the submitters only when the cache is empty.
-     * allocated is written only when a job is malloc'd or freed, not per call. */
-    _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) returned;
-    atomic_size_t   allocated;      /* jobs that exist: running, queued or cached */
-    size_t          cache_max;      /* queue_capacity: no more jobs are kept for reuse */
+    /* Written only when a job is malloc'd or freed, not per call. */
+    _Alignas(FAAS__CACHELINE) atomic_size_t allocated; /* jobs that exist: running, queued
+                                                          or cached */
 
     /* The submitters' line: the cache they pop from. */
-    _Alignas(FAAS__CACHELINE) faas__lock cache_lock; /* protects cache (a few instructions) */
+    _Alignas(FAAS__CACHELINE) faas__lock cache_lock; /* protects cache, cache_lane */
     faas__job      *cache;
+    unsigned        cache_lane;     /* the lane whose returned jobs the cache takes next */
 
     /* Unregistered functions an async call may still name: freed when pending is 0. */
     pthread_mutex_t retired_lock;   /* protects retired */
