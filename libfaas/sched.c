@@ -502,7 +502,16 @@ static void run_job(faas_runtime *rt, faas__job *job)
     faas_function *fn = job->fn;
     faas__slot slot;
     faas_response res;
-    int rc = faas__budget_check(fn, faas__job_id(job), job->attempt, &res);
+    /* The id's text on this stack, not in the job: the record copies it, and a job line
+     * this worker wrote would be a line the submitter reusing the job takes back from this
+     * CPU. The rare paths below (retry, dead letter, cancel) format it in the job. */
+    char idbuf[37];
+    const char *id = job->request_id;
+    if (!job->id_text) {
+        faas__request_id_format(job->id_bits, idbuf);
+        id = idbuf;
+    }
+    int rc = faas__budget_check(fn, id, job->attempt, &res);
     if (rc != FAAS_OK) {
         refuse_over_budget(rt, job, &res);
         return;
@@ -538,8 +547,8 @@ static void run_job(faas_runtime *rt, faas__job *job)
             return;
         }
     }
-    int status = faas__run(fn, &slot, job->payload, job->len, job->attempt, faas__job_id(job),
-                           &res, true, &job->queued_ns);
+    int status = faas__run(fn, &slot, job->payload, job->len, job->attempt, id, &res, true,
+                           &job->queued_ns);
     if (status != FAAS_OK && faas__retryable(status) && !job->no_retry) {
         /* Armed even while the runtime stops: the timer then fires cancelled, and the
          * call ends FAAS_ESHUTDOWN like any other call waiting for a retry. */
@@ -647,7 +656,8 @@ static faas__job *lane_take(faas__lane *l)
             l->tail = NULL;
             atomic_store_explicit(&l->has_local, false, memory_order_relaxed);
         }
-        job->next = NULL;
+        /* job->next is left as it is (whoever links the job next sets it): a line this
+         * worker did not write is one the submitter reusing the job gets back cheaper. */
         if (l->head != NULL)
             job_prefetch_run(l->head);
     }
