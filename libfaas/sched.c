@@ -586,6 +586,27 @@ static unsigned own_lane(const faas__sched *s)
     return tls_worker_of != NULL && &tls_worker_of->sched == s ? tls_lane : 0;
 }
 
+/* A job's link in a lane, read by its worker while a submitter may write it. */
+static inline faas__job *link_get(faas__job *job)
+{
+    return __atomic_load_n(&job->next, __ATOMIC_ACQUIRE);
+}
+
+static inline void link_set(faas__job *job, faas__job *next)
+{
+    __atomic_store_n(&job->next, next, __ATOMIC_RELEASE);
+}
+
+/* Append job (or the stub) to lane l. Requires l->push. tail is stored seq_cst: a worker
+ * about to sleep looks at it (see faas__sched_push). */
+static inline void lane_append(faas__lane *l, faas__job *job)
+{
+    link_set(job, NULL);
+    faas__job *prev = atomic_load_explicit(&l->tail, memory_order_relaxed);
+    atomic_store(&l->tail, job);
+    link_set(prev, job);
+}
+
 void faas__sched_push(faas_runtime *rt, faas__job *job)
 {
     faas__sched *s = &rt->sched;
@@ -593,13 +614,10 @@ void faas__sched_push(faas_runtime *rt, faas__job *job)
     if (k >= s->nlanes)
         k = 0;
     tls_next_lane = k;
-    _Atomic(faas__job *) *incoming = &s->lanes[k].incoming;
-    faas__job *head = atomic_load_explicit(incoming, memory_order_relaxed);
-    do
-        job->next = head;
-    while (!atomic_compare_exchange_weak_explicit(incoming, &head, job,
-                                                  memory_order_seq_cst,
-                                                  memory_order_relaxed));
+    faas__lane *l = &s->lanes[k];
+    faas__lock_take(&l->push);
+    lane_append(l, job);
+    faas__lock_drop(&l->push);
     /* A worker counts itself asleep, then looks at every lane, then waits (under the
      * lock); this pushes, then looks at the count: one of the two sees the other. Any
      * worker woken takes the call (from another's lane if need be). A sleeper that a
@@ -615,59 +633,59 @@ void faas__sched_push(faas_runtime *rt, faas__job *job)
     }
 }
 
-/* Requires l->lock. Move what was pushed since to the end of the lane's FIFO, oldest
- * first. has_local is raised before incoming is emptied: a worker about to sleep that
- * finds incoming empty then sees has_local (both seq_cst), so no job sits in a FIFO while
- * a worker sleeps without having looked at it. */
-static void refill(faas__lane *l)
+/* Requires l->lock. The oldest job of lane l, or NULL if it has none. */
+static faas__job *lane_pop(faas__lane *l)
 {
-    if (atomic_load_explicit(&l->incoming, memory_order_relaxed) == NULL)
-        return;
-    atomic_store(&l->has_local, true);
-    faas__job *newest = atomic_exchange(&l->incoming, NULL);
-    faas__job *oldest = NULL, *last = newest;
-    while (newest != NULL) {                        /* reverse: pushes are newest first */
-        faas__job *next = newest->next;
-        newest->next = oldest;
-        oldest = newest;
-        newest = next;
+    faas__job *head = atomic_load_explicit(&l->head, memory_order_relaxed);
+    faas__job *next = link_get(head);
+    if (head == &l->stub) {
+        if (next == NULL) {
+            if (atomic_load(&l->tail) == &l->stub)
+                return NULL;                        /* empty */
+            faas__lock_take(&l->push);              /* a push half done: let it finish */
+            faas__lock_drop(&l->push);
+            next = link_get(head);
+        }
+        head = next;
+        atomic_store_explicit(&l->head, head, memory_order_relaxed);
+        next = link_get(head);
     }
-    if (oldest != NULL) {
-        if (l->tail != NULL)
-            l->tail->next = oldest;
-        else
-            l->head = oldest;
-        l->tail = last;
+    if (next == NULL) {
+        /* head is the last job linked. If it is the tail, the stub goes behind it (tail
+         * is then never a job that has left); if not, a push after it is half done and
+         * has finished once the lock is ours. */
+        faas__lock_take(&l->push);
+        if (atomic_load_explicit(&l->tail, memory_order_relaxed) == head)
+            lane_append(l, &l->stub);
+        faas__lock_drop(&l->push);
+        next = link_get(head);
     }
-    atomic_store_explicit(&l->has_local, l->head != NULL, memory_order_relaxed);
+    atomic_store_explicit(&l->head, next, memory_order_relaxed);
+    /* head's link is left as it is (whoever links the job next sets it): a line this
+     * worker did not write is one the submitter reusing the job gets back cheaper. */
+    return head;
 }
 
-/* The oldest job of a lane, or NULL. Its FIFO is refilled only once empty: what is in it
- * is older than anything pushed since, and the line submitters push on is left to them. */
+/* The oldest job of a lane, or NULL; the next one is fetched while this one runs (in a
+ * deep queue it was written long ago by its submitter). */
 static faas__job *lane_take(faas__lane *l)
 {
     faas__lock_take(&l->lock);
-    if (l->head == NULL)
-        refill(l);
-    faas__job *job = l->head;
+    faas__job *job = lane_pop(l);
     if (job != NULL) {
-        l->head = job->next;
-        if (l->head == NULL) {
-            l->tail = NULL;
-            atomic_store_explicit(&l->has_local, false, memory_order_relaxed);
-        }
-        /* job->next is left as it is (whoever links the job next sets it): a line this
-         * worker did not write is one the submitter reusing the job gets back cheaper. */
-        if (l->head != NULL)
-            job_prefetch_run(l->head);
+        faas__job *next = atomic_load_explicit(&l->head, memory_order_relaxed);
+        if (next != &l->stub)
+            job_prefetch_run(next);
     }
     faas__lock_drop(&l->lock);
     return job;
 }
 
+/* Has lane l a job (or one half pushed)? Any thread, no lock. A job is always either
+ * behind head or at tail, the stub being neither only while the lane is empty. */
 static inline bool lane_busy(faas__lane *l)
 {
-    return atomic_load(&l->incoming) != NULL || atomic_load(&l->has_local);
+    return atomic_load(&l->tail) != &l->stub || atomic_load(&l->head) != &l->stub;
 }
 
 /* The oldest job of lane `own`, or else of the first other lane that has one. */
@@ -754,21 +772,21 @@ static void *worker_main(void *arg)
 }
 
 /* Requires nothing. Every job queued now, lane after lane, each lane's oldest first (the
- * FIFOs are emptied). */
+ * lanes are emptied), linked by next. */
 static faas__job *take_all(faas__sched *s)
 {
     faas__job *all = NULL, **end = &all;
     for (unsigned i = 0; i < s->nlanes; i++) {
         faas__lane *l = &s->lanes[i];
         faas__lock_take(&l->lock);
-        refill(l);
-        *end = l->head;
-        if (l->tail != NULL)
-            end = &l->tail->next;
-        l->head = l->tail = NULL;
-        atomic_store_explicit(&l->has_local, false, memory_order_relaxed);
+        faas__job *job;
+        while ((job = lane_pop(l)) != NULL) {
+            *end = job;
+            end = &job->next;
+        }
         faas__lock_drop(&l->lock);
     }
+    *end = NULL;
     return all;
 }
 
@@ -831,11 +849,12 @@ int faas__sched_init(faas_runtime *rt)
                           s->nlanes);
     for (unsigned i = 0; i < s->nlanes; i++) {
         faas__lane *l = &s->lanes[i];
-        atomic_init(&l->incoming, NULL);
-        atomic_init(&l->returned, NULL);
+        faas__lock_init(&l->push);
         faas__lock_init(&l->lock);
-        atomic_init(&l->has_local, false);
-        l->head = l->tail = NULL;
+        l->stub.next = NULL;
+        atomic_init(&l->tail, &l->stub);
+        atomic_init(&l->head, &l->stub);
+        atomic_init(&l->returned, NULL);
     }
     if (o->manual)
         return FAAS_OK;

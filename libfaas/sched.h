@@ -94,18 +94,24 @@ static inline void *faas__zalloc_lines(size_t size)
  * (that hand-off was most of an async call's cost). Each group of fields is written by
  * different threads, hence a line each. */
 typedef struct faas__lane {
-    /* Submitters push here without a lock (newest first); the lane's FIFO takes it all at
-     * once, when it is empty. */
-    _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) incoming;
+    /* Submitters append here, under push (a few stores): a FIFO linked from its oldest job
+     * (head) to its newest (tail), so the lane's worker pops calls in order without first
+     * walking a batch to reverse it (a chain of misses in a deep queue). The node stub
+     * stands in for the empty queue and goes behind the last job when it is popped, so that
+     * tail is never a job that has left the queue (Vyukov's intrusive MPSC queue, with the
+     * lock in place of its exchange: a worker that finds a push half done waits for the
+     * lock instead of spinning on the link). */
+    _Alignas(FAAS__CACHELINE) faas__lock push; /* protects the link from tail (submitters) */
+    _Atomic(faas__job *) tail;      /* the newest job, or stub */
     /* Finished jobs come back here (lock-free push), mostly from the lane's worker;
      * submitters take the whole stack for reuse (the job cache) instead of a malloc and a
      * cross-thread free per call. */
     _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) returned;
     /* The lane's worker takes this lock on every call; another worker only when its own
      * lane is empty. */
-    _Alignas(FAAS__CACHELINE) faas__lock lock;  /* protects head, tail (a pop at a time) */
-    atomic_bool     has_local;      /* head != NULL, for workers that hold no lock */
-    faas__job      *head, *tail;    /* taken from incoming, oldest first */
+    _Alignas(FAAS__CACHELINE) faas__lock lock;  /* protects popping from head */
+    _Atomic(faas__job *) head;      /* the oldest job, or stub (read by idle workers) */
+    faas__job       stub;           /* only its link is used */
 } faas__lane;
 
 typedef struct faas__sched {

@@ -746,6 +746,61 @@ static void no_call_waits_behind_a_long_one(void **state)
     faas_runtime_free(rt);
 }
 
+/* One worker, two submitters: each submitter's calls run in the order it made them (the
+ * run queue is FIFO; the two submitters' pushes race on it), and none is lost. */
+#define ORDER_N 20000
+static struct {
+    faas_runtime *rt;
+    atomic_uint   ran;
+    unsigned      last[2];      /* written only on the one worker */
+    unsigned      out_of_order;
+} ORDER;
+
+static int record_order(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)ctx; (void)len;
+    unsigned who = 0, seq = 0;
+    if (sscanf(payload, "%u %u", &who, &seq) == 2 && who < 2) {
+        if (seq != ORDER.last[who] + 1)
+            ORDER.out_of_order++;
+        ORDER.last[who] = seq;
+    }
+    atomic_fetch_add(&ORDER.ran, 1);
+    return 0;
+}
+
+static void *submit_in_order(void *arg)
+{
+    unsigned who = (unsigned)(uintptr_t)arg;
+    for (unsigned seq = 1; seq <= scaled(ORDER_N); seq++) {
+        char p[32];
+        int n = snprintf(p, sizeof p, "%u %u", who, seq);
+        while (faas_invoke_async(ORDER.rt, "order", p, (size_t)n, NULL, NULL, NULL) ==
+               FAAS_EBUSY)
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void one_worker_runs_each_submitters_calls_in_order(void **state)
+{
+    (void)state;
+    memset(&ORDER, 0, sizeof ORDER);
+    ORDER.rt = plain_runtime(1, NULL, NULL);
+    ASSERT_OK(faas_register(ORDER.rt, "order", record_order, NULL));
+    pthread_t t[2];
+    for (uintptr_t i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, submit_in_order, (void *)i), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    ASSERT_OK(faas_drain(ORDER.rt, 600000));
+    assert_int_equal(atomic_load(&ORDER.ran), 2 * scaled(ORDER_N));
+    assert_int_equal(ORDER.out_of_order, 0);
+    assert_int_equal(ORDER.last[0], scaled(ORDER_N));
+    assert_int_equal(ORDER.last[1], scaled(ORDER_N));
+    faas_runtime_free(ORDER.rt);
+}
+
 static void drain_with_ten_thousand_queued(void **state)
 {
     (void)state;
@@ -1023,6 +1078,7 @@ int main(void)
         cmocka_unit_test(a_function_at_its_limit_starves_no_one),
         cmocka_unit_test(unregister_with_a_held_slot_queued),
         cmocka_unit_test(no_call_waits_behind_a_long_one),
+        cmocka_unit_test(one_worker_runs_each_submitters_calls_in_order),
         cmocka_unit_test(drain_with_ten_thousand_queued),
         cmocka_unit_test(futures_on_workers),
         cmocka_unit_test(callbacks_may_reenter),
