@@ -570,10 +570,10 @@ static void run_job(faas_runtime *rt, faas__job *job)
 /* ---- the run queue --------------------------------------------------------------------------- */
 
 /* The runtime whose worker this thread is (NULL on any other thread), and its lane. */
-static _Thread_local const faas_runtime *tls_worker_of;
-static _Thread_local unsigned tls_lane;
+static _Thread_local const faas_runtime *tls_worker_of __attribute__((tls_model("initial-exec")));
+static _Thread_local unsigned tls_lane __attribute__((tls_model("initial-exec")));
 /* The lane this thread pushed its last call to: a thread's calls go round the lanes. */
-static _Thread_local unsigned tls_next_lane;
+static _Thread_local unsigned tls_next_lane __attribute__((tls_model("initial-exec")));
 
 bool faas__on_worker_of(const faas_runtime *rt)
 {
