@@ -861,7 +861,7 @@ int faas_journal_stats_get(faas_runtime *rt, faas_journal_stats *out)
     if (rt == NULL || out == NULL)
         return faas__fail(FAAS_EINVAL, "faas_journal_stats_get: NULL argument");
     memset(out, 0, sizeof *out);
-    out->pending = atomic_load(&rt->sched.pending);
+    out->pending = faas__sched_pending(rt);
     faas__journal *j = rt->journal;
     if (j == NULL)
         return FAAS_OK;
@@ -869,7 +869,7 @@ int faas_journal_stats_get(faas_runtime *rt, faas_journal_stats *out)
     *out = j->st;
     out->enabled = 1;
     out->error = j->error;
-    out->pending = atomic_load(&rt->sched.pending);
+    out->pending = faas__sched_pending(rt);
     out->live = j->nlive;
     out->unreplayed = j->nreplay;
     out->bytes = j->seg_bytes + j->doomed_bytes;

@@ -45,7 +45,7 @@ static int view_take(faas_runtime *rt, view *v)
         faas__counters_sum(fn->counters, &f->s);
         faas__pool_counts(fn, &f->live, &f->busy);
     }
-    v->pending = atomic_load_explicit(&rt->sched.pending, memory_order_relaxed);
+    v->pending = faas__sched_pending(rt);
     return FAAS_OK;
 }
 

@@ -302,10 +302,9 @@ int faas_run_pending(faas_runtime *rt)
  * when the test moves it, so stop when nothing can run. */
 static int drain_manual(faas_runtime *rt, uint64_t deadline, uint64_t real_deadline)
 {
-    faas__sched *s = &rt->sched;
     for (;;) {
         int ran = faas_run_pending(rt);
-        if (atomic_load(&s->pending) == 0)
+        if (faas__sched_pending(rt) == 0)
             return FAAS_OK;
         if (ran > 0 && faas__sys_mono_ns() < real_deadline)  /* callbacks queueing work */
             continue;
@@ -314,7 +313,7 @@ static int drain_manual(faas_runtime *rt, uint64_t deadline, uint64_t real_deadl
         if (rt->opts.clock.mono_ns != NULL || next == UINT64_MAX || next > deadline ||
             now >= deadline)
             return faas__fail(FAAS_ETIMEOUT, "faas_drain: %zu calls still pending",
-                              atomic_load(&s->pending));
+                              faas__sched_pending(rt));
         if (next > now) {
             struct timespec ts = { (time_t)((next - now) / 1000000000u),
                                    (long)((next - now) % 1000000000u) };
@@ -341,11 +340,11 @@ int faas_drain(faas_runtime *rt, unsigned timeout_ms)
     int rc = FAAS_OK;
     pthread_mutex_lock(&s->lock);
     atomic_fetch_add(&s->drainers, 1);
-    while (atomic_load(&s->pending) > 0) {
+    while (faas__sched_pending(rt) > 0) {
         if (pthread_cond_timedwait(&s->quiet, &s->lock, &at) != 0 &&
-            atomic_load(&s->pending) > 0) {
+            faas__sched_pending(rt) > 0) {
             rc = faas__fail(FAAS_ETIMEOUT, "faas_drain: %zu calls still pending after %u ms",
-                            atomic_load(&s->pending), timeout_ms);
+                            faas__sched_pending(rt), timeout_ms);
             break;
         }
     }

@@ -41,6 +41,23 @@ struct faas_future {
 
 static void retry_fire(faas__timer *t, int cancelled);
 
+/* The runtime whose worker this thread is (NULL on any other thread), and its lane. */
+static _Thread_local const faas_runtime *tls_worker_of __attribute__((tls_model("initial-exec")));
+static _Thread_local unsigned tls_lane __attribute__((tls_model("initial-exec")));
+/* The lane this thread pushed its last call to: a thread's calls go round the lanes. */
+static _Thread_local unsigned tls_next_lane __attribute__((tls_model("initial-exec")));
+
+bool faas__on_worker_of(const faas_runtime *rt)
+{
+    return tls_worker_of == rt;
+}
+
+/* This thread's lane if it is one of s's workers, else the first. */
+static unsigned own_lane(const faas__sched *s)
+{
+    return tls_worker_of != NULL && &tls_worker_of->sched == s ? tls_lane : 0;
+}
+
 
 /* The lines of a job the submitter writes (its first 128 bytes and a small payload's first
  * bytes, which share a line with request_id), fetched for writing while it finishes the
@@ -115,7 +132,6 @@ static void job_free(faas__sched *s, faas__job *job)
  * thread. Bounding the jobs that exist, instead of counting those cached, keeps the
  * cache at most cache_max (a job enters it only while no more than that exist) without an
  * atomic on a shared line per call: allocated changes only when one is malloc'd or freed. */
-static unsigned own_lane(const faas__sched *s);
 
 static void job_put(faas__sched *s, faas__job *job)
 {
@@ -190,12 +206,33 @@ const char *faas__job_id(faas__job *job)
     return job->request_id;
 }
 
+/* The completions counted so far: read before accepted, the difference never falls below
+ * the calls pending at the end (a completion follows its acceptance). */
+static size_t completions(const faas__sched *s)
+{
+    size_t n = atomic_load(&s->completed_other);
+    for (unsigned i = 0; i < s->nlanes; i++)
+        n += atomic_load(&s->lanes[i].completed);
+    return n;
+}
+
+static size_t sched_pending(const faas__sched *s)
+{
+    size_t done = completions(s);
+    return atomic_load(&s->accepted) - done;
+}
+
+size_t faas__sched_pending(const faas_runtime *rt)
+{
+    return sched_pending(&rt->sched);
+}
+
 /* Free the retired functions if no call is pending (nothing can name them then). */
 static void reclaim(faas__sched *s)
 {
     pthread_mutex_lock(&s->retired_lock);
     faas_function *list = NULL;
-    if (atomic_load(&s->pending) == 0) {
+    if (sched_pending(s) == 0) {
         list = s->retired;
         s->retired = NULL;
         atomic_store(&s->has_retired, false);
@@ -219,10 +256,19 @@ void faas__sched_retire(faas_runtime *rt, faas_function *fn)
     reclaim(s);
 }
 
-/* One accepted call less; the last one wakes faas_drain and frees retired functions. */
+/* One accepted call less (completed, or not accepted after all): on the worker's own line
+ * if a worker of s completed it. The last one wakes faas_drain and frees retired
+ * functions: with a drainer or a retired function, each completion looks whether it was
+ * the last (the later of two racing completions sees both: seq_cst, each adds first). */
 static void unaccept(faas__sched *s)
 {
-    if (atomic_fetch_sub(&s->pending, 1) == 1) {
+    atomic_size_t *done = &s->completed_other;
+    if (tls_worker_of != NULL && &tls_worker_of->sched == s)
+        done = &s->lanes[tls_lane].completed;
+    atomic_fetch_add(done, 1);
+    if ((atomic_load(&s->drainers) > 0 ||
+         atomic_load_explicit(&s->has_retired, memory_order_relaxed)) &&
+        sched_pending(s) == 0) {
         if (atomic_load(&s->drainers) > 0) {
             pthread_mutex_lock(&s->lock);
             pthread_cond_broadcast(&s->quiet);
@@ -569,23 +615,6 @@ static void run_job(faas_runtime *rt, faas__job *job)
 
 /* ---- the run queue --------------------------------------------------------------------------- */
 
-/* The runtime whose worker this thread is (NULL on any other thread), and its lane. */
-static _Thread_local const faas_runtime *tls_worker_of __attribute__((tls_model("initial-exec")));
-static _Thread_local unsigned tls_lane __attribute__((tls_model("initial-exec")));
-/* The lane this thread pushed its last call to: a thread's calls go round the lanes. */
-static _Thread_local unsigned tls_next_lane __attribute__((tls_model("initial-exec")));
-
-bool faas__on_worker_of(const faas_runtime *rt)
-{
-    return tls_worker_of == rt;
-}
-
-/* This thread's lane if it is one of s's workers, else the first. */
-static unsigned own_lane(const faas__sched *s)
-{
-    return tls_worker_of != NULL && &tls_worker_of->sched == s ? tls_lane : 0;
-}
-
 /* A job's link in a lane, read by its worker while a submitter may write it. */
 static inline faas__job *link_get(faas__job *job)
 {
@@ -835,7 +864,9 @@ int faas__sched_init(faas_runtime *rt)
     atomic_init(&s->wakes, 0);
     atomic_init(&s->spinners, 0);
     atomic_init(&s->lanes_taken, 0);
-    atomic_init(&s->pending, 0);
+    atomic_init(&s->accepted, 0);
+    atomic_init(&s->completed_seen, 0);
+    atomic_init(&s->completed_other, 0);
     atomic_init(&s->drainers, 0);
     atomic_init(&s->stop, false);
     s->cache = NULL;
@@ -851,6 +882,7 @@ int faas__sched_init(faas_runtime *rt)
         faas__lane *l = &s->lanes[i];
         faas__lock_init(&l->push);
         faas__lock_init(&l->lock);
+        atomic_init(&l->completed, 0);
         l->stub.next = NULL;
         atomic_init(&l->tail, &l->stub);
         atomic_init(&l->head, &l->stub);
@@ -936,7 +968,15 @@ static int accept_call(faas_runtime *rt, faas_function *fn, const char *name,
     if (limits && len > rt->opts.max_payload_async)
         return faas__fail(FAAS_ETOOLARGE, "%zu byte payload is too large for the Event "
                           "invocation type (limit %zu bytes)", len, rt->opts.max_payload_async);
-    size_t before = atomic_fetch_add(&s->pending, 1);
+    /* The calls pending before this one, against the completions seen last: too many
+     * (never too few), so only then are the completions counted again. */
+    size_t before = atomic_fetch_add(&s->accepted, 1) -
+                    atomic_load_explicit(&s->completed_seen, memory_order_relaxed);
+    if (limits && before >= rt->opts.queue_capacity) {
+        size_t done = completions(s);
+        atomic_store_explicit(&s->completed_seen, done, memory_order_relaxed);
+        before = atomic_load(&s->accepted) - 1 - done;
+    }
     if (limits && before >= rt->opts.queue_capacity) {
         unaccept(s);
         return faas__fail(FAAS_EBUSY, "the queue is full: %zu calls pending (queue_capacity)",

@@ -110,15 +110,24 @@ typedef struct faas__lane {
     /* The lane's worker takes this lock on every call; another worker only when its own
      * lane is empty. */
     _Alignas(FAAS__CACHELINE) faas__lock lock;  /* protects popping from head */
+    atomic_size_t   completed;      /* calls its worker completed (only it writes) */
     _Atomic(faas__job *) head;      /* the oldest job, or stub (read by idle workers) */
     faas__job       stub;           /* only its link is used */
 } faas__lane;
 
 typedef struct faas__sched {
-    /* What submitters and workers both write, seldom both at once. */
-    _Alignas(FAAS__CACHELINE) atomic_size_t pending; /* accepted, not yet completed: queued,
-                                       parked, waiting for a retry, or running */
-    atomic_uint     sleeping;       /* workers asleep on work: a submitter must wake one */
+    /* The calls pending (accepted, not yet completed: queued, parked, waiting for a retry,
+     * or running) are accepted minus the completions, counted apart: submitters add to
+     * accepted, each worker to its lane's completed, other threads to completed_other (see
+     * faas__sched_pending). One count that every call added to and took from moved its line
+     * between the CPUs twice a call. */
+    _Alignas(FAAS__CACHELINE) atomic_size_t accepted;
+    atomic_size_t   completed_seen; /* the completions at a recent look: queue_capacity's
+                                       check reads them again only once it seems reached */
+    atomic_size_t   completed_other;
+    /* What submitters read on every call and idle workers write. */
+    _Alignas(FAAS__CACHELINE) atomic_uint sleeping; /* workers asleep on work: a submitter
+                                       must wake one */
     atomic_uint     wakes;          /* signals sent to sleepers not yet awake (under lock) */
 
     /* Read on every call, written at start and stop. */
@@ -157,6 +166,10 @@ typedef struct faas__sched {
 #define FAAS__PARKED 1
 
 int  faas__sched_init(faas_runtime *rt);
+/* Async calls accepted and not yet completed. Never below the true count at the moment it
+ * returns (the completions are read first); exact when none is submitted or completed
+ * meanwhile. 0 therefore means none is pending. */
+size_t faas__sched_pending(const faas_runtime *rt);
 /* Stop the workers after their current call (and its callback); join them. */
 void faas__sched_stop(faas_runtime *rt);
 /* Complete every queued job with FAAS_ESHUTDOWN, on this thread. */

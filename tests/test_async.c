@@ -801,6 +801,55 @@ static void one_worker_runs_each_submitters_calls_in_order(void **state)
     faas_runtime_free(ORDER.rt);
 }
 
+/* queue_capacity counts the calls pending exactly, round after round, with the workers'
+ * completions counted apart from the submitters' acceptances: C calls that hold their
+ * workers (or wait for one) fill it, the next is refused, and once they complete there is
+ * room for C again. */
+#define CAP_C 8
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    unsigned        open_round;
+} CAP = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+
+static int cap_hold(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)ctx; (void)len;
+    unsigned round = (unsigned)strtoul(payload, NULL, 10);
+    pthread_mutex_lock(&CAP.mu);
+    while (CAP.open_round < round)
+        pthread_cond_wait(&CAP.cv, &CAP.mu);
+    pthread_mutex_unlock(&CAP.mu);
+    return 0;
+}
+
+static void queue_capacity_is_exact_on_workers(void **state)
+{
+    (void)state;
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.workers = 2;
+    o.queue_capacity = CAP_C;
+    faas_runtime *rt;
+    ASSERT_OK(faas_runtime_new(&rt, &o));
+    ASSERT_OK(faas_register(rt, "hold", cap_hold, NULL));
+    for (unsigned round = 1; round <= 50; round++) {
+        char p[16];
+        int n = snprintf(p, sizeof p, "%u", round);
+        for (unsigned i = 0; i < CAP_C; i++)
+            ASSERT_OK(faas_invoke_async(rt, "hold", p, (size_t)n, NULL, NULL, NULL));
+        assert_int_equal(faas_invoke_async(rt, "hold", p, (size_t)n, NULL, NULL, NULL),
+                         FAAS_EBUSY);
+        assert_non_null(strstr(faas_last_error(), "8 calls pending"));
+        pthread_mutex_lock(&CAP.mu);
+        CAP.open_round = round;
+        pthread_cond_broadcast(&CAP.cv);
+        pthread_mutex_unlock(&CAP.mu);
+        ASSERT_OK(faas_drain(rt, 60000));
+    }
+    faas_runtime_free(rt);
+}
+
 static void drain_with_ten_thousand_queued(void **state)
 {
     (void)state;
@@ -1079,6 +1128,7 @@ int main(void)
         cmocka_unit_test(unregister_with_a_held_slot_queued),
         cmocka_unit_test(no_call_waits_behind_a_long_one),
         cmocka_unit_test(one_worker_runs_each_submitters_calls_in_order),
+        cmocka_unit_test(queue_capacity_is_exact_on_workers),
         cmocka_unit_test(drain_with_ten_thousand_queued),
         cmocka_unit_test(futures_on_workers),
         cmocka_unit_test(callbacks_may_reenter),
