@@ -13,6 +13,7 @@
 
 #include <linux/futex.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,6 +55,14 @@ static inline void faas__lock_take(faas__lock *l)
     if (!atomic_compare_exchange_strong_explicit(l, &c, 1, memory_order_acquire,
                                                  memory_order_relaxed))
         faas__lock_wait_(l);
+}
+
+/* Take it if it is free; false at once if not. */
+static inline bool faas__lock_try(faas__lock *l)
+{
+    int c = 0;
+    return atomic_compare_exchange_strong_explicit(l, &c, 1, memory_order_acquire,
+                                                   memory_order_relaxed);
 }
 
 static inline void faas__lock_drop(faas__lock *l)

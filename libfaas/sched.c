@@ -266,8 +266,7 @@ static void unaccept(faas__sched *s)
     if (tls_worker_of != NULL && &tls_worker_of->sched == s)
         done = &s->lanes[tls_lane].completed;
     atomic_fetch_add(done, 1);
-    if ((atomic_load(&s->drainers) > 0 ||
-         atomic_load_explicit(&s->has_retired, memory_order_relaxed)) &&
+    if ((atomic_load(&s->drainers) > 0 || atomic_load(&s->has_retired)) &&
         sched_pending(s) == 0) {
         if (atomic_load(&s->drainers) > 0) {
             pthread_mutex_lock(&s->lock);
@@ -717,9 +716,50 @@ static inline bool lane_busy(faas__lane *l)
     return atomic_load(&l->tail) != &l->stub || atomic_load(&l->head) != &l->stub;
 }
 
-/* The oldest job of lane `own`, or else of the first other lane that has one. */
-static faas__job *take_one(faas__sched *s, unsigned own)
+/* Requires l->lock: when the oldest job of lane l was queued, or UINT64_MAX if none is
+ * linked yet. */
+static uint64_t lane_oldest_ns(faas__lane *l)
 {
+    faas__job *head = atomic_load_explicit(&l->head, memory_order_relaxed);
+    if (head == &l->stub)
+        head = link_get(head);
+    return head != NULL ? head->queued_ns : UINT64_MAX;
+}
+
+/* Every STEAL_EVERY calls a worker with a lane of its own to run looks whether another
+ * lane's oldest job waited longer than its own, and takes it if so: a lane whose worker
+ * is held by a long call is emptied by the others even while their own lanes never are
+ * (without this, its calls would wait for that call to end under a steady load). Only
+ * a lane whose lock is free at once is looked at. */
+#define STEAL_EVERY 16
+
+static faas__job *take_older(faas__sched *s, unsigned own)
+{
+    faas__lane *mine = &s->lanes[own];
+    faas__lock_take(&mine->lock);
+    uint64_t my_oldest = lane_oldest_ns(mine);
+    faas__lock_drop(&mine->lock);
+    for (unsigned i = 1; i < s->nlanes; i++) {
+        faas__lane *l = &s->lanes[(own + i) % s->nlanes];
+        if (!lane_busy(l) || !faas__lock_try(&l->lock))
+            continue;
+        faas__job *job = lane_oldest_ns(l) < my_oldest ? lane_pop(l) : NULL;
+        faas__lock_drop(&l->lock);
+        if (job != NULL)
+            return job;
+    }
+    return NULL;
+}
+
+/* The oldest job of lane `own`, or else of the first other lane that has one; now and
+ * then the oldest of another lane if it is older (take_older). */
+static faas__job *take_one(faas__sched *s, unsigned own, unsigned *turn)
+{
+    if (s->nlanes > 1 && ++*turn % STEAL_EVERY == 0) {
+        faas__job *older = take_older(s, own);
+        if (older != NULL)
+            return older;
+    }
     faas__job *job = lane_take(&s->lanes[own]);
     for (unsigned i = 1; job == NULL && i < s->nlanes; i++) {
         faas__lane *l = &s->lanes[(own + i) % s->nlanes];
@@ -774,10 +814,11 @@ static void *worker_main(void *arg)
     tls_worker_of = rt;
     tls_lane = own;
     uint64_t budget = s->spin_ns;
+    unsigned turn = 0;
     while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
         /* One call at a time: a call taken in a batch would wait behind a long handler
          * while another worker sits idle. */
-        faas__job *job = take_one(s, own);
+        faas__job *job = take_one(s, own, &turn);
         if (job != NULL) {
             run_job(rt, job);
             continue;
@@ -937,12 +978,13 @@ void faas__sched_destroy(faas_runtime *rt)
     s->threads = NULL;
     free_list(s->cache);
     s->cache = NULL;
+    reclaim(s);                         /* nothing is pending any more (before the lanes
+                                           go: their completions count) */
     for (unsigned i = 0; s->lanes != NULL && i < s->nlanes; i++)
         free_list(atomic_exchange(&s->lanes[i].returned, NULL));
     free(s->lanes);
     s->lanes = NULL;
     s->nlanes = 0;
-    reclaim(s);                         /* nothing is pending any more */
     pthread_mutex_destroy(&s->retired_lock);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->quiet);
@@ -968,14 +1010,19 @@ static int accept_call(faas_runtime *rt, faas_function *fn, const char *name,
     if (limits && len > rt->opts.max_payload_async)
         return faas__fail(FAAS_ETOOLARGE, "%zu byte payload is too large for the Event "
                           "invocation type (limit %zu bytes)", len, rt->opts.max_payload_async);
-    /* The calls pending before this one, against the completions seen last: too many
-     * (never too few), so only then are the completions counted again. */
-    size_t before = atomic_fetch_add(&s->accepted, 1) -
-                    atomic_load_explicit(&s->completed_seen, memory_order_relaxed);
+    /* The calls pending before this one: the acceptances before it less completions
+     * counted before it was accepted. Those are completions of calls accepted earlier, so
+     * the count is too high (by what completed since), never too low: queue_capacity is
+     * never exceeded. Only when the count seems to reach it is the call withdrawn and the
+     * completions counted again, then accepted anew against them: exact but for calls that
+     * complete meanwhile, and of two calls racing for the last place one gets it. */
+    size_t seen = atomic_load_explicit(&s->completed_seen, memory_order_acquire);
+    size_t before = atomic_fetch_add(&s->accepted, 1) - seen;
     if (limits && before >= rt->opts.queue_capacity) {
-        size_t done = completions(s);
-        atomic_store_explicit(&s->completed_seen, done, memory_order_relaxed);
-        before = atomic_load(&s->accepted) - 1 - done;
+        unaccept(s);
+        seen = completions(s);
+        atomic_store_explicit(&s->completed_seen, seen, memory_order_release);
+        before = atomic_fetch_add(&s->accepted, 1) - seen;
     }
     if (limits && before >= rt->opts.queue_capacity) {
         unaccept(s);

@@ -850,6 +850,128 @@ static void queue_capacity_is_exact_on_workers(void **state)
     faas_runtime_free(rt);
 }
 
+/* A worker held by a long call does not hold the calls queued behind it while the other
+ * worker's own queue never empties. Each quick call, run on the free worker, queues two
+ * more (calls from one thread go round the workers' queues: one to each), so that
+ * worker's queue is never empty when it looks; the calls queued for the held worker must
+ * still be run, oldest first, long before the chain ends. */
+#define CHAIN_N 2000
+static struct {
+    faas_runtime *rt;
+    atomic_uint   queued;       /* quick calls queued so far */
+    atomic_uint   done;         /* quick calls completed so far */
+    unsigned      seed_done[2]; /* when each of the first two completed (1-based) */
+    gate          release;
+    gate          go;           /* the chain starts once both seeds are queued */
+    atomic_int    long_running;
+} CHAIN = { .release = GATE_INIT, .go = GATE_INIT };
+
+static int chain_long(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)ctx; (void)payload; (void)len;
+    atomic_store(&CHAIN.long_running, 1);
+    gate_wait(&CHAIN.release);
+    return 0;
+}
+
+static int chain_quick(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)ctx; (void)len;
+    unsigned seq = (unsigned)strtoul(payload, NULL, 10);
+    if (seq <= 2)
+        gate_wait(&CHAIN.go);
+    for (int i = 0; i < 2; i++) {
+        unsigned next = atomic_fetch_add(&CHAIN.queued, 1) + 1;
+        if (next > CHAIN_N) {
+            atomic_fetch_sub(&CHAIN.queued, 1);
+            break;
+        }
+        char p[16];
+        int n = snprintf(p, sizeof p, "%u", next);
+        if (faas_invoke_async(CHAIN.rt, "quick", p, (size_t)n, NULL, NULL, NULL) != FAAS_OK)
+            atomic_fetch_sub(&CHAIN.queued, 1);
+    }
+    unsigned order = atomic_fetch_add(&CHAIN.done, 1) + 1;
+    if (seq == 1 || seq == 2)
+        CHAIN.seed_done[seq - 1] = order;
+    return 0;
+}
+
+static void a_held_worker_s_queue_is_taken_under_load(void **state)
+{
+    (void)state;
+    CHAIN.rt = plain_runtime(2, NULL, NULL);
+    ASSERT_OK(faas_register(CHAIN.rt, "long", chain_long, NULL));
+    ASSERT_OK(faas_register(CHAIN.rt, "quick", chain_quick, NULL));
+    ASSERT_OK(faas_invoke_async(CHAIN.rt, "long", NULL, 0, NULL, NULL, NULL));
+    while (atomic_load(&CHAIN.long_running) == 0)     /* one worker is held */
+        sched_yield();
+    atomic_store(&CHAIN.queued, 2);
+    ASSERT_OK(faas_invoke_async(CHAIN.rt, "quick", "1", 1, NULL, NULL, NULL));
+    ASSERT_OK(faas_invoke_async(CHAIN.rt, "quick", "2", 1, NULL, NULL, NULL));
+    gate_open(&CHAIN.go);
+    while (atomic_load(&CHAIN.done) < CHAIN_N)        /* all run on the free worker */
+        sched_yield();
+    print_message("# the first two quick calls completed %u and %u of %u\n",
+                  CHAIN.seed_done[0], CHAIN.seed_done[1], CHAIN_N);
+    /* One of them was queued for the held worker. Taken only once the free worker's own
+     * queue emptied, it would complete after about half of the chain. */
+    assert_true(CHAIN.seed_done[0] < CHAIN_N / 4);
+    assert_true(CHAIN.seed_done[1] < CHAIN_N / 4);
+    gate_open(&CHAIN.release);
+    ASSERT_OK(faas_drain(CHAIN.rt, 60000));
+    faas_runtime_free(CHAIN.rt);
+}
+
+/* Four threads race to submit to a full queue whose calls never complete meanwhile, and
+ * every refusal is counted as a completion of the call it withdrew: never more than
+ * queue_capacity calls are accepted, and the last place is not lost to the race. */
+static struct {
+    faas_runtime *rt;
+    atomic_uint   accepted;
+    gate          release;
+} RACE = { .release = GATE_INIT };
+
+static int race_hold(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)ctx; (void)payload; (void)len;
+    gate_wait(&RACE.release);
+    return 0;
+}
+
+static void *race_submit(void *arg)
+{
+    (void)arg;
+    for (unsigned refused = 0; refused < 20000;) {
+        int rc = faas_invoke_async(RACE.rt, "hold", "r", 1, NULL, NULL, NULL);
+        if (rc == FAAS_OK)
+            atomic_fetch_add(&RACE.accepted, 1);
+        else
+            refused++;
+    }
+    return NULL;
+}
+
+static void queue_capacity_holds_when_submitters_race(void **state)
+{
+    (void)state;
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.workers = 2;
+    o.queue_capacity = CAP_C;
+    ASSERT_OK(faas_runtime_new(&RACE.rt, &o));
+    ASSERT_OK(faas_register(RACE.rt, "hold", race_hold, NULL));
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race_submit, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(atomic_load(&RACE.accepted), CAP_C);
+    gate_open(&RACE.release);
+    ASSERT_OK(faas_drain(RACE.rt, 60000));
+    faas_runtime_free(RACE.rt);
+}
+
 static void drain_with_ten_thousand_queued(void **state)
 {
     (void)state;
@@ -1129,6 +1251,8 @@ int main(void)
         cmocka_unit_test(no_call_waits_behind_a_long_one),
         cmocka_unit_test(one_worker_runs_each_submitters_calls_in_order),
         cmocka_unit_test(queue_capacity_is_exact_on_workers),
+        cmocka_unit_test(a_held_worker_s_queue_is_taken_under_load),
+        cmocka_unit_test(queue_capacity_holds_when_submitters_race),
         cmocka_unit_test(drain_with_ten_thousand_queued),
         cmocka_unit_test(futures_on_workers),
         cmocka_unit_test(callbacks_may_reenter),
