@@ -823,15 +823,22 @@ static int cap_hold(faas_ctx *ctx, const void *payload, size_t len)
     return 0;
 }
 
-static void queue_capacity_is_exact_on_workers(void **state)
+/* Two workers and a queue_capacity of CAP_C. */
+static faas_runtime *small_queue_runtime(void)
 {
-    (void)state;
     faas_options o;
     memset(&o, 0, sizeof o);
     o.workers = 2;
     o.queue_capacity = CAP_C;
-    faas_runtime *rt;
+    faas_runtime *rt = NULL;
     ASSERT_OK(faas_runtime_new(&rt, &o));
+    return rt;
+}
+
+static void queue_capacity_is_exact_on_workers(void **state)
+{
+    (void)state;
+    faas_runtime *rt = small_queue_runtime();
     ASSERT_OK(faas_register(rt, "hold", cap_hold, NULL));
     for (unsigned round = 1; round <= 50; round++) {
         char p[16];
@@ -955,11 +962,7 @@ static void *race_submit(void *arg)
 static void queue_capacity_holds_when_submitters_race(void **state)
 {
     (void)state;
-    faas_options o;
-    memset(&o, 0, sizeof o);
-    o.workers = 2;
-    o.queue_capacity = CAP_C;
-    ASSERT_OK(faas_runtime_new(&RACE.rt, &o));
+    RACE.rt = small_queue_runtime();
     ASSERT_OK(faas_register(RACE.rt, "hold", race_hold, NULL));
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
