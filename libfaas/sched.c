@@ -52,12 +52,11 @@ bool faas__on_worker_of(const faas_runtime *rt)
     return tls_worker_of == rt;
 }
 
-/* This thread's lane if it is one of s's workers, else the first. */
-static unsigned own_lane(const faas__sched *s)
+/* This thread's lane if it is one of s's workers, else NULL. */
+static faas__lane *worker_lane(const faas__sched *s)
 {
-    return tls_worker_of != NULL && &tls_worker_of->sched == s ? tls_lane : 0;
+    return tls_worker_of != NULL && &tls_worker_of->sched == s ? &s->lanes[tls_lane] : NULL;
 }
-
 
 /* The lines of a job the submitter writes (its first 128 bytes and a small payload's first
  * bytes, which share a line with request_id), fetched for writing while it finishes the
@@ -87,8 +86,9 @@ static void cache_refill(faas__sched *s)
     }
 }
 
-/* The lines of the next job a worker will run: it is popped, read and written on the
- * next call, and in a deep queue it was last touched long ago. */
+/* The lines of the next job a worker will run: it is popped and read on the next call
+ * (its first line written when it is returned), and in a deep queue it was last touched
+ * long ago. */
 static inline void job_prefetch_run(const faas__job *job)
 {
     const char *p = (const char *)job;
@@ -132,7 +132,6 @@ static void job_free(faas__sched *s, faas__job *job)
  * thread. Bounding the jobs that exist, instead of counting those cached, keeps the
  * cache at most cache_max (a job enters it only while no more than that exist) without an
  * atomic on a shared line per call: allocated changes only when one is malloc'd or freed. */
-
 static void job_put(faas__sched *s, faas__job *job)
 {
     if (job->payload != job->inline_buf)
@@ -148,7 +147,8 @@ static void job_put(faas__sched *s, faas__job *job)
     }
     /* A push-only stack emptied with one exchange: no ABA. A worker returns its jobs to
      * its own lane, so that the line is not also taken by the other workers. */
-    _Atomic(faas__job *) *returned = &s->lanes[own_lane(s)].returned;
+    faas__lane *mine = worker_lane(s);
+    _Atomic(faas__job *) *returned = &(mine != NULL ? mine : &s->lanes[0])->returned;
     faas__job *head = atomic_load_explicit(returned, memory_order_relaxed);
     do
         job->next = head;
@@ -262,10 +262,8 @@ void faas__sched_retire(faas_runtime *rt, faas_function *fn)
  * the last (the later of two racing completions sees both: seq_cst, each adds first). */
 static void unaccept(faas__sched *s)
 {
-    atomic_size_t *done = &s->completed_other;
-    if (tls_worker_of != NULL && &tls_worker_of->sched == s)
-        done = &s->lanes[tls_lane].completed;
-    atomic_fetch_add(done, 1);
+    faas__lane *mine = worker_lane(s);
+    atomic_fetch_add(mine != NULL ? &mine->completed : &s->completed_other, 1);
     if ((atomic_load(&s->drainers) > 0 || atomic_load(&s->has_retired)) &&
         sched_pending(s) == 0) {
         if (atomic_load(&s->drainers) > 0) {

@@ -37,9 +37,10 @@ typedef struct faas__job faas__job;
  * request id's text on its own stack, so that the submitter reusing the job does not take
  * a line back that the worker wrote (request_id is written in the job only for a caller
  * that asked for it, a retry, a dead letter or a cancellation). The rest is read only on
- * the paths that need it (parking, retries). In a deep queue each line a call touches is a miss on both sides, so the
- * common path keeps to as few lines as it can (3 or 4 of the 312 bytes' 5 or 6 lines for a
- * small payload; every call used to write and read all of them). */
+ * the paths that need it (parking, retries). In a deep queue each line a call touches is a
+ * miss on both sides, so the common path keeps to as few lines as it can (3 or 4 of the
+ * 312 bytes' 5 or 6 lines for a small payload; every call used to write and read all of
+ * them). */
 struct faas__job {
     /* 64 bytes: the queue, the call and its accounting */
     faas__job      *next;           /* a queue, its function's parked list, or the cache */
@@ -59,8 +60,8 @@ struct faas__job {
     size_t          len;
     unsigned char  *payload;        /* inline_buf, or a malloc'd copy; NUL-terminated */
     faas__jentry    jent;           /* its place in the journal (kind NONE: not in one) */
-    /* request_id, then the payload: the line a worker writes the id's text into is the
-     * one a small payload starts in, which it reads anyway */
+    /* request_id, then the payload: the line the id's text is written into (see above)
+     * is the one a small payload starts in */
     char            request_id[37]; /* its text, made when first needed (see above) */
     unsigned char   inline_buf[FAAS__JOB_INLINE];
     /* Off the common path, not reset per call: prev is never read (a parked list is walked
