@@ -97,15 +97,45 @@ static inline void job_prefetch_run(const faas__job *job)
     __builtin_prefetch(p + 2 * FAAS__CACHELINE, 1, 3);
 }
 
+#define SLOT_MASK (FAAS__LANE_SLOTS - 1)
+
+/* Requires s->cache_lock: a job some lane's worker put back in its ring, the lanes tried in
+ * turn from the last one that had one, or NULL. The next one is fetched meanwhile. */
+static faas__job *back_take(faas__sched *s)
+{
+    for (unsigned i = 0; i < s->nlanes; i++) {
+        faas__lane *l = &s->lanes[s->cache_lane];
+        _Atomic(faas__job *) *slot = &l->back[l->back_head & SLOT_MASK];
+        faas__job *job = atomic_load_explicit(slot, memory_order_acquire);
+        if (job != NULL) {
+            atomic_store_explicit(slot, NULL, memory_order_relaxed);
+            l->back_head++;
+            faas__job *next = atomic_load_explicit(&l->back[l->back_head & SLOT_MASK],
+                                                   memory_order_relaxed);
+            if (next != NULL)
+                job_prefetch(next);
+            return job;
+        }
+        s->cache_lane = s->cache_lane + 1 < s->nlanes ? s->cache_lane + 1 : 0;
+    }
+    return NULL;
+}
+
 /* A job from the cache, or a new one. */
 static faas__job *job_get(faas__sched *s)
 {
     faas__lock_take(&s->cache_lock);
-    if (s->cache == NULL)
-        cache_refill(s);
     faas__job *job = s->cache;
-    if (job != NULL)
+    if (job == NULL)
+        job = back_take(s);
+    else
         s->cache = job->next;
+    if (job == NULL) {
+        cache_refill(s);
+        job = s->cache;
+        if (job != NULL)
+            s->cache = job->next;
+    }
     faas__job *next = s->cache;
     faas__lock_drop(&s->cache_lock);
     if (job != NULL) {
@@ -145,9 +175,18 @@ static void job_put(faas__sched *s, faas__job *job)
         }
         atomic_fetch_add_explicit(&s->allocated, 1, memory_order_relaxed);
     }
-    /* A push-only stack emptied with one exchange: no ABA. A worker returns its jobs to
-     * its own lane, so that the line is not also taken by the other workers. */
+    /* A worker returns its jobs to its own lane's ring, so that neither the job's line
+     * nor the ring's is also taken by the other workers. */
     faas__lane *mine = worker_lane(s);
+    if (mine != NULL) {
+        _Atomic(faas__job *) *slot = &mine->back[mine->back_tail & SLOT_MASK];
+        if (atomic_load_explicit(slot, memory_order_relaxed) == NULL) {
+            atomic_store_explicit(slot, job, memory_order_release);
+            mine->back_tail++;
+            return;
+        }
+    }
+    /* A push-only stack emptied with one exchange: no ABA. */
     _Atomic(faas__job *) *returned = &(mine != NULL ? mine : &s->lanes[0])->returned;
     faas__job *head = atomic_load_explicit(returned, memory_order_relaxed);
     do
@@ -612,27 +651,6 @@ static void run_job(faas_runtime *rt, faas__job *job)
 
 /* ---- the run queue --------------------------------------------------------------------------- */
 
-/* A job's link in a lane, read by its worker while a submitter may write it. */
-static inline faas__job *link_get(faas__job *job)
-{
-    return __atomic_load_n(&job->next, __ATOMIC_ACQUIRE);
-}
-
-static inline void link_set(faas__job *job, faas__job *next)
-{
-    __atomic_store_n(&job->next, next, __ATOMIC_RELEASE);
-}
-
-/* Append job (or the stub) to lane l. Requires l->push. tail is stored seq_cst: a worker
- * about to sleep looks at it (see faas__sched_push). */
-static inline void lane_append(faas__lane *l, faas__job *job)
-{
-    link_set(job, NULL);
-    faas__job *prev = atomic_load_explicit(&l->tail, memory_order_relaxed);
-    atomic_store(&l->tail, job);
-    link_set(prev, job);
-}
-
 void faas__sched_push(faas_runtime *rt, faas__job *job)
 {
     faas__sched *s = &rt->sched;
@@ -642,7 +660,21 @@ void faas__sched_push(faas_runtime *rt, faas__job *job)
     tls_next_lane = k;
     faas__lane *l = &s->lanes[k];
     faas__lock_take(&l->push);
-    lane_append(l, job);
+    _Atomic(faas__job *) *slot = &l->slot[l->ptail & SLOT_MASK];
+    if (l->over_head == NULL && atomic_load_explicit(slot, memory_order_relaxed) == NULL) {
+        atomic_store(slot, job);        /* seq_cst: a worker about to sleep looks at it */
+        l->ptail++;
+    } else {
+        /* The ring is full, or was and its overflow has calls still: behind them. */
+        job->next = NULL;
+        if (l->over_head == NULL) {
+            l->over_head = job;
+            atomic_store(&l->overflowed, true);
+        } else {
+            l->over_tail->next = job;
+        }
+        l->over_tail = job;
+    }
     faas__lock_drop(&l->push);
     /* A worker counts itself asleep, then looks at every lane, then waits (under the
      * lock); this pushes, then looks at the count: one of the two sees the other. Any
@@ -659,37 +691,53 @@ void faas__sched_push(faas_runtime *rt, faas__job *job)
     }
 }
 
+/* Requires l->lock, and l->push: the ring is empty; the overflow list becomes the
+ * backlog (its calls are older than any a submitter puts in the ring from now on). */
+static void lane_take_overflow(faas__lane *l)
+{
+    if (atomic_load_explicit(&l->slot[atomic_load_explicit(&l->chead, memory_order_relaxed)
+                                      & SLOT_MASK], memory_order_relaxed) != NULL)
+        return;                 /* filled since it was looked at: the ring's calls first */
+    atomic_store_explicit(&l->backlog, l->over_head, memory_order_release);
+    l->over_head = NULL;
+    l->over_tail = NULL;
+    atomic_store_explicit(&l->overflowed, false, memory_order_release);
+}
+
 /* Requires l->lock. The oldest job of lane l, or NULL if it has none. */
 static faas__job *lane_pop(faas__lane *l)
 {
-    faas__job *head = atomic_load_explicit(&l->head, memory_order_relaxed);
-    faas__job *next = link_get(head);
-    if (head == &l->stub) {
-        if (next == NULL) {
-            if (atomic_load(&l->tail) == &l->stub)
-                return NULL;                        /* empty */
-            faas__lock_take(&l->push);              /* a push half done: let it finish */
-            faas__lock_drop(&l->push);
-            next = link_get(head);
-        }
-        head = next;
-        atomic_store_explicit(&l->head, head, memory_order_relaxed);
-        next = link_get(head);
+    faas__job *job = atomic_load_explicit(&l->backlog, memory_order_relaxed);
+    if (job != NULL) {
+        atomic_store_explicit(&l->backlog, job->next, memory_order_relaxed);
+        return job;
     }
-    if (next == NULL) {
-        /* head is the last job linked. If it is the tail, the stub goes behind it (tail
-         * is then never a job that has left); if not, a push after it is half done and
-         * has finished once the lock is ours. */
+    unsigned h = atomic_load_explicit(&l->chead, memory_order_relaxed);
+    _Atomic(faas__job *) *slot = &l->slot[h & SLOT_MASK];
+    job = atomic_load_explicit(slot, memory_order_acquire);
+    if (job == NULL) {
+        if (!atomic_load_explicit(&l->overflowed, memory_order_acquire))
+            return NULL;                                /* empty */
         faas__lock_take(&l->push);
-        if (atomic_load_explicit(&l->tail, memory_order_relaxed) == head)
-            lane_append(l, &l->stub);
+        lane_take_overflow(l);
         faas__lock_drop(&l->push);
-        next = link_get(head);
+        return lane_pop(l);
     }
-    atomic_store_explicit(&l->head, next, memory_order_relaxed);
-    /* head's link is left as it is (whoever links the job next sets it): a line this
-     * worker did not write is one the submitter reusing the job gets back cheaper. */
-    return head;
+    atomic_store_explicit(slot, NULL, memory_order_relaxed);
+    atomic_store_explicit(&l->chead, h + 1, memory_order_relaxed);
+    return job;
+}
+
+/* Requires l->lock: the job lane_pop would return next, or NULL (not looking past the
+ * ring into the overflow list). */
+static faas__job *lane_peek(faas__lane *l)
+{
+    faas__job *job = atomic_load_explicit(&l->backlog, memory_order_relaxed);
+    if (job == NULL) {
+        unsigned h = atomic_load_explicit(&l->chead, memory_order_relaxed);
+        job = atomic_load_explicit(&l->slot[h & SLOT_MASK], memory_order_acquire);
+    }
+    return job;
 }
 
 /* The oldest job of a lane, or NULL; the next one is fetched while this one runs (in a
@@ -699,29 +747,32 @@ static faas__job *lane_take(faas__lane *l)
     faas__lock_take(&l->lock);
     faas__job *job = lane_pop(l);
     if (job != NULL) {
-        faas__job *next = atomic_load_explicit(&l->head, memory_order_relaxed);
-        if (next != &l->stub)
+        faas__job *next = lane_peek(l);
+        if (next != NULL)
             job_prefetch_run(next);
     }
     faas__lock_drop(&l->lock);
     return job;
 }
 
-/* Has lane l a job (or one half pushed)? Any thread, no lock. A job is always either
- * behind head or at tail, the stub being neither only while the lane is empty. */
+/* Has lane l a job? Any thread, no lock. seq_cst, as the submitter's store into the ring
+ * (see faas__sched_push). A worker taking from the lane meanwhile may make this miss a
+ * call; that worker looks again before it sleeps. */
 static inline bool lane_busy(faas__lane *l)
 {
-    return atomic_load(&l->tail) != &l->stub || atomic_load(&l->head) != &l->stub;
+    unsigned h = atomic_load(&l->chead);
+    return atomic_load(&l->slot[h & SLOT_MASK]) != NULL || atomic_load(&l->overflowed) ||
+           atomic_load(&l->backlog) != NULL;
 }
 
-/* Requires l->lock: when the oldest job of lane l was queued, or UINT64_MAX if none is
- * linked yet. */
+/* Requires l->lock: when the oldest job of lane l was queued; 0 if its calls wait only in
+ * the overflow list (the oldest, then), UINT64_MAX if it has none. */
 static uint64_t lane_oldest_ns(faas__lane *l)
 {
-    faas__job *head = atomic_load_explicit(&l->head, memory_order_relaxed);
-    if (head == &l->stub)
-        head = link_get(head);
-    return head != NULL ? head->queued_ns : UINT64_MAX;
+    faas__job *job = lane_peek(l);
+    if (job != NULL)
+        return job->queued_ns;
+    return atomic_load_explicit(&l->overflowed, memory_order_acquire) ? 0 : UINT64_MAX;
 }
 
 /* Every STEAL_EVERY calls a worker with a lane of its own to run looks whether another
@@ -922,9 +973,18 @@ int faas__sched_init(faas_runtime *rt)
         faas__lock_init(&l->push);
         faas__lock_init(&l->lock);
         atomic_init(&l->completed, 0);
-        l->stub.next = NULL;
-        atomic_init(&l->tail, &l->stub);
-        atomic_init(&l->head, &l->stub);
+        l->ptail = 0;
+        l->over_head = NULL;
+        l->over_tail = NULL;
+        atomic_init(&l->overflowed, false);
+        atomic_init(&l->chead, 0);
+        atomic_init(&l->backlog, NULL);
+        l->back_head = 0;
+        l->back_tail = 0;
+        for (unsigned j = 0; j < FAAS__LANE_SLOTS; j++) {
+            atomic_init(&l->slot[j], NULL);
+            atomic_init(&l->back[j], NULL);
+        }
         atomic_init(&l->returned, NULL);
     }
     if (o->manual)
@@ -978,8 +1038,11 @@ void faas__sched_destroy(faas_runtime *rt)
     s->cache = NULL;
     reclaim(s);                         /* nothing is pending any more (before the lanes
                                            go: their completions count) */
-    for (unsigned i = 0; s->lanes != NULL && i < s->nlanes; i++)
+    for (unsigned i = 0; s->lanes != NULL && i < s->nlanes; i++) {
         free_list(atomic_exchange(&s->lanes[i].returned, NULL));
+        for (unsigned j = 0; j < FAAS__LANE_SLOTS; j++)
+            free(atomic_exchange(&s->lanes[i].back[j], NULL));
+    }
     free(s->lanes);
     s->lanes = NULL;
     s->nlanes = 0;

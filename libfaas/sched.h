@@ -33,17 +33,18 @@ typedef struct faas__slot {
 
 typedef struct faas__job faas__job;
 /* Ordered by who touches what on every call. The submitter writes the first 128 bytes and
- * the payload's first bytes; a worker reads them and returns the job (next): it makes the
- * request id's text on its own stack, so that the submitter reusing the job does not take
- * a line back that the worker wrote (request_id is written in the job only for a caller
- * that asked for it, a retry, a dead letter or a cancellation). The rest is read only on
- * the paths that need it (parking, retries). In a deep queue each line a call touches is a
- * miss on both sides, so the common path keeps to as few lines as it can (3 or 4 of the
- * 312 bytes' 5 or 6 lines for a small payload; every call used to write and read all of
- * them). */
+ * the payload's first bytes; a worker reads them and puts the job back in a ring, writing
+ * none of its lines on the common path: it makes the request id's text on its own stack,
+ * so that the submitter reusing the job does not take a line back that the worker wrote
+ * (request_id is written in the job only for a caller that asked for it, a retry, a dead
+ * letter or a cancellation). The rest is read only on the paths that need it (parking,
+ * retries). In a deep queue each line a call touches is a miss on both sides, so the
+ * common path keeps to as few lines as it can (3 or 4 of the 312 bytes' 5 or 6 lines for a
+ * small payload; every call used to write and read all of them). */
 struct faas__job {
     /* 64 bytes: the queue, the call and its accounting */
-    faas__job      *next;           /* a queue, its function's parked list, or the cache */
+    faas__job      *next;           /* an overflow list, its function's parked list, or the
+                                       cache */
     faas_function  *fn;             /* a reference is held until the job is released */
     void          (*cb)(const faas_response *res, void *arg);
     void           *arg;
@@ -91,31 +92,50 @@ static inline void *faas__zalloc_lines(size_t size)
     return p;
 }
 
+/* Slots in a lane's ring (a power of two): the calls a lane holds before its submitters
+ * append to its overflow list instead. */
+#define FAAS__LANE_SLOTS 256
+
 /* A worker's own run queue. Submitters spread calls over the lanes in turn; a worker runs
  * its own lane's calls, oldest first, and only when its lane is empty takes the oldest of
  * another's, so two workers do not take turns on one lock and one list for every call
  * (that hand-off was most of an async call's cost). Each group of fields is written by
- * different threads, hence a line each. */
+ * different threads, hence a line each.
+ *
+ * A call waits in one of three places, in this order of age: the backlog (calls the lane's
+ * worker took from the overflow list at once, oldest first), the ring, the overflow list.
+ * The ring is an array of job pointers, NULL where free: a submitter fills the slot at
+ * ptail, a worker empties the one at chead, and neither writes the other's index, so while
+ * the workers keep up the only lines that cross between the CPUs are the slots' (eight to
+ * a line) and the jobs'. A linked queue moved its tail's line, and a stub's, to the worker
+ * and back on every call. A submitter that finds the ring full appends to the overflow
+ * list, and keeps appending there while the list has calls (so none overtakes an older
+ * one); a worker that finds the ring empty takes the whole list as its backlog. */
 typedef struct faas__lane {
-    /* Submitters append here, under push (a few stores): a FIFO linked from its oldest job
-     * (head) to its newest (tail), so the lane's worker pops calls in order without first
-     * walking a batch to reverse it (a chain of misses in a deep queue). The node stub
-     * stands in for the empty queue and goes behind the last job when it is popped, so that
-     * tail is never a job that has left the queue (Vyukov's intrusive MPSC queue, with the
-     * lock in place of its exchange: a worker that finds a push half done waits for the
-     * lock instead of spinning on the link). */
-    _Alignas(FAAS__CACHELINE) faas__lock push; /* protects the link from tail (submitters) */
-    _Atomic(faas__job *) tail;      /* the newest job, or stub */
-    /* Finished jobs come back here (lock-free push), mostly from the lane's worker;
-     * submitters take the whole stack for reuse (the job cache) instead of a malloc and a
-     * cross-thread free per call. */
+    /* Submitters' line. */
+    _Alignas(FAAS__CACHELINE) faas__lock push; /* protects ptail and the overflow list */
+    unsigned        ptail;          /* the slot the next call goes to (modulo the size) */
+    faas__job      *over_head;      /* the overflow list, oldest first, linked by next */
+    faas__job      *over_tail;
+    /* over_head is not NULL; written only when that changes, read by an idle worker. */
+    _Alignas(FAAS__CACHELINE) atomic_bool overflowed;
+    /* Finished jobs come back for reuse (the job cache) instead of a malloc and a
+     * cross-thread free per call: the lane's worker puts them in the ring back, other
+     * threads (and the worker when back is full) push them on the stack returned, a
+     * lock-free stack submitters take whole. back is a ring as the run queue's is: the
+     * worker fills the slot at back_tail, a submitter (under the cache's lock) empties the
+     * one at back_head, so a worker writes no line of a job it returns. */
     _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) returned;
+    unsigned        back_head;      /* under the sched's cache_lock */
+    _Alignas(FAAS__CACHELINE) unsigned back_tail;   /* the lane's worker's */
     /* The lane's worker takes this lock on every call; another worker only when its own
-     * lane is empty. */
-    _Alignas(FAAS__CACHELINE) faas__lock lock;  /* protects popping from head */
+     * lane is empty, or now and then to take an older call. */
+    _Alignas(FAAS__CACHELINE) faas__lock lock;  /* protects chead and the backlog */
+    atomic_uint     chead;          /* the slot of the oldest call in the ring */
+    _Atomic(faas__job *) backlog;   /* calls older than the ring's, linked by next */
     atomic_size_t   completed;      /* calls its worker completed (only it writes) */
-    _Atomic(faas__job *) head;      /* the oldest job, or stub (read by idle workers) */
-    faas__job       stub;           /* only its link is used */
+    _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) slot[FAAS__LANE_SLOTS];
+    _Alignas(FAAS__CACHELINE) _Atomic(faas__job *) back[FAAS__LANE_SLOTS];
 } faas__lane;
 
 typedef struct faas__sched {

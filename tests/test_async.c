@@ -801,6 +801,67 @@ static void one_worker_runs_each_submitters_calls_in_order(void **state)
     faas_runtime_free(ORDER.rt);
 }
 
+/* A queue deeper than a worker's ring (FAAS__LANE_SLOTS, 256) keeps its order: the calls
+ * that find the ring full wait in an overflow list, those that come while it has calls
+ * go behind them, and once the worker takes the list, new calls go to the ring again
+ * behind it. One worker, held while DEEP_N calls queue; then DEEP_N more while it runs
+ * them. Every call runs once, in the order it was made. */
+#define DEEP_N 1000
+static gate deep_gate = GATE_INIT;
+static int deep_hold(faas_ctx *ctx, const void *payload, size_t len)
+{
+    (void)ctx; (void)payload; (void)len;
+    gate_wait(&deep_gate);
+    return 0;
+}
+
+static void submit_seq(unsigned from, unsigned to)
+{
+    for (unsigned seq = from; seq <= to; seq++) {
+        char p[32];
+        int n = snprintf(p, sizeof p, "0 %u", seq);
+        ASSERT_OK(faas_invoke_async(ORDER.rt, "order", p, (size_t)n, NULL, NULL, NULL));
+    }
+}
+
+static void a_deep_queue_keeps_its_order(void **state)
+{
+    (void)state;
+    memset(&ORDER, 0, sizeof ORDER);
+    ORDER.rt = plain_runtime(1, NULL, NULL);
+    ASSERT_OK(faas_register(ORDER.rt, "order", record_order, NULL));
+    ASSERT_OK(faas_register(ORDER.rt, "hold", deep_hold, NULL));
+    ASSERT_OK(faas_invoke_async(ORDER.rt, "hold", NULL, 0, NULL, NULL, NULL));
+    submit_seq(1, DEEP_N);
+    gate_open(&deep_gate);
+    submit_seq(DEEP_N + 1, 2 * DEEP_N);
+    ASSERT_OK(faas_drain(ORDER.rt, 600000));
+    assert_int_equal(atomic_load(&ORDER.ran), 2 * DEEP_N);
+    assert_int_equal(ORDER.out_of_order, 0);
+    assert_int_equal(ORDER.last[0], 2 * DEEP_N);
+    faas_runtime_free(ORDER.rt);
+}
+
+/* The same in manual mode: the host's faas_run_pending() runs ring and overflow in order. */
+static void a_deep_manual_queue_keeps_its_order(void **state)
+{
+    (void)state;
+    memset(&ORDER, 0, sizeof ORDER);
+    faas_options o;
+    memset(&o, 0, sizeof o);
+    o.manual = 1;
+    ASSERT_OK(faas_runtime_new(&ORDER.rt, &o));
+    ASSERT_OK(faas_register(ORDER.rt, "order", record_order, NULL));
+    submit_seq(1, DEEP_N);
+    assert_int_equal(faas_run_pending(ORDER.rt), DEEP_N);
+    submit_seq(DEEP_N + 1, DEEP_N + 300);
+    assert_int_equal(faas_run_pending(ORDER.rt), 300);
+    assert_int_equal(atomic_load(&ORDER.ran), DEEP_N + 300);
+    assert_int_equal(ORDER.out_of_order, 0);
+    assert_int_equal(ORDER.last[0], DEEP_N + 300);
+    faas_runtime_free(ORDER.rt);
+}
+
 /* queue_capacity counts the calls pending exactly, round after round, with the workers'
  * completions counted apart from the submitters' acceptances: C calls that hold their
  * workers (or wait for one) fill it, the next is refused, and once they complete there is
@@ -1256,6 +1317,8 @@ int main(void)
         cmocka_unit_test(queue_capacity_is_exact_on_workers),
         cmocka_unit_test(a_held_worker_s_queue_is_taken_under_load),
         cmocka_unit_test(queue_capacity_holds_when_submitters_race),
+        cmocka_unit_test(a_deep_queue_keeps_its_order),
+        cmocka_unit_test(a_deep_manual_queue_keeps_its_order),
         cmocka_unit_test(drain_with_ten_thousand_queued),
         cmocka_unit_test(futures_on_workers),
         cmocka_unit_test(callbacks_may_reenter),
