@@ -60,8 +60,9 @@ static faas__lane *worker_lane(const faas__sched *s)
 
 /* The lines of a job the submitter writes (its first 128 bytes and a small payload's first
  * bytes, which share a line with request_id), fetched for writing while it finishes the
- * current call: a cached job was last written by a worker on the other core, and without
- * this every submit waited for its lines one miss at a time. */
+ * current call: a cached job was last read by a worker on the other core (and written, if
+ * it came back through a stack), and without this every submit waited for its lines one
+ * miss at a time. */
 static inline void job_prefetch(const faas__job *job)
 {
     /* Addresses at most a line apart up to the payload's 16th byte: every line of that
@@ -86,15 +87,15 @@ static void cache_refill(faas__sched *s)
     }
 }
 
-/* The lines of the next job a worker will run: it is popped and read on the next call
- * (its first line written when it is returned), and in a deep queue it was last touched
- * long ago. */
+/* The lines of the next job a worker will run, read on its next call: the submitter has
+ * just written them on its own core, or, in a deep queue, long ago. A worker writes none
+ * of them on the common path. */
 static inline void job_prefetch_run(const faas__job *job)
 {
     const char *p = (const char *)job;
-    __builtin_prefetch(p, 1, 3);
+    __builtin_prefetch(p, 0, 3);
     __builtin_prefetch(p + FAAS__CACHELINE, 0, 3);
-    __builtin_prefetch(p + 2 * FAAS__CACHELINE, 1, 3);
+    __builtin_prefetch(p + 2 * FAAS__CACHELINE, 0, 3);
 }
 
 #define SLOT_MASK (FAAS__LANE_SLOTS - 1)
@@ -677,7 +678,9 @@ void faas__sched_push(faas_runtime *rt, faas__job *job)
     }
     faas__lock_drop(&l->push);
     /* A worker counts itself asleep, then looks at every lane, then waits (under the
-     * lock); this pushes, then looks at the count: one of the two sees the other. Any
+     * lock); this pushes, then looks at the count: one of the two sees the other (a call
+     * appended to an overflow list that has calls already is seen through overflowed,
+     * stored when the list began). Any
      * worker woken takes the call (from another's lane if need be). A sleeper that a
      * wake-up is already on its way to (wakes) will look once it runs, so a burst wakes
      * each sleeper once instead of taking the lock on every submit. */
@@ -691,8 +694,11 @@ void faas__sched_push(faas_runtime *rt, faas__job *job)
     }
 }
 
-/* Requires l->lock, and l->push: the ring is empty; the overflow list becomes the
- * backlog (its calls are older than any a submitter puts in the ring from now on). */
+/* Requires l->lock and l->push. If the ring is empty, the overflow list becomes the backlog
+ * (its calls are older than any a submitter puts in the ring from now on). If it is not,
+ * nothing: between the caller's look at the ring and its look at overflowed, submitters
+ * filled the ring and began a new overflow list, whose calls are younger than the ring's.
+ * (That window is a few instructions wide: no test reaches it.) */
 static void lane_take_overflow(faas__lane *l)
 {
     if (atomic_load_explicit(&l->slot[atomic_load_explicit(&l->chead, memory_order_relaxed)
@@ -963,11 +969,12 @@ int faas__sched_init(faas_runtime *rt)
     s->cache_lane = 0;
     s->nthreads = 0;
     s->threads = NULL;
-    s->nlanes = o->manual || o->workers == 0 ? 1 : o->workers;
-    s->lanes = faas__zalloc_lines(s->nlanes * sizeof *s->lanes);
-    if (s->lanes == NULL)
+    unsigned nlanes = o->manual || o->workers == 0 ? 1 : o->workers;
+    s->lanes = faas__zalloc_lines(nlanes * sizeof *s->lanes);
+    if (s->lanes == NULL)       /* nlanes stays 0: faas__sched_destroy looks at none */
         return faas__fail(FAAS_ENOMEM, "faas_runtime_new: out of memory for %u run queues",
-                          s->nlanes);
+                          nlanes);
+    s->nlanes = nlanes;
     for (unsigned i = 0; i < s->nlanes; i++) {
         faas__lane *l = &s->lanes[i];
         faas__lock_init(&l->push);

@@ -43,8 +43,9 @@ typedef struct faas__job faas__job;
  * small payload; every call used to write and read all of them). */
 struct faas__job {
     /* 64 bytes: the queue, the call and its accounting */
-    faas__job      *next;           /* an overflow list, its function's parked list, or the
-                                       cache */
+    faas__job      *next;           /* a lane's overflow list or backlog, a batch taken
+                                       whole, its function's parked list, the cache or a
+                                       stack of returned jobs */
     faas_function  *fn;             /* a reference is held until the job is released */
     void          (*cb)(const faas_response *res, void *arg);
     void           *arg;
@@ -105,19 +106,21 @@ static inline void *faas__zalloc_lines(size_t size)
  * A call waits in one of three places, in this order of age: the backlog (calls the lane's
  * worker took from the overflow list at once, oldest first), the ring, the overflow list.
  * The ring is an array of job pointers, NULL where free: a submitter fills the slot at
- * ptail, a worker empties the one at chead, and neither writes the other's index, so while
- * the workers keep up the only lines that cross between the CPUs are the slots' (eight to
- * a line) and the jobs'. A linked queue moved its tail's line, and a stub's, to the worker
- * and back on every call. A submitter that finds the ring full appends to the overflow
- * list, and keeps appending there while the list has calls (so none overtakes an older
- * one); a worker that finds the ring empty takes the whole list as its backlog. */
+ * ptail, the lane's worker (or another taking a call from it) empties the one at chead,
+ * and neither writes the other's index, so while the workers keep up the only lines that
+ * cross between the CPUs are the slots' (eight to a line) and the jobs'. A linked queue
+ * moved its tail's line, and a stub's, to the worker and back on every call. A submitter
+ * that finds the ring full appends to the overflow list, and keeps appending there while
+ * the list has calls (so none overtakes an older one); a worker that finds the ring empty
+ * takes the whole list as its backlog. */
 typedef struct faas__lane {
     /* Submitters' line. */
     _Alignas(FAAS__CACHELINE) faas__lock push; /* protects ptail and the overflow list */
     unsigned        ptail;          /* the slot the next call goes to (modulo the size) */
     faas__job      *over_head;      /* the overflow list, oldest first, linked by next */
     faas__job      *over_tail;
-    /* over_head is not NULL; written only when that changes, read by an idle worker. */
+    /* over_head is not NULL; written only when that changes, read by whoever finds the
+     * ring empty (the lane's worker, another taking from it, an idle worker looking). */
     _Alignas(FAAS__CACHELINE) atomic_bool overflowed;
     /* Finished jobs come back for reuse (the job cache) instead of a malloc and a
      * cross-thread free per call: the lane's worker puts them in the ring back, other
@@ -172,7 +175,8 @@ typedef struct faas__sched {
                                                           or cached */
 
     /* The submitters' line: the cache they pop from. */
-    _Alignas(FAAS__CACHELINE) faas__lock cache_lock; /* protects cache, cache_lane */
+    _Alignas(FAAS__CACHELINE) faas__lock cache_lock; /* protects cache, cache_lane and
+                                                        each lane's back_head */
     faas__job      *cache;
     unsigned        cache_lane;     /* the lane whose returned jobs the cache takes next */
 

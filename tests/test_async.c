@@ -5,6 +5,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 /* ---- handlers ------------------------------------------------------------------------------ */
 
@@ -862,6 +864,54 @@ static void a_deep_manual_queue_keeps_its_order(void **state)
     faas_runtime_free(ORDER.rt);
 }
 
+/* A runtime whose run queues cannot be allocated fails with FAAS_ENOMEM and frees what it
+ * made (it used to look at its queues' completions through NULL on the way out). This
+ * binary runs again as a fresh process (a fork would inherit the free heap space the
+ * earlier tests left, mapped already) with its address space bounded to what it maps plus
+ * 14 MiB: the timer thread's stack fits, 4096 workers' queues (over 16 MiB) do not. */
+static int no_memory_child(void)
+{
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL || fscanf(f, "%ld", &pages) != 1)
+        return 2;
+    fclose(f);
+    rlim_t most = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (14u << 20);
+    struct rlimit rl = { most, most };
+    if (setrlimit(RLIMIT_AS, &rl) != 0)
+        return 3;
+    faas_options o = FAAS_OPTIONS_INIT;
+    o.workers = 4096;
+    faas_runtime *rt = (faas_runtime *)&o;
+    int rc = faas_runtime_new(&rt, &o);
+    if (rc != FAAS_ENOMEM || rt != NULL || strstr(faas_last_error(), "run queues") == NULL) {
+        fprintf(stderr, "# rc %d, rt %p: %s\n", rc, (void *)rt, faas_last_error());
+        return 4;
+    }
+    return 0;
+}
+
+static void a_runtime_without_memory_for_its_queues_fails_cleanly(void **state)
+{
+    (void)state;
+    if (!plain_malloc()) {
+        print_message("# skipped: a sanitizer's or valgrind's memory does not fit under "
+                      "RLIMIT_AS\n");
+        skip();
+    }
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("TEST_ASYNC_NO_MEMORY", "1", 1);
+        execl("/proc/self/exe", "test_async", (char *)NULL);
+        _exit(5);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* queue_capacity counts the calls pending exactly, round after round, with the workers'
  * completions counted apart from the submitters' acceptances: C calls that hold their
  * workers (or wait for one) fill it, the next is refused, and once they complete there is
@@ -1294,6 +1344,9 @@ static void shutdown_under_load_loses_nothing(void **state)
 
 int main(void)
 {
+    if (getenv("TEST_ASYNC_NO_MEMORY") != NULL)
+        return no_memory_child();
+    tap_fix_skips();                    /* its skip()s are TAP skips, not failures */
 #define M(name) cmocka_unit_test_setup_teardown(name, setup_manual, fixture_teardown)
     const struct CMUnitTest tests[] = {
         M(async_call_runs_when_pending_work_runs),
@@ -1319,6 +1372,7 @@ int main(void)
         cmocka_unit_test(queue_capacity_holds_when_submitters_race),
         cmocka_unit_test(a_deep_queue_keeps_its_order),
         cmocka_unit_test(a_deep_manual_queue_keeps_its_order),
+        cmocka_unit_test(a_runtime_without_memory_for_its_queues_fails_cleanly),
         cmocka_unit_test(drain_with_ten_thousand_queued),
         cmocka_unit_test(futures_on_workers),
         cmocka_unit_test(callbacks_may_reenter),

@@ -1242,24 +1242,6 @@ static void another_function_cannot_take_the_calls(void **state)
     assert_int_equal(st.errors, 0);
 }
 
-/* Is malloc the C library's? ASan and valgrind keep freed blocks aside for a while (a
- * quarantine, a free list), so what a test sees of the resident set grows with every
- * buffer grown by realloc, freed or not. */
-static bool plain_malloc(void)
-{
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    return false;
-#else
-# if defined(__has_feature)
-#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-    return false;
-#  endif
-# endif
-    const char *pre = getenv("LD_PRELOAD");
-    return pre == NULL || strstr(pre, "vgpreload") == NULL;     /* valgrind's */
-#endif
-}
-
 /* This process's resident set, KiB (VmRSS), or 0. */
 static unsigned long rss_kib(void)
 {

@@ -609,4 +609,22 @@ static inline int proc_each(void (*fn)(int pid, const char *fields, void *arg), 
     return 0;
 }
 
+/* Is malloc the C library's, natively? ASan and valgrind keep freed blocks aside for a
+ * while (a quarantine, a free list), so what a test sees of the resident set grows with
+ * every buffer grown by realloc, freed or not; and neither fits under RLIMIT_AS. */
+static inline bool plain_malloc(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return false;
+#else
+# if defined(__has_feature)
+#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    return false;
+#  endif
+# endif
+    const char *pre = getenv("LD_PRELOAD");
+    return pre == NULL || strstr(pre, "vgpreload") == NULL;     /* valgrind's */
+#endif
+}
+
 #endif /* FAAS_TEST_UTIL_H */
