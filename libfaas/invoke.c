@@ -479,6 +479,43 @@ const char *faas_ctx_getenv(faas_ctx *ctx, const char *name)
 
 /* ---- accounting ----------------------------------------------------------------------- */
 
+/* A call's counts on shard `shard` of fn; owned: a constant in each of charge()'s two
+ * copies, so that a call branches once on whether its thread owns its shard. */
+static inline __attribute__((always_inline)) void
+count_call(faas_function *fn, unsigned shard, const faas_record *r, const faas__bill *b,
+           bool owned)
+{
+    faas__counters *c = &fn->counters[shard];
+    faas__count_on(owned, &c->invocations, 1);
+    faas__count_on(owned, &c->cost_pusd, r->cost_picousd);
+    faas__count_on(owned, &c->mb_ms, b->mb_ms);
+    /* A warm first attempt that succeeded, priced in one dimension, tests once. */
+    if (__builtin_expect((b->unit2_ms | (uint64_t)r->status | (uint64_t)r->cold |
+                          (uint64_t)(r->attempt - 1)) != 0, 0)) {
+        if (b->unit2_ms != 0)
+            faas__count_on(owned, &c->unit2_ms, b->unit2_ms);
+        if (r->status != FAAS_OK) {
+            unsigned k = (unsigned)-r->status;
+            faas__count_on(owned, &c->errors, 1);
+            faas__count_on(owned, &c->by_status[k < FAAS__STATUSES ? k : FAAS__STATUSES - 1],
+                           1);
+            if (r->status == FAAS_ETIMEOUT)
+                faas__count_on(owned, &c->timeouts, 1);
+        }
+        if (r->cold) {
+            faas__count_on(owned, &c->cold_starts, 1);
+            if (fn->hist_on)
+                faas__hist_record_owned(&fn->init_hist, shard, r->init_ns, owned);
+        }
+        if (r->attempt > 1)
+            faas__count_on(owned, &c->retries, 1);
+        if (r->status == FAAS_ELOAD || r->status == FAAS_EINIT || r->status == FAAS_ENOMEM)
+            return;                                             /* no handler ran */
+    }
+    if (fn->hist_on)
+        faas__hist_record_owned(&fn->hist, shard, r->duration_ns, owned);
+}
+
 /* Price the record and count it; a call that ended at `now`. A refused call (throttled,
  * over budget) is counted where it is refused, never here. Inlined: every call pays it. */
 static inline __attribute__((always_inline)) void charge(faas_function *fn, faas_record *r, uint64_t now)
@@ -490,30 +527,10 @@ static inline __attribute__((always_inline)) void charge(faas_function *fn, faas
     r->cost_picousd = p->request_picousd + b.compute_pusd;
 
     unsigned shard = faas__shard();
-    faas__counters *c = &fn->counters[shard];
-    atomic_fetch_add_explicit(&c->invocations, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->cost_pusd, r->cost_picousd, memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->mb_ms, b.mb_ms, memory_order_relaxed);
-    if (b.unit2_ms != 0)
-        atomic_fetch_add_explicit(&c->unit2_ms, b.unit2_ms, memory_order_relaxed);
-    if (r->status != FAAS_OK) {
-        unsigned k = (unsigned)-r->status;
-        atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&c->by_status[k < FAAS__STATUSES ? k : FAAS__STATUSES - 1],
-                                  1, memory_order_relaxed);
-        if (r->status == FAAS_ETIMEOUT)
-            atomic_fetch_add_explicit(&c->timeouts, 1, memory_order_relaxed);
-    }
-    if (r->cold) {
-        atomic_fetch_add_explicit(&c->cold_starts, 1, memory_order_relaxed);
-        if (fn->hist_on)
-            faas__hist_record_on(&fn->init_hist, shard, r->init_ns);
-    }
-    if (r->attempt > 1)
-        atomic_fetch_add_explicit(&c->retries, 1, memory_order_relaxed);
-    if (fn->hist_on && (r->status == FAAS_OK || (r->status != FAAS_ELOAD &&
-        r->status != FAAS_EINIT && r->status != FAAS_ENOMEM)))     /* a handler ran */
-        faas__hist_record_on(&fn->hist, shard, r->duration_ns);
+    if (__builtin_expect(faas__tls_shard_owned, 1))
+        count_call(fn, shard, r, &b, true);
+    else
+        count_call(fn, shard, r, &b, false);
     faas__budget *bud = atomic_load_explicit(&fn->budget, memory_order_acquire);
     if (__builtin_expect(bud != NULL, 0))
         faas__budget_charge(bud, now, r->cost_picousd);

@@ -4,17 +4,61 @@
  */
 #include "internal.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 _Thread_local unsigned faas__tls_shard __attribute__((tls_model("initial-exec")));
-static atomic_uint next_shard;
+_Thread_local bool faas__tls_shard_owned __attribute__((tls_model("initial-exec")));
+
+/* Bit s: shard s (< FAAS__SHARDS_OWNED) is lent to a live thread. A thread gives its shard
+ * back when it exits (the key's destructor), with release order; the next thread to take
+ * it, with acquire, starts from the values its last owner stored. */
+static atomic_uint owned;
+static atomic_uint next_shared;
+static pthread_once_t lease_once = PTHREAD_ONCE_INIT;
+static pthread_key_t lease_key;
+static bool lease_key_made;
+
+static void lease_end(void *arg)
+{
+    unsigned s = (unsigned)(uintptr_t)arg - 1;
+    faas__tls_shard = 0;                /* a later call on this thread takes a shard anew */
+    faas__tls_shard_owned = false;
+    atomic_fetch_and_explicit(&owned, ~(1u << s), memory_order_release);
+}
+
+static void lease_key_make(void)
+{
+    lease_key_made = pthread_key_create(&lease_key, lease_end) == 0;
+}
 
 unsigned faas__shard_assign(void)
 {
-    unsigned s = atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) %
-                 FAAS__SHARDS;
+    pthread_once(&lease_once, lease_key_make);
+    unsigned m = atomic_load_explicit(&owned, memory_order_relaxed);
+    while (lease_key_made) {
+        unsigned s = (unsigned)__builtin_ctz(~m);
+        if (s >= FAAS__SHARDS_OWNED)
+            break;                                      /* all lent */
+        if (!atomic_compare_exchange_weak_explicit(&owned, &m, m | (1u << s),
+                                                   memory_order_acquire,
+                                                   memory_order_relaxed))
+            continue;
+        if (pthread_setspecific(lease_key, (void *)(uintptr_t)(s + 1)) != 0) {
+            atomic_fetch_and_explicit(&owned, ~(1u << s), memory_order_release);
+            break;
+        }
+        faas__tls_shard = s + 1;
+        faas__tls_shard_owned = true;
+        return s;
+    }
+    unsigned s = FAAS__SHARDS_OWNED +
+                 atomic_fetch_add_explicit(&next_shared, 1, memory_order_relaxed) %
+                 (FAAS__SHARDS - FAAS__SHARDS_OWNED);
     faas__tls_shard = s + 1;
+    faas__tls_shard_owned = false;
     return s;
 }
 

@@ -506,6 +506,85 @@ static void exports_while_calls_run(void **state)
     faas_runtime_free(rt);
 }
 
+/* A thread adds to a metrics shard of its own with plain loads and stores while it has
+ * one (12 are lent, one thread each, from its first call until it exits), and with atomic
+ * adds on the shared ones otherwise. Waves of WAVE_THREADS threads, more than are lent,
+ * each thread calling sync and async; every wave's threads exit and the next wave's take
+ * their shards again. Every count is exact: calls, cost and GB-s (against the records'
+ * own, added up by a hook), the duration and queue-wait histograms' samples. Two threads writing one shard with plain stores would lose adds. */
+#define WAVES 5
+#define WAVE_THREADS 16
+
+/* What every record says, added up apart (a record hook), to compare with the counters:
+ * a call's price depends on how long it ran. */
+typedef struct sums { atomic_uint_fast64_t calls, cost, mb_ms; } sums;
+
+static void add_record(const faas_record *r, void *arg)
+{
+    sums *s = arg;
+    atomic_fetch_add(&s->calls, 1);
+    atomic_fetch_add(&s->cost, r->cost_picousd);
+    atomic_fetch_add(&s->mb_ms, (uint64_t)r->memory_mb * r->billed_ms);
+}
+
+static void *wave_caller(void *arg)
+{
+    caller *c = arg;
+    for (unsigned i = 0; i < c->n; i++) {
+        faas_invoke(c->rt, "q", "x", 1, NULL);
+        faas_invoke(c->rt, "q", "y", 1, NULL);
+        ASSERT_OK(faas_invoke_async(c->rt, "q", "z", 1, NULL, NULL, NULL));
+    }
+    return NULL;
+}
+
+static void counts_are_exact_as_threads_come_and_go(void **state)
+{
+    (void)state;
+    faas_runtime *rt = plain_runtime(2, NULL, NULL);
+    ASSERT_OK(faas_register(rt, "q", quick, NULL));
+    sums all = { 0, 0, 0 };
+    faas_on_record(rt, add_record, &all);
+    caller cl = { rt, scaled(1000) };
+    for (int w = 0; w < WAVES; w++) {
+        pthread_t th[WAVE_THREADS];
+        for (int i = 0; i < WAVE_THREADS; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, wave_caller, &cl), 0);
+        for (int i = 0; i < WAVE_THREADS; i++)
+            pthread_join(th[i], NULL);
+    }
+    ASSERT_OK(faas_drain(rt, 120000));
+    uint64_t calls = 3ull * WAVES * WAVE_THREADS * cl.n;
+    faas_stats st;
+    ASSERT_OK(faas_stats_get(rt, "q", &st));
+    assert_int_equal(st.invocations, calls);
+    assert_int_equal(st.errors, 0);
+    assert_int_equal(atomic_load(&all.calls), calls);
+    assert_int_equal(st.cost_picousd, atomic_load(&all.cost));
+    assert_int_equal(st.mb_ms, atomic_load(&all.mb_ms));
+    assert_int_equal(st.queue_count, (uint64_t)WAVES * WAVE_THREADS * cl.n);
+    char *text;
+    size_t len;
+    ASSERT_OK(faas_metrics_json(rt, &text, &len));
+    json_error_t err;
+    json_t *root = json_loads(text, 0, &err);
+    faas_free(text);
+    assert_non_null(root);
+    json_t *fns = json_object_get(root, "functions"), *fn;
+    size_t i;
+    bool seen = false;
+    json_array_foreach(fns, i, fn) {
+        if (strcmp(json_string_value(json_object_get(fn, "name")), "q") != 0)
+            continue;
+        seen = true;
+        json_t *d = json_object_get(json_object_get(fn, "duration_ms"), "count");
+        assert_int_equal(json_integer_value(d), (json_int_t)calls);
+    }
+    assert_true(seen);
+    json_decref(root);
+    faas_runtime_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(prometheus_text_is_well_formed, setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(empty_runtime_exports, setup, fixture_teardown),
         cmocka_unit_test(exports_while_calls_run),
+        cmocka_unit_test(counts_are_exact_as_threads_come_and_go),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
