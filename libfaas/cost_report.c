@@ -466,7 +466,7 @@ static void add_sums(faas_cost_row *r, const faas__sums *s, uint64_t request_pri
     r->mb_ms += s->mb_ms;
     r->unit2_ms += s->unit2_ms;
     r->request_picousd += request;
-    r->compute_picousd += s->cost_pusd - request;
+    r->compute_picousd += faas__compute_part(s->cost_pusd, request);
     r->total_picousd += s->cost_pusd;
 }
 

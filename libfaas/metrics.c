@@ -15,30 +15,54 @@ _Thread_local bool faas__tls_shard_owned __attribute__((tls_model("initial-exec"
 /* Bit s: shard s (< FAAS__SHARDS_OWNED) is lent to a live thread. A thread gives its shard
  * back when it exits (the key's destructor), with release order; the next thread to take
  * it, with acquire, starts from the values its last owner stored. */
+_Static_assert(FAAS__SHARDS_OWNED < 32 && FAAS__SHARDS_OWNED < FAAS__SHARDS,
+               "the lent shards fit the bitmap, and some are left to share");
 static atomic_uint owned;
 static atomic_uint next_shared;
 static pthread_once_t lease_once = PTHREAD_ONCE_INIT;
 static pthread_key_t lease_key;
-static bool lease_key_made;
+static atomic_bool lease_key_made;
 
 static void lease_end(void *arg)
 {
     unsigned s = (unsigned)(uintptr_t)arg - 1;
-    faas__tls_shard = 0;                /* a later call on this thread takes a shard anew */
+    /* A call later in this thread's exit (another key's destructor) counts on a shared
+     * shard: taking a lease then could outlast the destructors' last round. */
+    faas__tls_shard = FAAS__SHARDS_OWNED + 1;
     faas__tls_shard_owned = false;
     atomic_fetch_and_explicit(&owned, ~(1u << s), memory_order_release);
 }
 
+/* In a child of fork(), only the forking thread is left: the other owners' shards are
+ * free again (their last values are the child's copy). */
+static void lease_forked(void)
+{
+    unsigned mine = faas__tls_shard_owned ? 1u << (faas__tls_shard - 1) : 0;
+    atomic_store_explicit(&owned, mine, memory_order_relaxed);
+}
+
 static void lease_key_make(void)
 {
-    lease_key_made = pthread_key_create(&lease_key, lease_end) == 0;
+    if (pthread_key_create(&lease_key, lease_end) == 0) {
+        pthread_atfork(NULL, NULL, lease_forked);
+        atomic_store(&lease_key_made, true);
+    }
+}
+
+/* A libfaas linked statically into a module that is unloaded: no thread may run lease_end
+ * once its code is gone. (The shared library is linked -z nodelete.) Calls made after
+ * this count on the shared shards. */
+__attribute__((destructor)) static void lease_key_drop(void)
+{
+    if (atomic_exchange(&lease_key_made, false))
+        pthread_key_delete(lease_key);
 }
 
 unsigned faas__shard_assign(void)
 {
     pthread_once(&lease_once, lease_key_make);
     unsigned m = atomic_load_explicit(&owned, memory_order_relaxed);
-    while (lease_key_made) {
+    while (atomic_load_explicit(&lease_key_made, memory_order_relaxed)) {
         unsigned s = (unsigned)__builtin_ctz(~m);
         if (s >= FAAS__SHARDS_OWNED)
             break;                                      /* all lent */
@@ -208,7 +232,7 @@ static void add_function(faas_runtime *rt, faas_function *fn, faas_stats *st, sn
     /* Every priced record pays the request price once, and every invocation is priced. */
     uint64_t request = s.invocations * rt->price->request_picousd;
     st->request_picousd += request;
-    st->compute_picousd += s.cost_pusd - request;
+    st->compute_picousd += faas__compute_part(s.cost_pusd, request);
     unsigned live, busy;
     faas__pool_counts(fn, &live, &busy);
     st->instances_live += live;

@@ -58,6 +58,13 @@ static inline unsigned faas__shard(void)
     return s != 0 ? s - 1 : faas__shard_assign();
 }
 
+/* The compute part of a cost summed over shards while calls run: a reader may see a
+ * call counted in invocations (so its request price) before its cost. */
+static inline uint64_t faas__compute_part(uint64_t cost, uint64_t request)
+{
+    return cost > request ? cost - request : 0;
+}
+
 /* Add v to a counter of this thread's shard (faas__shard() first); owned: the shard is
  * this thread's alone (faas__tls_shard_owned, read once by a caller that counts often). */
 static inline void faas__count_on(bool owned, atomic_uint_fast64_t *c, uint64_t v)

@@ -357,7 +357,7 @@ static json_t *cost_json(const faas__sums *s, uint64_t request_price)
                      "mb_ms", jint(s->mb_ms),
                      "gb_seconds", (double)s->mb_ms / 1024000.0,
                      "request_picousd", jint(request),
-                     "compute_picousd", jint(s->cost_pusd - request),
+                     "compute_picousd", jint(faas__compute_part(s->cost_pusd, request)),
                      "total_picousd", jint(s->cost_pusd),
                      "total_usd", usd);
 }
