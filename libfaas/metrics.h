@@ -76,11 +76,6 @@ static inline void faas__count_on(bool owned, atomic_uint_fast64_t *c, uint64_t 
         atomic_fetch_add_explicit(c, v, memory_order_relaxed);
 }
 
-static inline void faas__count(atomic_uint_fast64_t *c, uint64_t v)
-{
-    faas__count_on(faas__tls_shard_owned, c, v);
-}
-
 /* Buckets: values below 128 ns are exact; above, each power of two is cut in 64 equal
  * sub-buckets, so a bucket's midpoint is within 1/128 (0.8%) of any value in it.
  * Values are clamped to 2^42 ns (73 minutes). */

@@ -126,13 +126,11 @@ static faas__job *back_take(faas__sched *s)
 static faas__job *job_get(faas__sched *s)
 {
     faas__lock_take(&s->cache_lock);
-    faas__job *job = s->cache;
-    if (job == NULL)
-        job = back_take(s);
-    else
-        s->cache = job->next;
+    /* The cache first, then the lanes' rings, then their stacks. */
+    faas__job *job = s->cache == NULL ? back_take(s) : NULL;
     if (job == NULL) {
-        cache_refill(s);
+        if (s->cache == NULL)
+            cache_refill(s);
         job = s->cache;
         if (job != NULL)
             s->cache = job->next;
